@@ -1,0 +1,266 @@
+"""Segments -> TCP streams, numbered and oriented exactly as Wireshark does it.
+
+Theory of operation. A :class:`FlowTracker` sees segments in capture order and keeps one :class:`Flow` per
+conversation, found through a dict keyed by the *directional* 4-tuple (both directions of a flow are entered,
+so a packet costs one lookup). For each segment it fills in, in place:
+
+* ``stream`` — Wireshark's ``tcp.stream``: 0-based, in order of first appearance. A pure SYN whose sequence
+  number differs from the ISN already recorded for that direction starts a *new* stream on the same 4-tuple
+  (port reuse, packet-tcp.c ``dissect_tcp``); a SYN with the same ISN is a retransmission of the old one.
+* ``direction`` — client to server or back. The client is the sender of the first SYN (or the receiver of a
+  SYN/ACK); for a flow first seen mid-stream the server is guessed (the well-known, else the lower port) and
+  the flow says so in ``roles_guessed``.
+* ``seq``/``ack`` — relative, as ``tcp.seq``/``tcp.ack``: a direction's base is its first segment's sequence
+  number (SYN shows 0) or one less (a mid-stream first segment shows 1); the other direction's base is taken
+  from the first ACK number seen (``ack - 1``) if it has none yet. ``ack`` is relative only with the ACK flag.
+* ``win`` — ``tcp.window_size``: the raw window shifted by the *sender's* window-scale option, never on SYNs;
+  unscaled while the scale is unknown (``-1``, e.g. handshake not captured) or scaling is off (``-2``).
+
+The tracker reads no clock and no file: feed it segments built by hand in a test and it behaves the same.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from .capture import CaptureStats, open_capture
+from .model import ACK, MAX_WSCALE, RST, SYN, Direction, Role, Segment, format_endpoint
+
+_SYN_ACK = SYN | ACK
+_WELL_KNOWN = 1024
+
+
+class HalfFlow:
+    """Per-direction state of a flow (Wireshark's ``tcp_flow_t``: base_seq, win_scale)."""
+
+    __slots__ = ("addr", "base", "base_set", "isn", "mss", "packets", "port", "sack_permitted", "win_scale", "wscale")
+
+    def __init__(self, addr: bytes, port: int) -> None:
+        self.addr = addr
+        self.port = port
+        self.base = 0
+        self.base_set = False
+        self.isn: int | None = None  # raw sequence number of this side's SYN, if seen
+        self.win_scale = -1  # -1 unknown, -2 not in use, else the shift (packet-tcp.c win_scale)
+        self.wscale: int | None = None  # the window-scale option this side sent in its SYN, as sent
+        self.mss: int | None = None
+        self.sack_permitted = False
+        self.packets = 0
+
+    @property
+    def endpoint(self) -> str:
+        return format_endpoint(self.addr, self.port)
+
+
+class Flow:
+    """One TCP stream: its endpoints, roles, and the per-direction numbering state.
+
+    ``halves[Direction.C2S]`` is the client's side. ``roles_guessed`` is true when no SYN or SYN/ACK opened
+    the flow in the capture, so which side is the client was inferred from the ports.
+    """
+
+    __slots__ = (
+        "first_frame",
+        "first_ts_ns",
+        "halves",
+        "last_frame",
+        "last_ts_ns",
+        "packets",
+        "reused_ports_frame",
+        "roles_guessed",
+        "stream",
+    )
+
+    def __init__(self, stream: int, client: HalfFlow, server: HalfFlow, roles_guessed: bool, seg: Segment) -> None:
+        self.stream = stream
+        self.halves = (client, server)
+        self.roles_guessed = roles_guessed
+        self.first_frame = seg.frame
+        self.first_ts_ns = seg.ts_ns
+        self.last_frame = seg.frame
+        self.last_ts_ns = seg.ts_ns
+        self.packets = 0
+        self.reused_ports_frame: int | None = None  # frame whose SYN reopened this 4-tuple as a new stream
+
+    @property
+    def client(self) -> HalfFlow:
+        return self.halves[0]
+
+    @property
+    def server(self) -> HalfFlow:
+        return self.halves[1]
+
+    def role_of(self, direction: Direction) -> Role:
+        return Role.CLIENT if direction == Direction.C2S else Role.SERVER
+
+    @property
+    def duration_ns(self) -> int:
+        return self.last_ts_ns - self.first_ts_ns
+
+    def __repr__(self) -> str:
+        guess = " (roles guessed)" if self.roles_guessed else ""
+        return f"<Flow stream={self.stream} {self.client.endpoint} -> {self.server.endpoint}{guess}>"
+
+
+def _server_is_dst(seg: Segment) -> bool:
+    """Guess the server of a flow first seen mid-stream: the well-known port, else the lower port."""
+    s, d = seg.sport, seg.dport
+    if (d < _WELL_KNOWN) != (s < _WELL_KNOWN):
+        return d < _WELL_KNOWN
+    return d <= s
+
+
+class FlowTracker:
+    """Assigns streams, roles, relative numbers and scaled windows to segments in capture order."""
+
+    def __init__(self) -> None:
+        self._table: dict[tuple[bytes, int, bytes, int], tuple[Flow, Direction]] = {}
+        self.flows: list[Flow] = []
+
+    def _new_flow(self, seg: Segment, key: tuple[bytes, int, bytes, int]) -> tuple[Flow, Direction]:
+        flags = seg.flags & _SYN_ACK
+        src = HalfFlow(seg.src, seg.sport)
+        dst = HalfFlow(seg.dst, seg.dport)
+        if flags == SYN:
+            client_is_src, guessed = True, False
+        elif flags == _SYN_ACK:
+            client_is_src, guessed = False, False
+        else:
+            client_is_src, guessed = _server_is_dst(seg), True
+        flow = Flow(len(self.flows), src if client_is_src else dst, dst if client_is_src else src, guessed, seg)
+        self.flows.append(flow)
+        fwd = Direction.C2S if client_is_src else Direction.S2C
+        self._table[key] = (flow, fwd)
+        self._table[(seg.dst, seg.dport, seg.src, seg.sport)] = (flow, fwd.reverse)
+        return flow, fwd
+
+    def feed(self, seg: Segment) -> Flow:
+        """Fill in ``seg``'s stream fields and return its flow."""
+        key = (seg.src, seg.sport, seg.dst, seg.dport)
+        entry = self._table.get(key)
+        flags = seg.flags
+        syn_ack = flags & _SYN_ACK
+        if entry is None:
+            flow, direction = self._new_flow(seg, key)
+        else:
+            flow, direction = entry
+            fwd = flow.halves[direction]
+            if syn_ack == SYN and fwd.base_set and seg.seq_raw != fwd.base:
+                # packet-tcp.c: a SYN with a new ISN on a known 4-tuple is a new conversation ("TCP port
+                # numbers reused"); a SYN with the same ISN is a retransmission and stays in the old one.
+                flow, direction = self._new_flow(seg, key)
+                flow.reused_ports_frame = seg.frame
+            elif syn_ack == _SYN_ACK and fwd.base_set and seg.seq_raw != fwd.base:
+                # packet-tcp.c (issue 16944): a SYN/ACK with a new ISN re-bases this direction in place.
+                fwd.base = seg.seq_raw
+                flow.reused_ports_frame = seg.frame
+        fwd = flow.halves[direction]
+        rev = flow.halves[1 - direction]
+        flow.packets += 1
+        fwd.packets += 1
+        flow.last_frame = seg.frame
+        flow.last_ts_ns = seg.ts_ns
+        seq = seg.seq_raw
+        if not fwd.base_set:
+            fwd.base = seq if flags & SYN else (seq - 1) & 0xFFFFFFFF
+            fwd.base_set = True
+        if flags & ACK and not rev.base_set:
+            # The other side's ISN is unknown (SYN/ACK missing or reordered): ack - 1 is the best guess.
+            rev.base = (seg.ack_raw - 1) & 0xFFFFFFFF
+            rev.base_set = True
+        seg.stream = flow.stream
+        seg.direction = direction
+        seg.seq = (seq - fwd.base) & 0xFFFFFFFF
+        seg.ack = (seg.ack_raw - rev.base) & 0xFFFFFFFF if flags & ACK else seg.ack_raw
+        if flags & SYN:
+            self._syn(seg, fwd, rev, syn_ack == _SYN_ACK)
+            seg.win = seg.win_raw  # packet-tcp.c: the window of a SYN is never scaled
+            seg.win_scale = fwd.win_scale
+        else:
+            scale = fwd.win_scale
+            seg.win_scale = scale
+            seg.win = seg.win_raw << scale if scale >= 0 else seg.win_raw
+        return flow
+
+    @staticmethod
+    def _syn(seg: Segment, fwd: HalfFlow, rev: HalfFlow, is_synack: bool) -> None:
+        """Record the SYN's options and settle window scaling (packet-tcp.c ``verify_tcp_window_scaling``)."""
+        opts = seg.options
+        fwd.isn = seg.seq_raw
+        if opts.mss is not None:
+            fwd.mss = opts.mss
+        fwd.sack_permitted = fwd.sack_permitted or opts.sack_permitted
+        if opts.wscale is not None:
+            fwd.wscale = opts.wscale
+            fwd.win_scale = min(opts.wscale, MAX_WSCALE)
+        if fwd.win_scale == -1:
+            # No WS option from this side: scaling is not in use in either direction.
+            fwd.win_scale = -2
+            rev.win_scale = -2
+        elif is_synack and rev.win_scale == -2:
+            # The SYN/ACK offers scaling but the SYN did not: the endpoints will not scale, nor do we.
+            fwd.win_scale = -2
+
+
+def iter_segments(
+    source: str | os.PathLike[str] | BinaryIO,
+    tracker: FlowTracker | None = None,
+    stats: list[CaptureStats] | None = None,
+) -> Iterator[Segment]:
+    """Yield every TCP segment of a capture with its stream fields filled in, in capture order.
+
+    Pass a ``tracker`` to keep the flows afterwards; pass a list as ``stats`` to receive the reader's
+    :class:`CaptureStats` (appended once the capture is opened).
+    """
+    tracker = tracker if tracker is not None else FlowTracker()
+    cap = open_capture(source)
+    if stats is not None:
+        stats.append(cap.stats)
+    feed = tracker.feed
+    for seg in cap:
+        feed(seg)
+        yield seg
+
+
+@dataclass
+class TrackSummary:
+    """What :func:`track_capture` found: counts for the whole capture."""
+
+    frames: int
+    tcp_segments: int
+    streams: int
+    skipped: dict[str, int]
+    warnings: list[str]
+
+
+def track_capture(source: str | os.PathLike[str] | BinaryIO) -> TrackSummary:
+    """Read a whole capture and track its flows; return the counts (used by the benchmark)."""
+    tracker = FlowTracker()
+    cap = open_capture(source)
+    feed = tracker.feed
+    for seg in cap:
+        feed(seg)
+    st = cap.stats
+    return TrackSummary(
+        frames=st.frames,
+        tcp_segments=st.tcp_segments,
+        streams=len(tracker.flows),
+        skipped={r.name.lower(): n for r, n in st.skipped.items()},
+        warnings=list(st.warnings),
+    )
+
+
+def select(segments: Iterable[Segment], streams: set[int] | None) -> Iterator[Segment]:
+    """Only the segments of the given streams (all when ``streams`` is None)."""
+    if streams is None:
+        yield from segments
+    else:
+        for seg in segments:
+            if seg.stream in streams:
+                yield seg
+
+
+__all__ = ["RST", "Flow", "FlowTracker", "HalfFlow", "TrackSummary", "iter_segments", "select", "track_capture"]
