@@ -12,9 +12,9 @@ import csv
 import sys
 from pathlib import Path
 
+from tcptrace.capture import open_capture
 from tcptrace.errors import TcptraceError
 from tcptrace.flow import FlowTracker
-from tcptrace.capture import open_capture
 
 FIELDS = ("stream", "seq", "ack", "len", "win", "flags")
 
@@ -31,8 +31,12 @@ def ours(capture: Path) -> tuple[dict[int, dict[str, str]], dict[int, str], str]
     for seg in cap:
         tracker.feed(seg)
         out[seg.frame] = {
-            "stream": str(seg.stream), "seq": str(seg.seq), "ack": str(seg.ack), "len": str(seg.len),
-            "win": str(seg.win), "flags": f"0x{seg.flags:04x}",
+            "stream": str(seg.stream),
+            "seq": str(seg.seq),
+            "ack": str(seg.ack),
+            "len": str(seg.len),
+            "win": str(seg.win),
+            "flags": f"0x{seg.flags:04x}",
         }
     skipped = {f: r.name for f, r in cap.stats.skipped_frames or []}
     return out, skipped, "; ".join(cap.stats.warnings)

@@ -21,8 +21,6 @@ about 8x the whole reader. dpkt's writers build the unit-test fixtures (tests/pc
 
 from __future__ import annotations
 
-import gzip
-import io
 import os
 import struct
 import sys
@@ -81,6 +79,7 @@ class CaptureStats:
     format: str = ""
     compressed: bool = False
     frames: int = 0
+    first_ts_ns: int | None = None  # time of frame 1, the origin of Wireshark's relative time column
     tcp_segments: int = 0
     skipped: Counter[SkipReason] = field(default_factory=Counter)
     truncated_segments: int = 0  # TCP segments whose payload (or options) the snap length cut
@@ -105,25 +104,50 @@ class CaptureStats:
         }
 
 
-class _Prefixed(io.RawIOBase):
-    """A read-only stream that first replays ``head`` and then reads ``rest`` (for sniffing pipes)."""
+class _GzipStream:
+    """Incremental gzip decompression that, unlike ``gzip.GzipFile``, hands out everything it could
+    decompress before a truncated or damaged tail (then sets ``damaged``). Concatenated members are read."""
 
-    def __init__(self, head: bytes, rest: BinaryIO) -> None:
-        self._head = head
-        self._rest = rest
+    def __init__(self, raw: BinaryIO, head: bytes) -> None:
+        self._raw = raw
+        self._pending = head
+        self._z = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        self._out = bytearray()
+        self._eof = False
+        self.damaged: str | None = None
 
-    def readable(self) -> bool:
-        return True
+    def _fill(self, n: int) -> None:
+        while len(self._out) < n and not self._eof:
+            data = self._pending or self._raw.read(CHUNK_SIZE // 4)
+            self._pending = b""
+            if not data:
+                if not self._z.eof:
+                    self.damaged = "the compressed data ends early"
+                self._eof = True
+                break
+            try:
+                self._out += self._z.decompress(data)
+                while self._z.eof and self._z.unused_data:  # another gzip member follows
+                    rest = self._z.unused_data
+                    self._z = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                    self._out += self._z.decompress(rest)
+            except zlib.error as exc:
+                self.damaged = f"damaged compressed data ({exc})"
+                self._eof = True
+            if self._z.eof and not self._z.unused_data:
+                # End of a member: a clean end of file unless more bytes follow.
+                more = self._raw.read(CHUNK_SIZE // 4)
+                if not more:
+                    self._eof = True
+                else:
+                    self._pending = more
+                    self._z = zlib.decompressobj(16 + zlib.MAX_WBITS)
 
-    def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
-        if self._head:
-            n = min(len(b), len(self._head))
-            b[:n] = self._head[:n]
-            self._head = self._head[n:]
-            return n
-        data = self._rest.read(len(b))
-        b[: len(data)] = data
-        return len(data)
+    def read(self, n: int) -> bytes:
+        self._fill(n)
+        out = bytes(self._out[:n])
+        del self._out[:n]
+        return out
 
 
 def _read_exact(stream: BinaryIO, n: int) -> bytes:
@@ -157,15 +181,19 @@ class Capture:
             self.stats.skipped_frames = []
         head = _read_exact(stream, 4)
         self._stream: BinaryIO = stream
+        self._gzip: _GzipStream | None = None
+        self._gzip_warned = False
         if head[:2] == _GZIP_MAGIC:
             self.stats.compressed = True
-            self._stream = gzip.GzipFile(fileobj=_Prefixed(head, stream), mode="rb")  # type: ignore[assignment]
-            try:
-                head = _read_exact(self._stream, 4)
-            except (OSError, EOFError, zlib.error) as exc:
-                raise NotACapture(f"{name}: damaged gzip data ({exc})") from exc
+            self._gzip = _GzipStream(stream, head)
+            self._stream = self._gzip  # type: ignore[assignment]
+            head = _read_exact(self._stream, 4)
+            if len(head) < 4 and self._gzip.damaged:
+                raise NotACapture(f"{name}: gzip-compressed, but {self._gzip.damaged}")
         if not head:
             raise TruncatedCapture(f"{name}: the file is empty")
+        if len(head) < 4 and any(m.startswith(head) for m in (*_PCAP_MAGICS, _PCAPNG_SHB)):
+            raise TruncatedCapture(f"{name}: the file ends inside its header ({len(head)} bytes)")
         if head in _PCAP_MAGICS:
             self.stats.format = "pcap"
         elif head == _PCAPNG_SHB:
@@ -213,12 +241,14 @@ class Capture:
     def _read(self, n: int) -> bytes:
         """Read from the (possibly decompressed) stream; a damaged gzip tail ends the data with a warning."""
         try:
-            return _read_exact(self._stream, n)
-        except (OSError, EOFError, zlib.error) as exc:
-            if self.stats.compressed:
-                self._warn(f"compressed data ends early or is damaged ({exc}); read what came before")
-                return b""
+            data = _read_exact(self._stream, n)
+        except OSError as exc:
             raise CaptureError(f"{self.name}: read error: {exc}") from exc
+        gz = self._gzip
+        if gz is not None and gz.damaged and len(data) < n and not self._gzip_warned:
+            self._gzip_warned = True
+            self._warn(f"gzip: {gz.damaged}; read what came before")
+        return data
 
     def _skip(self, frame: int, reason: SkipReason) -> None:
         self.stats.skipped[reason] += 1
@@ -231,9 +261,7 @@ class Capture:
         order, nano, rec_hdr_len = _PCAP_MAGICS[self._head]
         rest = self._read(20)
         if len(rest) < 20:
-            raise TruncatedCapture(
-                f"{self.name}: the pcap file header is cut short ({4 + len(rest)} of 24 bytes)"
-            )
+            raise TruncatedCapture(f"{self.name}: the pcap file header is cut short ({4 + len(rest)} of 24 bytes)")
         vmaj, vmin, _zone, _sigfigs, _snaplen, network = struct.unpack(order + "HHiIII", rest)
         linktype = network & 0x03FFFFFF  # upper bits may carry the FCS length (pcap-savefile(5))
         fcs_len = ((network >> 28) * 2) if network & 0x04000000 else 0
@@ -295,6 +323,8 @@ class Capture:
             stats.frames = frame
             pos = end
             ts_ns = sec * 1_000_000_000 + frac * frac_mult
+            if frame == 1:
+                stats.first_ts_ns = ts_ns
             rend = start + max(origlen, caplen)  # reported end: what was on the wire, captured or not
             if fcs_len:
                 end = max(start, end - fcs_len)
@@ -365,8 +395,7 @@ class Capture:
             btype, blen = struct.unpack(order + "II", hdr)
             if blen < 12 or blen % 4 or blen > 0x4000000:
                 self._warn(
-                    f"damaged pcapng block (type {btype:#x}, length {blen}) after frame {frame}; "
-                    "stopped reading there"
+                    f"damaged pcapng block (type {btype:#x}, length {blen}) after frame {frame}; stopped reading there"
                 )
                 return
             body = read(blen - 8)
@@ -423,18 +452,16 @@ class Capture:
                 continue
             ts = (ts_hi << 32) | ts_lo
             ts_ns = (ts * mult) // div + off_ns
-            seg = decode(
-                body, data_off, end, data_off + max(origlen, caplen), frame, ts_ns, iface_base + iface, skip
-            )
+            if stats.first_ts_ns is None:
+                stats.first_ts_ns = ts_ns
+            seg = decode(body, data_off, end, data_off + max(origlen, caplen), frame, ts_ns, iface_base + iface, skip)
             if seg is not None:
                 stats.tcp_segments += 1
                 if seg.header_truncated or len(seg.payload) < seg.len:
                     stats.truncated_segments += 1
                 yield seg
 
-    def _pcapng_idb(
-        self, body: bytes, order: str, number: int
-    ) -> tuple[_LinkDecoder | None, int, int, int, int]:
+    def _pcapng_idb(self, body: bytes, order: str, number: int) -> tuple[_LinkDecoder | None, int, int, int, int]:
         """Decode an Interface Description Block: link type, snap length, timestamp resolution and offset."""
         if len(body) < 12:
             self._warn(f"interface {number}: damaged description block")
@@ -604,9 +631,7 @@ def _decode_inner(
         return _decode_ip(buf, off, end, rend, frame, ts_ns, iface, skip)
     if proto == 47 and off + 4 <= end:  # GRE (RFC 2784/2890): optional checksum, key, sequence words
         gflags, gproto = buf[off], _u16be(buf, off + 2)[0]
-        pos = (
-            off + 4 + (4 if gflags & 0x80 else 0) + (4 if gflags & 0x20 else 0) + (4 if gflags & 0x10 else 0)
-        )
+        pos = off + 4 + (4 if gflags & 0x80 else 0) + (4 if gflags & 0x20 else 0) + (4 if gflags & 0x10 else 0)
         if gproto == 0x6558:  # transparent Ethernet bridging
             return _eth(buf, pos, end, rend, frame, ts_ns, iface, skip)
         if gproto == 0x88BE:  # ERSPAN type II: 8-byte header, then Ethernet
@@ -717,7 +742,7 @@ def _by_ethertype(
 ) -> Segment | None:
     """Dispatch on an EtherType, peeling VLAN tags (802.1Q, QinQ), MPLS labels and PPPoE sessions."""
     while True:
-        if etype == _ETH_IPV4 or etype == _ETH_IPV6:
+        if etype in (_ETH_IPV4, _ETH_IPV6):
             return _decode_ip(buf, off, end, rend, frame, ts_ns, iface, skip)
         if etype in _ETH_VLAN_TAGS:
             if off + 4 > end:
@@ -726,9 +751,7 @@ def _by_ethertype(
             etype = _u16be(buf, off + 2)[0]
             off += 4
         elif etype in _ETH_MPLS:
-            while (
-                True
-            ):  # pop labels up to the bottom of the stack, then guess IPv4/IPv6 by the version nibble
+            while True:  # pop labels up to the bottom of the stack, then guess IPv4/IPv6 by the version nibble
                 if off + 4 > end:
                     skip(frame, SkipReason.TRUNCATED)
                     return None
@@ -760,9 +783,7 @@ def _by_ethertype(
             return None
 
 
-def _eth(
-    buf: bytes, off: int, end: int, rend: int, frame: int, ts_ns: int, iface: int, skip: _Skip
-) -> Segment | None:
+def _eth(buf: bytes, off: int, end: int, rend: int, frame: int, ts_ns: int, iface: int, skip: _Skip) -> Segment | None:
     if end - off < 14:
         skip(frame, SkipReason.TRUNCATED)
         return None
@@ -772,27 +793,21 @@ def _eth(
     return _by_ethertype(etype, buf, off + 14, end, rend, frame, ts_ns, iface, skip)
 
 
-def _sll(
-    buf: bytes, off: int, end: int, rend: int, frame: int, ts_ns: int, iface: int, skip: _Skip
-) -> Segment | None:
+def _sll(buf: bytes, off: int, end: int, rend: int, frame: int, ts_ns: int, iface: int, skip: _Skip) -> Segment | None:
     if end - off < 16:
         skip(frame, SkipReason.TRUNCATED)
         return None
     return _by_ethertype(_u16be(buf, off + 14)[0], buf, off + 16, end, rend, frame, ts_ns, iface, skip)
 
 
-def _sll2(
-    buf: bytes, off: int, end: int, rend: int, frame: int, ts_ns: int, iface: int, skip: _Skip
-) -> Segment | None:
+def _sll2(buf: bytes, off: int, end: int, rend: int, frame: int, ts_ns: int, iface: int, skip: _Skip) -> Segment | None:
     if end - off < 20:
         skip(frame, SkipReason.TRUNCATED)
         return None
     return _by_ethertype(_u16be(buf, off)[0], buf, off + 20, end, rend, frame, ts_ns, iface, skip)
 
 
-def _null(
-    buf: bytes, off: int, end: int, rend: int, frame: int, ts_ns: int, iface: int, skip: _Skip
-) -> Segment | None:
+def _null(buf: bytes, off: int, end: int, rend: int, frame: int, ts_ns: int, iface: int, skip: _Skip) -> Segment | None:
     """BSD loopback: a 4-byte address family in the *capturing* host's byte order (LOOP: network order)."""
     if end - off < 4:
         skip(frame, SkipReason.TRUNCATED)
@@ -806,9 +821,7 @@ def _null(
     return None
 
 
-def _raw(
-    buf: bytes, off: int, end: int, rend: int, frame: int, ts_ns: int, iface: int, skip: _Skip
-) -> Segment | None:
+def _raw(buf: bytes, off: int, end: int, rend: int, frame: int, ts_ns: int, iface: int, skip: _Skip) -> Segment | None:
     return _decode_ip(buf, off, end, rend, frame, ts_ns, iface, skip)
 
 
@@ -821,9 +834,7 @@ def _c_hdlc(
     return _by_ethertype(_u16be(buf, off + 2)[0], buf, off + 4, end, rend, frame, ts_ns, iface, skip)
 
 
-def _ppp(
-    buf: bytes, off: int, end: int, rend: int, frame: int, ts_ns: int, iface: int, skip: _Skip
-) -> Segment | None:
+def _ppp(buf: bytes, off: int, end: int, rend: int, frame: int, ts_ns: int, iface: int, skip: _Skip) -> Segment | None:
     if end - off >= 2 and buf[off] == 0xFF and buf[off + 1] == 0x03:  # HDLC address/control
         off += 2
     if off >= end:
@@ -855,9 +866,7 @@ def _ipoib(
     return _by_ethertype(_u16be(buf, off + 40)[0], buf, off + 44, end, rend, frame, ts_ns, iface, skip)
 
 
-def _fddi(
-    buf: bytes, off: int, end: int, rend: int, frame: int, ts_ns: int, iface: int, skip: _Skip
-) -> Segment | None:
+def _fddi(buf: bytes, off: int, end: int, rend: int, frame: int, ts_ns: int, iface: int, skip: _Skip) -> Segment | None:
     # FC (1) + DA (6) + SA (6), then 802.2 LLC/SNAP; some captures carry 3 bytes of padding before FC.
     for llc in (off + 13, off + 16):
         if llc + 8 <= end and buf[llc : llc + 3] == b"\xaa\xaa\x03":
@@ -883,9 +892,7 @@ def _nflog(
     return None
 
 
-def _ppi(
-    buf: bytes, off: int, end: int, rend: int, frame: int, ts_ns: int, iface: int, skip: _Skip
-) -> Segment | None:
+def _ppi(buf: bytes, off: int, end: int, rend: int, frame: int, ts_ns: int, iface: int, skip: _Skip) -> Segment | None:
     """Per-Packet Information header (little-endian length and inner DLT), then the inner frame."""
     if end - off < 8:
         skip(frame, SkipReason.TRUNCATED)

@@ -196,6 +196,10 @@ class FlowTracker:
         if opts.wscale is not None:
             fwd.wscale = opts.wscale
             fwd.win_scale = min(opts.wscale, MAX_WSCALE)
+        elif opts.truncated or seg.header_truncated:
+            # The snap length cut the options before any WS option: whether scaling was offered is unknown,
+            # so the scale stays unknown (-1). Wireshark stops at the cut and skips this check too.
+            return
         if fwd.win_scale == -1:
             # No WS option from this side: scaling is not in use in either direction.
             fwd.win_scale = -2

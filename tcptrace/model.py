@@ -172,7 +172,7 @@ def parse_options(data: bytes, declared_len: int) -> TcpOptions:
             sack_perm = True
         elif kind == OPT_SACK and blen > 0 and blen % 8 == 0:
             vals = struct.unpack(f"!{blen // 4}I", body)
-            sack.extend(zip(vals[0::2], vals[1::2]))
+            sack.extend(zip(vals[0::2], vals[1::2], strict=False))
         elif kind == OPT_TIMESTAMP and blen == 8:
             tsval_o, tsecr_o = struct.unpack("!II", body)
         elif kind in (OPT_MSS, OPT_WSCALE, OPT_SACK_PERM, OPT_SACK, OPT_TIMESTAMP):
@@ -202,10 +202,7 @@ def format_addr(addr: bytes) -> str:
     """Text form of a 4- or 16-byte address (IPv6 compressed as Wireshark shows it); cached."""
     s = _ADDR_CACHE.get(addr)
     if s is None:
-        if len(addr) == 4:
-            s = socket.inet_ntop(socket.AF_INET, addr)
-        else:
-            s = str(ipaddress.IPv6Address(addr))
+        s = socket.inet_ntop(socket.AF_INET, addr) if len(addr) == 4 else str(ipaddress.IPv6Address(addr))
         if len(_ADDR_CACHE) < 1 << 16:
             _ADDR_CACHE[addr] = s
     return s

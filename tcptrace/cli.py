@@ -1,0 +1,189 @@
+"""The ``tcptrace`` command line. Thin: parse options, call the library, echo its lines.
+
+Exit codes: 0 success; 2 usage errors and input that cannot be read as a capture (one line on stderr, never
+a traceback). Problems inside a readable capture (a truncated last record, unsupported interfaces) are
+printed as ``warning:`` lines on stderr and the results for what could be read are still written.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TypeVar
+
+import click
+
+from . import __version__
+from .capture import CaptureStats, open_capture
+from .errors import TcptraceError
+from .export import csv_lines, jsonl_lines, table_lines
+from .flow import FlowTracker
+from .model import Segment
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+CAPTURE_HELP = "CAPTURE is a pcap or pcapng file (gzip-compressed is fine), or - for standard input."
+
+
+def _capture_argument(f: F) -> F:
+    return click.argument("capture", type=click.Path(allow_dash=True, dir_okay=False))(f)
+
+
+def _stream_option(f: F) -> F:
+    return click.option(
+        "-s",
+        "--stream",
+        "streams",
+        type=click.IntRange(min=0),
+        multiple=True,
+        help="Only this tcp.stream (repeatable).",
+    )(f)
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}" + ("" if n == 1 else "s")
+
+
+def accounting(stats: CaptureStats, streams: int) -> str:
+    """One line saying what happened to every frame, e.g. ``120 frames: 100 TCP segments in 9 streams; ...``."""
+    line = (
+        f"{_plural(stats.frames, 'frame')}: {_plural(stats.tcp_segments, 'TCP segment')} "
+        f"in {_plural(streams, 'stream')}"
+    )
+    if stats.skipped:
+        parts = [f"{n} {reason.value}" for reason, n in stats.skipped.most_common()]
+        line += "; skipped " + ", ".join(parts)
+    if stats.truncated_segments:
+        line += f"; {stats.truncated_segments} segments cut by the snap length (analysed from the IP lengths)"
+    return line
+
+
+class _Run:
+    """Reads a capture once: segments with stream fields, the flows, and the reader's accounting."""
+
+    def __init__(self, capture: str) -> None:
+        self.cap = open_capture(capture)
+        self.tracker = FlowTracker()
+
+    def segments(self, streams: tuple[int, ...]) -> Iterator[Segment]:
+        wanted = set(streams) if streams else None
+        feed = self.tracker.feed
+        for seg in self.cap:
+            feed(seg)
+            if wanted is None or seg.stream in wanted:
+                yield seg
+
+    @property
+    def stats(self) -> CaptureStats:
+        return self.cap.stats
+
+    def warn(self) -> None:
+        for w in self.stats.warnings:
+            click.echo(f"warning: {w}", err=True)
+
+
+def _echo_lines(lines: Iterable[str]) -> None:
+    out = sys.stdout
+    for line in lines:
+        out.write(line)
+        out.write("\n")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "-V", "--version", prog_name="tcptrace")
+def main() -> None:
+    """Explain TCP from Wireshark captures: streams, relative seq/ack, windows, and what happened."""
+
+
+@main.command()
+@_capture_argument
+@_stream_option
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "jsonl", "csv"]),
+    default="table",
+    show_default=True,
+    help="table: aligned packet list; jsonl: one JSON object per TCP segment; csv: the same as columns.",
+)
+def packets(capture: str, streams: tuple[int, ...], fmt: str) -> None:
+    """List every TCP segment of CAPTURE with Wireshark's numbers.
+
+    stream is tcp.stream, seq/ack are relative (tcp.seq/tcp.ack), win is the scaled window (tcp.window_size).
+    """
+    run = _Run(capture)
+    segs = run.segments(streams)
+    if fmt == "jsonl":
+        _echo_lines(jsonl_lines(segs))
+    elif fmt == "csv":
+        _echo_lines(csv_lines(segs))
+    else:
+        _echo_lines(table_lines(segs, origin_ns=lambda: run.stats.first_ts_ns))
+        click.echo(accounting(run.stats, len(run.tracker.flows)))
+    run.warn()
+
+
+packets.help = (packets.help or "") + "\n\n" + CAPTURE_HELP
+
+
+@main.command()
+@_capture_argument
+@_stream_option
+def explain(capture: str, streams: tuple[int, ...]) -> None:
+    """Walk through each TCP stream of CAPTURE, packet by packet.
+
+    For now this prints, per stream, its endpoints and roles and its packet list; the step-by-step narrative
+    of handshake, data transfer and teardown builds on it.
+    """
+    run = _Run(capture)
+    by_stream: dict[int, list[Segment]] = {}
+    for seg in run.segments(streams):
+        by_stream.setdefault(seg.stream, []).append(seg)
+    origin = run.stats.first_ts_ns
+    flows = run.tracker.flows
+    for n in sorted(by_stream):
+        flow = flows[n]
+        segs = by_stream[n]
+        guessed = " (roles guessed from the ports: the capture starts mid-connection)" if flow.roles_guessed else ""
+        dur = (segs[-1].ts_ns - segs[0].ts_ns) / 1e9
+        click.echo(
+            f"Stream {n}: client {flow.client.endpoint} → server {flow.server.endpoint}{guessed}, "
+            f"{len(segs)} packets over {dur:.6f} s"
+        )
+        _echo_lines("  " + line for line in table_lines(segs, origin_ns=origin))
+        click.echo()
+    click.echo(accounting(run.stats, len(flows)))
+    run.warn()
+
+
+explain.help = (explain.help or "") + "\n\n" + CAPTURE_HELP
+
+
+def run_cli(argv: list[str] | None = None) -> int:
+    """Entry point with clean errors: a TcptraceError is one line on stderr and exit status 2."""
+    try:
+        main.main(args=argv, prog_name="tcptrace", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return 2 if exc.exit_code == 2 else exc.exit_code
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except TcptraceError as exc:
+        click.echo(f"tcptrace: error: {exc}", err=True)
+        return 2
+    except BrokenPipeError:
+        # `tcptrace packets big.pcap | head`: the reader went away; that is not an error of ours.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+def entry() -> None:
+    sys.exit(run_cli())
