@@ -2,8 +2,8 @@
 
 >>> import tcptrace
 >>> segs = list(tcptrace.iter_segments("sample_pcaps/echo_ipv4.pcap"))
->>> [(s.frame, s.stream, s.flag_names, s.seq, s.ack) for s in segs[:3]]
-[(1, 0, ('SYN',), 0, 0), (2, 0, ('SYN', 'ACK'), 0, 1), (3, 0, ('ACK',), 1, 1)]
+>>> [(s.stream, s.flag_names, s.seq, s.ack) for s in segs[:3]]
+[(0, ('SYN',), 0, 0), (0, ('SYN', 'ACK'), 0, 1), (0, ('ACK',), 1, 1)]
 """
 
 from __future__ import annotations

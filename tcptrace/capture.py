@@ -502,8 +502,9 @@ def open_capture(source: str | os.PathLike[str] | BinaryIO, *, keep_skipped: boo
     Problems *inside* the file (a truncated last record, damaged blocks) are warnings in ``stats.warnings``.
 
     >>> cap = open_capture("sample_pcaps/echo_ipv4.pcap")
-    >>> sum(1 for _ in cap), cap.stats.format
-    (10, 'pcap')
+    >>> first = next(iter(cap))
+    >>> cap.stats.format, first.flag_names, first.dport
+    ('pcap', ('SYN',), 20000)
     """
     if isinstance(source, (str, os.PathLike)):
         path = os.fspath(source)
@@ -674,8 +675,21 @@ def _decode_inner(
                 iface,
                 skip,
             )
+    if (proto == 1 and off + 8 <= end and buf[off] in _ICMP4_ERRORS) or (
+        proto == 58 and off + 8 <= end and 1 <= buf[off] <= 4
+    ):
+        inner = off + 8  # the quoted IP header: count it as a quote only if it quotes TCP
+        if inner < end and (
+            (buf[inner] >> 4 == 4 and inner + 10 <= end and buf[inner + 9] == _PROTO_TCP)
+            or (buf[inner] >> 4 == 6 and inner + 7 <= end and buf[inner + 6] == _PROTO_TCP)
+        ):
+            skip(frame, SkipReason.ICMP_QUOTE)
+            return None
     skip(frame, SkipReason.NOT_TCP)
     return None
+
+
+_ICMP4_ERRORS = frozenset((3, 4, 5, 11, 12))  # unreachable, source quench, redirect, time exceeded, parameter
 
 
 def _decode_tcp(

@@ -90,7 +90,24 @@ def _echo_lines(lines: Iterable[str]) -> None:
         out.write("\n")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class InputError(click.ClickException):
+    """A :class:`TcptraceError` on its way out of the CLI: one line on stderr, exit status 2."""
+
+    exit_code = 2
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"tcptrace: error: {self.format_message()}", err=True)
+
+
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except TcptraceError as exc:
+            raise InputError(str(exc)) from exc
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "-V", "--version", prog_name="tcptrace")
 def main() -> None:
     """Explain TCP from Wireshark captures: streams, relative seq/ack, windows, and what happened."""
@@ -161,29 +178,20 @@ explain.help = (explain.help or "") + "\n\n" + CAPTURE_HELP
 
 
 def run_cli(argv: list[str] | None = None) -> int:
-    """Entry point with clean errors: a TcptraceError is one line on stderr and exit status 2."""
+    """Run the CLI and return its exit status instead of exiting (for tests and embedding)."""
     try:
-        main.main(args=argv, prog_name="tcptrace", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
-        return 130
-    except click.ClickException as exc:
-        exc.show()
-        return 2 if exc.exit_code == 2 else exc.exit_code
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
-    except TcptraceError as exc:
-        click.echo(f"tcptrace: error: {exc}", err=True)
-        return 2
-    except BrokenPipeError:
-        # `tcptrace packets big.pcap | head`: the reader went away; that is not an error of ours.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return 0
-    except KeyboardInterrupt:
-        return 130
+        main.main(args=argv, prog_name="tcptrace", standalone_mode=True)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     return 0
 
 
 def entry() -> None:
-    sys.exit(run_cli())
+    """Console-script entry point."""
+    try:
+        sys.exit(run_cli())
+    except BrokenPipeError:
+        # `tcptrace packets big.pcap | head`: the reader went away; that is not an error of ours.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(0)

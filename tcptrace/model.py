@@ -69,6 +69,7 @@ class SkipReason(str, enum.Enum):
 
     NOT_IP = "not IP"
     NOT_TCP = "not TCP"
+    ICMP_QUOTE = "TCP header quoted in an ICMP error"
     FRAGMENT = "IP fragment without the TCP header"
     TRUNCATED = "cut by the snap length before the TCP ports and sequence numbers"
     MALFORMED = "malformed"

@@ -1,0 +1,125 @@
+"""The command line, through click's CliRunner and `python -m tcptrace` (never whatever `tcptrace` PATH finds:
+Debian's tcptrace package installs the classic C tool under that name)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pcapgen as g
+import pytest
+from click.testing import CliRunner
+from conftest import SAMPLES
+
+from tcptrace.cli import main, run_cli
+
+ECHO = SAMPLES / "echo_ipv4.pcap"
+REQUIRED_KEYS = {"frame", "time", "stream", "src", "sport", "dst", "dport", "flags", "seq", "ack", "seq_raw",
+                 "ack_raw", "len", "win", "win_raw"}  # fmt: skip
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    r = CliRunner().invoke(main, list(args))
+    return r.exit_code, r.stdout, r.stderr
+
+
+def test_packets_jsonl_has_the_documented_keys() -> None:
+    code, out, _ = invoke("packets", "--format", "jsonl", str(ECHO))
+    assert code == 0
+    recs = [json.loads(line) for line in out.splitlines()]
+    assert recs and all(REQUIRED_KEYS <= set(r) for r in recs)
+    syn = recs[0]
+    assert syn["flags"] == ["SYN"] and syn["seq"] == 0 and syn["dport"] == 20000
+    assert recs[1]["flags"] == ["SYN", "ACK"] and recs[1]["ack"] == 1
+    assert recs[1]["ack_raw"] == (syn["seq_raw"] + 1) % 2**32
+
+
+def test_packets_csv_and_table_agree_with_jsonl() -> None:
+    _, out, _ = invoke("packets", "--format", "jsonl", str(ECHO))
+    recs = [json.loads(line) for line in out.splitlines()]
+    code, out, _ = invoke("packets", "--format", "csv", str(ECHO))
+    assert code == 0
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert [int(r["frame"]) for r in rows] == [r["frame"] for r in recs]
+    assert [int(r["win"]) for r in rows] == [r["win"] for r in recs]
+    code, out, _ = invoke("packets", str(ECHO))
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].split()[:3] == ["frame", "time", "stream"]
+    assert len(lines) == len(recs) + 2  # header, one line per segment, accounting
+    assert "TCP segments" in lines[-1]
+
+
+def test_stream_selection(tmp_path: Path) -> None:
+    data = g.pcap(g.records([g.ether(p) for p in g.handshake_and_data(sport=1111) + g.handshake_and_data(2222)]))
+    (tmp_path / "two.pcap").write_bytes(data)
+    code, out, _ = invoke("packets", "-s", "1", "--format", "jsonl", str(tmp_path / "two.pcap"))
+    assert code == 0
+    streams = {json.loads(line)["stream"] for line in out.splitlines()}
+    assert streams == {1}
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "empty"),
+        (b"hello, this is text\n", "not a pcap or pcapng"),
+        (g.pcap(g.records([b"\x00" * 40]), linktype=147), "unsupported link type 147"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, content: bytes, message: str) -> None:
+    f = tmp_path / "bad.pcap"
+    f.write_bytes(content)
+    code, out, err = invoke("packets", str(f))
+    assert code == 2
+    assert message in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_missing_file_and_usage_errors_exit_2(tmp_path: Path) -> None:
+    assert run_cli(["packets", str(tmp_path / "nope.pcap")]) == 2
+    assert run_cli(["packets"]) == 2
+    assert run_cli(["packets", "--format", "xml", str(ECHO)]) == 2
+
+
+def test_truncated_capture_warns_and_prints_what_was_read(tmp_path: Path) -> None:
+    f = tmp_path / "cut.pcap"
+    f.write_bytes(ECHO.read_bytes()[:-7])
+    code, out, err = invoke("packets", "--format", "jsonl", str(f))
+    assert code == 0
+    assert out.count("\n") >= 5
+    assert err.startswith("warning: capture cut in the middle of frame")
+
+
+def test_explain_shows_streams_and_roles() -> None:
+    code, out, _ = invoke("explain", str(ECHO))
+    assert code == 0
+    assert out.startswith("Stream 0: client 10.99.0.2:")
+    assert "→ server 10.99.0.1:20000" in out
+
+
+def _python_m(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([sys.executable, "-m", "tcptrace", *args], input=stdin, capture_output=True, timeout=60)
+
+
+def test_stdin_pipe_with_python_m() -> None:
+    p = _python_m("packets", "--format", "jsonl", "-", stdin=g.gz(ECHO.read_bytes()))
+    assert p.returncode == 0, p.stderr
+    direct = _python_m("packets", "--format", "jsonl", str(ECHO))
+    assert p.stdout == direct.stdout and p.stdout
+
+
+def test_quick_start_main_job_runs() -> None:
+    """The README's first Quick start command runs `tcptrace explain` on a shipped sample."""
+    readme = (SAMPLES.parent / "README.md").read_text()
+    block = readme.split("## Quick start", 1)[1].split("```", 2)[1]
+    commands = [ln for ln in block.splitlines()[1:] if ln.strip() and not ln.startswith("#")]
+    assert len(commands) == 2
+    target = commands[0].rsplit("tcptrace ", 1)[1].split()
+    p = _python_m(*target)
+    assert p.returncode == 0, p.stderr
+    assert b"Stream 0" in p.stdout
