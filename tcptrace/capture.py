@@ -913,7 +913,7 @@ def _ppi(buf: bytes, off: int, end: int, rend: int, frame: int, ts_ns: int, ifac
         return None
     hlen = buf[off + 2] | (buf[off + 3] << 8)
     inner = _link_decoder(_u32le(buf, off + 4)[0])
-    if inner is None or inner is _ppi:
+    if inner is None or _u32le(buf, off + 4)[0] == LT_PPI:
         skip(frame, SkipReason.UNSUPPORTED_LINK)
         return None
     return inner(buf, off + hlen, end, rend, frame, ts_ns, iface, skip)
@@ -995,4 +995,76 @@ SUPPORTED_LINKTYPES = frozenset(_DECODERS)
 
 
 def _link_decoder(linktype: int) -> _LinkDecoder | None:
-    return _DECODERS.get(linktype)
+    """The decoder for a link type: a fused fast path for the common IPv4/TCP frames, else the layered one."""
+    slow = _DECODERS.get(linktype)
+    if slow is None:
+        return None
+    layout = _FUSED_LAYOUTS.get(linktype)
+    if layout is None:
+        return slow
+    link_len, etype_off = layout
+    # One unpack for link type, IPv4 header (no options) and TCP fixed header: this is the per-packet hot path.
+    if etype_off is None:
+        unpack = struct.Struct("!BxHHHBB2x4s4sHHIIHH").unpack_from
+        want_etype = None
+    else:
+        unpack = struct.Struct(f"!{etype_off}xH{link_len - etype_off - 2}xBxHHHBB2x4s4sHHIIHH").unpack_from
+        want_etype = _ETH_IPV4
+    need = link_len + 36
+
+    def decode(
+        buf: bytes, off: int, end: int, rend: int, frame: int, ts_ns: int, iface: int, skip: _Skip
+    ) -> Segment | None:
+        if end - off >= need:
+            if want_etype is None:
+                vihl, tl, ipid, frag, ttl, proto, src, dst, sport, dport, seq, ack, offflags, win = unpack(buf, off)
+                etype = None
+            else:
+                etype, vihl, tl, ipid, frag, ttl, proto, src, dst, sport, dport, seq, ack, offflags, win = unpack(
+                    buf, off
+                )
+            if etype == want_etype and vihl == 0x45 and proto == _PROTO_TCP and not frag & 0x1FFF and tl >= 40:
+                ip_start = off + link_len
+                iplen = rend - ip_start
+                if tl < iplen:
+                    iplen = tl
+                hdr_len = (offflags >> 12) << 2
+                seglen = iplen - 20 - hdr_len
+                tcp_off = ip_start + 20
+                data_off = tcp_off + hdr_len
+                if hdr_len >= 20 and seglen >= 0 and data_off <= end:
+                    return Segment(
+                        frame,
+                        ts_ns,
+                        iface,
+                        4,
+                        src,
+                        dst,
+                        sport,
+                        dport,
+                        seq,
+                        ack,
+                        offflags & 0xFFF,
+                        win,
+                        hdr_len,
+                        seglen,
+                        ipid,
+                        ttl,
+                        buf[tcp_off + 20 : data_off] if hdr_len > 20 else b"",
+                        buf[data_off : min(end, data_off + seglen)] if seglen else b"",
+                    )
+        return slow(buf, off, end, rend, frame, ts_ns, iface, skip)
+
+    return decode
+
+
+# Link types with a fixed-size header where IPv4 follows directly: (header length, EtherType offset or None).
+_FUSED_LAYOUTS: dict[int, tuple[int, int | None]] = {
+    LT_ETHERNET: (14, 12),
+    LT_LINUX_SLL: (16, 14),
+    LT_LINUX_SLL2: (20, 0),
+    LT_RAW: (0, None),
+    LT_RAW_12: (0, None),
+    LT_RAW_14: (0, None),
+    LT_IPV4: (0, None),
+}

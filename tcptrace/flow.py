@@ -36,19 +36,17 @@ _WELL_KNOWN = 1024
 class HalfFlow:
     """Per-direction state of a flow (Wireshark's ``tcp_flow_t``: base_seq, win_scale)."""
 
-    __slots__ = ("addr", "base", "base_set", "isn", "mss", "packets", "port", "sack_permitted", "win_scale", "wscale")
+    __slots__ = ("addr", "base", "isn", "mss", "port", "sack_permitted", "win_scale", "wscale")
 
     def __init__(self, addr: bytes, port: int) -> None:
         self.addr = addr
         self.port = port
-        self.base = 0
-        self.base_set = False
+        self.base: int | None = None  # raw seq that shows as relative 0; None until known
         self.isn: int | None = None  # raw sequence number of this side's SYN, if seen
         self.win_scale = -1  # -1 unknown, -2 not in use, else the shift (packet-tcp.c win_scale)
         self.wscale: int | None = None  # the window-scale option this side sent in its SYN, as sent
         self.mss: int | None = None
         self.sack_permitted = False
-        self.packets = 0
 
     @property
     def endpoint(self) -> str:
@@ -113,14 +111,18 @@ def _server_is_dst(seg: Segment) -> bool:
     return d <= s
 
 
+_Key = tuple[bytes, int, bytes, int]
+_Entry = tuple["Flow", Direction, "HalfFlow", "HalfFlow"]  # flow, direction, this side, the other side
+
+
 class FlowTracker:
     """Assigns streams, roles, relative numbers and scaled windows to segments in capture order."""
 
     def __init__(self) -> None:
-        self._table: dict[tuple[bytes, int, bytes, int], tuple[Flow, Direction]] = {}
+        self._table: dict[_Key, _Entry] = {}
         self.flows: list[Flow] = []
 
-    def _new_flow(self, seg: Segment, key: tuple[bytes, int, bytes, int]) -> tuple[Flow, Direction]:
+    def _new_flow(self, seg: Segment, key: _Key) -> _Entry:
         flags = seg.flags & _SYN_ACK
         src = HalfFlow(seg.src, seg.sport)
         dst = HalfFlow(seg.dst, seg.dport)
@@ -133,57 +135,62 @@ class FlowTracker:
         flow = Flow(len(self.flows), src if client_is_src else dst, dst if client_is_src else src, guessed, seg)
         self.flows.append(flow)
         fwd = Direction.C2S if client_is_src else Direction.S2C
-        self._table[key] = (flow, fwd)
-        self._table[(seg.dst, seg.dport, seg.src, seg.sport)] = (flow, fwd.reverse)
-        return flow, fwd
+        entry = (flow, fwd, src, dst)
+        self._table[key] = entry
+        self._table[(seg.dst, seg.dport, seg.src, seg.sport)] = (flow, fwd.reverse, dst, src)
+        return entry
 
     def feed(self, seg: Segment) -> Flow:
         """Fill in ``seg``'s stream fields and return its flow."""
-        key = (seg.src, seg.sport, seg.dst, seg.dport)
-        entry = self._table.get(key)
+        entry = self._table.get((seg.src, seg.sport, seg.dst, seg.dport))
         flags = seg.flags
-        syn_ack = flags & _SYN_ACK
-        if entry is None:
-            flow, direction = self._new_flow(seg, key)
-        else:
-            flow, direction = entry
-            fwd = flow.halves[direction]
-            if syn_ack == SYN and fwd.base_set and seg.seq_raw != fwd.base:
-                # packet-tcp.c: a SYN with a new ISN on a known 4-tuple is a new conversation ("TCP port
-                # numbers reused"); a SYN with the same ISN is a retransmission and stays in the old one.
-                flow, direction = self._new_flow(seg, key)
-                flow.reused_ports_frame = seg.frame
-            elif syn_ack == _SYN_ACK and fwd.base_set and seg.seq_raw != fwd.base:
-                # packet-tcp.c (issue 16944): a SYN/ACK with a new ISN re-bases this direction in place.
-                fwd.base = seg.seq_raw
-                flow.reused_ports_frame = seg.frame
-        fwd = flow.halves[direction]
-        rev = flow.halves[1 - direction]
+        if entry is None or flags & SYN:
+            entry = self._lookup_slow(seg, entry)
+        flow, direction, fwd, rev = entry
         flow.packets += 1
-        fwd.packets += 1
         flow.last_frame = seg.frame
         flow.last_ts_ns = seg.ts_ns
-        seq = seg.seq_raw
-        if not fwd.base_set:
-            fwd.base = seq if flags & SYN else (seq - 1) & 0xFFFFFFFF
-            fwd.base_set = True
-        if flags & ACK and not rev.base_set:
-            # The other side's ISN is unknown (SYN/ACK missing or reordered): ack - 1 is the best guess.
-            rev.base = (seg.ack_raw - 1) & 0xFFFFFFFF
-            rev.base_set = True
         seg.stream = flow.stream
         seg.direction = direction
-        seg.seq = (seq - fwd.base) & 0xFFFFFFFF
-        seg.ack = (seg.ack_raw - rev.base) & 0xFFFFFFFF if flags & ACK else seg.ack_raw
+        base = fwd.base
+        if base is None:
+            base = fwd.base = seg.seq_raw if flags & SYN else (seg.seq_raw - 1) & 0xFFFFFFFF
+        seg.seq = (seg.seq_raw - base) & 0xFFFFFFFF
+        if flags & ACK:
+            base = rev.base
+            if base is None:
+                # The other side's ISN is unknown (SYN/ACK missing or reordered): ack - 1 is the best guess.
+                base = rev.base = (seg.ack_raw - 1) & 0xFFFFFFFF
+            seg.ack = (seg.ack_raw - base) & 0xFFFFFFFF
+        else:
+            seg.ack = seg.ack_raw
         if flags & SYN:
-            self._syn(seg, fwd, rev, syn_ack == _SYN_ACK)
+            self._syn(seg, fwd, rev, flags & ACK != 0)
             seg.win = seg.win_raw  # packet-tcp.c: the window of a SYN is never scaled
             seg.win_scale = fwd.win_scale
         else:
-            scale = fwd.win_scale
-            seg.win_scale = scale
+            scale = seg.win_scale = fwd.win_scale
             seg.win = seg.win_raw << scale if scale >= 0 else seg.win_raw
         return flow
+
+    def _lookup_slow(self, seg: Segment, entry: _Entry | None) -> _Entry:
+        """A segment of a new 4-tuple, or a SYN / SYN-ACK (which may reopen a known 4-tuple)."""
+        key = (seg.src, seg.sport, seg.dst, seg.dport)
+        if entry is None:
+            return self._new_flow(seg, key)
+        flow, _direction, fwd, _rev = entry
+        syn_ack = seg.flags & _SYN_ACK
+        if fwd.base is not None and seg.seq_raw != fwd.base:
+            if syn_ack == SYN:
+                # packet-tcp.c: a SYN with a new ISN on a known 4-tuple is a new conversation ("TCP port
+                # numbers reused"); a SYN with the same ISN is a retransmission and stays in the old one.
+                entry = self._new_flow(seg, key)
+                entry[0].reused_ports_frame = seg.frame
+            elif syn_ack == _SYN_ACK:
+                # packet-tcp.c (issue 16944): a SYN/ACK with a new ISN re-bases this direction in place.
+                fwd.base = seg.seq_raw
+                flow.reused_ports_frame = seg.frame
+        return entry
 
     @staticmethod
     def _syn(seg: Segment, fwd: HalfFlow, rev: HalfFlow, is_synack: bool) -> None:

@@ -31,10 +31,14 @@ def test_packets_jsonl_has_the_documented_keys() -> None:
     code, out, _ = invoke("packets", "--format", "jsonl", str(ECHO))
     assert code == 0
     recs = [json.loads(line) for line in out.splitlines()]
-    assert recs and all(REQUIRED_KEYS <= set(r) for r in recs)
+    assert recs
+    assert all(set(r) >= REQUIRED_KEYS for r in recs)
     syn = recs[0]
-    assert syn["flags"] == ["SYN"] and syn["seq"] == 0 and syn["dport"] == 20000
-    assert recs[1]["flags"] == ["SYN", "ACK"] and recs[1]["ack"] == 1
+    assert syn["flags"] == ["SYN"]
+    assert syn["seq"] == 0
+    assert syn["dport"] == 20000
+    assert recs[1]["flags"] == ["SYN", "ACK"]
+    assert recs[1]["ack"] == 1
     assert recs[1]["ack_raw"] == (syn["seq_raw"] + 1) % 2**32
 
 
@@ -74,10 +78,11 @@ def test_stream_selection(tmp_path: Path) -> None:
 def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, content: bytes, message: str) -> None:
     f = tmp_path / "bad.pcap"
     f.write_bytes(content)
-    code, out, err = invoke("packets", str(f))
+    code, _out, err = invoke("packets", str(f))
     assert code == 2
     assert message in err
-    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
 
 
 def test_missing_file_and_usage_errors_exit_2(tmp_path: Path) -> None:
@@ -110,7 +115,8 @@ def test_stdin_pipe_with_python_m() -> None:
     p = _python_m("packets", "--format", "jsonl", "-", stdin=g.gz(ECHO.read_bytes()))
     assert p.returncode == 0, p.stderr
     direct = _python_m("packets", "--format", "jsonl", str(ECHO))
-    assert p.stdout == direct.stdout and p.stdout
+    assert p.stdout == direct.stdout
+    assert p.stdout
 
 
 def test_quick_start_main_job_runs() -> None:
