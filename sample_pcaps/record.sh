@@ -1,0 +1,277 @@
+#!/usr/bin/env bash
+# record.sh — regenerate every sample capture in sample_pcaps/ from real traffic.
+#
+# REQUIRES ROOT: it creates network namespaces and a veth pair, and captures
+# packets with tcpdump/dumpcap. Run it as:   sudo bash sample_pcaps/record.sh
+#
+# Needs: iproute2 (ip, ss), tcpdump, dumpcap (Wireshark), python3; ethtool is
+# optional but recommended (apt-get install -y ethtool); tshark to check the
+# result and write the tshark/*.tsv golden files.
+#
+# Why network namespaces and not the loopback: traffic on `lo` is captured with
+# a fake Ethernet header and MTU 65536, so segments are nothing like real ones.
+# Here a client namespace and a server namespace are joined by a veth pair
+# with MTU 1500: captures have the Ethernet link type and wire-sized segments,
+# like a capture taken on a real host. All addresses (10.99.0.0/24 and
+# fd00:99::/64) exist only inside these namespaces, which this script creates
+# for each recording and deletes afterwards: no traffic leaves this machine
+# and the host's own network configuration is not touched.
+#
+# Every capture is taken on the client's side of the veth pair (as if
+# tcpdump ran on the client host). The namespaces are fresh for each capture,
+# so every IPv4 capture begins with the ARP exchange and every IPv6 capture
+# with the neighbour solicitation/advertisement: real non-TCP frames that a
+# reader must skip. Sequence numbers, ports and times change from one run to
+# the next (the kernel picks them); the shape of each capture does not.
+
+set -euo pipefail
+
+if [[ $(id -u) -ne 0 ]]; then
+    echo "record.sh must run as root (it creates network namespaces and captures packets)." >&2
+    exit 1
+fi
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+PROGRAMS="$HERE/programs"
+PYTHON=${PYTHON:-python3}
+
+for tool in ip ss tcpdump dumpcap "$PYTHON"; do
+    command -v "$tool" >/dev/null || { echo "missing required tool: $tool" >&2; exit 1; }
+done
+
+# Names are suffixed with our PID so that two runs (or leftovers of a killed
+# run) never collide. Interface names live inside the namespaces only.
+SRV_NS="tcptrace-srv-$$"
+CLI_NS="tcptrace-cli-$$"
+SRV_IF="tt-srv0"
+CLI_IF="tt-cli0"
+SRV4="10.99.0.1"
+CLI4="10.99.0.2"
+SRV6="fd00:99::1"
+CLI6="fd00:99::2"
+PORT=20000          # the echo server's port
+CLOSED_PORT=20001   # nobody listens here (refused.pcap)
+REUSED_SPORT=40000  # fixed client port for port_reuse.pcap
+
+CAPTURE_PID=""
+SERVER_PID=""
+
+srv() { ip netns exec "$SRV_NS" "$@"; }
+cli() { ip netns exec "$CLI_NS" "$@"; }
+
+# Stop whatever we started and delete our namespaces (deleting a namespace
+# also deletes the veth end inside it, and with it the whole pair).
+cleanup() {
+    [[ -n $CAPTURE_PID ]] && kill -INT "$CAPTURE_PID" 2>/dev/null || true
+    [[ -n $SERVER_PID ]] && kill "$SERVER_PID" 2>/dev/null || true
+    CAPTURE_PID="" SERVER_PID=""
+    ip netns del "$SRV_NS" 2>/dev/null || true
+    ip netns del "$CLI_NS" 2>/dev/null || true
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+setup_netns() {
+    ip netns add "$SRV_NS"
+    ip netns add "$CLI_NS"
+    for ns in "$SRV_NS" "$CLI_NS"; do
+        ip -n "$ns" link set lo up
+        # Quiet IPv6: no duplicate address detection (the address is usable at
+        # once) and no router solicitations. "default" applies to the veth
+        # created below.
+        ip netns exec "$ns" sysctl -qw net.ipv6.conf.default.accept_dad=0
+        ip netns exec "$ns" sysctl -qw net.ipv6.conf.default.router_solicitations=0
+    done
+    # Create the pair directly inside the two namespaces. Fixed MAC
+    # addresses make the Ethernet headers the same in every run.
+    ip link add "$CLI_IF" netns "$CLI_NS" address 02:00:0a:63:00:02 mtu 1500 type veth \
+        peer name "$SRV_IF" netns "$SRV_NS" address 02:00:0a:63:00:01 mtu 1500
+    ip -n "$SRV_NS" addr add "$SRV4/24" dev "$SRV_IF"
+    ip -n "$CLI_NS" addr add "$CLI4/24" dev "$CLI_IF"
+    ip -n "$SRV_NS" addr add "$SRV6/64" dev "$SRV_IF" nodad
+    ip -n "$CLI_NS" addr add "$CLI6/64" dev "$CLI_IF" nodad
+    # Offloads off: otherwise the kernel hands tcpdump segments bigger than the
+    # MTU (TSO/GSO/GRO) and outgoing packets with unfinished checksums (tx
+    # checksum offload). With them off, what is captured is what a real wire
+    # would carry.
+    if command -v ethtool >/dev/null; then
+        srv ethtool -K "$SRV_IF" tx off rx off tso off gso off gro off >/dev/null 2>&1 || true
+        cli ethtool -K "$CLI_IF" tx off rx off tso off gso off gro off >/dev/null 2>&1 || true
+    else
+        echo "warning: ethtool not found (apt-get install -y ethtool); offloads stay on" >&2
+    fi
+    ip -n "$SRV_NS" link set "$SRV_IF" up
+    ip -n "$CLI_NS" link set "$CLI_IF" up
+    # Let the link come up and the kernel's own IPv6 chatter (MLD reports for
+    # the new addresses) pass before any capture starts.
+    sleep 3
+}
+
+teardown_netns() {
+    ip netns del "$SRV_NS"
+    ip netns del "$CLI_NS"
+}
+
+# start_capture LOG COMMAND...: run a capture program in the client namespace
+# and wait until it says it is capturing, so no packet is missed.
+start_capture() {
+    local log=$1; shift
+    # Started as a plain command (not through the cli function, which would
+    # put a subshell in between): `ip netns exec` execs the capture program,
+    # so $! is the capture program's own PID and SIGINT reaches it.
+    ip netns exec "$CLI_NS" "$@" 2>"$log" &
+    CAPTURE_PID=$!
+    for _ in $(seq 50); do
+        if grep -qE 'listening on|Capturing on' "$log"; then
+            sleep 0.5   # a little margin after the message
+            return 0
+        fi
+        sleep 0.1
+    done
+    echo "capture did not start:" >&2; cat "$log" >&2
+    exit 1
+}
+
+# stop_capture LOG: SIGINT makes tcpdump and dumpcap write out what they have
+# and close the file. The kernel hands packets to the capture program in
+# blocks, after a buffer timeout: wait longer than that first (tcpdump also
+# gets --immediate-mode), then check that nothing was left behind.
+stop_capture() {
+    local log=$1
+    sleep 1.5
+    kill -INT "$CAPTURE_PID"
+    # Never hang here: if it has not exited after 5 s, terminate it.
+    for _ in $(seq 50); do
+        kill -0 "$CAPTURE_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -TERM "$CAPTURE_PID" 2>/dev/null || true
+    wait "$CAPTURE_PID" || true
+    CAPTURE_PID=""
+    # tcpdump: "N packets captured" must equal "N packets received by filter".
+    local captured received
+    captured=$(sed -n 's/^\([0-9]*\) packets\? captured$/\1/p' "$log")
+    received=$(sed -n 's/^\([0-9]*\) packets\? received by filter$/\1/p' "$log")
+    if [[ -n $captured && $captured != "$received" ]]; then
+        echo "capture lost packets ($captured captured, $received received):" >&2
+        cat "$log" >&2
+        exit 1
+    fi
+    # dumpcap: "Packets received/dropped on interface 'X': R/D ..." must drop 0.
+    if grep -q "received/dropped" "$log" && ! grep -q "received/dropped.*: [0-9]*/0 " "$log"; then
+        echo "capture dropped packets:" >&2; cat "$log" >&2
+        exit 1
+    fi
+}
+
+# start_server ADDR ARGS...: run the echo server in the server namespace and
+# wait until its socket is listening.
+start_server() {
+    # A plain command again, so that $! is the server's (timeout's) PID.
+    ip netns exec "$SRV_NS" timeout 30 "$PYTHON" "$PROGRAMS/echo_server.py" "$@" >/dev/null &
+    SERVER_PID=$!
+    for _ in $(seq 50); do
+        if [[ -n $(srv ss -Hltn "sport = :$PORT") ]]; then return 0; fi
+        sleep 0.1
+    done
+    echo "echo server did not start" >&2
+    exit 1
+}
+
+wait_server() {
+    wait "$SERVER_PID"
+    SERVER_PID=""
+}
+
+client() { cli timeout 30 "$PYTHON" "$PROGRAMS/$1" "${@:2}"; }
+
+LOG=$(mktemp)
+
+# --- echo_ipv4.pcap: the classic echo over IPv4, pcap, microseconds --------
+record_echo_ipv4() {
+    setup_netns
+    start_server --host "$SRV4" --port "$PORT"
+    start_capture "$LOG" tcpdump -i "$CLI_IF" -s 0 -U --immediate-mode -Z root -w "$HERE/echo_ipv4.pcap"
+    client echo_client.py --host "$SRV4" --port "$PORT"
+    wait_server
+    stop_capture "$LOG"
+    teardown_netns
+}
+
+# --- echo_ipv6.pcapng: the same over IPv6, recorded as pcapng by dumpcap ----
+record_echo_ipv6() {
+    setup_netns
+    start_server --host "$SRV6" --port "$PORT"
+    start_capture "$LOG" dumpcap -i "$CLI_IF" -s 0 -w "$HERE/echo_ipv6.pcapng"
+    client echo_client.py --host "$SRV6" --port "$PORT"
+    wait_server
+    stop_capture "$LOG"
+    chmod 644 "$HERE/echo_ipv6.pcapng"   # dumpcap creates its files 0600
+    teardown_netns
+}
+
+# --- refused.pcap: SYN to a port with no listener, RST/ACK back -------------
+record_refused() {
+    setup_netns
+    start_capture "$LOG" tcpdump -i "$CLI_IF" -s 0 -U --immediate-mode -Z root -w "$HERE/refused.pcap"
+    client refused_client.py --host "$SRV4" --port "$CLOSED_PORT"
+    stop_capture "$LOG"
+    teardown_netns
+}
+
+# --- echo_sll2.pcap: the echo captured on the "any" pseudo-interface --------
+# (Linux cooked capture v2, link type 276). Inside the client namespace "any"
+# covers lo and the veth; only the veth carries traffic.
+record_echo_sll2() {
+    setup_netns
+    start_server --host "$SRV4" --port "$PORT"
+    start_capture "$LOG" tcpdump -i any -y LINUX_SLL2 -s 0 -U --immediate-mode -Z root -w "$HERE/echo_sll2.pcap"
+    client echo_client.py --host "$SRV4" --port "$PORT"
+    wait_server
+    stop_capture "$LOG"
+    teardown_netns
+}
+
+# --- echo_snaplen.pcap: 300-byte echo with a 60-byte snap length ------------
+# 60 bytes = Ethernet 14 + IPv4 20 + TCP 20 + 6 bytes of TCP options: the
+# SYN's options (20 bytes) and the data segments' timestamp option are cut.
+record_echo_snaplen() {
+    setup_netns
+    start_server --host "$SRV4" --port "$PORT"
+    start_capture "$LOG" tcpdump -i "$CLI_IF" -s 60 -U --immediate-mode -Z root -w "$HERE/echo_snaplen.pcap"
+    client echo_client.py --host "$SRV4" --port "$PORT" --size 300
+    wait_server
+    stop_capture "$LOG"
+    teardown_netns
+}
+
+# --- port_reuse.pcap: two connections with the same four-tuple --------------
+# The server closes first (--close-after 2), so the TIME_WAIT state is on the
+# server, and Linux lets a new SYN with a higher sequence number reopen the
+# four-tuple. The client waits for the server's FIN, then reconnects from the
+# same source port.
+record_port_reuse() {
+    setup_netns
+    start_server --host "$SRV4" --port "$PORT" --count 2 --close-after 2
+    start_capture "$LOG" tcpdump -i "$CLI_IF" -s 0 -U --immediate-mode -Z root -w "$HERE/port_reuse.pcap"
+    client echo_client.py --host "$SRV4" --port "$PORT" --source-port "$REUSED_SPORT" --wait-eof
+    sleep 0.3
+    client echo_client.py --host "$SRV4" --port "$PORT" --source-port "$REUSED_SPORT" --wait-eof
+    wait_server
+    stop_capture "$LOG"
+    teardown_netns
+}
+
+for name in echo_ipv4 echo_ipv6 refused echo_sll2 echo_snaplen port_reuse; do
+    echo "== recording $name"
+    "record_$name"
+done
+rm -f "$LOG"
+
+# tshark's per-packet view of each capture, for comparing tcptrace with it.
+if command -v tshark >/dev/null; then
+    "$PYTHON" "$HERE/../scripts/tshark_golden.py"
+else
+    echo "tshark not found: sample_pcaps/tshark/*.tsv not regenerated" >&2
+fi
+echo "done"
