@@ -1,0 +1,334 @@
+"""Benchmark tcptrace (this package) against tshark, classic C tcptrace and a bare Python loop.
+
+    python benchmarks/bench.py [CAPTURE] [--repeat 3] [--json]
+
+Without CAPTURE, /tmp/tcptrace-bench.pcap is used and, if missing, recorded first with
+benchmarks/record_bench_capture.sh (which needs root).
+
+Every tool runs as its own child process, N times, interleaved round by round.  Each run
+goes through benchmarks/measure_child.py, a fresh ``python -I -S`` launcher that forks and
+execs the tool and reads that one child's rusage with ``os.wait4``: wall time (fork to
+exit, launcher start-up excluded), CPU time and peak RSS are per run, not accumulated,
+and not inflated by bench.py's own memory (see measure_child.py).  Standard output of
+each run goes to a temporary file (parsed for the capture facts); the best wall time and
+the largest peak RSS over the runs are reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+REPO_ROOT = HERE.parent
+DEFAULT_CAPTURE = Path("/tmp/tcptrace-bench.pcap")
+RECORD_SCRIPT = HERE / "record_bench_capture.sh"
+PCAP_LOOP = HERE / "pcap_loop.py"
+MEASURE_CHILD = HERE / "measure_child.py"
+CLASSIC_TCPTRACE = Path("/usr/bin/tcptrace")  # absolute: `tcptrace` on PATH may be our own entry point
+TSHARK_NAME = "tshark conv,tcp"
+CLASSIC_NAME = "classic tcptrace -l"
+BARE_NAME = "bare unpack_from loop"
+TRACK_SNIPPET = "import tcptrace.flow as f, sys; print(f.track_capture(sys.argv[1]))"
+
+
+@dataclass
+class Tool:
+    name: str
+    argv: list[str]
+    env: dict[str, str] | None = None
+    missing: str | None = None  # set when the tool cannot even be started
+
+
+@dataclass
+class Run:
+    seconds: float
+    cpu_seconds: float
+    peak_rss_mib: float
+    exit_code: int
+
+
+@dataclass
+class ToolResult:
+    name: str
+    command: list[str]
+    status: str = "ok"  # "ok" or "unavailable"
+    error: str | None = None
+    stdout_head: str | None = None  # first 300 characters of the first run's output
+    runs: list[Run] = field(default_factory=list)
+    best_seconds: float | None = None
+    median_seconds: float | None = None
+    cpu_seconds: float | None = None
+    packets_per_second: float | None = None
+    peak_rss_mib: float | None = None
+    time_vs_tshark: float | None = None
+    time_vs_classic: float | None = None
+    rss_vs_tshark: float | None = None
+    rss_vs_classic: float | None = None
+
+
+def run_child(tool: Tool, stdout_path: Path, timeout: float) -> tuple[Run, str]:
+    """Run one child via measure_child.py; return its measurements and last stderr line."""
+    with (
+        open(stdout_path, "wb") as out,
+        tempfile.TemporaryFile() as err,
+        tempfile.NamedTemporaryFile("r", suffix=".rusage") as result,
+    ):
+        launcher = [sys.executable, "-I", "-S", str(MEASURE_CHILD), result.name, *tool.argv]
+        proc = subprocess.Popen(
+            launcher,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
+            cwd=REPO_ROOT,
+            env=tool.env,
+            start_new_session=True,  # own process group, so a timeout kills the tool too
+        )
+        timed_out = False
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            proc.terminate()  # the launcher kills and reaps the tool
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        err.seek(0)
+        lines = [line.strip() for line in err.read().decode(errors="replace").splitlines() if line.strip()]
+        fields = result.read().split()
+    last = lines[-1] if lines else ""
+    if timed_out:
+        return Run(timeout, 0.0, 0.0, -9), f"killed after the {timeout:.0f} s timeout"
+    if len(fields) != 4:
+        return Run(0.0, 0.0, 0.0, proc.returncode or 1), last or "measure_child.py wrote no result"
+    seconds, cpu, maxrss_kib, code = fields
+    return Run(float(seconds), float(cpu), int(maxrss_kib) / 1024, int(code)), last
+
+
+def build_tools(capture: Path, include_module: bool) -> list[Tool]:
+    tshark = shutil.which("tshark")
+    py_env = dict(os.environ)
+    py_env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH")) if p)
+    cap = str(capture)
+    tools = [
+        Tool(
+            TSHARK_NAME,
+            [tshark or "tshark", "-q", "-z", "conv,tcp", "-r", cap],
+            missing=None if tshark else "tshark not found on PATH",
+        ),
+        Tool(
+            CLASSIC_NAME,
+            [str(CLASSIC_TCPTRACE), "-l", "-n", cap],
+            missing=None if os.access(CLASSIC_TCPTRACE, os.X_OK) else f"{CLASSIC_TCPTRACE} not found",
+        ),
+        Tool(BARE_NAME, [sys.executable, str(PCAP_LOOP), cap]),
+    ]
+    if include_module:
+        tools += [
+            Tool("tcptrace.flow.track_capture", [sys.executable, "-c", TRACK_SNIPPET, cap], env=py_env),
+            Tool(
+                "python -m tcptrace flows json",
+                [sys.executable, "-m", "tcptrace", "flows", cap, "--format", "json"],
+                env=py_env,
+            ),
+        ]
+    return tools
+
+
+def ensure_capture(arg: str | None) -> Path:
+    if arg is not None:
+        path = Path(arg)
+        if not path.is_file():
+            sys.exit(f"bench: capture {path} does not exist")
+        return path
+    if DEFAULT_CAPTURE.is_file():
+        return DEFAULT_CAPTURE
+    if os.geteuid() != 0:
+        sys.exit(
+            f"bench: {DEFAULT_CAPTURE} is missing and recording it needs root:\n"
+            f"  sudo bash {RECORD_SCRIPT} {DEFAULT_CAPTURE}"
+        )
+    print(f"bench: recording {DEFAULT_CAPTURE} with {RECORD_SCRIPT.name} ...", file=sys.stderr)
+    subprocess.run(["bash", str(RECORD_SCRIPT), str(DEFAULT_CAPTURE)], check=True)
+    return DEFAULT_CAPTURE
+
+
+def first_line(argv: list[str]) -> str | None:
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    text = (done.stdout + done.stderr).strip()
+    return text.splitlines()[0] if text else None
+
+
+def parse_facts(name: str, output: str, facts: dict[str, Any]) -> None:
+    """Pull capture facts out of a tool's standard output."""
+    if name == BARE_NAME:
+        facts.update(json.loads(output))
+    elif name == TSHARK_NAME:
+        facts["connections_tshark"] = sum(1 for line in output.splitlines() if "<->" in line)
+    elif name == CLASSIC_NAME:
+        if m := re.search(r"^(\d+) TCP connections traced", output, re.M):
+            facts["connections_classic_tcptrace"] = int(m.group(1))
+        if m := re.search(r"^(\d+) packets seen, (\d+) TCP packets traced", output, re.M):
+            facts["packets_classic_tcptrace"] = int(m.group(1))
+
+
+def ratio(value: float | None, reference: float | None) -> float | None:
+    return value / reference if value is not None and reference else None
+
+
+def summarise(results: list[ToolResult], packets: int | None) -> None:
+    for res in results:
+        if res.status != "ok" or not res.runs:
+            continue
+        times = [run.seconds for run in res.runs]
+        best = min(res.runs, key=lambda run: run.seconds)
+        res.best_seconds = best.seconds
+        res.median_seconds = statistics.median(times)
+        res.cpu_seconds = best.cpu_seconds
+        res.peak_rss_mib = max(run.peak_rss_mib for run in res.runs)
+        res.packets_per_second = packets / best.seconds if packets else None
+    refs = {r.name: r for r in results if r.status == "ok"}
+    tshark, classic = refs.get(TSHARK_NAME), refs.get(CLASSIC_NAME)
+    for res in results:
+        if res.status != "ok":
+            continue
+        res.time_vs_tshark = ratio(res.best_seconds, tshark.best_seconds if tshark else None)
+        res.time_vs_classic = ratio(res.best_seconds, classic.best_seconds if classic else None)
+        res.rss_vs_tshark = ratio(res.peak_rss_mib, tshark.peak_rss_mib if tshark else None)
+        res.rss_vs_classic = ratio(res.peak_rss_mib, classic.peak_rss_mib if classic else None)
+
+
+def benchmark(tools: list[Tool], repeat: int, timeout: float, facts: dict[str, Any]) -> list[ToolResult]:
+    results = {t.name: ToolResult(t.name, t.argv) for t in tools}
+    for tool in tools:
+        if tool.missing:
+            results[tool.name].status, results[tool.name].error = "unavailable", tool.missing
+    with tempfile.TemporaryDirectory(prefix="tcptrace-bench-") as tmp:
+        for round_no in range(repeat):
+            for index, tool in enumerate(tools):
+                res = results[tool.name]
+                if res.status != "ok":
+                    continue
+                out = Path(tmp) / f"tool{index}.out"
+                print(f"bench: round {round_no + 1}/{repeat}: {tool.name}", file=sys.stderr, flush=True)
+                try:
+                    run, err_line = run_child(tool, out, timeout)
+                except OSError as exc:
+                    res.status, res.error = "unavailable", str(exc)
+                    continue
+                if run.exit_code != 0:
+                    res.status = "unavailable"
+                    res.error = f"exit {run.exit_code}: {err_line or 'no error output'}"
+                    continue
+                res.runs.append(run)
+                if round_no == 0:
+                    output = out.read_text(errors="replace")
+                    res.stdout_head = output[:300]
+                    parse_facts(tool.name, output, facts)
+    return list(results.values())
+
+
+def fmt(value: float | None, width: int, spec: str) -> str:
+    return ("-" if value is None else format(value, spec)).rjust(width)
+
+
+def print_table(capture: dict[str, Any], results: list[ToolResult], env: dict[str, Any], repeat: int) -> None:
+    size = capture["file_bytes"]
+    print(f"capture      {capture['path']}")
+    print(f"  file size  {size / 1e6:.1f} MB ({size:,} bytes), snaplen {capture.get('snaplen', '?')}")
+    if "packets" in capture:
+        span = capture["last_ts"] - capture["first_ts"]
+        print(f"  packets    {capture['packets']:,} (pcap records), {span:.1f} s of traffic")
+    conns = [
+        f"{capture[key]:,} per {label}"
+        for key, label in (
+            ("connections_tshark", "tshark"),
+            ("connections_classic_tcptrace", "classic tcptrace"),
+        )
+        if key in capture
+    ]
+    if conns:
+        print(f"  TCP conns  {', '.join(conns)}")
+    print(f"host         {env['platform']}, {env['cpus']} CPUs, Python {env['python']}")
+    print(f"runs         best wall time of {repeat}; peak RSS = max over runs; ratios are tool / reference\n")
+    header = (
+        f"{'tool':<30} {'best s':>8} {'median s':>9} {'cpu s':>7} {'packets/s':>11} {'RSS MiB':>8} "
+        f"{'t/tshark':>9} {'t/classic':>9} {'rss/tshark':>10} {'rss/classic':>11}"
+    )
+    print(header)
+    print("-" * len(header))
+    for res in results:
+        if res.status != "ok":
+            print(f"{res.name:<30} unavailable: {res.error}")
+            continue
+        print(
+            f"{res.name:<30} {fmt(res.best_seconds, 8, '.3f')} {fmt(res.median_seconds, 9, '.3f')} "
+            f"{fmt(res.cpu_seconds, 7, '.2f')} {fmt(res.packets_per_second, 11, ',.0f')} "
+            f"{fmt(res.peak_rss_mib, 8, '.1f')} {fmt(res.time_vs_tshark, 9, '.2f')} "
+            f"{fmt(res.time_vs_classic, 9, '.2f')} {fmt(res.rss_vs_tshark, 10, '.2f')} "
+            f"{fmt(res.rss_vs_classic, 11, '.2f')}"
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    formatter = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=formatter)
+    parser.add_argument("capture", nargs="?", help=f"classic pcap file (default {DEFAULT_CAPTURE})")
+    parser.add_argument("-n", "--repeat", type=int, default=3, help="runs per tool; the best is kept (3)")
+    parser.add_argument("--timeout", type=float, default=900.0, help="seconds before a run is killed (900)")
+    parser.add_argument("--json", action="store_true", help="print JSON results instead of a table")
+    parser.add_argument("--no-tcptrace", action="store_true", help="only the reference tools")
+    args = parser.parse_args(argv)
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
+
+    capture_path = ensure_capture(args.capture)
+    capture: dict[str, Any] = {"path": str(capture_path), "file_bytes": capture_path.stat().st_size}
+    env = {
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "tshark": first_line(["tshark", "--version"]) if shutil.which("tshark") else None,
+        "classic_tcptrace": first_line([str(CLASSIC_TCPTRACE), "-v"]) if CLASSIC_TCPTRACE.exists() else None,
+    }
+    # Read the file once so every tool starts from a warm page cache.
+    with open(capture_path, "rb") as fh:
+        while fh.read(16 * 1024 * 1024):
+            pass
+
+    tools = build_tools(capture_path, include_module=not args.no_tcptrace)
+    results = benchmark(tools, args.repeat, args.timeout, capture)
+    summarise(results, capture.get("packets"))
+
+    if args.json:
+        payload = {
+            "capture": capture,
+            "environment": env,
+            "repeat": args.repeat,
+            "tools": [asdict(res) for res in results],
+        }
+        print(json.dumps(payload, indent=2))
+    else:
+        print_table(capture, results, env, args.repeat)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
