@@ -76,3 +76,10 @@ def test_per_packet_numbers_equal_tshark(capture: Path, oracle: Path) -> None:
     if extra:
         problems.append(f"frames we read as TCP that tshark does not: {extra[:10]}")
     assert not problems, "\n".join(problems[:20])
+
+
+def test_corpus_is_present() -> None:
+    """Say loudly when the corpus half of the agreement proof did not run."""
+    if not (CORPUS / "oracle").is_dir():
+        pytest.skip(f"../shared/corpus not found at {CORPUS}: only sample_pcaps/ was compared with tshark")
+    assert len(list((CORPUS / "oracle").rglob("*.tsv"))) >= 100
