@@ -24,7 +24,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from .capture import CaptureStats, open_capture
 from .model import ACK, MAX_WSCALE, RST, SYN, Direction, Role, Segment, format_endpoint
@@ -61,6 +61,7 @@ class Flow:
     """
 
     __slots__ = (
+        "analysis",
         "first_frame",
         "first_ts_ns",
         "halves",
@@ -82,6 +83,7 @@ class Flow:
         self.last_ts_ns = seg.ts_ns
         self.packets = 0
         self.reused_ports_frame: int | None = None  # frame whose SYN reopened this 4-tuple as a new stream
+        self.analysis: Any = None  # per-stream state of tcptrace.analysis (kept here: one lookup per packet)
 
     @property
     def client(self) -> HalfFlow:

@@ -1,0 +1,627 @@
+"""Per-packet TCP analysis exactly as Wireshark's ``tcp_analyze_sequence_number`` (packet-tcp.c, 4.0), plus
+the evidence for every flag, RTT, bytes in flight and hardware duplicates.
+
+Theory of operation. The :class:`Analyzer` sees each segment after :class:`~tcptrace.flow.FlowTracker` has
+numbered it, in capture order, and keeps Wireshark's per-direction variables (``nextseq``,
+``maxseqtobeacked``, ``lastack``, the raw ``window``, ``dupacknum``, the unacked-segment list ...) on raw
+sequence numbers, with Wireshark's own initial values (``window`` = 0xFFFFFFFF, ``nextseq`` = 0 meaning
+"unknown"), so that its quirks are ours too. The checks run in packet-tcp.c's order with its ``goto``s
+(``finished_fwd``, ``finished_checking_retransmission_type``); see ../shared/reference/tcp-analysis.md §1.2.
+Every flag that fires records *why*: the condition with the numbers compared (relative, as the user sees them)
+and the frame it refers to.
+
+The result is written onto the segment: ``analysis`` (bitmask of ``A_*``), ``evidence`` (dict, only when a
+flag fired), ``acks_frame``/``ack_rtt_ns`` (which frame this ACK acknowledges and after how long),
+``rto_ns``/``rto_frame`` on retransmissions, ``bytes_in_flight``, ``duplicate_of`` (hardware duplicate).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from .flow import Flow
+from .model import ACK, FIN, RST, SYN, Segment
+
+M32 = 0xFFFFFFFF
+HALF = 0x80000000
+
+# Wireshark's TCP_A_* bits (packet-tcp.h), and our output names in the oracle's order.
+A_RETRANSMISSION = 0x0001
+A_LOST_PACKET = 0x0002
+A_ACK_LOST_PACKET = 0x0004
+A_KEEP_ALIVE = 0x0008
+A_DUPLICATE_ACK = 0x0010
+A_ZERO_WINDOW = 0x0020
+A_ZERO_WINDOW_PROBE = 0x0040
+A_ZERO_WINDOW_PROBE_ACK = 0x0080
+A_KEEP_ALIVE_ACK = 0x0100
+A_OUT_OF_ORDER = 0x0200
+A_FAST_RETRANSMISSION = 0x0400
+A_WINDOW_UPDATE = 0x0800
+A_WINDOW_FULL = 0x1000
+A_REUSED_PORTS = 0x2000
+A_SPURIOUS_RETRANSMISSION = 0x4000
+
+FLAG_NAMES: tuple[tuple[int, str], ...] = (
+    (A_RETRANSMISSION, "retransmission"),
+    (A_FAST_RETRANSMISSION, "fast_retransmission"),
+    (A_SPURIOUS_RETRANSMISSION, "spurious_retransmission"),
+    (A_OUT_OF_ORDER, "out_of_order"),
+    (A_LOST_PACKET, "lost_segment"),
+    (A_ACK_LOST_PACKET, "ack_lost_segment"),
+    (A_DUPLICATE_ACK, "duplicate_ack"),
+    (A_WINDOW_UPDATE, "window_update"),
+    (A_WINDOW_FULL, "window_full"),
+    (A_ZERO_WINDOW, "zero_window"),
+    (A_ZERO_WINDOW_PROBE, "zero_window_probe"),
+    (A_ZERO_WINDOW_PROBE_ACK, "zero_window_probe_ack"),
+    (A_KEEP_ALIVE, "keep_alive"),
+    (A_KEEP_ALIVE_ACK, "keep_alive_ack"),
+    (A_REUSED_PORTS, "reused_ports"),
+)
+ANALYSIS_FLAGS: tuple[str, ...] = tuple(name for _, name in FLAG_NAMES)
+_RETRANSMISSION_FAMILY = A_RETRANSMISSION | A_FAST_RETRANSMISSION | A_SPURIOUS_RETRANSMISSION
+_NAMES_CACHE: dict[int, tuple[str, ...]] = {}
+
+# packet-tcp.c constants
+MAX_UNACKED_SEGMENTS = 10000  # TCP_MAX_UNACKED_SEGMENTS: stop tracking when ACKs are not seen
+FAST_RETRANSMISSION_WINDOW_NS = 20_000_000  # a fast retransmission follows the dup ACKs within 20 ms
+DEFAULT_OOO_THRESHOLD_NS = 3_000_000  # out-of-order window when the handshake RTT is unknown
+_SFR = SYN | FIN | RST
+_SF = SYN | FIN
+_TS_ONLY = b"\x01\x01\x08\x0a"  # NOP NOP TS: no SACK blocks in this option area
+
+
+def analysis_names(bits: int) -> tuple[str, ...]:
+    """Flag names as tshark's ``tcp.analysis.*`` fields: fast and spurious retransmissions are also
+    ``retransmission`` (packet-tcp.c prints that expert item for all three kinds)."""
+    names = _NAMES_CACHE.get(bits)
+    if names is None:
+        shown = bits | A_RETRANSMISSION if bits & _RETRANSMISSION_FAMILY else bits
+        names = tuple(name for bit, name in FLAG_NAMES if shown & bit)
+        _NAMES_CACHE[bits] = names
+    return names
+
+
+class _Unacked:
+    """A segment sent but not yet acknowledged (packet-tcp.c ``tcp_unacked_t``)."""
+
+    __slots__ = ("frame", "nextseq", "seq", "ts_ns")
+
+    def __init__(self, frame: int, seq: int, nextseq: int, ts_ns: int) -> None:
+        self.frame = frame
+        self.seq = seq
+        self.nextseq = nextseq
+        self.ts_ns = ts_ns
+
+
+class DirState:
+    """Wireshark's per-direction analysis variables (``tcp_flow_t`` + ``tcp_analyze_seq_flow_info_t``)."""
+
+    __slots__ = (
+        "base",
+        "dupacknum",
+        "is_first_ack",
+        "lastack",
+        "lastackframe",
+        "lastacktime",
+        "lastnondupack",
+        "lastsegmentflags",
+        "maxseqtobeacked",
+        "monotonic",
+        "nextseq",
+        "nextseqframe",
+        "nextseqtime",
+        "recent",
+        "sack_blocks",
+        "segments",
+        "valid_bif",
+        "window",
+        "zero_window_frame",
+    )
+
+    def __init__(self) -> None:
+        self.nextseq = 0  # 0 = unknown, as in packet-tcp.c (a real 0 is indistinguishable there too)
+        self.nextseqframe = 0
+        self.nextseqtime = 0
+        self.maxseqtobeacked = 0
+        self.lastack = 0
+        self.lastacktime = 0
+        self.lastackframe = 0
+        self.window = 0xFFFFFFFF  # raw window of the last segment; G_MAXUINT32 until one is seen
+        self.lastsegmentflags = 0
+        self.dupacknum = 0
+        self.lastnondupack = 0
+        self.segments: list[_Unacked] = []  # oldest first
+        self.monotonic = True  # segments strictly ascending and disjoint: ACK processing may stop early
+        self.valid_bif = True
+        self.is_first_ack = True
+        self.base = 0  # relative-numbering base (from the flow tracker), for evidence texts
+        self.sack_blocks: tuple[tuple[int, int], ...] = ()  # last SACK blocks this side sent
+        self.recent: list[tuple[int, int, int, int]] = []  # (ip_id, seq, len, frame): hardware-dup check
+        self.zero_window_frame = 0
+
+
+class FlowAnalysis:
+    """Per-stream analysis state: the two directions and the handshake times."""
+
+    __slots__ = ("dirs", "ts_first_rtt", "ts_mru_syn")
+
+    def __init__(self) -> None:
+        self.dirs = (DirState(), DirState())
+        self.ts_mru_syn = 0  # time of the most recent pure SYN (0 = none)
+        self.ts_first_rtt = 0  # iRTT in ns (0 = not known yet)
+
+
+def _lt(a: int, b: int) -> bool:
+    return ((a - b) & M32) >= HALF
+
+
+def _gt(a: int, b: int) -> bool:
+    return a != b and ((a - b) & M32) < HALF
+
+
+def _le(a: int, b: int) -> bool:
+    return a == b or ((a - b) & M32) >= HALF
+
+
+class Analyzer:
+    """Runs the per-packet analysis. ``analyze(seg, flow_state, reused)`` after the tracker fed ``seg``.
+
+    ``detect_hardware_duplicates``: a segment repeating an earlier one's IP ID, sequence number and length in
+    the same direction (the same packet captured twice, e.g. on two interfaces) is marked ``duplicate_of``
+    and gets no Wireshark flags (Wireshark calls it a retransmission; docs/wireshark-differences.md).
+    """
+
+    def __init__(self, detect_hardware_duplicates: bool = True, fastrt_supersedes_ooo: bool = True) -> None:
+        self.detect_hardware_duplicates = detect_hardware_duplicates
+        self.fastrt_supersedes_ooo = fastrt_supersedes_ooo
+
+    def analyze(self, seg: Segment, flow: Flow) -> None:
+        """Analyse one segment of ``flow`` (already numbered by the tracker); results go onto ``seg``."""
+        fa = flow.analysis
+        if fa is None:
+            fa = flow.analysis = FlowAnalysis()
+        direction = seg.direction
+        fwd = fa.dirs[direction]
+        rev = fa.dirs[1 - direction]
+        fwd_half = flow.halves[direction]
+        rev_half = flow.halves[1 - direction]
+        fwd_base = fwd.base = fwd_half.base or 0
+        rev_base = rev.base = rev_half.base or 0
+        rev_win_scale = rev_half.win_scale
+        reused = flow.reused_ports_frame == seg.frame
+        seq = seg.seq_raw
+        ack = seg.ack_raw
+        seglen = seg.len
+        flags = seg.flags
+        window = seg.win_raw
+        now = seg.ts_ns
+        frame = seg.frame
+        ev: dict[str, Any] | None = None
+        seg.acks_frame = 0
+        seg.ack_rtt_ns = -1
+        seg.rto_ns = -1
+        seg.rto_frame = 0
+        seg.bytes_in_flight = -1
+        seg.duplicate_of = 0
+
+        if self.detect_hardware_duplicates and seg.ip_id > 0:
+            key_len = seglen
+            for ip_id, dseq, dlen, dframe in fwd.recent:
+                if ip_id == seg.ip_id and dseq == seq and dlen == key_len:
+                    seg.duplicate_of = dframe
+                    break
+            recent = fwd.recent
+            recent.append((seg.ip_id, seq, key_len, frame))
+            if len(recent) > 8:
+                del recent[0]
+
+        ta = A_REUSED_PORTS if reused else 0
+        if reused:
+            ev = {
+                "reused_ports": {
+                    "why": "a new SYN with a different initial sequence number on a 4-tuple "
+                    "already seen: a new connection reuses the ports"
+                }
+            }
+        if flags & (SYN | ACK) == SYN and seq == fwd_base and fwd.maxseqtobeacked:
+            # packet-tcp.c (issue 17616): a SYN repeating the ISN restarts the handshake; a RST sent before it
+            # may have pushed nextseq anywhere, so nextseq falls back to the highest contiguous sequence number.
+            fwd.nextseq = fwd.maxseqtobeacked
+        if flags & ACK:
+            rev.valid_bif = True
+
+        fnext = fwd.nextseq
+        goto_finished_fwd = False
+        # ZERO WINDOW PROBE: 1 byte at the next expected sequence number while the peer's window is 0
+        if seglen == 1 and seq == fnext and rev.window == 0:
+            ta |= A_ZERO_WINDOW_PROBE
+            ev = _ev(
+                ev,
+                "zero_window_probe",
+                frame=rev.zero_window_frame,
+                why=f"1 byte at the next expected seq {(seq - fwd_base) & M32} while the receiver's "
+                f"window is 0 (since frame {rev.zero_window_frame})",
+            )
+            goto_finished_fwd = True
+        if not goto_finished_fwd:
+            # ZERO WINDOW: window 0 and none of SYN/FIN/RST
+            if window == 0 and not flags & _SFR:
+                ta |= A_ZERO_WINDOW
+                fwd.zero_window_frame = frame
+                ev = _ev(ev, "zero_window", why="the receive window is 0: the sender must stop until it opens")
+            # LOST PACKET: beyond the next expected sequence number (not checked on RST)
+            if fnext and _gt(seq, fnext) and not flags & RST:
+                ta |= A_LOST_PACKET
+                fwd.valid_bif = False
+                ev = _ev(
+                    ev,
+                    "lost_segment",
+                    frame=fwd.nextseqframe,
+                    why=f"seq {(seq - fwd_base) & M32} > next expected {(fnext - fwd_base) & M32} "
+                    f"(after frame {fwd.nextseqframe}): {(seq - fnext) & M32} bytes were not captured",
+                )
+            # KEEP ALIVE: 0 or 1 byte, one before the next expected sequence number
+            if seglen <= 1 and seq == ((fnext - 1) & M32) and not flags & _SFR:
+                ta |= A_KEEP_ALIVE
+                ev = _ev(
+                    ev,
+                    "keep_alive",
+                    frame=fwd.nextseqframe,
+                    why=f"{seglen} byte(s) at seq {(seq - fwd_base) & M32} = next expected "
+                    f"{(fnext - fwd_base) & M32} - 1: already acknowledged data, sent to elicit an ACK",
+                )
+            # WINDOW UPDATE: no data, same seq/ack as before, new non-zero window
+            same_position = seq == fnext and ack == fwd.lastack and not flags & _SFR
+            if seglen == 0 and window and window != fwd.window and same_position:
+                ta |= A_WINDOW_UPDATE
+                ev = _ev(
+                    ev,
+                    "window_update",
+                    why=f"no data, same seq and ack as before; the window changed from "
+                    f"{_raw_win(fwd.window)} to {window} (raw)",
+                )
+            # WINDOW FULL: data up to exactly the right edge of the peer's advertised window
+            if seglen > 0 and rev_win_scale != -1 and not flags & _SFR:
+                shift = 0 if (rev.is_first_ack or rev_win_scale == -2) else rev_win_scale
+                edge = (rev.lastack + ((rev.window << shift) & M32)) & M32
+                if (seq + seglen) & M32 == edge:
+                    ta |= A_WINDOW_FULL
+                    ev = _ev(
+                        ev,
+                        "window_full",
+                        frame=rev.lastackframe,
+                        why=f"seq + len = {(seq + seglen - fwd_base) & M32} = the receiver's ack "
+                        f"{(rev.lastack - fwd_base) & M32} + window {(rev.window << shift) & M32}: "
+                        "the sender has filled the receive window",
+                    )
+            if (
+                seglen == 0
+                and same_position
+                and rev.lastsegmentflags & A_KEEP_ALIVE
+                and window
+                and (window == fwd.window)
+            ):
+                ta |= A_KEEP_ALIVE_ACK
+                ev = _ev(ev, "keep_alive_ack", why="repeats the previous ACK in answer to a keep-alive")
+            elif (
+                seglen == 0
+                and same_position
+                and rev.lastsegmentflags & A_ZERO_WINDOW_PROBE
+                and window == 0
+                and (fwd.window == 0)
+            ):
+                ta |= A_ZERO_WINDOW_PROBE_ACK
+                ev = _ev(
+                    ev,
+                    "zero_window_probe_ack",
+                    why="repeats the previous ACK with window 0 in answer to a "
+                    "zero-window probe: the window is still closed",
+                )
+            elif seglen == 0 and window and window == fwd.window and same_position:
+                # DUPLICATE ACK (the MPTCP exception of packet-tcp.c is not modelled)
+                fwd.dupacknum = 1 if fwd.dupacknum == -1 else fwd.dupacknum + 1
+                ta |= A_DUPLICATE_ACK
+                ev = _ev(
+                    ev,
+                    "duplicate_ack",
+                    frame=fwd.lastnondupack,
+                    number=fwd.dupacknum,
+                    why=f"duplicate #{fwd.dupacknum} of the ACK in frame {fwd.lastnondupack}: no data, "
+                    f"same seq, same ack {(ack - rev_base) & M32}, same window",
+                )
+        # finished_fwd: a new ack number resets the dup-ack counter
+        if ack != fwd.lastack:
+            fwd.lastnondupack = frame
+            fwd.dupacknum = 0
+        # ACKED LOST PACKET: acknowledges data never seen in the other direction
+        rmax = rev.maxseqtobeacked
+        if rmax and flags & ACK and _gt(ack, rmax):
+            # TShark 4.0 behaviour (checked against the oracle): when new data was seen since the mark, move
+            # the mark and flag; otherwise flag only the first such ACK (dupacknum -1 de-duplicates the hole).
+            if _lt(rmax, rev.nextseq):
+                rev.maxseqtobeacked = rev.nextseq
+                ta |= A_ACK_LOST_PACKET
+            else:
+                if rev.dupacknum == 0:
+                    ta |= A_ACK_LOST_PACKET
+                rev.dupacknum = -1
+            if ta & A_ACK_LOST_PACKET:
+                ev = _ev(
+                    ev,
+                    "ack_lost_segment",
+                    why=f"ack {(ack - rev_base) & M32} is beyond the highest contiguous data seen from the "
+                    f"other side ({(rmax - rev_base) & M32}): that data was not captured",
+                )
+        # RETRANSMISSION / FAST RETRANSMISSION / OUT-OF-ORDER (only for data, SYN or FIN)
+        if seglen > 0 or flags & _SF:
+            seq_not_advanced = fnext != 0 and _lt(seq, fnext)
+            if not ta & A_KEEP_ALIVE:
+                if seglen > 1 and ((fnext - 1) & M32) == seq:
+                    seq_not_advanced = False  # new data after a dropped 1-byte zero-window probe
+                end = (seq + seglen) & M32
+                if seglen > 0 and rev.lastack and _le(end, rev.lastack):
+                    ta |= A_SPURIOUS_RETRANSMISSION
+                    ev = _ev(
+                        ev,
+                        "spurious_retransmission",
+                        frame=rev.lastackframe,
+                        why=f"seq + len = {(end - fwd_base) & M32} <= {(rev.lastack - fwd_base) & M32}, already "
+                        f"acknowledged by the receiver (frame {rev.lastackframe}): the data had arrived",
+                    )
+                else:
+                    kind = self._retransmission_kind(seq, seglen, flags, now, fwd, rev, fa, seq_not_advanced)
+                    if kind:
+                        ta |= kind
+                        ev = self._retransmission_evidence(ev, kind, seg, fwd, rev, fa, now)
+        # finished_checking_retransmission_type: remember the segment and the highest sequence numbers
+        nextseq = (seq + seglen) & M32
+        if (seglen or flags & _SF) and len(fwd.segments) < MAX_UNACKED_SEGMENTS:
+            if flags & _SF:
+                nextseq = (nextseq + 1) & M32
+            segs = fwd.segments
+            if segs and fwd.monotonic and not _le(segs[-1].nextseq, seq):
+                fwd.monotonic = False
+            segs.append(_Unacked(frame, seq, nextseq, now))
+        if not ta & A_ZERO_WINDOW_PROBE:
+            if _gt(nextseq, fnext) or not fnext:
+                fwd.nextseq = nextseq
+                fwd.nextseqframe = frame
+                fwd.nextseqtime = now
+            if seq == fwd.maxseqtobeacked or not fwd.maxseqtobeacked:
+                fwd.maxseqtobeacked = fwd.nextseq
+        fwd.window = window
+        fwd.lastack = ack
+        fwd.lastacktime = now
+        fwd.lastackframe = frame
+        fwd.lastsegmentflags = ta
+        # ACK matching against the other direction's unacked segments: acks_frame / ack_rtt
+        rsegs = rev.segments
+        if rsegs:
+            self._match_acks(seg, ack, rev, now)
+        # Bytes in flight (packet-tcp.c default: span of this direction's unacked segments, minus SACKed)
+        if seglen and fwd.segments and fwd.valid_bif:
+            in_flight = self._bytes_in_flight(fwd, rev)
+            if 0 < in_flight < 2_000_000_000:
+                seg.bytes_in_flight = in_flight - 1 if flags & _SF else in_flight
+        if seg.duplicate_of:
+            ta = 0
+            ev = {
+                "duplicate": {
+                    "frame": seg.duplicate_of,
+                    "why": f"same IP ID {seg.ip_id}, sequence number and length as frame "
+                    f"{seg.duplicate_of}: the same packet captured twice, not a retransmission",
+                }
+            }
+        seg.analysis = ta
+        seg.evidence = ev
+
+    # --- helpers ------------------------------------------------------------------------------------
+
+    def _retransmission_kind(
+        self,
+        seq: int,
+        seglen: int,
+        flags: int,
+        now: int,
+        fwd: DirState,
+        rev: DirState,
+        fa: FlowAnalysis,
+        seq_not_advanced: bool,
+    ) -> int:
+        if not seq_not_advanced:
+            return 0
+        for step in (0, 1) if self.fastrt_supersedes_ooo else (1, 0):
+            if step == 0:
+                dt = now - rev.lastacktime
+                # dupacknum is unsigned in packet-tcp.c: the -1 left by "ACKed unseen segment" counts as >= 2
+                dups = rev.dupacknum
+                if (dups >= 2 or dups == -1) and rev.lastack == seq and 0 <= dt < FAST_RETRANSMISSION_WINDOW_NS:
+                    return A_FAST_RETRANSMISSION
+            else:
+                dt = now - fwd.nextseqtime
+                thres = fa.ts_first_rtt or DEFAULT_OOO_THRESHOLD_NS
+                extra = 1 if flags & _SF else 0
+                if 0 <= dt < thres and fwd.nextseq != (seq + seglen + extra) & M32:
+                    return A_OUT_OF_ORDER
+        return A_RETRANSMISSION
+
+    def _retransmission_evidence(
+        self,
+        ev: dict[str, Any] | None,
+        kind: int,
+        seg: Segment,
+        fwd: DirState,
+        rev: DirState,
+        fa: FlowAnalysis,
+        now: int,
+    ) -> dict[str, Any]:
+        base = fwd.base
+        seq_rel = (seg.seq_raw - base) & M32
+        next_rel = (fwd.nextseq - base) & M32
+        if kind == A_FAST_RETRANSMISSION:
+            return _ev(
+                ev,
+                "fast_retransmission",
+                frame=rev.lastackframe,
+                dup_acks=rev.dupacknum,
+                why=f"seq {seq_rel} < next expected {next_rel}, after {rev.dupacknum} duplicate ACKs asking "
+                f"for seq {seq_rel} (last in frame {rev.lastackframe}, "
+                f"{(now - rev.lastacktime) / 1e6:.3f} ms before)",
+            )
+        if kind == A_OUT_OF_ORDER:
+            thres = fa.ts_first_rtt or DEFAULT_OOO_THRESHOLD_NS
+            return _ev(
+                ev,
+                "out_of_order",
+                frame=fwd.nextseqframe,
+                why=f"seq {seq_rel} < next expected {next_rel}, only {(now - fwd.nextseqtime) / 1e6:.3f} ms "
+                f"after frame {fwd.nextseqframe} (under the {'iRTT' if fa.ts_first_rtt else 'default'} "
+                f"threshold {thres / 1e6:.3f} ms): sent before, arrived late",
+            )
+        # generic retransmission: RTO from the oldest unacked segment, else from the segment that set nextseq
+        rto_frame, rto_ts = fwd.nextseqframe, fwd.nextseqtime
+        if fwd.segments:
+            oldest = fwd.segments[0]
+            rto_frame, rto_ts = oldest.frame, oldest.ts_ns
+        seg.rto_frame = rto_frame
+        seg.rto_ns = now - rto_ts
+        return _ev(
+            ev,
+            "retransmission",
+            frame=rto_frame,
+            rto_s=seg.rto_ns / 1e9,
+            why=f"seq {seq_rel} < next expected {next_rel}: this data was sent before; "
+            f"{seg.rto_ns / 1e6:.3f} ms after frame {rto_frame} (the oldest unacknowledged segment)",
+        )
+
+    @staticmethod
+    def _match_acks(seg: Segment, ack: int, rev: DirState, now: int) -> None:
+        segs = rev.segments
+        if rev.monotonic:
+            n = 0
+            for ual in segs:
+                nxt = ual.nextseq
+                if nxt == ack:
+                    seg.acks_frame = ual.frame
+                    seg.ack_rtt_ns = now - ual.ts_ns
+                    n += 1
+                    break
+                if _lt(nxt, ack):
+                    n += 1
+                    continue
+                if _gt(ack, ual.seq):  # acknowledges part of the segment
+                    ual.seq = ack
+                break
+            if n:
+                del segs[:n]
+        else:
+            keep: list[_Unacked] = []
+            matched: _Unacked | None = None
+            for ual in segs:
+                nxt = ual.nextseq
+                if nxt == ack:
+                    if matched is None:
+                        matched = ual  # the oldest match wins, as in packet-tcp.c's newest-first walk
+                    continue
+                if _gt(ack, ual.seq) and _le(ack, nxt):
+                    ual.seq = ack
+                    keep.append(ual)
+                elif _gt(nxt, ack):
+                    keep.append(ual)
+            if matched is not None:
+                seg.acks_frame = matched.frame
+                seg.ack_rtt_ns = now - matched.ts_ns
+            rev.segments = keep
+            rev.monotonic = all(_le(a.nextseq, b.seq) for a, b in zip(keep, keep[1:]))
+
+    @staticmethod
+    def _bytes_in_flight(fwd: DirState, rev: DirState) -> int:
+        segs = fwd.segments
+        base = fwd.base
+        if fwd.monotonic:
+            first = (segs[0].seq - base) & M32
+            last = (segs[-1].nextseq - base) & M32
+        else:
+            first = min((u.seq - base) & M32 for u in segs)
+            last = max((u.nextseq - base) & M32 for u in segs)
+        in_flight = (last - first) & M32
+        for left, right in rev.sack_blocks:
+            in_flight = (in_flight - ((right - left) & M32)) & M32
+        return in_flight
+
+    @staticmethod
+    def after(seg: Segment, fa: FlowAnalysis) -> None:
+        """packet-tcp.c work done after the analysis: SYN time, iRTT, first-ACK and SACK bookkeeping."""
+        flags = seg.flags
+        fwd = fa.dirs[seg.direction]
+        if flags & (SYN | ACK) == SYN:
+            fa.ts_mru_syn = seg.ts_ns
+        elif flags & (SYN | ACK) == ACK:
+            if fa.ts_mru_syn and not fa.ts_first_rtt:
+                fa.ts_first_rtt = seg.ts_ns - fa.ts_mru_syn or 1
+            fwd.is_first_ack = False
+        ob = seg.opt_bytes
+        if not ob or (len(ob) == 12 and ob[:4] == _TS_ONLY):
+            if fwd.sack_blocks:
+                fwd.sack_blocks = ()
+        else:
+            fwd.sack_blocks = seg.options.sack
+
+
+def _raw_win(w: int) -> str:
+    return "unknown" if w == 0xFFFFFFFF else str(w)
+
+
+def _ev(ev: dict[str, Any] | None, name: str, **fields: Any) -> dict[str, Any]:
+    if ev is None:
+        ev = {}
+    ev[name] = fields
+    return ev
+
+
+__all__ = [
+    "ANALYSIS_FLAGS",
+    "A_ACK_LOST_PACKET",
+    "A_DUPLICATE_ACK",
+    "A_FAST_RETRANSMISSION",
+    "A_KEEP_ALIVE",
+    "A_KEEP_ALIVE_ACK",
+    "A_LOST_PACKET",
+    "A_OUT_OF_ORDER",
+    "A_RETRANSMISSION",
+    "A_REUSED_PORTS",
+    "A_SPURIOUS_RETRANSMISSION",
+    "A_WINDOW_FULL",
+    "A_WINDOW_UPDATE",
+    "A_ZERO_WINDOW",
+    "A_ZERO_WINDOW_PROBE",
+    "A_ZERO_WINDOW_PROBE_ACK",
+    "Analyzer",
+    "FlowAnalysis",
+    "analysis_names",
+]
+
+
+def iter_analyzed(
+    source: Any, tracker: Any = None, analyzer: Analyzer | None = None, stats: list[Any] | None = None
+) -> Iterator[Segment]:
+    """Every TCP segment of a capture, numbered by the flow tracker and analysed, in capture order."""
+    from .capture import open_capture
+    from .flow import FlowTracker
+
+    tracker = tracker if tracker is not None else FlowTracker()
+    analyzer = analyzer or Analyzer()
+    cap = open_capture(source)
+    if stats is not None:
+        stats.append(cap.stats)
+    feed = tracker.feed
+    analyze = analyzer.analyze
+    after = Analyzer.after
+    for seg in cap:
+        flow = feed(seg)
+        analyze(seg, flow)
+        after(seg, flow.analysis)
+        yield seg
