@@ -4,9 +4,15 @@
 # REQUIRES ROOT: it creates network namespaces and a veth pair, and captures
 # packets with tcpdump/dumpcap. Run it as:   sudo bash sample_pcaps/record.sh
 #
+#     record.sh              record every capture, then write all tshark/*.tsv
+#     record.sh NAME...      record only these (e.g. `record.sh zero_window`),
+#                            then write their tshark/*.tsv only
+#     record.sh --list       print the capture names
+#
 # Needs: iproute2 (ip, ss), tcpdump, dumpcap (Wireshark), python3; ethtool is
-# optional but recommended (apt-get install -y ethtool); tshark to check the
-# result and write the tshark/*.tsv golden files.
+# optional but recommended (apt-get install -y ethtool); iptables for
+# lossy_bulk only; tshark to check the result and write the tshark/*.tsv
+# golden files.
 #
 # Why network namespaces and not the loopback: traffic on `lo` is captured with
 # a fake Ethernet header and MTU 65536, so segments are nothing like real ones.
@@ -18,13 +24,38 @@
 # and the host's own network configuration is not touched.
 #
 # Every capture is taken on the client's side of the veth pair (as if
-# tcpdump ran on the client host). The namespaces are fresh for each capture,
-# so every IPv4 capture begins with the ARP exchange and every IPv6 capture
-# with the neighbour solicitation/advertisement: real non-TCP frames that a
-# reader must skip. Sequence numbers, ports and times change from one run to
+# tcpdump ran on the client host), except lossy_bulk.pcap, taken on the
+# sending server's side (see record_lossy_bulk). The namespaces are fresh for
+# each capture, so every IPv4 capture begins with the ARP exchange and every
+# IPv6 capture with the neighbour solicitation/advertisement: real non-TCP
+# frames that a reader must skip. Sequence numbers, ports and times change from one run to
 # the next (the kernel picks them); the shape of each capture does not.
 
 set -euo pipefail
+
+# Every capture this script can record, in recording order; record_<name>
+# below records <name>.pcap (or .pcapng).
+ALL_CAPTURES=(echo_ipv4 echo_ipv6 refused echo_sll2 echo_snaplen port_reuse
+              zero_window keepalive lossy_bulk abort_rst rst_after_close half_close)
+
+# No arguments: everything. Otherwise only the captures named.
+SELECTED=()
+for arg in "$@"; do
+    case $arg in
+        -h|--help)
+            echo "usage: $0 [--list] [NAME...]   (no NAME: record every capture)"
+            exit 0 ;;
+        --list)
+            printf '%s\n' "${ALL_CAPTURES[@]}"
+            exit 0 ;;
+        *)
+            if [[ " ${ALL_CAPTURES[*]} " != *" $arg "* ]]; then
+                echo "unknown capture '$arg'; one of: ${ALL_CAPTURES[*]}" >&2
+                exit 2
+            fi
+            SELECTED+=("$arg") ;;
+    esac
+done
 
 if [[ $(id -u) -ne 0 ]]; then
     echo "record.sh must run as root (it creates network namespaces and captures packets)." >&2
@@ -114,12 +145,15 @@ teardown_netns() {
 
 # start_capture LOG COMMAND...: run a capture program in the client namespace
 # and wait until it says it is capturing, so no packet is missed.
-start_capture() {
-    local log=$1; shift
+# start_capture_in NS LOG COMMAND...: the same in namespace NS.
+start_capture() { start_capture_in "$CLI_NS" "$@"; }
+
+start_capture_in() {
+    local ns=$1 log=$2; shift 2
     # Started as a plain command (not through the cli function, which would
     # put a subshell in between): `ip netns exec` execs the capture program,
     # so $! is the capture program's own PID and SIGINT reaches it.
-    ip netns exec "$CLI_NS" "$@" 2>"$log" &
+    ip netns exec "$ns" "$@" 2>"$log" &
     CAPTURE_PID=$!
     for _ in $(seq 50); do
         if grep -qE 'listening on|Capturing on' "$log"; then
@@ -164,17 +198,22 @@ stop_capture() {
     fi
 }
 
-# start_server ADDR ARGS...: run the echo server in the server namespace and
+# start_server ARGS...: run the echo server in the server namespace and
 # wait until its socket is listening.
-start_server() {
+# start_server_program PROGRAM ARGS...: the same with another program of
+# programs/ (e.g. `start_server_program zero_window.py server --host ...`).
+start_server() { start_server_program echo_server.py "$@"; }
+
+start_server_program() {
+    local program=$1; shift
     # A plain command again, so that $! is the server's (timeout's) PID.
-    ip netns exec "$SRV_NS" timeout 30 "$PYTHON" "$PROGRAMS/echo_server.py" "$@" >/dev/null &
+    ip netns exec "$SRV_NS" timeout 30 "$PYTHON" "$PROGRAMS/$program" "$@" >/dev/null &
     SERVER_PID=$!
     for _ in $(seq 50); do
         if [[ -n $(srv ss -Hltn "sport = :$PORT") ]]; then return 0; fi
         sleep 0.1
     done
-    echo "echo server did not start" >&2
+    echo "$program did not start" >&2
     exit 1
 }
 
@@ -262,15 +301,128 @@ record_port_reuse() {
     teardown_netns
 }
 
-for name in echo_ipv4 echo_ipv6 refused echo_sll2 echo_snaplen port_reuse; do
+# --- zero_window.pcap: a slow reader closes its window ---------------------
+# The server's receive buffer is tiny (SO_RCVBUF 4096 before listen) and it
+# does not read for 2 s while the client sends 64 KiB: the server advertises
+# a zero window, the client's persist timer probes it (about 0.2, 0.65 and
+# 1.5 s after; Linux's probes carry no data and seq = snd_una - 1, so tshark
+# calls them keep-alives), then the server reads, its window update reopens
+# the window and the rest flows. Full packets: about 75 KB.
+record_zero_window() {
+    setup_netns
+    start_server_program zero_window.py server --host "$SRV4" --port "$PORT" --rcvbuf 4096 --stall 2
+    start_capture "$LOG" tcpdump -i "$CLI_IF" -s 0 -U --immediate-mode -Z root -w "$HERE/zero_window.pcap"
+    client zero_window.py client --host "$SRV4" --port "$PORT" --size 65536
+    wait_server
+    stop_capture "$LOG"
+    teardown_netns
+}
+
+# --- keepalive.pcap: an idle connection kept alive ---------------------------
+# The client sets SO_KEEPALIVE, TCP_KEEPIDLE=1, TCP_KEEPINTVL=1, TCP_KEEPCNT=3
+# and stays idle 3.5 s: about one keep-alive per second, each ACKed by the
+# server; then ping/pong and the client closes first.
+record_keepalive() {
+    setup_netns
+    start_server_program keepalive.py server --host "$SRV4" --port "$PORT"
+    start_capture "$LOG" tcpdump -i "$CLI_IF" -s 0 -U --immediate-mode -Z root -w "$HERE/keepalive.pcap"
+    client keepalive.py client --host "$SRV4" --port "$PORT" --idle 3.5
+    wait_server
+    stop_capture "$LOG"
+    teardown_netns
+}
+
+# --- lossy_bulk.pcap: 400 kB from the server with 2 % random loss ------------
+# An iptables rule in the CLIENT namespace drops 2 % of the server's segments
+# (tcp sport $PORT, SYN/ACK excepted so the handshake is never delayed by a
+# 1 s SYN/ACK timeout) when they arrive, on INPUT. The capture is taken on
+# the SERVER's (the sender's) veth end, so each dropped segment is in the
+# file once as sent, then again as retransmitted, with the client's
+# duplicate ACKs and their SACK blocks in between: the sender's view. (A
+# tcpdump on the client's veth would see the same: packet sockets get the
+# packet before netfilter's INPUT drops it. Only a drop before the capture
+# point, e.g. netem on the sender, would leave gaps that tshark calls
+# lost_segment.) The drops are random, so every run differs in detail.
+# Both namespaces use CUBIC (the host's default may be BBR, which reacts to
+# loss differently), and a 128-byte snap length keeps the file small: every
+# header (Ethernet 14 + IPv4 20 + TCP up to 60) is whole, the payload cut.
+LOSS=0.02
+record_lossy_bulk() {
+    command -v iptables >/dev/null || { echo "lossy_bulk needs iptables" >&2; exit 1; }
+    setup_netns
+    srv sysctl -qw net.ipv4.tcp_congestion_control=cubic
+    cli sysctl -qw net.ipv4.tcp_congestion_control=cubic
+    cli iptables -A INPUT -p tcp --sport "$PORT" ! --tcp-flags SYN SYN \
+        -m statistic --mode random --probability "$LOSS" -j DROP
+    start_server_program bulk.py server --host "$SRV4" --port "$PORT" --size 400000
+    start_capture_in "$SRV_NS" "$LOG" tcpdump -i "$SRV_IF" -s 128 -U --immediate-mode -Z root -w "$HERE/lossy_bulk.pcap"
+    client bulk.py client --host "$SRV4" --port "$PORT"
+    wait_server
+    stop_capture "$LOG"
+    echo "client dropped $(cli iptables -L INPUT -v -x -n | awk '$3 == "DROP" {print $1}') segments;" \
+        "server: $(srv nstat -asz TcpRetransSegs | awk '$1 == "TcpRetransSegs" {print $2}') retransmitted"
+    teardown_netns
+}
+
+# --- abort_rst.pcap: the client aborts with SO_LINGER {1, 0} ----------------
+# hello/hi, then close() with a zero linger time: RST from ESTABLISHED.
+record_abort_rst() {
+    setup_netns
+    start_server_program abort_rst.py server --host "$SRV4" --port "$PORT"
+    start_capture "$LOG" tcpdump -i "$CLI_IF" -s 0 -U --immediate-mode -Z root -w "$HERE/abort_rst.pcap"
+    client abort_rst.py client --host "$SRV4" --port "$PORT"
+    wait_server
+    stop_capture "$LOG"
+    teardown_netns
+}
+
+# --- rst_after_close.pcap: data to a closed socket ---------------------------
+# The server reads one message and closes (FIN); 0.3 s later the client sends
+# more and the server's kernel answers with a RST.
+record_rst_after_close() {
+    setup_netns
+    start_server_program rst_after_close.py server --host "$SRV4" --port "$PORT"
+    start_capture "$LOG" tcpdump -i "$CLI_IF" -s 0 -U --immediate-mode -Z root -w "$HERE/rst_after_close.pcap"
+    client rst_after_close.py client --host "$SRV4" --port "$PORT"
+    wait_server
+    stop_capture "$LOG"
+    teardown_netns
+}
+
+# --- half_close.pcap: shutdown(SHUT_WR), the other side keeps sending -------
+# Client request + FIN; the server sends three 100-byte chunks 0.1 s apart
+# after that FIN, then its own FIN.
+record_half_close() {
+    setup_netns
+    start_server_program half_close.py server --host "$SRV4" --port "$PORT"
+    start_capture "$LOG" tcpdump -i "$CLI_IF" -s 0 -U --immediate-mode -Z root -w "$HERE/half_close.pcap"
+    client half_close.py client --host "$SRV4" --port "$PORT"
+    wait_server
+    stop_capture "$LOG"
+    teardown_netns
+}
+
+GOLDEN_ARGS=()      # no arguments: tshark_golden.py does every capture
+if [[ ${#SELECTED[@]} -eq 0 ]]; then
+    SELECTED=("${ALL_CAPTURES[@]}")
+    ALL=1
+else
+    ALL=0
+fi
+for name in "${SELECTED[@]}"; do
     echo "== recording $name"
     "record_$name"
+    if [[ $ALL -eq 0 ]]; then
+        for file in "$HERE/$name.pcap" "$HERE/$name.pcapng"; do
+            if [[ -f $file ]]; then GOLDEN_ARGS+=("$file"); fi
+        done
+    fi
 done
 rm -f "$LOG"
 
 # tshark's per-packet view of each capture, for comparing tcptrace with it.
 if command -v tshark >/dev/null; then
-    "$PYTHON" "$HERE/../scripts/tshark_golden.py"
+    "$PYTHON" "$HERE/../scripts/tshark_golden.py" "${GOLDEN_ARGS[@]}"
 else
     echo "tshark not found: sample_pcaps/tshark/*.tsv not regenerated" >&2
 fi

@@ -17,6 +17,7 @@ flag fired), ``acks_frame``/``ack_rtt_ns`` (which frame this ACK acknowledges an
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from typing import Any
 
@@ -535,7 +536,7 @@ class Analyzer:
                 seg.acks_frame = matched.frame
                 seg.ack_rtt_ns = now - matched.ts_ns
             rev.segments = keep
-            rev.monotonic = all(_le(a.nextseq, b.seq) for a, b in zip(keep, keep[1:]))
+            rev.monotonic = all(_le(a.nextseq, b.seq) for a, b in itertools.pairwise(keep))
 
     @staticmethod
     def _bytes_in_flight(fwd: DirState, rev: DirState) -> int:

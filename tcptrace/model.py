@@ -14,6 +14,7 @@ import ipaddress
 import socket
 import struct
 from dataclasses import dataclass, field
+from typing import Any
 
 
 class TcpFlags(enum.IntFlag):
@@ -270,6 +271,19 @@ class Segment:
         "win_raw",
         "win_scale",
     )
+
+    # Set by tcptrace.analysis (absent until a segment has been analysed):
+    analysis: int  # bitmask of tcptrace.analysis.A_* flags
+    evidence: dict[str, Any] | None  # per flag: the frame it refers to and why it fired
+    acks_frame: int  # frame whose data this ACK acknowledges (0: none), as tcp.analysis.acks_frame
+    ack_rtt_ns: int  # time since that frame (-1: none), as tcp.analysis.ack_rtt
+    rto_ns: int  # retransmission timeout observed (-1: not a retransmission), as tcp.analysis.rto
+    rto_frame: int  # the segment the RTO is measured from
+    bytes_in_flight: int  # unacknowledged bytes after this segment (-1: not reported)
+    duplicate_of: int  # frame this is a hardware duplicate of (0: not a duplicate)
+    client_state: str  # RFC 9293 state of the client after this segment
+    server_state: str
+    phase: str  # handshake, data, teardown, reset
 
     def __init__(
         self,
