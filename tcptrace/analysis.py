@@ -69,6 +69,9 @@ _NAMES_CACHE: dict[int, tuple[str, ...]] = {}
 MAX_UNACKED_SEGMENTS = 10000  # TCP_MAX_UNACKED_SEGMENTS: stop tracking when ACKs are not seen
 FAST_RETRANSMISSION_WINDOW_NS = 20_000_000  # a fast retransmission follows the dup ACKs within 20 ms
 DEFAULT_OOO_THRESHOLD_NS = 3_000_000  # out-of-order window when the handshake RTT is unknown
+# A hardware duplicate (the same packet captured twice) follows its original within this time; a
+# retransmission that reuses the IP ID (some stacks do) comes an RTT or an RTO later.
+HW_DUP_WINDOW_NS = 1_000_000
 _SFR = SYN | FIN | RST
 _SF = SYN | FIN
 _TS_ONLY = b"\x01\x01\x08\x0a"  # NOP NOP TS: no SACK blocks in this option area
@@ -140,7 +143,8 @@ class DirState:
         self.is_first_ack = True
         self.base = 0  # relative-numbering base (from the flow tracker), for evidence texts
         self.sack_blocks: tuple[tuple[int, int], ...] = ()  # last SACK blocks this side sent
-        self.recent: list[tuple[int, int, int, int]] = []  # (ip_id, seq, len, frame): hardware-dup check
+        # (ip_id, seq, len, frame) of the last two segments: the hardware-duplicate check
+        self.recent: tuple[tuple[int, int, int, int, int], ...] = ((-1, 0, 0, 0, 0), (-1, 0, 0, 0, 0))
         self.zero_window_frame = 0
 
 
@@ -175,9 +179,15 @@ class Analyzer:
     and gets no Wireshark flags (Wireshark calls it a retransmission; docs/wireshark-differences.md).
     """
 
-    def __init__(self, detect_hardware_duplicates: bool = True, fastrt_supersedes_ooo: bool = True) -> None:
+    def __init__(
+        self,
+        detect_hardware_duplicates: bool = True,
+        fastrt_supersedes_ooo: bool = True,
+        track_bytes_in_flight: bool = True,
+    ) -> None:
         self.detect_hardware_duplicates = detect_hardware_duplicates
         self.fastrt_supersedes_ooo = fastrt_supersedes_ooo
+        self.track_bytes_in_flight = track_bytes_in_flight
 
     def analyze(self, seg: Segment, flow: Flow) -> None:
         """Analyse one segment of ``flow`` (already numbered by the tracker); results go onto ``seg``."""
@@ -207,17 +217,6 @@ class Analyzer:
         seg.rto_frame = 0
         seg.bytes_in_flight = -1
         seg.duplicate_of = 0
-
-        if self.detect_hardware_duplicates and seg.ip_id > 0:
-            key_len = seglen
-            for ip_id, dseq, dlen, dframe in fwd.recent:
-                if ip_id == seg.ip_id and dseq == seq and dlen == key_len:
-                    seg.duplicate_of = dframe
-                    break
-            recent = fwd.recent
-            recent.append((seg.ip_id, seq, key_len, frame))
-            if len(recent) > 8:
-                del recent[0]
 
         ta = A_REUSED_PORTS if reused else 0
         if reused:
@@ -254,7 +253,7 @@ class Analyzer:
                 fwd.zero_window_frame = frame
                 ev = _ev(ev, "zero_window", why="the receive window is 0: the sender must stop until it opens")
             # LOST PACKET: beyond the next expected sequence number (not checked on RST)
-            if fnext and _gt(seq, fnext) and not flags & RST:
+            if fnext and seq != fnext and ((seq - fnext) & M32) < HALF and not flags & RST:
                 ta |= A_LOST_PACKET
                 fwd.valid_bif = False
                 ev = _ev(
@@ -339,7 +338,7 @@ class Analyzer:
             fwd.dupacknum = 0
         # ACKED LOST PACKET: acknowledges data never seen in the other direction
         rmax = rev.maxseqtobeacked
-        if rmax and flags & ACK and _gt(ack, rmax):
+        if rmax and ack != rmax and flags & ACK and ((ack - rmax) & M32) < HALF:
             # TShark 4.0 behaviour (checked against the oracle): when new data was seen since the mark, move
             # the mark and flag; otherwise flag only the first such ACK (dupacknum -1 de-duplicates the hole).
             if _lt(rmax, rev.nextseq):
@@ -358,7 +357,7 @@ class Analyzer:
                 )
         # RETRANSMISSION / FAST RETRANSMISSION / OUT-OF-ORDER (only for data, SYN or FIN)
         if seglen > 0 or flags & _SF:
-            seq_not_advanced = fnext != 0 and _lt(seq, fnext)
+            seq_not_advanced = fnext != 0 and ((seq - fnext) & M32) >= HALF
             if not ta & A_KEEP_ALIVE:
                 if seglen > 1 and ((fnext - 1) & M32) == seq:
                     seq_not_advanced = False  # new data after a dropped 1-byte zero-window probe
@@ -403,21 +402,42 @@ class Analyzer:
         if rsegs:
             self._match_acks(seg, ack, rev, now)
         # Bytes in flight (packet-tcp.c default: span of this direction's unacked segments, minus SACKed)
-        if seglen and fwd.segments and fwd.valid_bif:
+        if self.track_bytes_in_flight and seglen and fwd.segments and fwd.valid_bif:
             in_flight = self._bytes_in_flight(fwd, rev)
             if 0 < in_flight < 2_000_000_000:
                 seg.bytes_in_flight = in_flight - 1 if flags & _SF else in_flight
-        if seg.duplicate_of:
-            ta = 0
-            ev = {
-                "duplicate": {
-                    "frame": seg.duplicate_of,
-                    "why": f"same IP ID {seg.ip_id}, sequence number and length as frame "
-                    f"{seg.duplicate_of}: the same packet captured twice, not a retransmission",
-                }
-            }
+        # Hardware duplicate: one of the last two segments of this direction had the same IP ID, seq and
+        # length, moments before. Only a segment Wireshark flags (retransmission, dup ACK ...) can be one.
+        ip_id = seg.ip_id
+        if ta and ip_id > 0 and self.detect_hardware_duplicates:
+            for prev in fwd.recent:
+                if prev[0] == ip_id and prev[1] == seq and prev[2] == seglen and now - prev[4] <= HW_DUP_WINDOW_NS:
+                    seg.duplicate_of = prev[3]
+                    ta = 0
+                    why = (
+                        f"same IP ID {ip_id}, sequence number and length as frame {prev[3]}, "
+                        f"{(now - prev[4]) / 1e3:.0f} µs earlier: the same packet captured twice, not a retransmission"
+                    )
+                    ev = {"duplicate": {"frame": prev[3], "why": why}}
+                    break
+        fwd.recent = (fwd.recent[1], (ip_id, seq, seglen, frame, now))
         seg.analysis = ta
         seg.evidence = ev
+        # packet-tcp.c after the analysis: most recent SYN time, iRTT on the first pure ACK, first-ACK flag
+        syn_ack = flags & (SYN | ACK)
+        if syn_ack == SYN:
+            fa.ts_mru_syn = now
+        elif syn_ack == ACK:
+            if fa.ts_mru_syn and not fa.ts_first_rtt:
+                fa.ts_first_rtt = now - fa.ts_mru_syn or 1
+            fwd.is_first_ack = False
+        # the SACK blocks this side sent last (subtracted from the other side's bytes in flight)
+        ob = seg.opt_bytes
+        if not ob or (len(ob) == 12 and ob[:4] == _TS_ONLY):
+            if fwd.sack_blocks:
+                fwd.sack_blocks = ()
+        else:
+            fwd.sack_blocks = seg.options.sack
 
     # --- helpers ------------------------------------------------------------------------------------
 
@@ -553,24 +573,6 @@ class Analyzer:
             in_flight = (in_flight - ((right - left) & M32)) & M32
         return in_flight
 
-    @staticmethod
-    def after(seg: Segment, fa: FlowAnalysis) -> None:
-        """packet-tcp.c work done after the analysis: SYN time, iRTT, first-ACK and SACK bookkeeping."""
-        flags = seg.flags
-        fwd = fa.dirs[seg.direction]
-        if flags & (SYN | ACK) == SYN:
-            fa.ts_mru_syn = seg.ts_ns
-        elif flags & (SYN | ACK) == ACK:
-            if fa.ts_mru_syn and not fa.ts_first_rtt:
-                fa.ts_first_rtt = seg.ts_ns - fa.ts_mru_syn or 1
-            fwd.is_first_ack = False
-        ob = seg.opt_bytes
-        if not ob or (len(ob) == 12 and ob[:4] == _TS_ONLY):
-            if fwd.sack_blocks:
-                fwd.sack_blocks = ()
-        else:
-            fwd.sack_blocks = seg.options.sack
-
 
 def _raw_win(w: int) -> str:
     return "unknown" if w == 0xFFFFFFFF else str(w)
@@ -620,9 +622,6 @@ def iter_analyzed(
         stats.append(cap.stats)
     feed = tracker.feed
     analyze = analyzer.analyze
-    after = Analyzer.after
     for seg in cap:
-        flow = feed(seg)
-        analyze(seg, flow)
-        after(seg, flow.analysis)
+        analyze(seg, feed(seg))
         yield seg
