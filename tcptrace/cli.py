@@ -7,6 +7,7 @@ printed as ``warning:`` lines on stderr and the results for what could be read a
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
@@ -15,11 +16,12 @@ from typing import Any, TypeVar
 import click
 
 from . import __version__
-from .capture import CaptureStats, open_capture
+from .capture import CaptureStats
 from .errors import TcptraceError
-from .export import csv_lines, jsonl_lines, table_lines
-from .flow import FlowTracker
+from .export import csv_lines, flows_csv_lines, flows_table_lines, jsonl_lines, table_lines
+from .flow import Flow
 from .model import Segment
+from .stats import Pipeline
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -60,23 +62,24 @@ def accounting(stats: CaptureStats, streams: int) -> str:
 
 
 class _Run:
-    """Reads a capture once: segments with stream fields, the flows, and the reader's accounting."""
+    """Reads a capture once: segments fully analysed, the flows, and the reader's accounting."""
 
-    def __init__(self, capture: str) -> None:
-        self.cap = open_capture(capture)
-        self.tracker = FlowTracker()
+    def __init__(self, capture: str, *, bytes_in_flight: bool = True) -> None:
+        self.pipeline = Pipeline(capture, track_bytes_in_flight=bytes_in_flight)
 
     def segments(self, streams: tuple[int, ...]) -> Iterator[Segment]:
         wanted = set(streams) if streams else None
-        feed = self.tracker.feed
-        for seg in self.cap:
-            feed(seg)
+        for seg in self.pipeline:
             if wanted is None or seg.stream in wanted:
                 yield seg
 
     @property
     def stats(self) -> CaptureStats:
-        return self.cap.stats
+        return self.pipeline.stats  # type: ignore[no-any-return]
+
+    @property
+    def flows(self) -> list[Flow]:
+        return self.pipeline.tracker.flows
 
     def warn(self) -> None:
         for w in self.stats.warnings:
@@ -137,7 +140,7 @@ def packets(capture: str, streams: tuple[int, ...], fmt: str) -> None:
         _echo_lines(csv_lines(segs))
     else:
         _echo_lines(table_lines(segs, origin_ns=lambda: run.stats.first_ts_ns))
-        click.echo(accounting(run.stats, len(run.tracker.flows)))
+        click.echo(accounting(run.stats, len(run.flows)))
     run.warn()
 
 
@@ -158,7 +161,7 @@ def explain(capture: str, streams: tuple[int, ...]) -> None:
     for seg in run.segments(streams):
         by_stream.setdefault(seg.stream, []).append(seg)
     origin = run.stats.first_ts_ns
-    flows = run.tracker.flows
+    flows = run.flows
     for n in sorted(by_stream):
         flow = flows[n]
         segs = by_stream[n]
@@ -175,6 +178,43 @@ def explain(capture: str, streams: tuple[int, ...]) -> None:
 
 
 explain.help = (explain.help or "") + "\n\n" + CAPTURE_HELP
+
+
+@main.command()
+@_capture_argument
+@_stream_option
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "csv"]),
+    default="table",
+    show_default=True,
+    help="table: one row per stream; json: a document with every statistic (the baseline format of "
+    "`tcptrace check --baseline`); csv: the table's columns.",
+)
+def flows(capture: str, streams: tuple[int, ...], fmt: str) -> None:
+    """One row per TCP stream of CAPTURE: endpoints, packets and bytes each way, how it opened and ended.
+
+    The verdict is given in plain words and in Wireshark's tcp.completeness, Zeek's conn_state and history,
+    and classic tcptrace's complete/reset/unidirectional; the json format adds per-direction statistics
+    after classic tcptrace -l (segment sizes, windows, retransmissions, RTT ...).
+    """
+    run = _Run(capture, bytes_in_flight=False)
+    run.pipeline.run()
+    wanted = set(streams) if streams else None
+    docs = [s.to_dict() for s in run.pipeline.summaries if wanted is None or s.flow.stream in wanted]
+    if fmt == "json":
+        doc = {"capture": capture, "tcptrace_version": __version__, "stats": run.stats.as_dict(), "flows": docs}
+        click.echo(json.dumps(doc, indent=2))
+    elif fmt == "csv":
+        _echo_lines(flows_csv_lines(docs))
+    else:
+        _echo_lines(flows_table_lines(docs))
+        click.echo(accounting(run.stats, len(run.flows)))
+    run.warn()
+
+
+flows.help = (flows.help or "") + "\n\n" + CAPTURE_HELP
 
 
 def run_cli(argv: list[str] | None = None) -> int:

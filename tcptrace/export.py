@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from .analysis import analysis_names
 from .model import Segment, format_addr, format_endpoint
 
 PACKET_FIELDS = (
@@ -36,6 +37,10 @@ PACKET_FIELDS = (
     "options",
     "captured_len",
     "interface",
+    "analysis",
+    "phase",
+    "client_state",
+    "server_state",
 )
 
 
@@ -60,7 +65,7 @@ def packet_record(seg: Segment) -> dict[str, Any]:
         options["malformed"] = True
     if opts.truncated or seg.header_truncated:
         options["truncated"] = True
-    return {
+    rec: dict[str, Any] = {
         "frame": seg.frame,
         "time": seg.ts_ns / 1e9,
         "stream": seg.stream,
@@ -82,6 +87,24 @@ def packet_record(seg: Segment) -> dict[str, Any]:
         "captured_len": len(seg.payload),
         "interface": seg.interface,
     }
+    if hasattr(seg, "analysis"):  # analysed (tcptrace.stats.Pipeline): flags, evidence, states, phase
+        rec["analysis"] = list(analysis_names(seg.analysis))
+        rec["phase"] = seg.phase
+        rec["client_state"] = seg.client_state
+        rec["server_state"] = seg.server_state
+        if seg.evidence:
+            rec["evidence"] = seg.evidence
+        if seg.acks_frame:
+            rec["acks_frame"] = seg.acks_frame
+            rec["ack_rtt"] = seg.ack_rtt_ns / 1e9
+        if seg.rto_ns >= 0:
+            rec["rto"] = seg.rto_ns / 1e9
+            rec["rto_frame"] = seg.rto_frame
+        if seg.bytes_in_flight >= 0:
+            rec["bytes_in_flight"] = seg.bytes_in_flight
+        if seg.duplicate_of:
+            rec["duplicate_of"] = seg.duplicate_of
+    return rec
 
 
 def jsonl_lines(segments: Iterable[Segment]) -> Iterator[str]:
@@ -99,8 +122,9 @@ def csv_lines(segments: Iterable[Segment]) -> Iterator[str]:
         buf.truncate()
         rec = packet_record(seg)
         rec["flags"] = ",".join(rec["flags"])
+        rec["analysis"] = ",".join(rec.get("analysis", []))
         rec["options"] = json.dumps(rec["options"], separators=(",", ":")) if rec["options"] else ""
-        w.writerow([rec[k] for k in PACKET_FIELDS])
+        w.writerow([rec.get(k, "") for k in PACKET_FIELDS])
         yield buf.getvalue()
 
 
@@ -113,7 +137,7 @@ def table_lines(segments: Iterable[Segment], origin_ns: int | Callable[[], int |
     """
     yield (
         f"{'frame':>6} {'time':>11} {'stream':>6}  {'source':>22}     {'destination':<22} "
-        f"{'flags':<16} {'seq':>10} {'ack':>10} {'len':>6} {'win':>8}"
+        f"{'flags':<16} {'seq':>10} {'ack':>10} {'len':>6} {'win':>8}  analysis"
     )
     origin: int | None = None
     for seg in segments:
@@ -126,5 +150,126 @@ def table_lines(segments: Iterable[Segment], origin_ns: int | Callable[[], int |
         yield (
             f"{seg.frame:>6} {rel:>11.6f} {seg.stream:>6}  {format_endpoint(seg.src, seg.sport):>22} →   "
             f"{format_endpoint(seg.dst, seg.dport):<22} {flags:<16} {seg.seq:>10} {seg.ack:>10} "
-            f"{seg.len:>6} {seg.win:>8}"
+            f"{seg.len:>6} {seg.win:>8}  {_info(seg)}"
+        ).rstrip()
+
+
+_INFO = {
+    "retransmission": "Retransmission",
+    "fast_retransmission": "Fast Retransmission",
+    "spurious_retransmission": "Spurious Retransmission",
+    "out_of_order": "Out-Of-Order",
+    "lost_segment": "Previous segment not captured",
+    "ack_lost_segment": "ACKed unseen segment",
+    "duplicate_ack": "Dup ACK",
+    "window_update": "Window Update",
+    "window_full": "Window Full",
+    "zero_window": "ZeroWindow",
+    "zero_window_probe": "ZeroWindowProbe",
+    "zero_window_probe_ack": "ZeroWindowProbeAck",
+    "keep_alive": "Keep-Alive",
+    "keep_alive_ack": "Keep-Alive ACK",
+    "reused_ports": "Port numbers reused",
+}
+
+
+def _info(seg: Segment) -> str:
+    """Wireshark's Info-column tags for the analysis flags, e.g. ``[TCP Dup ACK 12#2]``."""
+    bits = getattr(seg, "analysis", 0)
+    if getattr(seg, "duplicate_of", 0):
+        return f"[duplicate of frame {seg.duplicate_of}]"
+    if not bits:
+        return ""
+    names = analysis_names(bits)
+    if "fast_retransmission" in names or "spurious_retransmission" in names:
+        names = tuple(n for n in names if n != "retransmission")
+    tags = []
+    for n in names:
+        if n == "duplicate_ack" and seg.evidence and "duplicate_ack" in seg.evidence:
+            e = seg.evidence["duplicate_ack"]
+            tags.append(f"[TCP Dup ACK {e['frame']}#{e['number']}]")
+        else:
+            tags.append(f"[TCP {_INFO[n]}]")
+    return " ".join(tags)
+
+
+FLOW_CSV_FIELDS = (
+    "stream",
+    "client",
+    "server",
+    "packets_c2s",
+    "packets_s2c",
+    "bytes_c2s",
+    "bytes_s2c",
+    "duration_s",
+    "opened",
+    "closed",
+    "completeness",
+    "conn_state",
+    "history",
+    "retransmissions",
+    "dup_acks",
+    "lost_segments",
+    "zero_windows",
+    "resets",
+    "verdict",
+)
+
+
+def flow_row(d: dict[str, Any]) -> dict[str, Any]:
+    """The flat row of one ``FlowSummary.to_dict()`` (table and CSV)."""
+    c2s, s2c = d["c2s"], d["s2c"]
+
+    def both(key: str) -> int:
+        return int(c2s["analysis"].get(key, 0)) + int(s2c["analysis"].get(key, 0))
+
+    return {
+        "stream": d["stream"],
+        "client": d["client"],
+        "server": d["server"],
+        "packets_c2s": d["packets"]["c2s"],
+        "packets_s2c": d["packets"]["s2c"],
+        "bytes_c2s": d["bytes"]["c2s"],
+        "bytes_s2c": d["bytes"]["s2c"],
+        "duration_s": round(d["duration_s"], 6),
+        "opened": d["opened"],
+        "closed": d["closed"],
+        "completeness": d["wireshark"]["completeness"],
+        "conn_state": d["zeek"]["conn_state"],
+        "history": d["zeek"]["history"],
+        "retransmissions": both("retransmission"),
+        "dup_acks": both("duplicate_ack"),
+        "lost_segments": both("lost_segment"),
+        "zero_windows": both("zero_window"),
+        "resets": len(d["resets"]),
+        "verdict": d["verdict"],
+    }
+
+
+def flows_table_lines(flows: Iterable[dict[str, Any]]) -> Iterator[str]:
+    yield (
+        f"{'stream':>6}  {'client':>22}    {'server':<22} {'pkts >':>7} {'< pkts':>7} {'bytes >':>9} "
+        f"{'< bytes':>9} {'duration':>9}  {'compl':>5} {'zeek':<6} {'retr':>5} {'dupack':>6} {'lost':>5}  verdict"
+    )
+    for d in flows:
+        r = flow_row(d)
+        guess = "?" if d["roles_guessed"] else ""
+        yield (
+            f"{r['stream']:>6}  {r['client'] + guess:>22} →  {r['server']:<22} {r['packets_c2s']:>7} "
+            f"{r['packets_s2c']:>7} {r['bytes_c2s']:>9} {r['bytes_s2c']:>9} {r['duration_s']:>8.3f}s  "
+            f"{r['completeness']:>5} {r['conn_state']:<6} {r['retransmissions']:>5} {r['dup_acks']:>6} "
+            f"{r['lost_segments']:>5}  {r['verdict']}"
         )
+
+
+def flows_csv_lines(flows: Iterable[dict[str, Any]]) -> Iterator[str]:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="")
+    w.writerow(FLOW_CSV_FIELDS)
+    yield buf.getvalue()
+    for d in flows:
+        buf.seek(0)
+        buf.truncate()
+        row = flow_row(d)
+        w.writerow([row[k] for k in FLOW_CSV_FIELDS])
+        yield buf.getvalue()

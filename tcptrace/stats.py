@@ -1,0 +1,701 @@
+"""Per-flow statistics and verdicts: how each connection opened and ended, in words and in the three
+vocabularies users know (Wireshark ``tcp.completeness``, Zeek ``conn_state``/``history``, classic tcptrace's
+complete/reset/unidirectional), and per-direction statistics after classic tcptrace ``-l``.
+
+Theory of operation. A :class:`FlowSummary` per stream is fed every analysed segment in capture order
+(:meth:`FlowSummary.add`); it keeps counters only, so memory grows with flows, not packets. It also assigns
+each packet its *phase* (handshake, data, teardown, reset) and, through :mod:`tcptrace.state`, each endpoint's
+RFC 9293 state. :meth:`FlowSummary.to_dict` computes the verdict from the counters at the end.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from typing import Any
+
+from .analysis import (
+    A_DUPLICATE_ACK,
+    A_FAST_RETRANSMISSION,
+    A_LOST_PACKET,
+    A_OUT_OF_ORDER,
+    A_RETRANSMISSION,
+    A_SPURIOUS_RETRANSMISSION,
+    A_ZERO_WINDOW,
+    A_ZERO_WINDOW_PROBE,
+    FLAG_NAMES,
+)
+from .flow import Flow
+from .model import ACK, FIN, RST, SYN, Segment, format_endpoint
+from .state import ConnectionMachine
+
+M32 = 0xFFFFFFFF
+_RETRANS = A_RETRANSMISSION | A_FAST_RETRANSMISSION | A_SPURIOUS_RETRANSMISSION
+
+# Wireshark tcp.completeness bits (packet-tcp.c TCP_COMPLETENESS_*)
+C_SYNSENT, C_SYNACK, C_ACK, C_DATA, C_FIN, C_RST = 1, 2, 4, 8, 16, 32
+
+
+def completeness_label(bits: int) -> str:
+    """The label Wireshark 4.0 shows for ``tcp.completeness`` (conversation_completeness_fill)."""
+    if bits & 7 == 7 and bits & (C_FIN | C_RST):
+        return f"Complete, {'WITH_DATA' if bits & C_DATA else 'NO_DATA'} ({bits})"
+    names = {1: "SYN_SENT", 3: "CLIENT_ESTABLISHED", 7: "ESTABLISHED", 15: "DATA"}
+    return f"Incomplete, {names[bits]} ({bits})" if bits in names else f"Incomplete ({bits})"
+
+
+class DirStats:
+    """One direction's counters, after classic tcptrace ``-l`` (../shared/reference/tcp-analysis.md §2.2)."""
+
+    __slots__ = (
+        "ack_packets",
+        "data_bytes",
+        "data_packets",
+        "dup_acks",
+        "fin_packets",
+        "first_ts",
+        "flag_counts",
+        "last_ts",
+        "max_idle_ns",
+        "missed_bytes",
+        "mss",
+        "ooo_packets",
+        "packets",
+        "pure_acks",
+        "pushed_packets",
+        "rexmt_bytes",
+        "rexmt_packets",
+        "rst_packets",
+        "rtt_max",
+        "rtt_min",
+        "rtt_n",
+        "rtt_sum",
+        "rtt_sumsq",
+        "sack_packets",
+        "sack_permitted",
+        "seg_max",
+        "seg_min",
+        "syn_packets",
+        "timestamps",
+        "truncated_bytes",
+        "truncated_packets",
+        "win_max",
+        "win_min",
+        "win_n",
+        "win_sum",
+        "wscale",
+        "zero_win_adv",
+        "zwp_bytes",
+        "zwp_packets",
+    )
+
+    def __init__(self) -> None:
+        self.ack_packets: int = 0
+        self.data_bytes: int = 0
+        self.data_packets: int = 0
+        self.dup_acks: int = 0
+        self.fin_packets: int = 0
+        self.first_ts: int = -1
+        self.flag_counts: dict[str, int] = {}
+        self.last_ts: int = 0
+        self.max_idle_ns: int = 0
+        self.missed_bytes: int = 0
+        self.mss: int | None = None
+        self.ooo_packets: int = 0
+        self.packets: int = 0
+        self.pure_acks: int = 0
+        self.pushed_packets: int = 0
+        self.rexmt_bytes: int = 0
+        self.rexmt_packets: int = 0
+        self.rst_packets: int = 0
+        self.rtt_max: int = 0
+        self.rtt_min: int = -1
+        self.rtt_n: int = 0
+        self.rtt_sum: int = 0
+        self.rtt_sumsq: int = 0
+        self.sack_packets: int = 0
+        self.sack_permitted: bool = False
+        self.seg_max: int = 0
+        self.seg_min: int = -1
+        self.syn_packets: int = 0
+        self.timestamps: bool = False
+        self.truncated_bytes: int = 0
+        self.truncated_packets: int = 0
+        self.win_max: int = 0
+        self.win_min: int = -1
+        self.win_n: int = 0
+        self.win_sum: int = 0
+        self.wscale: int | None = None
+        self.zero_win_adv: int = 0
+        self.zwp_bytes: int = 0
+        self.zwp_packets: int = 0
+
+    def to_dict(self, duration_s: float) -> dict[str, Any]:
+        unique = self.data_bytes - self.rexmt_bytes - self.zwp_bytes
+        rtt = None
+        if self.rtt_n:
+            mean = self.rtt_sum / self.rtt_n
+            var = max(0.0, self.rtt_sumsq / self.rtt_n - mean * mean)
+            rtt = {
+                "samples": self.rtt_n,
+                "min_ms": self.rtt_min / 1e6,
+                "avg_ms": mean / 1e6,
+                "max_ms": self.rtt_max / 1e6,
+                "stdev_ms": math.sqrt(var) / 1e6,
+            }
+        return {
+            "packets": self.packets,
+            "ack_packets": self.ack_packets,
+            "pure_acks": self.pure_acks,
+            "sack_packets": self.sack_packets,
+            "rst_packets": self.rst_packets,
+            "syn_packets": self.syn_packets,
+            "fin_packets": self.fin_packets,
+            "data_packets": self.data_packets,
+            "data_bytes": self.data_bytes,
+            "unique_bytes": unique,
+            "rexmt_packets": self.rexmt_packets,
+            "rexmt_bytes": self.rexmt_bytes,
+            "out_of_order_packets": self.ooo_packets,
+            "zero_window_probe_packets": self.zwp_packets,
+            "zero_window_probe_bytes": self.zwp_bytes,
+            "duplicate_acks": self.dup_acks,
+            "pushed_packets": self.pushed_packets,
+            "mss_requested": self.mss,
+            "window_scale": self.wscale,
+            "sack_permitted": self.sack_permitted,
+            "timestamps": self.timestamps,
+            "segment_size": {
+                "min": max(self.seg_min, 0),
+                "avg": (self.data_bytes / self.data_packets) if self.data_packets else 0,
+                "max": self.seg_max,
+            },
+            "advertised_window": {
+                "min": max(self.win_min, 0),
+                "avg": (self.win_sum / self.win_n) if self.win_n else 0,
+                "max": self.win_max,
+            },
+            "zero_window_advertisements": self.zero_win_adv,
+            "missed_bytes": self.missed_bytes,
+            "truncated_bytes": self.truncated_bytes,
+            "truncated_packets": self.truncated_packets,
+            "max_idle_s": self.max_idle_ns / 1e9,
+            "throughput_Bps": (unique / duration_s) if duration_s > 0 else 0.0,
+            "rtt": rtt,
+            "analysis": dict(sorted(self.flag_counts.items())),
+        }
+
+
+class FlowSummary:
+    """Everything tcptrace says about one stream, accumulated packet by packet."""
+
+    def __init__(self, flow: Flow) -> None:
+        self.flow = flow
+        self.dirs = (DirStats(), DirStats())
+        self.completeness = 0
+        self.first_seen_syn = False
+        self.syn_frame = 0
+        self.synack_frame = 0
+        self.handshake_ack_frame = 0
+        self.handshake_done = False
+        self.fin_frames: list[tuple[int, int]] = []  # (direction, frame) of the first FIN of each side
+        self.fin_next: list[int | None] = [None, None]  # raw nextseq of each side's FIN
+        self.fin_acked: list[int] = [0, 0]  # frame acknowledging each side's FIN
+        self.rst: list[tuple[int, int, str, str, int]] = []  # (direction, frame, sender state, cause, len)
+        self.data_after_fin: list[int] = [0, 0]  # data bytes a side sent after the *other* side's FIN
+        self.first_ts = -1
+        self.last_ts = 0
+        self.packets = 0
+        self.anomalies: list[dict[str, Any]] = []
+        self.machine = ConnectionMachine()
+        self.zeek = _ZeekHistory()
+
+    # --- per packet ---------------------------------------------------------------------------------
+
+    def add(self, seg: Segment) -> None:
+        flow = self.flow
+        direction = seg.direction
+        d = self.dirs[direction]
+        flags = seg.flags
+        seglen = seg.len
+        ts = seg.ts_ns
+        ta = seg.analysis
+        first = self.packets == 0
+        self.packets += 1
+        if first:
+            self.first_ts = ts
+        self.last_ts = ts
+        # completeness (packet-tcp.c 3.6+): decided on the first packet, then accumulated
+        if first:
+            if flags & (SYN | ACK) == SYN:
+                self.completeness = C_SYNSENT | (C_DATA if seglen else 0)
+                self.first_seen_syn = True
+        else:
+            if flags & (SYN | ACK) == SYN | ACK:
+                self.completeness |= C_SYNACK
+            elif flags & ACK and not flags & SYN:
+                self.completeness |= C_DATA if seglen else C_ACK
+            if flags & (FIN | ACK) == FIN | ACK:
+                self.completeness |= C_FIN
+        if flags & RST:
+            self.completeness |= C_RST
+        # per-direction counters
+        d.packets += 1
+        if d.first_ts < 0:
+            d.first_ts = ts
+        elif ts - d.last_ts > d.max_idle_ns:
+            d.max_idle_ns = ts - d.last_ts
+        d.last_ts = ts
+        if flags & ACK:
+            d.ack_packets += 1
+            if not seglen and not flags & (SYN | FIN | RST):
+                d.pure_acks += 1
+        if flags & SYN:
+            d.syn_packets += 1
+            opts = seg.options
+            d.mss = opts.mss if opts.mss is not None else d.mss
+            d.wscale = opts.wscale if opts.wscale is not None else d.wscale
+            d.sack_permitted = d.sack_permitted or opts.sack_permitted
+            d.timestamps = d.timestamps or opts.tsval is not None
+        if flags & FIN:
+            d.fin_packets += 1
+        if flags & RST:
+            d.rst_packets += 1
+        if flags & 0x08:
+            d.pushed_packets += 1
+        if seg.hdr_len > 20 and seg.opt_bytes and seg.options.sack:
+            d.sack_packets += 1
+        if seglen:
+            d.data_packets += 1
+            d.data_bytes += seglen
+            if seglen > d.seg_max:
+                d.seg_max = seglen
+            if d.seg_min < 0 or seglen < d.seg_min:
+                d.seg_min = seglen
+            cut = seglen - len(seg.payload)
+            if cut > 0:
+                d.truncated_bytes += cut
+                d.truncated_packets += 1
+        if not flags & SYN:
+            win = seg.win
+            d.win_n += 1
+            d.win_sum += win
+            if win > d.win_max:
+                d.win_max = win
+            if d.win_min < 0 or win < d.win_min:
+                d.win_min = win
+        if ta:
+            counts = d.flag_counts
+            for bit, name in FLAG_NAMES:
+                if ta & bit:
+                    counts[name] = counts.get(name, 0) + 1
+            if ta & _RETRANS:
+                d.rexmt_packets += 1
+                d.rexmt_bytes += seglen
+            if ta & A_OUT_OF_ORDER:
+                d.ooo_packets += 1
+            if ta & A_ZERO_WINDOW_PROBE:
+                d.zwp_packets += 1
+                d.zwp_bytes += seglen
+            if ta & A_ZERO_WINDOW:
+                d.zero_win_adv += 1
+            if ta & A_DUPLICATE_ACK:
+                d.dup_acks += 1
+            if ta & A_LOST_PACKET and flow.analysis is not None:
+                ev = (seg.evidence or {}).get("lost_segment")
+                if ev is not None:
+                    d.missed_bytes += _gap_bytes(ev)
+        # RTT: an ACK from this side timing the other side's data
+        if seg.ack_rtt_ns >= 0:
+            o = self.dirs[1 - direction]
+            r = seg.ack_rtt_ns
+            o.rtt_n += 1
+            o.rtt_sum += r
+            o.rtt_sumsq += r * r
+            if r > o.rtt_max:
+                o.rtt_max = r
+            if o.rtt_min < 0 or r < o.rtt_min:
+                o.rtt_min = r
+        self._lifecycle(seg, first)
+        self.zeek.add(seg, self.packets == 1)
+
+    def _lifecycle(self, seg: Segment, first: bool) -> None:
+        """Handshake/close/reset bookkeeping, the phase of the packet and both endpoints' states."""
+        direction = seg.direction
+        flags = seg.flags
+        other = 1 - direction
+        # does this segment acknowledge the other side's FIN (for the first time)?
+        acks_fin = False
+        fin_next = self.fin_next[other]
+        if flags & ACK and fin_next is not None and ((seg.ack_raw - fin_next) & M32) < 0x80000000:
+            acks_fin = True
+            if not self.fin_acked[other]:
+                self.fin_acked[other] = seg.frame
+        machine = self.machine
+        before = machine.states
+        for anomaly in machine.on_segment(seg.frame, direction == 0, flags, acks_fin, first):
+            if len(self.anomalies) < 100:
+                self.anomalies.append({"frame": seg.frame, "text": anomaly.message})
+        seg.client_state = machine.client.state.value
+        seg.server_state = machine.server.state.value
+        # phase
+        if flags & RST:
+            phase = "reset"
+        elif flags & SYN:
+            phase = "handshake"
+            if flags & ACK:
+                self.synack_frame = self.synack_frame or seg.frame
+            else:
+                self.syn_frame = self.syn_frame or seg.frame
+        elif not self.handshake_done and self.synack_frame and direction == 0 and not seg.len and flags & ACK:
+            phase = "handshake"
+            self.handshake_done = True
+            self.handshake_ack_frame = seg.frame
+        elif flags & FIN:
+            phase = "teardown"
+        elif seg.len:
+            phase = "data"
+            if self.fin_next[other] is not None and self.fin_next[direction] is None:
+                self.data_after_fin[direction] += seg.len
+        elif self.fin_next[0] is not None or self.fin_next[1] is not None:
+            phase = "teardown"
+        else:
+            phase = "data"
+        if seg.len or flags & (SYN | ACK) == ACK:
+            self.handshake_done = self.handshake_done or bool(self.synack_frame)
+        seg.phase = phase
+        if flags & FIN and self.fin_next[direction] is None:
+            self.fin_next[direction] = (seg.seq_raw + seg.len + 1) & M32
+            self.fin_frames.append((direction, seg.frame))
+        if flags & RST:
+            state = before[direction].value
+            self.rst.append((direction, seg.frame, state, self._rst_cause(seg, state), seg.len))
+
+    def _rst_cause(self, seg: Segment, sender_state: str) -> str:
+        direction = seg.direction
+        if (
+            sender_state in ("LISTEN", "SYN_RECEIVED", "CLOSED")
+            and self.syn_frame
+            and not self.synack_frame
+            and direction == 1
+        ):
+            return "connection refused: nothing listens on that port"
+        if self.fin_next[direction] is not None:
+            return "data arrived for a socket that was already closed"
+        if sender_state in ("ESTABLISHED", "CLOSE_WAIT", "SYN_RECEIVED"):
+            return "abortive close: the application closed with SO_LINGER 0, or with unread data in its receive buffer"
+        if sender_state == "UNKNOWN":
+            return "reset of a connection whose start was not captured"
+        return "stray reset: no connection in a state that expects one"
+
+    # --- verdict ------------------------------------------------------------------------------------
+
+    def opened(self) -> str:
+        if self.syn_frame and self.synack_frame and self.handshake_ack_frame:
+            return "handshake"
+        if self.syn_frame and self.rst and self.rst[0][3].startswith("connection refused"):
+            return "refused"
+        if self.syn_frame and not self.synack_frame:
+            return "unanswered_syn" if not self.dirs[1].packets else "no_syn_ack"
+        if self.syn_frame or self.synack_frame:
+            return "handshake_incomplete"
+        return "mid_stream"
+
+    def closed(self) -> str:
+        if self.rst:
+            return "reset_by_client" if self.rst[0][0] == 0 else "reset_by_server"
+        if len(self.fin_frames) == 2:
+            first = "client" if self.fin_frames[0][0] == 0 else "server"
+            if self.fin_acked[0] and self.fin_acked[1]:
+                return f"graceful_close_by_{first}"
+            return f"closing_by_{first}"
+        if len(self.fin_frames) == 1:
+            return f"half_closed_by_{'client' if self.fin_frames[0][0] == 0 else 'server'}"
+        return "open_at_capture_end"
+
+    def sentence(self) -> str:
+        c2s, s2c = self.dirs[0].data_bytes, self.dirs[1].data_bytes
+        opened = {
+            "handshake": "opened normally",
+            "refused": "refused (RST answering the SYN)",
+            "unanswered_syn": "never answered (SYN only)",
+            "no_syn_ack": "SYN answered without SYN/ACK",
+            "handshake_incomplete": "handshake not captured in full",
+            "mid_stream": "first seen mid-connection",
+        }[self.opened()]
+        closed = self.closed()
+        if closed.startswith("graceful_close_by_"):
+            who = closed.rsplit("_", 1)[1]
+            three = self._three_way_close()
+            end = f"closed by the {who} with a {'three' if three else 'four'}-way FIN handshake"
+        elif closed.startswith("closing_by_"):
+            end = f"both sides sent FIN ({closed.rsplit('_', 1)[1]} first), the last ACK not captured"
+        elif closed.startswith("half_closed_by_"):
+            end = f"half-closed by the {closed.rsplit('_', 1)[1]} (only one FIN)"
+        elif closed.startswith("reset_by_"):
+            end = f"reset by the {closed.rsplit('_', 1)[1]} ({self.rst[0][3].split(':')[0]})"
+        else:
+            end = "still open at the end of the capture"
+        if self.opened() == "refused":
+            return opened
+        return f"{opened}, {_bytes(c2s)} client→server and {_bytes(s2c)} server→client, {end}"
+
+    def _three_way_close(self) -> bool:
+        """True when the second FIN also acknowledged the first (FIN+ACK combined: three segments)."""
+        if len(self.fin_frames) < 2:
+            return False
+        first_dir, _ = self.fin_frames[0]
+        return self.fin_acked[first_dir] == self.fin_frames[1][1]
+
+    def to_dict(self) -> dict[str, Any]:
+        flow = self.flow
+        duration_s = (self.last_ts - self.first_ts) / 1e9 if self.packets else 0.0
+        c, s = flow.client, flow.server
+        bits = self.completeness
+        orig_state, resp_state = self.zeek.endpoint_states()
+        fa = flow.analysis
+        irtt = fa.ts_first_rtt / 1e9 if fa is not None and fa.ts_first_rtt else None
+        return {
+            "stream": flow.stream,
+            "client": format_endpoint(c.addr, c.port),
+            "server": format_endpoint(s.addr, s.port),
+            "roles_guessed": flow.roles_guessed,
+            "first_frame": flow.first_frame,
+            "last_frame": flow.last_frame,
+            "start_time": self.first_ts / 1e9,
+            "duration_s": duration_s,
+            "packets": {"c2s": self.dirs[0].packets, "s2c": self.dirs[1].packets},
+            "bytes": {"c2s": self.dirs[0].data_bytes, "s2c": self.dirs[1].data_bytes},
+            "verdict": self.sentence(),
+            "opened": self.opened(),
+            "closed": self.closed(),
+            "handshake_frames": [f for f in (self.syn_frame, self.synack_frame, self.handshake_ack_frame) if f],
+            "fin_frames": [{"by": "client" if d == 0 else "server", "frame": f} for d, f in self.fin_frames],
+            "resets": [
+                {"by": "client" if d == 0 else "server", "frame": f, "sender_state": st, "cause": cause}
+                for d, f, st, cause, _ in self.rst
+            ],
+            "irtt_s": irtt,
+            "client_state": self.machine.client_state.value,
+            "server_state": self.machine.server_state.value,
+            "anomalies": self.anomalies[:20],
+            "wireshark": {"completeness": bits, "completeness_label": completeness_label(bits)},
+            "zeek": {
+                "conn_state": _zeek_conn_state(orig_state, resp_state, self.zeek),
+                "history": self.zeek.history,
+            },
+            "tcptrace": {
+                "complete": self.dirs[0].syn_packets > 0
+                and self.dirs[1].syn_packets > 0
+                and self.dirs[0].fin_packets > 0
+                and self.dirs[1].fin_packets > 0,
+                "reset": bool(self.rst),
+                "unidirectional": not (self.dirs[0].packets and self.dirs[1].packets),
+            },
+            "c2s": self.dirs[0].to_dict(duration_s),
+            "s2c": self.dirs[1].to_dict(duration_s),
+        }
+
+
+def _gap_bytes(ev: dict[str, Any]) -> int:
+    why = ev.get("why", "")
+    try:
+        return int(why.rsplit("): ", 1)[1].split(" bytes", 1)[0])
+    except (IndexError, ValueError):
+        return 0
+
+
+def _bytes(n: int) -> str:
+    if n < 1024:
+        return f"{n} byte{'s' if n != 1 else ''}"
+    if n < 1024 * 1024:
+        return f"{n / 1024:.1f} KiB"
+    return f"{n / 1024 / 1024:.1f} MiB"
+
+
+class _ZeekHistory:
+    """Zeek's ``history`` string (TCPSessionAdapter.cc update_history; reference §3.2): upper case for the
+    originator, lower case for the responder; a/d/i/q once per side, f/h/r/s again only when the sequence
+    number changes, t/w/g logarithmically (1st, 10th, 100th ...)."""
+
+    def __init__(self) -> None:
+        self.history = ""
+        self.orig_dir = 0
+        self.flipped = False
+        self._once: set[tuple[str, str]] = set()
+        self._last_seq: dict[str, int] = {}
+        self._counts: dict[str, int] = {}
+        self.sent: list[set[str]] = [set(), set()]  # letters (lower case) each side produced
+
+    def _letter(self, ch: str, direction: int) -> None:
+        letter = ch.upper() if direction == self.orig_dir else ch
+        self.history += letter
+        self.sent[0 if direction == self.orig_dir else 1].add(ch)
+
+    def _scaled(self, ch: str, direction: int) -> None:
+        key = ch.upper() if direction == self.orig_dir else ch
+        n = self._counts.get(key, 0) + 1
+        self._counts[key] = n
+        if n == 1 or (n >= 10 and math.log10(n).is_integer()):
+            self._letter(ch, direction)
+
+    def add(self, seg: Segment, first: bool) -> None:
+        flags = seg.flags
+        direction = seg.direction
+        if first:
+            # Zeek's originator is the first packet's sender, flipped when that packet is a SYN/ACK.
+            self.orig_dir = direction
+            if flags & (SYN | ACK) == SYN | ACK:
+                self.orig_dir = 1 - direction
+                self.flipped = True
+                self.history = "^"
+        key_dir = "O" if direction == self.orig_dir else "R"
+        syn, fin, rst = flags & SYN, flags & FIN, flags & RST
+        if syn and (fin or rst):
+            if ("q", key_dir) not in self._once:
+                self._once.add(("q", key_dir))
+                self._letter("q", direction)
+        elif fin and rst:
+            if ("i", key_dir) not in self._once:
+                self._once.add(("i", key_dir))
+                self._letter("i", direction)
+        elif syn:
+            ch = "h" if flags & ACK else "s"
+            self._repeatable(ch, direction, seg.seq_raw)
+        elif fin:
+            self._repeatable("f", direction, (seg.seq_raw + seg.len) & M32)
+        elif rst:
+            self._repeatable("r", direction, seg.seq_raw)
+        elif seg.len:
+            if ("d", key_dir) not in self._once:
+                self._once.add(("d", key_dir))
+                self._letter("d", direction)
+        elif flags & ACK and ("a", key_dir) not in self._once:
+            self._once.add(("a", key_dir))
+            self._letter("a", direction)
+        ta = seg.analysis
+        if ta & _RETRANS and seg.len:
+            self._scaled("t", direction)
+        if ta & A_ZERO_WINDOW:
+            self._scaled("w", direction)
+        if ta & A_LOST_PACKET:
+            self._scaled("g", direction)
+
+    def _repeatable(self, ch: str, direction: int, seq: int) -> None:
+        key = ch.upper() if direction == self.orig_dir else ch
+        if self._last_seq.get(key) != seq:
+            self._last_seq[key] = seq
+            self._letter(ch, direction)
+
+    def endpoint_states(self) -> tuple[str, str]:
+        """Zeek's TCP endpoint states at the end (INACTIVE, SYN_SENT, SYN_ACK_SENT, PARTIAL, ESTABLISHED,
+        CLOSED, RESET), inferred from what each side sent."""
+        out = []
+        for i in (0, 1):
+            sent = self.sent[i]
+            other = self.sent[1 - i]
+            if "r" in sent:
+                out.append("RESET")
+            elif "f" in sent:
+                out.append("CLOSED")
+            elif ("s" in sent and "h" in other) or ("h" in sent and ({"a", "d"} & other)):
+                out.append("ESTABLISHED")
+            elif "s" in sent:
+                out.append("SYN_SENT")
+            elif "h" in sent:
+                out.append("SYN_ACK_SENT")
+            elif sent:
+                out.append("PARTIAL")
+            else:
+                out.append("INACTIVE")
+        return out[0], out[1]
+
+
+def _zeek_conn_state(orig: str, resp: str, hist: _ZeekHistory) -> str:
+    """Zeek's conn_state from the two endpoint states (scripts/base/protocols/conn/main.zeek, reference §3.1)."""
+    inactive = ("INACTIVE", "PARTIAL")
+    if resp == "RESET":
+        if orig in ("SYN_SENT", "SYN_ACK_SENT") or (orig == "RESET" and not hist.sent[0] - {"s", "r"}):
+            return "REJ"
+        return "RSTRH" if orig in inactive else "RSTR"
+    if orig == "RESET":
+        if resp in inactive:
+            import re
+
+            return "RSTOS0" if re.match(r"^\^?S[^HAFGIQ]*R", hist.history) else "OTH"
+        return "RSTO"
+    if orig == "CLOSED" and resp == "CLOSED":
+        return "SF"
+    if orig == "CLOSED":
+        return "SH" if resp in inactive else "S2"
+    if resp == "CLOSED":
+        return "SHR" if orig in inactive else "S3"
+    if orig == "SYN_SENT" and resp in inactive:
+        return "S0"
+    if orig == "ESTABLISHED" and resp == "ESTABLISHED":
+        return "S1"
+    return "OTH"
+
+
+class Pipeline:
+    """Read, track, analyse and summarise a capture in one pass; iterate it for fully annotated segments.
+
+    >>> run = Pipeline("sample_pcaps/echo_ipv4.pcap")
+    >>> [(s.frame, s.phase, s.client_state, s.server_state) for s in run][:2]
+    [(3, 'handshake', 'SYN_SENT', 'SYN_RECEIVED'), (4, 'handshake', 'ESTABLISHED', 'SYN_RECEIVED')]
+    >>> run.summaries[0].closed()
+    'graceful_close_by_client'
+    """
+
+    def __init__(self, source: Any, *, track_bytes_in_flight: bool = True) -> None:
+        from .analysis import Analyzer
+        from .capture import open_capture
+        from .flow import FlowTracker
+
+        self.capture = open_capture(source)
+        self.tracker = FlowTracker()
+        self.analyzer = Analyzer(track_bytes_in_flight=track_bytes_in_flight)
+        self._summaries: list[FlowSummary | None] = []
+
+    def __iter__(self) -> Iterator[Segment]:
+        feed = self.tracker.feed
+        analyze = self.analyzer.analyze
+        summaries = self._summaries
+        for seg in self.capture:
+            flow = feed(seg)
+            analyze(seg, flow)
+            n = flow.stream
+            if n < len(summaries):
+                summary = summaries[n]
+            else:
+                summaries.append(None)
+                summary = None
+            if summary is None:
+                summary = summaries[n] = FlowSummary(flow)
+            summary.add(seg)
+            yield seg
+
+    def run(self) -> Pipeline:
+        """Consume the whole capture (when only the summaries are wanted)."""
+        for _ in self:
+            pass
+        return self
+
+    @property
+    def summaries(self) -> list[FlowSummary]:
+        return [s for s in self._summaries if s is not None]
+
+    @property
+    def stats(self) -> Any:
+        return self.capture.stats
+
+
+def summarize(source: Any, streams: set[int] | None = None) -> tuple[list[FlowSummary], Any]:
+    """Read and analyse a whole capture; return one :class:`FlowSummary` per stream (all, or ``streams``)
+    and the reader's :class:`~tcptrace.capture.CaptureStats`."""
+    run = Pipeline(source, track_bytes_in_flight=False).run()
+    out = [s for s in run.summaries if streams is None or s.flow.stream in streams]
+    return out, run.stats
+
+
+__all__ = ["DirStats", "FlowSummary", "Pipeline", "completeness_label", "summarize"]
