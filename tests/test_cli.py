@@ -129,3 +129,33 @@ def test_quick_start_main_job_runs() -> None:
     p = _python_m(*target)
     assert p.returncode == 0, p.stderr
     assert b"Stream 0" in p.stdout
+
+
+def test_packets_jsonl_has_analysis_states_and_phase() -> None:
+    code, out, _ = invoke("packets", "--format", "jsonl", str(SAMPLES / "lossy_bulk.pcap"))
+    assert code == 0
+    recs = [json.loads(line) for line in out.splitlines()]
+    assert {"analysis", "client_state", "server_state", "phase"} <= set(recs[0])
+    assert recs[0]["phase"] == "handshake"
+    flagged = [r for r in recs if "retransmission" in r["analysis"]]
+    assert flagged
+    assert all("evidence" in r for r in flagged)
+
+
+def test_flows_formats() -> None:
+    code, out, _ = invoke("flows", str(SAMPLES / "port_reuse.pcap"))
+    assert code == 0
+    lines = out.splitlines()
+    assert len(lines) == 4  # header, two streams, accounting
+    assert "closed by the server" in lines[1]
+    code, out, _ = invoke("flows", "--format", "json", str(SAMPLES / "refused.pcap"))
+    assert code == 0
+    doc = json.loads(out)
+    (flow,) = doc["flows"]
+    assert flow["opened"] == "refused"
+    assert flow["zeek"]["conn_state"] == "REJ"
+    assert doc["stats"]["frames"] == 4
+    code, out, _ = invoke("flows", "--format", "csv", "-s", "1", str(SAMPLES / "port_reuse.pcap"))
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert [r["stream"] for r in rows] == ["1"]
+    assert rows[0]["conn_state"] == "SF"
