@@ -28,8 +28,9 @@
 # sending server's side (see record_lossy_bulk). The namespaces are fresh for
 # each capture, so every IPv4 capture begins with the ARP exchange and every
 # IPv6 capture with the neighbour solicitation/advertisement: real non-TCP
-# frames that a reader must skip. Sequence numbers, ports and times change from one run to
-# the next (the kernel picks them); the shape of each capture does not.
+# frames that a reader must skip. Sequence numbers, ports and times change
+# from one run to the next (the kernel picks them); the shape of each capture
+# does not (lossy_bulk.pcap excepted: its losses are random).
 
 set -euo pipefail
 
@@ -332,7 +333,7 @@ record_keepalive() {
     teardown_netns
 }
 
-# --- lossy_bulk.pcap: 400 kB from the server with 2 % random loss ------------
+# --- lossy_bulk.pcap: 600 kB from the server with 2 % random loss ------------
 # An iptables rule in the CLIENT namespace drops 2 % of the server's segments
 # (tcp sport $PORT, SYN/ACK excepted so the handshake is never delayed by a
 # 1 s SYN/ACK timeout) when they arrive, on INPUT. The capture is taken on
@@ -343,20 +344,21 @@ record_keepalive() {
 # packet before netfilter's INPUT drops it. Only a drop before the capture
 # point, e.g. netem on the sender, would leave gaps that tshark calls
 # lost_segment.) The drops are random, so every run differs in detail.
-# Both namespaces use CUBIC (the host's default may be BBR, which reacts to
-# loss differently), and a 128-byte snap length keeps the file small: every
+# The sender uses CUBIC, Linux's usual default (a new namespace inherits the
+# host's default, which may be e.g. BBR, reacting to loss differently; and a
+# namespace may not change its default to an algorithm outside
+# net.ipv4.tcp_allowed_congestion_control, so bulk.py sets it on its socket
+# with TCP_CONGESTION). A 128-byte snap length keeps the file small: every
 # header (Ethernet 14 + IPv4 20 + TCP up to 60) is whole, the payload cut.
 LOSS=0.02
 record_lossy_bulk() {
     command -v iptables >/dev/null || { echo "lossy_bulk needs iptables" >&2; exit 1; }
     setup_netns
-    srv sysctl -qw net.ipv4.tcp_congestion_control=cubic
-    cli sysctl -qw net.ipv4.tcp_congestion_control=cubic
     cli iptables -A INPUT -p tcp --sport "$PORT" ! --tcp-flags SYN SYN \
         -m statistic --mode random --probability "$LOSS" -j DROP
-    start_server_program bulk.py server --host "$SRV4" --port "$PORT" --size 400000
+    start_server_program bulk.py server --host "$SRV4" --port "$PORT" --size 600000 --congestion cubic
     start_capture_in "$SRV_NS" "$LOG" tcpdump -i "$SRV_IF" -s 128 -U --immediate-mode -Z root -w "$HERE/lossy_bulk.pcap"
-    client bulk.py client --host "$SRV4" --port "$PORT"
+    client bulk.py client --host "$SRV4" --port "$PORT" --rcvbuf 131072
     wait_server
     stop_capture "$LOG"
     echo "client dropped $(cli iptables -L INPUT -v -x -n | awk '$3 == "DROP" {print $1}') segments;" \
@@ -402,22 +404,23 @@ record_half_close() {
     teardown_netns
 }
 
-GOLDEN_ARGS=()      # no arguments: tshark_golden.py does every capture
+# With no names given, record everything and let tshark_golden.py (with no
+# arguments) redo every .tsv; otherwise pass it just the files recorded.
+GOLDEN_ARGS=()
 if [[ ${#SELECTED[@]} -eq 0 ]]; then
-    SELECTED=("${ALL_CAPTURES[@]}")
-    ALL=1
+    for name in "${ALL_CAPTURES[@]}"; do
+        echo "== recording $name"
+        "record_$name"
+    done
 else
-    ALL=0
-fi
-for name in "${SELECTED[@]}"; do
-    echo "== recording $name"
-    "record_$name"
-    if [[ $ALL -eq 0 ]]; then
+    for name in "${SELECTED[@]}"; do
+        echo "== recording $name"
+        "record_$name"
         for file in "$HERE/$name.pcap" "$HERE/$name.pcapng"; do
             if [[ -f $file ]]; then GOLDEN_ARGS+=("$file"); fi
         done
-    fi
-done
+    done
+fi
 rm -f "$LOG"
 
 # tshark's per-packet view of each capture, for comparing tcptrace with it.

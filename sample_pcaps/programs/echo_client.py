@@ -24,12 +24,9 @@ def parse_args():
     ap = argparse.ArgumentParser(description="TCP echo client")
     ap.add_argument("--host", default="10.99.0.1", help="server address")
     ap.add_argument("--port", type=int, default=20000, help="server port")
-    ap.add_argument("--size", type=int, default=0,
-                    help='send N bytes of a pattern instead of b"AB"')
-    ap.add_argument("--source-port", type=int, default=0,
-                    help="bind this local port before connecting")
-    ap.add_argument("--wait-eof", action="store_true",
-                    help="wait for the server to close first")
+    ap.add_argument("--size", type=int, default=0, help='send N bytes of a pattern instead of b"AB"')
+    ap.add_argument("--source-port", type=int, default=0, help="bind this local port before connecting")
+    ap.add_argument("--wait-eof", action="store_true", help="wait for the server to close first")
     return ap.parse_args()
 
 
@@ -47,8 +44,7 @@ def main():
     with socket.socket(family, socket.SOCK_STREAM) as sock:
         if args.source_port:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind(("::" if family == socket.AF_INET6 else "0.0.0.0",
-                       args.source_port))
+            sock.bind(("::" if family == socket.AF_INET6 else "0.0.0.0", args.source_port))
         sock.connect((args.host, args.port))
         sock.sendall(data)
         received = b""

@@ -22,10 +22,14 @@ def parse_args():
     ap = argparse.ArgumentParser(description="TCP echo server")
     ap.add_argument("--host", default="0.0.0.0", help="address to listen on")
     ap.add_argument("--port", type=int, default=20000, help="port to listen on")
-    ap.add_argument("--count", type=int, default=1,
-                    help="number of connections to serve before exiting")
-    ap.add_argument("--close-after", type=int, default=0, metavar="BYTES",
-                    help="close first after echoing BYTES bytes (0: wait for the client)")
+    ap.add_argument("--count", type=int, default=1, help="number of connections to serve before exiting")
+    ap.add_argument(
+        "--close-after",
+        type=int,
+        default=0,
+        metavar="BYTES",
+        help="close first after echoing BYTES bytes (0: wait for the client)",
+    )
     return ap.parse_args()
 
 
