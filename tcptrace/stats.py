@@ -27,7 +27,7 @@ from .analysis import (
 )
 from .flow import Flow
 from .model import ACK, FIN, RST, SYN, Segment, format_endpoint
-from .state import ConnectionMachine
+from .state import ConnectionMachine, TcpState
 
 M32 = 0xFFFFFFFF
 _RETRANS = A_RETRANSMISSION | A_FAST_RETRANSMISSION | A_SPURIOUS_RETRANSMISSION
@@ -209,14 +209,18 @@ class FlowSummary:
         self.anomalies: list[dict[str, Any]] = []
         self.machine = ConnectionMachine()
         self.zeek = _ZeekHistory()
+        self.steady = False  # see add(): the fast path for segments that change nothing but counters
 
     # --- per packet ---------------------------------------------------------------------------------
 
     def add(self, seg: Segment) -> None:
+        flags = seg.flags
+        if not flags & 0x07 and flags & ACK and not seg.analysis and self.steady:
+            self._add_steady(seg)
+            return
         flow = self.flow
         direction = seg.direction
         d = self.dirs[direction]
-        flags = seg.flags
         seglen = seg.len
         ts = seg.ts_ns
         ta = seg.analysis
@@ -263,7 +267,8 @@ class FlowSummary:
             d.rst_packets += 1
         if flags & 0x08:
             d.pushed_packets += 1
-        if seg.hdr_len > 20 and seg.opt_bytes and seg.options.sack:
+        fa = flow.analysis
+        if fa is not None and fa.dirs[direction].sack_blocks:  # the analyser decoded this packet's SACK blocks
             d.sack_packets += 1
         if seglen:
             d.data_packets += 1
@@ -318,6 +323,69 @@ class FlowSummary:
                 o.rtt_min = r
         self._lifecycle(seg, first)
         self.zeek.add(seg, self.packets == 1)
+        m = self.machine
+        # Steady state: both ESTABLISHED, no FIN yet, both sides' a/d history letters written. An ACK-bearing
+        # segment without SYN/FIN/RST and without analysis flags then changes nothing but counters.
+        self.steady = (
+            m.client.state is TcpState.ESTABLISHED
+            and m.server.state is TcpState.ESTABLISHED
+            and self.fin_next[0] is None
+            and self.fin_next[1] is None
+            and self.zeek.settled()
+        )
+
+    def _add_steady(self, seg: Segment) -> None:
+        """The common case (see ``steady``): counters only, in one place for speed."""
+        direction = seg.direction
+        d = self.dirs[direction]
+        seglen = seg.len
+        ts = seg.ts_ns
+        self.packets += 1
+        self.last_ts = ts
+        self.completeness |= C_DATA if seglen else C_ACK
+        d.packets += 1
+        if ts - d.last_ts > d.max_idle_ns:
+            d.max_idle_ns = ts - d.last_ts
+        d.last_ts = ts
+        d.ack_packets += 1
+        if seg.flags & 0x08:
+            d.pushed_packets += 1
+        fa = self.flow.analysis
+        if fa is not None and fa.dirs[direction].sack_blocks:
+            d.sack_packets += 1
+        if seglen:
+            d.data_packets += 1
+            d.data_bytes += seglen
+            if seglen > d.seg_max:
+                d.seg_max = seglen
+            if seglen < d.seg_min or d.seg_min < 0:
+                d.seg_min = seglen
+            cut = seglen - len(seg.payload)
+            if cut > 0:
+                d.truncated_bytes += cut
+                d.truncated_packets += 1
+            seg.phase = "data"
+        else:
+            d.pure_acks += 1
+            seg.phase = "data"
+        win = seg.win
+        d.win_n += 1
+        d.win_sum += win
+        if win > d.win_max:
+            d.win_max = win
+        if win < d.win_min or d.win_min < 0:
+            d.win_min = win
+        r = seg.ack_rtt_ns
+        if r >= 0:
+            o = self.dirs[1 - direction]
+            o.rtt_n += 1
+            o.rtt_sum += r
+            o.rtt_sumsq += r * r
+            if r > o.rtt_max:
+                o.rtt_max = r
+            if r < o.rtt_min or o.rtt_min < 0:
+                o.rtt_min = r
+        seg.client_state = seg.server_state = TcpState.ESTABLISHED
 
     def _lifecycle(self, seg: Segment, first: bool) -> None:
         """Handshake/close/reset bookkeeping, the phase of the packet and both endpoints' states."""
@@ -336,8 +404,8 @@ class FlowSummary:
         for anomaly in machine.on_segment(seg.frame, direction == 0, flags, acks_fin, first):
             if len(self.anomalies) < 100:
                 self.anomalies.append({"frame": seg.frame, "text": anomaly.message})
-        seg.client_state = machine.client.state.value
-        seg.server_state = machine.server.state.value
+        seg.client_state = machine.client.state  # TcpState is a str: no .value lookup on the hot path
+        seg.server_state = machine.server.state
         # phase
         if flags & RST:
             phase = "reset"
@@ -368,7 +436,7 @@ class FlowSummary:
             self.fin_next[direction] = (seg.seq_raw + seg.len + 1) & M32
             self.fin_frames.append((direction, seg.frame))
         if flags & RST:
-            state = before[direction].value
+            state = str(before[direction])
             self.rst.append((direction, seg.frame, state, self._rst_cause(seg, state), seg.len))
 
     def _rst_cause(self, seg: Segment, sender_state: str) -> str:
@@ -581,6 +649,11 @@ class _ZeekHistory:
         if ta & A_LOST_PACKET:
             self._scaled("g", direction)
 
+    def settled(self) -> bool:
+        """Both sides' one-time a/d letters are written: plain ACKs and data add nothing more."""
+        once = self._once
+        return len(once) >= 4 and all((ch, side) in once for ch in "ad" for side in "OR")
+
     def _repeatable(self, ch: str, direction: int, seq: int) -> None:
         key = ch.upper() if direction == self.orig_dir else ch
         if self._last_seq.get(key) != seq:
@@ -641,7 +714,7 @@ class Pipeline:
     """Read, track, analyse and summarise a capture in one pass; iterate it for fully annotated segments.
 
     >>> run = Pipeline("sample_pcaps/echo_ipv4.pcap")
-    >>> [(s.frame, s.phase, s.client_state, s.server_state) for s in run][:2]
+    >>> [(s.frame, s.phase, str(s.client_state), str(s.server_state)) for s in run][:2]
     [(3, 'handshake', 'SYN_SENT', 'SYN_RECEIVED'), (4, 'handshake', 'ESTABLISHED', 'SYN_RECEIVED')]
     >>> run.summaries[0].closed()
     'graceful_close_by_client'
