@@ -153,8 +153,9 @@ packets.help = (packets.help or "") + "\n\n" + CAPTURE_HELP
 def explain(capture: str, streams: tuple[int, ...]) -> None:
     """Walk through each TCP stream of CAPTURE, packet by packet.
 
-    For now this prints, per stream, its endpoints and roles and its packet list; the step-by-step narrative
-    of handshake, data transfer and teardown builds on it.
+    For now this prints, per stream, its endpoints and roles, its verdict, and its packet list with
+    Wireshark's analysis tags and both endpoints' TCP states; the step-by-step narrative of handshake, data
+    transfer and teardown builds on it.
     """
     run = _Run(capture)
     by_stream: dict[int, list[Segment]] = {}
@@ -162,6 +163,7 @@ def explain(capture: str, streams: tuple[int, ...]) -> None:
         by_stream.setdefault(seg.stream, []).append(seg)
     origin = run.stats.first_ts_ns
     flows = run.flows
+    summaries = {sm.flow.stream: sm for sm in run.pipeline.summaries}
     for n in sorted(by_stream):
         flow = flows[n]
         segs = by_stream[n]
@@ -171,7 +173,13 @@ def explain(capture: str, streams: tuple[int, ...]) -> None:
             f"Stream {n}: client {flow.client.endpoint} → server {flow.server.endpoint}{guessed}, "
             f"{len(segs)} packets over {dur:.6f} s"
         )
+        summary = summaries.get(n)
+        if summary is not None:
+            click.echo(f"  {summary.sentence()}.")
         _echo_lines("  " + line for line in table_lines(segs, origin_ns=origin))
+        click.echo("  states after each packet (client / server):")
+        for seg in segs:
+            click.echo(f"  {seg.frame:>6}  {seg.phase:<9}  {seg.client_state} / {seg.server_state}")
         click.echo()
     click.echo(accounting(run.stats, len(flows)))
     run.warn()
