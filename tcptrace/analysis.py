@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from .flow import Flow
+from .messages import EN
 from .model import ACK, FIN, RST, SYN, Segment
 
 M32 = 0xFFFFFFFF
@@ -220,12 +221,7 @@ class Analyzer:
 
         ta = A_REUSED_PORTS if reused else 0
         if reused:
-            ev = {
-                "reused_ports": {
-                    "why": "a new SYN with a different initial sequence number on a 4-tuple "
-                    "already seen: a new connection reuses the ports"
-                }
-            }
+            ev = _ev(None, "reused_ports")
         if flags & (SYN | ACK) == SYN and seq == fwd_base and fwd.maxseqtobeacked:
             # packet-tcp.c (issue 17616): a SYN repeating the ISN restarts the handshake; a RST sent before it
             # may have pushed nextseq anywhere, so nextseq falls back to the highest contiguous sequence number.
@@ -238,20 +234,14 @@ class Analyzer:
         # ZERO WINDOW PROBE: 1 byte at the next expected sequence number while the peer's window is 0
         if seglen == 1 and seq == fnext and rev.window == 0:
             ta |= A_ZERO_WINDOW_PROBE
-            ev = _ev(
-                ev,
-                "zero_window_probe",
-                frame=rev.zero_window_frame,
-                why=f"1 byte at the next expected seq {(seq - fwd_base) & M32} while the receiver's "
-                f"window is 0 (since frame {rev.zero_window_frame})",
-            )
+            ev = _ev(ev, "zero_window_probe", frame=rev.zero_window_frame, seq=(seq - fwd_base) & M32)
             goto_finished_fwd = True
         if not goto_finished_fwd:
             # ZERO WINDOW: window 0 and none of SYN/FIN/RST
             if window == 0 and not flags & _SFR:
                 ta |= A_ZERO_WINDOW
                 fwd.zero_window_frame = frame
-                ev = _ev(ev, "zero_window", why="the receive window is 0: the sender must stop until it opens")
+                ev = _ev(ev, "zero_window")
             # LOST PACKET: beyond the next expected sequence number (not checked on RST)
             if fnext and seq != fnext and ((seq - fnext) & M32) < HALF and not flags & RST:
                 ta |= A_LOST_PACKET
@@ -260,8 +250,9 @@ class Analyzer:
                     ev,
                     "lost_segment",
                     frame=fwd.nextseqframe,
-                    why=f"seq {(seq - fwd_base) & M32} > next expected {(fnext - fwd_base) & M32} "
-                    f"(after frame {fwd.nextseqframe}): {(seq - fnext) & M32} bytes were not captured",
+                    seq=(seq - fwd_base) & M32,
+                    expected=(fnext - fwd_base) & M32,
+                    gap=(seq - fnext) & M32,
                 )
             # KEEP ALIVE: 0 or 1 byte, one before the next expected sequence number
             if seglen <= 1 and seq == ((fnext - 1) & M32) and not flags & _SFR:
@@ -270,19 +261,15 @@ class Analyzer:
                     ev,
                     "keep_alive",
                     frame=fwd.nextseqframe,
-                    why=f"{seglen} byte(s) at seq {(seq - fwd_base) & M32} = next expected "
-                    f"{(fnext - fwd_base) & M32} - 1: already acknowledged data, sent to elicit an ACK",
+                    len=seglen,
+                    seq=(seq - fwd_base) & M32,
+                    expected=(fnext - fwd_base) & M32,
                 )
             # WINDOW UPDATE: no data, same seq/ack as before, new non-zero window
             same_position = seq == fnext and ack == fwd.lastack and not flags & _SFR
             if seglen == 0 and window and window != fwd.window and same_position:
                 ta |= A_WINDOW_UPDATE
-                ev = _ev(
-                    ev,
-                    "window_update",
-                    why=f"no data, same seq and ack as before; the window changed from "
-                    f"{_raw_win(fwd.window)} to {window} (raw)",
-                )
+                ev = _ev(ev, "window_update", old=_raw_win(fwd.window), new=window)
             # WINDOW FULL: data up to exactly the right edge of the peer's advertised window
             if seglen > 0 and rev_win_scale != -1 and not flags & _SFR:
                 shift = 0 if (rev.is_first_ack or rev_win_scale == -2) else rev_win_scale
@@ -293,9 +280,9 @@ class Analyzer:
                         ev,
                         "window_full",
                         frame=rev.lastackframe,
-                        why=f"seq + len = {(seq + seglen - fwd_base) & M32} = the receiver's ack "
-                        f"{(rev.lastack - fwd_base) & M32} + window {(rev.window << shift) & M32}: "
-                        "the sender has filled the receive window",
+                        end=(seq + seglen - fwd_base) & M32,
+                        ack=(rev.lastack - fwd_base) & M32,
+                        window=(rev.window << shift) & M32,
                     )
             if (
                 seglen == 0
@@ -305,7 +292,7 @@ class Analyzer:
                 and (window == fwd.window)
             ):
                 ta |= A_KEEP_ALIVE_ACK
-                ev = _ev(ev, "keep_alive_ack", why="repeats the previous ACK in answer to a keep-alive")
+                ev = _ev(ev, "keep_alive_ack")
             elif (
                 seglen == 0
                 and same_position
@@ -314,24 +301,12 @@ class Analyzer:
                 and (fwd.window == 0)
             ):
                 ta |= A_ZERO_WINDOW_PROBE_ACK
-                ev = _ev(
-                    ev,
-                    "zero_window_probe_ack",
-                    why="repeats the previous ACK with window 0 in answer to a "
-                    "zero-window probe: the window is still closed",
-                )
+                ev = _ev(ev, "zero_window_probe_ack")
             elif seglen == 0 and window and window == fwd.window and same_position:
                 # DUPLICATE ACK (the MPTCP exception of packet-tcp.c is not modelled)
                 fwd.dupacknum = 1 if fwd.dupacknum == -1 else fwd.dupacknum + 1
                 ta |= A_DUPLICATE_ACK
-                ev = _ev(
-                    ev,
-                    "duplicate_ack",
-                    frame=fwd.lastnondupack,
-                    number=fwd.dupacknum,
-                    why=f"duplicate #{fwd.dupacknum} of the ACK in frame {fwd.lastnondupack}: no data, "
-                    f"same seq, same ack {(ack - rev_base) & M32}, same window",
-                )
+                ev = _ev(ev, "duplicate_ack", frame=fwd.lastnondupack, number=fwd.dupacknum, ack=(ack - rev_base) & M32)
         # finished_fwd: a new ack number resets the dup-ack counter
         if ack != fwd.lastack:
             fwd.lastnondupack = frame
@@ -349,12 +324,7 @@ class Analyzer:
                     ta |= A_ACK_LOST_PACKET
                 rev.dupacknum = -1
             if ta & A_ACK_LOST_PACKET:
-                ev = _ev(
-                    ev,
-                    "ack_lost_segment",
-                    why=f"ack {(ack - rev_base) & M32} is beyond the highest contiguous data seen from the "
-                    f"other side ({(rmax - rev_base) & M32}): that data was not captured",
-                )
+                ev = _ev(ev, "ack_lost_segment", ack=(ack - rev_base) & M32, seen=(rmax - rev_base) & M32)
         # RETRANSMISSION / FAST RETRANSMISSION / OUT-OF-ORDER (only for data, SYN or FIN)
         if seglen > 0 or flags & _SF:
             seq_not_advanced = fnext != 0 and ((seq - fnext) & M32) >= HALF
@@ -368,8 +338,8 @@ class Analyzer:
                         ev,
                         "spurious_retransmission",
                         frame=rev.lastackframe,
-                        why=f"seq + len = {(end - fwd_base) & M32} <= {(rev.lastack - fwd_base) & M32}, already "
-                        f"acknowledged by the receiver (frame {rev.lastackframe}): the data had arrived",
+                        end=(end - fwd_base) & M32,
+                        acked=(rev.lastack - fwd_base) & M32,
                     )
                 else:
                     kind = self._retransmission_kind(seq, seglen, flags, now, fwd, rev, fa, seq_not_advanced)
@@ -414,11 +384,7 @@ class Analyzer:
                 if prev[0] == ip_id and prev[1] == seq and prev[2] == seglen and now - prev[4] <= HW_DUP_WINDOW_NS:
                     seg.duplicate_of = prev[3]
                     ta = 0
-                    why = (
-                        f"same IP ID {ip_id}, sequence number and length as frame {prev[3]}, "
-                        f"{(now - prev[4]) / 1e3:.0f} µs earlier: the same packet captured twice, not a retransmission"
-                    )
-                    ev = {"duplicate": {"frame": prev[3], "why": why}}
+                    ev = _ev(None, "duplicate", frame=prev[3], ip_id=ip_id, us=round((now - prev[4]) / 1e3))
                     break
         fwd.recent = (fwd.recent[1], (ip_id, seq, seglen, frame, now))
         seg.analysis = ta
@@ -487,10 +453,10 @@ class Analyzer:
                 ev,
                 "fast_retransmission",
                 frame=rev.lastackframe,
-                dup_acks=rev.dupacknum,
-                why=f"seq {seq_rel} < next expected {next_rel}, after {rev.dupacknum} duplicate ACKs asking "
-                f"for seq {seq_rel} (last in frame {rev.lastackframe}, "
-                f"{(now - rev.lastacktime) / 1e6:.3f} ms before)",
+                dup_acks=rev.dupacknum if rev.dupacknum >= 0 else 2,
+                seq=seq_rel,
+                expected=next_rel,
+                ms=round((now - rev.lastacktime) / 1e6, 3),
             )
         if kind == A_OUT_OF_ORDER:
             thres = fa.ts_first_rtt or DEFAULT_OOO_THRESHOLD_NS
@@ -498,9 +464,10 @@ class Analyzer:
                 ev,
                 "out_of_order",
                 frame=fwd.nextseqframe,
-                why=f"seq {seq_rel} < next expected {next_rel}, only {(now - fwd.nextseqtime) / 1e6:.3f} ms "
-                f"after frame {fwd.nextseqframe} (under the {'iRTT' if fa.ts_first_rtt else 'default'} "
-                f"threshold {thres / 1e6:.3f} ms): sent before, arrived late",
+                seq=seq_rel,
+                expected=next_rel,
+                ms=round((now - fwd.nextseqtime) / 1e6, 3),
+                threshold_ms=round(thres / 1e6, 3),
             )
         # generic retransmission: RTO from the oldest unacked segment, else from the segment that set nextseq
         rto_frame, rto_ts = fwd.nextseqframe, fwd.nextseqtime
@@ -513,9 +480,10 @@ class Analyzer:
             ev,
             "retransmission",
             frame=rto_frame,
+            seq=seq_rel,
+            expected=next_rel,
             rto_s=seg.rto_ns / 1e9,
-            why=f"seq {seq_rel} < next expected {next_rel}: this data was sent before; "
-            f"{seg.rto_ns / 1e6:.3f} ms after frame {rto_frame} (the oldest unacknowledged segment)",
+            ms=round(seg.rto_ns / 1e6, 3),
         )
 
     @staticmethod
@@ -579,8 +547,11 @@ def _raw_win(w: int) -> str:
 
 
 def _ev(ev: dict[str, Any] | None, name: str, **fields: Any) -> dict[str, Any]:
+    """Record a flag's evidence: its numbers (relative seq/ack, frames, times) and the English sentence built
+    from them by the message catalogue (narratives render the same numbers in the reader's language)."""
     if ev is None:
         ev = {}
+    fields["why"] = EN["why." + name].format(**fields)
     ev[name] = fields
     return ev
 

@@ -1,0 +1,255 @@
+"""Message catalogues for narratives: one dict per language, the same keys in each.
+
+Adding a language is adding a dict here (and its name to ``LANGUAGES``); no logic changes. Values are
+``str.format`` templates with named fields. RFC state names (``SYN_SENT``, ``TIME_WAIT`` ...) and TCP flag names
+are never translated: they are what the user sees in Wireshark and in RFC 9293.
+"""
+
+from __future__ import annotations
+
+EN: dict[str, str] = {
+    # roles, sections
+    "client": "client",
+    "server": "server",
+    "Client": "Client",
+    "Server": "Server",
+    "section.handshake": "Three-way handshake",
+    "section.data": "Data transfer",
+    "section.teardown": "Teardown",
+    "section.reset": "Reset",
+    "header": "Stream {stream}: client {client} → server {server}{guess}",
+    "header.guess": " (roles guessed from the ports: the capture starts mid-connection)",
+    "header.duration": "{packets} packets over {duration}",
+    "frame": "frame",
+    "frames": "frames",
+    # handshake
+    "syn": "The {client} sends SYN with seq = {seq} (raw {seq_raw}) to ask for a connection, and enters "
+    "SYN_SENT. {options}",
+    "syn.retransmission": "No answer yet: the {client} sends the SYN again, {delay} after the previous one "
+    "(SYN retransmission; the timeout doubles each time: {intervals}).",
+    "syn_ack": "The {server} answers SYN+ACK: seq = {seq} (raw {seq_raw}), ack = {ack} (raw {ack_raw}). The ack "
+    "is the client's seq + 1 because a SYN consumes one sequence number: the {server} now expects the client's "
+    "byte {ack}. On receiving the SYN the {server} entered SYN_RECEIVED; the {client} is now {client_state}. "
+    "{options}",
+    "syn_ack.retransmission": "The {server} sends its SYN+ACK again ({delay} after the previous one): the "
+    "handshake's last ACK has not arrived yet.",
+    "handshake_ack": "The {client} acknowledges the SYN+ACK: seq = {seq}, ack = {ack} (raw {ack_raw}, the "
+    "server's seq + 1). Both sides are ESTABLISHED. {rtt}",
+    "handshake.rtt": "Handshake round-trip time (SYN to this ACK): {rtt}.",
+    "options.none": "It sends no TCP options.",
+    "options.list": "Its options: {items}.",
+    "opt.mss": "MSS {mss} (the largest segment it wants to receive)",
+    "opt.ws": "window scale {shift} (its windows are multiplied by {factor})",
+    "opt.sack": "SACK permitted (it can report blocks received out of order)",
+    "opt.ts": "timestamps (for RTT measurement and protection against wrapped sequence numbers)",
+    "negotiated": "Negotiated: {items}.",
+    "neg.ws.on": "window scaling on (client ×{c}, server ×{s})",
+    "neg.ws.off": "no window scaling (both sides must offer it)",
+    "neg.sack.on": "SACK on",
+    "neg.sack.off": "no SACK",
+    "neg.ts.on": "timestamps on",
+    "neg.ts.off": "no timestamps",
+    "neg.mss": "segments of at most {mss} bytes",
+    "refused": "Connection refused: the {server} answers the SYN with RST: nothing listens on port {port}. "
+    "The client's connect() fails (ECONNREFUSED) and both sides are CLOSED.",
+    "unanswered": "The SYN was never answered in this capture: no SYN+ACK and no RST. The host may be down, "
+    "a firewall may drop the SYN, or the capture ended too early.",
+    # data
+    "data": "The {who} sends {n} {bytes_word} (seq {first}–{last}){push}: {preview}",
+    "data.push": ", PSH: hand it to the application now",
+    "data.half_close": "The {who} still sends data after the {other}'s FIN: a half-close — the {other} only "
+    "closed its sending direction (shutdown(SHUT_WR)) and still reads.",
+    "data.not_captured": "(payload not captured: the snap length cut it)",
+    "byte": "byte",
+    "bytes": "bytes",
+    "ack": "The {who} acknowledges: ack = {ack}: the {other}'s bytes up to seq {upto} arrived{new}{rtt}.",
+    "ack.new": " ({n} new {bytes_word})",
+    "ack.rtt": "; {rtt} after frame {frame}",
+    "ack.delayed": " (a delayed ACK: the receiver waited for more data before acknowledging)",
+    "ack.window": "The {who}'s window is now {win} bytes.",
+    "summary": "The {who} sends {size} in {n} segments over {duration}; the {other} answers with {acks} ACKs.",
+    "summary.both": "{a} {b}",
+    "summary.ack_only": "The {who} sends {n} ACKs without data over {duration}.",
+    "coalesced": "Note: TCP is a byte stream. These {n} bytes travel in one segment; if the application "
+    'called send() several times, the writes were coalesced (the "sticky packet" effect): the receiver must '
+    "frame messages itself.",
+    # analysis flags
+    "flag.retransmission": "Retransmission: {why}.",
+    "flag.fast_retransmission": "Fast retransmission: {why}. The sender did not wait for a timeout.",
+    "flag.spurious_retransmission": "Spurious retransmission: {why}.",
+    "flag.out_of_order": "Out of order: {why}.",
+    "flag.lost_segment": "Previous segment not captured: {why}.",
+    "flag.ack_lost_segment": "ACKed unseen segment: {why}.",
+    "flag.duplicate_ack": "Duplicate ACK: {why}. The receiver is still waiting for the same byte — a sign of "
+    "loss or reordering.",
+    "flag.window_update": "Window update: {why}; the receiving application has read data from its buffer.",
+    "flag.window_full": "Window full: {why}.",
+    "flag.zero_window": "Zero window: the {who}'s receive buffer is full (window 0); the {other} must stop "
+    "sending until it opens.",
+    "flag.zero_window_probe": "Zero-window probe: {why}.",
+    "flag.zero_window_probe_ack": "Zero-window probe ACK: {why}.",
+    "flag.keep_alive": "Keep-alive: {why}. It checks the peer is still there (Linux also probes a closed window "
+    "this way).",
+    "flag.keep_alive_ack": "Keep-alive ACK: {why}.",
+    "flag.reused_ports": "Port numbers reused: {why}.",
+    "flag.duplicate": "Duplicate frame: {why}.",
+    # teardown
+    "fin": "The {who} sends FIN (seq {seq}{data}): it has nothing more to send. It enters {who_state}; the "
+    "{other}, on receiving it, enters {other_state} (its application will read end-of-file).",
+    "fin.data": ", with {n} bytes of data",
+    "fin.second": "The {who} sends its own FIN (seq {seq}){acking}. It enters {who_state}; the {other} is now "
+    "{other_state}.",
+    "fin.acking": " and in the same segment acknowledges the {other}'s FIN (ack = {ack}): the three-segment "
+    "close, FIN+ACK combined",
+    "fin.simultaneous": "Both FINs crossed: a simultaneous close. Each side is in CLOSING until its FIN is "
+    "acknowledged.",
+    "fin_ack": "The {who} acknowledges the {other}'s FIN: ack = {ack} (the FIN's seq + 1: a FIN consumes one "
+    "sequence number). {states}",
+    "states": "{client_role} {client_state}, {server_role} {server_state}.",
+    "time_wait": "The {who} stays in TIME_WAIT for 2×MSL (twice the maximum segment lifetime, 60 s on Linux) so "
+    "that it can re-send the last ACK if it was lost and old duplicates of this connection die out.",
+    "closed": "The {who} is CLOSED.",
+    "reset": "The {who} resets the connection (RST) in {state}. Likely cause: {cause}. Both endpoints are "
+    "CLOSED; unacknowledged data is discarded.",
+    "anomaly": "Unexpected for the inferred state: {text}.",
+    "step.states": "States: {client_role} {client_state}, {server_role} {server_state}.",
+    "truncated": "… {n} more steps not shown (use --max-steps N or -v).",
+    "verdict": "Verdict: {verdict}.",
+    # evidence: why each analysis flag fired (fields from tcptrace.analysis; numbers are relative)
+    "why.retransmission": "seq {seq} < next expected {expected}: this data was sent before; {ms} ms after frame "
+    "{frame} (the oldest unacknowledged segment)",
+    "why.fast_retransmission": "seq {seq} < next expected {expected}, after {dup_acks} duplicate ACKs asking for "
+    "seq {seq} (the last in frame {frame}, {ms} ms before)",
+    "why.spurious_retransmission": "seq + len = {end} <= {acked}, already acknowledged by the receiver (frame "
+    "{frame}): the data had arrived",
+    "why.out_of_order": "seq {seq} < next expected {expected}, only {ms} ms after frame {frame} (within "
+    "{threshold_ms} ms): sent earlier, arrived late",
+    "why.lost_segment": "seq {seq} > next expected {expected} (after frame {frame}): {gap} bytes were not captured",
+    "why.ack_lost_segment": "ack {ack} is beyond the highest contiguous data seen from the other side ({seen}): "
+    "that data was not captured",
+    "why.duplicate_ack": "duplicate #{number} of the ACK in frame {frame} (ack {ack}, no data, same window)",
+    "why.window_update": "no data, same seq and ack as before; the window changed from {old} to {new} (raw)",
+    "why.window_full": "seq + len = {end} = the receiver's ack {ack} + window {window}: the sender has filled "
+    "the receive window",
+    "why.zero_window": "the receive window is 0: the sender must stop until it opens",
+    "why.zero_window_probe": "1 byte at the next expected seq {seq} while the receiver's window is 0 (since frame "
+    "{frame})",
+    "why.zero_window_probe_ack": "repeats the previous ACK with window 0 in answer to a zero-window probe: the "
+    "window is still closed",
+    "why.keep_alive": "{len} byte(s) at seq {seq} = next expected {expected} - 1: already acknowledged data, sent "
+    "to elicit an ACK",
+    "why.keep_alive_ack": "repeats the previous ACK in answer to a keep-alive",
+    "why.reused_ports": "a new SYN with a different initial sequence number on a 4-tuple already seen: a new "
+    "connection reuses the ports",
+    "why.duplicate": "same IP ID {ip_id}, sequence number and length as frame {frame}, {us} µs earlier: the same "
+    "packet captured twice, not a retransmission",
+}
+
+ZH: dict[str, str] = {
+    "client": "客户端",
+    "server": "服务器",
+    "Client": "客户端",
+    "Server": "服务器",
+    "section.handshake": "三次握手",
+    "section.data": "数据传输",
+    "section.teardown": "四次挥手（连接释放）",
+    "section.reset": "重置",
+    "header": "流 {stream}：客户端 {client} → 服务器 {server}{guess}",
+    "header.guess": "（捕获开始于连接中途，角色按端口推断）",
+    "header.duration": "共 {packets} 个报文，历时 {duration}",
+    "frame": "帧",
+    "frames": "帧",
+    "syn": "{client}发送 SYN，序列号 seq = {seq}（原始值 {seq_raw}），请求建立连接，并进入 SYN_SENT 状态。{options}",
+    "syn.retransmission": "尚未收到应答：{client}在上一个 SYN 之后 {delay} 再次发送 SYN（SYN 重传；超时时间每次加倍：{intervals}）。",
+    "syn_ack": "{server}回复 SYN+ACK：序列号 seq = {seq}（原始值 {seq_raw}），确认号 ack = {ack}（原始值 {ack_raw}）。"
+    "确认号等于客户端的序列号加 1，因为 SYN 本身占用一个序列号：{server}期待接收客户端的第 {ack} 个字节。"
+    "{server}收到 SYN 后进入 SYN_RECEIVED 状态；{client}现在处于 {client_state} 状态。{options}",
+    "syn_ack.retransmission": "{server}再次发送 SYN+ACK（距上一次 {delay}）：握手的最后一个 ACK 还没有到达。",
+    "handshake_ack": "{client}确认 SYN+ACK：序列号 seq = {seq}，确认号 ack = {ack}（原始值 {ack_raw}，即服务器序列号加 1）。"
+    "双方都进入 ESTABLISHED 状态。{rtt}",
+    "handshake.rtt": "握手往返时间（从 SYN 到此 ACK）：{rtt}。",
+    "options.none": "它没有携带 TCP 选项。",
+    "options.list": "它的选项：{items}。",
+    "opt.mss": "MSS {mss}（希望接收的最大报文段长度）",
+    "opt.ws": "窗口扩大因子 {shift}（其窗口值乘以 {factor}）",
+    "opt.sack": "允许 SACK（可以报告乱序收到的数据块）",
+    "opt.ts": "时间戳（用于测量 RTT 并防止序列号回绕）",
+    "negotiated": "协商结果：{items}。",
+    "neg.ws.on": "启用窗口扩大（客户端 ×{c}，服务器 ×{s}）",
+    "neg.ws.off": "不使用窗口扩大（需要双方都提供）",
+    "neg.sack.on": "启用 SACK",
+    "neg.sack.off": "不使用 SACK",
+    "neg.ts.on": "启用时间戳",
+    "neg.ts.off": "不使用时间戳",
+    "neg.mss": "报文段最大 {mss} 字节",
+    "refused": "连接被拒绝：{server}用 RST 回应 SYN，端口 {port} 上没有程序在监听。客户端的 connect() 失败（ECONNREFUSED），双方都处于 CLOSED 状态。",
+    "unanswered": "在本次捕获中 SYN 一直没有得到应答：既没有 SYN+ACK 也没有 RST。对方主机可能不在线，防火墙可能丢弃了 SYN，或者捕获结束得太早。",
+    "data": "{who}发送 {n} {bytes_word}数据（seq {first}–{last}）{push}：{preview}",
+    "data.push": "，PSH：立即交给应用程序",
+    "data.half_close": "{who}在收到{other}的 FIN 之后仍在发送数据：这是半关闭——{other}只关闭了自己的发送方向（shutdown(SHUT_WR)），仍然可以接收。",
+    "data.not_captured": "（数据未被捕获：被快照长度截断）",
+    "byte": "字节",
+    "bytes": "字节",
+    "ack": "{who}发送确认：确认号 ack = {ack}：{other}直到序列号 {upto} 的字节都已收到{new}{rtt}。",
+    "ack.new": "（新确认 {n} {bytes_word}）",
+    "ack.rtt": "；距帧 {frame} {rtt}",
+    "ack.delayed": "（延迟确认：接收方等待更多数据后才确认）",
+    "ack.window": "{who}的接收窗口现在是 {win} 字节。",
+    "summary": "{who}在 {duration} 内用 {n} 个报文段发送了 {size}；{other}回复了 {acks} 个 ACK。",
+    "summary.both": "{a}{b}",
+    "summary.ack_only": "{who}在 {duration} 内发送了 {n} 个不带数据的 ACK。",
+    "coalesced": "注意：TCP 是字节流。这 {n} 个字节在一个报文段中传输；如果应用程序调用了多次 send()，这些写入被合并了（即“粘包”现象）：接收方必须自己划分消息边界。",
+    "flag.retransmission": "重传：{why}。",
+    "flag.fast_retransmission": "快速重传：{why}。发送方没有等到超时。",
+    "flag.spurious_retransmission": "虚假重传：{why}。",
+    "flag.out_of_order": "乱序：{why}。",
+    "flag.lost_segment": "前一个报文段未被捕获：{why}。",
+    "flag.ack_lost_segment": "确认了未捕获的报文段：{why}。",
+    "flag.duplicate_ack": "重复确认：{why}。接收方仍在等待同一个字节——这是丢包或乱序的迹象。",
+    "flag.window_update": "窗口更新：{why}；接收方的应用程序从缓冲区读走了数据。",
+    "flag.window_full": "窗口已满：{why}。",
+    "flag.zero_window": "零窗口：{who}的接收缓冲区已满（窗口为 0）；{other}必须停止发送，直到窗口重新打开。",
+    "flag.zero_window_probe": "零窗口探测：{why}。",
+    "flag.zero_window_probe_ack": "零窗口探测的确认：{why}。",
+    "flag.keep_alive": "保活（Keep-Alive）：{why}。用于检查对方是否仍然存在（Linux 也用这种方式探测关闭的窗口）。",
+    "flag.keep_alive_ack": "保活确认：{why}。",
+    "flag.reused_ports": "端口号被重用：{why}。",
+    "flag.duplicate": "重复帧：{why}。",
+    "fin": "{who}发送 FIN（seq {seq}{data}）：它没有更多数据要发送，进入 {who_state} 状态；{other}收到后进入 {other_state} 状态（其应用程序将读到文件结束）。",
+    "fin.data": "，携带 {n} 字节数据",
+    "fin.second": "{who}发送自己的 FIN（seq {seq}）{acking}。它进入 {who_state} 状态；{other}现在处于 {other_state} 状态。",
+    "fin.acking": "，并在同一个报文段中确认{other}的 FIN（ack = {ack}）：FIN 与 ACK 合并的三报文段关闭",
+    "fin.simultaneous": "双方的 FIN 交叉而过：同时关闭。每一方在自己的 FIN 被确认之前处于 CLOSING 状态。",
+    "fin_ack": "{who}确认{other}的 FIN：确认号 ack = {ack}（FIN 的序列号加 1：FIN 占用一个序列号）。{states}",
+    "states": "{client_role} {client_state}，{server_role} {server_state}。",
+    "time_wait": "{who}在 TIME_WAIT 状态停留 2×MSL（两倍的报文段最大生存时间，Linux 上为 60 秒），以便在最后一个 ACK 丢失时重发，并让本连接的旧重复报文在网络中消失。",
+    "closed": "{who}进入 CLOSED 状态。",
+    "reset": "{who}在 {state} 状态下重置了连接（RST）。可能的原因：{cause}。双方都进入 CLOSED 状态；未确认的数据被丢弃。",
+    "anomaly": "与推断的状态不符：{text}。",
+    "step.states": "状态：{client_role} {client_state}，{server_role} {server_state}。",
+    "truncated": "……还有 {n} 个步骤未显示（使用 --max-steps N 或 -v）。",
+    "verdict": "结论：{verdict}。",
+    "why.retransmission": "seq {seq} < 下一个期望的序列号 {expected}：这些数据之前已经发送过；距帧 {frame}（最早未确认的报文段）{ms} 毫秒",
+    "why.fast_retransmission": "seq {seq} < 下一个期望的序列号 {expected}，此前收到 {dup_acks} 个请求 seq {seq} 的重复确认（最后一个在帧 {frame}，{ms} 毫秒之前）",
+    "why.spurious_retransmission": "seq + len = {end} <= {acked}，接收方已经确认过（帧 {frame}）：数据早已到达",
+    "why.out_of_order": "seq {seq} < 下一个期望的序列号 {expected}，距帧 {frame} 仅 {ms} 毫秒（在 {threshold_ms} 毫秒之内）：较早发出，较晚到达",
+    "why.lost_segment": "seq {seq} > 下一个期望的序列号 {expected}（帧 {frame} 之后）：有 {gap} 字节未被捕获",
+    "why.ack_lost_segment": "确认号 {ack} 超过了从另一方看到的最高连续数据（{seen}）：那部分数据未被捕获",
+    "why.duplicate_ack": "帧 {frame} 中 ACK 的第 {number} 个重复（ack {ack}，无数据，窗口相同）",
+    "why.window_update": "无数据，seq 和 ack 与之前相同；窗口从 {old} 变为 {new}（原始值）",
+    "why.window_full": "seq + len = {end} = 接收方的确认号 {ack} + 窗口 {window}：发送方已经填满了接收窗口",
+    "why.zero_window": "接收窗口为 0：发送方必须停止发送，直到窗口打开",
+    "why.zero_window_probe": "在接收方窗口为 0 时（自帧 {frame} 起），在下一个期望的序列号 {seq} 处发送 1 个字节",
+    "why.zero_window_probe_ack": "在回应零窗口探测时重复上一个窗口为 0 的 ACK：窗口仍然关闭",
+    "why.keep_alive": "在 seq {seq} = 下一个期望的序列号 {expected} - 1 处发送 {len} 字节：已被确认的数据，用来引出一个 ACK",
+    "why.keep_alive_ack": "在回应保活报文时重复上一个 ACK",
+    "why.reused_ports": "在已出现过的四元组上出现了初始序列号不同的新 SYN：新连接重用了端口",
+    "why.duplicate": "与帧 {frame} 的 IP ID {ip_id}、序列号和长度都相同，相隔 {us} 微秒：同一个报文被捕获了两次，不是重传",
+}
+
+LANGUAGES: dict[str, dict[str, str]] = {"en": EN, "zh": ZH}
+
+
+def missing_keys() -> dict[str, set[str]]:
+    """Keys present in English but missing in another catalogue (tests assert this is empty)."""
+    return {lang: set(EN) - set(cat) for lang, cat in LANGUAGES.items() if set(EN) - set(cat)}
