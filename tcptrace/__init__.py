@@ -4,6 +4,9 @@
 >>> segs = list(tcptrace.iter_segments("sample_pcaps/echo_ipv4.pcap"))
 >>> [(s.stream, s.flag_names, s.seq, s.ack) for s in segs[:3]]
 [(0, ('SYN',), 0, 0), (0, ('SYN', 'ACK'), 0, 1), (0, ('ACK',), 1, 1)]
+>>> story = tcptrace.explain("sample_pcaps/echo_ipv4.pcap", lang="en")
+>>> story[0].steps[0].kind, story[0].steps[-1].client_state
+('syn', 'TIME_WAIT')
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from .capture import Capture, CaptureStats, open_capture
 from .errors import CaptureError, NotACapture, TcptraceError, TruncatedCapture, UnsupportedLinkType
 from .flow import Flow, FlowTracker, HalfFlow, iter_segments, track_capture
 from .model import Direction, Role, Segment, SkipReason, TcpFlags, TcpOptions
+from .narrate import FlowNarrative, Narrative, Step, explain
+from .stats import FlowSummary, Pipeline, summarize
 
 __all__ = [
     "Capture",
@@ -21,19 +26,26 @@ __all__ = [
     "CaptureStats",
     "Direction",
     "Flow",
+    "FlowNarrative",
+    "FlowSummary",
     "FlowTracker",
     "HalfFlow",
+    "Narrative",
     "NotACapture",
+    "Pipeline",
     "Role",
     "Segment",
     "SkipReason",
+    "Step",
     "TcpFlags",
     "TcpOptions",
     "TcptraceError",
     "TruncatedCapture",
     "UnsupportedLinkType",
     "__version__",
+    "explain",
     "iter_segments",
     "open_capture",
+    "summarize",
     "track_capture",
 ]

@@ -15,11 +15,12 @@ from typing import Any, TypeVar
 
 import click
 
-from . import __version__
+from . import __version__, narrate
 from .capture import CaptureStats
 from .errors import TcptraceError
 from .export import csv_lines, flows_csv_lines, flows_table_lines, jsonl_lines, table_lines
 from .flow import Flow
+from .messages import LANGUAGES
 from .model import Segment
 from .stats import Pipeline
 
@@ -150,39 +151,64 @@ packets.help = (packets.help or "") + "\n\n" + CAPTURE_HELP
 @main.command()
 @_capture_argument
 @_stream_option
-def explain(capture: str, streams: tuple[int, ...]) -> None:
-    """Walk through each TCP stream of CAPTURE, packet by packet.
+@click.option("--lang", type=click.Choice(sorted(LANGUAGES)), default="en", show_default=True, help="Language.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "markdown", "json", "html"]),
+    default="text",
+    show_default=True,
+    help="text for the terminal, markdown for notes, json (docs/explain-json.md), html (a standalone page).",
+)
+@click.option("--color/--no-color", default=None, help="Colour the text output (default: only on a terminal).")
+@click.option("-v", "--verbose", is_flag=True, help="One step per packet: do not collapse ordinary data and ACKs.")
+@click.option("--absolute", is_flag=True, help="Show raw (absolute) sequence numbers instead of relative ones.")
+@click.option("--max-steps", type=click.IntRange(min=1), default=None, help="At most N steps per stream.")
+@click.option("--host", "hosts", multiple=True, help="Only streams with this IP address (repeatable).")
+@click.option("--port", "ports", type=click.IntRange(0, 65535), multiple=True, help="Only streams on this port.")
+def explain(
+    capture: str,
+    streams: tuple[int, ...],
+    lang: str,
+    fmt: str,
+    color: bool | None,
+    verbose: bool,
+    absolute: bool,
+    max_steps: int | None,
+    hosts: tuple[str, ...],
+    ports: tuple[int, ...],
+) -> None:
+    """Tell the story of each TCP connection in CAPTURE, step by step.
 
-    For now this prints, per stream, its endpoints and roles, its verdict, and its packet list with
-    Wireshark's analysis tags and both endpoints' TCP states; the step-by-step narrative of handshake, data
-    transfer and teardown builds on it.
+    The three-way handshake (SYN, SYN+ACK, ACK: why the ack is x + 1, the options negotiated, each endpoint's
+    state), the data transfer (who sends how much, what each ACK acknowledges, retransmissions, duplicate ACKs,
+    zero windows and keep-alives with the frames that prove them) and the teardown (FIN_WAIT_1, CLOSE_WAIT,
+    LAST_ACK, TIME_WAIT ..., or the reset and its likely cause). Every step names its frame numbers.
     """
-    run = _Run(capture)
-    by_stream: dict[int, list[Segment]] = {}
-    for seg in run.segments(streams):
-        by_stream.setdefault(seg.stream, []).append(seg)
-    origin = run.stats.first_ts_ns
-    flows = run.flows
-    summaries = {sm.flow.stream: sm for sm in run.pipeline.summaries}
-    for n in sorted(by_stream):
-        flow = flows[n]
-        segs = by_stream[n]
-        guessed = " (roles guessed from the ports: the capture starts mid-connection)" if flow.roles_guessed else ""
-        dur = (segs[-1].ts_ns - segs[0].ts_ns) / 1e9
-        click.echo(
-            f"Stream {n}: client {flow.client.endpoint} → server {flow.server.endpoint}{guessed}, "
-            f"{len(segs)} packets over {dur:.6f} s"
-        )
-        summary = summaries.get(n)
-        if summary is not None:
-            click.echo(f"  {summary.sentence()}.")
-        _echo_lines("  " + line for line in table_lines(segs, origin_ns=origin))
-        click.echo("  states after each packet (client / server):")
-        for seg in segs:
-            click.echo(f"  {seg.frame:>6}  {seg.phase:<9}  {seg.client_state} / {seg.server_state}")
-        click.echo()
-    click.echo(accounting(run.stats, len(flows)))
-    run.warn()
+    narrative = narrate.explain(
+        capture,
+        list(streams) or None,
+        lang,
+        verbose=verbose,
+        absolute=absolute,
+        max_steps=max_steps,
+        hosts=list(hosts) or None,
+        ports=list(ports) or None,
+    )
+    if fmt == "json":
+        click.echo(json.dumps(narrative.to_dict(), indent=2, ensure_ascii=False))
+    elif fmt == "markdown":
+        click.echo(narrate.render_markdown(narrative))
+    elif fmt == "html":
+        click.echo(narrate.render_html(narrative), nl=False)
+    else:
+        use_color = sys.stdout.isatty() if color is None else color
+        click.echo("\n\n".join(narrate.render_text(f, color=use_color) for f in narrative.flows))
+        stats = narrative.stats
+        footer = LANGUAGES[lang]["footer"].format(frames=f"{stats['frames']:,}", segments=f"{stats['tcp_segments']:,}")
+        click.echo("\n" + footer)
+    for w in narrative.stats.get("warnings", []):
+        click.echo(f"warning: {w}", err=True)
 
 
 explain.help = (explain.help or "") + "\n\n" + CAPTURE_HELP

@@ -22,18 +22,22 @@ EN: dict[str, str] = {
     "header.duration": "{packets} packets over {duration}",
     "frame": "frame",
     "frames": "frames",
+    "sep.sentence": ". ",
+    "raw": "raw",
+    "relative": "relative",
+    "step": "step",
     # handshake
-    "syn": "The {client} sends SYN with seq = {seq} (raw {seq_raw}) to ask for a connection, and enters "
+    "syn": "The {client} sends SYN with seq = {seq} ({alt} {seq_raw}) to ask for a connection, and enters "
     "SYN_SENT. {options}",
     "syn.retransmission": "No answer yet: the {client} sends the SYN again, {delay} after the previous one "
     "(SYN retransmission; the timeout doubles each time: {intervals}).",
-    "syn_ack": "The {server} answers SYN+ACK: seq = {seq} (raw {seq_raw}), ack = {ack} (raw {ack_raw}). The ack "
+    "syn_ack": "The {server} answers SYN+ACK: seq = {seq} ({alt} {seq_raw}), ack = {ack} ({alt} {ack_raw}). The ack "
     "is the client's seq + 1 because a SYN consumes one sequence number: the {server} now expects the client's "
     "byte {ack}. On receiving the SYN the {server} entered SYN_RECEIVED; the {client} is now {client_state}. "
     "{options}",
     "syn_ack.retransmission": "The {server} sends its SYN+ACK again ({delay} after the previous one): the "
     "handshake's last ACK has not arrived yet.",
-    "handshake_ack": "The {client} acknowledges the SYN+ACK: seq = {seq}, ack = {ack} (raw {ack_raw}, the "
+    "handshake_ack": "The {client} acknowledges the SYN+ACK: seq = {seq}, ack = {ack} ({alt} {ack_raw}, the "
     "server's seq + 1). Both sides are ESTABLISHED. {rtt}",
     "handshake.rtt": "Handshake round-trip time (SYN to this ACK): {rtt}.",
     "options.none": "It sends no TCP options.",
@@ -73,6 +77,9 @@ EN: dict[str, str] = {
     "coalesced": "Note: TCP is a byte stream. These {n} bytes travel in one segment; if the application "
     'called send() several times, the writes were coalesced (the "sticky packet" effect): the receiver must '
     "frame messages itself.",
+    "dupacks": "Duplicate ACKs #{a}–#{b} of frame {frame}: the {who} sends {n} ACKs that all say ack = {ack}: it "
+    "keeps asking for the same byte, so data after a hole is arriving — a sign of loss (three of them trigger "
+    "a fast retransmission).",
     # analysis flags
     "flag.retransmission": "Retransmission: {why}.",
     "flag.fast_retransmission": "Fast retransmission: {why}. The sender did not wait for a timeout.",
@@ -115,6 +122,7 @@ EN: dict[str, str] = {
     "step.states": "States: {client_role} {client_state}, {server_role} {server_state}.",
     "truncated": "… {n} more steps not shown (use --max-steps N or -v).",
     "verdict": "Verdict: {verdict}.",
+    "footer": "{frames} frames, {segments} TCP segments",
     # evidence: why each analysis flag fired (fields from tcptrace.analysis; numbers are relative)
     "why.retransmission": "seq {seq} < next expected {expected}: this data was sent before; {ms} ms after frame "
     "{frame} (the oldest unacknowledged segment)",
@@ -159,13 +167,17 @@ ZH: dict[str, str] = {
     "header.duration": "共 {packets} 个报文，历时 {duration}",
     "frame": "帧",
     "frames": "帧",
-    "syn": "{client}发送 SYN，序列号 seq = {seq}（原始值 {seq_raw}），请求建立连接，并进入 SYN_SENT 状态。{options}",
+    "sep.sentence": "。",
+    "raw": "原始值",
+    "relative": "相对值",
+    "step": "步骤",
+    "syn": "{client}发送 SYN，序列号 seq = {seq}（{alt} {seq_raw}），请求建立连接，并进入 SYN_SENT 状态。{options}",
     "syn.retransmission": "尚未收到应答：{client}在上一个 SYN 之后 {delay} 再次发送 SYN（SYN 重传；超时时间每次加倍：{intervals}）。",
-    "syn_ack": "{server}回复 SYN+ACK：序列号 seq = {seq}（原始值 {seq_raw}），确认号 ack = {ack}（原始值 {ack_raw}）。"
+    "syn_ack": "{server}回复 SYN+ACK：序列号 seq = {seq}（{alt} {seq_raw}），确认号 ack = {ack}（{alt} {ack_raw}）。"
     "确认号等于客户端的序列号加 1，因为 SYN 本身占用一个序列号：{server}期待接收客户端的第 {ack} 个字节。"
     "{server}收到 SYN 后进入 SYN_RECEIVED 状态；{client}现在处于 {client_state} 状态。{options}",
     "syn_ack.retransmission": "{server}再次发送 SYN+ACK（距上一次 {delay}）：握手的最后一个 ACK 还没有到达。",
-    "handshake_ack": "{client}确认 SYN+ACK：序列号 seq = {seq}，确认号 ack = {ack}（原始值 {ack_raw}，即服务器序列号加 1）。"
+    "handshake_ack": "{client}确认 SYN+ACK：序列号 seq = {seq}，确认号 ack = {ack}（{alt} {ack_raw}，即服务器序列号加 1）。"
     "双方都进入 ESTABLISHED 状态。{rtt}",
     "handshake.rtt": "握手往返时间（从 SYN 到此 ACK）：{rtt}。",
     "options.none": "它没有携带 TCP 选项。",
@@ -192,13 +204,14 @@ ZH: dict[str, str] = {
     "bytes": "字节",
     "ack": "{who}发送确认：确认号 ack = {ack}：{other}直到序列号 {upto} 的字节都已收到{new}{rtt}。",
     "ack.new": "（新确认 {n} {bytes_word}）",
-    "ack.rtt": "；距帧 {frame} {rtt}",
+    "ack.rtt": "；在帧 {frame} 之后 {rtt}",
     "ack.delayed": "（延迟确认：接收方等待更多数据后才确认）",
     "ack.window": "{who}的接收窗口现在是 {win} 字节。",
     "summary": "{who}在 {duration} 内用 {n} 个报文段发送了 {size}；{other}回复了 {acks} 个 ACK。",
     "summary.both": "{a}{b}",
     "summary.ack_only": "{who}在 {duration} 内发送了 {n} 个不带数据的 ACK。",
     "coalesced": "注意：TCP 是字节流。这 {n} 个字节在一个报文段中传输；如果应用程序调用了多次 send()，这些写入被合并了（即“粘包”现象）：接收方必须自己划分消息边界。",
+    "dupacks": "帧 {frame} 的第 #{a}–#{b} 个重复确认：{who}连续发送 {n} 个确认号都为 ack = {ack} 的 ACK：它一直在请求同一个字节，说明空洞之后的数据正在到达——这是丢包的迹象（三个重复确认会触发快速重传）。",
     "flag.retransmission": "重传：{why}。",
     "flag.fast_retransmission": "快速重传：{why}。发送方没有等到超时。",
     "flag.spurious_retransmission": "虚假重传：{why}。",
@@ -229,6 +242,7 @@ ZH: dict[str, str] = {
     "step.states": "状态：{client_role} {client_state}，{server_role} {server_state}。",
     "truncated": "……还有 {n} 个步骤未显示（使用 --max-steps N 或 -v）。",
     "verdict": "结论：{verdict}。",
+    "footer": "共 {frames} 帧，{segments} 个 TCP 报文段",
     "why.retransmission": "seq {seq} < 下一个期望的序列号 {expected}：这些数据之前已经发送过；距帧 {frame}（最早未确认的报文段）{ms} 毫秒",
     "why.fast_retransmission": "seq {seq} < 下一个期望的序列号 {expected}，此前收到 {dup_acks} 个请求 seq {seq} 的重复确认（最后一个在帧 {frame}，{ms} 毫秒之前）",
     "why.spurious_retransmission": "seq + len = {end} <= {acked}，接收方已经确认过（帧 {frame}）：数据早已到达",
