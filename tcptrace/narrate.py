@@ -606,7 +606,7 @@ def explain(
     >>> n = explain("sample_pcaps/echo_ipv4.pcap")
     >>> n[0].steps[0].text.split(" with ")[0]
     'The client sends SYN'
-    >>> "the ack is the client's seq + 1 because a SYN consumes one sequence number" in n[0].steps[1].text.lower()
+    >>> "The ack is the client's seq + 1 because a SYN consumes one sequence number" in n[0].steps[1].text
     True
     """
     if lang not in LANGUAGES:
