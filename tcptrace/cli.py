@@ -203,7 +203,7 @@ def explain(
         click.echo(narrate.render_html(narrative), nl=False)
     else:
         use_color = sys.stdout.isatty() if color is None else color
-        click.echo("\n\n".join(narrate.render_text(f, color=use_color) for f in narrative.flows))
+        click.echo("\n\n".join(narrate.render_text(f, color=use_color) for f in narrative.flows), color=use_color)
         stats = narrative.stats
         footer = LANGUAGES[lang]["footer"].format(frames=f"{stats['frames']:,}", segments=f"{stats['tcp_segments']:,}")
         click.echo("\n" + footer)

@@ -47,6 +47,9 @@ EN: dict[str, str] = {
     "opt.sack": "SACK permitted (it can report blocks received out of order)",
     "opt.ts": "timestamps (for RTT measurement and protection against wrapped sequence numbers)",
     "negotiated": "Negotiated: {items}.",
+    "options.cut": "The snap length cut the rest of its options, so they are unknown.",
+    "negotiated.unknown": "What was negotiated is unknown: the capture cut the handshake's options (window "
+    "scaling, SACK and timestamps may be in use; windows are shown unscaled).",
     "neg.ws.on": "window scaling on (client ×{c}, server ×{s})",
     "neg.ws.off": "no window scaling (both sides must offer it)",
     "neg.sack.on": "SACK on",
@@ -61,8 +64,9 @@ EN: dict[str, str] = {
     # data
     "data": "The {who} sends {n} {bytes_word} (seq {first}–{last}){push}: {preview}",
     "data.push": ", PSH: hand it to the application now",
-    "data.half_close": "The {who} still sends data after the {other}'s FIN: a half-close — the {other} only "
-    "closed its sending direction (shutdown(SHUT_WR)) and still reads.",
+    "data.half_close": "The {who} still sends data after the {other}'s FIN. That is allowed: a FIN closes only "
+    "one direction (a half-close). If the {other}'s application called shutdown(SHUT_WR) it still reads this "
+    "data; if it called close(), its kernel answers with RST.",
     "data.not_captured": "(payload not captured: the snap length cut it)",
     "byte": "byte",
     "bytes": "bytes",
@@ -89,7 +93,12 @@ EN: dict[str, str] = {
     "flag.ack_lost_segment": "ACKed unseen segment: {why}.",
     "flag.duplicate_ack": "Duplicate ACK: {why}. The receiver is still waiting for the same byte — a sign of "
     "loss or reordering.",
-    "flag.window_update": "Window update: {why}; the receiving application has read data from its buffer.",
+    "flag.window_update": "Window update: {why}: the {who}'s receive buffer has more free space (its application "
+    "read data).",
+    "flag.window_update.shrink": "Window update: {why}: the {who}'s receive buffer has less free space.",
+    "flag.window_update.after_syn": "Window update: {why}. Nothing was read: this is the {who}'s first segment "
+    "after its SYN, and a SYN's window is never scaled; from now on its window field counts in units of {factor} "
+    "bytes ({raw} × {factor} = {scaled} bytes).",
     "flag.window_full": "Window full: {why}.",
     "flag.zero_window": "Zero window: the {who}'s receive buffer is full (window 0); the {other} must stop "
     "sending until it opens.",
@@ -187,6 +196,8 @@ ZH: dict[str, str] = {
     "opt.sack": "允许 SACK（可以报告乱序收到的数据块）",
     "opt.ts": "时间戳（用于测量 RTT 并防止序列号回绕）",
     "negotiated": "协商结果：{items}。",
+    "options.cut": "快照长度截断了其余的选项，因此它们未知。",
+    "negotiated.unknown": "协商结果未知：捕获截断了握手报文的选项（可能启用了窗口扩大、SACK 和时间戳；窗口按未扩大的值显示）。",
     "neg.ws.on": "启用窗口扩大（客户端 ×{c}，服务器 ×{s}）",
     "neg.ws.off": "不使用窗口扩大（需要双方都提供）",
     "neg.sack.on": "启用 SACK",
@@ -198,7 +209,7 @@ ZH: dict[str, str] = {
     "unanswered": "在本次捕获中 SYN 一直没有得到应答：既没有 SYN+ACK 也没有 RST。对方主机可能不在线，防火墙可能丢弃了 SYN，或者捕获结束得太早。",
     "data": "{who}发送 {n} {bytes_word}数据（seq {first}–{last}）{push}：{preview}",
     "data.push": "，PSH：立即交给应用程序",
-    "data.half_close": "{who}在收到{other}的 FIN 之后仍在发送数据：这是半关闭——{other}只关闭了自己的发送方向（shutdown(SHUT_WR)），仍然可以接收。",
+    "data.half_close": "{who}在{other}的 FIN 之后仍在发送数据。这是允许的：FIN 只关闭一个方向（半关闭）。如果{other}的应用程序调用的是 shutdown(SHUT_WR)，它仍会读取这些数据；如果调用的是 close()，它的内核会用 RST 回应。",
     "data.not_captured": "（数据未被捕获：被快照长度截断）",
     "byte": "字节",
     "bytes": "字节",
@@ -219,7 +230,9 @@ ZH: dict[str, str] = {
     "flag.lost_segment": "前一个报文段未被捕获：{why}。",
     "flag.ack_lost_segment": "确认了未捕获的报文段：{why}。",
     "flag.duplicate_ack": "重复确认：{why}。接收方仍在等待同一个字节——这是丢包或乱序的迹象。",
-    "flag.window_update": "窗口更新：{why}；接收方的应用程序从缓冲区读走了数据。",
+    "flag.window_update": "窗口更新：{why}：{who}的接收缓冲区有了更多空闲空间（其应用程序读走了数据）。",
+    "flag.window_update.shrink": "窗口更新：{why}：{who}的接收缓冲区空闲空间变少了。",
+    "flag.window_update.after_syn": "窗口更新：{why}。并没有读走数据：这是{who}在 SYN 之后的第一个报文段，而 SYN 中的窗口从不按比例扩大；从现在起它的窗口字段以 {factor} 字节为单位（{raw} × {factor} = {scaled} 字节）。",
     "flag.window_full": "窗口已满：{why}。",
     "flag.zero_window": "零窗口：{who}的接收缓冲区已满（窗口为 0）；{other}必须停止发送，直到窗口重新打开。",
     "flag.zero_window_probe": "零窗口探测：{why}。",

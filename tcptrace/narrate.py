@@ -17,7 +17,7 @@ import html
 import itertools
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, BinaryIO
 
 from .analysis import analysis_names
 from .messages import LANGUAGES
@@ -188,6 +188,7 @@ class _Builder:
         self.first_ack = [True, True]
         self.states = ("UNKNOWN", "UNKNOWN")
         self.time_wait_told = False
+        self.after_syn = [False, False]  # the side's previous segment was its SYN (window not scaled yet)
         self.sep = "" if lang == "zh" else " "  # between sentences
         self.anomalies: dict[int, list[str]] = {}
         for a in summary.anomalies:
@@ -213,16 +214,20 @@ class _Builder:
             items.append(t["opt.sack"])
         if o.tsval is not None:
             items.append(t["opt.ts"])
+        cut = o.truncated or seg.header_truncated
         if not items:
-            return t["options.none"]
+            return t["options.cut"] if cut else t["options.none"]
         sep = "；" if self.lang == "zh" else "; "
-        return t["options.list"].format(items=sep.join(items))
+        text = t["options.list"].format(items=sep.join(items))
+        return text + self.sep + t["options.cut"] if cut else text
 
     def negotiated(self, syn: Segment | None, synack: Segment) -> str:
         if syn is None:
             return ""
         t = self.t
         a, b = syn.options, synack.options
+        if a.truncated or b.truncated or syn.header_truncated or synack.header_truncated:
+            return self.sep + t["negotiated.unknown"]
         items = []
         if a.wscale is not None and b.wscale is not None:
             items.append(t["neg.ws.on"].format(c=1 << min(a.wscale, 14), s=1 << min(b.wscale, 14)))
@@ -371,13 +376,18 @@ class _Builder:
                         rtt = t["ack.rtt"].format(rtt=_dur(seg.ack_rtt_ns), frame=seg.acks_frame)
                         if self._delayed(seg):
                             rtt += t["ack.delayed"]
-                    parts.append(t["ack"].format(who=who, other=other, ack=ack, upto=(ack - 1) & M32, new=new,
-                                                 rtt=rtt))  # fmt: skip
+                    if not (names and prev == seg.ack):  # a keep-alive or probe repeats the ack: say only that
+                        parts.append(t["ack"].format(who=who, other=other, ack=ack, upto=(ack - 1) & M32, new=new,
+                                                     rtt=rtt))  # fmt: skip
             if flags & ACK:
                 self.last_ack[d] = seg.ack
             for name in names:
                 ev = (seg.evidence or {}).get(name, {})
-                parts.append(self._flag(name, ev, who, other))
+                if name == "window_update":
+                    parts.append(self._window_update(seg, ev, who))
+                else:
+                    parts.append(self._flag(name, ev, who, other))
+            self.after_syn[d] = bool(flags & SYN)
             if seg.duplicate_of:
                 dup_ev = (seg.evidence or {}).get("duplicate", {})
                 parts.append(t["flag.duplicate"].format(why=_why("duplicate", dup_ev, self.lang)))
@@ -417,6 +427,18 @@ class _Builder:
                 )
             )
         return self.steps
+
+    def _window_update(self, seg: Segment, ev: dict[str, Any], who: str) -> str:
+        t = self.t
+        why = _why("window_update", ev, self.lang)
+        if self.after_syn[seg.direction] and seg.win_scale > 0:
+            factor = 1 << seg.win_scale
+            return t["flag.window_update.after_syn"].format(why=why, who=who, factor=factor, raw=seg.win_raw,
+                                                            scaled=seg.win)  # fmt: skip
+        old = ev.get("old")
+        if isinstance(old, str) and old.isdigit() and int(old) > seg.win_raw:
+            return t["flag.window_update.shrink"].format(why=why, who=who)
+        return t["flag.window_update"].format(why=why, who=who)
 
     def _delayed(self, seg: Segment) -> bool:
         fa = self.s.flow.analysis
@@ -591,7 +613,7 @@ def _verdict_zh(s: FlowSummary) -> str:
 
 
 def explain(
-    path: str | os.PathLike[str],
+    path: str | os.PathLike[str] | BinaryIO,
     stream: int | list[int] | None = None,
     lang: str = "en",
     *,
@@ -625,7 +647,8 @@ def explain(
             continue
         flows.append(narrate_flow(summary, by_stream[n], lang, verbose=verbose, absolute=absolute,
                                   max_steps=max_steps))  # fmt: skip
-    return Narrative(os.fspath(path), lang, flows, run.stats.as_dict())
+    name = os.fspath(path) if isinstance(path, (str, os.PathLike)) else str(getattr(path, "name", "<stream>"))
+    return Narrative(name, lang, flows, run.stats.as_dict())
 
 
 def _matches(summary: FlowSummary, hosts: list[str] | None, ports: list[int] | None) -> bool:

@@ -1,0 +1,206 @@
+"""Narratives: golden files for every sample (en, zh) and the specific facts each scenario must state."""
+
+from __future__ import annotations
+
+import difflib
+import io
+import json
+import sys
+from pathlib import Path
+
+import pcapgen as g
+import pytest
+from click.testing import CliRunner
+from conftest import ROOT, SAMPLES
+
+from tcptrace import explain
+from tcptrace.cli import main
+from tcptrace.messages import LANGUAGES, missing_keys
+from tcptrace.narrate import preview, render_html, render_markdown
+
+sys.path.insert(0, str(ROOT / "scripts"))
+from regen_goldens import GOLDEN, LANGS, captures, golden_text
+
+GOLDEN_CASES = [(cap, lang) for cap in captures() for lang in LANGS]
+
+
+@pytest.mark.parametrize(("capture", "lang"), GOLDEN_CASES, ids=[f"{c.name}-{lang}" for c, lang in GOLDEN_CASES])
+def test_golden_narrative(capture: Path, lang: str) -> None:
+    """The narrative equals the reviewed golden file. After an intended change: python scripts/regen_goldens.py,
+    then read the diff before committing it."""
+    golden = GOLDEN / f"{capture.name}.{lang}.txt"
+    assert golden.exists(), f"no golden for {capture.name} ({lang}): run python scripts/regen_goldens.py"
+    want = golden.read_text(encoding="utf-8")
+    got = golden_text(capture, lang)
+    if got != want:
+        diff = "".join(difflib.unified_diff(want.splitlines(True), got.splitlines(True), "golden", "now", n=1))
+        pytest.fail(f"narrative changed for {capture.name} ({lang}):\n{diff[:4000]}")
+
+
+def steps(name: str, lang: str = "en", **kw: object) -> list:
+    (flow,) = explain(SAMPLES / name, lang=lang, **kw).flows  # type: ignore[arg-type]
+    return flow.steps
+
+
+def test_handshake_explains_ack_is_x_plus_1_and_states_in_order() -> None:
+    s = steps("echo_ipv4.pcap")
+    assert [x.kind for x in s[:3]] == ["syn", "syn_ack", "handshake_ack"]
+    assert "seq = 0" in s[0].text
+    assert "SYN_SENT" in s[0].text
+    assert "ack = 1" in s[1].text
+    assert "because a SYN consumes one sequence number" in s[1].text
+    assert "window scale 10" in s[0].text
+    assert "Handshake round-trip time" in s[2].text
+    assert [(x.client_state, x.server_state) for x in s[:3]] == [
+        ("SYN_SENT", "SYN_RECEIVED"),
+        ("ESTABLISHED", "SYN_RECEIVED"),
+        ("ESTABLISHED", "ESTABLISHED"),
+    ]
+    assert [x.frames for x in s[:3]] == [(3,), (4,), (5,)]
+
+
+def test_data_and_acks() -> None:
+    s = steps("echo_ipv4.pcap")
+    data = next(x for x in s if x.kind == "data")
+    assert '"AB"' in data.text
+    assert "PSH" in data.text
+    ack = next(x for x in s if x.kind == "ack")
+    assert "ack = 3: the client's bytes up to seq 2 arrived" in ack.text
+
+
+def test_three_segment_close_and_time_wait() -> None:
+    s = steps("echo_ipv4.pcap")
+    kinds = [x.kind for x in s]
+    assert kinds[-3:] == ["fin", "fin_second", "fin_ack"]
+    assert "FIN_WAIT_1" in s[-3].text
+    assert "CLOSE_WAIT" in s[-3].text
+    assert "three-segment close" in s[-2].text
+    assert "2\N{MULTIPLICATION SIGN}MSL" in s[-2].text
+    assert (s[-1].client_state, s[-1].server_state) == ("TIME_WAIT", "CLOSED")
+
+
+def test_four_way_close_server_first() -> None:
+    s = steps("port_reuse.pcap", stream=0)
+    fins = [x for x in s if x.kind in ("fin", "fin_second")]
+    assert "server sends FIN" in fins[0].text
+    assert "LAST_ACK" in fins[1].text
+
+
+def test_refused() -> None:
+    s = steps("refused.pcap")
+    assert s[-1].kind == "refused"
+    assert "nothing listens on port 20001" in s[-1].text
+    assert "ECONNREFUSED" in s[-1].text
+
+
+def test_abortive_reset_and_reset_after_close() -> None:
+    rst = steps("abort_rst.pcap")[-1]
+    assert rst.kind == "reset"
+    assert "The client resets the connection (RST) in ESTABLISHED" in rst.text
+    assert "SO_LINGER 0" in rst.text
+    late = steps("rst_after_close.pcap")
+    assert "data arrived for a socket that was already closed" in late[-1].text
+    assert "FIN_WAIT_2" in late[-1].text
+    assert any("still sends data after the server's FIN" in x.text for x in late)
+
+
+def test_half_close() -> None:
+    s = steps("half_close.pcap")
+    assert any("shutdown(SHUT_WR)" in x.text for x in s)
+    assert s[-1].client_state == "TIME_WAIT"
+
+
+def test_zero_window_keepalive_and_window_update_after_handshake() -> None:
+    s = steps("zero_window.pcap")
+    texts = [x.text for x in s]
+    assert any(t.startswith("Zero window") for t in texts)
+    assert any("Keep-alive" in t for t in texts)
+    assert any("Window update" in t and "from 0 to" in t for t in texts)
+    k = steps("keepalive.pcap")
+    first_update = next(x for x in k if "Window update" in x.text)
+    assert "a SYN's window is never scaled" in first_update.text
+    assert any("Keep-alive ACK" in x.text for x in k)
+
+
+def test_lossy_transfer_collapsed_but_every_event_visible() -> None:
+    s = steps("lossy_bulk.pcap")
+    assert any(x.kind == "summary" for x in s)
+    fast = [x for x in s if "fast_retransmission" in x.flags]
+    assert fast
+    assert "duplicate ACKs asking for seq" in fast[0].text
+    assert any(x.kind == "ack" and len(x.frames) == 2 and "Duplicate ACKs #" in x.text for x in s)
+    full = steps("lossy_bulk.pcap", verbose=True)
+    assert len(full) > len(s)
+    assert not any(x.kind == "summary" for x in full)
+    flagged_frames = {x.frames[0] for x in full if x.flags}
+    shown = {f for x in s for f in range(x.frames[0], x.frames[-1] + 1) if x.flags}
+    assert flagged_frames <= shown
+
+
+def test_max_steps() -> None:
+    (flow,) = explain(SAMPLES / "lossy_bulk.pcap", max_steps=5).flows
+    assert len(flow.steps) == 5
+    assert flow.hidden_steps > 0
+    assert "more steps not shown" in str(flow)
+
+
+def test_chinese_uses_the_standard_terms() -> None:
+    text = str(explain(SAMPLES / "echo_ipv4.pcap", lang="zh"))
+    for term in ("三次握手", "四次挥手", "序列号", "确认号", "SYN_SENT", "TIME_WAIT"):
+        assert term in text
+    lossy = str(explain(SAMPLES / "lossy_bulk.pcap", lang="zh"))
+    assert "快速重传" in lossy
+    assert "重复确认" in lossy
+    assert "重置" in str(explain(SAMPLES / "abort_rst.pcap", lang="zh"))
+    assert "窗口更新" in str(explain(SAMPLES / "keepalive.pcap", lang="zh"))
+
+
+def test_catalogues_complete_and_placeholders_match() -> None:
+    import string
+
+    assert missing_keys() == {}
+    fmt = string.Formatter()
+    for key, en in LANGUAGES["en"].items():
+        want = {f for _, f, _, _ in fmt.parse(en) if f}
+        for lang, cat in LANGUAGES.items():
+            got = {f for _, f, _, _ in fmt.parse(cat[key]) if f}
+            assert got == want, f"{lang}:{key} placeholders {got} != {want}"
+
+
+def test_preview_is_safe() -> None:
+    assert preview(b"GET /\r\n", 7) == '"GET /\\r\\n"'
+    assert preview(b"\x00\x01\xff", 3) == "hex 00 01 ff"
+    assert preview(b"", 100).startswith("(payload not captured")
+
+
+def test_html_escapes_payload_and_markdown_and_json() -> None:
+    evil = b"<script>alert(1)</script>"
+    pkts = g.handshake_and_data()
+    pkts[3] = g.ipv4(g.tcp(40000, 80, 1001, 5001, g.PSH | g.ACK, 502, payload=evil))
+    nar = explain(io.BytesIO(g.pcap(g.records([g.ether(p) for p in pkts]))))  # type: ignore[arg-type]
+    page = render_html(nar)
+    assert "<script>" not in page
+    assert "&lt;script&gt;" in page
+    assert "<script>" not in nar[0]._repr_html_()
+    assert nar[0].steps[0].kind == "syn"
+    md = render_markdown(nar)
+    assert md.startswith("## Stream 0")
+    doc = nar.to_dict()
+    assert doc["flows"][0]["steps"][0]["frames"] == [1]
+    json.dumps(doc)
+
+
+def test_cli_explain_formats() -> None:
+    r = CliRunner().invoke(main, ["explain", "--format", "json", "--lang", "zh", str(SAMPLES / "echo_ipv4.pcap")])
+    assert r.exit_code == 0
+    doc = json.loads(r.stdout)
+    assert doc["lang"] == "zh"
+    assert doc["flows"][0]["steps"][0]["kind"] == "syn"
+    r = CliRunner().invoke(main, ["explain", "--color", str(SAMPLES / "echo_ipv4.pcap")])
+    assert "\x1b[" in r.stdout
+    r = CliRunner().invoke(main, ["explain", str(SAMPLES / "echo_ipv4.pcap")])
+    assert "\x1b[" not in r.stdout  # not a terminal: no colour by default
+    r = CliRunner().invoke(main, ["explain", "--port", "1", str(SAMPLES / "echo_ipv4.pcap")])
+    assert "Stream 0" not in r.stdout
+    r = CliRunner().invoke(main, ["explain", "--format", "html", str(SAMPLES / "refused.pcap")])
+    assert r.stdout.startswith("<!DOCTYPE html>")
