@@ -39,7 +39,7 @@ EN: dict[str, str] = {
     "handshake's last ACK has not arrived yet.",
     "handshake_ack": "The {client} acknowledges the SYN+ACK: seq = {seq}, ack = {ack} ({alt} {ack_raw}, the "
     "server's seq + 1). Both sides are ESTABLISHED. {rtt}",
-    "handshake.rtt": "Handshake round-trip time (SYN to this ACK): {rtt}.",
+    "handshake.rtt": "Handshake round-trip time (from the last SYN to this ACK, Wireshark's iRTT): {rtt}.",
     "options.none": "It sends no TCP options.",
     "options.list": "Its options: {items}.",
     "opt.mss": "MSS {mss} (the largest segment it wants to receive)",
@@ -188,7 +188,7 @@ ZH: dict[str, str] = {
     "syn_ack.retransmission": "{server}再次发送 SYN+ACK（距上一次 {delay}）：握手的最后一个 ACK 还没有到达。",
     "handshake_ack": "{client}确认 SYN+ACK：序列号 seq = {seq}，确认号 ack = {ack}（{alt} {ack_raw}，即服务器序列号加 1）。"
     "双方都进入 ESTABLISHED 状态。{rtt}",
-    "handshake.rtt": "握手往返时间（从 SYN 到此 ACK）：{rtt}。",
+    "handshake.rtt": "握手往返时间（从最后一个 SYN 到此 ACK，即 Wireshark 的 iRTT）：{rtt}。",
     "options.none": "它没有携带 TCP 选项。",
     "options.list": "它的选项：{items}。",
     "opt.mss": "MSS {mss}（希望接收的最大报文段长度）",

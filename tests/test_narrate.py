@@ -204,3 +204,17 @@ def test_cli_explain_formats() -> None:
     assert "Stream 0" not in r.stdout
     r = CliRunner().invoke(main, ["explain", "--format", "html", str(SAMPLES / "refused.pcap")])
     assert r.stdout.startswith("<!DOCTYPE html>")
+
+
+def test_syn_retransmissions_with_backoff_from_a_real_capture() -> None:
+    """blitz/tcptrace 6syns.dmp (public corpus): three SYN retransmissions, 6 s, 12 s and 24 s apart."""
+    from conftest import CORPUS
+
+    path = CORPUS / "blitz+tcptrace" / "6syns.dmp"
+    if not path.exists():
+        pytest.skip("../shared/corpus is absent")
+    (flow, *_) = explain(path, stream=0).flows
+    kinds = [s.kind for s in flow.steps[:6]]
+    assert kinds == ["syn", "syn_retransmission", "syn_retransmission", "syn_retransmission", "syn_ack",
+                     "handshake_ack"]  # fmt: skip
+    assert "the timeout doubles each time: 5.990 s, 12.002 s, 24.005 s" in flow.steps[3].text
