@@ -78,9 +78,9 @@ EN: dict[str, str] = {
     "summary": "The {who} sends {size} in {n} segments over {duration}; the {other} answers with {acks} ACKs.",
     "summary.both": "{a} {b}",
     "summary.ack_only": "The {who} sends {n} ACKs without data over {duration}.",
-    "coalesced": "Note: TCP is a byte stream. These {n} bytes travel in one segment; if the application "
-    'called send() several times, the writes were coalesced (the "sticky packet" effect): the receiver must '
-    "frame messages itself.",
+    "coalesced": "TCP is a byte stream: the receiver gets bytes, not messages. If the application wrote these {n} "
+    'bytes with several send() calls, they were coalesced into one segment (the "sticky packet" effect), and one '
+    "large send() can arrive in several segments: the application must mark where its messages end.",
     "dupacks": "Duplicate ACKs #{a}–#{b} of frame {frame}: the {who} sends {n} ACKs that all say ack = {ack}: it "
     "keeps asking for the same byte, so data after a hole is arriving — a sign of loss (three of them trigger "
     "a fast retransmission).",
@@ -221,7 +221,7 @@ ZH: dict[str, str] = {
     "summary": "{who}在 {duration} 内用 {n} 个报文段发送了 {size}；{other}回复了 {acks} 个 ACK。",
     "summary.both": "{a}{b}",
     "summary.ack_only": "{who}在 {duration} 内发送了 {n} 个不带数据的 ACK。",
-    "coalesced": "注意：TCP 是字节流。这 {n} 个字节在一个报文段中传输；如果应用程序调用了多次 send()，这些写入被合并了（即“粘包”现象）：接收方必须自己划分消息边界。",
+    "coalesced": "TCP 是字节流：接收方收到的是字节而不是消息。如果应用程序用多次 send() 写出这 {n} 个字节，它们被合并到了一个报文段中（即“粘包”现象）；一次大的 send() 也可能分成多个报文段到达：应用程序必须自己标记消息的边界。",
     "dupacks": "帧 {frame} 的第 #{a}–#{b} 个重复确认：{who}连续发送 {n} 个确认号都为 ack = {ack} 的 ACK：它一直在请求同一个字节，说明空洞之后的数据正在到达——这是丢包的迹象（三个重复确认会触发快速重传）。",
     "flag.retransmission": "重传：{why}。",
     "flag.fast_retransmission": "快速重传：{why}。发送方没有等到超时。",

@@ -188,6 +188,7 @@ class _Builder:
         self.first_ack = [True, True]
         self.states = ("UNKNOWN", "UNKNOWN")
         self.time_wait_told = False
+        self.stream_note_told = False
         self.after_syn = [False, False]  # the side's previous segment was its SYN (window not scaled yet)
         self.sep = "" if lang == "zh" else " "  # between sentences
         self.anomalies: dict[int, list[str]] = {}
@@ -343,8 +344,10 @@ class _Builder:
                 if self.fin_seen[1 - d] and not self.fin_seen[d] and self.first_data[d] is not None:
                     parts.append(t["data.half_close"].format(who=who, other=other))
                     self.first_data[d] = None  # type: ignore[call-overload]
-                if seg.payload.count(b"\n") >= 2 and seg.payload.rstrip(b"\r\n").count(b"\n") >= 1:
+                if not self.stream_note_told and seg.len > 1:
+                    # Once per flow: the receiver sees bytes, not send() calls (the "sticky packet" effect).
                     parts.append(t["coalesced"].format(n=seg.len))
+                    self.stream_note_told = True
             else:
                 fin_next = self.fin_next[1 - d]
                 if fin_next is not None and flags & ACK and seg.ack_raw == fin_next:
