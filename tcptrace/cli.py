@@ -17,6 +17,7 @@ import click
 
 from . import __version__, narrate
 from .capture import CaptureStats
+from .check import DEFAULT_IGNORE, FORBIDDABLE, REQUIREMENTS, compare_baseline, junit_xml, run_checks
 from .errors import TcptraceError
 from .export import csv_lines, flows_csv_lines, flows_table_lines, jsonl_lines, table_lines
 from .flow import Flow
@@ -249,6 +250,78 @@ def flows(capture: str, streams: tuple[int, ...], fmt: str) -> None:
 
 
 flows.help = (flows.help or "") + "\n\n" + CAPTURE_HELP
+
+
+@main.command()
+@_capture_argument
+@_stream_option
+@click.option("--require", "require", multiple=True, type=click.Choice(list(REQUIREMENTS)),
+              help="Every selected flow must show this (repeatable).")  # fmt: skip
+@click.option("--forbid", "forbid", multiple=True, type=click.Choice(list(FORBIDDABLE)),
+              help="No selected flow may show this (repeatable).")  # fmt: skip
+@click.option("--max-retransmissions", type=click.IntRange(min=0), default=None, help="Per flow, at most N.")
+@click.option("--max-rtt", "max_rtt", type=click.FloatRange(min=0), default=None, help="Per flow, RTT at most MS.")
+@click.option("--baseline", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Compare with a saved `tcptrace flows --format json` document.")  # fmt: skip
+@click.option("--tolerance", type=click.FloatRange(0, 1), default=0.1, show_default=True,
+              help="Relative slack for packet and byte counts against the baseline.")  # fmt: skip
+@click.option("--ignore", "ignore", multiple=True, type=click.Choice(["time", "duration", "client_port", "addresses"]),
+              help="Also ignore this when comparing with the baseline (default: time, duration, client_port, "
+              "addresses).")  # fmt: skip
+@click.option("--junit", type=click.Path(dir_okay=False, writable=True), default=None, help="Write JUnit XML here.")
+@click.option("--host", "hosts", multiple=True, help="Only streams with this IP address (repeatable).")
+@click.option("--port", "ports", type=click.IntRange(0, 65535), multiple=True, help="Only streams on this port.")
+@click.option("-v", "--verbose", is_flag=True, help="List passing assertions too.")
+def check(
+    capture: str,
+    streams: tuple[int, ...],
+    require: tuple[str, ...],
+    forbid: tuple[str, ...],
+    max_retransmissions: int | None,
+    max_rtt: float | None,
+    baseline: str | None,
+    tolerance: float,
+    ignore: tuple[str, ...],
+    junit: str | None,
+    hosts: tuple[str, ...],
+    ports: tuple[int, ...],
+    verbose: bool,
+) -> None:
+    """Assert that CAPTURE's TCP traffic connects, transfers and closes as it should (for CI).
+
+    Exit status 0 when every assertion holds, 1 when any fails (the report says which flow, which frame and
+    why), 2 for usage errors or unreadable input.
+    """
+    if not (require or forbid or max_retransmissions is not None or max_rtt is not None or baseline):
+        raise click.UsageError("nothing to check: give --require, --forbid, --max-retransmissions, --max-rtt or "
+                               "--baseline")  # fmt: skip
+    result = run_checks(
+        capture,
+        streams=list(streams) or None,
+        require=require,
+        forbid=forbid,
+        max_retransmissions=max_retransmissions,
+        max_rtt_ms=max_rtt,
+        hosts=hosts,
+        ports=ports,
+    )
+    if baseline:
+        try:
+            with open(baseline, encoding="utf-8") as f:
+                doc = json.load(f)
+        except (OSError, ValueError) as exc:
+            raise InputError(f"cannot read baseline {baseline}: {exc}") from exc
+        if not isinstance(doc, dict) or "flows" not in doc:
+            raise InputError(f"{baseline} is not a `tcptrace flows --format json` document")
+        result.findings.extend(
+            compare_baseline(result.flows, doc, tolerance=tolerance, ignore=ignore or DEFAULT_IGNORE)
+        )
+    if junit:
+        with open(junit, "w", encoding="utf-8") as f:
+            f.write(junit_xml(result))
+    click.echo(result.report(verbose=verbose))
+    if not result.ok:
+        raise SystemExit(1)
 
 
 def run_cli(argv: list[str] | None = None) -> int:

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from .capture import CaptureStats, open_capture
-from .model import ACK, MAX_WSCALE, RST, SYN, Direction, Role, Segment, format_endpoint
+from .model import ACK, MAX_WSCALE, RST, SYN, Direction, Role, Segment, format_addr, format_endpoint
 
 _SYN_ACK = SYN | ACK
 _WELL_KNOWN = 1024
@@ -51,6 +51,10 @@ class HalfFlow:
     @property
     def endpoint(self) -> str:
         return format_endpoint(self.addr, self.port)
+
+    @property
+    def addr_text(self) -> str:
+        return format_addr(self.addr)
 
 
 class Flow:

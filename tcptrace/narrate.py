@@ -656,10 +656,8 @@ def explain(
 
 def _matches(summary: FlowSummary, hosts: list[str] | None, ports: list[int] | None) -> bool:
     flow = summary.flow
-    if hosts:
-        mine = {flow.client.endpoint.rsplit(":", 1)[0].strip("[]"), flow.server.endpoint.rsplit(":", 1)[0].strip("[]")}
-        if not mine & set(hosts):
-            return False
+    if hosts and not {flow.client.addr_text, flow.server.addr_text} & set(hosts):
+        return False
     return not ports or bool({flow.client.port, flow.server.port} & set(ports))
 
 

@@ -23,7 +23,7 @@ from .analysis import (
     A_SPURIOUS_RETRANSMISSION,
     A_ZERO_WINDOW,
     A_ZERO_WINDOW_PROBE,
-    FLAG_NAMES,
+    analysis_names,
 )
 from .flow import Flow
 from .model import ACK, FIN, RST, SYN, Segment, format_endpoint
@@ -291,9 +291,8 @@ class FlowSummary:
                 d.win_min = win
         if ta:
             counts = d.flag_counts
-            for bit, name in FLAG_NAMES:
-                if ta & bit:
-                    counts[name] = counts.get(name, 0) + 1
+            for name in analysis_names(ta):  # as tshark counts them: fast and spurious are retransmissions too
+                counts[name] = counts.get(name, 0) + 1
             if ta & _RETRANS:
                 d.rexmt_packets += 1
                 d.rexmt_bytes += seglen

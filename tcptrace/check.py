@@ -1,0 +1,301 @@
+"""Assertions on captured traffic for CI: ``tcptrace check``.
+
+Theory of operation. :func:`run_checks` reads the capture once (the full analysis pipeline), remembers the
+first frames of every notable event per stream (RSTs and each analysis flag), and evaluates the requested
+assertions per flow, each becoming a :class:`Finding` (passed or failed, with the frames that prove a failure
+and a sentence saying why). :func:`compare_baseline` compares the capture's flow summary with a document saved
+by ``tcptrace flows --format json``, ignoring what legitimately changes between runs (times, client ports,
+addresses unless asked) and reporting what matters: how flows opened and ended, their flags, and packet/byte
+counts beyond a tolerance. :func:`junit_xml` writes the findings as JUnit XML for CI systems.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO
+from xml.sax.saxutils import escape, quoteattr
+
+from .analysis import analysis_names
+from .model import RST
+from .stats import FlowSummary, Pipeline
+
+REQUIREMENTS = ("handshake", "data", "graceful-close")
+FORBIDDABLE: dict[str, tuple[str, ...]] = {
+    "rst": ("rst",),
+    "retransmission": ("retransmission",),
+    "zero-window": ("zero_window",),
+    "lost-segment": ("lost_segment", "ack_lost_segment"),
+    "out-of-order": ("out_of_order",),
+    "dup-ack": ("duplicate_ack",),
+}
+_MAX_FRAMES = 5
+
+
+@dataclass(frozen=True)
+class Finding:
+    """The outcome of one assertion on one flow (``stream`` -1: the capture as a whole)."""
+
+    stream: int
+    flow: str
+    assertion: str
+    ok: bool
+    message: str
+    frames: tuple[int, ...] = ()
+
+    def line(self) -> str:
+        where = f"stream {self.stream} ({self.flow})" if self.stream >= 0 else "capture"
+        frames = f" [frames {', '.join(map(str, self.frames))}]" if self.frames else ""
+        return f"{'PASS' if self.ok else 'FAIL'}  {where}: {self.assertion}: {self.message}{frames}"
+
+
+@dataclass
+class CheckResult:
+    capture: str
+    findings: list[Finding] = field(default_factory=list)
+    flows: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(f.ok for f in self.findings)
+
+    @property
+    def failures(self) -> list[Finding]:
+        return [f for f in self.findings if not f.ok]
+
+    def report(self, verbose: bool = False) -> str:
+        lines = [f.line() for f in self.findings if verbose or not f.ok]
+        n_fail = len(self.failures)
+        lines.append(
+            f"{len(self.findings) - n_fail} passed, {n_fail} failed "
+            f"({len(self.flows)} stream{'' if len(self.flows) == 1 else 's'} in {self.capture})"
+        )
+        return "\n".join(lines)
+
+
+def run_checks(
+    source: str | os.PathLike[str] | BinaryIO,
+    *,
+    streams: Iterable[int] | None = None,
+    require: Iterable[str] = (),
+    forbid: Iterable[str] = (),
+    max_retransmissions: int | None = None,
+    max_rtt_ms: float | None = None,
+    hosts: Iterable[str] = (),
+    ports: Iterable[int] = (),
+) -> CheckResult:
+    """Evaluate the assertions on every selected stream of a capture (by number, or by host / port)."""
+    require = list(require)
+    forbid = list(forbid)
+    for r in require:
+        if r not in REQUIREMENTS:
+            raise ValueError(f"unknown requirement {r!r}; choose from {', '.join(REQUIREMENTS)}")
+    for f in forbid:
+        if f not in FORBIDDABLE:
+            raise ValueError(f"unknown event {f!r}; choose from {', '.join(FORBIDDABLE)}")
+    wanted = set(streams) if streams is not None else None
+    run = Pipeline(source, track_bytes_in_flight=False)
+    events: dict[int, dict[str, list[int]]] = {}
+    for seg in run:
+        if wanted is not None and seg.stream not in wanted:
+            continue
+        if seg.analysis or seg.flags & RST:
+            ev = events.setdefault(seg.stream, {})
+            names = list(analysis_names(seg.analysis))
+            if seg.flags & RST:
+                names.append("rst")
+            for name in names:
+                frames = ev.setdefault(name, [])
+                if len(frames) < _MAX_FRAMES:
+                    frames.append(seg.frame)
+                else:
+                    frames.append(-1)  # counted, not listed
+    name = os.fspath(source) if isinstance(source, (str, os.PathLike)) else str(getattr(source, "name", "<stream>"))
+    result = CheckResult(name)
+    host_set, port_set = set(hosts), set(ports)
+    summaries = [
+        s for s in run.summaries if (wanted is None or s.flow.stream in wanted) and _selected(s, host_set, port_set)
+    ]
+    if wanted is not None and not summaries:
+        result.findings.append(Finding(-1, "", "streams", False, f"no stream {sorted(wanted)} in the capture"))
+    for s in summaries:
+        d = s.to_dict()
+        result.flows.append(d)
+        result.findings.extend(_flow_findings(s, d, events.get(s.flow.stream, {}), require, forbid,
+                                              max_retransmissions, max_rtt_ms))  # fmt: skip
+    return result
+
+
+def _selected(s: FlowSummary, hosts: set[str], ports: set[int]) -> bool:
+    flow = s.flow
+    if hosts and not {flow.client.addr_text, flow.server.addr_text} & hosts:
+        return False
+    return not ports or bool({flow.client.port, flow.server.port} & ports)
+
+
+def _flow_findings(
+    s: FlowSummary,
+    d: dict[str, Any],
+    events: dict[str, list[int]],
+    require: list[str],
+    forbid: list[str],
+    max_retransmissions: int | None,
+    max_rtt_ms: float | None,
+) -> list[Finding]:
+    stream = s.flow.stream
+    label = f"{d['client']} → {d['server']}"
+    out: list[Finding] = []
+
+    def add(assertion: str, ok: bool, message: str, frames: Iterable[int] = ()) -> None:
+        out.append(Finding(stream, label, assertion, ok, message, tuple(f for f in frames if f > 0)))
+
+    for r in require:
+        if r == "handshake":
+            ok = d["opened"] == "handshake"
+            add("require handshake", ok, "three-way handshake seen" if ok else f"opened: {d['opened']}",
+                d["handshake_frames"])  # fmt: skip
+        elif r == "data":
+            total = d["bytes"]["c2s"] + d["bytes"]["s2c"]
+            add("require data", total > 0, f"{total} data bytes" if total else "no data in either direction")
+        elif r == "graceful-close":
+            ok = d["closed"].startswith("graceful_close")
+            frames = [f["frame"] for f in d["fin_frames"]] + [r_["frame"] for r_ in d["resets"]]
+            add("require graceful-close", ok, d["verdict"] if not ok else f"closed: {d['closed']}", frames)
+    for f in forbid:
+        hits: list[int] = []
+        for name in FORBIDDABLE[f]:
+            hits.extend(events.get(name, []))
+        count = len(hits)
+        shown = sorted(x for x in hits if x > 0)
+        if count:
+            first = shown[0] if shown else 0
+            why = _event_why(s, f, first)
+            add(f"forbid {f}", False, f"{count} found, first in frame {first}{why}", shown)
+        else:
+            add(f"forbid {f}", True, "none")
+    if max_retransmissions is not None:
+        n = sum(d[k]["analysis"].get("retransmission", 0) for k in ("c2s", "s2c"))
+        frames = events.get("retransmission", [])
+        add(f"max-retransmissions {max_retransmissions}", n <= max_retransmissions, f"{n} retransmissions", frames)
+    if max_rtt_ms is not None:
+        worst = 0.0
+        for k in ("c2s", "s2c"):
+            rtt = d[k]["rtt"]
+            if rtt:
+                worst = max(worst, rtt["max_ms"])
+        if d["irtt_s"]:
+            worst = max(worst, d["irtt_s"] * 1000)
+        add(f"max-rtt {max_rtt_ms:g} ms", worst <= max_rtt_ms, f"largest RTT sample {worst:.3f} ms")
+    return out
+
+
+def _event_why(s: FlowSummary, forbid: str, frame: int) -> str:
+    if forbid == "rst":
+        for entry in s.to_dict()["resets"]:
+            if entry["frame"] == frame:
+                return f" ({entry['by']} in {entry['sender_state']}: {entry['cause']})"
+    return ""
+
+
+# --- baseline --------------------------------------------------------------------------------------------
+
+DEFAULT_IGNORE = ("time", "duration", "client_port", "addresses")
+
+
+def _key(flow: dict[str, Any], ignore: set[str]) -> tuple[str, ...]:
+    server = flow["server"]
+    port = server.rsplit(":", 1)[1]
+    host = server.rsplit(":", 1)[0]
+    return (port,) if "addresses" in ignore else (host, port)
+
+
+def compare_baseline(
+    current: list[dict[str, Any]],
+    baseline: dict[str, Any],
+    *,
+    tolerance: float = 0.1,
+    ignore: Iterable[str] = DEFAULT_IGNORE,
+) -> list[Finding]:
+    """Compare flows with a saved ``tcptrace flows --format json`` document.
+
+    Flows are matched by server (port, and address unless ``addresses`` is ignored) and order of appearance,
+    because client ports and ISNs change between runs. Compared: how each flow opened and closed, Wireshark
+    completeness, Zeek conn_state, the set of analysis flags, and packets and bytes each way within
+    ``tolerance`` (a fraction; at least 2 packets or bytes of slack).
+    """
+    ign = set(ignore)
+    out: list[Finding] = []
+    base_flows = baseline.get("flows", [])
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for f in base_flows:
+        groups.setdefault(_key(f, ign), []).append(f)
+    used: dict[tuple[str, ...], int] = {}
+    for flow in current:
+        k = _key(flow, ign)
+        i = used.get(k, 0)
+        used[k] = i + 1
+        label = f"{flow['client']} → {flow['server']}"
+        stream = flow["stream"]
+        candidates = groups.get(k, [])
+        if i >= len(candidates):
+            out.append(Finding(stream, label, "baseline", False, "a flow the baseline does not have"))
+            continue
+        out.extend(_compare_flow(flow, candidates[i], tolerance, stream, label))
+    for k, flows in groups.items():
+        for extra in flows[used.get(k, 0) :]:
+            out.append(Finding(-1, f"{extra['client']} → {extra['server']}", "baseline", False,
+                               f"the baseline's stream {extra['stream']} is missing from this capture"))  # fmt: skip
+    if not out:
+        out.append(Finding(-1, "", "baseline", True, "no flows on either side"))
+    return out
+
+
+def _compare_flow(cur: dict[str, Any], base: dict[str, Any], tol: float, stream: int, label: str) -> list[Finding]:
+    diffs: list[str] = []
+    for key in ("opened", "closed"):
+        if cur[key] != base[key]:
+            diffs.append(f"{key}: {base[key]} → {cur[key]}")
+    if cur["wireshark"]["completeness"] != base["wireshark"]["completeness"]:
+        diffs.append(f"completeness: {base['wireshark']['completeness']} → {cur['wireshark']['completeness']}")
+    if cur["zeek"]["conn_state"] != base["zeek"]["conn_state"]:
+        diffs.append(f"conn_state: {base['zeek']['conn_state']} → {cur['zeek']['conn_state']}")
+    for what in ("packets", "bytes"):
+        for d in ("c2s", "s2c"):
+            a, b = base[what][d], cur[what][d]
+            if abs(a - b) > max(2, tol * max(a, b)):
+                diffs.append(f"{what} {d}: {a} → {b}")
+    flags_b = set(base["c2s"]["analysis"]) | set(base["s2c"]["analysis"])
+    flags_c = set(cur["c2s"]["analysis"]) | set(cur["s2c"]["analysis"])
+    if flags_c - flags_b:
+        diffs.append(f"new analysis flags: {', '.join(sorted(flags_c - flags_b))}")
+    if flags_b - flags_c:
+        diffs.append(f"flags gone: {', '.join(sorted(flags_b - flags_c))}")
+    if diffs:
+        return [Finding(stream, label, "baseline", False, "; ".join(diffs))]
+    return [Finding(stream, label, "baseline", True, f"matches baseline stream {base['stream']}")]
+
+
+# --- JUnit -------------------------------------------------------------------------------------------------
+
+
+def junit_xml(result: CheckResult) -> str:
+    """JUnit XML: one testsuite for the capture, one testcase per assertion per flow."""
+    failures = len(result.failures)
+    cases = []
+    for f in result.findings:
+        name = f"stream {f.stream} ({f.flow}): {f.assertion}" if f.stream >= 0 else f"capture: {f.assertion}"
+        case = f"  <testcase classname={quoteattr('tcptrace.check')} name={quoteattr(name)}"
+        if f.ok:
+            cases.append(case + "/>")
+        else:
+            msg = f.message + (f" [frames {', '.join(map(str, f.frames))}]" if f.frames else "")
+            cases.append(f"{case}>\n    <failure message={quoteattr(msg)}>{escape(f.line())}</failure>\n  </testcase>")
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f'<testsuite name={quoteattr("tcptrace check " + result.capture)} tests="{len(result.findings)}" '
+        f'failures="{failures}" errors="0">\n' + "\n".join(cases) + "\n</testsuite>\n"
+    )
+
+
+__all__ = ["CheckResult", "Finding", "compare_baseline", "junit_xml", "run_checks"]
