@@ -11,8 +11,8 @@
 #
 # Needs: iproute2 (ip, ss), tcpdump, dumpcap (Wireshark), python3; ethtool is
 # optional but recommended (apt-get install -y ethtool); iptables for
-# lossy_bulk only; tshark to check the result and write the tshark/*.tsv
-# golden files.
+# lossy_bulk and syn_timeout only; tshark to check the result and write the
+# tshark/*.tsv golden files.
 #
 # Why network namespaces and not the loopback: traffic on `lo` is captured with
 # a fake Ethernet header and MTU 65536, so segments are nothing like real ones.
@@ -37,7 +37,8 @@ set -euo pipefail
 # Every capture this script can record, in recording order; record_<name>
 # below records <name>.pcap (or .pcapng).
 ALL_CAPTURES=(echo_ipv4 echo_ipv6 refused echo_sll2 echo_snaplen port_reuse
-              zero_window keepalive lossy_bulk abort_rst rst_after_close half_close)
+              zero_window keepalive lossy_bulk abort_rst rst_after_close half_close
+              syn_timeout coalesced dialogue)
 
 # No arguments: everything. Otherwise only the captures named.
 SELECTED=()
@@ -84,6 +85,8 @@ CLI6="fd00:99::2"
 PORT=20000          # the echo server's port
 CLOSED_PORT=20001   # nobody listens here (refused.pcap)
 REUSED_SPORT=40000  # fixed client port for port_reuse.pcap
+DROPPED_PORT=20002  # the server's host drops SYNs to this port (syn_timeout.pcap)
+DIALOGUE_PORT=6000  # the dialogue server's port (dialogue.pcap)
 
 CAPTURE_PID=""
 SERVER_PID=""
@@ -203,6 +206,9 @@ stop_capture() {
 # wait until its socket is listening.
 # start_server_program PROGRAM ARGS...: the same with another program of
 # programs/ (e.g. `start_server_program zero_window.py server --host ...`).
+# It waits for a listener on $PORT, or on $LISTEN_PORT if that is set (e.g.
+# `LISTEN_PORT=$DIALOGUE_PORT start_server_program dialogue.py ...`; bash
+# keeps such an assignment for the duration of the function call only).
 start_server() { start_server_program echo_server.py "$@"; }
 
 start_server_program() {
@@ -211,7 +217,7 @@ start_server_program() {
     ip netns exec "$SRV_NS" timeout 30 "$PYTHON" "$PROGRAMS/$program" "$@" >/dev/null &
     SERVER_PID=$!
     for _ in $(seq 50); do
-        if [[ -n $(srv ss -Hltn "sport = :$PORT") ]]; then return 0; fi
+        if [[ -n $(srv ss -Hltn "sport = :${LISTEN_PORT:-$PORT}") ]]; then return 0; fi
         sleep 0.1
     done
     echo "$program did not start" >&2
@@ -399,6 +405,60 @@ record_half_close() {
     start_server_program half_close.py server --host "$SRV4" --port "$PORT"
     start_capture "$LOG" tcpdump -i "$CLI_IF" -s 0 -U --immediate-mode -Z root -w "$HERE/half_close.pcap"
     client half_close.py client --host "$SRV4" --port "$PORT"
+    wait_server
+    stop_capture "$LOG"
+    teardown_netns
+}
+
+# --- syn_timeout.pcap: SYNs to a host that never answers ---------------------
+# An iptables rule in the SERVER namespace drops every TCP segment to port
+# $DROPPED_PORT on INPUT: no SYN/ACK, no RST, as if the host were down or a
+# firewall silently dropped. The client connects with a 7.5 s socket timeout:
+# its kernel retransmits the SYN with the classic exponential back-off
+# (initial RTO 1 s, doubled each time; net.ipv4.tcp_syn_retries 6 would
+# allow more), i.e. at about 1, 3 and 7 s, then connect() gives up at 7.5 s
+# and the socket is closed in SYN-SENT, which sends nothing. The capture runs
+# until the client has exited (and stop_capture's 1.5 s after that).
+# Linux 6.5 and later first retransmit the SYN net.ipv4.tcp_syn_linear_timeouts
+# times (default 4) at a fixed 1 s interval (SYNs at 0, 1, 2, 3, 4, 5, 7 s):
+# that sysctl is set to 0 in the client namespace (per namespace; the host's
+# own setting is not touched), where it exists, to get the classic shape.
+record_syn_timeout() {
+    command -v iptables >/dev/null || { echo "syn_timeout needs iptables" >&2; exit 1; }
+    setup_netns
+    if cli sysctl -q net.ipv4.tcp_syn_linear_timeouts >/dev/null 2>&1; then
+        cli sysctl -qw net.ipv4.tcp_syn_linear_timeouts=0
+    fi
+    srv iptables -A INPUT -p tcp --dport "$DROPPED_PORT" -j DROP
+    start_capture "$LOG" tcpdump -i "$CLI_IF" -s 0 -U --immediate-mode -Z root -w "$HERE/syn_timeout.pcap"
+    client syn_timeout_client.py --host "$SRV4" --port "$DROPPED_PORT" --timeout 7.5
+    stop_capture "$LOG"
+    echo "server dropped $(srv iptables -L INPUT -v -x -n | awk '$3 == "DROP" {print $1}') SYNs"
+    teardown_netns
+}
+
+# --- coalesced.pcap: two send() calls in one segment (TCP_CORK) -------------
+# The client corks its socket, sends "hello " and "world!", uncorks: one
+# 12-byte segment "hello world!". The server echoes what one recv() returned.
+record_coalesced() {
+    setup_netns
+    start_server_program coalesced.py server --host "$SRV4" --port "$PORT"
+    start_capture "$LOG" tcpdump -i "$CLI_IF" -s 0 -U --immediate-mode -Z root -w "$HERE/coalesced.pcap"
+    client coalesced.py client --host "$SRV4" --port "$PORT"
+    wait_server
+    stop_capture "$LOG"
+    teardown_netns
+}
+
+# --- dialogue.pcap: the tutorial line dialogue on port 6000 ----------------
+# Server: "Welcome!", "What's your name?"; client: "Alice"; server:
+# "Hello, Alice!"; client: "exit"; the server closes first. The segmentation
+# is whatever the kernels chose (Nagle, delayed ACKs).
+record_dialogue() {
+    setup_netns
+    LISTEN_PORT=$DIALOGUE_PORT start_server_program dialogue.py server --host "$SRV4" --port "$DIALOGUE_PORT"
+    start_capture "$LOG" tcpdump -i "$CLI_IF" -s 0 -U --immediate-mode -Z root -w "$HERE/dialogue.pcap"
+    client dialogue.py client --host "$SRV4" --port "$DIALOGUE_PORT" --name Alice
     wait_server
     stop_capture "$LOG"
     teardown_netns

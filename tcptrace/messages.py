@@ -68,6 +68,9 @@ EN: dict[str, str] = {
     "one direction (a half-close). If the {other}'s application called shutdown(SHUT_WR) it still reads this "
     "data; if it called close(), its kernel answers with RST.",
     "data.not_captured": "(payload not captured: the snap length cut it)",
+    "data.piggyback": "The same segment acknowledges the {other}'s bytes up to seq {upto} ({n} new): the ACK rides "
+    "on the data (piggybacking).",
+    "data.piggyback_fin": "The same segment acknowledges the {other}'s FIN (ack = {ack}).",
     "byte": "byte",
     "bytes": "bytes",
     "ack": "The {who} acknowledges: ack = {ack}: the {other}'s bytes up to seq {upto} arrived{new}{rtt}.",
@@ -211,6 +214,8 @@ ZH: dict[str, str] = {
     "data.push": "，PSH：立即交给应用程序",
     "data.half_close": "{who}在{other}的 FIN 之后仍在发送数据。这是允许的：FIN 只关闭一个方向（半关闭）。如果{other}的应用程序调用的是 shutdown(SHUT_WR)，它仍会读取这些数据；如果调用的是 close()，它的内核会用 RST 回应。",
     "data.not_captured": "（数据未被捕获：被快照长度截断）",
+    "data.piggyback": "同一个报文段还确认了{other}直到序列号 {upto} 的字节（新确认 {n} 字节）：确认搭载在数据上（捎带确认）。",
+    "data.piggyback_fin": "同一个报文段还确认了{other}的 FIN（ack = {ack}）。",
     "byte": "字节",
     "bytes": "字节",
     "ack": "{who}发送确认：确认号 ack = {ack}：{other}直到序列号 {upto} 的字节都已收到{new}{rtt}。",

@@ -341,6 +341,13 @@ class _Builder:
                 parts.append(t["data"].format(who=who, n=seg.len, bytes_word=t["bytes"] if seg.len != 1 else t["byte"],
                                               first=seq, last=last, push=push,
                                               preview=preview(seg.payload, seg.len, self.lang)))  # fmt: skip
+                prev_ack = self.last_ack[d]
+                if flags & ACK and prev_ack >= 0 and seg.ack != prev_ack:
+                    n_acked = (seg.ack - prev_ack) & M32
+                    if self.fin_next[1 - d] is not None and seg.ack_raw == self.fin_next[1 - d]:
+                        parts.append(t["data.piggyback_fin"].format(other=other, ack=ack))
+                    else:
+                        parts.append(t["data.piggyback"].format(other=other, upto=(ack - 1) & M32, n=n_acked))
                 if self.fin_seen[1 - d] and not self.fin_seen[d] and self.first_data[d] is not None:
                     parts.append(t["data.half_close"].format(who=who, other=other))
                     self.first_data[d] = None  # type: ignore[call-overload]
@@ -597,7 +604,7 @@ def _verdict_zh(s: FlowSummary) -> str:
         "handshake_incomplete": "握手没有被完整捕获",
         "mid_stream": "从连接中途开始捕获",
     }[s.opened()]
-    if s.opened() == "refused":
+    if s.opened() in ("refused", "unanswered_syn"):
         return opened
     closed = s.closed()
     who = {"client": "客户端", "server": "服务器"}

@@ -503,7 +503,7 @@ class FlowSummary:
             end = f"reset by the {closed.rsplit('_', 1)[1]} ({self.rst[0][3].split(':')[0]})"
         else:
             end = "still open at the end of the capture"
-        if self.opened() == "refused":
+        if self.opened() in ("refused", "unanswered_syn"):
             return opened
         return f"{opened}, {_bytes(c2s)} client→server and {_bytes(s2c)} server→client, {end}"
 
