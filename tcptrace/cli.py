@@ -324,6 +324,42 @@ def check(
         raise SystemExit(1)
 
 
+def _stream_data(capture: str, stream: int) -> tuple[Any, list[Segment]]:
+    """The summary and the analysed segments of one stream (a clean error when there is no such stream)."""
+    run = Pipeline(capture)
+    segs = [s for s in run if s.stream == stream]
+    summary = next((x for x in run.summaries if x.flow.stream == stream), None)
+    if summary is None:
+        raise InputError(f"{capture} has no TCP stream {stream} (it has {len(run.summaries)} streams)")
+    return summary, segs
+
+
+@main.command()
+@_capture_argument
+@click.option("-s", "--stream", "stream", type=click.IntRange(min=0), default=0, show_default=True,
+              help="The tcp.stream to draw.")  # fmt: skip
+@click.option("--kind", type=click.Choice(["tsg", "throughput", "rtt", "window"]), default="tsg", show_default=True,
+              help="tsg: time-sequence graph; throughput: throughput and goodput; rtt: per-ACK RTT; window: "
+              "advertised window and bytes in flight.")  # fmt: skip
+@click.option("--direction", type=click.Choice(["c2s", "s2c"]), default=None,
+              help="Which direction's data (default: the one carrying more bytes).")  # fmt: skip
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, writable=True),
+              help="Output file: .png, .svg or .pdf.")  # fmt: skip
+@click.option("--dpi", type=click.IntRange(min=20), default=150, show_default=True)
+@click.option("--width", type=click.FloatRange(min=2), default=None, help="Figure width in inches.")
+def graph(capture: str, stream: int, kind: str, direction: str | None, output: str, dpi: int,
+          width: float | None) -> None:  # fmt: skip
+    """Draw a TCP graph of one stream of CAPTURE: time-sequence (classic tcptrace style), throughput, RTT or
+    window, to a PNG, SVG or PDF file."""
+    from .graph import save_graph
+
+    if not output.lower().endswith((".png", ".svg", ".pdf")):
+        raise click.BadParameter("the output must end in .png, .svg or .pdf", param_hint="--output")
+    summary, segs = _stream_data(capture, stream)
+    save_graph(summary, segs, kind, output, direction=direction, dpi=dpi, width=width)  # type: ignore[arg-type]
+    click.echo(f"wrote {output}")
+
+
 def run_cli(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit status instead of exiting (for tests and embedding)."""
     try:
