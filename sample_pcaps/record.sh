@@ -11,8 +11,8 @@
 #
 # Needs: iproute2 (ip, ss), tcpdump, dumpcap (Wireshark), python3; ethtool is
 # optional but recommended (apt-get install -y ethtool); iptables for
-# lossy_bulk and syn_timeout only; tshark to check the result and write the
-# tshark/*.tsv golden files.
+# lossy_bulk and syn_timeout only; TUN/TAP (/dev/net/tun) for vlan only;
+# tshark to check the result and write the tshark/*.tsv golden files.
 #
 # Why network namespaces and not the loopback: traffic on `lo` is captured with
 # a fake Ethernet header and MTU 65536, so segments are nothing like real ones.
@@ -28,7 +28,8 @@
 # sending server's side (see record_lossy_bulk). The namespaces are fresh for
 # each capture, so every IPv4 capture begins with the ARP exchange and every
 # IPv6 capture with the neighbour solicitation/advertisement: real non-TCP
-# frames that a reader must skip. Sequence numbers, ports and times change
+# frames that a reader must skip (midstream.pcap excepted: it is started
+# after the connection is up). Sequence numbers, ports and times change
 # from one run to the next (the kernel picks them); the shape of each capture
 # does not (lossy_bulk.pcap excepted: its losses are random).
 
@@ -38,7 +39,8 @@ set -euo pipefail
 # below records <name>.pcap (or .pcapng).
 ALL_CAPTURES=(echo_ipv4 echo_ipv6 refused echo_sll2 echo_snaplen port_reuse
               zero_window keepalive lossy_bulk abort_rst rst_after_close half_close
-              syn_timeout coalesced dialogue)
+              syn_timeout coalesced dialogue dialogue_threaded finish_client_closes
+              finish_server_closes finish_both_close framing vlan midstream)
 
 # No arguments: everything. Otherwise only the captures named.
 SELECTED=()
@@ -87,9 +89,13 @@ CLOSED_PORT=20001   # nobody listens here (refused.pcap)
 REUSED_SPORT=40000  # fixed client port for port_reuse.pcap
 DROPPED_PORT=20002  # the server's host drops SYNs to this port (syn_timeout.pcap)
 DIALOGUE_PORT=6000  # the dialogue server's port (dialogue.pcap)
+VLAN_ID=100         # 802.1Q VLAN on top of the veth pair (vlan.pcap)
+SRV4_VLAN="10.99.100.1"
+CLI4_VLAN="10.99.100.2"
 
 CAPTURE_PID=""
 SERVER_PID=""
+EXTRA_PIDS=()       # helpers such as vlan_tagger.py, stopped at the end
 
 srv() { ip netns exec "$SRV_NS" "$@"; }
 cli() { ip netns exec "$CLI_NS" "$@"; }
@@ -99,6 +105,8 @@ cli() { ip netns exec "$CLI_NS" "$@"; }
 cleanup() {
     [[ -n $CAPTURE_PID ]] && kill -INT "$CAPTURE_PID" 2>/dev/null || true
     [[ -n $SERVER_PID ]] && kill "$SERVER_PID" 2>/dev/null || true
+    for pid in "${EXTRA_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    EXTRA_PIDS=()
     CAPTURE_PID="" SERVER_PID=""
     ip netns del "$SRV_NS" 2>/dev/null || true
     ip netns del "$CLI_NS" 2>/dev/null || true
@@ -459,6 +467,151 @@ record_dialogue() {
     LISTEN_PORT=$DIALOGUE_PORT start_server_program dialogue.py server --host "$SRV4" --port "$DIALOGUE_PORT"
     start_capture "$LOG" tcpdump -i "$CLI_IF" -s 0 -U --immediate-mode -Z root -w "$HERE/dialogue.pcap"
     client dialogue.py client --host "$SRV4" --port "$DIALOGUE_PORT" --name Alice
+    wait_server
+    stop_capture "$LOG"
+    teardown_netns
+}
+
+# --- dialogue_threaded.pcap: the dialogue with three concurrent clients ----
+# The server (--threaded --count 3) serves each connection in its own
+# thread. The clients Alice, Bob and Carol start one after the other, each
+# once the previous one's connection is established (0.3 s apart or so: the
+# time a client takes to start), and pause 1 s before each line they send,
+# so their dialogues overlap in a fixed order: the three handshakes and
+# greetings, the three names and replies, the three exits and closes.
+record_dialogue_threaded() {
+    setup_netns
+    LISTEN_PORT=$DIALOGUE_PORT start_server_program dialogue.py server --host "$SRV4" --port "$DIALOGUE_PORT" \
+        --count 3 --threaded
+    start_capture "$LOG" tcpdump -i "$CLI_IF" -s 0 -U --immediate-mode -Z root -w "$HERE/dialogue_threaded.pcap"
+    local pids=() name
+    for name in Alice Bob Carol; do
+        client dialogue.py client --host "$SRV4" --port "$DIALOGUE_PORT" --name "$name" --pause 1.0 &
+        pids+=($!)
+        for _ in $(seq 500); do
+            if [[ $(cli ss -Htn state established "dport = :$DIALOGUE_PORT" | wc -l) -ge ${#pids[@]} ]]; then break; fi
+            sleep 0.01
+        done
+    done
+    for pid in "${pids[@]}"; do wait "$pid"; done
+    wait_server
+    stop_capture "$LOG"
+    teardown_netns
+}
+
+# --- finish_*.pcap: five messages, End/Finish!, then three ways to close ----
+# record_finish CLOSER NAME: finish.py with --closer CLOSER (client, server
+# or both), recorded into NAME.pcap. The client sends "message 1" to
+# "message 5" 0.1 s apart (one segment each), then "End"; the server answers
+# "Finish!". With client or server, the other side waits 0.2 s after reading
+# the FIN before closing (four-segment close); with both, both sides wait
+# for the same whole second of the clock and call shutdown(SHUT_WR) at once
+# (spinning the last 50 ms, on separate CPUs, at real-time priority): the
+# two FINs cross on the veth (simultaneous close).
+record_finish() {
+    local closer=$1 name=$2
+    setup_netns
+    start_server_program finish.py server --host "$SRV4" --port "$PORT" --closer "$closer"
+    start_capture "$LOG" tcpdump -i "$CLI_IF" -s 0 -U --immediate-mode -Z root -w "$HERE/$name.pcap"
+    client finish.py client --host "$SRV4" --port "$PORT" --closer "$closer"
+    wait_server
+    stop_capture "$LOG"
+    teardown_netns
+}
+record_finish_client_closes() { record_finish client finish_client_closes; }
+record_finish_server_closes() { record_finish server finish_server_closes; }
+record_finish_both_close() { record_finish both finish_both_close; }
+
+# --- framing.pcap: a length-prefixed reply, header and body sent apart -----
+# The client sends the command "GET 20000" (4-byte length + command, one
+# send()); the server answers with the 4-byte big-endian length in one
+# send() and the 20000-byte body in another.
+record_framing() {
+    setup_netns
+    start_server_program framing.py server --host "$SRV4" --port "$PORT"
+    start_capture "$LOG" tcpdump -i "$CLI_IF" -s 0 -U --immediate-mode -Z root -w "$HERE/framing.pcap"
+    client framing.py client --host "$SRV4" --port "$PORT" --size 20000
+    wait_server
+    stop_capture "$LOG"
+    teardown_netns
+}
+
+# --- vlan.pcap: the echo over an 802.1Q VLAN, captured on the parent -------
+# Each end of the veth pair gets a VLAN sub-interface (VLAN id $VLAN_ID,
+# addresses $CLI4_VLAN/$SRV4_VLAN), and the capture is taken on the parent
+# veth, so every frame (ARP included) carries the 4-byte 802.1Q tag. The
+# natural way, `ip link add link tt-cli0 name tt-cli0.100 type vlan id 100`,
+# needs a kernel with 802.1Q support, which the recording machine's kernel
+# lacks (CONFIG_VLAN_8021Q unset; no tc vlan action nor bridge VLAN
+# filtering either): programs/vlan_tagger.py does the same in user space,
+# with a TAP interface named like the sub-interface (same MAC as its parent,
+# as the kernel's would have) and a packet socket on the parent that inserts
+# the tag into every frame the TAP sends and strips it from every frame
+# received with that VLAN id. The frames on the veth are those the kernel
+# driver would send. IPv6 is disabled on the sub-interfaces (default.
+# disable_ipv6 before they are created), so no IPv6 chatter starts when they
+# come up. A 1448-byte echo (one full-sized segment each way, so the shape
+# does not depend on timing) shows the largest tagged frames: 1518 bytes.
+start_vlan_tagger() {
+    local ns=$1 parent=$2 mac=$3
+    ip netns exec "$ns" timeout 30 "$PYTHON" "$PROGRAMS/vlan_tagger.py" \
+        --tap "$parent.$VLAN_ID" --parent "$parent" --vid "$VLAN_ID" >/dev/null &
+    EXTRA_PIDS+=($!)
+    for _ in $(seq 50); do
+        if ip -n "$ns" link show "$parent.$VLAN_ID" >/dev/null 2>&1; then break; fi
+        sleep 0.1
+    done
+    ip -n "$ns" link set "$parent.$VLAN_ID" address "$mac" mtu 1500
+    if command -v ethtool >/dev/null; then
+        ip netns exec "$ns" ethtool -K "$parent.$VLAN_ID" tx off rx off tso off gso off gro off >/dev/null 2>&1 || true
+    fi
+}
+
+record_vlan() {
+    setup_netns
+    local ns pid
+    for ns in "$SRV_NS" "$CLI_NS"; do
+        ip netns exec "$ns" sysctl -qw net.ipv6.conf.default.disable_ipv6=1
+    done
+    start_vlan_tagger "$SRV_NS" "$SRV_IF" 02:00:0a:63:00:01
+    start_vlan_tagger "$CLI_NS" "$CLI_IF" 02:00:0a:63:00:02
+    ip -n "$SRV_NS" addr add "$SRV4_VLAN/24" dev "$SRV_IF.$VLAN_ID"
+    ip -n "$CLI_NS" addr add "$CLI4_VLAN/24" dev "$CLI_IF.$VLAN_ID"
+    ip -n "$SRV_NS" link set "$SRV_IF.$VLAN_ID" up
+    ip -n "$CLI_NS" link set "$CLI_IF.$VLAN_ID" up
+    sleep 1
+    start_server --host "$SRV4_VLAN" --port "$PORT"
+    start_capture "$LOG" tcpdump -i "$CLI_IF" -s 0 -U --immediate-mode -Z root -w "$HERE/vlan.pcap"
+    client echo_client.py --host "$SRV4_VLAN" --port "$PORT" --size 1448
+    wait_server
+    stop_capture "$LOG"
+    for pid in "${EXTRA_PIDS[@]}"; do kill "$pid"; wait "$pid" 2>/dev/null || true; done
+    EXTRA_PIDS=()
+    teardown_netns
+}
+
+# --- midstream.pcap: a capture that starts after the handshake -------------
+# slow_client.py sends "line 1" to "line 10", each echoed by the echo
+# server, 0.2 s apart. tcpdump is started only once the client has said
+# "line 3 echoed" (about 0.4 s after the connection was established), in
+# the 0.2 s pause before line 4: the file begins in the middle of the
+# connection, with line 4 — no SYN, no ARP (already resolved), lines 1–3
+# missing. The client then closes normally, inside the capture.
+record_midstream() {
+    setup_netns
+    start_server --host "$SRV4" --port "$PORT"
+    local out client_pid
+    out=$(mktemp)
+    client slow_client.py --host "$SRV4" --port "$PORT" --lines 10 --interval 0.2 >"$out" &
+    client_pid=$!
+    for _ in $(seq 250); do
+        if grep -q '^line 3 echoed' "$out"; then break; fi
+        sleep 0.02
+    done
+    start_capture "$LOG" tcpdump -i "$CLI_IF" -s 0 -U --immediate-mode -Z root -w "$HERE/midstream.pcap"
+    wait "$client_pid"
+    tail -n 1 "$out"
+    rm -f "$out"
     wait_server
     stop_capture "$LOG"
     teardown_netns

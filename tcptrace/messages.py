@@ -78,7 +78,8 @@ EN: dict[str, str] = {
     "ack.rtt": "; {rtt} after frame {frame}",
     "ack.delayed": " (a delayed ACK: the receiver waited for more data before acknowledging)",
     "ack.window": "The {who}'s window is now {win} bytes.",
-    "summary": "The {who} sends {size} in {n} segments over {duration}; the {other} answers with {acks} ACKs.",
+    "summary": "The {who} sends {size} in {n} segments over {duration}; {acks} segments from the {other} "
+    "acknowledge it.",
     "summary.both": "{a} {b}",
     "summary.ack_only": "The {who} sends {n} ACKs without data over {duration}.",
     "coalesced": "TCP is a byte stream: the receiver gets bytes, not messages. If the application wrote these {n} "
@@ -223,7 +224,7 @@ ZH: dict[str, str] = {
     "ack.rtt": "；在帧 {frame} 之后 {rtt}",
     "ack.delayed": "（延迟确认：接收方等待更多数据后才确认）",
     "ack.window": "{who}的接收窗口现在是 {win} 字节。",
-    "summary": "{who}在 {duration} 内用 {n} 个报文段发送了 {size}；{other}回复了 {acks} 个 ACK。",
+    "summary": "{who}在 {duration} 内用 {n} 个报文段发送了 {size}；{other}用 {acks} 个报文段进行了确认。",
     "summary.both": "{a}{b}",
     "summary.ack_only": "{who}在 {duration} 内发送了 {n} 个不带数据的 ACK。",
     "coalesced": "TCP 是字节流：接收方收到的是字节而不是消息。如果应用程序用多次 send() 写出这 {n} 个字节，它们被合并到了一个报文段中（即“粘包”现象）；一次大的 send() 也可能分成多个报文段到达：应用程序必须自己标记消息的边界。",

@@ -502,7 +502,7 @@ def _collapse(steps: list[Step], lang: str, segs_by_frame: dict[int, Segment]) -
             for d in (0, 1):
                 mine = [x for x in segs if x.direction == d]
                 data = [x for x in mine if x.len]
-                acks = [x for x in segs if x.direction != d and not x.len]
+                acks = _new_acks([x for x in segs if x.direction != d and x.flags & ACK])
                 if data:
                     texts.append(
                         t["summary"].format(
@@ -558,6 +558,17 @@ def _merge_dupacks(steps: list[Step], t: dict[str, str]) -> list[Step]:
     return out
 
 
+def _new_acks(segs: list[Segment]) -> list[Segment]:
+    """The segments (pure ACKs or data) whose ACK number moved forward: the ones that acknowledge new data."""
+    out: list[Segment] = []
+    prev: int | None = None
+    for x in segs:
+        if x.ack != prev:
+            out.append(x)
+            prev = x.ack
+    return out
+
+
 def _role(d: int, t: dict[str, str]) -> str:
     return t["client"] if d == 0 else t["server"]
 
@@ -608,7 +619,9 @@ def _verdict_zh(s: FlowSummary) -> str:
         return opened
     closed = s.closed()
     who = {"client": "客户端", "server": "服务器"}
-    if closed.startswith("graceful_close_by_"):
+    if closed.startswith("graceful_close_by_") and s.simultaneous_close():
+        end = "双方同时关闭（FIN 交叉而过）"
+    elif closed.startswith("graceful_close_by_"):
         three = s._three_way_close()
         end = f"由{who[closed.rsplit('_', 1)[1]]}发起关闭，{'三' if three else '四'}次 FIN 挥手"
     elif closed.startswith("closing_by_"):

@@ -491,7 +491,9 @@ class FlowSummary:
             "mid_stream": "first seen mid-connection",
         }[self.opened()]
         closed = self.closed()
-        if closed.startswith("graceful_close_by_"):
+        if closed.startswith("graceful_close_by_") and self.simultaneous_close():
+            end = "closed by both sides at once (simultaneous close: the FINs crossed)"
+        elif closed.startswith("graceful_close_by_"):
             who = closed.rsplit("_", 1)[1]
             three = self._three_way_close()
             end = f"closed by the {who} with a {'three' if three else 'four'}-way FIN handshake"
@@ -506,6 +508,15 @@ class FlowSummary:
         if self.opened() in ("refused", "unanswered_syn"):
             return opened
         return f"{opened}, {_bytes(c2s)} client→server and {_bytes(s2c)} server→client, {end}"
+
+    def simultaneous_close(self) -> bool:
+        """Both FINs were sent before either was acknowledged: they crossed on the wire."""
+        if len(self.fin_frames) < 2:
+            return False
+        first_dir, _ = self.fin_frames[0]
+        second_frame = self.fin_frames[1][1]
+        acked = self.fin_acked[first_dir]
+        return not acked or acked > second_frame
 
     def _three_way_close(self) -> bool:
         """True when the second FIN also acknowledged the first (FIN+ACK combined: three segments)."""
