@@ -360,6 +360,59 @@ def graph(capture: str, stream: int, kind: str, direction: str | None, output: s
     click.echo(f"wrote {output}")
 
 
+@main.command()
+@_capture_argument
+@click.option("-s", "--stream", "stream", type=click.IntRange(min=0), default=0, show_default=True,
+              help="The tcp.stream to draw.")  # fmt: skip
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="Image file: .png, .svg or .pdf (needed unless --format is a text format).")  # fmt: skip
+@click.option("--format", "fmt", type=click.Choice(["image", "ascii", "mermaid", "plantuml"]), default=None,
+              help="ascii, mermaid or plantuml print a text ladder to stdout; image (the default with -o) "
+              "draws with matplotlib.")  # fmt: skip
+@click.option("--lang", type=click.Choice(sorted(LANGUAGES)), default="en", show_default=True)
+@click.option("--spacing", type=click.Choice(["time", "even"]), default="time", show_default=True,
+              help="time: vertical position follows time (long pauses compressed and labelled); even: one row "
+              "per item.")  # fmt: skip
+@click.option("-v", "--verbose", is_flag=True, help="One arrow per packet: do not collapse ordinary runs.")
+@click.option("--dpi", type=click.IntRange(min=20), default=150, show_default=True)
+@click.option("--width", type=click.FloatRange(min=3), default=None, help="Figure width in inches.")
+def diagram(capture: str, stream: int, output: str | None, fmt: str | None, lang: str, spacing: str, verbose: bool,
+            dpi: int, width: float | None) -> None:  # fmt: skip
+    """Draw one stream of CAPTURE as a ladder (sequence) diagram: client and server lifelines, one arrow per
+    segment with its flags and relative seq/ack/len, endpoint states, handshake/data/teardown bands, anomalies
+    in colour. To an image (-o OUT.png|svg|pdf) or as ASCII, Mermaid or PlantUML text."""
+    from .ladder import build_ladder, render_ascii, render_mermaid, render_plantuml
+
+    fmt = fmt or ("image" if output else "ascii")
+    if fmt == "image":
+        if not output:
+            raise click.UsageError("an image needs -o OUT.png|svg|pdf (or use --format ascii|mermaid|plantuml)")
+        if not output.lower().endswith((".png", ".svg", ".pdf")):
+            raise click.BadParameter("the output must end in .png, .svg or .pdf", param_hint="--output")
+    summary, segs = _stream_data(capture, stream)
+    ladder = build_ladder(summary, segs, lang=lang, collapse=not verbose, spacing=spacing)
+    if fmt == "image":
+        import warnings
+
+        from .diagram import save_ladder
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            save_ladder(ladder, output, dpi=dpi, width=width)  # type: ignore[arg-type]
+        for w in caught:
+            click.echo(f"warning: {w.message}", err=True)
+        click.echo(f"wrote {output}")
+    else:
+        render = {"ascii": render_ascii, "mermaid": render_mermaid, "plantuml": render_plantuml}[fmt]
+        text = render(ladder)
+        if output:
+            with open(output, "w", encoding="utf-8") as f:
+                f.write(text)
+            click.echo(f"wrote {output}")
+        else:
+            click.echo(text)
+
+
 def run_cli(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit status instead of exiting (for tests and embedding)."""
     try:
