@@ -13,9 +13,10 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .capture import Capture, CaptureStats, open_capture
+from .api import Capture, Flow, iter_packets, load
+from .capture import CaptureReader, CaptureStats, open_capture
 from .errors import CaptureError, NotACapture, TcptraceError, TruncatedCapture, UnsupportedLinkType
-from .flow import Flow, FlowTracker, HalfFlow, iter_segments, track_capture
+from .flow import FlowTracker, HalfFlow, iter_segments, track_capture
 from .model import Direction, Role, Segment, SkipReason, TcpFlags, TcpOptions
 from .narrate import FlowNarrative, Narrative, Step, explain
 from .stats import FlowSummary, Pipeline, summarize
@@ -23,6 +24,7 @@ from .stats import FlowSummary, Pipeline, summarize
 __all__ = [
     "Capture",
     "CaptureError",
+    "CaptureReader",
     "CaptureStats",
     "Direction",
     "Flow",
@@ -44,7 +46,9 @@ __all__ = [
     "UnsupportedLinkType",
     "__version__",
     "explain",
+    "iter_packets",
     "iter_segments",
+    "load",
     "open_capture",
     "summarize",
     "track_capture",

@@ -166,7 +166,7 @@ def _read_exact(stream: BinaryIO, n: int) -> bytes:
     return b"".join(parts)
 
 
-class Capture:
+class CaptureReader:
     """An open capture: iterate it for :class:`Segment` objects; ``stats`` accounts for every frame.
 
     Use :func:`open_capture` to make one. Iterating streams the file; memory does not grow with its size.
@@ -227,7 +227,7 @@ class Capture:
         if self._close:
             self._raw.close()
 
-    def __enter__(self) -> Capture:
+    def __enter__(self) -> CaptureReader:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -491,7 +491,7 @@ class Capture:
         return _link_decoder(linktype), mult, div, off_ns, snaplen
 
 
-def open_capture(source: str | os.PathLike[str] | BinaryIO, *, keep_skipped: bool = False) -> Capture:
+def open_capture(source: str | os.PathLike[str] | BinaryIO, *, keep_skipped: bool = False) -> CaptureReader:
     """Open a capture for reading.
 
     ``source`` is a path, ``"-"`` for standard input (a pipe works: nothing is seeked), or a binary file
@@ -509,18 +509,18 @@ def open_capture(source: str | os.PathLike[str] | BinaryIO, *, keep_skipped: boo
     if isinstance(source, (str, os.PathLike)):
         path = os.fspath(source)
         if path == "-":
-            return Capture(sys.stdin.buffer, "<stdin>", close=False, keep_skipped=keep_skipped)
+            return CaptureReader(sys.stdin.buffer, "<stdin>", close=False, keep_skipped=keep_skipped)
         try:
-            f = open(path, "rb")  # noqa: SIM115 - closed by Capture
+            f = open(path, "rb")  # noqa: SIM115 - closed by CaptureReader
         except OSError as exc:
             raise CaptureError(f"cannot open {path}: {exc.strerror or exc}") from exc
         try:
-            return Capture(f, path, close=True, keep_skipped=keep_skipped)
+            return CaptureReader(f, path, close=True, keep_skipped=keep_skipped)
         except BaseException:
             f.close()
             raise
     name = getattr(source, "name", "<stream>")
-    return Capture(source, str(name), close=False, keep_skipped=keep_skipped)
+    return CaptureReader(source, str(name), close=False, keep_skipped=keep_skipped)
 
 
 # --- decoding ------------------------------------------------------------------------------------------

@@ -1,0 +1,201 @@
+"""The notebook-friendly API: ``tcptrace.load(path)`` -> :class:`Capture` of :class:`Flow` objects.
+
+Theory of operation. :func:`load` runs the whole pipeline once and keeps, per stream, its analysed segments
+and its summary, so a notebook can ask for any stream's packets, narrative, ladder diagram or graphs without
+re-reading the file. For files too big to keep, iterate :func:`iter_packets` (streaming, constant memory) or
+use :func:`tcptrace.summarize`. Display in Jupyter goes through ``_repr_html_``/``_repr_svg_``; everything
+taken from the capture is HTML-escaped. DataFrames need the optional pandas extra (``tcptrace[notebook]``).
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import os
+from collections.abc import Iterator
+from typing import Any, BinaryIO
+
+from .export import flow_row, packet_record
+from .model import Segment
+from .narrate import FlowNarrative, narrate_flow, render_html_flow
+from .stats import FlowSummary, Pipeline
+
+_VERDICT_COLOURS = {"graceful": "#e6f4ea", "reset": "#fde7e9", "refused": "#fde7e9", "open": "#fff8e1",
+                    "half": "#fff8e1", "closing": "#fff8e1"}  # fmt: skip
+
+
+def _pandas() -> Any:
+    try:
+        import pandas as pd
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError("DataFrames need pandas: pip install 'tcptrace[notebook]'") from exc
+    return pd
+
+
+class Flow:
+    """One TCP stream of a loaded capture: its packets, summary, narrative, diagram and graphs.
+
+    >>> cap = load("sample_pcaps/echo_ipv4.pcap")
+    >>> flow = cap.flow(0)
+    >>> flow
+    <Flow 0: 10.99.0.2:57356 → 10.99.0.1:20000, 10 packets, graceful_close_by_client>
+    >>> flow.narrative().steps[0].kind
+    'syn'
+    """
+
+    def __init__(self, summary: FlowSummary, packets: list[Segment]) -> None:
+        self._summary_obj = summary
+        self.packets = packets
+        self.stream = summary.flow.stream
+        self._dict: dict[str, Any] | None = None
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        """Everything ``tcptrace flows --format json`` says about this stream."""
+        if self._dict is None:
+            self._dict = self._summary_obj.to_dict()
+        return self._dict
+
+    @property
+    def client(self) -> str:
+        return str(self.summary["client"])
+
+    @property
+    def server(self) -> str:
+        return str(self.summary["server"])
+
+    @property
+    def verdict(self) -> str:
+        return str(self.summary["verdict"])
+
+    def narrative(self, lang: str = "en", *, verbose: bool = False, absolute: bool = False) -> FlowNarrative:
+        """The step-by-step story of this stream (``str()`` it, or let Jupyter display it)."""
+        return narrate_flow(self._summary_obj, self.packets, lang, verbose=verbose, absolute=absolute)
+
+    def ladder(self, lang: str = "en", **kw: Any) -> Any:
+        """The ladder layout (:class:`tcptrace.ladder.Ladder`); its text forms are in :mod:`tcptrace.ladder`."""
+        from .ladder import build_ladder
+
+        return build_ladder(self._summary_obj, self.packets, lang=lang, **kw)
+
+    def diagram(self, ax: Any = None, lang: str = "en", **kw: Any) -> Any:
+        """Draw the ladder (sequence) diagram on ``ax`` (or a new figure); returns the matplotlib Axes."""
+        from .diagram import draw_ladder
+
+        return draw_ladder(self.ladder(lang, **kw), ax=ax)
+
+    def graph(self, kind: str = "tsg", ax: Any = None, **kw: Any) -> Any:
+        """Draw a TCP graph (``tsg``, ``throughput``, ``rtt``, ``window``); returns the matplotlib Axes."""
+        from .graph import draw_graph
+
+        return draw_graph(self._summary_obj, self.packets, kind, ax=ax, **kw)
+
+    def to_dataframe(self) -> Any:
+        """One row per packet: the ``tcptrace packets --format jsonl`` fields (needs pandas)."""
+        pd = _pandas()
+        return pd.DataFrame([packet_record(s) for s in self.packets])
+
+    def _repr_svg_(self) -> str | None:
+        try:
+            ax = self.diagram()
+        except Exception:
+            return None
+        buf = io.StringIO()
+        ax.figure.savefig(buf, format="svg", bbox_inches="tight")
+        return buf.getvalue()
+
+    def _repr_html_(self) -> str:
+        svg = self._repr_svg_() or ""
+        story = render_html_flow(self.narrative())
+        return f"<div>{story}{svg}</div>"
+
+    def __repr__(self) -> str:
+        return (
+            f"<Flow {self.stream}: {self.client} → {self.server}, {len(self.packets)} packets, "
+            f"{self.summary['closed'] if self.summary['opened'] != 'refused' else 'refused'}>"
+        )
+
+
+class Capture:
+    """A loaded capture: ``.flows``, ``.flow(n)``, ``.stats``; iterating yields the flows.
+
+    >>> cap = load("sample_pcaps/port_reuse.pcap")
+    >>> len(cap.flows), cap.stats["tcp_segments"]
+    (2, 20)
+    """
+
+    def __init__(self, path: str, flows: list[Flow], stats: dict[str, Any]) -> None:
+        self.path = path
+        self.flows = flows
+        self.stats = stats
+        self._by_stream = {f.stream: f for f in flows}
+
+    def flow(self, stream: int) -> Flow:
+        """The flow with this ``tcp.stream`` number."""
+        try:
+            return self._by_stream[stream]
+        except KeyError:
+            raise KeyError(f"no stream {stream} in {self.path} (streams: {sorted(self._by_stream)})") from None
+
+    def __iter__(self) -> Iterator[Flow]:
+        return iter(self.flows)
+
+    def __len__(self) -> int:
+        return len(self.flows)
+
+    def to_dataframe(self) -> Any:
+        """One row per flow: the ``tcptrace flows`` table columns (needs pandas)."""
+        pd = _pandas()
+        return pd.DataFrame([flow_row(f.summary) for f in self.flows])
+
+    def packets_dataframe(self) -> Any:
+        """One row per packet of every flow (needs pandas)."""
+        pd = _pandas()
+        return pd.DataFrame([packet_record(s) for f in self.flows for s in f.packets]).sort_values("frame")
+
+    def _repr_html_(self) -> str:
+        e = html.escape
+        rows = []
+        for f in self.flows:
+            r = flow_row(f.summary)
+            colour = next((c for k, c in _VERDICT_COLOURS.items() if str(r["closed"]).startswith(k) or
+                           str(r["opened"]).startswith(k)), "#ffffff")  # fmt: skip
+            rows.append(
+                f'<tr style="background:{colour}"><td>{r["stream"]}</td><td>{e(r["client"])}</td>'
+                f"<td>{e(r['server'])}</td><td>{r['packets_c2s']}/{r['packets_s2c']}</td>"
+                f"<td>{r['bytes_c2s']}/{r['bytes_s2c']}</td><td>{r['duration_s']:.3f}</td>"
+                f"<td>{r['completeness']}</td><td>{e(r['conn_state'])}</td><td>{r['retransmissions']}</td>"
+                f"<td>{e(r['verdict'])}</td></tr>"
+            )
+        head = ("<tr><th>stream</th><th>client</th><th>server</th><th>packets →/←</th><th>bytes →/←</th>"
+                "<th>duration s</th><th>completeness</th><th>Zeek</th><th>retr.</th><th>verdict</th></tr>")  # fmt: skip
+        return (
+            f"<p><b>{e(os.path.basename(self.path))}</b>: {self.stats['frames']} frames, "
+            f"{self.stats['tcp_segments']} TCP segments, {len(self.flows)} streams</p>"
+            f'<table class="tcptrace">{head}{"".join(rows)}</table>'
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"<Capture {os.path.basename(self.path)}: {self.stats['frames']} frames, "
+            f"{self.stats['tcp_segments']} TCP segments, {len(self.flows)} streams>"
+        )
+
+
+def load(source: str | os.PathLike[str] | BinaryIO) -> Capture:
+    """Read and analyse a whole capture, keeping every stream's packets (for notebooks and scripts)."""
+    run = Pipeline(source)
+    packets: dict[int, list[Segment]] = {}
+    for seg in run:
+        packets.setdefault(seg.stream, []).append(seg)
+    flows = [Flow(s, packets.get(s.flow.stream, [])) for s in run.summaries]
+    name = os.fspath(source) if isinstance(source, (str, os.PathLike)) else str(getattr(source, "name", "<stream>"))
+    return Capture(name, flows, run.stats.as_dict())
+
+
+def iter_packets(source: str | os.PathLike[str] | BinaryIO) -> Iterator[Segment]:
+    """Every analysed TCP segment of a capture, streamed in capture order (memory grows with flows only)."""
+    yield from Pipeline(source)
+
+
+__all__ = ["Capture", "Flow", "iter_packets", "load"]
