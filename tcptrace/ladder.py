@@ -41,7 +41,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 
-from .analysis import A_DUPLICATE_ACK, analysis_names
+from .analysis import (
+    A_DUPLICATE_ACK,
+    A_FAST_RETRANSMISSION,
+    A_LOST_PACKET,
+    A_RETRANSMISSION,
+    A_REUSED_PORTS,
+    A_SPURIOUS_RETRANSMISSION,
+    A_ZERO_WINDOW,
+    A_ZERO_WINDOW_PROBE,
+    analysis_names,
+)
 from .errors import TcptraceError
 from .messages import LANGUAGES
 from .model import ACK, FIN, RST, SYN, Segment, flag_names, format_endpoint
@@ -113,6 +123,7 @@ _EN: dict[str, str] = {
     "collapsed.acks": "the {who} answers with {n} ACKs",
     "collapsed.acks_only": "the {who} sends {n} ACKs",
     "collapsed.sep": "; ",
+    "collapsed.flags": "inside: {flags}",
     "gap": "{duration} later",
     "frame": "frame",
     "time": "time (s)",
@@ -160,6 +171,7 @@ _ZH: dict[str, str] = {
     "collapsed.acks": "{who}回复 {n} 个 ACK",
     "collapsed.acks_only": "{who}发送 {n} 个 ACK",
     "collapsed.sep": "；",
+    "collapsed.flags": "其中：{flags}",
     "gap": "{duration} 之后",
     "frame": "帧",
     "time": "时间（秒）",
@@ -256,6 +268,7 @@ class Collapsed:
     data_segments: tuple[int, int] = (0, 0)
     acks: tuple[int, int] = (0, 0)  # pure ACKs (no payload) by each side
     height: float = COLLAPSED_ROWS
+    flags: tuple[tuple[str, int], ...] = ()  # analysis flags inside the block (flows over the arrow budget)
 
 
 @dataclass(frozen=True)
@@ -408,6 +421,8 @@ def _collapsed_text(c: Collapsed, t: dict[str, str]) -> str:
         if c.acks[d]:
             key = "collapsed.acks" if c.data_segments[1 - d] else "collapsed.acks_only"
             parts.append(t[key].format(who=role[d], n=c.acks[d]))
+    if c.flags:
+        parts.append(t["collapsed.flags"].format(flags=", ".join(f"{n} {name}" for name, n in c.flags)))
     return t["collapsed"].format(
         first=f"{c.frames[0]:,}", last=f"{c.frames[1]:,}", parts=t["collapsed.sep"].join(parts)
     )
@@ -457,8 +472,30 @@ def _initial_states(segs: list[Segment]) -> tuple[str, str]:
     return "UNKNOWN", "UNKNOWN"
 
 
+# Over this many arrows matplotlib spends seconds on the labels and nobody can read the result: then only the
+# flags that change the story (retransmissions, lost segments, zero windows, resets) keep their own arrow, and
+# the rest (window updates, window full, dup ACKs, out-of-order, keep-alives ...) are counted in their blocks.
+MAX_ARROWS = 300
+_MAJOR = (
+    A_RETRANSMISSION
+    | A_FAST_RETRANSMISSION
+    | A_SPURIOUS_RETRANSMISSION
+    | A_LOST_PACKET
+    | A_ZERO_WINDOW
+    | A_ZERO_WINDOW_PROBE
+    | A_REUSED_PORTS
+)
+
+
 def _notable_flags(segs: list[Segment]) -> list[bool]:
-    """Narrate's rule (module docstring): which segments must stay arrows."""
+    """Which segments must stay arrows (narrate's rule, module docstring), within the arrow budget."""
+    out = _notable(segs, strict=False)
+    if sum(out) > MAX_ARROWS:
+        out = _notable(segs, strict=True)
+    return out
+
+
+def _notable(segs: list[Segment], strict: bool) -> list[bool]:
     out = []
     prev = _initial_states(segs)
     first_data = [True, True]
@@ -471,12 +508,9 @@ def _notable_flags(segs: list[Segment]) -> list[bool]:
         burst_tail = (
             seg.analysis == A_DUPLICATE_ACK and (seg.evidence or {}).get("duplicate_ack", {}).get("number", 0) > 3
         )
+        flagged = seg.analysis & _MAJOR if strict else seg.analysis and not burst_tail
         notable = bool(
-            (seg.analysis and not burst_tail)
-            or seg.duplicate_of
-            or states != prev
-            or seg.flags & (SYN | FIN | RST)
-            or seg.phase == "handshake"
+            flagged or seg.duplicate_of or states != prev or seg.flags & (SYN | FIN | RST) or seg.phase == "handshake"
         )
         if seg.len and first_data[d]:
             first_data[d] = False
@@ -625,15 +659,18 @@ def build_ladder(
             nbytes = [0, 0]
             ndata = [0, 0]
             nacks = [0, 0]
+            inside: dict[str, int] = {}
             for s in run_segs:
                 if s.len:
                     nbytes[s.direction] += s.len
                     ndata[s.direction] += 1
                 else:
                     nacks[s.direction] += 1
+                for name in analysis_names(s.analysis):
+                    inside[name] = inside.get(name, 0) + 1
             block = Collapsed(y + 0.25, (run_segs[0].frame, run_segs[-1].frame), "", len(run_segs), item.t0, item.t1,
                               (nbytes[0], nbytes[1]), (ndata[0], ndata[1]), (nacks[0], nacks[1]),
-                              COLLAPSED_ROWS - 0.6)  # fmt: skip
+                              COLLAPSED_ROWS - 0.6, tuple(sorted(inside.items())))  # fmt: skip
             collapsed.append(dataclasses.replace(block, text=_collapsed_text(block, t)))
             y += COLLAPSED_ROWS
     y += END_PAD_ROWS
