@@ -75,6 +75,7 @@ class Flow:
         "reused_ports_frame",
         "roles_guessed",
         "stream",
+        "summary",
     )
 
     def __init__(self, stream: int, client: HalfFlow, server: HalfFlow, roles_guessed: bool, seg: Segment) -> None:
@@ -88,6 +89,7 @@ class Flow:
         self.packets = 0
         self.reused_ports_frame: int | None = None  # frame whose SYN reopened this 4-tuple as a new stream
         self.analysis: Any = None  # per-stream state of tcptrace.analysis (kept here: one lookup per packet)
+        self.summary: Any = None  # the stream's tcptrace.stats.FlowSummary, when a Pipeline runs
 
     @property
     def client(self) -> HalfFlow:

@@ -738,35 +738,38 @@ class Pipeline:
         self.capture = open_capture(source)
         self.tracker = FlowTracker()
         self.analyzer = Analyzer(track_bytes_in_flight=track_bytes_in_flight)
-        self._summaries: list[FlowSummary | None] = []
+        self._summaries: list[FlowSummary] = []
 
     def __iter__(self) -> Iterator[Segment]:
         feed = self.tracker.feed
         analyze = self.analyzer.analyze
-        summaries = self._summaries
         for seg in self.capture:
             flow = feed(seg)
             analyze(seg, flow)
-            n = flow.stream
-            if n < len(summaries):
-                summary = summaries[n]
-            else:
-                summaries.append(None)
-                summary = None
+            summary = flow.summary
             if summary is None:
-                summary = summaries[n] = FlowSummary(flow)
+                summary = flow.summary = FlowSummary(flow)
+                self._summaries.append(summary)
             summary.add(seg)
             yield seg
 
     def run(self) -> Pipeline:
-        """Consume the whole capture (when only the summaries are wanted)."""
-        for _ in self:
-            pass
+        """Consume the whole capture (when only the summaries are wanted): the same loop, without yielding."""
+        feed = self.tracker.feed
+        analyze = self.analyzer.analyze
+        for seg in self.capture:
+            flow = feed(seg)
+            analyze(seg, flow)
+            summary = flow.summary
+            if summary is None:
+                summary = flow.summary = FlowSummary(flow)
+                self._summaries.append(summary)
+            summary.add(seg)
         return self
 
     @property
     def summaries(self) -> list[FlowSummary]:
-        return [s for s in self._summaries if s is not None]
+        return list(self._summaries)
 
     @property
     def stats(self) -> Any:
