@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from .capture import CaptureStats, open_capture
-from .model import ACK, MAX_WSCALE, RST, SYN, Direction, Role, Segment, format_addr, format_endpoint
+from .model import ACK, MAX_WSCALE, SYN, Direction, Role, Segment, format_addr, format_endpoint
 
 _SYN_ACK = SYN | ACK
 _WELL_KNOWN = 1024
@@ -282,4 +282,4 @@ def select(segments: Iterable[Segment], streams: set[int] | None) -> Iterator[Se
                 yield seg
 
 
-__all__ = ["RST", "Flow", "FlowTracker", "HalfFlow", "TrackSummary", "iter_segments", "select", "track_capture"]
+__all__ = ["Flow", "FlowTracker", "HalfFlow", "TrackSummary", "iter_segments", "select", "track_capture"]

@@ -308,7 +308,7 @@ class FlowSummary:
             if ta & A_LOST_PACKET and flow.analysis is not None:
                 ev = (seg.evidence or {}).get("lost_segment")
                 if ev is not None:
-                    d.missed_bytes += _gap_bytes(ev)
+                    d.missed_bytes += int(ev.get("gap", 0))
         # RTT: an ACK from this side timing the other side's data
         if seg.ack_rtt_ns >= 0:
             o = self.dirs[1 - direction]
@@ -573,14 +573,6 @@ class FlowSummary:
             "c2s": self.dirs[0].to_dict(duration_s),
             "s2c": self.dirs[1].to_dict(duration_s),
         }
-
-
-def _gap_bytes(ev: dict[str, Any]) -> int:
-    why = ev.get("why", "")
-    try:
-        return int(why.rsplit("): ", 1)[1].split(" bytes", 1)[0])
-    except (IndexError, ValueError):
-        return 0
 
 
 def _bytes(n: int) -> str:
