@@ -266,7 +266,7 @@ class _Builder:
                 else:
                     kind = "reset"
                     state, cause = rst_by_frame.get(seg.frame, (str(seg.client_state), ""))
-                    parts.append(t["reset"].format(who=who, state=state, cause=_localize_cause(cause, self.lang)))
+                    parts.append(t["reset"].format(who=who, state=state, cause=t.get("cause." + cause, cause)))
             elif flags & SYN and not flags & ACK:
                 if not self.syn_times:
                     kind = "syn"
@@ -469,24 +469,6 @@ def _why(name: str, ev: dict[str, Any], lang: str) -> str:
         return str(ev.get("why", ""))
 
 
-_CAUSES_ZH = {
-    "connection refused": "连接被拒绝：该端口上没有程序在监听",
-    "data arrived for a socket that was already closed": "数据到达了一个已经关闭的套接字",
-    "abortive close": "异常关闭：应用程序以 SO_LINGER 0 关闭，或关闭时接收缓冲区中还有未读数据",
-    "reset of a connection whose start was not captured": "重置了一个开始部分未被捕获的连接",
-    "stray reset": "游离的重置：没有处于需要它的状态的连接",
-}
-
-
-def _localize_cause(cause: str, lang: str) -> str:
-    if lang != "zh":
-        return cause
-    for prefix, zh in _CAUSES_ZH.items():
-        if cause.startswith(prefix):
-            return zh
-    return cause
-
-
 def _collapse(steps: list[Step], lang: str, segs_by_frame: dict[int, Segment]) -> list[Step]:
     """Runs of at least COLLAPSE_MIN_RUN ordinary steps become one summary step."""
     t = LANGUAGES[lang]
@@ -601,38 +583,8 @@ def narrate_flow(
     header = t["header"].format(stream=flow.stream, client=d["client"], server=d["server"], guess=guess)
     duration = (segs[-1].ts_ns - segs[0].ts_ns) if segs else 0
     sub = t["header.duration"].format(packets=len(segs), duration=_dur(duration))
-    verdict = d["verdict"] if lang == "en" else _verdict_zh(summary)
+    verdict = summary.sentence(lang)
     return FlowNarrative(flow.stream, d["client"], d["server"], lang, header, sub, verdict, steps, d, hidden)
-
-
-def _verdict_zh(s: FlowSummary) -> str:
-    c2s, s2c = s.dirs[0].data_bytes, s.dirs[1].data_bytes
-    opened = {
-        "handshake": "正常建立连接",
-        "refused": "连接被拒绝（RST 回应了 SYN）",
-        "unanswered_syn": "SYN 从未得到应答",
-        "no_syn_ack": "SYN 的应答中没有 SYN+ACK",
-        "handshake_incomplete": "握手没有被完整捕获",
-        "mid_stream": "从连接中途开始捕获",
-    }[s.opened()]
-    if s.opened() in ("refused", "unanswered_syn"):
-        return opened
-    closed = s.closed()
-    who = {"client": "客户端", "server": "服务器"}
-    if closed.startswith("graceful_close_by_") and s.simultaneous_close():
-        end = "双方同时关闭（FIN 交叉而过）"
-    elif closed.startswith("graceful_close_by_"):
-        three = s._three_way_close()
-        end = f"由{who[closed.rsplit('_', 1)[1]]}发起关闭，{'三' if three else '四'}次 FIN 挥手"
-    elif closed.startswith("closing_by_"):
-        end = f"双方都发送了 FIN（{who[closed.rsplit('_', 1)[1]]}先发），最后的 ACK 未被捕获"
-    elif closed.startswith("half_closed_by_"):
-        end = f"{who[closed.rsplit('_', 1)[1]]}半关闭（只有一个 FIN）"
-    elif closed.startswith("reset_by_"):
-        end = f"被{who[closed.rsplit('_', 1)[1]]}重置（{_localize_cause(s.rst[0][3], 'zh')}）"
-    else:
-        end = "捕获结束时连接仍然打开"
-    return f"{opened}，客户端→服务器 {c2s} 字节，服务器→客户端 {s2c} 字节，{end}"
 
 
 def explain(

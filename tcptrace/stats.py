@@ -26,6 +26,7 @@ from .analysis import (
     analysis_names,
 )
 from .flow import Flow
+from .messages import LANGUAGES
 from .model import ACK, FIN, RST, SYN, Segment, format_endpoint
 from .state import ConnectionMachine, TcpState
 
@@ -446,21 +447,21 @@ class FlowSummary:
             and not self.synack_frame
             and direction == 1
         ):
-            return "connection refused: nothing listens on that port"
+            return "refused"
         if self.fin_next[direction] is not None:
-            return "data arrived for a socket that was already closed"
+            return "closed_socket"
         if sender_state in ("ESTABLISHED", "CLOSE_WAIT", "SYN_RECEIVED"):
-            return "abortive close: the application closed with SO_LINGER 0, or with unread data in its receive buffer"
+            return "abortive"
         if sender_state == "UNKNOWN":
-            return "reset of a connection whose start was not captured"
-        return "stray reset: no connection in a state that expects one"
+            return "mid_stream"
+        return "stray"
 
     # --- verdict ------------------------------------------------------------------------------------
 
     def opened(self) -> str:
         if self.syn_frame and self.synack_frame and self.handshake_ack_frame:
             return "handshake"
-        if self.syn_frame and self.rst and self.rst[0][3].startswith("connection refused"):
+        if self.syn_frame and self.rst and self.rst[0][3] == "refused":
             return "refused"
         if self.syn_frame and not self.synack_frame:
             return "unanswered_syn" if not self.dirs[1].packets else "no_syn_ack"
@@ -480,34 +481,30 @@ class FlowSummary:
             return f"half_closed_by_{'client' if self.fin_frames[0][0] == 0 else 'server'}"
         return "open_at_capture_end"
 
-    def sentence(self) -> str:
-        c2s, s2c = self.dirs[0].data_bytes, self.dirs[1].data_bytes
-        opened = {
-            "handshake": "opened normally",
-            "refused": "refused (RST answering the SYN)",
-            "unanswered_syn": "never answered (SYN only)",
-            "no_syn_ack": "SYN answered without SYN/ACK",
-            "handshake_incomplete": "handshake not captured in full",
-            "mid_stream": "first seen mid-connection",
-        }[self.opened()]
+    def sentence(self, lang: str = "en") -> str:
+        """The one-line verdict in ``lang`` (wording in tcptrace.messages, ``verdict.*`` keys)."""
+        t = LANGUAGES[lang]
+        opened = self.opened()
+        first = t["verdict.opened." + opened]
+        if opened in ("refused", "unanswered_syn"):
+            return first
         closed = self.closed()
-        if closed.startswith("graceful_close_by_") and self.simultaneous_close():
-            end = "closed by both sides at once (simultaneous close: the FINs crossed)"
-        elif closed.startswith("graceful_close_by_"):
-            who = closed.rsplit("_", 1)[1]
-            three = self._three_way_close()
-            end = f"closed by the {who} with a {'three' if three else 'four'}-way FIN handshake"
+        who = t[closed.rsplit("_", 1)[1]] if "_by_" in closed else ""
+        if closed.startswith("graceful_close_by_"):
+            if self.simultaneous_close():
+                end = t["verdict.end.simultaneous"]
+            else:
+                end = t["verdict.end.three_way" if self._three_way_close() else "verdict.end.four_way"].format(who=who)
         elif closed.startswith("closing_by_"):
-            end = f"both sides sent FIN ({closed.rsplit('_', 1)[1]} first), the last ACK not captured"
+            end = t["verdict.end.closing"].format(who=who)
         elif closed.startswith("half_closed_by_"):
-            end = f"half-closed by the {closed.rsplit('_', 1)[1]} (only one FIN)"
+            end = t["verdict.end.half_closed"].format(who=who)
         elif closed.startswith("reset_by_"):
-            end = f"reset by the {closed.rsplit('_', 1)[1]} ({self.rst[0][3].split(':')[0]})"
+            end = t["verdict.end.reset"].format(who=who, cause=t["cause.short." + self.rst[0][3]])
         else:
-            end = "still open at the end of the capture"
-        if self.opened() in ("refused", "unanswered_syn"):
-            return opened
-        return f"{opened}, {_bytes(c2s)} client→server and {_bytes(s2c)} server→client, {end}"
+            end = t["verdict.end.open"]
+        c2s, s2c = self.dirs[0].data_bytes, self.dirs[1].data_bytes
+        return t["verdict.sentence"].format(opened=first, c2s=_bytes(c2s, t), s2c=_bytes(s2c, t), end=end)
 
     def simultaneous_close(self) -> bool:
         """Both FINs were sent before either was acknowledged: they crossed on the wire."""
@@ -550,7 +547,13 @@ class FlowSummary:
             "handshake_frames": [f for f in (self.syn_frame, self.synack_frame, self.handshake_ack_frame) if f],
             "fin_frames": [{"by": "client" if d == 0 else "server", "frame": f} for d, f in self.fin_frames],
             "resets": [
-                {"by": "client" if d == 0 else "server", "frame": f, "sender_state": st, "cause": cause}
+                {
+                    "by": "client" if d == 0 else "server",
+                    "frame": f,
+                    "sender_state": st,
+                    "cause": LANGUAGES["en"]["cause." + cause],
+                    "cause_code": cause,
+                }
                 for d, f, st, cause, _ in self.rst
             ],
             "irtt_s": irtt,
@@ -575,9 +578,9 @@ class FlowSummary:
         }
 
 
-def _bytes(n: int) -> str:
+def _bytes(n: int, t: dict[str, str]) -> str:
     if n < 1024:
-        return f"{n} byte{'s' if n != 1 else ''}"
+        return f"{n} {t['byte'] if n == 1 else t['bytes']}"
     if n < 1024 * 1024:
         return f"{n / 1024:.1f} KiB"
     return f"{n / 1024 / 1024:.1f} MiB"
