@@ -488,14 +488,30 @@ _MAJOR = (
 
 
 def _notable_flags(segs: list[Segment]) -> list[bool]:
-    """Which segments must stay arrows (narrate's rule, module docstring), within the arrow budget."""
-    out = _notable(segs, strict=False)
-    if sum(out) > MAX_ARROWS:
-        out = _notable(segs, strict=True)
+    """Which segments must stay arrows (narrate's rule, module docstring), within the arrow budget: first every
+    flagged segment; over budget, only retransmission-class events; still over, only handshake, teardown, resets
+    and state changes, with every flag counted in the collapsed blocks ("inside: 125 retransmission ...")."""
+    out = _notable(segs, level=0)
+    for level in (1, 2):
+        if _arrow_count(out) <= MAX_ARROWS:
+            break
+        out = _notable(segs, level=level)
     return out
 
 
-def _notable(segs: list[Segment], strict: bool) -> list[bool]:
+def _arrow_count(notable: list[bool]) -> int:
+    """Arrows drawn for this choice: the notable segments plus runs too short to collapse."""
+    arrows = run = 0
+    for keep in notable:
+        if keep:
+            arrows += 1 + (run if run < COLLAPSE_MIN_RUN else 0)
+            run = 0
+        else:
+            run += 1
+    return arrows + (run if run < COLLAPSE_MIN_RUN else 0)
+
+
+def _notable(segs: list[Segment], level: int) -> list[bool]:
     out = []
     prev = _initial_states(segs)
     first_data = [True, True]
@@ -508,7 +524,7 @@ def _notable(segs: list[Segment], strict: bool) -> list[bool]:
         burst_tail = (
             seg.analysis == A_DUPLICATE_ACK and (seg.evidence or {}).get("duplicate_ack", {}).get("number", 0) > 3
         )
-        flagged = seg.analysis & _MAJOR if strict else seg.analysis and not burst_tail
+        flagged = (seg.analysis and not burst_tail) if level == 0 else (seg.analysis & _MAJOR if level == 1 else 0)
         notable = bool(
             flagged or seg.duplicate_of or states != prev or seg.flags & (SYN | FIN | RST) or seg.phase == "handshake"
         )
