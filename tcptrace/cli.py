@@ -7,6 +7,7 @@ printed as ``warning:`` lines on stderr and the results for what could be read a
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import sys
@@ -146,7 +147,7 @@ def packets(capture: str, streams: tuple[int, ...], fmt: str) -> None:
     run.warn()
 
 
-packets.help = (packets.help or "") + "\n\n" + CAPTURE_HELP
+packets.help = inspect.cleandoc(packets.help or "") + "\n\n" + CAPTURE_HELP
 
 
 @main.command()
@@ -212,7 +213,7 @@ def explain(
         click.echo(f"warning: {w}", err=True)
 
 
-explain.help = (explain.help or "") + "\n\n" + CAPTURE_HELP
+explain.help = inspect.cleandoc(explain.help or "") + "\n\n" + CAPTURE_HELP
 
 
 @main.command()
@@ -249,7 +250,7 @@ def flows(capture: str, streams: tuple[int, ...], fmt: str) -> None:
     run.warn()
 
 
-flows.help = (flows.help or "") + "\n\n" + CAPTURE_HELP
+flows.help = inspect.cleandoc(flows.help or "") + "\n\n" + CAPTURE_HELP
 
 
 @main.command()

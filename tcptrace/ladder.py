@@ -55,6 +55,7 @@ from .analysis import (
 from .errors import TcptraceError
 from .messages import LANGUAGES
 from .model import ACK, FIN, RST, SYN, Segment, flag_names, format_endpoint
+from .narrate import _size as narrate_size
 
 if TYPE_CHECKING:
     from .stats import FlowSummary
@@ -403,12 +404,7 @@ def _dur(seconds: float) -> str:
     return f"{seconds:.3f} s"
 
 
-def _size(n: int, t: dict[str, str]) -> str:
-    if n < 10_000:
-        return f"{n:,} {t['byte'] if n == 1 else t['bytes']}"
-    if n < 10_000_000:
-        return f"{n / 1e3:.1f} kB"
-    return f"{n / 1e6:.1f} MB"
+_size = narrate_size  # one byte-size wording for narratives and ladders
 
 
 def _collapsed_text(c: Collapsed, t: dict[str, str]) -> str:
