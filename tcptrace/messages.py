@@ -125,6 +125,8 @@ EN: dict[str, str] = {
     "acknowledged.",
     "fin_ack": "The {who} acknowledges the {other}'s FIN: ack = {ack} (the FIN's seq + 1: a FIN consumes one "
     "sequence number). {states}",
+    "fin_ack.delayed": "It came {rtt} after the FIN (frame {frame}): a delayed ACK — the receiver waited in case "
+    "its application would answer at once and the ACK could ride on that.",
     "states": "{client_role} {client_state}, {server_role} {server_state}.",
     "time_wait": "The {who} stays in TIME_WAIT for 2×MSL (twice the maximum segment lifetime, 60 s on Linux) so "
     "that it can re-send the last ACK if it was lost and old duplicates of this connection die out.",
@@ -279,6 +281,7 @@ ZH: dict[str, str] = {
     "fin.acking": "，并在同一个报文段中确认{other}的 FIN（ack = {ack}）：FIN 与 ACK 合并的三报文段关闭",
     "fin.simultaneous": "双方的 FIN 交叉而过：同时关闭。每一方在自己的 FIN 被确认之前处于 CLOSING 状态。",
     "fin_ack": "{who}确认{other}的 FIN：确认号 ack = {ack}（FIN 的序列号加 1：FIN 占用一个序列号）。{states}",
+    "fin_ack.delayed": "它在 FIN（帧 {frame}）之后 {rtt} 才发出：这是延迟确认——接收方等待其应用程序可能立即回应，好让确认搭载在回应上。",
     "states": "{client_role} {client_state}，{server_role} {server_state}。",
     "time_wait": "{who}在 TIME_WAIT 状态停留 2×MSL（两倍的报文段最大生存时间，Linux 上为 60 秒），以便在最后一个 ACK 丢失时重发，并让本连接的旧重复报文在网络中消失。",
     "closed": "{who}进入 CLOSED 状态。",

@@ -366,6 +366,8 @@ class _Builder:
                         server_state=seg.server_state,
                     )
                     parts.append(t["fin_ack"].format(who=who, other=other, ack=ack, states=both))
+                    if seg.acks_frame and seg.ack_rtt_ns >= 0 and self._delayed(seg):
+                        parts.append(t["fin_ack.delayed"].format(rtt=_dur(seg.ack_rtt_ns), frame=seg.acks_frame))
                     mine = str(seg.client_state if d == 0 else seg.server_state)
                     theirs = str(seg.server_state if d == 0 else seg.client_state)
                     if mine == "TIME_WAIT" and not self.time_wait_told:

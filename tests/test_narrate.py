@@ -218,3 +218,66 @@ def test_syn_retransmissions_with_backoff_from_a_real_capture() -> None:
     assert kinds == ["syn", "syn_retransmission", "syn_retransmission", "syn_retransmission", "syn_ack",
                      "handshake_ack"]  # fmt: skip
     assert "the timeout doubles each time: 5.990 s, 12.002 s, 24.005 s" in flow.steps[3].text
+
+
+def test_simultaneous_close_goes_through_closing() -> None:
+    s = steps("finish_both_close.pcap")
+    assert any("simultaneous close" in x.text for x in s)
+    closing = [(x.client_state, x.server_state) for x in s if "CLOSING" in (x.client_state, x.server_state)]
+    assert ("CLOSING", "CLOSING") in closing
+    assert (s[-1].client_state, s[-1].server_state) == ("TIME_WAIT", "TIME_WAIT")
+    (flow,) = explain(SAMPLES / "finish_both_close.pcap").flows
+    assert "simultaneous close" in flow.verdict
+
+
+def test_client_and_server_close_first_variants() -> None:
+    client_first = steps("finish_client_closes.pcap")
+    server_first = steps("finish_server_closes.pcap")
+    states_c = {(x.client_state, x.server_state) for x in client_first}
+    states_s = {(x.client_state, x.server_state) for x in server_first}
+    assert ("FIN_WAIT_2", "CLOSE_WAIT") in states_c
+    assert ("CLOSE_WAIT", "FIN_WAIT_2") in states_s
+    assert client_first[-1].client_state == "TIME_WAIT"
+    assert server_first[-1].server_state == "TIME_WAIT"
+    assert any('"Finish!\\n"' in x.text for x in client_first)
+
+
+def test_mid_stream_capture_starts_unknown_and_guesses_roles() -> None:
+    (flow,) = explain(SAMPLES / "midstream.pcap").flows
+    assert "roles guessed" in flow.header
+    assert flow.summary["opened"] == "mid_stream"
+    assert flow.steps[0].kind == "data"
+    assert (flow.steps[0].client_state, flow.steps[0].server_state) == ("ESTABLISHED", "ESTABLISHED")
+
+
+def test_unanswered_syn_with_exponential_backoff() -> None:
+    s = steps("syn_timeout.pcap")
+    assert [x.kind for x in s] == ["syn", "syn_retransmission", "syn_retransmission", "syn_retransmission",
+                                   "unanswered"]  # fmt: skip
+    assert "the timeout doubles each time" in s[3].text
+    assert "never answered" in explain(SAMPLES / "syn_timeout.pcap").flows[0].verdict
+
+
+def test_coalesced_writes_and_framing() -> None:
+    s = steps("coalesced.pcap")
+    first = next(x for x in s if x.kind == "data")
+    assert '"hello world!"' in first.text
+    assert "sticky packet" in first.text
+    framing = steps("framing.pcap", verbose=True)
+    header = next(x for x in framing if x.kind == "data" and "4 bytes" in x.text)
+    assert "hex 00 00 4e 20" in header.text
+
+
+def test_threaded_dialogue_three_streams_and_vlan() -> None:
+    nar = explain(SAMPLES / "dialogue_threaded.pcap")
+    assert [f.stream for f in nar.flows] == [0, 1, 2]
+    assert all(f.summary["opened"] == "handshake" for f in nar.flows)
+    texts = [str(f) for f in nar.flows]
+    assert any('"Welcome!\\n"' in t for t in texts)
+    (vlan,) = explain(SAMPLES / "vlan.pcap").flows
+    assert vlan.summary["closed"].startswith("graceful_close")
+
+
+def test_delayed_ack_is_named() -> None:
+    s = steps("finish_client_closes.pcap", verbose=True)
+    assert any("delayed ACK" in x.text for x in s)
