@@ -230,122 +230,153 @@ class Analyzer:
             rev.valid_bif = True
 
         fnext = fwd.nextseq
-        goto_finished_fwd = False
-        # ZERO WINDOW PROBE: 1 byte at the next expected sequence number while the peer's window is 0
-        if seglen == 1 and seq == fnext and rev.window == 0:
-            ta |= A_ZERO_WINDOW_PROBE
-            ev = _ev(ev, "zero_window_probe", frame=rev.zero_window_frame, seq=(seq - fwd_base) & M32)
-            goto_finished_fwd = True
-        if not goto_finished_fwd:
-            # ZERO WINDOW: window 0 and none of SYN/FIN/RST
-            if window == 0 and not flags & _SFR:
-                ta |= A_ZERO_WINDOW
-                fwd.zero_window_frame = frame
-                ev = _ev(ev, "zero_window")
-            # LOST PACKET: beyond the next expected sequence number (not checked on RST)
-            if fnext and seq != fnext and ((seq - fnext) & M32) < HALF and not flags & RST:
-                ta |= A_LOST_PACKET
-                fwd.valid_bif = False
-                ev = _ev(
-                    ev,
-                    "lost_segment",
-                    frame=fwd.nextseqframe,
-                    seq=(seq - fwd_base) & M32,
-                    expected=(fnext - fwd_base) & M32,
-                    gap=(seq - fnext) & M32,
-                )
-            # KEEP ALIVE: 0 or 1 byte, one before the next expected sequence number
-            if seglen <= 1 and seq == ((fnext - 1) & M32) and not flags & _SFR:
-                ta |= A_KEEP_ALIVE
-                ev = _ev(
-                    ev,
-                    "keep_alive",
-                    frame=fwd.nextseqframe,
-                    len=seglen,
-                    seq=(seq - fwd_base) & M32,
-                    expected=(fnext - fwd_base) & M32,
-                )
-            # WINDOW UPDATE: no data, same seq/ack as before, new non-zero window
-            same_position = seq == fnext and ack == fwd.lastack and not flags & _SFR
-            if seglen == 0 and window and window != fwd.window and same_position:
-                ta |= A_WINDOW_UPDATE
-                ev = _ev(ev, "window_update", old=_raw_win(fwd.window), new=window)
-            # WINDOW FULL: data up to exactly the right edge of the peer's advertised window
-            if seglen > 0 and rev_win_scale != -1 and not flags & _SFR:
+        # Fast path (most segments): in order, no SYN/FIN/RST, open windows both ways, data or a new ack. Then
+        # none of packet-tcp.c's checks can fire, except window-full, spurious retransmission and ACKed-unseen,
+        # which are pre-checked here with the same conditions; if one holds, the full checks below run instead.
+        fast = (
+            not ta
+            and seq == fnext
+            and fnext
+            and window
+            and rev.window
+            and not flags & _SFR
+            and (seglen or ack != fwd.lastack)
+        )
+        if fast and seglen:
+            end_seq = (seq + seglen) & M32
+            if rev.lastack and _le(end_seq, rev.lastack):
+                fast = False  # spurious retransmission
+            elif rev_win_scale != -1:
                 shift = 0 if (rev.is_first_ack or rev_win_scale == -2) else rev_win_scale
-                edge = (rev.lastack + ((rev.window << shift) & M32)) & M32
-                if (seq + seglen) & M32 == edge:
-                    ta |= A_WINDOW_FULL
+                if end_seq == (rev.lastack + ((rev.window << shift) & M32)) & M32:
+                    fast = False  # window full
+        if fast:
+            rmax = rev.maxseqtobeacked
+            if rmax and ack != rmax and flags & ACK and ((ack - rmax) & M32) < HALF:
+                fast = False  # ACKed unseen segment
+        if fast:
+            if ack != fwd.lastack:  # finished_fwd
+                fwd.lastnondupack = frame
+                fwd.dupacknum = 0
+        else:
+            goto_finished_fwd = False
+            # ZERO WINDOW PROBE: 1 byte at the next expected sequence number while the peer's window is 0
+            if seglen == 1 and seq == fnext and rev.window == 0:
+                ta |= A_ZERO_WINDOW_PROBE
+                ev = _ev(ev, "zero_window_probe", frame=rev.zero_window_frame, seq=(seq - fwd_base) & M32)
+                goto_finished_fwd = True
+            if not goto_finished_fwd:
+                # ZERO WINDOW: window 0 and none of SYN/FIN/RST
+                if window == 0 and not flags & _SFR:
+                    ta |= A_ZERO_WINDOW
+                    fwd.zero_window_frame = frame
+                    ev = _ev(ev, "zero_window")
+                # LOST PACKET: beyond the next expected sequence number (not checked on RST)
+                if fnext and seq != fnext and ((seq - fnext) & M32) < HALF and not flags & RST:
+                    ta |= A_LOST_PACKET
+                    fwd.valid_bif = False
                     ev = _ev(
                         ev,
-                        "window_full",
-                        frame=rev.lastackframe,
-                        end=(seq + seglen - fwd_base) & M32,
-                        ack=(rev.lastack - fwd_base) & M32,
-                        window=(rev.window << shift) & M32,
+                        "lost_segment",
+                        frame=fwd.nextseqframe,
+                        seq=(seq - fwd_base) & M32,
+                        expected=(fnext - fwd_base) & M32,
+                        gap=(seq - fnext) & M32,
                     )
-            if (
-                seglen == 0
-                and same_position
-                and rev.lastsegmentflags & A_KEEP_ALIVE
-                and window
-                and (window == fwd.window)
-            ):
-                ta |= A_KEEP_ALIVE_ACK
-                ev = _ev(ev, "keep_alive_ack")
-            elif (
-                seglen == 0
-                and same_position
-                and rev.lastsegmentflags & A_ZERO_WINDOW_PROBE
-                and window == 0
-                and (fwd.window == 0)
-            ):
-                ta |= A_ZERO_WINDOW_PROBE_ACK
-                ev = _ev(ev, "zero_window_probe_ack")
-            elif seglen == 0 and window and window == fwd.window and same_position:
-                # DUPLICATE ACK (the MPTCP exception of packet-tcp.c is not modelled)
-                fwd.dupacknum = 1 if fwd.dupacknum == -1 else fwd.dupacknum + 1
-                ta |= A_DUPLICATE_ACK
-                ev = _ev(ev, "duplicate_ack", frame=fwd.lastnondupack, number=fwd.dupacknum, ack=(ack - rev_base) & M32)
-        # finished_fwd: a new ack number resets the dup-ack counter
-        if ack != fwd.lastack:
-            fwd.lastnondupack = frame
-            fwd.dupacknum = 0
-        # ACKED LOST PACKET: acknowledges data never seen in the other direction
-        rmax = rev.maxseqtobeacked
-        if rmax and ack != rmax and flags & ACK and ((ack - rmax) & M32) < HALF:
-            # TShark 4.0 behaviour (checked against the oracle): when new data was seen since the mark, move
-            # the mark and flag; otherwise flag only the first such ACK (dupacknum -1 de-duplicates the hole).
-            if _lt(rmax, rev.nextseq):
-                rev.maxseqtobeacked = rev.nextseq
-                ta |= A_ACK_LOST_PACKET
-            else:
-                if rev.dupacknum == 0:
+                # KEEP ALIVE: 0 or 1 byte, one before the next expected sequence number
+                if seglen <= 1 and seq == ((fnext - 1) & M32) and not flags & _SFR:
+                    ta |= A_KEEP_ALIVE
+                    ev = _ev(
+                        ev,
+                        "keep_alive",
+                        frame=fwd.nextseqframe,
+                        len=seglen,
+                        seq=(seq - fwd_base) & M32,
+                        expected=(fnext - fwd_base) & M32,
+                    )
+                # WINDOW UPDATE: no data, same seq/ack as before, new non-zero window
+                same_position = seq == fnext and ack == fwd.lastack and not flags & _SFR
+                if seglen == 0 and window and window != fwd.window and same_position:
+                    ta |= A_WINDOW_UPDATE
+                    ev = _ev(ev, "window_update", old=_raw_win(fwd.window), new=window)
+                # WINDOW FULL: data up to exactly the right edge of the peer's advertised window
+                if seglen > 0 and rev_win_scale != -1 and not flags & _SFR:
+                    shift = 0 if (rev.is_first_ack or rev_win_scale == -2) else rev_win_scale
+                    edge = (rev.lastack + ((rev.window << shift) & M32)) & M32
+                    if (seq + seglen) & M32 == edge:
+                        ta |= A_WINDOW_FULL
+                        ev = _ev(
+                            ev,
+                            "window_full",
+                            frame=rev.lastackframe,
+                            end=(seq + seglen - fwd_base) & M32,
+                            ack=(rev.lastack - fwd_base) & M32,
+                            window=(rev.window << shift) & M32,
+                        )
+                if (
+                    seglen == 0
+                    and same_position
+                    and rev.lastsegmentflags & A_KEEP_ALIVE
+                    and window
+                    and (window == fwd.window)
+                ):
+                    ta |= A_KEEP_ALIVE_ACK
+                    ev = _ev(ev, "keep_alive_ack")
+                elif (
+                    seglen == 0
+                    and same_position
+                    and rev.lastsegmentflags & A_ZERO_WINDOW_PROBE
+                    and window == 0
+                    and (fwd.window == 0)
+                ):
+                    ta |= A_ZERO_WINDOW_PROBE_ACK
+                    ev = _ev(ev, "zero_window_probe_ack")
+                elif seglen == 0 and window and window == fwd.window and same_position:
+                    # DUPLICATE ACK (the MPTCP exception of packet-tcp.c is not modelled)
+                    fwd.dupacknum = 1 if fwd.dupacknum == -1 else fwd.dupacknum + 1
+                    ta |= A_DUPLICATE_ACK
+                    ev = _ev(
+                        ev, "duplicate_ack", frame=fwd.lastnondupack, number=fwd.dupacknum, ack=(ack - rev_base) & M32
+                    )
+            # finished_fwd: a new ack number resets the dup-ack counter
+            if ack != fwd.lastack:
+                fwd.lastnondupack = frame
+                fwd.dupacknum = 0
+            # ACKED LOST PACKET: acknowledges data never seen in the other direction
+            rmax = rev.maxseqtobeacked
+            if rmax and ack != rmax and flags & ACK and ((ack - rmax) & M32) < HALF:
+                # TShark 4.0 behaviour (checked against the oracle): when new data was seen since the mark, move
+                # the mark and flag; otherwise flag only the first such ACK (dupacknum -1 de-duplicates the hole).
+                if _lt(rmax, rev.nextseq):
+                    rev.maxseqtobeacked = rev.nextseq
                     ta |= A_ACK_LOST_PACKET
-                rev.dupacknum = -1
-            if ta & A_ACK_LOST_PACKET:
-                ev = _ev(ev, "ack_lost_segment", ack=(ack - rev_base) & M32, seen=(rmax - rev_base) & M32)
-        # RETRANSMISSION / FAST RETRANSMISSION / OUT-OF-ORDER (only for data, SYN or FIN)
-        if seglen > 0 or flags & _SF:
-            seq_not_advanced = fnext != 0 and ((seq - fnext) & M32) >= HALF
-            if not ta & A_KEEP_ALIVE:
-                if seglen > 1 and ((fnext - 1) & M32) == seq:
-                    seq_not_advanced = False  # new data after a dropped 1-byte zero-window probe
-                end = (seq + seglen) & M32
-                if seglen > 0 and rev.lastack and _le(end, rev.lastack):
-                    ta |= A_SPURIOUS_RETRANSMISSION
-                    ev = _ev(
-                        ev,
-                        "spurious_retransmission",
-                        frame=rev.lastackframe,
-                        end=(end - fwd_base) & M32,
-                        acked=(rev.lastack - fwd_base) & M32,
-                    )
                 else:
-                    kind = self._retransmission_kind(seq, seglen, flags, now, fwd, rev, fa, seq_not_advanced)
-                    if kind:
-                        ta |= kind
-                        ev = self._retransmission_evidence(ev, kind, seg, fwd, rev, fa, now)
+                    if rev.dupacknum == 0:
+                        ta |= A_ACK_LOST_PACKET
+                    rev.dupacknum = -1
+                if ta & A_ACK_LOST_PACKET:
+                    ev = _ev(ev, "ack_lost_segment", ack=(ack - rev_base) & M32, seen=(rmax - rev_base) & M32)
+            # RETRANSMISSION / FAST RETRANSMISSION / OUT-OF-ORDER (only for data, SYN or FIN)
+            if seglen > 0 or flags & _SF:
+                seq_not_advanced = fnext != 0 and ((seq - fnext) & M32) >= HALF
+                if not ta & A_KEEP_ALIVE:
+                    if seglen > 1 and ((fnext - 1) & M32) == seq:
+                        seq_not_advanced = False  # new data after a dropped 1-byte zero-window probe
+                    end = (seq + seglen) & M32
+                    if seglen > 0 and rev.lastack and _le(end, rev.lastack):
+                        ta |= A_SPURIOUS_RETRANSMISSION
+                        ev = _ev(
+                            ev,
+                            "spurious_retransmission",
+                            frame=rev.lastackframe,
+                            end=(end - fwd_base) & M32,
+                            acked=(rev.lastack - fwd_base) & M32,
+                        )
+                    else:
+                        kind = self._retransmission_kind(seq, seglen, flags, now, fwd, rev, fa, seq_not_advanced)
+                        if kind:
+                            ta |= kind
+                            ev = self._retransmission_evidence(ev, kind, seg, fwd, rev, fa, now)
         # finished_checking_retransmission_type: remember the segment and the highest sequence numbers
         nextseq = (seq + seglen) & M32
         if (seglen or flags & _SF) and len(fwd.segments) < MAX_UNACKED_SEGMENTS:
