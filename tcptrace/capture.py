@@ -282,59 +282,65 @@ class CaptureReader:
         skip = self._skip
         read = self._read
         buf = b""
+        buflen = 0
         pos = 0
         frame = 0
-        while True:
-            if len(buf) - pos < rec_hdr_len:
-                more = read(CHUNK_SIZE)
-                buf = buf[pos:] + more
-                pos = 0
-                if len(buf) < rec_hdr_len:
-                    if buf:
-                        self._warn(
-                            f"capture cut in the middle of the record header of frame {frame + 1} "
-                            f"({len(buf)} of {rec_hdr_len} bytes); read the {frame} frames before it"
-                        )
-                    return
-            sec, frac, caplen, origlen = rec_hdr(buf, pos)
-            if swapped and caplen > origlen:
-                caplen, origlen = origlen, caplen
-            start = pos + rec_hdr_len
-            end = start + caplen
-            if caplen > 0x4000000:  # 64 MiB: no real link layer has such frames; the record header is damaged
-                self._warn(
-                    f"record header of frame {frame + 1} claims {caplen} captured bytes: the file is damaged "
-                    f"there; read the {frame} frames before it"
-                )
-                return
-            if end > len(buf):
-                more = read(max(CHUNK_SIZE, end - len(buf)))
-                buf = buf[pos:] + more
-                pos = 0
-                start = rec_hdr_len
+        segments = 0
+        try:
+            while True:
+                if buflen - pos < rec_hdr_len:
+                    buf = buf[pos:] + read(CHUNK_SIZE)
+                    buflen = len(buf)
+                    pos = 0
+                    if buflen < rec_hdr_len:
+                        if buf:
+                            self._warn(
+                                f"capture cut in the middle of the record header of frame {frame + 1} "
+                                f"({buflen} of {rec_hdr_len} bytes); read the {frame} frames before it"
+                            )
+                        return
+                sec, frac, caplen, origlen = rec_hdr(buf, pos)
+                if swapped and caplen > origlen:
+                    caplen, origlen = origlen, caplen
+                start = pos + rec_hdr_len
                 end = start + caplen
-                if end > len(buf):
+                if caplen > 0x4000000:  # 64 MiB: no real link layer has such frames; the record header is damaged
                     self._warn(
-                        f"capture cut in the middle of frame {frame + 1} ({len(buf) - start} of {caplen} "
-                        f"bytes); read the {frame} frames before it"
+                        f"record header of frame {frame + 1} claims {caplen} captured bytes: the file is damaged "
+                        f"there; read the {frame} frames before it"
                     )
                     return
-            frame += 1
+                if end > buflen:
+                    buf = buf[pos:] + read(max(CHUNK_SIZE, end - buflen))
+                    buflen = len(buf)
+                    pos = 0
+                    start = rec_hdr_len
+                    end = start + caplen
+                    if end > buflen:
+                        self._warn(
+                            f"capture cut in the middle of frame {frame + 1} ({buflen - start} of {caplen} "
+                            f"bytes); read the {frame} frames before it"
+                        )
+                        return
+                frame += 1
+                pos = end
+                ts_ns = sec * 1_000_000_000 + frac * frac_mult
+                if frame == 1:
+                    stats.first_ts_ns = ts_ns
+                # reported end: what was on the wire, captured or not
+                rend = start + origlen if origlen > caplen else end
+                if fcs_len:
+                    end = max(start, end - fcs_len)
+                    rend -= fcs_len
+                seg = decode(buf, start, end, rend, frame, ts_ns, 0, skip)
+                if seg is not None:
+                    segments += 1
+                    if seg.header_truncated or len(seg.payload) < seg.len:
+                        stats.truncated_segments += 1
+                    yield seg
+        finally:  # counted locally on the hot path; settled here, also when the consumer stops early
             stats.frames = frame
-            pos = end
-            ts_ns = sec * 1_000_000_000 + frac * frac_mult
-            if frame == 1:
-                stats.first_ts_ns = ts_ns
-            rend = start + max(origlen, caplen)  # reported end: what was on the wire, captured or not
-            if fcs_len:
-                end = max(start, end - fcs_len)
-                rend -= fcs_len
-            seg = decode(buf, start, end, rend, frame, ts_ns, 0, skip)
-            if seg is not None:
-                stats.tcp_segments += 1
-                if seg.header_truncated or len(seg.payload) < seg.len:
-                    stats.truncated_segments += 1
-                yield seg
+            stats.tcp_segments = segments
 
     # --- pcapng ----------------------------------------------------------------------------------------
 
