@@ -230,7 +230,10 @@ class FlowSummary:
         if first:
             self.first_ts = ts
         self.last_ts = ts
-        # completeness (packet-tcp.c 3.6+): decided on the first packet, then accumulated
+        # completeness, as single-pass TShark 4.0.17 computes it (checked against the last packet of each of the
+        # corpus's streams): a pure SYN opening the conversation sets SYN (+DATA with a payload); any other first
+        # packet records nothing, not even a RST; every later packet adds SYN-ACK, DATA or ACK, FIN (with ACK),
+        # RST. (`tshark -2` re-dissects the first packet on its second pass and may add its bits too.)
         if first:
             if flags & (SYN | ACK) == SYN:
                 self.completeness = C_SYNSENT | (C_DATA if seglen else 0)
@@ -242,8 +245,8 @@ class FlowSummary:
                 self.completeness |= C_DATA if seglen else C_ACK
             if flags & (FIN | ACK) == FIN | ACK:
                 self.completeness |= C_FIN
-        if flags & RST:
-            self.completeness |= C_RST
+            if flags & RST:
+                self.completeness |= C_RST
         # per-direction counters
         d.packets += 1
         if d.first_ts < 0:
