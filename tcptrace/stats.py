@@ -205,6 +205,7 @@ class FlowSummary:
         self.rst: list[tuple[int, int, str, str, int]] = []  # (direction, frame, sender state, cause, len)
         self.data_after_fin: list[int] = [0, 0]  # data bytes a side sent after the *other* side's FIN
         self.first_ts = -1
+        self.first_direction = 0  # who sent the first packet seen (classic tcptrace's host "a")
         self.last_ts = 0
         self.packets = 0
         self.anomalies: list[dict[str, Any]] = []
@@ -229,6 +230,7 @@ class FlowSummary:
         self.packets += 1
         if first:
             self.first_ts = ts
+            self.first_direction = direction
         self.last_ts = ts
         # completeness, as single-pass TShark 4.0.17 computes it (checked against the last packet of each of the
         # corpus's streams): a pure SYN opening the conversation sets SYN (+DATA with a payload); any other first
