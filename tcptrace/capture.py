@@ -15,8 +15,8 @@ pcapng is read block by block with its own state per section: *every* interface 
 first interface (dpkt issue #681). Frame numbers are 1-based over all packet records of the file, like
 Wireshark's ``frame.number``.
 
-Nothing here builds dpkt objects per packet: measured on the benchmark capture, dpkt's object decode costs
-about 8x the whole reader. dpkt's writers build the unit-test fixtures (tests/pcapgen.py).
+Nothing here builds dpkt objects per packet: on a 500k-packet capture dpkt's object decode alone costs
+about 10 s (the reference's figure), 5x this whole reader. Unit-test fixtures are built with struct (tests/pcapgen.py).
 """
 
 from __future__ import annotations
