@@ -24,6 +24,9 @@ from typing import Any
 from .flow import Flow
 from .messages import EN
 from .model import ACK, FIN, RST, SYN, Segment
+from .seqnum import gt as _gt
+from .seqnum import le as _le
+from .seqnum import lt as _lt
 
 M32 = 0xFFFFFFFF
 HALF = 0x80000000
@@ -158,18 +161,6 @@ class FlowAnalysis:
         self.dirs = (DirState(), DirState())
         self.ts_mru_syn = 0  # time of the most recent pure SYN (0 = none)
         self.ts_first_rtt = 0  # iRTT in ns (0 = not known yet)
-
-
-def _lt(a: int, b: int) -> bool:
-    return ((a - b) & M32) >= HALF
-
-
-def _gt(a: int, b: int) -> bool:
-    return a != b and ((a - b) & M32) < HALF
-
-
-def _le(a: int, b: int) -> bool:
-    return a == b or ((a - b) & M32) >= HALF
 
 
 class Analyzer:

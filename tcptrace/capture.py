@@ -87,10 +87,6 @@ class CaptureStats:
     warnings: list[str] = field(default_factory=list)
     skipped_frames: list[tuple[int, SkipReason]] | None = None  # filled only when asked (keep_skipped=True)
 
-    @property
-    def skipped_total(self) -> int:
-        return sum(self.skipped.values())
-
     def as_dict(self) -> dict[str, object]:
         return {
             "format": self.format,
@@ -210,7 +206,7 @@ class CaptureReader:
         if self.stats.format == "pcap":
             self._records = self._iter_pcap()
         else:
-            self._records = self._iter_pcapng()
+            self._records = self._pcapng_blocks()
 
     # --- public --------------------------------------------------------------------------------------
 
@@ -343,9 +339,6 @@ class CaptureReader:
             stats.tcp_segments = segments
 
     # --- pcapng ----------------------------------------------------------------------------------------
-
-    def _iter_pcapng(self) -> Iterator[Segment]:
-        return self._pcapng_blocks()
 
     def _pcapng_blocks(self) -> Iterator[Segment]:
         stats = self.stats

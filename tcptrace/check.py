@@ -170,7 +170,7 @@ def _flow_findings(
         shown = sorted(x for x in hits if x > 0)
         if count:
             first = shown[0] if shown else 0
-            why = _event_why(s, f, first)
+            why = _event_why(d, f, first)
             add(f"forbid {f}", False, f"{count} found, first in frame {first}{why}", shown)
         else:
             add(f"forbid {f}", True, "none")
@@ -190,9 +190,9 @@ def _flow_findings(
     return out
 
 
-def _event_why(s: FlowSummary, forbid: str, frame: int) -> str:
+def _event_why(d: dict[str, Any], forbid: str, frame: int) -> str:
     if forbid == "rst":
-        for entry in s.to_dict()["resets"]:
+        for entry in d["resets"]:
             if entry["frame"] == frame:
                 return f" ({entry['by']} in {entry['sender_state']}: {entry['cause']})"
     return ""

@@ -22,12 +22,12 @@ The tracker reads no clock and no file: feed it segments built by hand in a test
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from .capture import CaptureStats, open_capture
-from .model import ACK, MAX_WSCALE, SYN, Direction, Role, Segment, format_addr, format_endpoint
+from .model import ACK, MAX_WSCALE, SYN, Direction, Segment, format_addr, format_endpoint
 
 _SYN_ACK = SYN | ACK
 _WELL_KNOWN = 1024
@@ -36,17 +36,13 @@ _WELL_KNOWN = 1024
 class HalfFlow:
     """Per-direction state of a flow (Wireshark's ``tcp_flow_t``: base_seq, win_scale)."""
 
-    __slots__ = ("addr", "base", "isn", "mss", "port", "sack_permitted", "win_scale", "wscale")
+    __slots__ = ("addr", "base", "port", "win_scale")
 
     def __init__(self, addr: bytes, port: int) -> None:
         self.addr = addr
         self.port = port
         self.base: int | None = None  # raw seq that shows as relative 0; None until known
-        self.isn: int | None = None  # raw sequence number of this side's SYN, if seen
         self.win_scale = -1  # -1 unknown, -2 not in use, else the shift (packet-tcp.c win_scale)
-        self.wscale: int | None = None  # the window-scale option this side sent in its SYN, as sent
-        self.mss: int | None = None
-        self.sack_permitted = False
 
     @property
     def endpoint(self) -> str:
@@ -98,9 +94,6 @@ class Flow:
     @property
     def server(self) -> HalfFlow:
         return self.halves[1]
-
-    def role_of(self, direction: Direction) -> Role:
-        return Role.CLIENT if direction == Direction.C2S else Role.SERVER
 
     @property
     def duration_ns(self) -> int:
@@ -204,12 +197,7 @@ class FlowTracker:
     def _syn(seg: Segment, fwd: HalfFlow, rev: HalfFlow, is_synack: bool) -> None:
         """Record the SYN's options and settle window scaling (packet-tcp.c ``verify_tcp_window_scaling``)."""
         opts = seg.options
-        fwd.isn = seg.seq_raw
-        if opts.mss is not None:
-            fwd.mss = opts.mss
-        fwd.sack_permitted = fwd.sack_permitted or opts.sack_permitted
         if opts.wscale is not None:
-            fwd.wscale = opts.wscale
             fwd.win_scale = min(opts.wscale, MAX_WSCALE)
         elif opts.truncated or seg.header_truncated:
             # The snap length cut the options before any WS option: whether scaling was offered is unknown,
@@ -272,14 +260,4 @@ def track_capture(source: str | os.PathLike[str] | BinaryIO) -> TrackSummary:
     )
 
 
-def select(segments: Iterable[Segment], streams: set[int] | None) -> Iterator[Segment]:
-    """Only the segments of the given streams (all when ``streams`` is None)."""
-    if streams is None:
-        yield from segments
-    else:
-        for seg in segments:
-            if seg.stream in streams:
-                yield seg
-
-
-__all__ = ["Flow", "FlowTracker", "HalfFlow", "TrackSummary", "iter_segments", "select", "track_capture"]
+__all__ = ["Flow", "FlowTracker", "HalfFlow", "TrackSummary", "iter_segments", "track_capture"]

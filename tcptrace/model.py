@@ -362,11 +362,6 @@ class Segment:
         return format_addr(self.dst)
 
     @property
-    def nxtseq(self) -> int:
-        """Relative next sequence number (``tcp.nxtseq``): seq + len, +1 for SYN or FIN."""
-        return (self.seq + self.len + (1 if self.flags & (SYN | FIN) else 0)) & 0xFFFFFFFF
-
-    @property
     def captured_len(self) -> int:
         """Payload bytes actually present in the capture (``len`` minus what the snap length cut)."""
         return len(self.payload)

@@ -14,6 +14,7 @@ import math
 from collections.abc import Iterator
 from typing import Any
 
+from . import seqnum
 from .analysis import (
     A_DUPLICATE_ACK,
     A_FAST_RETRANSMISSION,
@@ -194,7 +195,6 @@ class FlowSummary:
         self.flow = flow
         self.dirs = (DirStats(), DirStats())
         self.completeness = 0
-        self.first_seen_syn = False
         self.syn_frame = 0
         self.synack_frame = 0
         self.handshake_ack_frame = 0
@@ -220,7 +220,6 @@ class FlowSummary:
         if not flags & 0x07 and flags & ACK and not seg.analysis and self.steady:
             self._add_steady(seg)
             return
-        flow = self.flow
         direction = seg.direction
         d = self.dirs[direction]
         seglen = seg.len
@@ -239,7 +238,6 @@ class FlowSummary:
         if first:
             if flags & (SYN | ACK) == SYN:
                 self.completeness = C_SYNSENT | (C_DATA if seglen else 0)
-                self.first_seen_syn = True
         else:
             if flags & (SYN | ACK) == SYN | ACK:
                 self.completeness |= C_SYNACK
@@ -249,17 +247,7 @@ class FlowSummary:
                 self.completeness |= C_FIN
             if flags & RST:
                 self.completeness |= C_RST
-        # per-direction counters
-        d.packets += 1
-        if d.first_ts < 0:
-            d.first_ts = ts
-        elif ts - d.last_ts > d.max_idle_ns:
-            d.max_idle_ns = ts - d.last_ts
-        d.last_ts = ts
-        if flags & ACK:
-            d.ack_packets += 1
-            if not seglen and not flags & (SYN | FIN | RST):
-                d.pure_acks += 1
+        self._count(seg, d, flags, seglen, ts)
         if flags & SYN:
             d.syn_packets += 1
             opts = seg.options
@@ -271,30 +259,6 @@ class FlowSummary:
             d.fin_packets += 1
         if flags & RST:
             d.rst_packets += 1
-        if flags & 0x08:
-            d.pushed_packets += 1
-        fa = flow.analysis
-        if fa is not None and fa.dirs[direction].sack_blocks:  # the analyser decoded this packet's SACK blocks
-            d.sack_packets += 1
-        if seglen:
-            d.data_packets += 1
-            d.data_bytes += seglen
-            if seglen > d.seg_max:
-                d.seg_max = seglen
-            if d.seg_min < 0 or seglen < d.seg_min:
-                d.seg_min = seglen
-            cut = seglen - len(seg.payload)
-            if cut > 0:
-                d.truncated_bytes += cut
-                d.truncated_packets += 1
-        if not flags & SYN:
-            win = seg.win
-            d.win_n += 1
-            d.win_sum += win
-            if win > d.win_max:
-                d.win_max = win
-            if d.win_min < 0 or win < d.win_min:
-                d.win_min = win
         if ta:
             counts = d.flag_counts
             for name in analysis_names(ta):  # as tshark counts them: fast and spurious are retransmissions too
@@ -311,21 +275,10 @@ class FlowSummary:
                 d.zero_win_adv += 1
             if ta & A_DUPLICATE_ACK:
                 d.dup_acks += 1
-            if ta & A_LOST_PACKET and flow.analysis is not None:
+            if ta & A_LOST_PACKET:
                 ev = (seg.evidence or {}).get("lost_segment")
                 if ev is not None:
                     d.missed_bytes += int(ev.get("gap", 0))
-        # RTT: an ACK from this side timing the other side's data
-        if seg.ack_rtt_ns >= 0:
-            o = self.dirs[1 - direction]
-            r = seg.ack_rtt_ns
-            o.rtt_n += 1
-            o.rtt_sum += r
-            o.rtt_sumsq += r * r
-            if r > o.rtt_max:
-                o.rtt_max = r
-            if o.rtt_min < 0 or r < o.rtt_min:
-                o.rtt_min = r
         self._lifecycle(seg, first)
         self.zeek.add(seg, self.packets == 1)
         m = self.machine
@@ -340,57 +293,63 @@ class FlowSummary:
         )
 
     def _add_steady(self, seg: Segment) -> None:
-        """The common case (see ``steady``): counters only, in one place for speed."""
-        direction = seg.direction
-        d = self.dirs[direction]
+        """The common case (see ``steady``): nothing changes but counters, states stay ESTABLISHED."""
         seglen = seg.len
         ts = seg.ts_ns
         self.packets += 1
         self.last_ts = ts
         self.completeness |= C_DATA if seglen else C_ACK
+        self._count(seg, self.dirs[seg.direction], seg.flags, seglen, ts)
+        seg.phase = "data"
+        seg.client_state = seg.server_state = TcpState.ESTABLISHED
+
+    def _count(self, seg: Segment, d: DirStats, flags: int, seglen: int, ts: int) -> None:
+        """The per-direction counters every segment updates (classic tcptrace -l), and the RTT sample its ACK
+        gives the other direction."""
         d.packets += 1
-        if ts - d.last_ts > d.max_idle_ns:
+        if d.first_ts < 0:
+            d.first_ts = ts
+        elif ts - d.last_ts > d.max_idle_ns:
             d.max_idle_ns = ts - d.last_ts
         d.last_ts = ts
-        d.ack_packets += 1
-        if seg.flags & 0x08:
+        if flags & ACK:
+            d.ack_packets += 1
+            if not seglen and not flags & (SYN | FIN | RST):
+                d.pure_acks += 1
+        if flags & 0x08:
             d.pushed_packets += 1
         fa = self.flow.analysis
-        if fa is not None and fa.dirs[direction].sack_blocks:
+        if fa is not None and fa.dirs[seg.direction].sack_blocks:  # the analyser decoded its SACK blocks
             d.sack_packets += 1
         if seglen:
             d.data_packets += 1
             d.data_bytes += seglen
             if seglen > d.seg_max:
                 d.seg_max = seglen
-            if seglen < d.seg_min or d.seg_min < 0:
+            if d.seg_min < 0 or seglen < d.seg_min:
                 d.seg_min = seglen
             cut = seglen - len(seg.payload)
             if cut > 0:
                 d.truncated_bytes += cut
                 d.truncated_packets += 1
-            seg.phase = "data"
-        else:
-            d.pure_acks += 1
-            seg.phase = "data"
-        win = seg.win
-        d.win_n += 1
-        d.win_sum += win
-        if win > d.win_max:
-            d.win_max = win
-        if win < d.win_min or d.win_min < 0:
-            d.win_min = win
+        if not flags & SYN:  # a SYN's window is never scaled: not an advertised window in the statistics
+            win = seg.win
+            d.win_n += 1
+            d.win_sum += win
+            if win > d.win_max:
+                d.win_max = win
+            if d.win_min < 0 or win < d.win_min:
+                d.win_min = win
         r = seg.ack_rtt_ns
         if r >= 0:
-            o = self.dirs[1 - direction]
+            o = self.dirs[1 - seg.direction]
             o.rtt_n += 1
             o.rtt_sum += r
             o.rtt_sumsq += r * r
             if r > o.rtt_max:
                 o.rtt_max = r
-            if r < o.rtt_min or o.rtt_min < 0:
+            if o.rtt_min < 0 or r < o.rtt_min:
                 o.rtt_min = r
-        seg.client_state = seg.server_state = TcpState.ESTABLISHED
 
     def _lifecycle(self, seg: Segment, first: bool) -> None:
         """Handshake/close/reset bookkeeping, the phase of the packet and both endpoints' states."""
@@ -400,7 +359,7 @@ class FlowSummary:
         # does this segment acknowledge the other side's FIN (for the first time)?
         acks_fin = False
         fin_next = self.fin_next[other]
-        if flags & ACK and fin_next is not None and ((seg.ack_raw - fin_next) & M32) < 0x80000000:
+        if flags & ACK and fin_next is not None and seqnum.ge(seg.ack_raw, fin_next):
             acks_fin = True
             if not self.fin_acked[other]:
                 self.fin_acked[other] = seg.frame
@@ -754,17 +713,9 @@ class Pipeline:
             yield seg
 
     def run(self) -> Pipeline:
-        """Consume the whole capture (when only the summaries are wanted): the same loop, without yielding."""
-        feed = self.tracker.feed
-        analyze = self.analyzer.analyze
-        for seg in self.capture:
-            flow = feed(seg)
-            analyze(seg, flow)
-            summary = flow.summary
-            if summary is None:
-                summary = flow.summary = FlowSummary(flow)
-                self._summaries.append(summary)
-            summary.add(seg)
+        """Consume the whole capture (when only the summaries are wanted)."""
+        for _ in self:
+            pass
         return self
 
     @property
