@@ -28,7 +28,7 @@ import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from .errors import CaptureError, NotACapture, TruncatedCapture, UnsupportedLinkType
 from .model import Segment, SkipReason
@@ -219,6 +219,78 @@ class CaptureReader:
         finally:
             self.close()
 
+    def feed(self, engine: Any) -> None:
+        """Consume the whole capture into a ``tcptrace._engine.Engine`` (the C accelerator of
+        :func:`tcptrace.stats.summarize`). pcap records are walked and decoded in C, with this module's layered
+        decoder for the frames the fused decode does not take; pcapng goes through the Python block reader.
+        ``stats`` and warnings come out exactly as from iterating."""
+        if self._iterated:
+            raise CaptureError(f"{self.name}: a capture can be iterated only once; open it again")
+        if self.stats.format != "pcap":
+            add = engine.add
+            for seg in self:
+                add(seg)
+            return
+        self._iterated = True
+        try:
+            self._feed_pcap(engine)
+        finally:
+            self.close()
+
+    def _feed_pcap(self, engine: Any) -> None:
+        """:meth:`_pcap_records` with the per-record loop in C: same frames, stats and warnings."""
+        order, nano, rec_hdr_len, linktype, fcs_len, swapped = self._pcap_params
+        slow = _DECODERS[linktype]
+        link_len, etype_off = _FUSED_LAYOUTS.get(linktype, (-1, None))
+        rec_hdr = struct.Struct(order + "IIII").unpack_from
+        stats = self.stats
+        feed = engine.feed_pcap
+        read = self._read
+        big = order == ">"
+        etype = -1 if etype_off is None else etype_off
+        buf = b""
+        pos = 0
+        frame = 0
+        try:
+            while True:
+                pos, frame, status, segments, truncated, first_ts = feed(
+                    buf, pos, frame, big, nano, rec_hdr_len, swapped, fcs_len, link_len, etype, slow, self._skip
+                )
+                stats.tcp_segments += segments
+                stats.truncated_segments += truncated
+                if first_ts is not None:
+                    stats.first_ts_ns = first_ts
+                avail = len(buf) - pos
+                caplen = -1
+                if avail >= rec_hdr_len:
+                    _sec, _frac, caplen, origlen = rec_hdr(buf, pos)
+                    if swapped and caplen > origlen:
+                        caplen = origlen
+                if status == 1:
+                    self._warn(
+                        f"record header of frame {frame + 1} claims {caplen} captured bytes: the file is damaged "
+                        f"there; read the {frame} frames before it"
+                    )
+                    return
+                need = rec_hdr_len + caplen if caplen >= 0 else rec_hdr_len
+                more = read(max(CHUNK_SIZE, need - avail))
+                if not more:
+                    if 0 < avail < rec_hdr_len:
+                        self._warn(
+                            f"capture cut in the middle of the record header of frame {frame + 1} "
+                            f"({avail} of {rec_hdr_len} bytes); read the {frame} frames before it"
+                        )
+                    elif avail:
+                        self._warn(
+                            f"capture cut in the middle of frame {frame + 1} ({avail - rec_hdr_len} of {caplen} "
+                            f"bytes); read the {frame} frames before it"
+                        )
+                    return
+                buf = buf[pos:] + more
+                pos = 0
+        finally:
+            stats.frames = frame
+
     def close(self) -> None:
         if self._close:
             self._raw.close()
@@ -267,6 +339,7 @@ class CaptureReader:
             raise UnsupportedLinkType(linktype)
         # libpcap before 2.3 wrote the captured and original lengths the other way round (Wireshark libpcap.c)
         swapped = (vmaj, vmin) < (2, 3)
+        self._pcap_params = (order, nano, rec_hdr_len, linktype, fcs_len, swapped)
         return self._pcap_records(order, nano, rec_hdr_len, decode, fcs_len, swapped)
 
     def _pcap_records(

@@ -11,6 +11,7 @@ RFC 9293 state. :meth:`FlowSummary.to_dict` computes the verdict from the counte
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -36,6 +37,11 @@ _RETRANS = A_RETRANSMISSION | A_FAST_RETRANSMISSION | A_SPURIOUS_RETRANSMISSION
 
 # Wireshark tcp.completeness bits (packet-tcp.c TCP_COMPLETENESS_*)
 C_SYNSENT, C_SYNACK, C_ACK, C_DATA, C_FIN, C_RST = 1, 2, 4, 8, 16, 32
+
+
+def steady_bit(seg: Segment) -> int:
+    """Index of a segment's kind in :attr:`FlowSummary.steady_mask`: 2 * direction + (1 if it carries data)."""
+    return 2 * seg.direction + (1 if seg.len else 0)
 
 
 def completeness_label(bits: int) -> str:
@@ -211,13 +217,14 @@ class FlowSummary:
         self.anomalies: list[dict[str, Any]] = []
         self.machine = ConnectionMachine()
         self.zeek = _ZeekHistory()
-        self.steady = False  # see add(): the fast path for segments that change nothing but counters
+        # see on_event(): bit 2 * direction + has_data is set when such segments change nothing but counters
+        self.steady_mask = 0
 
     # --- per packet ---------------------------------------------------------------------------------
 
     def add(self, seg: Segment) -> None:
         flags = seg.flags
-        if not flags & 0x07 and flags & ACK and not seg.analysis and self.steady:
+        if not flags & 0x07 and flags & ACK and not seg.analysis and self.steady_mask >> steady_bit(seg) & 1:
             self._add_steady(seg)
             return
         direction = seg.direction
@@ -248,17 +255,12 @@ class FlowSummary:
             if flags & RST:
                 self.completeness |= C_RST
         self._count(seg, d, flags, seglen, ts)
-        if flags & SYN:
-            d.syn_packets += 1
-            opts = seg.options
-            d.mss = opts.mss if opts.mss is not None else d.mss
-            d.wscale = opts.wscale if opts.wscale is not None else d.wscale
-            d.sack_permitted = d.sack_permitted or opts.sack_permitted
-            d.timestamps = d.timestamps or opts.tsval is not None
         if flags & FIN:
             d.fin_packets += 1
         if flags & RST:
             d.rst_packets += 1
+        if flags & SYN:
+            d.syn_packets += 1
         if ta:
             counts = d.flag_counts
             for name in analysis_names(ta):  # as tshark counts them: fast and spurious are retransmissions too
@@ -279,18 +281,43 @@ class FlowSummary:
                 ev = (seg.evidence or {}).get("lost_segment")
                 if ev is not None:
                     d.missed_bytes += int(ev.get("gap", 0))
+        self.on_event(seg, first)
+
+    def on_event(self, seg: Segment, first: bool) -> int:
+        """The part of :meth:`add` beyond the counters: SYN options, lifecycle (states, phase, FINs, RSTs) and
+        Zeek history. Returns the new :attr:`steady_mask`. The C engine (tcptrace._engine) keeps the counters
+        itself and calls this for every packet that is not steady."""
+        if seg.flags & SYN:
+            d = self.dirs[seg.direction]
+            opts = seg.options
+            d.mss = opts.mss if opts.mss is not None else d.mss
+            d.wscale = opts.wscale if opts.wscale is not None else d.wscale
+            d.sack_permitted = d.sack_permitted or opts.sack_permitted
+            d.timestamps = d.timestamps or opts.tsval is not None
         self._lifecycle(seg, first)
-        self.zeek.add(seg, self.packets == 1)
+        zeek = self.zeek
+        zeek.add(seg, first)
         m = self.machine
-        # Steady state: both ESTABLISHED, no FIN yet, both sides' a/d history letters written. An ACK-bearing
-        # segment without SYN/FIN/RST and without analysis flags then changes nothing but counters.
-        self.steady = (
+        # Steady: both ESTABLISHED, handshake settled, no FIN yet. Then an ACK-bearing segment without SYN/FIN/RST
+        # and without analysis flags changes nothing but counters, once Zeek's one-time letter for its kind
+        # (d: data, a: pure ACK) from its side is written.
+        mask = 0
+        if (
             m.client.state is TcpState.ESTABLISHED
             and m.server.state is TcpState.ESTABLISHED
             and self.fin_next[0] is None
             and self.fin_next[1] is None
-            and self.zeek.settled()
-        )
+            and (self.handshake_done or not self.synack_frame)
+        ):
+            once = zeek.once
+            for direction in (0, 1):
+                side = "O" if direction == zeek.orig_dir else "R"
+                if ("a", side) in once:
+                    mask |= 1 << (2 * direction)
+                if ("d", side) in once:
+                    mask |= 2 << (2 * direction)
+        self.steady_mask = mask
+        return mask
 
     def _add_steady(self, seg: Segment) -> None:
         """The common case (see ``steady``): nothing changes but counters, states stay ESTABLISHED."""
@@ -559,7 +586,7 @@ class _ZeekHistory:
         self.history = ""
         self.orig_dir = 0
         self.flipped = False
-        self._once: set[tuple[str, str]] = set()
+        self.once: set[tuple[str, str]] = set()  # (letter, "O" or "R") of the once-per-side letters written
         self._last_seq: dict[str, int] = {}
         self._counts: dict[str, int] = {}
         self.sent: list[set[str]] = [set(), set()]  # letters (lower case) each side produced
@@ -589,12 +616,12 @@ class _ZeekHistory:
         key_dir = "O" if direction == self.orig_dir else "R"
         syn, fin, rst = flags & SYN, flags & FIN, flags & RST
         if syn and (fin or rst):
-            if ("q", key_dir) not in self._once:
-                self._once.add(("q", key_dir))
+            if ("q", key_dir) not in self.once:
+                self.once.add(("q", key_dir))
                 self._letter("q", direction)
         elif fin and rst:
-            if ("i", key_dir) not in self._once:
-                self._once.add(("i", key_dir))
+            if ("i", key_dir) not in self.once:
+                self.once.add(("i", key_dir))
                 self._letter("i", direction)
         elif syn:
             ch = "h" if flags & ACK else "s"
@@ -604,11 +631,11 @@ class _ZeekHistory:
         elif rst:
             self._repeatable("r", direction, seg.seq_raw)
         elif seg.len:
-            if ("d", key_dir) not in self._once:
-                self._once.add(("d", key_dir))
+            if ("d", key_dir) not in self.once:
+                self.once.add(("d", key_dir))
                 self._letter("d", direction)
-        elif flags & ACK and ("a", key_dir) not in self._once:
-            self._once.add(("a", key_dir))
+        elif flags & ACK and ("a", key_dir) not in self.once:
+            self.once.add(("a", key_dir))
             self._letter("a", direction)
         ta = seg.analysis
         if ta & _RETRANS and seg.len:
@@ -617,11 +644,6 @@ class _ZeekHistory:
             self._scaled("w", direction)
         if ta & A_LOST_PACKET:
             self._scaled("g", direction)
-
-    def settled(self) -> bool:
-        """Both sides' one-time a/d letters are written: plain ACKs and data add nothing more."""
-        once = self._once
-        return len(once) >= 4 and all((ch, side) in once for ch in "ad" for side in "OR")
 
     def _repeatable(self, ch: str, direction: int, seq: int) -> None:
         key = ch.upper() if direction == self.orig_dir else ch
@@ -729,10 +751,102 @@ class Pipeline:
 
 def summarize(source: Any, streams: set[int] | None = None) -> tuple[list[FlowSummary], Any]:
     """Read and analyse a whole capture; return one :class:`FlowSummary` per stream (all, or ``streams``)
-    and the reader's :class:`~tcptrace.capture.CaptureStats`."""
-    run = Pipeline(source, track_bytes_in_flight=False).run()
-    out = [s for s in run.summaries if streams is None or s.flow.stream in streams]
-    return out, run.stats
+    and the reader's :class:`~tcptrace.capture.CaptureStats`.
+
+    A capture named by path goes through the C engine (``tcptrace._engine``) when it is built, else (and for
+    streams such as stdin) through the pure-Python :class:`Pipeline`; the results are identical
+    (tests/test_engine.py). ``TCPTRACE_ENGINE=python`` forces the Python path.
+    """
+    engine = engine_module() if isinstance(source, (str, os.PathLike)) else None
+    summaries: list[FlowSummary] | None = None
+    if engine is not None:
+        try:
+            summaries, stats = _summarize_engine(source, engine)
+        except OverflowError:
+            # A timestamp beyond the engine's 64-bit nanoseconds (a damaged pcapng timestamp, year 2554+): the
+            # Python path reads the file again, with unbounded integers.
+            summaries = None
+    if summaries is None:
+        run = Pipeline(source, track_bytes_in_flight=False).run()
+        summaries, stats = run.summaries, run.stats
+    return [s for s in summaries if streams is None or s.flow.stream in streams], stats
 
 
-__all__ = ["DirStats", "FlowSummary", "Pipeline", "completeness_label", "summarize"]
+def engine_module() -> Any:
+    """The C engine module, or None when it is not built or ``TCPTRACE_ENGINE=python`` asks for the reference."""
+    choice = os.environ.get("TCPTRACE_ENGINE", "auto").lower()
+    if choice == "python":
+        return None
+    try:
+        from . import _engine
+    except ImportError:
+        if choice == "c":
+            raise
+        return None
+    return _engine
+
+
+# The order of the per-direction counters the engine returns (tcptrace/_engine.c sdir_tuple).
+ENGINE_DIR_FIELDS = (
+    *("packets", "ack_packets", "pure_acks", "pushed_packets", "sack_packets", "data_packets", "data_bytes"),
+    *("seg_max", "seg_min", "truncated_bytes", "truncated_packets", "win_n", "win_sum", "win_max", "win_min"),
+    *("rtt_n", "rtt_sum", "rtt_max", "rtt_min", "rtt_sumsq", "syn_packets", "fin_packets", "rst_packets"),
+    *("rexmt_packets", "rexmt_bytes", "ooo_packets", "zwp_packets", "zwp_bytes", "zero_win_adv", "dup_acks"),
+    *("missed_bytes", "first_ts", "last_ts", "max_idle_ns"),
+)
+
+
+def _summarize_engine(source: Any, engine: Any) -> tuple[list[FlowSummary], Any]:
+    from .analysis import ANALYSIS_FLAGS, FlowAnalysis
+    from .capture import open_capture
+    from .flow import HalfFlow
+
+    summaries: list[FlowSummary] = []
+
+    def on_event(seg: Segment, new_flow: tuple[bytes, int, bytes, int, bool] | None) -> int:
+        if new_flow is None:
+            summary = summaries[seg.stream]
+        else:
+            caddr, cport, saddr, sport, guessed = new_flow
+            flow = Flow(seg.stream, HalfFlow(caddr, cport), HalfFlow(saddr, sport), bool(guessed), seg)
+            summary = FlowSummary(flow)
+            flow.summary = summary
+            summaries.append(summary)
+        return summary.on_event(seg, new_flow is not None)
+
+    cap = open_capture(source)
+    eng = engine.Engine(Segment, on_event)
+    cap.feed(eng)
+    for summary in summaries:
+        flow = summary.flow
+        (
+            flow.first_frame,
+            flow.last_frame,
+            first_ts,
+            last_ts,
+            packets,
+            summary.first_direction,
+            summary.completeness,
+            ts_first_rtt,
+            reused,
+            flow.halves[0].base,
+            flow.halves[1].base,
+            flow.halves[0].win_scale,
+            flow.halves[1].win_scale,
+            *dirs,
+        ) = eng.flow(flow.stream)
+        flow.first_ts_ns = summary.first_ts = first_ts
+        flow.last_ts_ns = summary.last_ts = last_ts
+        flow.packets = summary.packets = packets
+        flow.reused_ports_frame = reused or None
+        fa = flow.analysis = FlowAnalysis()
+        fa.ts_first_rtt = ts_first_rtt
+        for d, values in zip(summary.dirs, dirs, strict=True):
+            *counters, flag_counts = values
+            for name, value in zip(ENGINE_DIR_FIELDS, counters, strict=True):
+                setattr(d, name, value)
+            d.flag_counts = {name: n for name, n in zip(ANALYSIS_FLAGS, flag_counts, strict=True) if n}
+    return summaries, cap.stats
+
+
+__all__ = ["DirStats", "FlowSummary", "Pipeline", "completeness_label", "engine_module", "summarize"]

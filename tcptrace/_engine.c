@@ -1,0 +1,1257 @@
+/* tcptrace._engine: the per-packet hot loop of `tcptrace flows` in C (optional accelerator).
+ *
+ * Theory of operation. This is a transcription, statement by statement, of three Python modules that stay
+ * the reference: the pcap record walk and the fused Ethernet/SLL/raw + IPv4 + TCP decode of capture.py,
+ * the FlowTracker of flow.py, the Analyzer of analysis.py (Wireshark 4.0's tcp_analyze_sequence_number,
+ * without evidence texts and bytes in flight, which the flow summary does not use) and the per-direction
+ * counters of stats.FlowSummary (classic tcptrace -l). Everything else stays in Python:
+ *
+ *  - a frame the fused decode does not take (IPv6, IPv4 options, tunnels, VLANs, other link types, anything
+ *    odd) goes to capture.py's layered decoder, which returns a Segment or counts a skip reason;
+ *  - a packet that can change a flow's lifecycle (the first of a flow, SYN/FIN/RST, any analysis flag, or a
+ *    kind of packet its flow has not settled for) is handed to FlowSummary.on_event as a Segment, which runs
+ *    the RFC 9293 state table, phases, RST causes and Zeek history and answers with the flow's "steady mask":
+ *    bit (2 * direction + has_data) set when such packets change nothing but counters.
+ *
+ * The equivalence of the two paths is a test (tests/test_engine.py): `flows --format json` is byte-identical
+ * with and without this module on every sample and corpus capture. Sequence numbers are uint32_t and all
+ * comparisons follow seqnum.py (Wireshark's LT_SEQ & co.).
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+#include <stdlib.h>
+
+#define HALF 0x80000000u
+#define F_FIN 0x001
+#define F_SYN 0x002
+#define F_RST 0x004
+#define F_PSH 0x008
+#define F_ACK 0x010
+#define F_SFR (F_SYN | F_FIN | F_RST)
+#define F_SF (F_SYN | F_FIN)
+
+/* analysis.py A_* bits (packet-tcp.h TCP_A_*) */
+#define A_RETRANSMISSION 0x0001
+#define A_LOST_PACKET 0x0002
+#define A_ACK_LOST_PACKET 0x0004
+#define A_KEEP_ALIVE 0x0008
+#define A_DUPLICATE_ACK 0x0010
+#define A_ZERO_WINDOW 0x0020
+#define A_ZERO_WINDOW_PROBE 0x0040
+#define A_ZERO_WINDOW_PROBE_ACK 0x0080
+#define A_KEEP_ALIVE_ACK 0x0100
+#define A_OUT_OF_ORDER 0x0200
+#define A_FAST_RETRANSMISSION 0x0400
+#define A_WINDOW_UPDATE 0x0800
+#define A_WINDOW_FULL 0x1000
+#define A_REUSED_PORTS 0x2000
+#define A_SPURIOUS_RETRANSMISSION 0x4000
+#define A_RETRANS_FAMILY (A_RETRANSMISSION | A_FAST_RETRANSMISSION | A_SPURIOUS_RETRANSMISSION)
+
+/* analysis.FLAG_NAMES order: the per-direction flag counts come back in this order */
+static const int FLAG_ORDER[15] = {
+    A_RETRANSMISSION, A_FAST_RETRANSMISSION, A_SPURIOUS_RETRANSMISSION, A_OUT_OF_ORDER, A_LOST_PACKET,
+    A_ACK_LOST_PACKET, A_DUPLICATE_ACK, A_WINDOW_UPDATE, A_WINDOW_FULL, A_ZERO_WINDOW, A_ZERO_WINDOW_PROBE,
+    A_ZERO_WINDOW_PROBE_ACK, A_KEEP_ALIVE, A_KEEP_ALIVE_ACK, A_REUSED_PORTS};
+
+#define MAX_UNACKED_SEGMENTS 10000
+#define FAST_RETRANSMISSION_WINDOW_NS 20000000LL
+#define DEFAULT_OOO_THRESHOLD_NS 3000000LL
+#define HW_DUP_WINDOW_NS 1000000LL
+
+/* stats.py completeness bits */
+#define C_SYNSENT 1
+#define C_SYNACK 2
+#define C_ACK 4
+#define C_DATA 8
+#define C_FIN 16
+#define C_RST 32
+
+static inline int seq_lt(uint32_t a, uint32_t b) { return (uint32_t)(a - b) >= HALF; }
+static inline int seq_le(uint32_t a, uint32_t b) { return a == b || (uint32_t)(a - b) >= HALF; }
+static inline int seq_gt(uint32_t a, uint32_t b) { return a != b && (uint32_t)(a - b) < HALF; }
+
+/* ------------------------------------------------------------------------------------------------ */
+/* records                                                                                          */
+
+typedef struct {
+    int64_t frame, ts;
+    uint32_t seq, nextseq;
+} Unacked;
+
+typedef struct { /* analysis.DirState */
+    uint32_t nextseq, maxseqtobeacked, lastack, window;
+    int64_t nextseqframe, nextseqtime, lastacktime, lastackframe, lastnondupack, dupacknum;
+    int lastsegmentflags, monotonic, is_first_ack;
+    Unacked *segs;
+    Py_ssize_t head, n, cap; /* live segments are segs[head .. n) */
+    int64_t recent_ipid[2], recent_len[2], recent_frame[2], recent_ts[2];
+    uint32_t recent_seq[2];
+} ADir;
+
+typedef struct { /* stats.DirStats counters */
+    int64_t packets, ack_packets, pure_acks, pushed, sack_packets, data_packets, data_bytes, seg_max, seg_min;
+    int64_t trunc_bytes, trunc_packets, win_n, win_sum, win_max, win_min;
+    int64_t rtt_n, rtt_sum, rtt_max, rtt_min;
+    unsigned __int128 rtt_sumsq;
+    int64_t syn, fin, rst, rexmt_packets, rexmt_bytes, ooo, zwp_packets, zwp_bytes, zero_win_adv, dup_acks;
+    int64_t missed_bytes, first_ts, last_ts, max_idle;
+    int64_t flags[15];
+} SDir;
+
+typedef struct {
+    int64_t stream;
+    uint8_t addr[2][16]; /* [0] client, [1] server */
+    int port[2];
+    int alen;
+    uint32_t base[2];
+    int has_base[2], win_scale[2];
+    int roles_guessed;
+    int64_t first_frame, last_frame, first_ts, last_ts, packets, reused_ports_frame;
+    ADir ad[2];
+    int64_t ts_mru_syn, ts_first_rtt;
+    SDir sd[2];
+    int completeness, first_direction, steady_mask;
+} FlowC;
+
+typedef struct {
+    uint8_t src[16], dst[16];
+    uint16_t sport, dport;
+    uint32_t alen;
+} Key;
+
+typedef struct {
+    Key key;
+    int64_t flow; /* index into flows, -1 = empty slot */
+    int dir;
+} Slot;
+
+typedef struct { /* one decoded TCP segment */
+    int64_t frame, ts, len, payload_captured, ip_id;
+    const uint8_t *src, *dst, *opt;
+    Py_ssize_t opt_len;
+    int alen, sport, dport, flags, hdr_len, header_truncated;
+    uint32_t seq, ack, win_raw;
+} Pkt;
+
+typedef struct {
+    PyObject_HEAD
+    FlowC **flows;
+    Py_ssize_t nflows, capflows;
+    Slot *slots;
+    Py_ssize_t nslots, used;
+    PyObject *segment_cls; /* tcptrace.model.Segment */
+    PyObject *on_event;    /* callable(seg, new_flow_or_None) -> steady mask */
+    int detect_hw_dups;
+} Engine;
+
+static PyObject *S_frame, *S_ts_ns, *S_src, *S_dst, *S_sport, *S_dport, *S_seq_raw, *S_ack_raw, *S_flags,
+    *S_win_raw, *S_hdr_len, *S_len, *S_ip_id, *S_opt_bytes, *S_payload, *S_header_truncated, *S_stream,
+    *S_direction, *S_seq, *S_ack, *S_win, *S_win_scale, *S_analysis, *S_evidence;
+
+/* ------------------------------------------------------------------------------------------------ */
+/* options (model.parse_options, reduced to what the engine needs)                                   */
+
+typedef struct {
+    int wscale; /* -1: none */
+    int nsack, truncated;
+} Opts;
+
+static void parse_opts(const uint8_t *d, Py_ssize_t n, Py_ssize_t declared, Opts *o) {
+    o->wscale = -1;
+    o->nsack = 0;
+    o->truncated = 0;
+    if (declared <= 0)
+        return; /* EMPTY_OPTIONS */
+    int truncated = n < declared;
+    if (n == 12 && d[0] == 1 && d[1] == 1 && d[2] == 8 && d[3] == 10)
+        return; /* NOP NOP TS: the shortcut in parse_options (truncated stays False there too) */
+    Py_ssize_t i = 0;
+    while (i < n) {
+        int kind = d[i];
+        if (kind == 0)
+            break;
+        if (kind == 1) {
+            i += 1;
+            continue;
+        }
+        if (i + 1 >= n) {
+            truncated = truncated || n < declared;
+            break;
+        }
+        int olen = d[i + 1];
+        if (olen < 2)
+            break;
+        if (i + olen > n) {
+            if (n < declared)
+                truncated = 1;
+            break;
+        }
+        int blen = olen - 2;
+        if (kind == 3 && blen == 1)
+            o->wscale = d[i + 2];
+        else if (kind == 5 && blen > 0 && blen % 8 == 0)
+            o->nsack += blen / 8;
+        i += olen;
+    }
+    o->truncated = truncated;
+}
+
+/* ------------------------------------------------------------------------------------------------ */
+/* flow table                                                                                       */
+
+static uint64_t key_hash(const Key *k) {
+    uint64_t w[5];
+    memcpy(w, k, sizeof w);
+    uint64_t h = 0x9E3779B97F4A7C15ULL;
+    for (int i = 0; i < 5; i++) {
+        h ^= w[i];
+        h *= 0xBF58476D1CE4E5B9ULL;
+        h ^= h >> 29;
+    }
+    return h;
+}
+
+static void make_key(Key *k, const uint8_t *src, const uint8_t *dst, int alen, int sport, int dport) {
+    memset(k, 0, sizeof *k);
+    memcpy(k->src, src, (size_t)alen);
+    memcpy(k->dst, dst, (size_t)alen);
+    k->sport = (uint16_t)sport;
+    k->dport = (uint16_t)dport;
+    k->alen = (uint32_t)alen;
+}
+
+static Slot *table_find(Engine *e, const Key *k) {
+    Py_ssize_t mask = e->nslots - 1;
+    Py_ssize_t i = (Py_ssize_t)(key_hash(k) & (uint64_t)mask);
+    for (;;) {
+        Slot *s = &e->slots[i];
+        if (s->flow < 0 || memcmp(&s->key, k, sizeof *k) == 0)
+            return s;
+        i = (i + 1) & mask;
+    }
+}
+
+static int table_grow(Engine *e) {
+    Py_ssize_t old_n = e->nslots;
+    Slot *old = e->slots;
+    Py_ssize_t n = old_n ? old_n * 2 : 1024;
+    Slot *slots = PyMem_Calloc((size_t)n, sizeof(Slot));
+    if (!slots) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < n; i++)
+        slots[i].flow = -1;
+    e->slots = slots;
+    e->nslots = n;
+    for (Py_ssize_t i = 0; i < old_n; i++) {
+        if (old[i].flow >= 0) {
+            Slot *s = table_find(e, &old[i].key);
+            *s = old[i];
+        }
+    }
+    PyMem_Free(old);
+    return 0;
+}
+
+static int table_put(Engine *e, const Key *k, int64_t flow, int dir) {
+    if ((e->used + 1) * 2 > e->nslots && table_grow(e) < 0)
+        return -1;
+    Slot *s = table_find(e, k);
+    if (s->flow < 0) {
+        s->key = *k;
+        e->used++;
+    }
+    s->flow = flow;
+    s->dir = dir;
+    return 0;
+}
+
+/* ------------------------------------------------------------------------------------------------ */
+/* flows (flow.FlowTracker)                                                                         */
+
+static void init_adir(ADir *a) {
+    memset(a, 0, sizeof *a);
+    a->window = 0xFFFFFFFFu;
+    a->monotonic = 1;
+    a->is_first_ack = 1;
+    a->recent_ipid[0] = a->recent_ipid[1] = -1;
+}
+
+static void init_sdir(SDir *s) {
+    memset(s, 0, sizeof *s);
+    s->seg_min = s->win_min = s->rtt_min = -1;
+    s->first_ts = -1;
+}
+
+static int server_is_dst(const Pkt *p) {
+    int s = p->sport, d = p->dport;
+    if ((d < 1024) != (s < 1024))
+        return d < 1024;
+    return d <= s;
+}
+
+/* Returns the new flow's index, or -1 with an exception set. */
+static int64_t new_flow(Engine *e, const Pkt *p, int *dir_out) {
+    int synack = p->flags & (F_SYN | F_ACK);
+    int client_is_src, guessed;
+    if (synack == F_SYN) {
+        client_is_src = 1;
+        guessed = 0;
+    } else if (synack == (F_SYN | F_ACK)) {
+        client_is_src = 0;
+        guessed = 0;
+    } else {
+        client_is_src = server_is_dst(p);
+        guessed = 1;
+    }
+    if (e->nflows == e->capflows) {
+        Py_ssize_t cap = e->capflows ? e->capflows * 2 : 256;
+        FlowC **fl = PyMem_Realloc(e->flows, (size_t)cap * sizeof(FlowC *));
+        if (!fl) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        e->flows = fl;
+        e->capflows = cap;
+    }
+    FlowC *f = PyMem_Calloc(1, sizeof(FlowC));
+    if (!f) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    int64_t idx = e->nflows;
+    f->stream = idx;
+    f->alen = p->alen;
+    const uint8_t *c = client_is_src ? p->src : p->dst, *s = client_is_src ? p->dst : p->src;
+    memcpy(f->addr[0], c, (size_t)p->alen);
+    memcpy(f->addr[1], s, (size_t)p->alen);
+    f->port[0] = client_is_src ? p->sport : p->dport;
+    f->port[1] = client_is_src ? p->dport : p->sport;
+    f->win_scale[0] = f->win_scale[1] = -1;
+    f->roles_guessed = guessed;
+    f->first_frame = f->last_frame = p->frame;
+    f->first_ts = f->last_ts = p->ts;
+    init_adir(&f->ad[0]);
+    init_adir(&f->ad[1]);
+    init_sdir(&f->sd[0]);
+    init_sdir(&f->sd[1]);
+    e->flows[e->nflows++] = f;
+    int fwd = client_is_src ? 0 : 1;
+    Key k;
+    make_key(&k, p->src, p->dst, p->alen, p->sport, p->dport);
+    if (table_put(e, &k, idx, fwd) < 0)
+        return -1;
+    make_key(&k, p->dst, p->src, p->alen, p->dport, p->sport);
+    if (table_put(e, &k, idx, 1 - fwd) < 0)
+        return -1;
+    *dir_out = fwd;
+    return idx;
+}
+
+/* FlowTracker.feed: stream, direction, bases, window scale. Returns the flow or NULL with an exception. */
+static FlowC *track(Engine *e, const Pkt *p, int *dir_out, int *is_new, int *win_scale_out, int64_t *win_out) {
+    Key k;
+    make_key(&k, p->src, p->dst, p->alen, p->sport, p->dport);
+    if (e->nslots == 0 && table_grow(e) < 0)
+        return NULL;
+    Slot *s = table_find(e, &k);
+    int flags = p->flags;
+    int64_t idx = s->flow;
+    int dir = s->dir;
+    *is_new = 0;
+    if (idx < 0) {
+        idx = new_flow(e, p, &dir);
+        if (idx < 0)
+            return NULL;
+        *is_new = 1;
+    } else if (flags & F_SYN) {
+        FlowC *f = e->flows[idx];
+        int syn_ack = flags & (F_SYN | F_ACK);
+        if (f->has_base[dir] && p->seq != f->base[dir]) {
+            if (syn_ack == F_SYN) {
+                idx = new_flow(e, p, &dir);
+                if (idx < 0)
+                    return NULL;
+                *is_new = 1;
+                e->flows[idx]->reused_ports_frame = p->frame;
+            } else if (syn_ack == (F_SYN | F_ACK)) {
+                f->base[dir] = p->seq;
+                f->reused_ports_frame = p->frame;
+            }
+        }
+    }
+    FlowC *f = e->flows[idx];
+    int rev = 1 - dir;
+    f->packets++;
+    f->last_frame = p->frame;
+    f->last_ts = p->ts;
+    if (!f->has_base[dir]) {
+        f->base[dir] = (flags & F_SYN) ? p->seq : p->seq - 1;
+        f->has_base[dir] = 1;
+    }
+    if ((flags & F_ACK) && !f->has_base[rev]) {
+        f->base[rev] = p->ack - 1;
+        f->has_base[rev] = 1;
+    }
+    if (flags & F_SYN) {
+        /* FlowTracker._syn (packet-tcp.c verify_tcp_window_scaling) */
+        Opts o;
+        parse_opts(p->opt, p->opt_len, p->hdr_len - 20, &o);
+        int settle = 1;
+        if (o.wscale >= 0)
+            f->win_scale[dir] = o.wscale < 14 ? o.wscale : 14;
+        else if (o.truncated || p->header_truncated)
+            settle = 0;
+        if (settle) {
+            if (f->win_scale[dir] == -1) {
+                f->win_scale[dir] = -2;
+                f->win_scale[rev] = -2;
+            } else if ((flags & F_ACK) && f->win_scale[rev] == -2) {
+                f->win_scale[dir] = -2;
+            }
+        }
+        *win_out = p->win_raw;
+        *win_scale_out = f->win_scale[dir];
+    } else {
+        int scale = f->win_scale[dir];
+        *win_scale_out = scale;
+        *win_out = scale >= 0 ? ((int64_t)p->win_raw << scale) : (int64_t)p->win_raw;
+    }
+    *dir_out = dir;
+    return f;
+}
+
+/* ------------------------------------------------------------------------------------------------ */
+/* analysis (analysis.Analyzer.analyze, track_bytes_in_flight=False)                                */
+
+static int unacked_push(ADir *a, int64_t frame, uint32_t seq, uint32_t nextseq, int64_t ts) {
+    if (a->n == a->cap) {
+        if (a->head > 0) {
+            memmove(a->segs, a->segs + a->head, (size_t)(a->n - a->head) * sizeof(Unacked));
+            a->n -= a->head;
+            a->head = 0;
+        }
+        if (a->n == a->cap) {
+            Py_ssize_t cap = a->cap ? a->cap * 2 : 8;
+            Unacked *s = PyMem_Realloc(a->segs, (size_t)cap * sizeof(Unacked));
+            if (!s) {
+                PyErr_NoMemory();
+                return -1;
+            }
+            a->segs = s;
+            a->cap = cap;
+        }
+    }
+    Unacked *u = &a->segs[a->n++];
+    u->frame = frame;
+    u->seq = seq;
+    u->nextseq = nextseq;
+    u->ts = ts;
+    return 0;
+}
+
+/* Analyzer._match_acks: returns the RTT sample in ns, or -1. */
+static int64_t match_acks(ADir *rev, uint32_t ack, int64_t now) {
+    int64_t rtt = -1;
+    if (rev->monotonic) {
+        Py_ssize_t i = rev->head;
+        for (; i < rev->n; i++) {
+            Unacked *u = &rev->segs[i];
+            if (u->nextseq == ack) {
+                rtt = now - u->ts;
+                i++;
+                break;
+            }
+            if (seq_lt(u->nextseq, ack))
+                continue;
+            if (seq_gt(ack, u->seq))
+                u->seq = ack;
+            break;
+        }
+        rev->head = i;
+        if (rev->head == rev->n)
+            rev->head = rev->n = 0;
+    } else {
+        Py_ssize_t out = rev->head;
+        int matched = 0;
+        for (Py_ssize_t i = rev->head; i < rev->n; i++) {
+            Unacked u = rev->segs[i];
+            if (u.nextseq == ack) {
+                if (!matched) {
+                    matched = 1;
+                    rtt = now - u.ts;
+                }
+                continue;
+            }
+            if (seq_gt(ack, u.seq) && seq_le(ack, u.nextseq)) {
+                u.seq = ack;
+                rev->segs[out++] = u;
+            } else if (seq_gt(u.nextseq, ack)) {
+                rev->segs[out++] = u;
+            }
+        }
+        rev->n = out;
+        int mono = 1;
+        for (Py_ssize_t i = rev->head + 1; i < rev->n; i++) {
+            if (!seq_le(rev->segs[i - 1].nextseq, rev->segs[i].seq)) {
+                mono = 0;
+                break;
+            }
+        }
+        rev->monotonic = mono;
+        if (rev->head == rev->n)
+            rev->head = rev->n = 0;
+    }
+    return rtt;
+}
+
+static int retransmission_kind(const Pkt *p, ADir *fwd, ADir *rev, FlowC *f, int seq_not_advanced) {
+    if (!seq_not_advanced)
+        return 0;
+    int64_t now = p->ts;
+    int64_t dt = now - rev->lastacktime;
+    int64_t dups = rev->dupacknum;
+    if ((dups >= 2 || dups == -1) && rev->lastack == p->seq && dt >= 0 && dt < FAST_RETRANSMISSION_WINDOW_NS)
+        return A_FAST_RETRANSMISSION;
+    dt = now - fwd->nextseqtime;
+    int64_t thres = f->ts_first_rtt ? f->ts_first_rtt : DEFAULT_OOO_THRESHOLD_NS;
+    uint32_t extra = (p->flags & F_SF) ? 1 : 0;
+    if (dt >= 0 && dt < thres && fwd->nextseq != (uint32_t)(p->seq + (uint32_t)p->len + extra))
+        return A_OUT_OF_ORDER;
+    return A_RETRANSMISSION;
+}
+
+/* Returns the analysis bits (0 after a hardware duplicate), or -1 with an exception set. */
+static int analyze(Engine *e, FlowC *f, int dir, const Pkt *p, int64_t *rtt_out, int64_t *gap_out) {
+    ADir *fwd = &f->ad[dir], *rev = &f->ad[1 - dir];
+    uint32_t fwd_base = f->has_base[dir] ? f->base[dir] : 0;
+    int rev_win_scale = f->win_scale[1 - dir];
+    int reused = f->reused_ports_frame == p->frame;
+    uint32_t seq = p->seq, ack = p->ack, window = p->win_raw;
+    uint32_t seglen32 = (uint32_t)p->len;
+    int64_t seglen = p->len, now = p->ts, frame = p->frame;
+    int flags = p->flags;
+    int ta = reused ? A_REUSED_PORTS : 0;
+    int64_t gap = 0;
+    *rtt_out = -1;
+
+    if ((flags & (F_SYN | F_ACK)) == F_SYN && seq == fwd_base && fwd->maxseqtobeacked)
+        fwd->nextseq = fwd->maxseqtobeacked; /* packet-tcp.c issue 17616 */
+    uint32_t fnext = fwd->nextseq;
+    int fast = !ta && seq == fnext && fnext && window && rev->window && !(flags & F_SFR) &&
+               (seglen || ack != fwd->lastack);
+    if (fast && seglen) {
+        uint32_t end_seq = seq + seglen32;
+        if (rev->lastack && seq_le(end_seq, rev->lastack)) {
+            fast = 0;
+        } else if (rev_win_scale != -1) {
+            int shift = (rev->is_first_ack || rev_win_scale == -2) ? 0 : rev_win_scale;
+            if (end_seq == (uint32_t)(rev->lastack + (uint32_t)((uint64_t)rev->window << shift)))
+                fast = 0;
+        }
+    }
+    if (fast) {
+        uint32_t rmax = rev->maxseqtobeacked;
+        if (rmax && ack != rmax && (flags & F_ACK) && (uint32_t)(ack - rmax) < HALF)
+            fast = 0;
+    }
+    if (fast) {
+        if (ack != fwd->lastack) {
+            fwd->lastnondupack = frame;
+            fwd->dupacknum = 0;
+        }
+    } else {
+        int goto_finished_fwd = 0;
+        if (seglen == 1 && seq == fnext && rev->window == 0) {
+            ta |= A_ZERO_WINDOW_PROBE;
+            goto_finished_fwd = 1;
+        }
+        if (!goto_finished_fwd) {
+            if (window == 0 && !(flags & F_SFR))
+                ta |= A_ZERO_WINDOW;
+            if (fnext && seq != fnext && (uint32_t)(seq - fnext) < HALF && !(flags & F_RST)) {
+                ta |= A_LOST_PACKET;
+                gap = (uint32_t)(seq - fnext);
+            }
+            if (seglen <= 1 && seq == (uint32_t)(fnext - 1) && !(flags & F_SFR))
+                ta |= A_KEEP_ALIVE;
+            int same_position = seq == fnext && ack == fwd->lastack && !(flags & F_SFR);
+            if (seglen == 0 && window && window != fwd->window && same_position)
+                ta |= A_WINDOW_UPDATE;
+            if (seglen > 0 && rev_win_scale != -1 && !(flags & F_SFR)) {
+                int shift = (rev->is_first_ack || rev_win_scale == -2) ? 0 : rev_win_scale;
+                uint32_t edge = rev->lastack + (uint32_t)((uint64_t)rev->window << shift);
+                if ((uint32_t)(seq + seglen32) == edge)
+                    ta |= A_WINDOW_FULL;
+            }
+            if (seglen == 0 && same_position && (rev->lastsegmentflags & A_KEEP_ALIVE) && window &&
+                window == fwd->window) {
+                ta |= A_KEEP_ALIVE_ACK;
+            } else if (seglen == 0 && same_position && (rev->lastsegmentflags & A_ZERO_WINDOW_PROBE) &&
+                       window == 0 && fwd->window == 0) {
+                ta |= A_ZERO_WINDOW_PROBE_ACK;
+            } else if (seglen == 0 && window && window == fwd->window && same_position) {
+                fwd->dupacknum = fwd->dupacknum == -1 ? 1 : fwd->dupacknum + 1;
+                ta |= A_DUPLICATE_ACK;
+            }
+        }
+        if (ack != fwd->lastack) {
+            fwd->lastnondupack = frame;
+            fwd->dupacknum = 0;
+        }
+        uint32_t rmax = rev->maxseqtobeacked;
+        if (rmax && ack != rmax && (flags & F_ACK) && (uint32_t)(ack - rmax) < HALF) {
+            if (seq_lt(rmax, rev->nextseq)) {
+                rev->maxseqtobeacked = rev->nextseq;
+                ta |= A_ACK_LOST_PACKET;
+            } else {
+                if (rev->dupacknum == 0)
+                    ta |= A_ACK_LOST_PACKET;
+                rev->dupacknum = -1;
+            }
+        }
+        if (seglen > 0 || (flags & F_SF)) {
+            int seq_not_advanced = fnext != 0 && (uint32_t)(seq - fnext) >= HALF;
+            if (!(ta & A_KEEP_ALIVE)) {
+                if (seglen > 1 && (uint32_t)(fnext - 1) == seq)
+                    seq_not_advanced = 0;
+                uint32_t end = seq + seglen32;
+                if (seglen > 0 && rev->lastack && seq_le(end, rev->lastack)) {
+                    ta |= A_SPURIOUS_RETRANSMISSION;
+                } else {
+                    ta |= retransmission_kind(p, fwd, rev, f, seq_not_advanced);
+                }
+            }
+        }
+    }
+    /* finished_checking_retransmission_type */
+    uint32_t nextseq = seq + seglen32;
+    if ((seglen || (flags & F_SF)) && (fwd->n - fwd->head) < MAX_UNACKED_SEGMENTS) {
+        if (flags & F_SF)
+            nextseq += 1;
+        if (fwd->n > fwd->head && fwd->monotonic && !seq_le(fwd->segs[fwd->n - 1].nextseq, seq))
+            fwd->monotonic = 0;
+        if (unacked_push(fwd, frame, seq, nextseq, now) < 0)
+            return -1;
+    }
+    if (!(ta & A_ZERO_WINDOW_PROBE)) {
+        if (seq_gt(nextseq, fnext) || !fnext) {
+            fwd->nextseq = nextseq;
+            fwd->nextseqframe = frame;
+            fwd->nextseqtime = now;
+        }
+        if (seq == fwd->maxseqtobeacked || !fwd->maxseqtobeacked)
+            fwd->maxseqtobeacked = fwd->nextseq;
+    }
+    fwd->window = window;
+    fwd->lastack = ack;
+    fwd->lastacktime = now;
+    fwd->lastackframe = frame;
+    fwd->lastsegmentflags = ta;
+    if (rev->n > rev->head)
+        *rtt_out = match_acks(rev, ack, now);
+    /* hardware duplicate: one of the last two segments of this direction, same IP ID, seq and length */
+    int64_t ip_id = p->ip_id;
+    if (ta && ip_id > 0 && e->detect_hw_dups) {
+        for (int i = 0; i < 2; i++) {
+            if (fwd->recent_ipid[i] == ip_id && fwd->recent_seq[i] == seq && fwd->recent_len[i] == seglen &&
+                now - fwd->recent_ts[i] <= HW_DUP_WINDOW_NS) {
+                ta = 0;
+                break;
+            }
+        }
+    }
+    fwd->recent_ipid[0] = fwd->recent_ipid[1];
+    fwd->recent_seq[0] = fwd->recent_seq[1];
+    fwd->recent_len[0] = fwd->recent_len[1];
+    fwd->recent_frame[0] = fwd->recent_frame[1];
+    fwd->recent_ts[0] = fwd->recent_ts[1];
+    fwd->recent_ipid[1] = ip_id;
+    fwd->recent_seq[1] = seq;
+    fwd->recent_len[1] = seglen;
+    fwd->recent_frame[1] = frame;
+    fwd->recent_ts[1] = now;
+    int syn_ack = flags & (F_SYN | F_ACK);
+    if (syn_ack == F_SYN) {
+        f->ts_mru_syn = now;
+    } else if (syn_ack == F_ACK) {
+        if (f->ts_mru_syn && !f->ts_first_rtt) {
+            int64_t d = now - f->ts_mru_syn;
+            f->ts_first_rtt = d ? d : 1;
+        }
+        fwd->is_first_ack = 0;
+    }
+    *gap_out = (ta & A_LOST_PACKET) ? gap : 0;
+    return ta;
+}
+
+/* ------------------------------------------------------------------------------------------------ */
+/* counters (stats.FlowSummary.add / _count)                                                        */
+
+static void count(FlowC *f, int dir, const Pkt *p, int ta, int64_t win, int64_t rtt, int64_t gap, int has_sack) {
+    int flags = p->flags;
+    int64_t seglen = p->len, ts = p->ts;
+    int first = f->packets == 1;
+    if (first) {
+        f->first_direction = dir;
+        if ((flags & (F_SYN | F_ACK)) == F_SYN)
+            f->completeness = C_SYNSENT | (seglen ? C_DATA : 0);
+    } else {
+        if ((flags & (F_SYN | F_ACK)) == (F_SYN | F_ACK))
+            f->completeness |= C_SYNACK;
+        else if ((flags & F_ACK) && !(flags & F_SYN))
+            f->completeness |= seglen ? C_DATA : C_ACK;
+        if ((flags & (F_FIN | F_ACK)) == (F_FIN | F_ACK))
+            f->completeness |= C_FIN;
+        if (flags & F_RST)
+            f->completeness |= C_RST;
+    }
+    SDir *d = &f->sd[dir];
+    d->packets++;
+    if (d->first_ts < 0)
+        d->first_ts = ts;
+    else if (ts - d->last_ts > d->max_idle)
+        d->max_idle = ts - d->last_ts;
+    d->last_ts = ts;
+    if (flags & F_ACK) {
+        d->ack_packets++;
+        if (!seglen && !(flags & F_SFR))
+            d->pure_acks++;
+    }
+    if (flags & F_PSH)
+        d->pushed++;
+    if (has_sack)
+        d->sack_packets++;
+    if (seglen) {
+        d->data_packets++;
+        d->data_bytes += seglen;
+        if (seglen > d->seg_max)
+            d->seg_max = seglen;
+        if (d->seg_min < 0 || seglen < d->seg_min)
+            d->seg_min = seglen;
+        int64_t cut = seglen - p->payload_captured;
+        if (cut > 0) {
+            d->trunc_bytes += cut;
+            d->trunc_packets++;
+        }
+    }
+    if (!(flags & F_SYN)) {
+        d->win_n++;
+        d->win_sum += win;
+        if (win > d->win_max)
+            d->win_max = win;
+        if (d->win_min < 0 || win < d->win_min)
+            d->win_min = win;
+    }
+    if (rtt >= 0) {
+        SDir *o = &f->sd[1 - dir];
+        o->rtt_n++;
+        o->rtt_sum += rtt;
+        o->rtt_sumsq += (unsigned __int128)((__int128)rtt * (__int128)rtt);
+        if (rtt > o->rtt_max)
+            o->rtt_max = rtt;
+        if (o->rtt_min < 0 || rtt < o->rtt_min)
+            o->rtt_min = rtt;
+    }
+    if (flags & F_SYN)
+        d->syn++;
+    if (flags & F_FIN)
+        d->fin++;
+    if (flags & F_RST)
+        d->rst++;
+    if (ta) {
+        int shown = (ta & A_RETRANS_FAMILY) ? (ta | A_RETRANSMISSION) : ta;
+        for (int i = 0; i < 15; i++)
+            if (shown & FLAG_ORDER[i])
+                d->flags[i]++;
+        if (ta & A_RETRANS_FAMILY) {
+            d->rexmt_packets++;
+            d->rexmt_bytes += seglen;
+        }
+        if (ta & A_OUT_OF_ORDER)
+            d->ooo++;
+        if (ta & A_ZERO_WINDOW_PROBE) {
+            d->zwp_packets++;
+            d->zwp_bytes += seglen;
+        }
+        if (ta & A_ZERO_WINDOW)
+            d->zero_win_adv++;
+        if (ta & A_DUPLICATE_ACK)
+            d->dup_acks++;
+        if (ta & A_LOST_PACKET)
+            d->missed_bytes += gap;
+    }
+}
+
+/* ------------------------------------------------------------------------------------------------ */
+/* one packet                                                                                       */
+
+static int set_attr_long(PyObject *o, PyObject *name, long long v) {
+    PyObject *x = PyLong_FromLongLong(v);
+    if (!x)
+        return -1;
+    int r = PyObject_SetAttr(o, name, x);
+    Py_DECREF(x);
+    return r;
+}
+
+static PyObject *make_segment(Engine *e, const Pkt *p, const uint8_t *payload, int ttl) {
+    PyObject *src = PyBytes_FromStringAndSize((const char *)p->src, p->alen);
+    PyObject *dst = PyBytes_FromStringAndSize((const char *)p->dst, p->alen);
+    PyObject *opt = PyBytes_FromStringAndSize((const char *)p->opt, p->opt_len);
+    PyObject *pay = PyBytes_FromStringAndSize((const char *)payload, (Py_ssize_t)p->payload_captured);
+    if (!src || !dst || !opt || !pay) {
+        Py_XDECREF(src);
+        Py_XDECREF(dst);
+        Py_XDECREF(opt);
+        Py_XDECREF(pay);
+        return NULL;
+    }
+    /* Segment(frame, ts_ns, interface, ip_version, src, dst, sport, dport, seq_raw, ack_raw, flags, win_raw,
+     *         hdr_len, length, ip_id, ttl, opt_bytes, payload): only IPv4 frames are decoded here */
+    return PyObject_CallFunction(e->segment_cls, "LLiiNNiikkikiLLiNN", (long long)p->frame, (long long)p->ts, 0, 4,
+                                 src, dst, p->sport, p->dport, (unsigned long)p->seq, (unsigned long)p->ack,
+                                 p->flags, (unsigned long)p->win_raw, p->hdr_len, (long long)p->len,
+                                 (long long)p->ip_id, ttl, opt, pay);
+}
+
+/* Track, analyse and count one segment; hand it to Python when it is an event. `seg` is the Python
+ * Segment when the packet came from Python (slow decode, pcapng), else NULL (built on demand). */
+static int process(Engine *e, const Pkt *p, PyObject *seg, const uint8_t *payload, int ttl) {
+    int dir, is_new, win_scale;
+    int64_t win, rtt, gap;
+    FlowC *f = track(e, p, &dir, &is_new, &win_scale, &win);
+    if (!f)
+        return -1;
+    int ta = analyze(e, f, dir, p, &rtt, &gap);
+    if (ta < 0)
+        return -1;
+    int has_sack = 0;
+    if (p->opt_len && !(p->opt_len == 12 && p->opt[0] == 1 && p->opt[1] == 1 && p->opt[2] == 8 && p->opt[3] == 10)) {
+        Opts o;
+        parse_opts(p->opt, p->opt_len, p->hdr_len - 20, &o);
+        has_sack = o.nsack > 0;
+    }
+    count(f, dir, p, ta, win, rtt, gap, has_sack);
+    int flags = p->flags;
+    if (!(flags & 0x07) && (flags & F_ACK) && !ta && ((f->steady_mask >> (dir * 2 + (p->len > 0))) & 1))
+        return 0;
+    /* an event: FlowSummary.on_event(seg, new_flow) */
+    PyObject *own = NULL;
+    if (!seg) {
+        own = seg = make_segment(e, p, payload, ttl);
+        if (!seg)
+            return -1;
+    }
+    uint32_t base = f->has_base[dir] ? f->base[dir] : 0;
+    uint32_t rbase = f->has_base[1 - dir] ? f->base[1 - dir] : 0;
+    if (set_attr_long(seg, S_stream, f->stream) < 0 || set_attr_long(seg, S_direction, dir) < 0 ||
+        set_attr_long(seg, S_seq, (uint32_t)(p->seq - base)) < 0 ||
+        set_attr_long(seg, S_ack, (flags & F_ACK) ? (uint32_t)(p->ack - rbase) : p->ack) < 0 ||
+        set_attr_long(seg, S_win, win) < 0 || set_attr_long(seg, S_win_scale, win_scale) < 0 ||
+        set_attr_long(seg, S_analysis, ta) < 0 || PyObject_SetAttr(seg, S_evidence, Py_None) < 0)
+        goto fail;
+    PyObject *info;
+    if (is_new) {
+        info = Py_BuildValue("(y#iy#ii)", (const char *)f->addr[0], (Py_ssize_t)f->alen, f->port[0],
+                             (const char *)f->addr[1], (Py_ssize_t)f->alen, f->port[1], f->roles_guessed);
+        if (!info)
+            goto fail;
+    } else {
+        info = Py_NewRef(Py_None);
+    }
+    PyObject *r = PyObject_CallFunctionObjArgs(e->on_event, seg, info, NULL);
+    Py_DECREF(info);
+    if (!r)
+        goto fail;
+    long mask = PyLong_AsLong(r);
+    Py_DECREF(r);
+    if (mask == -1 && PyErr_Occurred())
+        goto fail;
+    f->steady_mask = (int)mask;
+    Py_XDECREF(own);
+    return 0;
+fail:
+    Py_XDECREF(own);
+    return -1;
+}
+
+/* ------------------------------------------------------------------------------------------------ */
+/* Python API                                                                                       */
+
+static int get_ll(PyObject *o, PyObject *name, long long *out) {
+    PyObject *v = PyObject_GetAttr(o, name);
+    if (!v)
+        return -1;
+    *out = PyLong_AsLongLong(v);
+    Py_DECREF(v);
+    return (*out == -1 && PyErr_Occurred()) ? -1 : 0;
+}
+
+/* Engine.add(seg): a Segment decoded in Python. */
+static PyObject *Engine_add(Engine *e, PyObject *seg) {
+    long long frame, ts, sport, dport, seq, ack, flags, win, hdr_len, len, ip_id;
+    if (get_ll(seg, S_frame, &frame) || get_ll(seg, S_ts_ns, &ts) || get_ll(seg, S_sport, &sport) ||
+        get_ll(seg, S_dport, &dport) || get_ll(seg, S_seq_raw, &seq) || get_ll(seg, S_ack_raw, &ack) ||
+        get_ll(seg, S_flags, &flags) || get_ll(seg, S_win_raw, &win) || get_ll(seg, S_hdr_len, &hdr_len) ||
+        get_ll(seg, S_len, &len) || get_ll(seg, S_ip_id, &ip_id))
+        return NULL;
+    PyObject *src = PyObject_GetAttr(seg, S_src), *dst = PyObject_GetAttr(seg, S_dst);
+    PyObject *opt = PyObject_GetAttr(seg, S_opt_bytes), *pay = PyObject_GetAttr(seg, S_payload);
+    PyObject *ht = PyObject_GetAttr(seg, S_header_truncated);
+    PyObject *res = NULL;
+    if (!src || !dst || !opt || !pay || !ht)
+        goto done;
+    if (!PyBytes_Check(src) || !PyBytes_Check(dst) || !PyBytes_Check(opt) || !PyBytes_Check(pay) ||
+        PyBytes_GET_SIZE(src) != PyBytes_GET_SIZE(dst) ||
+        (PyBytes_GET_SIZE(src) != 4 && PyBytes_GET_SIZE(src) != 16)) {
+        PyErr_SetString(PyExc_TypeError, "Engine.add: not a tcptrace Segment");
+        goto done;
+    }
+    Pkt p;
+    p.frame = frame;
+    p.ts = ts;
+    p.len = len;
+    p.payload_captured = PyBytes_GET_SIZE(pay);
+    p.ip_id = ip_id;
+    p.src = (const uint8_t *)PyBytes_AS_STRING(src);
+    p.dst = (const uint8_t *)PyBytes_AS_STRING(dst);
+    p.opt = (const uint8_t *)PyBytes_AS_STRING(opt);
+    p.opt_len = PyBytes_GET_SIZE(opt);
+    p.alen = (int)PyBytes_GET_SIZE(src);
+    p.sport = (int)sport;
+    p.dport = (int)dport;
+    p.flags = (int)flags;
+    p.hdr_len = (int)hdr_len;
+    p.header_truncated = PyObject_IsTrue(ht);
+    p.seq = (uint32_t)seq;
+    p.ack = (uint32_t)ack;
+    p.win_raw = (uint32_t)win;
+    if (process(e, &p, seg, NULL, 0) < 0)
+        goto done;
+    res = Py_NewRef(Py_None);
+done:
+    Py_XDECREF(src);
+    Py_XDECREF(dst);
+    Py_XDECREF(opt);
+    Py_XDECREF(pay);
+    Py_XDECREF(ht);
+    return res;
+}
+
+static inline uint32_t rd32(const uint8_t *b, int big) {
+    return big ? ((uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3])
+               : ((uint32_t)b[3] << 24 | (uint32_t)b[2] << 16 | (uint32_t)b[1] << 8 | b[0]);
+}
+static inline uint32_t be16(const uint8_t *b) { return (uint32_t)b[0] << 8 | b[1]; }
+static inline uint32_t be32(const uint8_t *b) { return rd32(b, 1); }
+
+/* Engine.feed_pcap(buf, pos, frame, big_endian, nano, rec_hdr_len, swapped, fcs_len, link_len, etype_off,
+ *                  decode, skip) -> (pos, frame, status, segments, truncated, first_ts or None)
+ * Walks the complete pcap records of buf from pos (CaptureReader._pcap_records). status 0: the record at pos
+ * is incomplete (read more); 1: its header claims more than 64 MiB (damaged file). link_len < 0: no fused
+ * decode for this link type; etype_off < 0: IPv4 directly after link_len bytes. */
+static PyObject *Engine_feed_pcap(Engine *e, PyObject *args) {
+    Py_buffer view;
+    Py_ssize_t pos;
+    long long frame;
+    int big, nano, rec_hdr_len, swapped, fcs_len, link_len, etype_off;
+    PyObject *decode, *skip, *bufobj;
+    if (!PyArg_ParseTuple(args, "OnLppipiiiOO", &bufobj, &pos, &frame, &big, &nano, &rec_hdr_len, &swapped,
+                          &fcs_len, &link_len, &etype_off, &decode, &skip))
+        return NULL;
+    if (!PyBytes_Check(bufobj)) {
+        PyErr_SetString(PyExc_TypeError, "feed_pcap: buf must be bytes");
+        return NULL;
+    }
+    if (PyObject_GetBuffer(bufobj, &view, PyBUF_SIMPLE) < 0)
+        return NULL;
+    const uint8_t *buf = view.buf;
+    Py_ssize_t buflen = view.len;
+    long long segments = 0, truncated = 0, first_ts = -1;
+    int have_first = 0, status = 0;
+    int64_t mult = nano ? 1 : 1000;
+    Py_ssize_t need = link_len >= 0 ? link_len + 36 : 0;
+    for (;;) {
+        if (buflen - pos < rec_hdr_len) {
+            status = 0;
+            break;
+        }
+        const uint8_t *h = buf + pos;
+        uint32_t sec = rd32(h, big), frac = rd32(h + 4, big), caplen = rd32(h + 8, big), origlen = rd32(h + 12, big);
+        if (swapped && caplen > origlen) {
+            uint32_t t = caplen;
+            caplen = origlen;
+            origlen = t;
+        }
+        if (caplen > 0x4000000) {
+            status = 1;
+            break;
+        }
+        Py_ssize_t start = pos + rec_hdr_len, end = start + (Py_ssize_t)caplen;
+        if (end > buflen) {
+            status = 0;
+            break;
+        }
+        frame++;
+        pos = end;
+        int64_t ts = (int64_t)sec * 1000000000LL + (int64_t)frac * mult;
+        if (frame == 1) {
+            first_ts = ts;
+            have_first = 1;
+        }
+        Py_ssize_t rend = origlen > caplen ? start + (Py_ssize_t)origlen : end;
+        if (fcs_len) {
+            end = end - fcs_len > start ? end - fcs_len : start;
+            rend -= fcs_len;
+        }
+        /* the fused decode (capture._link_decoder): link header, IPv4 without options, TCP */
+        if (link_len >= 0 && end - start >= need) {
+            const uint8_t *b = buf + start;
+            const uint8_t *ip = b + link_len;
+            if ((etype_off < 0 || be16(b + etype_off) == 0x0800) && ip[0] == 0x45 && ip[9] == 6 &&
+                !(be16(ip + 6) & 0x1FFF) && be16(ip + 2) >= 40) {
+                Py_ssize_t ip_start = start + link_len;
+                Py_ssize_t iplen = rend - ip_start;
+                Py_ssize_t tl = be16(ip + 2);
+                if (tl < iplen)
+                    iplen = tl;
+                const uint8_t *tcp = ip + 20;
+                uint32_t offflags = be16(tcp + 12);
+                int hdr_len = (int)((offflags >> 12) << 2);
+                Py_ssize_t seglen = iplen - 20 - hdr_len;
+                Py_ssize_t tcp_off = ip_start + 20, data_off = tcp_off + hdr_len;
+                if (hdr_len >= 20 && seglen >= 0 && data_off <= end) {
+                    Pkt p;
+                    p.frame = frame;
+                    p.ts = ts;
+                    p.len = seglen;
+                    Py_ssize_t pend = data_off + seglen < end ? data_off + seglen : end;
+                    p.payload_captured = seglen ? pend - data_off : 0;
+                    p.ip_id = be16(ip + 4);
+                    p.src = ip + 12;
+                    p.dst = ip + 16;
+                    p.opt = tcp + 20;
+                    p.opt_len = hdr_len - 20;
+                    p.alen = 4;
+                    p.sport = (int)be16(tcp);
+                    p.dport = (int)be16(tcp + 2);
+                    p.flags = (int)(offflags & 0xFFF);
+                    p.hdr_len = hdr_len;
+                    p.header_truncated = 0;
+                    p.seq = be32(tcp + 4);
+                    p.ack = be32(tcp + 8);
+                    p.win_raw = be16(tcp + 14);
+                    segments++;
+                    if (p.payload_captured < seglen)
+                        truncated++;
+                    if (process(e, &p, NULL, buf + data_off, ip[8]) < 0)
+                        goto error;
+                    continue;
+                }
+            }
+        }
+        /* the layered decoder in Python: a Segment, or None after counting a skip reason */
+        PyObject *seg = PyObject_CallFunction(decode, "OnnnLLiO", bufobj, start, end, rend, frame, (long long)ts, 0,
+                                              skip);
+        if (!seg)
+            goto error;
+        if (seg != Py_None) {
+            segments++;
+            PyObject *r = Engine_add(e, seg);
+            if (!r) {
+                Py_DECREF(seg);
+                goto error;
+            }
+            Py_DECREF(r);
+            long long len;
+            PyObject *pay = PyObject_GetAttr(seg, S_payload), *ht = PyObject_GetAttr(seg, S_header_truncated);
+            int bad = !pay || !ht || get_ll(seg, S_len, &len) < 0;
+            if (!bad) {
+                int t = PyObject_IsTrue(ht);
+                if (t < 0)
+                    bad = 1;
+                else if (t || PyObject_Length(pay) < len)
+                    truncated++;
+            }
+            Py_XDECREF(pay);
+            Py_XDECREF(ht);
+            Py_DECREF(seg);
+            if (bad)
+                goto error;
+        } else {
+            Py_DECREF(seg);
+        }
+    }
+    PyBuffer_Release(&view);
+    if (have_first)
+        return Py_BuildValue("(nLiLLL)", pos, frame, status, segments, truncated, first_ts);
+    return Py_BuildValue("(nLiLLO)", pos, frame, status, segments, truncated, Py_None);
+error:
+    PyBuffer_Release(&view);
+    return NULL;
+}
+
+static PyObject *u128(unsigned __int128 v) {
+    PyObject *hi = PyLong_FromUnsignedLongLong((unsigned long long)(v >> 64));
+    PyObject *lo = PyLong_FromUnsignedLongLong((unsigned long long)v);
+    PyObject *shift = PyLong_FromLong(64), *r = NULL;
+    if (hi && lo && shift) {
+        PyObject *t = PyNumber_Lshift(hi, shift);
+        if (t) {
+            r = PyNumber_Or(t, lo);
+            Py_DECREF(t);
+        }
+    }
+    Py_XDECREF(hi);
+    Py_XDECREF(lo);
+    Py_XDECREF(shift);
+    return r;
+}
+
+static PyObject *sdir_tuple(const SDir *d) {
+    PyObject *flags = PyTuple_New(15);
+    if (!flags)
+        return NULL;
+    for (int i = 0; i < 15; i++) {
+        PyObject *v = PyLong_FromLongLong(d->flags[i]);
+        if (!v) {
+            Py_DECREF(flags);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(flags, i, v);
+    }
+    PyObject *sq = u128(d->rtt_sumsq);
+    if (!sq) {
+        Py_DECREF(flags);
+        return NULL;
+    }
+    /* the order of stats.ENGINE_DIR_FIELDS */
+    return Py_BuildValue("(LLLLLLLLLLLLLLLLLLLNLLLLLLLLLLLLLLN)", d->packets, d->ack_packets, d->pure_acks, d->pushed,
+                         d->sack_packets, d->data_packets, d->data_bytes, d->seg_max, d->seg_min, d->trunc_bytes,
+                         d->trunc_packets, d->win_n, d->win_sum, d->win_max, d->win_min, d->rtt_n, d->rtt_sum,
+                         d->rtt_max, d->rtt_min, sq, d->syn, d->fin, d->rst, d->rexmt_packets, d->rexmt_bytes,
+                         d->ooo, d->zwp_packets, d->zwp_bytes, d->zero_win_adv, d->dup_acks, d->missed_bytes,
+                         d->first_ts, d->last_ts, d->max_idle, flags);
+}
+
+/* Engine.flow(i) -> (first_frame, last_frame, first_ts, last_ts, packets, first_direction, completeness,
+ *                    ts_first_rtt, reused_ports_frame, base0, base1, win_scale0, win_scale1, dir0, dir1) */
+static PyObject *Engine_flow(Engine *e, PyObject *arg) {
+    Py_ssize_t i = PyLong_AsSsize_t(arg);
+    if (i == -1 && PyErr_Occurred())
+        return NULL;
+    if (i < 0 || i >= e->nflows) {
+        PyErr_SetString(PyExc_IndexError, "no such stream");
+        return NULL;
+    }
+    FlowC *f = e->flows[i];
+    PyObject *d0 = sdir_tuple(&f->sd[0]);
+    PyObject *d1 = d0 ? sdir_tuple(&f->sd[1]) : NULL;
+    if (!d1) {
+        Py_XDECREF(d0);
+        return NULL;
+    }
+    PyObject *b0 = f->has_base[0] ? PyLong_FromUnsignedLong(f->base[0]) : Py_NewRef(Py_None);
+    PyObject *b1 = f->has_base[1] ? PyLong_FromUnsignedLong(f->base[1]) : Py_NewRef(Py_None);
+    return Py_BuildValue("(LLLLLiiLLNNiiNN)", (long long)f->first_frame, (long long)f->last_frame,
+                         (long long)f->first_ts, (long long)f->last_ts, (long long)f->packets, f->first_direction,
+                         f->completeness, (long long)f->ts_first_rtt, (long long)f->reused_ports_frame, b0, b1,
+                         f->win_scale[0], f->win_scale[1], d0, d1);
+}
+
+static PyObject *Engine_len(Engine *e, PyObject *Py_UNUSED(ignored)) { return PyLong_FromSsize_t(e->nflows); }
+
+static int Engine_init(Engine *e, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"segment_cls", "on_event", "detect_hardware_duplicates", NULL};
+    PyObject *cls, *cb;
+    int hw = 1;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO|p", kwlist, &cls, &cb, &hw))
+        return -1;
+    Py_XSETREF(e->segment_cls, Py_NewRef(cls));
+    Py_XSETREF(e->on_event, Py_NewRef(cb));
+    e->detect_hw_dups = hw;
+    return 0;
+}
+
+static void Engine_dealloc(Engine *e) {
+    for (Py_ssize_t i = 0; i < e->nflows; i++) {
+        PyMem_Free(e->flows[i]->ad[0].segs);
+        PyMem_Free(e->flows[i]->ad[1].segs);
+        PyMem_Free(e->flows[i]);
+    }
+    PyMem_Free(e->flows);
+    PyMem_Free(e->slots);
+    Py_XDECREF(e->segment_cls);
+    Py_XDECREF(e->on_event);
+    Py_TYPE(e)->tp_free((PyObject *)e);
+}
+
+static PyMethodDef Engine_methods[] = {
+    {"add", (PyCFunction)Engine_add, METH_O, "Track, analyse and count one Segment decoded in Python."},
+    {"feed_pcap", (PyCFunction)Engine_feed_pcap, METH_VARARGS, "Consume the complete pcap records of a buffer."},
+    {"flow", (PyCFunction)Engine_flow, METH_O, "The counters of stream i."},
+    {"flow_count", (PyCFunction)Engine_len, METH_NOARGS, "Number of streams so far."},
+    {NULL, NULL, 0, NULL}};
+
+static PyTypeObject EngineType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "tcptrace._engine.Engine",
+    .tp_basicsize = sizeof(Engine),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "The per-packet loop of tcptrace flows (tracker, analysis, counters) in C.",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Engine_init,
+    .tp_dealloc = (destructor)Engine_dealloc,
+    .tp_methods = Engine_methods,
+};
+
+static struct PyModuleDef engine_module = {PyModuleDef_HEAD_INIT, "tcptrace._engine",
+                                           "Optional C accelerator for tcptrace's per-packet loop.", -1, NULL};
+
+#define INTERN(var, text)                                                                                        \
+    do {                                                                                                         \
+        var = PyUnicode_InternFromString(text);                                                                  \
+        if (!var)                                                                                                \
+            return NULL;                                                                                         \
+    } while (0)
+
+PyMODINIT_FUNC PyInit__engine(void) {
+    INTERN(S_frame, "frame");
+    INTERN(S_ts_ns, "ts_ns");
+    INTERN(S_src, "src");
+    INTERN(S_dst, "dst");
+    INTERN(S_sport, "sport");
+    INTERN(S_dport, "dport");
+    INTERN(S_seq_raw, "seq_raw");
+    INTERN(S_ack_raw, "ack_raw");
+    INTERN(S_flags, "flags");
+    INTERN(S_win_raw, "win_raw");
+    INTERN(S_hdr_len, "hdr_len");
+    INTERN(S_len, "len");
+    INTERN(S_ip_id, "ip_id");
+    INTERN(S_opt_bytes, "opt_bytes");
+    INTERN(S_payload, "payload");
+    INTERN(S_header_truncated, "header_truncated");
+    INTERN(S_stream, "stream");
+    INTERN(S_direction, "direction");
+    INTERN(S_seq, "seq");
+    INTERN(S_ack, "ack");
+    INTERN(S_win, "win");
+    INTERN(S_win_scale, "win_scale");
+    INTERN(S_analysis, "analysis");
+    INTERN(S_evidence, "evidence");
+    if (PyType_Ready(&EngineType) < 0)
+        return NULL;
+    PyObject *m = PyModule_Create(&engine_module);
+    if (!m)
+        return NULL;
+    if (PyModule_AddObjectRef(m, "Engine", (PyObject *)&EngineType) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

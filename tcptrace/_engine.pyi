@@ -1,0 +1,30 @@
+"""Type stub of the optional C accelerator (tcptrace/_engine.c); see tcptrace.stats.summarize."""
+
+from collections.abc import Callable
+from typing import Any
+
+class Engine:
+    def __init__(
+        self,
+        segment_cls: type[Any],
+        on_event: Callable[[Any, tuple[bytes, int, bytes, int, int] | None], int],
+        detect_hardware_duplicates: bool = True,
+    ) -> None: ...
+    def add(self, seg: Any) -> None: ...
+    def feed_pcap(
+        self,
+        buf: bytes,
+        pos: int,
+        frame: int,
+        big_endian: bool,
+        nano: bool,
+        rec_hdr_len: int,
+        swapped: bool,
+        fcs_len: int,
+        link_len: int,
+        etype_off: int,
+        decode: Callable[..., Any],
+        skip: Callable[..., Any],
+    ) -> tuple[int, int, int, int, int, int | None]: ...
+    def flow(self, stream: int) -> tuple[Any, ...]: ...
+    def flow_count(self) -> int: ...
