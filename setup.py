@@ -13,6 +13,7 @@ setup(
             ["tcptrace/_engine.c"],
             optional=True,
             extra_compile_args=["-O2"],
+            libraries=["m"],
         )
     ]
 )

@@ -1,17 +1,18 @@
 /* tcptrace._engine: the per-packet hot loop of `tcptrace flows` in C (optional accelerator).
  *
- * Theory of operation. This is a transcription, statement by statement, of three Python modules that stay
- * the reference: the pcap record walk and the fused Ethernet/SLL/raw + IPv4 + TCP decode of capture.py,
- * the FlowTracker of flow.py, the Analyzer of analysis.py (Wireshark 4.0's tcp_analyze_sequence_number,
- * without evidence texts and bytes in flight, which the flow summary does not use) and the per-direction
- * counters of stats.FlowSummary (classic tcptrace -l). Everything else stays in Python:
+ * Theory of operation. This is a transcription, statement by statement, of Python code that stays the
+ * reference: the pcap record walk and the fused Ethernet/SLL/raw + IPv4 + TCP decode of capture.py, the
+ * FlowTracker of flow.py, the Analyzer of analysis.py (Wireshark 4.0's tcp_analyze_sequence_number, without
+ * the evidence texts and bytes in flight, which the flow summary does not use) and stats.FlowSummary: the
+ * per-direction counters (classic tcptrace -l), completeness, and for every packet that is not "steady" the
+ * lifecycle (handshake, FINs, RSTs and their causes), the RFC 9293 endpoint machine and Zeek's history.
+ * The machine is not copied: state.py's table arrives as byte arrays when the Engine is made
+ * (stats._engine_tables), so the table stays data in one place.
  *
- *  - a frame the fused decode does not take (IPv6, IPv4 options, tunnels, VLANs, other link types, anything
- *    odd) goes to capture.py's layered decoder, which returns a Segment or counts a skip reason;
- *  - a packet that can change a flow's lifecycle (the first of a flow, SYN/FIN/RST, any analysis flag, or a
- *    kind of packet its flow has not settled for) is handed to FlowSummary.on_event as a Segment, which runs
- *    the RFC 9293 state table, phases, RST causes and Zeek history and answers with the flow's "steady mask":
- *    bit (2 * direction + has_data) set when such packets change nothing but counters.
+ * A frame the fused decode does not take (IPv6, IPv4 options, tunnels, VLANs, other link types, anything odd)
+ * goes to capture.py's layered decoder, which returns a Segment (fed back through Engine.add) or counts a skip
+ * reason; pcapng files come through Engine.add from the Python block reader. Memory is per flow: the table
+ * entry, the counters, Wireshark's unacked-segment list and the history string; nothing per packet.
  *
  * The equivalence of the two paths is a test (tests/test_engine.py): `flows --format json` is byte-identical
  * with and without this module on every sample and corpus capture. Sequence numbers are uint32_t and all
@@ -22,6 +23,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <stdlib.h>
+#include <math.h>
 
 #define HALF 0x80000000u
 #define F_FIN 0x001
@@ -57,6 +59,15 @@ static const int FLAG_ORDER[15] = {
     A_ZERO_WINDOW_PROBE_ACK, A_KEEP_ALIVE, A_KEEP_ALIVE_ACK, A_REUSED_PORTS};
 
 #define MAX_UNACKED_SEGMENTS 10000
+#define MAX_ANOMALIES 100 /* FlowSummary keeps the first 100 */
+
+/* state.TcpState, in declaration order (checked by stats._summarize_engine) */
+enum { S_CLOSED, S_LISTEN, S_SYN_SENT, S_SYN_RECEIVED, S_ESTABLISHED, S_FIN_WAIT_1, S_FIN_WAIT_2, S_CLOSE_WAIT,
+       S_CLOSING, S_LAST_ACK, S_TIME_WAIT, S_UNKNOWN, N_STATES };
+#define N_INPUTS 13
+#define NO_STATE 255
+/* stats.FlowSummary._rst_cause codes */
+enum { CAUSE_REFUSED, CAUSE_CLOSED_SOCKET, CAUSE_ABORTIVE, CAUSE_MID_STREAM, CAUSE_STRAY };
 #define FAST_RETRANSMISSION_WINDOW_NS 20000000LL
 #define DEFAULT_OOO_THRESHOLD_NS 3000000LL
 #define HW_DUP_WINDOW_NS 1000000LL
@@ -80,6 +91,11 @@ typedef struct {
     int64_t frame, ts;
     uint32_t seq, nextseq;
 } Unacked;
+
+typedef struct {
+    int64_t frame, len;
+    int dir, state, cause;
+} Rst;
 
 typedef struct { /* analysis.DirState */
     uint32_t nextseq, maxseqtobeacked, lastack, window;
@@ -114,6 +130,24 @@ typedef struct {
     int64_t ts_mru_syn, ts_first_rtt;
     SDir sd[2];
     int completeness, first_direction, steady_mask;
+    /* FlowSummary lifecycle (stats._lifecycle) */
+    int64_t syn_frame, synack_frame, handshake_ack_frame, fin_acked[2], data_after_fin[2];
+    int handshake_done, has_fin_next[2], nfin, state[2]; /* state: [0] client, [1] server (TcpState order) */
+    uint32_t fin_next[2];
+    int64_t fin_frame[2];
+    int fin_dir[2];
+    Rst *rst;
+    Py_ssize_t nrst, caprst;
+    int64_t anomaly_frame[MAX_ANOMALIES];
+    uint8_t anomaly_state[MAX_ANOMALIES], anomaly_input[MAX_ANOMALIES];
+    int nanomalies;
+    /* SYN options per direction (mss -1 = none) */
+    int mss[2], wscale_opt[2], sack_permitted[2], timestamps[2];
+    /* Zeek history (stats._ZeekHistory) */
+    char *history;
+    Py_ssize_t hlen, hcap;
+    int orig_dir, once, sent[2], last_has[8], counts[6];
+    uint32_t last_seq[8];
 } FlowC;
 
 typedef struct {
@@ -142,32 +176,34 @@ typedef struct {
     Py_ssize_t nflows, capflows;
     Slot *slots;
     Py_ssize_t nslots, used;
-    PyObject *segment_cls; /* tcptrace.model.Segment */
-    PyObject *on_event;    /* callable(seg, new_flow_or_None) -> steady mask */
     int detect_hw_dups;
+    /* state.py's table, compiled by stats._engine_tables: rows[state][input] -> state or NO_STATE (anomaly);
+     * classes[flags & (FIN|SYN|RST|ACK) | 0x20 if the ACK covers the receiver's FIN] -> send, recv1, recv2;
+     * initial[flags & (SYN|ACK|RST)] -> sender, receiver states before a flow's first segment */
+    uint8_t rows[N_STATES][N_INPUTS], classes[64][3], initial[32][2];
 } Engine;
 
 static PyObject *S_frame, *S_ts_ns, *S_src, *S_dst, *S_sport, *S_dport, *S_seq_raw, *S_ack_raw, *S_flags,
-    *S_win_raw, *S_hdr_len, *S_len, *S_ip_id, *S_opt_bytes, *S_payload, *S_header_truncated, *S_stream,
-    *S_direction, *S_seq, *S_ack, *S_win, *S_win_scale, *S_analysis, *S_evidence;
+    *S_win_raw, *S_hdr_len, *S_len, *S_ip_id, *S_opt_bytes, *S_payload, *S_header_truncated;
 
 /* ------------------------------------------------------------------------------------------------ */
 /* options (model.parse_options, reduced to what the engine needs)                                   */
 
 typedef struct {
-    int wscale; /* -1: none */
-    int nsack, truncated;
+    int wscale, mss; /* -1: none */
+    int nsack, truncated, sack_perm, ts;
 } Opts;
 
 static void parse_opts(const uint8_t *d, Py_ssize_t n, Py_ssize_t declared, Opts *o) {
-    o->wscale = -1;
-    o->nsack = 0;
-    o->truncated = 0;
+    o->wscale = o->mss = -1;
+    o->nsack = o->truncated = o->sack_perm = o->ts = 0;
     if (declared <= 0)
         return; /* EMPTY_OPTIONS */
     int truncated = n < declared;
-    if (n == 12 && d[0] == 1 && d[1] == 1 && d[2] == 8 && d[3] == 10)
-        return; /* NOP NOP TS: the shortcut in parse_options (truncated stays False there too) */
+    if (n == 12 && d[0] == 1 && d[1] == 1 && d[2] == 8 && d[3] == 10) {
+        o->ts = 1; /* NOP NOP TS: the shortcut in parse_options (truncated stays False there too) */
+        return;
+    }
     Py_ssize_t i = 0;
     while (i < n) {
         int kind = d[i];
@@ -190,10 +226,16 @@ static void parse_opts(const uint8_t *d, Py_ssize_t n, Py_ssize_t declared, Opts
             break;
         }
         int blen = olen - 2;
-        if (kind == 3 && blen == 1)
+        if (kind == 2 && blen == 2)
+            o->mss = d[i + 2] << 8 | d[i + 3];
+        else if (kind == 3 && blen == 1)
             o->wscale = d[i + 2];
+        else if (kind == 4 && blen == 0)
+            o->sack_perm = 1;
         else if (kind == 5 && blen > 0 && blen % 8 == 0)
             o->nsack += blen / 8;
+        else if (kind == 8 && blen == 8)
+            o->ts = 1;
         i += olen;
     }
     o->truncated = truncated;
@@ -339,6 +381,8 @@ static int64_t new_flow(Engine *e, const Pkt *p, int *dir_out) {
     init_adir(&f->ad[1]);
     init_sdir(&f->sd[0]);
     init_sdir(&f->sd[1]);
+    f->state[0] = f->state[1] = S_UNKNOWN;
+    f->mss[0] = f->mss[1] = f->wscale_opt[0] = f->wscale_opt[1] = -1;
     e->flows[e->nflows++] = f;
     int fwd = client_is_src ? 0 : 1;
     Key k;
@@ -788,40 +832,226 @@ static void count(FlowC *f, int dir, const Pkt *p, int ta, int64_t win, int64_t 
 }
 
 /* ------------------------------------------------------------------------------------------------ */
+/* lifecycle (stats.FlowSummary.on_event: _lifecycle, state.ConnectionMachine, _ZeekHistory)         */
+
+/* Zeek's letters, as bits of the per-side "sent" masks */
+static const char LETTERS[] = "adfhiqrstwg";
+static int letter_bit(char ch) { return 1 << (int)(strchr(LETTERS, ch) - LETTERS); }
+
+static int history_append(FlowC *f, char ch) {
+    if (f->hlen + 1 >= f->hcap) {
+        Py_ssize_t cap = f->hcap ? f->hcap * 2 : 16;
+        char *h = PyMem_Realloc(f->history, (size_t)cap);
+        if (!h) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        f->history = h;
+        f->hcap = cap;
+    }
+    f->history[f->hlen++] = ch;
+    return 0;
+}
+
+static int zeek_letter(FlowC *f, char ch, int dir) {
+    int orig = dir == f->orig_dir;
+    f->sent[orig ? 0 : 1] |= letter_bit(ch);
+    return history_append(f, orig ? (char)(ch - 'a' + 'A') : ch);
+}
+
+/* once-per-side letters a, d, i, q: bit (letter index * 2 + side) */
+static int zeek_once(FlowC *f, int which, char ch, int dir) {
+    int bit = 1 << (which * 2 + (dir == f->orig_dir ? 0 : 1));
+    if (f->once & bit)
+        return 0;
+    f->once |= bit;
+    return zeek_letter(f, ch, dir);
+}
+
+/* f, h, r, s again only when the sequence number changes: slot (letter index * 2 + side) */
+static int zeek_repeatable(FlowC *f, int which, char ch, int dir, uint32_t seq) {
+    int k = which * 2 + (dir == f->orig_dir ? 0 : 1);
+    if (f->last_has[k] && f->last_seq[k] == seq)
+        return 0;
+    f->last_has[k] = 1;
+    f->last_seq[k] = seq;
+    return zeek_letter(f, ch, dir);
+}
+
+/* t, w, g logarithmically: the 1st, 10th, 100th ... (math.log10(n).is_integer(), as in Python) */
+static int zeek_scaled(FlowC *f, int which, char ch, int dir) {
+    int k = which * 2 + (dir == f->orig_dir ? 0 : 1);
+    int n = ++f->counts[k];
+    if (n == 1 || (n >= 10 && floor(log10((double)n)) == log10((double)n)))
+        return zeek_letter(f, ch, dir);
+    return 0;
+}
+
+static int zeek_add(FlowC *f, const Pkt *p, int dir, int ta, int first) {
+    int flags = p->flags;
+    if (first) {
+        f->orig_dir = dir;
+        if ((flags & (F_SYN | F_ACK)) == (F_SYN | F_ACK)) {
+            f->orig_dir = 1 - dir; /* Zeek flips the originator when the first packet is a SYN/ACK */
+            if (history_append(f, '^') < 0)
+                return -1;
+        }
+    }
+    int syn = flags & F_SYN, fin = flags & F_FIN, rst = flags & F_RST, r = 0;
+    if (syn && (fin || rst))
+        r = zeek_once(f, 3, 'q', dir);
+    else if (fin && rst)
+        r = zeek_once(f, 2, 'i', dir);
+    else if (syn)
+        r = (flags & F_ACK) ? zeek_repeatable(f, 1, 'h', dir, p->seq) : zeek_repeatable(f, 3, 's', dir, p->seq);
+    else if (fin)
+        r = zeek_repeatable(f, 0, 'f', dir, p->seq + (uint32_t)p->len);
+    else if (rst)
+        r = zeek_repeatable(f, 2, 'r', dir, p->seq);
+    else if (p->len)
+        r = zeek_once(f, 1, 'd', dir);
+    else if (flags & F_ACK)
+        r = zeek_once(f, 0, 'a', dir);
+    if (r < 0)
+        return -1;
+    if ((ta & A_RETRANS_FAMILY) && p->len && zeek_scaled(f, 0, 't', dir) < 0)
+        return -1;
+    if ((ta & A_ZERO_WINDOW) && zeek_scaled(f, 1, 'w', dir) < 0)
+        return -1;
+    if ((ta & A_LOST_PACKET) && zeek_scaled(f, 2, 'g', dir) < 0)
+        return -1;
+    return 0;
+}
+
+static void machine_step(Engine *e, FlowC *f, int who, int input, int64_t frame) {
+    int st = f->state[who];
+    int nw = e->rows[st][input];
+    if (nw == NO_STATE) {
+        if (f->nanomalies < MAX_ANOMALIES) {
+            f->anomaly_frame[f->nanomalies] = frame;
+            f->anomaly_state[f->nanomalies] = (uint8_t)st;
+            f->anomaly_input[f->nanomalies] = (uint8_t)input;
+            f->nanomalies++;
+        }
+    } else {
+        f->state[who] = nw;
+    }
+}
+
+static int rst_cause(FlowC *f, int dir, int sender_state) {
+    if ((sender_state == S_LISTEN || sender_state == S_SYN_RECEIVED || sender_state == S_CLOSED) && f->syn_frame &&
+        !f->synack_frame && dir == 1)
+        return CAUSE_REFUSED;
+    if (f->has_fin_next[dir])
+        return CAUSE_CLOSED_SOCKET;
+    if (sender_state == S_ESTABLISHED || sender_state == S_CLOSE_WAIT || sender_state == S_SYN_RECEIVED)
+        return CAUSE_ABORTIVE;
+    if (sender_state == S_UNKNOWN)
+        return CAUSE_MID_STREAM;
+    return CAUSE_STRAY;
+}
+
+static int lifecycle(Engine *e, FlowC *f, const Pkt *p, int dir, int ta, int first) {
+    int flags = p->flags, other = 1 - dir;
+    int64_t frame = p->frame;
+    if (flags & F_SYN) {
+        Opts o;
+        parse_opts(p->opt, p->opt_len, p->hdr_len - 20, &o);
+        if (o.mss >= 0)
+            f->mss[dir] = o.mss;
+        if (o.wscale >= 0)
+            f->wscale_opt[dir] = o.wscale;
+        f->sack_permitted[dir] |= o.sack_perm;
+        f->timestamps[dir] |= o.ts;
+    }
+    int acks_fin = 0;
+    if ((flags & F_ACK) && f->has_fin_next[other] && (uint32_t)(p->ack - f->fin_next[other]) < HALF) {
+        acks_fin = 1;
+        if (!f->fin_acked[other])
+            f->fin_acked[other] = frame;
+    }
+    int before_sender = f->state[dir]; /* before the first packet's reset too: UNKNOWN, as machine.states */
+    /* ConnectionMachine.on_segment */
+    if (first) {
+        const uint8_t *init = e->initial[flags & (F_SYN | F_ACK | F_RST)];
+        f->state[dir] = init[0];
+        f->state[other] = init[1];
+    }
+    const uint8_t *cls = e->classes[(flags & (F_FIN | F_SYN | F_RST | F_ACK)) | (acks_fin ? 0x20 : 0)];
+    /* state[] is indexed by role and dir 0 is the client's direction: the sender is state[dir] */
+    machine_step(e, f, dir, cls[0], frame);
+    for (int i = 1; i < 3; i++)
+        if (cls[i] != NO_STATE)
+            machine_step(e, f, other, cls[i], frame);
+    int64_t seglen = p->len;
+    if (flags & F_RST) {
+        /* phase reset */
+    } else if (flags & F_SYN) {
+        if (flags & F_ACK) {
+            if (!f->synack_frame)
+                f->synack_frame = frame;
+        } else if (!f->syn_frame) {
+            f->syn_frame = frame;
+        }
+    } else if (!f->handshake_done && f->synack_frame && dir == 0 && !seglen && (flags & F_ACK)) {
+        f->handshake_done = 1;
+        f->handshake_ack_frame = frame;
+    } else if (flags & F_FIN) {
+        /* teardown */
+    } else if (seglen) {
+        if (f->has_fin_next[other] && !f->has_fin_next[dir])
+            f->data_after_fin[dir] += seglen;
+    }
+    if (seglen || (flags & (F_SYN | F_ACK)) == F_ACK)
+        f->handshake_done = f->handshake_done || f->synack_frame != 0;
+    if ((flags & F_FIN) && !f->has_fin_next[dir]) {
+        f->has_fin_next[dir] = 1;
+        f->fin_next[dir] = p->seq + (uint32_t)seglen + 1;
+        f->fin_dir[f->nfin] = dir;
+        f->fin_frame[f->nfin] = frame;
+        f->nfin++;
+    }
+    if (flags & F_RST) {
+        if (f->nrst == f->caprst) {
+            Py_ssize_t cap = f->caprst ? f->caprst * 2 : 2;
+            Rst *r = PyMem_Realloc(f->rst, (size_t)cap * sizeof(Rst));
+            if (!r) {
+                PyErr_NoMemory();
+                return -1;
+            }
+            f->rst = r;
+            f->caprst = cap;
+        }
+        Rst *r = &f->rst[f->nrst++];
+        r->dir = dir;
+        r->frame = frame;
+        r->state = before_sender;
+        r->cause = rst_cause(f, dir, before_sender);
+        r->len = seglen;
+    }
+    if (zeek_add(f, p, dir, ta, first) < 0)
+        return -1;
+    /* the steady mask (FlowSummary.on_event) */
+    int mask = 0;
+    if (f->state[0] == S_ESTABLISHED && f->state[1] == S_ESTABLISHED && !f->has_fin_next[0] &&
+        !f->has_fin_next[1] && (f->handshake_done || !f->synack_frame)) {
+        for (int d = 0; d < 2; d++) {
+            int side = d == f->orig_dir ? 0 : 1;
+            if (f->once & (1 << (0 * 2 + side)))
+                mask |= 1 << (2 * d);
+            if (f->once & (1 << (1 * 2 + side)))
+                mask |= 2 << (2 * d);
+        }
+    }
+    f->steady_mask = mask;
+    return 0;
+}
+
+/* ------------------------------------------------------------------------------------------------ */
 /* one packet                                                                                       */
 
-static int set_attr_long(PyObject *o, PyObject *name, long long v) {
-    PyObject *x = PyLong_FromLongLong(v);
-    if (!x)
-        return -1;
-    int r = PyObject_SetAttr(o, name, x);
-    Py_DECREF(x);
-    return r;
-}
-
-static PyObject *make_segment(Engine *e, const Pkt *p, const uint8_t *payload, int ttl) {
-    PyObject *src = PyBytes_FromStringAndSize((const char *)p->src, p->alen);
-    PyObject *dst = PyBytes_FromStringAndSize((const char *)p->dst, p->alen);
-    PyObject *opt = PyBytes_FromStringAndSize((const char *)p->opt, p->opt_len);
-    PyObject *pay = PyBytes_FromStringAndSize((const char *)payload, (Py_ssize_t)p->payload_captured);
-    if (!src || !dst || !opt || !pay) {
-        Py_XDECREF(src);
-        Py_XDECREF(dst);
-        Py_XDECREF(opt);
-        Py_XDECREF(pay);
-        return NULL;
-    }
-    /* Segment(frame, ts_ns, interface, ip_version, src, dst, sport, dport, seq_raw, ack_raw, flags, win_raw,
-     *         hdr_len, length, ip_id, ttl, opt_bytes, payload): only IPv4 frames are decoded here */
-    return PyObject_CallFunction(e->segment_cls, "LLiiNNiikkikiLLiNN", (long long)p->frame, (long long)p->ts, 0, 4,
-                                 src, dst, p->sport, p->dport, (unsigned long)p->seq, (unsigned long)p->ack,
-                                 p->flags, (unsigned long)p->win_raw, p->hdr_len, (long long)p->len,
-                                 (long long)p->ip_id, ttl, opt, pay);
-}
-
-/* Track, analyse and count one segment; hand it to Python when it is an event. `seg` is the Python
- * Segment when the packet came from Python (slow decode, pcapng), else NULL (built on demand). */
-static int process(Engine *e, const Pkt *p, PyObject *seg, const uint8_t *payload, int ttl) {
+/* Track, analyse and count one segment; run the lifecycle unless it is steady (changes nothing but counters). */
+static int process(Engine *e, const Pkt *p) {
     int dir, is_new, win_scale;
     int64_t win, rtt, gap;
     FlowC *f = track(e, p, &dir, &is_new, &win_scale, &win);
@@ -840,44 +1070,7 @@ static int process(Engine *e, const Pkt *p, PyObject *seg, const uint8_t *payloa
     int flags = p->flags;
     if (!(flags & 0x07) && (flags & F_ACK) && !ta && ((f->steady_mask >> (dir * 2 + (p->len > 0))) & 1))
         return 0;
-    /* an event: FlowSummary.on_event(seg, new_flow) */
-    PyObject *own = NULL;
-    if (!seg) {
-        own = seg = make_segment(e, p, payload, ttl);
-        if (!seg)
-            return -1;
-    }
-    uint32_t base = f->has_base[dir] ? f->base[dir] : 0;
-    uint32_t rbase = f->has_base[1 - dir] ? f->base[1 - dir] : 0;
-    if (set_attr_long(seg, S_stream, f->stream) < 0 || set_attr_long(seg, S_direction, dir) < 0 ||
-        set_attr_long(seg, S_seq, (uint32_t)(p->seq - base)) < 0 ||
-        set_attr_long(seg, S_ack, (flags & F_ACK) ? (uint32_t)(p->ack - rbase) : p->ack) < 0 ||
-        set_attr_long(seg, S_win, win) < 0 || set_attr_long(seg, S_win_scale, win_scale) < 0 ||
-        set_attr_long(seg, S_analysis, ta) < 0 || PyObject_SetAttr(seg, S_evidence, Py_None) < 0)
-        goto fail;
-    PyObject *info;
-    if (is_new) {
-        info = Py_BuildValue("(y#iy#ii)", (const char *)f->addr[0], (Py_ssize_t)f->alen, f->port[0],
-                             (const char *)f->addr[1], (Py_ssize_t)f->alen, f->port[1], f->roles_guessed);
-        if (!info)
-            goto fail;
-    } else {
-        info = Py_NewRef(Py_None);
-    }
-    PyObject *r = PyObject_CallFunctionObjArgs(e->on_event, seg, info, NULL);
-    Py_DECREF(info);
-    if (!r)
-        goto fail;
-    long mask = PyLong_AsLong(r);
-    Py_DECREF(r);
-    if (mask == -1 && PyErr_Occurred())
-        goto fail;
-    f->steady_mask = (int)mask;
-    Py_XDECREF(own);
-    return 0;
-fail:
-    Py_XDECREF(own);
-    return -1;
+    return lifecycle(e, f, p, dir, ta, is_new);
 }
 
 /* ------------------------------------------------------------------------------------------------ */
@@ -931,7 +1124,7 @@ static PyObject *Engine_add(Engine *e, PyObject *seg) {
     p.seq = (uint32_t)seq;
     p.ack = (uint32_t)ack;
     p.win_raw = (uint32_t)win;
-    if (process(e, &p, seg, NULL, 0) < 0)
+    if (process(e, &p) < 0)
         goto done;
     res = Py_NewRef(Py_None);
 done:
@@ -1049,7 +1242,7 @@ static PyObject *Engine_feed_pcap(Engine *e, PyObject *args) {
                     segments++;
                     if (p.payload_captured < seglen)
                         truncated++;
-                    if (process(e, &p, NULL, buf + data_off, ip[8]) < 0)
+                    if (process(e, &p) < 0)
                         goto error;
                     continue;
                 }
@@ -1167,27 +1360,100 @@ static PyObject *Engine_flow(Engine *e, PyObject *arg) {
 static PyObject *Engine_len(Engine *e, PyObject *Py_UNUSED(ignored)) { return PyLong_FromSsize_t(e->nflows); }
 
 static int Engine_init(Engine *e, PyObject *args, PyObject *kwds) {
-    static char *kwlist[] = {"segment_cls", "on_event", "detect_hardware_duplicates", NULL};
-    PyObject *cls, *cb;
+    static char *kwlist[] = {"rows", "classes", "initial", "detect_hardware_duplicates", NULL};
+    Py_buffer rows, classes, initial;
     int hw = 1;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO|p", kwlist, &cls, &cb, &hw))
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "y*y*y*|p", kwlist, &rows, &classes, &initial, &hw))
         return -1;
-    Py_XSETREF(e->segment_cls, Py_NewRef(cls));
-    Py_XSETREF(e->on_event, Py_NewRef(cb));
+    int ok = rows.len == (Py_ssize_t)sizeof e->rows && classes.len == (Py_ssize_t)sizeof e->classes &&
+             initial.len == (Py_ssize_t)sizeof e->initial;
+    if (ok) {
+        memcpy(e->rows, rows.buf, sizeof e->rows);
+        memcpy(e->classes, classes.buf, sizeof e->classes);
+        memcpy(e->initial, initial.buf, sizeof e->initial);
+    }
+    PyBuffer_Release(&rows);
+    PyBuffer_Release(&classes);
+    PyBuffer_Release(&initial);
+    if (!ok) {
+        PyErr_SetString(PyExc_ValueError, "Engine: state tables of the wrong size");
+        return -1;
+    }
     e->detect_hw_dups = hw;
     return 0;
+}
+
+/* Engine.lifecycle(i) -> (client_addr, client_port, server_addr, server_port, roles_guessed,
+ *     syn_frame, synack_frame, handshake_ack_frame, handshake_done, fin_frames, fin_next, fin_acked, resets,
+ *     data_after_fin, anomalies, client_state, server_state, options, history, orig_dir, sent)
+ * fin_frames: [(direction, frame)]; fin_next: (raw or None, raw or None); resets: [(direction, frame, state,
+ * cause, len)]; anomalies: [(frame, state, input)]; options: ((mss, wscale, sack_permitted, timestamps) x 2),
+ * -1 for none; states and inputs are indices into state.TcpState and state._INPUTS. */
+static PyObject *Engine_lifecycle(Engine *e, PyObject *arg) {
+    Py_ssize_t i = PyLong_AsSsize_t(arg);
+    if (i == -1 && PyErr_Occurred())
+        return NULL;
+    if (i < 0 || i >= e->nflows) {
+        PyErr_SetString(PyExc_IndexError, "no such stream");
+        return NULL;
+    }
+    FlowC *f = e->flows[i];
+    PyObject *fins = PyList_New(0), *rsts = PyList_New(0), *anoms = PyList_New(0);
+    if (!fins || !rsts || !anoms)
+        goto fail;
+    for (int k = 0; k < f->nfin; k++) {
+        PyObject *t = Py_BuildValue("(iL)", f->fin_dir[k], (long long)f->fin_frame[k]);
+        if (!t || PyList_Append(fins, t) < 0) {
+            Py_XDECREF(t);
+            goto fail;
+        }
+        Py_DECREF(t);
+    }
+    for (Py_ssize_t k = 0; k < f->nrst; k++) {
+        Rst *r = &f->rst[k];
+        PyObject *t = Py_BuildValue("(iLiiL)", r->dir, (long long)r->frame, r->state, r->cause, (long long)r->len);
+        if (!t || PyList_Append(rsts, t) < 0) {
+            Py_XDECREF(t);
+            goto fail;
+        }
+        Py_DECREF(t);
+    }
+    for (int k = 0; k < f->nanomalies; k++) {
+        PyObject *t = Py_BuildValue("(Lii)", (long long)f->anomaly_frame[k], f->anomaly_state[k], f->anomaly_input[k]);
+        if (!t || PyList_Append(anoms, t) < 0) {
+            Py_XDECREF(t);
+            goto fail;
+        }
+        Py_DECREF(t);
+    }
+    PyObject *fn0 = f->has_fin_next[0] ? PyLong_FromUnsignedLong(f->fin_next[0]) : Py_NewRef(Py_None);
+    PyObject *fn1 = f->has_fin_next[1] ? PyLong_FromUnsignedLong(f->fin_next[1]) : Py_NewRef(Py_None);
+    return Py_BuildValue(
+        "(y#iy#iiLLLiN(NN)(LL)N(LL)Nii((iiii)(iiii))y#i(ii))", (const char *)f->addr[0], (Py_ssize_t)f->alen,
+        f->port[0], (const char *)f->addr[1], (Py_ssize_t)f->alen, f->port[1], f->roles_guessed,
+        (long long)f->syn_frame, (long long)f->synack_frame, (long long)f->handshake_ack_frame, f->handshake_done,
+        fins, fn0, fn1, (long long)f->fin_acked[0], (long long)f->fin_acked[1], rsts,
+        (long long)f->data_after_fin[0], (long long)f->data_after_fin[1], anoms, f->state[0], f->state[1],
+        f->mss[0], f->wscale_opt[0], f->sack_permitted[0], f->timestamps[0], f->mss[1], f->wscale_opt[1],
+        f->sack_permitted[1], f->timestamps[1], f->history ? f->history : "", f->hlen, f->orig_dir, f->sent[0],
+        f->sent[1]);
+fail:
+    Py_XDECREF(fins);
+    Py_XDECREF(rsts);
+    Py_XDECREF(anoms);
+    return NULL;
 }
 
 static void Engine_dealloc(Engine *e) {
     for (Py_ssize_t i = 0; i < e->nflows; i++) {
         PyMem_Free(e->flows[i]->ad[0].segs);
         PyMem_Free(e->flows[i]->ad[1].segs);
+        PyMem_Free(e->flows[i]->rst);
+        PyMem_Free(e->flows[i]->history);
         PyMem_Free(e->flows[i]);
     }
     PyMem_Free(e->flows);
     PyMem_Free(e->slots);
-    Py_XDECREF(e->segment_cls);
-    Py_XDECREF(e->on_event);
     Py_TYPE(e)->tp_free((PyObject *)e);
 }
 
@@ -1195,6 +1461,7 @@ static PyMethodDef Engine_methods[] = {
     {"add", (PyCFunction)Engine_add, METH_O, "Track, analyse and count one Segment decoded in Python."},
     {"feed_pcap", (PyCFunction)Engine_feed_pcap, METH_VARARGS, "Consume the complete pcap records of a buffer."},
     {"flow", (PyCFunction)Engine_flow, METH_O, "The counters of stream i."},
+    {"lifecycle", (PyCFunction)Engine_lifecycle, METH_O, "Endpoints, handshake, FINs, RSTs, states, history."},
     {"flow_count", (PyCFunction)Engine_len, METH_NOARGS, "Number of streams so far."},
     {NULL, NULL, 0, NULL}};
 
@@ -1236,14 +1503,6 @@ PyMODINIT_FUNC PyInit__engine(void) {
     INTERN(S_opt_bytes, "opt_bytes");
     INTERN(S_payload, "payload");
     INTERN(S_header_truncated, "header_truncated");
-    INTERN(S_stream, "stream");
-    INTERN(S_direction, "direction");
-    INTERN(S_seq, "seq");
-    INTERN(S_ack, "ack");
-    INTERN(S_win, "win");
-    INTERN(S_win_scale, "win_scale");
-    INTERN(S_analysis, "analysis");
-    INTERN(S_evidence, "evidence");
     if (PyType_Ready(&EngineType) < 0)
         return NULL;
     PyObject *m = PyModule_Create(&engine_module);

@@ -27,9 +27,10 @@ from .analysis import (
     A_ZERO_WINDOW_PROBE,
     analysis_names,
 )
+from .errors import CaptureError
 from .flow import Flow
 from .messages import LANGUAGES
-from .model import ACK, FIN, RST, SYN, Segment, format_endpoint
+from .model import ACK, FIN, RST, SYN, Role, Segment, format_endpoint
 from .state import ConnectionMachine, TcpState
 
 M32 = 0xFFFFFFFF
@@ -285,8 +286,7 @@ class FlowSummary:
 
     def on_event(self, seg: Segment, first: bool) -> int:
         """The part of :meth:`add` beyond the counters: SYN options, lifecycle (states, phase, FINs, RSTs) and
-        Zeek history. Returns the new :attr:`steady_mask`. The C engine (tcptrace._engine) keeps the counters
-        itself and calls this for every packet that is not steady."""
+        Zeek history. Returns the new :attr:`steady_mask`. (tcptrace/_engine.c ``lifecycle`` is its C twin.)"""
         if seg.flags & SYN:
             d = self.dirs[seg.direction]
             opts = seg.options
@@ -753,18 +753,22 @@ def summarize(source: Any, streams: set[int] | None = None) -> tuple[list[FlowSu
     """Read and analyse a whole capture; return one :class:`FlowSummary` per stream (all, or ``streams``)
     and the reader's :class:`~tcptrace.capture.CaptureStats`.
 
-    A capture named by path goes through the C engine (``tcptrace._engine``) when it is built, else (and for
-    streams such as stdin) through the pure-Python :class:`Pipeline`; the results are identical
-    (tests/test_engine.py). ``TCPTRACE_ENGINE=python`` forces the Python path.
+    The C engine (``tcptrace._engine``) does the work when it is built, else the pure-Python :class:`Pipeline`;
+    the results are identical (tests/test_engine.py). ``TCPTRACE_ENGINE=python`` forces the Python path.
     """
-    engine = engine_module() if isinstance(source, (str, os.PathLike)) else None
+    engine = engine_module()
     summaries: list[FlowSummary] | None = None
     if engine is not None:
         try:
             summaries, stats = _summarize_engine(source, engine)
-        except OverflowError:
-            # A timestamp beyond the engine's 64-bit nanoseconds (a damaged pcapng timestamp, year 2554+): the
-            # Python path reads the file again, with unbounded integers.
+        except OverflowError as exc:
+            # A timestamp beyond the engine's 64-bit nanoseconds (a damaged pcapng timestamp, year 2262+): the
+            # Python path reads the file again, with unbounded integers. A stream cannot be read twice.
+            if not isinstance(source, (str, os.PathLike)) or os.fspath(source) == "-":
+                raise CaptureError(
+                    f"{getattr(source, 'name', source)}: a timestamp beyond the year 2262 (damaged?); "
+                    "read it with TCPTRACE_ENGINE=python"
+                ) from exc
             summaries = None
     if summaries is None:
         run = Pipeline(source, track_bytes_in_flight=False).run()
@@ -796,37 +800,79 @@ ENGINE_DIR_FIELDS = (
 )
 
 
+def _engine_tables() -> tuple[bytes, bytes, bytes]:
+    """state.py's transition table, input classes and initial states as the byte arrays the engine indexes."""
+    from .model import ACK, RST, SYN
+    from .state import _CLASS_INDICES, _INPUTS, _ROWS, _initial_states
+
+    states = list(TcpState)
+    index = {st: i for i, st in enumerate(states)}
+    rows = bytes(255 if nxt is None else index[nxt] for st in states for nxt in _ROWS[st])
+    assert len(rows) == len(states) * len(_INPUTS) == 12 * 13
+    classes = bytearray(b"\xff" * 64 * 3)
+    for bits, (send, recv) in enumerate(_CLASS_INDICES):
+        classes[bits * 3] = send
+        for k, r in enumerate(recv):
+            classes[bits * 3 + 1 + k] = r
+    initial = bytearray(32 * 2)
+    for flags in range(32):
+        sender, receiver = _initial_states(flags & (SYN | ACK | RST))
+        initial[flags * 2] = index[sender]
+        initial[flags * 2 + 1] = index[receiver]
+    return rows, bytes(classes), bytes(initial)
+
+
+_CAUSES = ("refused", "closed_socket", "abortive", "mid_stream", "stray")
+_ZEEK_LETTERS = "adfhiqrstwg"  # tcptrace/_engine.c LETTERS: bit i of a side's "sent" mask
+
+
 def _summarize_engine(source: Any, engine: Any) -> tuple[list[FlowSummary], Any]:
     from .analysis import ANALYSIS_FLAGS, FlowAnalysis
     from .capture import open_capture
     from .flow import HalfFlow
-
-    summaries: list[FlowSummary] = []
-
-    def on_event(seg: Segment, new_flow: tuple[bytes, int, bytes, int, bool] | None) -> int:
-        if new_flow is None:
-            summary = summaries[seg.stream]
-        else:
-            caddr, cport, saddr, sport, guessed = new_flow
-            flow = Flow(seg.stream, HalfFlow(caddr, cport), HalfFlow(saddr, sport), bool(guessed), seg)
-            summary = FlowSummary(flow)
-            flow.summary = summary
-            summaries.append(summary)
-        return summary.on_event(seg, new_flow is not None)
+    from .state import _MESSAGES, EndpointMachine
 
     cap = open_capture(source)
-    eng = engine.Engine(Segment, on_event)
+    eng = engine.Engine(*_engine_tables())
     cap.feed(eng)
-    for summary in summaries:
-        flow = summary.flow
+    states = list(TcpState)
+    summaries: list[FlowSummary] = []
+    for stream in range(eng.flow_count()):
+        (
+            caddr,
+            cport,
+            saddr,
+            sport,
+            guessed,
+            syn_frame,
+            synack_frame,
+            handshake_ack_frame,
+            handshake_done,
+            fin_frames,
+            fin_next,
+            fin_acked,
+            resets,
+            data_after_fin,
+            anomalies,
+            client_state,
+            server_state,
+            options,
+            history,
+            orig_dir,
+            sent,
+        ) = eng.lifecycle(stream)
+        flow = Flow.__new__(Flow)
+        flow.stream = stream
+        flow.halves = (HalfFlow(caddr, cport), HalfFlow(saddr, sport))
+        flow.roles_guessed = bool(guessed)
         (
             flow.first_frame,
             flow.last_frame,
             first_ts,
             last_ts,
             packets,
-            summary.first_direction,
-            summary.completeness,
+            first_direction,
+            completeness,
             ts_first_rtt,
             reused,
             flow.halves[0].base,
@@ -834,18 +880,42 @@ def _summarize_engine(source: Any, engine: Any) -> tuple[list[FlowSummary], Any]
             flow.halves[0].win_scale,
             flow.halves[1].win_scale,
             *dirs,
-        ) = eng.flow(flow.stream)
-        flow.first_ts_ns = summary.first_ts = first_ts
-        flow.last_ts_ns = summary.last_ts = last_ts
-        flow.packets = summary.packets = packets
+        ) = eng.flow(stream)
+        flow.first_ts_ns = first_ts
+        flow.last_ts_ns = last_ts
+        flow.packets = packets
         flow.reused_ports_frame = reused or None
         fa = flow.analysis = FlowAnalysis()
         fa.ts_first_rtt = ts_first_rtt
-        for d, values in zip(summary.dirs, dirs, strict=True):
+        s = flow.summary = FlowSummary(flow)
+        s.first_ts, s.last_ts, s.packets = first_ts, last_ts, packets
+        s.first_direction, s.completeness = first_direction, completeness
+        s.syn_frame, s.synack_frame, s.handshake_ack_frame = syn_frame, synack_frame, handshake_ack_frame
+        s.handshake_done = bool(handshake_done)
+        s.fin_frames = fin_frames
+        s.fin_next = list(fin_next)
+        s.fin_acked = list(fin_acked)
+        s.rst = [(d, f, states[st].value, _CAUSES[cause], n) for d, f, st, cause, n in resets]
+        s.data_after_fin = list(data_after_fin)
+        s.anomalies = [{"frame": f, "text": _MESSAGES[states[st], i]} for f, st, i in anomalies]
+        # The engine keeps the final states, not their history (which only narratives and diagrams read).
+        s.machine.client = EndpointMachine(states[client_state], Role.CLIENT)
+        s.machine.server = EndpointMachine(states[server_state], Role.SERVER)
+        zeek = s.zeek
+        zeek.history = history.decode("ascii")
+        zeek.orig_dir = orig_dir
+        zeek.flipped = history.startswith(b"^")
+        zeek.sent = [{ch for i, ch in enumerate(_ZEEK_LETTERS) if mask >> i & 1} for mask in sent]
+        for d, values, (mss, wscale, sack_permitted, timestamps) in zip(s.dirs, dirs, options, strict=True):
             *counters, flag_counts = values
             for name, value in zip(ENGINE_DIR_FIELDS, counters, strict=True):
                 setattr(d, name, value)
             d.flag_counts = {name: n for name, n in zip(ANALYSIS_FLAGS, flag_counts, strict=True) if n}
+            d.mss = None if mss < 0 else mss
+            d.wscale = None if wscale < 0 else wscale
+            d.sack_permitted = bool(sack_permitted)
+            d.timestamps = bool(timestamps)
+        summaries.append(s)
     return summaries, cap.stats
 
 
