@@ -11,15 +11,90 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
 
-from .api import Capture, Flow, iter_packets, load
-from .capture import CaptureReader, CaptureStats, open_capture
-from .errors import CaptureError, NotACapture, TcptraceError, TruncatedCapture, UnsupportedLinkType
-from .flow import FlowTracker, HalfFlow, iter_segments, track_capture
-from .model import Direction, Role, Segment, SkipReason, TcpFlags, TcpOptions
-from .narrate import FlowNarrative, Narrative, Step, explain
-from .stats import FlowSummary, Pipeline, summarize
+if TYPE_CHECKING:  # the real imports, for type checkers and IDEs; at run time they are resolved lazily
+    from .api import Capture, Flow, iter_packets, load
+    from .capture import CaptureReader, CaptureStats, open_capture
+    from .errors import CaptureError, NotACapture, TcptraceError, TruncatedCapture, UnsupportedLinkType
+    from .flow import FlowTracker, HalfFlow, iter_segments, track_capture
+    from .model import Direction, Role, Segment, SkipReason, TcpFlags, TcpOptions
+    from .narrate import FlowNarrative, Narrative, Step, explain
+    from .stats import FlowSummary, Pipeline, summarize
+
+# Public name -> the submodule defining it. Importing ``tcptrace`` (and so ``python -m tcptrace``, whose
+# commands each need only part of the package) loads none of them; the first access to a name imports its
+# module (PEP 562) and caches the name here. The submodules that importing the package used to load as a side
+# effect stay reachable as attributes (``import tcptrace; tcptrace.stats.summarize``) the same way.
+_LAZY: dict[str, str] = {
+    "Capture": "api",
+    "Flow": "api",
+    "iter_packets": "api",
+    "load": "api",
+    "CaptureReader": "capture",
+    "CaptureStats": "capture",
+    "open_capture": "capture",
+    "CaptureError": "errors",
+    "NotACapture": "errors",
+    "TcptraceError": "errors",
+    "TruncatedCapture": "errors",
+    "UnsupportedLinkType": "errors",
+    "FlowTracker": "flow",
+    "HalfFlow": "flow",
+    "iter_segments": "flow",
+    "track_capture": "flow",
+    "Direction": "model",
+    "Role": "model",
+    "Segment": "model",
+    "SkipReason": "model",
+    "TcpFlags": "model",
+    "TcpOptions": "model",
+    "FlowNarrative": "narrate",
+    "Narrative": "narrate",
+    "Step": "narrate",
+    "explain": "narrate",
+    "FlowSummary": "stats",
+    "Pipeline": "stats",
+    "summarize": "stats",
+}
+_SUBMODULES = frozenset(
+    {
+        "analysis",
+        "api",
+        "capture",
+        "errors",
+        "export",
+        "flow",
+        "messages",
+        "model",
+        "narrate",
+        "seqnum",
+        "state",
+        "stats",
+    }
+)
+
+
+if not TYPE_CHECKING:  # hidden from type checkers, so that a misspelt name stays an error for them
+
+    def __getattr__(name: str) -> Any:
+        from importlib import import_module
+
+        module = _LAZY.get(name)
+        if module is not None:
+            value = getattr(import_module(f".{module}", __name__), name)
+            globals()[name] = value
+            return value
+        if name in _SUBMODULES:
+            return import_module(f".{name}", __name__)  # the import system binds it here as well
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__) | _SUBMODULES)
+
 
 __all__ = [
     "Capture",

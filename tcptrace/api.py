@@ -9,16 +9,17 @@ taken from the capture is HTML-escaped. DataFrames need the optional pandas extr
 
 from __future__ import annotations
 
-import html
 import io
 import os
 from collections.abc import Iterator
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from .export import flow_row, packet_record
 from .model import Segment
-from .narrate import FlowNarrative, narrate_flow, render_html_flow
 from .stats import FlowSummary, Pipeline
+
+if TYPE_CHECKING:  # the narrator is imported when a narrative is asked for, not with the API
+    from .narrate import FlowNarrative
 
 _VERDICT_COLOURS = {"graceful": "#e6f4ea", "reset": "#fde7e9", "refused": "#fde7e9", "open": "#fff8e1",
                     "half": "#fff8e1", "closing": "#fff8e1"}  # fmt: skip
@@ -70,6 +71,8 @@ class Flow:
 
     def narrative(self, lang: str = "en", *, verbose: bool = False, absolute: bool = False) -> FlowNarrative:
         """The step-by-step story of this stream (``str()`` it, or let Jupyter display it)."""
+        from .narrate import narrate_flow
+
         return narrate_flow(self._summary_obj, self.packets, lang, verbose=verbose, absolute=absolute)
 
     def ladder(self, lang: str = "en", **kw: Any) -> Any:
@@ -105,6 +108,8 @@ class Flow:
         return buf.getvalue()
 
     def _repr_html_(self) -> str:
+        from .narrate import render_html_flow
+
         svg = self._repr_svg_() or ""
         story = render_html_flow(self.narrative())
         return f"<div>{story}{svg}</div>"
@@ -154,6 +159,8 @@ class Capture:
         return pd.DataFrame([packet_record(s) for f in self.flows for s in f.packets]).sort_values("frame")
 
     def _repr_html_(self) -> str:
+        import html
+
         e = html.escape
         rows = []
         for f in self.flows:

@@ -15,7 +15,6 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
-from xml.sax.saxutils import escape, quoteattr
 
 from .analysis import analysis_names
 from .model import RST
@@ -279,21 +278,40 @@ def _compare_flow(cur: dict[str, Any], base: dict[str, Any], tol: float, stream:
 # --- JUnit -------------------------------------------------------------------------------------------------
 
 
+def _escape(data: str) -> str:
+    """XML character data: ``&``, ``<`` and ``>`` as entities. What ``xml.sax.saxutils.escape`` returns, byte for
+    byte, without importing that module (it costs urllib, http.client and email at start-up)."""
+    return data.replace("&", "&amp;").replace(">", "&gt;").replace("<", "&lt;")
+
+
+def _quoteattr(data: str) -> str:
+    """A quoted XML attribute value, byte for byte what ``xml.sax.saxutils.quoteattr`` returns: escaped, newlines
+    and tabs as character references, quoted with ``'`` when it contains ``"`` but not ``'``, else with ``"``
+    (any ``"`` inside as ``&quot;``)."""
+    data = _escape(data).replace("\n", "&#10;").replace("\r", "&#13;").replace("\t", "&#9;")
+    if '"' in data:
+        if "'" in data:
+            return '"' + data.replace('"', "&quot;") + '"'
+        return "'" + data + "'"
+    return '"' + data + '"'
+
+
 def junit_xml(result: CheckResult) -> str:
     """JUnit XML: one testsuite for the capture, one testcase per assertion per flow."""
     failures = len(result.failures)
     cases = []
     for f in result.findings:
         name = f"stream {f.stream} ({f.flow}): {f.assertion}" if f.stream >= 0 else f"capture: {f.assertion}"
-        case = f"  <testcase classname={quoteattr('tcptrace.check')} name={quoteattr(name)}"
+        case = f"  <testcase classname={_quoteattr('tcptrace.check')} name={_quoteattr(name)}"
         if f.ok:
             cases.append(case + "/>")
         else:
             msg = f.message + (f" [frames {', '.join(map(str, f.frames))}]" if f.frames else "")
-            cases.append(f"{case}>\n    <failure message={quoteattr(msg)}>{escape(f.line())}</failure>\n  </testcase>")
+            failure = f"<failure message={_quoteattr(msg)}>{_escape(f.line())}</failure>"
+            cases.append(f"{case}>\n    {failure}\n  </testcase>")
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
-        f'<testsuite name={quoteattr("tcptrace check " + result.capture)} tests="{len(result.findings)}" '
+        f'<testsuite name={_quoteattr("tcptrace check " + result.capture)} tests="{len(result.findings)}" '
         f'failures="{failures}" errors="0">\n' + "\n".join(cases) + "\n</testsuite>\n"
     )
 

@@ -8,23 +8,26 @@ printed as ``warning:`` lines on stderr and the results for what could be read a
 from __future__ import annotations
 
 import inspect
-import json
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from . import __version__, narrate
-from .capture import CaptureStats
+from . import __version__
 from .check import DEFAULT_IGNORE, FORBIDDABLE, REQUIREMENTS, compare_baseline, junit_xml, run_checks
 from .errors import TcptraceError
 from .export import csv_lines, flows_csv_lines, flows_table_lines, jsonl_lines, table_lines
-from .flow import Flow
 from .messages import LANGUAGES
-from .model import Segment
 from .stats import Pipeline
+
+# Start-up time matters for a command line: what only some commands need (the narrator, json, the ladder and
+# matplotlib) is imported inside those commands; the names below are for annotations only.
+if TYPE_CHECKING:
+    from .capture import CaptureStats
+    from .flow import Flow
+    from .model import Segment
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -187,6 +190,10 @@ def explain(
     zero windows and keep-alives with the frames that prove them) and the teardown (FIN_WAIT_1, CLOSE_WAIT,
     LAST_ACK, TIME_WAIT ..., or the reset and its likely cause). Every step names its frame numbers.
     """
+    import json
+
+    from . import narrate
+
     narrative = narrate.explain(
         capture,
         list(streams) or None,
@@ -235,19 +242,23 @@ def flows(capture: str, streams: tuple[int, ...], fmt: str) -> None:
     and classic tcptrace's complete/reset/unidirectional; the json format adds per-direction statistics
     after classic tcptrace -l (segment sizes, windows, retransmissions, RTT ...).
     """
-    run = _Run(capture, bytes_in_flight=False)
-    run.pipeline.run()
+    from .stats import summarize
+
+    summaries, stats = summarize(capture)
     wanted = set(streams) if streams else None
-    docs = [s.to_dict() for s in run.pipeline.summaries if wanted is None or s.flow.stream in wanted]
+    docs = [s.to_dict() for s in summaries if wanted is None or s.flow.stream in wanted]
     if fmt == "json":
-        doc = {"capture": capture, "tcptrace_version": __version__, "stats": run.stats.as_dict(), "flows": docs}
+        import json
+
+        doc = {"capture": capture, "tcptrace_version": __version__, "stats": stats.as_dict(), "flows": docs}
         click.echo(json.dumps(doc, indent=2))
     elif fmt == "csv":
         _echo_lines(flows_csv_lines(docs))
     else:
         _echo_lines(flows_table_lines(docs))
-        click.echo(accounting(run.stats, len(run.flows)))
-    run.warn()
+        click.echo(accounting(stats, len(summaries)))
+    for w in stats.warnings:
+        click.echo(f"warning: {w}", err=True)
 
 
 flows.help = inspect.cleandoc(flows.help or "") + "\n\n" + CAPTURE_HELP
@@ -307,6 +318,8 @@ def check(
         ports=ports,
     )
     if baseline:
+        import json
+
         try:
             with open(baseline, encoding="utf-8") as f:
                 doc = json.load(f)

@@ -7,9 +7,7 @@ keys are a stable interface (later versions add keys, never change the meaning o
 
 from __future__ import annotations
 
-import csv
 import io
-import json
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -108,11 +106,16 @@ def packet_record(seg: Segment) -> dict[str, Any]:
 
 
 def jsonl_lines(segments: Iterable[Segment]) -> Iterator[str]:
+    import json  # here, not at the top: `tcptrace flows` and the table need neither json nor csv
+
     for seg in segments:
         yield json.dumps(packet_record(seg), separators=(",", ":"))
 
 
 def csv_lines(segments: Iterable[Segment]) -> Iterator[str]:
+    import csv
+    import json
+
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="")
     w.writerow(PACKET_FIELDS)
@@ -263,6 +266,8 @@ def flows_table_lines(flows: Iterable[dict[str, Any]]) -> Iterator[str]:
 
 
 def flows_csv_lines(flows: Iterable[dict[str, Any]]) -> Iterator[str]:
+    import csv
+
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="")
     w.writerow(FLOW_CSV_FIELDS)
