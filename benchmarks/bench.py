@@ -41,6 +41,11 @@ CLASSIC_TCPTRACE = Path("/usr/bin/tcptrace")  # absolute: `tcptrace` on PATH may
 TSHARK_NAME = "tshark conv,tcp"
 CLASSIC_NAME = "classic tcptrace -l"
 BARE_NAME = "bare unpack_from loop"
+FLOWS_TABLE_NAME = "tcptrace flows (table)"
+FLOWS_JSON_NAME = "tcptrace flows --format json"
+# Issue #3's target for `tcptrace flows`: at least 5x faster than tshark, within 2x of classic tcptrace.
+TARGET_VS_TSHARK = 1 / 5
+TARGET_VS_CLASSIC = 2.0
 TRACK_SNIPPET = "import tcptrace.flow as f, sys; print(f.track_capture(sys.argv[1]))"
 
 
@@ -138,15 +143,31 @@ def build_tools(capture: Path, include_module: bool) -> list[Tool]:
         Tool(BARE_NAME, [sys.executable, str(PCAP_LOOP), cap]),
     ]
     if include_module:
+        ref_env = dict(py_env, TCPTRACE_ENGINE="python")
         tools += [
             Tool("tcptrace.flow.track_capture", [sys.executable, "-c", TRACK_SNIPPET, cap], env=py_env),
+            Tool(FLOWS_TABLE_NAME, [sys.executable, "-m", "tcptrace", "flows", cap], env=py_env),
+            Tool(FLOWS_JSON_NAME, [sys.executable, "-m", "tcptrace", "flows", cap, "--format", "json"], env=py_env),
             Tool(
-                "python -m tcptrace flows json",
+                "flows json, Python engine",
                 [sys.executable, "-m", "tcptrace", "flows", cap, "--format", "json"],
-                env=py_env,
+                env=ref_env,
             ),
         ]
     return tools
+
+
+def engine_in_use() -> str:
+    """Which per-packet engine the package under test uses (the C one needs `python setup.py build_ext
+    --inplace` or a pip install with a compiler)."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH")) if p)
+    code = "import tcptrace.stats as s; m = s.engine_module(); print(m.__file__ if m else 'none')"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False)
+    where = out.stdout.strip()
+    if out.returncode or not where:
+        return "unknown (" + (out.stderr.strip().splitlines() or ["no output"])[-1] + ")"
+    return "pure Python (C engine not built)" if where == "none" else f"C ({where})"
 
 
 def ensure_capture(arg: str | None) -> Path:
@@ -285,6 +306,20 @@ def print_table(capture: dict[str, Any], results: list[ToolResult], env: dict[st
             f"{fmt(res.time_vs_classic, 9, '.2f')} {fmt(res.rss_vs_tshark, 10, '.2f')} "
             f"{fmt(res.rss_vs_classic, 11, '.2f')}"
         )
+    print()
+    print(f"engine       {env.get('engine')}")
+    for res in results:
+        if res.name not in (FLOWS_TABLE_NAME, FLOWS_JSON_NAME) or res.status != "ok":
+            continue
+        vs_t, vs_c = res.time_vs_tshark, res.time_vs_classic
+        if vs_t is None or vs_c is None:
+            print(f"target       {res.name}: tshark or classic tcptrace missing, no verdict")
+            continue
+        ok = vs_t <= TARGET_VS_TSHARK and vs_c <= TARGET_VS_CLASSIC and (res.peak_rss_mib or 0) < 200
+        print(
+            f"target       {res.name}: {1 / vs_t:.1f}x faster than tshark (target 5x), {vs_c:.2f}x classic "
+            f"tcptrace's time (target <= 2x), {res.peak_rss_mib:.0f} MiB (target < 200): {'MET' if ok else 'NOT MET'}"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -307,6 +342,7 @@ def main(argv: list[str] | None = None) -> int:
         "python": platform.python_version(),
         "tshark": first_line(["tshark", "--version"]) if shutil.which("tshark") else None,
         "classic_tcptrace": first_line([str(CLASSIC_TCPTRACE), "-v"]) if CLASSIC_TCPTRACE.exists() else None,
+        "engine": engine_in_use(),
     }
     # Read the file once so every tool starts from a warm page cache.
     with open(capture_path, "rb") as fh:
