@@ -1457,6 +1457,159 @@ static void Engine_dealloc(Engine *e) {
     Py_TYPE(e)->tp_free((PyObject *)e);
 }
 
+/* ------------------------------------------------------------------------------------------------ */
+/* dumps_indented(obj, encode_str, fallback): json.dumps(obj, indent=2), byte for byte (export.py has the
+ * Python twin and the reasons). encode_str is json.encoder.encode_basestring_ascii; fallback(o, indent)
+ * returns the text of anything but exact dict (str keys) / list / tuple / str / int / float / bool / None. */
+
+typedef struct {
+    char *buf;
+    Py_ssize_t len, cap;
+} Out;
+
+static int out_put(Out *o, const char *s, Py_ssize_t n) {
+    if (o->len + n > o->cap) {
+        Py_ssize_t cap = o->cap ? o->cap : 1 << 16;
+        while (cap < o->len + n)
+            cap *= 2;
+        char *b = PyMem_Realloc(o->buf, (size_t)cap);
+        if (!b) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        o->buf = b;
+        o->cap = cap;
+    }
+    memcpy(o->buf + o->len, s, (size_t)n);
+    o->len += n;
+    return 0;
+}
+
+static int out_str(Out *o, PyObject *u) { /* an ASCII str (what the encoders return) */
+    Py_ssize_t n;
+    const char *s = PyUnicode_AsUTF8AndSize(u, &n);
+    return s ? out_put(o, s, n) : -1;
+}
+
+static int out_newline(Out *o, int depth) {
+    if (out_put(o, "\n", 1) < 0)
+        return -1;
+    for (int i = 0; i < depth; i++)
+        if (out_put(o, "  ", 2) < 0)
+            return -1;
+    return 0;
+}
+
+static int dump(Out *o, PyObject *v, int depth, PyObject *enc, PyObject *fallback) {
+    PyTypeObject *t = Py_TYPE(v);
+    PyObject *text = NULL;
+    if (t == &PyUnicode_Type) {
+        text = PyObject_CallOneArg(enc, v);
+    } else if (v == Py_None) {
+        return out_put(o, "null", 4);
+    } else if (v == Py_True) {
+        return out_put(o, "true", 4);
+    } else if (v == Py_False) {
+        return out_put(o, "false", 5);
+    } else if (t == &PyLong_Type) {
+        text = PyLong_Type.tp_repr(v);
+    } else if (t == &PyFloat_Type) {
+        double d = PyFloat_AS_DOUBLE(v);
+        if (d != d)
+            return out_put(o, "NaN", 3);
+        if (d == Py_HUGE_VAL)
+            return out_put(o, "Infinity", 8);
+        if (d == -Py_HUGE_VAL)
+            return out_put(o, "-Infinity", 9);
+        text = PyFloat_Type.tp_repr(v);
+    } else if (t == &PyList_Type || t == &PyTuple_Type) {
+        Py_ssize_t n = PySequence_Fast_GET_SIZE(v);
+        if (n == 0)
+            return out_put(o, "[]", 2);
+        if (out_put(o, "[", 1) < 0)
+            return -1;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            if ((i && out_put(o, ",", 1) < 0) || out_newline(o, depth + 1) < 0)
+                return -1;
+            if (Py_EnterRecursiveCall(" in dumps_indented"))
+                return -1;
+            int r = dump(o, PySequence_Fast_GET_ITEM(v, i), depth + 1, enc, fallback);
+            Py_LeaveRecursiveCall();
+            if (r < 0)
+                return -1;
+        }
+        if (out_newline(o, depth) < 0)
+            return -1;
+        return out_put(o, "]", 1);
+    } else if (t == &PyDict_Type) {
+        PyObject *k, *val;
+        Py_ssize_t pos = 0;
+        int plain = 1;
+        while (PyDict_Next(v, &pos, &k, &val))
+            if (Py_TYPE(k) != &PyUnicode_Type) {
+                plain = 0;
+                break;
+            }
+        if (plain) {
+            if (PyDict_GET_SIZE(v) == 0)
+                return out_put(o, "{}", 2);
+            if (out_put(o, "{", 1) < 0)
+                return -1;
+            pos = 0;
+            int first = 1;
+            while (PyDict_Next(v, &pos, &k, &val)) {
+                if ((!first && out_put(o, ",", 1) < 0) || out_newline(o, depth + 1) < 0)
+                    return -1;
+                first = 0;
+                PyObject *kt = PyObject_CallOneArg(enc, k);
+                if (!kt)
+                    return -1;
+                int r = out_str(o, kt);
+                Py_DECREF(kt);
+                if (r < 0 || out_put(o, ": ", 2) < 0)
+                    return -1;
+                Py_INCREF(val); /* PyDict_Next gives a borrowed reference; the fallback may run Python code */
+                if (Py_EnterRecursiveCall(" in dumps_indented")) {
+                    Py_DECREF(val);
+                    return -1;
+                }
+                r = dump(o, val, depth + 1, enc, fallback);
+                Py_LeaveRecursiveCall();
+                Py_DECREF(val);
+                if (r < 0)
+                    return -1;
+            }
+            if (out_newline(o, depth) < 0)
+                return -1;
+            return out_put(o, "}", 1);
+        }
+        text = PyObject_CallFunction(fallback, "Oi", v, depth);
+    } else {
+        text = PyObject_CallFunction(fallback, "Oi", v, depth);
+    }
+    if (!text)
+        return -1;
+    int r = PyUnicode_Check(text) ? out_str(o, text) : (PyErr_SetString(PyExc_TypeError, "encoder: not a str"), -1);
+    Py_DECREF(text);
+    return r;
+}
+
+static PyObject *engine_dumps_indented(PyObject *Py_UNUSED(module), PyObject *args) {
+    PyObject *obj, *enc, *fallback;
+    if (!PyArg_ParseTuple(args, "OOO", &obj, &enc, &fallback))
+        return NULL;
+    Out o = {NULL, 0, 0};
+    PyObject *res = NULL;
+    if (dump(&o, obj, 0, enc, fallback) == 0)
+        res = PyUnicode_DecodeASCII(o.buf ? o.buf : "", o.len, "strict");
+    PyMem_Free(o.buf);
+    return res;
+}
+
+static PyMethodDef module_methods[] = {
+    {"dumps_indented", engine_dumps_indented, METH_VARARGS, "json.dumps(obj, indent=2), byte for byte, in C."},
+    {NULL, NULL, 0, NULL}};
+
 static PyMethodDef Engine_methods[] = {
     {"add", (PyCFunction)Engine_add, METH_O, "Track, analyse and count one Segment decoded in Python."},
     {"feed_pcap", (PyCFunction)Engine_feed_pcap, METH_VARARGS, "Consume the complete pcap records of a buffer."},
@@ -1477,7 +1630,7 @@ static PyTypeObject EngineType = {
 };
 
 static struct PyModuleDef engine_module = {PyModuleDef_HEAD_INIT, "tcptrace._engine",
-                                           "Optional C accelerator for tcptrace's per-packet loop.", -1, NULL};
+                                           "Optional C accelerator for tcptrace's per-packet loop.", -1, module_methods};
 
 #define INTERN(var, text)                                                                                        \
     do {                                                                                                         \

@@ -18,7 +18,7 @@ import click
 from . import __version__
 from .check import DEFAULT_IGNORE, FORBIDDABLE, REQUIREMENTS, compare_baseline, junit_xml, run_checks
 from .errors import TcptraceError
-from .export import csv_lines, flows_csv_lines, flows_table_lines, jsonl_lines, table_lines
+from .export import csv_lines, dumps_indented, flows_csv_lines, flows_table_lines, jsonl_lines, table_lines
 from .messages import LANGUAGES
 from .stats import Pipeline
 
@@ -248,10 +248,8 @@ def flows(capture: str, streams: tuple[int, ...], fmt: str) -> None:
     wanted = set(streams) if streams else None
     docs = [s.to_dict() for s in summaries if wanted is None or s.flow.stream in wanted]
     if fmt == "json":
-        import json
-
         doc = {"capture": capture, "tcptrace_version": __version__, "stats": stats.as_dict(), "flows": docs}
-        click.echo(json.dumps(doc, indent=2))
+        click.echo(dumps_indented(doc))
     elif fmt == "csv":
         _echo_lines(flows_csv_lines(docs))
     else:
