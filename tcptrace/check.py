@@ -223,6 +223,7 @@ def compare_baseline(
     completeness, Zeek conn_state, the set of analysis flags, and packets and bytes each way within
     ``tolerance`` (a fraction; at least 2 packets or bytes of slack).
     """
+    _validate_baseline(baseline)
     ign = set(ignore)
     out: list[Finding] = []
     base_flows = baseline.get("flows", [])
@@ -248,6 +249,33 @@ def compare_baseline(
     if not out:
         out.append(Finding(-1, "", "baseline", True, "no flows on either side"))
     return out
+
+
+def _validate_baseline(doc: dict[str, Any]) -> None:
+    """Raise ValueError with a one-line reason unless every baseline flow has what the comparison reads."""
+    flows = doc.get("flows")
+    if not isinstance(flows, list):
+        raise ValueError("its 'flows' is not a list")
+    for n, f in enumerate(flows):
+        where = f"flow {n} of the baseline"
+        if not isinstance(f, dict):
+            raise ValueError(f"{where} is not an object")
+        server = f.get("server")
+        if not isinstance(server, str) or not server.rpartition(":")[2].isdigit():
+            raise ValueError(f"{where} has no server as host:port (got {server!r})")
+        for key, kind in (("stream", int), ("client", str), ("opened", str), ("closed", str)):
+            if not isinstance(f.get(key), kind):
+                raise ValueError(f"{where} has no {key!r} ({kind.__name__})")
+        for key, inner in (("wireshark", "completeness"), ("zeek", "conn_state")):
+            if not isinstance(f.get(key), dict) or inner not in f[key]:
+                raise ValueError(f"{where} has no {key}.{inner}")
+        for key in ("packets", "bytes"):
+            v = f.get(key)
+            if not isinstance(v, dict) or not all(isinstance(v.get(d), (int, float)) for d in ("c2s", "s2c")):
+                raise ValueError(f"{where} has no {key}.c2s / {key}.s2c numbers")
+        for d in ("c2s", "s2c"):
+            if not isinstance(f.get(d), dict) or not isinstance(f[d].get("analysis"), dict):
+                raise ValueError(f"{where} has no {d}.analysis object")
 
 
 def _compare_flow(cur: dict[str, Any], base: dict[str, Any], tol: float, stream: int, label: str) -> list[Finding]:

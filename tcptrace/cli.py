@@ -325,9 +325,11 @@ def check(
             raise InputError(f"cannot read baseline {baseline}: {exc}") from exc
         if not isinstance(doc, dict) or "flows" not in doc:
             raise InputError(f"{baseline} is not a `tcptrace flows --format json` document")
-        result.findings.extend(
-            compare_baseline(result.flows, doc, tolerance=tolerance, ignore=ignore or DEFAULT_IGNORE)
-        )
+        try:
+            findings = compare_baseline(result.flows, doc, tolerance=tolerance, ignore=ignore or DEFAULT_IGNORE)
+        except ValueError as exc:
+            raise InputError(f"{baseline} is not a `tcptrace flows --format json` document: {exc}") from exc
+        result.findings.extend(findings)
     if junit:
         with open(junit, "w", encoding="utf-8") as f:
             f.write(junit_xml(result))

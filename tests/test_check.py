@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
+import pytest
 from click.testing import CliRunner
 from conftest import SAMPLES
 
@@ -94,3 +96,24 @@ def test_select_by_port_and_host() -> None:
     assert len(result.flows) == 2
     assert run_checks(SAMPLES / "port_reuse.pcap", forbid=["rst"], ports=[1]).flows == []
     assert len(run_checks(SAMPLES / "port_reuse.pcap", forbid=["rst"], hosts=["10.99.0.1"]).flows) == 2
+
+
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [
+        (lambda f: f.update(server="10.0.0.1"), "has no server as host:port"),
+        (lambda f: f.pop("zeek"), "has no zeek.conn_state"),
+        (lambda f: f["packets"].pop("s2c"), "has no packets.c2s / packets.s2c numbers"),
+        (lambda f: f["c2s"].update(analysis=[]), "has no c2s.analysis object"),
+    ],
+)
+def test_damaged_baseline_is_an_input_error(tmp_path: Path, damage: Any, reason: str) -> None:
+    r = CliRunner().invoke(main, ["flows", "--format", "json", str(SAMPLES / "echo_ipv4.pcap")])
+    doc = json.loads(r.stdout)
+    damage(doc["flows"][0])
+    base = tmp_path / "base.json"
+    base.write_text(json.dumps(doc))
+    code, out = invoke(str(SAMPLES / "echo_ipv4.pcap"), "--baseline", str(base))
+    assert code == 2
+    assert "Traceback" not in out
+    assert f"flow 0 of the baseline {reason}" in out
