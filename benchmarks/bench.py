@@ -124,10 +124,16 @@ def run_child(tool: Tool, stdout_path: Path, timeout: float) -> tuple[Run, str]:
     return Run(float(seconds), float(cpu), int(maxrss_kib) / 1024, int(code)), last
 
 
+def package_env(**extra: str) -> dict[str, str]:
+    """The environment for a run of this repository's package: its root first on PYTHONPATH."""
+    env = dict(os.environ, **extra)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH")) if p)
+    return env
+
+
 def build_tools(capture: Path, include_module: bool) -> list[Tool]:
     tshark = shutil.which("tshark")
-    py_env = dict(os.environ)
-    py_env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH")) if p)
+    py_env = package_env()
     cap = str(capture)
     tools = [
         Tool(
@@ -143,7 +149,7 @@ def build_tools(capture: Path, include_module: bool) -> list[Tool]:
         Tool(BARE_NAME, [sys.executable, str(PCAP_LOOP), cap]),
     ]
     if include_module:
-        ref_env = dict(py_env, TCPTRACE_ENGINE="python")
+        ref_env = package_env(TCPTRACE_ENGINE="python")
         tools += [
             Tool("tcptrace.flow.track_capture", [sys.executable, "-c", TRACK_SNIPPET, cap], env=py_env),
             Tool(FLOWS_TABLE_NAME, [sys.executable, "-m", "tcptrace", "flows", cap], env=py_env),
@@ -160,8 +166,7 @@ def build_tools(capture: Path, include_module: bool) -> list[Tool]:
 def engine_in_use() -> str:
     """Which per-packet engine the package under test uses (the C one needs `python setup.py build_ext
     --inplace` or a pip install with a compiler)."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH")) if p)
+    env = package_env()
     code = "import tcptrace.stats as s; m = s.engine_module(); print(m.__file__ if m else 'none')"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False)
     where = out.stdout.strip()

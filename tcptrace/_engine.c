@@ -103,7 +103,7 @@ typedef struct { /* analysis.DirState */
     int lastsegmentflags, monotonic, is_first_ack;
     Unacked *segs;
     Py_ssize_t head, n, cap; /* live segments are segs[head .. n) */
-    int64_t recent_ipid[2], recent_len[2], recent_frame[2], recent_ts[2];
+    int64_t recent_ipid[2], recent_len[2], recent_ts[2];
     uint32_t recent_seq[2];
 } ADir;
 
@@ -241,6 +241,23 @@ static void parse_opts(const uint8_t *d, Py_ssize_t n, Py_ssize_t declared, Opts
     o->truncated = truncated;
 }
 
+/* Make room for `need` elements in a PyMem array of `elem`-byte items (doubling, from `first`). */
+static int grow(void **arr, Py_ssize_t *cap, Py_ssize_t need, size_t elem, Py_ssize_t first) {
+    if (need <= *cap)
+        return 0;
+    Py_ssize_t n = *cap ? *cap : first;
+    while (n < need)
+        n *= 2;
+    void *a = PyMem_Realloc(*arr, (size_t)n * elem);
+    if (!a) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    *arr = a;
+    *cap = n;
+    return 0;
+}
+
 /* ------------------------------------------------------------------------------------------------ */
 /* flow table                                                                                       */
 
@@ -350,16 +367,8 @@ static int64_t new_flow(Engine *e, const Pkt *p, int *dir_out) {
         client_is_src = server_is_dst(p);
         guessed = 1;
     }
-    if (e->nflows == e->capflows) {
-        Py_ssize_t cap = e->capflows ? e->capflows * 2 : 256;
-        FlowC **fl = PyMem_Realloc(e->flows, (size_t)cap * sizeof(FlowC *));
-        if (!fl) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        e->flows = fl;
-        e->capflows = cap;
-    }
+    if (grow((void **)&e->flows, &e->capflows, e->nflows + 1, sizeof(FlowC *), 256) < 0)
+        return -1;
     FlowC *f = PyMem_Calloc(1, sizeof(FlowC));
     if (!f) {
         PyErr_NoMemory();
@@ -397,7 +406,7 @@ static int64_t new_flow(Engine *e, const Pkt *p, int *dir_out) {
 }
 
 /* FlowTracker.feed: stream, direction, bases, window scale. Returns the flow or NULL with an exception. */
-static FlowC *track(Engine *e, const Pkt *p, int *dir_out, int *is_new, int *win_scale_out, int64_t *win_out) {
+static FlowC *track(Engine *e, const Pkt *p, const Opts *o, int *dir_out, int *is_new, int64_t *win_out) {
     Key k;
     make_key(&k, p->src, p->dst, p->alen, p->sport, p->dport);
     if (e->nslots == 0 && table_grow(e) < 0)
@@ -443,12 +452,10 @@ static FlowC *track(Engine *e, const Pkt *p, int *dir_out, int *is_new, int *win
     }
     if (flags & F_SYN) {
         /* FlowTracker._syn (packet-tcp.c verify_tcp_window_scaling) */
-        Opts o;
-        parse_opts(p->opt, p->opt_len, p->hdr_len - 20, &o);
         int settle = 1;
-        if (o.wscale >= 0)
-            f->win_scale[dir] = o.wscale < 14 ? o.wscale : 14;
-        else if (o.truncated || p->header_truncated)
+        if (o->wscale >= 0)
+            f->win_scale[dir] = o->wscale < 14 ? o->wscale : 14;
+        else if (o->truncated || p->header_truncated)
             settle = 0;
         if (settle) {
             if (f->win_scale[dir] == -1) {
@@ -459,10 +466,8 @@ static FlowC *track(Engine *e, const Pkt *p, int *dir_out, int *is_new, int *win
             }
         }
         *win_out = p->win_raw;
-        *win_scale_out = f->win_scale[dir];
     } else {
         int scale = f->win_scale[dir];
-        *win_scale_out = scale;
         *win_out = scale >= 0 ? ((int64_t)p->win_raw << scale) : (int64_t)p->win_raw;
     }
     *dir_out = dir;
@@ -479,16 +484,8 @@ static int unacked_push(ADir *a, int64_t frame, uint32_t seq, uint32_t nextseq, 
             a->n -= a->head;
             a->head = 0;
         }
-        if (a->n == a->cap) {
-            Py_ssize_t cap = a->cap ? a->cap * 2 : 8;
-            Unacked *s = PyMem_Realloc(a->segs, (size_t)cap * sizeof(Unacked));
-            if (!s) {
-                PyErr_NoMemory();
-                return -1;
-            }
-            a->segs = s;
-            a->cap = cap;
-        }
+        if (grow((void **)&a->segs, &a->cap, a->n + 1, sizeof(Unacked), 8) < 0)
+            return -1;
     }
     Unacked *u = &a->segs[a->n++];
     u->frame = frame;
@@ -712,12 +709,10 @@ static int analyze(Engine *e, FlowC *f, int dir, const Pkt *p, int64_t *rtt_out,
     fwd->recent_ipid[0] = fwd->recent_ipid[1];
     fwd->recent_seq[0] = fwd->recent_seq[1];
     fwd->recent_len[0] = fwd->recent_len[1];
-    fwd->recent_frame[0] = fwd->recent_frame[1];
     fwd->recent_ts[0] = fwd->recent_ts[1];
     fwd->recent_ipid[1] = ip_id;
     fwd->recent_seq[1] = seq;
     fwd->recent_len[1] = seglen;
-    fwd->recent_frame[1] = frame;
     fwd->recent_ts[1] = now;
     int syn_ack = flags & (F_SYN | F_ACK);
     if (syn_ack == F_SYN) {
@@ -839,16 +834,8 @@ static const char LETTERS[] = "adfhiqrstwg";
 static int letter_bit(char ch) { return 1 << (int)(strchr(LETTERS, ch) - LETTERS); }
 
 static int history_append(FlowC *f, char ch) {
-    if (f->hlen + 1 >= f->hcap) {
-        Py_ssize_t cap = f->hcap ? f->hcap * 2 : 16;
-        char *h = PyMem_Realloc(f->history, (size_t)cap);
-        if (!h) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        f->history = h;
-        f->hcap = cap;
-    }
+    if (grow((void **)&f->history, &f->hcap, f->hlen + 1, 1, 16) < 0)
+        return -1;
     f->history[f->hlen++] = ch;
     return 0;
 }
@@ -951,18 +938,16 @@ static int rst_cause(FlowC *f, int dir, int sender_state) {
     return CAUSE_STRAY;
 }
 
-static int lifecycle(Engine *e, FlowC *f, const Pkt *p, int dir, int ta, int first) {
+static int lifecycle(Engine *e, FlowC *f, const Pkt *p, const Opts *o, int dir, int ta, int first) {
     int flags = p->flags, other = 1 - dir;
     int64_t frame = p->frame;
     if (flags & F_SYN) {
-        Opts o;
-        parse_opts(p->opt, p->opt_len, p->hdr_len - 20, &o);
-        if (o.mss >= 0)
-            f->mss[dir] = o.mss;
-        if (o.wscale >= 0)
-            f->wscale_opt[dir] = o.wscale;
-        f->sack_permitted[dir] |= o.sack_perm;
-        f->timestamps[dir] |= o.ts;
+        if (o->mss >= 0)
+            f->mss[dir] = o->mss;
+        if (o->wscale >= 0)
+            f->wscale_opt[dir] = o->wscale;
+        f->sack_permitted[dir] |= o->sack_perm;
+        f->timestamps[dir] |= o->ts;
     }
     int acks_fin = 0;
     if ((flags & F_ACK) && f->has_fin_next[other] && (uint32_t)(p->ack - f->fin_next[other]) < HALF) {
@@ -1012,16 +997,8 @@ static int lifecycle(Engine *e, FlowC *f, const Pkt *p, int dir, int ta, int fir
         f->nfin++;
     }
     if (flags & F_RST) {
-        if (f->nrst == f->caprst) {
-            Py_ssize_t cap = f->caprst ? f->caprst * 2 : 2;
-            Rst *r = PyMem_Realloc(f->rst, (size_t)cap * sizeof(Rst));
-            if (!r) {
-                PyErr_NoMemory();
-                return -1;
-            }
-            f->rst = r;
-            f->caprst = cap;
-        }
+        if (grow((void **)&f->rst, &f->caprst, f->nrst + 1, sizeof(Rst), 2) < 0)
+            return -1;
         Rst *r = &f->rst[f->nrst++];
         r->dir = dir;
         r->frame = frame;
@@ -1052,25 +1029,22 @@ static int lifecycle(Engine *e, FlowC *f, const Pkt *p, int dir, int ta, int fir
 
 /* Track, analyse and count one segment; run the lifecycle unless it is steady (changes nothing but counters). */
 static int process(Engine *e, const Pkt *p) {
-    int dir, is_new, win_scale;
+    int dir, is_new;
     int64_t win, rtt, gap;
-    FlowC *f = track(e, p, &dir, &is_new, &win_scale, &win);
+    Opts o; /* NOP NOP TS (most segments) takes parse_options' shortcut; no options, no loop */
+    parse_opts(p->opt, p->opt_len, p->hdr_len - 20, &o);
+    FlowC *f = track(e, p, &o, &dir, &is_new, &win);
     if (!f)
         return -1;
     int ta = analyze(e, f, dir, p, &rtt, &gap);
     if (ta < 0)
         return -1;
-    int has_sack = 0;
-    if (p->opt_len && !(p->opt_len == 12 && p->opt[0] == 1 && p->opt[1] == 1 && p->opt[2] == 8 && p->opt[3] == 10)) {
-        Opts o;
-        parse_opts(p->opt, p->opt_len, p->hdr_len - 20, &o);
-        has_sack = o.nsack > 0;
-    }
-    count(f, dir, p, ta, win, rtt, gap, has_sack);
+    /* analysis keeps the SACK blocks this side sent last; stats counts a segment whose options carry any */
+    count(f, dir, p, ta, win, rtt, gap, o.nsack > 0);
     int flags = p->flags;
     if (!(flags & 0x07) && (flags & F_ACK) && !ta && ((f->steady_mask >> (dir * 2 + (p->len > 0))) & 1))
         return 0;
-    return lifecycle(e, f, p, dir, ta, is_new);
+    return lifecycle(e, f, p, &o, dir, ta, is_new);
 }
 
 /* ------------------------------------------------------------------------------------------------ */
@@ -1085,18 +1059,18 @@ static int get_ll(PyObject *o, PyObject *name, long long *out) {
     return (*out == -1 && PyErr_Occurred()) ? -1 : 0;
 }
 
-/* Engine.add(seg): a Segment decoded in Python. */
-static PyObject *Engine_add(Engine *e, PyObject *seg) {
+/* A Segment decoded in Python; *truncated (if given) says whether the snap length cut it, as the reader counts. */
+static int add_segment(Engine *e, PyObject *seg, int *truncated) {
     long long frame, ts, sport, dport, seq, ack, flags, win, hdr_len, len, ip_id;
     if (get_ll(seg, S_frame, &frame) || get_ll(seg, S_ts_ns, &ts) || get_ll(seg, S_sport, &sport) ||
         get_ll(seg, S_dport, &dport) || get_ll(seg, S_seq_raw, &seq) || get_ll(seg, S_ack_raw, &ack) ||
         get_ll(seg, S_flags, &flags) || get_ll(seg, S_win_raw, &win) || get_ll(seg, S_hdr_len, &hdr_len) ||
         get_ll(seg, S_len, &len) || get_ll(seg, S_ip_id, &ip_id))
-        return NULL;
+        return -1;
     PyObject *src = PyObject_GetAttr(seg, S_src), *dst = PyObject_GetAttr(seg, S_dst);
     PyObject *opt = PyObject_GetAttr(seg, S_opt_bytes), *pay = PyObject_GetAttr(seg, S_payload);
     PyObject *ht = PyObject_GetAttr(seg, S_header_truncated);
-    PyObject *res = NULL;
+    int res = -1;
     if (!src || !dst || !opt || !pay || !ht)
         goto done;
     if (!PyBytes_Check(src) || !PyBytes_Check(dst) || !PyBytes_Check(opt) || !PyBytes_Check(pay) ||
@@ -1121,12 +1095,14 @@ static PyObject *Engine_add(Engine *e, PyObject *seg) {
     p.flags = (int)flags;
     p.hdr_len = (int)hdr_len;
     p.header_truncated = PyObject_IsTrue(ht);
+    if (p.header_truncated < 0)
+        goto done;
+    if (truncated)
+        *truncated = p.header_truncated || p.payload_captured < len;
     p.seq = (uint32_t)seq;
     p.ack = (uint32_t)ack;
     p.win_raw = (uint32_t)win;
-    if (process(e, &p) < 0)
-        goto done;
-    res = Py_NewRef(Py_None);
+    res = process(e, &p);
 done:
     Py_XDECREF(src);
     Py_XDECREF(dst);
@@ -1134,6 +1110,13 @@ done:
     Py_XDECREF(pay);
     Py_XDECREF(ht);
     return res;
+}
+
+/* Engine.add(seg) */
+static PyObject *Engine_add(Engine *e, PyObject *seg) {
+    if (add_segment(e, seg, NULL) < 0)
+        return NULL;
+    Py_RETURN_NONE;
 }
 
 static inline uint32_t rd32(const uint8_t *b, int big) {
@@ -1149,7 +1132,6 @@ static inline uint32_t be32(const uint8_t *b) { return rd32(b, 1); }
  * is incomplete (read more); 1: its header claims more than 64 MiB (damaged file). link_len < 0: no fused
  * decode for this link type; etype_off < 0: IPv4 directly after link_len bytes. */
 static PyObject *Engine_feed_pcap(Engine *e, PyObject *args) {
-    Py_buffer view;
     Py_ssize_t pos;
     long long frame;
     int big, nano, rec_hdr_len, swapped, fcs_len, link_len, etype_off;
@@ -1161,10 +1143,8 @@ static PyObject *Engine_feed_pcap(Engine *e, PyObject *args) {
         PyErr_SetString(PyExc_TypeError, "feed_pcap: buf must be bytes");
         return NULL;
     }
-    if (PyObject_GetBuffer(bufobj, &view, PyBUF_SIMPLE) < 0)
-        return NULL;
-    const uint8_t *buf = view.buf;
-    Py_ssize_t buflen = view.len;
+    const uint8_t *buf = (const uint8_t *)PyBytes_AS_STRING(bufobj);
+    Py_ssize_t buflen = PyBytes_GET_SIZE(bufobj);
     long long segments = 0, truncated = 0, first_ts = -1;
     int have_first = 0, status = 0;
     int64_t mult = nano ? 1 : 1000;
@@ -1253,39 +1233,17 @@ static PyObject *Engine_feed_pcap(Engine *e, PyObject *args) {
                                               skip);
         if (!seg)
             goto error;
-        if (seg != Py_None) {
-            segments++;
-            PyObject *r = Engine_add(e, seg);
-            if (!r) {
-                Py_DECREF(seg);
-                goto error;
-            }
-            Py_DECREF(r);
-            long long len;
-            PyObject *pay = PyObject_GetAttr(seg, S_payload), *ht = PyObject_GetAttr(seg, S_header_truncated);
-            int bad = !pay || !ht || get_ll(seg, S_len, &len) < 0;
-            if (!bad) {
-                int t = PyObject_IsTrue(ht);
-                if (t < 0)
-                    bad = 1;
-                else if (t || PyObject_Length(pay) < len)
-                    truncated++;
-            }
-            Py_XDECREF(pay);
-            Py_XDECREF(ht);
-            Py_DECREF(seg);
-            if (bad)
-                goto error;
-        } else {
-            Py_DECREF(seg);
-        }
+        int cut = 0, r = seg == Py_None ? 0 : add_segment(e, seg, &cut);
+        segments += seg != Py_None;
+        truncated += cut;
+        Py_DECREF(seg);
+        if (r < 0)
+            goto error;
     }
-    PyBuffer_Release(&view);
     if (have_first)
         return Py_BuildValue("(nLiLLL)", pos, frame, status, segments, truncated, first_ts);
     return Py_BuildValue("(nLiLLO)", pos, frame, status, segments, truncated, Py_None);
 error:
-    PyBuffer_Release(&view);
     return NULL;
 }
 
@@ -1468,18 +1426,8 @@ typedef struct {
 } Out;
 
 static int out_put(Out *o, const char *s, Py_ssize_t n) {
-    if (o->len + n > o->cap) {
-        Py_ssize_t cap = o->cap ? o->cap : 1 << 16;
-        while (cap < o->len + n)
-            cap *= 2;
-        char *b = PyMem_Realloc(o->buf, (size_t)cap);
-        if (!b) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        o->buf = b;
-        o->cap = cap;
-    }
+    if (grow((void **)&o->buf, &o->cap, o->len + n, 1, 1 << 16) < 0)
+        return -1;
     memcpy(o->buf + o->len, s, (size_t)n);
     o->len += n;
     return 0;

@@ -267,24 +267,15 @@ class CaptureReader:
                     if swapped and caplen > origlen:
                         caplen = origlen
                 if status == 1:
-                    self._warn(
-                        f"record header of frame {frame + 1} claims {caplen} captured bytes: the file is damaged "
-                        f"there; read the {frame} frames before it"
-                    )
+                    self._warn_damaged_caplen(frame, caplen)
                     return
                 need = rec_hdr_len + caplen if caplen >= 0 else rec_hdr_len
                 more = read(max(CHUNK_SIZE, need - avail))
                 if not more:
                     if 0 < avail < rec_hdr_len:
-                        self._warn(
-                            f"capture cut in the middle of the record header of frame {frame + 1} "
-                            f"({avail} of {rec_hdr_len} bytes); read the {frame} frames before it"
-                        )
+                        self._warn_cut_header(frame, avail, rec_hdr_len)
                     elif avail:
-                        self._warn(
-                            f"capture cut in the middle of frame {frame + 1} ({avail - rec_hdr_len} of {caplen} "
-                            f"bytes); read the {frame} frames before it"
-                        )
+                        self._warn_cut_frame(frame, avail - rec_hdr_len, caplen)
                     return
                 buf = buf[pos:] + more
                 pos = 0
@@ -305,6 +296,25 @@ class CaptureReader:
 
     def _warn(self, message: str) -> None:
         self.stats.warnings.append(message)
+
+    # The pcap record walk's three ways to stop early, shared by the Python loop and the C engine's driver.
+    def _warn_damaged_caplen(self, frame: int, caplen: int) -> None:
+        self._warn(
+            f"record header of frame {frame + 1} claims {caplen} captured bytes: the file is damaged "
+            f"there; read the {frame} frames before it"
+        )
+
+    def _warn_cut_header(self, frame: int, have: int, rec_hdr_len: int) -> None:
+        self._warn(
+            f"capture cut in the middle of the record header of frame {frame + 1} "
+            f"({have} of {rec_hdr_len} bytes); read the {frame} frames before it"
+        )
+
+    def _warn_cut_frame(self, frame: int, have: int, caplen: int) -> None:
+        self._warn(
+            f"capture cut in the middle of frame {frame + 1} ({have} of {caplen} bytes); "
+            f"read the {frame} frames before it"
+        )
 
     def _read(self, n: int) -> bytes:
         """Read from the (possibly decompressed) stream; a damaged gzip tail ends the data with a warning."""
@@ -363,10 +373,7 @@ class CaptureReader:
                     pos = 0
                     if buflen < rec_hdr_len:
                         if buf:
-                            self._warn(
-                                f"capture cut in the middle of the record header of frame {frame + 1} "
-                                f"({buflen} of {rec_hdr_len} bytes); read the {frame} frames before it"
-                            )
+                            self._warn_cut_header(frame, buflen, rec_hdr_len)
                         return
                 sec, frac, caplen, origlen = rec_hdr(buf, pos)
                 if swapped and caplen > origlen:
@@ -374,10 +381,7 @@ class CaptureReader:
                 start = pos + rec_hdr_len
                 end = start + caplen
                 if caplen > 0x4000000:  # 64 MiB: no real link layer has such frames; the record header is damaged
-                    self._warn(
-                        f"record header of frame {frame + 1} claims {caplen} captured bytes: the file is damaged "
-                        f"there; read the {frame} frames before it"
-                    )
+                    self._warn_damaged_caplen(frame, caplen)
                     return
                 if end > buflen:
                     buf = buf[pos:] + read(max(CHUNK_SIZE, end - buflen))
@@ -386,10 +390,7 @@ class CaptureReader:
                     start = rec_hdr_len
                     end = start + caplen
                     if end > buflen:
-                        self._warn(
-                            f"capture cut in the middle of frame {frame + 1} ({buflen - start} of {caplen} "
-                            f"bytes); read the {frame} frames before it"
-                        )
+                        self._warn_cut_frame(frame, buflen - start, caplen)
                         return
                 frame += 1
                 pos = end

@@ -70,8 +70,8 @@ def accounting(stats: CaptureStats, streams: int) -> str:
 class _Run:
     """Reads a capture once: segments fully analysed, the flows, and the reader's accounting."""
 
-    def __init__(self, capture: str, *, bytes_in_flight: bool = True) -> None:
-        self.pipeline = Pipeline(capture, track_bytes_in_flight=bytes_in_flight)
+    def __init__(self, capture: str) -> None:
+        self.pipeline = Pipeline(capture)
 
     def segments(self, streams: tuple[int, ...]) -> Iterator[Segment]:
         wanted = set(streams) if streams else None

@@ -306,7 +306,6 @@ def _fallback_json(o: Any, depth: int) -> str:
 
 
 def _dumps_indented_py(obj: Any) -> str:
-    import json
     from json.encoder import encode_basestring_ascii as enc_str
 
     parts: list[str] = []
@@ -360,7 +359,7 @@ def _dumps_indented_py(obj: Any) -> str:
         elif o is False:
             append("false")
         else:  # subclasses of int/str/dict, non-str keys ...: the standard encoder, re-indented to this depth
-            append(json.dumps(o, indent=2).replace("\n", "\n" + ind))
+            append(_fallback_json(o, len(ind) // 2))
 
     enc(obj, "")
     return "".join(parts)

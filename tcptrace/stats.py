@@ -40,11 +40,6 @@ _RETRANS = A_RETRANSMISSION | A_FAST_RETRANSMISSION | A_SPURIOUS_RETRANSMISSION
 C_SYNSENT, C_SYNACK, C_ACK, C_DATA, C_FIN, C_RST = 1, 2, 4, 8, 16, 32
 
 
-def steady_bit(seg: Segment) -> int:
-    """Index of a segment's kind in :attr:`FlowSummary.steady_mask`: 2 * direction + (1 if it carries data)."""
-    return 2 * seg.direction + (1 if seg.len else 0)
-
-
 def completeness_label(bits: int) -> str:
     """The label Wireshark 4.0 shows for ``tcp.completeness`` (conversation_completeness_fill)."""
     if bits & 7 == 7 and bits & (C_FIN | C_RST):
@@ -225,7 +220,13 @@ class FlowSummary:
 
     def add(self, seg: Segment) -> None:
         flags = seg.flags
-        if not flags & 0x07 and flags & ACK and not seg.analysis and self.steady_mask >> steady_bit(seg) & 1:
+        # steady_mask bit 2 * direction + has_data (see on_event), tested inline: this runs for every packet
+        if (
+            not flags & 0x07
+            and flags & ACK
+            and not seg.analysis
+            and self.steady_mask >> (2 * seg.direction + (seg.len > 0)) & 1
+        ):
             self._add_steady(seg)
             return
         direction = seg.direction
