@@ -53,9 +53,11 @@ from .analysis import (
     analysis_names,
 )
 from .errors import TcptraceError
+from .events import initial_states, resolve_states
 from .messages import LANGUAGES
-from .model import ACK, FIN, RST, SYN, Segment, flag_names, format_endpoint
+from .model import FIN, RST, SYN, Segment, flag_names, format_endpoint
 from .narrate import _size as narrate_size
+from .vocab import FLAGS, LADDER_CATEGORIES, LADDER_COLOURS, LADDER_PRECEDENCE
 
 if TYPE_CHECKING:
     from .stats import FlowSummary
@@ -71,38 +73,9 @@ GAP_NOTE_ROWS = 2.0  # a pause that adds at least this many rows is labelled wit
 END_PAD_ROWS = 0.4  # below the last arrow, so its receiver-side state stays inside the last band
 INITIAL_STATE_Y = -0.35  # the states before the first segment, just under the participant heads
 
-# Colouring categories, in legend order. The anomaly colours follow Wireshark's "Bad TCP" spirit: warm colours
-# for loss and resets, purple for window trouble.
-CATEGORIES: tuple[str, ...] = (
-    "handshake",
-    "normal",
-    "teardown",
-    "retransmission",
-    "out_of_order",
-    "lost",
-    "dup_ack",
-    "rst",
-    "zero_window",
-    "window_full",
-    "window_update",
-    "keep_alive",
-    "duplicate",
-)
-CATEGORY_COLORS: dict[str, str] = {
-    "handshake": "#1f5fa8",
-    "normal": "#4d4d4d",
-    "teardown": "#2a8c8c",
-    "retransmission": "#e8590c",
-    "out_of_order": "#c98a00",
-    "lost": "#8c2d04",
-    "dup_ack": "#d6337f",
-    "rst": "#d00000",
-    "zero_window": "#7b2cbf",
-    "window_full": "#a67bd6",
-    "window_update": "#2b8a3e",
-    "keep_alive": "#6b7a00",
-    "duplicate": "#8a8a8a",
-}
+# Colouring categories, in legend order, and their colours: tcptrace.vocab.LADDER_CATEGORIES.
+CATEGORIES: tuple[str, ...] = tuple(c.name for c in LADDER_CATEGORIES)
+CATEGORY_COLORS: dict[str, str] = dict(LADDER_COLOURS)
 BAND_COLORS: dict[str, str] = {
     "handshake": "#e7effa",
     "data": "#f5f5f5",
@@ -110,6 +83,13 @@ BAND_COLORS: dict[str, str] = {
     "reset": "#fbe6e6",
 }
 _PHASE_ORDER = {"handshake": 0, "data": 1, "teardown": 2, "reset": 3}
+
+
+def _en_notes() -> dict[str, str]:
+    """The English arrow notes: Wireshark's Info-column texts (tcptrace.vocab.FLAGS); a duplicate ACK's also says
+    which ACK it repeats and how often, "TCP Dup ACK 12#2" (packet-tcp.c "[TCP Dup ACK %u#%u]")."""
+    return {"note." + f.name: f.info + (" {frame}#{number}" if f.name == "duplicate_ack" else "") for f in FLAGS}
+
 
 # Analysis names -> the words of Wireshark's Info column ("[TCP Retransmission]"), by language.
 _EN: dict[str, str] = {
@@ -143,21 +123,7 @@ _EN: dict[str, str] = {
     "cat.window_update": "window update",
     "cat.keep_alive": "keep-alive",
     "cat.duplicate": "duplicate frame",
-    "note.retransmission": "TCP Retransmission",
-    "note.fast_retransmission": "TCP Fast Retransmission",
-    "note.spurious_retransmission": "TCP Spurious Retransmission",
-    "note.out_of_order": "TCP Out-Of-Order",
-    "note.lost_segment": "TCP Previous segment not captured",
-    "note.ack_lost_segment": "TCP ACKed unseen segment",
-    "note.duplicate_ack": "TCP Dup ACK {frame}#{number}",
-    "note.window_update": "TCP Window Update",
-    "note.window_full": "TCP Window Full",
-    "note.zero_window": "TCP ZeroWindow",
-    "note.zero_window_probe": "TCP ZeroWindowProbe",
-    "note.zero_window_probe_ack": "TCP ZeroWindowProbeAck",
-    "note.keep_alive": "TCP Keep-Alive",
-    "note.keep_alive_ack": "TCP Keep-Alive ACK",
-    "note.reused_ports": "TCP Port numbers reused",
+    **_en_notes(),
     "note.duplicate": "duplicate of frame {frame}",
 }
 _ZH: dict[str, str] = {
@@ -341,7 +307,8 @@ def segment_label(seg: Segment) -> str:
     closed (a zero window is the one window value a ladder must show).
     """
     names = flag_names(seg.flags)
-    parts = [f"seq={seg.seq}"]
+    # an RST from a closed port carries seq 0 (RFC 9293 §3.10.7.1): Wireshark's relative 1 would hide that
+    parts = ["raw seq=0" if seg.flags & RST and seg.seq_raw == 0 and seg.seq != 0 else f"seq={seg.seq}"]
     if "ACK" in names:
         parts.append(f"ack={seg.ack}")
     if seg.len:
@@ -352,33 +319,32 @@ def segment_label(seg: Segment) -> str:
 
 
 def segment_category(seg: Segment) -> str:
-    """How to colour a segment: the most alarming thing about it first."""
-    flags, bits = seg.flags, analysis_names(seg.analysis)
+    """How to colour a segment: the most alarming thing about it first (tcptrace.vocab.LADDER_PRECEDENCE)."""
+    flags = seg.flags
+    found = list(_flag_categories(seg.analysis))
     if flags & RST:
-        return "rst"
-    if "lost_segment" in bits or "ack_lost_segment" in bits:
-        return "lost"
-    if "retransmission" in bits:
-        return "retransmission"
+        found.append("rst")
     if seg.duplicate_of:
-        return "duplicate"
-    if "out_of_order" in bits:
-        return "out_of_order"
-    if {"zero_window", "zero_window_probe", "zero_window_probe_ack"} & set(bits):
-        return "zero_window"
-    if "duplicate_ack" in bits:
-        return "dup_ack"
-    if "keep_alive" in bits or "keep_alive_ack" in bits:
-        return "keep_alive"
-    if "window_full" in bits:
-        return "window_full"
-    if "window_update" in bits:
-        return "window_update"
+        found.append("duplicate")
+    if found:
+        return min(found, key=_PRECEDENCE.__getitem__)
     if flags & SYN or seg.phase == "handshake":
         return "handshake"
     if flags & FIN:
         return "teardown"
     return "normal"
+
+
+_PRECEDENCE = {name: rank for rank, name in enumerate(LADDER_PRECEDENCE)}
+_FLAG_CATEGORIES: dict[int, tuple[str, ...]] = {}
+
+
+def _flag_categories(bits: int) -> tuple[str, ...]:
+    """The ladder categories of the analysis flags in ``bits`` (flags without one, like reused_ports, add none)."""
+    cats = _FLAG_CATEGORIES.get(bits)
+    if cats is None:
+        cats = _FLAG_CATEGORIES[bits] = tuple(f.category for f in FLAGS if bits & f.bit and f.category is not None)
+    return cats
 
 
 def _note(analysis: tuple[str, ...], dup_ack: tuple[int, int] | None, duplicate_of: int, t: dict[str, str]) -> str:
@@ -456,16 +422,9 @@ def _localize(ladder: Ladder, lang: str) -> Ladder:
 
 
 def _initial_states(segs: list[Segment]) -> tuple[str, str]:
-    """The endpoints' states before the first segment, as tcptrace.state.ConnectionMachine assumes them."""
-    if not segs:
-        return "UNKNOWN", "UNKNOWN"
-    first = segs[0]
-    if first.flags & (SYN | RST) == SYN:
-        syn_ack = bool(first.flags & ACK)
-        if not syn_ack:
-            return ("CLOSED", "LISTEN") if first.direction == 0 else ("LISTEN", "CLOSED")
-        return ("SYN_SENT", "SYN_RECEIVED") if first.direction == 1 else ("SYN_RECEIVED", "SYN_SENT")
-    return "UNKNOWN", "UNKNOWN"
+    """The endpoints' states before the first segment (CLOSED for a server that refuses: tcptrace.events)."""
+    client, server = initial_states(segs)
+    return str(client), str(server)
 
 
 # Over this many arrows matplotlib spends seconds on the labels and nobody can read the result: then only the
@@ -571,6 +530,7 @@ def build_ladder(
     if spacing not in SPACINGS:
         raise ValueError(f"unknown spacing {spacing!r}; use one of: {', '.join(SPACINGS)}")
     segs = list(segs)
+    resolve_states(segs)  # the endpoints' states with hindsight, as the narrative tells them (tcptrace.events)
     flow = summary.flow
     start_ns = segs[0].ts_ns if segs else 0
     notable = _notable_flags(segs) if collapse else [True] * len(segs)
@@ -735,7 +695,7 @@ def ladder_for(
 
     >>> lad = ladder_for("sample_pcaps/refused.pcap", 0)
     >>> [(a.frame, a.label, a.category) for a in lad.arrows]
-    [(3, 'SYN  seq=0', 'handshake'), (4, 'RST, ACK  seq=1 ack=1', 'rst')]
+    [(3, 'SYN  seq=0', 'handshake'), (4, 'RST, ACK  raw seq=0 ack=1', 'rst')]
     """
     from .stats import Pipeline
 
@@ -790,12 +750,12 @@ def render_ascii(ladder: Ladder) -> str:
     Stream 0: 10.99.0.2:37434 → 10.99.0.1:20001
     2 segments over 14 µs; 2 drawn as arrows
     <BLANKLINE>
-      frame    time (s)   10.99.0.2:37434 (client)    10.99.0.1:20001 (server)
-                           CLOSED |                               | LISTEN
+      frame    time (s)   10.99.0.2:37434 (client)        10.99.0.1:20001 (server)
+                           CLOSED |                                   | CLOSED
     == Three-way handshake ==
-          3    0.000000  SYN_SENT |------ SYN  seq=0 ------------>| SYN_RECEIVED
+          3    0.000000  SYN_SENT |-------- SYN  seq=0 -------------->|
     == Reset ==
-          4    0.000014    CLOSED |<-- RST, ACK  seq=1 ack=1 -----| CLOSED
+          4    0.000014    CLOSED |<-- RST, ACK  raw seq=0 ack=1 -----|
     """
     t = _texts(ladder.lang)
     states = _states_by_frame(ladder)
@@ -894,18 +854,16 @@ def render_mermaid(ladder: Ladder) -> str:
         participant C as 10.99.0.2:37434 (client)
         participant S as 10.99.0.1:20001 (server)
         Note left of C: CLOSED
-        Note right of S: LISTEN
+        Note right of S: CLOSED
         rect rgb(231, 239, 250)
         Note over C,S: Three-way handshake
         C->>S: 3 SYN  seq=0
         Note left of C: SYN_SENT
-        Note right of S: SYN_RECEIVED
         end
         rect rgb(251, 230, 230)
         Note over C,S: Reset
-        S-xC: 4 RST, ACK  seq=1 ack=1
+        S-xC: 4 RST, ACK  raw seq=0 ack=1
         Note left of C: CLOSED
-        Note right of S: CLOSED
         end
     """
     e = mermaid_escape
@@ -960,7 +918,7 @@ def render_plantuml(ladder: Ladder) -> str:
     >>> text.splitlines()[0], text.splitlines()[-1]
     ('@startuml', '@enduml')
     >>> [x for x in text.splitlines() if " -[#" in x]
-    ['C -[#1f5fa8]> S : 3 SYN  seq=0', 'S -[#d00000]>x C : 4 RST, ACK  seq=1 ack=1']
+    ['C -[#1f5fa8]> S : 3 SYN  seq=0', 'S -[#d00000]>x C : 4 RST, ACK  raw seq=0 ack=1']
     """
     e = _plantuml_escape
     states = _states_by_frame(ladder)

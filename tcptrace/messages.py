@@ -26,6 +26,97 @@ EN: dict[str, str] = {
     "raw": "raw",
     "relative": "relative",
     "step": "step",
+    # language metadata: how sentences and list items are joined, the HTML lang, whether text needs a CJK font
+    "sep.join": " ",
+    "sep.list": "; ",
+    "sep.items": ", ",
+    "meta.html_lang": "en",
+    "meta.cjk": "",
+    # handshake and refusal, beyond the basic steps
+    "handshake.backlog": "The {server}'s kernel completed this handshake on its own: the connection now waits in "
+    "the listen backlog until the {server}'s application calls accept().",
+    "refused.numbers": "The RST's raw seq is {seq_raw}: a port nobody listens on has no sequence numbers of its "
+    "own, and RFC 9293 §3.10.7.1 answers a SYN with <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>. Its ack = {ack} "
+    "(raw {ack_raw}) is the SYN's seq + 1 ({syn_seq_raw} + 1, the SYN consumes one number): acknowledging the SYN "
+    "is what makes the client accept the RST. Wireshark shows seq = {seq} (relative) because the server sent no "
+    "SYN to number from.",
+    "fin.crossed": "Its ack = {ack} does not cover the {other}'s FIN: the {who} sent this FIN before the {other}'s "
+    "FIN reached it, so it went from ESTABLISHED to FIN_WAIT_1 and then, on receiving that FIN, to CLOSING.",
+    "fin.retransmission": "The {who} sends its FIN again (seq {seq}, copy {copy}, {delay} after the previous "
+    "one): a retransmission of the FIN of frame {first_frame}, not a new close. Its FIN has not been "
+    "acknowledged; the {who} is still in {state}.",
+    "fin.retransmission.ack_lost": "The {who} sends its FIN again (seq {seq}, copy {copy}, {delay} after the "
+    "previous one): a retransmission of the FIN of frame {first_frame}, not a new close. The {other}'s ACK of "
+    "that FIN was captured but never reached the {who} (it was lost after the capture point), so its "
+    "retransmission timer fired; the {who} is still in {state}.",
+    "backoff": "Back-off: the copies left {intervals} apart — the retransmission timeout (RTO) doubles while the "
+    "copies go unanswered (RFC 6298 §5.5).",
+    "backoff.irregular": "The copies left {intervals} apart (the retransmission timer's back-off).",
+    "fin_ack.again": "The {who} acknowledges the {other}'s FIN again: ack = {ack}. {states}",
+    "time_wait.reack": "This is what TIME_WAIT is for: the {who} still knows the connection and re-sends the last "
+    "ACK the {other} is missing.",
+    "keepalive.interval": "The {who} probes again {interval} after its previous keep-alive (the keep-alive "
+    "interval, TCP_KEEPINTVL).",
+    "ack.window": "The {who}'s receive window is now {win} bytes ({raw} × {factor}).",
+    "dupacks.sack": "{n} of them carry SACK blocks telling which bytes after the hole arrived.",
+    "winupdates": "The {who} sends {n} window updates in a row: no new data acknowledged, only the window "
+    "changes as its application reads.",
+    # retransmissions, told by what caused them
+    "retrans.timeout": "Timeout retransmission: bytes first sent in frame {first_frame}, {since} earlier, sent "
+    "again because no ACK came before the retransmission timer expired.",
+    "retrans.timeout.uncaptured": "Timeout retransmission: seq {seq} was sent before (its first copy was not "
+    "captured), sent again because no ACK came before the retransmission timer expired.",
+    "retrans.probe": "Probe retransmission: bytes first sent in frame {first_frame}, only {since} earlier, sent "
+    "again before any retransmission timeout could expire (at least 200 ms on Linux): a tail-loss probe (RFC 8985) "
+    "re-sends the last segment to draw an ACK.",
+    "retrans.probe.uncaptured": "Probe retransmission: seq {seq} sent again before any retransmission timeout "
+    "could expire (a tail-loss probe, RFC 8985).",
+    "retrans.fast": "Fast retransmission: bytes first sent in frame {first_frame}, {since} earlier, sent again "
+    "after duplicate ACKs asked for seq {seq} (the last in frame {frame}): the sender did not wait for a timeout.",
+    "retrans.fast.uncaptured": "Fast retransmission: seq {seq} sent again after {dup_acks} duplicate ACKs asked "
+    "for it (the last in frame {frame}); its first copy was not captured.",
+    "retrans.sack": "SACK-driven retransmission: bytes first sent in frame {first_frame}, {since} earlier, sent "
+    "again because the receiver's SACK blocks reported them missing.",
+    "retrans.sack.uncaptured": "SACK-driven retransmission: seq {seq} sent again because the receiver's SACK "
+    "blocks reported it missing; its first copy was not captured.",
+    "retrans.spurious": "Spurious retransmission: bytes first sent in frame {first_frame}, {since} earlier, sent "
+    "again although the receiver had already acknowledged them (frame {frame}).",
+    "retrans.spurious.uncaptured": "Spurious retransmission: seq + len = {end} was already acknowledged by the "
+    "receiver (frame {frame}).",
+    "retrans.resend": "A retransmission: these bytes were first sent in frame {first_frame}, {since} earlier.",
+    "wireshark.ooo": "Wireshark labels it Out-Of-Order because it came only {ms} ms after the previous segment "
+    "(less than its threshold of {threshold_ms} ms); the capture shows the same bytes sent before, so it is a "
+    "re-send.",
+    "gap.reordered": "Seq {seq} is beyond the next expected {expected}: {gap} bytes are missing here, but they "
+    "arrive later (frame {later_frame}): reordering, not loss. (Wireshark: Previous segment not captured.)",
+    "zwp.linux": "Zero-window probe: the peer's window is 0, so the {who} sends an ACK with seq = {seq} (one "
+    "below the next byte) and no data to make the peer report its window (the persist timer, RFC 9293 §3.8.6.1). "
+    "Wireshark labels it Keep-Alive because of the seq − 1.",
+    "wireshark.window_update_sack": "The ack is stuck at the hole: this is a duplicate ACK carrying SACK blocks "
+    "(Wireshark labels it Window update because its window field changed).",
+    "sack": "SACK: the {who} has received seq {first}–{last} beyond the hole at {ack} ({missing} bytes are "
+    "missing before it).",
+    "dsack": "D-SACK (RFC 2883): the {who} reports seq {first}–{last} a second time, below its ack: those bytes "
+    "arrived twice, so a retransmission of them was unnecessary.",
+    "mss.timestamps": "Full segments carry {len} bytes, not the MSS of {mss}: 12 bytes of each segment's "
+    "header go to the timestamp option (RFC 7323).",
+    "sticky.several": "This one segment carries {n} newline-terminated messages: the application wrote them "
+    'separately, TCP delivered them together (the "sticky packet" effect); the receiver must split them at the '
+    "newlines.",
+    "sticky.framed": "This one segment carries {n} length-prefixed messages ({len} bytes): sent separately, "
+    'delivered together (the "sticky packet" effect); the 4-byte length headers let the receiver split them.',
+    "framing.split": "These 4 bytes are a length header announcing a {body}-byte message; the body arrives in {n} "
+    "segments (frames {first_frame}–{last_frame}): the receiver reads until it has {body} bytes, however TCP cut "
+    "them.",
+    "sticky.split": "One write was split into {n} segments ({full} bytes each, the last {len}): TCP cuts the byte "
+    "stream into segments of at most the MSS; the receiver must not assume one recv() per send().",
+    "data.half_close.reads": "The {who} still sends data after the {other}'s FIN, and the {other} acknowledges it: "
+    "a FIN closes only one direction (a half-close); the {other} called shutdown(SHUT_WR), not close(), and "
+    "keeps reading.",
+    "linger.close_wait": "The capture ends with the {who} in CLOSE_WAIT ({waiting} after the FIN): its "
+    "application has read end-of-file but has not called close().",
+    "linger.fin_wait_2": "The {who} waits in FIN_WAIT_2 for a FIN that has not come; Linux drops an orphaned "
+    "FIN_WAIT_2 socket after net.ipv4.tcp_fin_timeout (60 s).",
     # handshake
     "syn": "The {client} sends SYN with seq = {seq} ({alt} {seq_raw}) to ask for a connection, and enters "
     "SYN_SENT. {options}",
@@ -77,7 +168,6 @@ EN: dict[str, str] = {
     "ack.new": " ({n} new {bytes_word})",
     "ack.rtt": "; {rtt} after frame {frame}",
     "ack.delayed": " (a delayed ACK: the receiver waited for more data before acknowledging)",
-    "ack.window": "The {who}'s window is now {win} bytes.",
     "summary": "The {who} sends {size} in {n} segments over {duration}; {acks} segments from the {other} "
     "acknowledge it.",
     "summary.both": "{a} {b}",
@@ -116,7 +206,10 @@ EN: dict[str, str] = {
     # teardown
     "fin": "The {who} sends FIN (seq {seq}{data}): it has nothing more to send. It enters {who_state}; the "
     "{other}, on receiving it, enters {other_state} (its application will read end-of-file).",
-    "fin.data": ", with {n} bytes of data",
+    "fin.in_flight": "The {who} sends FIN (seq {seq}{data}): it has nothing more to send. It enters {who_state}. "
+    "Nothing shows yet that the {other} received it, so the {other} is still {other_state} for now.",
+    "fin.retransmission.arrives": "This copy gets through: the {other} enters {other_state}.",
+    "fin.data": ", after {n} bytes of data in the same segment",
     "fin.second": "The {who} sends its own FIN (seq {seq}){acking}. It enters {who_state}; the {other} is now "
     "{other_state}.",
     "fin.acking": " and in the same segment acknowledges the {other}'s FIN (ack = {ack}): the three-segment "
@@ -212,6 +305,49 @@ ZH: dict[str, str] = {
     "raw": "原始值",
     "relative": "相对值",
     "step": "步骤",
+    "sep.join": "",
+    "sep.list": "；",
+    "sep.items": "，",
+    "meta.html_lang": "zh-CN",
+    "meta.cjk": "1",
+    "handshake.backlog": "这次握手由{server}的内核独自完成：连接现在在监听队列（backlog）中等待，直到{server}的应用程序调用 accept()。",
+    "refused.numbers": "RST 的原始序列号是 {seq_raw}：没有程序监听的端口没有自己的序列号，RFC 9293 §3.10.7.1 规定用 <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK> 回应 SYN。它的确认号 ack = {ack}（原始值 {ack_raw}）等于 SYN 的序列号加 1（{syn_seq_raw} + 1，SYN 占用一个序列号）：正因为确认了这个 SYN，客户端才会接受这个 RST。Wireshark 显示 seq = {seq}（相对值），是因为服务器没有发送可作为编号起点的 SYN。",
+    "fin.crossed": "它的确认号 ack = {ack} 没有覆盖{other}的 FIN：{who}在{other}的 FIN 到达之前就发出了这个 FIN，所以它先从 ESTABLISHED 进入 FIN_WAIT_1，收到那个 FIN 后再进入 CLOSING。",
+    "fin.retransmission": "{who}再次发送 FIN（seq {seq}，第 {copy} 次重发，距上一次 {delay}）：这是帧 {first_frame} 中 FIN 的重传，而不是新的关闭。它的 FIN 还没有被确认；{who}仍处于 {state} 状态。",
+    "fin.retransmission.ack_lost": "{who}再次发送 FIN（seq {seq}，第 {copy} 次重发，距上一次 {delay}）：这是帧 {first_frame} 中 FIN 的重传，而不是新的关闭。{other}对这个 FIN 的 ACK 虽然被捕获到了，却没有到达{who}（在捕获点之后丢失），于是{who}的重传计时器超时；{who}仍处于 {state} 状态。",
+    "backoff": "退避：各次重发之间相隔 {intervals}——重发一直得不到应答，重传超时时间（RTO）就不断加倍（RFC 6298 §5.5）。",
+    "backoff.irregular": "各次重发之间相隔 {intervals}（重传计时器的退避）。",
+    "fin_ack.again": "{who}再次确认{other}的 FIN：确认号 ack = {ack}。{states}",
+    "time_wait.reack": "这正是 TIME_WAIT 的作用：{who}仍然记得这个连接，于是重发{other}没有收到的最后一个 ACK。",
+    "keepalive.interval": "{who}在上一次保活报文之后 {interval} 再次探测（保活间隔，TCP_KEEPINTVL）。",
+    "ack.window": "{who}的接收窗口现在是 {win} 字节（{raw} × {factor}）。",
+    "dupacks.sack": "其中 {n} 个携带 SACK 块，告诉对方空洞之后哪些字节已经到达。",
+    "winupdates": "{who}连续发送 {n} 个窗口更新：没有确认新的数据，只是随着其应用程序读取数据，窗口在变化。",
+    "retrans.timeout": "超时重传：这些字节最早在帧 {first_frame} 中发送，{since} 之前；因为在重传计时器到期之前没有收到 ACK，所以再次发送。",
+    "retrans.timeout.uncaptured": "超时重传：seq {seq} 之前已经发送过（第一次发送未被捕获）；因为在重传计时器到期之前没有收到 ACK，所以再次发送。",
+    "retrans.probe": "探测重传：这些字节最早在帧 {first_frame} 中发送，仅 {since} 之前；在任何重传超时（Linux 上至少 200 毫秒）到期之前就再次发送：这是尾部丢失探测（RFC 8985），重发最后一个报文段以引出一个 ACK。",
+    "retrans.probe.uncaptured": "探测重传：在任何重传超时到期之前再次发送 seq {seq}（尾部丢失探测，RFC 8985）。",
+    "retrans.fast": "快速重传：这些字节最早在帧 {first_frame} 中发送，{since} 之前；在重复确认请求 seq {seq}（最后一个在帧 {frame}）之后再次发送：发送方没有等到超时。",
+    "retrans.fast.uncaptured": "快速重传：{dup_acks} 个重复确认请求 seq {seq}（最后一个在帧 {frame}）之后再次发送；第一次发送未被捕获。",
+    "retrans.sack": "由 SACK 触发的重传：这些字节最早在帧 {first_frame} 中发送，{since} 之前；接收方的 SACK 块报告它们缺失，所以再次发送。",
+    "retrans.sack.uncaptured": "由 SACK 触发的重传：接收方的 SACK 块报告 seq {seq} 缺失，所以再次发送；第一次发送未被捕获。",
+    "retrans.spurious": "虚假重传：这些字节最早在帧 {first_frame} 中发送，{since} 之前；接收方其实已经确认过它们（帧 {frame}），却又发送了一次。",
+    "retrans.spurious.uncaptured": "虚假重传：seq + len = {end} 已经被接收方确认（帧 {frame}）。",
+    "retrans.resend": "这是一次重传：这些字节最早在帧 {first_frame} 中发送，{since} 之前。",
+    "wireshark.ooo": "Wireshark 把它标为乱序（Out-Of-Order），因为它距上一个报文段只有 {ms} 毫秒（小于其阈值 {threshold_ms} 毫秒）；但捕获显示同样的字节之前已经发送过，所以这是重发。",
+    "gap.reordered": "seq {seq} 超过了下一个期望的序列号 {expected}：这里缺少 {gap} 字节，但它们随后（帧 {later_frame}）到达了：这是乱序，不是丢包。（Wireshark：前一个报文段未被捕获。）",
+    "zwp.linux": "零窗口探测：对方的窗口为 0，所以{who}发送一个 seq = {seq}（比下一个字节小 1）、不带数据的 ACK，促使对方报告它的窗口（坚持计时器，RFC 9293 §3.8.6.1）。Wireshark 因为 seq 减了 1 而把它标为保活（Keep-Alive）。",
+    "wireshark.window_update_sack": "确认号停在空洞处：这是一个携带 SACK 块的重复确认（Wireshark 因为它的窗口字段变了而把它标为窗口更新）。",
+    "sack": "SACK：{who}已经收到空洞 {ack} 之后的 seq {first}–{last}（其前面缺少 {missing} 字节）。",
+    "dsack": "D-SACK（RFC 2883）：{who}在确认号之下再次报告 seq {first}–{last}：这些字节到达了两次，所以对它们的重传是不必要的。",
+    "mss.timestamps": "满长度的报文段携带 {len} 字节而不是 MSS {mss} 字节：每个报文段首部中有 12 字节用于时间戳选项（RFC 7323）。",
+    "sticky.several": "这一个报文段里有 {n} 条以换行结尾的消息：应用程序是分开写的，TCP 却把它们一起交付（“粘包”现象）；接收方必须按换行符把它们拆开。",
+    "sticky.framed": "这一个报文段里有 {n} 条带长度前缀的消息（共 {len} 字节）：分开发送，却一起交付（“粘包”现象）；接收方靠 4 字节的长度头把它们拆开。",
+    "framing.split": "这 4 个字节是长度头，声明后面的消息有 {body} 字节；消息体分 {n} 个报文段到达（帧 {first_frame}–{last_frame}）：无论 TCP 怎样切分，接收方都要一直读到凑齐 {body} 字节为止。",
+    "sticky.split": "一次写入被拆成了 {n} 个报文段（每个 {full} 字节，最后一个 {len} 字节）：TCP 把字节流切成不超过 MSS 的报文段；接收方不能假定一次 send() 对应一次 recv()。",
+    "data.half_close.reads": "{who}在{other}的 FIN 之后仍在发送数据，而{other}确认了这些数据：FIN 只关闭一个方向（半关闭）；{other}调用的是 shutdown(SHUT_WR) 而不是 close()，它还在继续读取。",
+    "linger.close_wait": "捕获结束时{who}仍处于 CLOSE_WAIT 状态（FIN 之后已过 {waiting}）：它的应用程序已经读到文件结束，却还没有调用 close()。",
+    "linger.fin_wait_2": "{who}在 FIN_WAIT_2 状态等待一个一直没有到来的 FIN；Linux 会在 net.ipv4.tcp_fin_timeout（60 秒）之后丢弃孤立的 FIN_WAIT_2 套接字。",
     "syn": "{client}发送 SYN，序列号 seq = {seq}（{alt} {seq_raw}），请求建立连接，并进入 SYN_SENT 状态。{options}",
     "syn.retransmission": "尚未收到应答：{client}在上一个 SYN 之后 {delay} 再次发送 SYN（SYN 重传；超时时间每次加倍：{intervals}）。",
     "syn_ack": "{server}回复 SYN+ACK：序列号 seq = {seq}（{alt} {seq_raw}），确认号 ack = {ack}（{alt} {ack_raw}）。"
@@ -251,7 +387,6 @@ ZH: dict[str, str] = {
     "ack.new": "（新确认 {n} {bytes_word}）",
     "ack.rtt": "；在帧 {frame} 之后 {rtt}",
     "ack.delayed": "（延迟确认：接收方等待更多数据后才确认）",
-    "ack.window": "{who}的接收窗口现在是 {win} 字节。",
     "summary": "{who}在 {duration} 内用 {n} 个报文段发送了 {size}；{other}用 {acks} 个报文段进行了确认。",
     "summary.both": "{a}{b}",
     "summary.ack_only": "{who}在 {duration} 内发送了 {n} 个不带数据的 ACK。",
@@ -276,7 +411,9 @@ ZH: dict[str, str] = {
     "flag.reused_ports": "端口号被重用：{why}。",
     "flag.duplicate": "重复帧：{why}。",
     "fin": "{who}发送 FIN（seq {seq}{data}）：它没有更多数据要发送，进入 {who_state} 状态；{other}收到后进入 {other_state} 状态（其应用程序将读到文件结束）。",
-    "fin.data": "，携带 {n} 字节数据",
+    "fin.in_flight": "{who}发送 FIN（seq {seq}{data}）：它没有更多数据要发送，进入 {who_state} 状态。目前还看不出{other}已经收到它，所以{other}暂时仍处于 {other_state} 状态。",
+    "fin.retransmission.arrives": "这一次重发送达了：{other}进入 {other_state} 状态。",
+    "fin.data": "，同一报文段中先携带 {n} 字节数据",
     "fin.second": "{who}发送自己的 FIN（seq {seq}）{acking}。它进入 {who_state} 状态；{other}现在处于 {other_state} 状态。",
     "fin.acking": "，并在同一个报文段中确认{other}的 FIN（ack = {ack}）：FIN 与 ACK 合并的三报文段关闭",
     "fin.simultaneous": "双方的 FIN 交叉而过：同时关闭。每一方在自己的 FIN 被确认之前处于 CLOSING 状态。",

@@ -13,15 +13,15 @@ Renderers return strings (text, Markdown, HTML) or a JSON-ready dict; nothing he
 
 from __future__ import annotations
 
+import dataclasses
 import html
-import itertools
 import os
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
-from .analysis import analysis_names
+from .events import Event, Note, classify
 from .messages import LANGUAGES
-from .model import ACK, FIN, PSH, RST, SYN, Segment
+from .model import Segment, TcpOptions
 from .stats import FlowSummary, Pipeline
 
 M32 = 0xFFFFFFFF
@@ -45,6 +45,8 @@ class Step:
     flags: tuple[str, ...] = ()
     notable: bool = True
     group: tuple[Any, ...] = ()  # ("dupack", direction, ack, number, frame): adjacent ones merge into one step
+    facts: dict[str, Any] = field(default_factory=dict)  # the numbers the text states (tcptrace.events)
+    notes: tuple[str, ...] = ()  # catalogue keys of what else the step says (flag.*, sack, backoff ...)
 
     def frame_label(self, lang: str = "en") -> str:
         t = LANGUAGES[lang]
@@ -62,7 +64,21 @@ class Step:
             "client_state": self.client_state,
             "server_state": self.server_state,
             "flags": list(self.flags),
+            "facts": _json_facts(self.facts),
+            "notes": list(self.notes),
         }
+
+
+def _json_facts(facts: dict[str, Any]) -> dict[str, Any]:
+    """The JSON-ready facts: numbers, strings, booleans and lists of them (payload and options objects are
+    described by the text)."""
+    out: dict[str, Any] = {}
+    for k, v in facts.items():
+        if isinstance(v, (bool, int, float, str)) or v is None:
+            out[k] = v
+        elif isinstance(v, (list, tuple)) and all(isinstance(x, (bool, int, float, str)) for x in v):
+            out[k] = list(v)
+    return out
 
 
 @dataclass
@@ -171,29 +187,15 @@ def _size(n: int, t: dict[str, str]) -> str:
     return f"{n / 1e6:.1f} MB"
 
 
-class _Builder:
-    def __init__(self, summary: FlowSummary, segs: list[Segment], lang: str, absolute: bool) -> None:
+class _Renderer:
+    """Words the events of one stream (:func:`tcptrace.events.classify`) from the message catalogue."""
+
+    def __init__(self, summary: FlowSummary, lang: str, absolute: bool) -> None:
         self.s = summary
-        self.segs = segs
         self.lang = lang
         self.t = LANGUAGES[lang]
         self.absolute = absolute
-        self.steps: list[Step] = []
-        self.syn_times: list[int] = []
-        self.synack_times: list[int] = []
-        self.fin_seen = [False, False]
-        self.fin_next: list[int | None] = [None, None]
-        self.last_ack = [-1, -1]
-        self.first_data = [True, True]
-        self.first_ack = [True, True]
-        self.states = ("UNKNOWN", "UNKNOWN")
-        self.time_wait_told = False
-        self.stream_note_told = False
-        self.after_syn = [False, False]  # the side's previous segment was its SYN (window not scaled yet)
-        self.sep = "" if lang == "zh" else " "  # between sentences
-        self.anomalies: dict[int, list[str]] = {}
-        for a in summary.anomalies:
-            self.anomalies.setdefault(a["frame"], []).append(a["text"])
+        self.sep = self.t["sep.join"]
 
     def role(self, direction: int, capital: bool = False) -> str:
         key = ("Client" if capital else "client") if direction == 0 else ("Server" if capital else "server")
@@ -202,9 +204,8 @@ class _Builder:
     def num(self, rel: int, raw: int) -> tuple[int, int]:
         return (raw, rel) if self.absolute else (rel, raw)
 
-    def options(self, seg: Segment) -> str:
+    def options(self, o: TcpOptions, header_truncated: bool) -> str:
         t = self.t
-        o = seg.options
         items = []
         if o.mss is not None:
             items.append(t["opt.mss"].format(mss=o.mss))
@@ -215,252 +216,179 @@ class _Builder:
             items.append(t["opt.sack"])
         if o.tsval is not None:
             items.append(t["opt.ts"])
-        cut = o.truncated or seg.header_truncated
+        cut = o.truncated or header_truncated
         if not items:
             return t["options.cut"] if cut else t["options.none"]
-        sep = "；" if self.lang == "zh" else "; "
-        text = t["options.list"].format(items=sep.join(items))
+        text = t["options.list"].format(items=t["sep.list"].join(items))
         return text + self.sep + t["options.cut"] if cut else text
 
-    def negotiated(self, syn: Segment | None, synack: Segment) -> str:
+    def negotiated(self, f: dict[str, Any]) -> str:
+        syn, synack = f.get("syn_options"), f["options"]
         if syn is None:
             return ""
         t = self.t
-        a, b = syn.options, synack.options
-        if a.truncated or b.truncated or syn.header_truncated or synack.header_truncated:
+        if syn.truncated or synack.truncated or f.get("syn_header_truncated") or f["header_truncated"]:
             return self.sep + t["negotiated.unknown"]
         items = []
-        if a.wscale is not None and b.wscale is not None:
-            items.append(t["neg.ws.on"].format(c=1 << min(a.wscale, 14), s=1 << min(b.wscale, 14)))
+        if syn.wscale is not None and synack.wscale is not None:
+            items.append(t["neg.ws.on"].format(c=1 << min(syn.wscale, 14), s=1 << min(synack.wscale, 14)))
         else:
             items.append(t["neg.ws.off"])
-        items.append(t["neg.sack.on"] if a.sack_permitted and b.sack_permitted else t["neg.sack.off"])
-        items.append(t["neg.ts.on"] if a.tsval is not None and b.tsval is not None else t["neg.ts.off"])
-        if a.mss is not None and b.mss is not None:
-            items.append(t["neg.mss"].format(mss=min(a.mss, b.mss)))
-        sep = "，" if self.lang == "zh" else ", "
-        return self.sep + t["negotiated"].format(items=sep.join(items))
+        items.append(t["neg.sack.on"] if syn.sack_permitted and synack.sack_permitted else t["neg.sack.off"])
+        items.append(t["neg.ts.on"] if syn.tsval is not None and synack.tsval is not None else t["neg.ts.off"])
+        if syn.mss is not None and synack.mss is not None:
+            items.append(t["neg.mss"].format(mss=min(syn.mss, synack.mss)))
+        return self.sep + t["negotiated"].format(items=t["sep.items"].join(items))
 
-    def build(self) -> list[Step]:
+    def note(self, note: Note, who: str, other: str) -> str:
+        fields = _format_facts(note.facts, self.t)
+        if isinstance(note.facts.get("who"), int):
+            fields["who"] = self.role(note.facts["who"])
+            fields["other"] = self.role(1 - note.facts["who"])
+        else:
+            fields.setdefault("who", who)
+            fields.setdefault("other", other)
+        key = note.key
+        if key.startswith("flag."):
+            name = key[5:].split(".")[0]
+            fields["why"] = _why(name, note.facts, self.lang) if note.facts or name == "window_update" else ""
+        if key == "data.half_close":
+            key += ".reads" if note.facts.get("reads_on") else ""
+        if key.startswith("retrans.") and not note.facts.get("has_carrier", True):
+            key += ".uncaptured"
+        if key == "backoff" and not note.facts.get("doubling"):
+            key += ".irregular"
+        if key == "step.states":
+            fields.update(client_role=self.role(0, True), server_role=self.role(1, True))
+        try:
+            return self.t[key].format(**fields)
+        except (KeyError, IndexError):
+            return ""
+
+    def render(self, e: Event) -> str:
         t = self.t
-        first_syn: Segment | None = None
-        refused = self.s.opened() == "refused"
-        rst_by_frame = {f: (st, cause) for _, f, st, cause, _ in self.s.rst}
-        for seg in self.segs:
-            d = seg.direction
-            who, other = self.role(d), self.role(1 - d)
-            flags = seg.flags
-            names = list(analysis_names(seg.analysis))
-            if "fast_retransmission" in names or "spurious_retransmission" in names:
-                names.remove("retransmission")  # said by the more specific kind
-            seq, seq_alt = self.num(seg.seq, seg.seq_raw)
-            ack, ack_alt = self.num(seg.ack, seg.ack_raw)
-            alt = t["relative"] if self.absolute else t["raw"]
-            parts: list[str] = []
-            described_states = True
-            kind = "ack"
-            if flags & RST:
-                if refused and d == 1 and seg.frame == self.s.rst[0][1]:
-                    kind = "refused"
-                    parts.append(t["refused"].format(server=self.role(1), port=self.s.flow.server.port))
-                else:
-                    kind = "reset"
-                    state, cause = rst_by_frame.get(seg.frame, (str(seg.client_state), ""))
-                    parts.append(t["reset"].format(who=who, state=state, cause=t.get("cause." + cause, cause)))
-            elif flags & SYN and not flags & ACK:
-                if not self.syn_times:
-                    kind = "syn"
-                    first_syn = seg
-                    parts.append(
-                        t["syn"].format(client=who, seq=seq, seq_raw=seq_alt, alt=alt, options=self.options(seg))
-                    )
-                else:
-                    kind = "syn_retransmission"
-                    delay = seg.ts_ns - self.syn_times[-1]
-                    times = [*self.syn_times, seg.ts_ns]
-                    intervals = ", ".join(_dur(b - a) for a, b in itertools.pairwise(times))
-                    parts.append(t["syn.retransmission"].format(client=who, delay=_dur(delay), intervals=intervals))
-                    names = [n for n in names if n != "retransmission"]
-                self.syn_times.append(seg.ts_ns)
-            elif flags & SYN:
-                if not self.synack_times:
-                    kind = "syn_ack"
-                    text = t["syn_ack"].format(
-                        server=who,
-                        client=other,
-                        seq=seq,
-                        seq_raw=seq_alt,
-                        ack=ack,
-                        ack_raw=ack_alt,
-                        alt=alt,
-                        client_state=seg.client_state,
-                        options=self.options(seg),
-                    )
-                    parts.append(text + self.negotiated(first_syn, seg))
-                else:
-                    kind = "syn_ack_retransmission"
-                    delay = seg.ts_ns - self.synack_times[-1]
-                    parts.append(t["syn_ack.retransmission"].format(server=who, delay=_dur(delay)))
-                    names = [n for n in names if n != "retransmission"]
-                self.synack_times.append(seg.ts_ns)
-            elif seg.phase == "handshake":
-                kind = "handshake_ack"
-                fa = self.s.flow.analysis
-                rtt = ""
-                if fa is not None and fa.ts_first_rtt and self.syn_times:
-                    rtt = t["handshake.rtt"].format(rtt=_dur(fa.ts_first_rtt))
-                parts.append(t["handshake_ack"].format(client=who, seq=seq, ack=ack, ack_raw=ack_alt, alt=alt,
-                                                       rtt=rtt))  # fmt: skip
-            elif flags & FIN:
-                # the three-segment close: this FIN is also the first acknowledgement of the peer's FIN
-                acking = self.s.fin_acked[1 - d] == seg.frame
-                who_state = str(seg.client_state if d == 0 else seg.server_state)
-                other_state = str(seg.server_state if d == 0 else seg.client_state)
-                if not self.fin_seen[1 - d]:
-                    kind = "fin"
-                    data = t["fin.data"].format(n=seg.len) if seg.len else ""
-                    parts.append(t["fin"].format(who=who, other=other, seq=seq, data=data, who_state=who_state,
-                                                 other_state=other_state))  # fmt: skip
-                else:
-                    kind = "fin_second"
-                    ack_txt = t["fin.acking"].format(other=other, ack=ack) if acking else ""
-                    parts.append(t["fin.second"].format(who=who, other=other, seq=seq, acking=ack_txt,
-                                                        who_state=who_state, other_state=other_state))  # fmt: skip
-                    if "CLOSING" in (who_state, other_state):
-                        parts.append(t["fin.simultaneous"])
-                    if other_state == "TIME_WAIT" and not self.time_wait_told:
-                        parts.append(t["time_wait"].format(who=other))
-                        self.time_wait_told = True
-                self.fin_seen[d] = True
-                self.fin_next[d] = (seg.seq_raw + seg.len + 1) & M32
-            elif seg.len:
-                kind = "data"
-                described_states = False
-                last = (seq + seg.len - 1) & M32
-                push = t["data.push"] if flags & PSH else ""
-                parts.append(t["data"].format(who=who, n=seg.len, bytes_word=t["bytes"] if seg.len != 1 else t["byte"],
-                                              first=seq, last=last, push=push,
-                                              preview=preview(seg.payload, seg.len, self.lang)))  # fmt: skip
-                prev_ack = self.last_ack[d]
-                if flags & ACK and prev_ack >= 0 and seg.ack != prev_ack:
-                    n_acked = (seg.ack - prev_ack) & M32
-                    if self.fin_next[1 - d] is not None and seg.ack_raw == self.fin_next[1 - d]:
-                        parts.append(t["data.piggyback_fin"].format(other=other, ack=ack))
-                    else:
-                        parts.append(t["data.piggyback"].format(other=other, upto=(ack - 1) & M32, n=n_acked))
-                if self.fin_seen[1 - d] and not self.fin_seen[d] and self.first_data[d] is not None:
-                    parts.append(t["data.half_close"].format(who=who, other=other))
-                    self.first_data[d] = None  # type: ignore[call-overload]
-                if not self.stream_note_told and seg.len > 1:
-                    # Once per flow: the receiver sees bytes, not send() calls (the "sticky packet" effect).
-                    parts.append(t["coalesced"].format(n=seg.len))
-                    self.stream_note_told = True
-            else:
-                fin_next = self.fin_next[1 - d]
-                if fin_next is not None and flags & ACK and seg.ack_raw == fin_next:
-                    kind = "fin_ack"
-                    both = t["states"].format(
-                        client_role=self.role(0, True),
-                        client_state=seg.client_state,
-                        server_role=self.role(1, True),
-                        server_state=seg.server_state,
-                    )
-                    parts.append(t["fin_ack"].format(who=who, other=other, ack=ack, states=both))
-                    if seg.acks_frame and seg.ack_rtt_ns >= 0 and self._delayed(seg):
-                        parts.append(t["fin_ack.delayed"].format(rtt=_dur(seg.ack_rtt_ns), frame=seg.acks_frame))
-                    mine = str(seg.client_state if d == 0 else seg.server_state)
-                    theirs = str(seg.server_state if d == 0 else seg.client_state)
-                    if mine == "TIME_WAIT" and not self.time_wait_told:
-                        parts.append(t["time_wait"].format(who=who))
-                        self.time_wait_told = True
-                    _ = theirs
-                    self.fin_next[1 - d] = None
-                elif flags & ACK:
-                    kind = "ack"
-                    described_states = False
-                    prev = self.last_ack[d]
-                    new = ""
-                    if prev >= 0 and seg.ack != prev:
-                        n = (seg.ack - prev) & M32
-                        new = t["ack.new"].format(n=n, bytes_word=t["bytes"] if n != 1 else t["byte"])
-                    rtt = ""
-                    if seg.acks_frame and seg.ack_rtt_ns >= 0:
-                        rtt = t["ack.rtt"].format(rtt=_dur(seg.ack_rtt_ns), frame=seg.acks_frame)
-                        if self._delayed(seg):
-                            rtt += t["ack.delayed"]
-                    if not (names and prev == seg.ack):  # a keep-alive or probe repeats the ack: say only that
-                        parts.append(t["ack"].format(who=who, other=other, ack=ack, upto=(ack - 1) & M32, new=new,
-                                                     rtt=rtt))  # fmt: skip
-            if flags & ACK:
-                self.last_ack[d] = seg.ack
-            for name in names:
-                ev = (seg.evidence or {}).get(name, {})
-                if name == "window_update":
-                    parts.append(self._window_update(seg, ev, who))
-                else:
-                    parts.append(self._flag(name, ev, who, other))
-            self.after_syn[d] = bool(flags & SYN)
-            if seg.duplicate_of:
-                dup_ev = (seg.evidence or {}).get("duplicate", {})
-                parts.append(t["flag.duplicate"].format(why=_why("duplicate", dup_ev, self.lang)))
-            now_states = (str(seg.client_state), str(seg.server_state))
-            changed = now_states != self.states
-            if changed and not described_states:
-                parts.append(
-                    t["step.states"].format(
-                        client_role=self.role(0, True),
-                        client_state=now_states[0],
-                        server_role=self.role(1, True),
-                        server_state=now_states[1],
-                    )
-                )
-            for text in self.anomalies.get(seg.frame, []):
-                parts.append(t["anomaly"].format(text=text))
-            notable = bool(names or seg.duplicate_of or changed or kind not in ("data", "ack"))
-            if kind == "data" and self.first_data[d]:
-                notable = True
-                self.first_data[d] = False
-            if kind == "ack" and self.first_ack[d]:
-                notable = True
-                self.first_ack[d] = False
-            self.states = now_states
-            text = self.sep.join(p.strip() for p in parts)
-            group: tuple[Any, ...] = ()
-            if kind == "ack" and names == ["duplicate_ack"] and not changed and seg.evidence:
-                e = seg.evidence["duplicate_ack"]
-                group = ("dupack", d, ack, e["number"], e["frame"])
-            step = Step(0, (seg.frame,), kind, seg.phase, text, *now_states, tuple(names), notable, group)
-            self.steps.append(step)
-        if self.s.opened() in ("unanswered_syn",) and self.steps:
-            final = self.steps[-1]
-            self.steps.append(
-                Step(
-                    0, final.frames, "unanswered", "handshake", t["unanswered"], final.client_state, final.server_state
-                )
+        f = e.facts
+        d = e.direction
+        who, other = self.role(d), self.role(1 - d)
+        ff = _format_facts(f, t)
+        seq, seq_alt = self.num(f.get("seq", 0), f.get("seq_raw", 0))
+        ack, ack_alt = self.num(f.get("ack", 0), f.get("ack_raw", 0))
+        alt = t["relative"] if self.absolute else t["raw"]
+        parts: list[str] = []
+        k = e.kind
+        if k == "syn":
+            parts.append(t["syn"].format(client=who, seq=seq, seq_raw=seq_alt, alt=alt,
+                                         options=self.options(f["options"], f["header_truncated"])))  # fmt: skip
+        elif k == "syn_retransmission":
+            parts.append(t["syn.retransmission"].format(client=who, **ff))
+        elif k == "syn_ack":
+            parts.append(t["syn_ack"].format(server=who, client=other, seq=seq, seq_raw=seq_alt, ack=ack,
+                                             ack_raw=ack_alt, alt=alt, client_state=e.client_state,
+                                             options=self.options(f["options"], f["header_truncated"]))
+                         + self.negotiated(f))  # fmt: skip
+        elif k == "syn_ack_retransmission":
+            parts.append(t["syn_ack.retransmission"].format(server=who, **ff))
+        elif k == "handshake_ack":
+            rtt = t["handshake.rtt"].format(rtt=_dur(f["irtt_ns"])) if f.get("irtt_ns") else ""
+            parts.append(t["handshake_ack"].format(client=who, seq=seq, ack=ack, ack_raw=ack_alt, alt=alt, rtt=rtt))
+            parts.append(t["handshake.backlog"].format(server=other))
+        elif k == "refused":
+            parts.append(t["refused"].format(server=who, port=f["port"]))
+            parts.append(t["refused.numbers"].format(seq_raw=f["seq_raw"], seq=f["seq"], ack=f["ack"],
+                                                     ack_raw=f["ack_raw"], syn_seq_raw=f["syn_seq_raw"]))  # fmt: skip
+        elif k == "reset":
+            cause = f["cause"]
+            parts.append(t["reset"].format(who=who, state=f["state"], cause=t.get("cause." + cause, cause)))
+        elif k == "fin":
+            fin_seq, _ = self.num(f["fin_seq"], (f["seq_raw"] + f["data_len"]) & M32)
+            data = t["fin.data"].format(n=f["data_len"]) if f["data_len"] else ""
+            key = "fin" if f["other_state"] in ("CLOSE_WAIT", "TIME_WAIT", "CLOSING") else "fin.in_flight"
+            parts.append(t[key].format(who=who, other=other, seq=fin_seq, data=data, who_state=f["who_state"],
+                                       other_state=f["other_state"]))  # fmt: skip
+        elif k == "fin_second":
+            fin_seq, _ = self.num(f["fin_seq"], (f["seq_raw"] + f["data_len"]) & M32)
+            acking = t["fin.acking"].format(other=other, ack=ack) if f["acking"] else ""
+            parts.append(t["fin.second"].format(who=who, other=other, seq=fin_seq, acking=acking,
+                                                who_state=f["who_state"], other_state=f["other_state"]))  # fmt: skip
+            if f["crossed"]:
+                parts.append(t["fin.crossed"].format(who=who, other=other, ack=ack))
+                if "CLOSING" in (f["who_state"], f["other_state"]):
+                    parts.append(t["fin.simultaneous"])
+        elif k == "fin_retransmission":
+            fin_seq, _ = self.num(f["fin_seq"], (f["seq_raw"] + f["data_len"]) & M32)
+            key = "fin.retransmission.ack_lost" if f["ack_lost"] else "fin.retransmission"
+            parts.append(t[key].format(**{**ff, "who": who, "other": other, "seq": fin_seq, "state": f["who_state"]}))
+            if f.get("arrives"):
+                parts.append(t["fin.retransmission.arrives"].format(other=other, other_state=f["other_state"]))
+            if len(f["intervals_ns"]) >= 2:
+                parts.append(t["backoff" if f["doubling"] else "backoff.irregular"].format(**ff))
+        elif k == "fin_ack":
+            states = t["states"].format(client_role=self.role(0, True), client_state=e.client_state,
+                                        server_role=self.role(1, True), server_state=e.server_state)  # fmt: skip
+            key = "fin_ack.again" if f.get("again") else "fin_ack"
+            parts.append(t[key].format(who=who, other=other, ack=ack, states=states))
+            if f.get("delayed_ns"):
+                parts.append(t["fin_ack.delayed"].format(rtt=_dur(f["delayed_ns"]), frame=f["acks_frame"]))
+        elif k == "data":
+            n = f["len"]
+            push = t["data.push"] if f["push"] else ""
+            first, _ = self.num(f["first"], f["seq_raw"])
+            last, _ = self.num(f["last"], (f["seq_raw"] + n - 1) & M32)
+            word = t["bytes"] if n != 1 else t["byte"]
+            text = preview(f["payload"], n, self.lang)
+            parts.append(
+                t["data"].format(who=who, n=n, bytes_word=word, first=first, last=last, push=push, preview=text)
             )
-        return self.steps
+        elif k == "ack":
+            parts.extend(self._ack(e, who, other, ack))
+        for note in e.notes:
+            text = self.note(note, who, other)
+            if text:
+                parts.append(text)
+        return self.sep.join(p.strip() for p in parts if p.strip())
 
-    def _window_update(self, seg: Segment, ev: dict[str, Any], who: str) -> str:
+    def _ack(self, e: Event, who: str, other: str, ack: int) -> list[str]:
         t = self.t
-        why = _why("window_update", ev, self.lang)
-        if self.after_syn[seg.direction] and seg.win_scale > 0:
-            factor = 1 << seg.win_scale
-            return t["flag.window_update.after_syn"].format(why=why, who=who, factor=factor, raw=seg.win_raw,
-                                                            scaled=seg.win)  # fmt: skip
-        old = ev.get("old")
-        if isinstance(old, str) and old.isdigit() and int(old) > seg.win_raw:
-            return t["flag.window_update.shrink"].format(why=why, who=who)
-        return t["flag.window_update"].format(why=why, who=who)
+        f = e.facts
+        if f.get("probe") or "keep_alive" in e.flags:
+            if f.get("keepalive") and f.get("interval_ns"):
+                return [t["keepalive.interval"].format(who=who, interval=_dur(f["interval_ns"]))]
+            return []
+        if "zero_window_probe_ack" in e.flags or "keep_alive_ack" in e.flags or f.get("sack_dupack"):
+            return []
+        if e.flags and not f.get("new"):
+            return []  # a flagged ACK that acknowledges nothing new: its flag says what it is
+        new = ""
+        if f.get("new"):
+            new = t["ack.new"].format(n=f["new"], bytes_word=t["bytes"] if f["new"] != 1 else t["byte"])
+        rtt = ""
+        if f.get("acks_frame"):
+            rtt = t["ack.rtt"].format(rtt=_dur(f["rtt_ns"]), frame=f["acks_frame"])
+            if f.get("delayed"):
+                rtt += t["ack.delayed"]
+        out = [t["ack"].format(who=who, other=other, ack=ack, upto=(ack - 1) & M32, new=new, rtt=rtt)]
+        if "window" in f:
+            out.append(t["ack.window"].format(who=who, win=f"{f['window']:,}", raw=f["window_raw"],
+                                              factor=f["window_factor"]))  # fmt: skip
+        return out
 
-    def _delayed(self, seg: Segment) -> bool:
-        fa = self.s.flow.analysis
-        irtt = fa.ts_first_rtt if fa is not None else 0
-        return seg.ack_rtt_ns >= 30_000_000 and seg.ack_rtt_ns > 4 * max(irtt, 1)
+    def step(self, e: Event) -> Step:
+        return Step(0, (e.frame,), e.kind, e.phase, self.render(e), e.client_state, e.server_state, e.flags,
+                    e.notable, e.group, dict(e.facts), tuple(n.key for n in e.notes))  # fmt: skip
 
-    def _flag(self, name: str, ev: dict[str, Any], who: str, other: str) -> str:
-        t = self.t
-        why = _why(name, ev, self.lang) if ev else ""
-        return t["flag." + name].format(why=why, who=who, other=other)
+
+def _format_facts(facts: dict[str, Any], t: dict[str, str]) -> dict[str, Any]:
+    """Facts made ready for str.format: ``x_ns`` also as ``x`` (a duration), lists of them joined."""
+    out: dict[str, Any] = {}
+    for k, v in facts.items():
+        out[k] = v
+        if k.endswith("_ns"):
+            name = k[:-3]
+            if isinstance(v, list):
+                out[name] = t["sep.items"].join(_dur(x) for x in v)
+            elif isinstance(v, int):
+                out[name] = _dur(v)
+    return out
 
 
 def _why(name: str, ev: dict[str, Any], lang: str) -> str:
@@ -483,31 +411,27 @@ def _collapse(steps: list[Step], lang: str, segs_by_frame: dict[int, Segment]) -
         else:
             segs = [segs_by_frame[s.frames[0]] for s in run]
             texts = []
+            facts: dict[str, Any] = {}
             for d in (0, 1):
-                mine = [x for x in segs if x.direction == d]
-                data = [x for x in mine if x.len]
-                acks = _new_acks([x for x in segs if x.direction != d and x.flags & ACK])
+                data = [x for x in segs if x.direction == d and x.len]
+                # ACKs from the peer that acknowledged new data (their ack moved forward), not every ACK
+                acks = [s for s, x in zip(run, segs, strict=True) if x.direction != d and s.facts.get("acked_new")]
                 if data:
-                    texts.append(
-                        t["summary"].format(
-                            who=_role(d, t),
-                            other=_role(1 - d, t),
-                            size=_size(sum(x.len for x in data), t),
-                            n=len(data),
-                            duration=_dur(data[-1].ts_ns - data[0].ts_ns),
-                            acks=len(acks),
-                        )
-                    )
+                    size = sum(x.len for x in data)
+                    texts.append(t["summary"].format(who=_role(d, t), other=_role(1 - d, t), size=_size(size, t),
+                                                     n=len(data), duration=_dur(data[-1].ts_ns - data[0].ts_ns),
+                                                     acks=len(acks)))  # fmt: skip
+                    side = "c2s" if d == 0 else "s2c"
+                    facts.update({f"{side}_bytes": size, f"{side}_segments": len(data), f"{side}_acked_by": len(acks)})
             if not texts:
                 for d in (0, 1):
                     mine = [x for x in segs if x.direction == d]
                     if mine:
                         span = _dur(mine[-1].ts_ns - mine[0].ts_ns)
                         texts.append(t["summary.ack_only"].format(who=_role(d, t), n=len(mine), duration=span))
-            sep = "" if lang == "zh" else " "
             first, last = run[0], run[-1]
-            out.append(Step(0, (first.frames[0], last.frames[0]), "summary", first.phase, sep.join(texts),
-                            last.client_state, last.server_state, (), False))  # fmt: skip
+            out.append(Step(0, (first.frames[0], last.frames[0]), "summary", first.phase, t["sep.join"].join(texts),
+                            last.client_state, last.server_state, (), False, (), facts))  # fmt: skip
         run.clear()
 
     for step in steps:
@@ -517,11 +441,12 @@ def _collapse(steps: list[Step], lang: str, segs_by_frame: dict[int, Segment]) -
         else:
             run.append(step)
     flush()
-    return _merge_dupacks(out, t)
+    return _merge_groups(out, t)
 
 
-def _merge_dupacks(steps: list[Step], t: dict[str, str]) -> list[Step]:
-    """Adjacent duplicate ACKs of the same ack number become one step (a burst of dup ACKs is one event)."""
+def _merge_groups(steps: list[Step], t: dict[str, str]) -> list[Step]:
+    """Adjacent duplicate ACKs of the same ack number become one step (a burst of dup ACKs is one event), and so
+    do adjacent window updates of one side."""
     out: list[Step] = []
     i = 0
     while i < len(steps):
@@ -532,29 +457,72 @@ def _merge_dupacks(steps: list[Step], t: dict[str, str]) -> list[Step]:
                 j += 1
         if j - i >= 2:
             last = steps[j - 1]
-            _, d, ack, first_n, frame = step.group
-            text = t["dupacks"].format(who=_role(d, t), n=j - i, a=first_n, b=last.group[3], ack=ack, frame=frame)
+            run = steps[i:j]
+            if step.group[0] == "dupack":
+                _, d, ack, _, frame = step.group
+                sack = sum(1 for s in run if "sack" in s.notes)
+                numbers = [s.group[3] for s in run if s.group[3]]
+                text = t["dupacks"].format(
+                    who=_role(d, t),
+                    n=j - i,
+                    ack=ack,
+                    frame=frame,
+                    a=min(numbers) if numbers else 1,
+                    b=max(numbers) if numbers else j - i,
+                )
+                if sack:
+                    text += t["sep.join"] + t["dupacks.sack"].format(n=sack)
+                facts = {"ack": ack, "count": j - i, "frame": frame, "with_sack": sack}
+                flags: tuple[str, ...] = ("duplicate_ack",)
+            else:
+                _, d, _ = step.group
+                text = t["winupdates"].format(who=_role(d, t), n=j - i)
+                facts = {"count": j - i}
+                flags = ("window_update",)
             out.append(Step(0, (step.frames[0], last.frames[0]), "ack", step.phase, text, last.client_state,
-                            last.server_state, ("duplicate_ack",), True))  # fmt: skip
+                            last.server_state, flags, True, (), facts))  # fmt: skip
         else:
             out.append(step)
         i = j
     return out
 
 
-def _new_acks(segs: list[Segment]) -> list[Segment]:
-    """The segments (pure ACKs or data) whose ACK number moved forward: the ones that acknowledge new data."""
-    out: list[Segment] = []
-    prev: int | None = None
-    for x in segs:
-        if x.ack != prev:
-            out.append(x)
-            prev = x.ack
+def _role(d: int, t: dict[str, str]) -> str:
+    return t["client"] if d == 0 else t["server"]
+
+
+_ORDER = {"handshake": 0, "data": 1, "teardown": 2, "reset": 3}
+
+
+def _monotone_phases(steps: list[Step]) -> list[Step]:
+    """A step's phase never goes back (data after a FIN, in a half-close, belongs to the teardown), so text
+    sections, HTML sections and the JSON ``phase`` agree."""
+    out = []
+    top = -1
+    for s in steps:
+        rank = _ORDER[s.phase]
+        if rank < top:
+            s = dataclasses.replace(s, phase=next(p for p, r in _ORDER.items() if r == top))
+        top = max(top, _ORDER[s.phase])
+        out.append(s)
     return out
 
 
-def _role(d: int, t: dict[str, str]) -> str:
-    return t["client"] if d == 0 else t["server"]
+def _limit(steps: list[Step], max_steps: int, t: dict[str, str]) -> tuple[list[Step], int]:
+    """At most ``max_steps`` steps, the teardown (or reset) kept: the cut comes from the middle."""
+    if len(steps) <= max_steps:
+        return steps, 0
+    tail_start = next((i for i, s in enumerate(steps) if s.phase in ("teardown", "reset")), len(steps))
+    tail = steps[tail_start:][: max_steps - 1] if max_steps > 1 else []
+    head = steps[: max(max_steps - len(tail), 1)]
+    if tail_start < len(head):
+        head, tail = steps[:max_steps], []
+    hidden = len(steps) - len(head) - len(tail)
+    if not hidden:
+        return head + tail, 0
+    marker = Step(0, head[-1].frames[-1:], "hidden", head[-1].phase, t["truncated"].format(n=hidden),
+                  head[-1].client_state, head[-1].server_state, (), False, (), {"hidden": hidden})  # fmt: skip
+    return [*head, marker, *tail] if tail else [*head, marker], hidden
 
 
 def narrate_flow(
@@ -570,15 +538,16 @@ def narrate_flow(
     if lang not in LANGUAGES:
         raise ValueError(f"unknown language {lang!r}; available: {', '.join(LANGUAGES)}")
     t = LANGUAGES[lang]
-    steps = _Builder(summary, segs, lang, absolute).build()
+    events = classify(summary, segs)
+    renderer = _Renderer(summary, lang, absolute)
+    steps = [renderer.step(e) for e in events]
     if not verbose:
         steps = _collapse(steps, lang, {s.frame: s for s in segs})
+    steps = _monotone_phases(steps)
     hidden = 0
-    if max_steps is not None and len(steps) > max_steps:
-        hidden = len(steps) - max_steps
-        steps = steps[:max_steps]
-    steps = [Step(i + 1, s.frames, s.kind, s.phase, s.text, s.client_state, s.server_state, s.flags, s.notable)
-             for i, s in enumerate(steps)]  # fmt: skip
+    if max_steps is not None:
+        steps, hidden = _limit(steps, max_steps, t)
+    steps = [dataclasses.replace(s, number=i + 1) for i, s in enumerate(steps)]
     d = summary.to_dict()
     flow = summary.flow
     guess = t["header.guess"] if flow.roles_guessed else ""
@@ -637,8 +606,6 @@ def _matches(summary: FlowSummary, hosts: list[str] | None, ports: list[int] | N
 
 # --- rendering -----------------------------------------------------------------------------------------
 
-_ORDER = {"handshake": 0, "data": 1, "teardown": 2, "reset": 3}
-
 
 def _new_section(step: Step, shown: set[str]) -> bool:
     """A section heading opens when a phase first appears and does not go back (data after a FIN, in a
@@ -666,11 +633,12 @@ def render_text(n: FlowNarrative, color: bool = False) -> str:
         if _new_section(step, shown):
             lines.append("")
             lines.append(c("section", t[_SECTION[step.phase]]))
+        if step.kind == "hidden":
+            lines.append(f"  {step.text}")
+            continue
         label = f"[{step.frame_label(n.lang)}]"
         text = c("flag", step.text) if step.flags else step.text
         lines.append(f"  {step.number:>2}. {c('dim', label)} {text}")
-    if n.hidden_steps:
-        lines.append("  " + t["truncated"].format(n=n.hidden_steps))
     return "\n".join(lines)
 
 
@@ -685,8 +653,6 @@ def render_markdown(nar: Narrative) -> str:
                 out.append(f"\n### {t[_SECTION[step.phase]]}\n")
             text = step.text.replace("|", "\\|").replace("*", "\\*").replace("_", "\\_")
             out.append(f"{step.number}. **{step.frame_label(n.lang)}** — {text}")
-        if n.hidden_steps:
-            out.append("\n" + t["truncated"].format(n=n.hidden_steps))
         out.append("")
     return "\n".join(out)
 
@@ -720,8 +686,6 @@ def render_html_flow(n: FlowNarrative) -> str:
         )
     if open_list:
         parts.append("</ol>")
-    if n.hidden_steps:
-        parts.append(f"<p>{e(t['truncated'].format(n=n.hidden_steps))}</p>")
     parts.append("</div>")
     return "".join(parts)
 
@@ -733,7 +697,7 @@ def _verdict(n: FlowNarrative) -> str:
 def render_html(nar: Narrative) -> str:
     body = "".join(render_html_flow(f) for f in nar.flows)
     title = html.escape(f"tcptrace explain {os.path.basename(nar.capture)}")
-    lang = "zh-CN" if nar.lang == "zh" else nar.lang
+    lang = LANGUAGES[nar.lang]["meta.html_lang"]
     return (
         f'<!DOCTYPE html>\n<html lang="{lang}"><head><meta charset="utf-8"><title>{title}</title>'
         f"<style>{_CSS}</style></head><body><h1>{title}</h1>{body}</body></html>\n"

@@ -98,7 +98,7 @@ TRANSITIONS: dict[tuple[TcpState, Input], TcpState] = {
     # --- CLOSED: no connection (never opened, or ended)
     (_S.CLOSED, _I.SEND_SYN): _S.SYN_SENT,  # RFC 9293 §3.10.1 active OPEN sends SYN
     (_S.CLOSED, _I.SEND_RST): _S.CLOSED,  # RFC 9293 §3.10.7.1 a closed port answers with RST
-    (_S.CLOSED, _I.RECV_SYN): _S.SYN_RECEIVED,  # RFC 9293 §3.10.7.2 listeners are invisible: assume one; RST undoes
+    (_S.CLOSED, _I.RECV_SYN): _S.CLOSED,  # RFC 9293 §3.10.7.1 nothing listens: the SYN is answered with RST
     (_S.CLOSED, _I.RECV_RST): _S.CLOSED,  # RFC 9293 §3.10.7.1 an incoming RST is discarded
     # --- LISTEN: the server before the first SYN arrives
     (_S.LISTEN, _I.SEND_SYN): _S.SYN_SENT,  # RFC 9293 §3.10.2 SEND in LISTEN turns the open active
@@ -203,8 +203,8 @@ TRANSITIONS: dict[tuple[TcpState, Input], TcpState] = {
 # Why a pair is missing from the table, by input; the per-pair entries below refine it. The sentence reads
 # "<input> in <state>: <why>".
 _AFTER_CLOSE = (
-    "the endpoint still acts on a connection the observer saw end (the segment was in flight when the RST was"
-    " sent, the last ACK or the RST was lost past the capture point, or the RST was forged)"
+    "the endpoint still acts on a connection the observer saw end (it sent this before the segment that ended the"
+    " connection reached it, or that segment was lost past the capture point)"
 )
 _WHY_BY_INPUT: dict[Input, str] = {
     _I.SEND_SYN: "a SYN on a connection already closing (a late retransmission, or a new connection on a 4-tuple"

@@ -247,7 +247,7 @@ def test_mermaid_escapes_and_anomaly_arrows() -> None:
     assert mermaid_escape("a;b#c <d> 50%") == "a#59;b#35;c #lt;d#gt; 50#37;"
     text = render_mermaid(lad("lossy_bulk"))
     assert "    C-->>S: 36 ACK  seq=1 ack=18825 [TCP Dup ACK 35#35;1]" in text
-    assert "    S-xC: 4 RST, ACK  seq=1 ack=1" in render_mermaid(lad("refused"))
+    assert "    S-xC: 4 RST, ACK  raw seq=0 ack=1" in render_mermaid(lad("refused"))
 
 
 @pytest.mark.parametrize("name", CAPTURES)

@@ -114,7 +114,12 @@ def test_zero_window_keepalive_and_window_update_after_handshake() -> None:
     s = steps("zero_window.pcap")
     texts = [x.text for x in s]
     assert any(t.startswith("Zero window") for t in texts)
-    assert any("Keep-alive" in t for t in texts)
+    # Linux probes a zero window with seq = snd_una - 1 and no data: Wireshark says Keep-Alive, the story says
+    # what it is (and why Wireshark labels it otherwise)
+    probes = [x for x in s if "keep_alive" in x.flags]
+    assert [x.frames for x in probes] == [(12,), (14,), (15,)]
+    assert all(x.text.startswith("Zero-window probe") and "Wireshark labels it Keep-Alive" in x.text for x in probes)
+    assert not any(x.text.startswith("Keep-alive") for x in s)
     assert any("Window update" in t and "from 0 to" in t for t in texts)
     k = steps("keepalive.pcap")
     first_update = next(x for x in k if "Window update" in x.text)
@@ -127,7 +132,8 @@ def test_lossy_transfer_collapsed_but_every_event_visible() -> None:
     assert any(x.kind == "summary" for x in s)
     fast = [x for x in s if "fast_retransmission" in x.flags]
     assert fast
-    assert "duplicate ACKs asking for seq" in fast[0].text
+    assert "duplicate ACKs asked for seq" in fast[0].text
+    assert "first sent in frame 29" in fast[0].text  # the frame that first carried those bytes
     assert any(x.kind == "ack" and len(x.frames) == 2 and "Duplicate ACKs #" in x.text for x in s)
     full = steps("lossy_bulk.pcap", verbose=True)
     assert len(full) > len(s)
@@ -139,8 +145,13 @@ def test_lossy_transfer_collapsed_but_every_event_visible() -> None:
 
 def test_max_steps() -> None:
     (flow,) = explain(SAMPLES / "lossy_bulk.pcap", max_steps=5).flows
-    assert len(flow.steps) == 5
+    shown = [x for x in flow.steps if x.kind != "hidden"]
+    assert len(shown) == 5
     assert flow.hidden_steps > 0
+    # the cut comes from the middle: the teardown stays visible
+    assert shown[-1].phase == "teardown"
+    assert shown[0].kind == "syn"
+    assert [x.kind for x in flow.steps].count("hidden") == 1
     assert "more steps not shown" in str(flow)
 
 
@@ -262,10 +273,12 @@ def test_coalesced_writes_and_framing() -> None:
     s = steps("coalesced.pcap")
     first = next(x for x in s if x.kind == "data")
     assert '"hello world!"' in first.text
-    assert "sticky packet" in first.text
+    # one segment of 12 bytes: that it came from two send() calls is not visible in the capture, so no claim
+    assert "sticky packet" not in first.text
     framing = steps("framing.pcap", verbose=True)
     header = next(x for x in framing if x.kind == "data" and "4 bytes" in x.text)
     assert "hex 00 00 4e 20" in header.text
+    assert "announcing a 20000-byte message; the body arrives in 14 segments (frames 10\N{EN DASH}36)" in header.text
 
 
 def test_threaded_dialogue_three_streams_and_vlan() -> None:

@@ -253,8 +253,9 @@ def test_connection_refused() -> None:
         [
             (C, SYN, False, (S.SYN_SENT, S.SYN_RECEIVED)),
             (SV, RST_ACK, False, (S.CLOSED, S.CLOSED)),
-            # A client retrying with the same ISN stays in the same stream: no anomaly, same answer.
-            (C, SYN, False, (S.SYN_SENT, S.SYN_RECEIVED)),
+            # A client retrying with the same ISN stays in the same stream: no anomaly, same answer; the server
+            # is now CLOSED, and a SYN to a closed port leaves it CLOSED (RFC 9293 §3.10.7.1).
+            (C, SYN, False, (S.SYN_SENT, S.CLOSED)),
             (SV, RST_ACK, False, (S.CLOSED, S.CLOSED)),
         ]
     )
