@@ -11,8 +11,10 @@
 #
 # Needs: iproute2 (ip, ss), tcpdump, dumpcap (Wireshark), python3; ethtool is
 # optional but recommended (apt-get install -y ethtool); iptables for
-# lossy_bulk and syn_timeout only; TUN/TAP (/dev/net/tun) for vlan only;
-# tshark to check the result and write the tshark/*.tsv golden files.
+# lossy_bulk, syn_timeout, fin_lost, data_backoff and sack_dsack only (the
+# last also needs NFQUEUE, CONFIG_NETFILTER_NETLINK_QUEUE); TUN/TAP
+# (/dev/net/tun) for vlan only; tshark to check the result and write the
+# tshark/*.tsv golden files.
 #
 # Why network namespaces and not the loopback: traffic on `lo` is captured with
 # a fake Ethernet header and MTU 65536, so segments are nothing like real ones.
@@ -24,14 +26,16 @@
 # and the host's own network configuration is not touched.
 #
 # Every capture is taken on the client's side of the veth pair (as if
-# tcpdump ran on the client host), except lossy_bulk.pcap, taken on the
-# sending server's side (see record_lossy_bulk). The namespaces are fresh for
-# each capture, so every IPv4 capture begins with the ARP exchange and every
-# IPv6 capture with the neighbour solicitation/advertisement: real non-TCP
-# frames that a reader must skip (midstream.pcap excepted: it is started
-# after the connection is up). Sequence numbers, ports and times change
-# from one run to the next (the kernel picks them); the shape of each capture
-# does not (lossy_bulk.pcap excepted: its losses are random).
+# tcpdump ran on the client host), except lossy_bulk.pcap and
+# sack_dsack.pcap, taken on the sending server's side (see
+# record_lossy_bulk). The namespaces are fresh for each capture, so every
+# IPv4 capture begins with the ARP exchange and every IPv6 capture with the
+# neighbour solicitation/advertisement: real non-TCP frames that a reader
+# must skip (midstream.pcap excepted: it is started after the connection is
+# up). Sequence numbers, ports and times change from one run to the next
+# (the kernel picks them); the shape of each capture does not (lossy_bulk.pcap
+# excepted: its losses are random; in sack_dsack.pcap the same segments are
+# lost or reordered, but the ACKs' timing varies).
 
 set -euo pipefail
 
@@ -40,7 +44,8 @@ set -euo pipefail
 ALL_CAPTURES=(echo_ipv4 echo_ipv6 refused echo_sll2 echo_snaplen port_reuse
               zero_window keepalive lossy_bulk abort_rst rst_after_close half_close
               syn_timeout coalesced dialogue dialogue_threaded finish_client_closes
-              finish_server_closes finish_both_close framing vlan midstream)
+              finish_server_closes finish_both_close framing vlan midstream
+              fin_lost data_backoff sack_dsack)
 
 # No arguments: everything. Otherwise only the captures named.
 SELECTED=()
@@ -614,6 +619,130 @@ record_midstream() {
     rm -f "$out"
     wait_server
     stop_capture "$LOG"
+    teardown_netns
+}
+
+# --- fin_lost.pcap: the last ACK lost, the FIN re-sent into TIME_WAIT ------
+# hello/hi, then the server closes first (0.2 s after hi): server FIN, the
+# client's ACK of it. While the client waits 0.2 s in CLOSE_WAIT, an
+# iptables rule is inserted in the CLIENT namespace that drops the next
+# pure ACK (flags exactly ACK) from the server on INPUT, and only that one
+# (`-m quota --quota 52`: the rule matches while its 52-byte quota lasts, and
+# a pure ACK with timestamps is a 52-byte IPv4 packet). The client closes
+# (FIN, LAST_ACK); the server's ACK of that FIN is captured on the client's
+# veth (packet sockets get it before netfilter's INPUT) but never reaches
+# the client's TCP, so the client retransmits its FIN after its
+# retransmission timeout (about 0.2 s) and the server, in TIME_WAIT, ACKs it
+# again. The rule is inserted only once the client's socket is in
+# CLOSE_WAIT, because the server's kernel also sends a pure ACK of hello
+# earlier, which must pass.
+record_fin_lost() {
+    command -v iptables >/dev/null || { echo "fin_lost needs iptables" >&2; exit 1; }
+    setup_netns
+    start_server_program fin_lost.py server --host "$SRV4" --port "$PORT"
+    start_capture "$LOG" tcpdump -i "$CLI_IF" -s 0 -U --immediate-mode -Z root -w "$HERE/fin_lost.pcap"
+    local client_pid inserted=""
+    client fin_lost.py client --host "$SRV4" --port "$PORT" &
+    client_pid=$!
+    for _ in $(seq 500); do
+        if [[ -n $(cli ss -Htn state close-wait "dport = :$PORT") ]]; then
+            cli iptables -I INPUT -p tcp --sport "$PORT" --tcp-flags ALL ACK -m quota --quota 52 -j DROP
+            inserted=yes
+            break
+        fi
+        sleep 0.01
+    done
+    wait "$client_pid"
+    wait_server
+    stop_capture "$LOG"
+    [[ -n $inserted ]] || { echo "fin_lost: the client never reached CLOSE_WAIT" >&2; exit 1; }
+    echo "client dropped $(cli iptables -L INPUT -v -x -n | awk '$3 == "DROP" {print $1}') ACK(s)"
+    teardown_netns
+}
+
+# --- data_backoff.pcap: a message retransmitted with RTO back-off ------------
+# hello/hi, then 0.3 s later the client sends a 100-byte message. Two
+# iptables rules in the SERVER namespace drop, on INPUT, the first five
+# copies of that segment (`-m length --length 152`: 20 IPv4 + 32 TCP with
+# timestamps + 100; `-m quota --quota 760` = 5 × 152, after which the rule
+# no longer matches) and the first three FINs from the client (52 bytes
+# each, quota 156). A quota rather than a timed rule: exactly the same
+# copies are dropped whatever the timing. The capture on the client's side
+# shows the message sent, then sent again 0.21, 0.42, 0.85, 1.68 and 3.35 s
+# later (gaps 0.21, 0.21, 0.43, 0.83, 1.67 s); the sixth copy gets through.
+# The first re-send is Linux's tail-loss probe (TLP, on by default:
+# net.ipv4.tcp_early_retrans 3), which with a single segment in flight fires
+# when the RTO would (2 × SRTT + 200 ms, capped at the RTO); the RTO timer
+# then starts afresh, so the next gap is again 0.21 s, and only then does
+# the RTO double. The server answers ok, the client closes first and its
+# FIN goes through the same sequence (probe 0.21 s, RTO 0.21 s, 0.43 s)
+# before the server sees it and closes (FIN/ACK, ACK).
+record_data_backoff() {
+    command -v iptables >/dev/null || { echo "data_backoff needs iptables" >&2; exit 1; }
+    setup_netns
+    srv iptables -A INPUT -p tcp --dport "$PORT" -m length --length 152 -m quota --quota $((5 * 152)) -j DROP
+    srv iptables -A INPUT -p tcp --dport "$PORT" --tcp-flags FIN FIN -m quota --quota $((3 * 52)) -j DROP
+    start_server_program data_backoff.py server --host "$SRV4" --port "$PORT"
+    start_capture "$LOG" tcpdump -i "$CLI_IF" -s 0 -U --immediate-mode -Z root -w "$HERE/data_backoff.pcap"
+    client data_backoff.py client --host "$SRV4" --port "$PORT" --size 100
+    wait_server
+    stop_capture "$LOG"
+    echo "server dropped $(srv iptables -L INPUT -v -x -n | awk '$3 == "DROP" {printf "%s ", $1}')(data, FIN);" \
+        "client: $(cli nstat -asz TcpExtTCPLossProbes | awk '$1 == "TcpExtTCPLossProbes" {print $2}') loss probes," \
+        "$(cli nstat -asz TcpRetransSegs | awk '$1 == "TcpRetransSegs" {print $2}') retransmitted"
+    teardown_netns
+}
+
+# --- sack_dsack.pcap: SACK holes, fast retransmissions and a D-SACK --------
+# Like lossy_bulk.pcap (the server sends, here 300 000 bytes, with CUBIC;
+# client SO_RCVBUF 131072; captured on the SENDER's veth with a 128-byte
+# snap length), but with deterministic trouble instead of random loss. An
+# iptables rule in the CLIENT namespace hands every segment from the server
+# arriving there to NFQUEUE 0, where programs/nfqueue_reorder.py numbers
+# them in arrival order (the SYN/ACK is number 1, retransmissions count
+# too), drops numbers 41 and 141 (lost) and holds back numbers 71 and 171
+# until the sender's retransmission of each has been let in, then lets the
+# original in just behind its copy (reordered: it arrives late, after the
+# sender has already given it up for lost). All of the server's segments go
+# through the queue, in order, so that only these two are reordered (a
+# segment let past the queue, e.g. the short last one, would overtake those
+# still waiting in it). netem, the usual tool for loss and reordering, is
+# missing from the recording machine's kernel (CONFIG_NET_SCH_NETEM unset),
+# and a timed delay is no good here: the whole transfer takes a few
+# milliseconds on the veth pair. For each hole the
+# client's duplicate ACKs carry SACK blocks and the sender retransmits the
+# missing segment (RACK / fast retransmit); for a held segment that
+# retransmission was unnecessary, and the client answers the late original
+# with a D-SACK block (RFC 2883: a SACK block below its cumulative ACK,
+# reporting data received twice). The same segments are hit in every run;
+# the ACKs' timing (how many segments each one covers) varies a little, so
+# the frame numbers do too.
+record_sack_dsack() {
+    command -v iptables >/dev/null || { echo "sack_dsack needs iptables" >&2; exit 1; }
+    setup_netns
+    cli iptables -A INPUT -p tcp --sport "$PORT" -j NFQUEUE --queue-num 0
+    local out helper
+    out=$(mktemp)
+    ip netns exec "$CLI_NS" timeout 30 "$PYTHON" "$PROGRAMS/nfqueue_reorder.py" --queue 0 \
+        --drop 41,141 --hold 71,171 >"$out" &
+    helper=$!
+    EXTRA_PIDS+=("$helper")
+    for _ in $(seq 50); do
+        if grep -q '^queue' "$out"; then break; fi
+        sleep 0.1
+    done
+    grep -q '^queue' "$out" || { echo "nfqueue_reorder.py did not start" >&2; exit 1; }
+    start_server_program bulk.py server --host "$SRV4" --port "$PORT" --size 300000 --congestion cubic
+    start_capture_in "$SRV_NS" "$LOG" tcpdump -i "$SRV_IF" -s 128 -U --immediate-mode -Z root -w "$HERE/sack_dsack.pcap"
+    client bulk.py client --host "$SRV4" --port "$PORT" --rcvbuf 131072
+    wait_server
+    stop_capture "$LOG"
+    kill "$helper"; wait "$helper" 2>/dev/null || true
+    EXTRA_PIDS=()
+    cat "$out"
+    rm -f "$out"
+    echo "server: $(srv nstat -asz TcpRetransSegs | awk '$1 == "TcpRetransSegs" {print $2}') retransmitted;" \
+        "client: $(cli nstat -asz TcpExtTCPDSACKOldSent | awk '$1 == "TcpExtTCPDSACKOldSent" {print $2}') D-SACKs sent"
     teardown_netns
 }
 
