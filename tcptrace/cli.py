@@ -204,6 +204,20 @@ def explain(
         hosts=list(hosts) or None,
         ports=list(ports) or None,
     )
+    t = LANGUAGES[lang]
+    if narrative.missing:
+        total = narrative.streams_total
+        raise InputError(
+            t["select.missing"].format(
+                streams=", ".join(map(str, narrative.missing)),
+                capture=capture,
+                total=total,
+                range=f": 0–{total - 1}" if total > 1 else ": 0" if total else "",
+            )  # fmt: skip
+        )
+    if not narrative.flows and (hosts or ports or streams):
+        click.echo(f"tcptrace: {t['select.none'].format(capture=capture)}", err=True)
+        raise SystemExit(1)
     if fmt == "json":
         click.echo(json.dumps(narrative.to_dict(), indent=2, ensure_ascii=False))
     elif fmt == "markdown":
@@ -212,7 +226,7 @@ def explain(
         click.echo(narrate.render_html(narrative), nl=False)
     else:
         use_color = sys.stdout.isatty() if color is None else color
-        click.echo("\n\n".join(narrate.render_text(f, color=use_color) for f in narrative.flows), color=use_color)
+        click.echo(narrate.render_text_all(narrative, color=use_color), color=use_color)
         stats = narrative.stats
         footer = LANGUAGES[lang]["footer"].format(frames=f"{stats['frames']:,}", segments=f"{stats['tcp_segments']:,}")
         click.echo("\n" + footer)

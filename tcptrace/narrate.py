@@ -124,9 +124,36 @@ class Narrative:
     lang: str
     flows: list[FlowNarrative]
     stats: dict[str, Any]
+    streams_total: int = 0  # streams in the capture, selected or not
+    missing: tuple[int, ...] = ()  # requested stream numbers the capture does not have
 
     def __str__(self) -> str:
-        return "\n\n".join(render_text(f) for f in self.flows)
+        return render_text_all(self)
+
+    def overview(self) -> dict[str, Any]:
+        """How the selected connections ended, and which need attention (resets, retransmissions, anomalies,
+        refused or unanswered), as counts and stream numbers."""
+        ends: dict[str, int] = {}
+        attention: list[int] = []
+        for f in self.flows:
+            s = f.summary
+            key = s["opened"] if s["opened"] in ("refused", "unanswered_syn") else s["closed"].split("_by_")[0]
+            ends[key] = ends.get(key, 0) + 1
+            retrans = s["c2s"]["rexmt_packets"] + s["s2c"]["rexmt_packets"]
+            if s["resets"] or retrans or s["anomalies"] or key in ("refused", "unanswered_syn"):
+                attention.append(f.stream)
+        return {"connections": len(self.flows), "ended": ends, "attention": attention}
+
+    def groups(self) -> list[list[FlowNarrative]]:
+        """Consecutive short connections that went exactly alike (same steps, flags and verdict) grouped, so a
+        capture of 40 identical requests reads as one story and a count."""
+        out: list[list[FlowNarrative]] = []
+        for f in self.flows:
+            if out and len(f.steps) <= GROUP_MAX_STEPS and _shape(out[-1][0]) == _shape(f):
+                out[-1].append(f)
+            else:
+                out.append([f])
+        return out
 
     def __iter__(self) -> Any:
         return iter(self.flows)
@@ -145,6 +172,7 @@ class Narrative:
             "capture": self.capture,
             "lang": self.lang,
             "stats": self.stats,
+            "overview": self.overview(),
             "flows": [f.to_dict() for f in self.flows],
         }
 
@@ -586,6 +614,7 @@ def explain(
         if wanted is None or seg.stream in wanted:
             by_stream.setdefault(seg.stream, []).append(seg)
     summaries = {s.flow.stream: s for s in run.summaries}
+    missing = tuple(sorted(wanted - set(summaries))) if wanted is not None else ()
     flows = []
     for n in sorted(by_stream):
         summary = summaries[n]
@@ -594,7 +623,54 @@ def explain(
         flows.append(narrate_flow(summary, by_stream[n], lang, verbose=verbose, absolute=absolute,
                                   max_steps=max_steps))  # fmt: skip
     name = os.fspath(path) if isinstance(path, (str, os.PathLike)) else str(getattr(path, "name", "<stream>"))
-    return Narrative(name, lang, flows, run.stats.as_dict())
+    return Narrative(name, lang, flows, run.stats.as_dict(), len(summaries), missing)
+
+
+GROUP_MAX_STEPS = 30  # only short connections are grouped: a long one's details matter on their own
+
+
+def _shape(f: FlowNarrative) -> tuple[Any, ...]:
+    return (f.verdict, tuple((s.kind, s.flags, s.client_state, s.server_state, len(s.frames)) for s in f.steps))
+
+
+def render_overview(nar: Narrative) -> str:
+    """One paragraph before the flows: how many connections, how they ended, which need attention."""
+    t = LANGUAGES[nar.lang]
+    o = nar.overview()
+    ends = t["sep.items"].join(t["overview.end"].format(n=n, how=t["overview." + k]) for k, n in o["ended"].items())
+    text = t["overview"].format(n=o["connections"], ends=ends)
+    if o["attention"]:
+        text += t["sep.join"] + t["overview.attention"].format(streams=_ranges(o["attention"]))
+    return text
+
+
+def _ranges(numbers: list[int]) -> str:
+    parts: list[str] = []
+    start = prev = numbers[0]
+    for n in [*numbers[1:], None]:
+        if n is not None and n == prev + 1:
+            prev = n
+            continue
+        parts.append(str(start) if start == prev else f"{start}–{prev}")
+        if n is not None:
+            start = prev = n
+    return ", ".join(parts)
+
+
+def render_text_all(nar: Narrative, color: bool = False) -> str:
+    """The whole narrative as text: the overview (for several connections), then each group of alike
+    connections told once with a line naming the others."""
+    t = LANGUAGES[nar.lang]
+    out = []
+    if len(nar.flows) > 1:
+        out.append(render_overview(nar))
+    for group in nar.groups():
+        text = render_text(group[0], color=color)
+        if len(group) > 1:
+            others = _ranges([f.stream for f in group[1:]])
+            text += "\n\n" + t["group.like"].format(streams=others, n=len(group) - 1, stream=group[0].stream)
+        out.append(text)
+    return "\n\n".join(out)
 
 
 def _matches(summary: FlowSummary, hosts: list[str] | None, ports: list[int] | None) -> bool:
