@@ -212,8 +212,8 @@ def explain(
                 streams=", ".join(map(str, narrative.missing)),
                 capture=capture,
                 total=total,
-                range=f": 0–{total - 1}" if total > 1 else ": 0" if total else "",
-            )  # fmt: skip
+                range=f": 0\N{EN DASH}{total - 1}" if total > 1 else ": 0" if total else "",
+            )
         )
     if not narrative.flows and (hosts or ports or streams):
         click.echo(f"tcptrace: {t['select.none'].format(capture=capture)}", err=True)
