@@ -45,8 +45,11 @@ class Flow:
     """
 
     def __init__(self, summary: FlowSummary, packets: list[Segment]) -> None:
+        from .events import resolve_states
+
         self._summary_obj = summary
         self.packets = packets
+        resolve_states(packets)  # the whole stream is here: states with hindsight, as explain tells them
         self.stream = summary.flow.stream
         self._dict: dict[str, Any] | None = None
 

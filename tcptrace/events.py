@@ -263,7 +263,7 @@ class _Classifier:
         self.mss = [summary.dirs[0].mss, summary.dirs[1].mss]
         self.ts_on = summary.dirs[0].timestamps and summary.dirs[1].timestamps
         # frames at which a gap (lost_segment) is filled later: start seq -> frame, per direction
-        self.anomalies: dict[int, list[str]] = {}
+        self.previous: FlowSummary | None = None
 
     # --- helpers ---
 
@@ -380,6 +380,8 @@ class _Classifier:
             ev.pop("why", None)
             notes.append(Note("flag.duplicate", ev))
         self._sack_notes(seg, notes)
+        if seg is self.segs[0]:
+            self._first_notes(seg, notes)
         now = (str(seg.client_state), str(seg.server_state))
         changed = now != self.states
         self.states = now
@@ -404,6 +406,18 @@ class _Classifier:
         if flags & ACK:
             self.last_win[d] = seg.win
         return Event(kind, seg.frame, d, seg.phase, now[0], now[1], facts, tuple(notes), wireshark, notable, group)
+
+    def _first_notes(self, seg: Segment, notes: list[Note]) -> None:
+        """What the flow's first segment shows about its start: mid-stream, or ports reused."""
+        if not seg.flags & SYN and seg.win_scale == -1:
+            notes.append(Note("midstream", {}))
+        prev = self.previous
+        if prev is not None and "reused_ports" in analysis_names(seg.analysis):
+            closed = prev.closed()
+            key = "reuse.after_rst" if closed.startswith("reset_by_") else "reuse.after_close"
+            who = 0 if closed.endswith("client") else 1
+            gap = seg.ts_ns - prev.last_ts
+            notes.append(Note(key, {"stream": prev.flow.stream, "gap_ns": gap, "who": who}))
 
     def _reset(self, seg: Segment, facts: dict[str, Any]) -> str:
         rst_by_frame = {f: (st, cause) for _, f, st, cause, _ in self.s.rst}
@@ -743,10 +757,12 @@ def _doubling(intervals: list[int]) -> bool:
     return any(1.6 <= r <= 2.6 for r in ratios) and all(0.8 <= r <= 2.6 for r in ratios)
 
 
-def classify(summary: FlowSummary, segs: list[Segment]) -> list[Event]:
-    """The events of one stream, in capture order (``segs`` fed to ``summary``; states resolved here)."""
+def classify(summary: FlowSummary, segs: list[Segment], previous: FlowSummary | None = None) -> list[Event]:
+    """The events of one stream, in capture order (``segs`` fed to ``summary``; states resolved here).
+    ``previous``: the stream that used the same four-tuple before this one, if any (for port reuse)."""
     anomalies = resolve_states(segs)
     c = _Classifier(summary, segs)
+    c.previous = previous
     c.run()
     by_frame: dict[int, list[Anomaly]] = {}
     for a in anomalies:

@@ -47,6 +47,14 @@ EN: dict[str, str] = {
     "flags, same end.",
     "select.missing": "no TCP stream {streams} in {capture} (it has {total} streams{range})",
     "select.none": "no stream of {capture} matches the selection",
+    "midstream": "The capture begins in the middle of this connection: its handshake, and with it the window "
+    "scale each side announced, was not captured, so windows are shown as the raw header field (Wireshark's "
+    "scaling factor -1, unknown) and the first states are inferred from what follows.",
+    "reuse.after_rst": "The same four-tuple was used by stream {stream}, reset by the {who} {gap} earlier: an RST "
+    "leaves no TIME_WAIT behind, so the ports could be used again at once.",
+    "reuse.after_close": "The same four-tuple was used by stream {stream}, which ended {gap} earlier: the side "
+    "that closed it first is still in TIME_WAIT and accepts this SYN because its sequence number (or timestamp) "
+    "is above the old connection's (RFC 9293 §3.6.1, RFC 6191).",
     # handshake and refusal, beyond the basic steps
     "handshake.backlog": "The {server}'s kernel completed this handshake on its own: the connection now waits in "
     "the listen backlog until the {server}'s application calls accept().",
@@ -74,6 +82,7 @@ EN: dict[str, str] = {
     "interval, TCP_KEEPINTVL).",
     "ack.window": "The {who}'s receive window is now {win} bytes ({raw} × {factor}).",
     "dupacks.sack": "{n} of them carry SACK blocks telling which bytes after the hole arrived.",
+    "dupacks.meanwhile": "Meanwhile the {other} keeps sending new data: {n} segments, {size}.",
     "winupdates": "The {who} sends {n} window updates in a row: no new data acknowledged, only the window "
     "changes as its application reads.",
     # retransmissions, told by what caused them
@@ -185,6 +194,10 @@ EN: dict[str, str] = {
     "ack.delayed": " (a delayed ACK: the receiver waited for more data before acknowledging)",
     "summary": "The {who} sends {size} in {n} segments over {duration}; {acks} segments from the {other} "
     "acknowledge it.",
+    "summary.one": "The {who} sends {size} in {n} segments over {duration}; one segment from the {other} "
+    "acknowledges it.",
+    "summary.unacked": "The {who} sends {size} in {n} segments over {duration}; the {other} has not acknowledged "
+    "them yet.",
     "summary.both": "{a} {b}",
     "summary.ack_only": "The {who} sends {n} ACKs without data over {duration}.",
     "coalesced": "TCP is a byte stream: the receiver gets bytes, not messages. If the application wrote these {n} "
@@ -338,6 +351,9 @@ ZH: dict[str, str] = {
     "group.like": "流 {streams}（另外 {n} 个连接）与流 {stream} 完全相同：步骤、标志和结束方式都一样。",
     "select.missing": "{capture} 中没有 TCP 流 {streams}（共有 {total} 个流{range}）",
     "select.none": "{capture} 中没有符合选择条件的流",
+    "midstream": "捕获从这个连接的中途开始：握手以及双方在握手中声明的窗口扩大因子都没有被捕获，因此窗口按首部中的原始值显示（Wireshark 的扩大因子为 -1，即未知），最初的状态由后续报文推断。",
+    "reuse.after_rst": "同一个四元组之前被流 {stream} 使用过，它在 {gap} 之前被{who}重置：RST 不会留下 TIME_WAIT，所以这些端口可以立即再次使用。",
+    "reuse.after_close": "同一个四元组之前被流 {stream} 使用过，它在 {gap} 之前结束：先关闭的一方仍处于 TIME_WAIT，它接受这个 SYN，因为其序列号（或时间戳）大于旧连接的（RFC 9293 §3.6.1，RFC 6191）。",
     "handshake.backlog": "这次握手由{server}的内核独自完成：连接现在在监听队列（backlog）中等待，直到{server}的应用程序调用 accept()。",
     "refused.numbers": "RST 的原始序列号是 {seq_raw}：没有程序监听的端口没有自己的序列号，RFC 9293 §3.10.7.1 规定用 <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK> 回应 SYN。它的确认号 ack = {ack}（原始值 {ack_raw}）等于 SYN 的序列号加 1（{syn_seq_raw} + 1，SYN 占用一个序列号）：正因为确认了这个 SYN，客户端才会接受这个 RST。Wireshark 显示 seq = {seq}（相对值），是因为服务器没有发送可作为编号起点的 SYN。",
     "fin.crossed": "它的确认号 ack = {ack} 没有覆盖{other}的 FIN：{who}在{other}的 FIN 到达之前就发出了这个 FIN，所以它先从 ESTABLISHED 进入 FIN_WAIT_1，收到那个 FIN 后再进入 CLOSING。",
@@ -350,6 +366,7 @@ ZH: dict[str, str] = {
     "keepalive.interval": "{who}在上一次保活报文之后 {interval} 再次探测（保活间隔，TCP_KEEPINTVL）。",
     "ack.window": "{who}的接收窗口现在是 {win} 字节（{raw} × {factor}）。",
     "dupacks.sack": "其中 {n} 个携带 SACK 块，告诉对方空洞之后哪些字节已经到达。",
+    "dupacks.meanwhile": "与此同时，{other}继续发送新数据：{n} 个报文段，共 {size}。",
     "winupdates": "{who}连续发送 {n} 个窗口更新：没有确认新的数据，只是随着其应用程序读取数据，窗口在变化。",
     "retrans.timeout": "超时重传：这些字节最早在帧 {first_frame} 中发送，{since} 之前；因为在重传计时器到期之前没有收到 ACK，所以再次发送。",
     "retrans.timeout.uncaptured": "超时重传：seq {seq} 之前已经发送过（第一次发送未被捕获）；因为在重传计时器到期之前没有收到 ACK，所以再次发送。",
@@ -416,6 +433,8 @@ ZH: dict[str, str] = {
     "ack.rtt": "；在帧 {frame} 之后 {rtt}",
     "ack.delayed": "（延迟确认：接收方等待更多数据后才确认）",
     "summary": "{who}在 {duration} 内用 {n} 个报文段发送了 {size}；{other}用 {acks} 个报文段进行了确认。",
+    "summary.one": "{who}在 {duration} 内用 {n} 个报文段发送了 {size}；{other}用 1 个报文段进行了确认。",
+    "summary.unacked": "{who}在 {duration} 内用 {n} 个报文段发送了 {size}；{other}还没有确认它们。",
     "summary.both": "{a}{b}",
     "summary.ack_only": "{who}在 {duration} 内发送了 {n} 个不带数据的 ACK。",
     "coalesced": "TCP 是字节流：接收方收到的是字节而不是消息。如果应用程序用多次 send() 写出这 {n} 个字节，它们被合并到了一个报文段中（即“粘包”现象）；一次大的 send() 也可能分成多个报文段到达：应用程序必须自己标记消息的边界。",

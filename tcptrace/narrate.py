@@ -279,7 +279,7 @@ class _Renderer:
         key = note.key
         if key.startswith("flag."):
             name = key[5:].split(".")[0]
-            fields["why"] = _why(name, note.facts, self.lang) if note.facts or name == "window_update" else ""
+            fields["why"] = _why(name, note.facts, self.lang)
         if key == "data.half_close":
             key += ".reads" if note.facts.get("reads_on") else ""
         if key.startswith("retrans.") and not note.facts.get("has_carrier", True):
@@ -446,7 +446,8 @@ def _collapse(steps: list[Step], lang: str, segs_by_frame: dict[int, Segment]) -
                 acks = [s for s, x in zip(run, segs, strict=True) if x.direction != d and s.facts.get("acked_new")]
                 if data:
                     size = sum(x.len for x in data)
-                    texts.append(t["summary"].format(who=_role(d, t), other=_role(1 - d, t), size=_size(size, t),
+                    key = "summary" if len(acks) > 1 else "summary.one" if acks else "summary.unacked"
+                    texts.append(t[key].format(who=_role(d, t), other=_role(1 - d, t), size=_size(size, t),
                                                      n=len(data), duration=_dur(data[-1].ts_ns - data[0].ts_ns),
                                                      acks=len(acks)))  # fmt: skip
                     side = "c2s" if d == 0 else "s2c"
@@ -481,26 +482,44 @@ def _merge_groups(steps: list[Step], t: dict[str, str]) -> list[Step]:
         step = steps[i]
         j = i + 1
         if step.group:
-            while j < len(steps) and steps[j].group[:3] == step.group[:3]:
-                j += 1
+            # duplicate ACKs of one hole, with the sender's new data between them (loss recovery goes on)
+            k, last_same = i + 1, i
+            while k < len(steps):
+                other = steps[k]
+                if other.group[:3] == step.group[:3]:
+                    last_same = k
+                elif not (step.group[0] == "dupack" and other.kind in ("data", "summary") and not other.notable):
+                    break
+                k += 1
+            j = last_same + 1
         if j - i >= 2:
             last = steps[j - 1]
             run = steps[i:j]
             if step.group[0] == "dupack":
                 _, d, ack, _, frame = step.group
+                between = [s for s in run if not s.group]
+                run = [s for s in run if s.group]
                 sack = sum(1 for s in run if "sack" in s.notes)
                 numbers = [s.group[3] for s in run if s.group[3]]
                 text = t["dupacks"].format(
                     who=_role(d, t),
-                    n=j - i,
+                    n=len(run),
                     ack=ack,
                     frame=frame,
                     a=min(numbers) if numbers else 1,
-                    b=max(numbers) if numbers else j - i,
+                    b=(min(numbers) if numbers else 1) + len(run) - 1,
                 )
                 if sack:
                     text += t["sep.join"] + t["dupacks.sack"].format(n=sack)
-                facts = {"ack": ack, "count": j - i, "frame": frame, "with_sack": sack}
+                sender = "s2c" if d == 0 else "c2s"
+                size = sum(int(s.facts.get("len", 0)) + int(s.facts.get(f"{sender}_bytes", 0)) for s in between)
+                n_between = sum(int(s.facts.get(f"{sender}_segments", 1 if s.kind == "data" else 0)) for s in between)
+                if between:
+                    text += t["sep.join"] + t["dupacks.meanwhile"].format(
+                        other=_role(1 - d, t), n=n_between, size=_size(size, t)
+                    )
+                facts = {"ack": ack, "count": len(run), "frame": frame, "with_sack": sack,
+                         "data_segments_between": n_between, "data_bytes_between": size}  # fmt: skip
                 flags: tuple[str, ...] = ("duplicate_ack",)
             else:
                 _, d, _ = step.group
@@ -561,12 +580,14 @@ def narrate_flow(
     verbose: bool = False,
     absolute: bool = False,
     max_steps: int | None = None,
+    previous: FlowSummary | None = None,
 ) -> FlowNarrative:
-    """The narrative of one analysed stream (``segs`` in capture order, ``summary`` fed with them)."""
+    """The narrative of one analysed stream (``segs`` in capture order, ``summary`` fed with them;
+    ``previous``: the stream that used the same ports before, when this one reuses them)."""
     if lang not in LANGUAGES:
         raise ValueError(f"unknown language {lang!r}; available: {', '.join(LANGUAGES)}")
     t = LANGUAGES[lang]
-    events = classify(summary, segs)
+    events = classify(summary, segs, previous)
     renderer = _Renderer(summary, lang, absolute)
     steps = [renderer.step(e) for e in events]
     if not verbose:
@@ -616,12 +637,19 @@ def explain(
     summaries = {s.flow.stream: s for s in run.summaries}
     missing = tuple(sorted(wanted - set(summaries))) if wanted is not None else ()
     flows = []
+    last_on_ports: dict[tuple[Any, ...], FlowSummary] = {}  # the latest stream of each 4-tuple, in stream order
+    previous: dict[int, FlowSummary] = {}
+    for s in sorted(summaries.values(), key=lambda x: x.flow.stream):
+        key = (s.flow.client.addr, s.flow.client.port, s.flow.server.addr, s.flow.server.port)
+        if key in last_on_ports:
+            previous[s.flow.stream] = last_on_ports[key]
+        last_on_ports[key] = s
     for n in sorted(by_stream):
         summary = summaries[n]
         if not _matches(summary, hosts, ports):
             continue
         flows.append(narrate_flow(summary, by_stream[n], lang, verbose=verbose, absolute=absolute,
-                                  max_steps=max_steps))  # fmt: skip
+                                  max_steps=max_steps, previous=previous.get(n)))  # fmt: skip
     name = os.fspath(path) if isinstance(path, (str, os.PathLike)) else str(getattr(path, "name", "<stream>"))
     return Narrative(name, lang, flows, run.stats.as_dict(), len(summaries), missing)
 
