@@ -45,7 +45,7 @@ ALL_CAPTURES=(echo_ipv4 echo_ipv6 refused echo_sll2 echo_snaplen port_reuse
               zero_window keepalive lossy_bulk abort_rst rst_after_close half_close
               syn_timeout coalesced dialogue dialogue_threaded finish_client_closes
               finish_server_closes finish_both_close framing vlan midstream
-              fin_lost data_backoff sack_dsack)
+              fin_lost data_backoff sack_dsack nagle nagle_nodelay reuse_after_rst)
 
 # No arguments: everything. Otherwise only the captures named.
 SELECTED=()
@@ -92,6 +92,7 @@ CLI6="fd00:99::2"
 PORT=20000          # the echo server's port
 CLOSED_PORT=20001   # nobody listens here (refused.pcap)
 REUSED_SPORT=40000  # fixed client port for port_reuse.pcap
+RST_REUSED_SPORT=40001  # fixed client port for reuse_after_rst.pcap
 DROPPED_PORT=20002  # the server's host drops SYNs to this port (syn_timeout.pcap)
 DIALOGUE_PORT=6000  # the dialogue server's port (dialogue.pcap)
 VLAN_ID=100         # 802.1Q VLAN on top of the veth pair (vlan.pcap)
@@ -743,6 +744,53 @@ record_sack_dsack() {
     rm -f "$out"
     echo "server: $(srv nstat -asz TcpRetransSegs | awk '$1 == "TcpRetransSegs" {print $2}') retransmitted;" \
         "client: $(cli nstat -asz TcpExtTCPDSACKOldSent | awk '$1 == "TcpExtTCPDSACKOldSent" {print $2}') D-SACKs sent"
+    teardown_netns
+}
+
+# --- nagle.pcap: small writes held back by Nagle's algorithm ----------------
+# The client (TCP_NODELAY off, the default) writes "msg 000\n" … "msg 009\n"
+# (8 bytes each, one send() each) 3 ms apart, to a server that reads and
+# never answers. The server clears TCP_QUICKACK on the accepted socket, so
+# that its ACK of the first segment is a delayed ACK (about 40 ms) and not
+# the immediate one of a new connection's quick-ACK mode. The first message
+# leaves alone; messages 1–9 (written within 27 ms) wait in the client's
+# send buffer until that ACK arrives, then leave at once as ONE 72-byte
+# segment. The client waits 0.3 s and closes first.
+record_nagle() {
+    setup_netns
+    start_server_program nagle.py server --host "$SRV4" --port "$PORT"
+    start_capture "$LOG" tcpdump -i "$CLI_IF" -s 0 -U --immediate-mode -Z root -w "$HERE/nagle.pcap"
+    client nagle.py client --host "$SRV4" --port "$PORT" --count 10 --interval 0.003
+    wait_server
+    stop_capture "$LOG"
+    teardown_netns
+}
+
+# --- nagle_nodelay.pcap: the same writes with TCP_NODELAY ------------------
+# As nagle.pcap, but the client sets TCP_NODELAY: each of the ten writes
+# leaves at once as a segment of its own, whatever is unacknowledged.
+record_nagle_nodelay() {
+    setup_netns
+    start_server_program nagle.py server --host "$SRV4" --port "$PORT"
+    start_capture "$LOG" tcpdump -i "$CLI_IF" -s 0 -U --immediate-mode -Z root -w "$HERE/nagle_nodelay.pcap"
+    client nagle.py client --host "$SRV4" --port "$PORT" --count 10 --interval 0.003 --nodelay
+    wait_server
+    stop_capture "$LOG"
+    teardown_netns
+}
+
+# --- reuse_after_rst.pcap: the four-tuple reused right after a RST ---------
+# The client binds source port $RST_REUSED_SPORT (SO_REUSEADDR), hello/hi,
+# then aborts with SO_LINGER {1, 0}: a RST, so neither side keeps the
+# connection in TIME_WAIT. 0.2 s later it connects again from the same port
+# to the same server port (new ISN), hello/hi, and closes normally.
+record_reuse_after_rst() {
+    setup_netns
+    start_server_program reuse_after_rst.py server --host "$SRV4" --port "$PORT"
+    start_capture "$LOG" tcpdump -i "$CLI_IF" -s 0 -U --immediate-mode -Z root -w "$HERE/reuse_after_rst.pcap"
+    client reuse_after_rst.py client --host "$SRV4" --port "$PORT" --source-port "$RST_REUSED_SPORT" --pause 0.2
+    wait_server
+    stop_capture "$LOG"
     teardown_netns
 }
 
