@@ -114,6 +114,7 @@ typedef struct { /* stats.DirStats counters */
     unsigned __int128 rtt_sumsq;
     int64_t syn, fin, rst, rexmt_packets, rexmt_bytes, ooo, zwp_packets, zwp_bytes, zero_win_adv, dup_acks;
     int64_t missed_bytes, first_ts, last_ts, max_idle;
+    int64_t seq_lo, seq_hi; /* relative sequence span of the data: application bytes = seq_hi - seq_lo */
     int64_t flags[15];
 } SDir;
 
@@ -768,6 +769,12 @@ static void count(FlowC *f, int dir, const Pkt *p, int ta, int64_t win, int64_t 
     if (seglen) {
         d->data_packets++;
         d->data_bytes += seglen;
+        /* stats.FlowSummary._count: a SYN's data follows its own number; below the base counts as negative */
+        int64_t lo = (int32_t)(uint32_t)(p->seq + ((flags & F_SYN) ? 1u : 0u) - f->base[dir]), hi = lo + seglen;
+        if (d->data_packets == 1 || lo < d->seq_lo)
+            d->seq_lo = lo;
+        if (d->data_packets == 1 || hi > d->seq_hi)
+            d->seq_hi = hi;
         if (seglen > d->seg_max)
             d->seg_max = seglen;
         if (d->seg_min < 0 || seglen < d->seg_min)
@@ -1282,12 +1289,12 @@ static PyObject *sdir_tuple(const SDir *d) {
         return NULL;
     }
     /* the order of stats.ENGINE_DIR_FIELDS */
-    return Py_BuildValue("(LLLLLLLLLLLLLLLLLLLNLLLLLLLLLLLLLLN)", d->packets, d->ack_packets, d->pure_acks, d->pushed,
+    return Py_BuildValue("(LLLLLLLLLLLLLLLLLLLNLLLLLLLLLLLLLLLLN)", d->packets, d->ack_packets, d->pure_acks, d->pushed,
                          d->sack_packets, d->data_packets, d->data_bytes, d->seg_max, d->seg_min, d->trunc_bytes,
                          d->trunc_packets, d->win_n, d->win_sum, d->win_max, d->win_min, d->rtt_n, d->rtt_sum,
                          d->rtt_max, d->rtt_min, sq, d->syn, d->fin, d->rst, d->rexmt_packets, d->rexmt_bytes,
                          d->ooo, d->zwp_packets, d->zwp_bytes, d->zero_win_adv, d->dup_acks, d->missed_bytes,
-                         d->first_ts, d->last_ts, d->max_idle, flags);
+                         d->first_ts, d->last_ts, d->max_idle, d->seq_lo, d->seq_hi, flags);
 }
 
 /* Engine.flow(i) -> (first_frame, last_frame, first_ts, last_ts, packets, first_direction, completeness,

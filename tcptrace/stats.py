@@ -79,6 +79,8 @@ class DirStats:
         "sack_permitted",
         "seg_max",
         "seg_min",
+        "seq_hi",
+        "seq_lo",
         "syn_packets",
         "timestamps",
         "truncated_bytes",
@@ -121,6 +123,8 @@ class DirStats:
         self.sack_permitted: bool = False
         self.seg_max: int = 0
         self.seg_min: int = -1
+        self.seq_lo: int = 0  # relative sequence span of the data (application bytes = seq_hi - seq_lo), set by
+        self.seq_hi: int = 0  # the first data segment; below the base it is negative
         self.syn_packets: int = 0
         self.timestamps: bool = False
         self.truncated_bytes: int = 0
@@ -133,6 +137,12 @@ class DirStats:
         self.zero_win_adv: int = 0
         self.zwp_bytes: int = 0
         self.zwp_packets: int = 0
+
+    @property
+    def app_bytes(self) -> int:
+        """Application bytes: the sequence span the data covered, whether or not every segment was captured and
+        however often it was re-sent (a flow over 4 GiB wraps)."""
+        return self.seq_hi - self.seq_lo if self.data_packets else 0
 
     def to_dict(self, duration_s: float) -> dict[str, Any]:
         unique = self.data_bytes - self.rexmt_bytes - self.zwp_bytes
@@ -157,6 +167,7 @@ class DirStats:
             "fin_packets": self.fin_packets,
             "data_packets": self.data_packets,
             "data_bytes": self.data_bytes,
+            "app_bytes": self.app_bytes,
             "unique_bytes": unique,
             "rexmt_packets": self.rexmt_packets,
             "rexmt_bytes": self.rexmt_bytes,
@@ -352,6 +363,16 @@ class FlowSummary:
         if seglen:
             d.data_packets += 1
             d.data_bytes += seglen
+            # a SYN's data follows its own sequence number; a seq below the base (data from before the capture's
+            # first segment of this side) counts as negative, not as 4 GiB ahead
+            lo = seg.seq + 1 if flags & SYN else seg.seq
+            if lo >= 0x80000000:
+                lo -= 0x100000000
+            hi = lo + seglen
+            if d.data_packets == 1 or lo < d.seq_lo:
+                d.seq_lo = lo
+            if d.data_packets == 1 or hi > d.seq_hi:
+                d.seq_hi = hi
             if seglen > d.seg_max:
                 d.seg_max = seglen
             if d.seg_min < 0 or seglen < d.seg_min:
@@ -495,7 +516,9 @@ class FlowSummary:
             end = t["verdict.end.reset"].format(who=who, cause=t["cause.short." + self.rst[0][3]])
         else:
             end = t["verdict.end.open"]
-        c2s, s2c = self.dirs[0].data_bytes, self.dirs[1].data_bytes
+        # application bytes (the sequence span each side covered), not captured payload: a re-sent segment counts
+        # once and a segment the capture missed still counts
+        c2s, s2c = self.dirs[0].app_bytes, self.dirs[1].app_bytes
         return t["verdict.sentence"].format(opened=first, c2s=_bytes(c2s, t), s2c=_bytes(s2c, t), end=end)
 
     def simultaneous_close(self) -> bool:
@@ -532,7 +555,9 @@ class FlowSummary:
             "start_time": self.first_ts / 1e9,
             "duration_s": duration_s,
             "packets": {"c2s": self.dirs[0].packets, "s2c": self.dirs[1].packets},
-            "bytes": {"c2s": self.dirs[0].data_bytes, "s2c": self.dirs[1].data_bytes},
+            "bytes": {"c2s": self.dirs[0].data_bytes, "s2c": self.dirs[1].data_bytes},  # payload on the wire
+            "app_bytes": {"c2s": self.dirs[0].app_bytes, "s2c": self.dirs[1].app_bytes},
+            "retransmitted_bytes": {"c2s": self.dirs[0].rexmt_bytes, "s2c": self.dirs[1].rexmt_bytes},
             "verdict": self.sentence(),
             "opened": self.opened(),
             "closed": self.closed(),
@@ -797,7 +822,7 @@ ENGINE_DIR_FIELDS = (
     *("seg_max", "seg_min", "truncated_bytes", "truncated_packets", "win_n", "win_sum", "win_max", "win_min"),
     *("rtt_n", "rtt_sum", "rtt_max", "rtt_min", "rtt_sumsq", "syn_packets", "fin_packets", "rst_packets"),
     *("rexmt_packets", "rexmt_bytes", "ooo_packets", "zwp_packets", "zwp_bytes", "zero_win_adv", "dup_acks"),
-    *("missed_bytes", "first_ts", "last_ts", "max_idle_ns"),
+    *("missed_bytes", "first_ts", "last_ts", "max_idle_ns", "seq_lo", "seq_hi"),
 )
 
 

@@ -247,3 +247,40 @@ def test_overview_and_alike_connections_grouped() -> None:
     assert any(len(g) > 1 for g in groups)
     assert sum(len(g) for g in groups) == len(nar.flows)
     assert "went exactly like stream" in str(nar)
+
+
+# --- verdict bytes from tshark's numbers ---------------------------------------------------------------------
+
+
+def _oracles() -> list[tuple[Path, Path]]:
+    out = [(p, SAMPLES / "tshark" / (p.name + ".tsv")) for p in SAMPLES.iterdir() if p.suffix in (".pcap", ".pcapng")]
+    oracle = CORPUS / "oracle"
+    if oracle.is_dir():
+        out += [(CORPUS / tsv.relative_to(oracle).as_posix()[:-4], tsv) for tsv in sorted(oracle.rglob("*.tsv"))]
+    return [(c, t) for c, t in sorted(out) if c.exists() and t.exists()]
+
+
+@pytest.mark.parametrize(("capture", "tsv"), _oracles(), ids=[str(c.name) for c, _ in _oracles()])
+def test_verdict_bytes_are_the_sequence_span_tshark_shows(capture: Path, tsv: Path) -> None:
+    """Application bytes per direction = max(tcp.seq + tcp.len) - min(tcp.seq) over tshark's data segments."""
+    try:
+        items = flows(capture)
+    except Exception as exc:
+        pytest.skip(f"unreadable: {exc}")
+    direction = {s.frame: (s.stream, int(s.direction)) for _, segs in items for s in segs}
+    span: dict[tuple[int, int], list[int]] = {}
+    for line in tsv.read_text().splitlines()[1:]:
+        frame, stream, seq, _ack, length, _win, flags, *_ = line.split("\t")
+        if not length or int(length) == 0 or frame == "" or int(frame) not in direction:
+            continue
+        key = direction[int(frame)]
+        lo = int(seq) + (1 if int(flags, 16) & SYN else 0)  # a SYN's data follows its own sequence number
+        lo = lo - (1 << 32) if lo >= 1 << 31 else lo  # before the relative base: negative
+        hi = lo + int(length)
+        cur = span.setdefault(key, [lo, hi])
+        cur[0], cur[1] = min(cur[0], lo), max(cur[1], hi)
+    for summary, _ in items:
+        for d in (0, 1):
+            want = span.get((summary.flow.stream, d))
+            got = summary.dirs[d].app_bytes
+            assert got == (want[1] - want[0] if want else 0), f"stream {summary.flow.stream} dir {d}"
