@@ -270,7 +270,7 @@ def test_verdict_bytes_are_the_sequence_span_tshark_shows(capture: Path, tsv: Pa
     direction = {s.frame: (s.stream, int(s.direction)) for _, segs in items for s in segs}
     span: dict[tuple[int, int], list[int]] = {}
     for line in tsv.read_text().splitlines()[1:]:
-        frame, stream, seq, _ack, length, _win, flags, *_ = line.split("\t")
+        frame, _stream, seq, _ack, length, _win, flags, *_ = line.split("\t")
         if not length or int(length) == 0 or frame == "" or int(frame) not in direction:
             continue
         key = direction[int(frame)]
