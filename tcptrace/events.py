@@ -47,6 +47,7 @@ M32 = 0xFFFFFFFF
 DELAYED_ACK_MAX_NS = 500_000_000
 DELAYED_ACK_MIN_NS = 20_000_000  # below this an ACK is simply prompt (loopback iRTTs are tens of µs)
 TIMESTAMP_OPTION_BYTES = 12  # NOP NOP + TS(10): RFC 7323 §3, on every Linux segment once negotiated
+NAGLE_RELEASE_NS = 1_000_000  # data held by Nagle leaves as soon as the ACK arrives: within a millisecond
 MIN_RTO_NS = 200_000_000  # Linux's smallest retransmission timeout (TCP_RTO_MIN); RFC 6298 §2.4 says 1 s
 CLOSE_WAIT_LINGER_NS = 1_000_000_000  # CLOSE_WAIT this long at the end: the application has not called close()
 
@@ -525,9 +526,50 @@ class _Classifier:
         if not self.full_segment_told and mss and self.ts_on and seg.len == mss - TIMESTAMP_OPTION_BYTES:
             notes.append(Note("mss.timestamps", {"len": seg.len, "mss": mss}))
             self.full_segment_told = True
+        self._nagle(seg, notes)
         self._sticky(seg, notes)
         self.sent[d].add(seg.seq, end, seg.frame, seg.ts_ns)
         return names
+
+    def _nagle(self, seg: Segment, notes: list[Note]) -> None:
+        """Nagle's algorithm where the capture shows it: a small segment that left right after a pure ACK
+        acknowledged the side's previous small segment, having waited much longer than that."""
+        d = seg.direction
+        mss = self.mss[1 - d]
+        full = mss - (TIMESTAMP_OPTION_BYTES if self.ts_on else 0) if mss else 0
+        if not full or seg.len >= full or seg.analysis:
+            return
+        ack_seg = prev = None
+        for earlier in reversed(self.segs[: self._index[seg.frame]]):
+            if earlier.direction == d:
+                if earlier.len:
+                    prev = earlier
+                    break
+                continue
+            if ack_seg is None:
+                if earlier.len or earlier.flags & (SYN | FIN | RST) or earlier.ack != seg.seq:
+                    return  # the peer's last segment before this one is not a pure ACK of everything sent
+                ack_seg = earlier
+        if ack_seg is None or prev is None or prev.len >= full or ack_seg.acks_frame != prev.frame:
+            return  # the ACK must be the one that acknowledged the previous small segment
+        after = seg.ts_ns - ack_seg.ts_ns
+        waited = seg.ts_ns - prev.ts_ns
+        # The ACK reaches the sender one round trip (capture point <-> sender, from the handshake) after it passed
+        # here; data that left because of it is seen no sooner than that, and at once after it.
+        trip = self._sender_round_trip(d)
+        if trip is None or not trip <= after <= trip + NAGLE_RELEASE_NS or waited < 10 * after:
+            return
+        notes.append(Note("nagle", {"ack_frame": ack_seg.frame, "after_ns": after, "prev_frame": prev.frame,
+                                    "prev_len": prev.len, "waited_ns": waited, "len": seg.len}))  # fmt: skip
+
+    def _sender_round_trip(self, d: int) -> int | None:
+        """Round trip between the capture point and side ``d``, from the handshake (None if not captured)."""
+        s = self.s
+        times = {seg.frame: seg.ts_ns for seg in self.segs[:8]}
+        syn, synack, ack = (times.get(f) for f in (s.syn_frame, s.synack_frame, s.handshake_ack_frame))
+        if syn is None or synack is None or ack is None:
+            return None
+        return ack - synack if d == 0 else synack - syn
 
     def _sticky(self, seg: Segment, notes: list[Note]) -> None:
         """The byte-stream note, only where the capture shows it: several newline-terminated messages in one

@@ -284,3 +284,23 @@ def test_verdict_bytes_are_the_sequence_span_tshark_shows(capture: Path, tsv: Pa
             want = span.get((summary.flow.stream, d))
             got = summary.dirs[d].app_bytes
             assert got == (want[1] - want[0] if want else 0), f"stream {summary.flow.stream} dir {d}"
+
+
+def test_nagle_named_only_where_the_capture_shows_it() -> None:
+    # nagle.pcap: 8 bytes (6), the server's delayed ACK (7), nine more writes leave together right after it (8)
+    held = next(x for x in steps("nagle.pcap") if x.frames == (8,))
+    assert "nagle" in held.notes
+    assert "Nagle's algorithm" in held.text
+    assert "sticky.several" in held.notes  # and the receiver gets nine messages in one segment
+    # nagle_nodelay.pcap: TCP_NODELAY, every write its own segment: no Nagle, no sticky packet
+    assert not any("nagle" in x.notes for x in steps("nagle_nodelay.pcap"))
+    # a bulk transfer waiting for window space is not Nagle
+    assert not any("nagle" in x.notes for x in steps("zero_window.pcap"))
+
+
+def test_port_reuse_right_after_rst() -> None:
+    nar = explain(SAMPLES / "reuse_after_rst.pcap", verbose=True)
+    assert [f.stream for f in nar.flows] == [0, 1]
+    syn = nar.flows[1].steps[0]
+    assert "reuse.after_rst" in syn.notes
+    assert "no TIME_WAIT" in syn.text
