@@ -122,7 +122,9 @@ def _known_cjk_family(fonts: Iterable[Any]) -> str | None:
 
 
 def _needs_cjk(ladder: Ladder) -> bool:
-    return ladder.lang != "en"
+    from .messages import LANGUAGES
+
+    return bool(LANGUAGES[ladder.lang]["meta.cjk"])  # the catalogue says which languages need a CJK font
 
 
 # --- layout (pure) --------------------------------------------------------------------------------------
