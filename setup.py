@@ -11,6 +11,8 @@ setup(
         Extension(
             "tcptrace._engine",
             ["tcptrace/_engine.c"],
+            # generated from the Python tables by scripts/gen_vocab_h.py and committed: the build runs no Python step
+            depends=["tcptrace/_vocab.h"],
             optional=True,
             extra_compile_args=["-O2"],
             libraries=["m"],

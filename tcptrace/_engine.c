@@ -25,60 +25,17 @@
 #include <stdlib.h>
 #include <math.h>
 
+/* The constants shared with Python (TCP and analysis flag bits, the flags' output order, state and RST-cause codes,
+ * completeness bits, Zeek's letters, packet-tcp.c thresholds): generated from the Python tables by
+ * scripts/gen_vocab_h.py, never copied by hand (tests/test_vocab.py). */
+#include "_vocab.h"
+
 #define HALF 0x80000000u
-#define F_FIN 0x001
-#define F_SYN 0x002
-#define F_RST 0x004
-#define F_PSH 0x008
-#define F_ACK 0x010
 #define F_SFR (F_SYN | F_FIN | F_RST)
 #define F_SF (F_SYN | F_FIN)
 
-/* analysis.py A_* bits (packet-tcp.h TCP_A_*) */
-#define A_RETRANSMISSION 0x0001
-#define A_LOST_PACKET 0x0002
-#define A_ACK_LOST_PACKET 0x0004
-#define A_KEEP_ALIVE 0x0008
-#define A_DUPLICATE_ACK 0x0010
-#define A_ZERO_WINDOW 0x0020
-#define A_ZERO_WINDOW_PROBE 0x0040
-#define A_ZERO_WINDOW_PROBE_ACK 0x0080
-#define A_KEEP_ALIVE_ACK 0x0100
-#define A_OUT_OF_ORDER 0x0200
-#define A_FAST_RETRANSMISSION 0x0400
-#define A_WINDOW_UPDATE 0x0800
-#define A_WINDOW_FULL 0x1000
-#define A_REUSED_PORTS 0x2000
-#define A_SPURIOUS_RETRANSMISSION 0x4000
-#define A_RETRANS_FAMILY (A_RETRANSMISSION | A_FAST_RETRANSMISSION | A_SPURIOUS_RETRANSMISSION)
-
-/* analysis.FLAG_NAMES order: the per-direction flag counts come back in this order */
-static const int FLAG_ORDER[15] = {
-    A_RETRANSMISSION, A_FAST_RETRANSMISSION, A_SPURIOUS_RETRANSMISSION, A_OUT_OF_ORDER, A_LOST_PACKET,
-    A_ACK_LOST_PACKET, A_DUPLICATE_ACK, A_WINDOW_UPDATE, A_WINDOW_FULL, A_ZERO_WINDOW, A_ZERO_WINDOW_PROBE,
-    A_ZERO_WINDOW_PROBE_ACK, A_KEEP_ALIVE, A_KEEP_ALIVE_ACK, A_REUSED_PORTS};
-
-#define MAX_UNACKED_SEGMENTS 10000
 #define MAX_ANOMALIES 100 /* FlowSummary keeps the first 100 */
-
-/* state.TcpState, in declaration order (checked by stats._summarize_engine) */
-enum { S_CLOSED, S_LISTEN, S_SYN_SENT, S_SYN_RECEIVED, S_ESTABLISHED, S_FIN_WAIT_1, S_FIN_WAIT_2, S_CLOSE_WAIT,
-       S_CLOSING, S_LAST_ACK, S_TIME_WAIT, S_UNKNOWN, N_STATES };
-#define N_INPUTS 13
-#define NO_STATE 255
-/* stats.FlowSummary._rst_cause codes */
-enum { CAUSE_REFUSED, CAUSE_CLOSED_SOCKET, CAUSE_ABORTIVE, CAUSE_MID_STREAM, CAUSE_STRAY };
-#define FAST_RETRANSMISSION_WINDOW_NS 20000000LL
-#define DEFAULT_OOO_THRESHOLD_NS 3000000LL
-#define HW_DUP_WINDOW_NS 1000000LL
-
-/* stats.py completeness bits */
-#define C_SYNSENT 1
-#define C_SYNACK 2
-#define C_ACK 4
-#define C_DATA 8
-#define C_FIN 16
-#define C_RST 32
+#define NO_STATE 255      /* stats._engine_tables: no arc for this (state, input), an anomaly */
 
 static inline int seq_lt(uint32_t a, uint32_t b) { return (uint32_t)(a - b) >= HALF; }
 static inline int seq_le(uint32_t a, uint32_t b) { return a == b || (uint32_t)(a - b) >= HALF; }
@@ -115,7 +72,7 @@ typedef struct { /* stats.DirStats counters */
     int64_t syn, fin, rst, rexmt_packets, rexmt_bytes, ooo, zwp_packets, zwp_bytes, zero_win_adv, dup_acks;
     int64_t missed_bytes, first_ts, last_ts, max_idle;
     int64_t seq_lo, seq_hi; /* relative sequence span of the data: application bytes = seq_hi - seq_lo */
-    int64_t flags[15];
+    int64_t flags[N_FLAGS];
 } SDir;
 
 typedef struct {
@@ -811,7 +768,7 @@ static void count(FlowC *f, int dir, const Pkt *p, int ta, int64_t win, int64_t 
         d->rst++;
     if (ta) {
         int shown = (ta & A_RETRANS_FAMILY) ? (ta | A_RETRANSMISSION) : ta;
-        for (int i = 0; i < 15; i++)
+        for (int i = 0; i < N_FLAGS; i++)
             if (shown & FLAG_ORDER[i])
                 d->flags[i]++;
         if (ta & A_RETRANS_FAMILY) {
@@ -837,7 +794,7 @@ static void count(FlowC *f, int dir, const Pkt *p, int ta, int64_t win, int64_t 
 /* lifecycle (stats.FlowSummary.on_event: _lifecycle, state.ConnectionMachine, _ZeekHistory)         */
 
 /* Zeek's letters, as bits of the per-side "sent" masks */
-static const char LETTERS[] = "adfhiqrstwg";
+static const char LETTERS[] = ZEEK_SENT_LETTERS;
 static int letter_bit(char ch) { return 1 << (int)(strchr(LETTERS, ch) - LETTERS); }
 
 static int history_append(FlowC *f, char ch) {
@@ -1272,10 +1229,10 @@ static PyObject *u128(unsigned __int128 v) {
 }
 
 static PyObject *sdir_tuple(const SDir *d) {
-    PyObject *flags = PyTuple_New(15);
+    PyObject *flags = PyTuple_New(N_FLAGS);
     if (!flags)
         return NULL;
-    for (int i = 0; i < 15; i++) {
+    for (int i = 0; i < N_FLAGS; i++) {
         PyObject *v = PyLong_FromLongLong(d->flags[i]);
         if (!v) {
             Py_DECREF(flags);

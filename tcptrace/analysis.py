@@ -27,49 +27,35 @@ from .model import ACK, FIN, RST, SYN, Segment
 from .seqnum import gt as _gt
 from .seqnum import le as _le
 from .seqnum import lt as _lt
+from .vocab import FLAG_BY_CONST, FLAGS, RETRANSMISSION_FAMILY
 
 M32 = 0xFFFFFFFF
 HALF = 0x80000000
 
-# Wireshark's TCP_A_* bits (packet-tcp.h), and our output names in the oracle's order.
-A_RETRANSMISSION = 0x0001
-A_LOST_PACKET = 0x0002
-A_ACK_LOST_PACKET = 0x0004
-A_KEEP_ALIVE = 0x0008
-A_DUPLICATE_ACK = 0x0010
-A_ZERO_WINDOW = 0x0020
-A_ZERO_WINDOW_PROBE = 0x0040
-A_ZERO_WINDOW_PROBE_ACK = 0x0080
-A_KEEP_ALIVE_ACK = 0x0100
-A_OUT_OF_ORDER = 0x0200
-A_FAST_RETRANSMISSION = 0x0400
-A_WINDOW_UPDATE = 0x0800
-A_WINDOW_FULL = 0x1000
-A_REUSED_PORTS = 0x2000
-A_SPURIOUS_RETRANSMISSION = 0x4000
+# Wireshark's TCP_A_* bits (packet-tcp.h) under the C engine's names, and our output names in the oracle's order:
+# all from the one flag table, tcptrace.vocab.FLAGS.
+A_RETRANSMISSION = FLAG_BY_CONST["A_RETRANSMISSION"].bit
+A_LOST_PACKET = FLAG_BY_CONST["A_LOST_PACKET"].bit
+A_ACK_LOST_PACKET = FLAG_BY_CONST["A_ACK_LOST_PACKET"].bit
+A_KEEP_ALIVE = FLAG_BY_CONST["A_KEEP_ALIVE"].bit
+A_DUPLICATE_ACK = FLAG_BY_CONST["A_DUPLICATE_ACK"].bit
+A_ZERO_WINDOW = FLAG_BY_CONST["A_ZERO_WINDOW"].bit
+A_ZERO_WINDOW_PROBE = FLAG_BY_CONST["A_ZERO_WINDOW_PROBE"].bit
+A_ZERO_WINDOW_PROBE_ACK = FLAG_BY_CONST["A_ZERO_WINDOW_PROBE_ACK"].bit
+A_KEEP_ALIVE_ACK = FLAG_BY_CONST["A_KEEP_ALIVE_ACK"].bit
+A_OUT_OF_ORDER = FLAG_BY_CONST["A_OUT_OF_ORDER"].bit
+A_FAST_RETRANSMISSION = FLAG_BY_CONST["A_FAST_RETRANSMISSION"].bit
+A_WINDOW_UPDATE = FLAG_BY_CONST["A_WINDOW_UPDATE"].bit
+A_WINDOW_FULL = FLAG_BY_CONST["A_WINDOW_FULL"].bit
+A_REUSED_PORTS = FLAG_BY_CONST["A_REUSED_PORTS"].bit
+A_SPURIOUS_RETRANSMISSION = FLAG_BY_CONST["A_SPURIOUS_RETRANSMISSION"].bit
 
-FLAG_NAMES: tuple[tuple[int, str], ...] = (
-    (A_RETRANSMISSION, "retransmission"),
-    (A_FAST_RETRANSMISSION, "fast_retransmission"),
-    (A_SPURIOUS_RETRANSMISSION, "spurious_retransmission"),
-    (A_OUT_OF_ORDER, "out_of_order"),
-    (A_LOST_PACKET, "lost_segment"),
-    (A_ACK_LOST_PACKET, "ack_lost_segment"),
-    (A_DUPLICATE_ACK, "duplicate_ack"),
-    (A_WINDOW_UPDATE, "window_update"),
-    (A_WINDOW_FULL, "window_full"),
-    (A_ZERO_WINDOW, "zero_window"),
-    (A_ZERO_WINDOW_PROBE, "zero_window_probe"),
-    (A_ZERO_WINDOW_PROBE_ACK, "zero_window_probe_ack"),
-    (A_KEEP_ALIVE, "keep_alive"),
-    (A_KEEP_ALIVE_ACK, "keep_alive_ack"),
-    (A_REUSED_PORTS, "reused_ports"),
-)
-ANALYSIS_FLAGS: tuple[str, ...] = tuple(name for _, name in FLAG_NAMES)
-_RETRANSMISSION_FAMILY = A_RETRANSMISSION | A_FAST_RETRANSMISSION | A_SPURIOUS_RETRANSMISSION
+FLAG_NAMES: tuple[tuple[int, str], ...] = tuple((f.bit, f.name) for f in FLAGS)
+ANALYSIS_FLAGS: tuple[str, ...] = tuple(f.name for f in FLAGS)
+_RETRANSMISSION_FAMILY = RETRANSMISSION_FAMILY
 _NAMES_CACHE: dict[int, tuple[str, ...]] = {}
 
-# packet-tcp.c constants
+# packet-tcp.c constants (the C engine gets its copies from here: scripts/gen_vocab_h.py writes tcptrace/_vocab.h)
 MAX_UNACKED_SEGMENTS = 10000  # TCP_MAX_UNACKED_SEGMENTS: stop tracking when ACKs are not seen
 FAST_RETRANSMISSION_WINDOW_NS = 20_000_000  # a fast retransmission follows the dup ACKs within 20 ms
 DEFAULT_OOO_THRESHOLD_NS = 3_000_000  # out-of-order window when the handshake RTT is unknown

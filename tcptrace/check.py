@@ -19,15 +19,14 @@ from typing import Any, BinaryIO
 from .analysis import analysis_names
 from .model import RST
 from .stats import FlowSummary, Pipeline
+from .vocab import FLAGS, FORBID_EVENTS
 
 REQUIREMENTS = ("handshake", "data", "graceful-close")
+# --forbid EVENT -> the event names it matches: "rst" is the TCP flag, the rest are the analysis flags carrying
+# EVENT as their `check` alias (tcptrace.vocab.FLAGS). A fast or spurious retransmission is also counted as
+# "retransmission", as tshark does (analysis_names).
 FORBIDDABLE: dict[str, tuple[str, ...]] = {
-    "rst": ("rst",),
-    "retransmission": ("retransmission",),
-    "zero-window": ("zero_window",),
-    "lost-segment": ("lost_segment", "ack_lost_segment"),
-    "out-of-order": ("out_of_order",),
-    "dup-ack": ("duplicate_ack",),
+    event: ("rst",) if event == "rst" else tuple(f.name for f in FLAGS if event in f.check) for event in FORBID_EVENTS
 }
 _MAX_FRAMES = 5
 

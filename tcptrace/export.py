@@ -13,6 +13,7 @@ from typing import Any
 
 from .analysis import analysis_names
 from .model import Segment, format_addr, format_endpoint
+from .vocab import FLAGS
 
 PACKET_FIELDS = (
     "frame",
@@ -157,23 +158,8 @@ def table_lines(segments: Iterable[Segment], origin_ns: int | Callable[[], int |
         ).rstrip()
 
 
-_INFO = {
-    "retransmission": "Retransmission",
-    "fast_retransmission": "Fast Retransmission",
-    "spurious_retransmission": "Spurious Retransmission",
-    "out_of_order": "Out-Of-Order",
-    "lost_segment": "Previous segment not captured",
-    "ack_lost_segment": "ACKed unseen segment",
-    "duplicate_ack": "Dup ACK",
-    "window_update": "Window Update",
-    "window_full": "Window Full",
-    "zero_window": "ZeroWindow",
-    "zero_window_probe": "ZeroWindowProbe",
-    "zero_window_probe_ack": "ZeroWindowProbeAck",
-    "keep_alive": "Keep-Alive",
-    "keep_alive_ack": "Keep-Alive ACK",
-    "reused_ports": "Port numbers reused",
-}
+# Wireshark's Info-column text per flag name (tcptrace.vocab.FLAGS): "TCP Dup ACK", "TCP Window Full" ...
+_INFO: dict[str, str] = {f.name: f.info for f in FLAGS}
 
 
 def _info(seg: Segment) -> str:
@@ -190,9 +176,9 @@ def _info(seg: Segment) -> str:
     for n in names:
         if n == "duplicate_ack" and seg.evidence and "duplicate_ack" in seg.evidence:
             e = seg.evidence["duplicate_ack"]
-            tags.append(f"[TCP Dup ACK {e['frame']}#{e['number']}]")
+            tags.append(f"[{_INFO[n]} {e['frame']}#{e['number']}]")
         else:
-            tags.append(f"[TCP {_INFO[n]}]")
+            tags.append(f"[{_INFO[n]}]")
     return " ".join(tags)
 
 

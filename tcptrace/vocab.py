@@ -1,0 +1,169 @@
+"""The project's shared vocabularies, one table each, read by every module that names these things.
+
+Theory of operation. A word the user reads or a code the C engine exchanges with Python is defined once, here,
+and everything else derives from it: :mod:`tcptrace.analysis` takes its ``A_*`` bits and output order from
+:data:`FLAGS`, :mod:`tcptrace.export` and :mod:`tcptrace.ladder` their Info-column texts, the ladder its colours
+(:data:`LADDER_CATEGORIES`), ``tcptrace check`` its ``--forbid`` names; ``scripts/gen_vocab_h.py`` writes the C
+engine's constants (``tcptrace/_vocab.h``) from these tables, :class:`tcptrace.state.TcpState`/``Input`` and
+:class:`tcptrace.model.TcpFlags`, and ``tests/test_vocab.py`` fails when the committed header differs from what
+the generator writes now. Adding a flag is one row; a consumer that cannot place it fails a test.
+
+The flags are Wireshark's: the bit is ``TCP_A_*`` of packet-tcp.h, the name is the last part of the
+``tcp.analysis.*`` field, and the rows are in the order the oracle (scripts/tshark_golden.py) joins the names,
+which is the order of ``analysis`` lists in every output. Nothing here imports beyond the standard library.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class AnalysisFlag:
+    """One of Wireshark's TCP analysis flags (packet-tcp.c ``tcp_analyze_sequence_number``)."""
+
+    bit: int  # packet-tcp.h TCP_A_* value; our Segment.analysis bitmask uses the same bits
+    ws_const: str  # that constant's name in packet-tcp.h: "TCP_A_LOST_PACKET"; the C engine's A_* drop "TCP_"
+    name: str  # our name, in every output: "lost_segment"
+    field: str  # Wireshark's display-filter field: "tcp.analysis.lost_segment"
+    info: str  # Wireshark's Info-column text, inside the brackets: "[TCP Previous segment not captured]"
+    category: str | None  # ladder colour (a LADDER_CATEGORIES name); None: no colour of its own
+    check: tuple[str, ...] = ()  # `tcptrace check --forbid` names that match this flag
+    retransmission_kind: bool = False  # tshark also sets tcp.analysis.retransmission on it (packet-tcp.c)
+
+    @property
+    def c_name(self) -> str:
+        """The C engine's macro: ``A_LOST_PACKET``."""
+        return self.ws_const.removeprefix("TCP_")
+
+    @property
+    def colour(self) -> str | None:
+        """The ladder colour of this flag's category (``None`` when it has none)."""
+        return None if self.category is None else LADDER_COLOURS[self.category]
+
+
+# In the oracle's order (tshark_golden.py ANALYSIS_FLAGS): every `analysis` list in our outputs follows it.
+# The info texts are packet-tcp.c's col_prepend_fstr strings ("[TCP Dup ACK %u#%u] " gets frame#number).
+FLAGS: tuple[AnalysisFlag, ...] = (
+    AnalysisFlag(0x0001, "TCP_A_RETRANSMISSION", "retransmission", "tcp.analysis.retransmission",
+                 "TCP Retransmission", "retransmission", ("retransmission",), retransmission_kind=True),
+    AnalysisFlag(0x0400, "TCP_A_FAST_RETRANSMISSION", "fast_retransmission", "tcp.analysis.fast_retransmission",
+                 "TCP Fast Retransmission", "retransmission", retransmission_kind=True),
+    AnalysisFlag(0x4000, "TCP_A_SPURIOUS_RETRANSMISSION", "spurious_retransmission",
+                 "tcp.analysis.spurious_retransmission", "TCP Spurious Retransmission", "retransmission",
+                 retransmission_kind=True),
+    AnalysisFlag(0x0200, "TCP_A_OUT_OF_ORDER", "out_of_order", "tcp.analysis.out_of_order",
+                 "TCP Out-Of-Order", "out_of_order", ("out-of-order",)),
+    AnalysisFlag(0x0002, "TCP_A_LOST_PACKET", "lost_segment", "tcp.analysis.lost_segment",
+                 "TCP Previous segment not captured", "lost", ("lost-segment",)),
+    AnalysisFlag(0x0004, "TCP_A_ACK_LOST_PACKET", "ack_lost_segment", "tcp.analysis.ack_lost_segment",
+                 "TCP ACKed unseen segment", "lost", ("lost-segment",)),
+    AnalysisFlag(0x0010, "TCP_A_DUPLICATE_ACK", "duplicate_ack", "tcp.analysis.duplicate_ack",
+                 "TCP Dup ACK", "dup_ack", ("dup-ack",)),
+    AnalysisFlag(0x0800, "TCP_A_WINDOW_UPDATE", "window_update", "tcp.analysis.window_update",
+                 "TCP Window Update", "window_update"),
+    AnalysisFlag(0x1000, "TCP_A_WINDOW_FULL", "window_full", "tcp.analysis.window_full",
+                 "TCP Window Full", "window_full"),
+    AnalysisFlag(0x0020, "TCP_A_ZERO_WINDOW", "zero_window", "tcp.analysis.zero_window",
+                 "TCP ZeroWindow", "zero_window", ("zero-window",)),
+    AnalysisFlag(0x0040, "TCP_A_ZERO_WINDOW_PROBE", "zero_window_probe", "tcp.analysis.zero_window_probe",
+                 "TCP ZeroWindowProbe", "zero_window"),
+    AnalysisFlag(0x0080, "TCP_A_ZERO_WINDOW_PROBE_ACK", "zero_window_probe_ack", "tcp.analysis.zero_window_probe_ack",
+                 "TCP ZeroWindowProbeAck", "zero_window"),
+    AnalysisFlag(0x0008, "TCP_A_KEEP_ALIVE", "keep_alive", "tcp.analysis.keep_alive",
+                 "TCP Keep-Alive", "keep_alive"),
+    AnalysisFlag(0x0100, "TCP_A_KEEP_ALIVE_ACK", "keep_alive_ack", "tcp.analysis.keep_alive_ack",
+                 "TCP Keep-Alive ACK", "keep_alive"),
+    AnalysisFlag(0x2000, "TCP_A_REUSED_PORTS", "reused_ports", "tcp.analysis.reused_ports",
+                 "TCP Port numbers reused", None),
+)  # fmt: skip
+FLAG_BY_NAME: dict[str, AnalysisFlag] = {f.name: f for f in FLAGS}
+FLAG_BY_CONST: dict[str, AnalysisFlag] = {f.c_name: f for f in FLAGS}
+# The bits that tshark also reports as tcp.analysis.retransmission (packet-tcp.c adds that expert item to all three).
+RETRANSMISSION_FAMILY = sum(f.bit for f in FLAGS if f.retransmission_kind)
+
+
+@dataclass(frozen=True)
+class LadderCategory:
+    """How a ladder arrow is coloured (tcptrace.ladder): warm colours for loss and resets, purple for window
+    trouble, in Wireshark's "Bad TCP" spirit."""
+
+    name: str
+    colour: str
+
+
+# In legend order.
+LADDER_CATEGORIES: tuple[LadderCategory, ...] = (
+    LadderCategory("handshake", "#1f5fa8"),
+    LadderCategory("normal", "#4d4d4d"),
+    LadderCategory("teardown", "#2a8c8c"),
+    LadderCategory("retransmission", "#e8590c"),
+    LadderCategory("out_of_order", "#c98a00"),
+    LadderCategory("lost", "#8c2d04"),
+    LadderCategory("dup_ack", "#d6337f"),
+    LadderCategory("rst", "#d00000"),
+    LadderCategory("zero_window", "#7b2cbf"),
+    LadderCategory("window_full", "#a67bd6"),
+    LadderCategory("window_update", "#2b8a3e"),
+    LadderCategory("keep_alive", "#6b7a00"),
+    LadderCategory("duplicate", "#8a8a8a"),
+)
+LADDER_COLOURS: dict[str, str] = {c.name: c.colour for c in LADDER_CATEGORIES}
+# When a segment has several reasons to be coloured, the most alarming wins: first in this order. "rst" is the TCP
+# flag, "duplicate" a hardware duplicate (tcptrace's own finding); the rest are flags' categories. A segment with
+# none of these is "handshake" (SYN, or in the handshake phase), "teardown" (FIN) or "normal".
+LADDER_PRECEDENCE: tuple[str, ...] = (
+    "rst",
+    "lost",
+    "retransmission",
+    "duplicate",
+    "out_of_order",
+    "zero_window",
+    "dup_ack",
+    "keep_alive",
+    "window_full",
+    "window_update",
+)
+
+# `tcptrace check --forbid EVENT`, in the order --help and errors list them. "rst" is the TCP flag; every other
+# name is an AnalysisFlag.check alias and matches the flags that carry it.
+FORBID_EVENTS: tuple[str, ...] = ("rst", "retransmission", "zero-window", "lost-segment", "out-of-order", "dup-ack")
+
+# Why an RST was sent, as stats.FlowSummary._rst_cause names it (and messages.py's "cause.<code>" explains it).
+# The position is the C engine's CAUSE_* code, which Python turns back into the name.
+RST_CAUSES: tuple[str, ...] = (
+    "refused",  # the server's answer to a SYN it never acknowledged: nothing listens on that port
+    "closed_socket",  # its sender had already sent a FIN: data arrived for a closed socket
+    "abortive",  # from ESTABLISHED, CLOSE_WAIT or SYN_RECEIVED: the application aborted (SO_LINGER 0 ...)
+    "mid_stream",  # the sender's state is UNKNOWN: the connection's start was not captured
+    "stray",  # any other state: no connection that expects one
+)
+
+# Wireshark's tcp.completeness bits (packet-tcp.c TCP_COMPLETENESS_*), in bit order.
+COMPLETENESS: tuple[tuple[str, int], ...] = (
+    ("SYNSENT", 0x01),
+    ("SYNACK", 0x02),
+    ("ACK", 0x04),
+    ("DATA", 0x08),
+    ("FIN", 0x10),
+    ("RST", 0x20),
+)
+
+# Zeek's history letters (lower case) as the C engine's per-side "sent" bitmask numbers them: letter i is bit i.
+ZEEK_SENT_LETTERS = "adfhiqrstwg"
+
+__all__ = [
+    "COMPLETENESS",
+    "FLAGS",
+    "FLAG_BY_CONST",
+    "FLAG_BY_NAME",
+    "FORBID_EVENTS",
+    "LADDER_CATEGORIES",
+    "LADDER_COLOURS",
+    "LADDER_PRECEDENCE",
+    "RETRANSMISSION_FAMILY",
+    "RST_CAUSES",
+    "ZEEK_SENT_LETTERS",
+    "AnalysisFlag",
+    "LadderCategory",
+]
