@@ -91,90 +91,13 @@ def _en_notes() -> dict[str, str]:
     return {"note." + f.name: f.info + (" {frame}#{number}" if f.name == "duplicate_ack" else "") for f in FLAGS}
 
 
-# Analysis names -> the words of Wireshark's Info column ("[TCP Retransmission]"), by language.
-_EN: dict[str, str] = {
-    "client": "client",
-    "server": "server",
-    "endpoint": "{endpoint} ({role})",
-    "title": "Stream {stream}: {client} → {server}",
-    "subtitle": "{segments} segments over {duration}; {arrows} drawn as arrows{collapsed}",
-    "subtitle.collapsed": ", {n} in {blocks} collapsed blocks",
-    "collapsed": "frames {first}–{last}: {parts}",
-    "collapsed.data": "the {who} sends {size} in {n} segments",
-    "collapsed.acks": "the {who} answers with {n} ACKs",
-    "collapsed.acks_only": "the {who} sends {n} ACKs",
-    "collapsed.sep": "; ",
-    "collapsed.flags": "inside: {flags}",
-    "gap": "{duration} later",
-    "frame": "frame",
-    "time": "time (s)",
-    "byte": "byte",
-    "bytes": "bytes",
-    "cat.handshake": "handshake (SYN)",
-    "cat.normal": "data / ACK",
-    "cat.teardown": "teardown (FIN)",
-    "cat.retransmission": "retransmission",
-    "cat.out_of_order": "out of order",
-    "cat.lost": "segment not captured (lost)",
-    "cat.dup_ack": "duplicate ACK",
-    "cat.rst": "RST",
-    "cat.zero_window": "zero window",
-    "cat.window_full": "window full",
-    "cat.window_update": "window update",
-    "cat.keep_alive": "keep-alive",
-    "cat.duplicate": "duplicate frame",
-    **_en_notes(),
-    "note.duplicate": "duplicate of frame {frame}",
+# The wording is the message catalogue's "ladder.*" entries (tcptrace.messages: one catalogue per language); the
+# English arrow notes are Wireshark's Info-column texts from tcptrace.vocab.
+TEXTS: dict[str, dict[str, str]] = {
+    lang: {k[len("ladder.") :]: v for k, v in cat.items() if k.startswith("ladder.")} for lang, cat in LANGUAGES.items()
 }
-_ZH: dict[str, str] = {
-    "client": "客户端",
-    "server": "服务器",
-    "endpoint": "{endpoint}（{role}）",
-    "title": "流 {stream}：{client} → {server}",
-    "subtitle": "{duration} 内共 {segments} 个报文段；{arrows} 个画成箭头{collapsed}",
-    "subtitle.collapsed": "，{n} 个合并为 {blocks} 块",
-    "collapsed": "帧 {first}–{last}：{parts}",
-    "collapsed.data": "{who}用 {n} 个报文段发送 {size}",
-    "collapsed.acks": "{who}回复 {n} 个 ACK",
-    "collapsed.acks_only": "{who}发送 {n} 个 ACK",
-    "collapsed.sep": "；",
-    "collapsed.flags": "其中：{flags}",
-    "gap": "{duration} 之后",
-    "frame": "帧",
-    "time": "时间（秒）",
-    "byte": "字节",
-    "bytes": "字节",
-    "cat.handshake": "握手（SYN）",
-    "cat.normal": "数据 / ACK",
-    "cat.teardown": "关闭（FIN）",
-    "cat.retransmission": "重传",
-    "cat.out_of_order": "乱序",
-    "cat.lost": "报文段未捕获（丢失）",
-    "cat.dup_ack": "重复确认",
-    "cat.rst": "RST 重置",
-    "cat.zero_window": "零窗口",
-    "cat.window_full": "窗口已满",
-    "cat.window_update": "窗口更新",
-    "cat.keep_alive": "保活",
-    "cat.duplicate": "重复帧",
-    "note.retransmission": "TCP 重传",
-    "note.fast_retransmission": "TCP 快速重传",
-    "note.spurious_retransmission": "TCP 虚假重传",
-    "note.out_of_order": "TCP 乱序",
-    "note.lost_segment": "TCP 前一个报文段未捕获",
-    "note.ack_lost_segment": "TCP 确认了未捕获的报文段",
-    "note.duplicate_ack": "TCP 重复确认 {frame}#{number}",
-    "note.window_update": "TCP 窗口更新",
-    "note.window_full": "TCP 窗口已满",
-    "note.zero_window": "TCP 零窗口",
-    "note.zero_window_probe": "TCP 零窗口探测",
-    "note.zero_window_probe_ack": "TCP 零窗口探测确认",
-    "note.keep_alive": "TCP 保活",
-    "note.keep_alive_ack": "TCP 保活确认",
-    "note.reused_ports": "TCP 端口号重用",
-    "note.duplicate": "帧 {frame} 的重复",
-}
-TEXTS: dict[str, dict[str, str]] = {"en": _EN, "zh": _ZH}
+for _key, _text in _en_notes().items():
+    TEXTS["en"].setdefault(_key, _text)
 
 
 # --- values ---------------------------------------------------------------------------------------------

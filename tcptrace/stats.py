@@ -32,6 +32,7 @@ from .flow import Flow
 from .messages import LANGUAGES
 from .model import ACK, FIN, RST, SYN, Role, Segment, format_endpoint
 from .state import ConnectionMachine, TcpState
+from .vocab import RST_CAUSES, ZEEK_SENT_LETTERS
 
 M32 = 0xFFFFFFFF
 _RETRANS = A_RETRANSMISSION | A_FAST_RETRANSMISSION | A_SPURIOUS_RETRANSMISSION
@@ -848,8 +849,8 @@ def _engine_tables() -> tuple[bytes, bytes, bytes]:
     return rows, bytes(classes), bytes(initial)
 
 
-_CAUSES = ("refused", "closed_socket", "abortive", "mid_stream", "stray")
-_ZEEK_LETTERS = "adfhiqrstwg"  # tcptrace/_engine.c LETTERS: bit i of a side's "sent" mask
+_CAUSES = RST_CAUSES  # the engine's cause codes index this (tcptrace/_vocab.h CAUSE_*)
+_ZEEK_LETTERS = ZEEK_SENT_LETTERS  # bit i of a side's "sent" mask (tcptrace/_vocab.h)
 
 
 def _summarize_engine(source: Any, engine: Any) -> tuple[list[FlowSummary], Any]:
