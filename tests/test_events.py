@@ -304,3 +304,96 @@ def test_port_reuse_right_after_rst() -> None:
     syn = nar.flows[1].steps[0]
     assert "reuse.after_rst" in syn.notes
     assert "no TIME_WAIT" in syn.text
+
+
+# --- what the tutorials explain by hand ---------------------------------------------------------------------
+
+
+def test_keepalive_interval_half_close_reader_and_midstream() -> None:
+    ka = [x for x in steps("keepalive.pcap") if "keep_alive" in x.flags]
+    assert len(ka) == 3
+    assert "interval_ns" not in ka[0].facts
+    assert all(0.9e9 < x.facts["interval_ns"] < 1.2e9 for x in ka[1:])  # TCP_KEEPINTVL=1
+    assert "probes again" in ka[1].text
+    hc = next(x for x in steps("half_close.pcap") if "data.half_close" in x.notes)
+    assert "shutdown(SHUT_WR), not close()" in hc.text
+    first = steps("midstream.pcap")[0]
+    assert "midstream" in first.notes
+    assert "window scale" in first.text
+
+
+def test_close_wait_left_open_is_told() -> None:
+    """A stream that ends with one side in FIN_WAIT_2 and the other in CLOSE_WAIT (a fixture built by code in
+    tests/pcapgen.py, not recorded traffic: the samples all close)."""
+    import pcapgen as g
+
+    pkts = g.handshake_and_data()
+    c, s = ("10.0.0.1", "10.0.0.2")
+    pkts += [
+        g.ipv4(g.tcp(40000, 80, 1006, 5001, g.FIN | g.ACK, 502), c, s),  # the client closes
+        g.ipv4(g.tcp(80, 40000, 5001, 1007, g.ACK, 255), s, c),  # the server ACKs and never closes
+    ]
+    path = Path(__file__).parent / ".close_wait.pcap"
+    recs = g.records([g.ether(p) for p in pkts], gap_ns=400_000_000)
+    path.write_bytes(g.pcap(recs))
+    try:
+        (flow,) = explain(path, verbose=True).flows
+    finally:
+        path.unlink()
+    assert (flow.steps[-1].client_state, flow.steps[-1].server_state) == ("FIN_WAIT_2", "CLOSE_WAIT")
+    kinds = [x.kind for x in flow.steps]
+    assert kinds[-2:] == ["linger", "linger"]
+    assert "has not called close()" in flow.steps[-2].text
+    assert "tcp_fin_timeout" in flow.steps[-1].text
+
+
+@pytest.mark.parametrize("name", ["half_close.pcap", "lossy_bulk.pcap", "finish_server_closes.pcap"])
+def test_phase_agrees_between_text_html_and_json(name: str) -> None:
+    from tcptrace.narrate import render_html_flow
+
+    nar = explain(SAMPLES / name)
+    (flow,) = nar.flows
+    text = str(flow)
+    sections = {"handshake": "Three-way handshake", "data": "Data transfer", "teardown": "Teardown", "reset": "Reset"}
+    html = render_html_flow(flow)
+    for step in nar.to_dict()["flows"][0]["steps"]:
+        # the heading above a step in the text is the section of its JSON phase
+        before = text.split(f"[{'frame' if len(step['frames']) == 1 else 'frames'} {step['frames'][0]}")[0]
+        last_heading = max((before.rfind(h), p) for p, h in sections.items())[1]
+        assert last_heading == step["phase"], step
+        html_before = html.split(f">[{'frame' if len(step['frames']) == 1 else 'frames'} {step['frames'][0]}")[0]
+        assert max((html_before.rfind(f"<h3>{h}</h3>"), p) for p, h in sections.items())[1] == step["phase"]
+
+
+@pytest.mark.parametrize(("capture", "tsv"), _oracles(), ids=[str(c.name) for c, _ in _oracles()])
+def test_summary_ack_counts_from_tshark(capture: Path, tsv: Path) -> None:
+    """A collapsed run's "N segments from the peer acknowledge it" = tshark's ACKs in that run whose ack moved
+    past the sender's highest ack so far."""
+    try:
+        nar = explain(capture)
+    except Exception as exc:
+        pytest.skip(f"unreadable: {exc}")
+    items = flows(capture)
+    direction = {s.frame: int(s.direction) for _, segs in items for s in segs}
+    rows = {}
+    for line in tsv.read_text().splitlines()[1:]:
+        frame, stream, _seq, ack, _len, _win, flags, *_ = line.split("\t")
+        if int(frame) in direction:
+            rows[int(frame)] = (int(stream), direction[int(frame)], int(ack), int(flags, 16))
+    for f in nar.flows:
+        best: dict[int, int] = {}
+        new_ack: set[int] = set()
+        for frame in sorted(k for k, v in rows.items() if v[0] == f.stream):
+            _, d, ack, flags = rows[frame]
+            if flags & ACK:
+                if d in best and ack > best[d]:
+                    new_ack.add(frame)
+                best[d] = max(best.get(d, ack), ack)
+        for step in f.steps:
+            if step.kind != "summary":
+                continue
+            lo, hi = step.frames
+            for side, d in (("c2s", 1), ("s2c", 0)):  # the peer's ACKs of this side's data
+                if f"{side}_acked_by" in step.facts:
+                    want = sum(1 for fr in new_ack if lo <= fr <= hi and rows[fr][1] == d)
+                    assert step.facts[f"{side}_acked_by"] == want, (f.stream, step.frames, side)
