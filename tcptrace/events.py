@@ -373,6 +373,9 @@ class _Classifier:
             kind, names = self._ack(seg, facts, names, notes)
         if flags & ACK:
             self._note_acks(seg, facts)
+            peer_fin = self.fin_next[1 - d]
+            if peer_fin is not None and seqnum.ge(seg.ack_raw, peer_fin):
+                self.fin_acked[1 - d] = True  # a later FIN of this side no longer makes a three-segment close
         for name in names:
             ev = dict((seg.evidence or {}).get(name, {}))
             notes.append(self._flag_note(seg, name, ev))
@@ -627,17 +630,18 @@ class _Classifier:
             return True
         return False
 
-    def _peer_keeps_reading(self, seg: Segment) -> bool:
-        """After its FIN, does the peer acknowledge this data (shutdown(SHUT_WR)) rather than reset (close())?"""
+    def _peer_keeps_reading(self, seg: Segment) -> str:
+        """After its FIN, does the peer acknowledge this data ("reads": shutdown(SHUT_WR)), reset ("reset":
+        close()), or does the capture not tell ("")?"""
         end = (seg.seq + seg.len) & M32
         for later in self.segs[self._index[seg.frame] + 1 :]:
             if later.direction == seg.direction:
                 continue
             if later.flags & RST:
-                return False
+                return "reset"
             if later.flags & ACK and seqnum.ge(later.ack, end):
-                return True
-        return False
+                return "reads"
+        return ""
 
     def _filled_later(self, seg: Segment, expected: int) -> int:
         """The frame that later carried the bytes a gap says were not captured (so they were reordered)."""
@@ -693,6 +697,9 @@ class _Classifier:
                 facts["keepalive"] = True
                 if len(times) >= 2:
                     facts["interval_ns"] = times[-1] - times[-2]
+                else:
+                    i = self._index[seg.frame]
+                    facts["idle_ns"] = seg.ts_ns - self.segs[i - 1].ts_ns if i else 0
         if "window_update" in names and seg.options.sack and prev is not None and seg.ack == prev:
             # the ack is stuck at a hole and SACK blocks grow: a duplicate ACK; only its window field moved
             names.remove("window_update")

@@ -78,6 +78,11 @@ EN: dict[str, str] = {
     "fin_ack.again": "The {who} acknowledges the {other}'s FIN again: ack = {ack}. {states}",
     "time_wait.reack": "This is what TIME_WAIT is for: the {who} still knows the connection and re-sends the last "
     "ACK the {other} is missing.",
+    "keepalive.first": "The connection has been idle for {idle}: the {who}'s keep-alive timer fires (SO_KEEPALIVE; Linux "
+    "waits net.ipv4.tcp_keepalive_time, 2 hours, unless TCP_KEEPIDLE says otherwise) and it probes the {other}.",
+    "data.half_close.closed": "The {who} still sends data after the {other}'s FIN. A FIN closes only one direction, "
+    "so that is allowed, but the {other} answers with RST: its application called close(), not shutdown(SHUT_WR), "
+    "so nobody will read this data.",
     "keepalive.interval": "The {who} probes again {interval} after its previous keep-alive (the keep-alive "
     "interval, TCP_KEEPINTVL).",
     "ack.window": "The {who}'s receive window is now {win} bytes ({raw} × {factor}).",
@@ -284,8 +289,10 @@ EN: dict[str, str] = {
     "{frame})",
     "why.zero_window_probe_ack": "repeats the previous ACK with window 0 in answer to a zero-window probe: the "
     "window is still closed",
-    "why.keep_alive": "{len} byte(s) at seq {seq} = next expected {expected} - 1: already acknowledged data, sent "
-    "to elicit an ACK",
+    "why.keep_alive": "{len} byte at seq {seq} = next expected {expected} - 1: already acknowledged data, sent to "
+    "elicit an ACK",
+    "why.keep_alive.empty": "no data, seq {seq} = next expected {expected} - 1: an already acknowledged sequence "
+    "number, sent to elicit an ACK",
     "why.keep_alive_ack": "repeats the previous ACK in answer to a keep-alive",
     "why.reused_ports": "a new SYN with a different initial sequence number on a 4-tuple already seen: a new "
     "connection reuses the ports",
@@ -399,6 +406,8 @@ ZH: dict[str, str] = {
     "backoff.irregular": "各次重传依次相隔 {intervals}（重传计时器的退避）。",
     "fin_ack.again": "{who}再次确认{other}的 FIN：确认号 ack = {ack}。{states}",
     "time_wait.reack": "这正是 TIME_WAIT 的作用：{who}仍然记得这个连接，于是重发{other}没有收到的最后一个 ACK。",
+    "keepalive.first": "连接已经空闲了 {idle}：{who}的保活计时器到期（SO_KEEPALIVE；Linux 默认等待 net.ipv4.tcp_keepalive_time，即 2 小时，除非用 TCP_KEEPIDLE 另行设置），于是向{other}发出探测。",
+    "data.half_close.closed": "{who}在{other}的 FIN 之后仍在发送数据。FIN 只关闭一个方向，所以这是允许的，但{other}用 RST 回应：它的应用程序调用的是 close() 而不是 shutdown(SHUT_WR)，这些数据不会有人读取。",
     "keepalive.interval": "{who}在上一个保活探测之后 {interval} 再次探测（保活探测间隔，TCP_KEEPINTVL）。",
     "ack.window": "{who}的接收窗口现在是 {win} 字节（{raw} × {factor}）。",
     "dupacks.sack": "其中 {n} 个携带 SACK 块，告诉对方空洞之后哪些字节已经到达。",
@@ -525,6 +534,7 @@ ZH: dict[str, str] = {
     "why.zero_window_probe": "接收方窗口为 0（自帧 {frame} 起）时，在期望的下一个序列号 {seq} 处发送 1 字节",
     "why.zero_window_probe_ack": "为回应零窗口探测，重复上一个窗口为 0 的 ACK：窗口仍然关闭",
     "why.keep_alive": "seq {seq} = 期望的下一个序列号 {expected} - 1，数据长度 {len}：序列号落在已确认的范围内，目的是引出一个 ACK",
+    "why.keep_alive.empty": "不带数据，seq {seq} = 期望的下一个序列号 {expected} - 1：序列号落在已确认的范围内，目的是引出一个 ACK",
     "why.keep_alive_ack": "为回应保活探测，重复上一个 ACK",
     "why.reused_ports": "在已经出现过的四元组上又出现了一个初始序列号不同的 SYN：新连接重用了这些端口",
     "why.duplicate": "IP ID {ip_id}、序列号和长度都与帧 {frame} 相同，比它晚 {us} µs：同一个报文被捕获了两次，而不是重传",

@@ -281,7 +281,7 @@ class _Renderer:
             name = key[5:].split(".")[0]
             fields["why"] = _why(name, note.facts, self.lang)
         if key == "data.half_close":
-            key += ".reads" if note.facts.get("reads_on") else ""
+            key += {"reads": ".reads", "reset": ".closed"}.get(str(note.facts.get("reads_on")), "")
         if key.startswith("retrans.") and not note.facts.get("has_carrier", True):
             key += ".uncaptured"
         if key == "backoff" and not note.facts.get("doubling"):
@@ -381,6 +381,8 @@ class _Renderer:
         if f.get("probe") or "keep_alive" in e.flags:
             if f.get("keepalive") and f.get("interval_ns"):
                 return [t["keepalive.interval"].format(who=who, interval=_dur(f["interval_ns"]))]
+            if f.get("keepalive") and f.get("idle_ns"):
+                return [t["keepalive.first"].format(who=who, other=other, idle=_dur(f["idle_ns"]))]
             return []
         if "zero_window_probe_ack" in e.flags or "keep_alive_ack" in e.flags or f.get("sack_dupack"):
             return []
@@ -421,8 +423,11 @@ def _format_facts(facts: dict[str, Any], t: dict[str, str]) -> dict[str, Any]:
 
 def _why(name: str, ev: dict[str, Any], lang: str) -> str:
     fields = {k: v for k, v in ev.items() if k != "why"}
+    key = "why." + name
+    if name == "keep_alive" and str(fields.get("len")) == "0":
+        key += ".empty"  # no "0 byte(s)"
     try:
-        return LANGUAGES[lang]["why." + name].format(**fields)
+        return LANGUAGES[lang][key].format(**fields)
     except (KeyError, IndexError):
         return str(ev.get("why", ""))
 
