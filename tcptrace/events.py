@@ -180,8 +180,8 @@ def resolve_states(segs: list[Segment]) -> list[Anomaly]:
             apply(machines[other], inp, seg.frame)
         for y in deferred.get(i, ()):
             apply(machines[y], Input.RECV_FIN, seg.frame)
-        seg.client_state = machines[0].state
-        seg.server_state = machines[1].state
+        seg.client_state = machines[0].state.value  # plain strings: cheaper to read than the enum members
+        seg.server_state = machines[1].state.value
     return anomalies
 
 
@@ -190,7 +190,7 @@ def resolve_states(segs: list[Segment]) -> list[Anomaly]:
 
 def _sack_blocks(seg: Segment) -> list[tuple[int, int]]:
     """The segment's SACK blocks in the peer's relative numbering (first byte, last byte + 1)."""
-    if not seg.options.sack:
+    if b"\x05" not in seg.opt_bytes or not seg.options.sack:  # no option kind 5 byte: no SACK (no parsing)
         return []
     base = (seg.ack_raw - seg.ack) & M32  # the peer's relative base, as this segment's ack shows it
     return [((left - base) & M32, (right - base) & M32) for left, right in seg.options.sack]
@@ -272,7 +272,9 @@ class _Classifier:
         """Notes for a segment that carries bytes sent before (or flagged so); returns the flag names left."""
         d = seg.direction
         start, end = seg.seq, (seg.seq + max(seg.len, 1)) & M32
-        carrier = self.sent[d].first_carrier(start, end) if seg.len else None
+        if not seg.len or not (_RETRANS_NAMES.intersection(names)):
+            return names
+        carrier = self.sent[d].first_carrier(start, end)
         ev = seg.evidence or {}
         if "out_of_order" in names and carrier is not None:
             # Wireshark: within an RTT of the previous segment -> out-of-order; the bytes went out before, so it
@@ -348,7 +350,7 @@ class _Classifier:
     def _event(self, seg: Segment) -> Event:
         d = seg.direction
         flags = seg.flags
-        names = list(analysis_names(seg.analysis))
+        names = list(analysis_names(seg.analysis)) if seg.analysis else []
         if "fast_retransmission" in names or "spurious_retransmission" in names:
             names.remove("retransmission")  # said by the more specific kind, as Wireshark's Info column does
         wireshark = tuple(names)  # the flags as Wireshark sets them; `names` is what is still to be worded
@@ -386,12 +388,12 @@ class _Classifier:
         self._sack_notes(seg, notes)
         if seg is self.segs[0]:
             self._first_notes(seg, notes)
-        now = (str(seg.client_state), str(seg.server_state))
+        now = (seg.client_state, seg.server_state)
         changed = now != self.states
         self.states = now
         if changed and kind in ("data", "ack"):
             notes.append(Note("step.states", {"client_state": now[0], "server_state": now[1]}))
-        told = any(n.key.startswith(("retrans", "backoff", "sack", "dsack", "zwp")) for n in notes)
+        told = bool(notes) and any(n.key.startswith(("retrans", "backoff", "sack", "dsack", "zwp")) for n in notes)
         notable = bool(names or seg.duplicate_of or changed or kind not in ("data", "ack") or told)
         if kind == "data" and self.first_data[d]:
             notable = True

@@ -402,9 +402,11 @@ class _Renderer:
                                               factor=f["window_factor"]))  # fmt: skip
         return out
 
-    def step(self, e: Event) -> Step:
-        return Step(0, (e.frame,), e.kind, e.phase, self.render(e), e.client_state, e.server_state, e.flags,
-                    e.notable, e.group, dict(e.facts), tuple(n.key for n in e.notes))  # fmt: skip
+    def step(self, e: Event, text: str | None = None) -> Step:
+        """The step of one event; ``text=""`` leaves the wording for later (most steps of a long transfer are
+        collapsed into summaries and never worded)."""
+        return Step(0, (e.frame,), e.kind, e.phase, self.render(e) if text is None else text, e.client_state,
+                    e.server_state, e.flags, e.notable, e.group, e.facts, tuple(n.key for n in e.notes))  # fmt: skip
 
 
 def _format_facts(facts: dict[str, Any], t: dict[str, str]) -> dict[str, Any]:
@@ -594,9 +596,14 @@ def narrate_flow(
     t = LANGUAGES[lang]
     events = classify(summary, segs, previous)
     renderer = _Renderer(summary, lang, absolute)
-    steps = [renderer.step(e) for e in events]
-    if not verbose:
-        steps = _collapse(steps, lang, {s.frame: s for s in segs})
+    if verbose:
+        steps = [renderer.step(e) for e in events]
+    else:
+        unworded = [renderer.step(e, "") for e in events]
+        event_of = {id(step): e for step, e in zip(unworded, events, strict=True)}
+        steps = _collapse(unworded, lang, {s.frame: s for s in segs})
+        steps = [dataclasses.replace(st, text=renderer.render(event_of[id(st)])) if id(st) in event_of else st
+                 for st in steps]  # fmt: skip
     steps = _monotone_phases(steps)
     hidden = 0
     if max_steps is not None:
