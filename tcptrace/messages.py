@@ -43,8 +43,10 @@ EN: dict[str, str] = {
     "overview.unanswered_syn": "never answered",
     "overview.open_at_capture_end": "still open at the end",
     "overview.attention": "Need attention (resets, retransmissions, refusals or anomalies): streams {streams}.",
-    "group.like": "Streams {streams} ({n} more connections) went exactly like stream {stream}: same steps, same "
-    "flags, same end.",
+    "group.like": "Streams {streams} ({n} more connections) went like stream {stream}: the same steps in the same "
+    "order, the same flags and states, the same bytes each way, the same end (only ports and times differ).",
+    "group.like.one": "Stream {streams} went like stream {stream}: the same steps in the same order, the same flags "
+    "and states, the same bytes each way, the same end (only ports and times differ).",
     "select.missing": "no TCP stream {streams} in {capture} (it has {total} streams{range})",
     "select.none": "no stream of {capture} matches the selection",
     "midstream": "The capture begins in the middle of this connection: its handshake, and with it the window "
@@ -391,7 +393,8 @@ ZH: dict[str, str] = {
     "overview.unanswered_syn": "始终没有得到应答",
     "overview.open_at_capture_end": "到捕获结束时仍未关闭",
     "overview.attention": "需要关注（出现了重置、重传、连接被拒绝或异常）：流 {streams}。",
-    "group.like": "流 {streams}（另外 {n} 个连接）的过程与流 {stream} 完全相同：步骤相同，标志位相同，结束方式也相同。",
+    "group.like": "流 {streams}（另外 {n} 个连接）的过程与流 {stream} 相同：步骤和顺序相同，标志位和状态相同，双向字节数相同，结束方式也相同（只有端口和时间不同）。",
+    "group.like.one": "流 {streams} 的过程与流 {stream} 相同：步骤和顺序相同，标志位和状态相同，双向字节数相同，结束方式也相同（只有端口和时间不同）。",
     "select.missing": "{capture} 中没有 TCP 流 {streams}（共有 {total} 个流{range}）",
     "select.none": "{capture} 中没有符合选择条件的流",
     "midstream": "捕获从这个连接的中途开始：握手以及双方在握手中声明的窗口扩大因子都没有被捕获，因此窗口按首部中的原始值显示（Wireshark 的扩大因子为 -1，即未知），最初的状态由后续报文推断。",

@@ -145,14 +145,20 @@ class Narrative:
         return {"connections": len(self.flows), "ended": ends, "attention": attention}
 
     def groups(self) -> list[list[FlowNarrative]]:
-        """Consecutive short connections that went exactly alike (same steps, flags and verdict) grouped, so a
-        capture of 40 identical requests reads as one story and a count."""
+        """Short connections that went alike (the same steps in the same order, the same analysis flags and
+        states, the same bytes each way, the same way of opening and ending; only addresses, ports and times
+        differ) grouped under the first of them, so a capture of 40 identical requests reads as one story and a
+        list of streams."""
         out: list[list[FlowNarrative]] = []
+        first_of: dict[tuple[Any, ...], list[FlowNarrative]] = {}
         for f in self.flows:
-            if out and len(f.steps) <= GROUP_MAX_STEPS and _shape(out[-1][0]) == _shape(f):
-                out[-1].append(f)
-            else:
-                out.append([f])
+            key = _shape(f) if len(f.steps) <= GROUP_MAX_STEPS else None
+            if key is not None and key in first_of:
+                first_of[key].append(f)
+                continue
+            out.append([f])
+            if key is not None:
+                first_of[key] = out[-1]
         return out
 
     def __iter__(self) -> Any:
@@ -670,7 +676,9 @@ GROUP_MAX_STEPS = 30  # only short connections are grouped: a long one's details
 
 
 def _shape(f: FlowNarrative) -> tuple[Any, ...]:
-    return (f.verdict, tuple((s.kind, s.flags, s.client_state, s.server_state, len(s.frames)) for s in f.steps))
+    s = f.summary
+    steps = tuple((x.kind, x.flags, x.notes, x.client_state, x.server_state, x.facts.get("payload")) for x in f.steps)
+    return (s["opened"], s["closed"], s["app_bytes"]["c2s"], s["app_bytes"]["s2c"], steps)
 
 
 def render_overview(nar: Narrative) -> str:
@@ -708,7 +716,8 @@ def render_text_all(nar: Narrative, color: bool = False) -> str:
         text = render_text(group[0], color=color)
         if len(group) > 1:
             others = _ranges([f.stream for f in group[1:]])
-            text += "\n\n" + t["group.like"].format(streams=others, n=len(group) - 1, stream=group[0].stream)
+            key = "group.like" if len(group) > 2 else "group.like.one"
+            text += "\n\n" + t[key].format(streams=others, n=len(group) - 1, stream=group[0].stream)
         out.append(text)
     return "\n\n".join(out)
 

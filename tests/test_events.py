@@ -239,14 +239,20 @@ def test_overview_and_alike_connections_grouped() -> None:
     lossy = explain(SAMPLES / "lossy_bulk.pcap")
     assert lossy.overview()["attention"] == [0]
     # consecutive connections with the same steps, flags and verdict are told once
-    tls = CORPUS / "seladb+PcapPlusPlus" / "tls2.pcap"
-    if not tls.exists():
-        pytest.skip("corpus capture tls2.pcap absent")
-    nar = explain(tls)
+    # a SYN scan: 1,994 refused or unanswered connections, told as three stories and their stream lists
+    scan = CORPUS / "chrissanders+packets" / "synscan.pcapng"
+    if not scan.exists():
+        pytest.skip("corpus capture synscan.pcapng absent")
+    nar = explain(scan)
     groups = nar.groups()
-    assert any(len(g) > 1 for g in groups)
+    assert len(nar.flows) == 1994
+    assert [len(g) for g in groups if len(g) > 1] == [1986, 3, 5]
     assert sum(len(g) for g in groups) == len(nar.flows)
-    assert "went exactly like stream" in str(nar)
+    text = str(nar)
+    assert "(1985 more connections) went like stream 0" in text
+    assert len(text.splitlines()) < 60
+    # the threaded dialogue's three clients said different things: each is told
+    assert len(explain(SAMPLES / "dialogue_threaded.pcap").groups()) == 3
 
 
 # --- verdict bytes from tshark's numbers ---------------------------------------------------------------------
