@@ -768,7 +768,7 @@ def render_text(n: FlowNarrative, color: bool = False) -> str:
 
 
 def render_markdown(nar: Narrative) -> str:
-    out = []
+    out = [render_overview(nar) + "\n"] if len(nar.flows) > 1 else []
     for n in nar.flows:
         t = LANGUAGES[n.lang]
         out.append(f"## {n.header}\n\n{n.subheader}{t['sep.sentence']}**{t['verdict'].format(verdict=n.verdict)}**\n")
@@ -821,6 +821,8 @@ def _verdict(n: FlowNarrative) -> str:
 
 def render_html(nar: Narrative) -> str:
     body = "".join(render_html_flow(f) for f in nar.flows)
+    if len(nar.flows) > 1:
+        body = f'<p class="overview">{html.escape(render_overview(nar))}</p>' + body
     title = html.escape(f"tcptrace explain {os.path.basename(nar.capture)}")
     lang = LANGUAGES[nar.lang]["meta.html_lang"]
     return (
