@@ -301,6 +301,8 @@ class _Classifier:
         if not kind:
             asked = self._asked_for(seg)
             kind = ("sack" if asked[1] else "fast") if asked else "timeout"
+            if asked:
+                fields["frame"] = asked[0]  # the receiver's ACK that asked for these bytes
             if kind == "timeout" and carrier is not None and seg.ts_ns - carrier[1] < MIN_RTO_NS:
                 kind = "probe"  # re-sent before any retransmission timeout could expire: a tail-loss probe
         times = self.retrans_times.setdefault((d, start), [])
@@ -515,7 +517,8 @@ class _Classifier:
             filler = self._filled_later(seg, int(ev.get("expected", seg.seq)))
             if filler:
                 names.remove("lost_segment")
-                notes.append(Note("gap.reordered", {"gap": ev.get("gap", ""), "expected": ev.get("expected", ""),
+                notes.append(Note("gap.reordered", {"seq": seg.seq, "gap": ev.get("gap", ""),
+                                                    "expected": ev.get("expected", ""),
                                                     "later_frame": filler}))  # fmt: skip
         prev_ack = self.max_ack[d]
         if seg.flags & ACK and prev_ack is not None and seqnum.gt(seg.ack, prev_ack):

@@ -104,8 +104,8 @@ EN: dict[str, str] = {
     "could expire (a tail-loss probe, RFC 8985).",
     "retrans.fast": "Fast retransmission: bytes first sent in frame {first_frame}, {since} earlier, sent again "
     "after duplicate ACKs asked for seq {seq} (the last in frame {frame}): the sender did not wait for a timeout.",
-    "retrans.fast.uncaptured": "Fast retransmission: seq {seq} sent again after {dup_acks} duplicate ACKs asked "
-    "for it (the last in frame {frame}); its first copy was not captured.",
+    "retrans.fast.uncaptured": "Fast retransmission: seq {seq} sent again after duplicate ACKs asked for it (the "
+    "last in frame {frame}); its first copy was not captured.",
     "retrans.sack": "SACK-driven retransmission: bytes first sent in frame {first_frame}, {since} earlier, sent "
     "again because the receiver's SACK blocks reported them missing.",
     "retrans.sack.uncaptured": "SACK-driven retransmission: seq {seq} sent again because the receiver's SACK "
@@ -421,7 +421,7 @@ ZH: dict[str, str] = {
     "retrans.probe": "探测重传：这些字节最早在帧 {first_frame} 中发送，仅仅 {since} 之后就再次发送，此时任何重传超时都还不可能到期（Linux 上 RTO 至少为 200 ms）：这是尾部丢失探测（TLP，RFC 8985），重发最后一个报文段，促使对方回复 ACK。",
     "retrans.probe.uncaptured": "探测重传：seq {seq} 在任何重传超时可能到期之前就被再次发送（尾部丢失探测 TLP，RFC 8985）。",
     "retrans.fast": "快速重传：这些字节最早在帧 {first_frame} 中发送（{since} 之前）；重复确认一再请求 seq {seq}（最后一个在帧 {frame}），于是发送方不等超时就再次发送了它们。",
-    "retrans.fast.uncaptured": "快速重传：收到 {dup_acks} 个请求 seq {seq} 的重复确认（最后一个在帧 {frame}）后再次发送；它的第一次发送未被捕获。",
+    "retrans.fast.uncaptured": "快速重传：重复确认一再请求 seq {seq}（最后一个在帧 {frame}），于是再次发送；它的第一次发送未被捕获。",
     "retrans.sack": "由 SACK 触发的重传：这些字节最早在帧 {first_frame} 中发送（{since} 之前）；接收方的 SACK 块表明它们缺失，所以再次发送。",
     "retrans.sack.uncaptured": "由 SACK 触发的重传：接收方的 SACK 块表明 seq {seq} 缺失，所以再次发送；它的第一次发送未被捕获。",
     "retrans.spurious": "虚假重传：这些字节最早在帧 {first_frame} 中发送（{since} 之前）；接收方其实已经确认过它们（帧 {frame}），发送方却又发送了一次。",

@@ -403,3 +403,23 @@ def test_summary_ack_counts_from_tshark(capture: Path, tsv: Path) -> None:
                 if f"{side}_acked_by" in step.facts:
                     want = sum(1 for fr in new_ack if lo <= fr <= hi and rows[fr][1] == d)
                     assert step.facts[f"{side}_acked_by"] == want, (f.stream, step.frames, side)
+
+
+@pytest.mark.parametrize("path", _CAPTURES, ids=[str(p.relative_to(p.parents[1])) for p in _CAPTURES])
+def test_every_step_is_worded_in_every_language(path: Path) -> None:
+    """Every event and note renders from the catalogue (a missing fact raises), in each language, collapsed and
+    verbose; no step is empty and none says "byte(s)"."""
+    from tcptrace.messages import LANGUAGES
+
+    for lang in LANGUAGES:
+        for verbose in (False, True):
+            try:
+                nar = explain(path, lang=lang, verbose=verbose)
+            except Exception as exc:
+                if type(exc).__module__.startswith("tcptrace"):
+                    pytest.skip(f"unreadable: {exc}")
+                raise
+            for flow in nar.flows:
+                for step in flow.steps:
+                    assert step.text.strip(), (flow.stream, step.frames)
+                    assert "byte(s)" not in step.text
