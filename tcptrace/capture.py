@@ -114,7 +114,7 @@ class _GzipStream:
 
     def _fill(self, n: int) -> None:
         while len(self._out) < n and not self._eof:
-            data = self._pending or self._raw.read(CHUNK_SIZE // 4)
+            data = self._pending or _read_some(self._raw, CHUNK_SIZE // 4, 1)
             self._pending = b""
             if not data:
                 if not self._z.eof:
@@ -132,7 +132,7 @@ class _GzipStream:
                 self._eof = True
             if self._z.eof and not self._z.unused_data:
                 # End of a member: a clean end of file unless more bytes follow.
-                more = self._raw.read(CHUNK_SIZE // 4)
+                more = _read_some(self._raw, CHUNK_SIZE // 4, 1)
                 if not more:
                     self._eof = True
                 else:
@@ -144,6 +144,34 @@ class _GzipStream:
         out = bytes(self._out[:n])
         del self._out[:n]
         return out
+
+    def read1(self, n: int) -> bytes:
+        """What is available now (at least one byte unless at the end): a slow compressed pipe is not waited on."""
+        if not self._out:
+            self._fill(1)
+        out = bytes(self._out[:n])
+        del self._out[:n]
+        return out
+
+
+def _read_some(stream: BinaryIO, n: int, at_least: int) -> bytes:
+    """Read up to ``n`` bytes but return as soon as ``at_least`` have arrived (fewer only at end of stream): a pipe
+    fed slowly (``tcpdump -U -w - | tcptrace packets -``) is analysed as its packets come, not per full buffer."""
+    read1 = getattr(stream, "read1", None)
+    if read1 is None:
+        return _read_exact(stream, n)
+    data = read1(n)
+    if len(data) >= at_least or not data:
+        return data  # type: ignore[no-any-return]
+    parts = [data]
+    got = len(data)
+    while got < at_least:
+        more = read1(n - got)
+        if not more:
+            break
+        parts.append(more)
+        got += len(more)
+    return b"".join(parts)
 
 
 def _read_exact(stream: BinaryIO, n: int) -> bytes:
@@ -270,7 +298,7 @@ class CaptureReader:
                     self._warn_damaged_caplen(frame, caplen)
                     return
                 need = rec_hdr_len + caplen if caplen >= 0 else rec_hdr_len
-                more = read(max(CHUNK_SIZE, need - avail))
+                more = read(max(CHUNK_SIZE, need - avail), max(need - avail, 1))
                 if not more:
                     if 0 < avail < rec_hdr_len:
                         self._warn_cut_header(frame, avail, rec_hdr_len)
@@ -316,14 +344,20 @@ class CaptureReader:
             f"read the {frame} frames before it"
         )
 
-    def _read(self, n: int) -> bytes:
-        """Read from the (possibly decompressed) stream; a damaged gzip tail ends the data with a warning."""
+    def _read(self, n: int, at_least: int | None = None) -> bytes:
+        """Read up to ``n`` bytes from the (possibly decompressed) stream, returning once ``at_least`` (default:
+        all ``n``) have arrived; a damaged gzip tail ends the data with a warning."""
         try:
-            data = _read_exact(self._stream, n)
+            data = _read_exact(self._stream, n) if at_least is None else _read_some(self._stream, n, at_least)
         except OSError as exc:
             raise CaptureError(f"{self.name}: read error: {exc}") from exc
         gz = self._gzip
-        if gz is not None and gz.damaged and len(data) < n and not self._gzip_warned:
+        if (
+            gz is not None
+            and gz.damaged
+            and len(data) < (n if at_least is None else at_least)
+            and not self._gzip_warned
+        ):
             self._gzip_warned = True
             self._warn(f"gzip: {gz.damaged}; read what came before")
         return data
@@ -368,7 +402,7 @@ class CaptureReader:
         try:
             while True:
                 if buflen - pos < rec_hdr_len:
-                    buf = buf[pos:] + read(CHUNK_SIZE)
+                    buf = buf[pos:] + read(CHUNK_SIZE, rec_hdr_len - (buflen - pos))
                     buflen = len(buf)
                     pos = 0
                     if buflen < rec_hdr_len:
@@ -384,7 +418,7 @@ class CaptureReader:
                     self._warn_damaged_caplen(frame, caplen)
                     return
                 if end > buflen:
-                    buf = buf[pos:] + read(max(CHUNK_SIZE, end - buflen))
+                    buf = buf[pos:] + read(max(CHUNK_SIZE, end - buflen), end - buflen)
                     buflen = len(buf)
                     pos = 0
                     start = rec_hdr_len

@@ -310,3 +310,47 @@ def test_tunnels_gre_vxlan() -> None:
     )
     segs, _ = read(g.pcap(g.records([gre, vxlan])))
     assert [s.src for s in segs] == [bytes([192, 168, 1, 1])] * 2
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_a_slow_pipe_is_read_as_its_packets_arrive(compress: bool) -> None:
+    """`tcpdump -U -w - | tcptrace packets -`: each packet is analysed when it arrives, not when 1 MiB has (the
+    writer holds back the rest of the file until the reader has seen the first segment, or 5 s)."""
+    import os
+    import threading
+    import time
+    import zlib
+
+    from conftest import SAMPLES
+
+    data = (SAMPLES / "echo_ipv4.pcap").read_bytes()
+    first_part = data[: 24 + 2 * (16 + 42) + 16 + 74]  # the file header, the two ARP frames and the SYN
+    seen = threading.Event()
+    r, w = os.pipe()
+
+    def writer() -> None:
+        with os.fdopen(w, "wb", buffering=0) as out:
+            if compress:
+                z = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+                out.write(z.compress(first_part) + z.flush(zlib.Z_SYNC_FLUSH))
+                seen.wait(5)
+                out.write(z.compress(data[len(first_part) :]) + z.flush())
+            else:
+                out.write(first_part)
+                seen.wait(5)
+                out.write(data[len(first_part) :])
+
+    t = threading.Thread(target=writer)
+    start = time.monotonic()
+    t.start()
+    with os.fdopen(r, "rb") as pipe:
+        cap = open_capture(pipe)
+        frames = []
+        for seg in cap:
+            frames.append(seg.frame)
+            if not seen.is_set():
+                waited = time.monotonic() - start
+                seen.set()
+    t.join()
+    assert waited < 2, f"the first segment took {waited:.1f} s: the reader waited for a full buffer"
+    assert frames == list(range(3, 13))
