@@ -18,6 +18,7 @@ from typing import Any, BinaryIO
 
 from .analysis import analysis_names
 from .model import RST
+from .selection import Selection
 from .stats import FlowSummary, Pipeline
 from .vocab import FLAGS, FORBID_EVENTS
 
@@ -111,25 +112,18 @@ def run_checks(
                     frames.append(-1)  # counted, not listed
     name = os.fspath(source) if isinstance(source, (str, os.PathLike)) else str(getattr(source, "name", "<stream>"))
     result = CheckResult(name)
-    host_set, port_set = set(hosts), set(ports)
-    summaries = [
-        s for s in run.summaries if (wanted is None or s.flow.stream in wanted) and _selected(s, host_set, port_set)
-    ]
+    selection = Selection.of(hosts=hosts, ports=ports)
+    summaries = [s for s in run.summaries if (wanted is None or s.flow.stream in wanted) and selection.matches(s.flow)]
     if wanted is not None and not summaries:
         result.findings.append(Finding(-1, "", "streams", False, f"no stream {sorted(wanted)} in the capture"))
+    elif not summaries and not selection.everything:
+        result.findings.append(Finding(-1, "", "streams", False, "no stream matches the selection (--host/--port)"))
     for s in summaries:
         d = s.to_dict()
         result.flows.append(d)
         result.findings.extend(_flow_findings(s, d, events.get(s.flow.stream, {}), require, forbid,
                                               max_retransmissions, max_rtt_ms))  # fmt: skip
     return result
-
-
-def _selected(s: FlowSummary, hosts: set[str], ports: set[int]) -> bool:
-    flow = s.flow
-    if hosts and not {flow.client.addr_text, flow.server.addr_text} & hosts:
-        return False
-    return not ports or bool({flow.client.port, flow.server.port} & ports)
 
 
 def _flow_findings(

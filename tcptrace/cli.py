@@ -20,6 +20,7 @@ from .check import DEFAULT_IGNORE, FORBIDDABLE, REQUIREMENTS, compare_baseline, 
 from .errors import TcptraceError
 from .export import csv_lines, dumps_indented, flows_csv_lines, flows_table_lines, jsonl_lines, table_lines
 from .messages import LANGUAGES
+from .selection import Selection, SelectionError, parse_host
 from .stats import Pipeline
 
 # Start-up time matters for a command line: what only some commands need (the narrator, json, the ladder and
@@ -49,6 +50,39 @@ def _stream_option(f: F) -> F:
     )(f)
 
 
+def _host_port_options(f: F) -> F:
+    """--host ADDR|CIDR and --port N, with one meaning on every command (tcptrace.selection)."""
+    f = click.option("--port", "ports", type=click.IntRange(0, 65535), multiple=True,
+                     help="Only streams with this port on either side (repeatable).")(f)  # fmt: skip
+    return click.option("--host", "hosts", multiple=True, callback=_check_hosts,
+                        help="Only streams with an address in ADDR or CIDR prefix (repeatable; e.g. 10.0.0.5, "
+                        "10.0.0.0/8, fd00::/8; host names are not resolved).")(f)  # fmt: skip
+
+
+def _check_hosts(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> tuple[str, ...]:
+    for text in value:
+        try:
+            parse_host(text)
+        except SelectionError as exc:
+            raise click.BadParameter(str(exc).removeprefix("--host takes "), ctx, param) from None
+    return value
+
+
+def _nothing_selected(capture: str, selection: Selection, streams_total: int) -> None:
+    """After reading: a requested stream the capture lacks is an input error (exit 2); a selection that matched
+    nothing says so on stderr and exits 1."""
+    missing = selection.missing(streams_total)
+    if missing:
+        have = (
+            f"{streams_total} streams: 0\N{EN DASH}{streams_total - 1}"
+            if streams_total > 1
+            else ("1 stream: 0" if streams_total else "no TCP streams")
+        )
+        raise InputError(f"no TCP stream {', '.join(map(str, missing))} in {capture} (it has {have})")
+    click.echo(f"tcptrace: no stream of {capture} matches the selection", err=True)
+    raise SystemExit(1)
+
+
 def _plural(n: int, word: str) -> str:
     return f"{n:,} {word}" + ("" if n == 1 else "s")
 
@@ -72,11 +106,18 @@ class _Run:
 
     def __init__(self, capture: str) -> None:
         self.pipeline = Pipeline(capture)
+        self.selected = 0  # segments the selection let through
 
-    def segments(self, streams: tuple[int, ...]) -> Iterator[Segment]:
-        wanted = set(streams) if streams else None
+    def segments(self, selection: Selection) -> Iterator[Segment]:
+        if selection.everything:
+            yield from self.pipeline
+            return
+        flows = self.pipeline.tracker.flows
+        matches = selection.matches
+        self.selected = 0
         for seg in self.pipeline:
-            if wanted is None or seg.stream in wanted:
+            if matches(flows[seg.stream]):
+                self.selected += 1
                 yield seg
 
     @property
@@ -133,13 +174,15 @@ def main() -> None:
     show_default=True,
     help="table: aligned packet list; jsonl: one JSON object per TCP segment; csv: the same as columns.",
 )
-def packets(capture: str, streams: tuple[int, ...], fmt: str) -> None:
+@_host_port_options
+def packets(capture: str, streams: tuple[int, ...], fmt: str, hosts: tuple[str, ...], ports: tuple[int, ...]) -> None:
     """List every TCP segment of CAPTURE with Wireshark's numbers.
 
     stream is tcp.stream, seq/ack are relative (tcp.seq/tcp.ack), win is the scaled window (tcp.window_size).
     """
+    selection = Selection.of(streams, hosts, ports)
     run = _Run(capture)
-    segs = run.segments(streams)
+    segs = run.segments(selection)
     if fmt == "jsonl":
         _echo_lines(jsonl_lines(segs))
     elif fmt == "csv":
@@ -148,6 +191,8 @@ def packets(capture: str, streams: tuple[int, ...], fmt: str) -> None:
         _echo_lines(table_lines(segs, origin_ns=lambda: run.stats.first_ts_ns))
         click.echo(accounting(run.stats, len(run.flows)))
     run.warn()
+    if not selection.everything and not run.selected:
+        _nothing_selected(capture, selection, len(run.flows))
 
 
 packets.help = inspect.cleandoc(packets.help or "") + "\n\n" + CAPTURE_HELP
@@ -169,8 +214,7 @@ packets.help = inspect.cleandoc(packets.help or "") + "\n\n" + CAPTURE_HELP
 @click.option("-v", "--verbose", is_flag=True, help="One step per packet: do not collapse ordinary data and ACKs.")
 @click.option("--absolute", is_flag=True, help="Show raw (absolute) sequence numbers instead of relative ones.")
 @click.option("--max-steps", type=click.IntRange(min=1), default=None, help="At most N steps per stream.")
-@click.option("--host", "hosts", multiple=True, help="Only streams with this IP address (repeatable).")
-@click.option("--port", "ports", type=click.IntRange(0, 65535), multiple=True, help="Only streams on this port.")
+@_host_port_options
 def explain(
     capture: str,
     streams: tuple[int, ...],
@@ -249,7 +293,8 @@ explain.help = inspect.cleandoc(explain.help or "") + "\n\n" + CAPTURE_HELP
     help="table: one row per stream; json: a document with every statistic (the baseline format of "
     "`tcptrace check --baseline`); csv: the table's columns.",
 )
-def flows(capture: str, streams: tuple[int, ...], fmt: str) -> None:
+@_host_port_options
+def flows(capture: str, streams: tuple[int, ...], fmt: str, hosts: tuple[str, ...], ports: tuple[int, ...]) -> None:
     """One row per TCP stream of CAPTURE: endpoints, packets and bytes each way, how it opened and ended.
 
     The verdict is given in plain words and in Wireshark's tcp.completeness, Zeek's conn_state and history,
@@ -258,9 +303,11 @@ def flows(capture: str, streams: tuple[int, ...], fmt: str) -> None:
     """
     from .stats import summarize
 
+    selection = Selection.of(streams, hosts, ports)
     summaries, stats = summarize(capture)
-    wanted = set(streams) if streams else None
-    docs = [s.to_dict() for s in summaries if wanted is None or s.flow.stream in wanted]
+    docs = [s.to_dict() for s in summaries if selection.matches(s.flow)]
+    if not docs and not selection.everything:
+        _nothing_selected(capture, selection, len(summaries))
     if fmt == "json":
         doc = {"capture": capture, "tcptrace_version": __version__, "stats": stats.as_dict(), "flows": docs}
         click.echo(dumps_indented(doc))
@@ -293,8 +340,7 @@ flows.help = inspect.cleandoc(flows.help or "") + "\n\n" + CAPTURE_HELP
               help="Also ignore this when comparing with the baseline (default: time, duration, client_port, "
               "addresses).")  # fmt: skip
 @click.option("--junit", type=click.Path(dir_okay=False, writable=True), default=None, help="Write JUnit XML here.")
-@click.option("--host", "hosts", multiple=True, help="Only streams with this IP address (repeatable).")
-@click.option("--port", "ports", type=click.IntRange(0, 65535), multiple=True, help="Only streams on this port.")
+@_host_port_options
 @click.option("-v", "--verbose", is_flag=True, help="List passing assertions too.")
 def check(
     capture: str,

@@ -22,6 +22,7 @@ from typing import Any, BinaryIO
 from .events import Event, Note, classify
 from .messages import LANGUAGES
 from .model import Segment, TcpOptions
+from .selection import Selection
 from .stats import FlowSummary, Pipeline
 
 M32 = 0xFFFFFFFF
@@ -644,6 +645,7 @@ def explain(
     if lang not in LANGUAGES:
         raise ValueError(f"unknown language {lang!r}; available: {', '.join(LANGUAGES)}")
     wanted = None if stream is None else ({stream} if isinstance(stream, int) else set(stream))
+    selection = Selection.of(hosts=hosts or (), ports=ports or ())  # a host name fails here, before reading
     run = Pipeline(path)
     by_stream: dict[int, list[Segment]] = {}
     for seg in run:
@@ -661,7 +663,7 @@ def explain(
         last_on_ports[key] = s
     for n in sorted(by_stream):
         summary = summaries[n]
-        if not _matches(summary, hosts, ports):
+        if not selection.matches(summary.flow):
             continue
         flows.append(narrate_flow(summary, by_stream[n], lang, verbose=verbose, absolute=absolute,
                                   max_steps=max_steps, previous=previous.get(n)))  # fmt: skip
@@ -717,13 +719,6 @@ def render_text_all(nar: Narrative, color: bool = False) -> str:
             text += "\n\n" + t[key].format(streams=others, n=len(group) - 1, stream=group[0].stream)
         out.append(text)
     return "\n\n".join(out)
-
-
-def _matches(summary: FlowSummary, hosts: list[str] | None, ports: list[int] | None) -> bool:
-    flow = summary.flow
-    if hosts and not {flow.client.addr_text, flow.server.addr_text} & set(hosts):
-        return False
-    return not ports or bool({flow.client.port, flow.server.port} & set(ports))
 
 
 # --- rendering -----------------------------------------------------------------------------------------

@@ -159,3 +159,42 @@ def test_flows_formats() -> None:
     rows = list(csv.DictReader(io.StringIO(out)))
     assert [r["stream"] for r in rows] == ["1"]
     assert rows[0]["conn_state"] == "SF"
+
+
+@pytest.mark.parametrize("command", [["flows"], ["packets"], ["explain"], ["check", "--forbid", "rst"]])
+def test_host_and_port_selection_on_every_reading_command(command: list[str]) -> None:
+    """--host takes an address or a CIDR prefix (it used to match nothing for 127.0.0.0/8), never a host name;
+    a selection that matches nothing says so and exits non-zero."""
+    from click.testing import CliRunner
+
+    from tcptrace.cli import main
+
+    runner = CliRunner()
+    cap = str(SAMPLES / "dialogue_threaded.pcap")
+    r = runner.invoke(main, [command[0], cap, *command[1:], "--host", "10.99.0.0/24", "--port", "6000"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(main, [command[0], cap, *command[1:], "--host", "localhost"])
+    assert r.exit_code == 2
+    assert "host names are not resolved" in r.output
+    r = runner.invoke(main, [command[0], cap, *command[1:], "--host", "fd00::/8"])
+    assert r.exit_code == 1
+    assert "matches the selection" in r.output
+
+
+def test_selection_matches_prefixes_and_ports() -> None:
+    from tcptrace.selection import Selection, SelectionError
+    from tcptrace.stats import summarize
+
+    summaries, _ = summarize(SAMPLES / "port_reuse.pcap")
+    flows = [s.flow for s in summaries]
+    assert all(Selection.of(hosts=["10.99.0.1"]).matches(f) for f in flows)
+    assert all(Selection.of(hosts=["10.0.0.0/8"]).matches(f) for f in flows)
+    assert not any(Selection.of(hosts=["10.99.1.0/24"]).matches(f) for f in flows)
+    assert not any(Selection.of(hosts=["::1"]).matches(f) for f in flows)  # other family: no match, no error
+    assert [Selection.of(streams=[1]).matches(f) for f in flows] == [False, True]
+    assert all(Selection.of(ports=[40000]).matches(f) for f in flows)
+    assert not any(Selection.of(ports=[40000], hosts=["10.99.1.0/24"]).matches(f) for f in flows)
+    with pytest.raises(SelectionError, match="not resolved"):
+        Selection.of(hosts=["example.com"])
+    with pytest.raises(SelectionError):
+        Selection.of(hosts=["10.0.0.0/33"])
