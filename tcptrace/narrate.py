@@ -96,6 +96,7 @@ class FlowNarrative:
     steps: list[Step]
     summary: dict[str, Any] = field(repr=False)
     hidden_steps: int = 0
+    late_segments: int = 0  # segments that came after the stream ended and its story was told (explain streams)
 
     def __str__(self) -> str:
         return render_text(self)
@@ -113,6 +114,7 @@ class FlowNarrative:
             "verdict": self.verdict,
             "steps": [s.to_dict() for s in self.steps],
             "hidden_steps": self.hidden_steps,
+            "late_segments": self.late_segments,
             "summary": self.summary,
         }
 
@@ -645,30 +647,72 @@ def explain(
     if lang not in LANGUAGES:
         raise ValueError(f"unknown language {lang!r}; available: {', '.join(LANGUAGES)}")
     wanted = None if stream is None else ({stream} if isinstance(stream, int) else set(stream))
-    selection = Selection.of(hosts=hosts or (), ports=ports or ())  # a host name fails here, before reading
+    selection = Selection.of(streams=wanted or (), hosts=hosts or (), ports=ports or ())  # host names fail here
     run = Pipeline(path)
-    by_stream: dict[int, list[Segment]] = {}
-    for seg in run:
-        if wanted is None or seg.stream in wanted:
-            by_stream.setdefault(seg.stream, []).append(seg)
-    summaries = {s.flow.stream: s for s in run.summaries}
-    missing = tuple(sorted(wanted - set(summaries))) if wanted is not None else ()
-    flows = []
-    last_on_ports: dict[tuple[Any, ...], FlowSummary] = {}  # the latest stream of each 4-tuple, in stream order
+    flows_of = run.tracker.flows
+    open_segs: dict[int, list[Segment]] = {}  # selected streams not narrated yet
+    finished_at: dict[int, int] = {}  # stream -> capture time its close or reset was seen
+    told: dict[int, FlowNarrative] = {}
+    late: dict[int, int] = {}  # segments of a stream that came after its story was told
+    last_on_ports: dict[tuple[Any, ...], FlowSummary] = {}  # the latest stream of each 4-tuple
     previous: dict[int, FlowSummary] = {}
-    for s in sorted(summaries.values(), key=lambda x: x.flow.stream):
-        key = (s.flow.client.addr, s.flow.client.port, s.flow.server.addr, s.flow.server.port)
-        if key in last_on_ports:
-            previous[s.flow.stream] = last_on_ports[key]
-        last_on_ports[key] = s
-    for n in sorted(by_stream):
-        summary = summaries[n]
-        if not selection.matches(summary.flow):
+    known = 0
+
+    def tell(n: int) -> None:
+        segs = open_segs.pop(n)
+        finished_at.pop(n, None)
+        summary = flows_of[n].summary
+        assert summary is not None
+        told[n] = narrate_flow(summary, segs, lang, verbose=verbose, absolute=absolute, max_steps=max_steps,
+                               previous=previous.get(n))  # fmt: skip
+
+    # Streaming: a stream is told once it has ended (both FINs acknowledged, or reset) and HORIZON_NS of capture
+    # time has passed without more of it (late retransmissions, the last re-ACK); its segments are then dropped,
+    # so memory grows with the streams still open, not with the capture.
+    for i, seg in enumerate(run):
+        n = seg.stream
+        while known <= n:  # a new stream: which earlier one used its ports
+            f = flows_of[known]
+            key = (f.client.addr, f.client.port, f.server.addr, f.server.port)
+            if f.summary is not None and key in last_on_ports:
+                previous[known] = last_on_ports[key]
+            if f.summary is not None:
+                last_on_ports[key] = f.summary
+            known += 1
+        if n in told:
+            late[n] = late.get(n, 0) + 1
             continue
-        flows.append(narrate_flow(summary, by_stream[n], lang, verbose=verbose, absolute=absolute,
-                                  max_steps=max_steps, previous=previous.get(n)))  # fmt: skip
+        segs = open_segs.get(n)
+        if segs is None:
+            if not selection.matches(flows_of[n]):
+                continue
+            segs = open_segs[n] = []
+        segs.append(seg)
+        if n not in finished_at and _ended(flows_of[n].summary):
+            finished_at[n] = seg.ts_ns
+        if not i & FLUSH_MASK and finished_at:
+            for m in [m for m, ts in finished_at.items() if seg.ts_ns - ts >= HORIZON_NS]:
+                tell(m)
+    for n in list(open_segs):
+        tell(n)
+    for n, count in late.items():
+        told[n].late_segments = count
+    streams_total = len(flows_of)
+    missing = tuple(sorted(wanted - set(range(streams_total)))) if wanted is not None else ()
+    flows = [told[n] for n in sorted(told)]
     name = os.fspath(path) if isinstance(path, (str, os.PathLike)) else str(getattr(path, "name", "<stream>"))
-    return Narrative(name, lang, flows, run.stats.as_dict(), len(summaries), missing)
+    return Narrative(name, lang, flows, run.stats.as_dict(), streams_total, missing)
+
+
+HORIZON_NS = 2_000_000_000  # an ended stream is told when the capture is this far past its end (late copies)
+FLUSH_MASK = 4095  # look for streams to tell every 4,096 segments
+
+
+def _ended(summary: FlowSummary | None) -> bool:
+    """Reset, or both FINs sent and acknowledged: nothing but late copies can follow."""
+    if summary is None:
+        return False
+    return bool(summary.rst) or (len(summary.fin_frames) == 2 and bool(summary.fin_acked[0] and summary.fin_acked[1]))
 
 
 GROUP_MAX_STEPS = 30  # only short connections are grouped: a long one's details matter on their own
@@ -756,6 +800,8 @@ def render_text(n: FlowNarrative, color: bool = False) -> str:
         label = f"[{step.frame_label(n.lang)}]"
         text = c("flag", step.text) if step.flags else step.text
         lines.append(f"  {step.number:>2}. {c('dim', label)} {text}")
+    if n.late_segments:
+        lines.append("  " + t["late"].format(n=n.late_segments, horizon=_dur(HORIZON_NS)))
     return "\n".join(lines)
 
 
