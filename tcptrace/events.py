@@ -272,7 +272,7 @@ class _Classifier:
         """Notes for a segment that carries bytes sent before (or flagged so); returns the flag names left."""
         d = seg.direction
         start, end = seg.seq, (seg.seq + max(seg.len, 1)) & M32
-        if not seg.len or not (_RETRANS_NAMES.intersection(names)):
+        if not names or not seg.len or not _RETRANS_NAMES.intersection(names):
             return names
         carrier = self.sent[d].first_carrier(start, end)
         ev = seg.evidence or {}

@@ -669,7 +669,8 @@ def explain(
     # Streaming: a stream is told once it has ended (both FINs acknowledged, or reset) and HORIZON_NS of capture
     # time has passed without more of it (late retransmissions, the last re-ACK); its segments are then dropped,
     # so memory grows with the streams still open, not with the capture.
-    for i, seg in enumerate(run):
+    deadline = _NEVER  # the earliest capture time at which an ended stream is due to be told
+    for seg in run:
         n = seg.stream
         while known <= n:  # a new stream: which earlier one used its ports
             f = flows_of[known]
@@ -688,11 +689,19 @@ def explain(
                 continue
             segs = open_segs[n] = []
         segs.append(seg)
-        if n not in finished_at and _ended(flows_of[n].summary):
+        summary = flows_of[n].summary
+        if (
+            summary is not None
+            and (summary.rst or len(summary.fin_frames) == 2)
+            and n not in finished_at
+            and (_ended(summary))
+        ):
             finished_at[n] = seg.ts_ns
-        if not i & FLUSH_MASK and finished_at:
+            deadline = min(deadline, seg.ts_ns + HORIZON_NS)
+        if seg.ts_ns >= deadline:
             for m in [m for m, ts in finished_at.items() if seg.ts_ns - ts >= HORIZON_NS]:
                 tell(m)
+            deadline = min(finished_at.values(), default=_NEVER - HORIZON_NS) + HORIZON_NS
     for n in list(open_segs):
         tell(n)
     for n, count in late.items():
@@ -705,7 +714,7 @@ def explain(
 
 
 HORIZON_NS = 2_000_000_000  # an ended stream is told when the capture is this far past its end (late copies)
-FLUSH_MASK = 4095  # look for streams to tell every 4,096 segments
+_NEVER = 1 << 80
 
 
 def _ended(summary: FlowSummary | None) -> bool:

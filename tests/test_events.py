@@ -423,3 +423,32 @@ def test_every_step_is_worded_in_every_language(path: Path) -> None:
                 for step in flow.steps:
                     assert step.text.strip(), (flow.stream, step.frames)
                     assert "byte(s)" not in step.text
+
+
+def test_a_stream_is_told_once_it_ended_and_late_copies_are_counted() -> None:
+    """explain streams (memory grows with open streams): a stream is told 2 s after it ended. A copy of its last
+    ACK 3 s later is counted, not silently dropped. (A fixture built by code in tests/pcapgen.py.)"""
+    import pcapgen as g
+
+    c, s = ("10.0.0.1", "10.0.0.2")
+    pkts = g.handshake_and_data()
+    close = [
+        g.ipv4(g.tcp(40000, 80, 1006, 5001, g.FIN | g.ACK, 502), c, s),
+        g.ipv4(g.tcp(80, 40000, 5001, 1007, g.FIN | g.ACK, 255), s, c),
+        g.ipv4(g.tcp(40000, 80, 1007, 5002, g.ACK, 502), c, s),
+    ]
+    recs = g.records([g.ether(p) for p in pkts + close], gap_ns=1_000_000)
+    late = g.records([g.ether(close[-1])], start_ns=recs[-1].ts_ns + 3_000_000_000)
+    # another connection keeps the capture going past the horizon
+    other = g.records([g.ether(p) for p in g.handshake_and_data(sport=40001)], start_ns=recs[-1].ts_ns + 2_500_000_000)
+    path = Path(__file__).parent / ".late.pcap"
+    path.write_bytes(g.pcap(sorted(recs + other + late, key=lambda r: r.ts_ns)))
+    try:
+        nar = explain(path)
+    finally:
+        path.unlink()
+    assert [f.stream for f in nar.flows] == [0, 1]
+    assert nar.flows[0].late_segments == 1
+    assert nar.flows[1].late_segments == 0
+    assert "1 more segments of this stream came more than 2.000 s after it ended" in str(nar.flows[0])
+    assert nar.to_dict()["flows"][0]["late_segments"] == 1
