@@ -83,6 +83,25 @@ def _nothing_selected(capture: str, selection: Selection, streams_total: int) ->
     raise SystemExit(1)
 
 
+def _version_message() -> str:
+    """``tcptrace --version`` also says which engine runs ``flows`` (the C one, or the pure-Python reference)."""
+    import os
+
+    from .stats import engine_module
+
+    try:
+        engine = engine_module()
+    except ImportError:
+        engine = None
+    if engine is not None:
+        which = "C engine (tcptrace._engine)"
+    elif os.environ.get("TCPTRACE_ENGINE", "").lower() == "python":
+        which = "pure-Python engine (TCPTRACE_ENGINE=python)"
+    else:
+        which = "pure-Python engine (the C engine is not built: no C compiler at install time)"
+    return f"%(prog)s, version %(version)s, {which}"
+
+
 def _plural(n: int, word: str) -> str:
     return f"{n:,} {word}" + ("" if n == 1 else "s")
 
@@ -158,7 +177,7 @@ class _Group(click.Group):
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, "-V", "--version", prog_name="tcptrace")
+@click.version_option(__version__, "-V", "--version", prog_name="tcptrace", message=_version_message())
 def main() -> None:
     """Explain TCP from Wireshark captures: streams, relative seq/ack, windows, and what happened."""
 

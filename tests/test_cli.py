@@ -198,3 +198,13 @@ def test_selection_matches_prefixes_and_ports() -> None:
         Selection.of(hosts=["example.com"])
     with pytest.raises(SelectionError):
         Selection.of(hosts=["10.0.0.0/33"])
+
+
+def test_version_names_the_active_engine() -> None:
+    out = subprocess.run([sys.executable, "-m", "tcptrace", "--version"], capture_output=True, text=True, check=True)
+    assert out.stdout.startswith("tcptrace, version ")
+    assert "engine" in out.stdout
+    env = {**__import__("os").environ, "TCPTRACE_ENGINE": "python"}
+    out = subprocess.run([sys.executable, "-m", "tcptrace", "--version"], capture_output=True, text=True, check=True,
+                         env=env)  # fmt: skip
+    assert "pure-Python engine (TCPTRACE_ENGINE=python)" in out.stdout
