@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:  # the real imports, for type checkers and IDEs; at run time they are resolved lazily
-    from .api import Capture, Flow, iter_packets, load
+    from .api import Capture, Flow, iter_flows, iter_packets, load
     from .capture import CaptureReader, CaptureStats, open_capture
     from .errors import CaptureError, NotACapture, TcptraceError, TruncatedCapture, UnsupportedLinkType
     from .flow import FlowTracker, HalfFlow, iter_segments, track_capture
@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # the real imports, for type checkers and IDEs; at run time t
 _LAZY: dict[str, str] = {
     "Capture": "api",
     "Flow": "api",
+    "iter_flows": "api",
     "iter_packets": "api",
     "load": "api",
     "CaptureReader": "capture",
@@ -121,6 +122,7 @@ __all__ = [
     "UnsupportedLinkType",
     "__version__",
     "explain",
+    "iter_flows",
     "iter_packets",
     "iter_segments",
     "load",

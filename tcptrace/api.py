@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from .export import flow_row, packet_record
@@ -203,9 +203,29 @@ def load(source: str | os.PathLike[str] | BinaryIO) -> Capture:
     return Capture(name, flows, run.stats.as_dict())
 
 
+def iter_flows(
+    source: str | os.PathLike[str] | BinaryIO,
+    streams: Iterable[int] = (),
+    hosts: Iterable[str] = (),
+    ports: Iterable[int] = (),
+) -> Iterator[Flow]:
+    """Each (selected) stream as a :class:`Flow`, handed out once it has finished (both FINs acknowledged or
+    reset, and 2 s of capture past that; open streams at the end), its packets then forgotten: memory grows with
+    the streams open at once, not with the capture (tcptrace.engine). Streams come in the order they finish.
+
+    >>> [(f.stream, f.summary["closed"]) for f in iter_flows("sample_pcaps/port_reuse.pcap")]
+    [(0, 'graceful_close_by_server'), (1, 'graceful_close_by_server')]
+    """
+    from .engine import FlowStream
+    from .selection import Selection
+
+    for ff in FlowStream(source, Selection.of(streams, hosts, ports)):
+        yield Flow(ff.summary, ff.segments)
+
+
 def iter_packets(source: str | os.PathLike[str] | BinaryIO) -> Iterator[Segment]:
     """Every analysed TCP segment of a capture, streamed in capture order (memory grows with flows only)."""
     yield from Pipeline(source)
 
 
-__all__ = ["Capture", "Flow", "iter_packets", "load"]
+__all__ = ["Capture", "Flow", "iter_flows", "iter_packets", "load"]

@@ -19,11 +19,12 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
+from .engine import HORIZON_NS, FlowStream
 from .events import Event, Note, classify
 from .messages import LANGUAGES
 from .model import Segment, TcpOptions
 from .selection import Selection
-from .stats import FlowSummary, Pipeline
+from .stats import FlowSummary
 
 M32 = 0xFFFFFFFF
 COLLAPSE_MIN_RUN = 4  # a run of at least this many ordinary steps becomes one summary step
@@ -648,80 +649,20 @@ def explain(
         raise ValueError(f"unknown language {lang!r}; available: {', '.join(LANGUAGES)}")
     wanted = None if stream is None else ({stream} if isinstance(stream, int) else set(stream))
     selection = Selection.of(streams=wanted or (), hosts=hosts or (), ports=ports or ())  # host names fail here
-    run = Pipeline(path)
-    flows_of = run.tracker.flows
-    open_segs: dict[int, list[Segment]] = {}  # selected streams not narrated yet
-    finished_at: dict[int, int] = {}  # stream -> capture time its close or reset was seen
+    # Streaming (tcptrace.engine): each stream is told once it has ended and its packets are dropped, so memory
+    # grows with the streams still open, not with the capture; the document lists them by stream number.
+    fs = FlowStream(path, selection)
     told: dict[int, FlowNarrative] = {}
-    late: dict[int, int] = {}  # segments of a stream that came after its story was told
-    last_on_ports: dict[tuple[Any, ...], FlowSummary] = {}  # the latest stream of each 4-tuple
-    previous: dict[int, FlowSummary] = {}
-    known = 0
-
-    def tell(n: int) -> None:
-        segs = open_segs.pop(n)
-        finished_at.pop(n, None)
-        summary = flows_of[n].summary
-        assert summary is not None
-        told[n] = narrate_flow(summary, segs, lang, verbose=verbose, absolute=absolute, max_steps=max_steps,
-                               previous=previous.get(n))  # fmt: skip
-
-    # Streaming: a stream is told once it has ended (both FINs acknowledged, or reset) and HORIZON_NS of capture
-    # time has passed without more of it (late retransmissions, the last re-ACK); its segments are then dropped,
-    # so memory grows with the streams still open, not with the capture.
-    deadline = _NEVER  # the earliest capture time at which an ended stream is due to be told
-    for seg in run:
-        n = seg.stream
-        while known <= n:  # a new stream: which earlier one used its ports
-            f = flows_of[known]
-            key = (f.client.addr, f.client.port, f.server.addr, f.server.port)
-            if f.summary is not None and key in last_on_ports:
-                previous[known] = last_on_ports[key]
-            if f.summary is not None:
-                last_on_ports[key] = f.summary
-            known += 1
-        if n in told:
-            late[n] = late.get(n, 0) + 1
-            continue
-        segs = open_segs.get(n)
-        if segs is None:
-            if not selection.matches(flows_of[n]):
-                continue
-            segs = open_segs[n] = []
-        segs.append(seg)
-        summary = flows_of[n].summary
-        if (
-            summary is not None
-            and (summary.rst or len(summary.fin_frames) == 2)
-            and n not in finished_at
-            and (_ended(summary))
-        ):
-            finished_at[n] = seg.ts_ns
-            deadline = min(deadline, seg.ts_ns + HORIZON_NS)
-        if seg.ts_ns >= deadline:
-            for m in [m for m, ts in finished_at.items() if seg.ts_ns - ts >= HORIZON_NS]:
-                tell(m)
-            deadline = min(finished_at.values(), default=_NEVER - HORIZON_NS) + HORIZON_NS
-    for n in list(open_segs):
-        tell(n)
-    for n, count in late.items():
+    for ff in fs:
+        told[ff.stream] = narrate_flow(ff.summary, ff.segments, lang, verbose=verbose, absolute=absolute,
+                                       max_steps=max_steps, previous=ff.previous)  # fmt: skip
+    for n, count in fs.late.items():
         told[n].late_segments = count
-    streams_total = len(flows_of)
+    streams_total = fs.streams_total
     missing = tuple(sorted(wanted - set(range(streams_total)))) if wanted is not None else ()
     flows = [told[n] for n in sorted(told)]
     name = os.fspath(path) if isinstance(path, (str, os.PathLike)) else str(getattr(path, "name", "<stream>"))
-    return Narrative(name, lang, flows, run.stats.as_dict(), streams_total, missing)
-
-
-HORIZON_NS = 2_000_000_000  # an ended stream is told when the capture is this far past its end (late copies)
-_NEVER = 1 << 80
-
-
-def _ended(summary: FlowSummary | None) -> bool:
-    """Reset, or both FINs sent and acknowledged: nothing but late copies can follow."""
-    if summary is None:
-        return False
-    return bool(summary.rst) or (len(summary.fin_frames) == 2 and bool(summary.fin_acked[0] and summary.fin_acked[1]))
+    return Narrative(name, lang, flows, fs.stats.as_dict(), streams_total, missing)
 
 
 GROUP_MAX_STEPS = 30  # only short connections are grouped: a long one's details matter on their own

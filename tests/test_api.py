@@ -67,3 +67,42 @@ def test_iter_packets_streams() -> None:
     assert first.flag_names == ("SYN",)
     assert first.client_state == "SYN_SENT"
     assert sum(1 for _ in it) == 9
+
+
+def test_iter_flows_hands_out_a_stream_before_the_capture_ends() -> None:
+    """tcptrace.iter_flows streams: a stream that ended is handed out (and its packets dropped) while the capture is
+    still being read. (A two-connection fixture built by code in tests/pcapgen.py.)"""
+    from pathlib import Path
+
+    import pcapgen as g
+
+    from tcptrace.engine import FlowStream
+
+    c, s = ("10.0.0.1", "10.0.0.2")
+    first = [
+        *g.handshake_and_data(),
+        g.ipv4(g.tcp(40000, 80, 1006, 5001, g.FIN | g.ACK, 502), c, s),
+        g.ipv4(g.tcp(80, 40000, 5001, 1007, g.FIN | g.ACK, 255), s, c),
+        g.ipv4(g.tcp(40000, 80, 1007, 5002, g.ACK, 502), c, s),
+    ]
+    recs = g.records([g.ether(p) for p in first], gap_ns=1_000_000)
+    later = g.records([g.ether(p) for p in g.handshake_and_data(sport=40001)], start_ns=recs[-1].ts_ns + 3_000_000_000)
+    path = Path(__file__).parent / ".two_flows.pcap"
+    path.write_bytes(g.pcap(recs + later))
+    try:
+        fs = FlowStream(path)
+        seen = []
+        for ff in fs:
+            other = fs.run.tracker.flows[1 - ff.stream] if len(fs.run.tracker.flows) > 1 else None
+            read = other.summary.packets if other is not None and other.summary is not None else 0
+            seen.append((ff.stream, len(ff.segments), read))
+        flows = list(tcptrace.iter_flows(path))
+    finally:
+        path.unlink()
+    # stream 0 (8 segments) came out when the first segment of stream 1, 3 s later, was read, not at the end of
+    # the file; stream 1 (5 segments, still open) at the end
+    assert seen == [(0, 8, 1), (1, 5, 8)]
+    assert [(f.stream, f.summary["closed"]) for f in flows] == [
+        (0, "graceful_close_by_client"),
+        (1, "open_at_capture_end"),
+    ]
