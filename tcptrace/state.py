@@ -14,7 +14,10 @@ captured, not to the moment it reaches the other endpoint. Two consequences are 
 * a segment already in flight when the capture point saw the peer's packet looks as if it had been sent after
   it. The table absorbs the harmless cases (a FIN that does not acknowledge the peer's FIN, sent while the
   observer already credits the peer's FIN, is a simultaneous close: CLOSE_WAIT -> CLOSING; SYNs that crossed
-  in a simultaneous open); segments still arriving after an RST are reported as anomalies;
+  in a simultaneous open); segments still arriving after an RST are reported as anomalies. That shortcut is
+  for this single pass (``flows``, ``packets``); narratives and ladders, which have the whole stream, place the
+  "FIN received" after the receiver's own FIN instead (tcptrace.events.resolve_states), so their paths are
+  FIN_WAIT_1 -> CLOSING;
 * a retransmission caused by a loss *after* the capture point (a SYN/ACK or FIN retransmitted although its
   answer was seen) does not rewind the state: it is a self-loop here, and the analysis engine, which tracks
   sequence numbers, reports the retransmission. Likewise RST acceptability (in-window, RFC 5961) needs
