@@ -21,6 +21,8 @@ about 10 s (the reference's figure), 5x this whole reader. Unit-test fixtures ar
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import os
 import struct
 import sys
@@ -32,6 +34,13 @@ from typing import Any, BinaryIO
 
 from .errors import CaptureError, NotACapture, TruncatedCapture, UnsupportedLinkType
 from .model import Segment, SkipReason
+
+# Progress reporting, for a caller that wants it (the CLI, on a terminal): called with (bytes of the input read so
+# far, its size or None for a pipe, finished) at most once per PROGRESS_STEP bytes and once at the end. The
+# library itself never prints.
+Progress = Callable[[int, "int | None", bool], None]
+PROGRESS: contextvars.ContextVar[Progress | None] = contextvars.ContextVar("tcptrace_progress", default=None)
+PROGRESS_STEP = 4 << 20
 
 CHUNK_SIZE = 1 << 20
 
@@ -174,6 +183,12 @@ def _read_some(stream: BinaryIO, n: int, at_least: int) -> bytes:
     return b"".join(parts)
 
 
+def _is_pipe(mode: int) -> bool:
+    import stat
+
+    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or stat.S_ISCHR(mode)
+
+
 def _read_exact(stream: BinaryIO, n: int) -> bytes:
     """Read up to ``n`` bytes, looping over short reads from pipes; fewer only at end of stream."""
     data = stream.read(n)
@@ -201,6 +216,16 @@ class CaptureReader:
         self._close = close
         self._raw = stream
         self.stats = CaptureStats()
+        self._progress = PROGRESS.get()
+        self._read_bytes = 0
+        self._next_report = 0
+        self._size: int | None = None
+        if self._progress is not None:
+            try:
+                st = os.fstat(stream.fileno())
+                self._size = st.st_size if st.st_size and not _is_pipe(st.st_mode) else None
+            except (OSError, ValueError, AttributeError):
+                self._size = None
         if keep_skipped:
             self.stats.skipped_frames = []
         head = _read_exact(stream, 4)
@@ -360,7 +385,21 @@ class CaptureReader:
         ):
             self._gzip_warned = True
             self._warn(f"gzip: {gz.damaged}; read what came before")
+        if self._progress is not None:
+            self._report(len(data), not data)
         return data
+
+    def _report(self, got: int, at_end: bool) -> None:
+        """Tell the progress callback how far the input has been read (raw bytes, before decompression)."""
+        self._read_bytes += got
+        pos = self._read_bytes
+        if self._size is not None:
+            with contextlib.suppress(OSError, ValueError):
+                pos = self._raw.tell()
+        if at_end or pos >= self._next_report:
+            self._next_report = pos + PROGRESS_STEP
+            assert self._progress is not None
+            self._progress(pos, self._size, at_end)
 
     def _skip(self, frame: int, reason: SkipReason) -> None:
         self.stats.skipped[reason] += 1

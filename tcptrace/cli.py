@@ -176,10 +176,50 @@ class _Group(click.Group):
             raise InputError(str(exc)) from exc
 
 
+class _TerminalProgress:
+    """How far a long read has got, on one line of a terminal's stderr (cleared when the read ends)."""
+
+    def __init__(self) -> None:
+        self.shown = False
+        self.last = 0.0
+
+    def __call__(self, pos: int, size: int | None, done: bool) -> None:
+        import time
+
+        now = time.monotonic()
+        if done:
+            self.clear()
+            return
+        if now - self.last < 0.2:
+            return
+        self.last = now
+        mb = pos / 1e6
+        text = (
+            f"reading: {pos * 100 // size}% ({mb:,.0f} of {size / 1e6:,.0f} MB)" if size else f"reading: {mb:,.0f} MB"
+        )
+        sys.stderr.write("\r\x1b[K" + text)
+        sys.stderr.flush()
+        self.shown = True
+
+    def clear(self) -> None:
+        if self.shown:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
+            self.shown = False
+
+
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "-V", "--version", prog_name="tcptrace", message=_version_message())
-def main() -> None:
+@click.option("-q", "--quiet", is_flag=True, help="No progress line on stderr (shown only on a terminal).")
+@click.pass_context
+def main(ctx: click.Context, quiet: bool) -> None:
     """Explain TCP from Wireshark captures: streams, relative seq/ack, windows, and what happened."""
+    if not quiet and sys.stderr.isatty():
+        from .capture import PROGRESS
+
+        progress = _TerminalProgress()
+        PROGRESS.set(progress)
+        ctx.call_on_close(progress.clear)
 
 
 @main.command()
@@ -200,6 +240,10 @@ def packets(capture: str, streams: tuple[int, ...], fmt: str, hosts: tuple[str, 
     stream is tcp.stream, seq/ack are relative (tcp.seq/tcp.ack), win is the scaled window (tcp.window_size).
     """
     selection = Selection.of(streams, hosts, ports)
+    if sys.stdout.isatty():  # the packets themselves scroll by: no progress line between them
+        from .capture import PROGRESS
+
+        PROGRESS.set(None)
     run = _Run(capture)
     segs = run.segments(selection)
     if fmt == "jsonl":

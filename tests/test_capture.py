@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import struct
+from pathlib import Path
 
 import pcapgen as g
 import pytest
@@ -354,3 +355,71 @@ def test_a_slow_pipe_is_read_as_its_packets_arrive(compress: bool) -> None:
     t.join()
     assert waited < 2, f"the first segment took {waited:.1f} s: the reader waited for a full buffer"
     assert frames == list(range(3, 13))
+
+
+SAMPLES_DIR = Path(__file__).resolve().parent.parent / "sample_pcaps"
+
+
+def test_progress_is_reported_to_a_caller_that_asks_and_never_printed() -> None:
+    """The CLI shows a progress line on a terminal through capture.PROGRESS; the library only calls the hook."""
+    from tcptrace.capture import PROGRESS, PROGRESS_STEP
+    from tcptrace.stats import summarize
+
+    path = SAMPLES_DIR / "lossy_bulk.pcap"
+    calls: list[tuple[int, int | None, bool]] = []
+    token = PROGRESS.set(lambda pos, size, done: calls.append((pos, size, done)))
+    try:
+        summarize(path)
+    finally:
+        PROGRESS.reset(token)
+    size = path.stat().st_size
+    assert calls[-1] == (size, size, True)
+    assert all(s == size for _, s, _ in calls)
+    assert [p for p, _, _ in calls] == sorted(p for p, _, _ in calls)
+    assert len(calls) <= size // PROGRESS_STEP + 3
+    calls.clear()
+    summarize(path)  # no hook set: nothing reported
+    assert calls == []
+
+
+def test_cli_shows_progress_only_on_a_terminal(tmp_path: Path) -> None:
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    big = tmp_path / "big.pcap"
+    data = (SAMPLES_DIR / "lossy_bulk.pcap").read_bytes()
+    body = data[24:]
+    big.write_bytes(data[:24] + body * 120)  # ~10 MB, the same records over and over: enough for progress lines
+    cmd = [sys.executable, "-m", "tcptrace", "flows", str(big)]
+    plain = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    assert "reading:" not in plain.stderr
+    main_fd, child_fd = pty.openpty()
+    proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=child_fd, check=False)
+    os.close(child_fd)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(main_fd, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(main_fd)
+    assert proc.returncode == 0
+    assert b"reading: " in out
+    assert b"% (" in out
+    assert out.endswith(b"\r\x1b[K")  # the line is cleared at the end
+    main_fd, child_fd = pty.openpty()
+    quiet = subprocess.run([*cmd[:3], "-q", *cmd[3:]], stdout=subprocess.DEVNULL, stderr=child_fd, check=False)
+    os.close(child_fd)
+    os.set_blocking(main_fd, False)
+    try:
+        said = os.read(main_fd, 65536)
+    except OSError:
+        said = b""
+    os.close(main_fd)
+    assert quiet.returncode == 0
+    assert b"reading:" not in said
