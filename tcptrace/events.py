@@ -107,46 +107,64 @@ def initial_states(segs: list[Segment]) -> list[TcpState]:
     return init
 
 
+@dataclass
+class _Fins:
+    """Where each side's FIN is in a stream (indexes into its segments) and when its peer received it."""
+
+    first: list[int | None]  # index of each side's first FIN
+    last: list[int]  # index of each side's last FIN copy (-1: none); later copies are retransmissions
+    end: list[int | None]  # raw sequence number after each side's FIN
+    deferred: dict[int, list[int]]  # index -> the sides whose "FIN received" is applied after that segment
+    defer_until: list[int]  # a side's FIN (and its copies) up to this index reach the peer only after it
+
+
+def _fins(segs: list[Segment]) -> _Fins:
+    first: list[int | None] = [None, None]
+    last = [-1, -1]
+    end: list[int | None] = [None, None]
+    for i, seg in enumerate(segs):
+        if seg.flags & FIN and not seg.flags & (SYN | RST):
+            d = seg.direction
+            if first[d] is None:
+                first[d] = i
+                end[d] = (seg.seq_raw + seg.len + 1) & M32
+            last[d] = i
+    fins = _Fins(first, last, end, {}, [-1, -1])
+    for x in (0, 1):
+        start = first[x]
+        if start is not None:
+            arrival = _fin_arrival(segs, x, start, fins)
+            if arrival > start:
+                fins.deferred.setdefault(arrival, []).append(1 - x)
+                fins.defer_until[x] = arrival
+    return fins
+
+
+def _fin_arrival(segs: list[Segment], x: int, start: int, fins: _Fins) -> int:
+    """The index after which side ``x``'s FIN (sent at ``start``) is taken as received by its peer: the peer's
+    last segment that does not acknowledge it yet (the ack field tells what the sender had received), or the last
+    copy of the FIN sent before any acknowledgement (the earlier copies did not arrive). ``start`` if neither."""
+    y = 1 - x
+    arrival = start
+    for j in range(start + 1, len(segs)):
+        s = segs[j]
+        if s.direction != y:
+            if s.flags & FIN and not s.flags & (SYN | RST) and j <= fins.last[x]:
+                arrival = j
+            continue
+        if s.flags & RST or _covers(s, fins.end[x]):
+            break
+        if s.flags & ACK:
+            arrival = j
+    return arrival
+
+
 def resolve_states(segs: list[Segment]) -> list[Anomaly]:
     """Set ``client_state``/``server_state`` on every segment of one stream, with hindsight (module docstring);
     return the segments that still do not fit (anomalies). Idempotent: states are recomputed from the flags."""
     if not segs:
         return []
-    n = len(segs)
-    first_fin: list[int | None] = [None, None]  # index of each side's first FIN
-    last_fin = [-1, -1]  # index of each side's last FIN (a later copy is a retransmission)
-    fin_end: list[int | None] = [None, None]
-    for i, seg in enumerate(segs):
-        if seg.flags & FIN and not seg.flags & (SYN | RST):
-            d = seg.direction
-            if first_fin[d] is None:
-                first_fin[d] = i
-                fin_end[d] = (seg.seq_raw + seg.len + 1) & M32
-            last_fin[d] = i
-    # where each side's "FIN received" is applied: after the receiver's last segment that does not ack it
-    deferred: dict[int, list[int]] = {}  # index -> receivers (directions) whose RECV_FIN applies after it
-    defer_until = [-1, -1]  # a side's FIN (and its copies) up to this index reach the peer only after it
-    for x in (0, 1):
-        start = first_fin[x]
-        if start is None:
-            continue
-        i = start
-        y = 1 - x
-        last_blind = -1
-        for j in range(i + 1, n):
-            s = segs[j]
-            if s.direction != y:
-                # a later copy of the FIN before any acknowledgement: the earlier copies did not arrive
-                if s.flags & FIN and not s.flags & (SYN | RST) and j <= last_fin[x]:
-                    last_blind = j
-                continue
-            if s.flags & RST or _covers(s, fin_end[x]):
-                break
-            if s.flags & ACK:
-                last_blind = j
-        if last_blind > i:
-            deferred.setdefault(last_blind, []).append(y)
-            defer_until[x] = last_blind
+    fins = _fins(segs)
     init = initial_states(segs)
     machines = (EndpointMachine(init[0]), EndpointMachine(init[1]))
     anomalies: list[Anomaly] = []
@@ -161,11 +179,9 @@ def resolve_states(segs: list[Segment]) -> list[Anomaly]:
         d = seg.direction
         other = 1 - d
         # an ACK of the receiver's FIN counts only if the receiver did not re-send that FIN afterwards
+        first_other = fins.first[other]
         acks_fin = (
-            first_fin[other] is not None
-            and first_fin[other] < i  # type: ignore[operator]
-            and _covers(seg, fin_end[other])
-            and last_fin[other] < i
+            first_other is not None and first_other < i and fins.last[other] < i and _covers(seg, fins.end[other])
         )
         send, recv = classify_flags(seg.flags, acks_fin)
         apply(machines[d], send, seg.frame)
@@ -175,10 +191,10 @@ def resolve_states(segs: list[Segment]) -> list[Anomaly]:
         if seg.flags & ACK:
             last_ack[d] = seg.ack_raw
         for inp in recv:
-            if inp is Input.RECV_FIN and i <= defer_until[d]:
+            if inp is Input.RECV_FIN and i <= fins.defer_until[d]:
                 continue  # applied after the receiver's last segment sent before it had this FIN
             apply(machines[other], inp, seg.frame)
-        for y in deferred.get(i, ()):
+        for y in fins.deferred.get(i, ()):
             apply(machines[y], Input.RECV_FIN, seg.frame)
         seg.client_state = machines[0].state.value  # plain strings: cheaper to read than the enum members
         seg.server_state = machines[1].state.value
@@ -665,22 +681,7 @@ class _Classifier:
         other = 1 - d
         fin_next = self.fin_next[other]
         if fin_next is not None and seg.flags & ACK and seg.ack_raw == fin_next:
-            facts["states"] = (str(seg.client_state), str(seg.server_state))
-            again = self.fin_acked[other]
-            facts["again"] = again
-            if again and "duplicate_ack" in names:
-                names.remove("duplicate_ack")  # the re-ACK of a re-sent FIN: the TIME_WAIT note says why
-            self.fin_acked[other] = True
-            if seg.acks_frame and seg.ack_rtt_ns >= 0 and self._delayed(seg):
-                facts["delayed_ns"] = seg.ack_rtt_ns
-                facts["acks_frame"] = seg.acks_frame
-            mine = str(seg.client_state if d == 0 else seg.server_state)
-            if mine == "TIME_WAIT" and not self.time_wait_told:
-                notes.append(Note("time_wait", {"who": d}))
-                self.time_wait_told = True
-            elif mine == "TIME_WAIT" and again:
-                notes.append(Note("time_wait.reack", {"who": d}))
-            return "fin_ack", names
+            return self._fin_ack(seg, facts, names, notes)
         if not seg.flags & ACK:
             return "ack", names
         prev = self.max_ack[d]
@@ -723,6 +724,29 @@ class _Classifier:
             facts["window_raw"] = seg.win_raw
             facts["window_factor"] = 1 << seg.win_scale if seg.win_scale > 0 else 1
         return "ack", names
+
+    def _fin_ack(
+        self, seg: Segment, facts: dict[str, Any], names: list[str], notes: list[Note]
+    ) -> tuple[str, list[str]]:
+        """An ACK of the peer's FIN: the first, or a re-ACK (TIME_WAIT doing its job), delayed or not."""
+        d = seg.direction
+        other = 1 - d
+        facts["states"] = (str(seg.client_state), str(seg.server_state))
+        again = self.fin_acked[other]
+        facts["again"] = again
+        if again and "duplicate_ack" in names:
+            names.remove("duplicate_ack")  # the re-ACK of a re-sent FIN: the TIME_WAIT note says why
+        self.fin_acked[other] = True
+        if seg.acks_frame and seg.ack_rtt_ns >= 0 and self._delayed(seg):
+            facts["delayed_ns"] = seg.ack_rtt_ns
+            facts["acks_frame"] = seg.acks_frame
+        mine = str(seg.client_state if d == 0 else seg.server_state)
+        if mine == "TIME_WAIT" and not self.time_wait_told:
+            notes.append(Note("time_wait", {"who": d}))
+            self.time_wait_told = True
+        elif mine == "TIME_WAIT" and again:
+            notes.append(Note("time_wait.reack", {"who": d}))
+        return "fin_ack", names
 
     def _dupack_origin(self, seg: Segment) -> int:
         for prev in reversed(self.segs[: self._index[seg.frame]]):

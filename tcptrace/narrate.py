@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import html
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
@@ -301,86 +302,104 @@ class _Renderer:
         return self.t[key].format(**fields)  # a missing fact is a bug: tests/test_events.py words every note
 
     def render(self, e: Event) -> str:
-        t = self.t
+        """The sentence of one event: its kind's main sentence (one method per kind below), then its notes."""
         f = e.facts
         d = e.direction
-        who, other = self.role(d), self.role(1 - d)
-        ff = _format_facts(f, t)
         seq, seq_alt = self.num(f.get("seq", 0), f.get("seq_raw", 0))
         ack, ack_alt = self.num(f.get("ack", 0), f.get("ack_raw", 0))
-        alt = t["relative"] if self.absolute else t["raw"]
-        parts: list[str] = []
-        k = e.kind
-        if k == "syn":
-            parts.append(t["syn"].format(client=who, seq=seq, seq_raw=seq_alt, alt=alt,
-                                         options=self.options(f["options"], f["header_truncated"])))  # fmt: skip
-        elif k == "syn_retransmission":
-            parts.append(t["syn.retransmission"].format(client=who, **ff))
-        elif k == "syn_ack":
-            parts.append(t["syn_ack"].format(server=who, client=other, seq=seq, seq_raw=seq_alt, ack=ack,
-                                             ack_raw=ack_alt, alt=alt, client_state=e.client_state,
-                                             options=self.options(f["options"], f["header_truncated"]))
-                         + self.negotiated(f))  # fmt: skip
-        elif k == "syn_ack_retransmission":
-            parts.append(t["syn_ack.retransmission"].format(server=who, **ff))
-        elif k == "handshake_ack":
-            rtt = t["handshake.rtt"].format(rtt=_dur(f["irtt_ns"])) if f.get("irtt_ns") else ""
-            parts.append(t["handshake_ack"].format(client=who, seq=seq, ack=ack, ack_raw=ack_alt, alt=alt, rtt=rtt))
-            parts.append(t["handshake.backlog"].format(server=other))
-        elif k == "refused":
-            parts.append(t["refused"].format(server=who, port=f["port"]))
-            parts.append(t["refused.numbers"].format(seq_raw=f["seq_raw"], seq=f["seq"], ack=f["ack"],
-                                                     ack_raw=f["ack_raw"], syn_seq_raw=f["syn_seq_raw"]))  # fmt: skip
-        elif k == "reset":
-            cause = f["cause"]
-            parts.append(t["reset"].format(who=who, state=f["state"], cause=t.get("cause." + cause, cause)))
-        elif k == "fin":
-            fin_seq, _ = self.num(f["fin_seq"], (f["seq_raw"] + f["data_len"]) & M32)
-            data = t["fin.data"].format(n=f["data_len"]) if f["data_len"] else ""
-            key = "fin" if f["other_state"] in ("CLOSE_WAIT", "TIME_WAIT", "CLOSING") else "fin.in_flight"
-            parts.append(t[key].format(who=who, other=other, seq=fin_seq, data=data, who_state=f["who_state"],
-                                       other_state=f["other_state"]))  # fmt: skip
-        elif k == "fin_second":
-            fin_seq, _ = self.num(f["fin_seq"], (f["seq_raw"] + f["data_len"]) & M32)
-            acking = t["fin.acking"].format(other=other, ack=ack) if f["acking"] else ""
-            parts.append(t["fin.second"].format(who=who, other=other, seq=fin_seq, acking=acking,
-                                                who_state=f["who_state"], other_state=f["other_state"]))  # fmt: skip
-            if f["crossed"]:
-                parts.append(t["fin.crossed"].format(who=who, other=other, ack=ack))
-                if "CLOSING" in (f["who_state"], f["other_state"]):
-                    parts.append(t["fin.simultaneous"])
-        elif k == "fin_retransmission":
-            fin_seq, _ = self.num(f["fin_seq"], (f["seq_raw"] + f["data_len"]) & M32)
-            key = "fin.retransmission.ack_lost" if f["ack_lost"] else "fin.retransmission"
-            parts.append(t[key].format(**{**ff, "who": who, "other": other, "seq": fin_seq, "state": f["who_state"]}))
-            if f.get("arrives"):
-                parts.append(t["fin.retransmission.arrives"].format(other=other, other_state=f["other_state"]))
-            if len(f["intervals_ns"]) >= 2:
-                parts.append(t["backoff" if f["doubling"] else "backoff.irregular"].format(**ff))
-        elif k == "fin_ack":
-            states = t["states"].format(client_role=self.role(0, True), client_state=e.client_state,
-                                        server_role=self.role(1, True), server_state=e.server_state)  # fmt: skip
-            key = "fin_ack.again" if f.get("again") else "fin_ack"
-            parts.append(t[key].format(who=who, other=other, ack=ack, states=states))
-            if f.get("delayed_ns"):
-                parts.append(t["fin_ack.delayed"].format(rtt=_dur(f["delayed_ns"]), frame=f["acks_frame"]))
-        elif k == "data":
-            n = f["len"]
-            push = t["data.push"] if f["push"] else ""
-            first, _ = self.num(f["first"], f["seq_raw"])
-            last, _ = self.num(f["last"], (f["seq_raw"] + n - 1) & M32)
-            word = t["bytes"] if n != 1 else t["byte"]
-            text = preview(f["payload"], n, self.lang)
-            parts.append(
-                t["data"].format(who=who, n=n, bytes_word=word, first=first, last=last, push=push, preview=text)
-            )
-        elif k == "ack":
-            parts.extend(self._ack(e, who, other, ack))
-        for note in e.notes:
-            text = self.note(note, who, other)
-            if text:
-                parts.append(text)
+        alt = self.t["relative"] if self.absolute else self.t["raw"]
+        c = _Ctx(e, f, _format_facts(f, self.t), self.role(d), self.role(1 - d), seq, seq_alt, ack, ack_alt, alt)
+        words = _KIND_WORDING.get(e.kind)
+        parts = words(self, c) if words is not None else []
+        parts += [self.note(note, c.who, c.other) for note in e.notes]
         return self.sep.join(p.strip() for p in parts if p.strip())
+
+    def _syn(self, c: _Ctx) -> list[str]:
+        options = self.options(c.f["options"], c.f["header_truncated"])
+        return [self.t["syn"].format(client=c.who, seq=c.seq, seq_raw=c.seq_alt, alt=c.alt, options=options)]
+
+    def _syn_retransmission(self, c: _Ctx) -> list[str]:
+        return [self.t["syn.retransmission"].format(client=c.who, **c.ff)]
+
+    def _syn_ack(self, c: _Ctx) -> list[str]:
+        options = self.options(c.f["options"], c.f["header_truncated"])
+        text = self.t["syn_ack"].format(server=c.who, client=c.other, seq=c.seq, seq_raw=c.seq_alt, ack=c.ack,
+                                        ack_raw=c.ack_alt, alt=c.alt, client_state=c.e.client_state,
+                                        options=options)  # fmt: skip
+        return [text + self.negotiated(c.f)]
+
+    def _syn_ack_retransmission(self, c: _Ctx) -> list[str]:
+        return [self.t["syn_ack.retransmission"].format(server=c.who, **c.ff)]
+
+    def _handshake_ack(self, c: _Ctx) -> list[str]:
+        t = self.t
+        rtt = t["handshake.rtt"].format(rtt=_dur(c.f["irtt_ns"])) if c.f.get("irtt_ns") else ""
+        return [t["handshake_ack"].format(client=c.who, seq=c.seq, ack=c.ack, ack_raw=c.ack_alt, alt=c.alt, rtt=rtt),
+                t["handshake.backlog"].format(server=c.other)]  # fmt: skip
+
+    def _refused(self, c: _Ctx) -> list[str]:
+        f = c.f
+        return [self.t["refused"].format(server=c.who, port=f["port"]),
+                self.t["refused.numbers"].format(seq_raw=f["seq_raw"], seq=f["seq"], ack=f["ack"],
+                                                 ack_raw=f["ack_raw"], syn_seq_raw=f["syn_seq_raw"])]  # fmt: skip
+
+    def _reset(self, c: _Ctx) -> list[str]:
+        cause = c.f["cause"]
+        return [self.t["reset"].format(who=c.who, state=c.f["state"], cause=self.t.get("cause." + cause, cause))]
+
+    def _fin_seq(self, c: _Ctx) -> int:
+        return self.num(c.f["fin_seq"], (c.f["seq_raw"] + c.f["data_len"]) & M32)[0]
+
+    def _fin(self, c: _Ctx) -> list[str]:
+        f = c.f
+        data = self.t["fin.data"].format(n=f["data_len"]) if f["data_len"] else ""
+        key = "fin" if f["other_state"] in ("CLOSE_WAIT", "TIME_WAIT", "CLOSING") else "fin.in_flight"
+        return [self.t[key].format(who=c.who, other=c.other, seq=self._fin_seq(c), data=data,
+                                   who_state=f["who_state"], other_state=f["other_state"])]  # fmt: skip
+
+    def _fin_second(self, c: _Ctx) -> list[str]:
+        t, f = self.t, c.f
+        acking = t["fin.acking"].format(other=c.other, ack=c.ack) if f["acking"] else ""
+        out = [t["fin.second"].format(who=c.who, other=c.other, seq=self._fin_seq(c), acking=acking,
+                                      who_state=f["who_state"], other_state=f["other_state"])]  # fmt: skip
+        if f["crossed"]:
+            out.append(t["fin.crossed"].format(who=c.who, other=c.other, ack=c.ack))
+            if "CLOSING" in (f["who_state"], f["other_state"]):
+                out.append(t["fin.simultaneous"])
+        return out
+
+    def _fin_retransmission(self, c: _Ctx) -> list[str]:
+        t, f = self.t, c.f
+        key = "fin.retransmission.ack_lost" if f["ack_lost"] else "fin.retransmission"
+        out = [t[key].format(**{**c.ff, "who": c.who, "other": c.other, "seq": self._fin_seq(c),
+                                "state": f["who_state"]})]  # fmt: skip
+        if f.get("arrives"):
+            out.append(t["fin.retransmission.arrives"].format(other=c.other, other_state=f["other_state"]))
+        if len(f["intervals_ns"]) >= 2:
+            out.append(t["backoff" if f["doubling"] else "backoff.irregular"].format(**c.ff))
+        return out
+
+    def _fin_ack(self, c: _Ctx) -> list[str]:
+        t, f, e = self.t, c.f, c.e
+        states = t["states"].format(client_role=self.role(0, True), client_state=e.client_state,
+                                    server_role=self.role(1, True), server_state=e.server_state)  # fmt: skip
+        out = [t["fin_ack.again" if f.get("again") else "fin_ack"].format(who=c.who, other=c.other, ack=c.ack,
+                                                                           states=states)]  # fmt: skip
+        if f.get("delayed_ns"):
+            out.append(t["fin_ack.delayed"].format(rtt=_dur(f["delayed_ns"]), frame=f["acks_frame"]))
+        return out
+
+    def _data(self, c: _Ctx) -> list[str]:
+        t, f = self.t, c.f
+        n = f["len"]
+        first, _ = self.num(f["first"], f["seq_raw"])
+        last, _ = self.num(f["last"], (f["seq_raw"] + n - 1) & M32)
+        return [t["data"].format(who=c.who, n=n, bytes_word=t["bytes"] if n != 1 else t["byte"], first=first,
+                                 last=last, push=t["data.push"] if f["push"] else "",
+                                 preview=preview(f["payload"], n, self.lang))]  # fmt: skip
+
+    def _ack_kind(self, c: _Ctx) -> list[str]:
+        return self._ack(c.e, c.who, c.other, c.ack)
 
     def _ack(self, e: Event, who: str, other: str, ack: int) -> list[str]:
         t = self.t
@@ -414,6 +433,39 @@ class _Renderer:
         collapsed into summaries and never worded)."""
         return Step(0, (e.frame,), e.kind, e.phase, self.render(e) if text is None else text, e.client_state,
                     e.server_state, e.flags, e.notable, e.group, e.facts, tuple(n.key for n in e.notes))  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Ctx:
+    """What every kind's wording needs: the event, its facts (raw and formatted), the roles, the numbers."""
+
+    e: Event
+    f: dict[str, Any]
+    ff: dict[str, Any]
+    who: str
+    other: str
+    seq: int
+    seq_alt: int
+    ack: int
+    ack_alt: int
+    alt: str
+
+
+_KIND_WORDING: dict[str, Callable[[_Renderer, _Ctx], list[str]]] = {
+    "syn": _Renderer._syn,
+    "syn_retransmission": _Renderer._syn_retransmission,
+    "syn_ack": _Renderer._syn_ack,
+    "syn_ack_retransmission": _Renderer._syn_ack_retransmission,
+    "handshake_ack": _Renderer._handshake_ack,
+    "refused": _Renderer._refused,
+    "reset": _Renderer._reset,
+    "fin": _Renderer._fin,
+    "fin_second": _Renderer._fin_second,
+    "fin_retransmission": _Renderer._fin_retransmission,
+    "fin_ack": _Renderer._fin_ack,
+    "data": _Renderer._data,
+    "ack": _Renderer._ack_kind,
+}  # other kinds (unanswered, linger) are told by their notes alone
 
 
 def _format_facts(facts: dict[str, Any], t: dict[str, str]) -> dict[str, Any]:
