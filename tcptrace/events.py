@@ -749,15 +749,20 @@ class _Classifier:
         return "fin_ack", names
 
     def _dupack_origin(self, seg: Segment) -> int:
+        """The frame of the ACK this one repeats: what Wireshark's duplicate-ACK evidence names, else the earliest
+        pure ACK of the same ack number in the run before it."""
+        origin = seg.frame
         for prev in reversed(self.segs[: self._index[seg.frame]]):
-            if prev.direction == seg.direction and prev.flags & ACK and prev.ack != seg.ack:
+            if prev.direction != seg.direction:
+                continue
+            if prev.flags & ACK and prev.ack != seg.ack:
                 break
-            if prev.direction == seg.direction and prev.ack == seg.ack and not prev.len:
+            if prev.ack == seg.ack and not prev.len:
                 dup = (prev.evidence or {}).get("duplicate_ack")
                 if dup:
                     return int(dup["frame"])
                 origin = prev.frame
-        return locals().get("origin", seg.frame)  # type: ignore[no-any-return]
+        return origin
 
     def _note_acks(self, seg: Segment, facts: dict[str, Any]) -> None:
         d = seg.direction
