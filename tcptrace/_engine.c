@@ -1228,30 +1228,73 @@ static PyObject *u128(unsigned __int128 v) {
     return r;
 }
 
-static PyObject *sdir_tuple(const SDir *d) {
-    PyObject *flags = PyTuple_New(N_FLAGS);
-    if (!flags)
+static PyTypeObject *DirRecordType; /* tcptrace._engine.DirRecord: fields named by vocab.ENGINE_DIR_RECORD */
+
+/* One direction's counters as a DirRecord (named fields, stats.DirStats's names; _vocab.h's DIR_* indexes). */
+static PyObject *sdir_record(const SDir *d) {
+    PyObject *rec = PyStructSequence_New(DirRecordType);
+    if (!rec)
         return NULL;
-    for (int i = 0; i < N_FLAGS; i++) {
-        PyObject *v = PyLong_FromLongLong(d->flags[i]);
-        if (!v) {
-            Py_DECREF(flags);
+#define SETL(field, value) PyStructSequence_SET_ITEM(rec, DIR_##field, PyLong_FromLongLong(value))
+    SETL(packets, d->packets);
+    SETL(ack_packets, d->ack_packets);
+    SETL(pure_acks, d->pure_acks);
+    SETL(pushed_packets, d->pushed);
+    SETL(sack_packets, d->sack_packets);
+    SETL(data_packets, d->data_packets);
+    SETL(data_bytes, d->data_bytes);
+    SETL(seg_max, d->seg_max);
+    SETL(seg_min, d->seg_min);
+    SETL(truncated_bytes, d->trunc_bytes);
+    SETL(truncated_packets, d->trunc_packets);
+    SETL(win_n, d->win_n);
+    SETL(win_sum, d->win_sum);
+    SETL(win_max, d->win_max);
+    SETL(win_min, d->win_min);
+    SETL(rtt_n, d->rtt_n);
+    SETL(rtt_sum, d->rtt_sum);
+    SETL(rtt_max, d->rtt_max);
+    SETL(rtt_min, d->rtt_min);
+    PyStructSequence_SET_ITEM(rec, DIR_rtt_sumsq, u128(d->rtt_sumsq));
+    SETL(syn_packets, d->syn);
+    SETL(fin_packets, d->fin);
+    SETL(rst_packets, d->rst);
+    SETL(rexmt_packets, d->rexmt_packets);
+    SETL(rexmt_bytes, d->rexmt_bytes);
+    SETL(ooo_packets, d->ooo);
+    SETL(zwp_packets, d->zwp_packets);
+    SETL(zwp_bytes, d->zwp_bytes);
+    SETL(zero_win_adv, d->zero_win_adv);
+    SETL(dup_acks, d->dup_acks);
+    SETL(missed_bytes, d->missed_bytes);
+    SETL(first_ts, d->first_ts);
+    SETL(last_ts, d->last_ts);
+    SETL(max_idle_ns, d->max_idle);
+    SETL(seq_lo, d->seq_lo);
+    SETL(seq_hi, d->seq_hi);
+#undef SETL
+    PyObject *flags = PyTuple_New(N_FLAGS);
+    if (flags)
+        for (int i = 0; i < N_FLAGS; i++)
+            PyTuple_SET_ITEM(flags, i, PyLong_FromLongLong(d->flags[i]));
+    PyStructSequence_SET_ITEM(rec, DIR_flag_counts, flags);
+    /* every field set, every allocation succeeded: a field missing here would be NULL (and fail loudly) */
+    for (Py_ssize_t k = 0; k < DIR_N; k++) {
+        PyObject *v = PyStructSequence_GET_ITEM(rec, k);
+        if (!v || (k == DIR_flag_counts && !flags)) {
+            Py_DECREF(rec);
+            if (!PyErr_Occurred())
+                PyErr_Format(PyExc_SystemError, "DirRecord field %s not set", DIR_RECORD_FIELDS[k].name);
             return NULL;
         }
-        PyTuple_SET_ITEM(flags, i, v);
     }
-    PyObject *sq = u128(d->rtt_sumsq);
-    if (!sq) {
-        Py_DECREF(flags);
-        return NULL;
-    }
-    /* the order of stats.ENGINE_DIR_FIELDS */
-    return Py_BuildValue("(LLLLLLLLLLLLLLLLLLLNLLLLLLLLLLLLLLLLN)", d->packets, d->ack_packets, d->pure_acks, d->pushed,
-                         d->sack_packets, d->data_packets, d->data_bytes, d->seg_max, d->seg_min, d->trunc_bytes,
-                         d->trunc_packets, d->win_n, d->win_sum, d->win_max, d->win_min, d->rtt_n, d->rtt_sum,
-                         d->rtt_max, d->rtt_min, sq, d->syn, d->fin, d->rst, d->rexmt_packets, d->rexmt_bytes,
-                         d->ooo, d->zwp_packets, d->zwp_bytes, d->zero_win_adv, d->dup_acks, d->missed_bytes,
-                         d->first_ts, d->last_ts, d->max_idle, d->seq_lo, d->seq_hi, flags);
+    if (flags)
+        for (int i = 0; i < N_FLAGS; i++)
+            if (!PyTuple_GET_ITEM(flags, i)) {
+                Py_DECREF(rec);
+                return NULL;
+            }
+    return rec;
 }
 
 /* Engine.flow(i) -> (first_frame, last_frame, first_ts, last_ts, packets, first_direction, completeness,
@@ -1265,8 +1308,8 @@ static PyObject *Engine_flow(Engine *e, PyObject *arg) {
         return NULL;
     }
     FlowC *f = e->flows[i];
-    PyObject *d0 = sdir_tuple(&f->sd[0]);
-    PyObject *d1 = d0 ? sdir_tuple(&f->sd[1]) : NULL;
+    PyObject *d0 = sdir_record(&f->sd[0]);
+    PyObject *d1 = d0 ? sdir_record(&f->sd[1]) : NULL;
     if (!d1) {
         Py_XDECREF(d0);
         return NULL;
@@ -1570,10 +1613,17 @@ PyMODINIT_FUNC PyInit__engine(void) {
     INTERN(S_header_truncated, "header_truncated");
     if (PyType_Ready(&EngineType) < 0)
         return NULL;
+    static PyStructSequence_Desc dir_desc = {"tcptrace._engine.DirRecord",
+                                             "One direction's counters (stats.DirStats), by name.", DIR_RECORD_FIELDS,
+                                             DIR_N};
+    DirRecordType = PyStructSequence_NewType(&dir_desc);
+    if (!DirRecordType)
+        return NULL;
     PyObject *m = PyModule_Create(&engine_module);
     if (!m)
         return NULL;
-    if (PyModule_AddObjectRef(m, "Engine", (PyObject *)&EngineType) < 0) {
+    if (PyModule_AddObjectRef(m, "Engine", (PyObject *)&EngineType) < 0 ||
+        PyModule_AddObjectRef(m, "DirRecord", (PyObject *)DirRecordType) < 0) {
         Py_DECREF(m);
         return NULL;
     }

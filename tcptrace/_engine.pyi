@@ -3,6 +3,11 @@
 from collections.abc import Callable
 from typing import Any
 
+class DirRecord:
+    """One direction's counters (tcptrace.stats.DirStats), by name; fields: tcptrace.vocab.ENGINE_DIR_RECORD."""
+
+    def __getattr__(self, name: str) -> Any: ...
+
 class Engine:
     def __init__(
         self, rows: bytes, classes: bytes, initial: bytes, detect_hardware_duplicates: bool = True

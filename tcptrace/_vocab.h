@@ -63,6 +63,55 @@ enum { CAUSE_REFUSED, CAUSE_CLOSED_SOCKET, CAUSE_ABORTIVE, CAUSE_MID_STREAM, CAU
 /* Zeek's history letters; letter i is bit i of a side's "sent" mask (vocab.ZEEK_SENT_LETTERS) */
 #define ZEEK_SENT_LETTERS "adfhiqrstwg"
 
+/* The per-direction record tcptrace._engine hands Python, a named struct sequence (vocab.ENGINE_DIR_RECORD):
+ * its fields by name; DIR_<name> is a field's index. Needs <Python.h> before this header. */
+enum { DIR_packets, DIR_ack_packets, DIR_pure_acks, DIR_pushed_packets, DIR_sack_packets, DIR_data_packets,
+       DIR_data_bytes, DIR_seg_max, DIR_seg_min, DIR_truncated_bytes, DIR_truncated_packets, DIR_win_n, DIR_win_sum,
+       DIR_win_max, DIR_win_min, DIR_rtt_n, DIR_rtt_sum, DIR_rtt_max, DIR_rtt_min, DIR_rtt_sumsq, DIR_syn_packets,
+       DIR_fin_packets, DIR_rst_packets, DIR_rexmt_packets, DIR_rexmt_bytes, DIR_ooo_packets, DIR_zwp_packets,
+       DIR_zwp_bytes, DIR_zero_win_adv, DIR_dup_acks, DIR_missed_bytes, DIR_first_ts, DIR_last_ts, DIR_max_idle_ns,
+       DIR_seq_lo, DIR_seq_hi, DIR_flag_counts, DIR_N };
+static PyStructSequence_Field DIR_RECORD_FIELDS[] = {
+    {"packets", NULL},
+    {"ack_packets", NULL},
+    {"pure_acks", NULL},
+    {"pushed_packets", NULL},
+    {"sack_packets", NULL},
+    {"data_packets", NULL},
+    {"data_bytes", NULL},
+    {"seg_max", NULL},
+    {"seg_min", NULL},
+    {"truncated_bytes", NULL},
+    {"truncated_packets", NULL},
+    {"win_n", NULL},
+    {"win_sum", NULL},
+    {"win_max", NULL},
+    {"win_min", NULL},
+    {"rtt_n", NULL},
+    {"rtt_sum", NULL},
+    {"rtt_max", NULL},
+    {"rtt_min", NULL},
+    {"rtt_sumsq", NULL},
+    {"syn_packets", NULL},
+    {"fin_packets", NULL},
+    {"rst_packets", NULL},
+    {"rexmt_packets", NULL},
+    {"rexmt_bytes", NULL},
+    {"ooo_packets", NULL},
+    {"zwp_packets", NULL},
+    {"zwp_bytes", NULL},
+    {"zero_win_adv", NULL},
+    {"dup_acks", NULL},
+    {"missed_bytes", NULL},
+    {"first_ts", NULL},
+    {"last_ts", NULL},
+    {"max_idle_ns", NULL},
+    {"seq_lo", NULL},
+    {"seq_hi", NULL},
+    {"flag_counts", NULL},
+    {NULL, NULL},
+};
+
 /* packet-tcp.c constants (analysis.py) */
 #define MAX_UNACKED_SEGMENTS 10000
 #define FAST_RETRANSMISSION_WINDOW_NS 20000000LL

@@ -32,7 +32,7 @@ from .flow import Flow
 from .messages import LANGUAGES
 from .model import ACK, FIN, RST, SYN, Role, Segment, format_endpoint
 from .state import ConnectionMachine, TcpState
-from .vocab import RST_CAUSES, ZEEK_SENT_LETTERS
+from .vocab import ENGINE_DIR_FIELDS, RST_CAUSES, ZEEK_SENT_LETTERS
 
 M32 = 0xFFFFFFFF
 _RETRANS = A_RETRANSMISSION | A_FAST_RETRANSMISSION | A_SPURIOUS_RETRANSMISSION
@@ -817,16 +817,6 @@ def engine_module() -> Any:
     return _engine
 
 
-# The order of the per-direction counters the engine returns (tcptrace/_engine.c sdir_tuple).
-ENGINE_DIR_FIELDS = (
-    *("packets", "ack_packets", "pure_acks", "pushed_packets", "sack_packets", "data_packets", "data_bytes"),
-    *("seg_max", "seg_min", "truncated_bytes", "truncated_packets", "win_n", "win_sum", "win_max", "win_min"),
-    *("rtt_n", "rtt_sum", "rtt_max", "rtt_min", "rtt_sumsq", "syn_packets", "fin_packets", "rst_packets"),
-    *("rexmt_packets", "rexmt_bytes", "ooo_packets", "zwp_packets", "zwp_bytes", "zero_win_adv", "dup_acks"),
-    *("missed_bytes", "first_ts", "last_ts", "max_idle_ns", "seq_lo", "seq_hi"),
-)
-
-
 def _engine_tables() -> tuple[bytes, bytes, bytes]:
     """state.py's transition table, input classes and initial states as the byte arrays the engine indexes."""
     from .model import ACK, RST, SYN
@@ -933,11 +923,10 @@ def _summarize_engine(source: Any, engine: Any) -> tuple[list[FlowSummary], Any]
         zeek.orig_dir = orig_dir
         zeek.flipped = history.startswith(b"^")
         zeek.sent = [{ch for i, ch in enumerate(_ZEEK_LETTERS) if mask >> i & 1} for mask in sent]
-        for d, values, (mss, wscale, sack_permitted, timestamps) in zip(s.dirs, dirs, options, strict=True):
-            *counters, flag_counts = values
-            for name, value in zip(ENGINE_DIR_FIELDS, counters, strict=True):
-                setattr(d, name, value)
-            d.flag_counts = {name: n for name, n in zip(ANALYSIS_FLAGS, flag_counts, strict=True) if n}
+        for d, rec, (mss, wscale, sack_permitted, timestamps) in zip(s.dirs, dirs, options, strict=True):
+            for name in ENGINE_DIR_FIELDS:  # a DirRecord: the engine's counters by DirStats's names
+                setattr(d, name, getattr(rec, name))
+            d.flag_counts = {name: n for name, n in zip(ANALYSIS_FLAGS, rec.flag_counts, strict=True) if n}
             d.mss = None if mss < 0 else mss
             d.wscale = None if wscale < 0 else wscale
             d.sack_permitted = bool(sack_permitted)

@@ -152,8 +152,23 @@ COMPLETENESS: tuple[tuple[str, int], ...] = (
 # Zeek's history letters (lower case) as the C engine's per-side "sent" bitmask numbers them: letter i is bit i.
 ZEEK_SENT_LETTERS = "adfhiqrstwg"
 
+
+# The engine's per-direction record (tcptrace._engine DirRecord, a named struct sequence): stats.DirStats's counters
+# by name, then the analysis-flag counts in FLAGS order. scripts/gen_vocab_h.py writes the C field table and index
+# enum from this tuple, so the two sides cannot disagree on positions.
+ENGINE_DIR_FIELDS: tuple[str, ...] = (
+    *("packets", "ack_packets", "pure_acks", "pushed_packets", "sack_packets", "data_packets", "data_bytes"),
+    *("seg_max", "seg_min", "truncated_bytes", "truncated_packets", "win_n", "win_sum", "win_max", "win_min"),
+    *("rtt_n", "rtt_sum", "rtt_max", "rtt_min", "rtt_sumsq", "syn_packets", "fin_packets", "rst_packets"),
+    *("rexmt_packets", "rexmt_bytes", "ooo_packets", "zwp_packets", "zwp_bytes", "zero_win_adv", "dup_acks"),
+    *("missed_bytes", "first_ts", "last_ts", "max_idle_ns", "seq_lo", "seq_hi"),
+)
+ENGINE_DIR_RECORD: tuple[str, ...] = (*ENGINE_DIR_FIELDS, "flag_counts")
+
 __all__ = [
     "COMPLETENESS",
+    "ENGINE_DIR_FIELDS",
+    "ENGINE_DIR_RECORD",
     "FLAGS",
     "FLAG_BY_CONST",
     "FLAG_BY_NAME",

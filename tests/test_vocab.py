@@ -117,3 +117,23 @@ def test_python_copies_agree_while_they_exist() -> None:
     for name, bit in vocab.COMPLETENESS:
         if hasattr(stats, "C_" + name):
             assert getattr(stats, "C_" + name) == bit
+
+
+def test_the_engine_hands_back_named_direction_records() -> None:
+    """Across the C/Python seam the per-direction counters travel by name (a struct sequence whose fields come
+    from vocab.ENGINE_DIR_RECORD), not as a positional 37-tuple."""
+    engine = pytest.importorskip("tcptrace._engine")
+    from tcptrace.stats import DirStats, _engine_tables
+    from tcptrace.vocab import ENGINE_DIR_FIELDS, ENGINE_DIR_RECORD
+
+    assert engine.DirRecord.n_fields == len(ENGINE_DIR_RECORD)
+    assert set(ENGINE_DIR_FIELDS) <= set(DirStats.__slots__)
+    eng = engine.Engine(*_engine_tables())
+    from tcptrace.capture import open_capture
+
+    open_capture(ROOT / "sample_pcaps" / "echo_ipv4.pcap").feed(eng)
+    rec = eng.flow(0)[-2]
+    assert type(rec).__name__ == "DirRecord"
+    assert rec.packets == 6
+    assert rec.data_bytes == 2
+    assert len(rec.flag_counts) == len(vocab.FLAGS)
