@@ -39,6 +39,19 @@ def _wrap(head: str, items: list[str], tail: str, indent: str) -> list[str]:
     return lines
 
 
+def _records() -> list[str]:
+    """The records tcptrace._engine hands Python as named struct sequences (vocab.ENGINE_RECORDS): per record an
+    index enum (PREFIX_<field>, PREFIX_N) and the field table. Needs <Python.h> before this header."""
+    out = []
+    for type_name, prefix, fields in vocab.ENGINE_RECORDS:
+        out.append(f"/* {type_name}: its fields by name; {prefix}_<field> is a field's index */")
+        out += _wrap("enum {", [f"{prefix}_{name}" for name in fields] + [f"{prefix}_N"], " };", " " * 7)
+        out.append(f"static PyStructSequence_Field {prefix}_RECORD_FIELDS[] = {{")
+        out += [f'    {{"{name}", NULL}},' for name in fields]
+        out += ["    {NULL, NULL},", "};", ""]
+    return out
+
+
 def render() -> str:
     """The header's text, as the Python tables say it should be."""
     by_bit = sorted(vocab.FLAGS, key=lambda f: f.bit)
@@ -79,14 +92,7 @@ def render() -> str:
         "/* Zeek's history letters; letter i is bit i of a side's \"sent\" mask (vocab.ZEEK_SENT_LETTERS) */",
         f'#define ZEEK_SENT_LETTERS "{vocab.ZEEK_SENT_LETTERS}"',
         "",
-        "/* The per-direction record tcptrace._engine hands Python, a named struct sequence (vocab.ENGINE_DIR_RECORD):",
-        " * its fields by name; DIR_<name> is a field's index. Needs <Python.h> before this header. */",
-        *_wrap("enum {", [f"DIR_{name}" for name in vocab.ENGINE_DIR_RECORD] + ["DIR_N"], " };", " " * 7),
-        "static PyStructSequence_Field DIR_RECORD_FIELDS[] = {",
-        *(f'    {{"{name}", NULL}},' for name in vocab.ENGINE_DIR_RECORD),
-        "    {NULL, NULL},",
-        "};",
-        "",
+        *_records(),
         "/* packet-tcp.c constants (analysis.py) */",
         f"#define MAX_UNACKED_SEGMENTS {analysis.MAX_UNACKED_SEGMENTS}",
         f"#define FAST_RETRANSMISSION_WINDOW_NS {analysis.FAST_RETRANSMISSION_WINDOW_NS}LL",

@@ -1228,7 +1228,22 @@ static PyObject *u128(unsigned __int128 v) {
     return r;
 }
 
-static PyTypeObject *DirRecordType; /* tcptrace._engine.DirRecord: fields named by vocab.ENGINE_DIR_RECORD */
+static PyTypeObject *DirRecordType;       /* tcptrace._engine.DirRecord: fields named by vocab.ENGINE_DIR_RECORD */
+static PyTypeObject *FlowRecordType;      /* ... FlowRecord: vocab.ENGINE_FLOW_RECORD */
+static PyTypeObject *LifecycleRecordType; /* ... LifecycleRecord: vocab.ENGINE_LIFECYCLE_RECORD */
+
+/* A record whose every field was set (a NULL is a failed allocation, or a field this file forgot): the record,
+ * else NULL with an exception. Takes the reference to rec. */
+static PyObject *record_done(PyObject *rec, Py_ssize_t n, const PyStructSequence_Field *fields) {
+    for (Py_ssize_t k = 0; k < n; k++)
+        if (!PyStructSequence_GET_ITEM(rec, k)) {
+            Py_DECREF(rec);
+            if (!PyErr_Occurred())
+                PyErr_Format(PyExc_SystemError, "engine record field %s not set", fields[k].name);
+            return NULL;
+        }
+    return rec;
+}
 
 /* One direction's counters as a DirRecord (named fields, stats.DirStats's names; _vocab.h's DIR_* indexes). */
 static PyObject *sdir_record(const SDir *d) {
@@ -1308,18 +1323,27 @@ static PyObject *Engine_flow(Engine *e, PyObject *arg) {
         return NULL;
     }
     FlowC *f = e->flows[i];
-    PyObject *d0 = sdir_record(&f->sd[0]);
-    PyObject *d1 = d0 ? sdir_record(&f->sd[1]) : NULL;
-    if (!d1) {
-        Py_XDECREF(d0);
+    PyObject *rec = PyStructSequence_New(FlowRecordType);
+    if (!rec)
         return NULL;
-    }
-    PyObject *b0 = f->has_base[0] ? PyLong_FromUnsignedLong(f->base[0]) : Py_NewRef(Py_None);
-    PyObject *b1 = f->has_base[1] ? PyLong_FromUnsignedLong(f->base[1]) : Py_NewRef(Py_None);
-    return Py_BuildValue("(LLLLLiiLLNNiiNN)", (long long)f->first_frame, (long long)f->last_frame,
-                         (long long)f->first_ts, (long long)f->last_ts, (long long)f->packets, f->first_direction,
-                         f->completeness, (long long)f->ts_first_rtt, (long long)f->reused_ports_frame, b0, b1,
-                         f->win_scale[0], f->win_scale[1], d0, d1);
+#define SET(field, value) PyStructSequence_SET_ITEM(rec, FLOW_##field, (value))
+    SET(first_frame, PyLong_FromLongLong(f->first_frame));
+    SET(last_frame, PyLong_FromLongLong(f->last_frame));
+    SET(first_ts, PyLong_FromLongLong(f->first_ts));
+    SET(last_ts, PyLong_FromLongLong(f->last_ts));
+    SET(packets, PyLong_FromLongLong(f->packets));
+    SET(first_direction, PyLong_FromLong(f->first_direction));
+    SET(completeness, PyLong_FromLong(f->completeness));
+    SET(ts_first_rtt, PyLong_FromLongLong(f->ts_first_rtt));
+    SET(reused_ports_frame, PyLong_FromLongLong(f->reused_ports_frame));
+    SET(base_client, f->has_base[0] ? PyLong_FromUnsignedLong(f->base[0]) : Py_NewRef(Py_None));
+    SET(base_server, f->has_base[1] ? PyLong_FromUnsignedLong(f->base[1]) : Py_NewRef(Py_None));
+    SET(win_scale_client, PyLong_FromLong(f->win_scale[0]));
+    SET(win_scale_server, PyLong_FromLong(f->win_scale[1]));
+    SET(client, sdir_record(&f->sd[0]));
+    SET(server, sdir_record(&f->sd[1]));
+#undef SET
+    return record_done(rec, FLOW_N, FLOW_RECORD_FIELDS);
 }
 
 static PyObject *Engine_len(Engine *e, PyObject *Py_UNUSED(ignored)) { return PyLong_FromSsize_t(e->nflows); }
@@ -1391,17 +1415,36 @@ static PyObject *Engine_lifecycle(Engine *e, PyObject *arg) {
         }
         Py_DECREF(t);
     }
+    PyObject *rec = PyStructSequence_New(LifecycleRecordType);
+    if (!rec)
+        goto fail;
+#define SET(field, value) PyStructSequence_SET_ITEM(rec, LIFE_##field, (value))
+    SET(client_addr, PyBytes_FromStringAndSize((const char *)f->addr[0], f->alen));
+    SET(client_port, PyLong_FromLong(f->port[0]));
+    SET(server_addr, PyBytes_FromStringAndSize((const char *)f->addr[1], f->alen));
+    SET(server_port, PyLong_FromLong(f->port[1]));
+    SET(roles_guessed, PyLong_FromLong(f->roles_guessed));
+    SET(syn_frame, PyLong_FromLongLong(f->syn_frame));
+    SET(synack_frame, PyLong_FromLongLong(f->synack_frame));
+    SET(handshake_ack_frame, PyLong_FromLongLong(f->handshake_ack_frame));
+    SET(handshake_done, PyLong_FromLong(f->handshake_done));
+    SET(fin_frames, fins);
     PyObject *fn0 = f->has_fin_next[0] ? PyLong_FromUnsignedLong(f->fin_next[0]) : Py_NewRef(Py_None);
     PyObject *fn1 = f->has_fin_next[1] ? PyLong_FromUnsignedLong(f->fin_next[1]) : Py_NewRef(Py_None);
-    return Py_BuildValue(
-        "(y#iy#iiLLLiN(NN)(LL)N(LL)Nii((iiii)(iiii))y#i(ii))", (const char *)f->addr[0], (Py_ssize_t)f->alen,
-        f->port[0], (const char *)f->addr[1], (Py_ssize_t)f->alen, f->port[1], f->roles_guessed,
-        (long long)f->syn_frame, (long long)f->synack_frame, (long long)f->handshake_ack_frame, f->handshake_done,
-        fins, fn0, fn1, (long long)f->fin_acked[0], (long long)f->fin_acked[1], rsts,
-        (long long)f->data_after_fin[0], (long long)f->data_after_fin[1], anoms, f->state[0], f->state[1],
-        f->mss[0], f->wscale_opt[0], f->sack_permitted[0], f->timestamps[0], f->mss[1], f->wscale_opt[1],
-        f->sack_permitted[1], f->timestamps[1], f->history ? f->history : "", f->hlen, f->orig_dir, f->sent[0],
-        f->sent[1]);
+    SET(fin_next, Py_BuildValue("(NN)", fn0, fn1));
+    SET(fin_acked, Py_BuildValue("(LL)", (long long)f->fin_acked[0], (long long)f->fin_acked[1]));
+    SET(resets, rsts);
+    SET(data_after_fin, Py_BuildValue("(LL)", (long long)f->data_after_fin[0], (long long)f->data_after_fin[1]));
+    SET(anomalies, anoms);
+    SET(client_state, PyLong_FromLong(f->state[0]));
+    SET(server_state, PyLong_FromLong(f->state[1]));
+    SET(options, Py_BuildValue("((iiii)(iiii))", f->mss[0], f->wscale_opt[0], f->sack_permitted[0], f->timestamps[0],
+                               f->mss[1], f->wscale_opt[1], f->sack_permitted[1], f->timestamps[1]));
+    SET(history, PyBytes_FromStringAndSize(f->history ? f->history : "", f->hlen));
+    SET(orig_dir, PyLong_FromLong(f->orig_dir));
+    SET(sent, Py_BuildValue("(ii)", f->sent[0], f->sent[1]));
+#undef SET
+    return record_done(rec, LIFE_N, LIFE_RECORD_FIELDS); /* the record owns fins, rsts and anoms now */
 fail:
     Py_XDECREF(fins);
     Py_XDECREF(rsts);
@@ -1616,14 +1659,23 @@ PyMODINIT_FUNC PyInit__engine(void) {
     static PyStructSequence_Desc dir_desc = {"tcptrace._engine.DirRecord",
                                              "One direction's counters (stats.DirStats), by name.", DIR_RECORD_FIELDS,
                                              DIR_N};
+    static PyStructSequence_Desc flow_desc = {"tcptrace._engine.FlowRecord",
+                                              "A stream's tracking and counters, by name.", FLOW_RECORD_FIELDS, FLOW_N};
+    static PyStructSequence_Desc life_desc = {"tcptrace._engine.LifecycleRecord",
+                                              "A stream's handshake, close, resets, states and history, by name.",
+                                              LIFE_RECORD_FIELDS, LIFE_N};
     DirRecordType = PyStructSequence_NewType(&dir_desc);
-    if (!DirRecordType)
+    FlowRecordType = PyStructSequence_NewType(&flow_desc);
+    LifecycleRecordType = PyStructSequence_NewType(&life_desc);
+    if (!DirRecordType || !FlowRecordType || !LifecycleRecordType)
         return NULL;
     PyObject *m = PyModule_Create(&engine_module);
     if (!m)
         return NULL;
     if (PyModule_AddObjectRef(m, "Engine", (PyObject *)&EngineType) < 0 ||
-        PyModule_AddObjectRef(m, "DirRecord", (PyObject *)DirRecordType) < 0) {
+        PyModule_AddObjectRef(m, "DirRecord", (PyObject *)DirRecordType) < 0 ||
+        PyModule_AddObjectRef(m, "FlowRecord", (PyObject *)FlowRecordType) < 0 ||
+        PyModule_AddObjectRef(m, "LifecycleRecord", (PyObject *)LifecycleRecordType) < 0) {
         Py_DECREF(m);
         return NULL;
     }

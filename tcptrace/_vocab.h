@@ -63,8 +63,7 @@ enum { CAUSE_REFUSED, CAUSE_CLOSED_SOCKET, CAUSE_ABORTIVE, CAUSE_MID_STREAM, CAU
 /* Zeek's history letters; letter i is bit i of a side's "sent" mask (vocab.ZEEK_SENT_LETTERS) */
 #define ZEEK_SENT_LETTERS "adfhiqrstwg"
 
-/* The per-direction record tcptrace._engine hands Python, a named struct sequence (vocab.ENGINE_DIR_RECORD):
- * its fields by name; DIR_<name> is a field's index. Needs <Python.h> before this header. */
+/* DirRecord: its fields by name; DIR_<field> is a field's index */
 enum { DIR_packets, DIR_ack_packets, DIR_pure_acks, DIR_pushed_packets, DIR_sack_packets, DIR_data_packets,
        DIR_data_bytes, DIR_seg_max, DIR_seg_min, DIR_truncated_bytes, DIR_truncated_packets, DIR_win_n, DIR_win_sum,
        DIR_win_max, DIR_win_min, DIR_rtt_n, DIR_rtt_sum, DIR_rtt_max, DIR_rtt_min, DIR_rtt_sumsq, DIR_syn_packets,
@@ -109,6 +108,59 @@ static PyStructSequence_Field DIR_RECORD_FIELDS[] = {
     {"seq_lo", NULL},
     {"seq_hi", NULL},
     {"flag_counts", NULL},
+    {NULL, NULL},
+};
+
+/* FlowRecord: its fields by name; FLOW_<field> is a field's index */
+enum { FLOW_first_frame, FLOW_last_frame, FLOW_first_ts, FLOW_last_ts, FLOW_packets, FLOW_first_direction,
+       FLOW_completeness, FLOW_ts_first_rtt, FLOW_reused_ports_frame, FLOW_base_client, FLOW_base_server,
+       FLOW_win_scale_client, FLOW_win_scale_server, FLOW_client, FLOW_server, FLOW_N };
+static PyStructSequence_Field FLOW_RECORD_FIELDS[] = {
+    {"first_frame", NULL},
+    {"last_frame", NULL},
+    {"first_ts", NULL},
+    {"last_ts", NULL},
+    {"packets", NULL},
+    {"first_direction", NULL},
+    {"completeness", NULL},
+    {"ts_first_rtt", NULL},
+    {"reused_ports_frame", NULL},
+    {"base_client", NULL},
+    {"base_server", NULL},
+    {"win_scale_client", NULL},
+    {"win_scale_server", NULL},
+    {"client", NULL},
+    {"server", NULL},
+    {NULL, NULL},
+};
+
+/* LifecycleRecord: its fields by name; LIFE_<field> is a field's index */
+enum { LIFE_client_addr, LIFE_client_port, LIFE_server_addr, LIFE_server_port, LIFE_roles_guessed, LIFE_syn_frame,
+       LIFE_synack_frame, LIFE_handshake_ack_frame, LIFE_handshake_done, LIFE_fin_frames, LIFE_fin_next, LIFE_fin_acked,
+       LIFE_resets, LIFE_data_after_fin, LIFE_anomalies, LIFE_client_state, LIFE_server_state, LIFE_options,
+       LIFE_history, LIFE_orig_dir, LIFE_sent, LIFE_N };
+static PyStructSequence_Field LIFE_RECORD_FIELDS[] = {
+    {"client_addr", NULL},
+    {"client_port", NULL},
+    {"server_addr", NULL},
+    {"server_port", NULL},
+    {"roles_guessed", NULL},
+    {"syn_frame", NULL},
+    {"synack_frame", NULL},
+    {"handshake_ack_frame", NULL},
+    {"handshake_done", NULL},
+    {"fin_frames", NULL},
+    {"fin_next", NULL},
+    {"fin_acked", NULL},
+    {"resets", NULL},
+    {"data_after_fin", NULL},
+    {"anomalies", NULL},
+    {"client_state", NULL},
+    {"server_state", NULL},
+    {"options", NULL},
+    {"history", NULL},
+    {"orig_dir", NULL},
+    {"sent", NULL},
     {NULL, NULL},
 };
 

@@ -855,49 +855,25 @@ def _summarize_engine(source: Any, engine: Any) -> tuple[list[FlowSummary], Any]
     states = list(TcpState)
     summaries: list[FlowSummary] = []
     for stream in range(eng.flow_count()):
-        (
-            caddr,
-            cport,
-            saddr,
-            sport,
-            guessed,
-            syn_frame,
-            synack_frame,
-            handshake_ack_frame,
-            handshake_done,
-            fin_frames,
-            fin_next,
-            fin_acked,
-            resets,
-            data_after_fin,
-            anomalies,
-            client_state,
-            server_state,
-            options,
-            history,
-            orig_dir,
-            sent,
-        ) = eng.lifecycle(stream)
+        life = eng.lifecycle(stream)  # a LifecycleRecord and a FlowRecord: fields by name (vocab.ENGINE_RECORDS)
+        rec = eng.flow(stream)
         flow = Flow.__new__(Flow)
         flow.stream = stream
-        flow.halves = (HalfFlow(caddr, cport), HalfFlow(saddr, sport))
-        flow.roles_guessed = bool(guessed)
-        (
-            flow.first_frame,
-            flow.last_frame,
-            first_ts,
-            last_ts,
-            packets,
-            first_direction,
-            completeness,
-            ts_first_rtt,
-            reused,
-            flow.halves[0].base,
-            flow.halves[1].base,
-            flow.halves[0].win_scale,
-            flow.halves[1].win_scale,
-            *dirs,
-        ) = eng.flow(stream)
+        flow.halves = (HalfFlow(life.client_addr, life.client_port), HalfFlow(life.server_addr, life.server_port))
+        flow.roles_guessed = bool(life.roles_guessed)
+        flow.first_frame, flow.last_frame = rec.first_frame, rec.last_frame
+        flow.halves[0].base, flow.halves[1].base = rec.base_client, rec.base_server
+        flow.halves[0].win_scale, flow.halves[1].win_scale = rec.win_scale_client, rec.win_scale_server
+        first_ts, last_ts, packets = rec.first_ts, rec.last_ts, rec.packets
+        first_direction, completeness, ts_first_rtt, reused = (
+            rec.first_direction, rec.completeness, rec.ts_first_rtt, rec.reused_ports_frame)  # fmt: skip
+        dirs = (rec.client, rec.server)
+        syn_frame, synack_frame, handshake_ack_frame = life.syn_frame, life.synack_frame, life.handshake_ack_frame
+        handshake_done, fin_frames, fin_next, fin_acked = (
+            life.handshake_done, life.fin_frames, life.fin_next, life.fin_acked)  # fmt: skip
+        resets, data_after_fin, anomalies = life.resets, life.data_after_fin, life.anomalies
+        client_state, server_state, options = life.client_state, life.server_state, life.options
+        history, orig_dir, sent = life.history, life.orig_dir, life.sent
         flow.first_ts_ns = first_ts
         flow.last_ts_ns = last_ts
         flow.packets = packets
@@ -923,10 +899,10 @@ def _summarize_engine(source: Any, engine: Any) -> tuple[list[FlowSummary], Any]
         zeek.orig_dir = orig_dir
         zeek.flipped = history.startswith(b"^")
         zeek.sent = [{ch for i, ch in enumerate(_ZEEK_LETTERS) if mask >> i & 1} for mask in sent]
-        for d, rec, (mss, wscale, sack_permitted, timestamps) in zip(s.dirs, dirs, options, strict=True):
+        for d, drec, (mss, wscale, sack_permitted, timestamps) in zip(s.dirs, dirs, options, strict=True):
             for name in ENGINE_DIR_FIELDS:  # a DirRecord: the engine's counters by DirStats's names
-                setattr(d, name, getattr(rec, name))
-            d.flag_counts = {name: n for name, n in zip(ANALYSIS_FLAGS, rec.flag_counts, strict=True) if n}
+                setattr(d, name, getattr(drec, name))
+            d.flag_counts = {name: n for name, n in zip(ANALYSIS_FLAGS, drec.flag_counts, strict=True) if n}
             d.mss = None if mss < 0 else mss
             d.wscale = None if wscale < 0 else wscale
             d.sack_permitted = bool(sack_permitted)

@@ -164,11 +164,34 @@ ENGINE_DIR_FIELDS: tuple[str, ...] = (
     *("missed_bytes", "first_ts", "last_ts", "max_idle_ns", "seq_lo", "seq_hi"),
 )
 ENGINE_DIR_RECORD: tuple[str, ...] = (*ENGINE_DIR_FIELDS, "flag_counts")
+# Engine.flow(i): a stream's tracking and counters (FlowRecord); "client"/"server" are its two DirRecords.
+ENGINE_FLOW_RECORD: tuple[str, ...] = (
+    *("first_frame", "last_frame", "first_ts", "last_ts", "packets", "first_direction", "completeness"),
+    *("ts_first_rtt", "reused_ports_frame", "base_client", "base_server", "win_scale_client", "win_scale_server"),
+    *("client", "server"),
+)
+# Engine.lifecycle(i): handshake, FINs, RSTs, states, options and Zeek history (LifecycleRecord). Values that are
+# pairs are (client, server); fin_frames are (direction, frame), resets (direction, frame, state, cause, len),
+# anomalies (frame, state, input), options per side (mss, wscale, sack_permitted, timestamps), -1 for absent.
+ENGINE_LIFECYCLE_RECORD: tuple[str, ...] = (
+    *("client_addr", "client_port", "server_addr", "server_port", "roles_guessed", "syn_frame", "synack_frame"),
+    *("handshake_ack_frame", "handshake_done", "fin_frames", "fin_next", "fin_acked", "resets", "data_after_fin"),
+    *("anomalies", "client_state", "server_state", "options", "history", "orig_dir", "sent"),
+)
+# (C type name, enum prefix, fields) of each record the engine hands Python: scripts/gen_vocab_h.py writes them.
+ENGINE_RECORDS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("DirRecord", "DIR", ENGINE_DIR_RECORD),
+    ("FlowRecord", "FLOW", ENGINE_FLOW_RECORD),
+    ("LifecycleRecord", "LIFE", ENGINE_LIFECYCLE_RECORD),
+)
 
 __all__ = [
     "COMPLETENESS",
     "ENGINE_DIR_FIELDS",
     "ENGINE_DIR_RECORD",
+    "ENGINE_FLOW_RECORD",
+    "ENGINE_LIFECYCLE_RECORD",
+    "ENGINE_RECORDS",
     "FLAGS",
     "FLAG_BY_CONST",
     "FLAG_BY_NAME",

@@ -132,7 +132,12 @@ def test_the_engine_hands_back_named_direction_records() -> None:
     from tcptrace.capture import open_capture
 
     open_capture(ROOT / "sample_pcaps" / "echo_ipv4.pcap").feed(eng)
-    rec = eng.flow(0)[-2]
+    flow = eng.flow(0)
+    assert type(flow).__name__ == "FlowRecord"
+    assert engine.FlowRecord.n_fields == len(vocab.ENGINE_FLOW_RECORD)
+    assert engine.LifecycleRecord.n_fields == len(vocab.ENGINE_LIFECYCLE_RECORD)
+    assert eng.lifecycle(0).server_port == 20000
+    rec = flow.client
     assert type(rec).__name__ == "DirRecord"
     assert rec.packets == 6
     assert rec.data_bytes == 2
