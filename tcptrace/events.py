@@ -231,7 +231,8 @@ class _Sent:
                 break
             if e > start and (best is None or frame < best[0]):
                 best = (frame, ts)
-        # ranges starting before `start` but reaching into it (a longer earlier segment)
+        # ranges starting before `start` but reaching into it (a longer earlier segment; looking eight back covers
+        # re-sends that coalesce or split segments, which is what TCP stacks do)
         for k in range(max(i - 8, 0), max(i, 0)):
             s, e, frame, ts = self.ranges[k]
             if e > start and s < end and (best is None or frame < best[0]):
@@ -279,8 +280,7 @@ class _Classifier:
         self.irtt = fa.ts_first_rtt if fa is not None else 0
         self.mss = [summary.dirs[0].mss, summary.dirs[1].mss]
         self.ts_on = summary.dirs[0].timestamps and summary.dirs[1].timestamps
-        # frames at which a gap (lost_segment) is filled later: start seq -> frame, per direction
-        self.previous: FlowSummary | None = None
+        self.previous: FlowSummary | None = None  # the stream that used the same four-tuple before (classify())
 
     # --- helpers ---
 
@@ -299,7 +299,7 @@ class _Classifier:
             asked = self._asked_for(seg)
             kind = "sack" if asked and asked[1] else "fast" if asked else "resend"
             o = ev.get("out_of_order", {})
-            notes.append(Note("retrans." + kind, {"seq": seg.seq, "dup_acks": "", "frame": asked[0] if asked else 0,
+            notes.append(Note("retrans." + kind, {"seq": seg.seq, "frame": asked[0] if asked else 0,
                                                   "first_frame": carrier[0],
                                                  "since_ns": seg.ts_ns - carrier[1],
                                                  "asked_frame": asked[0] if asked else 0}))  # fmt: skip
