@@ -16,6 +16,7 @@ import json
 import sys
 from pathlib import Path
 
+from tcptrace.engine import PacketStream
 from tcptrace.export import jsonl_lines
 from tcptrace.narrate import explain
 from tcptrace.stats import Pipeline
@@ -39,7 +40,8 @@ def golden_flows(capture: Path) -> str:
 
 
 def golden_packets(capture: Path) -> str:
-    return "\n".join(jsonl_lines(Pipeline(capture))) + "\n"
+    """What `tcptrace packets --format jsonl` prints: capture order, states settled with hindsight."""
+    return "\n".join(jsonl_lines(PacketStream(capture))) + "\n"
 
 
 def captures() -> list[Path]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import inspect
 import os
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -27,7 +27,6 @@ from .stats import Pipeline
 # matplotlib) is imported inside those commands; the names below are for annotations only.
 if TYPE_CHECKING:
     from .capture import CaptureStats
-    from .flow import Flow
     from .model import Segment
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -118,38 +117,6 @@ def accounting(stats: CaptureStats, streams: int) -> str:
     if stats.truncated_segments:
         line += f"; {stats.truncated_segments} segments cut by the snap length (analysed from the IP lengths)"
     return line
-
-
-class _Run:
-    """Reads a capture once: segments fully analysed, the flows, and the reader's accounting."""
-
-    def __init__(self, capture: str) -> None:
-        self.pipeline = Pipeline(capture)
-        self.selected = 0  # segments the selection let through
-
-    def segments(self, selection: Selection) -> Iterator[Segment]:
-        if selection.everything:
-            yield from self.pipeline
-            return
-        flows = self.pipeline.tracker.flows
-        matches = selection.matches
-        self.selected = 0
-        for seg in self.pipeline:
-            if matches(flows[seg.stream]):
-                self.selected += 1
-                yield seg
-
-    @property
-    def stats(self) -> CaptureStats:
-        return self.pipeline.stats  # type: ignore[no-any-return]
-
-    @property
-    def flows(self) -> list[Flow]:
-        return self.pipeline.tracker.flows
-
-    def warn(self) -> None:
-        for w in self.stats.warnings:
-            click.echo(f"warning: {w}", err=True)
 
 
 def _echo_lines(lines: Iterable[str]) -> None:
@@ -244,18 +211,23 @@ def packets(capture: str, streams: tuple[int, ...], fmt: str, hosts: tuple[str, 
         from .capture import PROGRESS
 
         PROGRESS.set(None)
-    run = _Run(capture)
-    segs = run.segments(selection)
+    from .engine import PacketStream
+
+    # capture order, each segment's endpoint states settled with hindsight as explain tells them (at most 1 s late)
+    stream = PacketStream(capture, selection)
+    segs = iter(stream)
+    flows = stream.run.tracker.flows
     if fmt == "jsonl":
         _echo_lines(jsonl_lines(segs))
     elif fmt == "csv":
         _echo_lines(csv_lines(segs))
     else:
-        _echo_lines(table_lines(segs, origin_ns=lambda: run.stats.first_ts_ns))
-        click.echo(accounting(run.stats, len(run.flows)))
-    run.warn()
-    if not selection.everything and not run.selected:
-        _nothing_selected(capture, selection, len(run.flows))
+        _echo_lines(table_lines(segs, origin_ns=lambda: stream.stats.first_ts_ns))
+        click.echo(accounting(stream.stats, len(flows)))
+    for w in stream.stats.warnings:
+        click.echo(f"warning: {w}", err=True)
+    if not selection.everything and not stream.selected:
+        _nothing_selected(capture, selection, len(flows))
 
 
 packets.help = inspect.cleandoc(packets.help or "") + "\n\n" + CAPTURE_HELP

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-from .model import Segment
+from .model import ACK, FIN, RST, SYN, Segment
 from .selection import Selection
 from .stats import FlowSummary, Pipeline
 
@@ -123,4 +123,108 @@ class FlowStream:
             yield finish(n)
 
 
-__all__ = ["HORIZON_NS", "FinishedFlow", "FlowStream", "ended"]
+PACKET_HORIZON_NS = 1_000_000_000  # how long packets wait, at most, for the packets that settle their states
+_SETTLING = FIN | RST | SYN  # after a settled (quiet) point, only these can need hindsight again
+
+
+class PacketStream:
+    """Iterate to get each (selected) segment in capture order, its endpoint states worked out with hindsight as
+    ``explain`` does (tcptrace.events.resolve_states), at most :data:`PACKET_HORIZON_NS` of capture time late.
+
+    Most segments are settled at once: a stream whose handshake is done, both sides ESTABLISHED and no FIN sent,
+    cannot be re-read by what follows, so its data and ACKs go out as they come. Around a handshake, a close or a
+    reset, a stream's segments wait until the stream settles or the horizon passes (a refused SYN waits for the
+    RST, a FIN for its ACK or its peer's FIN, an ACK of a FIN for the copy that proves it was lost), and the
+    segments behind them wait too, to keep capture order. Memory: the streams' unsettled segments and whatever
+    arrived within the horizon.
+
+    >>> [(s.frame, s.server_state) for s in PacketStream("sample_pcaps/refused.pcap")]
+    [(3, 'CLOSED'), (4, 'CLOSED')]
+    """
+
+    def __init__(
+        self, source: str | os.PathLike[str] | BinaryIO, selection: Selection | None = None, *,
+        horizon_ns: int = PACKET_HORIZON_NS,
+    ) -> None:  # fmt: skip
+        self.selection = selection or Selection()
+        self.horizon_ns = horizon_ns
+        self.run = Pipeline(source)
+        self.selected = 0
+
+    @property
+    def stats(self) -> Any:
+        return self.run.stats
+
+    def __iter__(self) -> Iterator[Segment]:
+        from collections import deque
+
+        from .events import resolve_states
+        from .state import TcpState
+
+        established = (TcpState.ESTABLISHED, TcpState.ESTABLISHED)
+        flows_of = self.run.tracker.flows
+        selection = self.selection
+        horizon = self.horizon_ns
+        waiting: deque[Segment] = deque()  # capture order, not yet handed out
+        settled: set[int] = set()  # id() of waiting segments whose states are final
+        open_part: dict[int, list[Segment]] = {}  # stream -> its segments since its last settled point
+        start: dict[int, tuple[TcpState, TcpState]] = {}  # stream -> the states before open_part[stream][0]
+        quiet: set[int] = set()  # streams at a settled point: their data and ACKs are final as they come
+        resolved_len: dict[int, int] = {}  # stream -> len(open_part) when it was last resolved
+
+        def resolve(n: int) -> None:
+            part = open_part[n]
+            if resolved_len.get(n) != len(part):
+                resolve_states(part, start.get(n))
+                resolved_len[n] = len(part)
+
+        def settle_if_quiet(n: int, seg: Segment) -> None:
+            # the online machine says both ESTABLISHED, the handshake is over and no FIN, RST or SYN is open
+            summary = flows_of[n].summary
+            if summary is None or summary.fin_frames or summary.rst or not summary.handshake_done:
+                return
+            if (seg.client_state, seg.server_state) != established:
+                return
+            part = open_part.pop(n)
+            resolve_states(part, start.pop(n, None))
+            resolved_len.pop(n, None)
+            if (part[-1].client_state, part[-1].server_state) == established:
+                settled.update(id(x) for x in part)
+                quiet.add(n)
+            else:  # hindsight disagrees: keep waiting
+                open_part[n] = part
+
+        for seg in self.run:
+            n = seg.stream
+            if n not in quiet and n not in open_part and not selection.matches(flows_of[n]):
+                continue
+            self.selected += 1
+            if n in quiet and not seg.flags & _SETTLING:
+                seg.client_state = seg.server_state = "ESTABLISHED"
+                settled.add(id(seg))
+            else:
+                if n in quiet:
+                    quiet.discard(n)
+                    start[n] = established
+                    open_part[n] = []
+                open_part.setdefault(n, []).append(seg)
+                if seg.flags & ACK and not seg.flags & _SETTLING:
+                    settle_if_quiet(n, seg)
+            waiting.append(seg)
+            now = seg.ts_ns
+            while waiting and (id(waiting[0]) in settled or now - waiting[0].ts_ns >= horizon):
+                head = waiting.popleft()
+                if id(head) in settled:
+                    settled.discard(id(head))
+                else:
+                    resolve(head.stream)
+                yield head
+        while waiting:
+            head = waiting.popleft()
+            if id(head) not in settled and head.stream in open_part:
+                resolve(head.stream)
+            settled.discard(id(head))
+            yield head
+
+
+__all__ = ["HORIZON_NS", "PACKET_HORIZON_NS", "FinishedFlow", "FlowStream", "PacketStream", "ended"]

@@ -159,13 +159,15 @@ def _fin_arrival(segs: list[Segment], x: int, start: int, fins: _Fins) -> int:
     return arrival
 
 
-def resolve_states(segs: list[Segment]) -> list[Anomaly]:
+def resolve_states(segs: list[Segment], start: tuple[TcpState, TcpState] | None = None) -> list[Anomaly]:
     """Set ``client_state``/``server_state`` on every segment of one stream, with hindsight (module docstring);
-    return the segments that still do not fit (anomalies). Idempotent: states are recomputed from the flags."""
+    return the segments that still do not fit (anomalies). Idempotent: states are recomputed from the flags.
+    ``start``: the (client, server) states before ``segs[0]`` when ``segs`` is the rest of a stream whose earlier
+    part is settled (both ESTABLISHED and no FIN yet: nothing later can change it); else the stream's start."""
     if not segs:
         return []
     fins = _fins(segs)
-    init = initial_states(segs)
+    init = list(start) if start is not None else initial_states(segs)
     machines = (EndpointMachine(init[0]), EndpointMachine(init[1]))
     anomalies: list[Anomaly] = []
 
