@@ -279,14 +279,12 @@ class CaptureReader:
         ``stats`` and warnings come out exactly as from iterating."""
         if self._iterated:
             raise CaptureError(f"{self.name}: a capture can be iterated only once; open it again")
-        if self.stats.format != "pcap":
-            add = engine.add
-            for seg in self:
-                add(seg)
-            return
         self._iterated = True
         try:
-            self._feed_pcap(engine)
+            if self.stats.format == "pcap":
+                self._feed_pcap(engine)
+            else:
+                self._feed_pcapng(engine)
         finally:
             self.close()
 
@@ -487,11 +485,29 @@ class CaptureReader:
 
     # --- pcapng ----------------------------------------------------------------------------------------
 
-    def _pcapng_blocks(self) -> Iterator[Segment]:
+    def _pcapng_packets(self) -> Iterator[tuple[int, int, int, _LinkDecoder, bytes, int, int, int, int]]:
+        """The pcapng block walk: per packet (frame, interface, link type, decoder, block body, data offset, end of
+        the captured data, end of the frame as sent, ts_ns); damaged or foreign blocks are skipped or warned about
+        here, and every frame is counted."""
         stats = self.stats
         skip = self._skip
-        read = self._read
         order = "<"
+        # Blocks are cut from a buffer filled a chunk at a time (two small reads per block cost more than the
+        # rest of the walk); from a pipe a refill returns as soon as the block asked for is whole.
+        buf = b""
+        at = 0
+        fill = self._read
+
+        def read(n: int) -> bytes:
+            nonlocal buf, at
+            have = len(buf) - at
+            if have < n:
+                buf = buf[at:] + fill(max(CHUNK_SIZE, n - have), n - have)
+                at = 0
+            out = buf[at : at + n]
+            at += len(out)
+            return out
+
         # Per interface of the current section: (decoder or None, ns multiplier numerator, divisor, offset ns)
         interfaces: list[tuple[_LinkDecoder | None, int, int, int, int]] = []
         iface_base = 0  # interfaces of earlier sections keep their numbers distinct
@@ -600,12 +616,66 @@ class CaptureReader:
             ts_ns = (ts * mult) // div + off_ns
             if stats.first_ts_ns is None:
                 stats.first_ts_ns = ts_ns
-            seg = decode(body, data_off, end, data_off + max(origlen, caplen), frame, ts_ns, iface_base + iface, skip)
+            lt = stats.linktypes[iface_base + iface]
+            yield frame, iface_base + iface, lt, decode, body, data_off, end, data_off + max(origlen, caplen), ts_ns
+
+    def _pcapng_blocks(self) -> Iterator[Segment]:
+        stats = self.stats
+        skip = self._skip
+        for frame, iface, _lt, decode, body, start, end, rend, ts_ns in self._pcapng_packets():
+            seg = decode(body, start, end, rend, frame, ts_ns, iface, skip)
             if seg is not None:
                 stats.tcp_segments += 1
                 if seg.header_truncated or len(seg.payload) < seg.len:
                     stats.truncated_segments += 1
                 yield seg
+
+    def _feed_pcapng(self, engine: Any) -> None:
+        """pcapng into the engine at pcap speed: runs of packets of one fused link type are re-packed as pcap
+        records (nanosecond timestamps) and handed to ``Engine.feed_pcap`` in batches, so their decode and
+        analysis run in C; other packets go through the Python decoder and ``Engine.add``. Same frames, stats and
+        warnings as iterating."""
+        stats = self.stats
+        skip = self._skip
+        feed, add = engine.feed_pcap, engine.add
+        batch = bytearray()
+        batch_lt = -1
+        batch_first = 0  # frame number before the batch's first packet
+        batch_next = 0  # the frame number the next packet needs to join the batch
+        pack = struct.Struct("<IIII").pack
+
+        def flush() -> None:
+            nonlocal batch
+            if not batch:
+                return
+            link_len, etype_off = _FUSED_LAYOUTS[batch_lt]
+            _pos, _frame, _status, segments, truncated, _ts = feed(
+                bytes(batch), 0, batch_first, False, True, 16, False, 0, link_len,
+                -1 if etype_off is None else etype_off, _DECODERS[batch_lt], skip,
+            )  # fmt: skip
+            stats.tcp_segments += segments
+            stats.truncated_segments += truncated
+            batch = bytearray()
+
+        for frame, iface, lt, decode, body, start, end, rend, ts_ns in self._pcapng_packets():
+            sec, ns = divmod(ts_ns, 1_000_000_000)
+            if lt in _FUSED_LAYOUTS and 0 <= sec < 1 << 32:
+                if batch and (lt != batch_lt or frame != batch_next or len(batch) >= CHUNK_SIZE):
+                    flush()
+                if not batch:
+                    batch_lt, batch_first = lt, frame - 1
+                batch += pack(sec, ns, end - start, rend - start)
+                batch += body[start:end]
+                batch_next = frame + 1
+                continue
+            flush()
+            seg = decode(body, start, end, rend, frame, ts_ns, iface, skip)
+            if seg is not None:
+                stats.tcp_segments += 1
+                if seg.header_truncated or len(seg.payload) < seg.len:
+                    stats.truncated_segments += 1
+                add(seg)
+        flush()
 
     def _pcapng_idb(self, body: bytes, order: str, number: int) -> tuple[_LinkDecoder | None, int, int, int, int]:
         """Decode an Interface Description Block: link type, snap length, timestamp resolution and offset."""
