@@ -78,6 +78,14 @@ def analysis_names(bits: int) -> tuple[str, ...]:
     return names
 
 
+def info_names(names: tuple[str, ...]) -> tuple[str, ...]:
+    """The names as Wireshark's Info column tags them: a fast or spurious retransmission is named for its kind
+    only, not also as a plain retransmission (the ``tcp.analysis`` fields of :func:`analysis_names` list both)."""
+    if "retransmission" in names and ("fast_retransmission" in names or "spurious_retransmission" in names):
+        return tuple(n for n in names if n != "retransmission")
+    return names
+
+
 class _Unacked:
     """A segment sent but not yet acknowledged (packet-tcp.c ``tcp_unacked_t``)."""
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import os
+import stat
 import struct
 import sys
 import zlib
@@ -184,8 +185,6 @@ def _read_some(stream: BinaryIO, n: int, at_least: int) -> bytes:
 
 
 def _is_pipe(mode: int) -> bool:
-    import stat
-
     return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or stat.S_ISCHR(mode)
 
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 import inspect
 import os
 import sys
+import time
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
@@ -67,25 +68,22 @@ def _check_hosts(ctx: click.Context, param: click.Parameter, value: tuple[str, .
     return value
 
 
-def _nothing_selected(capture: str, selection: Selection, streams_total: int) -> None:
-    """After reading: a requested stream the capture lacks is an input error (exit 2); a selection that matched
-    nothing says so on stderr and exits 1."""
-    missing = selection.missing(streams_total)
+def _nothing_selected(capture: str, missing: tuple[int, ...], streams_total: int, lang: str = "en") -> NoReturn:
+    """After reading, for every command: a requested stream the capture lacks is an input error (exit 2); a
+    selection that matched nothing says so on stderr and exits 1 (wording from the message catalogue)."""
+    t = LANGUAGES[lang]
     if missing:
-        have = (
-            f"{streams_total} streams: 0\N{EN DASH}{streams_total - 1}"
-            if streams_total > 1
-            else ("1 stream: 0" if streams_total else "no TCP streams")
-        )
-        raise InputError(f"no TCP stream {', '.join(map(str, missing))} in {capture} (it has {have})")
-    click.echo(f"tcptrace: no stream of {capture} matches the selection", err=True)
+        if streams_total > 1:
+            have = t["select.have"].format(n=streams_total, last=streams_total - 1)
+        else:
+            have = t["select.have.one" if streams_total else "select.have.none"]
+        raise InputError(t["select.missing"].format(streams=", ".join(map(str, missing)), capture=capture, have=have))
+    click.echo(f"tcptrace: {t['select.none'].format(capture=capture)}", err=True)
     raise SystemExit(1)
 
 
 def _version_message() -> str:
     """``tcptrace --version`` also says which engine runs ``flows`` (the C one, or the pure-Python reference)."""
-    import os
-
     from .stats import engine_module
 
     try:
@@ -151,8 +149,6 @@ class _TerminalProgress:
         self.last = 0.0
 
     def __call__(self, pos: int, size: int | None, done: bool) -> None:
-        import time
-
         now = time.monotonic()
         if done:
             self.clear()
@@ -227,7 +223,7 @@ def packets(capture: str, streams: tuple[int, ...], fmt: str, hosts: tuple[str, 
     for w in stream.stats.warnings:
         click.echo(f"warning: {w}", err=True)
     if not selection.everything and not stream.selected:
-        _nothing_selected(capture, selection, len(flows))
+        _nothing_selected(capture, selection.missing(len(flows)), len(flows))
 
 
 packets.help = inspect.cleandoc(packets.help or "") + "\n\n" + CAPTURE_HELP
@@ -283,20 +279,8 @@ def explain(
         hosts=list(hosts) or None,
         ports=list(ports) or None,
     )
-    t = LANGUAGES[lang]
-    if narrative.missing:
-        total = narrative.streams_total
-        raise InputError(
-            t["select.missing"].format(
-                streams=", ".join(map(str, narrative.missing)),
-                capture=capture,
-                total=total,
-                range=f": 0\N{EN DASH}{total - 1}" if total > 1 else ": 0" if total else "",
-            )
-        )
-    if not narrative.flows and (hosts or ports or streams):
-        click.echo(f"tcptrace: {t['select.none'].format(capture=capture)}", err=True)
-        raise SystemExit(1)
+    if narrative.missing or (not narrative.flows and (hosts or ports or streams)):
+        _nothing_selected(capture, narrative.missing, narrative.streams_total, lang)
     if fmt == "json":
         click.echo(json.dumps(narrative.to_dict(), indent=2, ensure_ascii=False))
     elif fmt == "markdown":
@@ -342,7 +326,7 @@ def flows(capture: str, streams: tuple[int, ...], fmt: str, hosts: tuple[str, ..
     summaries, stats = summarize(capture)
     docs = [s.to_dict() for s in summaries if selection.matches(s.flow)]
     if not docs and not selection.everything:
-        _nothing_selected(capture, selection, len(summaries))
+        _nothing_selected(capture, selection.missing(len(summaries)), len(summaries))
     if fmt == "json":
         doc = {"capture": capture, "tcptrace_version": __version__, "stats": stats.as_dict(), "flows": docs}
         click.echo(dumps_indented(doc))

@@ -36,11 +36,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import seqnum
-from .analysis import analysis_names
+from .analysis import A_DUPLICATE_ACK, A_OUT_OF_ORDER, analysis_names, info_names
 from .model import ACK, FIN, PSH, RST, SYN, Segment
 from .state import _INPUT_INDEX, Anomaly, EndpointMachine, Input, TcpState, _initial_states
 from .state import classify as classify_flags
 from .stats import FlowSummary
+from .vocab import FLAGS, RETRANSMISSION_FAMILY
 
 M32 = 0xFFFFFFFF
 # RFC 9293 §3.8.6.3 (and RFC 1122 §4.2.3.2): an ACK may be delayed at most 0.5 s; Linux waits about 40 ms.
@@ -276,7 +277,8 @@ class _Classifier:
         self.retrans_times: dict[tuple[int, int], list[int]] = {}  # (direction, seq) -> times it was sent
         self.keepalive_times: list[list[int]] = [[], []]
         self.states = ("", "")
-        self.by_frame = {seg.frame: seg for seg in segs}
+        self._index = {seg.frame: i for i, seg in enumerate(segs)}  # frame -> position in segs
+        self.round_trips = self._handshake_round_trips()
         self.is_refused = refused(segs)
         fa = summary.flow.analysis
         self.irtt = fa.ts_first_rtt if fa is not None else 0
@@ -344,10 +346,9 @@ class _Classifier:
         for prev in reversed(self.segs[: self._index[seg.frame]]):
             if prev.direction == d and prev.seq == seg.seq and prev.len:
                 break  # its previous copy: nothing asked since
-            if prev.direction != d and prev.flags & ACK and prev.ack == seg.seq and not prev.len:
-                dup = bool(prev.analysis and "duplicate_ack" in analysis_names(prev.analysis))
-                if dup or prev.options.sack:
-                    return prev.frame, bool(prev.options.sack)
+            asks = prev.direction != d and prev.flags & ACK and prev.ack == seg.seq and not prev.len
+            if asks and (prev.analysis & A_DUPLICATE_ACK or prev.options.sack):  # a dup ACK, or SACK of the hole
+                return prev.frame, bool(prev.options.sack)
         return None
 
     def _delayed(self, seg: Segment) -> bool:
@@ -356,13 +357,12 @@ class _Classifier:
         r = seg.ack_rtt_ns
         if not seg.acks_frame or r < DELAYED_ACK_MIN_NS or r > DELAYED_ACK_MAX_NS or r <= 4 * max(self.irtt, 1):
             return False
-        acked = self.by_frame.get(seg.acks_frame)
-        return acked is None or not (acked.analysis and set(analysis_names(acked.analysis)) & _RETRANS_NAMES)
+        i = self._index.get(seg.acks_frame)
+        return i is None or not self.segs[i].analysis & _RESENT_BITS
 
     # --- the walk ---
 
     def run(self) -> list[Event]:
-        self._index = {seg.frame: i for i, seg in enumerate(self.segs)}
         for seg in self.segs:
             self.events.append(self._event(seg))
         return self.events
@@ -370,10 +370,8 @@ class _Classifier:
     def _event(self, seg: Segment) -> Event:
         d = seg.direction
         flags = seg.flags
-        names = list(analysis_names(seg.analysis)) if seg.analysis else []
-        if "fast_retransmission" in names or "spurious_retransmission" in names:
-            names.remove("retransmission")  # said by the more specific kind, as Wireshark's Info column does
-        wireshark = tuple(names)  # the flags as Wireshark sets them; `names` is what is still to be worded
+        wireshark = info_names(analysis_names(seg.analysis)) if seg.analysis else ()  # as Wireshark tags them
+        names = list(wireshark)  # what is still to be worded
         self.after_syn_before = self.after_syn[d]  # its previous segment was its SYN (window not scaled yet)
         self.after_syn[d] = bool(flags & SYN)
         notes: list[Note] = []
@@ -582,20 +580,21 @@ class _Classifier:
         waited = seg.ts_ns - prev.ts_ns
         # The ACK reaches the sender one round trip (capture point <-> sender, from the handshake) after it passed
         # here; data that left because of it is seen no sooner than that, and at once after it.
-        trip = self._sender_round_trip(d)
+        trip = self.round_trips[d] if self.round_trips is not None else None
         if trip is None or not trip <= after <= trip + NAGLE_RELEASE_NS or waited < 10 * after:
             return
         notes.append(Note("nagle", {"ack_frame": ack_seg.frame, "after_ns": after, "prev_frame": prev.frame,
                                     "prev_len": prev.len, "waited_ns": waited, "len": seg.len}))  # fmt: skip
 
-    def _sender_round_trip(self, d: int) -> int | None:
-        """Round trip between the capture point and side ``d``, from the handshake (None if not captured)."""
+    def _handshake_round_trips(self) -> tuple[int, int] | None:
+        """Round trips between the capture point and (client, server), from the handshake (None if not captured):
+        SYN/ACK -> ACK is the client's side, SYN -> SYN/ACK the server's."""
         s = self.s
-        times = {seg.frame: seg.ts_ns for seg in self.segs[:8]}
-        syn, synack, ack = (times.get(f) for f in (s.syn_frame, s.synack_frame, s.handshake_ack_frame))
-        if syn is None or synack is None or ack is None:
+        at = [self._index.get(f) for f in (s.syn_frame, s.synack_frame, s.handshake_ack_frame)]
+        if None in at:
             return None
-        return ack - synack if d == 0 else synack - syn
+        syn, synack, ack = (self.segs[i].ts_ns for i in at)  # type: ignore[index]
+        return ack - synack, synack - syn
 
     def _sticky(self, seg: Segment, notes: list[Note]) -> None:
         """The byte-stream note, only where the capture shows it: several newline-terminated messages in one
@@ -780,23 +779,16 @@ class _Classifier:
         if not blocks:
             return
         other = 1 - seg.direction
-        for left, right in blocks:
-            if seqnum.lt(left, seg.ack) or self._overlaps_earlier_sack(seg, left, right):
-                carrier = self.sent[other].first_carrier(left, right)
-                notes.append(Note("dsack", {"first": left, "last": (right - 1) & M32,
-                                            "frame": carrier[0] if carrier else 0}))  # fmt: skip
-                return
         left, right = blocks[0]
+        # RFC 2883 §4: only the first block can be a D-SACK: below the ack, or inside the second block
+        inside = len(blocks) > 1 and seqnum.ge(left, blocks[1][0]) and seqnum.le(right, blocks[1][1])
+        if seqnum.lt(left, seg.ack) or inside:
+            carrier = self.sent[other].first_carrier(left, right)
+            notes.append(Note("dsack", {"first": left, "last": (right - 1) & M32,
+                                        "frame": carrier[0] if carrier else 0}))  # fmt: skip
+            return
         notes.append(Note("sack", {"ack": seg.ack, "first": left, "last": (right - 1) & M32,
                                    "blocks": len(blocks), "missing": (left - seg.ack) & M32}))  # fmt: skip
-
-    def _overlaps_earlier_sack(self, seg: Segment, left: int, right: int) -> bool:
-        # RFC 2883 §4: a D-SACK block is the first block and lies inside the second one
-        blocks = _sack_blocks(seg)
-        if len(blocks) < 2 or blocks[0] != (left, right):
-            return False
-        l2, r2 = blocks[1]
-        return seqnum.ge(left, l2) and seqnum.le(right, r2)
 
     def _flag_note(self, seg: Segment, name: str, ev: dict[str, Any]) -> Note:
         ev.pop("why", None)
@@ -833,7 +825,10 @@ class _Classifier:
         return self.events
 
 
-_RETRANS_NAMES = {"retransmission", "fast_retransmission", "spurious_retransmission", "out_of_order"}
+# Flags of a segment that carries bytes sent before (or that Wireshark thinks so): the retransmission family
+# (vocab.FLAGS) and out-of-order.
+_RETRANS_NAMES = {f.name for f in FLAGS if f.retransmission_kind} | {"out_of_order"}
+_RESENT_BITS = RETRANSMISSION_FAMILY | A_OUT_OF_ORDER
 
 
 def _doubling(intervals: list[int]) -> bool:

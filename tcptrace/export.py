@@ -11,7 +11,7 @@ import io
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from .analysis import analysis_names
+from .analysis import analysis_names, info_names
 from .model import Segment, format_addr, format_endpoint
 from .vocab import FLAGS
 
@@ -169,9 +169,7 @@ def _info(seg: Segment) -> str:
         return f"[duplicate of frame {seg.duplicate_of}]"
     if not bits:
         return ""
-    names = analysis_names(bits)
-    if "fast_retransmission" in names or "spurious_retransmission" in names:
-        names = tuple(n for n in names if n != "retransmission")
+    names = info_names(analysis_names(bits))
     tags = []
     for n in names:
         if n == "duplicate_ack" and seg.evidence and "duplicate_ack" in seg.evidence:

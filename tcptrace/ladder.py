@@ -51,6 +51,7 @@ from .analysis import (
     A_ZERO_WINDOW,
     A_ZERO_WINDOW_PROBE,
     analysis_names,
+    info_names,
 )
 from .errors import TcptraceError
 from .events import initial_states, resolve_states
@@ -271,11 +272,8 @@ def _flag_categories(bits: int) -> tuple[str, ...]:
 
 
 def _note(analysis: tuple[str, ...], dup_ack: tuple[int, int] | None, duplicate_of: int, t: dict[str, str]) -> str:
-    names = list(analysis)
-    if "retransmission" in names and ("fast_retransmission" in names or "spurious_retransmission" in names):
-        names.remove("retransmission")  # said by the more specific kind, as Wireshark's Info column does
     out = []
-    for name in names:
+    for name in info_names(analysis):
         if name == "duplicate_ack" and dup_ack is not None:
             out.append("[" + t["note.duplicate_ack"].format(frame=dup_ack[0], number=dup_ack[1]) + "]")
         else:

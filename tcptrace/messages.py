@@ -47,7 +47,10 @@ EN: dict[str, str] = {
     "order, the same flags and states, the same bytes each way, the same end (only ports and times differ).",
     "group.like.one": "Stream {streams} went like stream {stream}: the same steps in the same order, the same flags "
     "and states, the same bytes each way, the same end (only ports and times differ).",
-    "select.missing": "no TCP stream {streams} in {capture} (it has {total} streams{range})",
+    "select.missing": "no TCP stream {streams} in {capture} (it has {have})",
+    "select.have": "{n} streams: 0–{last}",
+    "select.have.one": "1 stream: 0",
+    "select.have.none": "no TCP streams",
     "select.none": "no stream of {capture} matches the selection",
     "midstream": "The capture begins in the middle of this connection: its handshake, and with it the window "
     "scale each side announced, was not captured, so windows are shown as the raw header field (Wireshark's "
@@ -396,7 +399,10 @@ ZH: dict[str, str] = {
     "overview.attention": "需要关注（出现了重置、重传、连接被拒绝或异常）：流 {streams}。",
     "group.like": "流 {streams}（另外 {n} 个连接）的过程与流 {stream} 相同：步骤和顺序相同，标志位和状态相同，双向字节数相同，结束方式也相同（只有端口和时间不同）。",
     "group.like.one": "流 {streams} 的过程与流 {stream} 相同：步骤和顺序相同，标志位和状态相同，双向字节数相同，结束方式也相同（只有端口和时间不同）。",
-    "select.missing": "{capture} 中没有 TCP 流 {streams}（共有 {total} 个流{range}）",
+    "select.missing": "{capture} 中没有 TCP 流 {streams}（{have}）",
+    "select.have": "共有 {n} 个流：0–{last}",
+    "select.have.one": "只有 1 个流：0",
+    "select.have.none": "没有 TCP 流",
     "select.none": "{capture} 中没有符合选择条件的流",
     "midstream": "捕获从这个连接的中途开始：握手以及双方在握手中声明的窗口扩大因子都没有被捕获，因此窗口按首部中的原始值显示（Wireshark 的扩大因子为 -1，即未知），最初的状态由后续报文推断。",
     "reuse.after_rst": "同一个四元组之前被流 {stream} 使用过，它在 {gap} 之前被{who}重置：RST 不会留下 TIME_WAIT，所以这些端口可以立即再次使用。",

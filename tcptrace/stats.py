@@ -839,10 +839,6 @@ def _engine_tables() -> tuple[bytes, bytes, bytes]:
     return rows, bytes(classes), bytes(initial)
 
 
-_CAUSES = RST_CAUSES  # the engine's cause codes index this (tcptrace/_vocab.h CAUSE_*)
-_ZEEK_LETTERS = ZEEK_SENT_LETTERS  # bit i of a side's "sent" mask (tcptrace/_vocab.h)
-
-
 def _summarize_engine(source: Any, engine: Any) -> tuple[list[FlowSummary], Any]:
     from .analysis import ANALYSIS_FLAGS, FlowAnalysis
     from .capture import open_capture
@@ -888,7 +884,7 @@ def _summarize_engine(source: Any, engine: Any) -> tuple[list[FlowSummary], Any]
         s.fin_frames = fin_frames
         s.fin_next = list(fin_next)
         s.fin_acked = list(fin_acked)
-        s.rst = [(d, f, states[st].value, _CAUSES[cause], n) for d, f, st, cause, n in resets]
+        s.rst = [(d, f, states[st].value, RST_CAUSES[cause], n) for d, f, st, cause, n in resets]
         s.data_after_fin = list(data_after_fin)
         s.anomalies = [{"frame": f, "text": _MESSAGES[states[st], i]} for f, st, i in anomalies]
         # The engine keeps the final states, not their history (which only narratives and diagrams read).
@@ -898,7 +894,7 @@ def _summarize_engine(source: Any, engine: Any) -> tuple[list[FlowSummary], Any]
         zeek.history = history.decode("ascii")
         zeek.orig_dir = orig_dir
         zeek.flipped = history.startswith(b"^")
-        zeek.sent = [{ch for i, ch in enumerate(_ZEEK_LETTERS) if mask >> i & 1} for mask in sent]
+        zeek.sent = [{ch for i, ch in enumerate(ZEEK_SENT_LETTERS) if mask >> i & 1} for mask in sent]
         for d, drec, (mss, wscale, sack_permitted, timestamps) in zip(s.dirs, dirs, options, strict=True):
             for name in ENGINE_DIR_FIELDS:  # a DirRecord: the engine's counters by DirStats's names
                 setattr(d, name, getattr(drec, name))
