@@ -106,6 +106,7 @@ typedef struct {
     Py_ssize_t hlen, hcap;
     int orig_dir, once, sent[2], last_has[8], counts[6];
     uint32_t last_seq[8];
+    int keep; /* Engine.keep's predicate said yes: this stream's Segments go to Engine.take_kept() */
 } FlowC;
 
 typedef struct {
@@ -139,10 +140,16 @@ typedef struct {
      * classes[flags & (FIN|SYN|RST|ACK) | 0x20 if the ACK covers the receiver's FIN] -> send, recv1, recv2;
      * initial[flags & (SYN|ACK|RST)] -> sender, receiver states before a flow's first segment */
     uint8_t rows[N_STATES][N_INPUTS], classes[64][3], initial[32][2];
+    /* selection inside the pass (Engine.keep): keep(stream, previous_stream_on_the_ports, client_addr,
+     * client_port, server_addr, server_port) decides once per new stream; the Segments of kept streams,
+     * their .stream set, collect in kept until take_kept(). last_*: the stream of the packet just processed. */
+    PyObject *keep, *kept;
+    int last_kept;
+    int64_t last_stream;
 } Engine;
 
 static PyObject *S_frame, *S_ts_ns, *S_src, *S_dst, *S_sport, *S_dport, *S_seq_raw, *S_ack_raw, *S_flags,
-    *S_win_raw, *S_hdr_len, *S_len, *S_ip_id, *S_opt_bytes, *S_payload, *S_header_truncated;
+    *S_win_raw, *S_hdr_len, *S_len, *S_ip_id, *S_opt_bytes, *S_payload, *S_header_truncated, *S_stream;
 
 /* ------------------------------------------------------------------------------------------------ */
 /* options (model.parse_options, reduced to what the engine needs)                                   */
@@ -363,6 +370,24 @@ static int64_t new_flow(Engine *e, const Pkt *p, int *dir_out) {
     return idx;
 }
 
+/* Engine.keep's predicate, asked once when stream idx begins (prev: the stream that used its ports before, or -1) */
+static int decide_keep(Engine *e, int64_t idx, int64_t prev) {
+    if (!e->keep)
+        return 0;
+    FlowC *f = e->flows[idx];
+    PyObject *r = PyObject_CallFunction(e->keep, "LLy#iy#i", (long long)idx, (long long)prev, (const char *)f->addr[0],
+                                        (Py_ssize_t)f->alen, f->port[0], (const char *)f->addr[1],
+                                        (Py_ssize_t)f->alen, f->port[1]);
+    if (!r)
+        return -1;
+    int yes = PyObject_IsTrue(r);
+    Py_DECREF(r);
+    if (yes < 0)
+        return -1;
+    f->keep = yes;
+    return 0;
+}
+
 /* FlowTracker.feed: stream, direction, bases, window scale. Returns the flow or NULL with an exception. */
 static FlowC *track(Engine *e, const Pkt *p, const Opts *o, int *dir_out, int *is_new, int64_t *win_out) {
     Key k;
@@ -376,7 +401,7 @@ static FlowC *track(Engine *e, const Pkt *p, const Opts *o, int *dir_out, int *i
     *is_new = 0;
     if (idx < 0) {
         idx = new_flow(e, p, &dir);
-        if (idx < 0)
+        if (idx < 0 || decide_keep(e, idx, -1) < 0)
             return NULL;
         *is_new = 1;
     } else if (flags & F_SYN) {
@@ -384,8 +409,9 @@ static FlowC *track(Engine *e, const Pkt *p, const Opts *o, int *dir_out, int *i
         int syn_ack = flags & (F_SYN | F_ACK);
         if (f->has_base[dir] && p->seq != f->base[dir]) {
             if (syn_ack == F_SYN) {
+                int64_t prev = idx;
                 idx = new_flow(e, p, &dir);
-                if (idx < 0)
+                if (idx < 0 || decide_keep(e, idx, prev) < 0)
                     return NULL;
                 *is_new = 1;
                 e->flows[idx]->reused_ports_frame = p->frame;
@@ -1000,6 +1026,8 @@ static int process(Engine *e, const Pkt *p) {
     FlowC *f = track(e, p, &o, &dir, &is_new, &win);
     if (!f)
         return -1;
+    e->last_kept = f->keep;
+    e->last_stream = f->stream;
     int ta = analyze(e, f, dir, p, &rtt, &gap);
     if (ta < 0)
         return -1;
@@ -1024,6 +1052,16 @@ static int get_ll(PyObject *o, PyObject *name, long long *out) {
 }
 
 /* A Segment decoded in Python; *truncated (if given) says whether the snap length cut it, as the reader counts. */
+/* a Segment of a kept stream: numbered as the engine numbered it, into Engine.take_kept()'s list */
+static int keep_segment(Engine *e, PyObject *seg) {
+    PyObject *n = PyLong_FromLongLong(e->last_stream);
+    if (!n)
+        return -1;
+    int r = PyObject_SetAttr(seg, S_stream, n);
+    Py_DECREF(n);
+    return r < 0 ? -1 : PyList_Append(e->kept, seg);
+}
+
 static int add_segment(Engine *e, PyObject *seg, int *truncated) {
     long long frame, ts, sport, dport, seq, ack, flags, win, hdr_len, len, ip_id;
     if (get_ll(seg, S_frame, &frame) || get_ll(seg, S_ts_ns, &ts) || get_ll(seg, S_sport, &sport) ||
@@ -1078,7 +1116,7 @@ done:
 
 /* Engine.add(seg) */
 static PyObject *Engine_add(Engine *e, PyObject *seg) {
-    if (add_segment(e, seg, NULL) < 0)
+    if (add_segment(e, seg, NULL) < 0 || (e->last_kept && keep_segment(e, seg) < 0))
         return NULL;
     Py_RETURN_NONE;
 }
@@ -1100,8 +1138,9 @@ static PyObject *Engine_feed_pcap(Engine *e, PyObject *args) {
     long long frame;
     int big, nano, rec_hdr_len, swapped, fcs_len, link_len, etype_off;
     PyObject *decode, *skip, *bufobj;
-    if (!PyArg_ParseTuple(args, "OnLppipiiiOO", &bufobj, &pos, &frame, &big, &nano, &rec_hdr_len, &swapped,
-                          &fcs_len, &link_len, &etype_off, &decode, &skip))
+    int iface = 0;
+    if (!PyArg_ParseTuple(args, "OnLppipiiiOO|i", &bufobj, &pos, &frame, &big, &nano, &rec_hdr_len, &swapped,
+                          &fcs_len, &link_len, &etype_off, &decode, &skip, &iface))
         return NULL;
     if (!PyBytes_Check(bufobj)) {
         PyErr_SetString(PyExc_TypeError, "feed_pcap: buf must be bytes");
@@ -1188,16 +1227,26 @@ static PyObject *Engine_feed_pcap(Engine *e, PyObject *args) {
                         truncated++;
                     if (process(e, &p) < 0)
                         goto error;
+                    if (e->last_kept) { /* a selected stream: its Segment from the reference decoder */
+                        PyObject *seg = PyObject_CallFunction(decode, "OnnnLLiO", bufobj, start, end, rend, frame,
+                                                              (long long)ts, iface, skip);
+                        int r = !seg ? -1 : seg == Py_None ? 0 : keep_segment(e, seg);
+                        Py_XDECREF(seg);
+                        if (r < 0)
+                            goto error;
+                    }
                     continue;
                 }
             }
         }
         /* the layered decoder in Python: a Segment, or None after counting a skip reason */
-        PyObject *seg = PyObject_CallFunction(decode, "OnnnLLiO", bufobj, start, end, rend, frame, (long long)ts, 0,
-                                              skip);
+        PyObject *seg = PyObject_CallFunction(decode, "OnnnLLiO", bufobj, start, end, rend, frame, (long long)ts,
+                                              iface, skip);
         if (!seg)
             goto error;
         int cut = 0, r = seg == Py_None ? 0 : add_segment(e, seg, &cut);
+        if (r == 0 && seg != Py_None && e->last_kept)
+            r = keep_segment(e, seg);
         segments += seg != Py_None;
         truncated += cut;
         Py_DECREF(seg);
@@ -1348,6 +1397,36 @@ static PyObject *Engine_flow(Engine *e, PyObject *arg) {
 
 static PyObject *Engine_len(Engine *e, PyObject *Py_UNUSED(ignored)) { return PyLong_FromSsize_t(e->nflows); }
 
+/* Engine.keep(predicate): select streams inside the pass (see Engine.keep in the struct) */
+static PyObject *Engine_keep(Engine *e, PyObject *pred) {
+    if (!PyCallable_Check(pred)) {
+        PyErr_SetString(PyExc_TypeError, "Engine.keep: the predicate must be callable");
+        return NULL;
+    }
+    if (e->nflows) {
+        PyErr_SetString(PyExc_RuntimeError, "Engine.keep: set the predicate before the first packet");
+        return NULL;
+    }
+    PyObject *kept = PyList_New(0);
+    if (!kept)
+        return NULL;
+    Py_XSETREF(e->kept, kept);
+    Py_XSETREF(e->keep, Py_NewRef(pred));
+    Py_RETURN_NONE;
+}
+
+/* Engine.take_kept() -> the kept Segments since the last call, in capture order */
+static PyObject *Engine_take_kept(Engine *e, PyObject *Py_UNUSED(ignored)) {
+    if (!e->kept)
+        return PyList_New(0);
+    PyObject *fresh = PyList_New(0);
+    if (!fresh)
+        return NULL;
+    PyObject *out = e->kept;
+    e->kept = fresh;
+    return out;
+}
+
 static int Engine_init(Engine *e, PyObject *args, PyObject *kwds) {
     static char *kwlist[] = {"rows", "classes", "initial", "detect_hardware_duplicates", NULL};
     Py_buffer rows, classes, initial;
@@ -1462,6 +1541,8 @@ static void Engine_dealloc(Engine *e) {
     }
     PyMem_Free(e->flows);
     PyMem_Free(e->slots);
+    Py_XDECREF(e->keep);
+    Py_XDECREF(e->kept);
     Py_TYPE(e)->tp_free((PyObject *)e);
 }
 
@@ -1614,6 +1695,9 @@ static PyMethodDef Engine_methods[] = {
     {"flow", (PyCFunction)Engine_flow, METH_O, "The counters of stream i."},
     {"lifecycle", (PyCFunction)Engine_lifecycle, METH_O, "Endpoints, handshake, FINs, RSTs, states, history."},
     {"flow_count", (PyCFunction)Engine_len, METH_NOARGS, "Number of streams so far."},
+    {"keep", (PyCFunction)Engine_keep, METH_O, "Select streams in the pass: keep(stream, previous, caddr, cport, "
+                                               "saddr, sport) -> bool, asked once per stream."},
+    {"take_kept", (PyCFunction)Engine_take_kept, METH_NOARGS, "The selected streams' Segments since the last call."},
     {NULL, NULL, 0, NULL}};
 
 static PyTypeObject EngineType = {
@@ -1654,6 +1738,7 @@ PyMODINIT_FUNC PyInit__engine(void) {
     INTERN(S_opt_bytes, "opt_bytes");
     INTERN(S_payload, "payload");
     INTERN(S_header_truncated, "header_truncated");
+    INTERN(S_stream, "stream");
     if (PyType_Ready(&EngineType) < 0)
         return NULL;
     static PyStructSequence_Desc dir_desc = {"tcptrace._engine.DirRecord",

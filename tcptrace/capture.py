@@ -276,18 +276,24 @@ class CaptureReader:
         :func:`tcptrace.stats.summarize`). pcap records are walked and decoded in C, with this module's layered
         decoder for the frames the fused decode does not take; pcapng goes through the Python block reader.
         ``stats`` and warnings come out exactly as from iterating."""
+        for _ in self.feed_steps(engine):
+            pass
+
+    def feed_steps(self, engine: Any) -> Iterator[None]:
+        """:meth:`feed`, pausing after each batch the engine took (about :data:`CHUNK_SIZE` bytes, or one
+        packet decoded in Python), so a caller can drain ``Engine.take_kept()`` as the capture is read."""
         if self._iterated:
             raise CaptureError(f"{self.name}: a capture can be iterated only once; open it again")
         self._iterated = True
         try:
             if self.stats.format == "pcap":
-                self._feed_pcap(engine)
+                yield from self._feed_pcap(engine)
             else:
-                self._feed_pcapng(engine)
+                yield from self._feed_pcapng(engine)
         finally:
             self.close()
 
-    def _feed_pcap(self, engine: Any) -> None:
+    def _feed_pcap(self, engine: Any) -> Iterator[None]:
         """:meth:`_pcap_records` with the per-record loop in C: same frames, stats and warnings."""
         order, nano, rec_hdr_len, linktype, fcs_len, swapped = self._pcap_params
         slow = _DECODERS[linktype]
@@ -310,6 +316,7 @@ class CaptureReader:
                 stats.truncated_segments += truncated
                 if first_ts is not None:
                     stats.first_ts_ns = first_ts
+                yield
                 avail = len(buf) - pos
                 caplen = -1
                 if avail >= rec_hdr_len:
@@ -629,7 +636,7 @@ class CaptureReader:
                     stats.truncated_segments += 1
                 yield seg
 
-    def _feed_pcapng(self, engine: Any) -> None:
+    def _feed_pcapng(self, engine: Any) -> Iterator[None]:
         """pcapng into the engine at pcap speed: runs of packets of one fused link type are re-packed as pcap
         records (nanosecond timestamps) and handed to ``Engine.feed_pcap`` in batches, so their decode and
         analysis run in C; other packets go through the Python decoder and ``Engine.add``. Same frames, stats and
@@ -638,7 +645,7 @@ class CaptureReader:
         skip = self._skip
         feed, add = engine.feed_pcap, engine.add
         batch = bytearray()
-        batch_lt = -1
+        batch_lt = batch_iface = -1
         batch_first = 0  # frame number before the batch's first packet
         batch_next = 0  # the frame number the next packet needs to join the batch
         pack = struct.Struct("<IIII").pack
@@ -650,7 +657,7 @@ class CaptureReader:
             link_len, etype_off = _FUSED_LAYOUTS[batch_lt]
             _pos, _frame, _status, segments, truncated, _ts = feed(
                 bytes(batch), 0, batch_first, False, True, 16, False, 0, link_len,
-                -1 if etype_off is None else etype_off, _DECODERS[batch_lt], skip,
+                -1 if etype_off is None else etype_off, _DECODERS[batch_lt], skip, batch_iface,
             )  # fmt: skip
             stats.tcp_segments += segments
             stats.truncated_segments += truncated
@@ -659,10 +666,13 @@ class CaptureReader:
         for frame, iface, lt, decode, body, start, end, rend, ts_ns in self._pcapng_packets():
             sec, ns = divmod(ts_ns, 1_000_000_000)
             if lt in _FUSED_LAYOUTS and 0 <= sec < 1 << 32:
-                if batch and (lt != batch_lt or frame != batch_next or len(batch) >= CHUNK_SIZE):
+                if batch and (
+                    lt != batch_lt or iface != batch_iface or frame != batch_next or len(batch) >= CHUNK_SIZE
+                ):
                     flush()
+                    yield
                 if not batch:
-                    batch_lt, batch_first = lt, frame - 1
+                    batch_lt, batch_iface, batch_first = lt, iface, frame - 1
                 batch += pack(sec, ns, end - start, rend - start)
                 batch += body[start:end]
                 batch_next = frame + 1
@@ -674,7 +684,9 @@ class CaptureReader:
                 if seg.header_truncated or len(seg.payload) < seg.len:
                     stats.truncated_segments += 1
                 add(seg)
+            yield
         flush()
+        yield
 
     def _pcapng_idb(self, body: bytes, order: str, number: int) -> tuple[_LinkDecoder | None, int, int, int, int]:
         """Decode an Interface Description Block: link type, snap length, timestamp resolution and offset."""

@@ -19,7 +19,7 @@ from typing import Any, BinaryIO
 from .analysis import analysis_names
 from .model import RST
 from .selection import Selection
-from .stats import FlowSummary, Pipeline, summarize
+from .stats import FlowSummary, Pipeline, engine_module, summarize
 from .vocab import FLAGS, FORBID_EVENTS
 
 REQUIREMENTS = ("handshake", "data", "graceful-close")
@@ -96,27 +96,22 @@ def run_checks(
     wanted = set(streams) if streams is not None else None
     selection = Selection.of(hosts=hosts, ports=ports)  # a host name fails here, before reading
     events: dict[int, dict[str, list[int]]] = {}
-    if forbid:  # only --forbid names the frames of events: that needs the per-packet pass
-        run = Pipeline(source, track_bytes_in_flight=False)
-        for seg in run:
-            if wanted is not None and seg.stream not in wanted:
-                continue
-            if seg.analysis or seg.flags & RST:
-                ev = events.setdefault(seg.stream, {})
-                names = list(analysis_names(seg.analysis))
-                if seg.flags & RST:
-                    names.append("rst")
-                for name in names:
-                    frames = ev.setdefault(name, [])
-                    if len(frames) < _MAX_FRAMES:
-                        frames.append(seg.frame)
-                    else:
-                        frames.append(-1)  # counted, not listed
+    engine = engine_module()
+    rereadable = isinstance(source, (str, os.PathLike)) and os.fspath(source) != "-"
+    if forbid and (engine is None or not rereadable):
+        # only --forbid names the frames of events: the per-packet pass, the selection inside it
+        run = Pipeline(source, track_bytes_in_flight=False, selection=Selection.of(wanted or (), hosts, ports))
+        _collect_events(run, events)
         all_summaries = run.summaries
     else:
         # flow-level assertions and --baseline read the flow documents: the same pass (the C engine when built)
         # that `tcptrace flows --format json`, and so the baseline, comes from
         all_summaries, _stats = summarize(source)
+        if forbid:  # frames for the streams that have a forbidden event: a second pass, selecting only them
+            names = {n for f in forbid for n in FORBIDDABLE[f]} | ({"retransmission"} if max_retransmissions else set())
+            hit = [s.flow.stream for s in all_summaries if _has_any(s, names)]
+            if hit:
+                _collect_events(Pipeline(source, track_bytes_in_flight=False, selection=Selection.of(hit)), events)
     name = os.fspath(source) if isinstance(source, (str, os.PathLike)) else str(getattr(source, "name", "<stream>"))
     result = CheckResult(name)
     summaries = [s for s in all_summaries if (wanted is None or s.flow.stream in wanted) and selection.matches(s.flow)]
@@ -130,6 +125,26 @@ def run_checks(
         result.findings.extend(_flow_findings(s, d, events.get(s.flow.stream, {}), require, forbid,
                                               max_retransmissions, max_rtt_ms))  # fmt: skip
     return result
+
+
+def _collect_events(run: Pipeline, events: dict[int, dict[str, list[int]]]) -> None:
+    """The frames of each stream's analysis flags and RSTs (at most _MAX_FRAMES each; more are counted as -1)."""
+    for seg in run:
+        if seg.analysis or seg.flags & RST:
+            ev = events.setdefault(seg.stream, {})
+            names = list(analysis_names(seg.analysis))
+            if seg.flags & RST:
+                names.append("rst")
+            for name in names:
+                frames = ev.setdefault(name, [])
+                frames.append(seg.frame if len(frames) < _MAX_FRAMES else -1)  # beyond: counted, not listed
+
+
+def _has_any(s: FlowSummary, names: set[str]) -> bool:
+    """Whether the summary counted a segment with one of these analysis flags (or "rst")."""
+    return any(d.flag_counts.get(n) for d in s.dirs for n in names) or (
+        "rst" in names and any(d.rst_packets for d in s.dirs)
+    )
 
 
 def _flow_findings(

@@ -21,8 +21,7 @@ from .check import DEFAULT_IGNORE, FORBIDDABLE, REQUIREMENTS, compare_baseline, 
 from .errors import TcptraceError
 from .export import csv_lines, dumps_indented, flows_csv_lines, flows_table_lines, jsonl_lines, table_lines
 from .messages import LANGUAGES
-from .selection import Selection, SelectionError, parse_host
-from .stats import Pipeline
+from .selection import Selection, SelectionError, missing_streams_message, parse_host
 
 # Start-up time matters for a command line: what only some commands need (the narrator, json, the ladder and
 # matplotlib) is imported inside those commands; the names below are for annotations only.
@@ -73,11 +72,7 @@ def _nothing_selected(capture: str, missing: tuple[int, ...], streams_total: int
     selection that matched nothing says so on stderr and exits 1 (wording from the message catalogue)."""
     t = LANGUAGES[lang]
     if missing:
-        if streams_total > 1:
-            have = t["select.have"].format(n=streams_total, last=streams_total - 1)
-        else:
-            have = t["select.have.one" if streams_total else "select.have.none"]
-        raise InputError(t["select.missing"].format(streams=", ".join(map(str, missing)), capture=capture, have=have))
+        raise InputError(missing_streams_message(capture, missing, streams_total, lang))
     click.echo(f"tcptrace: {t['select.none'].format(capture=capture)}", err=True)
     raise SystemExit(1)
 
@@ -212,18 +207,18 @@ def packets(capture: str, streams: tuple[int, ...], fmt: str, hosts: tuple[str, 
     # capture order, each segment's endpoint states settled with hindsight as explain tells them (at most 1 s late)
     stream = PacketStream(capture, selection)
     segs = iter(stream)
-    flows = stream.run.tracker.flows
     if fmt == "jsonl":
         _echo_lines(jsonl_lines(segs))
     elif fmt == "csv":
         _echo_lines(csv_lines(segs))
     else:
         _echo_lines(table_lines(segs, origin_ns=lambda: stream.stats.first_ts_ns))
-        click.echo(accounting(stream.stats, len(flows)))
+        click.echo(accounting(stream.stats, stream.run.streams_total))
     for w in stream.stats.warnings:
         click.echo(f"warning: {w}", err=True)
     if not selection.everything and not stream.selected:
-        _nothing_selected(capture, selection.missing(len(flows)), len(flows))
+        total = stream.run.streams_total
+        _nothing_selected(capture, selection.missing(total), total)
 
 
 packets.help = inspect.cleandoc(packets.help or "") + "\n\n" + CAPTURE_HELP
@@ -419,12 +414,10 @@ def check(
 
 def _stream_data(capture: str, stream: int) -> tuple[Any, list[Segment]]:
     """The summary and the analysed segments of one stream (a clean error when there is no such stream)."""
-    run = Pipeline(capture)
-    segs = [s for s in run if s.stream == stream]
-    summary = next((x for x in run.summaries if x.flow.stream == stream), None)
-    if summary is None:
-        raise InputError(f"{capture} has no TCP stream {stream} (it has {len(run.summaries)} streams)")
-    return summary, segs
+    from .engine import one_stream
+
+    ff = one_stream(capture, stream)
+    return ff.summary, ff.segments
 
 
 @main.command()

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from .model import ACK, FIN, RST, SYN, Segment
-from .selection import Selection
+from .selection import NoSuchStream, Selection, missing_streams_message
 from .stats import FlowSummary, Pipeline
 
 HORIZON_NS = 2_000_000_000  # an ended stream is handed out when the capture is this far past its end
@@ -61,7 +61,7 @@ class FlowStream:
     ) -> None:  # fmt: skip
         self.selection = selection or Selection()
         self.horizon_ns = horizon_ns
-        self.run = Pipeline(source)
+        self.run = Pipeline(source, selection=self.selection)
         self.late: dict[int, int] = {}  # stream -> segments that came after it was handed out
         self.streams_total = 0
 
@@ -70,45 +70,31 @@ class FlowStream:
         return self.run.stats
 
     def __iter__(self) -> Iterator[FinishedFlow]:
-        flows_of = self.run.tracker.flows
-        selection = self.selection
+        run = self.run
         horizon = self.horizon_ns
         open_segs: dict[int, list[Segment]] = {}  # selected streams not handed out yet
         ended_at: dict[int, int] = {}  # stream -> capture time its close or reset was seen
         done: set[int] = set()
         late = self.late
-        last_on_ports: dict[tuple[Any, ...], FlowSummary] = {}  # the latest stream of each four-tuple
-        previous: dict[int, FlowSummary] = {}
-        known = 0
         deadline = _NEVER  # the earliest capture time at which an ended stream is due
 
         def finish(n: int) -> FinishedFlow:
             ended_at.pop(n, None)
             done.add(n)
-            summary = flows_of[n].summary
+            summary = run.flow(n).summary
             assert summary is not None
-            return FinishedFlow(summary, open_segs.pop(n), previous.get(n))
+            return FinishedFlow(summary, open_segs.pop(n), run.previous(n))
 
-        for seg in self.run:
+        for seg in run:  # the selected streams' segments only
             n = seg.stream
-            while known <= n:  # a new stream: which earlier one used its ports
-                f = flows_of[known]
-                key = (f.client.addr, f.client.port, f.server.addr, f.server.port)
-                if f.summary is not None:
-                    if key in last_on_ports:
-                        previous[known] = last_on_ports[key]
-                    last_on_ports[key] = f.summary
-                known += 1
             if n in done:
                 late[n] = late.get(n, 0) + 1
                 continue
             segs = open_segs.get(n)
             if segs is None:
-                if not selection.matches(flows_of[n]):
-                    continue
                 segs = open_segs[n] = []
             segs.append(seg)
-            summary = flows_of[n].summary
+            summary = run.flow(n).summary
             # (cheap tests first: most segments neither reset nor follow two FINs)
             may_end = summary is not None and (summary.rst or len(summary.fin_frames) == 2)
             if may_end and n not in ended_at and ended(summary):
@@ -118,9 +104,27 @@ class FlowStream:
                 for m in sorted(m for m, ts in ended_at.items() if seg.ts_ns - ts >= horizon):
                     yield finish(m)
                 deadline = min(ended_at.values(), default=_NEVER - horizon) + horizon
-        self.streams_total = len(flows_of)
+        self.streams_total = run.streams_total
         for n in sorted(open_segs):
             yield finish(n)
+
+
+def one_stream(source: str | os.PathLike[str] | BinaryIO, stream: int) -> FinishedFlow:
+    """Stream ``stream`` of a capture, whole: what ``diagram``, ``graph`` and ``ladder_for``/``graph_for`` draw.
+    One pass, the selection inside the engine when it is built. Raises
+    :class:`~tcptrace.selection.NoSuchStream` when the capture has no such stream.
+
+    >>> ff = one_stream("sample_pcaps/port_reuse.pcap", 1)
+    >>> ff.stream, len(ff.segments), ff.previous.flow.stream
+    (1, 10, 0)
+    """
+    run = Pipeline(source, selection=Selection.of([stream]))
+    segs = list(run)
+    if not segs:
+        raise NoSuchStream(missing_streams_message(getattr(source, "name", source), [stream], run.streams_total))
+    summary = run.flow(stream).summary
+    assert summary is not None
+    return FinishedFlow(summary, segs, run.previous(stream))
 
 
 PACKET_HORIZON_NS = 1_000_000_000  # how long packets wait, at most, for the packets that settle their states
@@ -148,7 +152,7 @@ class PacketStream:
     ) -> None:  # fmt: skip
         self.selection = selection or Selection()
         self.horizon_ns = horizon_ns
-        self.run = Pipeline(source)
+        self.run = Pipeline(source, selection=self.selection)
         self.selected = 0
 
     @property
@@ -162,8 +166,7 @@ class PacketStream:
         from .state import TcpState
 
         established = (TcpState.ESTABLISHED, TcpState.ESTABLISHED)
-        flows_of = self.run.tracker.flows
-        selection = self.selection
+        flow_of = self.run.flow
         horizon = self.horizon_ns
         waiting: deque[Segment] = deque()  # capture order, not yet handed out
         settled: set[int] = set()  # id() of waiting segments whose states are final
@@ -180,7 +183,7 @@ class PacketStream:
 
         def settle_if_quiet(n: int, seg: Segment) -> None:
             # the online machine says both ESTABLISHED, the handshake is over and no FIN, RST or SYN is open
-            summary = flows_of[n].summary
+            summary = flow_of(n).summary
             if summary is None or summary.fin_frames or summary.rst or not summary.handshake_done:
                 return
             if (seg.client_state, seg.server_state) != established:
@@ -194,10 +197,8 @@ class PacketStream:
             else:  # hindsight disagrees: keep waiting
                 open_part[n] = part
 
-        for seg in self.run:
+        for seg in self.run:  # the selected streams' segments only
             n = seg.stream
-            if n not in quiet and n not in open_part and not selection.matches(flows_of[n]):
-                continue
             self.selected += 1
             if n in quiet and not seg.flags & _SETTLING:
                 seg.client_state = seg.server_state = "ESTABLISHED"
@@ -227,4 +228,4 @@ class PacketStream:
             yield head
 
 
-__all__ = ["HORIZON_NS", "PACKET_HORIZON_NS", "FinishedFlow", "FlowStream", "PacketStream", "ended"]
+__all__ = ["HORIZON_NS", "PACKET_HORIZON_NS", "FinishedFlow", "FlowStream", "PacketStream", "ended", "one_stream"]

@@ -68,6 +68,7 @@ class Flow:
         "last_frame",
         "last_ts_ns",
         "packets",
+        "previous_stream",
         "reused_ports_frame",
         "roles_guessed",
         "stream",
@@ -84,6 +85,7 @@ class Flow:
         self.last_ts_ns = seg.ts_ns
         self.packets = 0
         self.reused_ports_frame: int | None = None  # frame whose SYN reopened this 4-tuple as a new stream
+        self.previous_stream: int | None = None  # the stream whose 4-tuple that SYN reopened
         self.analysis: Any = None  # per-stream state of tcptrace.analysis (kept here: one lookup per packet)
         self.summary: Any = None  # the stream's tcptrace.stats.FlowSummary, when a Pipeline runs
 
@@ -141,6 +143,12 @@ class FlowTracker:
         self._table[(seg.dst, seg.dport, seg.src, seg.sport)] = (flow, fwd.reverse, dst, src)
         return entry
 
+    def forget(self, seg: Segment) -> None:
+        """Forget the stream of ``seg``'s four-tuple, so that ``seg`` begins a new one (the selection inside the
+        C engine's pass: the engine decided, having seen streams this tracker was not shown)."""
+        self._table.pop((seg.src, seg.sport, seg.dst, seg.dport), None)
+        self._table.pop((seg.dst, seg.dport, seg.src, seg.sport), None)
+
     def feed(self, seg: Segment) -> Flow:
         """Fill in ``seg``'s stream fields and return its flow."""
         entry = self._table.get((seg.src, seg.sport, seg.dst, seg.dport))
@@ -187,6 +195,7 @@ class FlowTracker:
                 # numbers reused"); a SYN with the same ISN is a retransmission and stays in the old one.
                 entry = self._new_flow(seg, key)
                 entry[0].reused_ports_frame = seg.frame
+                entry[0].previous_stream = flow.stream
             elif syn_ack == _SYN_ACK:
                 # packet-tcp.c (issue 16944): a SYN/ACK with a new ISN re-bases this direction in place.
                 fwd.base = seg.seq_raw

@@ -31,7 +31,6 @@ from .analysis import (
     A_SPURIOUS_RETRANSMISSION,
     A_ZERO_WINDOW_PROBE,
 )
-from .errors import TcptraceError
 from .model import ACK, FIN, RST, SYN, Direction, Segment
 from .seqnum import diff
 
@@ -727,14 +726,10 @@ def graph_for(path: Any, stream: int, kind: GraphKind | str, **kw: Any) -> Axes:
     >>> [t.get_text() for t in ax.get_legend().get_texts()]
     ['data segments', 'ACK', 'receive window', 'SACK', 'retransmission (R)', 'SYN', 'FIN']
     """
-    from .stats import Pipeline
+    from .engine import one_stream
 
-    run = Pipeline(path)
-    segs = [s for s in run if s.stream == stream]
-    summary = next((x for x in run.summaries if x.flow.stream == stream), None)
-    if summary is None:
-        n = len(run.summaries)
-        raise TcptraceError(f"no TCP stream {stream} in {path} (it has {n} stream{'s' if n != 1 else ''})")
+    ff = one_stream(path, stream)
+    summary, segs = ff.summary, ff.segments
     return draw_graph(summary, segs, kind, **kw)
 
 

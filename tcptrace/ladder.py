@@ -53,7 +53,6 @@ from .analysis import (
     analysis_names,
     info_names,
 )
-from .errors import TcptraceError
 from .events import initial_states, resolve_states
 from .messages import LANGUAGES
 from .model import FIN, RST, SYN, Segment, flag_names, format_endpoint
@@ -618,15 +617,10 @@ def ladder_for(
     >>> [(a.frame, a.label, a.category) for a in lad.arrows]
     [(3, 'SYN  seq=0', 'handshake'), (4, 'RST, ACK  raw seq=0 ack=1', 'rst')]
     """
-    from .stats import Pipeline
+    from .engine import one_stream
 
-    run = Pipeline(path)
-    segs = [s for s in run if s.stream == stream]
-    summary = next((x for x in run.summaries if x.flow.stream == stream), None)
-    if summary is None:
-        n = len(run.summaries)
-        have = f"streams 0–{n - 1}" if n else "no TCP streams"
-        raise TcptraceError(f"no TCP stream {stream} in this capture ({have})")
+    ff = one_stream(path, stream)
+    summary, segs = ff.summary, ff.segments
     return build_ladder(summary, segs, **kw)
 
 

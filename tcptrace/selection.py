@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from .errors import TcptraceError
 
 if TYPE_CHECKING:
-    from .flow import Flow
+    from .flow import Flow, HalfFlow
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -60,17 +60,18 @@ class Selection:
             return True
         hit = self._cache.get(flow.stream)
         if hit is None:
-            hit = self._decide(flow)
+            hit = self.matches_endpoints(flow.stream, flow.client, flow.server)
             self._cache[flow.stream] = hit
         return hit
 
-    def _decide(self, flow: Flow) -> bool:
-        if self.streams and flow.stream not in self.streams:
+    def matches_endpoints(self, stream: int, client: HalfFlow, server: HalfFlow) -> bool:
+        """Whether stream number ``stream`` between ``client`` and ``server`` is selected (not cached)."""
+        if self.streams and stream not in self.streams:
             return False
-        if self.ports and not {flow.client.port, flow.server.port} & self.ports:
+        if self.ports and not {client.port, server.port} & self.ports:
             return False
         if self.networks:
-            addrs = [ipaddress.ip_address(h.addr_text) for h in (flow.client, flow.server)]
+            addrs = [ipaddress.ip_address(h.addr_text) for h in (client, server)]
             if not any(a in net for a in addrs for net in self.networks if a.version == net.version):
                 return False
         return True
@@ -80,4 +81,20 @@ class Selection:
         return tuple(sorted(n for n in self.streams if n >= streams_total))
 
 
-__all__ = ["Selection", "SelectionError", "parse_host"]
+class NoSuchStream(TcptraceError, LookupError):
+    """A requested stream number the capture does not have."""
+
+
+def missing_streams_message(capture: object, missing: Iterable[int], streams_total: int, lang: str = "en") -> str:
+    """The error text for stream numbers a capture lacks, worded from the message catalogue."""
+    from .messages import LANGUAGES
+
+    t = LANGUAGES[lang]
+    if streams_total > 1:
+        have = t["select.have"].format(n=streams_total, last=streams_total - 1)
+    else:
+        have = t["select.have.one" if streams_total else "select.have.none"]
+    return t["select.missing"].format(streams=", ".join(map(str, missing)), capture=capture, have=have)
+
+
+__all__ = ["NoSuchStream", "Selection", "SelectionError", "missing_streams_message", "parse_host"]

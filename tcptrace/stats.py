@@ -736,30 +736,119 @@ class Pipeline:
     [(3, 'handshake', 'SYN_SENT', 'SYN_RECEIVED'), (4, 'handshake', 'ESTABLISHED', 'SYN_RECEIVED')]
     >>> run.summaries[0].closed()
     'graceful_close_by_client'
+
+    With a ``selection`` (:class:`tcptrace.selection.Selection`) only the selected streams' segments come out.
+    When the C engine is built, the selection is applied inside the engine's pass: the engine tracks every
+    stream, and only the selected ones' segments are decoded again and analysed here, so ``-s N`` costs one
+    engine pass plus the Python work for stream N. The Python reference path reads, tracks and analyses
+    everything and filters; both give the same segments, stream numbers and flags (tests/test_engine.py).
+
+    >>> from tcptrace.selection import Selection
+    >>> run = Pipeline("sample_pcaps/port_reuse.pcap", selection=Selection.of([1]))
+    >>> [(s.frame, s.stream) for s in run][:2], run.streams_total
+    ([(13, 1), (14, 1)], 2)
     """
 
-    def __init__(self, source: Any, *, track_bytes_in_flight: bool = True) -> None:
+    def __init__(self, source: Any, *, track_bytes_in_flight: bool = True, selection: Any = None) -> None:
+        self.selection = selection if selection is not None and not selection.everything else None
+        self._source = source
+        self._track_bytes_in_flight = track_bytes_in_flight
+        engine = engine_module() if self.selection is not None else None
+        self._start(engine)
+
+    def _start(self, engine: Any) -> None:
         from .analysis import Analyzer
         from .capture import open_capture
         from .flow import FlowTracker
 
-        self.capture = open_capture(source)
+        self.capture = open_capture(self._source)
         self.tracker = FlowTracker()
-        self.analyzer = Analyzer(track_bytes_in_flight=track_bytes_in_flight)
+        self.analyzer = Analyzer(track_bytes_in_flight=self._track_bytes_in_flight)
         self._summaries: list[FlowSummary] = []
+        self._by_stream: dict[int, Flow] = {}  # the streams seen (with the engine: the selected) -> their flows
+        self._engine: Any = None if engine is None else engine.Engine(*_engine_tables())
 
     def __iter__(self) -> Iterator[Segment]:
+        if self._engine is None:
+            yield from self._iter_python()
+            return
+        yielded = False
+        try:
+            for seg in self._iter_engine():
+                yielded = True
+                yield seg
+        except OverflowError as exc:
+            # A timestamp beyond the engine's 64-bit nanoseconds (a damaged pcapng timestamp, year 2262+): read
+            # the file again in Python (unbounded integers), as summarize() does; a stream cannot be read twice.
+            source = self._source
+            if yielded or not isinstance(source, (str, os.PathLike)) or os.fspath(source) == "-":
+                raise CaptureError(
+                    f"{getattr(source, 'name', source)}: a timestamp beyond the year 2262 (damaged?); "
+                    "read it with TCPTRACE_ENGINE=python"
+                ) from exc
+            self._start(None)
+            yield from self._iter_python()
+
+    def _iter_python(self) -> Iterator[Segment]:
         feed = self.tracker.feed
         analyze = self.analyzer.analyze
+        selection = self.selection
         for seg in self.capture:
             flow = feed(seg)
             analyze(seg, flow)
             summary = flow.summary
             if summary is None:
-                summary = flow.summary = FlowSummary(flow)
-                self._summaries.append(summary)
+                summary = flow.summary = self._new_summary(flow)
             summary.add(seg)
-            yield seg
+            if selection is None or selection.matches(flow):
+                yield seg
+
+    def _new_summary(self, flow: Flow) -> FlowSummary:
+        summary = FlowSummary(flow)
+        self._summaries.append(summary)
+        self._by_stream[flow.stream] = flow
+        return summary
+
+    def _iter_engine(self) -> Iterator[Segment]:
+        """The selected streams, selected inside the engine's pass (see the class docstring)."""
+        from .flow import HalfFlow
+
+        eng, selection = self._engine, self.selection
+        assert selection is not None
+        previous: dict[int, int] = {}  # a selected stream -> the stream whose ports its SYN reopened
+
+        def keep(stream: int, prev: int, caddr: bytes, cport: int, saddr: bytes, sport: int) -> bool:
+            if not selection.matches_endpoints(stream, HalfFlow(caddr, cport), HalfFlow(saddr, sport)):
+                return False
+            if prev >= 0:
+                previous[stream] = prev
+            return True
+
+        eng.keep(keep)
+        tracker = self.tracker
+        feed = tracker.feed
+        analyze = self.analyzer.analyze
+        by_stream = self._by_stream
+        for _ in self.capture.feed_steps(eng):
+            for seg in eng.take_kept():
+                n = seg.stream  # the engine's tcp.stream: it saw every stream, the tracker only the selected
+                flow = by_stream.get(n)
+                if flow is None:  # the engine began stream n with this segment: so does the tracker
+                    tracker.forget(seg)
+                    flow = feed(seg)
+                    flow.stream = n
+                    if n in previous:  # its SYN reopened the ports of stream previous[n] (packet-tcp.c)
+                        flow.reused_ports_frame = seg.frame
+                        flow.previous_stream = previous[n]
+                    by_stream[n] = flow
+                    summary = flow.summary = FlowSummary(flow)
+                    self._summaries.append(summary)
+                else:
+                    feed(seg)
+                seg.stream = n
+                analyze(seg, flow)
+                flow.summary.add(seg)
+                yield seg
 
     def run(self) -> Pipeline:
         """Consume the whole capture (when only the summaries are wanted)."""
@@ -769,7 +858,29 @@ class Pipeline:
 
     @property
     def summaries(self) -> list[FlowSummary]:
+        """The summaries of the streams seen (all of them, or with a selection in the engine: the selected)."""
         return list(self._summaries)
+
+    def flow(self, stream: int) -> Flow:
+        """A stream seen so far (with a selection in the engine: a selected one)."""
+        return self._by_stream[stream]
+
+    @property
+    def streams_total(self) -> int:
+        """How many streams the capture has so far, selected or not."""
+        return self._engine.flow_count() if self._engine is not None else len(self.tracker.flows)
+
+    def previous(self, stream: int) -> FlowSummary | None:
+        """The summary of the stream that used ``stream``'s four-tuple before it (port reuse), if any; from the
+        engine when that stream was not selected."""
+        prev = self._by_stream[stream].previous_stream
+        if prev is None:
+            return None
+        flow = self._by_stream.get(prev)
+        if flow is not None and flow.summary is not None:
+            summary: FlowSummary = flow.summary
+            return summary
+        return engine_summary(self._engine, prev)
 
     @property
     def stats(self) -> Any:
@@ -840,71 +951,75 @@ def _engine_tables() -> tuple[bytes, bytes, bytes]:
 
 
 def _summarize_engine(source: Any, engine: Any) -> tuple[list[FlowSummary], Any]:
-    from .analysis import ANALYSIS_FLAGS, FlowAnalysis
     from .capture import open_capture
-    from .flow import HalfFlow
-    from .state import _MESSAGES, EndpointMachine
 
     cap = open_capture(source)
     eng = engine.Engine(*_engine_tables())
     cap.feed(eng)
+    return [engine_summary(eng, stream) for stream in range(eng.flow_count())], cap.stats
+
+
+def engine_summary(eng: Any, stream: int) -> FlowSummary:
+    """Stream ``stream`` of a ``tcptrace._engine.Engine`` as a :class:`FlowSummary` (as the engine has it now)."""
+    from .analysis import ANALYSIS_FLAGS, FlowAnalysis
+    from .flow import HalfFlow
+    from .state import _MESSAGES, EndpointMachine
+
     states = list(TcpState)
-    summaries: list[FlowSummary] = []
-    for stream in range(eng.flow_count()):
-        life = eng.lifecycle(stream)  # a LifecycleRecord and a FlowRecord: fields by name (vocab.ENGINE_RECORDS)
-        rec = eng.flow(stream)
-        flow = Flow.__new__(Flow)
-        flow.stream = stream
-        flow.halves = (HalfFlow(life.client_addr, life.client_port), HalfFlow(life.server_addr, life.server_port))
-        flow.roles_guessed = bool(life.roles_guessed)
-        flow.first_frame, flow.last_frame = rec.first_frame, rec.last_frame
-        flow.halves[0].base, flow.halves[1].base = rec.base_client, rec.base_server
-        flow.halves[0].win_scale, flow.halves[1].win_scale = rec.win_scale_client, rec.win_scale_server
-        first_ts, last_ts, packets = rec.first_ts, rec.last_ts, rec.packets
-        first_direction, completeness, ts_first_rtt, reused = (
-            rec.first_direction, rec.completeness, rec.ts_first_rtt, rec.reused_ports_frame)  # fmt: skip
-        dirs = (rec.client, rec.server)
-        syn_frame, synack_frame, handshake_ack_frame = life.syn_frame, life.synack_frame, life.handshake_ack_frame
-        handshake_done, fin_frames, fin_next, fin_acked = (
-            life.handshake_done, life.fin_frames, life.fin_next, life.fin_acked)  # fmt: skip
-        resets, data_after_fin, anomalies = life.resets, life.data_after_fin, life.anomalies
-        client_state, server_state, options = life.client_state, life.server_state, life.options
-        history, orig_dir, sent = life.history, life.orig_dir, life.sent
-        flow.first_ts_ns = first_ts
-        flow.last_ts_ns = last_ts
-        flow.packets = packets
-        flow.reused_ports_frame = reused or None
-        fa = flow.analysis = FlowAnalysis()
-        fa.ts_first_rtt = ts_first_rtt
-        s = flow.summary = FlowSummary(flow)
-        s.first_ts, s.last_ts, s.packets = first_ts, last_ts, packets
-        s.first_direction, s.completeness = first_direction, completeness
-        s.syn_frame, s.synack_frame, s.handshake_ack_frame = syn_frame, synack_frame, handshake_ack_frame
-        s.handshake_done = bool(handshake_done)
-        s.fin_frames = fin_frames
-        s.fin_next = list(fin_next)
-        s.fin_acked = list(fin_acked)
-        s.rst = [(d, f, states[st].value, RST_CAUSES[cause], n) for d, f, st, cause, n in resets]
-        s.data_after_fin = list(data_after_fin)
-        s.anomalies = [{"frame": f, "text": _MESSAGES[states[st], i]} for f, st, i in anomalies]
-        # The engine keeps the final states, not their history (which only narratives and diagrams read).
-        s.machine.client = EndpointMachine(states[client_state], Role.CLIENT)
-        s.machine.server = EndpointMachine(states[server_state], Role.SERVER)
-        zeek = s.zeek
-        zeek.history = history.decode("ascii")
-        zeek.orig_dir = orig_dir
-        zeek.flipped = history.startswith(b"^")
-        zeek.sent = [{ch for i, ch in enumerate(ZEEK_SENT_LETTERS) if mask >> i & 1} for mask in sent]
-        for d, drec, (mss, wscale, sack_permitted, timestamps) in zip(s.dirs, dirs, options, strict=True):
-            for name in ENGINE_DIR_FIELDS:  # a DirRecord: the engine's counters by DirStats's names
-                setattr(d, name, getattr(drec, name))
-            d.flag_counts = {name: n for name, n in zip(ANALYSIS_FLAGS, drec.flag_counts, strict=True) if n}
-            d.mss = None if mss < 0 else mss
-            d.wscale = None if wscale < 0 else wscale
-            d.sack_permitted = bool(sack_permitted)
-            d.timestamps = bool(timestamps)
-        summaries.append(s)
-    return summaries, cap.stats
+    life = eng.lifecycle(stream)  # a LifecycleRecord and a FlowRecord: fields by name (vocab.ENGINE_RECORDS)
+    rec = eng.flow(stream)
+    flow = Flow.__new__(Flow)
+    flow.stream = stream
+    flow.halves = (HalfFlow(life.client_addr, life.client_port), HalfFlow(life.server_addr, life.server_port))
+    flow.roles_guessed = bool(life.roles_guessed)
+    flow.first_frame, flow.last_frame = rec.first_frame, rec.last_frame
+    flow.halves[0].base, flow.halves[1].base = rec.base_client, rec.base_server
+    flow.halves[0].win_scale, flow.halves[1].win_scale = rec.win_scale_client, rec.win_scale_server
+    first_ts, last_ts, packets = rec.first_ts, rec.last_ts, rec.packets
+    first_direction, completeness, ts_first_rtt, reused = (
+        rec.first_direction, rec.completeness, rec.ts_first_rtt, rec.reused_ports_frame)  # fmt: skip
+    dirs = (rec.client, rec.server)
+    syn_frame, synack_frame, handshake_ack_frame = life.syn_frame, life.synack_frame, life.handshake_ack_frame
+    handshake_done, fin_frames, fin_next, fin_acked = (
+        life.handshake_done, life.fin_frames, life.fin_next, life.fin_acked)  # fmt: skip
+    resets, data_after_fin, anomalies = life.resets, life.data_after_fin, life.anomalies
+    client_state, server_state, options = life.client_state, life.server_state, life.options
+    history, orig_dir, sent = life.history, life.orig_dir, life.sent
+    flow.first_ts_ns = first_ts
+    flow.last_ts_ns = last_ts
+    flow.packets = packets
+    flow.reused_ports_frame = reused or None
+    flow.previous_stream = None  # (not in the engine's records; Pipeline.previous asks the engine's pass)
+    fa = flow.analysis = FlowAnalysis()
+    fa.ts_first_rtt = ts_first_rtt
+    s = flow.summary = FlowSummary(flow)
+    s.first_ts, s.last_ts, s.packets = first_ts, last_ts, packets
+    s.first_direction, s.completeness = first_direction, completeness
+    s.syn_frame, s.synack_frame, s.handshake_ack_frame = syn_frame, synack_frame, handshake_ack_frame
+    s.handshake_done = bool(handshake_done)
+    s.fin_frames = fin_frames
+    s.fin_next = list(fin_next)
+    s.fin_acked = list(fin_acked)
+    s.rst = [(d, f, states[st].value, RST_CAUSES[cause], n) for d, f, st, cause, n in resets]
+    s.data_after_fin = list(data_after_fin)
+    s.anomalies = [{"frame": f, "text": _MESSAGES[states[st], i]} for f, st, i in anomalies]
+    # The engine keeps the final states, not their history (which only narratives and diagrams read).
+    s.machine.client = EndpointMachine(states[client_state], Role.CLIENT)
+    s.machine.server = EndpointMachine(states[server_state], Role.SERVER)
+    zeek = s.zeek
+    zeek.history = history.decode("ascii")
+    zeek.orig_dir = orig_dir
+    zeek.flipped = history.startswith(b"^")
+    zeek.sent = [{ch for i, ch in enumerate(ZEEK_SENT_LETTERS) if mask >> i & 1} for mask in sent]
+    for d, drec, (mss, wscale, sack_permitted, timestamps) in zip(s.dirs, dirs, options, strict=True):
+        for name in ENGINE_DIR_FIELDS:  # a DirRecord: the engine's counters by DirStats's names
+            setattr(d, name, getattr(drec, name))
+        d.flag_counts = {name: n for name, n in zip(ANALYSIS_FLAGS, drec.flag_counts, strict=True) if n}
+        d.mss = None if mss < 0 else mss
+        d.wscale = None if wscale < 0 else wscale
+        d.sack_permitted = bool(sack_permitted)
+        d.timestamps = bool(timestamps)
+    return s
 
 
 __all__ = ["DirStats", "FlowSummary", "Pipeline", "completeness_label", "engine_module", "summarize"]
