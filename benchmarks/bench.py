@@ -293,7 +293,8 @@ def print_table(capture: dict[str, Any], results: list[ToolResult], env: dict[st
     if conns:
         print(f"  TCP conns  {', '.join(conns)}")
     print(f"host         {env['platform']}, {env['cpus']} CPUs, Python {env['python']}")
-    print(f"runs         best wall time of {repeat}; peak RSS = max over runs; ratios are tool / reference\n")
+    print(f"runs         best wall time of {repeat}; peak RSS = max over runs; ratios are tool / reference")
+    print(f"bytecode     {env.get('bytecode', '?')}\n")
     header = (
         f"{'tool':<30} {'best s':>8} {'median s':>9} {'cpu s':>7} {'packets/s':>11} {'RSS MiB':>8} "
         f"{'t/tshark':>9} {'t/classic':>9} {'rss/tshark':>10} {'rss/classic':>11}"
@@ -327,6 +328,20 @@ def print_table(capture: dict[str, Any], results: list[ToolResult], env: dict[st
         )
 
 
+def ensure_bytecode() -> str:
+    """Compile the tcptrace package's modules to bytecode (as `pip install` does), so start-up is measured as
+    users see it; returns what was done."""
+    import compileall
+    import importlib.util
+
+    spec = importlib.util.find_spec("tcptrace")
+    if spec is None or not spec.submodule_search_locations:
+        return "tcptrace not importable"
+    where = next(iter(spec.submodule_search_locations))
+    ok = compileall.compile_dir(where, quiet=1)
+    return f"compiled ({where})" if ok else f"compileall failed in {where}"
+
+
 def main(argv: list[str] | None = None) -> int:
     formatter = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=formatter)
@@ -349,6 +364,9 @@ def main(argv: list[str] | None = None) -> int:
         "classic_tcptrace": first_line([str(CLASSIC_TCPTRACE), "-v"]) if CLASSIC_TCPTRACE.exists() else None,
         "engine": engine_in_use(),
     }
+    # An installed package runs from bytecode pip compiled at install time; a development checkout run with
+    # PYTHONDONTWRITEBYTECODE=1 (as some sandboxes set) would otherwise compile every module on every start.
+    env["bytecode"] = ensure_bytecode()
     # Read the file once so every tool starts from a warm page cache.
     with open(capture_path, "rb") as fh:
         while fh.read(16 * 1024 * 1024):

@@ -54,6 +54,11 @@ typedef struct {
     int dir, state, cause;
 } Rst;
 
+typedef struct {
+    int64_t frame;
+    uint8_t state, input;
+} Anomaly;
+
 typedef struct { /* analysis.DirState */
     uint32_t nextseq, maxseqtobeacked, lastack, window;
     int64_t nextseqframe, nextseqtime, lastacktime, lastackframe, lastnondupack, dupacknum;
@@ -96,9 +101,8 @@ typedef struct {
     int fin_dir[2];
     Rst *rst;
     Py_ssize_t nrst, caprst;
-    int64_t anomaly_frame[MAX_ANOMALIES];
-    uint8_t anomaly_state[MAX_ANOMALIES], anomaly_input[MAX_ANOMALIES];
-    int nanomalies;
+    Anomaly *anomalies; /* allocated at the first one: most streams have none (keeps a stream ~1 KB smaller) */
+    Py_ssize_t nanomalies, capanomalies;
     /* SYN options per direction (mss -1 = none) */
     int mss[2], wscale_opt[2], sack_permitted[2], timestamps[2];
     /* Zeek history (stats._ZeekHistory) */
@@ -468,7 +472,7 @@ static int unacked_push(ADir *a, int64_t frame, uint32_t seq, uint32_t nextseq, 
             a->n -= a->head;
             a->head = 0;
         }
-        if (grow((void **)&a->segs, &a->cap, a->n + 1, sizeof(Unacked), 8) < 0)
+        if (grow((void **)&a->segs, &a->cap, a->n + 1, sizeof(Unacked), 2) < 0)
             return -1;
     }
     Unacked *u = &a->segs[a->n++];
@@ -900,19 +904,22 @@ static int zeek_add(FlowC *f, const Pkt *p, int dir, int ta, int first) {
     return 0;
 }
 
-static void machine_step(Engine *e, FlowC *f, int who, int input, int64_t frame) {
+static int machine_step(Engine *e, FlowC *f, int who, int input, int64_t frame) {
     int st = f->state[who];
     int nw = e->rows[st][input];
-    if (nw == NO_STATE) {
-        if (f->nanomalies < MAX_ANOMALIES) {
-            f->anomaly_frame[f->nanomalies] = frame;
-            f->anomaly_state[f->nanomalies] = (uint8_t)st;
-            f->anomaly_input[f->nanomalies] = (uint8_t)input;
-            f->nanomalies++;
-        }
-    } else {
+    if (nw != NO_STATE) {
         f->state[who] = nw;
+        return 0;
     }
+    if (f->nanomalies >= MAX_ANOMALIES)
+        return 0;
+    if (grow((void **)&f->anomalies, &f->capanomalies, f->nanomalies + 1, sizeof(Anomaly), 4) < 0)
+        return -1;
+    Anomaly *a = &f->anomalies[f->nanomalies++];
+    a->frame = frame;
+    a->state = (uint8_t)st;
+    a->input = (uint8_t)input;
+    return 0;
 }
 
 static int rst_cause(FlowC *f, int dir, int sender_state) {
@@ -954,10 +961,11 @@ static int lifecycle(Engine *e, FlowC *f, const Pkt *p, const Opts *o, int dir, 
     }
     const uint8_t *cls = e->classes[(flags & (F_FIN | F_SYN | F_RST | F_ACK)) | (acks_fin ? 0x20 : 0)];
     /* state[] is indexed by role and dir 0 is the client's direction: the sender is state[dir] */
-    machine_step(e, f, dir, cls[0], frame);
+    if (machine_step(e, f, dir, cls[0], frame) < 0)
+        return -1;
     for (int i = 1; i < 3; i++)
-        if (cls[i] != NO_STATE)
-            machine_step(e, f, other, cls[i], frame);
+        if (cls[i] != NO_STATE && machine_step(e, f, other, cls[i], frame) < 0)
+            return -1;
     int64_t seglen = p->len;
     if (flags & F_RST) {
         /* phase reset */
@@ -1486,8 +1494,9 @@ static PyObject *Engine_lifecycle(Engine *e, PyObject *arg) {
         }
         Py_DECREF(t);
     }
-    for (int k = 0; k < f->nanomalies; k++) {
-        PyObject *t = Py_BuildValue("(Lii)", (long long)f->anomaly_frame[k], f->anomaly_state[k], f->anomaly_input[k]);
+    for (Py_ssize_t k = 0; k < f->nanomalies; k++) {
+        Anomaly *a = &f->anomalies[k];
+        PyObject *t = Py_BuildValue("(Lii)", (long long)a->frame, a->state, a->input);
         if (!t || PyList_Append(anoms, t) < 0) {
             Py_XDECREF(t);
             goto fail;
@@ -1536,6 +1545,7 @@ static void Engine_dealloc(Engine *e) {
         PyMem_Free(e->flows[i]->ad[0].segs);
         PyMem_Free(e->flows[i]->ad[1].segs);
         PyMem_Free(e->flows[i]->rst);
+        PyMem_Free(e->flows[i]->anomalies);
         PyMem_Free(e->flows[i]->history);
         PyMem_Free(e->flows[i]);
     }

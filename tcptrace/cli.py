@@ -19,7 +19,7 @@ import click
 from . import __version__
 from .check import DEFAULT_IGNORE, FORBIDDABLE, REQUIREMENTS, compare_baseline, junit_xml, run_checks
 from .errors import TcptraceError
-from .export import csv_lines, dumps_indented, flows_csv_lines, flows_table_lines, jsonl_lines, table_lines
+from .export import csv_lines, dumps_indented_chunks, flows_csv_lines, flows_table_lines, jsonl_lines, table_lines
 from .messages import LANGUAGES
 from .selection import Selection, SelectionError, missing_streams_message, parse_host
 
@@ -315,21 +315,26 @@ def flows(capture: str, streams: tuple[int, ...], fmt: str, hosts: tuple[str, ..
     and classic tcptrace's complete/reset/unidirectional; the json format adds per-direction statistics
     after classic tcptrace -l (segment sizes, windows, retransmissions, RTT ...).
     """
-    from .stats import summarize
+    from .stats import selected_summaries, summarize_lazily
 
     selection = Selection.of(streams, hosts, ports)
-    summaries, stats = summarize(capture)
-    docs = [s.to_dict() for s in summaries if selection.matches(s.flow)]
-    if not docs and not selection.everything:
-        _nothing_selected(capture, selection.missing(len(summaries)), len(summaries))
+    # each stream's summary is built, written and let go (a million-connection capture holds none of them)
+    summaries, stats = summarize_lazily(capture)
+    total = len(summaries)
+    chosen = summaries if selection.everything else selected_summaries(summaries, selection)
+    if not chosen:
+        _nothing_selected(capture, selection.missing(total), total)
+    docs = (s.to_dict() for s in chosen)
     if fmt == "json":
-        doc = {"capture": capture, "tcptrace_version": __version__, "stats": stats.as_dict(), "flows": docs}
-        click.echo(dumps_indented(doc))
+        head = {"capture": capture, "tcptrace_version": __version__, "stats": stats.as_dict()}
+        for chunk in dumps_indented_chunks(head, "flows", docs):
+            sys.stdout.write(chunk)
+        sys.stdout.write("\n")
     elif fmt == "csv":
         _echo_lines(flows_csv_lines(docs))
     else:
         _echo_lines(flows_table_lines(docs))
-        click.echo(accounting(stats, len(summaries)))
+        click.echo(accounting(stats, total))
     for w in stats.warnings:
         click.echo(f"warning: {w}", err=True)
 

@@ -283,6 +283,24 @@ def dumps_indented(obj: Any) -> str:
     return _dumps_indented_py(obj)
 
 
+def dumps_indented_chunks(head: dict[str, Any], key: str, items: Iterable[Any]) -> Iterator[str]:
+    """``json.dumps({**head, key: list(items)}, indent=2)`` in pieces, byte for byte, each item encoded when it
+    comes: ``flows --format json`` writes a million flows without holding them (tests/test_export_json.py)."""
+    first = True
+    for item in items:
+        if first:
+            text = dumps_indented(head)
+            yield (text[:-2] + ",\n" if head else "{\n") + f"  {dumps_indented(key)}: ["
+            first = False
+        else:
+            yield ","
+        yield "\n" + "\n".join("    " + line for line in dumps_indented(item).split("\n"))
+    if first:
+        yield dumps_indented({**head, key: []})
+    else:
+        yield "\n  ]\n}"
+
+
 def _fallback_json(o: Any, depth: int) -> str:
     import json
 

@@ -10,10 +10,11 @@ RFC 9293 state. :meth:`FlowSummary.to_dict` computes the verdict from the counte
 
 from __future__ import annotations
 
+import functools
 import math
 import os
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import Any, overload
 
 from . import seqnum
 from .analysis import (
@@ -782,10 +783,7 @@ class Pipeline:
             # the file again in Python (unbounded integers), as summarize() does; a stream cannot be read twice.
             source = self._source
             if yielded or not isinstance(source, (str, os.PathLike)) or os.fspath(source) == "-":
-                raise CaptureError(
-                    f"{getattr(source, 'name', source)}: a timestamp beyond the year 2262 (damaged?); "
-                    "read it with TCPTRACE_ENGINE=python"
-                ) from exc
+                raise _beyond_2262(source) from exc
             self._start(None)
             yield from self._iter_python()
 
@@ -887,6 +885,96 @@ class Pipeline:
         return self.capture.stats
 
 
+class EngineSummaries(Sequence[FlowSummary]):
+    """The streams of an engine pass as :class:`FlowSummary` objects built one at a time when asked for, so a
+    million-connection capture never holds a million of them (``flows`` writes each and lets it go)."""
+
+    def __init__(self, engine: Any) -> None:
+        self._engine = engine
+
+    def __len__(self) -> int:
+        return int(self._engine.flow_count())
+
+    @overload
+    def __getitem__(self, i: int) -> FlowSummary: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[FlowSummary]: ...
+    def __getitem__(self, i: int | slice) -> FlowSummary | list[FlowSummary]:
+        if isinstance(i, slice):
+            return [engine_summary(self._engine, k) for k in range(len(self))[i]]
+        if i < 0:
+            i += len(self)
+        return engine_summary(self._engine, i)
+
+    def __iter__(self) -> Iterator[FlowSummary]:
+        eng = self._engine
+        for k in range(eng.flow_count()):
+            yield engine_summary(eng, k)
+
+    def endpoints(self, i: int) -> tuple[Any, Any]:
+        """Stream ``i``'s client and server (``flow.HalfFlow``), without building its summary."""
+        from .flow import HalfFlow
+
+        life = self._engine.lifecycle(i)
+        return HalfFlow(life.client_addr, life.client_port), HalfFlow(life.server_addr, life.server_port)
+
+
+class _Selected(Sequence[FlowSummary]):
+    """Some streams of an :class:`EngineSummaries`, by number, each summary built when read."""
+
+    def __init__(self, all_: EngineSummaries, streams: list[int]) -> None:
+        self._all, self._streams = all_, streams
+
+    def __len__(self) -> int:
+        return len(self._streams)
+
+    @overload
+    def __getitem__(self, i: int) -> FlowSummary: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[FlowSummary]: ...
+    def __getitem__(self, i: int | slice) -> FlowSummary | list[FlowSummary]:
+        if isinstance(i, slice):
+            return [self._all[k] for k in self._streams[i]]
+        return self._all[self._streams[i]]
+
+
+def selected_summaries(summaries: Sequence[FlowSummary], selection: Any) -> Sequence[FlowSummary]:
+    """The summaries a :class:`~tcptrace.selection.Selection` selects; from an :class:`EngineSummaries`, chosen
+    by endpoints and built only when read."""
+    if isinstance(summaries, EngineSummaries):
+        numbers = sorted(selection.streams) if selection.streams else range(len(summaries))
+        total = len(summaries)
+        picked = [n for n in numbers if n < total and selection.matches_endpoints(n, *summaries.endpoints(n))]
+        return _Selected(summaries, picked)
+    return [s for s in summaries if selection.matches(s.flow)]
+
+
+def summarize_lazily(source: Any) -> tuple[Sequence[FlowSummary], Any]:
+    """:func:`summarize` without building every summary first: with the C engine a sequence that builds each
+    summary when it is read (see :class:`EngineSummaries`); the Python path's list otherwise."""
+    engine = engine_module()
+    if engine is not None:
+        try:
+            from .capture import open_capture
+
+            cap = open_capture(source)
+            eng = engine.Engine(*_engine_tables())
+            cap.feed(eng)
+            return EngineSummaries(eng), cap.stats
+        except OverflowError as exc:
+            if not isinstance(source, (str, os.PathLike)) or os.fspath(source) == "-":
+                raise _beyond_2262(source) from exc
+    run = Pipeline(source, track_bytes_in_flight=False).run()
+    return run.summaries, run.stats
+
+
+def _beyond_2262(source: Any) -> CaptureError:
+    return CaptureError(
+        f"{getattr(source, 'name', source)}: a timestamp beyond the year 2262 (damaged?); "
+        "read it with TCPTRACE_ENGINE=python"
+    )
+
+
 def summarize(source: Any, streams: set[int] | None = None) -> tuple[list[FlowSummary], Any]:
     """Read and analyse a whole capture; return one :class:`FlowSummary` per stream (all, or ``streams``)
     and the reader's :class:`~tcptrace.capture.CaptureStats`.
@@ -903,10 +991,7 @@ def summarize(source: Any, streams: set[int] | None = None) -> tuple[list[FlowSu
             # A timestamp beyond the engine's 64-bit nanoseconds (a damaged pcapng timestamp, year 2262+): the
             # Python path reads the file again, with unbounded integers. A stream cannot be read twice.
             if not isinstance(source, (str, os.PathLike)) or os.fspath(source) == "-":
-                raise CaptureError(
-                    f"{getattr(source, 'name', source)}: a timestamp beyond the year 2262 (damaged?); "
-                    "read it with TCPTRACE_ENGINE=python"
-                ) from exc
+                raise _beyond_2262(source) from exc
             summaries = None
     if summaries is None:
         run = Pipeline(source, track_bytes_in_flight=False).run()
@@ -959,13 +1044,22 @@ def _summarize_engine(source: Any, engine: Any) -> tuple[list[FlowSummary], Any]
     return [engine_summary(eng, stream) for stream in range(eng.flow_count())], cap.stats
 
 
-def engine_summary(eng: Any, stream: int) -> FlowSummary:
-    """Stream ``stream`` of a ``tcptrace._engine.Engine`` as a :class:`FlowSummary` (as the engine has it now)."""
+@functools.cache
+def _engine_glue() -> tuple[Any, ...]:
+    """What engine_summary needs from other modules, looked up once (it runs once per stream: a million times
+    on a million-connection capture)."""
     from .analysis import ANALYSIS_FLAGS, FlowAnalysis
     from .flow import HalfFlow
     from .state import _MESSAGES, EndpointMachine
 
-    states = list(TcpState)
+    letters = ZEEK_SENT_LETTERS
+    sent = [frozenset(ch for i, ch in enumerate(letters) if mask >> i & 1) for mask in range(1 << len(letters))]
+    return ANALYSIS_FLAGS, FlowAnalysis, HalfFlow, _MESSAGES, EndpointMachine, list(TcpState), sent
+
+
+def engine_summary(eng: Any, stream: int) -> FlowSummary:
+    """Stream ``stream`` of a ``tcptrace._engine.Engine`` as a :class:`FlowSummary` (as the engine has it now)."""
+    ANALYSIS_FLAGS, FlowAnalysis, HalfFlow, _MESSAGES, EndpointMachine, states, sent_sets = _engine_glue()
     life = eng.lifecycle(stream)  # a LifecycleRecord and a FlowRecord: fields by name (vocab.ENGINE_RECORDS)
     rec = eng.flow(stream)
     flow = Flow.__new__(Flow)
@@ -1010,10 +1104,11 @@ def engine_summary(eng: Any, stream: int) -> FlowSummary:
     zeek.history = history.decode("ascii")
     zeek.orig_dir = orig_dir
     zeek.flipped = history.startswith(b"^")
-    zeek.sent = [{ch for i, ch in enumerate(ZEEK_SENT_LETTERS) if mask >> i & 1} for mask in sent]
+    zeek.sent = [set(sent_sets[mask]) for mask in sent]
     for d, drec, (mss, wscale, sack_permitted, timestamps) in zip(s.dirs, dirs, options, strict=True):
-        for name in ENGINE_DIR_FIELDS:  # a DirRecord: the engine's counters by DirStats's names
-            setattr(d, name, getattr(drec, name))
+        # a DirRecord: vocab.ENGINE_DIR_RECORD, DirStats's names in ENGINE_DIR_FIELDS order, then flag_counts
+        for name, value in zip(ENGINE_DIR_FIELDS, drec, strict=False):
+            setattr(d, name, value)
         d.flag_counts = {name: n for name, n in zip(ANALYSIS_FLAGS, drec.flag_counts, strict=True) if n}
         d.mss = None if mss < 0 else mss
         d.wscale = None if wscale < 0 else wscale
@@ -1022,4 +1117,14 @@ def engine_summary(eng: Any, stream: int) -> FlowSummary:
     return s
 
 
-__all__ = ["DirStats", "FlowSummary", "Pipeline", "completeness_label", "engine_module", "summarize"]
+__all__ = [
+    "DirStats",
+    "EngineSummaries",
+    "FlowSummary",
+    "Pipeline",
+    "completeness_label",
+    "engine_module",
+    "selected_summaries",
+    "summarize",
+    "summarize_lazily",
+]

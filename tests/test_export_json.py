@@ -66,3 +66,14 @@ def test_flow_documents(path: Any) -> None:
     summaries, stats = summarize(path)
     doc = {"stats": stats.as_dict(), "flows": [s.to_dict() for s in summaries]}
     assert dumps_indented(doc) == json.dumps(doc, indent=2)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.text(max_size=5), _values, max_size=3), st.lists(_values, max_size=4))
+def test_chunks_equal_stdlib(head: dict[str, Any], items: list[Any]) -> None:
+    """flows --format json writes the document in pieces, one flow at a time: the same bytes as one dumps."""
+    from tcptrace.export import dumps_indented_chunks
+
+    head.pop("flows", None)
+    text = "".join(dumps_indented_chunks(head, "flows", iter(items)))
+    assert text == json.dumps({**head, "flows": items}, indent=2)
