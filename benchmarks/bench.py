@@ -167,7 +167,7 @@ def engine_in_use() -> str:
     """Which per-packet engine the package under test uses (the C one needs `python setup.py build_ext
     --inplace` or a pip install with a compiler)."""
     env = package_env()
-    code = "import tcptrace.stats as s; m = s.engine_module(); print(m.__file__ if m else 'none')"
+    code = "import tcptrace.engine as s; m = s.engine_module(); print(m.__file__ if m else 'none')"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False)
     where = out.stdout.strip()
     if out.returncode or not where:

@@ -21,8 +21,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
 from tcptrace.diagram import save_ladder  # noqa: E402
+from tcptrace.engine import Pipeline, summarize  # noqa: E402
 from tcptrace.ladder import Ladder, build_ladder  # noqa: E402
-from tcptrace.stats import FlowSummary, Pipeline, summarize  # noqa: E402
+from tcptrace.stats import FlowSummary  # noqa: E402
 
 DEFAULT_CAPTURE = Path("/tmp/tcptrace-bench.pcap")
 FALLBACK_CAPTURE = REPO_ROOT / "sample_pcaps" / "lossy_bulk.pcap"

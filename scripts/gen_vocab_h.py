@@ -80,7 +80,7 @@ def render() -> str:
         "",
         "/* state.TcpState, in declaration order: the engine's state codes index list(TcpState) */",
         *_wrap("enum {", [f"S_{s.name}" for s in TcpState] + ["N_STATES"], " };", " " * 7),
-        "/* state.Input: the columns of the transition table (stats._engine_tables) */",
+        "/* state.Input: the columns of the transition table (engine._engine_tables) */",
         f"#define N_INPUTS {len(Input)}",
         "",
         "/* stats.FlowSummary._rst_cause codes (vocab.RST_CAUSES): Python reads the name at this index */",

@@ -16,10 +16,9 @@ import json
 import sys
 from pathlib import Path
 
-from tcptrace.engine import PacketStream
+from tcptrace.engine import PacketStream, Pipeline
 from tcptrace.export import jsonl_lines
 from tcptrace.narrate import explain
-from tcptrace.stats import Pipeline
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "sample_pcaps"

@@ -18,16 +18,17 @@ __version__ = "0.1.0"
 if TYPE_CHECKING:  # the real imports, for type checkers and IDEs; at run time they are resolved lazily
     from .api import Capture, Flow, iter_flows, iter_packets, load
     from .capture import CaptureReader, CaptureStats, open_capture
+    from .engine import Pipeline, summarize
     from .errors import CaptureError, NotACapture, TcptraceError, TruncatedCapture, UnsupportedLinkType
     from .flow import FlowTracker, HalfFlow, iter_segments, track_capture
     from .model import Direction, Role, Segment, SkipReason, TcpFlags, TcpOptions
     from .narrate import FlowNarrative, Narrative, Step, explain
-    from .stats import FlowSummary, Pipeline, summarize
+    from .stats import FlowSummary
 
 # Public name -> the submodule defining it. Importing ``tcptrace`` (and so ``python -m tcptrace``, whose
 # commands each need only part of the package) loads none of them; the first access to a name imports its
 # module (PEP 562) and caches the name here. The submodules that importing the package used to load as a side
-# effect stay reachable as attributes (``import tcptrace; tcptrace.stats.summarize``) the same way.
+# effect stay reachable as attributes (``import tcptrace; tcptrace.engine.summarize``) the same way.
 _LAZY: dict[str, str] = {
     "Capture": "api",
     "Flow": "api",

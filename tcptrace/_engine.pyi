@@ -1,4 +1,4 @@
-"""Type stub of the optional C accelerator (tcptrace/_engine.c); see tcptrace.stats.summarize."""
+"""Type stub of the optional C accelerator (tcptrace/_engine.c); see tcptrace.engine.summarize."""
 
 from collections.abc import Callable
 from typing import Any

@@ -46,7 +46,7 @@ static const int FLAG_ORDER[N_FLAGS] = { A_RETRANSMISSION, A_FAST_RETRANSMISSION
 /* state.TcpState, in declaration order: the engine's state codes index list(TcpState) */
 enum { S_CLOSED, S_LISTEN, S_SYN_SENT, S_SYN_RECEIVED, S_ESTABLISHED, S_FIN_WAIT_1, S_FIN_WAIT_2, S_CLOSE_WAIT,
        S_CLOSING, S_LAST_ACK, S_TIME_WAIT, S_UNKNOWN, N_STATES };
-/* state.Input: the columns of the transition table (stats._engine_tables) */
+/* state.Input: the columns of the transition table (engine._engine_tables) */
 #define N_INPUTS 13
 
 /* stats.FlowSummary._rst_cause codes (vocab.RST_CAUSES): Python reads the name at this index */

@@ -14,9 +14,10 @@ import os
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from .engine import Pipeline
 from .export import flow_row, packet_record
 from .model import Segment
-from .stats import FlowSummary, Pipeline
+from .stats import FlowSummary
 
 if TYPE_CHECKING:  # the narrator is imported when a narrative is asked for, not with the API
     from .narrate import FlowNarrative

@@ -273,7 +273,7 @@ class CaptureReader:
 
     def feed(self, engine: Any) -> None:
         """Consume the whole capture into a ``tcptrace._engine.Engine`` (the C accelerator of
-        :func:`tcptrace.stats.summarize`). pcap records are walked and decoded in C, with this module's layered
+        :func:`tcptrace.engine.summarize`). pcap records are walked and decoded in C, with this module's layered
         decoder for the frames the fused decode does not take; pcapng goes through the Python block reader.
         ``stats`` and warnings come out exactly as from iterating."""
         for _ in self.feed_steps(engine):

@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 from .analysis import analysis_names
+from .engine import Pipeline, engine_module, summarize
 from .model import RST
 from .selection import Selection
-from .stats import FlowSummary, Pipeline, engine_module, summarize
+from .stats import FlowSummary
 from .vocab import FLAGS, FORBID_EVENTS
 
 REQUIREMENTS = ("handshake", "data", "graceful-close")

@@ -79,7 +79,7 @@ def _nothing_selected(capture: str, missing: tuple[int, ...], streams_total: int
 
 def _version_message() -> str:
     """``tcptrace --version`` also says which engine runs ``flows`` (the C one, or the pure-Python reference)."""
-    from .stats import engine_module
+    from .engine import engine_module
 
     try:
         engine = engine_module()
@@ -315,7 +315,7 @@ def flows(capture: str, streams: tuple[int, ...], fmt: str, hosts: tuple[str, ..
     and classic tcptrace's complete/reset/unidirectional; the json format adds per-direction statistics
     after classic tcptrace -l (segment sizes, windows, retransmissions, RTT ...).
     """
-    from .stats import selected_summaries, summarize_lazily
+    from .engine import selected_summaries, summarize_lazily
 
     selection = Selection.of(streams, hosts, ports)
     # each stream's summary is built, written and let go (a million-connection capture holds none of them)

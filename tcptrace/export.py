@@ -86,7 +86,7 @@ def packet_record(seg: Segment) -> dict[str, Any]:
         "captured_len": len(seg.payload),
         "interface": seg.interface,
     }
-    if hasattr(seg, "analysis"):  # analysed (tcptrace.stats.Pipeline): flags, evidence, states, phase
+    if hasattr(seg, "analysis"):  # analysed (tcptrace.engine.Pipeline): flags, evidence, states, phase
         rec["analysis"] = list(analysis_names(seg.analysis))
         rec["phase"] = seg.phase
         rec["client_state"] = seg.client_state
@@ -275,7 +275,7 @@ def dumps_indented(obj: Any) -> str:
     """
     from json.encoder import encode_basestring_ascii as enc_str
 
-    from .stats import engine_module
+    from .engine import engine_module
 
     engine = engine_module()
     if engine is not None:

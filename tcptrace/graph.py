@@ -651,7 +651,7 @@ def draw_graph(
 ) -> Axes:
     """Draw one graph of one stream on ``ax`` (a new off-screen figure when None) and return the Axes.
 
-    ``segs`` are the stream's analysed segments in capture order (from :class:`~tcptrace.stats.Pipeline`),
+    ``segs`` are the stream's analysed segments in capture order (from :class:`~tcptrace.engine.Pipeline`),
     ``summary`` its :class:`~tcptrace.stats.FlowSummary`. ``kind``: ``"tsg"`` (time-sequence), ``"throughput"``,
     ``"rtt"`` or ``"window"``. ``direction``: ``"c2s"``, ``"s2c"``, or None for the one carrying more data.
     ``ma_window_s``: the throughput graph's moving-average window (default: :func:`default_ma_window`).

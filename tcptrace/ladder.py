@@ -437,7 +437,7 @@ def build_ladder(
 ) -> Ladder:
     """The ladder of one analysed stream (``segs`` in capture order, ``summary`` fed with them).
 
-    >>> from tcptrace.stats import Pipeline
+    >>> from tcptrace.engine import Pipeline
     >>> run = Pipeline("sample_pcaps/echo_ipv4.pcap")
     >>> segs = list(run)
     >>> lad = build_ladder(run.summaries[0], segs)

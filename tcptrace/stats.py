@@ -1,6 +1,8 @@
 """Per-flow statistics and verdicts: how each connection opened and ended, in words and in the three
-vocabularies users know (Wireshark ``tcp.completeness``, Zeek ``conn_state``/``history``, classic tcptrace's
-complete/reset/unidirectional), and per-direction statistics after classic tcptrace ``-l``.
+vocabularies users know (Wireshark ``tcp.completeness``, Zeek ``conn_state``/``history`` from
+:mod:`tcptrace.zeek`, classic tcptrace's complete/reset/unidirectional), and per-direction statistics after
+classic tcptrace ``-l`` (:class:`DirStats`). The driver that feeds them (Pipeline, summarize, the C engine's
+glue) is :mod:`tcptrace.engine`.
 
 Theory of operation. A :class:`FlowSummary` per stream is fed every analysed segment in capture order
 (:meth:`FlowSummary.add`); it keeps counters only, so memory grows with flows, not packets. It also assigns
@@ -10,11 +12,8 @@ RFC 9293 state. :meth:`FlowSummary.to_dict` computes the verdict from the counte
 
 from __future__ import annotations
 
-import functools
 import math
-import os
-from collections.abc import Iterator, Sequence
-from typing import Any, overload
+from typing import Any
 
 from . import seqnum
 from .analysis import (
@@ -28,12 +27,11 @@ from .analysis import (
     A_ZERO_WINDOW_PROBE,
     analysis_names,
 )
-from .errors import CaptureError
 from .flow import Flow
 from .messages import LANGUAGES
-from .model import ACK, FIN, RST, SYN, Role, Segment, format_endpoint
+from .model import ACK, FIN, RST, SYN, Segment, format_endpoint
 from .state import ConnectionMachine, TcpState
-from .vocab import ENGINE_DIR_FIELDS, RST_CAUSES, ZEEK_SENT_LETTERS
+from .zeek import ZeekHistory, conn_state
 
 M32 = 0xFFFFFFFF
 _RETRANS = A_RETRANSMISSION | A_FAST_RETRANSMISSION | A_SPURIOUS_RETRANSMISSION
@@ -225,7 +223,7 @@ class FlowSummary:
         self.packets = 0
         self.anomalies: list[dict[str, Any]] = []
         self.machine = ConnectionMachine()
-        self.zeek = _ZeekHistory()
+        self.zeek = ZeekHistory()
         # see on_event(): bit 2 * direction + has_data is set when such segments change nothing but counters
         self.steady_mask = 0
 
@@ -581,7 +579,7 @@ class FlowSummary:
             "anomalies": self.anomalies[:20],
             "wireshark": {"completeness": bits, "completeness_label": completeness_label(bits)},
             "zeek": {
-                "conn_state": _zeek_conn_state(orig_state, resp_state, self.zeek),
+                "conn_state": conn_state(orig_state, resp_state, self.zeek),
                 "history": self.zeek.history,
             },
             "tcptrace": {
@@ -605,526 +603,27 @@ def _bytes(n: int, t: dict[str, str]) -> str:
     return f"{n / 1024 / 1024:.1f} MiB"
 
 
-class _ZeekHistory:
-    """Zeek's ``history`` string (TCPSessionAdapter.cc update_history; reference §3.2): upper case for the
-    originator, lower case for the responder; a/d/i/q once per side, f/h/r/s again only when the sequence
-    number changes, t/w/g logarithmically (1st, 10th, 100th ...)."""
-
-    def __init__(self) -> None:
-        self.history = ""
-        self.orig_dir = 0
-        self.flipped = False
-        self.once: set[tuple[str, str]] = set()  # (letter, "O" or "R") of the once-per-side letters written
-        self._last_seq: dict[str, int] = {}
-        self._counts: dict[str, int] = {}
-        self.sent: list[set[str]] = [set(), set()]  # letters (lower case) each side produced
-
-    def _letter(self, ch: str, direction: int) -> None:
-        letter = ch.upper() if direction == self.orig_dir else ch
-        self.history += letter
-        self.sent[0 if direction == self.orig_dir else 1].add(ch)
-
-    def _scaled(self, ch: str, direction: int) -> None:
-        key = ch.upper() if direction == self.orig_dir else ch
-        n = self._counts.get(key, 0) + 1
-        self._counts[key] = n
-        if n == 1 or (n >= 10 and math.log10(n).is_integer()):
-            self._letter(ch, direction)
-
-    def add(self, seg: Segment, first: bool) -> None:
-        flags = seg.flags
-        direction = seg.direction
-        if first:
-            # Zeek's originator is the first packet's sender, flipped when that packet is a SYN/ACK.
-            self.orig_dir = direction
-            if flags & (SYN | ACK) == SYN | ACK:
-                self.orig_dir = 1 - direction
-                self.flipped = True
-                self.history = "^"
-        key_dir = "O" if direction == self.orig_dir else "R"
-        syn, fin, rst = flags & SYN, flags & FIN, flags & RST
-        if syn and (fin or rst):
-            if ("q", key_dir) not in self.once:
-                self.once.add(("q", key_dir))
-                self._letter("q", direction)
-        elif fin and rst:
-            if ("i", key_dir) not in self.once:
-                self.once.add(("i", key_dir))
-                self._letter("i", direction)
-        elif syn:
-            ch = "h" if flags & ACK else "s"
-            self._repeatable(ch, direction, seg.seq_raw)
-        elif fin:
-            self._repeatable("f", direction, (seg.seq_raw + seg.len) & M32)
-        elif rst:
-            self._repeatable("r", direction, seg.seq_raw)
-        elif seg.len:
-            if ("d", key_dir) not in self.once:
-                self.once.add(("d", key_dir))
-                self._letter("d", direction)
-        elif flags & ACK and ("a", key_dir) not in self.once:
-            self.once.add(("a", key_dir))
-            self._letter("a", direction)
-        ta = seg.analysis
-        if ta & _RETRANS and seg.len:
-            self._scaled("t", direction)
-        if ta & A_ZERO_WINDOW:
-            self._scaled("w", direction)
-        if ta & A_LOST_PACKET:
-            self._scaled("g", direction)
-
-    def _repeatable(self, ch: str, direction: int, seq: int) -> None:
-        key = ch.upper() if direction == self.orig_dir else ch
-        if self._last_seq.get(key) != seq:
-            self._last_seq[key] = seq
-            self._letter(ch, direction)
-
-    def endpoint_states(self) -> tuple[str, str]:
-        """Zeek's TCP endpoint states at the end (INACTIVE, SYN_SENT, SYN_ACK_SENT, PARTIAL, ESTABLISHED,
-        CLOSED, RESET), inferred from what each side sent."""
-        out = []
-        for i in (0, 1):
-            sent = self.sent[i]
-            other = self.sent[1 - i]
-            if "r" in sent:
-                out.append("RESET")
-            elif "f" in sent:
-                out.append("CLOSED")
-            elif ("s" in sent and "h" in other) or ("h" in sent and ({"a", "d"} & other)):
-                out.append("ESTABLISHED")
-            elif "s" in sent:
-                out.append("SYN_SENT")
-            elif "h" in sent:
-                out.append("SYN_ACK_SENT")
-            elif sent:
-                out.append("PARTIAL")
-            else:
-                out.append("INACTIVE")
-        return out[0], out[1]
-
-
-def _zeek_conn_state(orig: str, resp: str, hist: _ZeekHistory) -> str:
-    """Zeek's conn_state from the two endpoint states (scripts/base/protocols/conn/main.zeek, reference §3.1)."""
-    inactive = ("INACTIVE", "PARTIAL")
-    if resp == "RESET":
-        if orig in ("SYN_SENT", "SYN_ACK_SENT") or (orig == "RESET" and not hist.sent[0] - {"s", "r"}):
-            return "REJ"
-        return "RSTRH" if orig in inactive else "RSTR"
-    if orig == "RESET":
-        if resp in inactive:
-            import re
-
-            return "RSTOS0" if re.match(r"^\^?S[^HAFGIQ]*R", hist.history) else "OTH"
-        return "RSTO"
-    if orig == "CLOSED" and resp == "CLOSED":
-        return "SF"
-    if orig == "CLOSED":
-        return "SH" if resp in inactive else "S2"
-    if resp == "CLOSED":
-        return "SHR" if orig in inactive else "S3"
-    if orig == "SYN_SENT" and resp in inactive:
-        return "S0"
-    if orig == "ESTABLISHED" and resp == "ESTABLISHED":
-        return "S1"
-    return "OTH"
-
-
-class Pipeline:
-    """Read, track, analyse and summarise a capture in one pass; iterate it for fully annotated segments.
-
-    >>> run = Pipeline("sample_pcaps/echo_ipv4.pcap")
-    >>> [(s.frame, s.phase, str(s.client_state), str(s.server_state)) for s in run][:2]
-    [(3, 'handshake', 'SYN_SENT', 'SYN_RECEIVED'), (4, 'handshake', 'ESTABLISHED', 'SYN_RECEIVED')]
-    >>> run.summaries[0].closed()
-    'graceful_close_by_client'
-
-    With a ``selection`` (:class:`tcptrace.selection.Selection`) only the selected streams' segments come out.
-    When the C engine is built, the selection is applied inside the engine's pass: the engine tracks every
-    stream, and only the selected ones' segments are decoded again and analysed here, so ``-s N`` costs one
-    engine pass plus the Python work for stream N. The Python reference path reads, tracks and analyses
-    everything and filters; both give the same segments, stream numbers and flags (tests/test_engine.py).
-
-    >>> from tcptrace.selection import Selection
-    >>> run = Pipeline("sample_pcaps/port_reuse.pcap", selection=Selection.of([1]))
-    >>> [(s.frame, s.stream) for s in run][:2], run.streams_total
-    ([(13, 1), (14, 1)], 2)
-    """
-
-    def __init__(self, source: Any, *, track_bytes_in_flight: bool = True, selection: Any = None) -> None:
-        self.selection = selection if selection is not None and not selection.everything else None
-        self._source = source
-        self._track_bytes_in_flight = track_bytes_in_flight
-        engine = engine_module() if self.selection is not None else None
-        self._start(engine)
-
-    def _start(self, engine: Any) -> None:
-        from .analysis import Analyzer
-        from .capture import open_capture
-        from .flow import FlowTracker
-
-        self.capture = open_capture(self._source)
-        self.tracker = FlowTracker()
-        self.analyzer = Analyzer(track_bytes_in_flight=self._track_bytes_in_flight)
-        self._summaries: list[FlowSummary] = []
-        self._by_stream: dict[int, Flow] = {}  # the streams seen (with the engine: the selected) -> their flows
-        self._engine: Any = None if engine is None else engine.Engine(*_engine_tables())
-
-    def __iter__(self) -> Iterator[Segment]:
-        if self._engine is None:
-            yield from self._iter_python()
-            return
-        yielded = False
-        try:
-            for seg in self._iter_engine():
-                yielded = True
-                yield seg
-        except OverflowError as exc:
-            # A timestamp beyond the engine's 64-bit nanoseconds (a damaged pcapng timestamp, year 2262+): read
-            # the file again in Python (unbounded integers), as summarize() does; a stream cannot be read twice.
-            source = self._source
-            if yielded or not isinstance(source, (str, os.PathLike)) or os.fspath(source) == "-":
-                raise _beyond_2262(source) from exc
-            self._start(None)
-            yield from self._iter_python()
-
-    def _iter_python(self) -> Iterator[Segment]:
-        feed = self.tracker.feed
-        analyze = self.analyzer.analyze
-        selection = self.selection
-        for seg in self.capture:
-            flow = feed(seg)
-            analyze(seg, flow)
-            summary = flow.summary
-            if summary is None:
-                summary = flow.summary = self._new_summary(flow)
-            summary.add(seg)
-            if selection is None or selection.matches(flow):
-                yield seg
-
-    def _new_summary(self, flow: Flow) -> FlowSummary:
-        summary = FlowSummary(flow)
-        self._summaries.append(summary)
-        self._by_stream[flow.stream] = flow
-        return summary
-
-    def _iter_engine(self) -> Iterator[Segment]:
-        """The selected streams, selected inside the engine's pass (see the class docstring)."""
-        from .flow import HalfFlow
-
-        eng, selection = self._engine, self.selection
-        assert selection is not None
-        previous: dict[int, int] = {}  # a selected stream -> the stream whose ports its SYN reopened
-
-        def keep(stream: int, prev: int, caddr: bytes, cport: int, saddr: bytes, sport: int) -> bool:
-            if not selection.matches_endpoints(stream, HalfFlow(caddr, cport), HalfFlow(saddr, sport)):
-                return False
-            if prev >= 0:
-                previous[stream] = prev
-            return True
-
-        eng.keep(keep)
-        tracker = self.tracker
-        feed = tracker.feed
-        analyze = self.analyzer.analyze
-        by_stream = self._by_stream
-        for _ in self.capture.feed_steps(eng):
-            for seg in eng.take_kept():
-                n = seg.stream  # the engine's tcp.stream: it saw every stream, the tracker only the selected
-                flow = by_stream.get(n)
-                if flow is None:  # the engine began stream n with this segment: so does the tracker
-                    tracker.forget(seg)
-                    flow = feed(seg)
-                    flow.stream = n
-                    if n in previous:  # its SYN reopened the ports of stream previous[n] (packet-tcp.c)
-                        flow.reused_ports_frame = seg.frame
-                        flow.previous_stream = previous[n]
-                    by_stream[n] = flow
-                    summary = flow.summary = FlowSummary(flow)
-                    self._summaries.append(summary)
-                else:
-                    feed(seg)
-                seg.stream = n
-                analyze(seg, flow)
-                flow.summary.add(seg)
-                yield seg
-
-    def run(self) -> Pipeline:
-        """Consume the whole capture (when only the summaries are wanted)."""
-        for _ in self:
-            pass
-        return self
-
-    @property
-    def summaries(self) -> list[FlowSummary]:
-        """The summaries of the streams seen (all of them, or with a selection in the engine: the selected)."""
-        return list(self._summaries)
-
-    def flow(self, stream: int) -> Flow:
-        """A stream seen so far (with a selection in the engine: a selected one)."""
-        return self._by_stream[stream]
-
-    @property
-    def streams_total(self) -> int:
-        """How many streams the capture has so far, selected or not."""
-        return self._engine.flow_count() if self._engine is not None else len(self.tracker.flows)
-
-    def previous(self, stream: int) -> FlowSummary | None:
-        """The summary of the stream that used ``stream``'s four-tuple before it (port reuse), if any; from the
-        engine when that stream was not selected."""
-        prev = self._by_stream[stream].previous_stream
-        if prev is None:
-            return None
-        flow = self._by_stream.get(prev)
-        if flow is not None and flow.summary is not None:
-            summary: FlowSummary = flow.summary
-            return summary
-        return engine_summary(self._engine, prev)
-
-    @property
-    def stats(self) -> Any:
-        return self.capture.stats
-
-
-class EngineSummaries(Sequence[FlowSummary]):
-    """The streams of an engine pass as :class:`FlowSummary` objects built one at a time when asked for, so a
-    million-connection capture never holds a million of them (``flows`` writes each and lets it go)."""
-
-    def __init__(self, engine: Any) -> None:
-        self._engine = engine
-
-    def __len__(self) -> int:
-        return int(self._engine.flow_count())
-
-    @overload
-    def __getitem__(self, i: int) -> FlowSummary: ...
-    @overload
-    def __getitem__(self, i: slice) -> list[FlowSummary]: ...
-    def __getitem__(self, i: int | slice) -> FlowSummary | list[FlowSummary]:
-        if isinstance(i, slice):
-            return [engine_summary(self._engine, k) for k in range(len(self))[i]]
-        if i < 0:
-            i += len(self)
-        return engine_summary(self._engine, i)
-
-    def __iter__(self) -> Iterator[FlowSummary]:
-        eng = self._engine
-        for k in range(eng.flow_count()):
-            yield engine_summary(eng, k)
-
-    def endpoints(self, i: int) -> tuple[Any, Any]:
-        """Stream ``i``'s client and server (``flow.HalfFlow``), without building its summary."""
-        from .flow import HalfFlow
-
-        life = self._engine.lifecycle(i)
-        return HalfFlow(life.client_addr, life.client_port), HalfFlow(life.server_addr, life.server_port)
-
-
-class _Selected(Sequence[FlowSummary]):
-    """Some streams of an :class:`EngineSummaries`, by number, each summary built when read."""
-
-    def __init__(self, all_: EngineSummaries, streams: list[int]) -> None:
-        self._all, self._streams = all_, streams
-
-    def __len__(self) -> int:
-        return len(self._streams)
-
-    @overload
-    def __getitem__(self, i: int) -> FlowSummary: ...
-    @overload
-    def __getitem__(self, i: slice) -> list[FlowSummary]: ...
-    def __getitem__(self, i: int | slice) -> FlowSummary | list[FlowSummary]:
-        if isinstance(i, slice):
-            return [self._all[k] for k in self._streams[i]]
-        return self._all[self._streams[i]]
-
-
-def selected_summaries(summaries: Sequence[FlowSummary], selection: Any) -> Sequence[FlowSummary]:
-    """The summaries a :class:`~tcptrace.selection.Selection` selects; from an :class:`EngineSummaries`, chosen
-    by endpoints and built only when read."""
-    if isinstance(summaries, EngineSummaries):
-        numbers = sorted(selection.streams) if selection.streams else range(len(summaries))
-        total = len(summaries)
-        picked = [n for n in numbers if n < total and selection.matches_endpoints(n, *summaries.endpoints(n))]
-        return _Selected(summaries, picked)
-    return [s for s in summaries if selection.matches(s.flow)]
-
-
-def summarize_lazily(source: Any) -> tuple[Sequence[FlowSummary], Any]:
-    """:func:`summarize` without building every summary first: with the C engine a sequence that builds each
-    summary when it is read (see :class:`EngineSummaries`); the Python path's list otherwise."""
-    engine = engine_module()
-    if engine is not None:
-        try:
-            from .capture import open_capture
-
-            cap = open_capture(source)
-            eng = engine.Engine(*_engine_tables())
-            cap.feed(eng)
-            return EngineSummaries(eng), cap.stats
-        except OverflowError as exc:
-            if not isinstance(source, (str, os.PathLike)) or os.fspath(source) == "-":
-                raise _beyond_2262(source) from exc
-    run = Pipeline(source, track_bytes_in_flight=False).run()
-    return run.summaries, run.stats
-
-
-def _beyond_2262(source: Any) -> CaptureError:
-    return CaptureError(
-        f"{getattr(source, 'name', source)}: a timestamp beyond the year 2262 (damaged?); "
-        "read it with TCPTRACE_ENGINE=python"
-    )
-
-
-def summarize(source: Any, streams: set[int] | None = None) -> tuple[list[FlowSummary], Any]:
-    """Read and analyse a whole capture; return one :class:`FlowSummary` per stream (all, or ``streams``)
-    and the reader's :class:`~tcptrace.capture.CaptureStats`.
-
-    The C engine (``tcptrace._engine``) does the work when it is built, else the pure-Python :class:`Pipeline`;
-    the results are identical (tests/test_engine.py). ``TCPTRACE_ENGINE=python`` forces the Python path.
-    """
-    engine = engine_module()
-    summaries: list[FlowSummary] | None = None
-    if engine is not None:
-        try:
-            summaries, stats = _summarize_engine(source, engine)
-        except OverflowError as exc:
-            # A timestamp beyond the engine's 64-bit nanoseconds (a damaged pcapng timestamp, year 2262+): the
-            # Python path reads the file again, with unbounded integers. A stream cannot be read twice.
-            if not isinstance(source, (str, os.PathLike)) or os.fspath(source) == "-":
-                raise _beyond_2262(source) from exc
-            summaries = None
-    if summaries is None:
-        run = Pipeline(source, track_bytes_in_flight=False).run()
-        summaries, stats = run.summaries, run.stats
-    return [s for s in summaries if streams is None or s.flow.stream in streams], stats
-
-
-def engine_module() -> Any:
-    """The C engine module, or None when it is not built or ``TCPTRACE_ENGINE=python`` asks for the reference."""
-    choice = os.environ.get("TCPTRACE_ENGINE", "auto").lower()
-    if choice == "python":
-        return None
-    try:
-        from . import _engine
-    except ImportError:
-        if choice == "c":
-            raise
-        return None
-    return _engine
-
-
-def _engine_tables() -> tuple[bytes, bytes, bytes]:
-    """state.py's transition table, input classes and initial states as the byte arrays the engine indexes."""
-    from .model import ACK, RST, SYN
-    from .state import _CLASS_INDICES, _INPUTS, _ROWS, _initial_states
-
-    states = list(TcpState)
-    index = {st: i for i, st in enumerate(states)}
-    rows = bytes(255 if nxt is None else index[nxt] for st in states for nxt in _ROWS[st])
-    assert len(rows) == len(states) * len(_INPUTS) == 12 * 13
-    classes = bytearray(b"\xff" * 64 * 3)
-    for bits, (send, recv) in enumerate(_CLASS_INDICES):
-        classes[bits * 3] = send
-        for k, r in enumerate(recv):
-            classes[bits * 3 + 1 + k] = r
-    initial = bytearray(32 * 2)
-    for flags in range(32):
-        sender, receiver = _initial_states(flags & (SYN | ACK | RST))
-        initial[flags * 2] = index[sender]
-        initial[flags * 2 + 1] = index[receiver]
-    return rows, bytes(classes), bytes(initial)
-
-
-def _summarize_engine(source: Any, engine: Any) -> tuple[list[FlowSummary], Any]:
-    from .capture import open_capture
-
-    cap = open_capture(source)
-    eng = engine.Engine(*_engine_tables())
-    cap.feed(eng)
-    return [engine_summary(eng, stream) for stream in range(eng.flow_count())], cap.stats
-
-
-@functools.cache
-def _engine_glue() -> tuple[Any, ...]:
-    """What engine_summary needs from other modules, looked up once (it runs once per stream: a million times
-    on a million-connection capture)."""
-    from .analysis import ANALYSIS_FLAGS, FlowAnalysis
-    from .flow import HalfFlow
-    from .state import _MESSAGES, EndpointMachine
-
-    letters = ZEEK_SENT_LETTERS
-    sent = [frozenset(ch for i, ch in enumerate(letters) if mask >> i & 1) for mask in range(1 << len(letters))]
-    return ANALYSIS_FLAGS, FlowAnalysis, HalfFlow, _MESSAGES, EndpointMachine, list(TcpState), sent
-
-
-def engine_summary(eng: Any, stream: int) -> FlowSummary:
-    """Stream ``stream`` of a ``tcptrace._engine.Engine`` as a :class:`FlowSummary` (as the engine has it now)."""
-    ANALYSIS_FLAGS, FlowAnalysis, HalfFlow, _MESSAGES, EndpointMachine, states, sent_sets = _engine_glue()
-    life = eng.lifecycle(stream)  # a LifecycleRecord and a FlowRecord: fields by name (vocab.ENGINE_RECORDS)
-    rec = eng.flow(stream)
-    flow = Flow.__new__(Flow)
-    flow.stream = stream
-    flow.halves = (HalfFlow(life.client_addr, life.client_port), HalfFlow(life.server_addr, life.server_port))
-    flow.roles_guessed = bool(life.roles_guessed)
-    flow.first_frame, flow.last_frame = rec.first_frame, rec.last_frame
-    flow.halves[0].base, flow.halves[1].base = rec.base_client, rec.base_server
-    flow.halves[0].win_scale, flow.halves[1].win_scale = rec.win_scale_client, rec.win_scale_server
-    first_ts, last_ts, packets = rec.first_ts, rec.last_ts, rec.packets
-    first_direction, completeness, ts_first_rtt, reused = (
-        rec.first_direction, rec.completeness, rec.ts_first_rtt, rec.reused_ports_frame)  # fmt: skip
-    dirs = (rec.client, rec.server)
-    syn_frame, synack_frame, handshake_ack_frame = life.syn_frame, life.synack_frame, life.handshake_ack_frame
-    handshake_done, fin_frames, fin_next, fin_acked = (
-        life.handshake_done, life.fin_frames, life.fin_next, life.fin_acked)  # fmt: skip
-    resets, data_after_fin, anomalies = life.resets, life.data_after_fin, life.anomalies
-    client_state, server_state, options = life.client_state, life.server_state, life.options
-    history, orig_dir, sent = life.history, life.orig_dir, life.sent
-    flow.first_ts_ns = first_ts
-    flow.last_ts_ns = last_ts
-    flow.packets = packets
-    flow.reused_ports_frame = reused or None
-    flow.previous_stream = None  # (not in the engine's records; Pipeline.previous asks the engine's pass)
-    fa = flow.analysis = FlowAnalysis()
-    fa.ts_first_rtt = ts_first_rtt
-    s = flow.summary = FlowSummary(flow)
-    s.first_ts, s.last_ts, s.packets = first_ts, last_ts, packets
-    s.first_direction, s.completeness = first_direction, completeness
-    s.syn_frame, s.synack_frame, s.handshake_ack_frame = syn_frame, synack_frame, handshake_ack_frame
-    s.handshake_done = bool(handshake_done)
-    s.fin_frames = fin_frames
-    s.fin_next = list(fin_next)
-    s.fin_acked = list(fin_acked)
-    s.rst = [(d, f, states[st].value, RST_CAUSES[cause], n) for d, f, st, cause, n in resets]
-    s.data_after_fin = list(data_after_fin)
-    s.anomalies = [{"frame": f, "text": _MESSAGES[states[st], i]} for f, st, i in anomalies]
-    # The engine keeps the final states, not their history (which only narratives and diagrams read).
-    s.machine.client = EndpointMachine(states[client_state], Role.CLIENT)
-    s.machine.server = EndpointMachine(states[server_state], Role.SERVER)
-    zeek = s.zeek
-    zeek.history = history.decode("ascii")
-    zeek.orig_dir = orig_dir
-    zeek.flipped = history.startswith(b"^")
-    zeek.sent = [set(sent_sets[mask]) for mask in sent]
-    for d, drec, (mss, wscale, sack_permitted, timestamps) in zip(s.dirs, dirs, options, strict=True):
-        # a DirRecord: vocab.ENGINE_DIR_RECORD, DirStats's names in ENGINE_DIR_FIELDS order, then flag_counts
-        for name, value in zip(ENGINE_DIR_FIELDS, drec, strict=False):
-            setattr(d, name, value)
-        d.flag_counts = {name: n for name, n in zip(ANALYSIS_FLAGS, drec.flag_counts, strict=True) if n}
-        d.mss = None if mss < 0 else mss
-        d.wscale = None if wscale < 0 else wscale
-        d.sack_permitted = bool(sack_permitted)
-        d.timestamps = bool(timestamps)
-    return s
-
-
-__all__ = [
-    "DirStats",
-    "EngineSummaries",
-    "FlowSummary",
-    "Pipeline",
-    "completeness_label",
-    "engine_module",
-    "selected_summaries",
-    "summarize",
-    "summarize_lazily",
-]
+# The driver (Pipeline, summarize, the C engine's glue) lives in tcptrace.engine; these names stay reachable here.
+_MOVED = frozenset(
+    {
+        "EngineSummaries",
+        "Pipeline",
+        "engine_module",
+        "engine_summary",
+        "selected_summaries",
+        "summarize",
+        "summarize_lazily",
+        "_engine_tables",
+    }
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MOVED:
+        from . import engine
+
+        return getattr(engine, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["DirStats", "FlowSummary", "completeness_label"]

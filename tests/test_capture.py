@@ -363,7 +363,7 @@ SAMPLES_DIR = Path(__file__).resolve().parent.parent / "sample_pcaps"
 def test_progress_is_reported_to_a_caller_that_asks_and_never_printed() -> None:
     """The CLI shows a progress line on a terminal through capture.PROGRESS; the library only calls the hook."""
     from tcptrace.capture import PROGRESS, PROGRESS_STEP
-    from tcptrace.stats import summarize
+    from tcptrace.engine import summarize
 
     path = SAMPLES_DIR / "lossy_bulk.pcap"
     calls: list[tuple[int, int | None, bool]] = []

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import SAMPLES
 
-from tcptrace.stats import summarize
+from tcptrace.engine import summarize
 
 CLASSIC = "/usr/bin/tcptrace"
 CAPTURES = sorted(p for p in SAMPLES.iterdir() if p.suffix in (".pcap", ".pcapng"))

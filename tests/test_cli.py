@@ -182,8 +182,8 @@ def test_host_and_port_selection_on_every_reading_command(command: list[str]) ->
 
 
 def test_selection_matches_prefixes_and_ports() -> None:
+    from tcptrace.engine import summarize
     from tcptrace.selection import Selection, SelectionError
-    from tcptrace.stats import summarize
 
     summaries, _ = summarize(SAMPLES / "port_reuse.pcap")
     flows = [s.flow for s in summaries]

@@ -22,6 +22,7 @@ from matplotlib.patches import FancyArrowPatch
 from tcptrace import diagram
 from tcptrace.analysis import A_DUPLICATE_ACK, analysis_names
 from tcptrace.diagram import CjkFontWarning, draw_ladder, layout, save_ladder
+from tcptrace.engine import Pipeline
 from tcptrace.errors import TcptraceError
 from tcptrace.ladder import (
     ARROW_DROP,
@@ -37,7 +38,6 @@ from tcptrace.ladder import (
     render_plantuml,
 )
 from tcptrace.model import FIN, RST, SYN
-from tcptrace.stats import Pipeline
 
 CAPTURES = ["echo_ipv4", "refused", "lossy_bulk", "zero_window", "abort_rst", "half_close"]
 _CACHE: dict[tuple[str, str, bool, str], Ladder] = {}

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_engine import CORPUS_FILES, _build, _packet
 
-from tcptrace import stats
+from tcptrace import engine
 from tcptrace.cli import main
 from tcptrace.engine import FlowStream, one_stream
 from tcptrace.export import packet_record
@@ -32,7 +32,7 @@ else:
     pytest.importorskip("tcptrace._engine", reason="C engine not built: the Python path is the only one")
 
 
-def _doc(run: stats.Pipeline, segs: list[Any]) -> str:
+def _doc(run: engine.Pipeline, segs: list[Any]) -> str:
     streams = sorted({s.stream for s in segs})
     doc = {
         "segments": [packet_record(s) for s in segs],
@@ -52,7 +52,7 @@ class _Reference:
         monkeypatch.setenv("TCPTRACE_ENGINE", "python")
         self.error = ""
         try:
-            self.run = stats.Pipeline(path)
+            self.run = engine.Pipeline(path)
             self.segs = list(self.run)
         except Exception as exc:
             self.error = f"{type(exc).__name__}: {exc}"
@@ -63,11 +63,11 @@ class _Reference:
         return _doc(self.run, [s for s in self.segs if selection.matches(self.run.flow(s.stream))])
 
 
-def _selected(path: Path | str, selection: Selection, engine: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    monkeypatch.setenv("TCPTRACE_ENGINE", engine)
+def _selected(path: Path | str, selection: Selection, which: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("TCPTRACE_ENGINE", which)
     try:
-        run = stats.Pipeline(path, selection=selection)
-        assert (run._engine is not None) == (engine == "c" and not selection.everything)
+        run = engine.Pipeline(path, selection=selection)
+        assert (run._engine is not None) == (which == "c" and not selection.everything)
         return _doc(run, list(run))
     except Exception as exc:  # the same error either way is agreement too
         return f"{type(exc).__name__}: {exc}"
@@ -93,7 +93,7 @@ def _selections(path: Path | str, monkeypatch: pytest.MonkeyPatch, every_stream:
     address prefix, and a stream the capture lacks."""
     monkeypatch.setenv("TCPTRACE_ENGINE", "c")
     try:
-        summaries, _ = stats.summarize(path)
+        summaries, _ = engine.summarize(path)
     except Exception:
         return [Selection.of([0])]
     n = len(summaries)
@@ -173,8 +173,8 @@ def test_port_reuse_predecessor_comes_from_the_engine(monkeypatch: pytest.Monkey
 
 
 def test_no_such_stream(monkeypatch: pytest.MonkeyPatch) -> None:
-    for engine in ("c", "python"):
-        monkeypatch.setenv("TCPTRACE_ENGINE", engine)
+    for which in ("c", "python"):
+        monkeypatch.setenv("TCPTRACE_ENGINE", which)
         with pytest.raises(NoSuchStream, match=r"no TCP stream 9 in .*port_reuse.pcap \(it has 2 streams: 0.1\)"):
             one_stream(SAMPLES / "port_reuse.pcap", 9)
 
@@ -192,11 +192,11 @@ def test_no_such_stream(monkeypatch: pytest.MonkeyPatch) -> None:
 )
 def test_commands_same_both_ways(args: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
     out = {}
-    for engine in ("c", "python"):
-        monkeypatch.setenv("TCPTRACE_ENGINE", engine)
+    for which in ("c", "python"):
+        monkeypatch.setenv("TCPTRACE_ENGINE", which)
         for name in ("lossy_bulk.pcap", "port_reuse.pcap", "reuse_after_rst.pcap"):
             r = CliRunner().invoke(main, [args[0], str(SAMPLES / name), *args[1:]])
-            out[engine, name] = (r.exit_code, r.output)
+            out[which, name] = (r.exit_code, r.output)
     for name in ("lossy_bulk.pcap", "port_reuse.pcap", "reuse_after_rst.pcap"):
         assert out["c", name] == out["python", name], name
     assert any(code == 0 for code, _ in out.values())

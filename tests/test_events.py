@@ -15,12 +15,13 @@ from pathlib import Path
 import pytest
 from conftest import CORPUS, SAMPLES
 
+from tcptrace.engine import Pipeline
 from tcptrace.events import classify, resolve_states
 from tcptrace.ladder import ladder_for
 from tcptrace.model import ACK, RST, SYN, Segment
 from tcptrace.narrate import explain
 from tcptrace.state import TRANSITIONS, TcpState
-from tcptrace.stats import FlowSummary, Pipeline
+from tcptrace.stats import FlowSummary
 
 
 def flows(path: Path) -> list[tuple[FlowSummary, list[Segment]]]:

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tcptrace import export
-from tcptrace.stats import engine_module, summarize
+from tcptrace.engine import engine_module, summarize
 
 _IMPLEMENTATIONS = ["python"] + (["c"] if engine_module() is not None else [])
 

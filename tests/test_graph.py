@@ -17,6 +17,7 @@ from conftest import ROOT, SAMPLES
 from pcapgen import ACK, PSH, ether, ipv4, pcap, records, tcp
 
 from tcptrace.analysis import A_FAST_RETRANSMISSION, A_RETRANSMISSION, A_SPURIOUS_RETRANSMISSION
+from tcptrace.engine import Pipeline
 from tcptrace.errors import TcptraceError
 from tcptrace.graph import (
     KINDS,
@@ -30,7 +31,7 @@ from tcptrace.graph import (
     tsg_series,
 )
 from tcptrace.model import FIN, RST, Direction, Segment
-from tcptrace.stats import FlowSummary, Pipeline
+from tcptrace.stats import FlowSummary
 
 RETRANS = A_RETRANSMISSION | A_FAST_RETRANSMISSION | A_SPURIOUS_RETRANSMISSION
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from conftest import SAMPLES
 
-from tcptrace.stats import Pipeline, completeness_label, summarize
+from tcptrace.engine import Pipeline, summarize
+from tcptrace.stats import completeness_label
 
 
 def one(name: str) -> dict:

@@ -123,7 +123,8 @@ def test_the_engine_hands_back_named_direction_records() -> None:
     """Across the C/Python seam the per-direction counters travel by name (a struct sequence whose fields come
     from vocab.ENGINE_DIR_RECORD), not as a positional 37-tuple."""
     engine = pytest.importorskip("tcptrace._engine")
-    from tcptrace.stats import DirStats, _engine_tables
+    from tcptrace.engine import _engine_tables
+    from tcptrace.stats import DirStats
     from tcptrace.vocab import ENGINE_DIR_FIELDS, ENGINE_DIR_RECORD
 
     assert engine.DirRecord.n_fields == len(ENGINE_DIR_RECORD)
