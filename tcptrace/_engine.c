@@ -119,10 +119,10 @@ typedef struct {
     uint32_t alen;
 } Key;
 
-typedef struct {
-    Key key;
-    int64_t flow; /* index into flows, -1 = empty slot */
-    int dir;
+typedef struct { /* 16 bytes: the four-tuple itself lives in the flow (addr, port), not in the table */
+    int64_t flow;  /* index into flows, -1 = empty slot */
+    uint32_t tag;  /* the key's hash, high half: most mismatches end here without touching the flow */
+    int32_t dir;   /* which way the key points: 0 when its source is the flow's client */
 } Slot;
 
 typedef struct { /* one decoded TCP segment */
@@ -139,6 +139,7 @@ typedef struct {
     Py_ssize_t nflows, capflows;
     Slot *slots;
     Py_ssize_t nslots, used;
+    uint64_t hash_key[2]; /* SipHash key, random per Engine: crafted addresses cannot pile flows on one slot */
     int detect_hw_dups;
     /* state.py's table, compiled by stats._engine_tables: rows[state][input] -> state or NO_STATE (anomaly);
      * classes[flags & (FIN|SYN|RST|ACK) | 0x20 if the ACK covers the receiver's FIN] -> send, recv1, recv2;
@@ -230,17 +231,50 @@ static int grow(void **arr, Py_ssize_t *cap, Py_ssize_t need, size_t elem, Py_ss
 /* ------------------------------------------------------------------------------------------------ */
 /* flow table                                                                                       */
 
-static uint64_t key_hash(const Key *k) {
+/* SipHash-1-3 (Aumasson & Bernstein; the variant CPython uses for str/bytes) of the 40-byte key under the
+ * engine's random key: an unkeyed hash let crafted IPv6 addresses collide (issue 13: 100k flows 5x slower). */
+#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
+#define SIPROUND                                                                                                 \
+    do {                                                                                                         \
+        v0 += v1;                                                                                                \
+        v1 = ROTL(v1, 13);                                                                                       \
+        v1 ^= v0;                                                                                                \
+        v0 = ROTL(v0, 32);                                                                                       \
+        v2 += v3;                                                                                                \
+        v3 = ROTL(v3, 16);                                                                                       \
+        v3 ^= v2;                                                                                                \
+        v0 += v3;                                                                                                \
+        v3 = ROTL(v3, 21);                                                                                       \
+        v3 ^= v0;                                                                                                \
+        v2 += v1;                                                                                                \
+        v1 = ROTL(v1, 17);                                                                                       \
+        v1 ^= v2;                                                                                                \
+        v2 = ROTL(v2, 32);                                                                                       \
+    } while (0)
+
+static uint64_t key_hash(const Engine *e, const Key *k) {
     uint64_t w[5];
-    memcpy(w, k, sizeof w);
-    uint64_t h = 0x9E3779B97F4A7C15ULL;
+    memcpy(w, k, sizeof w); /* src 16, dst 16, ports 4, alen 4: 40 bytes, 5 words (byte order: this machine's) */
+    uint64_t k0 = e->hash_key[0], k1 = e->hash_key[1];
+    uint64_t v0 = k0 ^ 0x736f6d6570736575ULL, v1 = k1 ^ 0x646f72616e646f6dULL;
+    uint64_t v2 = k0 ^ 0x6c7967656e657261ULL, v3 = k1 ^ 0x7465646279746573ULL;
     for (int i = 0; i < 5; i++) {
-        h ^= w[i];
-        h *= 0xBF58476D1CE4E5B9ULL;
-        h ^= h >> 29;
+        v3 ^= w[i];
+        SIPROUND;
+        v0 ^= w[i];
     }
-    return h;
+    uint64_t b = (uint64_t)40 << 56;
+    v3 ^= b;
+    SIPROUND;
+    v0 ^= b;
+    v2 ^= 0xff;
+    SIPROUND;
+    SIPROUND;
+    SIPROUND;
+    return v0 ^ v1 ^ v2 ^ v3;
 }
+#undef SIPROUND
+#undef ROTL
 
 static void make_key(Key *k, const uint8_t *src, const uint8_t *dst, int alen, int sport, int dport) {
     memset(k, 0, sizeof *k);
@@ -251,15 +285,30 @@ static void make_key(Key *k, const uint8_t *src, const uint8_t *dst, int alen, i
     k->alen = (uint32_t)alen;
 }
 
-static Slot *table_find(Engine *e, const Key *k) {
+/* Whether slot s (a flow and a direction) holds key k: the flow keeps the four-tuple (addr/port [0] client) */
+static int slot_is(const Engine *e, const Slot *s, const Key *k) {
+    const FlowC *f = e->flows[s->flow];
+    int d = s->dir;
+    return (int)k->alen == f->alen && k->sport == f->port[d] && k->dport == f->port[1 - d] &&
+           memcmp(k->src, f->addr[d], (size_t)f->alen) == 0 && memcmp(k->dst, f->addr[1 - d], (size_t)f->alen) == 0;
+}
+
+static Slot *table_find(Engine *e, const Key *k, uint64_t h) {
     Py_ssize_t mask = e->nslots - 1;
-    Py_ssize_t i = (Py_ssize_t)(key_hash(k) & (uint64_t)mask);
+    Py_ssize_t i = (Py_ssize_t)(h & (uint64_t)mask);
+    uint32_t tag = (uint32_t)(h >> 32);
     for (;;) {
         Slot *s = &e->slots[i];
-        if (s->flow < 0 || memcmp(&s->key, k, sizeof *k) == 0)
+        if (s->flow < 0 || (s->tag == tag && slot_is(e, s, k)))
             return s;
         i = (i + 1) & mask;
     }
+}
+
+/* the key of an occupied slot, rebuilt from its flow (when the table grows) */
+static void slot_key(const Engine *e, const Slot *s, Key *k) {
+    const FlowC *f = e->flows[s->flow];
+    make_key(k, f->addr[s->dir], f->addr[1 - s->dir], f->alen, f->port[s->dir], f->port[1 - s->dir]);
 }
 
 static int table_grow(Engine *e) {
@@ -275,25 +324,32 @@ static int table_grow(Engine *e) {
         slots[i].flow = -1;
     e->slots = slots;
     e->nslots = n;
+    Py_ssize_t mask = n - 1;
     for (Py_ssize_t i = 0; i < old_n; i++) {
-        if (old[i].flow >= 0) {
-            Slot *s = table_find(e, &old[i].key);
-            *s = old[i];
-        }
+        if (old[i].flow < 0)
+            continue;
+        /* keys are distinct: the first free slot of the probe sequence is the place */
+        Key k;
+        slot_key(e, &old[i], &k);
+        Py_ssize_t j = (Py_ssize_t)(key_hash(e, &k) & (uint64_t)mask);
+        while (slots[j].flow >= 0)
+            j = (j + 1) & mask;
+        slots[j] = old[i];
     }
     PyMem_Free(old);
     return 0;
 }
 
+/* Point key k at (flow, dir): a new key, or a reused four-tuple now belonging to a newer stream */
 static int table_put(Engine *e, const Key *k, int64_t flow, int dir) {
     if ((e->used + 1) * 2 > e->nslots && table_grow(e) < 0)
         return -1;
-    Slot *s = table_find(e, k);
-    if (s->flow < 0) {
-        s->key = *k;
+    uint64_t h = key_hash(e, k);
+    Slot *s = table_find(e, k, h);
+    if (s->flow < 0)
         e->used++;
-    }
     s->flow = flow;
+    s->tag = (uint32_t)(h >> 32);
     s->dir = dir;
     return 0;
 }
@@ -398,7 +454,7 @@ static FlowC *track(Engine *e, const Pkt *p, const Opts *o, int *dir_out, int *i
     make_key(&k, p->src, p->dst, p->alen, p->sport, p->dport);
     if (e->nslots == 0 && table_grow(e) < 0)
         return NULL;
-    Slot *s = table_find(e, &k);
+    Slot *s = table_find(e, &k, key_hash(e, &k));
     int flags = p->flags;
     int64_t idx = s->flow;
     int dir = s->dir;
@@ -1456,6 +1512,19 @@ static int Engine_init(Engine *e, PyObject *args, PyObject *kwds) {
         return -1;
     }
     e->detect_hw_dups = hw;
+    /* a random SipHash key per engine (os.urandom): the table's layout is unpredictable, the results are not */
+    PyObject *os = PyImport_ImportModule("os");
+    PyObject *rnd = os ? PyObject_CallMethod(os, "urandom", "i", 16) : NULL;
+    Py_XDECREF(os);
+    if (!rnd)
+        return -1;
+    if (!PyBytes_Check(rnd) || PyBytes_GET_SIZE(rnd) != 16) {
+        Py_DECREF(rnd);
+        PyErr_SetString(PyExc_RuntimeError, "os.urandom(16) did not return 16 bytes");
+        return -1;
+    }
+    memcpy(e->hash_key, PyBytes_AS_STRING(rnd), 16);
+    Py_DECREF(rnd);
     return 0;
 }
 
