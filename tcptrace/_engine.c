@@ -34,7 +34,6 @@
 #define F_SFR (F_SYN | F_FIN | F_RST)
 #define F_SF (F_SYN | F_FIN)
 
-#define MAX_ANOMALIES 100 /* FlowSummary keeps the first 100 */
 #define NO_STATE 255      /* stats._engine_tables: no arc for this (state, input), an anomaly */
 
 static inline int seq_lt(uint32_t a, uint32_t b) { return (uint32_t)(a - b) >= HALF; }
@@ -100,7 +99,8 @@ typedef struct {
     int64_t fin_frame[2];
     int fin_dir[2];
     Rst *rst;
-    Py_ssize_t nrst, caprst;
+    Py_ssize_t nrst, caprst; /* the first MAX_RESETS RSTs (vocab.MAX_RESETS) */
+    int64_t rst_total;
     Anomaly *anomalies; /* allocated at the first one: most streams have none (keeps a stream ~1 KB smaller) */
     Py_ssize_t nanomalies, capanomalies;
     /* SYN options per direction (mss -1 = none) */
@@ -1051,14 +1051,17 @@ static int lifecycle(Engine *e, FlowC *f, const Pkt *p, const Opts *o, int dir, 
         f->nfin++;
     }
     if (flags & F_RST) {
-        if (grow((void **)&f->rst, &f->caprst, f->nrst + 1, sizeof(Rst), 2) < 0)
-            return -1;
-        Rst *r = &f->rst[f->nrst++];
-        r->dir = dir;
-        r->frame = frame;
-        r->state = before_sender;
-        r->cause = rst_cause(f, dir, before_sender);
-        r->len = seglen;
+        f->rst_total++;
+        if (f->nrst < MAX_RESETS) {
+            if (grow((void **)&f->rst, &f->caprst, f->nrst + 1, sizeof(Rst), 2) < 0)
+                return -1;
+            Rst *r = &f->rst[f->nrst++];
+            r->dir = dir;
+            r->frame = frame;
+            r->state = before_sender;
+            r->cause = rst_cause(f, dir, before_sender);
+            r->len = seglen;
+        }
     }
     if (zeek_add(f, p, dir, ta, first) < 0)
         return -1;
@@ -1591,6 +1594,7 @@ static PyObject *Engine_lifecycle(Engine *e, PyObject *arg) {
     SET(fin_next, Py_BuildValue("(NN)", fn0, fn1));
     SET(fin_acked, Py_BuildValue("(LL)", (long long)f->fin_acked[0], (long long)f->fin_acked[1]));
     SET(resets, rsts);
+    SET(resets_total, PyLong_FromLongLong(f->rst_total));
     SET(data_after_fin, Py_BuildValue("(LL)", (long long)f->data_after_fin[0], (long long)f->data_after_fin[1]));
     SET(anomalies, anoms);
     SET(client_state, PyLong_FromLong(f->state[0]));

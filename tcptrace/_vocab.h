@@ -49,7 +49,7 @@ enum { S_CLOSED, S_LISTEN, S_SYN_SENT, S_SYN_RECEIVED, S_ESTABLISHED, S_FIN_WAIT
 /* state.Input: the columns of the transition table (engine._engine_tables) */
 #define N_INPUTS 13
 
-/* stats.FlowSummary._rst_cause codes (vocab.RST_CAUSES): Python reads the name at this index */
+/* stats.FlowSummary.rst_cause codes (vocab.RST_CAUSES): Python reads the name at this index */
 enum { CAUSE_REFUSED, CAUSE_CLOSED_SOCKET, CAUSE_ABORTIVE, CAUSE_MID_STREAM, CAUSE_STRAY };
 
 /* Wireshark's tcp.completeness bits, packet-tcp.c TCP_COMPLETENESS_* (vocab.COMPLETENESS) */
@@ -137,8 +137,8 @@ static PyStructSequence_Field FLOW_RECORD_FIELDS[] = {
 /* LifecycleRecord: its fields by name; LIFE_<field> is a field's index */
 enum { LIFE_client_addr, LIFE_client_port, LIFE_server_addr, LIFE_server_port, LIFE_roles_guessed, LIFE_syn_frame,
        LIFE_synack_frame, LIFE_handshake_ack_frame, LIFE_handshake_done, LIFE_fin_frames, LIFE_fin_next, LIFE_fin_acked,
-       LIFE_resets, LIFE_data_after_fin, LIFE_anomalies, LIFE_client_state, LIFE_server_state, LIFE_options,
-       LIFE_history, LIFE_orig_dir, LIFE_sent, LIFE_N };
+       LIFE_resets, LIFE_resets_total, LIFE_data_after_fin, LIFE_anomalies, LIFE_client_state, LIFE_server_state,
+       LIFE_options, LIFE_history, LIFE_orig_dir, LIFE_sent, LIFE_N };
 static PyStructSequence_Field LIFE_RECORD_FIELDS[] = {
     {"client_addr", NULL},
     {"client_port", NULL},
@@ -153,6 +153,7 @@ static PyStructSequence_Field LIFE_RECORD_FIELDS[] = {
     {"fin_next", NULL},
     {"fin_acked", NULL},
     {"resets", NULL},
+    {"resets_total", NULL},
     {"data_after_fin", NULL},
     {"anomalies", NULL},
     {"client_state", NULL},
@@ -163,6 +164,10 @@ static PyStructSequence_Field LIFE_RECORD_FIELDS[] = {
     {"sent", NULL},
     {NULL, NULL},
 };
+
+/* what a flow summary keeps per stream, at most (vocab.MAX_*; docs/limits.md) */
+#define MAX_RESETS 10
+#define MAX_ANOMALIES 100
 
 /* packet-tcp.c constants (analysis.py) */
 #define MAX_UNACKED_SEGMENTS 10000

@@ -398,6 +398,7 @@ def engine_summary(eng: Any, stream: int) -> FlowSummary:
     s.fin_next = list(fin_next)
     s.fin_acked = list(fin_acked)
     s.rst = [(d, f, states[st].value, RST_CAUSES[cause], n) for d, f, st, cause, n in resets]
+    s.rst_total = life.resets_total
     s.data_after_fin = list(data_after_fin)
     s.anomalies = [{"frame": f, "text": _MESSAGES[states[st], i]} for f, st, i in anomalies]
     # The engine keeps the final states, not their history (which only narratives and diagrams read).

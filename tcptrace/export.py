@@ -228,7 +228,7 @@ def flow_row(d: dict[str, Any]) -> dict[str, Any]:
         "dup_acks": both("duplicate_ack"),
         "lost_segments": both("lost_segment"),
         "zero_windows": both("zero_window"),
-        "resets": len(d["resets"]),
+        "resets": d["resets_total"],
         "verdict": d["verdict"],
     }
 

@@ -31,6 +31,7 @@ from .flow import Flow
 from .messages import LANGUAGES
 from .model import ACK, FIN, RST, SYN, Segment, format_endpoint
 from .state import ConnectionMachine, TcpState
+from .vocab import MAX_ANOMALIES, MAX_RESETS
 from .zeek import ZeekHistory, conn_state
 
 M32 = 0xFFFFFFFF
@@ -215,7 +216,9 @@ class FlowSummary:
         self.fin_frames: list[tuple[int, int]] = []  # (direction, frame) of the first FIN of each side
         self.fin_next: list[int | None] = [None, None]  # raw nextseq of each side's FIN
         self.fin_acked: list[int] = [0, 0]  # frame acknowledging each side's FIN
-        self.rst: list[tuple[int, int, str, str, int]] = []  # (direction, frame, sender state, cause, len)
+        # (direction, frame, sender state, cause, len) of the first MAX_RESETS RSTs; rst_total counts every one
+        self.rst: list[tuple[int, int, str, str, int]] = []
+        self.rst_total = 0
         self.data_after_fin: list[int] = [0, 0]  # data bytes a side sent after the *other* side's FIN
         self.first_ts = -1
         self.first_direction = 0  # who sent the first packet seen (classic tcptrace's host "a")
@@ -415,7 +418,7 @@ class FlowSummary:
         machine = self.machine
         before = machine.states
         for anomaly in machine.on_segment(seg.frame, direction == 0, flags, acks_fin, first):
-            if len(self.anomalies) < 100:
+            if len(self.anomalies) < MAX_ANOMALIES:
                 self.anomalies.append({"frame": seg.frame, "text": anomaly.message})
         seg.client_state = machine.client.state  # TcpState is a str: no .value lookup on the hot path
         seg.server_state = machine.server.state
@@ -449,10 +452,13 @@ class FlowSummary:
             self.fin_next[direction] = (seg.seq_raw + seg.len + 1) & M32
             self.fin_frames.append((direction, seg.frame))
         if flags & RST:
-            state = str(before[direction])
-            self.rst.append((direction, seg.frame, state, self._rst_cause(seg, state), seg.len))
+            self.rst_total += 1
+            if len(self.rst) < MAX_RESETS:
+                state = str(before[direction])
+                self.rst.append((direction, seg.frame, state, self.rst_cause(seg, state), seg.len))
 
-    def _rst_cause(self, seg: Segment, sender_state: str) -> str:
+    def rst_cause(self, seg: Segment, sender_state: str) -> str:
+        """Why ``seg`` (an RST sent from ``sender_state``) was sent, as one of vocab.RST_CAUSES."""
         direction = seg.direction
         if (
             sender_state in ("LISTEN", "SYN_RECEIVED", "CLOSED")
@@ -573,6 +579,7 @@ class FlowSummary:
                 }
                 for d, f, st, cause, _ in self.rst
             ],
+            "resets_total": self.rst_total,
             "irtt_s": irtt,
             "client_state": self.machine.client_state.value,
             "server_state": self.machine.server_state.value,

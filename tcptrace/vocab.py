@@ -129,7 +129,7 @@ LADDER_PRECEDENCE: tuple[str, ...] = (
 # name is an AnalysisFlag.check alias and matches the flags that carry it.
 FORBID_EVENTS: tuple[str, ...] = ("rst", "retransmission", "zero-window", "lost-segment", "out-of-order", "dup-ack")
 
-# Why an RST was sent, as stats.FlowSummary._rst_cause names it (and messages.py's "cause.<code>" explains it).
+# Why an RST was sent, as stats.FlowSummary.rst_cause names it (and messages.py's "cause.<code>" explains it).
 # The position is the C engine's CAUSE_* code, which Python turns back into the name.
 RST_CAUSES: tuple[str, ...] = (
     "refused",  # the server's answer to a SYN it never acknowledged: nothing listens on that port
@@ -138,6 +138,11 @@ RST_CAUSES: tuple[str, ...] = (
     "mid_stream",  # the sender's state is UNKNOWN: the connection's start was not captured
     "stray",  # any other state: no connection that expects one
 )
+
+# What a flow summary keeps per stream, at most (docs/limits.md): memory per stream stays bounded whatever a
+# capture holds (a flow of a million RSTs keeps ten and a count). Both engines use these (tcptrace/_vocab.h).
+MAX_RESETS = 10  # RSTs listed with frame, state and cause; resets_total counts them all
+MAX_ANOMALIES = 100  # state-machine anomalies kept (the flow document shows the first 20)
 
 # Wireshark's tcp.completeness bits (packet-tcp.c TCP_COMPLETENESS_*), in bit order.
 COMPLETENESS: tuple[tuple[str, int], ...] = (
@@ -175,7 +180,8 @@ ENGINE_FLOW_RECORD: tuple[str, ...] = (
 # anomalies (frame, state, input), options per side (mss, wscale, sack_permitted, timestamps), -1 for absent.
 ENGINE_LIFECYCLE_RECORD: tuple[str, ...] = (
     *("client_addr", "client_port", "server_addr", "server_port", "roles_guessed", "syn_frame", "synack_frame"),
-    *("handshake_ack_frame", "handshake_done", "fin_frames", "fin_next", "fin_acked", "resets", "data_after_fin"),
+    *("handshake_ack_frame", "handshake_done", "fin_frames", "fin_next", "fin_acked", "resets", "resets_total"),
+    "data_after_fin",
     *("anomalies", "client_state", "server_state", "options", "history", "orig_dir", "sent"),
 )
 # (C type name, enum prefix, fields) of each record the engine hands Python: scripts/gen_vocab_h.py writes them.
@@ -199,6 +205,8 @@ __all__ = [
     "LADDER_CATEGORIES",
     "LADDER_COLOURS",
     "LADDER_PRECEDENCE",
+    "MAX_ANOMALIES",
+    "MAX_RESETS",
     "RETRANSMISSION_FAMILY",
     "RST_CAUSES",
     "ZEEK_SENT_LETTERS",
