@@ -1136,19 +1136,111 @@ static inline uint32_t rd32(const uint8_t *b, int big) {
 static inline uint32_t be16(const uint8_t *b) { return (uint32_t)b[0] << 8 | b[1]; }
 static inline uint32_t be32(const uint8_t *b) { return rd32(b, 1); }
 
+/* How the frames of one link (a pcap file, or a run of one pcapng interface's packets) are decoded. */
+typedef struct {
+    int link_len;     /* the fused decode's link header length (capture._FUSED_LAYOUTS), -1: no fused decode */
+    int etype_off;    /* where the EtherType is in that header, -1: IPv4 directly after link_len bytes */
+    int iface;        /* the interface number the Python decoder is given */
+    PyObject *decode; /* capture._DECODERS[link type]: the frames the fused decode does not take, kept Segments */
+    PyObject *skip;   /* CaptureReader._skip: the decoder counts skip reasons through it */
+} Link;
+
+/* One complete frame, buf[start:end] as captured and ending at rend on the wire: the fused decode
+ * (capture._link_decoder) or the Python decoder, then process(); a kept stream's Segment goes to Engine.keep's
+ * list (the per-packet part of CaptureReader._pcap_records). *segments counts the TCP segments, *truncated those
+ * the snap length cut. 0, or -1 with an exception set. */
+static int feed_frame(Engine *e, PyObject *bufobj, Py_ssize_t start, Py_ssize_t end, Py_ssize_t rend,
+                      int64_t frame, int64_t ts, const Link *ln, long long *segments, long long *truncated) {
+    const uint8_t *buf = (const uint8_t *)PyBytes_AS_STRING(bufobj);
+    int link_len = ln->link_len;
+    /* the fused decode (capture._link_decoder): link header, IPv4 without options, TCP */
+    if (link_len >= 0 && end - start >= link_len + 36) {
+        const uint8_t *b = buf + start;
+        const uint8_t *ip = b + link_len;
+        if ((ln->etype_off < 0 || be16(b + ln->etype_off) == 0x0800) && ip[0] == 0x45 && ip[9] == 6 &&
+            !(be16(ip + 6) & 0x1FFF) && be16(ip + 2) >= 40) {
+            Py_ssize_t ip_start = start + link_len;
+            Py_ssize_t iplen = rend - ip_start;
+            Py_ssize_t tl = be16(ip + 2);
+            if (tl < iplen)
+                iplen = tl;
+            const uint8_t *tcp = ip + 20;
+            uint32_t offflags = be16(tcp + 12);
+            int hdr_len = (int)((offflags >> 12) << 2);
+            Py_ssize_t seglen = iplen - 20 - hdr_len;
+            Py_ssize_t tcp_off = ip_start + 20, data_off = tcp_off + hdr_len;
+            if (hdr_len >= 20 && seglen >= 0 && data_off <= end) {
+                Pkt p;
+                p.frame = frame;
+                p.ts = ts;
+                p.len = seglen;
+                Py_ssize_t pend = data_off + seglen < end ? data_off + seglen : end;
+                p.payload_captured = seglen ? pend - data_off : 0;
+                p.ip_id = be16(ip + 4);
+                p.src = ip + 12;
+                p.dst = ip + 16;
+                p.opt = tcp + 20;
+                p.opt_len = hdr_len - 20;
+                p.alen = 4;
+                p.sport = (int)be16(tcp);
+                p.dport = (int)be16(tcp + 2);
+                p.flags = (int)(offflags & 0xFFF);
+                p.hdr_len = hdr_len;
+                p.header_truncated = 0;
+                p.seq = be32(tcp + 4);
+                p.ack = be32(tcp + 8);
+                p.win_raw = be16(tcp + 14);
+                (*segments)++;
+                if (p.payload_captured < seglen)
+                    (*truncated)++;
+                if (process(e, &p) < 0)
+                    return -1;
+                if (e->last_kept) { /* a selected stream: its Segment from the reference decoder */
+                    PyObject *seg = PyObject_CallFunction(ln->decode, "OnnnLLiO", bufobj, start, end, rend,
+                                                          (long long)frame, (long long)ts, ln->iface, ln->skip);
+                    int r = !seg ? -1 : seg == Py_None ? 0 : keep_segment(e, seg);
+                    Py_XDECREF(seg);
+                    if (r < 0)
+                        return -1;
+                }
+                return 0;
+            }
+        }
+    }
+    /* the layered decoder in Python: a Segment, or None after counting a skip reason */
+    PyObject *seg = PyObject_CallFunction(ln->decode, "OnnnLLiO", bufobj, start, end, rend, (long long)frame,
+                                          (long long)ts, ln->iface, ln->skip);
+    if (!seg)
+        return -1;
+    int cut = 0, r = seg == Py_None ? 0 : add_segment(e, seg, &cut);
+    if (r == 0 && seg != Py_None && e->last_kept)
+        r = keep_segment(e, seg);
+    *segments += seg != Py_None;
+    *truncated += cut;
+    Py_DECREF(seg);
+    return r;
+}
+
+static PyObject *walk_result(Py_ssize_t pos, long long frame, int status, long long segments, long long truncated,
+                             int have_first, long long first_ts) {
+    if (have_first)
+        return Py_BuildValue("(nLiLLL)", pos, frame, status, segments, truncated, first_ts);
+    return Py_BuildValue("(nLiLLO)", pos, frame, status, segments, truncated, Py_None);
+}
+
 /* Engine.feed_pcap(buf, pos, frame, big_endian, nano, rec_hdr_len, swapped, fcs_len, link_len, etype_off,
- *                  decode, skip) -> (pos, frame, status, segments, truncated, first_ts or None)
+ *                  decode, skip[, iface]) -> (pos, frame, status, segments, truncated, first_ts or None)
  * Walks the complete pcap records of buf from pos (CaptureReader._pcap_records). status 0: the record at pos
- * is incomplete (read more); 1: its header claims more than 64 MiB (damaged file). link_len < 0: no fused
- * decode for this link type; etype_off < 0: IPv4 directly after link_len bytes. */
+ * is incomplete (read more); 1: its header claims more than 64 MiB (damaged file). link_len, etype_off, decode:
+ * see Link. */
 static PyObject *Engine_feed_pcap(Engine *e, PyObject *args) {
     Py_ssize_t pos;
     long long frame;
-    int big, nano, rec_hdr_len, swapped, fcs_len, link_len, etype_off;
-    PyObject *decode, *skip, *bufobj;
-    int iface = 0;
+    int big, nano, rec_hdr_len, swapped, fcs_len;
+    PyObject *bufobj;
+    Link ln = {.iface = 0};
     if (!PyArg_ParseTuple(args, "OnLppipiiiOO|i", &bufobj, &pos, &frame, &big, &nano, &rec_hdr_len, &swapped,
-                          &fcs_len, &link_len, &etype_off, &decode, &skip, &iface))
+                          &fcs_len, &ln.link_len, &ln.etype_off, &ln.decode, &ln.skip, &ln.iface))
         return NULL;
     if (!PyBytes_Check(bufobj)) {
         PyErr_SetString(PyExc_TypeError, "feed_pcap: buf must be bytes");
@@ -1159,7 +1251,6 @@ static PyObject *Engine_feed_pcap(Engine *e, PyObject *args) {
     long long segments = 0, truncated = 0, first_ts = -1;
     int have_first = 0, status = 0;
     int64_t mult = nano ? 1 : 1000;
-    Py_ssize_t need = link_len >= 0 ? link_len + 36 : 0;
     for (;;) {
         if (buflen - pos < rec_hdr_len) {
             status = 0;
@@ -1193,79 +1284,10 @@ static PyObject *Engine_feed_pcap(Engine *e, PyObject *args) {
             end = end - fcs_len > start ? end - fcs_len : start;
             rend -= fcs_len;
         }
-        /* the fused decode (capture._link_decoder): link header, IPv4 without options, TCP */
-        if (link_len >= 0 && end - start >= need) {
-            const uint8_t *b = buf + start;
-            const uint8_t *ip = b + link_len;
-            if ((etype_off < 0 || be16(b + etype_off) == 0x0800) && ip[0] == 0x45 && ip[9] == 6 &&
-                !(be16(ip + 6) & 0x1FFF) && be16(ip + 2) >= 40) {
-                Py_ssize_t ip_start = start + link_len;
-                Py_ssize_t iplen = rend - ip_start;
-                Py_ssize_t tl = be16(ip + 2);
-                if (tl < iplen)
-                    iplen = tl;
-                const uint8_t *tcp = ip + 20;
-                uint32_t offflags = be16(tcp + 12);
-                int hdr_len = (int)((offflags >> 12) << 2);
-                Py_ssize_t seglen = iplen - 20 - hdr_len;
-                Py_ssize_t tcp_off = ip_start + 20, data_off = tcp_off + hdr_len;
-                if (hdr_len >= 20 && seglen >= 0 && data_off <= end) {
-                    Pkt p;
-                    p.frame = frame;
-                    p.ts = ts;
-                    p.len = seglen;
-                    Py_ssize_t pend = data_off + seglen < end ? data_off + seglen : end;
-                    p.payload_captured = seglen ? pend - data_off : 0;
-                    p.ip_id = be16(ip + 4);
-                    p.src = ip + 12;
-                    p.dst = ip + 16;
-                    p.opt = tcp + 20;
-                    p.opt_len = hdr_len - 20;
-                    p.alen = 4;
-                    p.sport = (int)be16(tcp);
-                    p.dport = (int)be16(tcp + 2);
-                    p.flags = (int)(offflags & 0xFFF);
-                    p.hdr_len = hdr_len;
-                    p.header_truncated = 0;
-                    p.seq = be32(tcp + 4);
-                    p.ack = be32(tcp + 8);
-                    p.win_raw = be16(tcp + 14);
-                    segments++;
-                    if (p.payload_captured < seglen)
-                        truncated++;
-                    if (process(e, &p) < 0)
-                        goto error;
-                    if (e->last_kept) { /* a selected stream: its Segment from the reference decoder */
-                        PyObject *seg = PyObject_CallFunction(decode, "OnnnLLiO", bufobj, start, end, rend, frame,
-                                                              (long long)ts, iface, skip);
-                        int r = !seg ? -1 : seg == Py_None ? 0 : keep_segment(e, seg);
-                        Py_XDECREF(seg);
-                        if (r < 0)
-                            goto error;
-                    }
-                    continue;
-                }
-            }
-        }
-        /* the layered decoder in Python: a Segment, or None after counting a skip reason */
-        PyObject *seg = PyObject_CallFunction(decode, "OnnnLLiO", bufobj, start, end, rend, frame, (long long)ts,
-                                              iface, skip);
-        if (!seg)
-            goto error;
-        int cut = 0, r = seg == Py_None ? 0 : add_segment(e, seg, &cut);
-        if (r == 0 && seg != Py_None && e->last_kept)
-            r = keep_segment(e, seg);
-        segments += seg != Py_None;
-        truncated += cut;
-        Py_DECREF(seg);
-        if (r < 0)
-            goto error;
+        if (feed_frame(e, bufobj, start, end, rend, frame, ts, &ln, &segments, &truncated) < 0)
+            return NULL;
     }
-    if (have_first)
-        return Py_BuildValue("(nLiLLL)", pos, frame, status, segments, truncated, first_ts);
-    return Py_BuildValue("(nLiLLO)", pos, frame, status, segments, truncated, Py_None);
-error:
-    return NULL;
+    return walk_result(pos, frame, status, segments, truncated, have_first, first_ts);
 }
 
 static PyObject *u128(unsigned __int128 v) {
