@@ -491,139 +491,18 @@ class CaptureReader:
 
     # --- pcapng ----------------------------------------------------------------------------------------
 
-    def _pcapng_packets(self) -> Iterator[tuple[int, int, int, _LinkDecoder, bytes, int, int, int, int]]:
-        """The pcapng block walk: per packet (frame, interface, link type, decoder, block body, data offset, end of
-        the captured data, end of the frame as sent, ts_ns); damaged or foreign blocks are skipped or warned about
-        here, and every frame is counted."""
-        stats = self.stats
-        skip = self._skip
-        order = "<"
-        # Blocks are cut from a buffer filled a chunk at a time (two small reads per block cost more than the
-        # rest of the walk); from a pipe a refill returns as soon as the block asked for is whole.
-        buf = b""
-        at = 0
-        fill = self._read
-
-        def read(n: int) -> bytes:
-            nonlocal buf, at
-            have = len(buf) - at
-            if have < n:
-                buf = buf[at:] + fill(max(CHUNK_SIZE, n - have), n - have)
-                at = 0
-            out = buf[at : at + n]
-            at += len(out)
-            return out
-
-        # Per interface of the current section: (decoder or None, ns multiplier numerator, divisor, offset ns)
-        interfaces: list[tuple[_LinkDecoder | None, int, int, int, int]] = []
-        iface_base = 0  # interfaces of earlier sections keep their numbers distinct
-        frame = 0
-        pending = self._head
-        warned_unsupported: set[int] = set()
+    def _pcapng_packets(self) -> Iterator[_Packet]:
+        """The pcapng block walk (:class:`_PcapngWalk`): per packet (frame, interface, link type, decoder, block
+        body, data offset, end of the captured data, end of the frame as sent, ts_ns); damaged or foreign blocks
+        are skipped or warned about there, and every frame is counted."""
+        walk = _PcapngWalk(self)
+        step = walk.step
         while True:
-            hdr = pending + read(8 - len(pending)) if len(pending) < 8 else pending
-            pending = b""
-            if len(hdr) < 8:
-                if hdr:
-                    self._warn(f"capture cut inside a pcapng block header after frame {frame}")
+            packet = step()
+            if packet is not None:
+                yield packet
+            elif walk.done:
                 return
-            btype_raw = hdr[:4]
-            if btype_raw == _PCAPNG_SHB:
-                # Section header: the byte-order magic follows the block length; both may be in either order.
-                bom = read(4)
-                if len(bom) < 4:
-                    if frame == 0:
-                        raise TruncatedCapture(f"{self.name}: the pcapng section header is cut short")
-                    self._warn(f"capture cut inside a section header after frame {frame}")
-                    return
-                if bom == b"\x4d\x3c\x2b\x1a":
-                    order = "<"
-                elif bom == b"\x1a\x2b\x3c\x4d":
-                    order = ">"
-                else:
-                    if frame == 0:
-                        raise NotACapture(f"{self.name}: pcapng section header has a bad byte-order magic")
-                    self._warn(f"damaged pcapng section header after frame {frame}; stopped reading there")
-                    return
-                (blen,) = struct.unpack(order + "I", hdr[4:8])
-                if blen < 28 or blen % 4:
-                    if frame == 0:
-                        raise NotACapture(f"{self.name}: pcapng section header has a bad length ({blen})")
-                    self._warn(f"damaged pcapng section header after frame {frame}; stopped reading there")
-                    return
-                body = read(blen - 12)
-                if len(body) < blen - 12:
-                    if frame == 0 and not interfaces:
-                        raise TruncatedCapture(f"{self.name}: the pcapng section header is cut short")
-                    self._warn(f"capture cut inside a section header after frame {frame}")
-                    return
-                iface_base += len(interfaces)
-                interfaces = []
-                continue
-            btype, blen = struct.unpack(order + "II", hdr)
-            if blen < 12 or blen % 4 or blen > 0x4000000:
-                self._warn(
-                    f"damaged pcapng block (type {btype:#x}, length {blen}) after frame {frame}; stopped reading there"
-                )
-                return
-            body = read(blen - 8)
-            if len(body) < blen - 8:
-                self._warn(
-                    f"capture cut in the middle of a pcapng block after frame {frame} "
-                    f"({len(body) + 8} of {blen} bytes); read the {frame} frames before it"
-                )
-                return
-            if btype == 1:  # Interface Description Block
-                interfaces.append(self._pcapng_idb(body, order, iface_base + len(interfaces)))
-                continue
-            if btype == 6:  # Enhanced Packet Block
-                if len(body) < 20 + 4:
-                    frame += 1
-                    stats.frames = frame
-                    skip(frame, SkipReason.MALFORMED)
-                    continue
-                iface, ts_hi, ts_lo, caplen, origlen = struct.unpack_from(order + "IIIII", body, 0)
-                data_off = 20
-            elif btype == 3:  # Simple Packet Block: interface 0, no timestamp
-                iface, ts_hi, ts_lo = 0, 0, 0
-                (origlen,) = struct.unpack_from(order + "I", body, 0)
-                snap = interfaces[0][4] if interfaces else 0
-                caplen = min(origlen, len(body) - 8, snap or origlen)
-                data_off = 4
-            elif btype == 2:  # obsolete Packet Block
-                if len(body) < 20 + 4:
-                    frame += 1
-                    stats.frames = frame
-                    skip(frame, SkipReason.MALFORMED)
-                    continue
-                iface, _drops, ts_hi, ts_lo, caplen, origlen = struct.unpack_from(order + "HHIIII", body, 0)
-                data_off = 20
-            else:
-                continue  # name resolution, statistics, secrets, custom blocks: nothing for us
-            frame += 1
-            stats.frames = frame
-            if iface >= len(interfaces):
-                self._warn(f"frame {frame} names interface {iface}, which was never described; skipped")
-                skip(frame, SkipReason.MALFORMED)
-                continue
-            decode, mult, div, off_ns, _snap = interfaces[iface]
-            if decode is None:
-                lt = stats.linktypes[iface_base + iface]
-                if lt not in warned_unsupported:
-                    warned_unsupported.add(lt)
-                    self._warn(str(UnsupportedLinkType(lt, iface_base + iface)) + "; its frames are skipped")
-                skip(frame, SkipReason.UNSUPPORTED_LINK)
-                continue
-            end = data_off + caplen
-            if end > len(body) - 4:
-                skip(frame, SkipReason.MALFORMED)
-                continue
-            ts = (ts_hi << 32) | ts_lo
-            ts_ns = (ts * mult) // div + off_ns
-            if stats.first_ts_ns is None:
-                stats.first_ts_ns = ts_ns
-            lt = stats.linktypes[iface_base + iface]
-            yield frame, iface_base + iface, lt, decode, body, data_off, end, data_off + max(origlen, caplen), ts_ns
 
     def _pcapng_blocks(self) -> Iterator[Segment]:
         stats = self.stats
@@ -716,6 +595,174 @@ class CaptureReader:
                 off_ns = struct.unpack(order + "q", val[:8])[0] * 1_000_000_000
             pos += 4 + ((olen + 3) & ~3)
         return _link_decoder(linktype), mult, div, off_ns, snaplen
+
+
+# One packet of the pcapng walk: (frame, interface, link type, decoder, block body, data offset, end of the
+# captured data, end of the frame as sent, ts_ns)
+_Packet = tuple[int, int, int, "_LinkDecoder", bytes, int, int, int, int]
+
+
+class _PcapngWalk:
+    """The pcapng block walk of a :class:`CaptureReader`, one block per :meth:`step`, with its own state per
+    section: byte order, interfaces (every interface description block is honoured). The bytes read and not yet
+    walked are ``buf[at:]``, so a faster walker can take the common blocks in between (advancing ``at`` and
+    ``frame``)."""
+
+    def __init__(self, reader: CaptureReader) -> None:
+        self._reader = reader
+        self._fill = reader._read
+        self._stats = reader.stats
+        self._skip = reader._skip
+        # Blocks are cut from a buffer filled a chunk at a time (two small reads per block cost more than the
+        # rest of the walk); from a pipe a refill returns as soon as the block asked for is whole.
+        self.buf = reader._head
+        self.at = 0
+        self.eof = False  # a read came back short: the input has ended
+        self.done = False  # the walk has ended (end of the input, or a damaged block)
+        self.frame = 0
+        self.order = "<"  # the current section's byte order
+        # Per interface of the current section: (decoder or None, ns multiplier numerator, divisor, offset ns, snap)
+        self.interfaces: list[tuple[_LinkDecoder | None, int, int, int, int]] = []
+        self.iface_base = 0  # interfaces of earlier sections keep their numbers distinct
+        self.sections = 0
+        self._warned_unsupported: set[int] = set()
+
+    def read(self, n: int) -> bytes:
+        """Up to ``n`` bytes from ``buf[at:]``, refilling it first when it holds fewer; fewer only at the end."""
+        buf, at = self.buf, self.at
+        end = at + n
+        if end > len(buf):
+            have = len(buf) - at
+            if not self.eof:
+                more = self._fill(max(CHUNK_SIZE, n - have), n - have)
+                self.eof = len(more) < n - have
+                buf = self.buf = buf[at:] + more
+                at, end = 0, n
+            if end > len(buf):
+                end = len(buf)
+        self.at = end
+        return buf[at:end]
+
+    def step(self) -> _Packet | None:
+        """Read one block: a packet to decode, or None (a block without one: a description, a damaged or foreign
+        block, a skipped frame; at the end ``done`` is set)."""
+        reader = self._reader
+        read = self.read
+        frame = self.frame
+        hdr = read(8)
+        if len(hdr) < 8:
+            if hdr:
+                reader._warn(f"capture cut inside a pcapng block header after frame {frame}")
+            self.done = True
+            return None
+        btype_raw = hdr[:4]
+        if btype_raw == _PCAPNG_SHB:
+            # Section header: the byte-order magic follows the block length; both may be in either order.
+            bom = read(4)
+            if len(bom) < 4:
+                if frame == 0:
+                    raise TruncatedCapture(f"{reader.name}: the pcapng section header is cut short")
+                reader._warn(f"capture cut inside a section header after frame {frame}")
+                self.done = True
+                return None
+            if bom == b"\x4d\x3c\x2b\x1a":
+                order = "<"
+            elif bom == b"\x1a\x2b\x3c\x4d":
+                order = ">"
+            else:
+                if frame == 0:
+                    raise NotACapture(f"{reader.name}: pcapng section header has a bad byte-order magic")
+                reader._warn(f"damaged pcapng section header after frame {frame}; stopped reading there")
+                self.done = True
+                return None
+            self.order = order
+            (blen,) = struct.unpack(order + "I", hdr[4:8])
+            if blen < 28 or blen % 4:
+                if frame == 0:
+                    raise NotACapture(f"{reader.name}: pcapng section header has a bad length ({blen})")
+                reader._warn(f"damaged pcapng section header after frame {frame}; stopped reading there")
+                self.done = True
+                return None
+            body = read(blen - 12)
+            if len(body) < blen - 12:
+                if frame == 0 and not self.interfaces:
+                    raise TruncatedCapture(f"{reader.name}: the pcapng section header is cut short")
+                reader._warn(f"capture cut inside a section header after frame {frame}")
+                self.done = True
+                return None
+            self.iface_base += len(self.interfaces)
+            self.interfaces = []
+            self.sections += 1
+            return None
+        order = self.order
+        btype, blen = struct.unpack(order + "II", hdr)
+        if blen < 12 or blen % 4 or blen > 0x4000000:
+            reader._warn(
+                f"damaged pcapng block (type {btype:#x}, length {blen}) after frame {frame}; stopped reading there"
+            )
+            self.done = True
+            return None
+        body = read(blen - 8)
+        if len(body) < blen - 8:
+            reader._warn(
+                f"capture cut in the middle of a pcapng block after frame {frame} "
+                f"({len(body) + 8} of {blen} bytes); read the {frame} frames before it"
+            )
+            self.done = True
+            return None
+        interfaces = self.interfaces
+        iface_base = self.iface_base
+        stats = self._stats
+        skip = self._skip
+        if btype == 1:  # Interface Description Block
+            interfaces.append(reader._pcapng_idb(body, order, iface_base + len(interfaces)))
+            return None
+        if btype == 6:  # Enhanced Packet Block
+            if len(body) < 20 + 4:
+                self.frame = stats.frames = frame + 1
+                skip(frame + 1, SkipReason.MALFORMED)
+                return None
+            iface, ts_hi, ts_lo, caplen, origlen = struct.unpack_from(order + "IIIII", body, 0)
+            data_off = 20
+        elif btype == 3:  # Simple Packet Block: interface 0, no timestamp
+            iface, ts_hi, ts_lo = 0, 0, 0
+            (origlen,) = struct.unpack_from(order + "I", body, 0)
+            snap = interfaces[0][4] if interfaces else 0
+            caplen = min(origlen, len(body) - 8, snap or origlen)
+            data_off = 4
+        elif btype == 2:  # obsolete Packet Block
+            if len(body) < 20 + 4:
+                self.frame = stats.frames = frame + 1
+                skip(frame + 1, SkipReason.MALFORMED)
+                return None
+            iface, _drops, ts_hi, ts_lo, caplen, origlen = struct.unpack_from(order + "HHIIII", body, 0)
+            data_off = 20
+        else:
+            return None  # name resolution, statistics, secrets, custom blocks: nothing for us
+        frame += 1
+        self.frame = stats.frames = frame
+        if iface >= len(interfaces):
+            reader._warn(f"frame {frame} names interface {iface}, which was never described; skipped")
+            skip(frame, SkipReason.MALFORMED)
+            return None
+        decode, mult, div, off_ns, _snap = interfaces[iface]
+        if decode is None:
+            lt = stats.linktypes[iface_base + iface]
+            if lt not in self._warned_unsupported:
+                self._warned_unsupported.add(lt)
+                reader._warn(str(UnsupportedLinkType(lt, iface_base + iface)) + "; its frames are skipped")
+            skip(frame, SkipReason.UNSUPPORTED_LINK)
+            return None
+        end = data_off + caplen
+        if end > len(body) - 4:
+            skip(frame, SkipReason.MALFORMED)
+            return None
+        ts = (ts_hi << 32) | ts_lo
+        ts_ns = (ts * mult) // div + off_ns
+        if stats.first_ts_ns is None:
+            stats.first_ts_ns = ts_ns
+        lt = stats.linktypes[iface_base + iface]
+        return frame, iface_base + iface, lt, decode, body, data_off, end, data_off + max(origlen, caplen), ts_ns
 
 
 def open_capture(source: str | os.PathLike[str] | BinaryIO, *, keep_skipped: bool = False) -> CaptureReader:
