@@ -31,7 +31,7 @@ import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
 from .errors import CaptureError, NotACapture, TruncatedCapture, UnsupportedLinkType
 from .model import Segment, SkipReason
@@ -273,14 +273,14 @@ class CaptureReader:
 
     def feed(self, engine: Any) -> None:
         """Consume the whole capture into a ``tcptrace._engine.Engine`` (the C accelerator of
-        :func:`tcptrace.stats.summarize`). pcap records are walked and decoded in C, with this module's layered
-        decoder for the frames the fused decode does not take; pcapng goes through the Python block reader.
-        ``stats`` and warnings come out exactly as from iterating."""
+        :func:`tcptrace.stats.summarize`). pcap records and pcapng enhanced packet blocks are walked and decoded in
+        C, with this module's layered decoder for the frames the fused decode does not take; the other pcapng
+        blocks go through the Python block walk. ``stats`` and warnings come out exactly as from iterating."""
         for _ in self.feed_steps(engine):
             pass
 
     def feed_steps(self, engine: Any) -> Iterator[None]:
-        """:meth:`feed`, pausing after each batch the engine took (about :data:`CHUNK_SIZE` bytes, or one
+        """:meth:`feed`, pausing after each batch the engine took (about :data:`CHUNK_SIZE` bytes, or up to a
         packet decoded in Python), so a caller can drain ``Engine.take_kept()`` as the capture is read."""
         if self._iterated:
             raise CaptureError(f"{self.name}: a capture can be iterated only once; open it again")
@@ -516,56 +516,71 @@ class CaptureReader:
                 yield seg
 
     def _feed_pcapng(self, engine: Any) -> Iterator[None]:
-        """pcapng into the engine at pcap speed: runs of packets of one fused link type are re-packed as pcap
-        records (nanosecond timestamps) and handed to ``Engine.feed_pcap`` in batches, so their decode and
-        analysis run in C; other packets go through the Python decoder and ``Engine.add``. Same frames, stats and
-        warnings as iterating."""
+        """:meth:`_pcapng_packets` with the common case in C: ``Engine.feed_pcapng`` walks the Enhanced Packet
+        Blocks of the interfaces in its table (:func:`_engine_interfaces`) and decodes and processes their frames
+        as ``feed_pcap`` does; it stops at every other block (section headers, interface descriptions, simple and
+        obsolete packet blocks, damaged blocks, undescribed interfaces or link types we cannot decode, timestamps
+        beyond 64-bit nanoseconds), which :meth:`_PcapngWalk.step` reads, one at a time, before C goes on. Same
+        frames, stats and warnings as iterating."""
         stats = self.stats
         skip = self._skip
-        feed, add = engine.feed_pcap, engine.add
-        batch = bytearray()
-        batch_lt = batch_iface = -1
-        batch_first = 0  # frame number before the batch's first packet
-        batch_next = 0  # the frame number the next packet needs to join the batch
-        pack = struct.Struct("<IIII").pack
-
-        def flush() -> None:
-            nonlocal batch
-            if not batch:
-                return
-            link_len, etype_off = _FUSED_LAYOUTS[batch_lt]
-            _pos, _frame, _status, segments, truncated, _ts = feed(
-                bytes(batch), 0, batch_first, False, True, 16, False, 0, link_len,
-                -1 if etype_off is None else etype_off, _DECODERS[batch_lt], skip, batch_iface,
-            )  # fmt: skip
-            stats.tcp_segments += segments
-            stats.truncated_segments += truncated
-            batch = bytearray()
-
-        for frame, iface, lt, decode, body, start, end, rend, ts_ns in self._pcapng_packets():
-            sec, ns = divmod(ts_ns, 1_000_000_000)
-            if lt in _FUSED_LAYOUTS and 0 <= sec < 1 << 32:
-                if batch and (
-                    lt != batch_lt or iface != batch_iface or frame != batch_next or len(batch) >= CHUNK_SIZE
-                ):
-                    flush()
-                    yield
-                if not batch:
-                    batch_lt, batch_iface, batch_first = lt, iface, frame - 1
-                batch += pack(sec, ns, end - start, rend - start)
-                batch += body[start:end]
-                batch_next = frame + 1
-                continue
-            flush()
-            seg = decode(body, start, end, rend, frame, ts_ns, iface, skip)
-            if seg is not None:
-                stats.tcp_segments += 1
-                if seg.header_truncated or len(seg.payload) < seg.len:
-                    stats.truncated_segments += 1
-                add(seg)
+        feed, add = engine.feed_pcapng, engine.add
+        walk = _PcapngWalk(self)
+        step = walk.step
+        table: list[_EngineIface | None] = []
+        described = None  # the (section, interface count) the table was built for
+        # Pauses: from a pipe after every read, so a selection's Segments come out as the packets arrive; else
+        # once the engine has walked a chunk, as the batches of the old re-packing path did (a timestamp beyond
+        # int64 ns early in a file then still fails before anything was handed over, and Pipeline reads the file
+        # in Python).
+        prompt = self._from_pipe()
+        walked = 0  # bytes the engine walked since the last pause
+        try:
+            while True:
+                if described != (walk.sections, len(walk.interfaces)):
+                    described = (walk.sections, len(walk.interfaces))
+                    table = _engine_interfaces(walk, stats.linktypes)
+                pos, frame, status, segments, truncated, first_ts = feed(
+                    walk.buf, walk.at, walk.frame, big_endian=walk.order == ">", interfaces=table, skip=skip
+                )
+                walked += pos - walk.at
+                walk.at = pos
+                walk.frame = stats.frames = frame
+                stats.tcp_segments += segments
+                stats.truncated_segments += truncated
+                if first_ts is not None and stats.first_ts_ns is None:
+                    stats.first_ts_ns = first_ts
+                if status == 0:  # the block at pos is incomplete: read on
+                    if prompt or walked >= CHUNK_SIZE:
+                        walked = 0
+                        yield
+                    if walk.refill():
+                        continue
+                # the block at pos (or the end of the input) is Python's
+                packet = step()
+                if packet is None:
+                    if walk.done:
+                        break
+                    continue
+                frame, iface, _lt, decode, body, start, end, rend, ts_ns = packet
+                seg = decode(body, start, end, rend, frame, ts_ns, iface, skip)
+                if seg is not None:
+                    stats.tcp_segments += 1
+                    if seg.header_truncated or len(seg.payload) < seg.len:
+                        stats.truncated_segments += 1
+                    add(seg)  # OverflowError for a timestamp beyond int64 nanoseconds: summarize() reads in Python
+                walked = 0
+                yield
             yield
-        flush()
-        yield
+        finally:
+            stats.frames = walk.frame
+
+    def _from_pipe(self) -> bool:
+        """Whether the input is a pipe, socket or terminal (which cannot be read twice)."""
+        try:
+            return _is_pipe(os.fstat(self._raw.fileno()).st_mode)
+        except (OSError, ValueError, AttributeError):
+            return False
 
     def _pcapng_idb(self, body: bytes, order: str, number: int) -> tuple[_LinkDecoder | None, int, int, int, int]:
         """Decode an Interface Description Block: link type, snap length, timestamp resolution and offset."""
@@ -605,8 +620,8 @@ _Packet = tuple[int, int, int, "_LinkDecoder", bytes, int, int, int, int]
 class _PcapngWalk:
     """The pcapng block walk of a :class:`CaptureReader`, one block per :meth:`step`, with its own state per
     section: byte order, interfaces (every interface description block is honoured). The bytes read and not yet
-    walked are ``buf[at:]``, so a faster walker can take the common blocks in between (advancing ``at`` and
-    ``frame``)."""
+    walked are ``buf[at:]``, so ``Engine.feed_pcapng`` can walk the common blocks in between (it advances ``at``
+    and ``frame``)."""
 
     def __init__(self, reader: CaptureReader) -> None:
         self._reader = reader
@@ -642,6 +657,22 @@ class _PcapngWalk:
                 end = len(buf)
         self.at = end
         return buf[at:end]
+
+    def refill(self) -> bool:
+        """Read until the incomplete block at ``at`` is whole (or a chunk more); False at the end of the input,
+        where :meth:`step` warns about the cut block."""
+        avail = len(self.buf) - self.at
+        need = 8 - avail
+        if avail >= 8:
+            need = struct.unpack_from(self.order + "I", self.buf, self.at + 4)[0] - avail
+        need = max(need, 1)
+        more = b"" if self.eof else self._fill(max(CHUNK_SIZE, need), need)
+        if not more:
+            self.eof = True
+            return False
+        self.buf = self.buf[self.at :] + more
+        self.at = 0
+        return True
 
     def step(self) -> _Packet | None:
         """Read one block: a packet to decode, or None (a block without one: a description, a damaged or foreign
@@ -763,6 +794,33 @@ class _PcapngWalk:
             stats.first_ts_ns = ts_ns
         lt = stats.linktypes[iface_base + iface]
         return frame, iface_base + iface, lt, decode, body, data_off, end, data_off + max(origlen, caplen), ts_ns
+
+
+class _EngineIface(NamedTuple):
+    """One interface of the current pcapng section as ``Engine.feed_pcapng`` reads it (by field name)."""
+
+    number: int  # over all sections, as frames report it
+    link_len: int  # the fused decode's link header length (_FUSED_LAYOUTS), -1: no fused decode
+    etype_off: int  # where the EtherType is in that header, -1: IPv4 directly after link_len bytes
+    ts_mult: int  # ts_ns = ts * ts_mult // ts_div + ts_off_ns, as _PcapngWalk.step computes it
+    ts_div: int
+    ts_off_ns: int
+    decode: _LinkDecoder  # the layered decoder: frames the fused decode does not take, kept streams' Segments
+
+
+def _engine_interfaces(walk: _PcapngWalk, linktypes: dict[int, int]) -> list[_EngineIface | None]:
+    """The table ``Engine.feed_pcapng`` walks the current section with: None for an interface whose packets
+    Python reads (a link type we cannot decode, a damaged description, a timestamp scale beyond 64 bits)."""
+    table: list[_EngineIface | None] = []
+    for i, (decode, mult, div, off_ns, _snap) in enumerate(walk.interfaces):
+        number = walk.iface_base + i
+        slow = _DECODERS.get(linktypes[number])
+        if decode is None or slow is None or div >= 1 << 64 or mult >= 1 << 64 or not -(1 << 63) <= off_ns < 1 << 63:
+            table.append(None)
+            continue
+        link_len, etype_off = _FUSED_LAYOUTS.get(linktypes[number], (-1, None))
+        table.append(_EngineIface(number, link_len, -1 if etype_off is None else etype_off, mult, div, off_ns, slow))
+    return table
 
 
 def open_capture(source: str | os.PathLike[str] | BinaryIO, *, keep_skipped: bool = False) -> CaptureReader:

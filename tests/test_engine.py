@@ -354,6 +354,42 @@ def test_built_pcapng_identical(name: str, tmp_path: Path, monkeypatch: pytest.M
         assert doc["stats"]["tcp_segments"] == 5
 
 
+def test_built_pcapng_walked_in_c(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Engine.feed_pcapng walks the enhanced packet blocks of described interfaces itself: Python reads only the
+    other blocks (a regression to the Python walk would still agree, only slowly)."""
+    from tcptrace import _engine
+    from tcptrace.capture import _PcapngWalk, open_capture
+
+    returned: list[int] = []
+    step = _PcapngWalk.step
+
+    def counting(walk: _PcapngWalk) -> Any:
+        packet = step(walk)
+        if packet is not None:
+            returned.append(packet[0])
+        return packet
+
+    monkeypatch.setattr(_PcapngWalk, "step", counting)
+    python_frames = {  # the frames Python decodes: SPBs, an interface whose timestamp scale is beyond 64 bits
+        "interleaved_interfaces": [],
+        "big_endian": [],
+        "two_sections": [],
+        "before_1970": [],
+        "tsoffset": [],
+        "tsresol_pow2_63": [],  # 128-bit product and division
+        "tsresol_ps": [],
+        "tsresol_beyond_64_bits": [1, 2, 3, 4, 5],
+        "simple_packet_blocks": [3, 4, 5],
+    }
+    for name, frames in python_frames.items():
+        returned.clear()
+        cap = open_capture(_write(tmp_path, _pcapng_cases()[name], name + ".pcapng"))
+        eng = _engine.Engine(*stats._engine_tables())
+        cap.feed(eng)
+        assert cap.stats.tcp_segments == {"interleaved_interfaces": 15, "tsoffset": 10}.get(name, 5), name
+        assert returned == frames, name
+
+
 def test_pcapng_timestamp_beyond_int64_ns(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The engine's nanoseconds are 64-bit: a later timestamp stops it with OverflowError, summarize() then reads a
     file in Python (the same result as the reference), and a stream, which cannot be read twice, gets a one-line
