@@ -1,18 +1,20 @@
 /* tcptrace._engine: the per-packet hot loop of `tcptrace flows` in C (optional accelerator).
  *
  * Theory of operation. This is a transcription, statement by statement, of Python code that stays the
- * reference: the pcap record walk and the fused Ethernet/SLL/raw + IPv4 + TCP decode of capture.py, the
- * FlowTracker of flow.py, the Analyzer of analysis.py (Wireshark 4.0's tcp_analyze_sequence_number, without
- * the evidence texts and bytes in flight, which the flow summary does not use) and stats.FlowSummary: the
- * per-direction counters (classic tcptrace -l), completeness, and for every packet that is not "steady" the
- * lifecycle (handshake, FINs, RSTs and their causes), the RFC 9293 endpoint machine and Zeek's history.
- * The machine is not copied: state.py's table arrives as byte arrays when the Engine is made
- * (stats._engine_tables), so the table stays data in one place.
+ * reference: the pcap record walk, the pcapng walk over enhanced packet blocks and the fused Ethernet/SLL/raw
+ * + IPv4 + TCP decode of capture.py, the FlowTracker of flow.py, the Analyzer of analysis.py (Wireshark 4.0's
+ * tcp_analyze_sequence_number, without the evidence texts and bytes in flight, which the flow summary does not
+ * use) and stats.FlowSummary: the per-direction counters (classic tcptrace -l), completeness, and for every
+ * packet that is not "steady" the lifecycle (handshake, FINs, RSTs and their causes), the RFC 9293 endpoint
+ * machine and Zeek's history. The machine is not copied: state.py's table arrives as byte arrays when the
+ * Engine is made (engine._engine_tables), so the table stays data in one place.
  *
  * A frame the fused decode does not take (IPv6, IPv4 options, tunnels, VLANs, other link types, anything odd)
  * goes to capture.py's layered decoder, which returns a Segment (fed back through Engine.add) or counts a skip
- * reason; pcapng files come through Engine.add from the Python block reader. Memory is per flow: the table
- * entry, the counters, Wireshark's unacked-segment list and the history string; nothing per packet.
+ * reason. In pcapng files the engine walks the enhanced packet blocks of the interfaces Python described to it;
+ * every other block (section headers, interface descriptions, simple packet blocks, damage) goes back to
+ * capture.py's block walk. Memory is per flow: the table entry, the counters, Wireshark's unacked-segment list
+ * and the history string; nothing per packet.
  *
  * The equivalence of the two paths is a test (tests/test_engine.py): `flows --format json` is byte-identical
  * with and without this module on every sample and corpus capture. Sequence numbers are uint32_t and all
@@ -34,7 +36,7 @@
 #define F_SFR (F_SYN | F_FIN | F_RST)
 #define F_SF (F_SYN | F_FIN)
 
-#define NO_STATE 255      /* stats._engine_tables: no arc for this (state, input), an anomaly */
+#define NO_STATE 255      /* engine._engine_tables: no arc for this (state, input), an anomaly */
 
 static inline int seq_lt(uint32_t a, uint32_t b) { return (uint32_t)(a - b) >= HALF; }
 static inline int seq_le(uint32_t a, uint32_t b) { return a == b || (uint32_t)(a - b) >= HALF; }
@@ -141,7 +143,7 @@ typedef struct {
     Py_ssize_t nslots, used;
     uint64_t hash_key[2]; /* SipHash key, random per Engine: crafted addresses cannot pile flows on one slot */
     int detect_hw_dups;
-    /* state.py's table, compiled by stats._engine_tables: rows[state][input] -> state or NO_STATE (anomaly);
+    /* state.py's table, compiled by engine._engine_tables: rows[state][input] -> state or NO_STATE (anomaly);
      * classes[flags & (FIN|SYN|RST|ACK) | 0x20 if the ACK covers the receiver's FIN] -> send, recv1, recv2;
      * initial[flags & (SYN|ACK|RST)] -> sender, receiver states before a flow's first segment */
     uint8_t rows[N_STATES][N_INPUTS], classes[64][3], initial[32][2];
@@ -155,6 +157,8 @@ typedef struct {
 
 static PyObject *S_frame, *S_ts_ns, *S_src, *S_dst, *S_sport, *S_dport, *S_seq_raw, *S_ack_raw, *S_flags,
     *S_win_raw, *S_hdr_len, *S_len, *S_ip_id, *S_opt_bytes, *S_payload, *S_header_truncated, *S_stream;
+/* capture._EngineIface's fields */
+static PyObject *S_number, *S_link_len, *S_etype_off, *S_ts_mult, *S_ts_div, *S_ts_off_ns, *S_decode;
 
 /* ------------------------------------------------------------------------------------------------ */
 /* options (model.parse_options, reduced to what the engine needs)                                   */
@@ -1195,19 +1199,112 @@ static inline uint32_t rd32(const uint8_t *b, int big) {
 static inline uint32_t be16(const uint8_t *b) { return (uint32_t)b[0] << 8 | b[1]; }
 static inline uint32_t be32(const uint8_t *b) { return rd32(b, 1); }
 
+/* How the frames of one link (a pcap file, a pcapng interface) are decoded. */
+typedef struct {
+    int link_len;     /* the fused decode's link header length (capture._FUSED_LAYOUTS), -1: no fused decode */
+    int etype_off;    /* where the EtherType is in that header, -1: IPv4 directly after link_len bytes */
+    int iface;        /* the interface number the Python decoder is given */
+    PyObject *decode; /* capture._DECODERS[link type]: the frames the fused decode does not take, kept Segments */
+    PyObject *skip;   /* CaptureReader._skip: the decoder counts skip reasons through it */
+} Link;
+
+/* One complete frame, buf[start:end] as captured and ending at rend on the wire: the fused decode
+ * (capture._link_decoder) or the Python decoder, then process(); a kept stream's Segment goes to Engine.keep's
+ * list (the per-packet part of CaptureReader._pcap_records and _pcapng_blocks, shared by feed_pcap and
+ * feed_pcapng). *segments counts the TCP segments, *truncated those the snap length cut. 0, or -1 with an
+ * exception set. */
+static int feed_frame(Engine *e, PyObject *bufobj, Py_ssize_t start, Py_ssize_t end, Py_ssize_t rend,
+                      int64_t frame, int64_t ts, const Link *ln, long long *segments, long long *truncated) {
+    const uint8_t *buf = (const uint8_t *)PyBytes_AS_STRING(bufobj);
+    int link_len = ln->link_len;
+    /* the fused decode (capture._link_decoder): link header, IPv4 without options, TCP */
+    if (link_len >= 0 && end - start >= link_len + 36) {
+        const uint8_t *b = buf + start;
+        const uint8_t *ip = b + link_len;
+        if ((ln->etype_off < 0 || be16(b + ln->etype_off) == 0x0800) && ip[0] == 0x45 && ip[9] == 6 &&
+            !(be16(ip + 6) & 0x1FFF) && be16(ip + 2) >= 40) {
+            Py_ssize_t ip_start = start + link_len;
+            Py_ssize_t iplen = rend - ip_start;
+            Py_ssize_t tl = be16(ip + 2);
+            if (tl < iplen)
+                iplen = tl;
+            const uint8_t *tcp = ip + 20;
+            uint32_t offflags = be16(tcp + 12);
+            int hdr_len = (int)((offflags >> 12) << 2);
+            Py_ssize_t seglen = iplen - 20 - hdr_len;
+            Py_ssize_t tcp_off = ip_start + 20, data_off = tcp_off + hdr_len;
+            if (hdr_len >= 20 && seglen >= 0 && data_off <= end) {
+                Pkt p;
+                p.frame = frame;
+                p.ts = ts;
+                p.len = seglen;
+                Py_ssize_t pend = data_off + seglen < end ? data_off + seglen : end;
+                p.payload_captured = seglen ? pend - data_off : 0;
+                p.ip_id = be16(ip + 4);
+                p.src = ip + 12;
+                p.dst = ip + 16;
+                p.opt = tcp + 20;
+                p.opt_len = hdr_len - 20;
+                p.alen = 4;
+                p.sport = (int)be16(tcp);
+                p.dport = (int)be16(tcp + 2);
+                p.flags = (int)(offflags & 0xFFF);
+                p.hdr_len = hdr_len;
+                p.header_truncated = 0;
+                p.seq = be32(tcp + 4);
+                p.ack = be32(tcp + 8);
+                p.win_raw = be16(tcp + 14);
+                (*segments)++;
+                if (p.payload_captured < seglen)
+                    (*truncated)++;
+                if (process(e, &p) < 0)
+                    return -1;
+                if (e->last_kept) { /* a selected stream: its Segment from the reference decoder */
+                    PyObject *seg = PyObject_CallFunction(ln->decode, "OnnnLLiO", bufobj, start, end, rend,
+                                                          (long long)frame, (long long)ts, ln->iface, ln->skip);
+                    int r = !seg ? -1 : seg == Py_None ? 0 : keep_segment(e, seg);
+                    Py_XDECREF(seg);
+                    if (r < 0)
+                        return -1;
+                }
+                return 0;
+            }
+        }
+    }
+    /* the layered decoder in Python: a Segment, or None after counting a skip reason */
+    PyObject *seg = PyObject_CallFunction(ln->decode, "OnnnLLiO", bufobj, start, end, rend, (long long)frame,
+                                          (long long)ts, ln->iface, ln->skip);
+    if (!seg)
+        return -1;
+    int cut = 0, r = seg == Py_None ? 0 : add_segment(e, seg, &cut);
+    if (r == 0 && seg != Py_None && e->last_kept)
+        r = keep_segment(e, seg);
+    *segments += seg != Py_None;
+    *truncated += cut;
+    Py_DECREF(seg);
+    return r;
+}
+
+static PyObject *walk_result(Py_ssize_t pos, long long frame, int status, long long segments, long long truncated,
+                             int have_first, long long first_ts) {
+    if (have_first)
+        return Py_BuildValue("(nLiLLL)", pos, frame, status, segments, truncated, first_ts);
+    return Py_BuildValue("(nLiLLO)", pos, frame, status, segments, truncated, Py_None);
+}
+
 /* Engine.feed_pcap(buf, pos, frame, big_endian, nano, rec_hdr_len, swapped, fcs_len, link_len, etype_off,
- *                  decode, skip) -> (pos, frame, status, segments, truncated, first_ts or None)
+ *                  decode, skip[, iface]) -> (pos, frame, status, segments, truncated, first_ts or None)
  * Walks the complete pcap records of buf from pos (CaptureReader._pcap_records). status 0: the record at pos
- * is incomplete (read more); 1: its header claims more than 64 MiB (damaged file). link_len < 0: no fused
- * decode for this link type; etype_off < 0: IPv4 directly after link_len bytes. */
+ * is incomplete (read more); 1: its header claims more than 64 MiB (damaged file). link_len, etype_off, decode:
+ * see Link. */
 static PyObject *Engine_feed_pcap(Engine *e, PyObject *args) {
     Py_ssize_t pos;
     long long frame;
-    int big, nano, rec_hdr_len, swapped, fcs_len, link_len, etype_off;
-    PyObject *decode, *skip, *bufobj;
-    int iface = 0;
+    int big, nano, rec_hdr_len, swapped, fcs_len;
+    PyObject *bufobj;
+    Link ln = {.iface = 0};
     if (!PyArg_ParseTuple(args, "OnLppipiiiOO|i", &bufobj, &pos, &frame, &big, &nano, &rec_hdr_len, &swapped,
-                          &fcs_len, &link_len, &etype_off, &decode, &skip, &iface))
+                          &fcs_len, &ln.link_len, &ln.etype_off, &ln.decode, &ln.skip, &ln.iface))
         return NULL;
     if (!PyBytes_Check(bufobj)) {
         PyErr_SetString(PyExc_TypeError, "feed_pcap: buf must be bytes");
@@ -1218,7 +1315,6 @@ static PyObject *Engine_feed_pcap(Engine *e, PyObject *args) {
     long long segments = 0, truncated = 0, first_ts = -1;
     int have_first = 0, status = 0;
     int64_t mult = nano ? 1 : 1000;
-    Py_ssize_t need = link_len >= 0 ? link_len + 36 : 0;
     for (;;) {
         if (buflen - pos < rec_hdr_len) {
             status = 0;
@@ -1252,79 +1348,179 @@ static PyObject *Engine_feed_pcap(Engine *e, PyObject *args) {
             end = end - fcs_len > start ? end - fcs_len : start;
             rend -= fcs_len;
         }
-        /* the fused decode (capture._link_decoder): link header, IPv4 without options, TCP */
-        if (link_len >= 0 && end - start >= need) {
-            const uint8_t *b = buf + start;
-            const uint8_t *ip = b + link_len;
-            if ((etype_off < 0 || be16(b + etype_off) == 0x0800) && ip[0] == 0x45 && ip[9] == 6 &&
-                !(be16(ip + 6) & 0x1FFF) && be16(ip + 2) >= 40) {
-                Py_ssize_t ip_start = start + link_len;
-                Py_ssize_t iplen = rend - ip_start;
-                Py_ssize_t tl = be16(ip + 2);
-                if (tl < iplen)
-                    iplen = tl;
-                const uint8_t *tcp = ip + 20;
-                uint32_t offflags = be16(tcp + 12);
-                int hdr_len = (int)((offflags >> 12) << 2);
-                Py_ssize_t seglen = iplen - 20 - hdr_len;
-                Py_ssize_t tcp_off = ip_start + 20, data_off = tcp_off + hdr_len;
-                if (hdr_len >= 20 && seglen >= 0 && data_off <= end) {
-                    Pkt p;
-                    p.frame = frame;
-                    p.ts = ts;
-                    p.len = seglen;
-                    Py_ssize_t pend = data_off + seglen < end ? data_off + seglen : end;
-                    p.payload_captured = seglen ? pend - data_off : 0;
-                    p.ip_id = be16(ip + 4);
-                    p.src = ip + 12;
-                    p.dst = ip + 16;
-                    p.opt = tcp + 20;
-                    p.opt_len = hdr_len - 20;
-                    p.alen = 4;
-                    p.sport = (int)be16(tcp);
-                    p.dport = (int)be16(tcp + 2);
-                    p.flags = (int)(offflags & 0xFFF);
-                    p.hdr_len = hdr_len;
-                    p.header_truncated = 0;
-                    p.seq = be32(tcp + 4);
-                    p.ack = be32(tcp + 8);
-                    p.win_raw = be16(tcp + 14);
-                    segments++;
-                    if (p.payload_captured < seglen)
-                        truncated++;
-                    if (process(e, &p) < 0)
-                        goto error;
-                    if (e->last_kept) { /* a selected stream: its Segment from the reference decoder */
-                        PyObject *seg = PyObject_CallFunction(decode, "OnnnLLiO", bufobj, start, end, rend, frame,
-                                                              (long long)ts, iface, skip);
-                        int r = !seg ? -1 : seg == Py_None ? 0 : keep_segment(e, seg);
-                        Py_XDECREF(seg);
-                        if (r < 0)
-                            goto error;
-                    }
-                    continue;
-                }
-            }
-        }
-        /* the layered decoder in Python: a Segment, or None after counting a skip reason */
-        PyObject *seg = PyObject_CallFunction(decode, "OnnnLLiO", bufobj, start, end, rend, frame, (long long)ts,
-                                              iface, skip);
-        if (!seg)
-            goto error;
-        int cut = 0, r = seg == Py_None ? 0 : add_segment(e, seg, &cut);
-        if (r == 0 && seg != Py_None && e->last_kept)
-            r = keep_segment(e, seg);
-        segments += seg != Py_None;
-        truncated += cut;
-        Py_DECREF(seg);
-        if (r < 0)
-            goto error;
+        if (feed_frame(e, bufobj, start, end, rend, frame, ts, &ln, &segments, &truncated) < 0)
+            return NULL;
     }
-    if (have_first)
-        return Py_BuildValue("(nLiLLL)", pos, frame, status, segments, truncated, first_ts);
-    return Py_BuildValue("(nLiLLO)", pos, frame, status, segments, truncated, Py_None);
-error:
-    return NULL;
+    return walk_result(pos, frame, status, segments, truncated, have_first, first_ts);
+}
+
+/* One interface of a pcapng section as feed_pcapng walks it (capture._EngineIface, read by field name). */
+typedef struct {
+    Link ln;                  /* ln.iface: the interface's number over all sections, as Python numbers it */
+    uint64_t ts_mult, ts_div; /* ts_ns = ts * ts_mult // ts_div + ts_off_ns (CaptureReader._pcapng_idb) */
+    int64_t ts_off_ns;
+} NgIface;
+
+static int get_u64(PyObject *o, PyObject *name, uint64_t *out) {
+    PyObject *v = PyObject_GetAttr(o, name);
+    if (!v)
+        return -1;
+    *out = PyLong_AsUnsignedLongLong(v);
+    Py_DECREF(v);
+    return (*out == (uint64_t)-1 && PyErr_Occurred()) ? -1 : 0;
+}
+
+/* The interface table: one NgIface per entry (decode NULL for None: Python reads that interface's packets). The
+ * decoders are new references (a Python callback may change the list while the walk runs). 0, or -1 with an
+ * exception set; *out is freed by free_ifaces either way. */
+static int read_ifaces(PyObject *seq, PyObject *skip, NgIface **out, Py_ssize_t *n_out) {
+    *out = NULL;
+    *n_out = 0;
+    PyObject *fast = PySequence_Fast(seq, "feed_pcapng: interfaces must be a sequence");
+    if (!fast)
+        return -1;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
+    NgIface *ifs = PyMem_Calloc(n ? (size_t)n : 1, sizeof(NgIface));
+    if (!ifs) {
+        Py_DECREF(fast);
+        PyErr_NoMemory();
+        return -1;
+    }
+    *out = ifs;
+    *n_out = n;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *it = PySequence_Fast_GET_ITEM(fast, i);
+        if (it == Py_None)
+            continue;
+        long long number, link_len, etype_off, off_ns;
+        NgIface *f = &ifs[i];
+        if (get_ll(it, S_number, &number) || get_ll(it, S_link_len, &link_len) ||
+            get_ll(it, S_etype_off, &etype_off) || get_u64(it, S_ts_mult, &f->ts_mult) ||
+            get_u64(it, S_ts_div, &f->ts_div) || get_ll(it, S_ts_off_ns, &off_ns))
+            goto bad;
+        if (f->ts_mult == 0 || f->ts_div == 0 || number < 0 || number > INT_MAX || link_len < -1 ||
+            link_len > 64 || etype_off < -1 || (etype_off >= 0 && etype_off + 2 > link_len)) {
+            PyErr_SetString(PyExc_ValueError, "feed_pcapng: an interface entry out of range");
+            goto bad;
+        }
+        PyObject *decode = PyObject_GetAttr(it, S_decode);
+        if (!decode)
+            goto bad;
+        f->ln.decode = decode;
+        f->ln.skip = skip;
+        f->ln.iface = (int)number;
+        f->ln.link_len = (int)link_len;
+        f->ln.etype_off = (int)etype_off;
+        f->ts_off_ns = off_ns;
+    }
+    Py_DECREF(fast);
+    return 0;
+bad:
+    /* an entry Python built out of range is a bug, not a timestamp beyond 2262 (which OverflowError means here) */
+    if (PyErr_ExceptionMatches(PyExc_OverflowError)) {
+        PyErr_Clear();
+        PyErr_SetString(PyExc_ValueError, "feed_pcapng: an interface entry out of range");
+    }
+    Py_DECREF(fast);
+    return -1;
+}
+
+static void free_ifaces(NgIface *ifs, Py_ssize_t n) {
+    if (!ifs)
+        return;
+    for (Py_ssize_t i = 0; i < n; i++)
+        Py_XDECREF(ifs[i].ln.decode);
+    PyMem_Free(ifs);
+}
+
+/* Engine.feed_pcapng(buf, pos, frame, big_endian, interfaces, skip)
+ *     -> (pos, frame, status, segments, truncated, first_ts or None)
+ * Walks the complete Enhanced Packet Blocks of buf from pos, as capture._PcapngWalk.step reads them, and decodes and
+ * processes their frames as feed_pcap does. big_endian: the section's byte order. interfaces: the section's
+ * interfaces in order, each a capture._EngineIface, or None where Python reads the interface's packets. Stops at
+ * anything else, leaving it to _PcapngWalk.step: status 0, the block at pos is incomplete (read more); 1, the block
+ * at pos is not an EPB (section header, interface description, simple or obsolete packet block, any other type), has
+ * a bad length, is too short for its fields or its caplen, names an interface that is not in the table, or has a
+ * timestamp beyond int64 nanoseconds. first_ts: the timestamp of the first frame this call read. */
+static PyObject *Engine_feed_pcapng(Engine *e, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"buf", "pos", "frame", "big_endian", "interfaces", "skip", NULL};
+    Py_ssize_t pos;
+    long long frame;
+    int big;
+    PyObject *bufobj, *iface_seq, *skip;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "SnLpOO", kwlist, &bufobj, &pos, &frame, &big, &iface_seq, &skip))
+        return NULL;
+    const uint8_t *buf = (const uint8_t *)PyBytes_AS_STRING(bufobj);
+    Py_ssize_t buflen = PyBytes_GET_SIZE(bufobj);
+    if (pos < 0 || pos > buflen) {
+        PyErr_SetString(PyExc_ValueError, "feed_pcapng: pos outside buf");
+        return NULL;
+    }
+    NgIface *ifs;
+    Py_ssize_t n_ifs;
+    if (read_ifaces(iface_seq, skip, &ifs, &n_ifs) < 0) {
+        free_ifaces(ifs, n_ifs);
+        return NULL;
+    }
+    long long segments = 0, truncated = 0, first_ts = 0;
+    int have_first = 0, status;
+    for (;;) {
+        /* _PcapngWalk.step: block header, section header, block length, the whole block */
+        Py_ssize_t avail = buflen - pos;
+        if (avail < 8) {
+            status = 0;
+            break;
+        }
+        const uint8_t *h = buf + pos;
+        if (memcmp(h, "\x0a\x0d\x0d\x0a", 4) == 0) {
+            status = 1;
+            break;
+        }
+        uint32_t btype = rd32(h, big), blen = rd32(h + 4, big);
+        if (blen < 12 || blen % 4 || blen > 0x4000000) {
+            status = 1;
+            break;
+        }
+        if (avail < (Py_ssize_t)blen) {
+            status = 0;
+            break;
+        }
+        /* an Enhanced Packet Block with its 20 bytes of fields: interface, timestamp, caplen, origlen */
+        if (btype != 6 || blen < 8 + 24) {
+            status = 1;
+            break;
+        }
+        uint32_t ifno = rd32(h + 8, big), ts_hi = rd32(h + 12, big), ts_lo = rd32(h + 16, big);
+        uint32_t caplen = rd32(h + 20, big), origlen = rd32(h + 24, big);
+        if (ifno >= n_ifs || !ifs[ifno].ln.decode || (uint64_t)caplen + 32 > blen) {
+            status = 1;
+            break;
+        }
+        /* ts_ns = (ts_hi << 32 | ts_lo) * mult // div + off_ns, if that fits in int64 nanoseconds */
+        const NgIface *f = &ifs[ifno];
+        unsigned __int128 q = (unsigned __int128)((uint64_t)ts_hi << 32 | ts_lo) * f->ts_mult;
+        if (f->ts_div != 1)
+            q /= f->ts_div;
+        int64_t ts;
+        if (q > (unsigned __int128)INT64_MAX || __builtin_add_overflow((int64_t)q, f->ts_off_ns, &ts)) {
+            status = 1;
+            break;
+        }
+        frame++;
+        pos += blen;
+        if (!have_first) {
+            first_ts = ts;
+            have_first = 1;
+        }
+        Py_ssize_t start = (h - buf) + 28, end = start + (Py_ssize_t)caplen;
+        Py_ssize_t rend = start + (Py_ssize_t)(origlen > caplen ? origlen : caplen);
+        if (feed_frame(e, bufobj, start, end, rend, frame, ts, &f->ln, &segments, &truncated) < 0) {
+            free_ifaces(ifs, n_ifs);
+            return NULL;
+        }
+    }
+    free_ifaces(ifs, n_ifs);
+    return walk_result(pos, frame, status, segments, truncated, have_first, first_ts);
 }
 
 static PyObject *u128(unsigned __int128 v) {
@@ -1775,6 +1971,8 @@ static PyMethodDef module_methods[] = {
 static PyMethodDef Engine_methods[] = {
     {"add", (PyCFunction)Engine_add, METH_O, "Track, analyse and count one Segment decoded in Python."},
     {"feed_pcap", (PyCFunction)Engine_feed_pcap, METH_VARARGS, "Consume the complete pcap records of a buffer."},
+    {"feed_pcapng", (PyCFunction)(void (*)(void))Engine_feed_pcapng, METH_VARARGS | METH_KEYWORDS,
+     "Consume the complete Enhanced Packet Blocks of a buffer, up to the first block Python reads."},
     {"flow", (PyCFunction)Engine_flow, METH_O, "The counters of stream i."},
     {"lifecycle", (PyCFunction)Engine_lifecycle, METH_O, "Endpoints, handshake, FINs, RSTs, states, history."},
     {"flow_count", (PyCFunction)Engine_len, METH_NOARGS, "Number of streams so far."},
@@ -1822,6 +2020,13 @@ PyMODINIT_FUNC PyInit__engine(void) {
     INTERN(S_payload, "payload");
     INTERN(S_header_truncated, "header_truncated");
     INTERN(S_stream, "stream");
+    INTERN(S_number, "number");
+    INTERN(S_link_len, "link_len");
+    INTERN(S_etype_off, "etype_off");
+    INTERN(S_ts_mult, "ts_mult");
+    INTERN(S_ts_div, "ts_div");
+    INTERN(S_ts_off_ns, "ts_off_ns");
+    INTERN(S_decode, "decode");
     if (PyType_Ready(&EngineType) < 0)
         return NULL;
     static PyStructSequence_Desc dir_desc = {"tcptrace._engine.DirRecord",

@@ -1,6 +1,6 @@
 """Type stub of the optional C accelerator (tcptrace/_engine.c); see tcptrace.engine.summarize."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 class DirRecord:
@@ -36,6 +36,16 @@ class Engine:
         link_len: int,
         etype_off: int,
         decode: Callable[..., Any],
+        skip: Callable[..., Any],
+        iface: int = 0,
+    ) -> tuple[int, int, int, int, int, int | None]: ...
+    def feed_pcapng(
+        self,
+        buf: bytes,
+        pos: int,
+        frame: int,
+        big_endian: bool,
+        interfaces: Sequence[Any | None],
         skip: Callable[..., Any],
     ) -> tuple[int, int, int, int, int, int | None]: ...
     def flow(self, stream: int) -> FlowRecord: ...

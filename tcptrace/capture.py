@@ -31,7 +31,7 @@ import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
 from .errors import CaptureError, NotACapture, TruncatedCapture, UnsupportedLinkType
 from .model import Segment, SkipReason
@@ -273,14 +273,14 @@ class CaptureReader:
 
     def feed(self, engine: Any) -> None:
         """Consume the whole capture into a ``tcptrace._engine.Engine`` (the C accelerator of
-        :func:`tcptrace.engine.summarize`). pcap records are walked and decoded in C, with this module's layered
-        decoder for the frames the fused decode does not take; pcapng goes through the Python block reader.
-        ``stats`` and warnings come out exactly as from iterating."""
+        :func:`tcptrace.engine.summarize`). pcap records and pcapng enhanced packet blocks are walked and decoded in
+        C, with this module's layered decoder for the frames the fused decode does not take; the other pcapng
+        blocks go through the Python block walk. ``stats`` and warnings come out exactly as from iterating."""
         for _ in self.feed_steps(engine):
             pass
 
     def feed_steps(self, engine: Any) -> Iterator[None]:
-        """:meth:`feed`, pausing after each batch the engine took (about :data:`CHUNK_SIZE` bytes, or one
+        """:meth:`feed`, pausing after each batch the engine took (about :data:`CHUNK_SIZE` bytes, or up to a
         packet decoded in Python), so a caller can drain ``Engine.take_kept()`` as the capture is read."""
         if self._iterated:
             raise CaptureError(f"{self.name}: a capture can be iterated only once; open it again")
@@ -491,139 +491,18 @@ class CaptureReader:
 
     # --- pcapng ----------------------------------------------------------------------------------------
 
-    def _pcapng_packets(self) -> Iterator[tuple[int, int, int, _LinkDecoder, bytes, int, int, int, int]]:
-        """The pcapng block walk: per packet (frame, interface, link type, decoder, block body, data offset, end of
-        the captured data, end of the frame as sent, ts_ns); damaged or foreign blocks are skipped or warned about
-        here, and every frame is counted."""
-        stats = self.stats
-        skip = self._skip
-        order = "<"
-        # Blocks are cut from a buffer filled a chunk at a time (two small reads per block cost more than the
-        # rest of the walk); from a pipe a refill returns as soon as the block asked for is whole.
-        buf = b""
-        at = 0
-        fill = self._read
-
-        def read(n: int) -> bytes:
-            nonlocal buf, at
-            have = len(buf) - at
-            if have < n:
-                buf = buf[at:] + fill(max(CHUNK_SIZE, n - have), n - have)
-                at = 0
-            out = buf[at : at + n]
-            at += len(out)
-            return out
-
-        # Per interface of the current section: (decoder or None, ns multiplier numerator, divisor, offset ns)
-        interfaces: list[tuple[_LinkDecoder | None, int, int, int, int]] = []
-        iface_base = 0  # interfaces of earlier sections keep their numbers distinct
-        frame = 0
-        pending = self._head
-        warned_unsupported: set[int] = set()
+    def _pcapng_packets(self) -> Iterator[_Packet]:
+        """The pcapng block walk (:class:`_PcapngWalk`): per packet (frame, interface, link type, decoder, block
+        body, data offset, end of the captured data, end of the frame as sent, ts_ns); damaged or foreign blocks
+        are skipped or warned about there, and every frame is counted."""
+        walk = _PcapngWalk(self)
+        step = walk.step
         while True:
-            hdr = pending + read(8 - len(pending)) if len(pending) < 8 else pending
-            pending = b""
-            if len(hdr) < 8:
-                if hdr:
-                    self._warn(f"capture cut inside a pcapng block header after frame {frame}")
+            packet = step()
+            if packet is not None:
+                yield packet
+            elif walk.done:
                 return
-            btype_raw = hdr[:4]
-            if btype_raw == _PCAPNG_SHB:
-                # Section header: the byte-order magic follows the block length; both may be in either order.
-                bom = read(4)
-                if len(bom) < 4:
-                    if frame == 0:
-                        raise TruncatedCapture(f"{self.name}: the pcapng section header is cut short")
-                    self._warn(f"capture cut inside a section header after frame {frame}")
-                    return
-                if bom == b"\x4d\x3c\x2b\x1a":
-                    order = "<"
-                elif bom == b"\x1a\x2b\x3c\x4d":
-                    order = ">"
-                else:
-                    if frame == 0:
-                        raise NotACapture(f"{self.name}: pcapng section header has a bad byte-order magic")
-                    self._warn(f"damaged pcapng section header after frame {frame}; stopped reading there")
-                    return
-                (blen,) = struct.unpack(order + "I", hdr[4:8])
-                if blen < 28 or blen % 4:
-                    if frame == 0:
-                        raise NotACapture(f"{self.name}: pcapng section header has a bad length ({blen})")
-                    self._warn(f"damaged pcapng section header after frame {frame}; stopped reading there")
-                    return
-                body = read(blen - 12)
-                if len(body) < blen - 12:
-                    if frame == 0 and not interfaces:
-                        raise TruncatedCapture(f"{self.name}: the pcapng section header is cut short")
-                    self._warn(f"capture cut inside a section header after frame {frame}")
-                    return
-                iface_base += len(interfaces)
-                interfaces = []
-                continue
-            btype, blen = struct.unpack(order + "II", hdr)
-            if blen < 12 or blen % 4 or blen > 0x4000000:
-                self._warn(
-                    f"damaged pcapng block (type {btype:#x}, length {blen}) after frame {frame}; stopped reading there"
-                )
-                return
-            body = read(blen - 8)
-            if len(body) < blen - 8:
-                self._warn(
-                    f"capture cut in the middle of a pcapng block after frame {frame} "
-                    f"({len(body) + 8} of {blen} bytes); read the {frame} frames before it"
-                )
-                return
-            if btype == 1:  # Interface Description Block
-                interfaces.append(self._pcapng_idb(body, order, iface_base + len(interfaces)))
-                continue
-            if btype == 6:  # Enhanced Packet Block
-                if len(body) < 20 + 4:
-                    frame += 1
-                    stats.frames = frame
-                    skip(frame, SkipReason.MALFORMED)
-                    continue
-                iface, ts_hi, ts_lo, caplen, origlen = struct.unpack_from(order + "IIIII", body, 0)
-                data_off = 20
-            elif btype == 3:  # Simple Packet Block: interface 0, no timestamp
-                iface, ts_hi, ts_lo = 0, 0, 0
-                (origlen,) = struct.unpack_from(order + "I", body, 0)
-                snap = interfaces[0][4] if interfaces else 0
-                caplen = min(origlen, len(body) - 8, snap or origlen)
-                data_off = 4
-            elif btype == 2:  # obsolete Packet Block
-                if len(body) < 20 + 4:
-                    frame += 1
-                    stats.frames = frame
-                    skip(frame, SkipReason.MALFORMED)
-                    continue
-                iface, _drops, ts_hi, ts_lo, caplen, origlen = struct.unpack_from(order + "HHIIII", body, 0)
-                data_off = 20
-            else:
-                continue  # name resolution, statistics, secrets, custom blocks: nothing for us
-            frame += 1
-            stats.frames = frame
-            if iface >= len(interfaces):
-                self._warn(f"frame {frame} names interface {iface}, which was never described; skipped")
-                skip(frame, SkipReason.MALFORMED)
-                continue
-            decode, mult, div, off_ns, _snap = interfaces[iface]
-            if decode is None:
-                lt = stats.linktypes[iface_base + iface]
-                if lt not in warned_unsupported:
-                    warned_unsupported.add(lt)
-                    self._warn(str(UnsupportedLinkType(lt, iface_base + iface)) + "; its frames are skipped")
-                skip(frame, SkipReason.UNSUPPORTED_LINK)
-                continue
-            end = data_off + caplen
-            if end > len(body) - 4:
-                skip(frame, SkipReason.MALFORMED)
-                continue
-            ts = (ts_hi << 32) | ts_lo
-            ts_ns = (ts * mult) // div + off_ns
-            if stats.first_ts_ns is None:
-                stats.first_ts_ns = ts_ns
-            lt = stats.linktypes[iface_base + iface]
-            yield frame, iface_base + iface, lt, decode, body, data_off, end, data_off + max(origlen, caplen), ts_ns
 
     def _pcapng_blocks(self) -> Iterator[Segment]:
         stats = self.stats
@@ -637,56 +516,71 @@ class CaptureReader:
                 yield seg
 
     def _feed_pcapng(self, engine: Any) -> Iterator[None]:
-        """pcapng into the engine at pcap speed: runs of packets of one fused link type are re-packed as pcap
-        records (nanosecond timestamps) and handed to ``Engine.feed_pcap`` in batches, so their decode and
-        analysis run in C; other packets go through the Python decoder and ``Engine.add``. Same frames, stats and
-        warnings as iterating."""
+        """:meth:`_pcapng_packets` with the common case in C: ``Engine.feed_pcapng`` walks the Enhanced Packet
+        Blocks of the interfaces in its table (:func:`_engine_interfaces`) and decodes and processes their frames
+        as ``feed_pcap`` does; it stops at every other block (section headers, interface descriptions, simple and
+        obsolete packet blocks, damaged blocks, undescribed interfaces or link types we cannot decode, timestamps
+        beyond 64-bit nanoseconds), which :meth:`_PcapngWalk.step` reads, one at a time, before C goes on. Same
+        frames, stats and warnings as iterating."""
         stats = self.stats
         skip = self._skip
-        feed, add = engine.feed_pcap, engine.add
-        batch = bytearray()
-        batch_lt = batch_iface = -1
-        batch_first = 0  # frame number before the batch's first packet
-        batch_next = 0  # the frame number the next packet needs to join the batch
-        pack = struct.Struct("<IIII").pack
-
-        def flush() -> None:
-            nonlocal batch
-            if not batch:
-                return
-            link_len, etype_off = _FUSED_LAYOUTS[batch_lt]
-            _pos, _frame, _status, segments, truncated, _ts = feed(
-                bytes(batch), 0, batch_first, False, True, 16, False, 0, link_len,
-                -1 if etype_off is None else etype_off, _DECODERS[batch_lt], skip, batch_iface,
-            )  # fmt: skip
-            stats.tcp_segments += segments
-            stats.truncated_segments += truncated
-            batch = bytearray()
-
-        for frame, iface, lt, decode, body, start, end, rend, ts_ns in self._pcapng_packets():
-            sec, ns = divmod(ts_ns, 1_000_000_000)
-            if lt in _FUSED_LAYOUTS and 0 <= sec < 1 << 32:
-                if batch and (
-                    lt != batch_lt or iface != batch_iface or frame != batch_next or len(batch) >= CHUNK_SIZE
-                ):
-                    flush()
-                    yield
-                if not batch:
-                    batch_lt, batch_iface, batch_first = lt, iface, frame - 1
-                batch += pack(sec, ns, end - start, rend - start)
-                batch += body[start:end]
-                batch_next = frame + 1
-                continue
-            flush()
-            seg = decode(body, start, end, rend, frame, ts_ns, iface, skip)
-            if seg is not None:
-                stats.tcp_segments += 1
-                if seg.header_truncated or len(seg.payload) < seg.len:
-                    stats.truncated_segments += 1
-                add(seg)
+        feed, add = engine.feed_pcapng, engine.add
+        walk = _PcapngWalk(self)
+        step = walk.step
+        table: list[_EngineIface | None] = []
+        described = None  # the (section, interface count) the table was built for
+        # Pauses: from a pipe after every read, so a selection's Segments come out as the packets arrive; else
+        # once the engine has walked a chunk, as the batches of the old re-packing path did (a timestamp beyond
+        # int64 ns early in a file then still fails before anything was handed over, and Pipeline reads the file
+        # in Python).
+        prompt = self._from_pipe()
+        walked = 0  # bytes the engine walked since the last pause
+        try:
+            while True:
+                if described != (walk.sections, len(walk.interfaces)):
+                    described = (walk.sections, len(walk.interfaces))
+                    table = _engine_interfaces(walk, stats.linktypes)
+                pos, frame, status, segments, truncated, first_ts = feed(
+                    walk.buf, walk.at, walk.frame, big_endian=walk.order == ">", interfaces=table, skip=skip
+                )
+                walked += pos - walk.at
+                walk.at = pos
+                walk.frame = stats.frames = frame
+                stats.tcp_segments += segments
+                stats.truncated_segments += truncated
+                if first_ts is not None and stats.first_ts_ns is None:
+                    stats.first_ts_ns = first_ts
+                if status == 0:  # the block at pos is incomplete: read on
+                    if prompt or walked >= CHUNK_SIZE:
+                        walked = 0
+                        yield
+                    if walk.refill():
+                        continue
+                # the block at pos (or the end of the input) is Python's
+                packet = step()
+                if packet is None:
+                    if walk.done:
+                        break
+                    continue
+                frame, iface, _lt, decode, body, start, end, rend, ts_ns = packet
+                seg = decode(body, start, end, rend, frame, ts_ns, iface, skip)
+                if seg is not None:
+                    stats.tcp_segments += 1
+                    if seg.header_truncated or len(seg.payload) < seg.len:
+                        stats.truncated_segments += 1
+                    add(seg)  # OverflowError for a timestamp beyond int64 nanoseconds: summarize() reads in Python
+                walked = 0
+                yield
             yield
-        flush()
-        yield
+        finally:
+            stats.frames = walk.frame
+
+    def _from_pipe(self) -> bool:
+        """Whether the input is a pipe, socket or terminal (which cannot be read twice)."""
+        try:
+            return _is_pipe(os.fstat(self._raw.fileno()).st_mode)
+        except (OSError, ValueError, AttributeError):
+            return False
 
     def _pcapng_idb(self, body: bytes, order: str, number: int) -> tuple[_LinkDecoder | None, int, int, int, int]:
         """Decode an Interface Description Block: link type, snap length, timestamp resolution and offset."""
@@ -716,6 +610,217 @@ class CaptureReader:
                 off_ns = struct.unpack(order + "q", val[:8])[0] * 1_000_000_000
             pos += 4 + ((olen + 3) & ~3)
         return _link_decoder(linktype), mult, div, off_ns, snaplen
+
+
+# One packet of the pcapng walk: (frame, interface, link type, decoder, block body, data offset, end of the
+# captured data, end of the frame as sent, ts_ns)
+_Packet = tuple[int, int, int, "_LinkDecoder", bytes, int, int, int, int]
+
+
+class _PcapngWalk:
+    """The pcapng block walk of a :class:`CaptureReader`, one block per :meth:`step`, with its own state per
+    section: byte order, interfaces (every interface description block is honoured). The bytes read and not yet
+    walked are ``buf[at:]``, so ``Engine.feed_pcapng`` can walk the common blocks in between (it advances ``at``
+    and ``frame``)."""
+
+    def __init__(self, reader: CaptureReader) -> None:
+        self._reader = reader
+        self._fill = reader._read
+        self._stats = reader.stats
+        self._skip = reader._skip
+        # Blocks are cut from a buffer filled a chunk at a time (two small reads per block cost more than the
+        # rest of the walk); from a pipe a refill returns as soon as the block asked for is whole.
+        self.buf = reader._head
+        self.at = 0
+        self.eof = False  # a read came back short: the input has ended
+        self.done = False  # the walk has ended (end of the input, or a damaged block)
+        self.frame = 0
+        self.order = "<"  # the current section's byte order
+        # Per interface of the current section: (decoder or None, ns multiplier numerator, divisor, offset ns, snap)
+        self.interfaces: list[tuple[_LinkDecoder | None, int, int, int, int]] = []
+        self.iface_base = 0  # interfaces of earlier sections keep their numbers distinct
+        self.sections = 0
+        self._warned_unsupported: set[int] = set()
+
+    def read(self, n: int) -> bytes:
+        """Up to ``n`` bytes from ``buf[at:]``, refilling it first when it holds fewer; fewer only at the end."""
+        buf, at = self.buf, self.at
+        end = at + n
+        if end > len(buf):
+            have = len(buf) - at
+            if not self.eof:
+                more = self._fill(max(CHUNK_SIZE, n - have), n - have)
+                self.eof = len(more) < n - have
+                buf = self.buf = buf[at:] + more
+                at, end = 0, n
+            if end > len(buf):
+                end = len(buf)
+        self.at = end
+        return buf[at:end]
+
+    def refill(self) -> bool:
+        """Read until the incomplete block at ``at`` is whole (or a chunk more); False at the end of the input,
+        where :meth:`step` warns about the cut block."""
+        avail = len(self.buf) - self.at
+        need = 8 - avail
+        if avail >= 8:
+            need = struct.unpack_from(self.order + "I", self.buf, self.at + 4)[0] - avail
+        need = max(need, 1)
+        more = b"" if self.eof else self._fill(max(CHUNK_SIZE, need), need)
+        if not more:
+            self.eof = True
+            return False
+        self.buf = self.buf[self.at :] + more
+        self.at = 0
+        return True
+
+    def step(self) -> _Packet | None:
+        """Read one block: a packet to decode, or None (a block without one: a description, a damaged or foreign
+        block, a skipped frame; at the end ``done`` is set)."""
+        reader = self._reader
+        read = self.read
+        frame = self.frame
+        hdr = read(8)
+        if len(hdr) < 8:
+            if hdr:
+                reader._warn(f"capture cut inside a pcapng block header after frame {frame}")
+            self.done = True
+            return None
+        btype_raw = hdr[:4]
+        if btype_raw == _PCAPNG_SHB:
+            # Section header: the byte-order magic follows the block length; both may be in either order.
+            bom = read(4)
+            if len(bom) < 4:
+                if frame == 0:
+                    raise TruncatedCapture(f"{reader.name}: the pcapng section header is cut short")
+                reader._warn(f"capture cut inside a section header after frame {frame}")
+                self.done = True
+                return None
+            if bom == b"\x4d\x3c\x2b\x1a":
+                order = "<"
+            elif bom == b"\x1a\x2b\x3c\x4d":
+                order = ">"
+            else:
+                if frame == 0:
+                    raise NotACapture(f"{reader.name}: pcapng section header has a bad byte-order magic")
+                reader._warn(f"damaged pcapng section header after frame {frame}; stopped reading there")
+                self.done = True
+                return None
+            self.order = order
+            (blen,) = struct.unpack(order + "I", hdr[4:8])
+            if blen < 28 or blen % 4:
+                if frame == 0:
+                    raise NotACapture(f"{reader.name}: pcapng section header has a bad length ({blen})")
+                reader._warn(f"damaged pcapng section header after frame {frame}; stopped reading there")
+                self.done = True
+                return None
+            body = read(blen - 12)
+            if len(body) < blen - 12:
+                if frame == 0 and not self.interfaces:
+                    raise TruncatedCapture(f"{reader.name}: the pcapng section header is cut short")
+                reader._warn(f"capture cut inside a section header after frame {frame}")
+                self.done = True
+                return None
+            self.iface_base += len(self.interfaces)
+            self.interfaces = []
+            self.sections += 1
+            return None
+        order = self.order
+        btype, blen = struct.unpack(order + "II", hdr)
+        if blen < 12 or blen % 4 or blen > 0x4000000:
+            reader._warn(
+                f"damaged pcapng block (type {btype:#x}, length {blen}) after frame {frame}; stopped reading there"
+            )
+            self.done = True
+            return None
+        body = read(blen - 8)
+        if len(body) < blen - 8:
+            reader._warn(
+                f"capture cut in the middle of a pcapng block after frame {frame} "
+                f"({len(body) + 8} of {blen} bytes); read the {frame} frames before it"
+            )
+            self.done = True
+            return None
+        interfaces = self.interfaces
+        iface_base = self.iface_base
+        stats = self._stats
+        skip = self._skip
+        if btype == 1:  # Interface Description Block
+            interfaces.append(reader._pcapng_idb(body, order, iface_base + len(interfaces)))
+            return None
+        if btype == 6:  # Enhanced Packet Block
+            if len(body) < 20 + 4:
+                self.frame = stats.frames = frame + 1
+                skip(frame + 1, SkipReason.MALFORMED)
+                return None
+            iface, ts_hi, ts_lo, caplen, origlen = struct.unpack_from(order + "IIIII", body, 0)
+            data_off = 20
+        elif btype == 3:  # Simple Packet Block: interface 0, no timestamp
+            iface, ts_hi, ts_lo = 0, 0, 0
+            (origlen,) = struct.unpack_from(order + "I", body, 0)
+            snap = interfaces[0][4] if interfaces else 0
+            caplen = min(origlen, len(body) - 8, snap or origlen)
+            data_off = 4
+        elif btype == 2:  # obsolete Packet Block
+            if len(body) < 20 + 4:
+                self.frame = stats.frames = frame + 1
+                skip(frame + 1, SkipReason.MALFORMED)
+                return None
+            iface, _drops, ts_hi, ts_lo, caplen, origlen = struct.unpack_from(order + "HHIIII", body, 0)
+            data_off = 20
+        else:
+            return None  # name resolution, statistics, secrets, custom blocks: nothing for us
+        frame += 1
+        self.frame = stats.frames = frame
+        if iface >= len(interfaces):
+            reader._warn(f"frame {frame} names interface {iface}, which was never described; skipped")
+            skip(frame, SkipReason.MALFORMED)
+            return None
+        decode, mult, div, off_ns, _snap = interfaces[iface]
+        if decode is None:
+            lt = stats.linktypes[iface_base + iface]
+            if lt not in self._warned_unsupported:
+                self._warned_unsupported.add(lt)
+                reader._warn(str(UnsupportedLinkType(lt, iface_base + iface)) + "; its frames are skipped")
+            skip(frame, SkipReason.UNSUPPORTED_LINK)
+            return None
+        end = data_off + caplen
+        if end > len(body) - 4:
+            skip(frame, SkipReason.MALFORMED)
+            return None
+        ts = (ts_hi << 32) | ts_lo
+        ts_ns = (ts * mult) // div + off_ns
+        if stats.first_ts_ns is None:
+            stats.first_ts_ns = ts_ns
+        lt = stats.linktypes[iface_base + iface]
+        return frame, iface_base + iface, lt, decode, body, data_off, end, data_off + max(origlen, caplen), ts_ns
+
+
+class _EngineIface(NamedTuple):
+    """One interface of the current pcapng section as ``Engine.feed_pcapng`` reads it (by field name)."""
+
+    number: int  # over all sections, as frames report it
+    link_len: int  # the fused decode's link header length (_FUSED_LAYOUTS), -1: no fused decode
+    etype_off: int  # where the EtherType is in that header, -1: IPv4 directly after link_len bytes
+    ts_mult: int  # ts_ns = ts * ts_mult // ts_div + ts_off_ns, as _PcapngWalk.step computes it
+    ts_div: int
+    ts_off_ns: int
+    decode: _LinkDecoder  # the layered decoder: frames the fused decode does not take, kept streams' Segments
+
+
+def _engine_interfaces(walk: _PcapngWalk, linktypes: dict[int, int]) -> list[_EngineIface | None]:
+    """The table ``Engine.feed_pcapng`` walks the current section with: None for an interface whose packets
+    Python reads (a link type we cannot decode, a damaged description, a timestamp scale beyond 64 bits)."""
+    table: list[_EngineIface | None] = []
+    for i, (decode, mult, div, off_ns, _snap) in enumerate(walk.interfaces):
+        number = walk.iface_base + i
+        slow = _DECODERS.get(linktypes[number])
+        if decode is None or slow is None or div >= 1 << 64 or mult >= 1 << 64 or not -(1 << 63) <= off_ns < 1 << 63:
+            table.append(None)
+            continue
+        link_len, etype_off = _FUSED_LAYOUTS.get(linktypes[number], (-1, None))
+        table.append(_EngineIface(number, link_len, -1 if etype_off is None else etype_off, mult, div, off_ns, slow))
+    return table
 
 
 def open_capture(source: str | os.PathLike[str] | BinaryIO, *, keep_skipped: bool = False) -> CaptureReader:

@@ -3,8 +3,9 @@
 Packets are assembled with struct, field by field, so a test states exactly which bytes it feeds the reader:
 link headers of every supported type, IPv4 (with options, fragments), IPv6 (with extension headers), TCP
 with any options. Containers: pcap (µs/ns, either byte order), pcapng (several interfaces, each with its own
-link type and ``if_tsresol``; enhanced and simple packet blocks), optionally gzip-compressed. IP IDs vary and
-timestamps advance by realistic amounts, as STYLE.md asks of synthetic fixtures.
+link type, ``if_tsresol`` and ``if_tsoffset``; several sections; enhanced, simple and any other blocks),
+optionally gzip-compressed. IP IDs vary and timestamps advance by realistic amounts, as STYLE.md asks of
+synthetic fixtures.
 """
 
 from __future__ import annotations
@@ -149,28 +150,75 @@ def _opt(e: str, code: int, value: bytes) -> bytes:
     return struct.pack(e + "HH", code, len(value)) + value + b"\x00" * (-len(value) % 4)
 
 
-def pcapng(
-    recs: list[Rec], interfaces: list[tuple[int, int | None]], big_endian: bool = False, simple: bool = False
-) -> bytes:
-    """``interfaces``: (link type, if_tsresol byte or None for the default 6). ``simple`` writes SPBs."""
+@dataclass
+class Iface:
+    """A pcapng interface description: link type, ``if_tsresol`` byte (None: the default 6, microseconds),
+    ``if_tsoffset`` in seconds (None: none), snap length."""
+
+    linktype: int
+    tsresol: int | None = None
+    tsoffset: int | None = None
+    snaplen: int = 0
+
+
+def _iface(i: Iface | tuple[int, int | None]) -> Iface:
+    return i if isinstance(i, Iface) else Iface(*i)
+
+
+def pcapng_block(btype: int, body: bytes, big_endian: bool = False) -> bytes:
+    """Any pcapng block (name resolution, statistics, custom, obsolete packet block ...), padded and framed."""
+    return _block(">" if big_endian else "<", btype, body)
+
+
+def pcapng_section(interfaces: list[Iface | tuple[int, int | None]], big_endian: bool = False) -> bytes:
+    """A section header block and one interface description block per interface."""
     e = ">" if big_endian else "<"
     out = [_block(e, 0x0A0D0D0A, struct.pack(e + "IHHq", 0x1A2B3C4D, 1, 0, -1))]
-    resols = []
-    for linktype, tsresol in interfaces:
+    for i in map(_iface, interfaces):
         opts = b""
-        if tsresol is not None:
-            opts = _opt(e, 9, bytes([tsresol])) + _opt(e, 0, b"")
-        out.append(_block(e, 1, struct.pack(e + "HHI", linktype, 0, 0) + opts))
-        resols.append(tsresol if tsresol is not None else 6)
+        if i.tsresol is not None:
+            opts += _opt(e, 9, bytes([i.tsresol]))
+        if i.tsoffset is not None:
+            opts += _opt(e, 14, struct.pack(e + "q", i.tsoffset))
+        if opts:
+            opts += _opt(e, 0, b"")
+        out.append(_block(e, 1, struct.pack(e + "HHI", i.linktype, 0, i.snaplen) + opts))
+    return b"".join(out)
+
+
+def pcapng_units(ts_ns: int, iface: Iface | tuple[int, int | None]) -> int:
+    """``ts_ns`` in the interface's timestamp units, counted from its ``if_tsoffset``."""
+    i = _iface(iface)
+    res = 6 if i.tsresol is None else i.tsresol
+    t = ts_ns - (i.tsoffset or 0) * 1_000_000_000
+    if res & 0x80:
+        return t * (1 << (res & 0x7F)) // 1_000_000_000
+    return t // 10 ** (9 - res) if res <= 9 else t * 10 ** (res - 9)
+
+
+def pcapng_packet(
+    r: Rec, iface: Iface | tuple[int, int | None], big_endian: bool = False, simple: bool = False
+) -> bytes:
+    """An enhanced packet block naming interface ``r.iface`` (its timestamp in ``iface``'s units), or a simple
+    packet block (no interface, no timestamp)."""
+    e = ">" if big_endian else "<"
+    orig = r.orig_len if r.orig_len is not None else len(r.data)
+    if simple:
+        return _block(e, 3, struct.pack(e + "I", orig) + r.data)
+    units = pcapng_units(r.ts_ns, iface)
+    assert 0 <= units < 1 << 64, "the timestamp does not fit the block's 64 bits"
+    body = struct.pack(e + "IIIII", r.iface, units >> 32, units & 0xFFFFFFFF, len(r.data), orig) + r.data
+    return _block(e, 6, body)
+
+
+def pcapng(
+    recs: list[Rec], interfaces: list[Iface | tuple[int, int | None]], big_endian: bool = False, simple: bool = False
+) -> bytes:
+    """One section: ``interfaces`` as :class:`Iface` or (link type, if_tsresol byte or None for the default 6);
+    ``recs`` name them by ``Rec.iface``. ``simple`` writes SPBs."""
+    out = [pcapng_section(interfaces, big_endian)]
     for r in recs:
-        orig = r.orig_len if r.orig_len is not None else len(r.data)
-        if simple:
-            out.append(_block(e, 3, struct.pack(e + "I", orig) + r.data))
-            continue
-        res = resols[r.iface]
-        units = r.ts_ns * (1 << (res & 0x7F)) // 1_000_000_000 if res & 0x80 else r.ts_ns // 10 ** (9 - res)
-        body = struct.pack(e + "IIIII", r.iface, units >> 32, units & 0xFFFFFFFF, len(r.data), orig) + r.data
-        out.append(_block(e, 6, body))
+        out.append(pcapng_packet(r, interfaces[r.iface], big_endian, simple))
     return b"".join(out)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import struct
 from pathlib import Path
 from typing import Any
 
@@ -219,13 +220,236 @@ def test_pcapng_and_gzip_identical(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     _assert_same(_write(tmp_path, pg.gz(pg.pcap(pg.records(pkts), linktype=101)), "t.pcap.gz"), monkeypatch)
 
 
-@pytest.mark.parametrize("name", ["lossy_bulk.pcap", "vlan.pcap", "echo_snaplen.pcap", "echo_ipv6.pcapng"])
+# --- pcapng built by code: the blocks Engine.feed_pcapng walks and those it leaves to Python ------------------
+
+T0 = 1_700_000_000_123_456_789
+T_OFF = 1_700_000_000 * 10**9
+_IP = pg.handshake_and_data()
+_IP2 = pg.handshake_and_data(sport=40002, dport=443, isn_c=0xFFFFFFF0, isn_s=77)
+_IP3 = pg.handshake_and_data(sport=40003, dport=22, isn_c=5, isn_s=0x80000000)
+
+
+def _recs(pkts: list[bytes], iface: int = 0, start: int = T0, gap: int = 1_250_000) -> list[pg.Rec]:
+    return [pg.Rec(p, start + i * gap, iface=iface) for i, p in enumerate(pkts)]
+
+
+def _interleaved(*streams: list[pg.Rec]) -> list[pg.Rec]:
+    """Records of several interfaces in turns, each one a little later than the one before."""
+    out = [r for group in zip(*streams, strict=True) for r in group]
+    return [pg.Rec(r.data, T0 + i * 333_000, r.orig_len, r.iface) for i, r in enumerate(out)]
+
+
+def _ng(recs: list[pg.Rec], ifaces: list[pg.Iface], big: bool = False, extra: dict[int, bytes] | None = None) -> bytes:
+    """One section; ``extra`` puts raw blocks before the record of that index."""
+    assert all(i < len(recs) for i in extra or {}), "a raw block after the last record"
+    out = [pg.pcapng_section(ifaces, big)]
+    for i, r in enumerate(recs):
+        out.append((extra or {}).get(i, b""))
+        out.append(pg.pcapng_packet(r, ifaces[r.iface], big))
+    return b"".join(out)
+
+
+def _pcapng_cases() -> dict[str, bytes]:
+    eth, sll, null = pg.ether, pg.sll, pg.null
+    E = pg.Iface(1)
+    arp = eth(b"\x00" * 28, ethertype=0x0806)
+    return {
+        "big_endian": _ng(_recs([eth(p) for p in _IP]), [E], big=True),
+        "two_sections": _ng(_recs([eth(p) for p in _IP[:3]]), [E])
+        + _ng(_recs([sll(p) for p in _IP[3:]], start=T0 + 9_000_000), [pg.Iface(113, 9)], big=True),
+        "interleaved_interfaces": _ng(
+            _interleaved(
+                _recs([eth(p) for p in _IP]),
+                _recs([sll(p) for p in _IP2], iface=1),
+                _recs([null(p) for p in _IP3], iface=2),  # no fused decode: the Python decoder, called from C
+            ),
+            [E, pg.Iface(113, 9), pg.Iface(0, 0x80 | 20)],
+        ),
+        "tsresol_9": _ng(_recs([eth(p) for p in _IP], gap=1), [pg.Iface(1, 9)]),
+        "tsresol_pow2": _ng(_recs([eth(p) for p in _IP], gap=977), [pg.Iface(1, 0x80 | 30)]),
+        # Fine resolutions reach 64 bits of units within seconds: clocks that count from boot (small times also keep
+        # each nanosecond visible in a flow's start_time, a float), or from an if_tsoffset.
+        "tsresol_pow2_63": _ng(_recs(_IP, start=400_000_001, gap=3), [pg.Iface(101, 0x80 | 63)]),
+        "tsresol_ps": _ng(_recs(_IP, start=12_345_678, gap=7), [pg.Iface(101, 12)]),
+        "tsresol_ps_offset": _ng(_recs(_IP, start=T_OFF + 12_345_678), [pg.Iface(101, 12, T_OFF // 10**9)]),
+        "tsresol_beyond_64_bits": _ng(_recs(_IP, start=T_OFF, gap=0), [pg.Iface(101, 0x80 | 100, T_OFF // 10**9)]),
+        "tsoffset": _ng(
+            _interleaved(_recs([eth(p) for p in _IP]), _recs(_IP2, iface=1)),
+            [pg.Iface(1, None, 1_600_000_000), pg.Iface(101, 9, -86_400)],
+        ),
+        "before_1970": _ng(_recs([eth(p) for p in _IP], start=-5 * 10**17), [pg.Iface(1, 9, -(10**9))]),
+        "undescribed_interface": _ng(_recs([eth(p) for p in _IP]), [E], extra={2: _epb_of(3, eth(_IP2[0]))}),
+        "unsupported_link": _ng(
+            _interleaved(_recs([eth(p) for p in _IP]), _recs([b"\x00" * 8 + p for p in _IP2], iface=1)),
+            [E, pg.Iface(147)],
+        ),
+        "simple_packet_blocks": _ng(_recs([eth(p) for p in _IP[:2]]), [pg.Iface(1, None, None, 64)])
+        + b"".join(pg.pcapng_packet(r, E, simple=True) for r in _recs([eth(p) for p in _IP[2:]])),
+        "other_blocks": _ng(
+            _recs([eth(p) for p in _IP]),
+            [E],
+            extra={
+                1: pg.pcapng_block(4, b"\x00\x00\x00\x00"),  # name resolution
+                2: pg.pcapng_block(5, struct.pack("<IIIxxxx", 0, 0, 0)),  # interface statistics
+                3: pg.pcapng_block(0x40000BAD, b"custom"),
+                4: pg.pcapng_block(2, struct.pack("<HHIIII", 0, 0, 0, 1, 0, 0)),  # obsolete packet block
+            },
+        ),
+        "short_and_damaged_epbs": _ng(
+            _recs([eth(p) for p in _IP]),
+            [E],
+            extra={
+                1: pg.pcapng_block(6, b"\x00" * 12),  # too short for its fields
+                2: pg.pcapng_block(6, struct.pack("<IIIII", 0, 0, 0, 500, 500) + b"\x00" * 20),  # caplen > block
+                # caplen reaching 4 bytes into the trailing block length; then 3 into the padding, which is read
+                3: pg.pcapng_block(6, struct.pack("<IIIII", 0, 0, 0, 64, 64) + eth(_IP2[0])[:60]),
+                4: pg.pcapng_block(6, struct.pack("<IIIII", 0, 0, 0, 64, 64) + eth(_IP2[1])[:61]),
+            },
+        ),
+        "bad_block_length": _ng(_recs([eth(p) for p in _IP]), [E]) + struct.pack("<II", 6, 13) + b"\x00" * 40,
+        "cut_in_block_header": _ng(_recs([eth(p) for p in _IP]), [E]) + struct.pack("<II", 6, 64)[:5],
+        "cut_in_block": _ng(_recs([eth(p) for p in _IP]), [E])[:-9],
+        "cut_in_section_header": _ng(_recs([eth(p) for p in _IP]), [E]) + pg.pcapng_section([E])[:20],
+        # 2^62 microseconds: beyond int64 nanoseconds (the engine stops, summarize() reads in Python)
+        "timestamp_beyond_2262": _ng(
+            [*_recs([eth(p) for p in _IP[:3]]), *_recs([eth(p) for p in _IP[3:]], start=(1 << 62) * 1000)], [E]
+        ),
+        "offset_beyond_2262": _ng(_recs([eth(p) for p in _IP], start=T0 + 9 * 10**18), [pg.Iface(1, None, 9 * 10**9)]),
+        "not_tcp_beyond_2262": _ng(_recs([eth(p) for p in _IP]), [E], extra={3: _epb_of(0, arp, 1 << 62)}),
+    }
+
+
+def _epb_of(iface: int, data: bytes, units: int = 0) -> bytes:
+    """An enhanced packet block naming ``iface``, its timestamp ``units`` as written."""
+    fields = struct.pack("<IIIII", iface, units >> 32, units & 0xFFFFFFFF, len(data), len(data))
+    return pg.pcapng_block(6, fields + data)
+
+
+PCAPNG_CASES = sorted(_pcapng_cases())
+
+
+@pytest.mark.parametrize("name", PCAPNG_CASES)
+def test_built_pcapng_identical(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    doc = json.loads(_assert_same(_write(tmp_path, _pcapng_cases()[name], name + ".pcapng"), monkeypatch))
+    warnings = " | ".join(doc["stats"]["warnings"])
+    expect = {
+        "undescribed_interface": "names interface 3, which was never described",
+        "unsupported_link": "147",
+        "bad_block_length": "damaged pcapng block (type 0x6, length 13)",
+        "cut_in_block_header": "cut inside a pcapng block header",
+        "cut_in_block": "cut in the middle of a pcapng block",
+        "cut_in_section_header": "cut inside a section header",
+    }
+    assert (expect[name] in warnings) if name in expect else not warnings, warnings
+    assert doc["flows"]
+    skipped = doc["stats"]["skipped"]
+    if name == "short_and_damaged_epbs":
+        assert skipped == {"malformed": 3}
+        assert doc["stats"]["frames"] == 9
+    if name == "two_sections":
+        assert doc["stats"]["linktypes"] == {"0": 1, "1": 113}
+    if name == "interleaved_interfaces":
+        assert len(doc["flows"]) == 3
+    if name == "simple_packet_blocks":
+        assert doc["stats"]["tcp_segments"] == 5
+
+
+def test_built_pcapng_walked_in_c(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Engine.feed_pcapng walks the enhanced packet blocks of described interfaces itself: Python reads only the
+    other blocks (a regression to the Python walk would still agree, only slowly)."""
+    from tcptrace import _engine
+    from tcptrace.capture import _PcapngWalk, open_capture
+
+    returned: list[int] = []
+    step = _PcapngWalk.step
+
+    def counting(walk: _PcapngWalk) -> Any:
+        packet = step(walk)
+        if packet is not None:
+            returned.append(packet[0])
+        return packet
+
+    monkeypatch.setattr(_PcapngWalk, "step", counting)
+    python_frames = {  # the frames Python decodes: SPBs, an interface whose timestamp scale is beyond 64 bits
+        "interleaved_interfaces": [],
+        "big_endian": [],
+        "two_sections": [],
+        "before_1970": [],
+        "tsoffset": [],
+        "tsresol_pow2_63": [],  # 128-bit product and division
+        "tsresol_ps": [],
+        "tsresol_beyond_64_bits": [1, 2, 3, 4, 5],
+        "simple_packet_blocks": [3, 4, 5],
+    }
+    for name, frames in python_frames.items():
+        returned.clear()
+        cap = open_capture(_write(tmp_path, _pcapng_cases()[name], name + ".pcapng"))
+        eng = _engine.Engine(*stats._engine_tables())
+        cap.feed(eng)
+        assert cap.stats.tcp_segments == {"interleaved_interfaces": 15, "tsoffset": 10}.get(name, 5), name
+        assert returned == frames, name
+
+
+def test_pcapng_timestamp_beyond_int64_ns(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The engine's nanoseconds are 64-bit: a later timestamp stops it with OverflowError, summarize() then reads a
+    file in Python (the same result as the reference), and a stream, which cannot be read twice, gets a one-line
+    error."""
+    from tcptrace import _engine
+    from tcptrace.capture import open_capture
+    from tcptrace.errors import CaptureError
+
+    for name in ("timestamp_beyond_2262", "offset_beyond_2262"):
+        path = _write(tmp_path, _pcapng_cases()[name], name + ".pcapng")
+        with pytest.raises(OverflowError):
+            open_capture(path).feed(_engine.Engine(*stats._engine_tables()))
+        assert _assert_same(path, monkeypatch).startswith("{")
+        monkeypatch.setenv("TCPTRACE_ENGINE", "c")
+        with open(path, "rb") as f, pytest.raises(CaptureError, match="TCPTRACE_ENGINE=python"):
+            stats.summarize(f)
+
+
+def test_built_pcapng_from_a_slow_pipe_identical(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Read a few bytes at a time, so blocks arrive in pieces: the same as from the file."""
+    import io
+
+    class Slow(io.RawIOBase):
+        def __init__(self, data: bytes) -> None:
+            self._data = data
+
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, b: Any) -> int:
+            chunk = self._data[: min(len(b), 13)]
+            self._data = self._data[len(chunk) :]
+            b[: len(chunk)] = chunk
+            return len(chunk)
+
+    for name in ("interleaved_interfaces", "two_sections", "other_blocks", "cut_in_block", "cut_in_section_header"):
+        data = _pcapng_cases()[name]
+        docs = []
+        for engine in ("python", "c"):
+            monkeypatch.setenv("TCPTRACE_ENGINE", engine)
+            summaries, cap_stats = stats.summarize(io.BufferedReader(Slow(data), buffer_size=13))  # type: ignore[arg-type]
+            docs.append(json.dumps({"flows": [s.to_dict() for s in summaries], "stats": cap_stats.as_dict()}))
+        assert docs[0] == docs[1], name
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["lossy_bulk.pcap", "vlan.pcap", "echo_snaplen.pcap", "echo_ipv6.pcapng", "built:interleaved_interfaces",
+     "built:two_sections", "built:other_blocks"],
+)  # fmt: skip
 def test_damaged_bytes_identical(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Random byte damage anywhere after the file header (seeded): never a crash, and the same accounting,
     warnings and flows both ways."""
     import random
 
-    data = (SAMPLES / name).read_bytes()
+    if name.startswith("built:"):
+        name = name[6:] + ".pcapng"
+        data = _pcapng_cases()[name[:-7]]
+    else:
+        data = (SAMPLES / name).read_bytes()
     rng = random.Random(name)
     for i in range(25):
         buf = bytearray(data)

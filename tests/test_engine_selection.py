@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from conftest import SAMPLES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_engine import CORPUS_FILES, _build, _packet
+from test_engine import CORPUS_FILES, PCAPNG_CASES, _build, _packet, _pcapng_cases
 
 from tcptrace import engine
 from tcptrace.cli import main
@@ -141,6 +141,18 @@ def test_corpus_selected_in_the_pass(monkeypatch: pytest.MonkeyPatch) -> None:
     assert reused > 0  # and port reuse across a selection boundary was covered
 
 
+@pytest.mark.parametrize("name", PCAPNG_CASES)
+def test_built_pcapng_selected_in_the_pass(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """pcapng built by code (tests/test_engine.py): sections, interfaces of several link types, timestamp scales
+    and offsets, blocks Engine.feed_pcapng leaves to Python, damage."""
+    path = tmp_path / f"{name}.pcapng"
+    path.write_bytes(_pcapng_cases()[name])
+    seen = 0
+    for sel in _selections(path, monkeypatch, every_stream=True):
+        seen += len(_assert_same(path, sel, monkeypatch).get("segments", []))
+    assert seen, "some selection selected something"
+
+
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     spec=st.lists(_packet, min_size=1, max_size=60),
@@ -219,3 +231,45 @@ def test_selected_streams_around_an_unselected_one_on_the_same_ports(
     doc = _assert_same(path, Selection.of([0, 2]), monkeypatch)
     assert [s["stream"] for s in doc["segments"]] == [0, 2]
     assert doc["previous"] == {"0": None, "2": 1}
+
+
+def test_pcapng_from_a_slow_pipe_selected_as_its_packets_arrive(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`dumpcap -w - | tcptrace packets -s 0 -`: with the engine selecting in the pass, a selected segment comes
+    out when its packet has arrived, not when a buffer is full (the writer holds back the rest of the file until
+    the reader has seen the first segment, or 5 s)."""
+    import struct
+    import threading
+    import time
+
+    monkeypatch.setenv("TCPTRACE_ENGINE", "c")
+    data = _pcapng_cases()["interleaved_interfaces"]
+    ends, pos = [], 0
+    while pos < len(data):
+        pos += struct.unpack_from("<I", data, pos + 4)[0]
+        ends.append(pos)
+    first_part = data[: ends[4]]  # section header, three interface descriptions, the SYN of stream 0
+    seen = threading.Event()
+    r, w = os.pipe()
+
+    def writer() -> None:
+        with os.fdopen(w, "wb", buffering=0) as out:
+            out.write(first_part)
+            seen.wait(5)
+            out.write(data[len(first_part) :])
+
+    t = threading.Thread(target=writer)
+    start = time.monotonic()
+    t.start()
+    waited = 99.0
+    with os.fdopen(r, "rb") as pipe:
+        run = engine.Pipeline(pipe, selection=Selection.of([0]))
+        frames = []
+        for seg in run:
+            frames.append(seg.frame)
+            if not seen.is_set():
+                waited = time.monotonic() - start
+                seen.set()
+    t.join()
+    assert run._engine is not None
+    assert waited < 2, f"the first segment took {waited:.1f} s: the reader waited for more than its packet"
+    assert frames == [1, 4, 7, 10, 13]
