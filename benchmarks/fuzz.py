@@ -29,6 +29,7 @@ import contextlib
 import hashlib
 import json
 import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -79,7 +80,7 @@ def worker(args: argparse.Namespace) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     seeds = load_seeds(args)
     c_engine = _engine_built()
-    path = Path(tempfile.mkdtemp(prefix="tcptrace-fuzz-")) / "mutant"
+    path = Path(args.tmp or tempfile.mkdtemp(prefix="tcptrace-fuzz-")) / "mutant"
     out = sys.stdout
     try:
         for line in sys.stdin:
@@ -125,7 +126,9 @@ class Worker:
 
     def __init__(self, args: argparse.Namespace, lane: int, out: Path) -> None:
         self.err_path = out / f".worker{lane}.stderr"
-        cmd = [sys.executable, __file__, "--worker", *args.worker_args]
+        self.tmp = out / f".worker{lane}"  # the mutant's file; removed by stop(), also after a crash
+        self.tmp.mkdir(exist_ok=True)
+        cmd = [sys.executable, __file__, "--worker", f"--tmp={self.tmp}", *args.worker_args]
         self.err: IO[bytes] = open(self.err_path, "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(  # its own session: Ctrl-C stops the parent, which stops the workers
             cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.err, text=True, start_new_session=True
@@ -173,6 +176,7 @@ class Worker:
             self.proc.stdout.close()
         self.err.close()
         self.err_path.unlink(missing_ok=True)
+        shutil.rmtree(self.tmp, ignore_errors=True)
         return rc
 
 
@@ -394,6 +398,7 @@ def main() -> None:
     ap.add_argument("--replay", nargs="+", metavar="SEED#N", help="run these mutants in this process and stop")
     ap.add_argument("--save", help="with --replay: write the mutant's bytes here")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--tmp", help=argparse.SUPPRESS)  # a worker's directory for the mutant's file
     ap.add_argument("--self-test", metavar="crash:I|hang:I", help="a worker segfaults or hangs on input I")
     args = ap.parse_args()
     args.worker_args = [
