@@ -7,20 +7,22 @@ printed as ``warning:`` lines on stderr and the results for what could be read a
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import os
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
 from . import __version__
 from .check import DEFAULT_IGNORE, FORBIDDABLE, REQUIREMENTS, compare_baseline, junit_xml, run_checks
-from .errors import TcptraceError
+from .errors import OutputError, TcptraceError
 from .export import csv_lines, dumps_indented_chunks, flows_csv_lines, flows_table_lines, jsonl_lines, table_lines
 from .messages import LANGUAGES
+from .output import display_path, replacing
 from .selection import Selection, SelectionError, missing_streams_message, parse_host
 
 # Start-up time matters for a command line: what only some commands need (the narrator, json, the ladder and
@@ -32,6 +34,13 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 
 CAPTURE_HELP = "CAPTURE is a pcap or pcapng file (gzip-compressed is fine), or - for standard input."
+
+# Option bounds, checked by click when the command line is parsed (docs/limits.md, "Output and options").
+DPI_MAX = 1200  # a print-quality raster; beyond it a PNG of the default size is already 12,000 pixels across
+WIDTH_MAX_IN = 200.0  # inches: PDF's largest page (14,400 points); SVG and PDF have no other size limit
+GRAPH_WIDTH_MIN_IN = 4.0  # narrower, matplotlib cannot fit an RTT graph's labels (tight_layout gives up)
+# The narrowest ladder tcptrace.diagram.layout can place (its NARROWEST_IN; not imported here: start-up time).
+LADDER_WIDTH_MIN_IN = 4.0
 
 
 def _capture_argument(f: F) -> F:
@@ -117,6 +126,35 @@ def _echo_lines(lines: Iterable[str]) -> None:
     for line in lines:
         out.write(line)
         out.write("\n")
+
+
+@contextlib.contextmanager
+def _writing(path: str) -> Iterator[None]:
+    """Turn an ``OSError`` while writing the output file ``path`` into one line and exit status 2."""
+    try:
+        yield
+    except OSError as exc:
+        raise OutputError(f"cannot write {display_path(path)}: {exc.strerror or exc}") from exc
+
+
+@contextlib.contextmanager
+def _matplotlib_warnings() -> Iterator[None]:
+    """Warnings while drawing (a missing CJK font, a layout matplotlib could not fit) as ``warning:`` lines, once
+    the drawing is over or has failed, rather than Python's two-line warning format."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            yield
+        finally:
+            for w in caught:
+                click.echo(f"warning: {w.message}", err=True)
+
+
+def _write_file(path: str, text: str) -> None:
+    with _writing(path), replacing(path) as f:
+        f.write(text.encode("utf-8"))
 
 
 class InputError(click.ClickException):
@@ -410,8 +448,7 @@ def check(
             raise InputError(f"{baseline} is not a `tcptrace flows --format json` document: {exc}") from exc
         result.findings.extend(findings)
     if junit:
-        with open(junit, "w", encoding="utf-8") as f:
-            f.write(junit_xml(result))
+        _write_file(junit, junit_xml(result))
     click.echo(result.report(verbose=verbose))
     if not result.ok:
         raise SystemExit(1)
@@ -435,9 +472,10 @@ def _stream_data(capture: str, stream: int) -> tuple[Any, list[Segment]]:
 @click.option("--direction", type=click.Choice(["c2s", "s2c"]), default=None,
               help="Which direction's data (default: the one carrying more bytes).")  # fmt: skip
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, writable=True),
-              help="Output file: .png, .svg or .pdf.")  # fmt: skip
-@click.option("--dpi", type=click.IntRange(min=20), default=150, show_default=True)
-@click.option("--width", type=click.FloatRange(min=2), default=None, help="Figure width in inches.")
+              help="Output file: .png, .svg or .pdf (replaced only once the new one is complete).")  # fmt: skip
+@click.option("--dpi", type=click.IntRange(20, DPI_MAX), default=150, show_default=True, help="PNG resolution.")
+@click.option("--width", type=click.FloatRange(GRAPH_WIDTH_MIN_IN, WIDTH_MAX_IN), default=None,
+              help="Figure width in inches (default 10).")  # fmt: skip
 def graph(capture: str, stream: int, kind: str, direction: str | None, output: str, dpi: int,
           width: float | None) -> None:  # fmt: skip
     """Draw a TCP graph of one stream of CAPTURE: time-sequence (classic tcptrace style), throughput, RTT or
@@ -447,8 +485,9 @@ def graph(capture: str, stream: int, kind: str, direction: str | None, output: s
     if not output.lower().endswith((".png", ".svg", ".pdf")):
         raise click.BadParameter("the output must end in .png, .svg or .pdf", param_hint="--output")
     summary, segs = _stream_data(capture, stream)
-    save_graph(summary, segs, kind, output, direction=direction, dpi=dpi, width=width)  # type: ignore[arg-type]
-    click.echo(f"wrote {output}")
+    with _matplotlib_warnings(), _writing(output):
+        save_graph(summary, segs, kind, output, direction=direction, dpi=dpi, width=width)  # type: ignore[arg-type]
+    click.echo(f"wrote {display_path(output)}")
 
 
 @main.command()
@@ -456,7 +495,8 @@ def graph(capture: str, stream: int, kind: str, direction: str | None, output: s
 @click.option("-s", "--stream", "stream", type=click.IntRange(min=0), default=0, show_default=True,
               help="The tcp.stream to draw.")  # fmt: skip
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None,
-              help="Image file: .png, .svg or .pdf (needed unless --format is a text format).")  # fmt: skip
+              help="Image file: .png, .svg or .pdf (needed unless --format is a text format; replaced only once "
+              "the new one is complete).")  # fmt: skip
 @click.option("--format", "fmt", type=click.Choice(["image", "ascii", "mermaid", "plantuml"]), default=None,
               help="ascii, mermaid or plantuml print a text ladder to stdout; image (the default with -o) "
               "draws with matplotlib.")  # fmt: skip
@@ -465,8 +505,9 @@ def graph(capture: str, stream: int, kind: str, direction: str | None, output: s
               help="time: vertical position follows time (long pauses compressed and labelled); even: one row "
               "per item.")  # fmt: skip
 @click.option("-v", "--verbose", is_flag=True, help="One arrow per packet: do not collapse ordinary runs.")
-@click.option("--dpi", type=click.IntRange(min=20), default=150, show_default=True)
-@click.option("--width", type=click.FloatRange(min=3), default=None, help="Figure width in inches.")
+@click.option("--dpi", type=click.IntRange(20, DPI_MAX), default=150, show_default=True, help="PNG resolution.")
+@click.option("--width", type=click.FloatRange(LADDER_WIDTH_MIN_IN, WIDTH_MAX_IN), default=None,
+              help="Figure width in inches (default: fitted to the labels, 7 to 16).")  # fmt: skip
 def diagram(capture: str, stream: int, output: str | None, fmt: str | None, lang: str, spacing: str, verbose: bool,
             dpi: int, width: float | None) -> None:  # fmt: skip
     """Draw one stream of CAPTURE as a ladder (sequence) diagram: client and server lifelines, one arrow per
@@ -483,23 +524,18 @@ def diagram(capture: str, stream: int, output: str | None, fmt: str | None, lang
     summary, segs = _stream_data(capture, stream)
     ladder = build_ladder(summary, segs, lang=lang, collapse=not verbose, spacing=spacing)
     if fmt == "image":
-        import warnings
-
         from .diagram import save_ladder
 
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            save_ladder(ladder, output, dpi=dpi, width=width)  # type: ignore[arg-type]
-        for w in caught:
-            click.echo(f"warning: {w.message}", err=True)
-        click.echo(f"wrote {output}")
+        assert output is not None
+        with _matplotlib_warnings(), _writing(output):
+            save_ladder(ladder, output, dpi=dpi, width=width)
+        click.echo(f"wrote {display_path(output)}")
     else:
         render = {"ascii": render_ascii, "mermaid": render_mermaid, "plantuml": render_plantuml}[fmt]
         text = render(ladder)
         if output:
-            with open(output, "w", encoding="utf-8") as f:
-                f.write(text)
-            click.echo(f"wrote {output}")
+            _write_file(output, text)
+            click.echo(f"wrote {display_path(output)}")
         else:
             click.echo(text)
 
