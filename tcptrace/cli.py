@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import io
 import os
 import sys
 import time
@@ -28,6 +29,8 @@ from .selection import Selection, SelectionError, missing_streams_message, parse
 # Start-up time matters for a command line: what only some commands need (the narrator, json, the ladder and
 # matplotlib) is imported inside those commands; the names below are for annotations only.
 if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
+
     from .capture import CaptureStats
     from .model import Segment
 
@@ -44,7 +47,14 @@ LADDER_WIDTH_MIN_IN = 4.0
 
 
 def _capture_argument(f: F) -> F:
-    return click.argument("capture", type=click.Path(allow_dash=True, dir_okay=False))(f)
+    return click.argument("capture", type=click.Path(allow_dash=True, dir_okay=False), callback=_check_stdin)(f)
+
+
+def _check_stdin(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """``-`` reads standard input: say so in one line when there is none (``tcptrace packets - <&-``)."""
+    if value == "-" and sys.stdin is None:
+        raise InputError("standard input is closed: there is no capture to read from -")
+    return value
 
 
 def _stream_option(f: F) -> F:
@@ -126,6 +136,7 @@ def _echo_lines(lines: Iterable[str]) -> None:
     for line in lines:
         out.write(line)
         out.write("\n")
+    out.flush()  # before anything click.echo writes next (click may write through a wrapper of its own)
 
 
 @contextlib.contextmanager
@@ -166,12 +177,48 @@ class InputError(click.ClickException):
         click.echo(f"tcptrace: error: {self.format_message()}", err=True)
 
 
+class _StdoutError(OutputError):
+    """Standard output cannot be written (a full disk, a descriptor not open for writing)."""
+
+
+class _Stdout(io.FileIO):
+    """Standard output's descriptor, its write errors turned into :class:`_StdoutError` (one line, exit 2) rather
+    than an ``OSError`` traceback. A broken pipe stays a ``BrokenPipeError``: the reader went away, exit 0."""
+
+    def write(self, b: ReadableBuffer, /) -> int:
+        try:
+            return super().write(b)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise _StdoutError(f"cannot write to standard output: {exc.strerror or exc}") from exc
+
+
+def _stdout_to_devnull() -> None:
+    """Point standard output's descriptor at /dev/null, so the flush at exit of what is still buffered neither
+    fails again nor prints ``Exception ignored``: the standard recipe for EPIPE (Python's signal module docs)."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # not a real file (click's test runner): nothing to silence
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
+
+
 class _Group(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except _StdoutError as exc:
+            _stdout_to_devnull()
+            raise InputError(str(exc)) from exc
         except TcptraceError as exc:
             raise InputError(str(exc)) from exc
+        except BrokenPipeError:
+            # `tcptrace packets big.pcap | head`: the reader went away; not an error of ours (click would exit 1)
+            _stdout_to_devnull()
+            raise click.exceptions.Exit(0) from None
 
 
 class _TerminalProgress:
@@ -549,12 +596,43 @@ def run_cli(argv: list[str] | None = None) -> int:
     return 0
 
 
-def entry() -> None:
-    """Console-script entry point."""
+def _standard_streams() -> None:
+    """Standard output through :class:`_Stdout`, and both standard streams with ``errors="backslashreplace"``:
+    text the terminal's encoding lacks (``PYTHONIOENCODING=ascii``, a C locale) is written as ``\\u2192``, never
+    a UnicodeEncodeError. (click.echo writes UTF-8 to an ASCII stream of its own accord.)"""
+    out = sys.stdout
     try:
-        sys.exit(run_cli())
+        fd = out.fileno()
+    except (AttributeError, OSError, ValueError):
+        fd = -1
+    if isinstance(out, io.TextIOWrapper) and fd >= 0:
+        out.flush()
+        raw = _Stdout(fd, "w", closefd=False)
+        sys.stdout = io.TextIOWrapper(io.BufferedWriter(raw), encoding=out.encoding, errors="backslashreplace",
+                                      line_buffering=out.line_buffering, write_through=out.write_through)  # fmt: skip
+    elif isinstance(out, io.TextIOWrapper):
+        out.reconfigure(errors="backslashreplace")
+    if isinstance(sys.stderr, io.TextIOWrapper):
+        sys.stderr.reconfigure(errors="backslashreplace")
+
+
+def entry() -> None:
+    """Console-script entry point (and ``python -m tcptrace``): :func:`run_cli` with the standard streams made
+    safe, and the last flush of standard output inside the error handling, not after it."""
+    if sys.stdout is None:  # started with standard output closed (`tcptrace ... >&-`)
+        if sys.stderr is not None:
+            sys.stderr.write("tcptrace: error: standard output is closed: there is nowhere to write the results\n")
+        sys.exit(2)
+    _standard_streams()
+    try:
+        code = run_cli()
+        sys.stdout.flush()
     except BrokenPipeError:
         # `tcptrace packets big.pcap | head`: the reader went away; that is not an error of ours.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        sys.exit(0)
+        _stdout_to_devnull()
+        code = 0
+    except _StdoutError as exc:
+        _stdout_to_devnull()
+        click.echo(f"tcptrace: error: {exc}", err=True)
+        code = 2
+    sys.exit(code)

@@ -214,6 +214,67 @@ def test_replacing_follows_links_and_writes_devices_in_place(tmp_path: Path) -> 
     assert no_temp_files(tmp_path)
 
 
+# --- 2. standard output and input --------------------------------------------------------------------------
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly(tmp_path: Path) -> None:
+    """`tcptrace packets X | head -1`: exit 0 and nothing on stderr, whether the pipe breaks while the packets are
+    written (a flow of 3,000 segments, built by code, is more than a pipe buffers) or at the last flush (the read
+    end closed before anything was written)."""
+    big = long_flow(tmp_path / "big.pcap", 1500)
+    small = small_capture(tmp_path / "c.pcap")
+    cases = [(["packets", "--format", fmt, str(big)], True) for fmt in ("table", "jsonl")]
+    cases += [([*args, str(small)], False) for args in (["packets"], ["explain"], ["flows", "--format", "json"])]
+    for args, read_a_line in cases:
+        with subprocess.Popen([sys.executable, "-m", "tcptrace", *args], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE) as p:  # fmt: skip
+            assert p.stdout is not None
+            assert p.stderr is not None
+            if read_a_line:  # `| head -1`
+                assert p.stdout.readline()
+            p.stdout.close()  # before anything was written, for the small capture
+            err = p.stderr.read()
+            assert p.wait(timeout=60) == 0, (args, err)
+        assert err == b"", args
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+@pytest.mark.parametrize("args", [["packets"], ["flows", "--format", "json"], ["explain"]])
+def test_stdout_on_a_full_disk_is_one_line(tmp_path: Path, args: list[str]) -> None:
+    """`> /dev/full`. The capture is built by code."""
+    cap = small_capture(tmp_path / "c.pcap")
+    with open("/dev/full", "wb") as full:
+        p = subprocess.run([sys.executable, "-m", "tcptrace", *args, str(cap)], stdout=full, stderr=subprocess.PIPE,
+                           timeout=60)  # fmt: skip
+    assert p.returncode == 2
+    assert one_error_line(p.stderr.decode()) == "tcptrace: error: cannot write to standard output: " + os.strerror(
+        errno.ENOSPC
+    )
+
+
+def test_stdout_closed_or_not_writable_is_one_line(tmp_path: Path) -> None:
+    """`>&-` (descriptor 1 closed in the child) and `1</dev/null` (open, but not for writing). The capture is
+    built by code."""
+    cap = small_capture(tmp_path / "c.pcap")
+    p = subprocess.run([sys.executable, "-m", "tcptrace", "packets", str(cap)], stderr=subprocess.PIPE,
+                       preexec_fn=lambda: os.close(1), timeout=60)  # fmt: skip
+    assert p.returncode == 2
+    assert "standard output is closed" in one_error_line(p.stderr.decode())
+    with open(os.devnull, "rb") as read_only:
+        p = subprocess.run([sys.executable, "-m", "tcptrace", "packets", str(cap)], stdout=read_only,
+                           stderr=subprocess.PIPE, timeout=60)  # fmt: skip
+    assert p.returncode == 2
+    assert "cannot write to standard output: " in one_error_line(p.stderr.decode())
+
+
+def test_stdin_closed_with_dash_is_one_line() -> None:
+    """`tcptrace packets - <&-`: descriptor 0 closed in the child."""
+    p = subprocess.run([sys.executable, "-m", "tcptrace", "packets", "-"], capture_output=True,
+                       preexec_fn=lambda: os.close(0), timeout=60)  # fmt: skip
+    assert p.returncode == 2
+    assert "standard input is closed" in one_error_line(p.stderr.decode())
+
+
 # --- 3. option bounds and images too large -----------------------------------------------------------------
 
 
