@@ -238,7 +238,7 @@ def compare_baseline(
     completeness, Zeek conn_state, the set of analysis flags, and packets and bytes each way within
     ``tolerance`` (a fraction; at least 2 packets or bytes of slack).
     """
-    _validate_baseline(baseline)
+    validate_baseline(baseline)
     ign = set(ignore)
     out: list[Finding] = []
     base_flows = baseline.get("flows", [])
@@ -266,8 +266,10 @@ def compare_baseline(
     return out
 
 
-def _validate_baseline(doc: dict[str, Any]) -> None:
+def validate_baseline(doc: dict[str, Any]) -> None:
     """Raise ValueError with a one-line reason unless every baseline flow has what the comparison reads."""
+    if not isinstance(doc, dict):
+        raise ValueError("it is not a JSON object")
     flows = doc.get("flows")
     if not isinstance(flows, list):
         raise ValueError("its 'flows' is not a list")
@@ -359,4 +361,4 @@ def junit_xml(result: CheckResult) -> str:
     )
 
 
-__all__ = ["CheckResult", "Finding", "compare_baseline", "junit_xml", "run_checks"]
+__all__ = ["CheckResult", "Finding", "compare_baseline", "junit_xml", "run_checks", "validate_baseline"]

@@ -19,7 +19,15 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 import click
 
 from . import __version__
-from .check import DEFAULT_IGNORE, FORBIDDABLE, REQUIREMENTS, compare_baseline, junit_xml, run_checks
+from .check import (
+    DEFAULT_IGNORE,
+    FORBIDDABLE,
+    REQUIREMENTS,
+    compare_baseline,
+    junit_xml,
+    run_checks,
+    validate_baseline,
+)
 from .errors import OutputError, TcptraceError
 from .export import csv_lines, dumps_indented_chunks, flows_csv_lines, flows_table_lines, jsonl_lines, table_lines
 from .messages import LANGUAGES
@@ -469,6 +477,7 @@ def check(
     if not (require or forbid or max_retransmissions is not None or max_rtt is not None or baseline):
         raise click.UsageError("nothing to check: give --require, --forbid, --max-retransmissions, --max-rtt or "
                                "--baseline")  # fmt: skip
+    doc = _load_baseline(baseline) if baseline else None  # a bad baseline fails before the capture is read
     result = run_checks(
         capture,
         streams=list(streams) or None,
@@ -479,26 +488,46 @@ def check(
         hosts=hosts,
         ports=ports,
     )
-    if baseline:
-        import json
-
-        try:
-            with open(baseline, encoding="utf-8") as f:
-                doc = json.load(f)
-        except (OSError, ValueError) as exc:
-            raise InputError(f"cannot read baseline {baseline}: {exc}") from exc
-        if not isinstance(doc, dict) or "flows" not in doc:
-            raise InputError(f"{baseline} is not a `tcptrace flows --format json` document")
-        try:
-            findings = compare_baseline(result.flows, doc, tolerance=tolerance, ignore=ignore or DEFAULT_IGNORE)
-        except ValueError as exc:
-            raise InputError(f"{baseline} is not a `tcptrace flows --format json` document: {exc}") from exc
+    if doc is not None:
+        findings = compare_baseline(result.flows, doc, tolerance=tolerance, ignore=ignore or DEFAULT_IGNORE)
         result.findings.extend(findings)
     if junit:
         _write_file(junit, junit_xml(result))
     click.echo(result.report(verbose=verbose))
     if not result.ok:
         raise SystemExit(1)
+
+
+def _load_baseline(path: str) -> dict[str, Any]:
+    """A saved ``tcptrace flows --format json`` document, checked for what the comparison reads; anything else
+    (not JSON, JSON of another shape, JSON nested deeper than Python's parser recurses) is one line, exit 2."""
+    import json
+
+    name = display_path(path)
+    what = "is not a `tcptrace flows --format json` document"
+    try:
+        with open(path, encoding="utf-8") as f:
+            doc = json.load(f)
+    except RecursionError:
+        raise InputError(f"{name} {what}: its JSON is nested too deeply to read") from None
+    except OSError as exc:
+        raise InputError(f"cannot read baseline {name}: {exc.strerror or exc}") from exc
+    except ValueError as exc:  # JSON syntax, or not UTF-8
+        raise InputError(f"{name} {what}: {exc}") from exc
+    if not isinstance(doc, dict):
+        raise InputError(f"{name} {what}: its JSON is {_json_kind(doc)}, not an object")
+    if "flows" not in doc:
+        raise InputError(f"{name} {what}: it has no 'flows'")
+    try:
+        validate_baseline(doc)
+    except ValueError as exc:
+        raise InputError(f"{name} {what}: {exc}") from exc
+    return doc
+
+
+def _json_kind(value: Any) -> str:
+    kinds = {list: "an array", str: "a string", bool: "a boolean", int: "a number", float: "a number"}
+    return "null" if value is None else kinds.get(type(value), type(value).__name__)
 
 
 def _stream_data(capture: str, stream: int) -> tuple[Any, list[Segment]]:

@@ -353,3 +353,39 @@ def test_check_png_size_limits_each_side_and_the_area() -> None:
         check_png_size(50, 30, 1200, what="the graph", advice="")
     with pytest.raises(ValueError, match="more than a PNG can hold"):  # still a ValueError for API callers
         check_png_size(100, 60, 1200, what="the graph", advice="")
+
+
+# --- 4. baselines ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+        ('{"flows": ' + "[" * 100_000 + "]" * 100_000 + "}", "nested too deeply"),
+        ("[]", "its JSON is an array, not an object"),
+        ('"flows"', "its JSON is a string, not an object"),
+        ("null", "its JSON is null, not an object"),
+        ("3", "its JSON is a number, not an object"),
+        ('{"capture": "x"}', "it has no 'flows'"),
+        ('{"flows": {}}', "'flows' is not a list"),
+        ('{"flows": [1]}', "flow 0 of the baseline is not an object"),
+        ('{"flows": [{"server": "10.0.0.2:80"}]}', "has no 'stream'"),
+        ("{nope", "Expecting property name"),
+        (b"\xff\xfe{}", "codec can't decode"),
+    ],
+)
+def test_a_baseline_of_the_wrong_shape_is_one_line(tmp_path: Path, content: str | bytes, message: str) -> None:
+    """The baseline and the capture are built by code."""
+    cap = small_capture(tmp_path / "c.pcap")
+    base = tmp_path / "base.json"
+    if isinstance(content, bytes):
+        base.write_bytes(content)
+    else:
+        base.write_text(content)
+    code, out, err = invoke("check", str(cap), "--baseline", str(base))
+    assert code == 2
+    assert out == ""
+    line = one_error_line(err)
+    assert message in line
+    assert len(line) < 300
