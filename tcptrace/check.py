@@ -6,7 +6,9 @@ assertions per flow, each becoming a :class:`Finding` (passed or failed, with th
 and a sentence saying why). :func:`compare_baseline` compares the capture's flow summary with a document saved
 by ``tcptrace flows --format json``, ignoring what legitimately changes between runs (times, client ports,
 addresses unless asked) and reporting what matters: how flows opened and ended, their flags, and packet/byte
-counts beyond a tolerance. :func:`junit_xml` writes the findings as JUnit XML for CI systems.
+counts beyond a tolerance. :func:`junit_xml` writes the findings as JUnit XML for CI systems. The capture
+reader's warnings (a damaged or cut record) are kept in :attr:`CheckResult.warnings`; with ``strict`` each is
+also a failed finding.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ class CheckResult:
     capture: str
     findings: list[Finding] = field(default_factory=list)
     flows: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # the capture reader's (CaptureStats.warnings)
 
     @property
     def ok(self) -> bool:
@@ -84,8 +87,10 @@ def run_checks(
     max_rtt_ms: float | None = None,
     hosts: Iterable[str] = (),
     ports: Iterable[int] = (),
+    strict: bool = False,
 ) -> CheckResult:
-    """Evaluate the assertions on every selected stream of a capture (by number, or by host / port)."""
+    """Evaluate the assertions on every selected stream of a capture (by number, or by host / port). With
+    ``strict``, every warning of the capture reader is a failed finding too (one passes when there is none)."""
     require = list(require)
     forbid = list(forbid)
     for r in require:
@@ -104,17 +109,19 @@ def run_checks(
         run = Pipeline(source, track_bytes_in_flight=False, selection=Selection.of(wanted or (), hosts, ports))
         _collect_events(run, events)
         all_summaries = run.summaries
+        warnings = list(run.stats.warnings)
     else:
         # flow-level assertions and --baseline read the flow documents: the same pass (the C engine when built)
         # that `tcptrace flows --format json`, and so the baseline, comes from
-        all_summaries, _stats = summarize(source)
+        all_summaries, stats = summarize(source)
+        warnings = list(stats.warnings)
         if forbid:  # frames for the streams that have a forbidden event: a second pass, selecting only them
             names = {n for f in forbid for n in FORBIDDABLE[f]} | ({"retransmission"} if max_retransmissions else set())
             hit = [s.flow.stream for s in all_summaries if _has_any(s, names)]
             if hit:
                 _collect_events(Pipeline(source, track_bytes_in_flight=False, selection=Selection.of(hit)), events)
     name = os.fspath(source) if isinstance(source, (str, os.PathLike)) else str(getattr(source, "name", "<stream>"))
-    result = CheckResult(name)
+    result = CheckResult(name, warnings=warnings)
     summaries = [s for s in all_summaries if (wanted is None or s.flow.stream in wanted) and selection.matches(s.flow)]
     if wanted is not None and not summaries:
         result.findings.append(Finding(-1, "", "streams", False, f"no stream {sorted(wanted)} in the capture"))
@@ -125,6 +132,11 @@ def run_checks(
         result.flows.append(d)
         result.findings.extend(_flow_findings(s, d, events.get(s.flow.stream, {}), require, forbid,
                                               max_retransmissions, max_rtt_ms))  # fmt: skip
+    if strict:
+        for w in warnings:
+            result.findings.append(Finding(-1, "", "strict", False, f"the capture reader warned: {w}"))
+        if not warnings:
+            result.findings.append(Finding(-1, "", "strict", True, "no warnings from the capture reader"))
     return result
 
 

@@ -31,7 +31,7 @@ from .check import (
 from .errors import OutputError, TcptraceError
 from .export import csv_lines, dumps_indented_chunks, flows_csv_lines, flows_table_lines, jsonl_lines, table_lines
 from .messages import LANGUAGES
-from .output import display_path, replacing
+from .output import display_path, printable, replacing
 from .selection import Selection, SelectionError, missing_streams_message, parse_host
 
 # Start-up time matters for a command line: what only some commands need (the narrator, json, the ladder and
@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 
     from .capture import CaptureStats
     from .model import Segment
+    from .stats import FlowSummary
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -147,6 +148,12 @@ def _echo_lines(lines: Iterable[str]) -> None:
     out.flush()  # before anything click.echo writes next (click may write through a wrapper of its own)
 
 
+def _warn(warnings: Iterable[str]) -> None:
+    """The capture reader's warnings, one ``warning:`` line each on stderr (every command prints them)."""
+    for w in warnings:
+        click.echo(f"warning: {printable(w)}", err=True)
+
+
 @contextlib.contextmanager
 def _writing(path: str) -> Iterator[None]:
     """Turn an ``OSError`` while writing the output file ``path`` into one line and exit status 2."""
@@ -167,8 +174,7 @@ def _matplotlib_warnings() -> Iterator[None]:
         try:
             yield
         finally:
-            for w in caught:
-                click.echo(f"warning: {w.message}", err=True)
+            _warn(str(w.message) for w in caught)
 
 
 def _write_file(path: str, text: str) -> None:
@@ -307,8 +313,7 @@ def packets(capture: str, streams: tuple[int, ...], fmt: str, hosts: tuple[str, 
     else:
         _echo_lines(table_lines(segs, origin_ns=lambda: stream.stats.first_ts_ns))
         click.echo(accounting(stream.stats, stream.run.streams_total))
-    for w in stream.stats.warnings:
-        click.echo(f"warning: {w}", err=True)
+    _warn(stream.stats.warnings)
     if not selection.everything and not stream.selected:
         total = stream.run.streams_total
         _nothing_selected(capture, selection.missing(total), total)
@@ -381,8 +386,7 @@ def explain(
         stats = narrative.stats
         footer = LANGUAGES[lang]["footer"].format(frames=f"{stats['frames']:,}", segments=f"{stats['tcp_segments']:,}")
         click.echo("\n" + footer)
-    for w in narrative.stats.get("warnings", []):
-        click.echo(f"warning: {w}", err=True)
+    _warn(narrative.stats.get("warnings", []))
 
 
 explain.help = inspect.cleandoc(explain.help or "") + "\n\n" + CAPTURE_HELP
@@ -428,8 +432,7 @@ def flows(capture: str, streams: tuple[int, ...], fmt: str, hosts: tuple[str, ..
     else:
         _echo_lines(flows_table_lines(docs))
         click.echo(accounting(stats, total))
-    for w in stats.warnings:
-        click.echo(f"warning: {w}", err=True)
+    _warn(stats.warnings)
 
 
 flows.help = inspect.cleandoc(flows.help or "") + "\n\n" + CAPTURE_HELP
@@ -453,6 +456,11 @@ flows.help = inspect.cleandoc(flows.help or "") + "\n\n" + CAPTURE_HELP
               "addresses).")  # fmt: skip
 @click.option("--junit", type=click.Path(dir_okay=False, writable=True), default=None, help="Write JUnit XML here.")
 @_host_port_options
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Also fail when the capture reader warned (a damaged or cut record, an unsupported interface).",
+)
 @click.option("-v", "--verbose", is_flag=True, help="List passing assertions too.")
 def check(
     capture: str,
@@ -467,16 +475,18 @@ def check(
     junit: str | None,
     hosts: tuple[str, ...],
     ports: tuple[int, ...],
+    strict: bool,
     verbose: bool,
 ) -> None:
     """Assert that CAPTURE's TCP traffic connects, transfers and closes as it should (for CI).
 
     Exit status 0 when every assertion holds, 1 when any fails (the report says which flow, which frame and
-    why), 2 for usage errors or unreadable input.
+    why), 2 for usage errors, unreadable input or a JUnit file that cannot be written. The capture reader's
+    warnings are printed on stderr; with --strict each is also a failed assertion.
     """
-    if not (require or forbid or max_retransmissions is not None or max_rtt is not None or baseline):
-        raise click.UsageError("nothing to check: give --require, --forbid, --max-retransmissions, --max-rtt or "
-                               "--baseline")  # fmt: skip
+    if not (require or forbid or max_retransmissions is not None or max_rtt is not None or baseline or strict):
+        raise click.UsageError("nothing to check: give --require, --forbid, --max-retransmissions, --max-rtt, "
+                               "--baseline or --strict")  # fmt: skip
     doc = _load_baseline(baseline) if baseline else None  # a bad baseline fails before the capture is read
     result = run_checks(
         capture,
@@ -487,7 +497,9 @@ def check(
         max_rtt_ms=max_rtt,
         hosts=hosts,
         ports=ports,
+        strict=strict,
     )
+    _warn(result.warnings)
     if doc is not None:
         findings = compare_baseline(result.flows, doc, tolerance=tolerance, ignore=ignore or DEFAULT_IGNORE)
         result.findings.extend(findings)
@@ -530,12 +542,21 @@ def _json_kind(value: Any) -> str:
     return "null" if value is None else kinds.get(type(value), type(value).__name__)
 
 
-def _stream_data(capture: str, stream: int) -> tuple[Any, list[Segment]]:
-    """The summary and the analysed segments of one stream (a clean error when there is no such stream)."""
-    from .engine import one_stream
+def _stream_data(capture: str, stream: int) -> tuple[FlowSummary, list[Segment]]:
+    """The summary and the analysed segments of one stream, what one_stream gives, and the capture reader's
+    warnings printed (a clean error when there is no such stream). ``one_stream`` keeps its reader's stats to
+    itself, so the same one pass is made here: the selection inside the engine's pass when it is built."""
+    from .engine import Pipeline
+    from .selection import NoSuchStream
 
-    ff = one_stream(capture, stream)
-    return ff.summary, ff.segments
+    run = Pipeline(capture, selection=Selection.of([stream]))
+    segs = list(run)
+    _warn(run.stats.warnings)
+    if not segs:
+        raise NoSuchStream(missing_streams_message(capture, [stream], run.streams_total))
+    summary = run.flow(stream).summary
+    assert summary is not None
+    return summary, segs
 
 
 @main.command()

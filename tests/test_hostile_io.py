@@ -389,3 +389,48 @@ def test_a_baseline_of_the_wrong_shape_is_one_line(tmp_path: Path, content: str 
     line = one_error_line(err)
     assert message in line
     assert len(line) < 300
+
+
+# --- 5. reader warnings ------------------------------------------------------------------------------------
+
+WARNING = "warning: record header of frame 6 claims 4294967295 captured bytes"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["check", "--require", "handshake"],
+        ["diagram"],
+        ["diagram", "--format", "mermaid"],
+        ["diagram", "-o", "{tmp}/d.svg"],
+        ["graph", "-o", "{tmp}/g.svg"],
+        ["packets"],
+        ["flows"],
+        ["explain"],
+    ],
+)
+def test_every_command_prints_the_readers_warnings(tmp_path: Path, args: list[str]) -> None:
+    """The capture (its last record header claims 0xFFFFFFFF bytes) is built by code."""
+    cap = damaged_capture(tmp_path / "d.pcap")
+    code, _, err = invoke(args[0], str(cap), *[a.format(tmp=tmp_path) for a in args[1:]])
+    assert code == 0
+    assert err.startswith(WARNING)
+    assert err.count("warning:") == 1
+
+
+def test_check_strict_fails_on_reader_warnings(tmp_path: Path) -> None:
+    """The damaged capture and a clean one are built by code."""
+    cap = damaged_capture(tmp_path / "d.pcap")
+    code, out, err = invoke("check", str(cap), "--strict", "--require", "handshake", "--junit", str(tmp_path / "j"))
+    assert code == 1
+    assert err.startswith(WARNING)
+    assert "FAIL  capture: strict: the capture reader warned: record header of frame 6" in out
+    assert ET.parse(tmp_path / "j").getroot().get("failures") == "1"
+    code, out, err = invoke("check", str(cap), "--strict", "--forbid", "rst")  # the per-packet pass, too
+    assert code == 1
+    assert "strict: the capture reader warned" in out
+    clean = small_capture(tmp_path / "c.pcap")
+    code, out, err = invoke("check", str(clean), "--strict", "-v")
+    assert code == 0
+    assert "PASS  capture: strict: no warnings from the capture reader" in out
+    assert err == ""
