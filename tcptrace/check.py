@@ -8,7 +8,8 @@ by ``tcptrace flows --format json``, ignoring what legitimately changes between 
 addresses unless asked) and reporting what matters: how flows opened and ended, their flags, and packet/byte
 counts beyond a tolerance. :func:`junit_xml` writes the findings as JUnit XML for CI systems. The capture
 reader's warnings (a damaged or cut record) are kept in :attr:`CheckResult.warnings`; with ``strict`` each is
-also a failed finding.
+also a failed finding. Report lines and XML escape control characters (a baseline is input too: its strings
+reach both).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any, BinaryIO
 from .analysis import analysis_names
 from .engine import Pipeline, engine_module, summarize
 from .model import RST
+from .output import display_path, path_text, printable
 from .selection import Selection
 from .stats import FlowSummary
 from .vocab import FLAGS, FORBID_EVENTS
@@ -49,7 +51,7 @@ class Finding:
     def line(self) -> str:
         where = f"stream {self.stream} ({self.flow})" if self.stream >= 0 else "capture"
         frames = f" [frames {', '.join(map(str, self.frames))}]" if self.frames else ""
-        return f"{'PASS' if self.ok else 'FAIL'}  {where}: {self.assertion}: {self.message}{frames}"
+        return printable(f"{'PASS' if self.ok else 'FAIL'}  {where}: {self.assertion}: {self.message}{frames}")
 
 
 @dataclass
@@ -72,7 +74,7 @@ class CheckResult:
         n_fail = len(self.failures)
         lines.append(
             f"{len(self.findings) - n_fail} passed, {n_fail} failed "
-            f"({len(self.flows)} stream{'' if len(self.flows) == 1 else 's'} in {self.capture})"
+            f"({len(self.flows)} stream{'' if len(self.flows) == 1 else 's'} in {display_path(self.capture)})"
         )
         return "\n".join(lines)
 
@@ -337,15 +339,17 @@ def _compare_flow(cur: dict[str, Any], base: dict[str, Any], tol: float, stream:
 
 def _escape(data: str) -> str:
     """XML character data: ``&``, ``<`` and ``>`` as entities. What ``xml.sax.saxutils.escape`` returns, byte for
-    byte, without importing that module (it costs urllib, http.client and email at start-up)."""
-    return data.replace("&", "&amp;").replace(">", "&gt;").replace("<", "&lt;")
+    byte, without importing that module (it costs urllib, http.client and email at start-up), for text without
+    control characters. Those (most of which XML 1.0 cannot carry even as character references) and lone
+    surrogates (which UTF-8 cannot carry) are escaped as ``repr`` escapes them (tcptrace.output.printable)."""
+    return printable(data).replace("&", "&amp;").replace(">", "&gt;").replace("<", "&lt;")
 
 
 def _quoteattr(data: str) -> str:
-    """A quoted XML attribute value, byte for byte what ``xml.sax.saxutils.quoteattr`` returns: escaped, newlines
-    and tabs as character references, quoted with ``'`` when it contains ``"`` but not ``'``, else with ``"``
-    (any ``"`` inside as ``&quot;``)."""
-    data = _escape(data).replace("\n", "&#10;").replace("\r", "&#13;").replace("\t", "&#9;")
+    """A quoted XML attribute value, what ``xml.sax.saxutils.quoteattr`` returns: escaped (newlines and tabs as
+    ``\\n`` and ``\\t``, by :func:`_escape`, rather than character references), quoted with ``'`` when it
+    contains ``"`` but not ``'``, else with ``"`` (any ``"`` inside as ``&quot;``)."""
+    data = _escape(data)
     if '"' in data:
         if "'" in data:
             return '"' + data.replace('"', "&quot;") + '"'
@@ -368,7 +372,7 @@ def junit_xml(result: CheckResult) -> str:
             cases.append(f"{case}>\n    {failure}\n  </testcase>")
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
-        f'<testsuite name={_quoteattr("tcptrace check " + result.capture)} tests="{len(result.findings)}" '
+        f'<testsuite name={_quoteattr("tcptrace check " + path_text(result.capture))} tests="{len(result.findings)}" '
         f'failures="{failures}" errors="0">\n' + "\n".join(cases) + "\n</testsuite>\n"
     )
 

@@ -31,7 +31,7 @@ from .check import (
 from .errors import OutputError, TcptraceError
 from .export import csv_lines, dumps_indented_chunks, flows_csv_lines, flows_table_lines, jsonl_lines, table_lines
 from .messages import LANGUAGES
-from .output import display_path, printable, replacing
+from .output import display_path, path_text, printable, replacing
 from .selection import Selection, SelectionError, missing_streams_message, parse_host
 
 # Start-up time matters for a command line: what only some commands need (the narrator, json, the ladder and
@@ -101,7 +101,7 @@ def _nothing_selected(capture: str, missing: tuple[int, ...], streams_total: int
     t = LANGUAGES[lang]
     if missing:
         raise InputError(missing_streams_message(capture, missing, streams_total, lang))
-    click.echo(f"tcptrace: {t['select.none'].format(capture=capture)}", err=True)
+    click.echo(f"tcptrace: {t['select.none'].format(capture=display_path(capture))}", err=True)
     raise SystemExit(1)
 
 
@@ -188,7 +188,7 @@ class InputError(click.ClickException):
     exit_code = 2
 
     def show(self, file: Any = None) -> None:
-        click.echo(f"tcptrace: error: {self.format_message()}", err=True)
+        click.echo(f"tcptrace: error: {printable(self.format_message())}", err=True)
 
 
 class _StdoutError(OutputError):
@@ -233,6 +233,10 @@ class _Group(click.Group):
             # `tcptrace packets big.pcap | head`: the reader went away; not an error of ours (click would exit 1)
             _stdout_to_devnull()
             raise click.exceptions.Exit(0) from None
+        except click.ClickException as exc:
+            # click quotes values with repr, but a message may hold a file name (or more) from the command line
+            exc.message = "\n".join(printable(line) for line in exc.message.split("\n"))  # type: ignore[misc]
+            raise
 
 
 class _TerminalProgress:
@@ -423,7 +427,7 @@ def flows(capture: str, streams: tuple[int, ...], fmt: str, hosts: tuple[str, ..
         _nothing_selected(capture, selection.missing(total), total)
     docs = (s.to_dict() for s in chosen)
     if fmt == "json":
-        head = {"capture": capture, "tcptrace_version": __version__, "stats": stats.as_dict()}
+        head = {"capture": path_text(capture), "tcptrace_version": __version__, "stats": stats.as_dict()}
         for chunk in dumps_indented_chunks(head, "flows", docs):
             sys.stdout.write(chunk)
         sys.stdout.write("\n")

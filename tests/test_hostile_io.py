@@ -13,12 +13,14 @@ a `tcptrace` found on PATH: that is the classic C tool).
 from __future__ import annotations
 
 import errno
+import json
 import os
 import stat
 import struct
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from pathlib import Path
 
 import pcapgen as g
@@ -27,7 +29,7 @@ from click.testing import CliRunner
 
 from tcptrace.cli import DPI_MAX, LADDER_WIDTH_MIN_IN, WIDTH_MAX_IN, main
 from tcptrace.errors import ImageTooLarge
-from tcptrace.output import check_png_size, replacing
+from tcptrace.output import check_png_size, display_path, path_text, printable, replacing
 
 
 def invoke(*args: str) -> tuple[int, str, str]:
@@ -391,6 +393,24 @@ def test_a_baseline_of_the_wrong_shape_is_one_line(tmp_path: Path, content: str 
     assert len(line) < 300
 
 
+def test_baseline_strings_are_escaped_in_the_report_and_the_junit_xml(tmp_path: Path) -> None:
+    """A baseline is input too: its strings reach the report and the XML (control characters escaped, the XML
+    well-formed). The capture is built by code; the baseline is its own flows document, edited."""
+    cap = small_capture(tmp_path / "c.pcap")
+    code, out, _ = invoke("flows", "--format", "json", str(cap))
+    doc = json.loads(out)
+    doc["flows"][0]["opened"] = "\x1b]52;c;aGk=\x07 \x00 \udcff"
+    base = tmp_path / "base.json"
+    base.write_text(json.dumps(doc))
+    code, out, _ = invoke("check", str(cap), "--baseline", str(base), "--junit", str(tmp_path / "j.xml"))
+    assert code == 1
+    assert "\x1b" not in out
+    assert "\x07" not in out
+    assert "\\x1b]52;c;aGk=\\x07" in out
+    root = ET.parse(tmp_path / "j.xml").getroot()
+    assert root.get("failures") == "1"
+
+
 # --- 5. reader warnings ------------------------------------------------------------------------------------
 
 WARNING = "warning: record header of frame 6 claims 4294967295 captured bytes"
@@ -434,3 +454,108 @@ def test_check_strict_fails_on_reader_warnings(tmp_path: Path) -> None:
     assert code == 0
     assert "PASS  capture: strict: no warnings from the capture reader" in out
     assert err == ""
+
+
+# --- 6. escaping and encodings -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("payload", [b"<script>alert(1)</script>", b'<img src=x onerror="alert(1)">'])
+def test_markdown_escapes_html_from_the_capture(tmp_path: Path, payload: bytes) -> None:
+    """The capture, whose payload is HTML, is built by code."""
+    cap = small_capture(tmp_path / "c.pcap", payload)
+    code, out, _ = invoke("explain", "--format", "markdown", str(cap))
+    assert code == 0
+    assert "<script" not in out
+    assert "<img" not in out
+    assert "&lt;" in out
+    code, out, _ = invoke("explain", "--format", "html", str(cap))
+    assert "<script" not in out
+    assert "<img" not in out
+
+
+def test_markdown_escapes_its_own_markup() -> None:
+    from tcptrace.narrate import _md
+
+    assert _md("[x](javascript:alert(1)) *b* `c` a|b \\") == "\\[x\\](javascript:alert(1)) \\*b\\* \\`c\\` a\\|b \\\\"
+    assert _md("a < b & c") == "a &lt; b &amp; c"
+
+
+OSC52 = "a\x1b]52;c;aGk=\x07b"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["packets", "{bad}"],
+        ["flows", "-s", "7", "{good}"],
+        ["check", "{good}", "--baseline", "{bad}"],
+        ["diagram", "{good}", "-o", "{missing}"],
+        ["diagram", "{good}", "-o", "{png}"],
+        ["flows", "--port", "1", "{good}"],
+    ],
+)
+def test_escape_sequences_in_file_names_are_not_echoed(tmp_path: Path, args: list[str]) -> None:
+    """File names carrying an OSC 52 sequence (it would write the reader's clipboard) reach the terminal escaped,
+    in error lines and in `wrote ...`. The captures are built by code."""
+    names = {
+        "good": str(small_capture(tmp_path / f"{OSC52}.pcap")),
+        "bad": str(tmp_path / f"{OSC52}.json"),
+        "missing": str(tmp_path / f"{OSC52}-dir" / "x.png"),
+        "png": str(tmp_path / f"{OSC52}.png"),
+    }
+    Path(names["bad"]).write_text("not a capture, not JSON")
+    _, out, err = invoke(*[a.format(**names) for a in args])
+    assert "\x1b" not in out + err
+    assert "\x07" not in out + err
+    assert "\\x1b]52;c;aGk=\\x07b" in out + err
+    assert "Traceback" not in err
+
+
+def test_file_names_that_are_not_utf8_give_valid_json_and_xml(tmp_path: Path) -> None:
+    """A capture named with the byte 0xE9 (Latin-1 é; built by code): the JSON's `capture` field and the JUnit
+    XML name it as `caf\\xe9.pcap`, never with a lone surrogate no UTF-8 encoder accepts."""
+    raw = os.fsencode(tmp_path) + b"/caf\xe9.pcap"
+    small_capture(Path(os.fsdecode(raw)))
+    shown = f"{tmp_path}/caf\\xe9.pcap"
+    for args in (["flows", "--format", "json"], ["explain", "--format", "json"]):
+        p = python_m(*args, raw)
+        assert p.returncode == 0, p.stderr
+        assert json.loads(p.stdout.decode("utf-8"))["capture"] == shown
+    p = python_m("check", raw, "--require", "data", "--junit", str(tmp_path / "j.xml"))
+    assert p.returncode == 0, p.stderr
+    assert shown in p.stdout.decode("utf-8")
+    assert ET.parse(tmp_path / "j.xml").getroot().get("name") == f"tcptrace check {shown}"
+    p = python_m("flows", "-s", "3", raw)
+    assert p.returncode == 2
+    assert shown in one_error_line(p.stderr.decode("utf-8"))
+
+
+@pytest.mark.parametrize(
+    ("args", "check_out"),
+    [
+        (["flows"], lambda out: "\\u2192" in out),
+        (["explain", "--lang", "zh"], lambda out: bool(out)),
+        (["diagram"], lambda out: bool(out)),
+        (["packets"], lambda out: bool(out)),
+    ],
+)
+def test_an_ascii_stdout_gets_no_encode_error(
+    tmp_path: Path, args: list[str], check_out: Callable[[str], bool]
+) -> None:
+    """PYTHONIOENCODING=ascii: what ASCII lacks is written as a backslash escape (click.echo writes UTF-8 to an
+    ASCII stream of its own accord). A warning goes to stderr too. The capture is built by code."""
+    cap = damaged_capture(tmp_path / "d.pcap")
+    p = python_m(*args, str(cap), env={**os.environ, "PYTHONIOENCODING": "ascii"})
+    assert p.returncode == 0, p.stderr
+    assert b"Traceback" not in p.stderr
+    assert p.stderr.decode().startswith(WARNING)
+    assert check_out(p.stdout.decode("utf-8"))
+
+
+def test_printable_and_path_text() -> None:
+    assert printable("plain → text") == "plain → text"
+    assert printable("a\x1b[2Jb\x9b\u202ec\n") == "a\\x1b[2Jb\\x9b\\u202ec\\n"
+    name = os.fsdecode(b"caf\xe9\x1b.pcap")
+    assert path_text(name) == "caf\\xe9\x1b.pcap"  # JSON escapes the ESC itself
+    assert display_path(name) == "caf\\xe9\\x1b.pcap"
+    path_text(name).encode("utf-8")
