@@ -1,8 +1,13 @@
 """The ``tcptrace`` command line. Thin: parse options, call the library, echo its lines.
 
-Exit codes: 0 success; 2 usage errors and input that cannot be read as a capture (one line on stderr, never
-a traceback). Problems inside a readable capture (a truncated last record, unsupported interfaces) are
-printed as ``warning:`` lines on stderr and the results for what could be read are still written.
+Exit codes: 0 success; 2 usage errors, input that cannot be read as a capture and output that cannot be
+written (one line on stderr, never a traceback). Problems inside a readable capture (a truncated last record,
+unsupported interfaces) are printed as ``warning:`` lines on stderr and the results for what could be read are
+still written. A reader that goes away (``tcptrace packets big.pcap | head``) ends the command quietly, exit 0.
+
+Output files are replaced only by complete ones (tcptrace.output.replacing). File names and messages reach the
+terminal with control characters escaped (tcptrace.output.printable), so a hostile file name cannot send
+escape sequences. Option bounds and what happens on output errors: docs/limits.md ("Output and options").
 """
 
 from __future__ import annotations
