@@ -19,7 +19,15 @@ if TYPE_CHECKING:  # the real imports, for type checkers and IDEs; at run time t
     from .api import Capture, Flow, iter_flows, iter_packets, load
     from .capture import CaptureReader, CaptureStats, open_capture
     from .engine import Pipeline, summarize
-    from .errors import CaptureError, NotACapture, TcptraceError, TruncatedCapture, UnsupportedLinkType
+    from .errors import (
+        CaptureError,
+        ImageTooLarge,
+        NotACapture,
+        OutputError,
+        TcptraceError,
+        TruncatedCapture,
+        UnsupportedLinkType,
+    )
     from .flow import FlowTracker, HalfFlow, iter_segments, track_capture
     from .model import Direction, Role, Segment, SkipReason, TcpFlags, TcpOptions
     from .narrate import FlowNarrative, Narrative, Step, explain
@@ -39,7 +47,9 @@ _LAZY: dict[str, str] = {
     "CaptureStats": "capture",
     "open_capture": "capture",
     "CaptureError": "errors",
+    "ImageTooLarge": "errors",
     "NotACapture": "errors",
+    "OutputError": "errors",
     "TcptraceError": "errors",
     "TruncatedCapture": "errors",
     "UnsupportedLinkType": "errors",
@@ -109,8 +119,10 @@ __all__ = [
     "FlowSummary",
     "FlowTracker",
     "HalfFlow",
+    "ImageTooLarge",
     "Narrative",
     "NotACapture",
+    "OutputError",
     "Pipeline",
     "Role",
     "Segment",

@@ -6,7 +6,10 @@ assertions per flow, each becoming a :class:`Finding` (passed or failed, with th
 and a sentence saying why). :func:`compare_baseline` compares the capture's flow summary with a document saved
 by ``tcptrace flows --format json``, ignoring what legitimately changes between runs (times, client ports,
 addresses unless asked) and reporting what matters: how flows opened and ended, their flags, and packet/byte
-counts beyond a tolerance. :func:`junit_xml` writes the findings as JUnit XML for CI systems.
+counts beyond a tolerance. :func:`junit_xml` writes the findings as JUnit XML for CI systems. The capture
+reader's warnings (a damaged or cut record) are kept in :attr:`CheckResult.warnings`; with ``strict`` each is
+also a failed finding. Report lines and XML escape control characters (a baseline is input too: its strings
+reach both).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any, BinaryIO
 from .analysis import analysis_names
 from .engine import Pipeline, engine_module, summarize
 from .model import RST
+from .output import display_path, path_text, printable
 from .selection import Selection
 from .stats import FlowSummary
 from .vocab import FLAGS, FORBID_EVENTS
@@ -47,7 +51,7 @@ class Finding:
     def line(self) -> str:
         where = f"stream {self.stream} ({self.flow})" if self.stream >= 0 else "capture"
         frames = f" [frames {', '.join(map(str, self.frames))}]" if self.frames else ""
-        return f"{'PASS' if self.ok else 'FAIL'}  {where}: {self.assertion}: {self.message}{frames}"
+        return printable(f"{'PASS' if self.ok else 'FAIL'}  {where}: {self.assertion}: {self.message}{frames}")
 
 
 @dataclass
@@ -55,6 +59,7 @@ class CheckResult:
     capture: str
     findings: list[Finding] = field(default_factory=list)
     flows: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # the capture reader's (CaptureStats.warnings)
 
     @property
     def ok(self) -> bool:
@@ -69,7 +74,7 @@ class CheckResult:
         n_fail = len(self.failures)
         lines.append(
             f"{len(self.findings) - n_fail} passed, {n_fail} failed "
-            f"({len(self.flows)} stream{'' if len(self.flows) == 1 else 's'} in {self.capture})"
+            f"({len(self.flows)} stream{'' if len(self.flows) == 1 else 's'} in {display_path(self.capture)})"
         )
         return "\n".join(lines)
 
@@ -84,8 +89,10 @@ def run_checks(
     max_rtt_ms: float | None = None,
     hosts: Iterable[str] = (),
     ports: Iterable[int] = (),
+    strict: bool = False,
 ) -> CheckResult:
-    """Evaluate the assertions on every selected stream of a capture (by number, or by host / port)."""
+    """Evaluate the assertions on every selected stream of a capture (by number, or by host / port). With
+    ``strict``, every warning of the capture reader is a failed finding too (one passes when there is none)."""
     require = list(require)
     forbid = list(forbid)
     for r in require:
@@ -104,17 +111,19 @@ def run_checks(
         run = Pipeline(source, track_bytes_in_flight=False, selection=Selection.of(wanted or (), hosts, ports))
         _collect_events(run, events)
         all_summaries = run.summaries
+        warnings = list(run.stats.warnings)
     else:
         # flow-level assertions and --baseline read the flow documents: the same pass (the C engine when built)
         # that `tcptrace flows --format json`, and so the baseline, comes from
-        all_summaries, _stats = summarize(source)
+        all_summaries, stats = summarize(source)
+        warnings = list(stats.warnings)
         if forbid:  # frames for the streams that have a forbidden event: a second pass, selecting only them
             names = {n for f in forbid for n in FORBIDDABLE[f]} | ({"retransmission"} if max_retransmissions else set())
             hit = [s.flow.stream for s in all_summaries if _has_any(s, names)]
             if hit:
                 _collect_events(Pipeline(source, track_bytes_in_flight=False, selection=Selection.of(hit)), events)
     name = os.fspath(source) if isinstance(source, (str, os.PathLike)) else str(getattr(source, "name", "<stream>"))
-    result = CheckResult(name)
+    result = CheckResult(name, warnings=warnings)
     summaries = [s for s in all_summaries if (wanted is None or s.flow.stream in wanted) and selection.matches(s.flow)]
     if wanted is not None and not summaries:
         result.findings.append(Finding(-1, "", "streams", False, f"no stream {sorted(wanted)} in the capture"))
@@ -125,6 +134,11 @@ def run_checks(
         result.flows.append(d)
         result.findings.extend(_flow_findings(s, d, events.get(s.flow.stream, {}), require, forbid,
                                               max_retransmissions, max_rtt_ms))  # fmt: skip
+    if strict:
+        for w in warnings:
+            result.findings.append(Finding(-1, "", "strict", False, f"the capture reader warned: {w}"))
+        if not warnings:
+            result.findings.append(Finding(-1, "", "strict", True, "no warnings from the capture reader"))
     return result
 
 
@@ -238,7 +252,7 @@ def compare_baseline(
     completeness, Zeek conn_state, the set of analysis flags, and packets and bytes each way within
     ``tolerance`` (a fraction; at least 2 packets or bytes of slack).
     """
-    _validate_baseline(baseline)
+    validate_baseline(baseline)
     ign = set(ignore)
     out: list[Finding] = []
     base_flows = baseline.get("flows", [])
@@ -266,8 +280,10 @@ def compare_baseline(
     return out
 
 
-def _validate_baseline(doc: dict[str, Any]) -> None:
+def validate_baseline(doc: dict[str, Any]) -> None:
     """Raise ValueError with a one-line reason unless every baseline flow has what the comparison reads."""
+    if not isinstance(doc, dict):
+        raise ValueError("it is not a JSON object")
     flows = doc.get("flows")
     if not isinstance(flows, list):
         raise ValueError("its 'flows' is not a list")
@@ -323,15 +339,17 @@ def _compare_flow(cur: dict[str, Any], base: dict[str, Any], tol: float, stream:
 
 def _escape(data: str) -> str:
     """XML character data: ``&``, ``<`` and ``>`` as entities. What ``xml.sax.saxutils.escape`` returns, byte for
-    byte, without importing that module (it costs urllib, http.client and email at start-up)."""
-    return data.replace("&", "&amp;").replace(">", "&gt;").replace("<", "&lt;")
+    byte, without importing that module (it costs urllib, http.client and email at start-up), for text without
+    control characters. Those (most of which XML 1.0 cannot carry even as character references) and lone
+    surrogates (which UTF-8 cannot carry) are escaped as ``repr`` escapes them (tcptrace.output.printable)."""
+    return printable(data).replace("&", "&amp;").replace(">", "&gt;").replace("<", "&lt;")
 
 
 def _quoteattr(data: str) -> str:
-    """A quoted XML attribute value, byte for byte what ``xml.sax.saxutils.quoteattr`` returns: escaped, newlines
-    and tabs as character references, quoted with ``'`` when it contains ``"`` but not ``'``, else with ``"``
-    (any ``"`` inside as ``&quot;``)."""
-    data = _escape(data).replace("\n", "&#10;").replace("\r", "&#13;").replace("\t", "&#9;")
+    """A quoted XML attribute value, what ``xml.sax.saxutils.quoteattr`` returns: escaped (newlines and tabs as
+    ``\\n`` and ``\\t``, by :func:`_escape`, rather than character references), quoted with ``'`` when it
+    contains ``"`` but not ``'``, else with ``"`` (any ``"`` inside as ``&quot;``)."""
+    data = _escape(data)
     if '"' in data:
         if "'" in data:
             return '"' + data.replace('"', "&quot;") + '"'
@@ -354,9 +372,9 @@ def junit_xml(result: CheckResult) -> str:
             cases.append(f"{case}>\n    {failure}\n  </testcase>")
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
-        f'<testsuite name={_quoteattr("tcptrace check " + result.capture)} tests="{len(result.findings)}" '
+        f'<testsuite name={_quoteattr("tcptrace check " + path_text(result.capture))} tests="{len(result.findings)}" '
         f'failures="{failures}" errors="0">\n' + "\n".join(cases) + "\n</testsuite>\n"
     )
 
 
-__all__ = ["CheckResult", "Finding", "compare_baseline", "junit_xml", "run_checks"]
+__all__ = ["CheckResult", "Finding", "compare_baseline", "junit_xml", "run_checks", "validate_baseline"]

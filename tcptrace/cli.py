@@ -1,41 +1,74 @@
 """The ``tcptrace`` command line. Thin: parse options, call the library, echo its lines.
 
-Exit codes: 0 success; 2 usage errors and input that cannot be read as a capture (one line on stderr, never
-a traceback). Problems inside a readable capture (a truncated last record, unsupported interfaces) are
-printed as ``warning:`` lines on stderr and the results for what could be read are still written.
+Exit codes: 0 success; 2 usage errors, input that cannot be read as a capture and output that cannot be
+written (one line on stderr, never a traceback). Problems inside a readable capture (a truncated last record,
+unsupported interfaces) are printed as ``warning:`` lines on stderr and the results for what could be read are
+still written. A reader that goes away (``tcptrace packets big.pcap | head``) ends the command quietly, exit 0.
+
+Output files are replaced only by complete ones (tcptrace.output.replacing). File names and messages reach the
+terminal with control characters escaped (tcptrace.output.printable), so a hostile file name cannot send
+escape sequences. Option bounds and what happens on output errors: docs/limits.md ("Output and options").
 """
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+import io
 import os
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
 from . import __version__
-from .check import DEFAULT_IGNORE, FORBIDDABLE, REQUIREMENTS, compare_baseline, junit_xml, run_checks
-from .errors import TcptraceError
+from .check import (
+    DEFAULT_IGNORE,
+    FORBIDDABLE,
+    REQUIREMENTS,
+    compare_baseline,
+    junit_xml,
+    run_checks,
+    validate_baseline,
+)
+from .errors import OutputError, TcptraceError
 from .export import csv_lines, dumps_indented_chunks, flows_csv_lines, flows_table_lines, jsonl_lines, table_lines
 from .messages import LANGUAGES
+from .output import display_path, path_text, printable, replacing
 from .selection import Selection, SelectionError, missing_streams_message, parse_host
 
 # Start-up time matters for a command line: what only some commands need (the narrator, json, the ladder and
 # matplotlib) is imported inside those commands; the names below are for annotations only.
 if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
+
     from .capture import CaptureStats
     from .model import Segment
+    from .stats import FlowSummary
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 CAPTURE_HELP = "CAPTURE is a pcap or pcapng file (gzip-compressed is fine), or - for standard input."
 
+# Option bounds, checked by click when the command line is parsed (docs/limits.md, "Output and options").
+DPI_MAX = 1200  # a print-quality raster; beyond it a PNG of the default size is already 12,000 pixels across
+WIDTH_MAX_IN = 200.0  # inches: PDF's largest page (14,400 points); SVG and PDF have no other size limit
+GRAPH_WIDTH_MIN_IN = 4.0  # narrower, matplotlib cannot fit an RTT graph's labels (tight_layout gives up)
+# The narrowest ladder tcptrace.diagram.layout can place (its NARROWEST_IN; not imported here: start-up time).
+LADDER_WIDTH_MIN_IN = 4.0
+
 
 def _capture_argument(f: F) -> F:
-    return click.argument("capture", type=click.Path(allow_dash=True, dir_okay=False))(f)
+    return click.argument("capture", type=click.Path(allow_dash=True, dir_okay=False), callback=_check_stdin)(f)
+
+
+def _check_stdin(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """``-`` reads standard input: say so in one line when there is none (``tcptrace packets - <&-``)."""
+    if value == "-" and sys.stdin is None:
+        raise InputError("standard input is closed: there is no capture to read from -")
+    return value
 
 
 def _stream_option(f: F) -> F:
@@ -73,7 +106,7 @@ def _nothing_selected(capture: str, missing: tuple[int, ...], streams_total: int
     t = LANGUAGES[lang]
     if missing:
         raise InputError(missing_streams_message(capture, missing, streams_total, lang))
-    click.echo(f"tcptrace: {t['select.none'].format(capture=capture)}", err=True)
+    click.echo(f"tcptrace: {t['select.none'].format(capture=display_path(capture))}", err=True)
     raise SystemExit(1)
 
 
@@ -117,6 +150,41 @@ def _echo_lines(lines: Iterable[str]) -> None:
     for line in lines:
         out.write(line)
         out.write("\n")
+    out.flush()  # before anything click.echo writes next (click may write through a wrapper of its own)
+
+
+def _warn(warnings: Iterable[str]) -> None:
+    """The capture reader's warnings, one ``warning:`` line each on stderr (every command prints them)."""
+    for w in warnings:
+        click.echo(f"warning: {printable(w)}", err=True)
+
+
+@contextlib.contextmanager
+def _writing(path: str) -> Iterator[None]:
+    """Turn an ``OSError`` while writing the output file ``path`` into one line and exit status 2."""
+    try:
+        yield
+    except OSError as exc:
+        raise OutputError(f"cannot write {display_path(path)}: {exc.strerror or exc}") from exc
+
+
+@contextlib.contextmanager
+def _matplotlib_warnings() -> Iterator[None]:
+    """Warnings while drawing (a missing CJK font, a layout matplotlib could not fit) as ``warning:`` lines, once
+    the drawing is over or has failed, rather than Python's two-line warning format."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            yield
+        finally:
+            _warn(str(w.message) for w in caught)
+
+
+def _write_file(path: str, text: str) -> None:
+    with _writing(path), replacing(path) as f:
+        f.write(text.encode("utf-8"))
 
 
 class InputError(click.ClickException):
@@ -125,15 +193,55 @@ class InputError(click.ClickException):
     exit_code = 2
 
     def show(self, file: Any = None) -> None:
-        click.echo(f"tcptrace: error: {self.format_message()}", err=True)
+        click.echo(f"tcptrace: error: {printable(self.format_message())}", err=True)
+
+
+class _StdoutError(OutputError):
+    """Standard output cannot be written (a full disk, a descriptor not open for writing)."""
+
+
+class _Stdout(io.FileIO):
+    """Standard output's descriptor, its write errors turned into :class:`_StdoutError` (one line, exit 2) rather
+    than an ``OSError`` traceback. A broken pipe stays a ``BrokenPipeError``: the reader went away, exit 0."""
+
+    def write(self, b: ReadableBuffer, /) -> int:
+        try:
+            return super().write(b)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise _StdoutError(f"cannot write to standard output: {exc.strerror or exc}") from exc
+
+
+def _stdout_to_devnull() -> None:
+    """Point standard output's descriptor at /dev/null, so the flush at exit of what is still buffered neither
+    fails again nor prints ``Exception ignored``: the standard recipe for EPIPE (Python's signal module docs)."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # not a real file (click's test runner): nothing to silence
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
 
 
 class _Group(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except _StdoutError as exc:
+            _stdout_to_devnull()
+            raise InputError(str(exc)) from exc
         except TcptraceError as exc:
             raise InputError(str(exc)) from exc
+        except BrokenPipeError:
+            # `tcptrace packets big.pcap | head`: the reader went away; not an error of ours (click would exit 1)
+            _stdout_to_devnull()
+            raise click.exceptions.Exit(0) from None
+        except click.ClickException as exc:
+            # click quotes values with repr, but a message may hold a file name (or more) from the command line
+            exc.message = "\n".join(printable(line) for line in exc.message.split("\n"))  # type: ignore[misc]
+            raise
 
 
 class _TerminalProgress:
@@ -214,8 +322,7 @@ def packets(capture: str, streams: tuple[int, ...], fmt: str, hosts: tuple[str, 
     else:
         _echo_lines(table_lines(segs, origin_ns=lambda: stream.stats.first_ts_ns))
         click.echo(accounting(stream.stats, stream.run.streams_total))
-    for w in stream.stats.warnings:
-        click.echo(f"warning: {w}", err=True)
+    _warn(stream.stats.warnings)
     if not selection.everything and not stream.selected:
         total = stream.run.streams_total
         _nothing_selected(capture, selection.missing(total), total)
@@ -288,8 +395,7 @@ def explain(
         stats = narrative.stats
         footer = LANGUAGES[lang]["footer"].format(frames=f"{stats['frames']:,}", segments=f"{stats['tcp_segments']:,}")
         click.echo("\n" + footer)
-    for w in narrative.stats.get("warnings", []):
-        click.echo(f"warning: {w}", err=True)
+    _warn(narrative.stats.get("warnings", []))
 
 
 explain.help = inspect.cleandoc(explain.help or "") + "\n\n" + CAPTURE_HELP
@@ -326,7 +432,7 @@ def flows(capture: str, streams: tuple[int, ...], fmt: str, hosts: tuple[str, ..
         _nothing_selected(capture, selection.missing(total), total)
     docs = (s.to_dict() for s in chosen)
     if fmt == "json":
-        head = {"capture": capture, "tcptrace_version": __version__, "stats": stats.as_dict()}
+        head = {"capture": path_text(capture), "tcptrace_version": __version__, "stats": stats.as_dict()}
         for chunk in dumps_indented_chunks(head, "flows", docs):
             sys.stdout.write(chunk)
         sys.stdout.write("\n")
@@ -335,8 +441,7 @@ def flows(capture: str, streams: tuple[int, ...], fmt: str, hosts: tuple[str, ..
     else:
         _echo_lines(flows_table_lines(docs))
         click.echo(accounting(stats, total))
-    for w in stats.warnings:
-        click.echo(f"warning: {w}", err=True)
+    _warn(stats.warnings)
 
 
 flows.help = inspect.cleandoc(flows.help or "") + "\n\n" + CAPTURE_HELP
@@ -360,6 +465,11 @@ flows.help = inspect.cleandoc(flows.help or "") + "\n\n" + CAPTURE_HELP
               "addresses).")  # fmt: skip
 @click.option("--junit", type=click.Path(dir_okay=False, writable=True), default=None, help="Write JUnit XML here.")
 @_host_port_options
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Also fail when the capture reader warned (a damaged or cut record, an unsupported interface).",
+)
 @click.option("-v", "--verbose", is_flag=True, help="List passing assertions too.")
 def check(
     capture: str,
@@ -374,16 +484,19 @@ def check(
     junit: str | None,
     hosts: tuple[str, ...],
     ports: tuple[int, ...],
+    strict: bool,
     verbose: bool,
 ) -> None:
     """Assert that CAPTURE's TCP traffic connects, transfers and closes as it should (for CI).
 
     Exit status 0 when every assertion holds, 1 when any fails (the report says which flow, which frame and
-    why), 2 for usage errors or unreadable input.
+    why), 2 for usage errors, unreadable input or a JUnit file that cannot be written. The capture reader's
+    warnings are printed on stderr; with --strict each is also a failed assertion.
     """
-    if not (require or forbid or max_retransmissions is not None or max_rtt is not None or baseline):
-        raise click.UsageError("nothing to check: give --require, --forbid, --max-retransmissions, --max-rtt or "
-                               "--baseline")  # fmt: skip
+    if not (require or forbid or max_retransmissions is not None or max_rtt is not None or baseline or strict):
+        raise click.UsageError("nothing to check: give --require, --forbid, --max-retransmissions, --max-rtt, "
+                               "--baseline or --strict")  # fmt: skip
+    doc = _load_baseline(baseline) if baseline else None  # a bad baseline fails before the capture is read
     result = run_checks(
         capture,
         streams=list(streams) or None,
@@ -393,36 +506,66 @@ def check(
         max_rtt_ms=max_rtt,
         hosts=hosts,
         ports=ports,
+        strict=strict,
     )
-    if baseline:
-        import json
-
-        try:
-            with open(baseline, encoding="utf-8") as f:
-                doc = json.load(f)
-        except (OSError, ValueError) as exc:
-            raise InputError(f"cannot read baseline {baseline}: {exc}") from exc
-        if not isinstance(doc, dict) or "flows" not in doc:
-            raise InputError(f"{baseline} is not a `tcptrace flows --format json` document")
-        try:
-            findings = compare_baseline(result.flows, doc, tolerance=tolerance, ignore=ignore or DEFAULT_IGNORE)
-        except ValueError as exc:
-            raise InputError(f"{baseline} is not a `tcptrace flows --format json` document: {exc}") from exc
+    _warn(result.warnings)
+    if doc is not None:
+        findings = compare_baseline(result.flows, doc, tolerance=tolerance, ignore=ignore or DEFAULT_IGNORE)
         result.findings.extend(findings)
     if junit:
-        with open(junit, "w", encoding="utf-8") as f:
-            f.write(junit_xml(result))
+        _write_file(junit, junit_xml(result))
     click.echo(result.report(verbose=verbose))
     if not result.ok:
         raise SystemExit(1)
 
 
-def _stream_data(capture: str, stream: int) -> tuple[Any, list[Segment]]:
-    """The summary and the analysed segments of one stream (a clean error when there is no such stream)."""
-    from .engine import one_stream
+def _load_baseline(path: str) -> dict[str, Any]:
+    """A saved ``tcptrace flows --format json`` document, checked for what the comparison reads; anything else
+    (not JSON, JSON of another shape, JSON nested deeper than Python's parser recurses) is one line, exit 2."""
+    import json
 
-    ff = one_stream(capture, stream)
-    return ff.summary, ff.segments
+    name = display_path(path)
+    what = "is not a `tcptrace flows --format json` document"
+    try:
+        with open(path, encoding="utf-8") as f:
+            doc = json.load(f)
+    except RecursionError:
+        raise InputError(f"{name} {what}: its JSON is nested too deeply to read") from None
+    except OSError as exc:
+        raise InputError(f"cannot read baseline {name}: {exc.strerror or exc}") from exc
+    except ValueError as exc:  # JSON syntax, or not UTF-8
+        raise InputError(f"{name} {what}: {exc}") from exc
+    if not isinstance(doc, dict):
+        raise InputError(f"{name} {what}: its JSON is {_json_kind(doc)}, not an object")
+    if "flows" not in doc:
+        raise InputError(f"{name} {what}: it has no 'flows'")
+    try:
+        validate_baseline(doc)
+    except ValueError as exc:
+        raise InputError(f"{name} {what}: {exc}") from exc
+    return doc
+
+
+def _json_kind(value: Any) -> str:
+    kinds = {list: "an array", str: "a string", bool: "a boolean", int: "a number", float: "a number"}
+    return "null" if value is None else kinds.get(type(value), type(value).__name__)
+
+
+def _stream_data(capture: str, stream: int) -> tuple[FlowSummary, list[Segment]]:
+    """The summary and the analysed segments of one stream, what one_stream gives, and the capture reader's
+    warnings printed (a clean error when there is no such stream). ``one_stream`` keeps its reader's stats to
+    itself, so the same one pass is made here: the selection inside the engine's pass when it is built."""
+    from .engine import Pipeline
+    from .selection import NoSuchStream
+
+    run = Pipeline(capture, selection=Selection.of([stream]))
+    segs = list(run)
+    _warn(run.stats.warnings)
+    if not segs:
+        raise NoSuchStream(missing_streams_message(capture, [stream], run.streams_total))
+    summary = run.flow(stream).summary
+    assert summary is not None
+    return summary, segs
 
 
 @main.command()
@@ -435,9 +578,10 @@ def _stream_data(capture: str, stream: int) -> tuple[Any, list[Segment]]:
 @click.option("--direction", type=click.Choice(["c2s", "s2c"]), default=None,
               help="Which direction's data (default: the one carrying more bytes).")  # fmt: skip
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, writable=True),
-              help="Output file: .png, .svg or .pdf.")  # fmt: skip
-@click.option("--dpi", type=click.IntRange(min=20), default=150, show_default=True)
-@click.option("--width", type=click.FloatRange(min=2), default=None, help="Figure width in inches.")
+              help="Output file: .png, .svg or .pdf (replaced only once the new one is complete).")  # fmt: skip
+@click.option("--dpi", type=click.IntRange(20, DPI_MAX), default=150, show_default=True, help="PNG resolution.")
+@click.option("--width", type=click.FloatRange(GRAPH_WIDTH_MIN_IN, WIDTH_MAX_IN), default=None,
+              help="Figure width in inches (default 10).")  # fmt: skip
 def graph(capture: str, stream: int, kind: str, direction: str | None, output: str, dpi: int,
           width: float | None) -> None:  # fmt: skip
     """Draw a TCP graph of one stream of CAPTURE: time-sequence (classic tcptrace style), throughput, RTT or
@@ -447,8 +591,9 @@ def graph(capture: str, stream: int, kind: str, direction: str | None, output: s
     if not output.lower().endswith((".png", ".svg", ".pdf")):
         raise click.BadParameter("the output must end in .png, .svg or .pdf", param_hint="--output")
     summary, segs = _stream_data(capture, stream)
-    save_graph(summary, segs, kind, output, direction=direction, dpi=dpi, width=width)  # type: ignore[arg-type]
-    click.echo(f"wrote {output}")
+    with _matplotlib_warnings(), _writing(output):
+        save_graph(summary, segs, kind, output, direction=direction, dpi=dpi, width=width)  # type: ignore[arg-type]
+    click.echo(f"wrote {display_path(output)}")
 
 
 @main.command()
@@ -456,7 +601,8 @@ def graph(capture: str, stream: int, kind: str, direction: str | None, output: s
 @click.option("-s", "--stream", "stream", type=click.IntRange(min=0), default=0, show_default=True,
               help="The tcp.stream to draw.")  # fmt: skip
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None,
-              help="Image file: .png, .svg or .pdf (needed unless --format is a text format).")  # fmt: skip
+              help="Image file: .png, .svg or .pdf (needed unless --format is a text format; replaced only once "
+              "the new one is complete).")  # fmt: skip
 @click.option("--format", "fmt", type=click.Choice(["image", "ascii", "mermaid", "plantuml"]), default=None,
               help="ascii, mermaid or plantuml print a text ladder to stdout; image (the default with -o) "
               "draws with matplotlib.")  # fmt: skip
@@ -465,8 +611,9 @@ def graph(capture: str, stream: int, kind: str, direction: str | None, output: s
               help="time: vertical position follows time (long pauses compressed and labelled); even: one row "
               "per item.")  # fmt: skip
 @click.option("-v", "--verbose", is_flag=True, help="One arrow per packet: do not collapse ordinary runs.")
-@click.option("--dpi", type=click.IntRange(min=20), default=150, show_default=True)
-@click.option("--width", type=click.FloatRange(min=3), default=None, help="Figure width in inches.")
+@click.option("--dpi", type=click.IntRange(20, DPI_MAX), default=150, show_default=True, help="PNG resolution.")
+@click.option("--width", type=click.FloatRange(LADDER_WIDTH_MIN_IN, WIDTH_MAX_IN), default=None,
+              help="Figure width in inches (default: fitted to the labels, 7 to 16).")  # fmt: skip
 def diagram(capture: str, stream: int, output: str | None, fmt: str | None, lang: str, spacing: str, verbose: bool,
             dpi: int, width: float | None) -> None:  # fmt: skip
     """Draw one stream of CAPTURE as a ladder (sequence) diagram: client and server lifelines, one arrow per
@@ -483,23 +630,18 @@ def diagram(capture: str, stream: int, output: str | None, fmt: str | None, lang
     summary, segs = _stream_data(capture, stream)
     ladder = build_ladder(summary, segs, lang=lang, collapse=not verbose, spacing=spacing)
     if fmt == "image":
-        import warnings
-
         from .diagram import save_ladder
 
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            save_ladder(ladder, output, dpi=dpi, width=width)  # type: ignore[arg-type]
-        for w in caught:
-            click.echo(f"warning: {w.message}", err=True)
-        click.echo(f"wrote {output}")
+        assert output is not None
+        with _matplotlib_warnings(), _writing(output):
+            save_ladder(ladder, output, dpi=dpi, width=width)
+        click.echo(f"wrote {display_path(output)}")
     else:
         render = {"ascii": render_ascii, "mermaid": render_mermaid, "plantuml": render_plantuml}[fmt]
         text = render(ladder)
         if output:
-            with open(output, "w", encoding="utf-8") as f:
-                f.write(text)
-            click.echo(f"wrote {output}")
+            _write_file(output, text)
+            click.echo(f"wrote {display_path(output)}")
         else:
             click.echo(text)
 
@@ -513,12 +655,43 @@ def run_cli(argv: list[str] | None = None) -> int:
     return 0
 
 
-def entry() -> None:
-    """Console-script entry point."""
+def _standard_streams() -> None:
+    """Standard output through :class:`_Stdout`, and both standard streams with ``errors="backslashreplace"``:
+    text the terminal's encoding lacks (``PYTHONIOENCODING=ascii``, a C locale) is written as ``\\u2192``, never
+    a UnicodeEncodeError. (click.echo writes UTF-8 to an ASCII stream of its own accord.)"""
+    out = sys.stdout
     try:
-        sys.exit(run_cli())
+        fd = out.fileno()
+    except (AttributeError, OSError, ValueError):
+        fd = -1
+    if isinstance(out, io.TextIOWrapper) and fd >= 0:
+        out.flush()
+        raw = _Stdout(fd, "w", closefd=False)
+        sys.stdout = io.TextIOWrapper(io.BufferedWriter(raw), encoding=out.encoding, errors="backslashreplace",
+                                      line_buffering=out.line_buffering, write_through=out.write_through)  # fmt: skip
+    elif isinstance(out, io.TextIOWrapper):
+        out.reconfigure(errors="backslashreplace")
+    if isinstance(sys.stderr, io.TextIOWrapper):
+        sys.stderr.reconfigure(errors="backslashreplace")
+
+
+def entry() -> None:
+    """Console-script entry point (and ``python -m tcptrace``): :func:`run_cli` with the standard streams made
+    safe, and the last flush of standard output inside the error handling, not after it."""
+    if sys.stdout is None:  # started with standard output closed (`tcptrace ... >&-`)
+        if sys.stderr is not None:
+            sys.stderr.write("tcptrace: error: standard output is closed: there is nowhere to write the results\n")
+        sys.exit(2)
+    _standard_streams()
+    try:
+        code = run_cli()
+        sys.stdout.flush()
     except BrokenPipeError:
         # `tcptrace packets big.pcap | head`: the reader went away; that is not an error of ours.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        sys.exit(0)
+        _stdout_to_devnull()
+        code = 0
+    except _StdoutError as exc:
+        _stdout_to_devnull()
+        click.echo(f"tcptrace: error: {exc}", err=True)
+        code = 2
+    sys.exit(code)

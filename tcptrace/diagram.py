@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from .ladder import ARROW_DROP, BAND_COLORS, CATEGORY_COLORS, INITIAL_STATE_Y, TEXTS, Ladder
+from .output import PNG_MAX_SIDE, check_png_size, replacing
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
 
 ROW_IN = 0.27  # inches per row: one arrow and its label
 FORMATS = ("png", "svg", "pdf")
-PNG_MAX_PIXELS = 65_535  # Agg cannot rasterise a side longer than 2**16 pixels
+PNG_MAX_PIXELS = PNG_MAX_SIDE  # Agg cannot rasterise a side longer than 2**16 pixels (and see PNG_MAX_AREA)
 PNG_PALETTE = 256  # colours in a PNG's palette
 PNG_SAMPLE_PIXELS = 1_000_000  # the antialiasing shades are chosen on a copy reduced to about this size
 
@@ -55,6 +56,7 @@ STATE_PAD = 0.09  # between a lifeline and a state written beside it
 MIN_WIDTH_IN = 7.0
 MAX_WIDTH_IN = 16.0
 MIN_SPAN_IN = 4.0  # the narrowest distance between the lifelines
+NARROWEST_IN = 4.0  # the narrowest figure layout() places (time column, states, a little room for arrows)
 
 STATE_COLOR = "#17652d"
 LIFELINE_COLOR = "#8a8a8a"
@@ -267,8 +269,8 @@ def layout(ladder: Ladder, *, width: float | None = None) -> LadderLayout:
     if width is None:
         span = max(MIN_SPAN_IN, label_w + 0.7)
         width = min(MAX_WIDTH_IN, max(MIN_WIDTH_IN, x_client + span + right_margin))
-    if width < 4.0:
-        raise ValueError(f"width {width} in is too narrow for a ladder; use at least 4 inches")
+    if width < NARROWEST_IN:
+        raise ValueError(f"width {width} in is too narrow for a ladder; use at least {NARROWEST_IN:g} inches")
     x_server = width - right_margin
     mid = (x_client + x_server) / 2
     span = x_server - x_client
@@ -490,22 +492,22 @@ def _draw(ladder: Ladder, ax: Axes | None, width: float | None) -> tuple[Axes, L
 
 def _check_png_size(ladder: Ladder, dpi: float, width: float | None) -> None:
     geo = layout(ladder, width=width)
-    pixels = max(geo.width_in, geo.height_in) * dpi
-    if pixels > PNG_MAX_PIXELS:
-        raise ValueError(
-            f"the ladder is {geo.height_in:.0f} inches tall: {pixels:,.0f} pixels at {dpi} dpi, more than a PNG can "
-            f"hold ({PNG_MAX_PIXELS:,}); collapse ordinary segments, lower the dpi, or write SVG or PDF"
-        )
+    check_png_size(geo.width_in, geo.height_in, dpi, what="the ladder",
+                   advice="collapse ordinary segments, lower the dpi, or write SVG or PDF")  # fmt: skip
 
 
 def save_ladder(ladder: Ladder, path: str | os.PathLike[str], *, dpi: float = 150, width: float | None = None) -> None:
-    """Write the ladder to ``path``; the format comes from the extension: .png, .svg or .pdf."""
+    """Write the ladder to ``path``; the format comes from the extension: .png, .svg or .pdf.
+
+    ``path`` is replaced only by a complete image (:func:`tcptrace.output.replacing`): a PNG too large to draw
+    raises :class:`~tcptrace.errors.ImageTooLarge` and an error writing raises ``OSError``, an existing file
+    staying as it was."""
     fmt = Path(path).suffix.lower().lstrip(".")
     if fmt not in FORMATS:
         raise ValueError(
             f"cannot tell the image format of {os.fspath(path)!r} from its extension {fmt!r}; use .png, .svg or .pdf"
         )
-    with open(path, "wb") as out:
+    with replacing(path) as out:
         _write(ladder, out, fmt, dpi, width)
 
 

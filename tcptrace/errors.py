@@ -38,6 +38,17 @@ class TruncatedCapture(CaptureError):
     """The capture ends inside its file header, before any packet could be read."""
 
 
+class OutputError(TcptraceError):
+    """What tcptrace was asked to write cannot be written: the output file or standard output."""
+
+
+class ImageTooLarge(TcptraceError, ValueError):
+    """A PNG would be larger than it can be drawn (Agg's 2**16 pixels a side) or held in memory.
+
+    Also a :class:`ValueError` (what it was before it had a class of its own); SVG and PDF have no such limit.
+    """
+
+
 # Names for link types users are likely to meet, for error messages (tcpdump.org/linktypes.html).
 LINKTYPE_NAMES: dict[int, str] = {
     0: "NULL",

@@ -32,6 +32,7 @@ from .analysis import (
     A_ZERO_WINDOW_PROBE,
 )
 from .model import ACK, FIN, RST, SYN, Direction, Segment
+from .output import check_png_size, replacing
 from .seqnum import diff
 
 if TYPE_CHECKING:
@@ -44,6 +45,8 @@ GraphKind = Literal["tsg", "throughput", "rtt", "window"]
 KINDS: tuple[str, ...] = ("tsg", "throughput", "rtt", "window")
 DirectionName = Literal["c2s", "s2c"]
 NO_DATA_TEXT = "no data in this direction"
+DEFAULT_WIDTH_IN = 10.0  # figure width when none is given
+HEIGHT_RATIO = 0.6  # figure height / width
 
 # The three retransmission kinds all count as retransmissions (stats.py counts rexmt_packets the same way).
 _RETRANS = A_RETRANSMISSION | A_FAST_RETRANSMISSION | A_SPURIOUS_RETRANSMISSION
@@ -363,8 +366,8 @@ def _new_figure(width: float | None = None) -> tuple[Figure, Axes]:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    w = width if width is not None else 10.0
-    fig = Figure(figsize=(w, w * 0.6))
+    w = width if width is not None else DEFAULT_WIDTH_IN
+    fig = Figure(figsize=(w, w * HEIGHT_RATIO))
     FigureCanvasAgg(fig)  # attaches itself to fig: savefig and draw work without pyplot
     return fig, fig.add_subplot()
 
@@ -699,7 +702,11 @@ def save_graph(
 ) -> None:
     """Draw a graph (as :func:`draw_graph`) and write it to ``path``; the format comes from the extension
     (``.png``, ``.svg``, ``.pdf``). ``width`` is the figure width in inches (default 10; height is 0.6 of it),
-    ``dpi`` applies to PNG. SVG and PDF carry no creation date, so the same capture gives the same file."""
+    ``dpi`` applies to PNG. SVG and PDF carry no creation date, so the same capture gives the same file.
+
+    ``path`` is replaced only by a complete image (:func:`tcptrace.output.replacing`): a PNG too large to draw
+    raises :class:`~tcptrace.errors.ImageTooLarge` before anything is drawn, an error writing raises ``OSError``,
+    and an existing file stays as it was."""
     fmt = _FORMATS.get(os.path.splitext(os.fspath(path))[1].lower())
     if fmt is None:
         raise ValueError(f"cannot tell the graph format from {os.fspath(path)!r}: use .png, .svg or .pdf")
@@ -707,12 +714,16 @@ def save_graph(
         raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
     import matplotlib
 
+    if fmt == "png":
+        w = width if width is not None else DEFAULT_WIDTH_IN
+        check_png_size(w, w * HEIGHT_RATIO, dpi, what="the graph", advice="lower the dpi or the width, or write SVG "
+                       "or PDF")  # fmt: skip
     fig, ax = _new_figure(width)
     draw_graph(summary, segs, kind, direction=direction, ax=ax, ma_window_s=ma_window_s)
     fig.tight_layout()
     metadata: dict[str, Any] = {"pdf": {"CreationDate": None}, "svg": {"Date": None}, "png": {}}[fmt]
-    with matplotlib.rc_context({"svg.hashsalt": "tcptrace"}):  # stable SVG ids
-        fig.savefig(path, format=fmt, dpi=dpi, metadata=metadata)
+    with matplotlib.rc_context({"svg.hashsalt": "tcptrace"}), replacing(path) as out:  # stable SVG ids
+        fig.savefig(out, format=fmt, dpi=dpi, metadata=metadata)
 
 
 def graph_for(path: Any, stream: int, kind: GraphKind | str, **kw: Any) -> Axes:

@@ -24,6 +24,7 @@ from .engine import HORIZON_NS, FlowStream
 from .events import Event, Note, classify
 from .messages import LANGUAGES
 from .model import Segment, TcpOptions
+from .output import path_text, printable
 from .selection import Selection
 from .stats import FlowSummary
 
@@ -180,7 +181,7 @@ class Narrative:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "capture": self.capture,
+            "capture": path_text(self.capture),  # a name that is not UTF-8 as \xNN, not as lone surrogates
             "lang": self.lang,
             "stats": self.stats,
             "overview": self.overview(),
@@ -807,17 +808,27 @@ def render_text(n: FlowNarrative, color: bool = False) -> str:
     return "\n".join(lines)
 
 
+_MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_[]|"})
+
+
+def _md(text: str) -> str:
+    """Text for Markdown: HTML escaped as :func:`render_html` escapes it (a payload's ``<script>`` must not
+    become a tag where Markdown is rendered), and Markdown's own markup characters backslash-escaped, so a
+    payload cannot add emphasis, links or table cells either."""
+    return html.escape(text, quote=False).translate(_MD_SPECIAL)
+
+
 def render_markdown(nar: Narrative) -> str:
-    out = [render_overview(nar) + "\n"] if len(nar.flows) > 1 else []
+    out = [_md(render_overview(nar)) + "\n"] if len(nar.flows) > 1 else []
     for n in nar.flows:
         t = LANGUAGES[n.lang]
-        out.append(f"## {n.header}\n\n{n.subheader}{t['sep.sentence']}**{t['verdict'].format(verdict=n.verdict)}**\n")
+        verdict = _md(t["verdict"].format(verdict=n.verdict))
+        out.append(f"## {_md(n.header)}\n\n{_md(n.subheader + t['sep.sentence'])}**{verdict}**\n")
         shown: set[str] = set()
         for step in n.steps:
             if _new_section(step, shown):
-                out.append(f"\n### {t[_SECTION[step.phase]]}\n")
-            text = step.text.replace("|", "\\|").replace("*", "\\*").replace("_", "\\_")
-            out.append(f"{step.number}. **{step.frame_label(n.lang)}** — {text}")
+                out.append(f"\n### {_md(t[_SECTION[step.phase]])}\n")
+            out.append(f"{step.number}. **{_md(step.frame_label(n.lang))}** — {_md(step.text)}")
         out.append("")
     return "\n".join(out)
 
@@ -863,7 +874,7 @@ def render_html(nar: Narrative) -> str:
     body = "".join(render_html_flow(f) for f in nar.flows)
     if len(nar.flows) > 1:
         body = f'<p class="overview">{html.escape(render_overview(nar))}</p>' + body
-    title = html.escape(f"tcptrace explain {os.path.basename(nar.capture)}")
+    title = html.escape(f"tcptrace explain {printable(path_text(os.path.basename(nar.capture)))}")
     lang = LANGUAGES[nar.lang]["meta.html_lang"]
     return (
         f'<!DOCTYPE html>\n<html lang="{lang}"><head><meta charset="utf-8"><title>{title}</title>'
