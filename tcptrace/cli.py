@@ -552,20 +552,18 @@ def _json_kind(value: Any) -> str:
 
 
 def _stream_data(capture: str, stream: int) -> tuple[FlowSummary, list[Segment]]:
-    """The summary and the analysed segments of one stream, what one_stream gives, and the capture reader's
-    warnings printed (a clean error when there is no such stream). ``one_stream`` keeps its reader's stats to
-    itself, so the same one pass is made here: the selection inside the engine's pass when it is built."""
-    from .engine import Pipeline
+    """The summary and the analysed segments of one stream (engine.one_stream: the selection inside the engine's
+    pass when it is built), the capture reader's warnings printed; a clean error when there is no such stream."""
+    from .engine import one_stream
     from .selection import NoSuchStream
 
-    run = Pipeline(capture, selection=Selection.of([stream]))
-    segs = list(run)
-    _warn(run.stats.warnings)
-    if not segs:
-        raise NoSuchStream(missing_streams_message(capture, [stream], run.streams_total))
-    summary = run.flow(stream).summary
-    assert summary is not None
-    return summary, segs
+    try:
+        ff = one_stream(capture, stream)
+    except NoSuchStream as exc:
+        _warn(getattr(exc.stats, "warnings", []))
+        raise
+    _warn(ff.stats.warnings)
+    return ff.summary, ff.segments
 
 
 @main.command()

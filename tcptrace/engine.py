@@ -433,6 +433,7 @@ class FinishedFlow:
     summary: FlowSummary
     segments: list[Segment]
     previous: FlowSummary | None = None
+    stats: Any = None  # the capture reader's CaptureStats (warnings ...), from one_stream
 
     @property
     def stream(self) -> int:
@@ -522,10 +523,12 @@ def one_stream(source: str | os.PathLike[str] | BinaryIO, stream: int) -> Finish
     run = Pipeline(source, selection=Selection.of([stream]))
     segs = list(run)
     if not segs:
-        raise NoSuchStream(missing_streams_message(getattr(source, "name", source), [stream], run.streams_total))
+        exc = NoSuchStream(missing_streams_message(getattr(source, "name", source), [stream], run.streams_total))
+        exc.stats = run.stats
+        raise exc
     summary = run.flow(stream).summary
     assert summary is not None
-    return FinishedFlow(summary, segs, run.previous(stream))
+    return FinishedFlow(summary, segs, run.previous(stream), run.stats)
 
 
 PACKET_HORIZON_NS = 1_000_000_000  # how long packets wait, at most, for the packets that settle their states

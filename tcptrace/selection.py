@@ -82,7 +82,9 @@ class Selection:
 
 
 class NoSuchStream(TcptraceError, LookupError):
-    """A requested stream number the capture does not have."""
+    """A requested stream number the capture does not have (``stats``: the reader's, when the capture was read)."""
+
+    stats: object = None
 
 
 def missing_streams_message(capture: object, missing: Iterable[int], streams_total: int, lang: str = "en") -> str:
