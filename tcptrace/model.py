@@ -66,7 +66,8 @@ class Direction(enum.IntEnum):
 
 
 class SkipReason(str, enum.Enum):
-    """Why a frame did not yield a TCP segment. Every frame is either analysed or counted under one of these."""
+    """Why a frame did not yield a TCP segment. Every frame is either analysed or counted under one of these
+    (docs/limits.md, "Why a frame is not a TCP segment")."""
 
     NOT_IP = "not IP"
     NOT_TCP = "not TCP"
@@ -75,6 +76,8 @@ class SkipReason(str, enum.Enum):
     TRUNCATED = "cut by the snap length before the TCP ports and sequence numbers"
     MALFORMED = "malformed"
     UNSUPPORTED_LINK = "unsupported link type"
+    TOO_DEEP = "nested deeper than Wireshark decodes"  # capture.MAX_LAYERS protocol layers, MAX_VLAN_TAGS tags
+    COMPRESSED = "IP payload compressed (IPComp)"
 
 
 # TCP option kinds (IANA "TCP Option Kind Numbers").

@@ -435,10 +435,34 @@ def test_built_pcapng_from_a_slow_pipe_identical(monkeypatch: pytest.MonkeyPatch
         assert docs[0] == docs[1], name
 
 
+# --- hostile and tunnelled frames (the decoders' cases, tests/test_decode.py) ------------------------------------
+
+
+def _decode_cases() -> dict[str, bytes]:
+    """Built by code: tunnels Wireshark follows and frames it does not decode as TCP; every encapsulation nested
+    once, at the decoder's bound, one past it and thousands of levels deep."""
+    from test_decode import DEEPEST
+
+    cases = {"tunnels": pg.pcap(pg.records(pg.tunnel_frames()))}
+    for kind, deepest in DEEPEST.items():
+        frames = [pg.nested(kind, n) for n in (1, deepest, deepest + 1, 3 * deepest)]
+        cases["nested_" + kind] = pg.pcap(pg.records(frames))
+    return cases
+
+
+DECODE_CASES = sorted(_decode_cases())
+
+
+@pytest.mark.parametrize("name", DECODE_CASES)
+def test_decode_cases_identical(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    doc = json.loads(_assert_same(_write(tmp_path, _decode_cases()[name]), monkeypatch))
+    assert doc["flows"]
+
+
 @pytest.mark.parametrize(
     "name",
     ["lossy_bulk.pcap", "vlan.pcap", "echo_snaplen.pcap", "echo_ipv6.pcapng", "built:interleaved_interfaces",
-     "built:two_sections", "built:other_blocks"],
+     "built:two_sections", "built:other_blocks", "decode:tunnels", "decode:nested_l2tp"],
 )  # fmt: skip
 def test_damaged_bytes_identical(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Random byte damage anywhere after the file header (seeded): never a crash, and the same accounting,
@@ -448,6 +472,9 @@ def test_damaged_bytes_identical(name: str, tmp_path: Path, monkeypatch: pytest.
     if name.startswith("built:"):
         name = name[6:] + ".pcapng"
         data = _pcapng_cases()[name[:-7]]
+    elif name.startswith("decode:"):
+        name = name[7:] + ".pcap"
+        data = _decode_cases()[name[:-5]]
     else:
         data = (SAMPLES / name).read_bytes()
     rng = random.Random(name)
