@@ -35,6 +35,7 @@ from typing import Any, BinaryIO, NamedTuple, Protocol
 
 from .errors import CaptureError, NotACapture, TruncatedCapture, UnsupportedLinkType
 from .model import Segment, SkipReason
+from .vocab import HDR_BOGUS_LENGTH, HDR_SHORT_SEGMENT
 
 # Progress reporting, for a caller that wants it (the CLI, on a terminal): called with (bytes of the input read so
 # far, its size or None for a pipe, finished) at most once per PROGRESS_STEP bytes and once at the end. The
@@ -1226,12 +1227,44 @@ def _decode_tcp(
     if end - off < 16:
         skip(frame, SkipReason.TRUNCATED)
         return None
+    if ip_payload_len < 16:
+        # packet-tcp.c dissect_tcp reads ports, sequence numbers, flags and window first; beyond the IP payload
+        # that throws before the conversation is looked up: no tcp.stream.
+        skip(frame, SkipReason.MALFORMED)
+        return None
     sport, dport, seq, ack, offflags, win = _tcp_hdr(buf, off)
     hdr_len = (offflags >> 12) * 4
     if hdr_len < 20 or hdr_len > ip_payload_len:
-        # packet-tcp.c "Bogus TCP header length" / "Short segment": no sequence analysis is possible.
-        skip(frame, SkipReason.MALFORMED)
-        return None
+        # packet-tcp.c dissect_tcp finds or creates the conversation (the tcp.stream, a SYN's port reuse) before
+        # it looks at the data offset. A "Bogus TCP header length" (below 5 words) still gets its sequence
+        # analysis, with tcp.len = IP payload - offset, and then the dissection ends (no flags shown); a "Short
+        # segment" (a header longer than the IP payload) gets no tcp.len and no analysis, raw numbers, but
+        # moves tcp.completeness. The segment says which (header_error); its options are not read.
+        bogus = hdr_len < 20
+        seglen = ip_payload_len - hdr_len if bogus else 0
+        data_off = off + hdr_len
+        return Segment(
+            frame,
+            ts_ns,
+            iface,
+            ip_version,
+            src,
+            dst,
+            sport,
+            dport,
+            seq,
+            ack,
+            offflags & 0xFFF,
+            win,
+            hdr_len,
+            seglen,
+            ip_id,
+            ttl,
+            b"",
+            buf[data_off : min(end, data_off + seglen)] if seglen else b"",
+            False,
+            HDR_BOGUS_LENGTH if bogus else HDR_SHORT_SEGMENT,
+        )
     seglen = ip_payload_len - hdr_len
     data_off = off + hdr_len
     if data_off <= end:

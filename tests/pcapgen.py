@@ -387,3 +387,52 @@ def tunnel_frames() -> list[bytes]:
         ether(ENCAPSULATIONS["erspan_i"](c_erspan[1])),
         via_gtp(c_gtp[1], 2152, 4789),
     ]
+
+
+# --- TCP headers Wireshark dissects only in part ------------------------------------------------------------
+
+
+def bogus_header_frames() -> list[bytes]:
+    """Built by code: connections with TCP headers whose data offset is below 5 words ("Bogus TCP header
+    length") or longer than the IP payload ("Short segment"), among them a SYN that opens a stream, one that
+    reopens a 4-tuple with a new ISN, a short pure ACK that opens a stream, a header cut by the IP length before
+    byte 16 (no stream), and reserved flag bits on sound headers."""
+    c, s = "10.0.0.1", "10.0.0.2"
+
+    def c2s(seq: int, ack: int, flags: int, payload: bytes = b"", off: int | None = None, **kw: int) -> bytes:
+        sport, opts = kw.get("sport", 40000), kw.get("opts", 0)
+        options = opt_mss(1460) + opt_ws(7) if opts else b""
+        return ether(ipv4(tcp(sport, 80, seq, ack, flags, 502, options, payload, data_offset=off), c, s))
+
+    def s2c(seq: int, ack: int, flags: int, payload: bytes = b"", off: int | None = None, **kw: int) -> bytes:
+        dport, opts = kw.get("dport", 40000), kw.get("opts", 0)
+        options = opt_mss(1460) + opt_ws(8) if opts else b""
+        return ether(ipv4(tcp(80, dport, seq, ack, flags, 300, options, payload, data_offset=off), s, c))
+
+    cut = ipv4(tcp(40003, 80, 501, 600, ACK), c, s, total_len=20 + 12)  # IP payload: 12 bytes of TCP header
+    return [
+        c2s(1000, 0, SYN, opts=1),
+        s2c(5000, 1001, SYN | ACK, opts=1),
+        c2s(1001, 5001, ACK),
+        c2s(1001, 5001, PSH | ACK, b"a" * 100),
+        c2s(1101, 5001, PSH | ACK, b"b" * 50, off=3),  # bogus: tcp.len 58 from offset 12, analysed unseen
+        c2s(1101, 5001, PSH | ACK, b"c" * 50),  # out of order after the bogus segment's 58 bytes
+        s2c(5001, 1151, ACK),
+        c2s(1151, 5001, ACK, b"d" * 20, off=15),  # short: a 60-byte header in 40 bytes
+        c2s(7000, 0, SYN, off=0, sport=40001),  # a bogus SYN opens a stream
+        s2c(9000, 7001, SYN | ACK, dport=40001),
+        c2s(7001, 9001, ACK, sport=40001),
+        c2s(3000, 0, SYN, b"xx", off=4),  # a bogus SYN with a new ISN reopens the first 4-tuple
+        s2c(8000, 3001, SYN | ACK),
+        c2s(3001, 8001, ACK),
+        c2s(500, 600, ACK, b"\x00" * 4, off=12, sport=40002),  # a short pure ACK opens a stream
+        c2s(500, 600, ACK, b"z" * 10, sport=40002),
+        ether(cut + b"\x00" * 10),  # Ethernet padding is no TCP header: no stream
+        c2s(100, 0, SYN | 0xE00, sport=40004),  # reserved bits: sound headers all the same
+        s2c(200, 101, SYN | ACK | 0x100, dport=40004),
+        c2s(101, 201, ACK | 0xA00, b"q" * 5, sport=40004),
+        c2s(3011, 8001, FIN | ACK, off=2),  # a bogus FIN
+        s2c(8001, 3001, ACK, off=14),  # a short ACK: completeness ACK
+        c2s(3001, 8001, ACK, b"e" * 10),
+        s2c(8001, 3011, FIN | ACK),
+    ]

@@ -157,3 +157,78 @@ def test_tunnels_wireshark_follows(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert [f["packets"] for f in doc["flows"]] == [{"c2s": 1, "s2c": 1}] * 8  # type: ignore[index]
     if TSHARK is not None:
         assert tshark_streams(path) == streams
+
+
+# --- TCP headers Wireshark dissects only in part --------------------------------------------------------------
+
+_ANALYSIS = ("retransmission", "fast_retransmission", "spurious_retransmission", "out_of_order", "lost_segment",
+             "ack_lost_segment", "duplicate_ack", "window_update", "window_full", "zero_window", "zero_window_probe",
+             "zero_window_probe_ack", "keep_alive", "keep_alive_ack", "reused_ports")  # fmt: skip
+
+
+def _tshark_rows(path: Path) -> dict[int, dict[str, str]]:
+    assert TSHARK is not None
+    fields = ["frame.number", "tcp.stream", "tcp.seq", "tcp.ack", "tcp.len", "tcp.window_size", "tcp.flags"]
+    fields += ["tcp.completeness", *(f"tcp.analysis.{a}" for a in _ANALYSIS)]
+    out = subprocess.run(
+        [TSHARK, "-r", str(path), "-T", "fields", *(x for f in fields for x in ("-e", f))],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    rows = {}
+    for line in out.splitlines():
+        r = line.split("\t")
+        if r[1]:
+            row = dict(zip(("stream", "seq", "ack", "len", "win", "flags", "completeness"), r[1:8], strict=True))
+            row["analysis"] = ",".join(a for a, v in zip(_ANALYSIS, r[8:], strict=True) if v)
+            rows[int(r[0])] = row
+    return rows
+
+
+def test_bogus_headers_get_their_streams(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Built by code: a TCP header with a data offset below 5 words or beyond the IP payload keeps its
+    tcp.stream (so later streams are numbered as in Wireshark), counts as a packet of its stream, and gets what
+    packet-tcp.c gives it: a bogus offset is analysed (its flags are not shown), a short segment is not."""
+    from tcptrace.analysis import analysis_names
+    from tcptrace.engine import Pipeline
+    from tcptrace.vocab import HDR_BOGUS_LENGTH, HDR_SHORT_SEGMENT
+
+    path = _write(tmp_path, g.bogus_header_frames())
+    monkeypatch.setenv("TCPTRACE_ENGINE", "python")
+    pipeline = Pipeline(path)
+    ours = {}
+    completeness_after = {}
+    for seg in pipeline:
+        ours[seg.frame] = seg
+        completeness_after[seg.frame] = pipeline.flow(seg.stream).summary.completeness
+    streams = {frame: seg.stream for frame, seg in ours.items()}
+    assert list(streams.values()) == [0] * 8 + [1] * 3 + [2] * 3 + [3] * 2 + [4] * 3 + [2] * 4
+    assert 17 not in streams
+    errors = {frame: seg.header_error for frame, seg in ours.items() if seg.header_error}
+    bogus, short = HDR_BOGUS_LENGTH, HDR_SHORT_SEGMENT
+    assert errors == {5: bogus, 8: short, 9: bogus, 12: bogus, 15: short, 21: bogus, 22: short}
+    assert (ours[5].len, ours[9].len, ours[8].len, ours[8].seq) == (58, 20, 0, 1151)  # short: raw numbers
+    assert analysis_names(ours[6].analysis) == ("out_of_order",)  # the bogus segment's 58 bytes were analysed
+    doc = both_engines(path, monkeypatch)
+    flows = doc["flows"]
+    assert [f["packets"] for f in flows][:2] == [{"c2s": 6, "s2c": 2}, {"c2s": 2, "s2c": 1}]  # type: ignore[index]
+    assert doc["stats"]["skipped"] == {"malformed": 1}  # type: ignore[index]
+    if TSHARK is None:
+        return
+    theirs = _tshark_rows(path)
+    assert {frame: int(row["stream"]) for frame, row in theirs.items()} == streams
+    blanks = {0: (), bogus: ("ack", "win", "flags"), short: ("len",)}
+    for frame, seg in ours.items():
+        row = theirs[frame]
+        mine = {"seq": seg.seq, "ack": seg.ack, "len": seg.len, "win": seg.win, "flags": f"0x{seg.flags:04x}"}
+        assert tuple(k for k in mine if row[k] == "") == blanks[seg.header_error], frame
+        assert {k: str(v) for k, v in mine.items() if row[k]} == {k: row[k] for k in mine if row[k]}, frame
+        assert ",".join(analysis_names(seg.analysis)) == row["analysis"], frame
+    # tcp.completeness as tshark shows it on a packet is its stream's value before that packet: ours after the
+    # stream's previous packet
+    previous: dict[int, int] = {}
+    for frame, seg in ours.items():
+        if seg.stream in previous:
+            assert str(completeness_after[previous[seg.stream]]) == theirs[frame]["completeness"], frame
+        previous[seg.stream] = frame
