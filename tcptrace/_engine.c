@@ -132,6 +132,7 @@ typedef struct { /* one decoded TCP segment */
     const uint8_t *src, *dst, *opt;
     Py_ssize_t opt_len;
     int alen, sport, dport, flags, hdr_len, header_truncated;
+    int header_error; /* Segment.header_error: 0, HDR_BOGUS_LENGTH or HDR_SHORT_SEGMENT */
     uint32_t seq, ack, win_raw;
 } Pkt;
 
@@ -156,7 +157,8 @@ typedef struct {
 } Engine;
 
 static PyObject *S_frame, *S_ts_ns, *S_src, *S_dst, *S_sport, *S_dport, *S_seq_raw, *S_ack_raw, *S_flags,
-    *S_win_raw, *S_hdr_len, *S_len, *S_ip_id, *S_opt_bytes, *S_payload, *S_header_truncated, *S_stream;
+    *S_win_raw, *S_hdr_len, *S_len, *S_ip_id, *S_opt_bytes, *S_payload, *S_header_truncated, *S_stream,
+    *S_header_error;
 /* capture._EngineIface's fields */
 static PyObject *S_number, *S_link_len, *S_etype_off, *S_ts_mult, *S_ts_div, *S_ts_off_ns, *S_decode;
 
@@ -490,6 +492,11 @@ static FlowC *track(Engine *e, const Pkt *p, const Opts *o, int *dir_out, int *i
     f->packets++;
     f->last_frame = p->frame;
     f->last_ts = p->ts;
+    *dir_out = dir;
+    if (p->header_error == HDR_SHORT_SEGMENT) { /* FlowTracker.feed: no base, raw numbers */
+        *win_out = p->win_raw;
+        return f;
+    }
     if (!f->has_base[dir]) {
         f->base[dir] = (flags & F_SYN) ? p->seq : p->seq - 1;
         f->has_base[dir] = 1;
@@ -499,9 +506,9 @@ static FlowC *track(Engine *e, const Pkt *p, const Opts *o, int *dir_out, int *i
         f->has_base[rev] = 1;
     }
     if (flags & F_SYN) {
-        /* FlowTracker._syn (packet-tcp.c verify_tcp_window_scaling) */
-        int settle = 1;
-        if (o->wscale >= 0)
+        /* FlowTracker._syn (packet-tcp.c verify_tcp_window_scaling); not for a bogus data offset */
+        int settle = !p->header_error;
+        if (settle && o->wscale >= 0)
             f->win_scale[dir] = o->wscale < 14 ? o->wscale : 14;
         else if (o->truncated || p->header_truncated)
             settle = 0;
@@ -615,6 +622,20 @@ static int retransmission_kind(const Pkt *p, ADir *fwd, ADir *rev, FlowC *f, int
 }
 
 /* Returns the analysis bits (0 after a hardware duplicate), or -1 with an exception set. */
+/* Analyzer._after_analysis: most recent SYN time, iRTT on the first pure ACK, first-ACK flag */
+static void after_analysis(FlowC *f, ADir *fwd, int flags, int64_t now) {
+    int syn_ack = flags & (F_SYN | F_ACK);
+    if (syn_ack == F_SYN) {
+        f->ts_mru_syn = now;
+    } else if (syn_ack == F_ACK) {
+        if (f->ts_mru_syn && !f->ts_first_rtt) {
+            int64_t d = now - f->ts_mru_syn;
+            f->ts_first_rtt = d ? d : 1;
+        }
+        fwd->is_first_ack = 0;
+    }
+}
+
 static int analyze(Engine *e, FlowC *f, int dir, const Pkt *p, int64_t *rtt_out, int64_t *gap_out) {
     ADir *fwd = &f->ad[dir], *rev = &f->ad[1 - dir];
     uint32_t fwd_base = f->has_base[dir] ? f->base[dir] : 0;
@@ -762,16 +783,8 @@ static int analyze(Engine *e, FlowC *f, int dir, const Pkt *p, int64_t *rtt_out,
     fwd->recent_seq[1] = seq;
     fwd->recent_len[1] = seglen;
     fwd->recent_ts[1] = now;
-    int syn_ack = flags & (F_SYN | F_ACK);
-    if (syn_ack == F_SYN) {
-        f->ts_mru_syn = now;
-    } else if (syn_ack == F_ACK) {
-        if (f->ts_mru_syn && !f->ts_first_rtt) {
-            int64_t d = now - f->ts_mru_syn;
-            f->ts_first_rtt = d ? d : 1;
-        }
-        fwd->is_first_ack = 0;
-    }
+    if (!p->header_error) /* Analyzer.analyze: a bogus data offset ends packet-tcp.c's dissection before this */
+        after_analysis(f, fwd, flags, now);
     *gap_out = (ta & A_LOST_PACKET) ? gap : 0;
     return ta;
 }
@@ -1088,6 +1101,41 @@ static int lifecycle(Engine *e, FlowC *f, const Pkt *p, const Opts *o, int dir, 
 /* ------------------------------------------------------------------------------------------------ */
 /* one packet                                                                                       */
 
+/* A header Wireshark dissects only in part (Analyzer.analyze, FlowSummary._add_malformed): a bogus data offset
+ * is analysed (nothing shown), a short segment only restarts a repeated SYN and times the handshake; the packet
+ * counts, a short segment moves the completeness; no other counter, no lifecycle. */
+static int malformed(Engine *e, FlowC *f, int dir, const Pkt *p) {
+    int flags = p->flags;
+    ADir *fwd = &f->ad[dir];
+    if (p->header_error == HDR_BOGUS_LENGTH) {
+        int64_t rtt, gap;
+        if (analyze(e, f, dir, p, &rtt, &gap) < 0)
+            return -1;
+    } else {
+        uint32_t fwd_base = f->has_base[dir] ? f->base[dir] : 0;
+        if ((flags & (F_SYN | F_ACK)) == F_SYN && p->seq == fwd_base && fwd->maxseqtobeacked)
+            fwd->nextseq = fwd->maxseqtobeacked; /* packet-tcp.c issue 17616 */
+        after_analysis(f, fwd, flags, p->ts);
+    }
+    if (f->packets == 1) {
+        f->first_direction = dir;
+        if ((flags & (F_SYN | F_ACK)) == F_SYN &&
+            (p->header_error == HDR_SHORT_SEGMENT || f->reused_ports_frame == p->frame))
+            f->completeness = C_SYNSENT;
+    } else if (p->header_error == HDR_SHORT_SEGMENT) {
+        if ((flags & (F_SYN | F_ACK)) == (F_SYN | F_ACK))
+            f->completeness |= C_SYNACK;
+        else if ((flags & F_ACK) && !(flags & F_SYN))
+            f->completeness |= C_ACK;
+        if ((flags & (F_FIN | F_ACK)) == (F_FIN | F_ACK))
+            f->completeness |= C_FIN;
+        if (flags & F_RST)
+            f->completeness |= C_RST;
+    }
+    f->sd[dir].packets++;
+    return 0;
+}
+
 /* Track, analyse and count one segment; run the lifecycle unless it is steady (changes nothing but counters). */
 static int process(Engine *e, const Pkt *p) {
     int dir, is_new;
@@ -1099,6 +1147,8 @@ static int process(Engine *e, const Pkt *p) {
         return -1;
     e->last_kept = f->keep;
     e->last_stream = f->stream;
+    if (p->header_error)
+        return malformed(e, f, dir, p);
     int ta = analyze(e, f, dir, p, &rtt, &gap);
     if (ta < 0)
         return -1;
@@ -1134,11 +1184,11 @@ static int keep_segment(Engine *e, PyObject *seg) {
 }
 
 static int add_segment(Engine *e, PyObject *seg, int *truncated) {
-    long long frame, ts, sport, dport, seq, ack, flags, win, hdr_len, len, ip_id;
+    long long frame, ts, sport, dport, seq, ack, flags, win, hdr_len, len, ip_id, header_error;
     if (get_ll(seg, S_frame, &frame) || get_ll(seg, S_ts_ns, &ts) || get_ll(seg, S_sport, &sport) ||
         get_ll(seg, S_dport, &dport) || get_ll(seg, S_seq_raw, &seq) || get_ll(seg, S_ack_raw, &ack) ||
         get_ll(seg, S_flags, &flags) || get_ll(seg, S_win_raw, &win) || get_ll(seg, S_hdr_len, &hdr_len) ||
-        get_ll(seg, S_len, &len) || get_ll(seg, S_ip_id, &ip_id))
+        get_ll(seg, S_len, &len) || get_ll(seg, S_ip_id, &ip_id) || get_ll(seg, S_header_error, &header_error))
         return -1;
     PyObject *src = PyObject_GetAttr(seg, S_src), *dst = PyObject_GetAttr(seg, S_dst);
     PyObject *opt = PyObject_GetAttr(seg, S_opt_bytes), *pay = PyObject_GetAttr(seg, S_payload);
@@ -1167,6 +1217,7 @@ static int add_segment(Engine *e, PyObject *seg, int *truncated) {
     p.dport = (int)dport;
     p.flags = (int)flags;
     p.hdr_len = (int)hdr_len;
+    p.header_error = (int)header_error;
     p.header_truncated = PyObject_IsTrue(ht);
     if (p.header_truncated < 0)
         goto done;
@@ -1251,6 +1302,7 @@ static int feed_frame(Engine *e, PyObject *bufobj, Py_ssize_t start, Py_ssize_t 
                 p.flags = (int)(offflags & 0xFFF);
                 p.hdr_len = hdr_len;
                 p.header_truncated = 0;
+                p.header_error = 0;
                 p.seq = be32(tcp + 4);
                 p.ack = be32(tcp + 8);
                 p.win_raw = be16(tcp + 14);
@@ -2019,6 +2071,7 @@ PyMODINIT_FUNC PyInit__engine(void) {
     INTERN(S_opt_bytes, "opt_bytes");
     INTERN(S_payload, "payload");
     INTERN(S_header_truncated, "header_truncated");
+    INTERN(S_header_error, "header_error");
     INTERN(S_stream, "stream");
     INTERN(S_number, "number");
     INTERN(S_link_len, "link_len");

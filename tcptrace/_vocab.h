@@ -165,6 +165,10 @@ static PyStructSequence_Field LIFE_RECORD_FIELDS[] = {
     {NULL, NULL},
 };
 
+/* Segment.header_error: TCP headers Wireshark dissects only in part (vocab.HDR_*) */
+#define HDR_BOGUS_LENGTH 1
+#define HDR_SHORT_SEGMENT 2
+
 /* what a flow summary keeps per stream, at most (vocab.MAX_*; docs/limits.md) */
 #define MAX_RESETS 10
 #define MAX_ANOMALIES 100

@@ -27,7 +27,7 @@ from .model import ACK, FIN, RST, SYN, Segment
 from .seqnum import gt as _gt
 from .seqnum import le as _le
 from .seqnum import lt as _lt
-from .vocab import FLAG_BY_CONST, FLAGS, RETRANSMISSION_FAMILY
+from .vocab import FLAG_BY_CONST, FLAGS, HDR_SHORT_SEGMENT, RETRANSMISSION_FAMILY
 
 M32 = 0xFFFFFFFF
 HALF = 0x80000000
@@ -211,6 +211,15 @@ class Analyzer:
             # packet-tcp.c (issue 17616): a SYN repeating the ISN restarts the handshake; a RST sent before it
             # may have pushed nextseq anywhere, so nextseq falls back to the highest contiguous sequence number.
             fwd.nextseq = fwd.maxseqtobeacked
+        header_error = seg.header_error
+        if header_error == HDR_SHORT_SEGMENT:
+            # packet-tcp.c: no segment length, so no sequence analysis; what dissect_tcp does after its header
+            # checks still happens (the SYN time, the iRTT, the first ACK), and no SACK blocks are kept.
+            seg.analysis = 0
+            seg.evidence = None
+            fwd.sack_blocks = ()
+            self._after_analysis(flags, now, fa, fwd)
+            return
         if flags & ACK:
             rev.valid_bif = True
 
@@ -403,16 +412,22 @@ class Analyzer:
                     ev = _ev(None, "duplicate", frame=prev[3], ip_id=ip_id, us=round((now - prev[4]) / 1e3))
                     break
         fwd.recent = (fwd.recent[1], (ip_id, seq, seglen, frame, now))
+        if header_error:
+            # A bogus data offset: packet-tcp.c ran the analysis (the state above is Wireshark's) but ends the
+            # dissection before it shows any of it, or reads the options, the SYN time or the iRTT.
+            seg.analysis = 0
+            seg.evidence = None
+            seg.acks_frame = 0
+            seg.ack_rtt_ns = -1
+            seg.rto_ns = -1
+            seg.rto_frame = 0
+            seg.bytes_in_flight = -1
+            seg.duplicate_of = 0
+            fwd.sack_blocks = ()
+            return
         seg.analysis = ta
         seg.evidence = ev
-        # packet-tcp.c after the analysis: most recent SYN time, iRTT on the first pure ACK, first-ACK flag
-        syn_ack = flags & (SYN | ACK)
-        if syn_ack == SYN:
-            fa.ts_mru_syn = now
-        elif syn_ack == ACK:
-            if fa.ts_mru_syn and not fa.ts_first_rtt:
-                fa.ts_first_rtt = now - fa.ts_mru_syn or 1
-            fwd.is_first_ack = False
+        self._after_analysis(flags, now, fa, fwd)
         # the SACK blocks this side sent last (subtracted from the other side's bytes in flight)
         ob = seg.opt_bytes
         if not ob or (len(ob) == 12 and ob[:4] == _TS_ONLY):
@@ -422,6 +437,17 @@ class Analyzer:
             fwd.sack_blocks = seg.options.sack
 
     # --- helpers ------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _after_analysis(flags: int, now: int, fa: FlowAnalysis, fwd: DirState) -> None:
+        """packet-tcp.c after the analysis: most recent SYN time, iRTT on the first pure ACK, first-ACK flag."""
+        syn_ack = flags & (SYN | ACK)
+        if syn_ack == SYN:
+            fa.ts_mru_syn = now
+        elif syn_ack == ACK:
+            if fa.ts_mru_syn and not fa.ts_first_rtt:
+                fa.ts_first_rtt = now - fa.ts_mru_syn or 1
+            fwd.is_first_ack = False
 
     def _retransmission_kind(
         self,

@@ -31,10 +31,11 @@ import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO, NamedTuple
+from typing import Any, BinaryIO, NamedTuple, Protocol
 
 from .errors import CaptureError, NotACapture, TruncatedCapture, UnsupportedLinkType
 from .model import Segment, SkipReason
+from .vocab import HDR_BOGUS_LENGTH, HDR_SHORT_SEGMENT
 
 # Progress reporting, for a caller that wants it (the CLI, on a terminal): called with (bytes of the input read so
 # far, its size or None for a pipe, finished) at most once per PROGRESS_STEP bytes and once at the end. The
@@ -65,13 +66,17 @@ LT_ARCNET_LINUX = 129
 LT_RADIOTAP, LT_PPI, LT_IPV4, LT_IPV6, LT_NFLOG, LT_IPOIB, LT_LINUX_SLL2 = 127, 192, 228, 229, 239, 242, 276
 
 _ETH_IPV4, _ETH_IPV6 = 0x0800, 0x86DD
-_ETH_VLAN_TAGS = frozenset((0x8100, 0x88A8, 0x9100, 0x9200))
+_ETH_BRIDGE = 0x6558  # transparent Ethernet bridging (GRE, Geneve)
+# packet-vlan.c: 802.1Q and the vlan.qinq_ethertype preference (0x9100); 0x9200 is no VLAN tag to Wireshark.
+_ETH_8021Q = frozenset((0x8100, 0x9100))
+_ETH_8021AD = 0x88A8  # packet-ieee8021ah.c, "ieee8021ad" (no nesting bound)
+_ETH_VNTAG = 0x8926  # packet-vntag.c
 _ETH_MPLS = frozenset((0x8847, 0x8848))
 _ETH_PPPOE_SESSION = 0x8864
 
 # IPv6 extension headers we can walk: hop-by-hop, routing, destination options, mobility, HIP, shim6.
 _IP6_EXT = frozenset((0, 43, 60, 135, 139, 140))
-_IP6_FRAGMENT, _IP6_AH, _IP6_NONE = 44, 51, 59
+_IP6_FRAGMENT = 44
 _PROTO_TCP = 6
 
 _u16be = struct.Struct("!H").unpack_from
@@ -858,155 +863,211 @@ def open_capture(source: str | os.PathLike[str] | BinaryIO, *, keep_skipped: boo
 # --- decoding ------------------------------------------------------------------------------------------
 
 _Skip = Callable[[int, SkipReason], None]
-_LinkDecoder = Callable[[bytes, int, int, int, int, int, int, _Skip], "Segment | None"]
+
+
+class _LinkDecoder(Protocol):
+    """A link type's decoder: (buffer, offset, captured end, wire end, frame, time, interface, skip[, layers
+    before the link header]) -> the TCP Segment, or None after counting a skip reason. The C engine calls it
+    with the first eight."""
+
+    def __call__(
+        self,
+        buf: bytes,
+        off: int,
+        end: int,
+        rend: int,
+        frame: int,
+        ts_ns: int,
+        iface: int,
+        skip: _Skip,
+        layers: int = 1,
+        /,
+    ) -> Segment | None: ...
+
+
+# Wireshark stops decoding a frame once it has this many protocol layers: packet.c call_dissector_work asserts
+# ``saved_layers_len < prefs.gui_max_tree_depth`` before it calls each dissector (prefs.c: gui.max_tree_depth,
+# 5 * 100), so TCP is decoded only if fewer layers, "frame" included, come before it (tshark shows the layers in
+# frame.protocols). The decoders count them as Wireshark does (an IP header is one, Ethernet two: eth and
+# ethertype, a VLAN tag two: vlan and ethertype ...) and skip a deeper frame as TOO_DEEP. The walk through
+# tunnels is a loop, not a recursion, so a hostile frame of nested tunnels costs time linear in its length.
+MAX_LAYERS = 500
+# packet-vlan.c VLAN_MAX_NESTED_TAGS: the 21st 802.1Q tag of a frame (tunnels included) ends its dissection.
+MAX_VLAN_TAGS = 20
+
+# Where an IP packet starts inside a frame: (offset, end on the wire, layers before it, 802.1Q tags so far).
+_At = tuple[int, int, int, int]
 
 
 def _decode_ip(
-    buf: bytes, off: int, end: int, rend: int, frame: int, ts_ns: int, iface: int, skip: _Skip
+    buf: bytes,
+    off: int,
+    end: int,
+    rend: int,
+    frame: int,
+    ts_ns: int,
+    iface: int,
+    skip: _Skip,
+    layers: int = 1,
+    vlans: int = 0,
 ) -> Segment | None:
-    """Decode an IPv4 or IPv6 packet at ``buf[off:end]`` (choosing by the version nibble) down to TCP.
+    """Decode an IPv4 or IPv6 packet at ``buf[off:end]`` (choosing by the version nibble) down to TCP, through
+    the tunnels Wireshark follows (:func:`_inner`), one after the other.
 
     ``end`` is where the captured bytes stop, ``rend`` where the packet stopped on the wire. Like Wireshark,
-    lengths come from the IP header but never exceed what the frame reported (``rend``).
+    lengths come from the IP header but never exceed what the frame reported (``rend``). ``layers`` counts the
+    protocol layers before this IP header ("frame" and the link layer), ``vlans`` the 802.1Q tags.
     """
-    if off >= end:
-        skip(frame, SkipReason.TRUNCATED)
-        return None
-    version = buf[off] >> 4
-    if version == 4:
-        if end - off < 20:
+    while True:
+        if layers >= MAX_LAYERS:
+            skip(frame, SkipReason.TOO_DEEP)
+            return None
+        layers += 1  # ip / ipv6
+        if off >= end:
             skip(frame, SkipReason.TRUNCATED)
             return None
-        vihl, _tos, total_len, ip_id, frag, ttl, proto = _ipv4_hdr(buf, off)
-        ihl = (vihl & 0x0F) * 4
-        if ihl < 20:
-            skip(frame, SkipReason.MALFORMED)
-            return None
-        if total_len == 0:  # TSO/GSO capture: the stack had not filled the length in yet; use the frame
-            total_len = rend - off
-        elif total_len < ihl:
-            skip(frame, SkipReason.MALFORMED)
-            return None
-        elif total_len > rend - off:  # "IPv4 total length exceeds packet length": Wireshark trusts the frame
-            total_len = rend - off
-        if frag & 0x1FFF:
-            skip(frame, SkipReason.FRAGMENT)
-            return None
-        if proto != _PROTO_TCP:
-            return _decode_inner(proto, buf, off + ihl, end, off + total_len, frame, ts_ns, iface, skip)
-        return _decode_tcp(
-            buf,
-            off + ihl,
-            end,
-            total_len - ihl,
-            frame,
-            ts_ns,
-            iface,
-            4,
-            buf[off + 12 : off + 16],
-            buf[off + 16 : off + 20],
-            ip_id,
-            ttl,
-            skip,
-        )
-    if version == 6:
-        if end - off < 40:
-            skip(frame, SkipReason.TRUNCATED)
-            return None
-        plen, nxt, hlim = _ipv6_hdr(buf, off + 4)
-        src = buf[off + 8 : off + 24]
-        dst = buf[off + 24 : off + 40]
-        pos = off + 40
-        if plen == 0 or plen > rend - pos:  # jumbogram (RFC 2675), TSO, or longer than the frame
-            plen = rend - pos
-        remaining = plen
-        while nxt != _PROTO_TCP:
-            if nxt in _IP6_EXT or nxt == _IP6_AH:
+        version = buf[off] >> 4
+        if version == 4:
+            if end - off < 20:
+                skip(frame, SkipReason.TRUNCATED)
+                return None
+            vihl, _tos, total_len, ip_id, frag, ttl, proto = _ipv4_hdr(buf, off)
+            ihl = (vihl & 0x0F) * 4
+            if ihl < 20:
+                skip(frame, SkipReason.MALFORMED)
+                return None
+            if total_len == 0:  # TSO/GSO capture: the stack had not filled the length in yet; use the frame
+                total_len = rend - off
+            elif total_len < ihl:
+                skip(frame, SkipReason.MALFORMED)
+                return None
+            elif total_len > rend - off:  # "IPv4 total length exceeds packet length": Wireshark trusts the frame
+                total_len = rend - off
+            if frag & 0x1FFF:
+                skip(frame, SkipReason.FRAGMENT)
+                return None
+            pos = off + ihl
+            rend = off + total_len
+            while proto == _IP_AH:
+                # packet-ipsec.c dissect_ah: (length + 2) 32-bit words, then the next header from ip.proto.
                 if pos + 2 > end:
                     skip(frame, SkipReason.TRUNCATED)
                     return None
-                hlen = (buf[pos + 1] + 2) * 4 if nxt == _IP6_AH else (buf[pos + 1] + 1) * 8
-                nxt = buf[pos]
-            elif nxt == _IP6_FRAGMENT:
-                if pos + 8 > end:
-                    skip(frame, SkipReason.TRUNCATED)
+                layers += 1  # ah
+                proto = buf[pos]
+                pos += (buf[pos + 1] + 2) * 4
+                if pos > rend:
+                    skip(frame, SkipReason.MALFORMED)
                     return None
-                if _u16be(buf, pos + 2)[0] & 0xFFF8:
-                    skip(frame, SkipReason.FRAGMENT)
+            if proto == _PROTO_TCP:
+                if layers >= MAX_LAYERS:
+                    skip(frame, SkipReason.TOO_DEEP)
                     return None
-                hlen = 8
-                nxt = buf[pos]
-            else:
-                return _decode_inner(nxt, buf, pos, end, pos + remaining, frame, ts_ns, iface, skip)
-            pos += hlen
-            remaining -= hlen
-            if remaining < 0:
-                skip(frame, SkipReason.MALFORMED)
+                src, dst = buf[off + 12 : off + 16], buf[off + 16 : off + 20]
+                return _decode_tcp(buf, pos, end, rend - pos, frame, ts_ns, iface, 4, src, dst, ip_id, ttl, skip)
+        elif version == 6:
+            if end - off < 40:
+                skip(frame, SkipReason.TRUNCATED)
                 return None
-        return _decode_tcp(buf, pos, end, remaining, frame, ts_ns, iface, 6, src, dst, -1, hlim, skip)
-    skip(frame, SkipReason.NOT_IP)
-    return None
+            plen, proto, hlim = _ipv6_hdr(buf, off + 4)
+            pos = off + 40
+            if plen == 0 or plen > rend - pos:  # jumbogram (RFC 2675), TSO, or longer than the frame
+                plen = rend - pos
+            rend = pos + plen
+            while proto != _PROTO_TCP:
+                # Extension headers (each its own layer: ipv6.hopopts, ipv6.routing, ah, ipv6.fraghdr ...).
+                if proto in _IP6_EXT or proto == _IP_AH:
+                    if pos + 2 > end:
+                        skip(frame, SkipReason.TRUNCATED)
+                        return None
+                    hlen = (buf[pos + 1] + 2) * 4 if proto == _IP_AH else (buf[pos + 1] + 1) * 8
+                elif proto == _IP6_FRAGMENT:
+                    if pos + 8 > end:
+                        skip(frame, SkipReason.TRUNCATED)
+                        return None
+                    if _u16be(buf, pos + 2)[0] & 0xFFF8:
+                        skip(frame, SkipReason.FRAGMENT)
+                        return None
+                    hlen = 8
+                else:
+                    break
+                layers += 1
+                proto = buf[pos]
+                pos += hlen
+                if pos > rend:
+                    skip(frame, SkipReason.MALFORMED)
+                    return None
+            if proto == _PROTO_TCP:
+                if layers >= MAX_LAYERS:
+                    skip(frame, SkipReason.TOO_DEEP)
+                    return None
+                src, dst = buf[off + 8 : off + 24], buf[off + 24 : off + 40]
+                return _decode_tcp(buf, pos, end, rend - pos, frame, ts_ns, iface, 6, src, dst, -1, hlim, skip)
+        else:
+            skip(frame, SkipReason.NOT_IP)
+            return None
+        at = _inner(proto, buf, pos, end, rend, frame, skip, layers, vlans)
+        if at is None:
+            return None
+        off, rend, layers, vlans = at
 
 
 # UDP ports of the tunnels Wireshark decodes by default, and how to reach the inner packet.
-_UDP_VXLAN, _UDP_GTPU, _UDP_GENEVE = 4789, 2152, 6081
+_UDP_VXLAN, _UDP_GTPU, _UDP_GENEVE, _UDP_L2TP = 4789, 2152, 6081, 1701
+_IP_AH, _IP_IPCOMP = 51, 108
 
 
-def _decode_inner(
-    proto: int, buf: bytes, off: int, end: int, rend: int, frame: int, ts_ns: int, iface: int, skip: _Skip
-) -> Segment | None:
-    """A non-TCP IP payload: follow the tunnels Wireshark follows (IP-in-IP, GRE, VXLAN, GTP-U, Geneve).
+def _inner(
+    proto: int, buf: bytes, off: int, end: int, rend: int, frame: int, skip: _Skip, layers: int, vlans: int
+) -> _At | None:
+    """A non-TCP IP payload: the IP packet inside the tunnels Wireshark follows (IP-in-IP, GRE, VXLAN, GTP-U,
+    Geneve, L2TPv2), or None after counting why the frame has no TCP segment.
 
     ICMP errors quote the start of the offending TCP segment; Wireshark shows that quote as TCP, but it is not
     a segment of the connection, so it is counted as "not TCP" here (docs/wireshark-differences.md).
     """
     if proto == 4 or proto == 41:  # IPv4 / IPv6 encapsulated in IP
-        return _decode_ip(buf, off, end, rend, frame, ts_ns, iface, skip)
-    if proto == 47 and off + 4 <= end:  # GRE (RFC 2784/2890): optional checksum, key, sequence words
-        gflags, gproto = buf[off], _u16be(buf, off + 2)[0]
-        pos = off + 4 + (4 if gflags & 0x80 else 0) + (4 if gflags & 0x20 else 0) + (4 if gflags & 0x10 else 0)
-        if gproto == 0x6558:  # transparent Ethernet bridging
-            return _eth(buf, pos, end, rend, frame, ts_ns, iface, skip)
-        if gproto == 0x88BE:  # ERSPAN type II: 8-byte header, then Ethernet
-            return _eth(buf, pos + 8, end, rend, frame, ts_ns, iface, skip)
-        if gproto in (0x8200, 0x9000):  # Aruba: raw IEEE 802.11 frames
-            return _ieee80211(buf, pos, end, rend, frame, ts_ns, iface, skip)
-        return _by_ethertype(gproto, buf, pos, end, rend, frame, ts_ns, iface, skip)
+        return off, rend, layers, vlans
+    if proto == 47 and off + 4 <= end:
+        return _gre(buf, off, end, rend, frame, skip, layers + 1, vlans)
     if proto == 17 and off + 8 <= end:
         sport, dport = _u16be(buf, off)[0], _u16be(buf, off + 2)[0]
         pos = off + 8
-        if _UDP_VXLAN in (dport, sport) and pos + 8 <= end and buf[pos] & 0x08:
-            return _eth(buf, pos + 8, end, rend, frame, ts_ns, iface, skip)
-        if _UDP_GTPU in (dport, sport) and pos + 8 <= end and buf[pos] >> 5 == 1 and buf[pos + 1] == 0xFF:
-            gflags = buf[pos]
-            pos += 8
-            if gflags & 0x07:  # sequence number, N-PDU number and next-extension-type words present
-                if pos + 4 > end:
-                    skip(frame, SkipReason.TRUNCATED)
-                    return None
-                ext = buf[pos + 3]
-                pos += 4
-                while ext and pos < end:  # extension headers: length in 4-byte units, next type last
-                    elen = buf[pos] * 4
-                    if elen == 0 or pos + elen > end:
-                        skip(frame, SkipReason.MALFORMED)
+        layers += 2  # udp and the tunnel's own layer
+        # packet-udp.c decode_udp_ports: the lower port is tried first, then the higher one.
+        for port in (sport, dport) if sport <= dport else (dport, sport):
+            if port == _UDP_VXLAN and pos + 8 <= end and buf[pos] & 0x08:
+                return _eth_to_ip(buf, pos + 8, end, rend, frame, skip, layers, vlans)
+            if port == _UDP_GTPU and pos + 8 <= end and buf[pos] >> 5 == 1 and buf[pos + 1] == 0xFF:
+                gflags = buf[pos]
+                pos += 8
+                if gflags & 0x07:  # sequence number, N-PDU number and next-extension-type words present
+                    if pos + 4 > end:
+                        skip(frame, SkipReason.TRUNCATED)
                         return None
-                    ext = buf[pos + elen - 1]
-                    pos += elen
-            return _decode_ip(buf, pos, end, rend, frame, ts_ns, iface, skip)
-        if _UDP_GENEVE in (dport, sport) and pos + 8 <= end:
-            opt_len = (buf[pos] & 0x3F) * 4
-            return _by_ethertype(
-                _u16be(buf, pos + 2)[0] if _u16be(buf, pos + 2)[0] != 0x6558 else 0x6558,
-                buf,
-                pos + 8 + opt_len,
-                end,
-                rend,
-                frame,
-                ts_ns,
-                iface,
-                skip,
-            )
+                    ext = buf[pos + 3]
+                    pos += 4
+                    while ext and pos < end:  # extension headers: length in 4-byte units, next type last
+                        elen = buf[pos] * 4
+                        if elen == 0 or pos + elen > end:
+                            skip(frame, SkipReason.MALFORMED)
+                            return None
+                        ext = buf[pos + elen - 1]
+                        pos += elen
+                return pos, rend, layers, vlans
+            if port == _UDP_GENEVE and pos + 8 <= end:
+                # The protocol type goes through the ethertype table directly: "geneve:ip", "geneve:eth".
+                pos2 = pos + 8 + (buf[pos] & 0x3F) * 4
+                ptype = _u16be(buf, pos + 2)[0]
+                if ptype == _ETH_BRIDGE:
+                    return _eth_to_ip(buf, pos2, end, rend, frame, skip, layers, vlans)
+                return _ethertype_to_ip(ptype, buf, pos2, end, rend, frame, skip, layers, vlans)
+            if port == _UDP_L2TP and pos + 2 <= end and (buf[pos + 1] & 0x0F) == 2:
+                return _l2tp2(buf, pos, end, rend, frame, skip, layers, vlans)
+    if proto == _IP_IPCOMP:
+        # packet-ipsec.c shows an IPComp payload as data: it would have to be decompressed first.
+        skip(frame, SkipReason.COMPRESSED)
+        return None
     if (proto == 1 and off + 8 <= end and buf[off] in _ICMP4_ERRORS) or (
         proto == 58 and off + 8 <= end and 1 <= buf[off] <= 4
     ):
@@ -1022,6 +1083,129 @@ def _decode_inner(
 
 
 _ICMP4_ERRORS = frozenset((3, 4, 5, 11, 12))  # unreachable, source quench, redirect, time exceeded, parameter
+
+# GRE protocol types (packet-gre.c's gre.proto table) whose payload we follow.
+_GRE_ETH_TYPES = frozenset((_ETH_BRIDGE, 0x6400))  # transparent Ethernet bridging, MikroTik EoIP
+_GRE_ERSPAN_II, _GRE_ERSPAN_III, _GRE_WCCP, _GRE_PPP = 0x88BE, 0x22EB, 0x883E, 0x880B
+_GRE_ARUBA = frozenset(range(0x8200, 0x8371, 0x10))  # packet-ieee80211.c: Aruba 802.11 frames, 0x8200-0x8370
+
+
+def _gre(buf: bytes, off: int, end: int, rend: int, frame: int, skip: _Skip, layers: int, vlans: int) -> _At | None:
+    """GRE (RFC 2784/2890, PPTP's RFC 2637) as packet-gre.c ``dissect_gre`` reads it, then its payload by type."""
+    fv, gproto = _u16be(buf, off)[0], _u16be(buf, off + 2)[0]
+    is_ppp = gproto == _GRE_PPP and fv & 0x0007  # PPTP: enhanced GRE, version 1
+    pos = off + 4
+    if fv & 0xC000:  # checksum or routing present: checksum and offset words
+        pos += 4
+    if fv & 0x2000:  # key (PPTP: payload length and call ID)
+        pos += 4
+    if fv & 0x1000:  # sequence number
+        pos += 4
+    if is_ppp and fv & 0x0080:  # PPTP acknowledgment number
+        pos += 4
+    if fv & 0x4000:  # source route entries, up to the one with address family 0 and length 0
+        while True:
+            if pos + 4 > end:
+                skip(frame, SkipReason.TRUNCATED)
+                return None
+            sre_af, sre_len = _u16be(buf, pos)[0], buf[pos + 3]
+            pos += 4
+            if sre_af == 0 and sre_len == 0:
+                break
+            pos += sre_len
+    if gproto in (_ETH_IPV4, _ETH_IPV6):
+        return pos, rend, layers, vlans
+    if gproto == _GRE_WCCP:  # IPv4; WCCPv2 puts a 4-byte redirect header first (no IPv4 version nibble)
+        return (pos if off + 4 < end and buf[off + 4] >> 4 == 4 else pos + 4), rend, layers, vlans
+    if gproto in _GRE_ETH_TYPES:
+        return _eth_to_ip(buf, pos, end, rend, frame, skip, layers, vlans)
+    if gproto in _ETH_MPLS:
+        return _ethertype_to_ip(gproto, buf, pos, end, rend, frame, skip, layers, vlans)
+    if gproto in (_GRE_ERSPAN_II, _GRE_ERSPAN_III):
+        # packet-cisco-erspan.c: type 0x88BE has an ERSPAN header only when the GRE sequence bit is set
+        # (else type I: Ethernet right away); version 1 (type II) is 8 bytes, version 2 (type III) 12, plus an
+        # 8-byte platform subheader when its O bit is set, and its frame type must be Ethernet (0).
+        if gproto == _GRE_ERSPAN_III or fv & 0x1000:
+            if pos + 2 > end:
+                skip(frame, SkipReason.TRUNCATED)
+                return None
+            version = buf[pos] >> 4
+            if version == 1:
+                pos += 8
+            elif version == 2 and pos + 12 <= end:
+                word = _u16be(buf, pos + 10)[0]
+                if word & 0x7C00:
+                    skip(frame, SkipReason.NOT_IP)
+                    return None
+                pos += 20 if word & 1 else 12
+            else:
+                skip(frame, SkipReason.NOT_IP)
+                return None
+        return _eth_to_ip(buf, pos, end, rend, frame, skip, layers + 1, vlans)
+    if gproto in _GRE_ARUBA:
+        return _wlan_to_ip(buf, pos, end, rend, frame, skip, layers, vlans)
+    if is_ppp:
+        return _ppp_hdlc_to_ip(buf, pos, end, rend, frame, skip, layers, vlans)
+    skip(frame, SkipReason.NOT_IP)
+    return None
+
+
+def _l2tp2(buf: bytes, off: int, end: int, rend: int, frame: int, skip: _Skip, layers: int, vlans: int) -> _At | None:
+    """An L2TPv2 data message (RFC 2661 §3.1) carries a PPP frame (packet-l2tp.c ``dissect_l2tp_udp``)."""
+    control = _u16be(buf, off)[0]
+    if control & 0x8000:  # T bit: a control message
+        skip(frame, SkipReason.NOT_TCP)
+        return None
+    pos = off + 2
+    if control & 0x4000:  # L bit: the length field bounds the message
+        if pos + 2 > end:
+            skip(frame, SkipReason.TRUNCATED)
+            return None
+        rend = min(rend, off + _u16be(buf, pos)[0])
+        pos += 2
+    pos += 4  # tunnel ID, session ID
+    if control & 0x0800:  # S bit: Ns, Nr
+        pos += 4
+    if control & 0x0200:  # O bit: offset size, then that much padding
+        if pos + 2 > end:
+            skip(frame, SkipReason.TRUNCATED)
+            return None
+        pos += 2 + _u16be(buf, pos)[0]
+    return _ppp_hdlc_to_ip(buf, pos, end, rend, frame, skip, layers, vlans)
+
+
+def _ppp_hdlc_to_ip(
+    buf: bytes, off: int, end: int, rend: int, frame: int, skip: _Skip, layers: int, vlans: int
+) -> _At | None:
+    """PPP in HDLC-like framing inside a tunnel (packet-ppp.c ``dissect_ppp_hdlc``): a first byte 0x0F or 0x8F
+    is Cisco HDLC instead; 0xFF starts the address and control bytes; the protocol field may be compressed to
+    one byte (RFC 1661 §6.5)."""
+    if off >= end:
+        skip(frame, SkipReason.TRUNCATED)
+        return None
+    if buf[off] in (0x0F, 0x8F):
+        if off + 4 > end:
+            skip(frame, SkipReason.TRUNCATED)
+            return None
+        return _ethertype_to_ip(_u16be(buf, off + 2)[0], buf, off + 4, end, rend, frame, skip, layers + 1, vlans)
+    if buf[off] == 0xFF:
+        off += 2
+    if off >= end:
+        skip(frame, SkipReason.TRUNCATED)
+        return None
+    if buf[off] & 1:
+        proto = buf[off]
+        off += 1
+    else:
+        if off + 2 > end:
+            skip(frame, SkipReason.TRUNCATED)
+            return None
+        proto = _u16be(buf, off)[0]
+        off += 2
+    if proto in (0x21, 0x57):
+        return off, rend, layers + 1, vlans  # ppp
+    skip(frame, SkipReason.NOT_IP)
+    return None
 
 
 def _decode_tcp(
@@ -1043,12 +1227,44 @@ def _decode_tcp(
     if end - off < 16:
         skip(frame, SkipReason.TRUNCATED)
         return None
+    if ip_payload_len < 16:
+        # packet-tcp.c dissect_tcp reads ports, sequence numbers, flags and window first; beyond the IP payload
+        # that throws before the conversation is looked up: no tcp.stream.
+        skip(frame, SkipReason.MALFORMED)
+        return None
     sport, dport, seq, ack, offflags, win = _tcp_hdr(buf, off)
     hdr_len = (offflags >> 12) * 4
     if hdr_len < 20 or hdr_len > ip_payload_len:
-        # packet-tcp.c "Bogus TCP header length" / "Short segment": no sequence analysis is possible.
-        skip(frame, SkipReason.MALFORMED)
-        return None
+        # packet-tcp.c dissect_tcp finds or creates the conversation (the tcp.stream, a SYN's port reuse) before
+        # it looks at the data offset. A "Bogus TCP header length" (below 5 words) still gets its sequence
+        # analysis, with tcp.len = IP payload - offset, and then the dissection ends (no flags shown); a "Short
+        # segment" (a header longer than the IP payload) gets no tcp.len and no analysis, raw numbers, but
+        # moves tcp.completeness. The segment says which (header_error); its options are not read.
+        bogus = hdr_len < 20
+        seglen = ip_payload_len - hdr_len if bogus else 0
+        data_off = off + hdr_len
+        return Segment(
+            frame,
+            ts_ns,
+            iface,
+            ip_version,
+            src,
+            dst,
+            sport,
+            dport,
+            seq,
+            ack,
+            offflags & 0xFFF,
+            win,
+            hdr_len,
+            seglen,
+            ip_id,
+            ttl,
+            b"",
+            buf[data_off : min(end, data_off + seglen)] if seglen else b"",
+            False,
+            HDR_BOGUS_LENGTH if bogus else HDR_SHORT_SEGMENT,
+        )
     seglen = ip_payload_len - hdr_len
     data_off = off + hdr_len
     if data_off <= end:
@@ -1083,19 +1299,42 @@ def _decode_tcp(
     )
 
 
-def _by_ethertype(
-    etype: int, buf: bytes, off: int, end: int, rend: int, frame: int, ts_ns: int, iface: int, skip: _Skip
-) -> Segment | None:
-    """Dispatch on an EtherType, peeling VLAN tags (802.1Q, QinQ), MPLS labels and PPPoE sessions."""
+def _ethertype_to_ip(
+    etype: int, buf: bytes, off: int, end: int, rend: int, frame: int, skip: _Skip, layers: int, vlans: int
+) -> _At | None:
+    """Dispatch on an EtherType up to an IP packet, peeling VLAN tags (802.1Q, 802.1ad), VN-Tags, LLC/SNAP,
+    MPLS labels and PPPoE sessions. ``layers`` counts the layers before the header at ``off``."""
     while True:
         if etype in (_ETH_IPV4, _ETH_IPV6):
-            return _decode_ip(buf, off, end, rend, frame, ts_ns, iface, skip)
-        if etype in _ETH_VLAN_TAGS:
+            return off, rend, layers, vlans
+        if etype in _ETH_8021Q or etype == _ETH_8021AD:
+            if etype != _ETH_8021AD:
+                vlans += 1
+                if vlans > MAX_VLAN_TAGS:
+                    skip(frame, SkipReason.TOO_DEEP)
+                    return None
             if off + 4 > end:
                 skip(frame, SkipReason.TRUNCATED)
                 return None
-            etype = _u16be(buf, off + 2)[0]
-            off += 4
+            tag_len = 4
+            if etype == _ETH_8021AD and _u16be(buf, off + 2)[0] == _ETH_8021AD:
+                # packet-ieee8021ah.c dissect_ieee8021ad: an S-tag followed by another S-tag is read as a pair
+                # (Q-in-Q), one layer for both.
+                if off + 8 > end:
+                    skip(frame, SkipReason.TRUNCATED)
+                    return None
+                tag_len = 8
+            etype = _u16be(buf, off + tag_len - 2)[0]
+            off += tag_len
+            layers += 2  # vlan (or ieee8021ad), ethertype
+        elif etype == _ETH_VNTAG:
+            # packet-vntag.c: a 4-byte tag (direction, pointer, destination and source VIFs), then the EtherType
+            if off + 6 > end:
+                skip(frame, SkipReason.TRUNCATED)
+                return None
+            etype = _u16be(buf, off + 4)[0]
+            off += 6
+            layers += 2  # vntag, ethertype
         elif etype in _ETH_MPLS:
             while True:  # pop labels up to the bottom of the stack, then guess IPv4/IPv6 by the version nibble
                 if off + 4 > end:
@@ -1105,7 +1344,7 @@ def _by_ethertype(
                 off += 4
                 if bottom:
                     break
-            return _decode_ip(buf, off, end, rend, frame, ts_ns, iface, skip)
+            return off, rend, layers + 1, vlans  # mpls: one layer for the whole stack
         elif etype == _ETH_PPPOE_SESSION:
             if off + 8 > end:
                 skip(frame, SkipReason.TRUNCATED)
@@ -1116,11 +1355,12 @@ def _by_ethertype(
             if ppp_proto not in (0x0021, 0x0057):
                 skip(frame, SkipReason.NOT_IP)
                 return None
-            return _decode_ip(buf, off, end, rend, frame, ts_ns, iface, skip)
+            return off, rend, layers + 2, vlans  # pppoes, ppp
         elif etype <= 1500:  # IEEE 802.3 length field: LLC, maybe SNAP with an EtherType
             if off + 8 <= end and buf[off : off + 3] == b"\xaa\xaa\x03":
                 etype = _u16be(buf, off + 6)[0]
                 off += 8
+                layers += 1  # llc
             else:
                 skip(frame, SkipReason.NOT_IP)
                 return None
@@ -1129,31 +1369,82 @@ def _by_ethertype(
             return None
 
 
-def _eth(buf: bytes, off: int, end: int, rend: int, frame: int, ts_ns: int, iface: int, skip: _Skip) -> Segment | None:
+def _eth_to_ip(
+    buf: bytes, off: int, end: int, rend: int, frame: int, skip: _Skip, layers: int, vlans: int
+) -> _At | None:
     if end - off < 14:
         skip(frame, SkipReason.TRUNCATED)
         return None
-    etype = (buf[off + 12] << 8) | buf[off + 13]
-    if etype == _ETH_IPV4:  # the common case, without the dispatch loop
-        return _decode_ip(buf, off + 14, end, rend, frame, ts_ns, iface, skip)
-    return _by_ethertype(etype, buf, off + 14, end, rend, frame, ts_ns, iface, skip)
+    etype = _u16be(buf, off + 12)[0]
+    # "eth:ethertype:ip", but an 802.3 length field goes to LLC without the ethertype layer ("eth:llc:ip")
+    return _ethertype_to_ip(etype, buf, off + 14, end, rend, frame, skip, layers + (1 if etype <= 1500 else 2), vlans)
 
 
-def _sll(buf: bytes, off: int, end: int, rend: int, frame: int, ts_ns: int, iface: int, skip: _Skip) -> Segment | None:
+def _wlan_to_ip(
+    buf: bytes, off: int, end: int, rend: int, frame: int, skip: _Skip, layers: int, vlans: int
+) -> _At | None:
+    """IEEE 802.11 data frame: MAC header (24 or 30 bytes, + QoS, + HT control), then LLC/SNAP ("wlan:llc")."""
+    if end - off < 24:
+        skip(frame, SkipReason.TRUNCATED)
+        return None
+    fc0, fc1 = buf[off], buf[off + 1]
+    if (fc0 >> 2) & 3 != 2 or fc1 & 0x40:  # not a data frame, or protected (encrypted payload)
+        skip(frame, SkipReason.NOT_IP)
+        return None
+    pos = off + (30 if fc1 & 0x03 == 0x03 else 24)  # four addresses when both To-DS and From-DS are set
+    if fc0 & 0x80:  # QoS data subtypes carry a 2-byte QoS control field ...
+        pos += 2
+        if fc1 & 0x80:  # ... and, with the Order bit, a 4-byte HT control field
+            pos += 4
+    if pos + 8 <= end and buf[pos : pos + 3] == b"\xaa\xaa\x03":
+        return _ethertype_to_ip(_u16be(buf, pos + 6)[0], buf, pos + 8, end, rend, frame, skip, layers + 2, vlans)
+    skip(frame, SkipReason.NOT_IP)
+    return None
+
+
+def _ip_at(at: _At | None, buf: bytes, end: int, frame: int, ts_ns: int, iface: int, skip: _Skip) -> Segment | None:
+    """Decode the IP packet a link layer led to (None: the link layer already counted why not)."""
+    if at is None:
+        return None
+    off, rend, layers, vlans = at
+    return _decode_ip(buf, off, end, rend, frame, ts_ns, iface, skip, layers, vlans)
+
+
+# Link-layer decoders: (buffer, offset, captured end, wire end, frame, time, interface, skip[, layers before the
+# link header: 1 for "frame", more inside PPI]) -> Segment or None (a skip reason counted).
+
+
+def _eth(
+    buf: bytes, off: int, end: int, rend: int, frame: int, ts_ns: int, iface: int, skip: _Skip, layers: int = 1
+) -> Segment | None:
+    if end - off >= 14 and buf[off + 12] == 0x08 and buf[off + 13] == 0x00:  # the common case: IPv4 right away
+        return _decode_ip(buf, off + 14, end, rend, frame, ts_ns, iface, skip, layers + 2)
+    return _ip_at(_eth_to_ip(buf, off, end, rend, frame, skip, layers, 0), buf, end, frame, ts_ns, iface, skip)
+
+
+def _sll(
+    buf: bytes, off: int, end: int, rend: int, frame: int, ts_ns: int, iface: int, skip: _Skip, layers: int = 1
+) -> Segment | None:
     if end - off < 16:
         skip(frame, SkipReason.TRUNCATED)
         return None
-    return _by_ethertype(_u16be(buf, off + 14)[0], buf, off + 16, end, rend, frame, ts_ns, iface, skip)
+    at = _ethertype_to_ip(_u16be(buf, off + 14)[0], buf, off + 16, end, rend, frame, skip, layers + 2, 0)
+    return _ip_at(at, buf, end, frame, ts_ns, iface, skip)
 
 
-def _sll2(buf: bytes, off: int, end: int, rend: int, frame: int, ts_ns: int, iface: int, skip: _Skip) -> Segment | None:
+def _sll2(
+    buf: bytes, off: int, end: int, rend: int, frame: int, ts_ns: int, iface: int, skip: _Skip, layers: int = 1
+) -> Segment | None:
     if end - off < 20:
         skip(frame, SkipReason.TRUNCATED)
         return None
-    return _by_ethertype(_u16be(buf, off)[0], buf, off + 20, end, rend, frame, ts_ns, iface, skip)
+    at = _ethertype_to_ip(_u16be(buf, off)[0], buf, off + 20, end, rend, frame, skip, layers + 2, 0)
+    return _ip_at(at, buf, end, frame, ts_ns, iface, skip)
 
 
-def _null(buf: bytes, off: int, end: int, rend: int, frame: int, ts_ns: int, iface: int, skip: _Skip) -> Segment | None:
+def _null(
+    buf: bytes, off: int, end: int, rend: int, frame: int, ts_ns: int, iface: int, skip: _Skip, layers: int = 1
+) -> Segment | None:
     """BSD loopback: a 4-byte address family in the *capturing* host's byte order (LOOP: network order)."""
     if end - off < 4:
         skip(frame, SkipReason.TRUNCATED)
@@ -1162,25 +1453,30 @@ def _null(buf: bytes, off: int, end: int, rend: int, frame: int, ts_ns: int, ifa
     if family > 0xFFFF:
         family = _u32be(buf, off)[0]
     if family == 2 or family in (24, 28, 30, 10):  # AF_INET; AF_INET6 on BSDs, macOS, Linux
-        return _decode_ip(buf, off + 4, end, rend, frame, ts_ns, iface, skip)
+        return _decode_ip(buf, off + 4, end, rend, frame, ts_ns, iface, skip, layers + 1)
     skip(frame, SkipReason.NOT_IP)
     return None
 
 
-def _raw(buf: bytes, off: int, end: int, rend: int, frame: int, ts_ns: int, iface: int, skip: _Skip) -> Segment | None:
-    return _decode_ip(buf, off, end, rend, frame, ts_ns, iface, skip)
+def _raw(
+    buf: bytes, off: int, end: int, rend: int, frame: int, ts_ns: int, iface: int, skip: _Skip, layers: int = 1
+) -> Segment | None:
+    return _decode_ip(buf, off, end, rend, frame, ts_ns, iface, skip, layers + 1)  # "raw:ip"
 
 
 def _c_hdlc(
-    buf: bytes, off: int, end: int, rend: int, frame: int, ts_ns: int, iface: int, skip: _Skip
+    buf: bytes, off: int, end: int, rend: int, frame: int, ts_ns: int, iface: int, skip: _Skip, layers: int = 1
 ) -> Segment | None:
     if end - off < 4:
         skip(frame, SkipReason.TRUNCATED)
         return None
-    return _by_ethertype(_u16be(buf, off + 2)[0], buf, off + 4, end, rend, frame, ts_ns, iface, skip)
+    at = _ethertype_to_ip(_u16be(buf, off + 2)[0], buf, off + 4, end, rend, frame, skip, layers + 1, 0)
+    return _ip_at(at, buf, end, frame, ts_ns, iface, skip)
 
 
-def _ppp(buf: bytes, off: int, end: int, rend: int, frame: int, ts_ns: int, iface: int, skip: _Skip) -> Segment | None:
+def _ppp(
+    buf: bytes, off: int, end: int, rend: int, frame: int, ts_ns: int, iface: int, skip: _Skip, layers: int = 1
+) -> Segment | None:
     if end - off >= 2 and buf[off] == 0xFF and buf[off + 1] == 0x03:  # HDLC address/control
         off += 2
     if off >= end:
@@ -1196,33 +1492,37 @@ def _ppp(buf: bytes, off: int, end: int, rend: int, frame: int, ts_ns: int, ifac
         proto = _u16be(buf, off)[0]
         off += 2
     if proto in (0x21, 0x57):
-        return _decode_ip(buf, off, end, rend, frame, ts_ns, iface, skip)
+        return _decode_ip(buf, off, end, rend, frame, ts_ns, iface, skip, layers + 1)
     skip(frame, SkipReason.NOT_IP)
     return None
 
 
 def _ipoib(
-    buf: bytes, off: int, end: int, rend: int, frame: int, ts_ns: int, iface: int, skip: _Skip
+    buf: bytes, off: int, end: int, rend: int, frame: int, ts_ns: int, iface: int, skip: _Skip, layers: int = 1
 ) -> Segment | None:
     """IP over InfiniBand (LINKTYPE_IPOIB): a 40-byte pseudo-header (GRH and address), then RFC 4391's
     4-byte EtherType + reserved word."""
     if end - off < 44:
         skip(frame, SkipReason.TRUNCATED)
         return None
-    return _by_ethertype(_u16be(buf, off + 40)[0], buf, off + 44, end, rend, frame, ts_ns, iface, skip)
+    at = _ethertype_to_ip(_u16be(buf, off + 40)[0], buf, off + 44, end, rend, frame, skip, layers + 1, 0)
+    return _ip_at(at, buf, end, frame, ts_ns, iface, skip)
 
 
-def _fddi(buf: bytes, off: int, end: int, rend: int, frame: int, ts_ns: int, iface: int, skip: _Skip) -> Segment | None:
+def _fddi(
+    buf: bytes, off: int, end: int, rend: int, frame: int, ts_ns: int, iface: int, skip: _Skip, layers: int = 1
+) -> Segment | None:
     # FC (1) + DA (6) + SA (6), then 802.2 LLC/SNAP; some captures carry 3 bytes of padding before FC.
     for llc in (off + 13, off + 16):
         if llc + 8 <= end and buf[llc : llc + 3] == b"\xaa\xaa\x03":
-            return _by_ethertype(_u16be(buf, llc + 6)[0], buf, llc + 8, end, rend, frame, ts_ns, iface, skip)
+            at = _ethertype_to_ip(_u16be(buf, llc + 6)[0], buf, llc + 8, end, rend, frame, skip, layers + 2, 0)
+            return _ip_at(at, buf, end, frame, ts_ns, iface, skip)
     skip(frame, SkipReason.NOT_IP)
     return None
 
 
 def _nflog(
-    buf: bytes, off: int, end: int, rend: int, frame: int, ts_ns: int, iface: int, skip: _Skip
+    buf: bytes, off: int, end: int, rend: int, frame: int, ts_ns: int, iface: int, skip: _Skip, layers: int = 1
 ) -> Segment | None:
     """Linux NFLOG: a 4-byte header, then TLVs (length and type in host byte order); type 9 is the packet."""
     pos = off + 4
@@ -1232,59 +1532,47 @@ def _nflog(
         if tlv_len < 4:
             break
         if tlv_type == 9:
-            return _decode_ip(buf, pos + 4, min(end, pos + tlv_len), rend, frame, ts_ns, iface, skip)
+            return _decode_ip(buf, pos + 4, min(end, pos + tlv_len), rend, frame, ts_ns, iface, skip, layers + 1)
         pos += (tlv_len + 3) & ~3
     skip(frame, SkipReason.NOT_IP)
     return None
 
 
-def _ppi(buf: bytes, off: int, end: int, rend: int, frame: int, ts_ns: int, iface: int, skip: _Skip) -> Segment | None:
-    """Per-Packet Information header (little-endian length and inner DLT), then the inner frame."""
+def _ppi(
+    buf: bytes, off: int, end: int, rend: int, frame: int, ts_ns: int, iface: int, skip: _Skip, layers: int = 1
+) -> Segment | None:
+    """Per-Packet Information header (little-endian length and inner DLT), then the inner frame
+    ("ppi:pcap_pktdata:eth:...")."""
     if end - off < 8:
         skip(frame, SkipReason.TRUNCATED)
         return None
     hlen = buf[off + 2] | (buf[off + 3] << 8)
-    inner = _link_decoder(_u32le(buf, off + 4)[0])
+    inner = _DECODERS.get(_u32le(buf, off + 4)[0])
     if inner is None or _u32le(buf, off + 4)[0] == LT_PPI:
         skip(frame, SkipReason.UNSUPPORTED_LINK)
         return None
-    return inner(buf, off + hlen, end, rend, frame, ts_ns, iface, skip)
+    return inner(buf, off + hlen, end, rend, frame, ts_ns, iface, skip, layers + 2)
 
 
 def _ieee80211(
-    buf: bytes, off: int, end: int, rend: int, frame: int, ts_ns: int, iface: int, skip: _Skip
+    buf: bytes, off: int, end: int, rend: int, frame: int, ts_ns: int, iface: int, skip: _Skip, layers: int = 1
 ) -> Segment | None:
-    """IEEE 802.11 data frame: MAC header (24 or 30 bytes, + QoS, + HT control), then LLC/SNAP."""
-    if end - off < 24:
-        skip(frame, SkipReason.TRUNCATED)
-        return None
-    fc0, fc1 = buf[off], buf[off + 1]
-    if (fc0 >> 2) & 3 != 2 or fc1 & 0x40:  # not a data frame, or protected (encrypted payload)
-        skip(frame, SkipReason.NOT_IP)
-        return None
-    pos = off + (30 if fc1 & 0x03 == 0x03 else 24)  # four addresses when both To-DS and From-DS are set
-    if fc0 & 0x80:  # QoS data subtypes carry a 2-byte QoS control field ...
-        pos += 2
-        if fc1 & 0x80:  # ... and, with the Order bit, a 4-byte HT control field
-            pos += 4
-    if pos + 8 <= end and buf[pos : pos + 3] == b"\xaa\xaa\x03":
-        return _by_ethertype(_u16be(buf, pos + 6)[0], buf, pos + 8, end, rend, frame, ts_ns, iface, skip)
-    skip(frame, SkipReason.NOT_IP)
-    return None
+    return _ip_at(_wlan_to_ip(buf, off, end, rend, frame, skip, layers, 0), buf, end, frame, ts_ns, iface, skip)
 
 
 def _radiotap(
-    buf: bytes, off: int, end: int, rend: int, frame: int, ts_ns: int, iface: int, skip: _Skip
+    buf: bytes, off: int, end: int, rend: int, frame: int, ts_ns: int, iface: int, skip: _Skip, layers: int = 1
 ) -> Segment | None:
-    """Radiotap header (little-endian length at offset 2), then an 802.11 frame."""
+    """Radiotap header (little-endian length at offset 2), then an 802.11 frame ("radiotap:wlan_radio:wlan")."""
     if end - off < 4:
         skip(frame, SkipReason.TRUNCATED)
         return None
-    return _ieee80211(buf, off + (buf[off + 2] | (buf[off + 3] << 8)), end, rend, frame, ts_ns, iface, skip)
+    at = _wlan_to_ip(buf, off + (buf[off + 2] | (buf[off + 3] << 8)), end, rend, frame, skip, layers + 2, 0)
+    return _ip_at(at, buf, end, frame, ts_ns, iface, skip)
 
 
 def _arcnet_linux(
-    buf: bytes, off: int, end: int, rend: int, frame: int, ts_ns: int, iface: int, skip: _Skip
+    buf: bytes, off: int, end: int, rend: int, frame: int, ts_ns: int, iface: int, skip: _Skip, layers: int = 1
 ) -> Segment | None:
     """Linux ARCNET: source, destination, 2-byte offset, protocol id; RFC 1201 adds split flag and sequence."""
     if end - off < 5:
@@ -1292,10 +1580,10 @@ def _arcnet_linux(
         return None
     proto = buf[off + 4]
     if proto == 0xF0:  # RFC 1051 IP: no split flag or sequence number
-        return _decode_ip(buf, off + 5, end, rend, frame, ts_ns, iface, skip)
+        return _decode_ip(buf, off + 5, end, rend, frame, ts_ns, iface, skip, layers + 1)
     if proto in (0xD4, 0xC4) and end - off >= 8:  # RFC 1201 IPv4, IPv6
         hdr = 12 if buf[off + 5] == 0xFF else 8  # an exception packet repeats protocol and split flag
-        return _decode_ip(buf, off + hdr, end, rend, frame, ts_ns, iface, skip)
+        return _decode_ip(buf, off + hdr, end, rend, frame, ts_ns, iface, skip, layers + 1)
     skip(frame, SkipReason.NOT_IP)
     return None
 
@@ -1309,8 +1597,8 @@ _DECODERS: dict[int, _LinkDecoder] = {
     LT_RAW: _raw,
     LT_RAW_12: _raw,
     LT_RAW_14: _raw,
-    LT_IPV4: _raw,
-    LT_IPV6: _raw,
+    LT_IPV4: _decode_ip,
+    LT_IPV6: _decode_ip,
     LT_C_HDLC: _c_hdlc,
     LT_PPP: _ppp,
     LT_PPP_HDLC: _ppp,
@@ -1345,7 +1633,7 @@ def _link_decoder(linktype: int) -> _LinkDecoder | None:
     need = link_len + 36
 
     def decode(
-        buf: bytes, off: int, end: int, rend: int, frame: int, ts_ns: int, iface: int, skip: _Skip
+        buf: bytes, off: int, end: int, rend: int, frame: int, ts_ns: int, iface: int, skip: _Skip, layers: int = 1, /
     ) -> Segment | None:
         if end - off >= need:
             if want_etype is None:
@@ -1385,7 +1673,7 @@ def _link_decoder(linktype: int) -> _LinkDecoder | None:
                         buf[tcp_off + 20 : data_off] if hdr_len > 20 else b"",
                         buf[data_off : min(end, data_off + seglen)] if seglen else b"",
                     )
-        return slow(buf, off, end, rend, frame, ts_ns, iface, skip)
+        return slow(buf, off, end, rend, frame, ts_ns, iface, skip, layers)
 
     return decode
 

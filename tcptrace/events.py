@@ -810,7 +810,7 @@ class _Classifier:
 
     def finish(self) -> list[Event]:
         """Flow-level events after the last segment: an unanswered SYN, a FIN_WAIT_2 or CLOSE_WAIT left open."""
-        if not self.events:
+        if not self.events or not self.segs:  # no events, or only malformed headers (classify)
             return self.events
         last = self.events[-1]
         end_notes: list[Note] = []
@@ -838,6 +838,23 @@ _RETRANS_NAMES = {f.name for f in FLAGS if f.retransmission_kind} | {"out_of_ord
 _RESENT_BITS = RETRANSMISSION_FAMILY | A_OUT_OF_ORDER
 
 
+def _with_malformed(events: list[Event], malformed: list[Segment], sound: list[Segment]) -> list[Event]:
+    """Insert one "malformed" event per such segment, in frame order, with the states the sound segments left."""
+    states = tuple(initial_states(sound)) if sound else ("UNKNOWN", "UNKNOWN")
+    out: list[Event] = []
+    i = 0
+    for seg in malformed:
+        while i < len(events) and events[i].frame < seg.frame:
+            states = (events[i].client_state, events[i].server_state)
+            out.append(events[i])
+            i += 1
+        seg.client_state, seg.server_state = str(states[0]), str(states[1])
+        facts = {"error": seg.header_error, "hdr_len": seg.hdr_len, "seq": seg.seq, "seq_raw": seg.seq_raw,
+                 "ack": seg.ack, "ack_raw": seg.ack_raw, "len": seg.len}  # fmt: skip
+        out.append(Event("malformed", seg.frame, seg.direction, seg.phase, seg.client_state, seg.server_state, facts))
+    return out + events[i:]
+
+
 def _doubling(intervals: list[int]) -> bool:
     """Each interval about twice the previous one (RFC 6298 §5.5 back-off; kernels' timers are coarse)."""
     ratios = [b / a for a, b in itertools.pairwise(intervals) if a]
@@ -846,11 +863,19 @@ def _doubling(intervals: list[int]) -> bool:
 
 def classify(summary: FlowSummary, segs: list[Segment], previous: FlowSummary | None = None) -> list[Event]:
     """The events of one stream, in capture order (``segs`` fed to ``summary``; states resolved here).
-    ``previous``: the stream that used the same four-tuple before this one, if any (for port reuse)."""
+    ``previous``: the stream that used the same four-tuple before this one, if any (for port reuse).
+
+    A segment whose header Wireshark dissects only in part (``header_error``) is told as a "malformed" event
+    and takes no part in the states or the other events: nothing in its header is trusted."""
+    malformed = [seg for seg in segs if seg.header_error]
+    if malformed:
+        segs = [seg for seg in segs if not seg.header_error]
     anomalies = resolve_states(segs)
     c = _Classifier(summary, segs)
     c.previous = previous
     c.run()
+    if malformed:
+        c.events = _with_malformed(c.events, malformed, segs)
     by_frame: dict[int, list[Anomaly]] = {}
     for a in anomalies:
         by_frame.setdefault(a.frame, []).append(a)

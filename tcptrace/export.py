@@ -13,7 +13,7 @@ from typing import Any
 
 from .analysis import analysis_names, info_names
 from .model import Segment, format_addr, format_endpoint
-from .vocab import FLAGS
+from .vocab import FLAGS, HEADER_ERRORS
 
 PACKET_FIELDS = (
     "frame",
@@ -86,6 +86,8 @@ def packet_record(seg: Segment) -> dict[str, Any]:
         "captured_len": len(seg.payload),
         "interface": seg.interface,
     }
+    if seg.header_error:  # a header Wireshark dissects only in part: its expert info, as "malformed"
+        rec["malformed"] = HEADER_ERRORS[seg.header_error]
     if hasattr(seg, "analysis"):  # analysed (tcptrace.engine.Pipeline): flags, evidence, states, phase
         rec["analysis"] = list(analysis_names(seg.analysis))
         rec["phase"] = seg.phase

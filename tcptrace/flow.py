@@ -16,6 +16,10 @@ so a packet costs one lookup). For each segment it fills in, in place:
 * ``win`` — ``tcp.window_size``: the raw window shifted by the *sender's* window-scale option, never on SYNs;
   unscaled while the scale is unknown (``-1``, e.g. handshake not captured) or scaling is off (``-2``).
 
+A segment whose header Wireshark dissects only in part (``header_error``) gets its stream all the same (a SYN
+among them may reopen a 4-tuple); a short segment keeps raw numbers and sets no base, and neither kind's SYN
+options are read.
+
 The tracker reads no clock and no file: feed it segments built by hand in a test and it behaves the same.
 """
 
@@ -28,6 +32,7 @@ from typing import Any, BinaryIO
 
 from .capture import CaptureStats, open_capture
 from .model import ACK, MAX_WSCALE, SYN, Direction, Segment, format_addr, format_endpoint
+from .vocab import HDR_SHORT_SEGMENT
 
 _SYN_ACK = SYN | ACK
 _WELL_KNOWN = 1024
@@ -161,6 +166,10 @@ class FlowTracker:
         flow.last_ts_ns = seg.ts_ns
         seg.stream = flow.stream
         seg.direction = direction
+        if seg.header_error == HDR_SHORT_SEGMENT:
+            # packet-tcp.c sets the bases and relative numbers only once it knows the segment's length.
+            seg.win_scale = fwd.win_scale
+            return flow
         base = fwd.base
         if base is None:
             base = fwd.base = seg.seq_raw if flags & SYN else (seg.seq_raw - 1) & 0xFFFFFFFF
@@ -174,7 +183,8 @@ class FlowTracker:
         else:
             seg.ack = seg.ack_raw
         if flags & SYN:
-            self._syn(seg, fwd, rev, flags & ACK != 0)
+            if not seg.header_error:  # a bogus data offset ends packet-tcp.c's dissection before the options
+                self._syn(seg, fwd, rev, flags & ACK != 0)
             seg.win = seg.win_raw  # packet-tcp.c: the window of a SYN is never scaled
             seg.win_scale = fwd.win_scale
         else:

@@ -270,6 +270,13 @@ EN: dict[str, str] = {
     "CLOSED; unacknowledged data is discarded.",
     "anomaly": "Unexpected for the inferred state: {text}.",
     "step.states": "States: {client_role} {client_state}, {server_role} {server_state}.",
+    "malformed.bogus_length": "The {who} sends a TCP header whose data offset is {hdr_len} bytes, less than the "
+    '20 every header has (Wireshark: "Bogus TCP header length"). It counts as a packet of this stream, and '
+    "Wireshark's sequence analysis takes in its {len} bytes after that offset, but nothing in it is trusted: its "
+    "flags, options and states are not told.",
+    "malformed.short_segment": "The {who} sends a TCP header that claims {hdr_len} bytes, more than its IP packet "
+    'carries (Wireshark: "Short segment"). It counts as a packet of this stream, with its raw sequence numbers, '
+    "but nothing in it is trusted or analysed.",
     "late": "({n} more segments of this stream came more than {horizon} after it ended; they are not in this story.)",
     "truncated": "… {n} more steps not shown (use --max-steps N or -v).",
     "verdict": "Verdict: {verdict}.",
@@ -528,6 +535,11 @@ ZH: dict[str, str] = {
     "reset": "{who}在 {state} 状态下发送 RST，重置了连接。可能的原因：{cause}。双方都进入 CLOSED 状态；尚未确认的数据被丢弃。",
     "anomaly": "按推断出的状态，这里本不该出现：{text}。",
     "step.states": "此时{client_role}处于 {client_state} 状态，{server_role}处于 {server_state} 状态。",
+    "malformed.bogus_length": "{who}发出一个 TCP 首部，其数据偏移只有 {hdr_len} 字节，少于首部必需的 20 字节"
+    "（Wireshark：“Bogus TCP header length”）。它算作这个流的一个报文，Wireshark 的序列号分析也计入了偏移之后的 "
+    "{len} 字节，但其中的内容都不可信：不讲述它的标志、选项和状态。",
+    "malformed.short_segment": "{who}发出一个 TCP 首部，声称长 {hdr_len} 字节，超过了它的 IP 报文所携带的长度"
+    "（Wireshark：“Short segment”）。它算作这个流的一个报文，序列号保持原始值，但其中的内容不可信，也不参与分析。",
     "late": "（这个流结束 {horizon} 之后又来了 {n} 个报文段，它们不在这段叙述中。）",
     "truncated": "……还有 {n} 个步骤未显示（可用 --max-steps N 或 -v 显示）。",
     "verdict": "结论：{verdict}。",

@@ -66,7 +66,8 @@ class Direction(enum.IntEnum):
 
 
 class SkipReason(str, enum.Enum):
-    """Why a frame did not yield a TCP segment. Every frame is either analysed or counted under one of these."""
+    """Why a frame did not yield a TCP segment. Every frame is either analysed or counted under one of these
+    (docs/limits.md, "Why a frame is not a TCP segment")."""
 
     NOT_IP = "not IP"
     NOT_TCP = "not TCP"
@@ -75,6 +76,8 @@ class SkipReason(str, enum.Enum):
     TRUNCATED = "cut by the snap length before the TCP ports and sequence numbers"
     MALFORMED = "malformed"
     UNSUPPORTED_LINK = "unsupported link type"
+    TOO_DEEP = "nested deeper than Wireshark decodes"  # capture.MAX_LAYERS protocol layers, MAX_VLAN_TAGS tags
+    COMPRESSED = "IP payload compressed (IPComp)"
 
 
 # TCP option kinds (IANA "TCP Option Kind Numbers").
@@ -225,7 +228,9 @@ class Segment:
     from the data offset), ``len`` (payload length from the IP length fields, like ``tcp.len``), ``ip_id``
     (IPv4 identification, ``-1`` for IPv6), ``ttl`` (TTL / hop limit), ``opt_bytes`` (option bytes as captured),
     ``payload`` (payload bytes as captured, possibly fewer than ``len``), ``header_truncated`` (the snap length
-    cut the TCP header after the fixed part).
+    cut the TCP header after the fixed part), ``header_error`` (0, or a header Wireshark dissects only in part:
+    ``vocab.HDR_BOGUS_LENGTH``, a data offset below 5 words, ``len`` counted from it; ``vocab.HDR_SHORT_SEGMENT``,
+    a header longer than the IP payload, ``len`` 0 and no relative numbers).
 
     Stream fields (set by :class:`tcptrace.flow.FlowTracker`): ``stream``, ``direction``, ``seq``/``ack``
     (relative, as ``tcp.seq``/``tcp.ack``), ``win`` (scaled, as ``tcp.window_size``), ``win_scale`` (the shift
@@ -249,6 +254,7 @@ class Segment:
         "flags",
         "frame",
         "hdr_len",
+        "header_error",
         "header_truncated",
         "interface",
         "ip_id",
@@ -306,6 +312,7 @@ class Segment:
         opt_bytes: bytes,
         payload: bytes,
         header_truncated: bool = False,
+        header_error: int = 0,
     ) -> None:
         self.frame = frame
         self.ts_ns = ts_ns
@@ -326,6 +333,7 @@ class Segment:
         self.opt_bytes = opt_bytes
         self.payload = payload
         self.header_truncated = header_truncated
+        self.header_error = header_error
         self._options: TcpOptions | None = None
         self.stream = -1
         self.direction = Direction.C2S

@@ -27,6 +27,7 @@ from .model import Segment, TcpOptions
 from .output import path_text, printable
 from .selection import Selection
 from .stats import FlowSummary
+from .vocab import HDR_BOGUS_LENGTH
 
 M32 = 0xFFFFFFFF
 COLLAPSE_MIN_RUN = 4  # a run of at least this many ordinary steps becomes one summary step
@@ -315,6 +316,10 @@ class _Renderer:
         parts += [self.note(note, c.who, c.other) for note in e.notes]
         return self.sep.join(p.strip() for p in parts if p.strip())
 
+    def _malformed(self, c: _Ctx) -> list[str]:
+        key = "malformed.bogus_length" if c.f["error"] == HDR_BOGUS_LENGTH else "malformed.short_segment"
+        return [self.t[key].format(who=c.who, hdr_len=c.f["hdr_len"], len=c.f["len"])]
+
     def _syn(self, c: _Ctx) -> list[str]:
         options = self.options(c.f["options"], c.f["header_truncated"])
         return [self.t["syn"].format(client=c.who, seq=c.seq, seq_raw=c.seq_alt, alt=c.alt, options=options)]
@@ -466,6 +471,7 @@ _KIND_WORDING: dict[str, Callable[[_Renderer, _Ctx], list[str]]] = {
     "fin_ack": _Renderer._fin_ack,
     "data": _Renderer._data,
     "ack": _Renderer._ack_kind,
+    "malformed": _Renderer._malformed,
 }  # other kinds (unanswered, linger) are told by their notes alone
 
 

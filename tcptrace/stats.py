@@ -31,7 +31,7 @@ from .flow import Flow
 from .messages import LANGUAGES
 from .model import ACK, FIN, RST, SYN, Segment, format_endpoint
 from .state import ConnectionMachine, TcpState
-from .vocab import MAX_ANOMALIES, MAX_RESETS
+from .vocab import HDR_SHORT_SEGMENT, MAX_ANOMALIES, MAX_RESETS
 from .zeek import ZeekHistory, conn_state
 
 M32 = 0xFFFFFFFF
@@ -234,6 +234,9 @@ class FlowSummary:
 
     def add(self, seg: Segment) -> None:
         flags = seg.flags
+        if seg.header_error:
+            self._add_malformed(seg, flags)
+            return
         # steady_mask bit 2 * direction + has_data (see on_event), tested inline: this runs for every packet
         if (
             not flags & 0x07
@@ -333,6 +336,40 @@ class FlowSummary:
                     mask |= 2 << (2 * direction)
         self.steady_mask = mask
         return mask
+
+    def _add_malformed(self, seg: Segment, flags: int) -> None:
+        """A header Wireshark dissects only in part (``seg.header_error``): a packet of the conversation, and
+        a short segment moves tcp.completeness (packet-tcp.c does that after its header-length check, with no
+        payload); nothing else is trusted: no counters, no state, no Zeek history."""
+        direction = seg.direction
+        ts = seg.ts_ns
+        first = self.packets == 0
+        self.packets += 1
+        if first:
+            self.first_ts = ts
+            self.first_direction = direction
+        self.last_ts = ts
+        self.dirs[direction].packets += 1
+        if first:
+            # packet-tcp.c: a pure SYN reopening a 4-tuple sets SYN-sent on its new conversation before the
+            # header-length checks; a short segment opening one records its pure SYN after them.
+            if flags & (SYN | ACK) == SYN and (
+                seg.header_error == HDR_SHORT_SEGMENT or self.flow.reused_ports_frame == seg.frame
+            ):
+                self.completeness = C_SYNSENT
+        elif seg.header_error == HDR_SHORT_SEGMENT:
+            if flags & (SYN | ACK) == SYN | ACK:
+                self.completeness |= C_SYNACK
+            elif flags & ACK and not flags & SYN:
+                self.completeness |= C_ACK
+            if flags & (FIN | ACK) == FIN | ACK:
+                self.completeness |= C_FIN
+            if flags & RST:
+                self.completeness |= C_RST
+        machine = self.machine
+        seg.client_state = machine.client.state
+        seg.server_state = machine.server.state
+        seg.phase = "data"
 
     def _add_steady(self, seg: Segment) -> None:
         """The common case (see ``steady``): nothing changes but counters, states stay ESTABLISHED."""

@@ -144,6 +144,12 @@ RST_CAUSES: tuple[str, ...] = (
 MAX_RESETS = 10  # RSTs listed with frame, state and cause; resets_total counts them all
 MAX_ANOMALIES = 100  # state-machine anomalies kept (the flow document shows the first 20)
 
+# TCP headers Wireshark dissects only in part (packet-tcp.c dissect_tcp), as Segment.header_error: the
+# segment keeps its tcp.stream and counts as a packet of its stream, but nothing in it is trusted further.
+HDR_BOGUS_LENGTH = 1  # data offset below 5 words ("Bogus TCP header length"): analysed, flags not shown
+HDR_SHORT_SEGMENT = 2  # header longer than the IP payload ("Short segment"): no tcp.len, no analysis
+HEADER_ERRORS: dict[int, str] = {HDR_BOGUS_LENGTH: "bogus TCP header length", HDR_SHORT_SEGMENT: "short segment"}
+
 # Wireshark's tcp.completeness bits (packet-tcp.c TCP_COMPLETENESS_*), in bit order.
 COMPLETENESS: tuple[tuple[str, int], ...] = (
     ("SYNSENT", 0x01),

@@ -11,6 +11,7 @@ synthetic fixtures.
 from __future__ import annotations
 
 import gzip
+import ipaddress
 import itertools
 import struct
 from dataclasses import dataclass
@@ -76,7 +77,6 @@ def ipv4(
 
 
 def ipv6(payload: bytes, src: str = "fd00::1", dst: str = "fd00::2", nxt: int = 6, ext: bytes = b"") -> bytes:
-    import ipaddress
 
     hdr = struct.pack("!IHBB", 6 << 28, len(ext) + len(payload), nxt, 64)
     return hdr + ipaddress.IPv6Address(src).packed + ipaddress.IPv6Address(dst).packed + ext + payload
@@ -245,4 +245,194 @@ def handshake_and_data(
         ipv4(tcp(sport, dport, (isn_c + 1) & m, (isn_s + 1) & m, ACK, 502), c, s),
         ipv4(tcp(sport, dport, (isn_c + 1) & m, (isn_s + 1) & m, PSH | ACK, 502, payload=b"hello"), c, s),
         ipv4(tcp(dport, sport, (isn_s + 1) & m, (isn_c + 6) & m, ACK, 255), s, c),
+    ]
+
+
+# --- tunnels (for the decoder's nesting bound and the encapsulations Wireshark follows) ----------------------
+
+
+def udp(payload: bytes, sport: int, dport: int) -> bytes:
+    return struct.pack("!HHHH", sport, dport, 8 + len(payload), 0) + payload
+
+
+def gre(payload: bytes, proto: int = 0x0800, flags_ver: int = 0, words: bytes = b"") -> bytes:
+    """A GRE header: flags and version, protocol type, then the optional words the flags announce."""
+    return struct.pack("!HH", flags_ver, proto) + words + payload
+
+
+def ppp(packet: bytes, v6: bool = False) -> bytes:
+    """PPP in HDLC-like framing (address 0xFF, control 0x03), protocol IPv4 or IPv6."""
+    return b"\xff\x03" + struct.pack("!H", 0x57 if v6 else 0x21) + packet
+
+
+def l2tp(ppp_frame: bytes, tunnel: int = 7, session: int = 9, ns_nr: bool = False) -> bytes:
+    """An L2TPv2 data message (RFC 2661 §3.1) with the length bit, optionally Ns/Nr."""
+    control = 0x4002 | (0x0800 if ns_nr else 0)
+    words = struct.pack("!HH", tunnel, session) + (struct.pack("!HH", 1, 2) if ns_nr else b"")
+    return struct.pack("!HH", control, 4 + len(words) + len(ppp_frame)) + words + ppp_frame
+
+
+def ah(payload: bytes, nxt: int, icv_words: int = 3) -> bytes:
+    """An IP Authentication Header (RFC 4302): next header, length in 32-bit words minus 2, SPI, sequence, ICV."""
+    return struct.pack("!BBHII", nxt, icv_words + 1, 0, 0x1000, 1) + b"\xab" * (4 * icv_words) + payload
+
+
+def vntag(payload: bytes, ethertype: int = 0x0800) -> bytes:
+    """A VN-Tag (ethertype 0x8926): 4 bytes of tag, then the next EtherType; use as ether(vntag(...), 0x8926)."""
+    return struct.pack("!IH", 0x00010002, ethertype) + payload
+
+
+# One level of each encapsulation, wrapped around an IP packet (or, for the tags, inserted into an Ethernet frame):
+# the decoder's nesting bound is tested by stacking them (nested()).
+_MPLS_BOTTOM = struct.pack("!I", (16 << 12) | (1 << 8) | 64)
+_ERSPAN_II = struct.pack("!HHI", 0x1005, 0x0001, 0)  # version 1, VLAN 5; session 1
+ENCAPSULATIONS = {
+    "ipip": lambda p: ipv4(p, proto=4),
+    "ip6in6": lambda p: ipv6(p, nxt=41),
+    "gre": lambda p: ipv4(gre(p), proto=47),
+    "gre_eth": lambda p: ipv4(gre(ether(p), 0x6558), proto=47),
+    "gre_mpls": lambda p: ipv4(gre(_MPLS_BOTTOM + p, 0x8847), proto=47),
+    "erspan_ii": lambda p: ipv4(gre(_ERSPAN_II + ether(p), 0x88BE, 0x1000, b"\x00\x00\x00\x07"), proto=47),
+    "erspan_i": lambda p: ipv4(gre(ether(p), 0x88BE), proto=47),
+    "pptp": lambda p: ipv4(gre(ppp(p), 0x880B, 0x3081, struct.pack("!HHII", len(p) + 4, 1, 5, 4)), proto=47),
+    "vxlan": lambda p: ipv4(udp(b"\x08\x00\x00\x00\x00\x00\x05\x00" + ether(p), 5555, 4789), proto=17),
+    "gtp_u": lambda p: ipv4(udp(struct.pack("!BBHI", 0x30, 0xFF, len(p), 1) + p, 2152, 2152), proto=17),
+    "geneve": lambda p: ipv4(udp(struct.pack("!BBHI", 0, 0, 0x0800, 5 << 8) + p, 1234, 6081), proto=17),
+    "l2tp": lambda p: ipv4(udp(l2tp(ppp(p)), 1701, 1701), proto=17),
+    "ah": lambda p: ipv4(ah(p, 4), proto=51),
+    "ieee8021ad": lambda f: f[:12] + b"\x88\xa8\x00\x05" + f[12:],
+    "ieee8021q": lambda f: f[:12] + b"\x81\x00\x00\x05" + f[12:],
+    "vntag": lambda f: f[:12] + b"\x89\x26\x00\x01\x00\x02" + f[12:],
+}
+_TAGS = ("ieee8021ad", "ieee8021q", "vntag")
+
+
+def nested(kind: str, levels: int, inner: bytes | None = None) -> bytes:
+    """An Ethernet frame: a TCP SYN inside ``levels`` levels of ENCAPSULATIONS[kind]."""
+    wrap = ENCAPSULATIONS[kind]
+    packet = inner if inner is not None else (ipv6 if kind == "ip6in6" else ipv4)(tcp(flags=SYN, seq=100))
+    if kind in _TAGS:
+        frame = ether(packet)
+        for _ in range(levels):
+            frame = wrap(frame)
+        return frame
+    for _ in range(levels):
+        packet = wrap(packet)
+    return ether(packet, 0x86DD if packet[0] >> 4 == 6 else 0x0800)
+
+
+# --- connections through the tunnels Wireshark follows, and frames it does not decode as TCP --------------
+
+
+def _conn(n: int, v6: bool = False) -> list[bytes]:
+    """The TCP SYN and SYN/ACK of connection ``n`` (its own addresses and port), as IP packets."""
+    ip, c, s = (ipv6, f"fd00::{n}:1", f"fd00::{n}:2") if v6 else (ipv4, f"10.{n}.0.1", f"10.{n}.0.2")
+    return [ip(tcp(40000 + n, 80, 1000, 0, SYN), c, s), ip(tcp(80, 40000 + n, 5000, 1001, SYN | ACK), s, c)]
+
+
+def _ah(packet: bytes) -> bytes:
+    """The same IP packet with an authentication header between the IP header and TCP."""
+    if packet[0] >> 4 == 6:
+        return ipv6(
+            ah(packet[40:], 6),
+            str(ipaddress.IPv6Address(packet[8:24])),
+            str(ipaddress.IPv6Address(packet[24:40])),
+            nxt=51,
+        )
+    return ipv4(ah(packet[20:], 6), _v4(packet[12:16]), _v4(packet[16:20]), proto=51)
+
+
+def _v4(b: bytes) -> str:
+    return ".".join(map(str, b))
+
+
+def _outer(payload: bytes, proto: int) -> bytes:
+    return ether(ipv4(payload, "172.16.0.1", "172.16.0.2", proto=proto))
+
+
+def tunnel_frames() -> list[bytes]:
+    """Built by code: connections through L2TP, AH (IPv4 and IPv6), VN-Tag, PPTP, ERSPAN type I and GTP-U on a
+    port pair that is also VXLAN's, interleaved with frames Wireshark does not decode as TCP (IPComp, GRE
+    carrying a VLAN tag, a 0x9200 tag, L2TP control and version 3 messages)."""
+    c_plain, c_l2tp, c_ah6, c_ah4, c_vntag, c_pptp, c_erspan, c_gtp, lost = (_conn(n, v6=n == 3) for n in range(1, 10))
+
+    def via_l2tp(packet: bytes, ns_nr: bool = False) -> bytes:
+        return _outer(udp(l2tp(ppp(packet), ns_nr=ns_nr), 1701, 1701), 17)
+
+    def via_gtp(packet: bytes, sport: int, dport: int) -> bytes:
+        return _outer(udp(struct.pack("!BBHI", 0x30, 0xFF, len(packet), 1) + packet, sport, dport), 17)
+
+    ipcomp = b"\x06\x00\x00\x01" + lost[0][20:]  # next header TCP, CPI 1: but the payload is compressed
+    return [
+        ether(c_plain[0]),
+        via_l2tp(c_l2tp[0]),
+        ether(_ah(c_ah6[0]), 0x86DD),
+        ether(_ah(c_ah4[0])),
+        ether(vntag(c_vntag[0]), 0x8926),
+        _outer(ipv4(ipcomp, proto=108), 4),  # IPComp inside IP-in-IP
+        ether(ipv6(ipcomp, nxt=108), 0x86DD),  # IPComp in IPv6
+        ether(ENCAPSULATIONS["pptp"](c_pptp[0])),
+        _outer(gre(struct.pack("!HH", 5, 0x0800) + lost[0], 0x8100), 47),  # GRE does not carry VLAN tags
+        ether(struct.pack("!HH", 5, 0x0800) + lost[1], 0x9200),  # not a VLAN tag to Wireshark
+        ether(ENCAPSULATIONS["erspan_i"](c_erspan[0])),
+        via_gtp(c_gtp[0], 4789, 2152),  # the lower port (GTP-U) is tried first
+        _outer(udp(struct.pack("!HHHHHH", 0xC802, 12, 7, 0, 0, 0), 1701, 1701), 17),  # L2TP control message
+        _outer(udp(struct.pack("!HHI", 0x0003, 0, 5) + ppp(lost[0]), 1701, 1701), 17),  # L2TPv3
+        via_l2tp(c_l2tp[1], ns_nr=True),
+        ether(c_plain[1]),
+        ether(vntag(c_vntag[1]), 0x8926),
+        ether(_ah(c_ah6[1]), 0x86DD),
+        ether(_ah(c_ah4[1])),
+        ether(ENCAPSULATIONS["pptp"](c_pptp[1])),
+        ether(ENCAPSULATIONS["erspan_i"](c_erspan[1])),
+        via_gtp(c_gtp[1], 2152, 4789),
+    ]
+
+
+# --- TCP headers Wireshark dissects only in part ------------------------------------------------------------
+
+
+def bogus_header_frames() -> list[bytes]:
+    """Built by code: connections with TCP headers whose data offset is below 5 words ("Bogus TCP header
+    length") or longer than the IP payload ("Short segment"), among them a SYN that opens a stream, one that
+    reopens a 4-tuple with a new ISN, a short pure ACK that opens a stream, a header cut by the IP length before
+    byte 16 (no stream), and reserved flag bits on sound headers."""
+    c, s = "10.0.0.1", "10.0.0.2"
+
+    def c2s(seq: int, ack: int, flags: int, payload: bytes = b"", off: int | None = None, **kw: int) -> bytes:
+        sport, opts = kw.get("sport", 40000), kw.get("opts", 0)
+        options = opt_mss(1460) + opt_ws(7) if opts else b""
+        return ether(ipv4(tcp(sport, 80, seq, ack, flags, 502, options, payload, data_offset=off), c, s))
+
+    def s2c(seq: int, ack: int, flags: int, payload: bytes = b"", off: int | None = None, **kw: int) -> bytes:
+        dport, opts = kw.get("dport", 40000), kw.get("opts", 0)
+        options = opt_mss(1460) + opt_ws(8) if opts else b""
+        return ether(ipv4(tcp(80, dport, seq, ack, flags, 300, options, payload, data_offset=off), s, c))
+
+    cut = ipv4(tcp(40003, 80, 501, 600, ACK), c, s, total_len=20 + 12)  # IP payload: 12 bytes of TCP header
+    return [
+        c2s(1000, 0, SYN, opts=1),
+        s2c(5000, 1001, SYN | ACK, opts=1),
+        c2s(1001, 5001, ACK),
+        c2s(1001, 5001, PSH | ACK, b"a" * 100),
+        c2s(1101, 5001, PSH | ACK, b"b" * 50, off=3),  # bogus: tcp.len 58 from offset 12, analysed unseen
+        c2s(1101, 5001, PSH | ACK, b"c" * 50),  # out of order after the bogus segment's 58 bytes
+        s2c(5001, 1151, ACK),
+        c2s(1151, 5001, ACK, b"d" * 20, off=15),  # short: a 60-byte header in 40 bytes
+        c2s(7000, 0, SYN, off=0, sport=40001),  # a bogus SYN opens a stream
+        s2c(9000, 7001, SYN | ACK, dport=40001),
+        c2s(7001, 9001, ACK, sport=40001),
+        c2s(3000, 0, SYN, b"xx", off=4),  # a bogus SYN with a new ISN reopens the first 4-tuple
+        s2c(8000, 3001, SYN | ACK),
+        c2s(3001, 8001, ACK),
+        c2s(500, 600, ACK, b"\x00" * 4, off=12, sport=40002),  # a short pure ACK opens a stream
+        c2s(500, 600, ACK, b"z" * 10, sport=40002),
+        ether(cut + b"\x00" * 10),  # Ethernet padding is no TCP header: no stream
+        c2s(100, 0, SYN | 0xE00, sport=40004),  # reserved bits: sound headers all the same
+        s2c(200, 101, SYN | ACK | 0x100, dport=40004),
+        c2s(101, 201, ACK | 0xA00, b"q" * 5, sport=40004),
+        c2s(3011, 8001, FIN | ACK, off=2),  # a bogus FIN
+        s2c(8001, 3001, ACK, off=14),  # a short ACK: completeness ACK
+        c2s(3001, 8001, ACK, b"e" * 10),
+        s2c(8001, 3011, FIN | ACK),
     ]

@@ -195,13 +195,16 @@ def test_frame_numbers_count_every_frame_and_every_skip_has_a_reason() -> None:
     udp = g.ether(g.ipv4(b"\x00" * 8, proto=17))
     frag = g.ether(g.ipv4(b"\x00" * 16, frag=0x0010))  # offset 128 bytes: a later fragment
     cut = g.ether(g.ipv4(g.tcp())[:30])  # snap length left 10 bytes of TCP
-    bad = g.ether(g.ipv4(g.tcp(data_offset=3)))
-    frames = [arp, g.ether(ONE), udp, frag, cut, bad, g.ether(ONE)]
+    bad_ip = bytearray(g.ether(ONE))
+    bad_ip[14] = 0x44  # IHL 4: an IPv4 header shorter than 20 bytes
+    bogus = g.ether(g.ipv4(g.tcp(data_offset=3)))  # a TCP header Wireshark dissects in part: still a segment
+    frames = [arp, g.ether(ONE), udp, frag, cut, bytes(bad_ip), g.ether(ONE), bogus]
     recs = g.records(frames)
     recs[4].orig_len = 54
     segs, stats = read(g.pcap(recs), keep_skipped=True)
-    assert [s.frame for s in segs] == [2, 7]
-    assert stats.frames == 7
+    assert [s.frame for s in segs] == [2, 7, 8]
+    assert [s.header_error for s in segs] == [0, 0, 1]
+    assert stats.frames == 8
     assert stats.skipped_frames == [
         (1, SkipReason.NOT_IP),
         (3, SkipReason.NOT_TCP),

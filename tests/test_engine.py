@@ -143,6 +143,7 @@ _packet = st.fixed_dictionaries(
         "gap_us": st.sampled_from([0, 1, 300, 5000, 200_000, -50]),
         "same_ipid": st.booleans(),
         "snap": st.sampled_from([None, None, None, 54, 60, 70]),
+        "data_offset": st.sampled_from([None] * 12 + [0, 3, 4, 15]),  # bogus and short headers
     }
 )
 
@@ -170,7 +171,9 @@ def _build(spec: list[dict[str, Any]], isn: int, link: str) -> bytes:
             "mss": pg.opt_mss(1400),
             "cut": pg.opt_mss(1460) + pg.opt_ws(2) + pg.opt_ts(1, 2),
         }[p["opts"]]
-        seg = pg.tcp(sport, dport, seqs[(f, r)], acks[(f, 1 - r)], p["flags"], p["win"], opts, b"x" * p["len"])
+        seg = pg.tcp(
+            sport, dport, seqs[(f, r)], acks[(f, 1 - r)], p["flags"], p["win"], opts, b"x" * p["len"], p["data_offset"]
+        )
         a, b = ("10.0.0.1", "10.0.0.2") if not r else ("10.0.0.2", "10.0.0.1")
         if link == "ipv6":
             pkt = pg.ether(pg.ipv6(seg, "fd00::" + a[-1], "fd00::" + b[-1]), ethertype=0x86DD)
@@ -435,10 +438,37 @@ def test_built_pcapng_from_a_slow_pipe_identical(monkeypatch: pytest.MonkeyPatch
         assert docs[0] == docs[1], name
 
 
+# --- hostile and tunnelled frames (the decoders' cases, tests/test_decode.py) ------------------------------------
+
+
+def _decode_cases() -> dict[str, bytes]:
+    """Built by code: tunnels Wireshark follows and frames it does not decode as TCP; every encapsulation nested
+    once, at the decoder's bound, one past it and thousands of levels deep."""
+    from test_decode import DEEPEST
+
+    cases = {
+        "tunnels": pg.pcap(pg.records(pg.tunnel_frames())),
+        "bogus_headers": pg.pcap(pg.records(pg.bogus_header_frames())),
+    }
+    for kind, deepest in DEEPEST.items():
+        frames = [pg.nested(kind, n) for n in (1, deepest, deepest + 1, 3 * deepest)]
+        cases["nested_" + kind] = pg.pcap(pg.records(frames))
+    return cases
+
+
+DECODE_CASES = sorted(_decode_cases())
+
+
+@pytest.mark.parametrize("name", DECODE_CASES)
+def test_decode_cases_identical(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    doc = json.loads(_assert_same(_write(tmp_path, _decode_cases()[name]), monkeypatch))
+    assert doc["flows"]
+
+
 @pytest.mark.parametrize(
     "name",
     ["lossy_bulk.pcap", "vlan.pcap", "echo_snaplen.pcap", "echo_ipv6.pcapng", "built:interleaved_interfaces",
-     "built:two_sections", "built:other_blocks"],
+     "built:two_sections", "built:other_blocks", "decode:tunnels", "decode:nested_l2tp", "decode:bogus_headers"],
 )  # fmt: skip
 def test_damaged_bytes_identical(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Random byte damage anywhere after the file header (seeded): never a crash, and the same accounting,
@@ -448,6 +478,9 @@ def test_damaged_bytes_identical(name: str, tmp_path: Path, monkeypatch: pytest.
     if name.startswith("built:"):
         name = name[6:] + ".pcapng"
         data = _pcapng_cases()[name[:-7]]
+    elif name.startswith("decode:"):
+        name = name[7:] + ".pcap"
+        data = _decode_cases()[name[:-5]]
     else:
         data = (SAMPLES / name).read_bytes()
     rng = random.Random(name)

@@ -1,0 +1,234 @@
+"""The frame decoders against Wireshark on hostile and tunnelled frames built by code (tests/pcapgen.py).
+
+tshark is the oracle where it is installed (these tests run it; without it the oracle half skips with a reason):
+the frames tshark calls TCP are the frames we decode, with the same ``tcp.stream``. Every case also runs
+through both engines (TCPTRACE_ENGINE=python and =c), which must agree.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pcapgen as g
+import pytest
+
+from tcptrace import stats
+from tcptrace.capture import MAX_LAYERS, MAX_VLAN_TAGS, open_capture
+from tcptrace.flow import FlowTracker
+from tcptrace.model import SkipReason
+
+TSHARK = shutil.which("tshark")
+needs_tshark = pytest.mark.skipif(TSHARK is None, reason="tshark is not installed: no Wireshark oracle to compare with")
+
+
+def tshark_streams(path: Path) -> dict[int, int]:
+    """frame -> tcp.stream of every frame tshark dissects as TCP (with a stream)."""
+    assert TSHARK is not None
+    out = subprocess.run(
+        [TSHARK, "-r", str(path), "-T", "fields", "-e", "frame.number", "-e", "tcp.stream"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    rows = (line.split("\t") for line in out.splitlines())
+    return {int(frame): int(stream) for frame, stream in rows if stream}
+
+
+def our_streams(path: Path) -> tuple[dict[int, int], list[tuple[int, SkipReason]]]:
+    cap = open_capture(path, keep_skipped=True)
+    tracker = FlowTracker()
+    streams = {}
+    for seg in cap:
+        tracker.feed(seg)
+        streams[seg.frame] = seg.stream
+    return streams, list(cap.stats.skipped_frames or [])
+
+
+def both_engines(path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
+    """The flow documents and accounting from the Python reference and from the C engine: they must be equal."""
+    docs = []
+    for engine in ("python", "c"):
+        if engine == "c" and stats.engine_module() is None:
+            continue
+        monkeypatch.setenv("TCPTRACE_ENGINE", engine)
+        summaries, cap_stats = stats.summarize(path)
+        docs.append(json.dumps({"flows": [s.to_dict() for s in summaries], "stats": cap_stats.as_dict()}))
+    monkeypatch.delenv("TCPTRACE_ENGINE")
+    assert all(d == docs[0] for d in docs)
+    result: dict[str, object] = json.loads(docs[0])
+    return result
+
+
+def _write(tmp_path: Path, frames: list[bytes], name: str = "t.pcap") -> Path:
+    path = tmp_path / name
+    path.write_bytes(g.pcap(g.records(frames)))
+    return path
+
+
+# --- nesting -------------------------------------------------------------------------------------------------
+
+# The deepest nesting Wireshark still decodes as TCP: fewer than MAX_LAYERS (500) protocol layers before TCP,
+# "frame" included. An Ethernet frame brings frame, eth, ethertype and the innermost IP header (4); each level
+# adds its layers (tshark's frame.protocols): IP-in-IP 1, GRE 2 (ip, gre), GRE + Ethernet 4, VXLAN 5 (ip, udp,
+# vxlan, eth, ethertype), an 802.1Q tag 2 (vlan, ethertype) but at most MAX_VLAN_TAGS of them per frame.
+DEEPEST = {
+    "ipip": 495,
+    "ip6in6": 495,
+    "gre": 247,
+    "gre_eth": 123,
+    "gre_mpls": 165,
+    "erspan_ii": 99,
+    "erspan_i": 99,
+    "pptp": 165,
+    "vxlan": 99,
+    "gtp_u": 165,
+    "geneve": 165,
+    "l2tp": 123,
+    "ah": 247,
+    "ieee8021ad": 494,  # pairs of S-tags are one layer pair (packet-ieee8021ah.c)
+    "ieee8021q": MAX_VLAN_TAGS,
+    "vntag": 247,
+}
+
+
+def test_layer_bounds_are_wiresharks() -> None:
+    assert (MAX_LAYERS, MAX_VLAN_TAGS) == (500, 20)  # prefs.c gui.max_tree_depth; packet-vlan.c
+    assert set(DEEPEST) == set(g.ENCAPSULATIONS)
+
+
+@pytest.mark.parametrize("kind", sorted(DEEPEST))
+def test_nesting_at_the_bound_and_one_past(kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Built by code: a TCP SYN inside DEEPEST[kind] levels of one encapsulation is decoded; one level more is
+    counted as too deeply nested, never an exception."""
+    deepest = DEEPEST[kind]
+    path = _write(tmp_path, [g.nested(kind, deepest), g.nested(kind, deepest + 1), g.nested(kind, 1)])
+    streams, skipped = our_streams(path)
+    assert streams == {1: 0, 3: 0}
+    assert skipped == [(2, SkipReason.TOO_DEEP)]
+    doc = both_engines(path, monkeypatch)
+    assert doc["stats"]["skipped"] == {"too_deep": 1}  # type: ignore[index]
+    if TSHARK is not None:
+        assert tshark_streams(path) == streams
+
+
+@pytest.mark.parametrize(("kind", "levels"), [("ipip", 3000), ("gre_eth", 1500), ("ieee8021ad", 5000)])
+def test_thousands_of_levels_cost_no_recursion(kind: str, levels: int, tmp_path: Path) -> None:
+    """Built by code: frames nested far beyond the bound (up to ~60 KB) are counted, not a RecursionError."""
+    _, skipped = our_streams(_write(tmp_path, [g.nested(kind, levels)]))
+    assert skipped == [(1, SkipReason.TOO_DEEP)]
+
+
+@needs_tshark
+def test_mixed_nesting_at_the_bound_equals_tshark(tmp_path: Path) -> None:
+    """Built by code: tunnels of different kinds inside one another count their layers as Wireshark does."""
+    inner = g.nested("vxlan", 20)  # an Ethernet frame: 4 + 100 layers
+    packet = inner[14:]
+    for kind in ("gre_eth", "l2tp", "ipip", "pptp"):
+        for _ in range(20):
+            packet = g.ENCAPSULATIONS[kind](packet)
+    frames = [g.ether(packet)]  # 4 + 100 + 80 + 80 + 20 + 60 = 344 layers
+    for extra in range(150, 160):
+        p = packet
+        for _ in range(extra):
+            p = g.ENCAPSULATIONS["ipip"](p)
+        frames.append(g.ether(p))
+    path = _write(tmp_path, frames)
+    streams, skipped = our_streams(path)
+    assert 1 in streams
+    assert skipped
+    assert tshark_streams(path) == streams
+
+
+# --- tunnels and headers Wireshark follows ----------------------------------------------------------------------
+
+
+def test_tunnels_wireshark_follows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Built by code: the same frames are TCP as in tshark, with the same tcp.stream; IPComp has its reason."""
+    path = _write(tmp_path, g.tunnel_frames())
+    streams, skipped = our_streams(path)
+    assert sorted(set(streams.values())) == list(range(8))
+    assert (6, SkipReason.COMPRESSED) in skipped
+    assert (7, SkipReason.COMPRESSED) in skipped
+    assert len(streams) + len(skipped) == len(g.tunnel_frames())
+    doc = both_engines(path, monkeypatch)
+    assert [f["packets"] for f in doc["flows"]] == [{"c2s": 1, "s2c": 1}] * 8  # type: ignore[index]
+    if TSHARK is not None:
+        assert tshark_streams(path) == streams
+
+
+# --- TCP headers Wireshark dissects only in part --------------------------------------------------------------
+
+_ANALYSIS = ("retransmission", "fast_retransmission", "spurious_retransmission", "out_of_order", "lost_segment",
+             "ack_lost_segment", "duplicate_ack", "window_update", "window_full", "zero_window", "zero_window_probe",
+             "zero_window_probe_ack", "keep_alive", "keep_alive_ack", "reused_ports")  # fmt: skip
+
+
+def _tshark_rows(path: Path) -> dict[int, dict[str, str]]:
+    assert TSHARK is not None
+    fields = ["frame.number", "tcp.stream", "tcp.seq", "tcp.ack", "tcp.len", "tcp.window_size", "tcp.flags"]
+    fields += ["tcp.completeness", *(f"tcp.analysis.{a}" for a in _ANALYSIS)]
+    out = subprocess.run(
+        [TSHARK, "-r", str(path), "-T", "fields", *(x for f in fields for x in ("-e", f))],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    rows = {}
+    for line in out.splitlines():
+        r = line.split("\t")
+        if r[1]:
+            row = dict(zip(("stream", "seq", "ack", "len", "win", "flags", "completeness"), r[1:8], strict=True))
+            row["analysis"] = ",".join(a for a, v in zip(_ANALYSIS, r[8:], strict=True) if v)
+            rows[int(r[0])] = row
+    return rows
+
+
+def test_bogus_headers_get_their_streams(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Built by code: a TCP header with a data offset below 5 words or beyond the IP payload keeps its
+    tcp.stream (so later streams are numbered as in Wireshark), counts as a packet of its stream, and gets what
+    packet-tcp.c gives it: a bogus offset is analysed (its flags are not shown), a short segment is not."""
+    from tcptrace.analysis import analysis_names
+    from tcptrace.engine import Pipeline
+    from tcptrace.vocab import HDR_BOGUS_LENGTH, HDR_SHORT_SEGMENT
+
+    path = _write(tmp_path, g.bogus_header_frames())
+    monkeypatch.setenv("TCPTRACE_ENGINE", "python")
+    pipeline = Pipeline(path)
+    ours = {}
+    completeness_after = {}
+    for seg in pipeline:
+        ours[seg.frame] = seg
+        completeness_after[seg.frame] = pipeline.flow(seg.stream).summary.completeness
+    streams = {frame: seg.stream for frame, seg in ours.items()}
+    assert list(streams.values()) == [0] * 8 + [1] * 3 + [2] * 3 + [3] * 2 + [4] * 3 + [2] * 4
+    assert 17 not in streams
+    errors = {frame: seg.header_error for frame, seg in ours.items() if seg.header_error}
+    bogus, short = HDR_BOGUS_LENGTH, HDR_SHORT_SEGMENT
+    assert errors == {5: bogus, 8: short, 9: bogus, 12: bogus, 15: short, 21: bogus, 22: short}
+    assert (ours[5].len, ours[9].len, ours[8].len, ours[8].seq) == (58, 20, 0, 1151)  # short: raw numbers
+    assert analysis_names(ours[6].analysis) == ("out_of_order",)  # the bogus segment's 58 bytes were analysed
+    doc = both_engines(path, monkeypatch)
+    flows = doc["flows"]
+    assert [f["packets"] for f in flows][:2] == [{"c2s": 6, "s2c": 2}, {"c2s": 2, "s2c": 1}]  # type: ignore[index]
+    assert doc["stats"]["skipped"] == {"malformed": 1}  # type: ignore[index]
+    if TSHARK is None:
+        return
+    theirs = _tshark_rows(path)
+    assert {frame: int(row["stream"]) for frame, row in theirs.items()} == streams
+    blanks = {0: (), bogus: ("ack", "win", "flags"), short: ("len",)}
+    for frame, seg in ours.items():
+        row = theirs[frame]
+        mine = {"seq": seg.seq, "ack": seg.ack, "len": seg.len, "win": seg.win, "flags": f"0x{seg.flags:04x}"}
+        assert tuple(k for k in mine if row[k] == "") == blanks[seg.header_error], frame
+        assert {k: str(v) for k, v in mine.items() if row[k]} == {k: row[k] for k in mine if row[k]}, frame
+        assert ",".join(analysis_names(seg.analysis)) == row["analysis"], frame
+    # tcp.completeness as tshark shows it on a packet is its stream's value before that packet: ours after the
+    # stream's previous packet
+    previous: dict[int, int] = {}
+    for frame, seg in ours.items():
+        if seg.stream in previous:
+            assert str(completeness_after[previous[seg.stream]]) == theirs[frame]["completeness"], frame
+        previous[seg.stream] = frame
