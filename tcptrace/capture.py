@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import enum
 import os
 import stat
 import struct
@@ -80,6 +81,29 @@ _u32be = struct.Struct("!I").unpack_from
 _ipv4_hdr = struct.Struct("!BBHHHBB").unpack_from  # ver/ihl, tos, total length, id, flags/frag, ttl, proto
 _ipv6_hdr = struct.Struct("!HBB").unpack_from  # payload length, next header, hop limit (at offset 4)
 _tcp_hdr = struct.Struct("!HHIIHH").unpack_from  # sport, dport, seq, ack, offset/flags, window
+
+
+# Warnings of one kind beyond the first few are counted, not kept: a million frames naming an undescribed interface
+# leave five lines and one summary line at the end (docs/limits.md, "Reading").
+WARNINGS_PER_KIND = 5
+
+
+class WarningKind(enum.Enum):
+    """What a reader warning is about: the key :meth:`CaptureReader._warn` counts warnings by. The value is the
+    summary line's description, after "... and N more like this: "."""
+
+    PCAP_DAMAGED_CAPLEN = "record headers claiming more than 64 MiB"
+    PCAP_CUT_HEADER = "captures cut inside a record header"
+    PCAP_CUT_FRAME = "captures cut inside a frame"
+    GZIP_DAMAGED = "damaged compressed data"
+    PCAPNG_CUT_BLOCK_HEADER = "captures cut inside a pcapng block header"
+    PCAPNG_CUT_SECTION_HEADER = "captures cut inside a section header"
+    PCAPNG_DAMAGED_SECTION_HEADER = "damaged section headers"
+    PCAPNG_DAMAGED_BLOCK = "damaged pcapng blocks"
+    PCAPNG_CUT_BLOCK = "captures cut inside a pcapng block"
+    DAMAGED_INTERFACE = "damaged interface description blocks"
+    UNDESCRIBED_INTERFACE = "frames naming an interface that was never described"
+    UNSUPPORTED_LINK = "interfaces of link types tcptrace cannot decode"
 
 
 @dataclass
@@ -215,6 +239,8 @@ class CaptureReader:
         self._close = close
         self._raw = stream
         self.stats = CaptureStats()
+        self._warned: dict[WarningKind, int] = {}  # warnings of each kind so far (stats.warnings keeps the first few)
+        self._warnings_settled = False
         self._progress = PROGRESS.get()
         self._read_bytes = 0
         self._next_report = 0
@@ -340,6 +366,7 @@ class CaptureReader:
             stats.frames = frame
 
     def close(self) -> None:
+        self._settle_warnings()
         if self._close:
             self._raw.close()
 
@@ -351,26 +378,42 @@ class CaptureReader:
 
     # --- reading helpers -------------------------------------------------------------------------------
 
-    def _warn(self, message: str) -> None:
-        self.stats.warnings.append(message)
+    def _warn(self, kind: WarningKind, message: str) -> None:
+        """Keep ``message`` if it is one of the first :data:`WARNINGS_PER_KIND` of its ``kind``, else count it for
+        the summary line :meth:`_settle_warnings` adds at the end."""
+        n = self._warned[kind] = self._warned.get(kind, 0) + 1
+        if n <= WARNINGS_PER_KIND:
+            self.stats.warnings.append(message)
+
+    def _settle_warnings(self) -> None:
+        """One line per kind of warning that came more than :data:`WARNINGS_PER_KIND` times, once, at the end."""
+        if self._warnings_settled:
+            return
+        self._warnings_settled = True
+        for kind, n in self._warned.items():
+            if n > WARNINGS_PER_KIND:
+                self.stats.warnings.append(f"... and {n - WARNINGS_PER_KIND} more like this: {kind.value}")
 
     # The pcap record walk's three ways to stop early, shared by the Python loop and the C engine's driver.
     def _warn_damaged_caplen(self, frame: int, caplen: int) -> None:
         self._warn(
+            WarningKind.PCAP_DAMAGED_CAPLEN,
             f"record header of frame {frame + 1} claims {caplen} captured bytes: the file is damaged "
-            f"there; read the {frame} frames before it"
+            f"there; read the {frame} frames before it",
         )
 
     def _warn_cut_header(self, frame: int, have: int, rec_hdr_len: int) -> None:
         self._warn(
+            WarningKind.PCAP_CUT_HEADER,
             f"capture cut in the middle of the record header of frame {frame + 1} "
-            f"({have} of {rec_hdr_len} bytes); read the {frame} frames before it"
+            f"({have} of {rec_hdr_len} bytes); read the {frame} frames before it",
         )
 
     def _warn_cut_frame(self, frame: int, have: int, caplen: int) -> None:
         self._warn(
+            WarningKind.PCAP_CUT_FRAME,
             f"capture cut in the middle of frame {frame + 1} ({have} of {caplen} bytes); "
-            f"read the {frame} frames before it"
+            f"read the {frame} frames before it",
         )
 
     def _read(self, n: int, at_least: int | None = None) -> bytes:
@@ -388,7 +431,7 @@ class CaptureReader:
             and not self._gzip_warned
         ):
             self._gzip_warned = True
-            self._warn(f"gzip: {gz.damaged}; read what came before")
+            self._warn(WarningKind.GZIP_DAMAGED, f"gzip: {gz.damaged}; read what came before")
         if self._progress is not None:
             self._report(len(data), not data)
         return data
@@ -585,7 +628,7 @@ class CaptureReader:
     def _pcapng_idb(self, body: bytes, order: str, number: int) -> tuple[_LinkDecoder | None, int, int, int, int]:
         """Decode an Interface Description Block: link type, snap length, timestamp resolution and offset."""
         if len(body) < 12:
-            self._warn(f"interface {number}: damaged description block")
+            self._warn(WarningKind.DAMAGED_INTERFACE, f"interface {number}: damaged description block")
             self.stats.linktypes[number] = -1
             return None, 1000, 1, 0, 0
         linktype, _reserved, snaplen = struct.unpack_from(order + "HHI", body, 0)
@@ -683,7 +726,9 @@ class _PcapngWalk:
         hdr = read(8)
         if len(hdr) < 8:
             if hdr:
-                reader._warn(f"capture cut inside a pcapng block header after frame {frame}")
+                reader._warn(
+                    WarningKind.PCAPNG_CUT_BLOCK_HEADER, f"capture cut inside a pcapng block header after frame {frame}"
+                )
             self.done = True
             return None
         btype_raw = hdr[:4]
@@ -693,7 +738,9 @@ class _PcapngWalk:
             if len(bom) < 4:
                 if frame == 0:
                     raise TruncatedCapture(f"{reader.name}: the pcapng section header is cut short")
-                reader._warn(f"capture cut inside a section header after frame {frame}")
+                reader._warn(
+                    WarningKind.PCAPNG_CUT_SECTION_HEADER, f"capture cut inside a section header after frame {frame}"
+                )
                 self.done = True
                 return None
             if bom == b"\x4d\x3c\x2b\x1a":
@@ -703,7 +750,10 @@ class _PcapngWalk:
             else:
                 if frame == 0:
                     raise NotACapture(f"{reader.name}: pcapng section header has a bad byte-order magic")
-                reader._warn(f"damaged pcapng section header after frame {frame}; stopped reading there")
+                reader._warn(
+                    WarningKind.PCAPNG_DAMAGED_SECTION_HEADER,
+                    f"damaged pcapng section header after frame {frame}; stopped reading there",
+                )
                 self.done = True
                 return None
             self.order = order
@@ -711,14 +761,19 @@ class _PcapngWalk:
             if blen < 28 or blen % 4:
                 if frame == 0:
                     raise NotACapture(f"{reader.name}: pcapng section header has a bad length ({blen})")
-                reader._warn(f"damaged pcapng section header after frame {frame}; stopped reading there")
+                reader._warn(
+                    WarningKind.PCAPNG_DAMAGED_SECTION_HEADER,
+                    f"damaged pcapng section header after frame {frame}; stopped reading there",
+                )
                 self.done = True
                 return None
             body = read(blen - 12)
             if len(body) < blen - 12:
                 if frame == 0 and not self.interfaces:
                     raise TruncatedCapture(f"{reader.name}: the pcapng section header is cut short")
-                reader._warn(f"capture cut inside a section header after frame {frame}")
+                reader._warn(
+                    WarningKind.PCAPNG_CUT_SECTION_HEADER, f"capture cut inside a section header after frame {frame}"
+                )
                 self.done = True
                 return None
             self.iface_base += len(self.interfaces)
@@ -729,15 +784,17 @@ class _PcapngWalk:
         btype, blen = struct.unpack(order + "II", hdr)
         if blen < 12 or blen % 4 or blen > 0x4000000:
             reader._warn(
-                f"damaged pcapng block (type {btype:#x}, length {blen}) after frame {frame}; stopped reading there"
+                WarningKind.PCAPNG_DAMAGED_BLOCK,
+                f"damaged pcapng block (type {btype:#x}, length {blen}) after frame {frame}; stopped reading there",
             )
             self.done = True
             return None
         body = read(blen - 8)
         if len(body) < blen - 8:
             reader._warn(
+                WarningKind.PCAPNG_CUT_BLOCK,
                 f"capture cut in the middle of a pcapng block after frame {frame} "
-                f"({len(body) + 8} of {blen} bytes); read the {frame} frames before it"
+                f"({len(body) + 8} of {blen} bytes); read the {frame} frames before it",
             )
             self.done = True
             return None
@@ -773,7 +830,10 @@ class _PcapngWalk:
         frame += 1
         self.frame = stats.frames = frame
         if iface >= len(interfaces):
-            reader._warn(f"frame {frame} names interface {iface}, which was never described; skipped")
+            reader._warn(
+                WarningKind.UNDESCRIBED_INTERFACE,
+                f"frame {frame} names interface {iface}, which was never described; skipped",
+            )
             skip(frame, SkipReason.MALFORMED)
             return None
         decode, mult, div, off_ns, _snap = interfaces[iface]
@@ -781,7 +841,10 @@ class _PcapngWalk:
             lt = stats.linktypes[iface_base + iface]
             if lt not in self._warned_unsupported:
                 self._warned_unsupported.add(lt)
-                reader._warn(str(UnsupportedLinkType(lt, iface_base + iface)) + "; its frames are skipped")
+                reader._warn(
+                    WarningKind.UNSUPPORTED_LINK,
+                    str(UnsupportedLinkType(lt, iface_base + iface)) + "; its frames are skipped",
+                )
             skip(frame, SkipReason.UNSUPPORTED_LINK)
             return None
         end = data_off + caplen
