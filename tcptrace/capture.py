@@ -57,6 +57,7 @@ _PCAP_MAGICS: dict[bytes, tuple[str, bool, int]] = {
     b"\xa1\xb2\xcd\x34": (">", False, 24),
 }
 _PCAPNG_SHB = b"\x0a\x0d\x0d\x0a"
+_IDB_OPTIONS = {9: "if_tsresol", 14: "if_tsoffset"}  # the interface description options the reader uses, by code
 _GZIP_MAGIC = b"\x1f\x8b"
 
 # Link types (tcpdump.org/linktypes.html). RAW is 101 in files; 12 and 14 are the historical DLT values.
@@ -102,6 +103,7 @@ class WarningKind(enum.Enum):
     PCAPNG_DAMAGED_BLOCK = "damaged pcapng blocks"
     PCAPNG_CUT_BLOCK = "captures cut inside a pcapng block"
     DAMAGED_INTERFACE = "damaged interface description blocks"
+    DAMAGED_INTERFACE_OPTION = "damaged interface description options"
     UNDESCRIBED_INTERFACE = "frames naming an interface that was never described"
     UNSUPPORTED_LINK = "interfaces of link types tcptrace cannot decode"
 
@@ -394,6 +396,12 @@ class CaptureReader:
             if n > WARNINGS_PER_KIND:
                 self.stats.warnings.append(f"... and {n - WARNINGS_PER_KIND} more like this: {kind.value}")
 
+    def _warn_short_option(self, number: int, code: int, olen: int, need: int) -> None:
+        self._warn(
+            WarningKind.DAMAGED_INTERFACE_OPTION,
+            f"interface {number}: option {_IDB_OPTIONS[code]} has {olen} bytes, not {need}; ignored",
+        )
+
     # The pcap record walk's three ways to stop early, shared by the Python loop and the C engine's driver.
     def _warn_damaged_caplen(self, frame: int, caplen: int) -> None:
         self._warn(
@@ -626,7 +634,11 @@ class CaptureReader:
             return False
 
     def _pcapng_idb(self, body: bytes, order: str, number: int) -> tuple[_LinkDecoder | None, int, int, int, int]:
-        """Decode an Interface Description Block: link type, snap length, timestamp resolution and offset."""
+        """Decode an Interface Description Block: link type, snap length, timestamp resolution and offset.
+
+        An option that runs past the end of the block (its length is damaged) is ignored with a warning, and so is
+        every option after it, which cannot be found; the interface keeps its link type and the options before.
+        An ``if_tsresol`` or ``if_tsoffset`` too short for its value is ignored with a warning too."""
         if len(body) < 12:
             self._warn(WarningKind.DAMAGED_INTERFACE, f"interface {number}: damaged description block")
             self.stats.linktypes[number] = -1
@@ -638,19 +650,31 @@ class CaptureReader:
         pos, end = 8, len(body) - 4  # options run up to the trailing block length
         while pos + 4 <= end:
             code, olen = struct.unpack_from(order + "HH", body, pos)
-            val = body[pos + 4 : pos + 4 + olen]
             if code == 0:
                 break
-            if code == 9 and olen >= 1:  # if_tsresol
-                res = val[0]
-                if res & 0x80:  # power of two
-                    mult, div = 1_000_000_000, 1 << (res & 0x7F)
-                elif res <= 9:
-                    mult, div = 10 ** (9 - res), 1
+            if pos + 4 + olen > end:
+                self._warn(
+                    WarningKind.DAMAGED_INTERFACE_OPTION,
+                    f"interface {number}: option {_IDB_OPTIONS.get(code, code)} claims {olen} bytes, past the end "
+                    "of its description block; ignored, with the options after it",
+                )
+                break
+            if code == 9:  # if_tsresol: one byte
+                if olen < 1:
+                    self._warn_short_option(number, code, olen, 1)
                 else:
-                    mult, div = 1, 10 ** (res - 9)
-            elif code == 14 and olen >= 8:  # if_tsoffset, seconds
-                off_ns = struct.unpack(order + "q", val[:8])[0] * 1_000_000_000
+                    res = body[pos + 4]
+                    if res & 0x80:  # power of two
+                        mult, div = 1_000_000_000, 1 << (res & 0x7F)
+                    elif res <= 9:
+                        mult, div = 10 ** (9 - res), 1
+                    else:
+                        mult, div = 1, 10 ** (res - 9)
+            elif code == 14:  # if_tsoffset: a signed 64-bit number of seconds
+                if olen < 8:
+                    self._warn_short_option(number, code, olen, 8)
+                else:
+                    off_ns = struct.unpack_from(order + "q", body, pos + 4)[0] * 1_000_000_000
             pos += 4 + ((olen + 3) & ~3)
         return _link_decoder(linktype), mult, div, off_ns, snaplen
 

@@ -92,3 +92,97 @@ def test_warnings_of_different_kinds_are_counted_apart(tmp_path: Path, monkeypat
         "... and 2 more like this: interfaces of link types tcptrace cannot decode",
         "... and 2 more like this: frames naming an interface that was never described",
     ]
+
+
+# --- interface description options that run past their block ----------------------------------------------------
+
+
+def _idb(linktype: int, options: bytes) -> bytes:
+    """An interface description block whose options are ``options``, raw (padded to 4 bytes, no end-of-options)."""
+    return pg.pcapng_block(1, struct.pack("<HHI", linktype, 0, 0) + options)
+
+
+def _opt(code: int, olen: int, value: bytes = b"") -> bytes:
+    """An option header claiming ``olen`` bytes, followed by ``value`` (which may be shorter)."""
+    return struct.pack("<HH", code, olen) + value
+
+
+PAST_END = "past the end of its description block; ignored, with the options after it"
+IDB_OPTION_CASES: dict[str, tuple[bytes, str, int]] = {  # options -> warning, if_tsresol the frames were read with
+    # the reported bug: struct.error, "unpack requires a buffer of 8 bytes"
+    "tsoffset_header_only": (_opt(14, 8), f"interface 0: option if_tsoffset claims 8 bytes, {PAST_END}", 6),
+    # its value would run 4 bytes into the block's trailing length (read as part of the offset before)
+    "tsoffset_half": (
+        _opt(14, 8, b"\x01\x00\x00\x00"),
+        f"interface 0: option if_tsoffset claims 8 bytes, {PAST_END}",
+        6,
+    ),
+    "tsresol_header_only": (_opt(9, 1), f"interface 0: option if_tsresol claims 1 bytes, {PAST_END}", 6),
+    "any_option_huge": (_opt(2, 0xFFFF, b"eth0"), f"interface 0: option 2 claims 65535 bytes, {PAST_END}", 6),
+    "tsoffset_short": (
+        _opt(14, 4, b"\x01\x00\x00\x00"),
+        "interface 0: option if_tsoffset has 4 bytes, not 8; ignored",
+        6,
+    ),
+    "tsresol_empty": (_opt(9, 0), "interface 0: option if_tsresol has 0 bytes, not 1; ignored", 6),
+    # the options before the damaged one still count: nanoseconds here
+    "after_a_good_option": (
+        _opt(9, 1, b"\x09\x00\x00\x00") + _opt(14, 8, b"\x00" * 4),
+        f"interface 0: option if_tsoffset claims 8 bytes, {PAST_END}",
+        9,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(IDB_OPTION_CASES))
+def test_idb_option_past_its_block_is_a_warning(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Built by code: one interface whose options are damaged, then a handshake and data on it. Never an exception:
+    the option is ignored with a warning naming the interface and the option, and the frames are read."""
+    from tcptrace.capture import open_capture
+
+    options, warning, tsresol = IDB_OPTION_CASES[name]
+    iface = pg.Iface(1, tsresol)
+    data = (
+        pg.pcapng_section([])
+        + _idb(1, options)
+        + b"".join(pg.pcapng_packet(r, iface) for r in _recs([pg.ether(p) for p in IP]))
+    )
+    path = _write(tmp_path, data, name + ".pcapng")
+    doc = _same(path, monkeypatch)
+    assert doc["stats"]["warnings"] == [warning]
+    assert doc["stats"]["tcp_segments"] == len(IP)
+    cap = open_capture(path)
+    unit = 10 ** (9 - tsresol)
+    assert [s.ts_ns for s in cap] == [t // unit * unit for t in (r.ts_ns for r in _recs(IP))]
+
+
+def test_random_damage_to_interface_descriptions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Built by code, damaged at random (seeded): interface descriptions with options, each byte of the section
+    header and descriptions possibly changed. Never anything but a CaptureError, and the same both ways."""
+    import random
+
+    from tcptrace.errors import CaptureError
+
+    ifaces = [pg.Iface(1, 9, 1_600_000_000), pg.Iface(113, 0x80 | 20, -86_400), pg.Iface(101, None, 7)]
+    head = pg.pcapng_section(ifaces)
+    recs = [pg.Rec(r.data, r.ts_ns, iface=i % 3) for i, r in enumerate(_recs(IP * 3))]
+    wrap = {0: pg.ether, 1: pg.sll, 2: lambda p: p}
+    body = b"".join(
+        pg.pcapng_packet(pg.Rec(wrap[r.iface](r.data), r.ts_ns, iface=r.iface), ifaces[r.iface]) for r in recs
+    )
+    rng = random.Random(13)
+    for i in range(60):
+        buf = bytearray(head)
+        for _ in range(rng.choice([1, 3, 10])):
+            buf[rng.randrange(28, len(buf))] = rng.randrange(256)
+        if i % 2:  # an option's length, most likely (2-byte aligned)
+            at = rng.randrange(14, len(buf) // 2) * 2
+            buf[at : at + 2] = rng.randrange(1 << 16).to_bytes(2, "little")
+        path = _write(tmp_path, bytes(buf) + body, f"d{i}.pcapng")
+        outcomes = []
+        for engine in _engines():
+            try:
+                outcomes.append(json.dumps(_doc(path, engine, monkeypatch), sort_keys=True))
+            except CaptureError as exc:
+                outcomes.append(f"{type(exc).__name__}: {exc}")
+        assert len(set(outcomes)) == 1, i
