@@ -1295,8 +1295,8 @@ static PyObject *walk_result(Py_ssize_t pos, long long frame, int status, long l
 /* Engine.feed_pcap(buf, pos, frame, big_endian, nano, rec_hdr_len, swapped, fcs_len, link_len, etype_off,
  *                  decode, skip[, iface]) -> (pos, frame, status, segments, truncated, first_ts or None)
  * Walks the complete pcap records of buf from pos (CaptureReader._pcap_records). status 0: the record at pos
- * is incomplete (read more); 1: its header claims more than 64 MiB (damaged file). link_len, etype_off, decode:
- * see Link. */
+ * is incomplete (read more); 1: its header claims more than MAX_BLOCK_BYTES (damaged file). link_len, etype_off,
+ * decode: see Link. */
 static PyObject *Engine_feed_pcap(Engine *e, PyObject *args) {
     Py_ssize_t pos;
     long long frame;
@@ -1327,7 +1327,7 @@ static PyObject *Engine_feed_pcap(Engine *e, PyObject *args) {
             caplen = origlen;
             origlen = t;
         }
-        if (caplen > 0x4000000) {
+        if (caplen > MAX_BLOCK_BYTES) {
             status = 1;
             break;
         }
@@ -1477,7 +1477,7 @@ static PyObject *Engine_feed_pcapng(Engine *e, PyObject *args, PyObject *kwds) {
             break;
         }
         uint32_t btype = rd32(h, big), blen = rd32(h + 4, big);
-        if (blen < 12 || blen % 4 || blen > 0x4000000) {
+        if (blen < 12 || blen % 4 || blen > MAX_BLOCK_BYTES) {
             status = 1;
             break;
         }

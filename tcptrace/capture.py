@@ -36,6 +36,7 @@ from typing import Any, BinaryIO, NamedTuple
 
 from .errors import CaptureError, NotACapture, TruncatedCapture, UnsupportedLinkType
 from .model import Segment, SkipReason
+from .vocab import MAX_BLOCK_BYTES
 
 # Progress reporting, for a caller that wants it (the CLI, on a terminal): called with (bytes of the input read so
 # far, its size or None for a pipe, finished) at most once per PROGRESS_STEP bytes and once at the end. The
@@ -45,6 +46,7 @@ PROGRESS: contextvars.ContextVar[Progress | None] = contextvars.ContextVar("tcpt
 PROGRESS_STEP = 4 << 20
 
 CHUNK_SIZE = 1 << 20
+INFLATE_STEP = 4 << 20  # gzip: the most one zlib call inflates (docs/limits.md)
 
 # pcap magics (as read little-endian from the first four bytes) -> (byte order, nanosecond?, record header size)
 _PCAP_MAGICS: dict[bytes, tuple[str, bool, int]] = {
@@ -93,7 +95,7 @@ class WarningKind(enum.Enum):
     """What a reader warning is about: the key :meth:`CaptureReader._warn` counts warnings by. The value is the
     summary line's description, after "... and N more like this: "."""
 
-    PCAP_DAMAGED_CAPLEN = "record headers claiming more than 64 MiB"
+    PCAP_DAMAGED_CAPLEN = "record headers claiming too many captured bytes"
     PCAP_CUT_HEADER = "captures cut inside a record header"
     PCAP_CUT_FRAME = "captures cut inside a frame"
     GZIP_DAMAGED = "damaged compressed data"
@@ -138,56 +140,77 @@ class CaptureStats:
 
 class _GzipStream:
     """Incremental gzip decompression that, unlike ``gzip.GzipFile``, hands out everything it could
-    decompress before a truncated or damaged tail (then sets ``damaged``). Concatenated members are read."""
+    decompress before a truncated or damaged tail (then sets ``damaged``). Concatenated members are read.
+
+    Memory stays bounded whatever the compressed data holds: zlib inflates at most what was asked for, and at most
+    :data:`INFLATE_STEP` bytes per call (``max_length``), keeping the compressed input it has not reached; a
+    4 MB file that inflates to gigabytes of zeros costs what the reader asks for, not gigabytes."""
 
     def __init__(self, raw: BinaryIO, head: bytes) -> None:
         self._raw = raw
-        self._pending = head
         self._z = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        self._out = bytearray()
+        self._in = head  # compressed bytes zlib has not taken yet
+        self._full = False  # the last inflate filled its max_length: zlib may have more output without more input
+        self._out = b""  # inflated bytes, handed out from _pos on
+        self._pos = 0
         self._eof = False
         self.damaged: str | None = None
 
-    def _fill(self, n: int) -> None:
-        while len(self._out) < n and not self._eof:
-            data = self._pending or _read_some(self._raw, CHUNK_SIZE // 4, 1)
-            self._pending = b""
-            if not data:
-                if not self._z.eof:
+    def _fill(self, at_least: int, limit: int) -> None:
+        """Inflate until ``at_least`` bytes are ready (or the data ends), never beyond ``limit`` ready bytes."""
+        ready = len(self._out) - self._pos
+        parts = []
+        while ready < at_least and not self._eof:
+            z = self._z
+            if z.eof:  # the end of a gzip member: a clean end of file unless more bytes follow (another member)
+                rest = z.unused_data or self._in or _read_some(self._raw, CHUNK_SIZE // 4, 1)
+                if not rest:
+                    self._eof = True
+                    break
+                self._z = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                self._in, self._full = rest, False
+                continue
+            if not self._in and not self._full:
+                self._in = _read_some(self._raw, CHUNK_SIZE // 4, 1)
+                if not self._in:
                     self.damaged = "the compressed data ends early"
-                self._eof = True
-                break
+                    self._eof = True
+                    break
+            want = min(limit - ready, INFLATE_STEP)
             try:
-                self._out += self._z.decompress(data)
-                while self._z.eof and self._z.unused_data:  # another gzip member follows
-                    rest = self._z.unused_data
-                    self._z = zlib.decompressobj(16 + zlib.MAX_WBITS)
-                    self._out += self._z.decompress(rest)
+                chunk = z.decompress(self._in, want)
             except zlib.error as exc:
                 self.damaged = f"damaged compressed data ({exc})"
                 self._eof = True
-            if self._z.eof and not self._z.unused_data:
-                # End of a member: a clean end of file unless more bytes follow.
-                more = _read_some(self._raw, CHUNK_SIZE // 4, 1)
-                if not more:
-                    self._eof = True
-                else:
-                    self._pending = more
-                    self._z = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                break
+            self._in = z.unconsumed_tail
+            self._full = len(chunk) == want
+            if chunk:
+                parts.append(chunk)
+                ready += len(chunk)
+        if parts:
+            if self._pos < len(self._out):
+                parts.insert(0, self._out[self._pos :])
+            self._out = parts[0] if len(parts) == 1 else b"".join(parts)
+            self._pos = 0
+
+    def _take(self, n: int) -> bytes:
+        out, pos = self._out, self._pos
+        if pos == 0 and n >= len(out):
+            self._out = b""
+            return out
+        self._pos = pos + n
+        return out[pos : pos + n]
 
     def read(self, n: int) -> bytes:
-        self._fill(n)
-        out = bytes(self._out[:n])
-        del self._out[:n]
-        return out
+        self._fill(n, n)
+        return self._take(n)
 
     def read1(self, n: int) -> bytes:
         """What is available now (at least one byte unless at the end): a slow compressed pipe is not waited on."""
-        if not self._out:
-            self._fill(1)
-        out = bytes(self._out[:n])
-        del self._out[:n]
-        return out
+        if self._pos >= len(self._out):
+            self._fill(1, max(n, INFLATE_STEP))
+        return self._take(n)
 
 
 def _read_some(stream: BinaryIO, n: int, at_least: int) -> bytes:
@@ -508,7 +531,7 @@ class CaptureReader:
                     caplen, origlen = origlen, caplen
                 start = pos + rec_hdr_len
                 end = start + caplen
-                if caplen > 0x4000000:  # 64 MiB: no real link layer has such frames; the record header is damaged
+                if caplen > MAX_BLOCK_BYTES:  # no real link layer has such frames: the record header is damaged
                     self._warn_damaged_caplen(frame, caplen)
                     return
                 if end > buflen:
@@ -782,7 +805,7 @@ class _PcapngWalk:
                 return None
             self.order = order
             (blen,) = struct.unpack(order + "I", hdr[4:8])
-            if blen < 28 or blen % 4:
+            if blen < 28 or blen % 4 or blen > MAX_BLOCK_BYTES:
                 if frame == 0:
                     raise NotACapture(f"{reader.name}: pcapng section header has a bad length ({blen})")
                 reader._warn(
@@ -806,7 +829,7 @@ class _PcapngWalk:
             return None
         order = self.order
         btype, blen = struct.unpack(order + "II", hdr)
-        if blen < 12 or blen % 4 or blen > 0x4000000:
+        if blen < 12 or blen % 4 or blen > MAX_BLOCK_BYTES:
             reader._warn(
                 WarningKind.PCAPNG_DAMAGED_BLOCK,
                 f"damaged pcapng block (type {btype:#x}, length {blen}) after frame {frame}; stopped reading there",

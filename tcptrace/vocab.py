@@ -144,6 +144,12 @@ RST_CAUSES: tuple[str, ...] = (
 MAX_RESETS = 10  # RSTs listed with frame, state and cause; resets_total counts them all
 MAX_ANOMALIES = 100  # state-machine anomalies kept (the flow document shows the first 20)
 
+# What the capture reader takes from a file, at most (docs/limits.md, "Reading"): the Python reader and the C
+# engine's record and block walks (tcptrace/_vocab.h) stop at the same place.
+# A pcap record's captured bytes, a pcapng block's whole length (section headers too): no link layer has larger
+# frames, so a larger claim is a damaged length, and reading on would only fill memory.
+MAX_BLOCK_BYTES = 64 << 20
+
 # Wireshark's tcp.completeness bits (packet-tcp.c TCP_COMPLETENESS_*), in bit order.
 COMPLETENESS: tuple[tuple[str, int], ...] = (
     ("SYNSENT", 0x01),
@@ -206,6 +212,7 @@ __all__ = [
     "LADDER_COLOURS",
     "LADDER_PRECEDENCE",
     "MAX_ANOMALIES",
+    "MAX_BLOCK_BYTES",
     "MAX_RESETS",
     "RETRANSMISSION_FAMILY",
     "RST_CAUSES",

@@ -186,3 +186,110 @@ def test_random_damage_to_interface_descriptions(tmp_path: Path, monkeypatch: py
             except CaptureError as exc:
                 outcomes.append(f"{type(exc).__name__}: {exc}")
         assert len(set(outcomes)) == 1, i
+
+
+# --- memory bombs: block lengths and gzip ------------------------------------------------------------------------
+
+
+def _zeros_gz(prefix: bytes, n_zeros: int) -> bytes:
+    """``prefix`` and ``n_zeros`` zero bytes, gzip-compressed a chunk at a time (about 1 KB per MB of zeros)."""
+    import zlib
+
+    z = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    parts = [z.compress(prefix)]
+    chunk = bytes(1 << 20)
+    for _ in range(n_zeros >> 20):
+        parts.append(z.compress(chunk))
+    parts.append(z.flush())
+    return b"".join(parts)
+
+
+def _peak_bytes(fn: Any) -> int:
+    """The most memory Python allocated while ``fn()`` ran (tracemalloc)."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_gzip_inflates_what_is_asked_not_all_it_could() -> None:
+    """Built by code: 64 MiB of zeros in a 64 KB gzip stream. Asking for 10 bytes inflates a bounded step
+    (capture.INFLATE_STEP, zlib's max_length), not everything the compressed chunk read holds."""
+    import io
+
+    from tcptrace.capture import INFLATE_STEP, _GzipStream
+
+    data = _zeros_gz(b"", 64 << 20)
+    assert len(data) < 100_000
+    got: list[bytes] = []
+
+    def first_bytes() -> None:
+        gz = _GzipStream(io.BytesIO(data[4:]), data[:4])
+        got.append(gz.read1(10))
+        got.append(gz.read(10))
+
+    assert _peak_bytes(first_bytes) < 3 * INFLATE_STEP
+    assert got == [bytes(10), bytes(10)]
+    gz = _GzipStream(io.BytesIO(data[4:]), data[:4])
+    total = 0
+    while chunk := gz.read1(1 << 20):
+        assert len(chunk) <= 1 << 20
+        total += len(chunk)
+    assert total == 64 << 20
+    assert gz.damaged is None
+
+
+def test_section_header_claiming_4_gib(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Built by code: a gzip-compressed pcapng whose section header claims 4 GiB, then 64 MiB of zeros (12.3 GB
+    and 29 s before: the length was not capped and the whole block was inflated). Every block length is capped at
+    vocab.MAX_BLOCK_BYTES: the first section header is 'not a capture', a later one a warning that stops."""
+    from tcptrace.capture import open_capture
+    from tcptrace.errors import NotACapture
+
+    shb = b"\x0a\x0d\x0d\x0a" + struct.pack("<II", 0xFFFFFFFC, 0x1A2B3C4D)
+    path = _write(tmp_path, _zeros_gz(shb, 64 << 20), "bomb.pcapng.gz")
+
+    def read() -> None:
+        with pytest.raises(NotACapture, match=r"bad length \(4294967292\)"):
+            list(open_capture(path))
+
+    assert _peak_bytes(read) < 16 << 20
+    for engine in _engines():
+        monkeypatch.setenv("TCPTRACE_ENGINE", engine)
+        with pytest.raises(NotACapture, match="bad length"):
+            stats.summarize(path)
+    later = pg.pcapng(_recs([pg.ether(p) for p in IP]), [E]) + shb
+    doc = _same(_write(tmp_path, _zeros_gz(later, 8 << 20), "later.pcapng.gz"), monkeypatch)
+    assert doc["stats"]["warnings"] == ["damaged pcapng section header after frame 5; stopped reading there"]
+    assert doc["stats"]["tcp_segments"] == 5
+
+
+@pytest.mark.parametrize("btype", [6, 1, 0x40000BAD])
+def test_block_longer_than_the_cap(btype: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Built by code: a block (packet, interface description, custom) claiming one word more than
+    vocab.MAX_BLOCK_BYTES stops the walk with a warning, in both engines."""
+    from tcptrace.vocab import MAX_BLOCK_BYTES
+
+    good = pg.pcapng(_recs([pg.ether(p) for p in IP]), [E])
+    over = struct.pack("<II", btype, MAX_BLOCK_BYTES + 4) + bytes(64)
+    doc = _same(_write(tmp_path, good + over, "over.pcapng"), monkeypatch)
+    assert doc["stats"]["warnings"] == [
+        f"damaged pcapng block (type {btype:#x}, length {MAX_BLOCK_BYTES + 4}) after frame 5; stopped reading there"
+    ]
+
+
+def test_block_at_the_cap_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Built by code: a custom block of exactly vocab.MAX_BLOCK_BYTES between two runs of packets is skipped over,
+    and the packets after it are read, in both engines."""
+    from tcptrace.vocab import MAX_BLOCK_BYTES
+
+    good = pg.pcapng(_recs([pg.ether(p) for p in IP]), [E])
+    at_cap = pg.pcapng_block(0x40000BAD, bytes(MAX_BLOCK_BYTES - 12))
+    assert len(at_cap) == MAX_BLOCK_BYTES
+    doc = _same(_write(tmp_path, good + at_cap + good[len(pg.pcapng_section([E])) :], "cap.pcapng"), monkeypatch)
+    assert doc["stats"]["warnings"] == []
+    assert doc["stats"]["frames"] == 10
