@@ -135,6 +135,8 @@ typedef struct { /* one decoded TCP segment */
     uint32_t seq, ack, win_raw;
 } Pkt;
 
+struct NgIface; /* one pcapng interface as feed_pcapng walks it (below) */
+
 typedef struct {
     PyObject_HEAD
     FlowC **flows;
@@ -153,6 +155,15 @@ typedef struct {
     PyObject *keep, *kept;
     int last_kept;
     int64_t last_stream;
+    /* feed_pcapng's interface table, read from the list it was last given (ng_list, a strong reference): its
+     * first ng_n entries, in ng_ifs. capture._engine_interfaces only appends to a section's list and gives a new
+     * section a new list, so a call reads only the entries appended since the last (a million interface
+     * descriptions, each followed by a call, cost a million entries read, not 10^12). ng_busy: a walk is running
+     * (it uses the table; a nested call must not change it). */
+    PyObject *ng_list;
+    struct NgIface *ng_ifs;
+    Py_ssize_t ng_n, ng_cap;
+    int ng_busy;
 } Engine;
 
 static PyObject *S_frame, *S_ts_ns, *S_src, *S_dst, *S_sport, *S_dport, *S_seq_raw, *S_ack_raw, *S_flags,
@@ -1355,8 +1366,9 @@ static PyObject *Engine_feed_pcap(Engine *e, PyObject *args) {
 }
 
 /* One interface of a pcapng section as feed_pcapng walks it (capture._EngineIface, read by field name). */
-typedef struct {
-    Link ln;                  /* ln.iface: the interface's number over all sections, as Python numbers it */
+typedef struct NgIface {
+    Link ln;                  /* ln.iface: the interface's number over all sections, as Python numbers it; ln.decode
+                               * a new reference, NULL where Python reads the interface's packets; ln.skip unused */
     uint64_t ts_mult, ts_div; /* ts_ns = ts * ts_mult // ts_div + ts_off_ns (CaptureReader._pcapng_idb) */
     int64_t ts_off_ns;
 } NgIface;
@@ -1370,74 +1382,81 @@ static int get_u64(PyObject *o, PyObject *name, uint64_t *out) {
     return (*out == (uint64_t)-1 && PyErr_Occurred()) ? -1 : 0;
 }
 
-/* The interface table: one NgIface per entry (decode NULL for None: Python reads that interface's packets). The
- * decoders are new references (a Python callback may change the list while the walk runs). 0, or -1 with an
- * exception set; *out is freed by free_ifaces either way. */
-static int read_ifaces(PyObject *seq, PyObject *skip, NgIface **out, Py_ssize_t *n_out) {
-    *out = NULL;
-    *n_out = 0;
-    PyObject *fast = PySequence_Fast(seq, "feed_pcapng: interfaces must be a sequence");
-    if (!fast)
-        return -1;
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
-    NgIface *ifs = PyMem_Calloc(n ? (size_t)n : 1, sizeof(NgIface));
-    if (!ifs) {
-        Py_DECREF(fast);
-        PyErr_NoMemory();
-        return -1;
-    }
-    *out = ifs;
-    *n_out = n;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *it = PySequence_Fast_GET_ITEM(fast, i);
-        if (it == Py_None)
-            continue;
-        long long number, link_len, etype_off, off_ns;
-        NgIface *f = &ifs[i];
-        if (get_ll(it, S_number, &number) || get_ll(it, S_link_len, &link_len) ||
-            get_ll(it, S_etype_off, &etype_off) || get_u64(it, S_ts_mult, &f->ts_mult) ||
-            get_u64(it, S_ts_div, &f->ts_div) || get_ll(it, S_ts_off_ns, &off_ns))
-            goto bad;
-        if (f->ts_mult == 0 || f->ts_div == 0 || number < 0 || number > INT_MAX || link_len < -1 ||
-            link_len > 64 || etype_off < -1 || (etype_off >= 0 && etype_off + 2 > link_len)) {
+/* One entry of the interface table into *f (all zero for None). 0, or -1 with an exception set (*f untouched). */
+static int read_iface(PyObject *it, NgIface *f) {
+    if (it == Py_None)
+        return 0;
+    long long number, link_len, etype_off, off_ns;
+    uint64_t mult, div;
+    if (get_ll(it, S_number, &number) || get_ll(it, S_link_len, &link_len) || get_ll(it, S_etype_off, &etype_off) ||
+        get_u64(it, S_ts_mult, &mult) || get_u64(it, S_ts_div, &div) || get_ll(it, S_ts_off_ns, &off_ns)) {
+        /* an entry Python built out of range is a bug, not something in the capture */
+        if (PyErr_ExceptionMatches(PyExc_OverflowError)) {
+            PyErr_Clear();
             PyErr_SetString(PyExc_ValueError, "feed_pcapng: an interface entry out of range");
-            goto bad;
         }
-        PyObject *decode = PyObject_GetAttr(it, S_decode);
-        if (!decode)
-            goto bad;
-        f->ln.decode = decode;
-        f->ln.skip = skip;
-        f->ln.iface = (int)number;
-        f->ln.link_len = (int)link_len;
-        f->ln.etype_off = (int)etype_off;
-        f->ts_off_ns = off_ns;
+        return -1;
     }
-    Py_DECREF(fast);
-    return 0;
-bad:
-    /* an entry Python built out of range is a bug, not a timestamp beyond 2262 (which OverflowError means here) */
-    if (PyErr_ExceptionMatches(PyExc_OverflowError)) {
-        PyErr_Clear();
+    if (mult == 0 || div == 0 || number < 0 || number > INT_MAX || link_len < -1 || link_len > 64 ||
+        etype_off < -1 || (etype_off >= 0 && etype_off + 2 > link_len)) {
         PyErr_SetString(PyExc_ValueError, "feed_pcapng: an interface entry out of range");
+        return -1;
     }
-    Py_DECREF(fast);
-    return -1;
+    PyObject *decode = PyObject_GetAttr(it, S_decode);
+    if (!decode)
+        return -1;
+    f->ln.decode = decode;
+    f->ln.skip = NULL;
+    f->ln.iface = (int)number;
+    f->ln.link_len = (int)link_len;
+    f->ln.etype_off = (int)etype_off;
+    f->ts_mult = mult;
+    f->ts_div = div;
+    f->ts_off_ns = off_ns;
+    return 0;
 }
 
-static void free_ifaces(NgIface *ifs, Py_ssize_t n) {
-    if (!ifs)
-        return;
-    for (Py_ssize_t i = 0; i < n; i++)
-        Py_XDECREF(ifs[i].ln.decode);
-    PyMem_Free(ifs);
+static void clear_ifaces(Engine *e) {
+    for (Py_ssize_t i = 0; i < e->ng_n; i++)
+        Py_CLEAR(e->ng_ifs[i].ln.decode);
+    e->ng_n = 0;
+    Py_CLEAR(e->ng_list);
+}
+
+/* Bring the engine's copy of the interface table up to date with the list seq (see Engine.ng_list): a list it has
+ * not read before is read whole, the list it read last from where it stopped. 0, or -1 with an exception set. */
+static int sync_ifaces(Engine *e, PyObject *seq) {
+    if (!PyList_Check(seq)) {
+        PyErr_SetString(PyExc_TypeError, "feed_pcapng: interfaces must be a list");
+        return -1;
+    }
+    if (seq != e->ng_list || PyList_GET_SIZE(seq) < e->ng_n) {
+        clear_ifaces(e);
+        Py_INCREF(seq);
+        e->ng_list = seq;
+    }
+    while (e->ng_n < PyList_GET_SIZE(seq)) {
+        if (grow((void **)&e->ng_ifs, &e->ng_cap, e->ng_n + 1, sizeof(NgIface), 8) < 0)
+            return -1;
+        NgIface *f = &e->ng_ifs[e->ng_n];
+        memset(f, 0, sizeof *f);
+        PyObject *it = PyList_GET_ITEM(seq, e->ng_n);
+        Py_INCREF(it);
+        int r = read_iface(it, f);
+        Py_DECREF(it);
+        if (r < 0)
+            return -1;
+        e->ng_n++;
+    }
+    return 0;
 }
 
 /* Engine.feed_pcapng(buf, pos, frame, big_endian, interfaces, skip)
  *     -> (pos, frame, status, segments, truncated, first_ts or None)
  * Walks the complete Enhanced Packet Blocks of buf from pos, as capture._PcapngWalk.step reads them, and decodes and
- * processes their frames as feed_pcap does. big_endian: the section's byte order. interfaces: the section's
- * interfaces in order, each a capture._EngineIface, or None where Python reads the interface's packets. Stops at
+ * processes their frames as feed_pcap does. big_endian: the section's byte order. interfaces: a list, the section's
+ * interfaces in order, each a capture._EngineIface, or None where Python reads the interface's packets; the engine
+ * keeps what it read of it, so the list may only grow (a new section: a new list; Engine.ng_list). Stops at
  * anything else, leaving it to _PcapngWalk.step: status 0, the block at pos is incomplete (read more); 1, the block
  * at pos is not an EPB (section header, interface description, simple or obsolete packet block, any other type), has
  * a bad length, is too short for its fields or its caplen, names an interface that is not in the table, or has a
@@ -1456,12 +1475,15 @@ static PyObject *Engine_feed_pcapng(Engine *e, PyObject *args, PyObject *kwds) {
         PyErr_SetString(PyExc_ValueError, "feed_pcapng: pos outside buf");
         return NULL;
     }
-    NgIface *ifs;
-    Py_ssize_t n_ifs;
-    if (read_ifaces(iface_seq, skip, &ifs, &n_ifs) < 0) {
-        free_ifaces(ifs, n_ifs);
+    if (e->ng_busy) {
+        PyErr_SetString(PyExc_RuntimeError, "feed_pcapng: called again while it runs");
         return NULL;
     }
+    if (sync_ifaces(e, iface_seq) < 0)
+        return NULL;
+    const NgIface *ifs = e->ng_ifs;
+    Py_ssize_t n_ifs = e->ng_n;
+    e->ng_busy = 1;
     long long segments = 0, truncated = 0, first_ts = 0;
     int have_first = 0, status;
     for (;;) {
@@ -1514,12 +1536,14 @@ static PyObject *Engine_feed_pcapng(Engine *e, PyObject *args, PyObject *kwds) {
         }
         Py_ssize_t start = (h - buf) + 28, end = start + (Py_ssize_t)caplen;
         Py_ssize_t rend = start + (Py_ssize_t)(origlen > caplen ? origlen : caplen);
-        if (feed_frame(e, bufobj, start, end, rend, frame, ts, &f->ln, &segments, &truncated) < 0) {
-            free_ifaces(ifs, n_ifs);
+        Link ln = f->ln;
+        ln.skip = skip;
+        if (feed_frame(e, bufobj, start, end, rend, frame, ts, &ln, &segments, &truncated) < 0) {
+            e->ng_busy = 0;
             return NULL;
         }
     }
-    free_ifaces(ifs, n_ifs);
+    e->ng_busy = 0;
     return walk_result(pos, frame, status, segments, truncated, have_first, first_ts);
 }
 
@@ -1822,6 +1846,8 @@ static void Engine_dealloc(Engine *e) {
     PyMem_Free(e->slots);
     Py_XDECREF(e->keep);
     Py_XDECREF(e->kept);
+    clear_ifaces(e);
+    PyMem_Free(e->ng_ifs);
     Py_TYPE(e)->tp_free((PyObject *)e);
 }
 

@@ -293,3 +293,66 @@ def test_block_at_the_cap_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     doc = _same(_write(tmp_path, good + at_cap + good[len(pg.pcapng_section([E])) :], "cap.pcapng"), monkeypatch)
     assert doc["stats"]["warnings"] == []
     assert doc["stats"]["frames"] == 10
+
+
+# --- many interface descriptions ---------------------------------------------------------------------------------
+
+
+def test_interface_descriptions_share_their_decoders() -> None:
+    """Built by code: 20,000 interface descriptions of two link types. Decoders are made once per link type (a
+    closure and a Struct per description took 1.35 GB for a million): a description costs a few hundred bytes."""
+    import io
+
+    from tcptrace.capture import open_capture
+
+    idbs = [pg.pcapng_block(1, struct.pack("<HHI", (1, 113)[i % 2], 0, 0)) for i in range(2)] * 10_000
+    data = pg.pcapng_section([]) + b"".join(idbs) + pg.pcapng_packet(pg.Rec(pg.ether(IP[0]), T0), E)
+    cap = open_capture(io.BytesIO(data))
+
+    def read() -> None:
+        assert len(list(cap)) == 1
+
+    assert _peak_bytes(read) < 20_000 * 600
+    assert len(cap.stats.linktypes) == 20_000
+
+
+def test_interfaces_beyond_the_bound(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Built by code, with the bound (capture.MAX_INTERFACES) lowered to 4: six interfaces in a first section and
+    one in a second, a handshake on each. The descriptions past the bound are ignored with a warning (also in a
+    later section: the bound is per capture), the frames naming them skipped with a warning; the same both ways."""
+    from tcptrace import capture
+
+    monkeypatch.setattr(capture, "MAX_INTERFACES", 4)
+    first = [pg.Iface(1)] * 6
+    recs = [pg.Rec(pg.ether(p), T0 + i * 1000, iface=i % 6) for i, p in enumerate(IP * 6)]
+    data = pg.pcapng_section(first) + b"".join(pg.pcapng_packet(r, E) for r in recs)
+    data += pg.pcapng(_recs([pg.ether(p) for p in IP], start=T0 + 10**9), [E])
+    doc = _same(_write(tmp_path, data, "many.pcapng"), monkeypatch)
+    warnings = doc["stats"]["warnings"]
+    assert warnings[:2] == [
+        "interface 4: more than 4 interfaces described; ignored, and the frames naming it skipped",
+        "interface 5: more than 4 interfaces described; ignored, and the frames naming it skipped",
+    ]
+    assert warnings[2] == "frame 5 names interface 4, beyond the first 4 described; skipped"
+    assert (
+        warnings[-1] == "... and 13 more like this: interfaces beyond the number tcptrace keeps, and frames naming them"
+    )
+    assert doc["stats"]["skipped"] == {"malformed": 15}  # interfaces 4 and 5, and the second section's
+    assert doc["stats"]["tcp_segments"] == 20
+    assert doc["stats"]["linktypes"] == {str(i): 1 for i in range(4)}
+
+
+def test_descriptions_between_packets_cost_linear_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Built by code: 30,000 interface descriptions, each followed by a packet on interface 0. Each description
+    hands the walk back to Python and the engine's table grows by one; the engine reads only the new entry (it read
+    the whole table on every call: quadratic, minutes)."""
+    import time
+
+    idb = pg.pcapng_block(1, struct.pack("<HHI", 1, 0, 0))
+    epb = pg.pcapng_packet(pg.Rec(pg.ether(IP[0]), T0), E)
+    path = _write(tmp_path, pg.pcapng_section([]) + (idb + epb) * 30_000, "alternating.pcapng")
+    started = time.perf_counter()
+    doc = _same(path, monkeypatch)
+    assert time.perf_counter() - started < 30
+    assert doc["stats"]["frames"] == 30_000
+    assert len(doc["stats"]["linktypes"]) == 30_000
