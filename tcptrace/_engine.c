@@ -73,8 +73,11 @@ typedef struct { /* analysis.DirState */
 typedef struct { /* stats.DirStats counters */
     int64_t packets, ack_packets, pure_acks, pushed, sack_packets, data_packets, data_bytes, seg_max, seg_min;
     int64_t trunc_bytes, trunc_packets, win_n, win_sum, win_max, win_min;
-    int64_t rtt_n, rtt_sum, rtt_max, rtt_min;
-    unsigned __int128 rtt_sumsq;
+    int64_t rtt_n, rtt_max, rtt_min;
+    /* sums of RTT samples, exact as Python's integers: a sample is below 2^63 (timestamps lie within TS_NS_MAX), its
+     * square below 2^126, so 128 bits hold the sum of 2^64 samples and 192 bits (rtt_sumsq_hi) the squares */
+    unsigned __int128 rtt_sum, rtt_sumsq;
+    uint64_t rtt_sumsq_hi;
     int64_t syn, fin, rst, rexmt_packets, rexmt_bytes, ooo, zwp_packets, zwp_bytes, zero_win_adv, dup_acks;
     int64_t missed_bytes, first_ts, last_ts, max_idle;
     int64_t seq_lo, seq_hi; /* relative sequence span of the data: application bytes = seq_hi - seq_lo */
@@ -854,8 +857,10 @@ static void count(FlowC *f, int dir, const Pkt *p, int ta, int64_t win, int64_t 
     if (rtt >= 0) {
         SDir *o = &f->sd[1 - dir];
         o->rtt_n++;
-        o->rtt_sum += rtt;
-        o->rtt_sumsq += (unsigned __int128)((__int128)rtt * (__int128)rtt);
+        unsigned __int128 sq = (unsigned __int128)rtt * (unsigned __int128)rtt;
+        o->rtt_sum += (unsigned __int128)rtt;
+        o->rtt_sumsq += sq;
+        o->rtt_sumsq_hi += o->rtt_sumsq < sq; /* the carry */
         if (rtt > o->rtt_max)
             o->rtt_max = rtt;
         if (o->rtt_min < 0 || rtt < o->rtt_min)
@@ -1163,6 +1168,10 @@ static int add_segment(Engine *e, PyObject *seg, int *truncated) {
         PyErr_SetString(PyExc_TypeError, "Engine.add: not a tcptrace Segment");
         goto done;
     }
+    if (ts > TS_NS_MAX || ts < -TS_NS_MAX) { /* the reader clamps; inside, no time difference overflows int64 */
+        PyErr_SetString(PyExc_ValueError, "Engine.add: ts_ns outside [-TS_NS_MAX, TS_NS_MAX] (vocab.TS_NS_MAX)");
+        goto done;
+    }
     Pkt p;
     p.frame = frame;
     p.ts = ts;
@@ -1303,6 +1312,11 @@ static PyObject *walk_result(Py_ssize_t pos, long long frame, int status, long l
     return Py_BuildValue("(nLiLLO)", pos, frame, status, segments, truncated, Py_None);
 }
 
+/* A pcap timestamp (32-bit seconds and 32-bit micro- or nanoseconds) always lies within [0, TS_NS_MAX]: feed_pcap
+ * needs no clamp, and the Python reader none either (vocab.TS_NS_MAX). */
+#define PCAP_TS_MAX ((int64_t)UINT32_MAX * 1000000000LL + (int64_t)UINT32_MAX * 1000LL)
+_Static_assert(PCAP_TS_MAX <= TS_NS_MAX, "pcap timestamps must lie within TS_NS_MAX");
+
 /* Engine.feed_pcap(buf, pos, frame, big_endian, nano, rec_hdr_len, swapped, fcs_len, link_len, etype_off,
  *                  decode, skip[, iface]) -> (pos, frame, status, segments, truncated, first_ts or None)
  * Walks the complete pcap records of buf from pos (CaptureReader._pcap_records). status 0: the record at pos
@@ -1349,7 +1363,7 @@ static PyObject *Engine_feed_pcap(Engine *e, PyObject *args) {
         }
         frame++;
         pos = end;
-        int64_t ts = (int64_t)sec * 1000000000LL + (int64_t)frac * mult;
+        int64_t ts = (int64_t)sec * 1000000000LL + (int64_t)frac * mult; /* within TS_NS_MAX: see PCAP_TS_MAX */
         if (frame == 1) {
             first_ts = ts;
             have_first = 1;
@@ -1460,7 +1474,7 @@ static int sync_ifaces(Engine *e, PyObject *seq) {
  * anything else, leaving it to _PcapngWalk.step: status 0, the block at pos is incomplete (read more); 1, the block
  * at pos is not an EPB (section header, interface description, simple or obsolete packet block, any other type), has
  * a bad length, is too short for its fields or its caplen, names an interface that is not in the table, or has a
- * timestamp beyond int64 nanoseconds. first_ts: the timestamp of the first frame this call read. */
+ * timestamp outside [-TS_NS_MAX, TS_NS_MAX]. first_ts: the timestamp of the first frame this call read. */
 static PyObject *Engine_feed_pcapng(Engine *e, PyObject *args, PyObject *kwds) {
     static char *kwlist[] = {"buf", "pos", "frame", "big_endian", "interfaces", "skip", NULL};
     Py_ssize_t pos;
@@ -1518,16 +1532,23 @@ static PyObject *Engine_feed_pcapng(Engine *e, PyObject *args, PyObject *kwds) {
             status = 1;
             break;
         }
-        /* ts_ns = (ts_hi << 32 | ts_lo) * mult // div + off_ns, if that fits in int64 nanoseconds */
+        /* ts_ns = (ts_hi << 32 | ts_lo) * mult // div + off_ns (a 64 by 64-bit product fits 128 bits), if it lies
+         * within [-TS_NS_MAX, TS_NS_MAX]; else the block is Python's, which clamps it with a warning
+         * (_PcapngWalk.step), so the clamped value and its warning come from one place */
         const NgIface *f = &ifs[ifno];
         unsigned __int128 q = (unsigned __int128)((uint64_t)ts_hi << 32 | ts_lo) * f->ts_mult;
         if (f->ts_div != 1)
             q /= f->ts_div;
-        int64_t ts;
-        if (q > (unsigned __int128)INT64_MAX || __builtin_add_overflow((int64_t)q, f->ts_off_ns, &ts)) {
+        if (q > (unsigned __int128)INT64_MAX) {
             status = 1;
             break;
         }
+        __int128 t = (__int128)q + f->ts_off_ns;
+        if (t > TS_NS_MAX || t < -TS_NS_MAX) {
+            status = 1;
+            break;
+        }
+        int64_t ts = (int64_t)t;
         frame++;
         pos += blen;
         if (!have_first) {
@@ -1561,6 +1582,23 @@ static PyObject *u128(unsigned __int128 v) {
     Py_XDECREF(hi);
     Py_XDECREF(lo);
     Py_XDECREF(shift);
+    return r;
+}
+
+/* hi * 2^128 + lo as a Python int */
+static PyObject *u192(uint64_t hi, unsigned __int128 lo) {
+    PyObject *low = u128(lo);
+    if (!low || !hi)
+        return low;
+    PyObject *top = PyLong_FromUnsignedLongLong(hi), *shift = PyLong_FromLong(128), *t = NULL, *r = NULL;
+    if (top && shift)
+        t = PyNumber_Lshift(top, shift);
+    if (t)
+        r = PyNumber_Or(t, low);
+    Py_XDECREF(top);
+    Py_XDECREF(shift);
+    Py_XDECREF(t);
+    Py_DECREF(low);
     return r;
 }
 
@@ -1603,10 +1641,10 @@ static PyObject *sdir_record(const SDir *d) {
     SETL(win_max, d->win_max);
     SETL(win_min, d->win_min);
     SETL(rtt_n, d->rtt_n);
-    SETL(rtt_sum, d->rtt_sum);
+    PyStructSequence_SET_ITEM(rec, DIR_rtt_sum, u128(d->rtt_sum));
     SETL(rtt_max, d->rtt_max);
     SETL(rtt_min, d->rtt_min);
-    PyStructSequence_SET_ITEM(rec, DIR_rtt_sumsq, u128(d->rtt_sumsq));
+    PyStructSequence_SET_ITEM(rec, DIR_rtt_sumsq, u192(d->rtt_sumsq_hi, d->rtt_sumsq));
     SETL(syn_packets, d->syn);
     SETL(fin_packets, d->fin);
     SETL(rst_packets, d->rst);

@@ -36,7 +36,7 @@ from typing import Any, BinaryIO, NamedTuple
 
 from .errors import CaptureError, NotACapture, TruncatedCapture, UnsupportedLinkType
 from .model import Segment, SkipReason
-from .vocab import MAX_BLOCK_BYTES
+from .vocab import MAX_BLOCK_BYTES, TS_NS_MAX
 
 # Progress reporting, for a caller that wants it (the CLI, on a terminal): called with (bytes of the input read so
 # far, its size or None for a pipe, finished) at most once per PROGRESS_STEP bytes and once at the end. The
@@ -111,6 +111,7 @@ class WarningKind(enum.Enum):
     DAMAGED_INTERFACE_OPTION = "damaged interface description options"
     UNDESCRIBED_INTERFACE = "frames naming an interface that was never described"
     TOO_MANY_INTERFACES = "interfaces beyond the number tcptrace keeps, and frames naming them"
+    TIMESTAMP_CLAMPED = "timestamps outside 1823-11-12 to 2116-02-20, clamped"
     UNSUPPORTED_LINK = "interfaces of link types tcptrace cannot decode"
 
 
@@ -549,7 +550,7 @@ class CaptureReader:
                         return
                 frame += 1
                 pos = end
-                ts_ns = sec * 1_000_000_000 + frac * frac_mult
+                ts_ns = sec * 1_000_000_000 + frac * frac_mult  # 32-bit seconds: always within vocab.TS_NS_MAX
                 if frame == 1:
                     stats.first_ts_ns = ts_ns
                 # reported end: what was on the wire, captured or not
@@ -598,8 +599,8 @@ class CaptureReader:
         Blocks of the interfaces in its table (:func:`_engine_interfaces`) and decodes and processes their frames
         as ``feed_pcap`` does; it stops at every other block (section headers, interface descriptions, simple and
         obsolete packet blocks, damaged blocks, undescribed interfaces or link types we cannot decode, timestamps
-        beyond 64-bit nanoseconds), which :meth:`_PcapngWalk.step` reads, one at a time, before C goes on. Same
-        frames, stats and warnings as iterating."""
+        outside ``vocab.TS_NS_MAX``, which the walk clamps), which :meth:`_PcapngWalk.step` reads, one at a time,
+        before C goes on. Same frames, stats and warnings as iterating."""
         stats = self.stats
         skip = self._skip
         feed, add = engine.feed_pcapng, engine.add
@@ -610,9 +611,7 @@ class CaptureReader:
         table: list[_EngineIface | None] = []
         section = walk.sections
         # Pauses: from a pipe after every read, so a selection's Segments come out as the packets arrive; else
-        # once the engine has walked a chunk, as the batches of the old re-packing path did (a timestamp beyond
-        # int64 ns early in a file then still fails before anything was handed over, and Pipeline reads the file
-        # in Python).
+        # once the engine has walked a chunk, as the batches of the old re-packing path did.
         prompt = self._from_pipe()
         walked = 0  # bytes the engine walked since the last pause
         try:
@@ -650,7 +649,7 @@ class CaptureReader:
                     stats.tcp_segments += 1
                     if seg.header_truncated or len(seg.payload) < seg.len:
                         stats.truncated_segments += 1
-                    add(seg)  # OverflowError for a timestamp beyond int64 nanoseconds: summarize() reads in Python
+                    add(seg)
                 walked = 0
                 yield
             yield
@@ -926,6 +925,13 @@ class _PcapngWalk:
             return None
         ts = (ts_hi << 32) | ts_lo
         ts_ns = (ts * mult) // div + off_ns
+        if not -TS_NS_MAX <= ts_ns <= TS_NS_MAX:  # Engine.feed_pcapng leaves such blocks to this line
+            ts_ns = TS_NS_MAX if ts_ns > 0 else -TS_NS_MAX
+            reader._warn(
+                WarningKind.TIMESTAMP_CLAMPED,
+                f"frame {frame}: timestamp {'after 2116-02-20 23:53:38' if ts_ns > 0 else 'before 1823-11-12 00:06:21'}"
+                " (damaged?); read as that moment",
+            )
         if stats.first_ts_ns is None:
             stats.first_ts_ns = ts_ns
         lt = stats.linktypes[iface_base + iface]

@@ -356,3 +356,34 @@ def test_descriptions_between_packets_cost_linear_time(tmp_path: Path, monkeypat
     assert time.perf_counter() - started < 30
     assert doc["stats"]["frames"] == 30_000
     assert len(doc["stats"]["linktypes"]) == 30_000
+
+
+# --- timestamps: one range, clamped in one place -----------------------------------------------------------------
+
+
+def test_far_timestamps_same_from_a_path_or_a_pipe(tmp_path: Path) -> None:
+    """Built by code: two interfaces whose if_tsoffset puts them at -5e18 and +5e18 ns, a conversation across
+    them. The reader clamps both to vocab.TS_NS_MAX with a warning; `tcptrace flows` prints the same from the path
+    and from a pipe, in both engines (a pipe with the C engine was an error naming TCPTRACE_ENGINE=python)."""
+    import os
+    import subprocess
+    import sys
+
+    from test_engine import _far_apart
+
+    path = _write(tmp_path, _far_apart(5_000_000_000), "far.pcapng")
+    outputs = []
+    for engine in _engines():
+        env = {**os.environ, "TCPTRACE_ENGINE": engine}
+        for source in (str(path), "-"):
+            run = subprocess.run(
+                [sys.executable, "-m", "tcptrace", "flows", "--format", "json", source],
+                input=path.read_bytes() if source == "-" else b"",
+                capture_output=True,
+                timeout=60,
+                env=env,
+            )
+            assert run.returncode == 0, run.stderr
+            assert b"read as that moment" in run.stderr
+            outputs.append(run.stdout.replace(str(path).encode(), b"-"))
+    assert len(set(outputs)) == 1
