@@ -878,6 +878,10 @@ class _PcapngWalk:
             iface, ts_hi, ts_lo, caplen, origlen = struct.unpack_from(order + "IIIII", body, 0)
             data_off = 20
         elif btype == 3:  # Simple Packet Block: interface 0, no timestamp
+            if len(body) < 4 + 4:  # no room for its original length (what is there is the trailing block length)
+                self.frame = stats.frames = frame + 1
+                skip(frame + 1, SkipReason.MALFORMED)
+                return None
             iface, ts_hi, ts_lo = 0, 0, 0
             (origlen,) = struct.unpack_from(order + "I", body, 0)
             snap = interfaces[0][4] if interfaces else 0

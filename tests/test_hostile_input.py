@@ -387,3 +387,14 @@ def test_far_timestamps_same_from_a_path_or_a_pipe(tmp_path: Path) -> None:
             assert b"read as that moment" in run.stderr
             outputs.append(run.stdout.replace(str(path).encode(), b"-"))
     assert len(set(outputs)) == 1
+
+
+def test_simple_packet_block_without_room_for_its_length(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Built by code: a 12-byte simple packet block, whose 'original length' would be its own trailing block length
+    (the walk read it as such, and gave the decoder a frame ending before it began). It is a malformed frame."""
+    good = pg.pcapng(_recs([pg.ether(p) for p in IP]), [E])
+    data = good + struct.pack("<III", 3, 12, 12) + good[len(pg.pcapng_section([E])) :]
+    doc = _same(_write(tmp_path, data, "spb.pcapng"), monkeypatch)
+    assert doc["stats"]["skipped"] == {"malformed": 1}
+    assert doc["stats"]["frames"] == 11
+    assert doc["stats"]["warnings"] == []
