@@ -73,8 +73,11 @@ typedef struct { /* analysis.DirState */
 typedef struct { /* stats.DirStats counters */
     int64_t packets, ack_packets, pure_acks, pushed, sack_packets, data_packets, data_bytes, seg_max, seg_min;
     int64_t trunc_bytes, trunc_packets, win_n, win_sum, win_max, win_min;
-    int64_t rtt_n, rtt_sum, rtt_max, rtt_min;
-    unsigned __int128 rtt_sumsq;
+    int64_t rtt_n, rtt_max, rtt_min;
+    /* sums of RTT samples, exact as Python's integers: a sample is below 2^63 (timestamps lie within TS_NS_MAX), its
+     * square below 2^126, so 128 bits hold the sum of 2^64 samples and 192 bits (rtt_sumsq_hi) the squares */
+    unsigned __int128 rtt_sum, rtt_sumsq;
+    uint64_t rtt_sumsq_hi;
     int64_t syn, fin, rst, rexmt_packets, rexmt_bytes, ooo, zwp_packets, zwp_bytes, zero_win_adv, dup_acks;
     int64_t missed_bytes, first_ts, last_ts, max_idle;
     int64_t seq_lo, seq_hi; /* relative sequence span of the data: application bytes = seq_hi - seq_lo */
@@ -136,6 +139,8 @@ typedef struct { /* one decoded TCP segment */
     uint32_t seq, ack, win_raw;
 } Pkt;
 
+struct NgIface; /* one pcapng interface as feed_pcapng walks it (below) */
+
 typedef struct {
     PyObject_HEAD
     FlowC **flows;
@@ -154,6 +159,15 @@ typedef struct {
     PyObject *keep, *kept;
     int last_kept;
     int64_t last_stream;
+    /* feed_pcapng's interface table, read from the list it was last given (ng_list, a strong reference): its
+     * first ng_n entries, in ng_ifs. capture._engine_interfaces only appends to a section's list and gives a new
+     * section a new list, so a call reads only the entries appended since the last (a million interface
+     * descriptions, each followed by a call, cost a million entries read, not 10^12). ng_busy: a walk is running
+     * (it uses the table; a nested call must not change it). */
+    PyObject *ng_list;
+    struct NgIface *ng_ifs;
+    Py_ssize_t ng_n, ng_cap;
+    int ng_busy;
 } Engine;
 
 static PyObject *S_frame, *S_ts_ns, *S_src, *S_dst, *S_sport, *S_dport, *S_seq_raw, *S_ack_raw, *S_flags,
@@ -856,8 +870,10 @@ static void count(FlowC *f, int dir, const Pkt *p, int ta, int64_t win, int64_t 
     if (rtt >= 0) {
         SDir *o = &f->sd[1 - dir];
         o->rtt_n++;
-        o->rtt_sum += rtt;
-        o->rtt_sumsq += (unsigned __int128)((__int128)rtt * (__int128)rtt);
+        unsigned __int128 sq = (unsigned __int128)rtt * (unsigned __int128)rtt;
+        o->rtt_sum += (unsigned __int128)rtt;
+        o->rtt_sumsq += sq;
+        o->rtt_sumsq_hi += o->rtt_sumsq < sq; /* the carry */
         if (rtt > o->rtt_max)
             o->rtt_max = rtt;
         if (o->rtt_min < 0 || rtt < o->rtt_min)
@@ -1202,6 +1218,10 @@ static int add_segment(Engine *e, PyObject *seg, int *truncated) {
         PyErr_SetString(PyExc_TypeError, "Engine.add: not a tcptrace Segment");
         goto done;
     }
+    if (ts > TS_NS_MAX || ts < -TS_NS_MAX) { /* the reader clamps; inside, no time difference overflows int64 */
+        PyErr_SetString(PyExc_ValueError, "Engine.add: ts_ns outside [-TS_NS_MAX, TS_NS_MAX] (vocab.TS_NS_MAX)");
+        goto done;
+    }
     Pkt p;
     p.frame = frame;
     p.ts = ts;
@@ -1344,11 +1364,16 @@ static PyObject *walk_result(Py_ssize_t pos, long long frame, int status, long l
     return Py_BuildValue("(nLiLLO)", pos, frame, status, segments, truncated, Py_None);
 }
 
+/* A pcap timestamp (32-bit seconds and 32-bit micro- or nanoseconds) always lies within [0, TS_NS_MAX]: feed_pcap
+ * needs no clamp, and the Python reader none either (vocab.TS_NS_MAX). */
+#define PCAP_TS_MAX ((int64_t)UINT32_MAX * 1000000000LL + (int64_t)UINT32_MAX * 1000LL)
+_Static_assert(PCAP_TS_MAX <= TS_NS_MAX, "pcap timestamps must lie within TS_NS_MAX");
+
 /* Engine.feed_pcap(buf, pos, frame, big_endian, nano, rec_hdr_len, swapped, fcs_len, link_len, etype_off,
  *                  decode, skip[, iface]) -> (pos, frame, status, segments, truncated, first_ts or None)
  * Walks the complete pcap records of buf from pos (CaptureReader._pcap_records). status 0: the record at pos
- * is incomplete (read more); 1: its header claims more than 64 MiB (damaged file). link_len, etype_off, decode:
- * see Link. */
+ * is incomplete (read more); 1: its header claims more than MAX_BLOCK_BYTES (damaged file). link_len, etype_off,
+ * decode: see Link. */
 static PyObject *Engine_feed_pcap(Engine *e, PyObject *args) {
     Py_ssize_t pos;
     long long frame;
@@ -1379,7 +1404,7 @@ static PyObject *Engine_feed_pcap(Engine *e, PyObject *args) {
             caplen = origlen;
             origlen = t;
         }
-        if (caplen > 0x4000000) {
+        if (caplen > MAX_BLOCK_BYTES) {
             status = 1;
             break;
         }
@@ -1390,7 +1415,7 @@ static PyObject *Engine_feed_pcap(Engine *e, PyObject *args) {
         }
         frame++;
         pos = end;
-        int64_t ts = (int64_t)sec * 1000000000LL + (int64_t)frac * mult;
+        int64_t ts = (int64_t)sec * 1000000000LL + (int64_t)frac * mult; /* within TS_NS_MAX: see PCAP_TS_MAX */
         if (frame == 1) {
             first_ts = ts;
             have_first = 1;
@@ -1407,8 +1432,9 @@ static PyObject *Engine_feed_pcap(Engine *e, PyObject *args) {
 }
 
 /* One interface of a pcapng section as feed_pcapng walks it (capture._EngineIface, read by field name). */
-typedef struct {
-    Link ln;                  /* ln.iface: the interface's number over all sections, as Python numbers it */
+typedef struct NgIface {
+    Link ln;                  /* ln.iface: the interface's number over all sections, as Python numbers it; ln.decode
+                               * a new reference, NULL where Python reads the interface's packets; ln.skip unused */
     uint64_t ts_mult, ts_div; /* ts_ns = ts * ts_mult // ts_div + ts_off_ns (CaptureReader._pcapng_idb) */
     int64_t ts_off_ns;
 } NgIface;
@@ -1422,78 +1448,85 @@ static int get_u64(PyObject *o, PyObject *name, uint64_t *out) {
     return (*out == (uint64_t)-1 && PyErr_Occurred()) ? -1 : 0;
 }
 
-/* The interface table: one NgIface per entry (decode NULL for None: Python reads that interface's packets). The
- * decoders are new references (a Python callback may change the list while the walk runs). 0, or -1 with an
- * exception set; *out is freed by free_ifaces either way. */
-static int read_ifaces(PyObject *seq, PyObject *skip, NgIface **out, Py_ssize_t *n_out) {
-    *out = NULL;
-    *n_out = 0;
-    PyObject *fast = PySequence_Fast(seq, "feed_pcapng: interfaces must be a sequence");
-    if (!fast)
-        return -1;
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
-    NgIface *ifs = PyMem_Calloc(n ? (size_t)n : 1, sizeof(NgIface));
-    if (!ifs) {
-        Py_DECREF(fast);
-        PyErr_NoMemory();
-        return -1;
-    }
-    *out = ifs;
-    *n_out = n;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *it = PySequence_Fast_GET_ITEM(fast, i);
-        if (it == Py_None)
-            continue;
-        long long number, link_len, etype_off, off_ns;
-        NgIface *f = &ifs[i];
-        if (get_ll(it, S_number, &number) || get_ll(it, S_link_len, &link_len) ||
-            get_ll(it, S_etype_off, &etype_off) || get_u64(it, S_ts_mult, &f->ts_mult) ||
-            get_u64(it, S_ts_div, &f->ts_div) || get_ll(it, S_ts_off_ns, &off_ns))
-            goto bad;
-        if (f->ts_mult == 0 || f->ts_div == 0 || number < 0 || number > INT_MAX || link_len < -1 ||
-            link_len > 64 || etype_off < -1 || (etype_off >= 0 && etype_off + 2 > link_len)) {
+/* One entry of the interface table into *f (all zero for None). 0, or -1 with an exception set (*f untouched). */
+static int read_iface(PyObject *it, NgIface *f) {
+    if (it == Py_None)
+        return 0;
+    long long number, link_len, etype_off, off_ns;
+    uint64_t mult, div;
+    if (get_ll(it, S_number, &number) || get_ll(it, S_link_len, &link_len) || get_ll(it, S_etype_off, &etype_off) ||
+        get_u64(it, S_ts_mult, &mult) || get_u64(it, S_ts_div, &div) || get_ll(it, S_ts_off_ns, &off_ns)) {
+        /* an entry Python built out of range is a bug, not something in the capture */
+        if (PyErr_ExceptionMatches(PyExc_OverflowError)) {
+            PyErr_Clear();
             PyErr_SetString(PyExc_ValueError, "feed_pcapng: an interface entry out of range");
-            goto bad;
         }
-        PyObject *decode = PyObject_GetAttr(it, S_decode);
-        if (!decode)
-            goto bad;
-        f->ln.decode = decode;
-        f->ln.skip = skip;
-        f->ln.iface = (int)number;
-        f->ln.link_len = (int)link_len;
-        f->ln.etype_off = (int)etype_off;
-        f->ts_off_ns = off_ns;
+        return -1;
     }
-    Py_DECREF(fast);
-    return 0;
-bad:
-    /* an entry Python built out of range is a bug, not a timestamp beyond 2262 (which OverflowError means here) */
-    if (PyErr_ExceptionMatches(PyExc_OverflowError)) {
-        PyErr_Clear();
+    if (mult == 0 || div == 0 || number < 0 || number > INT_MAX || link_len < -1 || link_len > 64 ||
+        etype_off < -1 || (etype_off >= 0 && etype_off + 2 > link_len)) {
         PyErr_SetString(PyExc_ValueError, "feed_pcapng: an interface entry out of range");
+        return -1;
     }
-    Py_DECREF(fast);
-    return -1;
+    PyObject *decode = PyObject_GetAttr(it, S_decode);
+    if (!decode)
+        return -1;
+    f->ln.decode = decode;
+    f->ln.skip = NULL;
+    f->ln.iface = (int)number;
+    f->ln.link_len = (int)link_len;
+    f->ln.etype_off = (int)etype_off;
+    f->ts_mult = mult;
+    f->ts_div = div;
+    f->ts_off_ns = off_ns;
+    return 0;
 }
 
-static void free_ifaces(NgIface *ifs, Py_ssize_t n) {
-    if (!ifs)
-        return;
-    for (Py_ssize_t i = 0; i < n; i++)
-        Py_XDECREF(ifs[i].ln.decode);
-    PyMem_Free(ifs);
+static void clear_ifaces(Engine *e) {
+    for (Py_ssize_t i = 0; i < e->ng_n; i++)
+        Py_CLEAR(e->ng_ifs[i].ln.decode);
+    e->ng_n = 0;
+    Py_CLEAR(e->ng_list);
+}
+
+/* Bring the engine's copy of the interface table up to date with the list seq (see Engine.ng_list): a list it has
+ * not read before is read whole, the list it read last from where it stopped. 0, or -1 with an exception set. */
+static int sync_ifaces(Engine *e, PyObject *seq) {
+    if (!PyList_Check(seq)) {
+        PyErr_SetString(PyExc_TypeError, "feed_pcapng: interfaces must be a list");
+        return -1;
+    }
+    if (seq != e->ng_list || PyList_GET_SIZE(seq) < e->ng_n) {
+        clear_ifaces(e);
+        Py_INCREF(seq);
+        e->ng_list = seq;
+    }
+    while (e->ng_n < PyList_GET_SIZE(seq)) {
+        if (grow((void **)&e->ng_ifs, &e->ng_cap, e->ng_n + 1, sizeof(NgIface), 8) < 0)
+            return -1;
+        NgIface *f = &e->ng_ifs[e->ng_n];
+        memset(f, 0, sizeof *f);
+        PyObject *it = PyList_GET_ITEM(seq, e->ng_n);
+        Py_INCREF(it);
+        int r = read_iface(it, f);
+        Py_DECREF(it);
+        if (r < 0)
+            return -1;
+        e->ng_n++;
+    }
+    return 0;
 }
 
 /* Engine.feed_pcapng(buf, pos, frame, big_endian, interfaces, skip)
  *     -> (pos, frame, status, segments, truncated, first_ts or None)
  * Walks the complete Enhanced Packet Blocks of buf from pos, as capture._PcapngWalk.step reads them, and decodes and
- * processes their frames as feed_pcap does. big_endian: the section's byte order. interfaces: the section's
- * interfaces in order, each a capture._EngineIface, or None where Python reads the interface's packets. Stops at
+ * processes their frames as feed_pcap does. big_endian: the section's byte order. interfaces: a list, the section's
+ * interfaces in order, each a capture._EngineIface, or None where Python reads the interface's packets; the engine
+ * keeps what it read of it, so the list may only grow (a new section: a new list; Engine.ng_list). Stops at
  * anything else, leaving it to _PcapngWalk.step: status 0, the block at pos is incomplete (read more); 1, the block
  * at pos is not an EPB (section header, interface description, simple or obsolete packet block, any other type), has
  * a bad length, is too short for its fields or its caplen, names an interface that is not in the table, or has a
- * timestamp beyond int64 nanoseconds. first_ts: the timestamp of the first frame this call read. */
+ * timestamp outside [-TS_NS_MAX, TS_NS_MAX]. first_ts: the timestamp of the first frame this call read. */
 static PyObject *Engine_feed_pcapng(Engine *e, PyObject *args, PyObject *kwds) {
     static char *kwlist[] = {"buf", "pos", "frame", "big_endian", "interfaces", "skip", NULL};
     Py_ssize_t pos;
@@ -1508,12 +1541,15 @@ static PyObject *Engine_feed_pcapng(Engine *e, PyObject *args, PyObject *kwds) {
         PyErr_SetString(PyExc_ValueError, "feed_pcapng: pos outside buf");
         return NULL;
     }
-    NgIface *ifs;
-    Py_ssize_t n_ifs;
-    if (read_ifaces(iface_seq, skip, &ifs, &n_ifs) < 0) {
-        free_ifaces(ifs, n_ifs);
+    if (e->ng_busy) {
+        PyErr_SetString(PyExc_RuntimeError, "feed_pcapng: called again while it runs");
         return NULL;
     }
+    if (sync_ifaces(e, iface_seq) < 0)
+        return NULL;
+    const NgIface *ifs = e->ng_ifs;
+    Py_ssize_t n_ifs = e->ng_n;
+    e->ng_busy = 1;
     long long segments = 0, truncated = 0, first_ts = 0;
     int have_first = 0, status;
     for (;;) {
@@ -1529,7 +1565,7 @@ static PyObject *Engine_feed_pcapng(Engine *e, PyObject *args, PyObject *kwds) {
             break;
         }
         uint32_t btype = rd32(h, big), blen = rd32(h + 4, big);
-        if (blen < 12 || blen % 4 || blen > 0x4000000) {
+        if (blen < 12 || blen % 4 || blen > MAX_BLOCK_BYTES) {
             status = 1;
             break;
         }
@@ -1548,16 +1584,23 @@ static PyObject *Engine_feed_pcapng(Engine *e, PyObject *args, PyObject *kwds) {
             status = 1;
             break;
         }
-        /* ts_ns = (ts_hi << 32 | ts_lo) * mult // div + off_ns, if that fits in int64 nanoseconds */
+        /* ts_ns = (ts_hi << 32 | ts_lo) * mult // div + off_ns (a 64 by 64-bit product fits 128 bits), if it lies
+         * within [-TS_NS_MAX, TS_NS_MAX]; else the block is Python's, which clamps it with a warning
+         * (_PcapngWalk.step), so the clamped value and its warning come from one place */
         const NgIface *f = &ifs[ifno];
         unsigned __int128 q = (unsigned __int128)((uint64_t)ts_hi << 32 | ts_lo) * f->ts_mult;
         if (f->ts_div != 1)
             q /= f->ts_div;
-        int64_t ts;
-        if (q > (unsigned __int128)INT64_MAX || __builtin_add_overflow((int64_t)q, f->ts_off_ns, &ts)) {
+        if (q > (unsigned __int128)INT64_MAX) {
             status = 1;
             break;
         }
+        __int128 t = (__int128)q + f->ts_off_ns;
+        if (t > TS_NS_MAX || t < -TS_NS_MAX) {
+            status = 1;
+            break;
+        }
+        int64_t ts = (int64_t)t;
         frame++;
         pos += blen;
         if (!have_first) {
@@ -1566,12 +1609,14 @@ static PyObject *Engine_feed_pcapng(Engine *e, PyObject *args, PyObject *kwds) {
         }
         Py_ssize_t start = (h - buf) + 28, end = start + (Py_ssize_t)caplen;
         Py_ssize_t rend = start + (Py_ssize_t)(origlen > caplen ? origlen : caplen);
-        if (feed_frame(e, bufobj, start, end, rend, frame, ts, &f->ln, &segments, &truncated) < 0) {
-            free_ifaces(ifs, n_ifs);
+        Link ln = f->ln;
+        ln.skip = skip;
+        if (feed_frame(e, bufobj, start, end, rend, frame, ts, &ln, &segments, &truncated) < 0) {
+            e->ng_busy = 0;
             return NULL;
         }
     }
-    free_ifaces(ifs, n_ifs);
+    e->ng_busy = 0;
     return walk_result(pos, frame, status, segments, truncated, have_first, first_ts);
 }
 
@@ -1589,6 +1634,23 @@ static PyObject *u128(unsigned __int128 v) {
     Py_XDECREF(hi);
     Py_XDECREF(lo);
     Py_XDECREF(shift);
+    return r;
+}
+
+/* hi * 2^128 + lo as a Python int */
+static PyObject *u192(uint64_t hi, unsigned __int128 lo) {
+    PyObject *low = u128(lo);
+    if (!low || !hi)
+        return low;
+    PyObject *top = PyLong_FromUnsignedLongLong(hi), *shift = PyLong_FromLong(128), *t = NULL, *r = NULL;
+    if (top && shift)
+        t = PyNumber_Lshift(top, shift);
+    if (t)
+        r = PyNumber_Or(t, low);
+    Py_XDECREF(top);
+    Py_XDECREF(shift);
+    Py_XDECREF(t);
+    Py_DECREF(low);
     return r;
 }
 
@@ -1631,10 +1693,10 @@ static PyObject *sdir_record(const SDir *d) {
     SETL(win_max, d->win_max);
     SETL(win_min, d->win_min);
     SETL(rtt_n, d->rtt_n);
-    SETL(rtt_sum, d->rtt_sum);
+    PyStructSequence_SET_ITEM(rec, DIR_rtt_sum, u128(d->rtt_sum));
     SETL(rtt_max, d->rtt_max);
     SETL(rtt_min, d->rtt_min);
-    PyStructSequence_SET_ITEM(rec, DIR_rtt_sumsq, u128(d->rtt_sumsq));
+    PyStructSequence_SET_ITEM(rec, DIR_rtt_sumsq, u192(d->rtt_sumsq_hi, d->rtt_sumsq));
     SETL(syn_packets, d->syn);
     SETL(fin_packets, d->fin);
     SETL(rst_packets, d->rst);
@@ -1874,6 +1936,8 @@ static void Engine_dealloc(Engine *e) {
     PyMem_Free(e->slots);
     Py_XDECREF(e->keep);
     Py_XDECREF(e->kept);
+    clear_ifaces(e);
+    PyMem_Free(e->ng_ifs);
     Py_TYPE(e)->tp_free((PyObject *)e);
 }
 

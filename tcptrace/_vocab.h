@@ -173,6 +173,10 @@ static PyStructSequence_Field LIFE_RECORD_FIELDS[] = {
 #define MAX_RESETS 10
 #define MAX_ANOMALIES 100
 
+/* what the capture reader takes from a file, at most (vocab.MAX_BLOCK_BYTES, TS_NS_MAX; docs/limits.md) */
+#define MAX_BLOCK_BYTES 67108864
+#define TS_NS_MAX 4611686018427387903LL
+
 /* packet-tcp.c constants (analysis.py) */
 #define MAX_UNACKED_SEGMENTS 10000
 #define FAST_RETRANSMISSION_WINDOW_NS 20000000LL

@@ -23,7 +23,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, BinaryIO, overload
 
-from .errors import CaptureError
 from .flow import Flow
 from .model import ACK, FIN, RST, SYN, Role, Segment
 from .selection import NoSuchStream, Selection, missing_streams_message
@@ -55,19 +54,14 @@ class Pipeline:
 
     def __init__(self, source: Any, *, track_bytes_in_flight: bool = True, selection: Any = None) -> None:
         self.selection = selection if selection is not None and not selection.everything else None
-        self._source = source
-        self._track_bytes_in_flight = track_bytes_in_flight
         engine = engine_module() if self.selection is not None else None
-        self._start(engine)
-
-    def _start(self, engine: Any) -> None:
         from .analysis import Analyzer
         from .capture import open_capture
         from .flow import FlowTracker
 
-        self.capture = open_capture(self._source)
+        self.capture = open_capture(source)
         self.tracker = FlowTracker()
-        self.analyzer = Analyzer(track_bytes_in_flight=self._track_bytes_in_flight)
+        self.analyzer = Analyzer(track_bytes_in_flight=track_bytes_in_flight)
         self._summaries: list[FlowSummary] = []
         self._by_stream: dict[int, Flow] = {}  # the streams seen (with the engine: the selected) -> their flows
         self._engine: Any = None if engine is None else engine.Engine(*_engine_tables())
@@ -75,20 +69,8 @@ class Pipeline:
     def __iter__(self) -> Iterator[Segment]:
         if self._engine is None:
             yield from self._iter_python()
-            return
-        yielded = False
-        try:
-            for seg in self._iter_engine():
-                yielded = True
-                yield seg
-        except OverflowError as exc:
-            # A timestamp beyond the engine's 64-bit nanoseconds (a damaged pcapng timestamp, year 2262+): read
-            # the file again in Python (unbounded integers), as summarize() does; a stream cannot be read twice.
-            source = self._source
-            if yielded or not isinstance(source, (str, os.PathLike)) or os.fspath(source) == "-":
-                raise _beyond_2262(source) from exc
-            self._start(None)
-            yield from self._iter_python()
+        else:
+            yield from self._iter_engine()
 
     def _iter_python(self) -> Iterator[Segment]:
         feed = self.tracker.feed
@@ -257,25 +239,14 @@ def summarize_lazily(source: Any) -> tuple[Sequence[FlowSummary], Any]:
     summary when it is read (see :class:`EngineSummaries`); the Python path's list otherwise."""
     engine = engine_module()
     if engine is not None:
-        try:
-            from .capture import open_capture
+        from .capture import open_capture
 
-            cap = open_capture(source)
-            eng = engine.Engine(*_engine_tables())
-            cap.feed(eng)
-            return EngineSummaries(eng), cap.stats
-        except OverflowError as exc:
-            if not isinstance(source, (str, os.PathLike)) or os.fspath(source) == "-":
-                raise _beyond_2262(source) from exc
+        cap = open_capture(source)
+        eng = engine.Engine(*_engine_tables())
+        cap.feed(eng)
+        return EngineSummaries(eng), cap.stats
     run = Pipeline(source, track_bytes_in_flight=False).run()
     return run.summaries, run.stats
-
-
-def _beyond_2262(source: Any) -> CaptureError:
-    return CaptureError(
-        f"{getattr(source, 'name', source)}: a timestamp beyond the year 2262 (damaged?); "
-        "read it with TCPTRACE_ENGINE=python"
-    )
 
 
 def summarize(source: Any, streams: set[int] | None = None) -> tuple[list[FlowSummary], Any]:
@@ -286,17 +257,9 @@ def summarize(source: Any, streams: set[int] | None = None) -> tuple[list[FlowSu
     the results are identical (tests/test_engine.py). ``TCPTRACE_ENGINE=python`` forces the Python path.
     """
     engine = engine_module()
-    summaries: list[FlowSummary] | None = None
     if engine is not None:
-        try:
-            summaries, stats = _summarize_engine(source, engine)
-        except OverflowError as exc:
-            # A timestamp beyond the engine's 64-bit nanoseconds (a damaged pcapng timestamp, year 2262+): the
-            # Python path reads the file again, with unbounded integers. A stream cannot be read twice.
-            if not isinstance(source, (str, os.PathLike)) or os.fspath(source) == "-":
-                raise _beyond_2262(source) from exc
-            summaries = None
-    if summaries is None:
+        summaries, stats = _summarize_engine(source, engine)
+    else:
         run = Pipeline(source, track_bytes_in_flight=False).run()
         summaries, stats = run.summaries, run.stats
     return [s for s in summaries if streams is None or s.flow.stream in streams], stats

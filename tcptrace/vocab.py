@@ -150,6 +150,17 @@ HDR_BOGUS_LENGTH = 1  # data offset below 5 words ("Bogus TCP header length"): a
 HDR_SHORT_SEGMENT = 2  # header longer than the IP payload ("Short segment"): no tcp.len, no analysis
 HEADER_ERRORS: dict[int, str] = {HDR_BOGUS_LENGTH: "bogus TCP header length", HDR_SHORT_SEGMENT: "short segment"}
 
+# What the capture reader takes from a file, at most (docs/limits.md, "Reading"): the Python reader and the C
+# engine's record and block walks (tcptrace/_vocab.h) stop at the same place.
+# A pcap record's captured bytes, a pcapng block's whole length (section headers too): no link layer has larger
+# frames, so a larger claim is a damaged length, and reading on would only fill memory.
+MAX_BLOCK_BYTES = 64 << 20
+# Frame timestamps, in nanoseconds since 1970, lie in [-TS_NS_MAX, TS_NS_MAX] (1823-11-12 to 2116-02-20): the
+# pcapng reader clamps a timestamp outside it, with a warning. Then the difference of any two fits in int64, so
+# the C engine's time arithmetic cannot overflow, and both engines agree on every capture, from a file or a pipe.
+# pcap timestamps (32-bit seconds, 1970 to 2106) always lie inside.
+TS_NS_MAX = (1 << 62) - 1
+
 # Wireshark's tcp.completeness bits (packet-tcp.c TCP_COMPLETENESS_*), in bit order.
 COMPLETENESS: tuple[tuple[str, int], ...] = (
     ("SYNSENT", 0x01),
@@ -212,9 +223,11 @@ __all__ = [
     "LADDER_COLOURS",
     "LADDER_PRECEDENCE",
     "MAX_ANOMALIES",
+    "MAX_BLOCK_BYTES",
     "MAX_RESETS",
     "RETRANSMISSION_FAMILY",
     "RST_CAUSES",
+    "TS_NS_MAX",
     "ZEEK_SENT_LETTERS",
     "AnalysisFlag",
     "LadderCategory",

@@ -313,13 +313,36 @@ def _pcapng_cases() -> dict[str, bytes]:
         "cut_in_block_header": _ng(_recs([eth(p) for p in _IP]), [E]) + struct.pack("<II", 6, 64)[:5],
         "cut_in_block": _ng(_recs([eth(p) for p in _IP]), [E])[:-9],
         "cut_in_section_header": _ng(_recs([eth(p) for p in _IP]), [E]) + pg.pcapng_section([E])[:20],
-        # 2^62 microseconds: beyond int64 nanoseconds (the engine stops, summarize() reads in Python)
-        "timestamp_beyond_2262": _ng(
+        # 2^62 microseconds: beyond vocab.TS_NS_MAX (2116), clamped with a warning (the engine leaves them to Python)
+        "timestamp_clamped": _ng(
             [*_recs([eth(p) for p in _IP[:3]]), *_recs([eth(p) for p in _IP[3:]], start=(1 << 62) * 1000)], [E]
         ),
-        "offset_beyond_2262": _ng(_recs([eth(p) for p in _IP], start=T0 + 9 * 10**18), [pg.Iface(1, None, 9 * 10**9)]),
-        "not_tcp_beyond_2262": _ng(_recs([eth(p) for p in _IP]), [E], extra={3: _epb_of(0, arp, 1 << 62)}),
+        "offset_clamped": _ng(_recs([eth(p) for p in _IP], start=T0 + 9 * 10**18), [pg.Iface(1, None, 9 * 10**9)]),
+        "not_tcp_clamped": _ng(_recs([eth(p) for p in _IP]), [E], extra={3: _epb_of(0, arp, 1 << 62)}),
+        # a conversation whose two sides are on two interfaces 9e18 ns apart (if_tsoffset -/+4.5e9 s): every time
+        # difference fits int64 (TS_NS_MAX), the sums of RTT samples do not (the engine's are 128 and 192 bits)
+        "sides_9e18_ns_apart": _far_apart(4_500_000_000),
+        # the same at -/+5e18 ns: beyond TS_NS_MAX both ways, clamped (C subtracted them with undefined behaviour)
+        "sides_1e19_ns_apart": _far_apart(5_000_000_000),
     }
+
+
+def _far_apart(offset_s: int, exchanges: int = 4) -> bytes:
+    """A handshake and ``exchanges`` data segments with their ACKs; the client's packets on interface 0 at
+    -``offset_s`` seconds (its if_tsoffset), the server's on interface 1 at +``offset_s``."""
+    c, s = "10.0.0.1", "10.0.0.2"
+    pkts = [
+        (0, pg.ipv4(pg.tcp(40000, 80, 1000, 0, pg.SYN, 64240, pg.opt_mss(1460)), c, s)),
+        (1, pg.ipv4(pg.tcp(80, 40000, 5000, 1001, pg.SYN | pg.ACK, 65160, pg.opt_mss(1460)), s, c)),
+        (0, pg.ipv4(pg.tcp(40000, 80, 1001, 5001, pg.ACK, 502), c, s)),
+    ]
+    seq = 1001
+    for _ in range(exchanges):
+        pkts.append((0, pg.ipv4(pg.tcp(40000, 80, seq, 5001, pg.PSH | pg.ACK, 502, payload=b"x" * 100), c, s)))
+        seq += 100
+        pkts.append((1, pg.ipv4(pg.tcp(80, 40000, 5001, seq, pg.ACK, 255), s, c)))
+    recs = [pg.Rec(p, (2 * side - 1) * offset_s * 10**9 + k * 1_000, iface=side) for k, (side, p) in enumerate(pkts)]
+    return _ng(recs, [pg.Iface(101, None, -offset_s), pg.Iface(101, None, offset_s)])
 
 
 def _epb_of(iface: int, data: bytes, units: int = 0) -> bytes:
@@ -342,6 +365,10 @@ def test_built_pcapng_identical(name: str, tmp_path: Path, monkeypatch: pytest.M
         "cut_in_block_header": "cut inside a pcapng block header",
         "cut_in_block": "cut in the middle of a pcapng block",
         "cut_in_section_header": "cut inside a section header",
+        "timestamp_clamped": "frame 4: timestamp after 2116-02-20 23:53:38 (damaged?); read as that moment",
+        "offset_clamped": "frame 1: timestamp after 2116-02-20 23:53:38 (damaged?); read as that moment",
+        "not_tcp_clamped": "frame 4: timestamp after 2116-02-20 23:53:38 (damaged?); read as that moment",
+        "sides_1e19_ns_apart": "frame 1: timestamp before 1823-11-12 00:06:21 (damaged?); read as that moment",
     }
     assert (expect[name] in warnings) if name in expect else not warnings, warnings
     assert doc["flows"]
@@ -355,6 +382,8 @@ def test_built_pcapng_identical(name: str, tmp_path: Path, monkeypatch: pytest.M
         assert len(doc["flows"]) == 3
     if name == "simple_packet_blocks":
         assert doc["stats"]["tcp_segments"] == 5
+    if name.startswith("sides_"):  # four RTT samples of 9e18 ns or more: their sum is beyond int64
+        assert doc["flows"][0]["c2s"]["rtt"]["avg_ms"] >= 9e12
 
 
 def test_built_pcapng_walked_in_c(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -383,32 +412,60 @@ def test_built_pcapng_walked_in_c(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         "tsresol_ps": [],
         "tsresol_beyond_64_bits": [1, 2, 3, 4, 5],
         "simple_packet_blocks": [3, 4, 5],
+        "timestamp_clamped": [4, 5],  # Python clamps them (with the warning)
+        "sides_9e18_ns_apart": [],
     }
     for name, frames in python_frames.items():
         returned.clear()
         cap = open_capture(_write(tmp_path, _pcapng_cases()[name], name + ".pcapng"))
         eng = _engine.Engine(*stats._engine_tables())
         cap.feed(eng)
-        assert cap.stats.tcp_segments == {"interleaved_interfaces": 15, "tsoffset": 10}.get(name, 5), name
+        assert cap.stats.tcp_segments == {"interleaved_interfaces": 15, "tsoffset": 10, "sides_9e18_ns_apart": 11}.get(
+            name, 5
+        ), name
         assert returned == frames, name
 
 
-def test_pcapng_timestamp_beyond_int64_ns(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The engine's nanoseconds are 64-bit: a later timestamp stops it with OverflowError, summarize() then reads a
-    file in Python (the same result as the reference), and a stream, which cannot be read twice, gets a one-line
-    error."""
+def test_pcapng_timestamps_clamped_the_same_from_a_file_or_a_pipe(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Timestamps beyond vocab.TS_NS_MAX are clamped by the reader, the one place both engines take them from: the
+    engine reads such a capture itself (it stopped with OverflowError before, and summarize() read a file again in
+    Python, a pipe was an error), and a file and a stream give the same result both ways."""
     from tcptrace import _engine
     from tcptrace.capture import open_capture
-    from tcptrace.errors import CaptureError
 
-    for name in ("timestamp_beyond_2262", "offset_beyond_2262"):
+    for name in ("timestamp_clamped", "offset_clamped", "sides_1e19_ns_apart"):
         path = _write(tmp_path, _pcapng_cases()[name], name + ".pcapng")
-        with pytest.raises(OverflowError):
-            open_capture(path).feed(_engine.Engine(*stats._engine_tables()))
-        assert _assert_same(path, monkeypatch).startswith("{")
-        monkeypatch.setenv("TCPTRACE_ENGINE", "c")
-        with open(path, "rb") as f, pytest.raises(CaptureError, match="TCPTRACE_ENGINE=python"):
-            stats.summarize(f)
+        open_capture(path).feed(_engine.Engine(*stats._engine_tables()))
+        ref = _assert_same(path, monkeypatch)
+        assert ref.startswith("{")
+        for engine in ("python", "c"):
+            monkeypatch.setenv("TCPTRACE_ENGINE", engine)
+            with open(path, "rb") as f:
+                summaries, cap_stats = stats.summarize(f)
+            assert (
+                json.dumps({"flows": [s.to_dict() for s in summaries], "stats": cap_stats.as_dict()}, sort_keys=True)
+                == ref
+            )
+
+
+def test_engine_add_refuses_a_timestamp_outside_the_readers_range() -> None:
+    """Engine.add takes Segments from the reader, whose timestamps lie within vocab.TS_NS_MAX: one from elsewhere
+    outside it is refused, so no time difference in the engine can overflow."""
+    from tcptrace import _engine
+    from tcptrace.capture import open_capture
+    from tcptrace.vocab import TS_NS_MAX
+
+    seg = next(iter(open_capture(SAMPLES / "echo_ipv4.pcap")))
+    eng = _engine.Engine(*stats._engine_tables())
+    for ts in (TS_NS_MAX, -TS_NS_MAX):
+        seg.ts_ns = ts
+        eng.add(seg)
+    for ts in (TS_NS_MAX + 1, -TS_NS_MAX - 1, 1 << 63):
+        seg.ts_ns = ts
+        with pytest.raises((ValueError, OverflowError)):
+            eng.add(seg)
 
 
 def test_built_pcapng_from_a_slow_pipe_identical(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -428,7 +485,15 @@ def test_built_pcapng_from_a_slow_pipe_identical(monkeypatch: pytest.MonkeyPatch
             b[: len(chunk)] = chunk
             return len(chunk)
 
-    for name in ("interleaved_interfaces", "two_sections", "other_blocks", "cut_in_block", "cut_in_section_header"):
+    for name in (
+        "interleaved_interfaces",
+        "two_sections",
+        "other_blocks",
+        "cut_in_block",
+        "cut_in_section_header",
+        "timestamp_clamped",
+        "sides_1e19_ns_apart",
+    ):
         data = _pcapng_cases()[name]
         docs = []
         for engine in ("python", "c"):

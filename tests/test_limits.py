@@ -55,3 +55,15 @@ def test_rsts_past_the_cap_are_explained_as_without_the_cap(tmp_path: Path, monk
     assert kinds.count("reset") == 15
     causes = [st["facts"]["cause"] for st in capped["flows"][0]["steps"] if st["kind"] == "reset"]
     assert causes == ["closed_socket"] * 15
+
+
+def test_stdin_closed_is_a_capture_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """open_capture("-") in a process started with stdin closed (sys.stdin is None): the project's error."""
+    import sys
+
+    from tcptrace.capture import open_capture
+    from tcptrace.errors import CaptureError
+
+    monkeypatch.setattr(sys, "stdin", None)
+    with pytest.raises(CaptureError, match="standard input is closed"):
+        open_capture("-")
