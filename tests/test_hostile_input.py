@@ -382,6 +382,7 @@ def test_far_timestamps_same_from_a_path_or_a_pipe(tmp_path: Path) -> None:
                 capture_output=True,
                 timeout=60,
                 env=env,
+                cwd=tmp_path,  # the installed package, not the checkout's sources (no engine built there in CI)
             )
             assert run.returncode == 0, run.stderr
             assert b"read as that moment" in run.stderr
