@@ -48,6 +48,7 @@ import enum
 from dataclasses import dataclass
 
 from .model import ACK, FIN, RST, SYN, Role
+from .vocab import MAX_STATE_CHANGES
 
 
 class TcpState(str, enum.Enum):
@@ -302,15 +303,18 @@ _MESSAGES: dict[tuple[TcpState, int], str] = {
 
 
 class EndpointMachine:
-    """One endpoint's inferred state. ``history`` lists ``(frame, new_state)`` for each change, nothing else."""
+    """One endpoint's inferred state. ``history`` lists ``(frame, new_state)`` for the first
+    :data:`~tcptrace.vocab.MAX_STATE_CHANGES` changes (a crafted flow can change state on every packet: SYN, RST,
+    SYN ... with one ISN); ``changes`` counts them all."""
 
-    __slots__ = ("_row", "history", "initial", "role", "state")
+    __slots__ = ("_row", "changes", "history", "initial", "role", "state")
 
     def __init__(self, initial: TcpState, role: Role | None = None) -> None:
         self.initial = initial
         self.state = initial
         self.role = role
         self.history: list[tuple[int, TcpState]] = []
+        self.changes = 0
         self._row = _ROWS[initial]
 
     def apply(self, inp: Input, frame: int) -> Anomaly | None:
@@ -325,11 +329,13 @@ class EndpointMachine:
         if new is not self.state:
             self.state = new
             self._row = _ROWS[new]
-            self.history.append((frame, new))
+            self.changes += 1
+            if len(self.history) < MAX_STATE_CHANGES:
+                self.history.append((frame, new))
         return None
 
     def __repr__(self) -> str:
-        return f"<EndpointMachine {self.state.value} initial={self.initial.value} changes={len(self.history)}>"
+        return f"<EndpointMachine {self.state.value} initial={self.initial.value} changes={self.changes}>"
 
 
 # classify(): flags masked to FIN|SYN|RST|ACK, plus one bit for "the ACK covers the receiver's FIN".

@@ -143,6 +143,7 @@ RST_CAUSES: tuple[str, ...] = (
 # capture holds (a flow of a million RSTs keeps ten and a count). Both engines use these (tcptrace/_vocab.h).
 MAX_RESETS = 10  # RSTs listed with frame, state and cause; resets_total counts them all
 MAX_ANOMALIES = 100  # state-machine anomalies kept (the flow document shows the first 20)
+MAX_STATE_CHANGES = 64  # an endpoint's state changes listed (state.EndpointMachine.history); all are counted
 
 # TCP headers Wireshark dissects only in part (packet-tcp.c dissect_tcp), as Segment.header_error: the
 # segment keeps its tcp.stream and counts as a packet of its stream, but nothing in it is trusted further.
@@ -225,6 +226,7 @@ __all__ = [
     "MAX_ANOMALIES",
     "MAX_BLOCK_BYTES",
     "MAX_RESETS",
+    "MAX_STATE_CHANGES",
     "RETRANSMISSION_FAMILY",
     "RST_CAUSES",
     "TS_NS_MAX",

@@ -67,3 +67,21 @@ def test_stdin_closed_is_a_capture_error(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setattr(sys, "stdin", None)
     with pytest.raises(CaptureError, match="standard input is closed"):
         open_capture("-")
+
+
+def test_state_history_is_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SYN, RST, SYN, RST ... with one ISN stays one stream and changes state on every packet: the machine lists
+    the first vocab.MAX_STATE_CHANGES changes and counts them all (built by code)."""
+    from tcptrace.engine import Pipeline
+
+    pkts = []
+    for _ in range(500):
+        pkts.append(pg.ipv4(pg.tcp(40000, 80, 1000, 0, pg.SYN, 64240)))
+        pkts.append(pg.ipv4(pg.tcp(80, 40000, 0, 1001, pg.RST | pg.ACK, 0), "10.0.0.2", "10.0.0.1"))
+    path = tmp_path / "alternate.pcap"
+    path.write_bytes(pg.pcap(pg.records(pkts), linktype=101))
+    monkeypatch.setenv("TCPTRACE_ENGINE", "python")
+    (s,) = Pipeline(path).run().summaries
+    client = s.machine.client
+    assert client.changes == 1000
+    assert len(client.history) == vocab.MAX_STATE_CHANGES
