@@ -396,10 +396,10 @@ def test_cli_shows_progress_only_on_a_terminal(tmp_path: Path) -> None:
     body = data[24:]
     big.write_bytes(data[:24] + body * 120)  # ~10 MB, the same records over and over: enough for progress lines
     cmd = [sys.executable, "-m", "tcptrace", "flows", str(big)]
-    plain = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    plain = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=tmp_path)
     assert "reading:" not in plain.stderr
     main_fd, child_fd = pty.openpty()
-    proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=child_fd, check=False)
+    proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=child_fd, check=False, cwd=tmp_path)
     os.close(child_fd)
     out = b""
     while True:

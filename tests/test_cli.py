@@ -13,7 +13,7 @@ from pathlib import Path
 import pcapgen as g
 import pytest
 from click.testing import CliRunner
-from conftest import SAMPLES
+from conftest import OUTSIDE, SAMPLES
 
 from tcptrace.cli import main, run_cli
 
@@ -108,7 +108,10 @@ def test_explain_shows_streams_and_roles() -> None:
 
 
 def _python_m(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run([sys.executable, "-m", "tcptrace", *args], input=stdin, capture_output=True, timeout=60)
+    # from outside the checkout: the installed package, not the sources (conftest.OUTSIDE)
+    return subprocess.run(
+        [sys.executable, "-m", "tcptrace", *args], input=stdin, capture_output=True, timeout=60, cwd=OUTSIDE
+    )
 
 
 def test_stdin_pipe_with_python_m() -> None:
@@ -126,6 +129,8 @@ def test_quick_start_main_job_runs() -> None:
     commands = [ln for ln in block.splitlines()[1:] if ln.strip() and not ln.startswith("#")]
     assert len(commands) == 2
     target = commands[0].rsplit("tcptrace ", 1)[1].split()
+    # run from outside the checkout (the installed package): the README's paths are relative to the checkout
+    target = [str(SAMPLES.parent / a) if (SAMPLES.parent / a).exists() else a for a in target]
     p = _python_m(*target)
     assert p.returncode == 0, p.stderr
     assert b"Stream 0" in p.stdout
@@ -201,10 +206,12 @@ def test_selection_matches_prefixes_and_ports() -> None:
 
 
 def test_version_names_the_active_engine() -> None:
-    out = subprocess.run([sys.executable, "-m", "tcptrace", "--version"], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "tcptrace", "--version"], cwd=OUTSIDE, capture_output=True, text=True, check=True
+    )
     assert out.stdout.startswith("tcptrace, version ")
     assert "engine" in out.stdout
     env = {**__import__("os").environ, "TCPTRACE_ENGINE": "python"}
-    out = subprocess.run([sys.executable, "-m", "tcptrace", "--version"], capture_output=True, text=True, check=True,
-                         env=env)  # fmt: skip
+    out = subprocess.run([sys.executable, "-m", "tcptrace", "--version"], cwd=OUTSIDE, capture_output=True,
+                         text=True, check=True, env=env)  # fmt: skip
     assert "pure-Python engine (TCPTRACE_ENGINE=python)" in out.stdout

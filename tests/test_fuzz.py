@@ -25,7 +25,7 @@ from pathlib import Path
 
 import fuzzing as fz
 import pytest
-from conftest import CORPUS, SAMPLES
+from conftest import CORPUS, OUTSIDE, SAMPLES
 
 SAMPLE_MUTANTS = 20  # per sample capture (28 samples)
 CORPUS_MUTANTS = 10  # per corpus capture of at most CORPUS_MAX_BYTES (about 100 files)
@@ -128,7 +128,11 @@ def test_layout_finds_the_fields() -> None:
 def _run_cli(args: list[str]) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if k != "TCPTRACE_ENGINE"}  # the default engine, as users run it
     return subprocess.Popen(
-        [sys.executable, "-m", "tcptrace", *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env
+        [sys.executable, "-m", "tcptrace", *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=env,
+        cwd=OUTSIDE,
     )
 
 

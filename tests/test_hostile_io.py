@@ -26,6 +26,7 @@ from pathlib import Path
 import pcapgen as g
 import pytest
 from click.testing import CliRunner
+from conftest import OUTSIDE
 
 from tcptrace.cli import DPI_MAX, LADDER_WIDTH_MIN_IN, WIDTH_MAX_IN, main
 from tcptrace.errors import ImageTooLarge
@@ -39,7 +40,9 @@ def invoke(*args: str) -> tuple[int, str, str]:
 
 
 def python_m(*args: str | bytes, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run([sys.executable, "-m", "tcptrace", *args], capture_output=True, timeout=60, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "tcptrace", *args], capture_output=True, timeout=60, env=env, cwd=OUTSIDE
+    )
 
 
 def one_error_line(err: str, start: str = "tcptrace: error: ") -> str:
@@ -228,7 +231,7 @@ def test_a_reader_that_goes_away_ends_the_command_quietly(tmp_path: Path) -> Non
     cases = [(["packets", "--format", fmt, str(big)], True) for fmt in ("table", "jsonl")]
     cases += [([*args, str(small)], False) for args in (["packets"], ["explain"], ["flows", "--format", "json"])]
     for args, read_a_line in cases:
-        with subprocess.Popen([sys.executable, "-m", "tcptrace", *args], stdout=subprocess.PIPE,
+        with subprocess.Popen([sys.executable, "-m", "tcptrace", *args], cwd=OUTSIDE, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE) as p:  # fmt: skip
             assert p.stdout is not None
             assert p.stderr is not None
@@ -246,8 +249,8 @@ def test_stdout_on_a_full_disk_is_one_line(tmp_path: Path, args: list[str]) -> N
     """`> /dev/full`. The capture is built by code."""
     cap = small_capture(tmp_path / "c.pcap")
     with open("/dev/full", "wb") as full:
-        p = subprocess.run([sys.executable, "-m", "tcptrace", *args, str(cap)], stdout=full, stderr=subprocess.PIPE,
-                           timeout=60)  # fmt: skip
+        p = subprocess.run([sys.executable, "-m", "tcptrace", *args, str(cap)], cwd=OUTSIDE, stdout=full,
+                           stderr=subprocess.PIPE, timeout=60)  # fmt: skip
     assert p.returncode == 2
     assert one_error_line(p.stderr.decode()) == "tcptrace: error: cannot write to standard output: " + os.strerror(
         errno.ENOSPC
@@ -258,12 +261,12 @@ def test_stdout_closed_or_not_writable_is_one_line(tmp_path: Path) -> None:
     """`>&-` (descriptor 1 closed in the child) and `1</dev/null` (open, but not for writing). The capture is
     built by code."""
     cap = small_capture(tmp_path / "c.pcap")
-    p = subprocess.run([sys.executable, "-m", "tcptrace", "packets", str(cap)], stderr=subprocess.PIPE,
+    p = subprocess.run([sys.executable, "-m", "tcptrace", "packets", str(cap)], cwd=OUTSIDE, stderr=subprocess.PIPE,
                        preexec_fn=lambda: os.close(1), timeout=60)  # fmt: skip
     assert p.returncode == 2
     assert "standard output is closed" in one_error_line(p.stderr.decode())
     with open(os.devnull, "rb") as read_only:
-        p = subprocess.run([sys.executable, "-m", "tcptrace", "packets", str(cap)], stdout=read_only,
+        p = subprocess.run([sys.executable, "-m", "tcptrace", "packets", str(cap)], cwd=OUTSIDE, stdout=read_only,
                            stderr=subprocess.PIPE, timeout=60)  # fmt: skip
     assert p.returncode == 2
     assert "cannot write to standard output: " in one_error_line(p.stderr.decode())
@@ -271,7 +274,7 @@ def test_stdout_closed_or_not_writable_is_one_line(tmp_path: Path) -> None:
 
 def test_stdin_closed_with_dash_is_one_line() -> None:
     """`tcptrace packets - <&-`: descriptor 0 closed in the child."""
-    p = subprocess.run([sys.executable, "-m", "tcptrace", "packets", "-"], capture_output=True,
+    p = subprocess.run([sys.executable, "-m", "tcptrace", "packets", "-"], cwd=OUTSIDE, capture_output=True,
                        preexec_fn=lambda: os.close(0), timeout=60)  # fmt: skip
     assert p.returncode == 2
     assert "standard input is closed" in one_error_line(p.stderr.decode())
