@@ -171,44 +171,13 @@ class Pipeline:
 
 
 class EngineSummaries(Sequence[FlowSummary]):
-    """The streams of an engine pass as :class:`FlowSummary` objects built one at a time when asked for, so a
-    million-connection capture never holds a million of them (``flows`` writes each and lets it go)."""
+    """Streams of an engine pass (all, or the numbers in ``streams``) as :class:`FlowSummary` objects built one at a
+    time when read, so a million-connection capture never holds a million of them (``flows`` writes each and lets
+    it go)."""
 
-    def __init__(self, engine: Any) -> None:
+    def __init__(self, engine: Any, streams: Sequence[int] | None = None) -> None:
         self._engine = engine
-
-    def __len__(self) -> int:
-        return int(self._engine.flow_count())
-
-    @overload
-    def __getitem__(self, i: int) -> FlowSummary: ...
-    @overload
-    def __getitem__(self, i: slice) -> list[FlowSummary]: ...
-    def __getitem__(self, i: int | slice) -> FlowSummary | list[FlowSummary]:
-        if isinstance(i, slice):
-            return [engine_summary(self._engine, k) for k in range(len(self))[i]]
-        if i < 0:
-            i += len(self)
-        return engine_summary(self._engine, i)
-
-    def __iter__(self) -> Iterator[FlowSummary]:
-        eng = self._engine
-        for k in range(eng.flow_count()):
-            yield engine_summary(eng, k)
-
-    def endpoints(self, i: int) -> tuple[Any, Any]:
-        """Stream ``i``'s client and server (``flow.HalfFlow``), without building its summary."""
-        from .flow import HalfFlow
-
-        life = self._engine.lifecycle(i)
-        return HalfFlow(life.client_addr, life.client_port), HalfFlow(life.server_addr, life.server_port)
-
-
-class _Selected(Sequence[FlowSummary]):
-    """Some streams of an :class:`EngineSummaries`, by number, each summary built when read."""
-
-    def __init__(self, all_: EngineSummaries, streams: list[int]) -> None:
-        self._all, self._streams = all_, streams
+        self._streams = range(engine.flow_count()) if streams is None else streams
 
     def __len__(self) -> int:
         return len(self._streams)
@@ -219,18 +188,29 @@ class _Selected(Sequence[FlowSummary]):
     def __getitem__(self, i: slice) -> list[FlowSummary]: ...
     def __getitem__(self, i: int | slice) -> FlowSummary | list[FlowSummary]:
         if isinstance(i, slice):
-            return [self._all[k] for k in self._streams[i]]
-        return self._all[self._streams[i]]
+            return [engine_summary(self._engine, k) for k in self._streams[i]]
+        return engine_summary(self._engine, self._streams[i])
+
+    def select(self, selection: Any) -> EngineSummaries:
+        """The streams ``selection`` selects, chosen by their endpoints (no summary is built to choose)."""
+        from .flow import HalfFlow
+
+        eng, total = self._engine, self._engine.flow_count()
+        numbers = sorted(n for n in selection.streams if n < total) if selection.streams else self._streams
+        picked = []
+        for n in numbers:
+            life = eng.lifecycle(n)
+            client, server = HalfFlow(life.client_addr, life.client_port), HalfFlow(life.server_addr, life.server_port)
+            if selection.matches_endpoints(n, client, server):
+                picked.append(n)
+        return EngineSummaries(eng, picked)
 
 
 def selected_summaries(summaries: Sequence[FlowSummary], selection: Any) -> Sequence[FlowSummary]:
-    """The summaries a :class:`~tcptrace.selection.Selection` selects; from an :class:`EngineSummaries`, chosen
-    by endpoints and built only when read."""
+    """The summaries a :class:`~tcptrace.selection.Selection` selects (from :class:`EngineSummaries` built only
+    when read)."""
     if isinstance(summaries, EngineSummaries):
-        numbers = sorted(selection.streams) if selection.streams else range(len(summaries))
-        total = len(summaries)
-        picked = [n for n in numbers if n < total and selection.matches_endpoints(n, *summaries.endpoints(n))]
-        return _Selected(summaries, picked)
+        return summaries.select(selection)
     return [s for s in summaries if selection.matches(s.flow)]
 
 
@@ -256,12 +236,7 @@ def summarize(source: Any, streams: set[int] | None = None) -> tuple[list[FlowSu
     The C engine (``tcptrace._engine``) does the work when it is built, else the pure-Python :class:`Pipeline`;
     the results are identical (tests/test_engine.py). ``TCPTRACE_ENGINE=python`` forces the Python path.
     """
-    engine = engine_module()
-    if engine is not None:
-        summaries, stats = _summarize_engine(source, engine)
-    else:
-        run = Pipeline(source, track_bytes_in_flight=False).run()
-        summaries, stats = run.summaries, run.stats
+    summaries, stats = summarize_lazily(source)
     return [s for s in summaries if streams is None or s.flow.stream in streams], stats
 
 
@@ -299,15 +274,6 @@ def _engine_tables() -> tuple[bytes, bytes, bytes]:
         initial[flags * 2] = index[sender]
         initial[flags * 2 + 1] = index[receiver]
     return rows, bytes(classes), bytes(initial)
-
-
-def _summarize_engine(source: Any, engine: Any) -> tuple[list[FlowSummary], Any]:
-    from .capture import open_capture
-
-    cap = open_capture(source)
-    eng = engine.Engine(*_engine_tables())
-    cap.feed(eng)
-    return [engine_summary(eng, stream) for stream in range(eng.flow_count())], cap.stats
 
 
 @functools.cache

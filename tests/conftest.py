@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import importlib.util
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/pcapgen.py
@@ -10,3 +13,14 @@ SAMPLES = ROOT / "sample_pcaps"
 # A working directory outside the checkout, for tests that start `python -m tcptrace` in a subprocess: from the
 # checkout, `-m` would import the sources instead of the installed package that `pip install .` built.
 OUTSIDE = Path(__file__).resolve().anchor
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Stop at once, in one line, when this Python cannot run the tests (a bare `pytest` from a shell whose Python
+    has no tcptrace installed gave 25 collection errors); the README's Quick start installs what they need."""
+    missing = [name for name in ("tcptrace", "matplotlib", "hypothesis") if importlib.util.find_spec(name) is None]
+    if missing:
+        raise pytest.UsageError(
+            f"{sys.executable} lacks {', '.join(missing)}: install the test extras into it first "
+            "(pip install -e '.[test]', the README's Quick start), or run the venv's python -m pytest"
+        )
