@@ -539,7 +539,6 @@ static FlowC *track(Engine *e, const Pkt *p, const Opts *o, int *dir_out, int *i
         int scale = f->win_scale[dir];
         *win_out = scale >= 0 ? ((int64_t)p->win_raw << scale) : (int64_t)p->win_raw;
     }
-    *dir_out = dir;
     return f;
 }
 
@@ -1370,7 +1369,7 @@ static PyObject *walk_result(Py_ssize_t pos, long long frame, int status, long l
 _Static_assert(PCAP_TS_MAX <= TS_NS_MAX, "pcap timestamps must lie within TS_NS_MAX");
 
 /* Engine.feed_pcap(buf, pos, frame, big_endian, nano, rec_hdr_len, swapped, fcs_len, link_len, etype_off,
- *                  decode, skip[, iface]) -> (pos, frame, status, segments, truncated, first_ts or None)
+ *                  decode, skip) -> (pos, frame, status, segments, truncated, first_ts or None)
  * Walks the complete pcap records of buf from pos (CaptureReader._pcap_records). status 0: the record at pos
  * is incomplete (read more); 1: its header claims more than MAX_BLOCK_BYTES (damaged file). link_len, etype_off,
  * decode: see Link. */
@@ -1380,8 +1379,8 @@ static PyObject *Engine_feed_pcap(Engine *e, PyObject *args) {
     int big, nano, rec_hdr_len, swapped, fcs_len;
     PyObject *bufobj;
     Link ln = {.iface = 0};
-    if (!PyArg_ParseTuple(args, "OnLppipiiiOO|i", &bufobj, &pos, &frame, &big, &nano, &rec_hdr_len, &swapped,
-                          &fcs_len, &ln.link_len, &ln.etype_off, &ln.decode, &ln.skip, &ln.iface))
+    if (!PyArg_ParseTuple(args, "OnLppipiiiOO", &bufobj, &pos, &frame, &big, &nano, &rec_hdr_len, &swapped,
+                          &fcs_len, &ln.link_len, &ln.etype_off, &ln.decode, &ln.skip))
         return NULL;
     if (!PyBytes_Check(bufobj)) {
         PyErr_SetString(PyExc_TypeError, "feed_pcap: buf must be bytes");

@@ -37,7 +37,6 @@ class Engine:
         etype_off: int,
         decode: Callable[..., Any],
         skip: Callable[..., Any],
-        iface: int = 0,
     ) -> tuple[int, int, int, int, int, int | None]: ...
     def feed_pcapng(
         self,

@@ -52,7 +52,6 @@ A_SPURIOUS_RETRANSMISSION = FLAG_BY_CONST["A_SPURIOUS_RETRANSMISSION"].bit
 
 FLAG_NAMES: tuple[tuple[int, str], ...] = tuple((f.bit, f.name) for f in FLAGS)
 ANALYSIS_FLAGS: tuple[str, ...] = tuple(f.name for f in FLAGS)
-_RETRANSMISSION_FAMILY = RETRANSMISSION_FAMILY
 _NAMES_CACHE: dict[int, tuple[str, ...]] = {}
 
 # packet-tcp.c constants (the C engine gets its copies from here: scripts/gen_vocab_h.py writes tcptrace/_vocab.h)
@@ -72,7 +71,7 @@ def analysis_names(bits: int) -> tuple[str, ...]:
     ``retransmission`` (packet-tcp.c prints that expert item for all three kinds)."""
     names = _NAMES_CACHE.get(bits)
     if names is None:
-        shown = bits | A_RETRANSMISSION if bits & _RETRANSMISSION_FAMILY else bits
+        shown = bits | A_RETRANSMISSION if bits & RETRANSMISSION_FAMILY else bits
         names = tuple(name for bit, name in FLAG_NAMES if shown & bit)
         _NAMES_CACHE[bits] = names
     return names
@@ -427,7 +426,14 @@ class Analyzer:
             return
         seg.analysis = ta
         seg.evidence = ev
-        self._after_analysis(flags, now, fa, fwd)
+        # packet-tcp.c after the analysis (inline: once per packet; _after_analysis is the same for the rare paths)
+        syn_ack = flags & (SYN | ACK)
+        if syn_ack == SYN:
+            fa.ts_mru_syn = now
+        elif syn_ack == ACK:
+            if fa.ts_mru_syn and not fa.ts_first_rtt:
+                fa.ts_first_rtt = now - fa.ts_mru_syn or 1
+            fwd.is_first_ack = False
         # the SACK blocks this side sent last (subtracted from the other side's bytes in flight)
         ob = seg.opt_bytes
         if not ob or (len(ob) == 12 and ob[:4] == _TS_ONLY):

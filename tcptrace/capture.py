@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import enum
+import functools
 import os
 import stat
 import struct
@@ -504,7 +505,7 @@ class CaptureReader:
         linktype = network & 0x03FFFFFF  # upper bits may carry the FCS length (pcap-savefile(5))
         fcs_len = ((network >> 28) * 2) if network & 0x04000000 else 0
         self.stats.linktypes[0] = linktype
-        decode = _shared_decoder(linktype)
+        decode = _link_decoder(linktype)
         if decode is None:
             raise UnsupportedLinkType(linktype)
         # libpcap before 2.3 wrote the captured and original lengths the other way round (Wireshark libpcap.c)
@@ -710,7 +711,7 @@ class CaptureReader:
                 else:
                     off_ns = struct.unpack_from(order + "q", body, pos + 4)[0] * 1_000_000_000
             pos += 4 + ((olen + 3) & ~3)
-        return _shared_decoder(linktype), mult, div, off_ns, snaplen
+        return _link_decoder(linktype), mult, div, off_ns, snaplen
 
 
 # One packet of the pcapng walk: (frame, interface, link type, decoder, block body, data offset, end of the
@@ -971,21 +972,6 @@ def _engine_interfaces(walk: _PcapngWalk, linktypes: dict[int, int], table: list
             continue
         link_len, etype_off = _FUSED_LAYOUTS.get(linktypes[number], (-1, None))
         table.append(_EngineIface(number, link_len, -1 if etype_off is None else etype_off, mult, div, off_ns, slow))
-
-
-_SHARED_DECODERS: dict[int, _LinkDecoder] = {}
-
-
-def _shared_decoder(linktype: int) -> _LinkDecoder | None:
-    """:func:`_link_decoder`, made once per link type and shared by every interface of that type: an interface
-    description costs a small tuple, not a closure and a ``struct.Struct`` of its own (a million descriptions in
-    a 48 KB gzip file took 1.35 GB)."""
-    decode = _SHARED_DECODERS.get(linktype)
-    if decode is None:
-        decode = _link_decoder(linktype)
-        if decode is not None:  # the link types we decode: a few entries, whatever the capture names
-            _SHARED_DECODERS[linktype] = decode
-    return decode
 
 
 def open_capture(source: str | os.PathLike[str] | BinaryIO, *, keep_skipped: bool = False) -> CaptureReader:
@@ -1777,8 +1763,12 @@ _DECODERS: dict[int, _LinkDecoder] = {
 SUPPORTED_LINKTYPES = frozenset(_DECODERS)
 
 
+@functools.lru_cache(maxsize=64)  # bounded: a capture can name any of 65,536 link types
 def _link_decoder(linktype: int) -> _LinkDecoder | None:
-    """The decoder for a link type: a fused fast path for the common IPv4/TCP frames, else the layered one."""
+    """The decoder for a link type: a fused fast path for the common IPv4/TCP frames, else the layered one. Made
+    once per link type and shared by every interface of that type (cached): an interface description costs a
+    small tuple, not a closure and a ``struct.Struct`` of its own (a million descriptions in a 48 KB gzip file
+    took 1.35 GB)."""
     slow = _DECODERS.get(linktype)
     if slow is None:
         return None

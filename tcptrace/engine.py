@@ -123,9 +123,7 @@ class Pipeline:
                     if n in previous:  # its SYN reopened the ports of stream previous[n] (packet-tcp.c)
                         flow.reused_ports_frame = seg.frame
                         flow.previous_stream = previous[n]
-                    by_stream[n] = flow
-                    summary = flow.summary = FlowSummary(flow)
-                    self._summaries.append(summary)
+                    flow.summary = self._new_summary(flow)
                 else:
                     feed(seg)
                 seg.stream = n
@@ -426,9 +424,7 @@ class FlowStream:
                 segs = open_segs[n] = []
             segs.append(seg)
             summary = run.flow(n).summary
-            # (cheap tests first: most segments neither reset nor follow two FINs)
-            may_end = summary is not None and (summary.rst or len(summary.fin_frames) == 2)
-            if may_end and n not in ended_at and ended(summary):
+            if n not in ended_at and ended(summary):
                 ended_at[n] = seg.ts_ns
                 deadline = min(deadline, seg.ts_ns + horizon)
             if seg.ts_ns >= deadline:

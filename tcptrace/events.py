@@ -363,10 +363,8 @@ class _Classifier:
     # --- the walk ---
 
     def run(self) -> list[Event]:
-        self.last_state: tuple[Any, Any] = ("UNKNOWN", "UNKNOWN")  # (client, server) before the segment told
         for seg in self.segs:
             self.events.append(self._event(seg))
-            self.last_state = (seg.client_state, seg.server_state)
         return self.events
 
     def _event(self, seg: Segment) -> Event:
@@ -446,17 +444,11 @@ class _Classifier:
             notes.append(Note(key, {"stream": prev.flow.stream, "gap_ns": gap, "who": who}))
 
     def _reset(self, seg: Segment, facts: dict[str, Any]) -> str:
-        rst_by_frame = {f: (st, cause) for _, f, st, cause, _ in self.s.rst}
         if self.is_refused and seg.direction == 1 and self.s.rst and seg.frame == self.s.rst[0][1]:
             facts["port"] = self.s.flow.server.port
             facts["syn_seq_raw"] = self.segs[0].seq_raw
             return "refused"
-        state, cause = rst_by_frame.get(seg.frame, ("", ""))
-        if not cause:
-            # past the summary's first vocab.MAX_RESETS RSTs (a flood): the same rule, on the state the sender
-            # was in before this one (this stream's earlier RSTs settled the handshake facts the rule reads)
-            state = str(self.last_state[seg.direction])
-            cause = self.s.rst_cause(seg, state)
+        state, cause = getattr(seg, "rst_info", None) or ("", "stray")  # set by the summary for every RST
         facts["state"] = state or str(seg.client_state if seg.direction == 0 else seg.server_state)
         facts["cause"] = cause
         return "reset"

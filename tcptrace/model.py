@@ -263,6 +263,7 @@ class Segment:
         "opt_bytes",
         "payload",
         "phase",
+        "rst_info",  # an RST's (sender state before it, cause), set by stats.FlowSummary; unset on other segments
         "rto_frame",
         "rto_ns",
         "seq",
@@ -277,6 +278,9 @@ class Segment:
         "win_raw",
         "win_scale",
     )
+
+    # Set by tcptrace.stats.FlowSummary on an RST only (absent on every other segment):
+    rst_info: tuple[str, str]  # the sender's state before it, and why it was sent (vocab.RST_CAUSES)
 
     # Set by tcptrace.analysis (absent until a segment has been analysed):
     analysis: int  # bitmask of tcptrace.analysis.A_* flags

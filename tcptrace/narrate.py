@@ -718,7 +718,7 @@ def explain(
     for n, count in fs.late.items():
         told[n].late_segments = count
     streams_total = fs.streams_total
-    missing = tuple(sorted(wanted - set(range(streams_total)))) if wanted is not None else ()
+    missing = selection.missing(streams_total)
     flows = [told[n] for n in sorted(told)]
     name = os.fspath(path) if isinstance(path, (str, os.PathLike)) else str(getattr(path, "name", "<stream>"))
     return Narrative(name, lang, flows, fs.stats.as_dict(), streams_total, missing)

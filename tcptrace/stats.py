@@ -489,10 +489,13 @@ class FlowSummary:
             self.fin_next[direction] = (seg.seq_raw + seg.len + 1) & M32
             self.fin_frames.append((direction, seg.frame))
         if flags & RST:
+            # every RST carries its own state and cause (what explain words); the summary lists the first few
+            state = str(before[direction])
+            cause = self.rst_cause(seg, state)
+            seg.rst_info = (state, cause)
             self.rst_total += 1
             if len(self.rst) < MAX_RESETS:
-                state = str(before[direction])
-                self.rst.append((direction, seg.frame, state, self.rst_cause(seg, state), seg.len))
+                self.rst.append((direction, seg.frame, state, cause, seg.len))
 
     def rst_cause(self, seg: Segment, sender_state: str) -> str:
         """Why ``seg`` (an RST sent from ``sender_state``) was sent, as one of vocab.RST_CAUSES."""

@@ -24,3 +24,16 @@ def pytest_configure(config: pytest.Config) -> None:
             f"{sys.executable} lacks {', '.join(missing)}: install the test extras into it first "
             "(pip install -e '.[test]', the README's Quick start), or run the venv's python -m pytest"
         )
+
+
+def engines() -> list[str]:
+    """The engines to compare: the Python reference, and the C engine when it is built (asked directly, not through
+    TCPTRACE_ENGINE, which a test may have set already). Under TCPTRACE_REQUIRE_ENGINE=1 (.ci/run with a compiler)
+    a missing engine is an error, so an "engines agree" test cannot quietly compare Python with itself."""
+    import os
+
+    if importlib.util.find_spec("tcptrace._engine") is not None:
+        return ["python", "c"]
+    if os.environ.get("TCPTRACE_REQUIRE_ENGINE") == "1":
+        raise AssertionError("TCPTRACE_REQUIRE_ENGINE=1 but tcptrace._engine is not built")
+    return ["python"]

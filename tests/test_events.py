@@ -16,6 +16,7 @@ import pytest
 from conftest import CORPUS, SAMPLES
 
 from tcptrace.engine import Pipeline
+from tcptrace.errors import TcptraceError
 from tcptrace.events import classify, resolve_states
 from tcptrace.ladder import ladder_for
 from tcptrace.model import ACK, RST, SYN, Segment
@@ -183,7 +184,7 @@ _ARCS = {(a, b) for (a, _), b in TRANSITIONS.items()}
 def test_narrative_properties(path: Path) -> None:
     try:
         items = flows(path)
-    except Exception as exc:  # a corpus file the reader rejects cleanly is not this test's subject
+    except TcptraceError as exc:  # a corpus file the reader rejects cleanly is not this test's subject (a crash is)
         pytest.skip(f"unreadable: {exc}")
     for summary, segs in items:
         for side in (0, 1):
@@ -273,7 +274,7 @@ def test_verdict_bytes_are_the_sequence_span_tshark_shows(capture: Path, tsv: Pa
     """Application bytes per direction = max(tcp.seq + tcp.len) - min(tcp.seq) over tshark's data segments."""
     try:
         items = flows(capture)
-    except Exception as exc:
+    except TcptraceError as exc:
         pytest.skip(f"unreadable: {exc}")
     direction = {s.frame: (s.stream, int(s.direction)) for _, segs in items for s in segs}
     span: dict[tuple[int, int], list[int]] = {}
@@ -381,7 +382,7 @@ def test_summary_ack_counts_from_tshark(capture: Path, tsv: Path) -> None:
     past the sender's highest ack so far."""
     try:
         nar = explain(capture)
-    except Exception as exc:
+    except TcptraceError as exc:
         pytest.skip(f"unreadable: {exc}")
     items = flows(capture)
     direction = {s.frame: int(s.direction) for _, segs in items for s in segs}

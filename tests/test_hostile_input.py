@@ -11,6 +11,7 @@ from typing import Any
 
 import pcapgen as pg
 import pytest
+from conftest import engines
 
 from tcptrace import stats
 from tcptrace.capture import WARNINGS_PER_KIND
@@ -18,10 +19,6 @@ from tcptrace.capture import WARNINGS_PER_KIND
 T0 = 1_700_000_000_123_456_789
 E = pg.Iface(1)
 IP = pg.handshake_and_data()
-
-
-def _engines() -> list[str]:
-    return ["python", "c"] if stats.engine_module() is not None else ["python"]
 
 
 def _doc(path: Path, engine: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
@@ -32,7 +29,7 @@ def _doc(path: Path, engine: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, 
 
 def _same(path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     """The flows and accounting, the same (byte for byte as JSON) from every engine that is built."""
-    docs = [_doc(path, engine, monkeypatch) for engine in _engines()]
+    docs = [_doc(path, engine, monkeypatch) for engine in engines()]
     for other in docs[1:]:
         assert other["stats"] == docs[0]["stats"]
         assert json.dumps(other, sort_keys=True) == json.dumps(docs[0], sort_keys=True)
@@ -180,7 +177,7 @@ def test_random_damage_to_interface_descriptions(tmp_path: Path, monkeypatch: py
             buf[at : at + 2] = rng.randrange(1 << 16).to_bytes(2, "little")
         path = _write(tmp_path, bytes(buf) + body, f"d{i}.pcapng")
         outcomes = []
-        for engine in _engines():
+        for engine in engines():
             try:
                 outcomes.append(json.dumps(_doc(path, engine, monkeypatch), sort_keys=True))
             except CaptureError as exc:
@@ -258,7 +255,7 @@ def test_section_header_claiming_4_gib(tmp_path: Path, monkeypatch: pytest.Monke
             list(open_capture(path))
 
     assert _peak_bytes(read) < 16 << 20
-    for engine in _engines():
+    for engine in engines():
         monkeypatch.setenv("TCPTRACE_ENGINE", engine)
         with pytest.raises(NotACapture, match="bad length"):
             stats.summarize(path)
@@ -373,7 +370,7 @@ def test_far_timestamps_same_from_a_path_or_a_pipe(tmp_path: Path) -> None:
 
     path = _write(tmp_path, _far_apart(5_000_000_000), "far.pcapng")
     outputs = []
-    for engine in _engines():
+    for engine in engines():
         env = {**os.environ, "TCPTRACE_ENGINE": engine}
         for source in (str(path), "-"):
             run = subprocess.run(
