@@ -100,6 +100,7 @@ def render() -> str:
         "/* what a flow summary keeps per stream, at most (vocab.MAX_*; docs/limits.md) */",
         f"#define MAX_RESETS {vocab.MAX_RESETS}",
         f"#define MAX_ANOMALIES {vocab.MAX_ANOMALIES}",
+        f"#define MAX_CLASSIC_SEGMENTS {vocab.MAX_CLASSIC_SEGMENTS}",
         "",
         "/* what the capture reader takes from a file, at most (vocab.MAX_BLOCK_BYTES, TS_NS_MAX; docs/limits.md) */",
         f"#define MAX_BLOCK_BYTES {vocab.MAX_BLOCK_BYTES}",

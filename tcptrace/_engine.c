@@ -84,6 +84,44 @@ typedef struct { /* stats.DirStats counters */
     int64_t flags[N_FLAGS];
 } SDir;
 
+/* classic tcptrace -l: the tcb per direction (classic.ClassicDir), kept in FlowC.cl; functions below (classic_*) */
+
+typedef struct { /* one recorded byte range (rexmit.c segment) */
+    uint32_t first, last;
+    int64_t time;
+    int32_t retrans, acked;
+} ClSeg;
+
+typedef struct ClQuad { /* rexmit.c quadrant: 2^30 sequence numbers, its ranges in order */
+    ClSeg *segs;
+    Py_ssize_t n, cap;
+    struct ClQuad *next, *prev;
+} ClQuad;
+
+typedef struct { /* classic.ClassicDir: the fields of vocab.ENGINE_CLASSIC_FIELDS, then the internal state */
+    int64_t packets, resets, ack_pkts, pureack_pkts, num_sacks, num_dsacks, max_sack_blocks, unique_bytes;
+    int64_t data_pkts, data_bytes, rexmit_pkts, rexmit_bytes, zwnd_probes, zwnd_probe_bytes, out_order_pkts;
+    int64_t data_pkts_push, syn_count, fin_count, f1323_ws, f1323_ts, window_scale, fsack_req, sacks_sent;
+    int64_t urg_data_pkts, urg_data_bytes, mss, max_seg_size, min_seg_size, win_max, win_min, win_zero_ct;
+    int64_t win_tot, win_scaled_pkts, win_scaling_used, initialwin_bytes, initialwin_segs, syn, fin, latest_seq;
+    int64_t seq_wrap_count, trunc_bytes, trunc_segs, data_pkts_timed, first_data_time, last_data_time, has_time;
+    int64_t last_time, idle_max, rtt_count, rtt_min, rtt_max, rtt_3whs, rtt_full_size, rtt_full_count;
+    int64_t rtt_full_min, rtt_full_max, rtt_nosample, rtt_amback, rtt_min_last, rtt_max_last, rtt_count_last;
+    int64_t rtt_cumack, rtt_dupack, rtt_triple_dupack, retr_max, retr_min_tm, retr_max_tm, retr_tm_count;
+    int64_t segs_dropped;
+    double rtt_sum, rtt_sum2, rtt_full_sum, rtt_full_sum2, rtt_sum_last, rtt_sum2_last, retr_tm_sum, retr_tm_sum2;
+    /* internal */
+    uint32_t ack;
+    int64_t nsegs, rtt_last, win_last;
+    int data_acked, owin_any, quads_seen;
+    ClQuad *quads[4];
+} ClDir;
+
+typedef struct { /* the options classic reads, as model.parse_options decodes them */
+    int mss, wscale, ts, sack_perm, nsack;
+    uint32_t sack[2][2]; /* the first two SACK blocks (left, right) */
+} ClOpts;
+
 typedef struct {
     int64_t stream;
     uint8_t addr[2][16]; /* [0] client, [1] server */
@@ -116,6 +154,7 @@ typedef struct {
     int orig_dir, once, sent[2], last_has[8], counts[6];
     uint32_t last_seq[8];
     int keep; /* Engine.keep's predicate said yes: this stream's Segments go to Engine.take_kept() */
+    ClDir cl[2]; /* classic tcptrace's tcb per direction ([0] client), classic_add */
 } FlowC;
 
 typedef struct {
@@ -137,6 +176,7 @@ typedef struct { /* one decoded TCP segment */
     int alen, sport, dport, flags, hdr_len, header_truncated;
     int header_error; /* Segment.header_error: 0, HDR_BOGUS_LENGTH or HDR_SHORT_SEGMENT */
     uint32_t seq, ack, win_raw;
+    int urg_ptr; /* the urgent pointer when URG is set (classic's urgent data bytes), else 0 */
 } Pkt;
 
 struct NgIface; /* one pcapng interface as feed_pcapng walks it (below) */
@@ -168,11 +208,12 @@ typedef struct {
     struct NgIface *ng_ifs;
     Py_ssize_t ng_n, ng_cap;
     int ng_busy;
+    int64_t trace_end; /* the time of the last segment processed (classic's idle time runs to it) */
 } Engine;
 
 static PyObject *S_frame, *S_ts_ns, *S_src, *S_dst, *S_sport, *S_dport, *S_seq_raw, *S_ack_raw, *S_flags,
     *S_win_raw, *S_hdr_len, *S_len, *S_ip_id, *S_opt_bytes, *S_payload, *S_header_truncated, *S_stream,
-    *S_header_error;
+    *S_header_error, *S_urg_ptr;
 /* capture._EngineIface's fields */
 static PyObject *S_number, *S_link_len, *S_etype_off, *S_ts_mult, *S_ts_div, *S_ts_off_ns, *S_decode;
 
@@ -1151,6 +1192,494 @@ static int malformed(Engine *e, FlowC *f, int dir, const Pkt *p) {
     return 0;
 }
 
+/* ------------------------------------------------------------------------------------------------ */
+/* classic tcptrace -l (tcptrace/classic.py, its C twin): one tcb per direction and its segment database */
+
+static inline uint32_t cl_be32(const uint8_t *b) {
+    return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+}
+
+static void classic_opts(const uint8_t *d, Py_ssize_t n, Py_ssize_t declared, ClOpts *o) {
+    o->mss = o->wscale = -1;
+    o->ts = o->sack_perm = o->nsack = 0;
+    if (declared <= 0)
+        return;
+    if (n == 12 && d[0] == 1 && d[1] == 1 && d[2] == 8 && d[3] == 10) {
+        o->ts = 1;
+        return;
+    }
+    Py_ssize_t i = 0;
+    while (i < n) {
+        int kind = d[i];
+        if (kind == 0)
+            break;
+        if (kind == 1) {
+            i += 1;
+            continue;
+        }
+        if (i + 1 >= n)
+            break;
+        int olen = d[i + 1];
+        if (olen < 2 || i + olen > n)
+            break;
+        int blen = olen - 2;
+        if (kind == 2 && blen == 2)
+            o->mss = d[i + 2] << 8 | d[i + 3];
+        else if (kind == 3 && blen == 1)
+            o->wscale = d[i + 2];
+        else if (kind == 4 && blen == 0)
+            o->sack_perm = 1;
+        else if (kind == 5 && blen > 0 && blen % 8 == 0) {
+            for (int k = 0; k < blen / 8; k++, o->nsack++)
+                if (o->nsack < 2) {
+                    o->sack[o->nsack][0] = cl_be32(d + i + 2 + 8 * k);
+                    o->sack[o->nsack][1] = cl_be32(d + i + 6 + 8 * k);
+                }
+        } else if (kind == 8 && blen == 8)
+            o->ts = 1;
+        i += olen;
+    }
+}
+
+static void cl_free_quad(ClDir *c, int i) {
+    if (c->quads[i]) {
+        c->nsegs -= c->quads[i]->n;
+        PyMem_Free(c->quads[i]->segs);
+        PyMem_Free(c->quads[i]);
+        c->quads[i] = NULL;
+    }
+}
+
+static void classic_free(ClDir *c) {
+    for (int i = 0; i < 4; i++)
+        cl_free_quad(c, i);
+}
+
+/* rexmit.c whichquad */
+static ClQuad *cl_whichquad(ClDir *c, uint32_t seq) {
+    int qix = (int)(seq >> 30);
+    ClQuad *q = c->quads[qix];
+    if (q && q->next && q->prev)
+        return q;
+    int nxt = (qix + 1) % 4, opp = (qix + 2) % 4, prv = (qix + 3) % 4;
+    int need[3] = {qix, nxt, prv};
+    for (int k = 0; k < 3; k++)
+        if (!c->quads[need[k]]) {
+            c->quads[need[k]] = PyMem_Calloc(1, sizeof(ClQuad));
+            if (!c->quads[need[k]]) {
+                PyErr_NoMemory();
+                return NULL;
+            }
+        }
+    cl_free_quad(c, opp);
+    q = c->quads[qix];
+    ClQuad *qn = c->quads[nxt], *qp = c->quads[prv];
+    q->prev = qp;
+    q->next = qn;
+    qn->prev = q;
+    qp->next = q;
+    qn->next = NULL;
+    qp->prev = NULL;
+    return q;
+}
+
+/* insert a range at position i of q (or count it as not recorded past MAX_CLASSIC_SEGMENTS): its index or -1 */
+static Py_ssize_t cl_insert(ClDir *c, ClQuad *q, Py_ssize_t i, uint32_t first, uint32_t len, int64_t now,
+                            int *err) {
+    if (c->nsegs >= MAX_CLASSIC_SEGMENTS) {
+        c->segs_dropped++;
+        return -1;
+    }
+    if (grow((void **)&q->segs, &q->cap, q->n + 1, sizeof(ClSeg), 8) < 0) {
+        *err = 1;
+        return -1;
+    }
+    memmove(q->segs + i + 1, q->segs + i, (size_t)(q->n - i) * sizeof(ClSeg));
+    q->segs[i] = (ClSeg){first, first + len - 1, now, 0, 0};
+    q->n++;
+    c->nsegs++;
+    return i;
+}
+
+/* rexmit.c rtt_retrans */
+static void cl_rtt_retrans(ClDir *c, ClSeg *s, int64_t now) {
+    if (!s->acked) {
+        int64_t etime = now - s->time > 0 ? now - s->time : 0;
+        if (s->retrans > c->retr_max)
+            c->retr_max = s->retrans;
+        if (etime > c->retr_max_tm)
+            c->retr_max_tm = etime;
+        if (c->retr_min_tm == 0 || etime < c->retr_min_tm)
+            c->retr_min_tm = etime;
+        double x = (double)etime;
+        c->retr_tm_sum += x;
+        c->retr_tm_sum2 += x * x;
+        c->retr_tm_count++;
+    }
+    s->time = now;
+}
+
+/* rexmit.c addseg: bytes already recorded; *ooo set when the segment fills a hole; -1 on error */
+static int64_t cl_addseg(ClDir *c, ClQuad *q, uint32_t first, uint32_t len, int64_t now, int *ooo) {
+    uint32_t last = first + len - 1;
+    int64_t rexlen = 0;
+    int split = 0, err = 0;
+    Py_ssize_t i = (q->n && first > q->segs[q->n - 1].last) ? q->n : 0;
+    while (i < q->n) {
+        ClSeg *s = &q->segs[i];
+        if (first > s->last) {
+            i++;
+            continue;
+        }
+        if (first < s->first) {
+            if (last < s->last)
+                *ooo = 1;
+            uint32_t sfirst = s->first;
+            Py_ssize_t k = cl_insert(c, q, i, first, len, now, &err);
+            if (err)
+                return -1;
+            if (k >= 0)
+                i++;
+            s = &q->segs[i]; /* (the array may have moved) */
+            if (last < sfirst)
+                return rexlen;
+            if (k >= 0)
+                q->segs[k].last = sfirst - 1;
+            first = sfirst;
+            len = last - first + 1;
+        }
+        s->retrans++;
+        if (!split)
+            cl_rtt_retrans(c, s, now);
+        if (last <= s->last)
+            return rexlen + len;
+        split = 1;
+        rexlen += (int64_t)s->last - first + 1;
+        first = s->last + 1;
+        len = last - first + 1;
+        i++;
+    }
+    cl_insert(c, q, q->n, first, len, now, &err);
+    return err ? -1 : rexlen;
+}
+
+/* rexmit.c rexmit */
+static int64_t cl_rexmit(ClDir *c, uint32_t seq, uint32_t len, int64_t now, int *ooo) {
+    uint32_t last = seq + len - 1;
+    *ooo = 0;
+    ClQuad *q = cl_whichquad(c, seq);
+    if (!q)
+        return -1;
+    if (seq >> 30 != last >> 30) {
+        uint32_t len1 = (uint32_t)(0x40000000u * ((seq >> 30) + 1) - 1) - seq + 1;
+        int64_t r1 = cl_addseg(c, q, seq, len1, now, ooo);
+        if (r1 < 0)
+            return -1;
+        int64_t r2 = cl_addseg(c, q->next, (last >> 30) * 0x40000000u, len - len1, now, ooo);
+        return r2 < 0 ? -1 : r1 + r2;
+    }
+    return cl_addseg(c, q, seq, len, now, ooo);
+}
+
+/* rexmit.c collapse_quad */
+static void cl_collapse(ClDir *c, ClQuad *q) {
+    Py_ssize_t i = 0;
+    while (i + 1 < q->n) {
+        ClSeg *s = &q->segs[i], *n = &q->segs[i + 1];
+        if (!s->acked)
+            break;
+        if (n->acked && s->last + 1 == n->first) {
+            s->last = n->last;
+            s->acked = n->acked;
+            if (n->time > s->time)
+                s->time = n->time;
+            memmove(q->segs + i + 1, q->segs + i + 2, (size_t)(q->n - i - 2) * sizeof(ClSeg));
+            q->n--;
+            c->nsegs--;
+        } else {
+            i++;
+        }
+    }
+}
+
+/* rexmit.c rtt_ackin */
+static void cl_rtt_ackin(ClDir *c, const ClSeg *s, int rexmit_prev, int64_t now) {
+    int64_t etime = now - s->time > 0 ? now - s->time : 0;
+    double x = (double)etime;
+    if (rexmit_prev) {
+        c->rtt_last = 0;
+        c->rtt_nosample++;
+    } else if (s->retrans == 0) {
+        c->rtt_last = etime;
+        if (c->rtt_min == 0 || c->rtt_min > etime)
+            c->rtt_min = etime;
+        if (c->rtt_max < etime)
+            c->rtt_max = etime;
+        c->rtt_sum += x;
+        c->rtt_sum2 += x * x;
+        c->rtt_count++;
+        int64_t size = s->last > s->first ? (int64_t)s->last - s->first + 1
+                                          : ((int64_t)1 << 32) - s->first + s->last; /* classic's 1-byte size */
+        if (!c->rtt_full_size || c->rtt_full_size < size) {
+            c->rtt_full_size = size;
+            c->rtt_full_min = c->rtt_full_max = etime;
+            c->rtt_full_sum = x;
+            c->rtt_full_sum2 = x * x;
+            c->rtt_full_count = 1;
+        } else if (c->rtt_full_size == size) {
+            c->rtt_full_count++;
+            if (c->rtt_full_min == 0 || c->rtt_full_min > etime)
+                c->rtt_full_min = etime;
+            if (c->rtt_full_max < etime)
+                c->rtt_full_max = etime;
+            c->rtt_full_sum += x;
+            c->rtt_full_sum2 += x * x;
+        }
+    } else {
+        if (c->rtt_min_last == 0 || c->rtt_min_last > etime)
+            c->rtt_min_last = etime;
+        if (c->rtt_max_last < etime)
+            c->rtt_max_last = etime;
+        c->rtt_sum_last += x;
+        c->rtt_sum2_last += x * x;
+        c->rtt_count_last++;
+        c->rtt_amback++;
+        c->rtt_last = 0;
+    }
+}
+
+/* rexmit.c ack_in (BSD duplicate-ACK rules): `acker` acknowledged `ack` of c's data */
+static int cl_ack_in(ClDir *c, uint32_t ack, int64_t data_len, int64_t eff_win, const ClDir *acker, int64_t now) {
+    ClQuad *q = cl_whichquad(c, ack);
+    if (!q)
+        return -1;
+    ClQuad *qp = q->prev;
+    int64_t last_xmit = 0;
+    int changed = 0;
+    for (Py_ssize_t i = 0; i < qp->n; i++) {
+        ClSeg *s = &qp->segs[i];
+        if (!s->acked) {
+            s->acked++;
+            changed = 1;
+            c->rtt_cumack++;
+            if (s->time > last_xmit)
+                last_xmit = s->time;
+        }
+    }
+    if (changed)
+        cl_collapse(c, qp);
+    changed = 0;
+    for (Py_ssize_t i = 0; i < q->n; i++) {
+        ClSeg *s = &q->segs[i];
+        if (ack <= s->first)
+            break;
+        if (s->time > last_xmit)
+            last_xmit = s->time;
+        if (s->acked) {
+            if (ack == (uint32_t)(s->last + 1) && ack == acker->ack && data_len == 0 && eff_win == acker->win_last &&
+                c->owin_any) {
+                c->rtt_dupack++;
+                if (++s->acked == 4)
+                    c->rtt_triple_dupack++;
+            } else {
+                s->acked = 1;
+            }
+            continue;
+        }
+        s->acked++;
+        changed = 1;
+        if (ack == (uint32_t)(s->last + 1))
+            cl_rtt_ackin(c, s, last_xmit > s->time, now);
+        else
+            c->rtt_cumack++;
+    }
+    if (changed)
+        cl_collapse(c, q);
+    return 0;
+}
+
+static int cl_is_dsack(const ClOpts *o, uint32_t ack) {
+    uint32_t l0 = o->sack[0][0], r0 = o->sack[0][1];
+    if (r0 <= ack)
+        return 1;
+    if (o->nsack > 1) {
+        uint32_t l1 = o->sack[1][0], r1 = o->sack[1][1];
+        if (r0 <= r1 && l0 >= l1)
+            return 1;
+        if ((l0 <= l1 && l1 < r0) || (r0 >= r1 && r1 > l0))
+            return 1;
+    }
+    return 0;
+}
+
+/* trace.c dotrace for one well-formed segment (classic.classic_add) */
+static int classic_add(FlowC *f, int dir, const Pkt *p) {
+    ClDir *this = &f->cl[dir], *other = &f->cl[1 - dir];
+    int flags = p->flags;
+    int64_t now = p->ts, data_len = p->len;
+    ClOpts o;
+    classic_opts(p->opt, p->opt_len, p->hdr_len - 20, &o);
+    if (flags & F_SYN)
+        this->syn_count++;
+    if (flags & F_RST)
+        this->resets++;
+    if (flags & F_FIN)
+        this->fin_count++;
+    int64_t eff_win = 0;
+    if (flags & (F_ACK | F_SYN)) {
+        eff_win = p->win_raw;
+        if (this->f1323_ws && other->f1323_ws && !(flags & F_SYN))
+            eff_win <<= this->window_scale < 14 ? this->window_scale : 14; /* RFC 7323 2.3 */
+    }
+    if (this->has_time && now - this->last_time > this->idle_max)
+        this->idle_max = now - this->last_time;
+    this->last_time = now;
+    this->has_time = 1;
+    uint32_t start = p->seq;
+    uint64_t end = (uint64_t)start + (uint64_t)data_len; /* not reduced modulo 2^32, as classic's u_long */
+    /* trace.c's sequence-space wrap count */
+    if (this->quads_seen == 15 && (uint64_t)(this->syn >> 30) == (end >> 30) && end >= (uint64_t)this->syn) {
+        this->seq_wrap_count++;
+        this->quads_seen = 0;
+    }
+    this->quads_seen |= 1 << (start >> 30);
+    if ((end >> 30) < 4)
+        this->quads_seen |= 1 << (end >> 30);
+    if (flags & F_SYN) {
+        this->syn = start;
+        other->ack = start;
+    }
+    if (flags & F_FIN)
+        this->fin = (uint32_t)end;
+    if (o.mss >= 0)
+        this->mss = o.mss;
+    if (o.wscale >= 0) {
+        this->window_scale = o.wscale;
+        this->f1323_ws = 1;
+    }
+    if (o.ts)
+        this->f1323_ts = 1;
+    if (!(flags & F_SYN) && !(this->f1323_ws && other->f1323_ws))
+        this->window_scale = other->window_scale = 0;
+    if (o.sack_perm)
+        this->fsack_req = 1;
+    if (o.nsack)
+        this->sacks_sent++;
+    if (data_len > 0) {
+        this->data_pkts++;
+        if (flags & F_PSH)
+            this->data_pkts_push++;
+        this->data_bytes += data_len;
+        if (flags & F_URG) {
+            this->urg_data_pkts++;
+            this->urg_data_bytes += p->urg_ptr;
+        }
+        if (data_len > this->max_seg_size)
+            this->max_seg_size = data_len;
+        if (this->min_seg_size == 0 || data_len < this->min_seg_size)
+            this->min_seg_size = data_len;
+        if (!this->data_pkts_timed) {
+            this->first_data_time = now;
+            this->data_pkts_timed = 1;
+        }
+        this->last_data_time = now;
+    }
+    this->packets++;
+    if (this->win_scaling_used)
+        this->win_scaled_pkts++;
+    this->latest_seq = (uint32_t)end;
+    if (data_len > 0 && data_len > p->payload_captured) {
+        this->trunc_bytes += data_len - p->payload_captured;
+        this->trunc_segs++;
+    }
+    int64_t retrans_bytes = 0;
+    int out_order = 0;
+    if ((flags & (F_SYN | F_FIN)) || data_len > 0) {
+        int64_t length = data_len + ((flags & F_SYN) ? 1 : 0) + ((flags & F_FIN) ? 1 : 0), retrans_cnt = 0;
+        int probe = other->win_last == 0 && other->packets > 0 && !(flags & F_SYN);
+        if (probe) {
+            this->zwnd_probes++;
+            this->zwnd_probe_bytes += data_len;
+        } else {
+            retrans_cnt = cl_rexmit(this, start, (uint32_t)length, now, &out_order);
+            if (retrans_cnt < 0)
+                return -1;
+            retrans_bytes = retrans_cnt;
+        }
+        if (out_order)
+            this->out_order_pkts++;
+        if (flags & F_SYN) {
+            length--;
+            if (this->syn_count > 1)
+                retrans_cnt--;
+        }
+        if (flags & F_FIN) {
+            length--;
+            if (this->fin_count > 1)
+                retrans_cnt--;
+        }
+        if (!probe && retrans_cnt < length)
+            this->unique_bytes += length - retrans_cnt;
+    }
+    uint32_t ack = p->ack;
+    if (flags & F_ACK) {
+        if (cl_ack_in(other, ack, data_len, eff_win, this, now) < 0)
+            return -1;
+        if (ack == (uint32_t)(other->syn + 1) && other->syn_count == 1)
+            other->rtt_3whs = other->rtt_last;
+    }
+    if (retrans_bytes > 0) {
+        this->rexmit_pkts++;
+        this->rexmit_bytes += retrans_bytes;
+    }
+    if (flags & F_RST) {
+        if (flags & F_ACK)
+            this->ack_pkts++;
+        return 0;
+    }
+    this->win_last = eff_win;
+    if (flags & (F_ACK | F_SYN)) {
+        if (eff_win > this->win_max)
+            this->win_max = eff_win;
+        if (eff_win > 0 && this->f1323_ws && other->f1323_ws && !(flags & F_SYN) && !this->win_scaling_used) {
+            this->win_scaling_used = 1;
+            this->win_min = this->win_max = eff_win;
+            this->win_tot = 0;
+            this->win_scaled_pkts = 1;
+        } else if (eff_win > 0 && (this->win_min == 0 || eff_win < this->win_min)) {
+            this->win_min = eff_win;
+        }
+        this->win_tot += eff_win;
+    }
+    if (flags & F_ACK) {
+        if (eff_win == 0)
+            this->win_zero_ct++;
+        this->ack_pkts++;
+        if (data_len == 0 && !(flags & (F_SYN | F_FIN)))
+            this->pureack_pkts++;
+        if (o.nsack) {
+            this->num_sacks++;
+            if (o.nsack > this->max_sack_blocks)
+                this->max_sack_blocks = o.nsack;
+            if (cl_is_dsack(&o, ack))
+                this->num_dsacks++;
+        }
+        this->ack = ack;
+    }
+    if (!other->data_acked && (flags & F_ACK) && (uint32_t)(other->syn + 1) != ack)
+        other->data_acked = 1;
+    if (data_len > 0 && !this->data_acked && !retrans_bytes) {
+        this->initialwin_bytes += data_len;
+        this->initialwin_segs++;
+    }
+    if (!(flags & F_SYN) && !out_order && !retrans_bytes) {
+        uint64_t owin = other->ack == 0 ? end - start : end - (uint32_t)(other->ack - 1);
+        if (owin)
+            this->owin_any = 1;
+    }
+    return 0;
+}
+
 /* Track, analyse and count one segment; run the lifecycle unless it is steady (changes nothing but counters). */
 static int process(Engine *e, const Pkt *p) {
     int dir, is_new;
@@ -1162,13 +1691,18 @@ static int process(Engine *e, const Pkt *p) {
         return -1;
     e->last_kept = f->keep;
     e->last_stream = f->stream;
-    if (p->header_error)
+    e->trace_end = p->ts;
+    if (p->header_error) {
+        f->cl[dir].packets++; /* classic.classic_malformed: a packet, nothing else */
         return malformed(e, f, dir, p);
+    }
     int ta = analyze(e, f, dir, p, &rtt, &gap);
     if (ta < 0)
         return -1;
     /* analysis keeps the SACK blocks this side sent last; stats counts a segment whose options carry any */
     count(f, dir, p, ta, win, rtt, gap, o.nsack > 0);
+    if (classic_add(f, dir, p) < 0)
+        return -1;
     int flags = p->flags;
     if (!(flags & 0x07) && (flags & F_ACK) && !ta && ((f->steady_mask >> (dir * 2 + (p->len > 0))) & 1))
         return 0;
@@ -1245,6 +1779,13 @@ static int add_segment(Engine *e, PyObject *seg, int *truncated) {
     p.seq = (uint32_t)seq;
     p.ack = (uint32_t)ack;
     p.win_raw = (uint32_t)win;
+    p.urg_ptr = 0;
+    if (flags & F_URG) {
+        long long urg;
+        if (get_ll(seg, S_urg_ptr, &urg))
+            goto done;
+        p.urg_ptr = (int)urg;
+    }
     res = process(e, &p);
 done:
     Py_XDECREF(src);
@@ -1325,6 +1866,7 @@ static int feed_frame(Engine *e, PyObject *bufobj, Py_ssize_t start, Py_ssize_t 
                 p.seq = be32(tcp + 4);
                 p.ack = be32(tcp + 8);
                 p.win_raw = be16(tcp + 14);
+                p.urg_ptr = (offflags & F_URG) ? (int)be16(tcp + 18) : 0;
                 (*segments)++;
                 if (p.payload_captured < seglen)
                     (*truncated)++;
@@ -1656,6 +2198,7 @@ static PyObject *u192(uint64_t hi, unsigned __int128 lo) {
 static PyTypeObject *DirRecordType;       /* tcptrace._engine.DirRecord: fields named by vocab.ENGINE_DIR_RECORD */
 static PyTypeObject *FlowRecordType;      /* ... FlowRecord: vocab.ENGINE_FLOW_RECORD */
 static PyTypeObject *LifecycleRecordType; /* ... LifecycleRecord: vocab.ENGINE_LIFECYCLE_RECORD */
+static PyTypeObject *ClassicRecordType;   /* ... ClassicRecord: vocab.ENGINE_CLASSIC_FIELDS */
 
 /* A record whose every field was set (a NULL is a failed allocation, or a field this file forgot): the record,
  * else NULL with an exception. Takes the reference to rec. */
@@ -1670,8 +2213,34 @@ static PyObject *record_done(PyObject *rec, Py_ssize_t n, const PyStructSequence
     return rec;
 }
 
+static PyObject *classic_record(const ClDir *c) {
+    PyObject *rec = PyStructSequence_New(ClassicRecordType);
+    if (!rec)
+        return NULL;
+#define CL_L(field) PyStructSequence_SET_ITEM(rec, CL_##field, PyLong_FromLongLong(c->field))
+#define CL_F(field) PyStructSequence_SET_ITEM(rec, CL_##field, PyFloat_FromDouble(c->field))
+    CL_L(packets); CL_L(resets); CL_L(ack_pkts); CL_L(pureack_pkts); CL_L(num_sacks); CL_L(num_dsacks);
+    CL_L(max_sack_blocks); CL_L(unique_bytes); CL_L(data_pkts); CL_L(data_bytes); CL_L(rexmit_pkts);
+    CL_L(rexmit_bytes); CL_L(zwnd_probes); CL_L(zwnd_probe_bytes); CL_L(out_order_pkts); CL_L(data_pkts_push);
+    CL_L(syn_count); CL_L(fin_count); CL_L(f1323_ws); CL_L(f1323_ts); CL_L(window_scale); CL_L(fsack_req);
+    CL_L(sacks_sent); CL_L(urg_data_pkts); CL_L(urg_data_bytes); CL_L(mss); CL_L(max_seg_size);
+    CL_L(min_seg_size); CL_L(win_max); CL_L(win_min); CL_L(win_zero_ct); CL_L(win_tot); CL_L(win_scaled_pkts);
+    CL_L(win_scaling_used); CL_L(initialwin_bytes); CL_L(initialwin_segs); CL_L(syn); CL_L(fin);
+    CL_L(latest_seq); CL_L(seq_wrap_count); CL_L(trunc_bytes); CL_L(trunc_segs); CL_L(data_pkts_timed);
+    CL_L(first_data_time); CL_L(last_data_time); CL_L(has_time); CL_L(last_time); CL_L(idle_max);
+    CL_L(rtt_count); CL_L(rtt_min); CL_L(rtt_max); CL_F(rtt_sum); CL_F(rtt_sum2); CL_L(rtt_3whs);
+    CL_L(rtt_full_size); CL_L(rtt_full_count); CL_L(rtt_full_min); CL_L(rtt_full_max); CL_F(rtt_full_sum);
+    CL_F(rtt_full_sum2); CL_L(rtt_nosample); CL_L(rtt_amback); CL_L(rtt_min_last); CL_L(rtt_max_last);
+    CL_F(rtt_sum_last); CL_F(rtt_sum2_last); CL_L(rtt_count_last); CL_L(rtt_cumack); CL_L(rtt_dupack);
+    CL_L(rtt_triple_dupack); CL_L(retr_max); CL_L(retr_min_tm); CL_L(retr_max_tm); CL_F(retr_tm_sum);
+    CL_F(retr_tm_sum2); CL_L(retr_tm_count); CL_L(segs_dropped);
+#undef CL_L
+#undef CL_F
+    return record_done(rec, CL_N, CL_RECORD_FIELDS);
+}
+
 /* One direction's counters as a DirRecord (named fields, stats.DirStats's names; _vocab.h's DIR_* indexes). */
-static PyObject *sdir_record(const SDir *d) {
+static PyObject *sdir_record(const SDir *d, const ClDir *cl) {
     PyObject *rec = PyStructSequence_New(DirRecordType);
     if (!rec)
         return NULL;
@@ -1718,6 +2287,7 @@ static PyObject *sdir_record(const SDir *d) {
         for (int i = 0; i < N_FLAGS; i++)
             PyTuple_SET_ITEM(flags, i, PyLong_FromLongLong(d->flags[i]));
     PyStructSequence_SET_ITEM(rec, DIR_flag_counts, flags);
+    PyStructSequence_SET_ITEM(rec, DIR_classic, classic_record(cl));
     /* every field set, every allocation succeeded: a field missing here would be NULL (and fail loudly) */
     for (Py_ssize_t k = 0; k < DIR_N; k++) {
         PyObject *v = PyStructSequence_GET_ITEM(rec, k);
@@ -1765,13 +2335,16 @@ static PyObject *Engine_flow(Engine *e, PyObject *arg) {
     SET(base_server, f->has_base[1] ? PyLong_FromUnsignedLong(f->base[1]) : Py_NewRef(Py_None));
     SET(win_scale_client, PyLong_FromLong(f->win_scale[0]));
     SET(win_scale_server, PyLong_FromLong(f->win_scale[1]));
-    SET(client, sdir_record(&f->sd[0]));
-    SET(server, sdir_record(&f->sd[1]));
+    SET(client, sdir_record(&f->sd[0], &f->cl[0]));
+    SET(server, sdir_record(&f->sd[1], &f->cl[1]));
 #undef SET
     return record_done(rec, FLOW_N, FLOW_RECORD_FIELDS);
 }
 
 static PyObject *Engine_len(Engine *e, PyObject *Py_UNUSED(ignored)) { return PyLong_FromSsize_t(e->nflows); }
+static PyObject *Engine_trace_end(Engine *e, PyObject *Py_UNUSED(ignored)) {
+    return PyLong_FromLongLong(e->trace_end);
+}
 
 /* Engine.keep(predicate): select streams inside the pass (see Engine.keep in the struct) */
 static PyObject *Engine_keep(Engine *e, PyObject *pred) {
@@ -1929,6 +2502,8 @@ static void Engine_dealloc(Engine *e) {
         PyMem_Free(e->flows[i]->rst);
         PyMem_Free(e->flows[i]->anomalies);
         PyMem_Free(e->flows[i]->history);
+        classic_free(&e->flows[i]->cl[0]);
+        classic_free(&e->flows[i]->cl[1]);
         PyMem_Free(e->flows[i]);
     }
     PyMem_Free(e->flows);
@@ -2091,6 +2666,7 @@ static PyMethodDef Engine_methods[] = {
     {"flow", (PyCFunction)Engine_flow, METH_O, "The counters of stream i."},
     {"lifecycle", (PyCFunction)Engine_lifecycle, METH_O, "Endpoints, handshake, FINs, RSTs, states, history."},
     {"flow_count", (PyCFunction)Engine_len, METH_NOARGS, "Number of streams so far."},
+    {"trace_end", (PyCFunction)Engine_trace_end, METH_NOARGS, "The time (ns) of the last segment processed."},
     {"keep", (PyCFunction)Engine_keep, METH_O, "Select streams in the pass: keep(stream, previous, caddr, cport, "
                                                "saddr, sport) -> bool, asked once per stream."},
     {"take_kept", (PyCFunction)Engine_take_kept, METH_NOARGS, "The selected streams' Segments since the last call."},
@@ -2135,6 +2711,7 @@ PyMODINIT_FUNC PyInit__engine(void) {
     INTERN(S_payload, "payload");
     INTERN(S_header_truncated, "header_truncated");
     INTERN(S_header_error, "header_error");
+    INTERN(S_urg_ptr, "urg_ptr");
     INTERN(S_stream, "stream");
     INTERN(S_number, "number");
     INTERN(S_link_len, "link_len");
@@ -2153,10 +2730,14 @@ PyMODINIT_FUNC PyInit__engine(void) {
     static PyStructSequence_Desc life_desc = {"tcptrace._engine.LifecycleRecord",
                                               "A stream's handshake, close, resets, states and history, by name.",
                                               LIFE_RECORD_FIELDS, LIFE_N};
+    static PyStructSequence_Desc cl_desc = {"tcptrace._engine.ClassicRecord",
+                                            "One direction's classic tcptrace tcb (classic.ClassicDir), by name.",
+                                            CL_RECORD_FIELDS, CL_N};
+    ClassicRecordType = PyStructSequence_NewType(&cl_desc);
     DirRecordType = PyStructSequence_NewType(&dir_desc);
     FlowRecordType = PyStructSequence_NewType(&flow_desc);
     LifecycleRecordType = PyStructSequence_NewType(&life_desc);
-    if (!DirRecordType || !FlowRecordType || !LifecycleRecordType)
+    if (!DirRecordType || !FlowRecordType || !LifecycleRecordType || !ClassicRecordType)
         return NULL;
     PyObject *m = PyModule_Create(&engine_module);
     if (!m)
@@ -2164,7 +2745,8 @@ PyMODINIT_FUNC PyInit__engine(void) {
     if (PyModule_AddObjectRef(m, "Engine", (PyObject *)&EngineType) < 0 ||
         PyModule_AddObjectRef(m, "DirRecord", (PyObject *)DirRecordType) < 0 ||
         PyModule_AddObjectRef(m, "FlowRecord", (PyObject *)FlowRecordType) < 0 ||
-        PyModule_AddObjectRef(m, "LifecycleRecord", (PyObject *)LifecycleRecordType) < 0) {
+        PyModule_AddObjectRef(m, "LifecycleRecord", (PyObject *)LifecycleRecordType) < 0 ||
+        PyModule_AddObjectRef(m, "ClassicRecord", (PyObject *)ClassicRecordType) < 0) {
         Py_DECREF(m);
         return NULL;
     }

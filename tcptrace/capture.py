@@ -1425,7 +1425,7 @@ def _decode_tcp(
         payload = b""
         header_truncated = True
     # Flags: the nine named bits plus the three reserved ones, as Wireshark's 12-bit tcp.flags.
-    return Segment(
+    seg = Segment(
         frame,
         ts_ns,
         iface,
@@ -1446,6 +1446,9 @@ def _decode_tcp(
         payload,
         header_truncated,
     )
+    if offflags & 0x20 and off + 20 <= end:  # URG: the urgent pointer (classic tcptrace's urgent data bytes)
+        seg.urg_ptr = (buf[off + 18] << 8) | buf[off + 19]
+    return seg
 
 
 def _ethertype_to_ip(
@@ -1806,7 +1809,7 @@ def _link_decoder(linktype: int) -> _LinkDecoder | None:
                 tcp_off = ip_start + 20
                 data_off = tcp_off + hdr_len
                 if hdr_len >= 20 and seglen >= 0 and data_off <= end:
-                    return Segment(
+                    seg = Segment(
                         frame,
                         ts_ns,
                         iface,
@@ -1826,6 +1829,9 @@ def _link_decoder(linktype: int) -> _LinkDecoder | None:
                         buf[tcp_off + 20 : data_off] if hdr_len > 20 else b"",
                         buf[data_off : min(end, data_off + seglen)] if seglen else b"",
                     )
+                    if offflags & 0x20:  # URG (rare): the urgent pointer, as _decode_tcp reads it
+                        seg.urg_ptr = (buf[tcp_off + 18] << 8) | buf[tcp_off + 19]
+                    return seg
         return slow(buf, off, end, rend, frame, ts_ns, iface, skip, layers)
 
     return decode

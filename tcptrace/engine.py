@@ -28,7 +28,7 @@ from .model import ACK, FIN, RST, SYN, Role, Segment
 from .selection import NoSuchStream, Selection, missing_streams_message
 from .state import TcpState
 from .stats import FlowSummary
-from .vocab import ENGINE_DIR_FIELDS, RST_CAUSES, ZEEK_SENT_LETTERS
+from .vocab import ENGINE_CLASSIC_FIELDS, ENGINE_DIR_FIELDS, RST_CAUSES, ZEEK_SENT_LETTERS
 
 
 class Pipeline:
@@ -65,6 +65,7 @@ class Pipeline:
         self._summaries: list[FlowSummary] = []
         self._by_stream: dict[int, Flow] = {}  # the streams seen (with the engine: the selected) -> their flows
         self._engine: Any = None if engine is None else engine.Engine(*_engine_tables())
+        self._clock = [0]  # the time of the last segment read: the end of the trace (FlowSummary.trace_clock)
 
     def __iter__(self) -> Iterator[Segment]:
         if self._engine is None:
@@ -76,7 +77,9 @@ class Pipeline:
         feed = self.tracker.feed
         analyze = self.analyzer.analyze
         selection = self.selection
+        clock = self._clock
         for seg in self.capture:
+            clock[0] = seg.ts_ns
             flow = feed(seg)
             analyze(seg, flow)
             summary = flow.summary
@@ -88,6 +91,7 @@ class Pipeline:
 
     def _new_summary(self, flow: Flow) -> FlowSummary:
         summary = FlowSummary(flow)
+        summary.trace_clock = self._clock
         self._summaries.append(summary)
         self._by_stream[flow.stream] = flow
         return summary
@@ -112,7 +116,9 @@ class Pipeline:
         feed = tracker.feed
         analyze = self.analyzer.analyze
         by_stream = self._by_stream
+        clock = self._clock
         for _ in self.capture.feed_steps(eng):
+            clock[0] = eng.trace_end()
             for seg in eng.take_kept():
                 n = seg.stream  # the engine's tcp.stream: it saw every stream, the tracker only the selected
                 flow = by_stream.get(n)
@@ -331,6 +337,10 @@ def engine_summary(eng: Any, stream: int) -> FlowSummary:
     # The engine keeps the final states, not their history (which only narratives and diagrams read).
     s.machine.client = EndpointMachine(states[client_state], Role.CLIENT)
     s.machine.server = EndpointMachine(states[server_state], Role.SERVER)
+    s.trace_clock = [eng.trace_end()]
+    for cd, drec in zip(s.classic, dirs, strict=True):  # a ClassicRecord: vocab.ENGINE_CLASSIC_FIELDS
+        for name, value in zip(ENGINE_CLASSIC_FIELDS, drec.classic, strict=True):
+            setattr(cd, name, value)
     zeek = s.zeek
     zeek.history = history.decode("ascii")
     zeek.orig_dir = orig_dir

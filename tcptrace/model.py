@@ -274,6 +274,7 @@ class Segment:
         "stream",
         "ts_ns",
         "ttl",
+        "urg_ptr",
         "win",
         "win_raw",
         "win_scale",
@@ -339,6 +340,7 @@ class Segment:
         self.header_truncated = header_truncated
         self.header_error = header_error
         self._options: TcpOptions | None = None
+        self.urg_ptr = 0  # the urgent pointer, read by the decoder only when URG is set
         self.stream = -1
         self.direction = Direction.C2S
         self.seq = seq_raw

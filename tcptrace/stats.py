@@ -27,6 +27,7 @@ from .analysis import (
     A_ZERO_WINDOW_PROBE,
     analysis_names,
 )
+from .classic import ClassicDir, classic_add, classic_block, classic_malformed
 from .flow import Flow
 from .messages import LANGUAGES
 from .model import ACK, FIN, RST, SYN, Segment, format_endpoint
@@ -227,6 +228,11 @@ class FlowSummary:
         self.anomalies: list[dict[str, Any]] = []
         self.machine = ConnectionMachine()
         self.zeek = ZeekHistory()
+        # classic tcptrace's per-direction tcb (tcptrace.classic), by our direction (0: client)
+        self.classic = (ClassicDir(), ClassicDir())
+        # [time of the last packet of the trace so far], shared by the driver's summaries (classic's idle time
+        # runs to the end of the trace for connections not closed); None: this summary's own last packet
+        self.trace_clock: list[int] | None = None
         # see on_event(): bit 2 * direction + has_data is set when such segments change nothing but counters
         self.steady_mask = 0
 
@@ -274,6 +280,7 @@ class FlowSummary:
             if flags & RST:
                 self.completeness |= C_RST
         self._count(seg, d, flags, seglen, ts)
+        classic_add(self.classic, seg)
         if flags & FIN:
             d.fin_packets += 1
         if flags & RST:
@@ -350,6 +357,7 @@ class FlowSummary:
             self.first_direction = direction
         self.last_ts = ts
         self.dirs[direction].packets += 1
+        classic_malformed(self.classic, seg)
         if first:
             # packet-tcp.c: a pure SYN reopening a 4-tuple sets SYN-sent on its new conversation before the
             # header-length checks; a short segment opening one records its pure SYN after them.
@@ -379,6 +387,7 @@ class FlowSummary:
         self.last_ts = ts
         self.completeness |= C_DATA if seglen else C_ACK
         self._count(seg, self.dirs[seg.direction], seg.flags, seglen, ts)
+        classic_add(self.classic, seg)
         seg.phase = "data"
         seg.client_state = seg.server_state = TcpState.ESTABLISHED
 
@@ -636,6 +645,15 @@ class FlowSummary:
                 and self.dirs[1].fin_packets > 0,
                 "reset": bool(self.rst),
                 "unidirectional": not (self.dirs[0].packets and self.dirs[1].packets),
+                # classic's host a sent the connection's first packet; per direction, tcptrace -l's statistics
+                "host_a": format_endpoint(*((c.addr, c.port) if self.first_direction == 0 else (s.addr, s.port))),
+                "host_b": format_endpoint(*((s.addr, s.port) if self.first_direction == 0 else (c.addr, c.port))),
+                **classic_block(
+                    self.classic,
+                    self.first_direction,
+                    self.last_ts - self.first_ts if self.packets else 0,
+                    self.trace_clock[0] if self.trace_clock else self.last_ts,
+                ),
             },
             "c2s": self.dirs[0].to_dict(duration_s),
             "s2c": self.dirs[1].to_dict(duration_s),

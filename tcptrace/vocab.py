@@ -186,7 +186,7 @@ ENGINE_DIR_FIELDS: tuple[str, ...] = (
     *("rexmt_packets", "rexmt_bytes", "ooo_packets", "zwp_packets", "zwp_bytes", "zero_win_adv", "dup_acks"),
     *("missed_bytes", "first_ts", "last_ts", "max_idle_ns", "seq_lo", "seq_hi"),
 )
-ENGINE_DIR_RECORD: tuple[str, ...] = (*ENGINE_DIR_FIELDS, "flag_counts")
+ENGINE_DIR_RECORD: tuple[str, ...] = (*ENGINE_DIR_FIELDS, "flag_counts", "classic")
 # Engine.flow(i): a stream's tracking and counters (FlowRecord); "client"/"server" are its two DirRecords.
 ENGINE_FLOW_RECORD: tuple[str, ...] = (
     *("first_frame", "last_frame", "first_ts", "last_ts", "packets", "first_direction", "completeness"),
@@ -202,15 +202,37 @@ ENGINE_LIFECYCLE_RECORD: tuple[str, ...] = (
     "data_after_fin",
     *("anomalies", "client_state", "server_state", "options", "history", "orig_dir", "sent"),
 )
+# Classic tcptrace's per-direction tcb (classic.ClassicDir, the C engine's ClDir): what `tcptrace -l` prints is
+# computed from these (classic.classic_dict). Engine.flow(i)'s DirRecords carry them as a ClassicRecord ("classic").
+# Times are ns; the *_sum fields are floats (sums of samples, added in the same order in both engines).
+ENGINE_CLASSIC_FIELDS: tuple[str, ...] = (
+    *("packets", "resets", "ack_pkts", "pureack_pkts", "num_sacks", "num_dsacks", "max_sack_blocks"),
+    *("unique_bytes", "data_pkts", "data_bytes", "rexmit_pkts", "rexmit_bytes", "zwnd_probes", "zwnd_probe_bytes"),
+    *("out_order_pkts", "data_pkts_push", "syn_count", "fin_count", "f1323_ws", "f1323_ts", "window_scale"),
+    *("fsack_req", "sacks_sent", "urg_data_pkts", "urg_data_bytes", "mss", "max_seg_size", "min_seg_size"),
+    *("win_max", "win_min", "win_zero_ct", "win_tot", "win_scaled_pkts", "win_scaling_used", "initialwin_bytes"),
+    *("initialwin_segs", "syn", "fin", "latest_seq", "seq_wrap_count", "trunc_bytes", "trunc_segs"),
+    *("data_pkts_timed", "first_data_time", "last_data_time", "has_time", "last_time", "idle_max"),
+    *("rtt_count", "rtt_min", "rtt_max", "rtt_sum", "rtt_sum2", "rtt_3whs", "rtt_full_size", "rtt_full_count"),
+    *("rtt_full_min", "rtt_full_max", "rtt_full_sum", "rtt_full_sum2", "rtt_nosample", "rtt_amback"),
+    *("rtt_min_last", "rtt_max_last", "rtt_sum_last", "rtt_sum2_last", "rtt_count_last", "rtt_cumack"),
+    *("rtt_dupack", "rtt_triple_dupack", "retr_max", "retr_min_tm", "retr_max_tm", "retr_tm_sum", "retr_tm_sum2"),
+    *("retr_tm_count", "segs_dropped"),
+)
+# At most this many byte ranges in one direction's classic segment database (classic.py; docs/limits.md): holes
+# the capture never filled keep acknowledged ranges apart. A range past it is not recorded (segs_dropped).
+MAX_CLASSIC_SEGMENTS = 1 << 16
 # (C type name, enum prefix, fields) of each record the engine hands Python: scripts/gen_vocab_h.py writes them.
 ENGINE_RECORDS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("DirRecord", "DIR", ENGINE_DIR_RECORD),
     ("FlowRecord", "FLOW", ENGINE_FLOW_RECORD),
     ("LifecycleRecord", "LIFE", ENGINE_LIFECYCLE_RECORD),
+    ("ClassicRecord", "CL", ENGINE_CLASSIC_FIELDS),
 )
 
 __all__ = [
     "COMPLETENESS",
+    "ENGINE_CLASSIC_FIELDS",
     "ENGINE_DIR_FIELDS",
     "ENGINE_DIR_RECORD",
     "ENGINE_FLOW_RECORD",
@@ -225,6 +247,7 @@ __all__ = [
     "LADDER_PRECEDENCE",
     "MAX_ANOMALIES",
     "MAX_BLOCK_BYTES",
+    "MAX_CLASSIC_SEGMENTS",
     "MAX_RESETS",
     "MAX_STATE_CHANGES",
     "RETRANSMISSION_FAMILY",
