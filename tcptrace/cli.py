@@ -34,7 +34,15 @@ from .check import (
     validate_baseline,
 )
 from .errors import OutputError, TcptraceError
-from .export import csv_lines, dumps_indented_chunks, flows_csv_lines, flows_table_lines, jsonl_lines, table_lines
+from .export import (
+    csv_lines,
+    dumps_indented_chunks,
+    flows_csv_lines,
+    flows_long_lines,
+    flows_table_lines,
+    jsonl_lines,
+    table_lines,
+)
 from .messages import LANGUAGES
 from .output import display_path, path_text, printable, replacing
 from .selection import Selection, SelectionError, missing_streams_message, parse_host
@@ -413,13 +421,23 @@ explain.help = inspect.cleandoc(explain.help or "") + "\n\n" + CAPTURE_HELP
     help="table: one row per stream; json: a document with every statistic (the baseline format of "
     "`tcptrace check --baseline`); csv: the table's columns.",
 )
+@click.option(
+    "--long",
+    "long_",
+    is_flag=True,
+    help="Instead of the table, each stream's per-direction statistics laid out like classic `tcptrace -l` "
+    "(a->b and b->a columns, classic's labels and definitions; the json format's \"tcptrace\" block).",
+)
 @_host_port_options
-def flows(capture: str, streams: tuple[int, ...], fmt: str, hosts: tuple[str, ...], ports: tuple[int, ...]) -> None:
+def flows(
+    capture: str, streams: tuple[int, ...], fmt: str, long_: bool, hosts: tuple[str, ...], ports: tuple[int, ...]
+) -> None:
     """One row per TCP stream of CAPTURE: endpoints, packets and bytes each way, how it opened and ended.
 
     The verdict is given in plain words and in Wireshark's tcp.completeness, Zeek's conn_state and history,
     and classic tcptrace's complete/reset/unidirectional; the json format adds per-direction statistics
-    after classic tcptrace -l (segment sizes, windows, retransmissions, RTT ...).
+    (segment sizes, windows, retransmissions, RTT ...): Wireshark-labelled ones in "c2s"/"s2c", and classic
+    tcptrace -l's, with its definitions, in "tcptrace" ("a2b"/"b2a"; --long prints them as tcptrace -l does).
     """
     from .engine import selected_summaries, summarize_lazily
 
@@ -438,6 +456,9 @@ def flows(capture: str, streams: tuple[int, ...], fmt: str, hosts: tuple[str, ..
         sys.stdout.write("\n")
     elif fmt == "csv":
         _echo_lines(flows_csv_lines(docs))
+    elif long_:
+        _echo_lines(flows_long_lines(docs))
+        click.echo(accounting(stats, total))
     else:
         _echo_lines(flows_table_lines(docs))
         click.echo(accounting(stats, total))
