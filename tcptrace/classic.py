@@ -567,23 +567,20 @@ def _stdev(total: float, total2: float, n: int) -> float:
     return math.sqrt(term) if term > 0 else 0.0
 
 
-def _ms(ns: float) -> float:
-    return ns / 1e6
-
-
-def stream_length(d: ClassicDir) -> int | None:
+def stream_length(d: Any) -> int | None:
     """output.c: the sequence span from the SYN to the FIN (to the last segment when this side sent a RST),
     with classic's wrap count; None ("NA") unless this side sent both a SYN and a FIN."""
     if not (d.syn_count and d.fin_count):
         return None
-    last = d.latest_seq if d.resets else d.fin
-    wraps = d.seq_wrap_count
+    last: int = d.latest_seq if d.resets else d.fin
+    syn: int = d.syn
+    wraps: int = d.seq_wrap_count
     if wraps:
-        return last + (1 << 32) * (wraps if last > d.syn else wraps + 1) - d.syn - 1
-    return last - d.syn - 1 if last > d.syn else (1 << 32) + last - d.syn - 1
+        return last + (1 << 32) * (wraps if last > syn else wraps + 1) - syn - 1
+    return last - syn - 1 if last > syn else (1 << 32) + last - syn - 1
 
 
-def classic_dict(d: ClassicDir, elapsed_ns: int, idle_to_end_ns: int | None) -> dict[str, Any]:
+def classic_dict(d: Any, elapsed_ns: int, idle_to_end_ns: int | None) -> dict[str, Any]:
     """One direction as ``tcptrace -l -r`` prints it (names: its labels in snake case; times in seconds or
     milliseconds as the name says; ``None`` where it prints NA). ``idle_to_end_ns``: the time from this
     direction's last packet to the end of the trace when the connection was not closed (trace.c trace_done)."""
@@ -637,38 +634,39 @@ def classic_dict(d: ClassicDir, elapsed_ns: int, idle_to_end_ns: int | None) -> 
         "idletime_max_s": None if idle is None else idle / 1e9,
         "throughput_Bps": d.unique_bytes / (elapsed_ns / 1e9) if elapsed_ns > 0 else None,
         "rtt_samples": d.rtt_count,
-        "rtt_min_ms": _ms(d.rtt_min),
-        "rtt_max_ms": _ms(d.rtt_max),
-        "rtt_avg_ms": _ms(d.rtt_sum / d.rtt_count) if d.rtt_count else 0.0,
-        "rtt_stdev_ms": _ms(_stdev(d.rtt_sum, d.rtt_sum2, d.rtt_count)),
-        "rtt_from_3whs_ms": _ms(d.rtt_3whs),
+        "rtt_min_ms": d.rtt_min / 1e6,
+        "rtt_max_ms": d.rtt_max / 1e6,
+        "rtt_avg_ms": d.rtt_sum / d.rtt_count / 1e6 if d.rtt_count else 0.0,
+        "rtt_stdev_ms": _stdev(d.rtt_sum, d.rtt_sum2, d.rtt_count) / 1e6,
+        "rtt_from_3whs_ms": d.rtt_3whs / 1e6,
         "rtt_full_sz_smpls": d.rtt_full_count,
-        "rtt_full_sz_min_ms": _ms(d.rtt_full_min),
-        "rtt_full_sz_max_ms": _ms(d.rtt_full_max),
-        "rtt_full_sz_avg_ms": _ms(d.rtt_full_sum / d.rtt_full_count) if d.rtt_full_count else 0.0,
-        "rtt_full_sz_stdev_ms": _ms(_stdev(d.rtt_full_sum, d.rtt_full_sum2, d.rtt_full_count)),
+        "rtt_full_sz_min_ms": d.rtt_full_min / 1e6,
+        "rtt_full_sz_max_ms": d.rtt_full_max / 1e6,
+        "rtt_full_sz_avg_ms": d.rtt_full_sum / d.rtt_full_count / 1e6 if d.rtt_full_count else 0.0,
+        "rtt_full_sz_stdev_ms": _stdev(d.rtt_full_sum, d.rtt_full_sum2, d.rtt_full_count) / 1e6,
         "post_loss_acks": d.rtt_nosample,
         "ambiguous_acks": d.rtt_amback,
-        "rtt_min_last_ms": _ms(d.rtt_min_last),
-        "rtt_max_last_ms": _ms(d.rtt_max_last),
-        "rtt_avg_last_ms": _ms(d.rtt_sum_last / d.rtt_count_last) if d.rtt_count_last else 0.0,
-        "rtt_sdv_last_ms": _ms(_stdev(d.rtt_sum_last, d.rtt_sum2_last, d.rtt_count_last)),
+        "rtt_min_last_ms": d.rtt_min_last / 1e6,
+        "rtt_max_last_ms": d.rtt_max_last / 1e6,
+        "rtt_avg_last_ms": d.rtt_sum_last / d.rtt_count_last / 1e6 if d.rtt_count_last else 0.0,
+        "rtt_sdv_last_ms": _stdev(d.rtt_sum_last, d.rtt_sum2_last, d.rtt_count_last) / 1e6,
         "segs_cum_acked": d.rtt_cumack,
         "duplicate_acks": d.rtt_dupack,
         "triple_dupacks": d.rtt_triple_dupack,
         "max_retrans": d.retr_max,
-        "min_retr_time_ms": _ms(d.retr_min_tm),
-        "max_retr_time_ms": _ms(d.retr_max_tm),
-        "avg_retr_time_ms": _ms(d.retr_tm_sum / d.retr_tm_count) if d.retr_tm_count else 0.0,
-        "sdv_retr_time_ms": _ms(_stdev(d.retr_tm_sum, d.retr_tm_sum2, d.retr_tm_count)),
+        "min_retr_time_ms": d.retr_min_tm / 1e6,
+        "max_retr_time_ms": d.retr_max_tm / 1e6,
+        "avg_retr_time_ms": d.retr_tm_sum / d.retr_tm_count / 1e6 if d.retr_tm_count else 0.0,
+        "sdv_retr_time_ms": _stdev(d.retr_tm_sum, d.retr_tm_sum2, d.retr_tm_count) / 1e6,
         "segments_not_recorded": d.segs_dropped,
     }
 
 
 def classic_block(
-    dirs: tuple[ClassicDir, ClassicDir], a: int, elapsed_ns: int, trace_end_ns: int | None
+    dirs: tuple[Any, Any], a: int, elapsed_ns: int, trace_end_ns: int | None
 ) -> dict[str, dict[str, Any]]:
-    """Both directions, ``a2b`` from the sender of the connection's first packet (classic's host a)."""
+    """Both directions, ``a2b`` from the sender of the connection's first packet (classic's host a). ``dirs``:
+    two :class:`ClassicDir`, or the C engine's ClassicRecords (the same fields by name)."""
     closed = (dirs[0].fin_count > 0 and dirs[1].fin_count > 0) or dirs[0].resets + dirs[1].resets > 0
     out = {}
     for name, d in (("a2b", dirs[a]), ("b2a", dirs[1 - a])):

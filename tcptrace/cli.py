@@ -448,7 +448,8 @@ def flows(
     chosen = summaries if selection.everything else selected_summaries(summaries, selection)
     if not chosen:
         _nothing_selected(capture, selection.missing(total), total)
-    docs = (s.to_dict() for s in chosen)
+    full = fmt == "json" or long_  # the table and CSV show no per-direction statistics
+    docs = (s.to_dict(classic=full) for s in chosen)
     if fmt == "json":
         head = {"capture": path_text(capture), "tcptrace_version": __version__, "stats": stats.as_dict()}
         for chunk in dumps_indented_chunks(head, "flows", docs):

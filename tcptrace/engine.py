@@ -28,7 +28,7 @@ from .model import ACK, FIN, RST, SYN, Role, Segment
 from .selection import NoSuchStream, Selection, missing_streams_message
 from .state import TcpState
 from .stats import FlowSummary
-from .vocab import ENGINE_CLASSIC_FIELDS, ENGINE_DIR_FIELDS, RST_CAUSES, ZEEK_SENT_LETTERS
+from .vocab import ENGINE_DIR_FIELDS, RST_CAUSES, ZEEK_SENT_LETTERS
 
 
 class Pipeline:
@@ -322,7 +322,8 @@ def engine_summary(eng: Any, stream: int) -> FlowSummary:
     flow.previous_stream = None  # (not in the engine's records; Pipeline.previous asks the engine's pass)
     fa = flow.analysis = FlowAnalysis()
     fa.ts_first_rtt = ts_first_rtt
-    s = flow.summary = FlowSummary(flow)
+    # each DirRecord's ClassicRecord has classic.ClassicDir's fields by name (vocab.ENGINE_CLASSIC_FIELDS): read as is
+    s = flow.summary = FlowSummary(flow, classic=(dirs[0].classic, dirs[1].classic))
     s.first_ts, s.last_ts, s.packets = first_ts, last_ts, packets
     s.first_direction, s.completeness = first_direction, completeness
     s.syn_frame, s.synack_frame, s.handshake_ack_frame = syn_frame, synack_frame, handshake_ack_frame
@@ -338,9 +339,6 @@ def engine_summary(eng: Any, stream: int) -> FlowSummary:
     s.machine.client = EndpointMachine(states[client_state], Role.CLIENT)
     s.machine.server = EndpointMachine(states[server_state], Role.SERVER)
     s.trace_clock = [eng.trace_end()]
-    for cd, drec in zip(s.classic, dirs, strict=True):  # a ClassicRecord: vocab.ENGINE_CLASSIC_FIELDS
-        for name, value in zip(ENGINE_CLASSIC_FIELDS, drec.classic, strict=True):
-            setattr(cd, name, value)
     zeek = s.zeek
     zeek.history = history.decode("ascii")
     zeek.orig_dir = orig_dir

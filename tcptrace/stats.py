@@ -206,7 +206,7 @@ class DirStats:
 class FlowSummary:
     """Everything tcptrace says about one stream, accumulated packet by packet."""
 
-    def __init__(self, flow: Flow) -> None:
+    def __init__(self, flow: Flow, classic: tuple[Any, Any] | None = None) -> None:
         self.flow = flow
         self.dirs = (DirStats(), DirStats())
         self.completeness = 0
@@ -228,8 +228,9 @@ class FlowSummary:
         self.anomalies: list[dict[str, Any]] = []
         self.machine = ConnectionMachine()
         self.zeek = ZeekHistory()
-        # classic tcptrace's per-direction tcb (tcptrace.classic), by our direction (0: client)
-        self.classic = (ClassicDir(), ClassicDir())
+        # classic tcptrace's per-direction tcb (tcptrace.classic), by our direction (0: client); from the C engine,
+        # its ClassicRecords (the same fields by name, read only)
+        self.classic: tuple[Any, Any] = (ClassicDir(), ClassicDir()) if classic is None else classic
         # [time of the last packet of the trace so far], shared by the driver's summaries (classic's idle time
         # runs to the end of the trace for connections not closed); None: this summary's own last packet
         self.trace_clock: list[int] | None = None
@@ -592,7 +593,9 @@ class FlowSummary:
         first_dir, _ = self.fin_frames[0]
         return self.fin_acked[first_dir] == self.fin_frames[1][1]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, classic: bool = True) -> dict[str, Any]:
+        """The flow document (``flows --format json``); ``classic=False`` leaves out the per-direction statistics
+        of the ``tcptrace`` block (``a2b``/``b2a``), which the flows table and CSV do not show."""
         flow = self.flow
         duration_s = (self.last_ts - self.first_ts) / 1e9 if self.packets else 0.0
         c, s = flow.client, flow.server
@@ -648,11 +651,15 @@ class FlowSummary:
                 # classic's host a sent the connection's first packet; per direction, tcptrace -l's statistics
                 "host_a": format_endpoint(*((c.addr, c.port) if self.first_direction == 0 else (s.addr, s.port))),
                 "host_b": format_endpoint(*((s.addr, s.port) if self.first_direction == 0 else (c.addr, c.port))),
-                **classic_block(
-                    self.classic,
-                    self.first_direction,
-                    self.last_ts - self.first_ts if self.packets else 0,
-                    self.trace_clock[0] if self.trace_clock else self.last_ts,
+                **(
+                    classic_block(
+                        self.classic,
+                        self.first_direction,
+                        self.last_ts - self.first_ts if self.packets else 0,
+                        self.trace_clock[0] if self.trace_clock else self.last_ts,
+                    )
+                    if classic
+                    else {}
                 ),
             },
             "c2s": self.dirs[0].to_dict(duration_s),
