@@ -208,7 +208,7 @@ typedef struct {
     struct NgIface *ng_ifs;
     Py_ssize_t ng_n, ng_cap;
     int ng_busy;
-    int64_t trace_end; /* the time of the last segment processed (classic's idle time runs to it) */
+    int64_t trace_end; /* the time of the last frame read (classic's idle time runs to it): feed_frame, add, saw_frame */
 } Engine;
 
 static PyObject *S_frame, *S_ts_ns, *S_src, *S_dst, *S_sport, *S_dport, *S_seq_raw, *S_ack_raw, *S_flags,
@@ -1828,6 +1828,7 @@ static int feed_frame(Engine *e, PyObject *bufobj, Py_ssize_t start, Py_ssize_t 
                       int64_t frame, int64_t ts, const Link *ln, long long *segments, long long *truncated) {
     const uint8_t *buf = (const uint8_t *)PyBytes_AS_STRING(bufobj);
     int link_len = ln->link_len;
+    e->trace_end = ts; /* every frame read, TCP or not: the end of the trace (classic's idle time) */
     /* the fused decode (capture._link_decoder): link header, IPv4 without options, TCP */
     if (link_len >= 0 && end - start >= link_len + 36) {
         const uint8_t *b = buf + start;
@@ -2346,6 +2347,15 @@ static PyObject *Engine_trace_end(Engine *e, PyObject *Py_UNUSED(ignored)) {
     return PyLong_FromLongLong(e->trace_end);
 }
 
+/* Engine.saw_frame(ts_ns): a frame Python read and may not hand over (not TCP) still ends the trace so far */
+static PyObject *Engine_saw_frame(Engine *e, PyObject *arg) {
+    long long ts = PyLong_AsLongLong(arg);
+    if (ts == -1 && PyErr_Occurred())
+        return NULL;
+    e->trace_end = ts;
+    Py_RETURN_NONE;
+}
+
 /* Engine.keep(predicate): select streams inside the pass (see Engine.keep in the struct) */
 static PyObject *Engine_keep(Engine *e, PyObject *pred) {
     if (!PyCallable_Check(pred)) {
@@ -2666,7 +2676,8 @@ static PyMethodDef Engine_methods[] = {
     {"flow", (PyCFunction)Engine_flow, METH_O, "The counters of stream i."},
     {"lifecycle", (PyCFunction)Engine_lifecycle, METH_O, "Endpoints, handshake, FINs, RSTs, states, history."},
     {"flow_count", (PyCFunction)Engine_len, METH_NOARGS, "Number of streams so far."},
-    {"trace_end", (PyCFunction)Engine_trace_end, METH_NOARGS, "The time (ns) of the last segment processed."},
+    {"trace_end", (PyCFunction)Engine_trace_end, METH_NOARGS, "The time (ns) of the last frame read."},
+    {"saw_frame", (PyCFunction)Engine_saw_frame, METH_O, "Python read a frame at this time (ns)."},
     {"keep", (PyCFunction)Engine_keep, METH_O, "Select streams in the pass: keep(stream, previous, caddr, cport, "
                                                "saddr, sport) -> bool, asked once per stream."},
     {"take_kept", (PyCFunction)Engine_take_kept, METH_NOARGS, "The selected streams' Segments since the last call."},

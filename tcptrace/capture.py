@@ -128,6 +128,9 @@ class CaptureStats:
     compressed: bool = False
     frames: int = 0
     first_ts_ns: int | None = None  # time of frame 1, the origin of Wireshark's relative time column
+    # time of the last frame read (any frame with a timestamp): the end of the trace, where classic tcptrace's idle
+    # time of a connection not closed runs to (FlowSummary.trace_clock); the engine keeps it as Engine.trace_end()
+    last_ts_ns: int | None = None
     tcp_segments: int = 0
     skipped: Counter[SkipReason] = field(default_factory=Counter)
     truncated_segments: int = 0  # TCP segments whose payload (or options) the snap length cut
@@ -370,9 +373,12 @@ class CaptureReader:
         frame = 0
         try:
             while True:
+                before = frame
                 pos, frame, status, segments, truncated, first_ts = feed(
                     buf, pos, frame, big, nano, rec_hdr_len, swapped, fcs_len, link_len, etype, slow, self._skip
                 )
+                if frame != before:  # the C walk read frames: the end of the trace is the last one's time
+                    stats.last_ts_ns = engine.trace_end()
                 stats.tcp_segments += segments
                 stats.truncated_segments += truncated
                 if first_ts is not None:
@@ -526,6 +532,7 @@ class CaptureReader:
         pos = 0
         frame = 0
         segments = 0
+        ts_ns = None
         try:
             while True:
                 if buflen - pos < rec_hdr_len:
@@ -572,6 +579,8 @@ class CaptureReader:
         finally:  # counted locally on the hot path; settled here, also when the consumer stops early
             stats.frames = frame
             stats.tcp_segments = segments
+            if ts_ns is not None:
+                stats.last_ts_ns = ts_ns
 
     # --- pcapng ----------------------------------------------------------------------------------------
 
@@ -631,6 +640,8 @@ class CaptureReader:
                 )
                 walked += pos - walk.at
                 walk.at = pos
+                if frame != walk.frame:  # the C walk read frames: the end of the trace is the last one's time
+                    stats.last_ts_ns = engine.trace_end()
                 walk.frame = stats.frames = frame
                 stats.tcp_segments += segments
                 stats.truncated_segments += truncated
@@ -649,6 +660,7 @@ class CaptureReader:
                         break
                     continue
                 frame, iface, _lt, decode, body, start, end, rend, ts_ns = packet
+                engine.saw_frame(ts_ns)  # the end of the trace (classic's idle time), TCP or not
                 seg = decode(body, start, end, rend, frame, ts_ns, iface, skip)
                 if seg is not None:
                     stats.tcp_segments += 1
@@ -943,6 +955,7 @@ class _PcapngWalk:
             )
         if stats.first_ts_ns is None:
             stats.first_ts_ns = ts_ns
+        stats.last_ts_ns = ts_ns
         lt = stats.linktypes[iface_base + iface]
         return frame, iface_base + iface, lt, decode, body, data_off, end, data_off + max(origlen, caplen), ts_ns
 

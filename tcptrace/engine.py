@@ -88,6 +88,9 @@ class Pipeline:
             summary.add(seg)
             if selection is None or selection.matches(flow):
                 yield seg
+        end = self.capture.stats.last_ts_ns  # the last frame's time, TCP or not
+        if end is not None:
+            clock[0] = end
 
     def _new_summary(self, flow: Flow) -> FlowSummary:
         summary = FlowSummary(flow)

@@ -136,7 +136,9 @@ def _endpoint(text: str) -> str:
 
 
 def _num(text: str) -> float | None:
-    return None if text == "NA" else float(text)
+    if text == "NA":
+        return None
+    return int(text) if text.lstrip("-").isdigit() else float(text)  # exact: 2^64 - 64 is not a float
 
 
 def compare_field(label: str, theirs: str, d: dict[str, Any]) -> str:
