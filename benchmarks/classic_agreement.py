@@ -3,8 +3,10 @@
 
     python benchmarks/classic_agreement.py [--corpus DIR] [-v]
 
-Connections are matched by classic's host a / host b and their order; those whose packet counts differ (the two
-tools delimit or decode them differently) are counted apart and not compared. Per field (both directions of each
+Connections are matched by classic's host a / host b and their order; those whose packet counts or first and last
+packets differ (the two tools delimit or decode them differently), and those whose data bytes differ (classic takes
+a segment's length from the IP header even beyond the frame's length on the wire) are counted apart and not
+compared. Per field (both directions of each
 matched connection): how many values are equal, how many differ only by one of classic's documented defects
 (tests/classic_oracle.DEFECTS; docs/vocabulary-tcptrace.md), and how many differ. -v lists differing values.
 """
@@ -30,7 +32,7 @@ def main() -> int:
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args()
     totals: dict[str, dict[str, int]] = {}
-    matched = unmatched = files = 0
+    matched = unmatched = lengths = files = 0
     examples: list[str] = []
     for capture in classic_oracle.captures(ROOT / "sample_pcaps", args.corpus):
         try:
@@ -41,12 +43,16 @@ def main() -> int:
         files += result["matched"] > 0
         matched += result["matched"]
         unmatched += result["unmatched"]
+        lengths += result["lengths"]
         examples += result["examples"]
         for field, verdicts in result["fields"].items():
             for verdict, n in verdicts.items():
                 totals.setdefault(field, {}).setdefault(verdict, 0)
                 totals[field][verdict] += n
-    print(f"{files} captures, {matched} connections compared (x2 directions), {unmatched} delimited differently")
+    print(
+        f"{files} captures, {matched} connections compared (x2 directions); not compared: {unmatched} delimited "
+        f"differently, {lengths} whose payload lengths classic takes from the IP header beyond the frame"
+    )
     print()
     print("| field | values compared | equal | equal or documented defect | defects seen |")
     print("| --- | ---: | ---: | ---: | --- |")

@@ -1512,7 +1512,7 @@ static int cl_is_dsack(const ClOpts *o, uint32_t ack) {
     return 0;
 }
 
-/* trace.c dotrace for one well-formed segment (classic.classic_add) */
+/* trace.c dotrace for one segment (classic.classic_add; a header_error segment has no options) */
 static int classic_add(FlowC *f, int dir, const Pkt *p) {
     ClDir *this = &f->cl[dir], *other = &f->cl[1 - dir];
     int flags = p->flags;
@@ -1692,8 +1692,9 @@ static int process(Engine *e, const Pkt *p) {
     e->last_kept = f->keep;
     e->last_stream = f->stream;
     e->trace_end = p->ts;
-    if (p->header_error) {
-        f->cl[dir].packets++; /* classic.classic_malformed: a packet, nothing else */
+    if (p->header_error) { /* classic tcptrace reads it as any other segment (stats.FlowSummary._add_malformed) */
+        if (classic_add(f, dir, p) < 0)
+            return -1;
         return malformed(e, f, dir, p);
     }
     int ta = analyze(e, f, dir, p, &rtt, &gap);

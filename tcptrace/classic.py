@@ -375,7 +375,8 @@ class ClassicDir:
 
 
 def classic_add(dirs: tuple[ClassicDir, ClassicDir], seg: Segment) -> None:
-    """trace.c ``dotrace`` for one well-formed segment: ``dirs`` indexed by ``seg.direction``."""
+    """trace.c ``dotrace`` for one segment: ``dirs`` indexed by ``seg.direction``. A segment whose header Wireshark
+    dissects only in part (``header_error``) has no options here, and a short one no payload."""
     d = seg.direction
     this, other = dirs[d], dirs[1 - d]
     flags = seg.flags
@@ -554,11 +555,6 @@ def _is_dsack(sacks: tuple[tuple[int, int], ...], ack: int) -> bool:
     return False
 
 
-def classic_malformed(dirs: tuple[ClassicDir, ClassicDir], seg: Segment) -> None:
-    """A segment whose header Wireshark dissects only in part: a packet of its direction, nothing else."""
-    dirs[seg.direction].packets += 1
-
-
 def _stdev(total: float, total2: float, n: int) -> float:
     """output.c ``Stdev``: the sample standard deviation (n - 1), 0 when n <= 2."""
     if n <= 2:
@@ -679,4 +675,4 @@ def classic_block(
     return out
 
 
-__all__ = ["ClassicDir", "classic_add", "classic_block", "classic_malformed", "stream_length"]
+__all__ = ["ClassicDir", "classic_add", "classic_block", "stream_length"]

@@ -27,7 +27,7 @@ from .analysis import (
     A_ZERO_WINDOW_PROBE,
     analysis_names,
 )
-from .classic import ClassicDir, classic_add, classic_block, classic_malformed
+from .classic import ClassicDir, classic_add, classic_block
 from .flow import Flow
 from .messages import LANGUAGES
 from .model import ACK, FIN, RST, SYN, Segment, format_endpoint
@@ -358,7 +358,8 @@ class FlowSummary:
             self.first_direction = direction
         self.last_ts = ts
         self.dirs[direction].packets += 1
-        classic_malformed(self.classic, seg)
+        # classic tcptrace reads it as any other segment (with no options, and no payload for a short segment)
+        classic_add(self.classic, seg)
         if first:
             # packet-tcp.c: a pure SYN reopening a 4-tuple sets SYN-sent on its new conversation before the
             # header-length checks; a short segment opening one records its pure SYN after them.
