@@ -5,6 +5,7 @@ benchmarks/classic_agreement.py (the per-field agreement table)."""
 
 from __future__ import annotations
 
+import gzip
 import re
 import struct
 import subprocess
@@ -83,8 +84,9 @@ LABELS: dict[str, str] = {
     "avg retr time": "avg_retr_time_ms",
     "sdv retr time": "sdv_retr_time_ms",
 }
-# printed only when some connection needs them: absent means this value
-ABSENT = {"resets sent": "0", "req 1323 ws/ts": "N/N", "adv wind scale": "0", "req sack": "N", "sacks sent": "0",
+# printed only when the value is not the default (output.c's conditions): absent means this value. ("sacks sent" is
+# printed only when a side asked for SACK, whatever its value: absent, it is not compared.)
+ABSENT = {"resets sent": "0", "req 1323 ws/ts": "N/N", "adv wind scale": "0", "req sack": "N",
           "ambiguous acks": "0", "RTT min (last)": "0.0", "RTT max (last)": "0.0", "RTT avg (last)": "0.0",
           "RTT sdv (last)": "0.0"}  # fmt: skip
 STAT = re.compile(r"^\s+(.+?):\s+(\S+)(?: (bytes|pkts|times|secs|ms|Bps))?\s+(.+?):\s+(\S+)")
@@ -195,8 +197,9 @@ def compare_field(label: str, theirs: str, d: dict[str, Any]) -> str:
 
 
 def pcap_snaplen(capture: Path) -> int | None:
-    """The snap length of a plain pcap file's header (None for other formats)."""
-    head = capture.read_bytes()[:24] if capture.suffix != ".gz" else b""
+    """The snap length of a pcap file's header, gzipped or not (None for other formats)."""
+    with gzip.open(capture) if capture.suffix == ".gz" else capture.open("rb") as f:
+        head = f.read(24)
     if len(head) < 24:
         return None
     for order in ("<", ">"):

@@ -46,11 +46,10 @@ def test_same_verdicts_as_classic_tcptrace(capture: Path) -> None:
 # --- the "tcptrace" block, field by field, against `tcptrace -l -n -r` ---------------------------------------------
 
 CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"
-# Fields where classic's own documented defects may show (tests/classic_oracle.DEFECTS; docs/vocabulary-tcptrace.md)
-# and the captures where the two tools see different packets (classic decodes fewer encapsulations, reads the
-# payload length of some frames differently, splits connections on time jumps): at most this share of a field's
-# values may differ outright over the corpus.
-MAX_DIFFER = 0.02
+# Over the corpus, at most this share of a field's values may differ other than by a documented defect
+# (tests/classic_oracle.DEFECTS). Today 21 of 6,762 values in 6 connections do, all explained in
+# docs/vocabulary-tcptrace.md ("Remaining differences"): a window scale of 255, short and bogus TCP headers.
+MAX_DIFFER = 0.005
 
 
 def _classic_captures() -> list[Path]:
