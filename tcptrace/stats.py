@@ -1,8 +1,8 @@
 """Per-flow statistics and verdicts: how each connection opened and ended, in words and in the three
 vocabularies users know (Wireshark ``tcp.completeness``, Zeek ``conn_state``/``history`` from
-:mod:`tcptrace.zeek`, classic tcptrace's complete/reset/unidirectional), and per-direction statistics after
-classic tcptrace ``-l`` (:class:`DirStats`). The driver that feeds them (Pipeline, summarize, the C engine's
-glue) is :mod:`tcptrace.engine`.
+:mod:`tcptrace.zeek`, classic tcptrace's complete/reset/unidirectional), per-direction statistics of our own
+(:class:`DirStats`) and classic tcptrace ``-l``'s, with its definitions (:mod:`tcptrace.classic`). The driver
+that feeds them (Pipeline, summarize, the C engine's glue) is :mod:`tcptrace.engine`.
 
 Theory of operation. A :class:`FlowSummary` per stream is fed every analysed segment in capture order
 (:meth:`FlowSummary.add`); it keeps counters only, so memory grows with flows, not packets. It also assigns
@@ -51,7 +51,10 @@ def completeness_label(bits: int) -> str:
 
 
 class DirStats:
-    """One direction's counters, after classic tcptrace ``-l`` (../shared/reference/tcp-analysis.md §2.2)."""
+    """One direction's counters (the flow document's ``c2s``/``s2c``), in classic tcptrace ``-l``'s spirit but with
+    our definitions: retransmissions, out-of-order segments and probes as Wireshark labels them, hardware duplicates
+    excluded, missed bytes from Wireshark's gaps. Classic's own definitions are :mod:`tcptrace.classic`'s (the
+    ``tcptrace`` block); docs/vocabulary-tcptrace.md says where the two differ."""
 
     __slots__ = (
         "ack_packets",

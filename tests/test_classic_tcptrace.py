@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import SAMPLES
+from conftest import SAMPLES, engines
 
 from tcptrace.engine import summarize
 
@@ -139,3 +139,76 @@ def test_flows_long_prints_the_block_as_tcptrace_l() -> None:
     assert row.split() == ["total", "packets:", str(block["a2b"]["total_packets"]), "total", "packets:",
                            str(block["b2a"]["total_packets"])]  # fmt: skip
     assert "ttl stream length:        NA" in out
+
+
+# --- rules, on connections built by code (no classic binary needed) ------------------------------------------------
+
+
+def _karn_capture(tmp_path: Path) -> Path:
+    """A client sends 4 segments of 100 bytes; two are re-sent. Times in ms after the SYN."""
+    import pcapgen as g
+
+    c, s = ("10.0.0.1", "10.0.0.2"), ("10.0.0.2", "10.0.0.1")
+
+    def pkt(side: tuple[str, str], **kw: object) -> bytes:
+        ports = {"sport": 40000, "dport": 80} if side is c else {"sport": 80, "dport": 40000}
+        return g.ether(g.ipv4(g.tcp(**ports, **kw), src=side[0], dst=side[1]))  # type: ignore[arg-type]
+
+    data = b"x" * 100
+    plan = [
+        (0, pkt(c, seq=1000, flags=g.SYN)),
+        (1, pkt(s, seq=5000, ack=1001, flags=g.SYN | g.ACK)),
+        (2, pkt(c, seq=1001, ack=5001)),
+        (3, pkt(c, seq=1001, ack=5001, flags=g.ACK | g.PSH, payload=data)),
+        (3.1, pkt(c, seq=1101, ack=5001, payload=data)),
+        (13, pkt(s, seq=5001, ack=1101)),  # 1001:1101 sent once: a 10 ms sample
+        (50, pkt(c, seq=1101, ack=5001, payload=data)),  # re-sent
+        (60, pkt(s, seq=5001, ack=1201)),  # acks a re-sent range: ambiguous, no sample (Karn)
+        (61, pkt(c, seq=1201, ack=5001, payload=data)),
+        (62, pkt(c, seq=1301, ack=5001, payload=data)),
+        (100, pkt(c, seq=1201, ack=5001, payload=data)),  # re-sent
+        (110, pkt(s, seq=5001, ack=1301)),  # ambiguous
+        (111, pkt(s, seq=5001, ack=1401)),  # 1301 was sent once, but 1201 was sent after it: post-loss, no sample
+        (300, g.ether(b"\x00" * 28, ethertype=0x0806)),  # an ARP frame ends the trace
+    ]
+    path = tmp_path / "karn.pcap"
+    start = 1_700_000_000_000_000_000
+    path.write_bytes(g.pcap([g.Rec(p, start + int(ms * 1_000_000)) for ms, p in plan]))
+    return path
+
+
+@pytest.mark.parametrize("engine", engines())
+def test_karn_rule_and_sequence_coverage(engine: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TCPTRACE_ENGINE", engine)
+    doc = summarize(_karn_capture(tmp_path))[0][0].to_dict()
+    a2b = doc["tcptrace"]["a2b"]
+    assert doc["tcptrace"]["host_a"] == "10.0.0.1:40000"
+    assert (a2b["actual_data_pkts"], a2b["actual_data_bytes"]) == (6, 600)
+    assert (a2b["unique_bytes_sent"], a2b["rexmt_data_pkts"], a2b["rexmt_data_bytes"]) == (400, 2, 200)
+    # samples: the SYN (1 ms, acknowledged by the SYN/ACK) and 1001:1101 (10 ms); none from the re-sent ranges
+    assert a2b["rtt_samples"] == 2
+    assert (a2b["rtt_min_ms"], a2b["rtt_max_ms"], a2b["rtt_from_3whs_ms"]) == (1.0, 10.0, 1.0)
+    assert a2b["rtt_stdev_ms"] == 0.0  # n - 1, and 0 when n <= 2
+    assert (a2b["ambiguous_acks"], a2b["post_loss_acks"]) == (2, 1)
+    assert a2b["max_retrans"] == 1
+    assert a2b["outoforder_pkts"] == 0
+    # not closed (no FIN, no RST): idle time runs to the end of the trace, the last frame (TCP or not) at 300 ms
+    assert a2b["idletime_max_s"] == pytest.approx(0.200)  # 100 -> 300 ms (its longest gap: 3.1 -> 50 ms)
+    assert doc["tcptrace"]["b2a"]["idletime_max_s"] == pytest.approx(0.189)  # 111 -> 300 ms
+    assert doc["c2s"]["max_idle_s"] == pytest.approx(0.0469)  # ours: between packets only
+
+
+def test_segment_database_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past MAX_CLASSIC_SEGMENTS ranges a new range is not recorded (and counted): its later copy counts as new."""
+    from tcptrace import classic
+
+    monkeypatch.setattr(classic, "MAX_CLASSIC_SEGMENTS", 3)
+    d = classic.ClassicDir()
+    for seq in (1000, 2000, 3000):  # holes between them: nothing merges
+        assert d.rexmit(seq, 10, 0) == (0, False)
+    assert d.rexmit(4000, 10, 0) == (0, False)
+    assert (d.nsegs, d.segs_dropped) == (3, 1)
+    assert d.rexmit(4000, 10, 1) == (0, False)  # not recorded: not seen as a retransmission
+    assert d.rexmit(2000, 10, 1) == (10, False)  # recorded: it is
+    assert d.rexmit(1500, 10, 1) == (0, True)  # fills a hole before a recorded range: out of order (not recorded)
+    assert d.segs_dropped == 3
