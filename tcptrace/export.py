@@ -11,6 +11,8 @@ import io
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+import click
+
 from .analysis import analysis_names, info_names
 from .model import Segment, format_addr, format_endpoint
 from .vocab import FLAGS, HEADER_ERRORS
@@ -134,9 +136,11 @@ def csv_lines(segments: Iterable[Segment]) -> Iterator[str]:
         yield buf.getvalue()
 
 
-def table_lines(segments: Iterable[Segment], origin_ns: int | Callable[[], int | None] | None = None) -> Iterator[str]:
+def table_lines(
+    segments: Iterable[Segment], origin_ns: int | Callable[[], int | None] | None = None, color: bool = False
+) -> Iterator[str]:
     """An aligned packet list: frame, time since ``origin_ns``, stream, endpoints, flags, relative seq/ack,
-    length and scaled window.
+    length and scaled window, then Wireshark's analysis tags (in red with ``color``).
 
     ``origin_ns`` may be a callable asked at the first segment (the reader knows frame 1's time only once it
     has read it); by default the first segment's own time is the origin.
@@ -153,10 +157,13 @@ def table_lines(segments: Iterable[Segment], origin_ns: int | Callable[[], int |
                 origin = seg.ts_ns
         rel = (seg.ts_ns - origin) / 1e9
         flags = "[" + ", ".join(seg.flag_names) + "]"
+        info = _info(seg)
+        if color and info:
+            info = click.style(info, fg="red")
         yield (
             f"{seg.frame:>6} {rel:>11.6f} {seg.stream:>6}  {format_endpoint(seg.src, seg.sport):>22} →   "
             f"{format_endpoint(seg.dst, seg.dport):<22} {flags:<16} {seg.seq:>10} {seg.ack:>10} "
-            f"{seg.len:>6} {seg.win:>8}  {_info(seg)}"
+            f"{seg.len:>6} {seg.win:>8}  {info}"
         ).rstrip()
 
 
