@@ -175,6 +175,25 @@ COMPLETENESS: tuple[tuple[str, int], ...] = (
 # Zeek's history letters (lower case) as the C engine's per-side "sent" bitmask numbers them: letter i is bit i.
 ZEEK_SENT_LETTERS = "adfhiqrstwg"
 
+# Zeek's TCP timers (scripts/base/init-bare.zeek defaults), in nanoseconds: they decide where Zeek ends one
+# connection of a 4-tuple and starts the next (tcptrace.zeekconn.ZeekTracker).
+ZEEK_ATTEMPT_DELAY_NS = 5_000_000_000  # tcp_attempt_delay: an unanswered SYN is dropped after it
+ZEEK_CLOSE_DELAY_NS = 5_000_000_000  # tcp_close_delay: a closed connection lingers this long after its last packet
+ZEEK_RESET_DELAY_NS = 5_000_000_000  # tcp_reset_delay: a RST after a one-sided close
+ZEEK_SYN_TIMEOUT_NS = 5_000_000_000  # tcp_SYN_timeout: the first expire check
+ZEEK_SESSION_TIMER_NS = 6_000_000_000  # tcp_session_timer: the expire check repeats this often
+ZEEK_CONNECTION_LINGER_NS = 5_000_000_000  # tcp_connection_linger
+ZEEK_HANDSHAKE_INACTIVITY_NS = 60_000_000_000  # udp_inactivity_timeout, a TCP session's until its handshake ends
+ZEEK_INACTIVITY_NS = 300_000_000_000  # tcp_inactivity_timeout
+# likely_server_ports as Zeek's base scripts fill it (every TCP port an analyzer registers in
+# scripts/base/protocols/*/main.zeek, Zeek 8): WantConnection makes the side with one of them the responder when
+# a connection starts without a SYN. Bare mode (zeek -b) loads fewer analyzers, so fewer ports.
+ZEEK_LIKELY_SERVER_PORTS: frozenset[int] = frozenset(
+    {21, 22, 25, 53, 79, 80, 81, 88, 135, 139, 143, 389, 443, 445, 465, 502, 514, 563, 585, 587, 614, 631, 636}
+    | {989, 990, 992, 993, 995, 1080, 1434, 1883, 2811, 3128, 3268, 3306, 3389, 5222, 5223, 5269, 5432, 6379}
+    | {6666, 6667, 6668, 6669, 8000, 8080, 8888, 20000}
+)
+
 
 # The engine's per-direction record (tcptrace._engine DirRecord, a named struct sequence): stats.DirStats's counters
 # by name, then the analysis-flag counts in FLAGS order. scripts/gen_vocab_h.py writes the C field table and index
@@ -230,7 +249,16 @@ __all__ = [
     "RETRANSMISSION_FAMILY",
     "RST_CAUSES",
     "TS_NS_MAX",
+    "ZEEK_ATTEMPT_DELAY_NS",
+    "ZEEK_CLOSE_DELAY_NS",
+    "ZEEK_CONNECTION_LINGER_NS",
+    "ZEEK_HANDSHAKE_INACTIVITY_NS",
+    "ZEEK_INACTIVITY_NS",
+    "ZEEK_LIKELY_SERVER_PORTS",
+    "ZEEK_RESET_DELAY_NS",
     "ZEEK_SENT_LETTERS",
+    "ZEEK_SESSION_TIMER_NS",
+    "ZEEK_SYN_TIMEOUT_NS",
     "AnalysisFlag",
     "LadderCategory",
 ]
