@@ -2,7 +2,7 @@
 
     python scripts/zeek_agreement.py [ZEEK_DIR] [--rows]
 
-For each trace, our rows (tcptrace.zeekconn.zeek_rows, Zeek's connection boundaries) are matched with Zeek's by
+For each trace, our rows (tcptrace.zeek.zeek_rows, Zeek's connection boundaries) are matched with Zeek's by
 4-tuple; a 4-tuple whose number of connections differs between the two is counted as a boundary disagreement and
 left out of the field comparison. Prints the agreement table (field, compared, agree %); --rows lists each
 disagreeing row. tests/test_zeek_agreement.py asserts the thresholds on the same comparison.
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from tcptrace.capture import open_capture
-from tcptrace.zeekconn import ZeekRow, zeek_rows
+from tcptrace.zeek import ZeekRow, zeek_rows
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT = ROOT.parent / "shared" / "zeek"

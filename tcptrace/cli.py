@@ -471,10 +471,10 @@ flows.help = inspect.cleandoc(flows.help or "") + "\n\n" + CAPTURE_HELP
 
 
 def _zeek_flows(capture: str, selection: Selection, fmt: str) -> None:
-    """``flows --zeek``: Zeek's connections (tcptrace.zeekconn), selected by the stream of their first packet
+    """``flows --zeek``: Zeek's connections (tcptrace.zeek), selected by the stream of their first packet
     and by their endpoints."""
     from .flow import HalfFlow
-    from .zeekconn import capture_zeek_rows
+    from .zeek import capture_zeek_rows
 
     rows, stats = capture_zeek_rows(capture)
     total = max((r.stream for r in rows), default=-1) + 1

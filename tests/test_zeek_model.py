@@ -1,4 +1,4 @@
-"""Zeek's conn.log model (tcptrace.zeekconn): each rule of Zeek's TCP analysis on a hand-made connection, the
+"""Zeek's conn.log model (tcptrace.zeek): each rule of Zeek's TCP analysis on a hand-made connection, the
 Community ID against the spec's published vectors, and the agreement with Zeek's own baselines."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 from conftest import OUTSIDE, ROOT
 
 from tcptrace.model import ACK, FIN, PSH, RST, SYN
-from tcptrace.zeekconn import ZeekConnection, ZeekTracker, community_id
+from tcptrace.zeek import ZeekConnection, ZeekTracker, community_id
 
 C = bytes([10, 0, 0, 1])
 S = bytes([10, 0, 0, 2])
@@ -209,3 +209,42 @@ def test_flows_zeek_cli_json_and_csv() -> None:
                              capture_output=True, text=True, check=True, cwd=OUTSIDE).stdout  # fmt: skip
     assert csv_out.splitlines()[0].startswith("uid,stream,ts,orig,resp,proto,conn_state,history")
     assert Path(pcap).exists()
+
+
+ZEEK_TRACES = sorted((ZEEK_DIR / "traces").glob("*")) if (ZEEK_DIR / "traces").is_dir() else []
+
+
+@pytest.mark.skipif(not ZEEK_TRACES, reason=f"Zeek's traces are not in {ZEEK_DIR}")
+def test_stream_block_is_zeeks_row_in_both_engines(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each stream's ``zeek`` block is the same from the C engine and the Python reference, and where Zeek makes
+    the stream one connection it is that connection's ``flows --zeek`` row (the C twin checked against the
+    reference on the traces Zeek's own tests use: flips, gaps, retransmissions, resets)."""
+    from conftest import engines
+
+    from tcptrace import stats
+    from tcptrace.zeek import capture_zeek_rows
+
+    compared = 0
+    for path in ZEEK_TRACES:
+        blocks = {}
+        for engine in engines():
+            monkeypatch.setenv("TCPTRACE_ENGINE", engine)
+            summaries, _ = stats.summarize(path)
+            blocks[engine] = [s.to_dict()["zeek"] for s in summaries]
+        assert blocks["python"] == blocks.get("c", blocks["python"]), path.name
+        rows, _ = capture_zeek_rows(path)
+        by_stream: dict[int, list] = {}
+        for row in rows:
+            by_stream.setdefault(row.stream, []).append(row)
+        for stream, block in enumerate(blocks["python"]):
+            one = by_stream.get(stream, [])
+            if len(one) != 1:
+                continue
+            r = one[0]
+            assert (block["conn_state"], block["history"], block["orig_pkts"], block["resp_pkts"]) == (
+                r.conn_state, r.history, r.orig_pkts, r.resp_pkts), (path.name, stream)  # fmt: skip
+            assert (block["orig_bytes"], block["resp_bytes"], block["missed_bytes"]) == (
+                r.orig_bytes, r.resp_bytes, r.missed_bytes)  # fmt: skip
+            assert block["community_id"] == r.community_id
+            compared += 1
+    assert compared > 30
