@@ -26,7 +26,7 @@ This module imports nothing but the standard library and model/vocab, so the C e
 
 from __future__ import annotations
 
-import base64
+import binascii
 import struct
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -67,14 +67,18 @@ def _sd(a: int, b: int) -> int:
     return d - (1 << 32) if d & 0x80000000 else d
 
 
+# SHA-1 for the Community ID: CPython's built-in _sha1 when present; hashlib would load OpenSSL, 3.6 MB more
+# peak memory for every `flows` run, for one small digest per stream.
+try:
+    from _sha1 import sha1 as _sha1_new  # type: ignore[import-not-found]  # (CPython's, no stubs)
+except ImportError:  # pragma: no cover - a Python built without it
+    from hashlib import sha1 as _sha1_new
+
+_CID_TAIL = struct.Struct("!BBHH")
+
+
 def _sha1(data: bytes) -> bytes:
-    """SHA-1 digest; CPython's built-in _sha1 when present: hashlib would load OpenSSL, 3.6 MB more peak memory
-    for every `flows` run, for one small digest per stream."""
-    try:
-        from _sha1 import sha1  # type: ignore[import-not-found]  # (CPython's, no stubs)
-    except ImportError:  # pragma: no cover - a Python built without it
-        from hashlib import sha1
-    digest: bytes = sha1(data).digest()
+    digest: bytes = _sha1_new(data).digest()
     return digest
 
 
@@ -83,8 +87,8 @@ def community_id(saddr: bytes, daddr: bytes, sport: int, dport: int, proto: int 
     endpoints ordered so both directions give the same value (smaller address first, ports break a tie)."""
     if (saddr, sport) > (daddr, dport):
         saddr, daddr, sport, dport = daddr, saddr, dport, sport
-    data = struct.pack("!H", seed) + saddr + daddr + struct.pack("!BBHH", proto, 0, sport, dport)
-    return "1:" + base64.b64encode(_sha1(data)).decode("ascii")
+    data = seed.to_bytes(2, "big") + saddr + daddr + _CID_TAIL.pack(proto, 0, sport, dport)
+    return "1:" + binascii.b2a_base64(_sha1(data), newline=False).decode("ascii")
 
 
 def likely_server_port(port: int) -> bool:
