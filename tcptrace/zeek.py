@@ -59,6 +59,7 @@ INACTIVE, SYN_SENT, SYN_ACK_SENT, PARTIAL, ESTABLISHED, CLOSED, RESET = (STATE_N
 _MASK = dict(ZEEK_HIST_MASKS)
 HIST_SYN, HIST_FIN, HIST_RST, HIST_FIN_RST = _MASK["SYN"], _MASK["FIN"], _MASK["RST"], _MASK["FIN_RST"]
 HIST_DATA, HIST_ACK, HIST_MULTI = _MASK["DATA"], _MASK["ACK"], _MASK["MULTI"]
+_SFRA = SYN | FIN | RST | ACK
 
 
 def _sd(a: int, b: int) -> int:
@@ -327,6 +328,16 @@ class ZeekConnection:
     ) -> None:
         ep = self.orig if is_orig else self.resp
         peer = ep.peer
+        if (
+            flags & _SFRA == ACK
+            and ep.state == ESTABLISHED
+            and peer.state == ESTABLISHED
+            and win
+            and self.first_packet_seen == 3
+            and self.hist_seen & ((HIST_DATA if length else HIST_ACK) << (0 if is_orig else 16))
+        ):
+            self._steady(ep, peer, seq, ack, length, captured, ts)
+            return
         ep.pkts += 1
         self._set_partial_status(flags, is_orig)
         seg_len = length + (1 if flags & SYN else 0) + (1 if flags & FIN else 0)
@@ -366,6 +377,31 @@ class ZeekConnection:
             self._data_sent(ep, rel_data_seq, length)
         if do_close:
             self._connection_closed(ep, peer)
+
+    def _steady(self, ep: _Endpoint, peer: _Endpoint, seq: int, ack: int, length: int, captured: int, ts: int) -> None:
+        """:meth:`packet` for an ACK or data segment (no SYN/FIN/RST, window open) between two ESTABLISHED
+        endpoints that have both sent before and whose history has this side's letter for its kind already: the
+        same steps, without the ones that cannot change anything then (partial status, endpoint initialisation,
+        history letter, state machine). The C engine runs the general path; tests/test_engine.py compares."""
+        ep.pkts += 1
+        rel_seq, underflow = self._relative(ep, seq, ep.last, ep.seq_wraps, ep.start)
+        if not (self.orig.did_close and self.resp.did_close):
+            self.last_ns = ts
+        rel_ack, ack_underflow = self._relative(peer, ack, peer.ack, peer.ack_wraps, peer.start)
+        if ack_underflow:
+            rel_ack = 0
+        else:
+            delta_ack = _sd(ack, peer.ack)
+            if not (ack == 0 and delta_ack > TOO_LARGE_SEQ_DELTA) and delta_ack > 0:
+                peer.update_ack_seq(ack)
+        last = (seq + length) & M32
+        if _sd(last, ep.last) > 0:
+            ep.update_last_seq(last)
+        elif length > 0:
+            self._scaled(ep, "T", "rxmt")
+        self._ack_received(peer, rel_ack)
+        if length > 0 and not underflow and captured >= length:
+            self._data_sent(ep, rel_seq, length)
 
     def _set_partial_status(self, flags: int, is_orig: bool) -> None:
         if is_orig:
