@@ -21,7 +21,7 @@ from tcptrace.zeek import ZeekRow, zeek_rows
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT = ROOT.parent / "shared" / "zeek"
-FIELDS = ("conn_state", "history", "bytes", "orig_bytes", "resp_bytes", "missed_bytes", "packets")
+FIELDS = ("conn_state", "history", "bytes", "orig_bytes", "resp_bytes", "missed_bytes", "packets", "duration")
 
 
 def _ours(row: ZeekRow, name: str) -> str:
@@ -29,6 +29,8 @@ def _ours(row: ZeekRow, name: str) -> str:
         return f"{_ours(row, 'orig_bytes')}/{_ours(row, 'resp_bytes')}"
     if name == "packets":
         return f"{row.orig_pkts}/{row.resp_pkts}"
+    if name == "duration":
+        return f"{row.duration_s:.6f}"
     value = getattr(row, name)
     return "-" if value is None else str(value)
 
@@ -73,8 +75,8 @@ def compare(zeek_dir: Path) -> dict[str, Any]:
             for mine, base in zip(ours, theirs, strict=True):
                 for name in FIELDS:
                     a, b = _ours(mine, name), _theirs(base, name)
-                    if name == "history" or name == "conn_state":
-                        pass
+                    if name == "duration" and b == "-":
+                        continue
                     field = result[name]
                     field["compared"] += 1
                     if a == b and (name not in ("history", "bytes") or mine.orig == base["orig"]):

@@ -266,10 +266,11 @@ def zeek_table_lines(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
     for d in rows:
         ob = "-" if d["orig_bytes"] is None else d["orig_bytes"]
         rb = "-" if d["resp_bytes"] is None else d["resp_bytes"]
+        dur = "-" if d["duration_s"] is None else f"{d['duration_s']:.3f}s"
         yield (
             f"{d['uid']:>5} {d['stream']:>6}  {d['orig']:>22} →  {d['resp']:<22} {d['conn_state']:<6} "
             f"{d['history']:<16} {d['orig_pkts']:>7} {d['resp_pkts']:>7} {ob:>9} {rb:>9} {d['missed_bytes']:>7} "
-            f"{d['duration_s']:>8.3f}s  {d['community_id']}"
+            f"{dur:>9}  {d['community_id']}"
         )
 
 

@@ -235,7 +235,7 @@ class ZeekRow:
             "orig": self.orig,
             "resp": self.resp,
             "proto": "tcp",
-            "duration_s": self.duration_s,
+            "duration_s": self.duration_s or None,  # conn.log: no duration (-) when it is 0, nor sizes
             "orig_bytes": self.orig_bytes,
             "resp_bytes": self.resp_bytes,
             "conn_state": self.conn_state,
