@@ -248,3 +248,18 @@ def test_stream_block_is_zeeks_row_in_both_engines(monkeypatch: pytest.MonkeyPat
             assert block["community_id"] == r.community_id
             compared += 1
     assert compared > 30
+
+
+def test_flows_zeek_cli_text_and_selection() -> None:
+    pcap = ROOT / "sample_pcaps" / "syn_timeout.pcap"
+    out = subprocess.run([sys.executable, "-m", "tcptrace", "flows", "--zeek", str(pcap)],
+                         capture_output=True, text=True, check=True, cwd=OUTSIDE).stdout  # fmt: skip
+    lines = out.splitlines()
+    assert lines[0].split()[:4] == ["uid", "stream", "orig", "resp"]
+    # the retried SYNs: one stream, two Zeek connections (tcp_attempt_delay ended the first)
+    assert [line.split()[5] for line in lines[1:3]] == ["S0", "S0"]
+    assert lines[-1] == "2 Zeek connection(s) in 1 TCP stream(s)"
+    none = subprocess.run([sys.executable, "-m", "tcptrace", "flows", "--zeek", "--port", "9", str(pcap)],
+                          capture_output=True, text=True, check=False, cwd=OUTSIDE)  # fmt: skip
+    assert none.returncode != 0
+    assert "matches the selection" in none.stderr
