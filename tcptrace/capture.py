@@ -1273,6 +1273,7 @@ def _decode_ip(
 
 # UDP ports of the tunnels Wireshark decodes by default, and how to reach the inner packet.
 _UDP_VXLAN, _UDP_GTPU, _UDP_GENEVE, _UDP_L2TP = 4789, 2152, 6081, 1701
+_UDP_GRE = 4754  # GRE-in-UDP, RFC 8086 (packet-gre.c registers it on udp.port; Zeek decodes it too)
 _IP_AH, _IP_IPCOMP = 51, 108
 
 
@@ -1280,7 +1281,7 @@ def _inner(
     proto: int, buf: bytes, off: int, end: int, rend: int, frame: int, skip: _Skip, layers: int, vlans: int
 ) -> _At | None:
     """A non-TCP IP payload: the IP packet inside the tunnels Wireshark follows (IP-in-IP, GRE, VXLAN, GTP-U,
-    Geneve, L2TPv2), or None after counting why the frame has no TCP segment.
+    Geneve, L2TPv2, GRE-in-UDP), or None after counting why the frame has no TCP segment.
 
     ICMP errors quote the start of the offending TCP segment; Wireshark shows that quote as TCP, but it is not
     a segment of the connection, so it is counted as "not TCP" here (docs/wireshark-differences.md).
@@ -1323,6 +1324,8 @@ def _inner(
                 return _ethertype_to_ip(ptype, buf, pos2, end, rend, frame, skip, layers, vlans)
             if port == _UDP_L2TP and pos + 2 <= end and (buf[pos + 1] & 0x0F) == 2:
                 return _l2tp2(buf, pos, end, rend, frame, skip, layers, vlans)
+            if port == _UDP_GRE and pos + 4 <= end:
+                return _gre(buf, pos, end, rend, frame, skip, layers, vlans)
     if proto == _IP_IPCOMP:
         # packet-ipsec.c shows an IPComp payload as data: it would have to be decompressed first.
         skip(frame, SkipReason.COMPRESSED)

@@ -34,7 +34,16 @@ from .check import (
     validate_baseline,
 )
 from .errors import OutputError, TcptraceError
-from .export import csv_lines, dumps_indented_chunks, flows_csv_lines, flows_table_lines, jsonl_lines, table_lines
+from .export import (
+    csv_lines,
+    dumps_indented_chunks,
+    flows_csv_lines,
+    flows_table_lines,
+    jsonl_lines,
+    table_lines,
+    zeek_csv_lines,
+    zeek_table_lines,
+)
 from .messages import LANGUAGES
 from .output import display_path, path_text, printable, replacing
 from .selection import Selection, SelectionError, missing_streams_message, parse_host
@@ -461,16 +470,30 @@ explain.help = inspect.cleandoc(explain.help or "") + "\n\n" + CAPTURE_HELP
     "`tcptrace check --baseline`); csv: the table's columns.",
 )
 @_host_port_options
-def flows(capture: str, streams: tuple[int, ...], fmt: str, hosts: tuple[str, ...], ports: tuple[int, ...]) -> None:
+@click.option(
+    "--zeek",
+    "zeek",
+    is_flag=True,
+    help="One row per Zeek connection instead (Zeek splits a 4-tuple where its timers and SYN reuse rules end "
+    "a connection): conn.log's conn_state, history, packets, bytes, missed_bytes, duration and community_id. "
+    "See docs/vocabulary-zeek.md.",
+)
+def flows(
+    capture: str, streams: tuple[int, ...], fmt: str, hosts: tuple[str, ...], ports: tuple[int, ...], zeek: bool
+) -> None:
     """One row per TCP stream of CAPTURE: endpoints, packets and bytes each way, how it opened and ended.
 
     The verdict is given in plain words and in Wireshark's tcp.completeness, Zeek's conn_state and history,
     and classic tcptrace's complete/reset/unidirectional; the json format adds per-direction statistics
-    after classic tcptrace -l (segment sizes, windows, retransmissions, RTT ...).
+    after classic tcptrace -l (segment sizes, windows, retransmissions, RTT ...). With --zeek, one row per
+    connection as Zeek's conn.log has it (its `stream` is the tcp.stream of the connection's first packet).
     """
     from .engine import selected_summaries, summarize_lazily
 
     selection = Selection.of(streams, hosts, ports)
+    if zeek:
+        _zeek_flows(capture, selection, fmt)
+        return
     # each stream's summary is built, written and let go (a million-connection capture holds none of them)
     summaries, stats = summarize_lazily(capture)
     total = len(summaries)
@@ -492,6 +515,36 @@ def flows(capture: str, streams: tuple[int, ...], fmt: str, hosts: tuple[str, ..
 
 
 flows.help = inspect.cleandoc(flows.help or "") + "\n\n" + CAPTURE_HELP
+
+
+def _zeek_flows(capture: str, selection: Selection, fmt: str) -> None:
+    """``flows --zeek``: Zeek's connections (tcptrace.zeek), selected by the stream of their first packet
+    and by their endpoints."""
+    from .flow import HalfFlow
+    from .zeek import capture_zeek_rows
+
+    rows, stats = capture_zeek_rows(capture)
+    total = max((r.stream for r in rows), default=-1) + 1
+    chosen = [
+        r
+        for r in rows
+        if selection.everything
+        or selection.matches_endpoints(r.stream, HalfFlow(r.orig_h, r.orig_p), HalfFlow(r.resp_h, r.resp_p))
+    ]
+    if not chosen:
+        _nothing_selected(capture, selection.missing(total), total)
+    docs = [r.to_dict() for r in chosen]
+    if fmt == "json":
+        head = {"capture": path_text(capture), "tcptrace_version": __version__, "stats": stats.as_dict()}
+        for chunk in dumps_indented_chunks(head, "connections", iter(docs)):
+            sys.stdout.write(chunk)
+        sys.stdout.write("\n")
+    elif fmt == "csv":
+        _echo_lines(zeek_csv_lines(docs))
+    else:
+        _echo_lines(zeek_table_lines(docs))
+        click.echo(f"{len(rows):,} Zeek connection(s) in {total:,} TCP stream(s)")
+    _warn(stats.warnings)
 
 
 @main.command()

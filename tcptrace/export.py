@@ -258,6 +258,43 @@ def flows_table_lines(flows: Iterable[dict[str, Any]]) -> Iterator[str]:
         )
 
 
+ZEEK_CSV_FIELDS = (
+    *("uid", "stream", "ts", "orig", "resp", "proto", "conn_state", "history", "orig_pkts", "resp_pkts"),
+    *("orig_bytes", "resp_bytes", "missed_bytes", "duration_s", "community_id"),
+)
+
+
+def zeek_table_lines(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
+    """``flows --zeek``: one line per Zeek connection, conn.log's columns (``-`` where Zeek logs none)."""
+    yield (
+        f"{'uid':>5} {'stream':>6}  {'orig':>22}    {'resp':<22} {'state':<6} {'history':<16} {'pkts >':>7} "
+        f"{'< pkts':>7} {'bytes >':>9} {'< bytes':>9} {'missed':>7} {'duration':>9}  community_id"
+    )
+    for d in rows:
+        ob = "-" if d["orig_bytes"] is None else d["orig_bytes"]
+        rb = "-" if d["resp_bytes"] is None else d["resp_bytes"]
+        dur = "-" if d["duration_s"] is None else f"{d['duration_s']:.3f}s"
+        yield (
+            f"{d['uid']:>5} {d['stream']:>6}  {d['orig']:>22} →  {d['resp']:<22} {d['conn_state']:<6} "
+            f"{d['history']:<16} {d['orig_pkts']:>7} {d['resp_pkts']:>7} {ob:>9} {rb:>9} {d['missed_bytes']:>7} "
+            f"{dur:>9}  {d['community_id']}"
+        )
+
+
+def zeek_csv_lines(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
+    import csv
+
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="")
+    w.writerow(ZEEK_CSV_FIELDS)
+    yield buf.getvalue()
+    for d in rows:
+        buf.seek(0)
+        buf.truncate()
+        w.writerow(["" if d[k] is None else d[k] for k in ZEEK_CSV_FIELDS])
+        yield buf.getvalue()
+
+
 def flows_csv_lines(flows: Iterable[dict[str, Any]]) -> Iterator[str]:
     import csv
 
