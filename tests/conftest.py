@@ -50,7 +50,7 @@ def _stale_install() -> str | None:
     return (
         f"the tcptrace under test ({installed}) is not this checkout's ({', '.join(differ[:3])}"
         f"{' ...' if len(differ) > 3 else ''} differ): pip install . again, or develop with an editable install "
-        "(pip install -e '.[test]' && python setup.py build_ext --inplace; README, Development)"
+        "(pip install -e '.[test]' 'setuptools>=77' && python setup.py build_ext --inplace; README, Development)"
     )
 
 
