@@ -33,7 +33,7 @@ from .messages import LANGUAGES
 from .model import ACK, FIN, RST, SYN, Segment, format_endpoint
 from .state import ConnectionMachine, TcpState
 from .vocab import HDR_SHORT_SEGMENT, MAX_ANOMALIES, MAX_RESETS
-from .zeek import ZeekHistory, conn_state
+from .zeek import ZeekConnection, ZeekFinal, zeek_block
 
 M32 = 0xFFFFFFFF
 _RETRANS = A_RETRANSMISSION | A_FAST_RETRANSMISSION | A_SPURIOUS_RETRANSMISSION
@@ -230,7 +230,10 @@ class FlowSummary:
         self.packets = 0
         self.anomalies: list[dict[str, Any]] = []
         self.machine = ConnectionMachine()
-        self.zeek = ZeekHistory()
+        # Zeek's view of the stream as one connection (tcptrace.zeek), fed every segment Zeek would analyse; the
+        # C engine hands its end as zeek_final instead (engine.engine_summary)
+        self.zeek: ZeekConnection | None = None
+        self.zeek_final: ZeekFinal | None = None
         # classic tcptrace's per-direction tcb (tcptrace.classic), by our direction (0: client); from the C engine,
         # its ClassicRecords (the same fields by name, read only)
         self.classic: tuple[Any, Any] = (ClassicDir(), ClassicDir()) if classic is None else classic
@@ -244,6 +247,15 @@ class FlowSummary:
 
     def add(self, seg: Segment) -> None:
         flags = seg.flags
+        # Zeek's view: the first segment makes the connection; one whose header Zeek cannot read does no more
+        zeek = self.zeek
+        if zeek is None:
+            zeek = self.zeek = ZeekConnection(seg.src, seg.sport, seg.dst, seg.dport, flags, seg.ts_ns)
+        if not (seg.header_error or seg.header_truncated):  # tcptrace.zeek.analysable
+            zeek.packet(
+                (seg.src, seg.sport) == zeek.orig_key, flags, seg.seq_raw, seg.ack_raw, seg.len, len(seg.payload),
+                seg.win_raw, seg.ts_ns,
+            )  # fmt: skip
         if seg.header_error:
             self._add_malformed(seg, flags)
             return
@@ -314,8 +326,8 @@ class FlowSummary:
         self.on_event(seg, first)
 
     def on_event(self, seg: Segment, first: bool) -> int:
-        """The part of :meth:`add` beyond the counters: SYN options, lifecycle (states, phase, FINs, RSTs) and
-        Zeek history. Returns the new :attr:`steady_mask`. (tcptrace/_engine.c ``lifecycle`` is its C twin.)"""
+        """The part of :meth:`add` beyond the counters: SYN options and lifecycle (states, phase, FINs, RSTs).
+        Returns the new :attr:`steady_mask`. (tcptrace/_engine.c ``lifecycle`` is its C twin.)"""
         if seg.flags & SYN:
             d = self.dirs[seg.direction]
             opts = seg.options
@@ -324,12 +336,9 @@ class FlowSummary:
             d.sack_permitted = d.sack_permitted or opts.sack_permitted
             d.timestamps = d.timestamps or opts.tsval is not None
         self._lifecycle(seg, first)
-        zeek = self.zeek
-        zeek.add(seg, first)
         m = self.machine
         # Steady: both ESTABLISHED, handshake settled, no FIN yet. Then an ACK-bearing segment without SYN/FIN/RST
-        # and without analysis flags changes nothing but counters, once Zeek's one-time letter for its kind
-        # (d: data, a: pure ACK) from its side is written.
+        # and without analysis flags changes nothing but counters (Zeek's model sees every segment before this).
         mask = 0
         if (
             m.client.state is TcpState.ESTABLISHED
@@ -338,13 +347,7 @@ class FlowSummary:
             and self.fin_next[1] is None
             and (self.handshake_done or not self.synack_frame)
         ):
-            once = zeek.once
-            for direction in (0, 1):
-                side = "O" if direction == zeek.orig_dir else "R"
-                if ("a", side) in once:
-                    mask |= 1 << (2 * direction)
-                if ("d", side) in once:
-                    mask |= 2 << (2 * direction)
+            mask = 0b1111
         self.steady_mask = mask
         return mask
 
@@ -604,7 +607,13 @@ class FlowSummary:
         duration_s = (self.last_ts - self.first_ts) / 1e9 if self.packets else 0.0
         c, s = flow.client, flow.server
         bits = self.completeness
-        orig_state, resp_state = self.zeek.endpoint_states()
+        zeek = self.zeek_final
+        if zeek is None:
+            zeek = (
+                self.zeek.final((c.addr, c.port))
+                if self.zeek is not None
+                else ZeekFinal(0, "", 0, 0, 0, 0, 0, 0, 0, self.first_ts, self.first_ts)
+            )
         fa = flow.analysis
         irtt = fa.ts_first_rtt / 1e9 if fa is not None and fa.ts_first_rtt else None
         return {
@@ -641,10 +650,7 @@ class FlowSummary:
             "server_state": self.machine.server_state.value,
             "anomalies": self.anomalies[:20],
             "wireshark": {"completeness": bits, "completeness_label": completeness_label(bits)},
-            "zeek": {
-                "conn_state": conn_state(orig_state, resp_state, self.zeek),
-                "history": self.zeek.history,
-            },
+            "zeek": zeek_block(zeek, (c.addr, c.port), (s.addr, s.port)),
             "tcptrace": {
                 "complete": self.dirs[0].syn_packets > 0
                 and self.dirs[1].syn_packets > 0
