@@ -54,8 +54,8 @@ def main() -> int:
         f"differently, {lengths} whose payload lengths classic takes from the IP header beyond the frame"
     )
     print()
-    print("| field | values compared | equal | equal or documented defect | defects seen |")
-    print("| --- | ---: | ---: | ---: | --- |")
+    print("| field | values compared | equal | equal or documented defect | differ | defects seen |")
+    print("| --- | ---: | ---: | ---: | ---: | --- |")
     for field in classic_oracle.LABELS:
         v = totals.get(field, {})
         n = sum(v.values())
@@ -64,7 +64,7 @@ def main() -> int:
         eq = v.get("equal", 0)
         ok = n - v.get("differs", 0)
         defects = ", ".join(f"{k} {c}" for k, c in sorted(v.items()) if k not in ("equal", "differs"))
-        print(f"| {field} | {n} | {100 * eq / n:.1f} % | {100 * ok / n:.1f} % | {defects} |")
+        print(f"| {field} | {n} | {100 * eq / n:.1f} % | {100 * ok / n:.1f} % | {n - ok} | {defects} |")
     if args.verbose:
         print()
         print("\n".join(examples))
