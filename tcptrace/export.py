@@ -108,14 +108,21 @@ def packet_record(seg: Segment) -> dict[str, Any]:
     return rec
 
 
-def jsonl_lines(segments: Iterable[Segment]) -> Iterator[str]:
+def jsonl_lines(segments: Iterable[Any]) -> Iterator[str]:
+    """One JSON object per segment. Items that are not Segments are the C engine's ``LineChunk``s (see
+    tcptrace.engine.PacketStream): packets it rendered in this format already; their text passes through."""
     import json  # here, not at the top: `tcptrace flows` and the table need neither json nor csv
 
+    dumps = json.dumps
     for seg in segments:
-        yield json.dumps(packet_record(seg), separators=(",", ":"))
+        if type(seg) is Segment:
+            yield dumps(packet_record(seg), separators=(",", ":"))
+        else:
+            yield seg.text
 
 
-def csv_lines(segments: Iterable[Segment]) -> Iterator[str]:
+def csv_lines(segments: Iterable[Any]) -> Iterator[str]:
+    """A header and one row per segment; the C engine's ``LineChunk`` items pass through (see jsonl_lines)."""
     import csv
     import json
 
@@ -124,6 +131,9 @@ def csv_lines(segments: Iterable[Segment]) -> Iterator[str]:
     w.writerow(PACKET_FIELDS)
     yield buf.getvalue()
     for seg in segments:
+        if type(seg) is not Segment:
+            yield seg.text
+            continue
         buf.seek(0)
         buf.truncate()
         rec = packet_record(seg)
