@@ -199,7 +199,8 @@ typedef struct {
     /* the packets pass (Engine.packets): pk_mode 1 hands out every kept packet, as a Segment with the analysis
      * on it, or (pk_fmt > 0, a quiet stream, nothing to explain) as a line rendered here into lines; out: the
      * analysis of the packet just processed */
-    int pk_mode, pk_fmt;
+    int pk_mode, pk_fmt, pk_has_origin;
+    int64_t pk_origin; /* the table's time origin (Engine.origin: the capture's first frame), once known */
     int pk_pause; /* a Segment that may settle its stream was handed out: the walk pauses (status 2) so that
                    * PacketStream can say Engine.quiet before the stream's next packets */
     PyObject *pk_flag_text; /* tuple of 512 bytes: the TCP flags (& 0x1FF) as the format writes them */
@@ -1630,7 +1631,46 @@ static int put_options(Engine *e, const Opts *o, int csv) {
     return first ? 0 : PUTS("}");
 }
 
-/* One packet as export.jsonl_lines / csv_lines writes it (pk_fmt 1 / 2), when nothing in it needs Python: a
+/* pad with spaces to width: before text[0:n] (right-aligned) or after it */
+static int put_padded(Engine *e, const char *text, Py_ssize_t n, Py_ssize_t width, int right) {
+    static const char spaces[] = "                                ";
+    Py_ssize_t pad = width > n ? width - n : 0;
+    if (pad > (Py_ssize_t)sizeof spaces - 1)
+        pad = (Py_ssize_t)sizeof spaces - 1;
+    if (right && pad && put(e, spaces, pad))
+        return -1;
+    if (put(e, text, n))
+        return -1;
+    return !right && pad ? put(e, spaces, pad) : 0;
+}
+
+static int put_i64_padded(Engine *e, int64_t v, Py_ssize_t width) {
+    char b[24];
+    int n = snprintf(b, sizeof b, "%lld", (long long)v); /* (the table: not the hot format) */
+    return put_padded(e, b, n, width, 1);
+}
+
+/* export.table_lines' row of a packet with no analysis to show (the Info column empty, so nothing after win) */
+static int render_table_row(Engine *e, const Pkt *p, PyObject *ft) {
+    const PktOut *out = &e->out;
+    FlowC *f = e->flows[e->last_stream];
+    char *rel = PyOS_double_to_string((double)(p->ts - e->pk_origin) / 1e9, 'f', 6, 0, NULL);
+    if (!rel)
+        return -1;
+    char src[32], dst[32];
+    int ns = snprintf(src, sizeof src, "%u.%u.%u.%u:%d", p->src[0], p->src[1], p->src[2], p->src[3], p->sport);
+    int nd = snprintf(dst, sizeof dst, "%u.%u.%u.%u:%d", p->dst[0], p->dst[1], p->dst[2], p->dst[3], p->dport);
+    int r = put_i64_padded(e, p->frame, 6) || PUTS(" ") || put_padded(e, rel, (Py_ssize_t)strlen(rel), 11, 1) ||
+            PUTS(" ") || put_i64_padded(e, f->stream, 6) || PUTS("  ") || put_padded(e, src, ns, 22, 1) ||
+            PUTS(" \xe2\x86\x92   ") || put_padded(e, dst, nd, 22, 0) || PUTS(" ") ||
+            put(e, PyBytes_AS_STRING(ft), PyBytes_GET_SIZE(ft)) || PUTS(" ") || put_i64_padded(e, out->seq_rel, 10) ||
+            PUTS(" ") || put_i64_padded(e, out->ack_rel, 10) || PUTS(" ") || put_i64_padded(e, p->len, 6) ||
+            PUTS(" ") || put_i64_padded(e, out->win, 8) || PUTS("\n");
+    PyMem_Free(rel);
+    return r;
+}
+
+/* One packet as export.jsonl_lines / csv_lines / table_lines writes it (pk_fmt 1 / 2 / 3), when nothing in it needs Python: a
  * quiet stream (endpoint states ESTABLISHED with hindsight), no SYN, FIN or RST, no analysis flag, no evidence,
  * IPv4, options without oddities. tests/test_engine.py compares these lines with the Python renderer's. */
 static int render_line(Engine *e, const Pkt *p, const Opts *o, int iface) {
@@ -1640,7 +1680,9 @@ static int render_line(Engine *e, const Pkt *p, const Opts *o, int iface) {
     int has_opts = o->mss >= 0 || o->wscale >= 0 || o->sack_perm || o->nsack || o->ts;
     const char *phase = PHASE_NAMES[out->phase];
     int r;
-    if (e->pk_fmt == 1) {
+    if (e->pk_fmt == 3) {
+        r = render_table_row(e, p, ft);
+    } else if (e->pk_fmt == 1) {
         r = PUTS("{\"frame\":") || put_i64(e, p->frame) || PUTS(",\"time\":") || put_float(e, (double)p->ts / 1e9) ||
             PUTS(",\"stream\":") || put_i64(e, f->stream) || PUTS(",\"src\":\"") || put_ipv4(e, p->src) ||
             PUTS("\",\"sport\":") || put_i64(e, p->sport) || PUTS(",\"dst\":\"") || put_ipv4(e, p->dst) ||
@@ -1683,7 +1725,7 @@ static int render_line(Engine *e, const Pkt *p, const Opts *o, int iface) {
 /* Whether the packet just processed (fused decode: IPv4, no header error) can be a line rendered here */
 static int line_ok(Engine *e, const Pkt *p, const Opts *o) {
     const PktOut *out = &e->out;
-    return e->pk_fmt && e->flows[e->last_stream]->quiet && !(p->flags & F_SFR) && !out->ta && !out->dup_of &&
+    return e->pk_fmt && (e->pk_fmt != 3 || e->pk_has_origin) && e->flows[e->last_stream]->quiet && !(p->flags & F_SFR) && !out->ta && !out->dup_of &&
            !o->odd && !o->truncated && o->nsack <= MAX_LINE_SACK && p->alen == 4 && !p->header_truncated &&
            !p->header_error;
 }
@@ -2332,8 +2374,9 @@ static PyObject *Engine_packets(Engine *e, PyObject *args) {
     PyObject *flag_text;
     if (!PyArg_ParseTuple(args, "iO!", &fmt, &PyTuple_Type, &flag_text))
         return NULL;
-    if (fmt < 0 || fmt > 2 || PyTuple_GET_SIZE(flag_text) != 512) {
-        PyErr_SetString(PyExc_ValueError, "Engine.packets: fmt 0 (Segments only), 1 (jsonl) or 2 (csv), 512 texts");
+    if (fmt < 0 || fmt > 3 || PyTuple_GET_SIZE(flag_text) != 512) {
+        PyErr_SetString(PyExc_ValueError,
+                        "Engine.packets: fmt 0 (Segments only), 1 (jsonl), 2 (csv) or 3 (table), 512 flag texts");
         return NULL;
     }
     for (Py_ssize_t i = 0; i < 512; i++)
@@ -2348,6 +2391,16 @@ static PyObject *Engine_packets(Engine *e, PyObject *args) {
     e->pk_mode = 1;
     e->pk_fmt = fmt;
     Py_XSETREF(e->pk_flag_text, Py_NewRef(flag_text));
+    Py_RETURN_NONE;
+}
+
+/* Engine.origin(ts_ns): the table's time origin (CaptureStats.first_ts_ns); until it is given, no table rows */
+static PyObject *Engine_origin(Engine *e, PyObject *arg) {
+    long long ts = PyLong_AsLongLong(arg);
+    if (ts == -1 && PyErr_Occurred())
+        return NULL;
+    e->pk_origin = ts;
+    e->pk_has_origin = 1;
     Py_RETURN_NONE;
 }
 
@@ -2677,6 +2730,7 @@ static PyMethodDef Engine_methods[] = {
     {"packets", (PyCFunction)Engine_packets, METH_VARARGS,
      "packets(fmt, flag_text): hand out every kept packet, analysed, as a Segment or a rendered line."},
     {"quiet", (PyCFunction)Engine_quiet, METH_VARARGS, "quiet(stream, frame): the stream's states are settled."},
+    {"origin", (PyCFunction)Engine_origin, METH_O, "origin(ts_ns): the packets table's time origin."},
     {NULL, NULL, 0, NULL}};
 
 static PyTypeObject EngineType = {

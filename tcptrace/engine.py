@@ -492,6 +492,7 @@ class PacketStream:
         self.selected = 0
         engine = engine_module()
         self._engine: Any = None
+        self._origin_needed = False
         if engine is None:
             self.run: Pipeline | None = Pipeline(source, selection=self.selection)
             self._capture: Any = self.run.capture
@@ -509,6 +510,7 @@ class PacketStream:
             eng.keep(lambda n, _prev, ca, cp, sa, sp: sel.matches_endpoints(n, HalfFlow(ca, cp), HalfFlow(sa, sp)))
         code = _LINE_FORMATS.get(fmt or "", 0)
         eng.packets(code, _flag_texts(code))
+        self._origin_needed = code == _LINE_FORMATS["table"]
 
     @property
     def stats(self) -> Any:
@@ -543,7 +545,12 @@ class PacketStream:
         from .model import Segment
 
         take = eng.take_kept
+        stats = self._capture.stats
+        origin = self._origin_needed
         for _ in self._capture.feed_steps(eng):
+            if origin and stats.first_ts_ns is not None:  # the table's time origin, as export.table_lines reads it
+                eng.origin(stats.first_ts_ns)
+                origin = False
             for item in take():
                 if type(item) is not Segment:  # a LineChunk
                     yield item, False
@@ -630,7 +637,7 @@ class PacketStream:
 
 
 # the packets formats the engine renders itself (Engine.packets' fmt); any other gets Segments only
-_LINE_FORMATS = {"jsonl": 1, "csv": 2}
+_LINE_FORMATS = {"jsonl": 1, "csv": 2, "table": 3}
 
 
 @functools.cache
@@ -652,6 +659,8 @@ def _flag_texts(code: int) -> tuple[bytes, ...]:
             csv.writer(buf, lineterminator="").writerow([",".join(flag_names(i)), ""])
             out.append(buf.getvalue()[:-1].encode())  # the field, without the separator of the empty one after it
         return tuple(out)
+    if code == 3:
+        return tuple(f"{'[' + ', '.join(flag_names(i)) + ']':<16}".encode() for i in range(512))
     return (b"",) * 512
 
 

@@ -144,7 +144,7 @@ def csv_lines(segments: Iterable[Any]) -> Iterator[str]:
         yield buf.getvalue()
 
 
-def table_lines(segments: Iterable[Segment], origin_ns: int | Callable[[], int | None] | None = None) -> Iterator[str]:
+def table_lines(segments: Iterable[Any], origin_ns: int | Callable[[], int | None] | None = None) -> Iterator[str]:
     """An aligned packet list: frame, time since ``origin_ns``, stream, endpoints, flags, relative seq/ack,
     length and scaled window.
 
@@ -157,6 +157,9 @@ def table_lines(segments: Iterable[Segment], origin_ns: int | Callable[[], int |
     )
     origin: int | None = None
     for seg in segments:
+        if type(seg) is not Segment:  # the C engine's rows (a LineChunk), with the same origin (engine.PacketStream)
+            yield seg.text
+            continue
         if origin is None:
             origin = origin_ns() if callable(origin_ns) else origin_ns
             if origin is None:

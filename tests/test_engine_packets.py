@@ -88,7 +88,7 @@ def test_engine_renders_the_settled_packets(monkeypatch: pytest.MonkeyPatch) -> 
     """The lines are the engine's own for the data of settled streams (else the comparison above would only compare
     export.py with itself), and never for a packet with something to explain."""
     path = SAMPLES / "lossy_bulk.pcap"
-    for fmt in ("jsonl", "csv"):
+    for fmt in FORMATS:
         rendered = _assert_same(path, monkeypatch, fmt)
         assert rendered > 100, fmt
     monkeypatch.setenv("TCPTRACE_ENGINE", "c")
@@ -110,7 +110,7 @@ def test_selections_identical(selection: tuple[Any, ...], monkeypatch: pytest.Mo
 
 
 @pytest.mark.skipif(not CORPUS_FILES, reason="../shared/corpus is not beside the repository")
-@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+@pytest.mark.parametrize("fmt", FORMATS)
 def test_corpus_identical(fmt: str, monkeypatch: pytest.MonkeyPatch) -> None:
     rendered = sum(_assert_same(path, monkeypatch, fmt) for path in CORPUS_FILES)
     assert rendered > 10_000  # the corpus really was read, and mostly rendered by the engine
@@ -151,7 +151,7 @@ def test_damaged_bytes_identical(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     spec=st.lists(_packet, min_size=1, max_size=60),
     isn=st.sampled_from([1, 0x7FFFFFF0, 0xFFFFFF00, 0xFFFFFFFF]),
     link=st.sampled_from(["ether", "sll", "raw", "vlan", "ipv6"]),
-    fmt=st.sampled_from(["jsonl", "csv"]),
+    fmt=st.sampled_from(FORMATS),
 )
 def test_random_sequences_identical(
     spec: list[dict[str, Any]], isn: int, link: str, fmt: str, tmp_path_factory: pytest.TempPathFactory,
