@@ -579,6 +579,18 @@ class PacketStream:
         start: dict[int, tuple[TcpState, TcpState]] = {}  # stream -> the states before open_part[stream][0]
         quiet: set[int] = set()  # streams at a settled point: their data and ACKs are final as they come
         resolved_len: dict[int, int] = {}  # stream -> len(open_part) when it was last resolved
+        # stream -> how many of open_part[stream]'s first segments were handed out (at the horizon) and replaced by
+        # a _Past: what hindsight still reads of them, without their payload and options (memory stays flat when
+        # a stream's close is never settled)
+        handed_out: dict[int, int] = {}
+
+        def forget_payload(head: Segment) -> None:
+            n = head.stream
+            part = open_part.get(n)
+            i = handed_out.get(n, 0)
+            if part is not None and i < len(part) and part[i] is head:
+                part[i] = _Past(head)  # type: ignore[call-overload]
+                handed_out[n] = i + 1
 
         def resolve(n: int) -> None:
             part = open_part[n]
@@ -591,6 +603,7 @@ class PacketStream:
             part = open_part.pop(n)
             resolve_states(part, start.pop(n, None))
             resolved_len.pop(n, None)
+            handed_out.pop(n, None)
             if (part[-1].client_state, part[-1].server_state) == established:
                 for x in part:
                     if id(x) in settled:
@@ -619,6 +632,7 @@ class PacketStream:
                         quiet.discard(n)
                         start[n] = established
                         open_part[n] = []
+                        handed_out.pop(n, None)
                     open_part.setdefault(n, []).append(seg)
                     if settles and seg.flags & ACK and not seg.flags & _SETTLING:
                         settle(n, seg)
@@ -628,12 +642,26 @@ class PacketStream:
                 head = waiting.popleft()
                 if not settled.pop(id(head)):
                     resolve(head.stream)
-                yield head
+                    yield head
+                    forget_payload(head)
+                else:
+                    yield head
         while waiting:
             head = waiting.popleft()
             if not settled.pop(id(head)) and head.stream in open_part:
                 resolve(head.stream)
             yield head
+
+
+class _Past:
+    """A segment of a stream's unsettled part that was already handed out: what events.resolve_states reads."""
+
+    __slots__ = ("ack_raw", "client_state", "direction", "flags", "frame", "len", "seq_raw", "server_state")
+
+    def __init__(self, seg: Segment) -> None:
+        self.ack_raw, self.direction, self.flags, self.frame = seg.ack_raw, seg.direction, seg.flags, seg.frame
+        self.len, self.seq_raw = seg.len, seg.seq_raw
+        self.client_state, self.server_state = seg.client_state, seg.server_state
 
 
 # the packets formats the engine renders itself (Engine.packets' fmt); any other gets Segments only
