@@ -1,10 +1,10 @@
-/* tcptrace._engine: the per-packet hot loop of `tcptrace flows` in C (optional accelerator).
+/* tcptrace._engine: the per-packet hot loop of `tcptrace flows` and `tcptrace packets` in C (optional accelerator).
  *
  * Theory of operation. This is a transcription, statement by statement, of Python code that stays the
  * reference: the pcap record walk, the pcapng walk over enhanced packet blocks and the fused Ethernet/SLL/raw
  * + IPv4 + TCP decode of capture.py, the FlowTracker of flow.py, the Analyzer of analysis.py (Wireshark 4.0's
- * tcp_analyze_sequence_number, without the evidence texts and bytes in flight, which the flow summary does not
- * use) and stats.FlowSummary: the per-direction counters (classic tcptrace -l), completeness, and for every
+ * tcp_analyze_sequence_number; its evidence as numbers, the sentences stay in Python; bytes in flight only in the
+ * packets pass) and stats.FlowSummary: the per-direction counters (classic tcptrace -l), completeness, and for every
  * packet that is not "steady" the lifecycle (handshake, FINs, RSTs and their causes), the RFC 9293 endpoint
  * machine and Zeek's history. The machine is not copied: state.py's table arrives as byte arrays when the
  * Engine is made (engine._engine_tables), so the table stays data in one place.
@@ -15,6 +15,9 @@
  * every other block (section headers, interface descriptions, simple packet blocks, damage) goes back to
  * capture.py's block walk. Memory is per flow: the table entry, the counters, Wireshark's unacked-segment list
  * and the history string; nothing per packet.
+ *
+ * The packets pass (Engine.packets, docs/engine.md) hands out every kept packet as a Segment with its analysis or,
+ * when nothing in it needs Python, as a jsonl/csv/table line rendered here (tests/test_engine_packets.py).
  *
  * The equivalence of the two paths is a test (tests/test_engine.py): `flows --format json` is byte-identical
  * with and without this module on every sample and corpus capture. Sequence numbers are uint32_t and all
