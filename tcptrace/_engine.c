@@ -1,14 +1,14 @@
-/* tcptrace._engine: the per-packet hot loop of `tcptrace flows` in C (optional accelerator).
+/* tcptrace._engine: the per-packet hot loop of `tcptrace flows` and `tcptrace packets` in C (optional accelerator).
  *
  * Theory of operation. This is a transcription, statement by statement, of Python code that stays the
  * reference: the pcap record walk, the pcapng walk over enhanced packet blocks and the fused Ethernet/SLL/raw
  * + IPv4 + TCP decode of capture.py, the FlowTracker of flow.py, the Analyzer of analysis.py (Wireshark 4.0's
- * tcp_analyze_sequence_number, without the evidence texts and bytes in flight, which the flow summary does not
- * use) and stats.FlowSummary: the per-direction counters (classic tcptrace -l), completeness, and for every
+ * tcp_analyze_sequence_number; its evidence as numbers, the sentences stay in Python; bytes in flight only in the
+ * packets pass) and stats.FlowSummary: the per-direction counters (classic tcptrace -l), completeness, and for every
  * packet that is not "steady" the lifecycle (handshake, FINs, RSTs and their causes) and the RFC 9293 endpoint
- * machine; for every segment Zeek's view of the stream (zeek.py ZeekConnection: zeek_packet). The machine is not
- * copied: state.py's table arrives as byte arrays when the Engine is made (engine._engine_tables), so the table
- * stays data in one place.
+ * machine; for every segment Zeek's view of the stream (zeek.py ZeekConnection: zeek_packet) and classic
+ * tcptrace's tcb (classic.py: classic_add). The machine is not copied: state.py's table arrives as byte arrays
+ * when the Engine is made (engine._engine_tables), so the table stays data in one place.
  *
  * A frame the fused decode does not take (IPv6, IPv4 options, tunnels, VLANs, other link types, anything odd)
  * goes to capture.py's layered decoder, which returns a Segment (fed back through Engine.add) or counts a skip
@@ -16,6 +16,9 @@
  * every other block (section headers, interface descriptions, simple packet blocks, damage) goes back to
  * capture.py's block walk. Memory is per flow: the table entry, the counters, Wireshark's unacked-segment list,
  * Zeek's history string and its blocks above holes; nothing per packet.
+ *
+ * The packets pass (Engine.packets, docs/engine.md) hands out every kept packet as a Segment with its analysis or,
+ * when nothing in it needs Python, as a jsonl/csv/table line rendered here (tests/test_engine_packets.py).
  *
  * The equivalence of the two paths is a test (tests/test_engine.py): `flows --format json` is byte-identical
  * with and without this module on every sample and corpus capture. Sequence numbers are uint32_t and all
@@ -67,8 +70,12 @@ typedef struct { /* analysis.DirState */
     int lastsegmentflags, monotonic, is_first_ack;
     Unacked *segs;
     Py_ssize_t head, n, cap; /* live segments are segs[head .. n) */
-    int64_t recent_ipid[2], recent_len[2], recent_ts[2];
+    int64_t recent_ipid[2], recent_len[2], recent_ts[2], recent_frame[2];
     uint32_t recent_seq[2];
+    /* for the packets pass (Analyzer's bytes in flight and evidence) */
+    int valid_bif;
+    uint32_t sack_sum;  /* the SACK blocks this side sent last, their lengths summed (DirState.sack_blocks) */
+    int64_t zero_window_frame;
 } ADir;
 
 typedef struct { /* stats.DirStats counters */
@@ -177,6 +184,10 @@ typedef struct {
     ZeekC zk; /* Zeek's view of the stream (zeek_packet) */
     int keep; /* Engine.keep's predicate said yes: this stream's Segments go to Engine.take_kept() */
     ClDir cl[2]; /* classic tcptrace's tcb per direction ([0] client), classic_add */
+    /* the packets pass: PacketStream says the stream's states are settled (Engine.quiet), so its segments without
+     * SYN, FIN or RST are rendered as lines here; last_sfr_frame: its last SYN, FIN or RST */
+    int quiet, pk_settles; /* pk_settles: the last Segment's "settles" */
+    int64_t last_sfr_frame;
 } FlowC;
 
 typedef struct {
@@ -200,6 +211,26 @@ typedef struct { /* one decoded TCP segment */
     uint32_t seq, ack, win_raw;
     int urg_ptr; /* the urgent pointer when URG is set (classic's urgent data bytes), else 0 */
 } Pkt;
+
+/* What the analysis found on the packet just processed, beyond its flags: what Analyzer.analyze writes on a
+ * Segment (acks_frame, ack_rtt_ns, rto_ns/rto_frame, bytes_in_flight, duplicate_of) and the numbers of every
+ * flag's evidence (Analyzer's _ev calls; ev has a bit per evidence entry, EV_*), the phase and the relative
+ * numbers (FlowTracker.feed). The packets pass turns it into a Segment's attributes or a rendered line. */
+enum {
+    EV_REUSED = 1 << 0, EV_ZWP = 1 << 1, EV_ZW = 1 << 2, EV_LOST = 1 << 3, EV_KA = 1 << 4, EV_WU = 1 << 5,
+    EV_WF = 1 << 6, EV_KAA = 1 << 7, EV_ZWPA = 1 << 8, EV_DA = 1 << 9, EV_AL = 1 << 10, EV_SPUR = 1 << 11,
+    EV_RT = 1 << 12 /* fast retransmission, out-of-order or retransmission: rt_kind */
+};
+typedef struct {
+    int ta, dir, phase, ev, rt_kind, flags;
+    int64_t win, acks_frame, ack_rtt, rto_ns, rto_frame, bif, dup_of, dup_ip_id, dup_dt;
+    uint32_t seq_rel, ack_rel;
+    /* evidence numbers, named after the _ev fields */
+    int64_t zwp_frame, lost_frame, ka_frame, ka_len, wf_frame, da_frame, da_number, spur_frame, rt_frame, rt_dups;
+    int64_t rt_dt, rt_thres;
+    uint32_t zwp_seq, lost_seq, lost_expected, lost_gap, ka_seq, ka_expected, wu_old, wu_new, wf_end, wf_ack,
+        wf_window, da_ack, al_ack, al_seen, spur_end, spur_acked, rt_seq, rt_expected;
+} PktOut;
 
 struct NgIface; /* one pcapng interface as feed_pcapng walks it (below) */
 
@@ -231,6 +262,18 @@ typedef struct {
     Py_ssize_t ng_n, ng_cap;
     int ng_busy;
     int64_t trace_end; /* the time of the last frame read (classic's idle time runs to it): feed_frame, add, saw_frame */
+    /* the packets pass (Engine.packets): pk_mode 1 hands out every kept packet, as a Segment with the analysis
+     * on it, or (pk_fmt > 0, a quiet stream, nothing to explain) as a line rendered here into lines; out: the
+     * analysis of the packet just processed */
+    int pk_mode, pk_fmt, pk_has_origin;
+    int64_t pk_origin; /* the table's time origin (Engine.origin: the capture's first frame), once known */
+    int pk_pause; /* a Segment that may settle its stream was handed out: the walk pauses (status 2) so that
+                   * PacketStream can say Engine.quiet before the stream's next packets */
+    PyObject *pk_flag_text; /* tuple of 512 bytes: the TCP flags (& 0x1FF) as the format writes them */
+    char *lines;
+    Py_ssize_t lines_len, lines_cap, lines_count;
+    int64_t lines_max_ts;
+    PktOut out;
 } Engine;
 
 static PyObject *S_frame, *S_ts_ns, *S_src, *S_dst, *S_sport, *S_dport, *S_seq_raw, *S_ack_raw, *S_flags,
@@ -239,22 +282,37 @@ static PyObject *S_frame, *S_ts_ns, *S_src, *S_dst, *S_sport, *S_dport, *S_seq_r
 /* capture._EngineIface's fields */
 static PyObject *S_number, *S_link_len, *S_etype_off, *S_ts_mult, *S_ts_div, *S_ts_off_ns, *S_decode;
 
+static inline uint32_t rd32(const uint8_t *b, int big) {
+    return big ? ((uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3])
+               : ((uint32_t)b[3] << 24 | (uint32_t)b[2] << 16 | (uint32_t)b[1] << 8 | b[0]);
+}
+
 /* ------------------------------------------------------------------------------------------------ */
 /* options (model.parse_options, reduced to what the engine needs)                                   */
+
+#define MAX_LINE_SACK 8 /* SACK blocks a packets line renders in C; a segment with more goes to Python */
 
 typedef struct {
     int wscale, mss; /* -1: none */
     int nsack, truncated, sack_perm, ts;
+    /* for the packets pass: model.parse_options would report `other` or `malformed` (the line is Python's) */
+    int odd;
+    uint32_t tsval, tsecr;
+    uint32_t sack_sum; /* the SACK blocks' lengths, summed mod 2^32 (Analyzer._bytes_in_flight subtracts them) */
+    uint32_t sack[MAX_LINE_SACK][2];
 } Opts;
 
 static void parse_opts(const uint8_t *d, Py_ssize_t n, Py_ssize_t declared, Opts *o) {
     o->wscale = o->mss = -1;
-    o->nsack = o->truncated = o->sack_perm = o->ts = 0;
+    o->nsack = o->truncated = o->sack_perm = o->ts = o->odd = 0;
+    o->sack_sum = 0;
     if (declared <= 0)
         return; /* EMPTY_OPTIONS */
     int truncated = n < declared;
     if (n == 12 && d[0] == 1 && d[1] == 1 && d[2] == 8 && d[3] == 10) {
         o->ts = 1; /* NOP NOP TS: the shortcut in parse_options (truncated stays False there too) */
+        o->tsval = rd32(d + 4, 1);
+        o->tsecr = rd32(d + 8, 1);
         return;
     }
     Py_ssize_t i = 0;
@@ -268,27 +326,46 @@ static void parse_opts(const uint8_t *d, Py_ssize_t n, Py_ssize_t declared, Opts
         }
         if (i + 1 >= n) {
             truncated = truncated || n < declared;
+            o->odd |= n >= declared; /* malformed */
             break;
         }
         int olen = d[i + 1];
-        if (olen < 2)
+        if (olen < 2) {
+            o->odd = 1;
             break;
+        }
         if (i + olen > n) {
             if (n < declared)
                 truncated = 1;
+            else
+                o->odd = 1;
             break;
         }
         int blen = olen - 2;
-        if (kind == 2 && blen == 2)
-            o->mss = d[i + 2] << 8 | d[i + 3];
-        else if (kind == 3 && blen == 1)
-            o->wscale = d[i + 2];
-        else if (kind == 4 && blen == 0)
+        const uint8_t *body = d + i + 2;
+        if (kind == 2 && blen == 2) {
+            o->mss = body[0] << 8 | body[1];
+        } else if (kind == 3 && blen == 1) {
+            o->wscale = body[0];
+        } else if (kind == 4 && blen == 0) {
             o->sack_perm = 1;
-        else if (kind == 5 && blen > 0 && blen % 8 == 0)
-            o->nsack += blen / 8;
-        else if (kind == 8 && blen == 8)
+        } else if (kind == 5 && blen > 0 && blen % 8 == 0) {
+            for (int k = 0; k < blen / 8; k++) {
+                uint32_t left = rd32(body + 8 * k, 1), right = rd32(body + 8 * k + 4, 1);
+                o->sack_sum += right - left;
+                if (o->nsack < MAX_LINE_SACK) {
+                    o->sack[o->nsack][0] = left;
+                    o->sack[o->nsack][1] = right;
+                }
+                o->nsack++;
+            }
+        } else if (kind == 8 && blen == 8) {
             o->ts = 1;
+            o->tsval = rd32(body, 1);
+            o->tsecr = rd32(body + 4, 1);
+        } else {
+            o->odd = 1; /* a kind parse_options keeps in `other` (a known kind of the wrong size: also malformed) */
+        }
         i += olen;
     }
     o->truncated = truncated;
@@ -445,6 +522,7 @@ static void init_adir(ADir *a) {
     a->window = 0xFFFFFFFFu;
     a->monotonic = 1;
     a->is_first_ack = 1;
+    a->valid_bif = 1;
     a->recent_ipid[0] = a->recent_ipid[1] = -1;
 }
 
@@ -626,8 +704,8 @@ static int unacked_push(ADir *a, int64_t frame, uint32_t seq, uint32_t nextseq, 
     return 0;
 }
 
-/* Analyzer._match_acks: returns the RTT sample in ns, or -1. */
-static int64_t match_acks(ADir *rev, uint32_t ack, int64_t now) {
+/* Analyzer._match_acks: returns the RTT sample in ns, or -1; *frame: the frame it acknowledges. */
+static int64_t match_acks(ADir *rev, uint32_t ack, int64_t now, int64_t *frame) {
     int64_t rtt = -1;
     if (rev->monotonic) {
         Py_ssize_t i = rev->head;
@@ -635,6 +713,7 @@ static int64_t match_acks(ADir *rev, uint32_t ack, int64_t now) {
             Unacked *u = &rev->segs[i];
             if (u->nextseq == ack) {
                 rtt = now - u->ts;
+                *frame = u->frame;
                 i++;
                 break;
             }
@@ -656,6 +735,7 @@ static int64_t match_acks(ADir *rev, uint32_t ack, int64_t now) {
                 if (!matched) {
                     matched = 1;
                     rtt = now - u.ts;
+                    *frame = u.frame;
                 }
                 continue;
             }
@@ -681,23 +761,39 @@ static int64_t match_acks(ADir *rev, uint32_t ack, int64_t now) {
     return rtt;
 }
 
-static int retransmission_kind(const Pkt *p, ADir *fwd, ADir *rev, FlowC *f, int seq_not_advanced) {
+/* Analyzer._retransmission_kind and the numbers of _retransmission_evidence (into o) */
+static int retransmission_kind(const Pkt *p, ADir *fwd, ADir *rev, FlowC *f, int seq_not_advanced, PktOut *o) {
     if (!seq_not_advanced)
         return 0;
     int64_t now = p->ts;
     int64_t dt = now - rev->lastacktime;
     int64_t dups = rev->dupacknum;
-    if ((dups >= 2 || dups == -1) && rev->lastack == p->seq && dt >= 0 && dt < FAST_RETRANSMISSION_WINDOW_NS)
+    if ((dups >= 2 || dups == -1) && rev->lastack == p->seq && dt >= 0 && dt < FAST_RETRANSMISSION_WINDOW_NS) {
+        o->rt_frame = rev->lastackframe;
+        o->rt_dups = dups >= 0 ? dups : 2;
+        o->rt_dt = dt;
         return A_FAST_RETRANSMISSION;
+    }
     dt = now - fwd->nextseqtime;
     int64_t thres = f->ts_first_rtt ? f->ts_first_rtt : DEFAULT_OOO_THRESHOLD_NS;
     uint32_t extra = (p->flags & F_SF) ? 1 : 0;
-    if (dt >= 0 && dt < thres && fwd->nextseq != (uint32_t)(p->seq + (uint32_t)p->len + extra))
+    if (dt >= 0 && dt < thres && fwd->nextseq != (uint32_t)(p->seq + (uint32_t)p->len + extra)) {
+        o->rt_frame = fwd->nextseqframe;
+        o->rt_dt = dt;
+        o->rt_thres = thres;
         return A_OUT_OF_ORDER;
+    }
+    /* generic retransmission: RTO from the oldest unacked segment, else from the segment that set nextseq */
+    int64_t rto_frame = fwd->nextseqframe, rto_ts = fwd->nextseqtime;
+    if (fwd->n > fwd->head) {
+        rto_frame = fwd->segs[fwd->head].frame;
+        rto_ts = fwd->segs[fwd->head].ts;
+    }
+    o->rt_frame = o->rto_frame = rto_frame;
+    o->rt_dt = o->rto_ns = now - rto_ts;
     return A_RETRANSMISSION;
 }
 
-/* Returns the analysis bits (0 after a hardware duplicate), or -1 with an exception set. */
 /* Analyzer._after_analysis: most recent SYN time, iRTT on the first pure ACK, first-ACK flag */
 static void after_analysis(FlowC *f, ADir *fwd, int flags, int64_t now) {
     int syn_ack = flags & (F_SYN | F_ACK);
@@ -712,9 +808,33 @@ static void after_analysis(FlowC *f, ADir *fwd, int flags, int64_t now) {
     }
 }
 
-static int analyze(Engine *e, FlowC *f, int dir, const Pkt *p, int64_t *rtt_out, int64_t *gap_out) {
+/* Analyzer._bytes_in_flight: the span of this side's unacked segments, minus what the other side SACKed */
+static uint32_t bytes_in_flight(const FlowC *f, int dir) {
+    const ADir *fwd = &f->ad[dir];
+    uint32_t in_flight;
+    if (fwd->monotonic) {
+        in_flight = fwd->segs[fwd->n - 1].nextseq - fwd->segs[fwd->head].seq;
+    } else {
+        uint32_t base = f->has_base[dir] ? f->base[dir] : 0, first = UINT32_MAX, last = 0;
+        for (Py_ssize_t i = fwd->head; i < fwd->n; i++) {
+            uint32_t a = fwd->segs[i].seq - base, b = fwd->segs[i].nextseq - base;
+            if (a < first)
+                first = a;
+            if (b > last)
+                last = b;
+        }
+        in_flight = last - first;
+    }
+    return in_flight - f->ad[1 - dir].sack_sum;
+}
+
+/* Analyzer.analyze: returns the analysis bits (0 after a hardware duplicate), or -1 with an exception set; the
+ * rest of what it finds goes into e->out (PktOut). */
+static int analyze(Engine *e, FlowC *f, int dir, const Pkt *p, const Opts *opts, int64_t *rtt_out,
+                   int64_t *gap_out) {
     ADir *fwd = &f->ad[dir], *rev = &f->ad[1 - dir];
-    uint32_t fwd_base = f->has_base[dir] ? f->base[dir] : 0;
+    PktOut *o = &e->out;
+    uint32_t fwd_base = f->has_base[dir] ? f->base[dir] : 0, rev_base = f->has_base[1 - dir] ? f->base[1 - dir] : 0;
     int rev_win_scale = f->win_scale[1 - dir];
     int reused = f->reused_ports_frame == p->frame;
     uint32_t seq = p->seq, ack = p->ack, window = p->win_raw;
@@ -722,11 +842,14 @@ static int analyze(Engine *e, FlowC *f, int dir, const Pkt *p, int64_t *rtt_out,
     int64_t seglen = p->len, now = p->ts, frame = p->frame;
     int flags = p->flags;
     int ta = reused ? A_REUSED_PORTS : 0;
+    int ev = reused ? EV_REUSED : 0;
     int64_t gap = 0;
     *rtt_out = -1;
 
     if ((flags & (F_SYN | F_ACK)) == F_SYN && seq == fwd_base && fwd->maxseqtobeacked)
         fwd->nextseq = fwd->maxseqtobeacked; /* packet-tcp.c issue 17616 */
+    if (flags & F_ACK)
+        rev->valid_bif = 1;
     uint32_t fnext = fwd->nextseq;
     int fast = !ta && seq == fnext && fnext && window && rev->window && !(flags & F_SFR) &&
                (seglen || ack != fwd->lastack);
@@ -754,35 +877,69 @@ static int analyze(Engine *e, FlowC *f, int dir, const Pkt *p, int64_t *rtt_out,
         int goto_finished_fwd = 0;
         if (seglen == 1 && seq == fnext && rev->window == 0) {
             ta |= A_ZERO_WINDOW_PROBE;
+            ev |= EV_ZWP;
+            o->zwp_frame = rev->zero_window_frame;
+            o->zwp_seq = seq - fwd_base;
             goto_finished_fwd = 1;
         }
         if (!goto_finished_fwd) {
-            if (window == 0 && !(flags & F_SFR))
+            if (window == 0 && !(flags & F_SFR)) {
                 ta |= A_ZERO_WINDOW;
+                fwd->zero_window_frame = frame;
+                ev |= EV_ZW;
+            }
             if (fnext && seq != fnext && (uint32_t)(seq - fnext) < HALF && !(flags & F_RST)) {
                 ta |= A_LOST_PACKET;
+                fwd->valid_bif = 0;
                 gap = (uint32_t)(seq - fnext);
+                ev |= EV_LOST;
+                o->lost_frame = fwd->nextseqframe;
+                o->lost_seq = seq - fwd_base;
+                o->lost_expected = fnext - fwd_base;
+                o->lost_gap = seq - fnext;
             }
-            if (seglen <= 1 && seq == (uint32_t)(fnext - 1) && !(flags & F_SFR))
+            if (seglen <= 1 && seq == (uint32_t)(fnext - 1) && !(flags & F_SFR)) {
                 ta |= A_KEEP_ALIVE;
+                ev |= EV_KA;
+                o->ka_frame = fwd->nextseqframe;
+                o->ka_len = seglen;
+                o->ka_seq = seq - fwd_base;
+                o->ka_expected = fnext - fwd_base;
+            }
             int same_position = seq == fnext && ack == fwd->lastack && !(flags & F_SFR);
-            if (seglen == 0 && window && window != fwd->window && same_position)
+            if (seglen == 0 && window && window != fwd->window && same_position) {
                 ta |= A_WINDOW_UPDATE;
+                ev |= EV_WU;
+                o->wu_old = fwd->window; /* 0xFFFFFFFF: "unknown" */
+                o->wu_new = window;
+            }
             if (seglen > 0 && rev_win_scale != -1 && !(flags & F_SFR)) {
                 int shift = (rev->is_first_ack || rev_win_scale == -2) ? 0 : rev_win_scale;
                 uint32_t edge = rev->lastack + (uint32_t)((uint64_t)rev->window << shift);
-                if ((uint32_t)(seq + seglen32) == edge)
+                if ((uint32_t)(seq + seglen32) == edge) {
                     ta |= A_WINDOW_FULL;
+                    ev |= EV_WF;
+                    o->wf_frame = rev->lastackframe;
+                    o->wf_end = seq + seglen32 - fwd_base;
+                    o->wf_ack = rev->lastack - fwd_base;
+                    o->wf_window = (uint32_t)((uint64_t)rev->window << shift);
+                }
             }
             if (seglen == 0 && same_position && (rev->lastsegmentflags & A_KEEP_ALIVE) && window &&
                 window == fwd->window) {
                 ta |= A_KEEP_ALIVE_ACK;
+                ev |= EV_KAA;
             } else if (seglen == 0 && same_position && (rev->lastsegmentflags & A_ZERO_WINDOW_PROBE) &&
                        window == 0 && fwd->window == 0) {
                 ta |= A_ZERO_WINDOW_PROBE_ACK;
+                ev |= EV_ZWPA;
             } else if (seglen == 0 && window && window == fwd->window && same_position) {
                 fwd->dupacknum = fwd->dupacknum == -1 ? 1 : fwd->dupacknum + 1;
                 ta |= A_DUPLICATE_ACK;
+                ev |= EV_DA;
+                o->da_frame = fwd->lastnondupack;
+                o->da_number = fwd->dupacknum;
+                o->da_ack = ack - rev_base;
             }
         }
         if (ack != fwd->lastack) {
@@ -799,6 +956,11 @@ static int analyze(Engine *e, FlowC *f, int dir, const Pkt *p, int64_t *rtt_out,
                     ta |= A_ACK_LOST_PACKET;
                 rev->dupacknum = -1;
             }
+            if (ta & A_ACK_LOST_PACKET) {
+                ev |= EV_AL;
+                o->al_ack = ack - rev_base;
+                o->al_seen = rmax - rev_base;
+            }
         }
         if (seglen > 0 || (flags & F_SF)) {
             int seq_not_advanced = fnext != 0 && (uint32_t)(seq - fnext) >= HALF;
@@ -808,8 +970,19 @@ static int analyze(Engine *e, FlowC *f, int dir, const Pkt *p, int64_t *rtt_out,
                 uint32_t end = seq + seglen32;
                 if (seglen > 0 && rev->lastack && seq_le(end, rev->lastack)) {
                     ta |= A_SPURIOUS_RETRANSMISSION;
+                    ev |= EV_SPUR;
+                    o->spur_frame = rev->lastackframe;
+                    o->spur_end = end - fwd_base;
+                    o->spur_acked = rev->lastack - fwd_base;
                 } else {
-                    ta |= retransmission_kind(p, fwd, rev, f, seq_not_advanced);
+                    int kind = retransmission_kind(p, fwd, rev, f, seq_not_advanced, o);
+                    if (kind) {
+                        ta |= kind;
+                        ev |= EV_RT;
+                        o->rt_kind = kind;
+                        o->rt_seq = seq - fwd_base;
+                        o->rt_expected = fwd->nextseq - fwd_base;
+                    }
                 }
             }
         }
@@ -839,7 +1012,13 @@ static int analyze(Engine *e, FlowC *f, int dir, const Pkt *p, int64_t *rtt_out,
     fwd->lastackframe = frame;
     fwd->lastsegmentflags = ta;
     if (rev->n > rev->head)
-        *rtt_out = match_acks(rev, ack, now);
+        *rtt_out = match_acks(rev, ack, now, &o->acks_frame);
+    /* bytes in flight (only the packets pass reports it) */
+    if (e->pk_mode && seglen && fwd->n > fwd->head && fwd->valid_bif) {
+        uint32_t in_flight = bytes_in_flight(f, dir);
+        if (in_flight > 0 && in_flight < 2000000000u)
+            o->bif = (flags & F_SF) ? (int64_t)in_flight - 1 : (int64_t)in_flight;
+    }
     /* hardware duplicate: one of the last two segments of this direction, same IP ID, seq and length */
     int64_t ip_id = p->ip_id;
     if (ta && ip_id > 0 && e->detect_hw_dups) {
@@ -847,6 +1026,9 @@ static int analyze(Engine *e, FlowC *f, int dir, const Pkt *p, int64_t *rtt_out,
             if (fwd->recent_ipid[i] == ip_id && fwd->recent_seq[i] == seq && fwd->recent_len[i] == seglen &&
                 now - fwd->recent_ts[i] <= HW_DUP_WINDOW_NS) {
                 ta = 0;
+                o->dup_of = fwd->recent_frame[i];
+                o->dup_ip_id = ip_id;
+                o->dup_dt = now - fwd->recent_ts[i];
                 break;
             }
         }
@@ -855,12 +1037,20 @@ static int analyze(Engine *e, FlowC *f, int dir, const Pkt *p, int64_t *rtt_out,
     fwd->recent_seq[0] = fwd->recent_seq[1];
     fwd->recent_len[0] = fwd->recent_len[1];
     fwd->recent_ts[0] = fwd->recent_ts[1];
+    fwd->recent_frame[0] = fwd->recent_frame[1];
     fwd->recent_ipid[1] = ip_id;
     fwd->recent_seq[1] = seq;
     fwd->recent_len[1] = seglen;
     fwd->recent_ts[1] = now;
-    if (!p->header_error) /* Analyzer.analyze: a bogus data offset ends packet-tcp.c's dissection before this */
+    fwd->recent_frame[1] = frame;
+    o->ta = ta;
+    o->ev = ev;
+    if (!p->header_error) { /* Analyzer.analyze: a bogus data offset ends packet-tcp.c's dissection before this */
         after_analysis(f, fwd, flags, now);
+        fwd->sack_sum = opts->sack_sum;
+    } else {
+        fwd->sack_sum = 0;
+    }
     *gap_out = (ta & A_LOST_PACKET) ? gap : 0;
     return ta;
 }
@@ -1514,9 +1704,11 @@ static int lifecycle(Engine *e, FlowC *f, const Pkt *p, const Opts *o, int dir, 
         if (cls[i] != NO_STATE && machine_step(e, f, other, cls[i], frame) < 0)
             return -1;
     int64_t seglen = p->len;
+    int phase = PHASE_DATA;
     if (flags & F_RST) {
-        /* phase reset */
+        phase = PHASE_RESET;
     } else if (flags & F_SYN) {
+        phase = PHASE_HANDSHAKE;
         if (flags & F_ACK) {
             if (!f->synack_frame)
                 f->synack_frame = frame;
@@ -1524,14 +1716,18 @@ static int lifecycle(Engine *e, FlowC *f, const Pkt *p, const Opts *o, int dir, 
             f->syn_frame = frame;
         }
     } else if (!f->handshake_done && f->synack_frame && dir == 0 && !seglen && (flags & F_ACK)) {
+        phase = PHASE_HANDSHAKE;
         f->handshake_done = 1;
         f->handshake_ack_frame = frame;
     } else if (flags & F_FIN) {
-        /* teardown */
+        phase = PHASE_TEARDOWN;
     } else if (seglen) {
         if (f->has_fin_next[other] && !f->has_fin_next[dir])
             f->data_after_fin[dir] += seglen;
+    } else if (f->has_fin_next[0] || f->has_fin_next[1]) {
+        phase = PHASE_TEARDOWN;
     }
+    e->out.phase = phase;
     if (seglen || (flags & (F_SYN | F_ACK)) == F_ACK)
         f->handshake_done = f->handshake_done || f->synack_frame != 0;
     if ((flags & F_FIN) && !f->has_fin_next[dir]) {
@@ -1574,9 +1770,10 @@ static int malformed(Engine *e, FlowC *f, int dir, const Pkt *p) {
     ADir *fwd = &f->ad[dir];
     if (p->header_error == HDR_BOGUS_LENGTH) {
         int64_t rtt, gap;
-        if (analyze(e, f, dir, p, &rtt, &gap) < 0)
+        if (analyze(e, f, dir, p, NULL, &rtt, &gap) < 0)
             return -1;
     } else {
+        fwd->sack_sum = 0; /* Analyzer.analyze: a short segment keeps no SACK blocks */
         uint32_t fwd_base = f->has_base[dir] ? f->base[dir] : 0;
         if ((flags & (F_SYN | F_ACK)) == F_SYN && p->seq == fwd_base && fwd->maxseqtobeacked)
             fwd->nextseq = fwd->maxseqtobeacked; /* packet-tcp.c issue 17616 */
@@ -2090,12 +2287,12 @@ static int classic_add(FlowC *f, int dir, const Pkt *p) {
 }
 
 /* Track, analyse and count one segment; run the lifecycle unless it is steady (changes nothing but counters). */
-static int process(Engine *e, const Pkt *p) {
+static int process(Engine *e, const Pkt *p, Opts *o) {
     int dir, is_new;
     int64_t win, rtt, gap;
-    Opts o; /* NOP NOP TS (most segments) takes parse_options' shortcut; no options, no loop */
-    parse_opts(p->opt, p->opt_len, p->hdr_len - 20, &o);
-    FlowC *f = track(e, p, &o, &dir, &is_new, &win);
+    /* NOP NOP TS (most segments) takes parse_options' shortcut; no options, no loop */
+    parse_opts(p->opt, p->opt_len, p->hdr_len - 20, o);
+    FlowC *f = track(e, p, o, &dir, &is_new, &win);
     if (!f)
         return -1;
     e->last_kept = f->keep;
@@ -2105,22 +2302,383 @@ static int process(Engine *e, const Pkt *p) {
         return -1;
     if (!p->header_error && !p->header_truncated && zeek_packet(f, p, dir) < 0) /* zeek.analysable */
         return -1;
+    PktOut *out = &e->out;
+    out->ta = out->ev = 0;
+    out->acks_frame = out->rto_frame = out->dup_of = 0;
+    out->ack_rtt = out->rto_ns = out->bif = -1;
+    out->phase = PHASE_DATA;
+    out->dir = dir;
+    out->flags = p->flags;
+    out->win = win;
+    if (p->header_error != HDR_SHORT_SEGMENT) { /* FlowTracker.feed: relative numbers once the length is known */
+        out->seq_rel = p->seq - f->base[dir];
+        out->ack_rel = (p->flags & F_ACK) ? p->ack - f->base[1 - dir] : p->ack;
+    } else {
+        out->seq_rel = p->seq;
+        out->ack_rel = p->ack;
+    }
+    if (p->flags & F_SFR) { /* PacketStream un-quiets the stream at this segment too */
+        f->last_sfr_frame = p->frame;
+        f->quiet = 0;
+    }
     if (p->header_error) { /* classic tcptrace reads it as any other segment (stats.FlowSummary._add_malformed) */
         if (classic_add(f, dir, p) < 0)
             return -1;
         return malformed(e, f, dir, p);
     }
-    int ta = analyze(e, f, dir, p, &rtt, &gap);
+    int ta = analyze(e, f, dir, p, o, &rtt, &gap);
     if (ta < 0)
         return -1;
+    out->ack_rtt = rtt;
     /* analysis keeps the SACK blocks this side sent last; stats counts a segment whose options carry any */
-    count(f, dir, p, ta, win, rtt, gap, o.nsack > 0);
+    count(f, dir, p, ta, win, rtt, gap, o->nsack > 0);
     if (classic_add(f, dir, p) < 0)
         return -1;
     int flags = p->flags;
     if (!(flags & 0x07) && (flags & F_ACK) && !ta && ((f->steady_mask >> (dir * 2 + (p->len > 0))) & 1))
         return 0;
-    return lifecycle(e, f, p, &o, dir, ta, is_new);
+    return lifecycle(e, f, p, o, dir, ta, is_new);
+}
+
+static PyObject *record_done(PyObject *rec, Py_ssize_t n, const PyStructSequence_Field *fields);
+/* ------------------------------------------------------------------------------------------------ */
+/* the packets pass (Engine.packets; engine.PacketStream): each kept packet as a Segment or a line   */
+
+static PyObject *S_seg_fields[SEG_N];         /* model.Segment's attribute names (vocab.ENGINE_SEGMENT_FIELDS) */
+static PyObject *S_phase_names[N_PHASES];     /* vocab.PHASES as str */
+static PyObject *S_state_names[N_STATES];     /* TcpState values as str */
+static PyTypeObject *LineChunkType;           /* tcptrace._engine.LineChunk: vocab.ENGINE_RECORDS */
+
+/* round(x, ndigits) as Python computes it (a float), or round(x) (an int) when ndigits < 0 */
+static PyObject *py_round(double x, int ndigits) {
+    PyObject *v = PyFloat_FromDouble(x);
+    if (!v)
+        return NULL;
+    PyObject *r = ndigits < 0 ? PyObject_CallMethod(v, "__round__", NULL)
+                              : PyObject_CallMethod(v, "__round__", "i", ndigits);
+    Py_DECREF(v);
+    return r;
+}
+
+/* Add name: fields (a new dict, or NULL with an exception) to ev; 0, or -1 with an exception set */
+static int ev_put(PyObject *ev, const char *name, PyObject *fields) {
+    if (!fields)
+        return -1;
+    int r = PyDict_SetItemString(ev, name, fields);
+    Py_DECREF(fields);
+    return r;
+}
+
+/* Segment.evidence of the packet just processed (Analyzer's _ev calls, in their order, without the "why" text,
+ * which PacketStream adds from the message catalogue): a dict, or None */
+static PyObject *evidence(const PktOut *o) {
+    if (!o->ev && !o->dup_of)
+        Py_RETURN_NONE;
+    PyObject *ev = PyDict_New();
+    if (!ev)
+        return NULL;
+    int r = 0;
+    if (o->dup_of) { /* a hardware duplicate: its evidence replaces the flags' */
+        r = ev_put(ev, "duplicate",
+                   Py_BuildValue("{s:L,s:L,s:N}", "frame", (long long)o->dup_of, "ip_id", (long long)o->dup_ip_id, "us",
+                                 py_round((double)o->dup_dt / 1e3, -1)));
+        goto done;
+    }
+    int b = o->ev;
+    if (!r && (b & EV_REUSED))
+        r = ev_put(ev, NAME_A_REUSED_PORTS, PyDict_New());
+    if (!r && (b & EV_ZWP))
+        r = ev_put(ev, NAME_A_ZERO_WINDOW_PROBE,
+                   Py_BuildValue("{s:L,s:I}", "frame", (long long)o->zwp_frame, "seq", o->zwp_seq));
+    if (!r && (b & EV_ZW))
+        r = ev_put(ev, NAME_A_ZERO_WINDOW, PyDict_New());
+    if (!r && (b & EV_LOST))
+        r = ev_put(ev, NAME_A_LOST_PACKET,
+                   Py_BuildValue("{s:L,s:I,s:I,s:I}", "frame", (long long)o->lost_frame, "seq", o->lost_seq,
+                                 "expected", o->lost_expected, "gap", o->lost_gap));
+    if (!r && (b & EV_KA))
+        r = ev_put(ev, NAME_A_KEEP_ALIVE,
+                   Py_BuildValue("{s:L,s:L,s:I,s:I}", "frame", (long long)o->ka_frame, "len", (long long)o->ka_len,
+                                 "seq", o->ka_seq, "expected", o->ka_expected));
+    if (!r && (b & EV_WU)) {
+        PyObject *old = o->wu_old == 0xFFFFFFFFu ? PyUnicode_FromString("unknown")
+                                                 : PyUnicode_FromFormat("%u", (unsigned)o->wu_old);
+        r = ev_put(ev, NAME_A_WINDOW_UPDATE, old ? Py_BuildValue("{s:N,s:I}", "old", old, "new", o->wu_new) : NULL);
+    }
+    if (!r && (b & EV_WF))
+        r = ev_put(ev, NAME_A_WINDOW_FULL,
+                   Py_BuildValue("{s:L,s:I,s:I,s:I}", "frame", (long long)o->wf_frame, "end", o->wf_end, "ack",
+                                 o->wf_ack, "window", o->wf_window));
+    if (!r && (b & EV_KAA))
+        r = ev_put(ev, NAME_A_KEEP_ALIVE_ACK, PyDict_New());
+    if (!r && (b & EV_ZWPA))
+        r = ev_put(ev, NAME_A_ZERO_WINDOW_PROBE_ACK, PyDict_New());
+    if (!r && (b & EV_DA))
+        r = ev_put(ev, NAME_A_DUPLICATE_ACK,
+                   Py_BuildValue("{s:L,s:L,s:I}", "frame", (long long)o->da_frame, "number", (long long)o->da_number,
+                                 "ack", o->da_ack));
+    if (!r && (b & EV_AL))
+        r = ev_put(ev, NAME_A_ACK_LOST_PACKET, Py_BuildValue("{s:I,s:I}", "ack", o->al_ack, "seen", o->al_seen));
+    if (!r && (b & EV_SPUR))
+        r = ev_put(ev, NAME_A_SPURIOUS_RETRANSMISSION,
+                   Py_BuildValue("{s:L,s:I,s:I}", "frame", (long long)o->spur_frame, "end", o->spur_end, "acked",
+                                 o->spur_acked));
+    if (!r && (b & EV_RT)) {
+        double ms = (double)o->rt_dt / 1e6;
+        if (o->rt_kind == A_FAST_RETRANSMISSION)
+            r = ev_put(ev, NAME_A_FAST_RETRANSMISSION,
+                       Py_BuildValue("{s:L,s:L,s:I,s:I,s:N}", "frame", (long long)o->rt_frame, "dup_acks",
+                                     (long long)o->rt_dups, "seq", o->rt_seq, "expected", o->rt_expected, "ms",
+                                     py_round(ms, 3)));
+        else if (o->rt_kind == A_OUT_OF_ORDER)
+            r = ev_put(ev, NAME_A_OUT_OF_ORDER,
+                       Py_BuildValue("{s:L,s:I,s:I,s:N,s:N}", "frame", (long long)o->rt_frame, "seq", o->rt_seq,
+                                     "expected", o->rt_expected, "ms", py_round(ms, 3), "threshold_ms",
+                                     py_round((double)o->rt_thres / 1e6, 3)));
+        else
+            r = ev_put(ev, NAME_A_RETRANSMISSION,
+                       Py_BuildValue("{s:L,s:I,s:I,s:d,s:N}", "frame", (long long)o->rt_frame, "seq", o->rt_seq,
+                                     "expected", o->rt_expected, "rto_s", (double)o->rto_ns / 1e9, "ms",
+                                     py_round((double)o->rto_ns / 1e6, 3)));
+    }
+done:
+    if (r < 0) {
+        Py_DECREF(ev);
+        return NULL;
+    }
+    return ev;
+}
+
+static int set_seg(PyObject *seg, int field, PyObject *value) {
+    if (!value || PyErr_Occurred()) {
+        Py_XDECREF(value);
+        return -1;
+    }
+    int r = PyObject_SetAttr(seg, S_seg_fields[field], value);
+    Py_DECREF(value);
+    return r;
+}
+
+/* Put the analysis of the packet just processed on its Segment (what FlowTracker.feed, Analyzer.analyze and
+ * FlowSummary.add write there); a header Wireshark dissects only in part shows no analysis. */
+static int segment_fields(Engine *e, PyObject *seg, int header_error) {
+    const PktOut *o = &e->out;
+    FlowC *f = e->flows[e->last_stream];
+    int shown = !header_error;
+    int settles = f->pk_settles = !f->nfin && !f->rst_total && f->handshake_done && f->state[0] == S_ESTABLISHED &&
+                                  f->state[1] == S_ESTABLISHED;
+    PyObject *values[SEG_N];
+    values[SEG_stream] = PyLong_FromLongLong(f->stream);
+    values[SEG_direction] = PyLong_FromLong(o->dir);
+    values[SEG_seq] = PyLong_FromUnsignedLong(o->seq_rel);
+    values[SEG_ack] = PyLong_FromUnsignedLong(o->ack_rel);
+    values[SEG_win] = PyLong_FromLongLong(o->win);
+    values[SEG_win_scale] = PyLong_FromLong(f->win_scale[o->dir]);
+    values[SEG_analysis] = PyLong_FromLong(shown ? o->ta : 0);
+    values[SEG_evidence] = shown ? evidence(o) : Py_NewRef(Py_None);
+    values[SEG_acks_frame] = PyLong_FromLongLong(shown ? o->acks_frame : 0);
+    values[SEG_ack_rtt_ns] = PyLong_FromLongLong(shown ? o->ack_rtt : -1);
+    values[SEG_rto_ns] = PyLong_FromLongLong(shown ? o->rto_ns : -1);
+    values[SEG_rto_frame] = PyLong_FromLongLong(shown ? o->rto_frame : 0);
+    values[SEG_bytes_in_flight] = PyLong_FromLongLong(shown ? o->bif : -1);
+    values[SEG_duplicate_of] = PyLong_FromLongLong(shown ? o->dup_of : 0);
+    values[SEG_phase] = Py_NewRef(S_phase_names[o->phase]);
+    values[SEG_client_state] = Py_NewRef(S_state_names[f->state[0]]);
+    values[SEG_server_state] = Py_NewRef(S_state_names[f->state[1]]);
+    values[SEG_settles] = PyBool_FromLong(settles);
+    int r = 0;
+    for (int k = 0; k < SEG_N; k++) /* set_seg takes each reference, also after a failure */
+        r = set_seg(seg, k, values[k]) < 0 || r ? -1 : 0;
+    if (r < 0 && !PyErr_Occurred())
+        PyErr_NoMemory();
+    return r;
+}
+
+/* The lines rendered since the last item, as one LineChunk in kept (none when there are none) */
+static int flush_lines(Engine *e) {
+    if (!e->lines_count)
+        return 0;
+    PyObject *rec = PyStructSequence_New(LineChunkType);
+    if (!rec)
+        return -1;
+    PyStructSequence_SET_ITEM(rec, CHUNK_text, PyUnicode_DecodeUTF8(e->lines, e->lines_len - 1, NULL));
+    PyStructSequence_SET_ITEM(rec, CHUNK_packets, PyLong_FromSsize_t(e->lines_count));
+    PyStructSequence_SET_ITEM(rec, CHUNK_max_ts, PyLong_FromLongLong(e->lines_max_ts));
+    e->lines_len = e->lines_count = 0;
+    rec = record_done(rec, CHUNK_N, CHUNK_RECORD_FIELDS);
+    if (!rec)
+        return -1;
+    int r = PyList_Append(e->kept, rec);
+    Py_DECREF(rec);
+    return r;
+}
+
+static int put(Engine *e, const char *s, Py_ssize_t n) {
+    if (e->lines_len + n > e->lines_cap &&
+        grow((void **)&e->lines, &e->lines_cap, e->lines_len + n, 1, 1 << 16) < 0)
+        return -1;
+    memcpy(e->lines + e->lines_len, s, (size_t)n);
+    e->lines_len += n;
+    return 0;
+}
+#define PUTS(s) put(e, s, (Py_ssize_t)(sizeof(s) - 1))
+
+/* the decimal digits of v at the end of b[24] (no snprintf: it was a third of the rendering time) */
+static int put_i64(Engine *e, int64_t v) {
+    char b[24], *q = b + sizeof b;
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do {
+        *--q = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--q = '-';
+    return put(e, q, b + sizeof b - q);
+}
+
+/* repr(x), as json.dumps and the csv module write a float */
+static int put_float(Engine *e, double x) {
+    char *s = PyOS_double_to_string(x, 'r', 0, Py_DTSF_ADD_DOT_0, NULL);
+    if (!s)
+        return -1;
+    int r = put(e, s, (Py_ssize_t)strlen(s));
+    PyMem_Free(s);
+    return r;
+}
+
+static int put_ipv4(Engine *e, const uint8_t *a) {
+    return put_i64(e, a[0]) || PUTS(".") || put_i64(e, a[1]) || PUTS(".") || put_i64(e, a[2]) || PUTS(".") ||
+           put_i64(e, a[3]);
+}
+
+/* export.packet_record's "options" as json.dumps writes it (compact), for options without oddities */
+static int put_options(Engine *e, const Opts *o, int csv) {
+    const char *q = csv ? "\"\"" : "\""; /* a quote, doubled inside a csv field */
+    Py_ssize_t ql = csv ? 2 : 1;
+    int first = 1;
+#define KEY(name)                                                                                                \
+    (put(e, first ? "{" : ",", 1) || put(e, q, ql) || PUTS(name) || put(e, q, ql) || put(e, ":", 1) ||       \
+     ((first = 0), 0))
+    if (o->mss >= 0 && (KEY("mss") || put_i64(e, o->mss)))
+        return -1;
+    if (o->wscale >= 0 && (KEY("wscale") || put_i64(e, o->wscale)))
+        return -1;
+    if (o->sack_perm && (KEY("sack_permitted") || PUTS("true")))
+        return -1;
+    if (o->nsack) {
+        if (KEY("sack") || PUTS("["))
+            return -1;
+        for (int k = 0; k < o->nsack; k++)
+            if ((k && PUTS(",")) || PUTS("[") || put_i64(e, o->sack[k][0]) || PUTS(",") ||
+                put_i64(e, o->sack[k][1]) || PUTS("]"))
+                return -1;
+        if (PUTS("]"))
+            return -1;
+    }
+    if (o->ts && (KEY("tsval") || put_i64(e, o->tsval) || PUTS(",") || put(e, q, ql) || PUTS("tsecr") ||
+                  put(e, q, ql) || PUTS(":") || put_i64(e, o->tsecr)))
+        return -1;
+#undef KEY
+    return first ? 0 : PUTS("}");
+}
+
+/* pad with spaces to width: before text[0:n] (right-aligned) or after it */
+static int put_padded(Engine *e, const char *text, Py_ssize_t n, Py_ssize_t width, int right) {
+    static const char spaces[] = "                                ";
+    Py_ssize_t pad = width > n ? width - n : 0;
+    if (pad > (Py_ssize_t)sizeof spaces - 1)
+        pad = (Py_ssize_t)sizeof spaces - 1;
+    if (right && pad && put(e, spaces, pad))
+        return -1;
+    if (put(e, text, n))
+        return -1;
+    return !right && pad ? put(e, spaces, pad) : 0;
+}
+
+static int put_i64_padded(Engine *e, int64_t v, Py_ssize_t width) {
+    char b[24];
+    int n = snprintf(b, sizeof b, "%lld", (long long)v); /* (the table: not the hot format) */
+    return put_padded(e, b, n, width, 1);
+}
+
+/* export.table_lines' row of a packet with no analysis to show (the Info column empty, so nothing after win) */
+static int render_table_row(Engine *e, const Pkt *p, PyObject *ft) {
+    const PktOut *out = &e->out;
+    FlowC *f = e->flows[e->last_stream];
+    char *rel = PyOS_double_to_string((double)(p->ts - e->pk_origin) / 1e9, 'f', 6, 0, NULL);
+    if (!rel)
+        return -1;
+    char src[32], dst[32];
+    int ns = snprintf(src, sizeof src, "%u.%u.%u.%u:%d", p->src[0], p->src[1], p->src[2], p->src[3], p->sport);
+    int nd = snprintf(dst, sizeof dst, "%u.%u.%u.%u:%d", p->dst[0], p->dst[1], p->dst[2], p->dst[3], p->dport);
+    int r = put_i64_padded(e, p->frame, 6) || PUTS(" ") || put_padded(e, rel, (Py_ssize_t)strlen(rel), 11, 1) ||
+            PUTS(" ") || put_i64_padded(e, f->stream, 6) || PUTS("  ") || put_padded(e, src, ns, 22, 1) ||
+            PUTS(" \xe2\x86\x92   ") || put_padded(e, dst, nd, 22, 0) || PUTS(" ") ||
+            put(e, PyBytes_AS_STRING(ft), PyBytes_GET_SIZE(ft)) || PUTS(" ") || put_i64_padded(e, out->seq_rel, 10) ||
+            PUTS(" ") || put_i64_padded(e, out->ack_rel, 10) || PUTS(" ") || put_i64_padded(e, p->len, 6) ||
+            PUTS(" ") || put_i64_padded(e, out->win, 8) || PUTS("\n");
+    PyMem_Free(rel);
+    return r;
+}
+
+/* One packet as export.jsonl_lines / csv_lines / table_lines writes it (pk_fmt 1 / 2 / 3), when nothing in it needs Python: a
+ * quiet stream (endpoint states ESTABLISHED with hindsight), no SYN, FIN or RST, no analysis flag, no evidence,
+ * IPv4, options without oddities. tests/test_engine.py compares these lines with the Python renderer's. */
+static int render_line(Engine *e, const Pkt *p, const Opts *o, int iface) {
+    const PktOut *out = &e->out;
+    FlowC *f = e->flows[e->last_stream];
+    PyObject *ft = PyTuple_GET_ITEM(e->pk_flag_text, p->flags & 0x1FF);
+    int has_opts = o->mss >= 0 || o->wscale >= 0 || o->sack_perm || o->nsack || o->ts;
+    const char *phase = PHASE_NAMES[out->phase];
+    int r;
+    if (e->pk_fmt == 3) {
+        r = render_table_row(e, p, ft);
+    } else if (e->pk_fmt == 1) {
+        r = PUTS("{\"frame\":") || put_i64(e, p->frame) || PUTS(",\"time\":") || put_float(e, (double)p->ts / 1e9) ||
+            PUTS(",\"stream\":") || put_i64(e, f->stream) || PUTS(",\"src\":\"") || put_ipv4(e, p->src) ||
+            PUTS("\",\"sport\":") || put_i64(e, p->sport) || PUTS(",\"dst\":\"") || put_ipv4(e, p->dst) ||
+            PUTS("\",\"dport\":") || put_i64(e, p->dport) || PUTS(",\"flags\":") ||
+            put(e, PyBytes_AS_STRING(ft), PyBytes_GET_SIZE(ft)) || PUTS(",\"seq\":") || put_i64(e, out->seq_rel) ||
+            PUTS(",\"ack\":") || put_i64(e, out->ack_rel) || PUTS(",\"seq_raw\":") || put_i64(e, p->seq) ||
+            PUTS(",\"ack_raw\":") || put_i64(e, p->ack) || PUTS(",\"len\":") || put_i64(e, p->len) ||
+            PUTS(",\"win\":") || put_i64(e, out->win) || PUTS(",\"win_raw\":") || put_i64(e, p->win_raw) ||
+            PUTS(",\"win_scale\":") || put_i64(e, f->win_scale[out->dir]) || PUTS(",\"hdr_len\":") ||
+            put_i64(e, p->hdr_len) || PUTS(",\"options\":") || (has_opts ? put_options(e, o, 0) : PUTS("{}")) ||
+            PUTS(",\"captured_len\":") || put_i64(e, p->payload_captured) || PUTS(",\"interface\":") ||
+            put_i64(e, iface) || PUTS(",\"analysis\":[],\"phase\":\"") || put(e, phase, (Py_ssize_t)strlen(phase)) ||
+            PUTS("\",\"client_state\":\"ESTABLISHED\",\"server_state\":\"ESTABLISHED\"");
+        if (!r && out->acks_frame)
+            r = PUTS(",\"acks_frame\":") || put_i64(e, out->acks_frame) || PUTS(",\"ack_rtt\":") ||
+                put_float(e, (double)out->ack_rtt / 1e9);
+        if (!r && out->bif >= 0)
+            r = PUTS(",\"bytes_in_flight\":") || put_i64(e, out->bif);
+        r = r || PUTS("}\n");
+    } else {
+        r = put_i64(e, p->frame) || PUTS(",") || put_float(e, (double)p->ts / 1e9) || PUTS(",") ||
+            put_i64(e, f->stream) || PUTS(",") || put_ipv4(e, p->src) || PUTS(",") || put_i64(e, p->sport) ||
+            PUTS(",") || put_ipv4(e, p->dst) || PUTS(",") || put_i64(e, p->dport) || PUTS(",") ||
+            put(e, PyBytes_AS_STRING(ft), PyBytes_GET_SIZE(ft)) || PUTS(",") || put_i64(e, out->seq_rel) ||
+            PUTS(",") || put_i64(e, out->ack_rel) || PUTS(",") || put_i64(e, p->seq) || PUTS(",") ||
+            put_i64(e, p->ack) || PUTS(",") || put_i64(e, p->len) || PUTS(",") || put_i64(e, out->win) ||
+            PUTS(",") || put_i64(e, p->win_raw) || PUTS(",") || put_i64(e, f->win_scale[out->dir]) || PUTS(",") ||
+            put_i64(e, p->hdr_len) || PUTS(",") || (has_opts && (PUTS("\"") || put_options(e, o, 1) || PUTS("\""))) ||
+            PUTS(",") || put_i64(e, p->payload_captured) || PUTS(",") || put_i64(e, iface) || PUTS(",,") ||
+            put(e, phase, (Py_ssize_t)strlen(phase)) || PUTS(",ESTABLISHED,ESTABLISHED\n");
+    }
+    if (r)
+        return -1;
+    if (!e->lines_count || p->ts > e->lines_max_ts)
+        e->lines_max_ts = p->ts;
+    e->lines_count++;
+    return 0;
+}
+
+/* Whether the packet just processed (fused decode: IPv4, no header error) can be a line rendered here */
+static int line_ok(Engine *e, const Pkt *p, const Opts *o) {
+    const PktOut *out = &e->out;
+    return e->pk_fmt && (e->pk_fmt != 3 || e->pk_has_origin) && e->flows[e->last_stream]->quiet && !(p->flags & F_SFR) && !out->ta && !out->dup_of &&
+           !o->odd && !o->truncated && o->nsack <= MAX_LINE_SACK && p->alen == 4 && !p->header_truncated &&
+           !p->header_error;
 }
 
 /* ------------------------------------------------------------------------------------------------ */
@@ -2138,6 +2696,17 @@ static int get_ll(PyObject *o, PyObject *name, long long *out) {
 /* A Segment decoded in Python; *truncated (if given) says whether the snap length cut it, as the reader counts. */
 /* a Segment of a kept stream: numbered as the engine numbered it, into Engine.take_kept()'s list */
 static int keep_segment(Engine *e, PyObject *seg) {
+    if (e->pk_mode) { /* the packets pass: the Segment with its analysis, after the lines before it */
+        long long header_error;
+        if (flush_lines(e) < 0 || get_ll(seg, S_header_error, &header_error) < 0 ||
+            segment_fields(e, seg, (int)header_error) < 0)
+            return -1;
+        FlowC *f = e->flows[e->last_stream];
+        int flags = e->out.flags;
+        if (!f->quiet && (flags & F_ACK) && !(flags & F_SFR) && f->pk_settles)
+            e->pk_pause = 1; /* PacketStream may settle the stream here (PacketStream.__iter__) */
+        return PyList_Append(e->kept, seg);
+    }
     PyObject *n = PyLong_FromLongLong(e->last_stream);
     if (!n)
         return -1;
@@ -2200,7 +2769,8 @@ static int add_segment(Engine *e, PyObject *seg, int *truncated) {
             goto done;
         p.urg_ptr = (int)urg;
     }
-    res = process(e, &p);
+    Opts o;
+    res = process(e, &p, &o);
 done:
     Py_XDECREF(src);
     Py_XDECREF(dst);
@@ -2217,10 +2787,6 @@ static PyObject *Engine_add(Engine *e, PyObject *seg) {
     Py_RETURN_NONE;
 }
 
-static inline uint32_t rd32(const uint8_t *b, int big) {
-    return big ? ((uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3])
-               : ((uint32_t)b[3] << 24 | (uint32_t)b[2] << 16 | (uint32_t)b[1] << 8 | b[0]);
-}
 static inline uint32_t be16(const uint8_t *b) { return (uint32_t)b[0] << 8 | b[1]; }
 static inline uint32_t be32(const uint8_t *b) { return rd32(b, 1); }
 
@@ -2285,8 +2851,11 @@ static int feed_frame(Engine *e, PyObject *bufobj, Py_ssize_t start, Py_ssize_t 
                 (*segments)++;
                 if (p.payload_captured < seglen)
                     (*truncated)++;
-                if (process(e, &p) < 0)
+                Opts o;
+                if (process(e, &p, &o) < 0)
                     return -1;
+                if (e->last_kept && e->pk_mode && line_ok(e, &p, &o)) /* the packets pass, nothing for Python */
+                    return render_line(e, &p, &o, ln->iface);
                 if (e->last_kept) { /* a selected stream: its Segment from the reference decoder */
                     PyObject *seg = PyObject_CallFunction(ln->decode, "OnnnLLiO", bufobj, start, end, rend,
                                                           (long long)frame, (long long)ts, ln->iface, ln->skip);
@@ -2383,6 +2952,11 @@ static PyObject *Engine_feed_pcap(Engine *e, PyObject *args) {
         }
         if (feed_frame(e, bufobj, start, end, rend, frame, ts, &ln, &segments, &truncated) < 0)
             return NULL;
+        if (e->pk_pause) { /* status 2: paused after a complete record (Engine.packets) */
+            e->pk_pause = 0;
+            status = 2;
+            break;
+        }
     }
     return walk_result(pos, frame, status, segments, truncated, have_first, first_ts);
 }
@@ -2482,7 +3056,8 @@ static int sync_ifaces(Engine *e, PyObject *seq) {
  * anything else, leaving it to _PcapngWalk.step: status 0, the block at pos is incomplete (read more); 1, the block
  * at pos is not an EPB (section header, interface description, simple or obsolete packet block, any other type), has
  * a bad length, is too short for its fields or its caplen, names an interface that is not in the table, or has a
- * timestamp outside [-TS_NS_MAX, TS_NS_MAX]. first_ts: the timestamp of the first frame this call read. */
+ * timestamp outside [-TS_NS_MAX, TS_NS_MAX]; 2, paused after a complete block (Engine.packets): call again from
+ * pos. first_ts: the timestamp of the first frame this call read. */
 static PyObject *Engine_feed_pcapng(Engine *e, PyObject *args, PyObject *kwds) {
     static char *kwlist[] = {"buf", "pos", "frame", "big_endian", "interfaces", "skip", NULL};
     Py_ssize_t pos;
@@ -2570,6 +3145,11 @@ static PyObject *Engine_feed_pcapng(Engine *e, PyObject *args, PyObject *kwds) {
         if (feed_frame(e, bufobj, start, end, rend, frame, ts, &ln, &segments, &truncated) < 0) {
             e->ng_busy = 0;
             return NULL;
+        }
+        if (e->pk_pause) { /* status 2: paused after a complete block (Engine.packets) */
+            e->pk_pause = 0;
+            status = 2;
+            break;
         }
     }
     e->ng_busy = 0;
@@ -2788,10 +3368,64 @@ static PyObject *Engine_keep(Engine *e, PyObject *pred) {
     Py_RETURN_NONE;
 }
 
-/* Engine.take_kept() -> the kept Segments since the last call, in capture order */
+/* Engine.packets(fmt, flag_text): the packets pass (see the struct); before the first packet, after keep() */
+static PyObject *Engine_packets(Engine *e, PyObject *args) {
+    int fmt;
+    PyObject *flag_text;
+    if (!PyArg_ParseTuple(args, "iO!", &fmt, &PyTuple_Type, &flag_text))
+        return NULL;
+    if (fmt < 0 || fmt > 3 || PyTuple_GET_SIZE(flag_text) != 512) {
+        PyErr_SetString(PyExc_ValueError,
+                        "Engine.packets: fmt 0 (Segments only), 1 (jsonl), 2 (csv) or 3 (table), 512 flag texts");
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < 512; i++)
+        if (!PyBytes_Check(PyTuple_GET_ITEM(flag_text, i))) {
+            PyErr_SetString(PyExc_TypeError, "Engine.packets: the flag texts must be bytes");
+            return NULL;
+        }
+    if (e->nflows || !e->keep) {
+        PyErr_SetString(PyExc_RuntimeError, "Engine.packets: call keep() first, before the first packet");
+        return NULL;
+    }
+    e->pk_mode = 1;
+    e->pk_fmt = fmt;
+    Py_XSETREF(e->pk_flag_text, Py_NewRef(flag_text));
+    Py_RETURN_NONE;
+}
+
+/* Engine.origin(ts_ns): the table's time origin (CaptureStats.first_ts_ns); until it is given, no table rows */
+static PyObject *Engine_origin(Engine *e, PyObject *arg) {
+    long long ts = PyLong_AsLongLong(arg);
+    if (ts == -1 && PyErr_Occurred())
+        return NULL;
+    e->pk_origin = ts;
+    e->pk_has_origin = 1;
+    Py_RETURN_NONE;
+}
+
+/* Engine.quiet(stream, frame): PacketStream settled the stream's states at frame; unless a SYN, FIN or RST of it
+ * came after that frame, its next segments without them are rendered as lines (until one comes) */
+static PyObject *Engine_quiet(Engine *e, PyObject *args) {
+    long long stream, frame;
+    if (!PyArg_ParseTuple(args, "LL", &stream, &frame))
+        return NULL;
+    if (stream < 0 || stream >= e->nflows) {
+        PyErr_SetString(PyExc_IndexError, "no such stream");
+        return NULL;
+    }
+    FlowC *f = e->flows[stream];
+    f->quiet = f->last_sfr_frame <= frame;
+    Py_RETURN_NONE;
+}
+
+/* Engine.take_kept() -> the kept Segments since the last call, in capture order (the packets pass: and the
+ * LineChunks between them) */
 static PyObject *Engine_take_kept(Engine *e, PyObject *Py_UNUSED(ignored)) {
     if (!e->kept)
         return PyList_New(0);
+    if (flush_lines(e) < 0)
+        return NULL;
     PyObject *fresh = PyList_New(0);
     if (!fresh)
         return NULL;
@@ -2943,6 +3577,8 @@ static void Engine_dealloc(Engine *e) {
     PyMem_Free(e->slots);
     Py_XDECREF(e->keep);
     Py_XDECREF(e->kept);
+    Py_XDECREF(e->pk_flag_text);
+    PyMem_Free(e->lines);
     clear_ifaces(e);
     PyMem_Free(e->ng_ifs);
     Py_TYPE(e)->tp_free((PyObject *)e);
@@ -3104,6 +3740,10 @@ static PyMethodDef Engine_methods[] = {
     {"keep", (PyCFunction)Engine_keep, METH_O, "Select streams in the pass: keep(stream, previous, caddr, cport, "
                                                "saddr, sport) -> bool, asked once per stream."},
     {"take_kept", (PyCFunction)Engine_take_kept, METH_NOARGS, "The selected streams' Segments since the last call."},
+    {"packets", (PyCFunction)Engine_packets, METH_VARARGS,
+     "packets(fmt, flag_text): hand out every kept packet, analysed, as a Segment or a rendered line."},
+    {"quiet", (PyCFunction)Engine_quiet, METH_VARARGS, "quiet(stream, frame): the stream's states are settled."},
+    {"origin", (PyCFunction)Engine_origin, METH_O, "origin(ts_ns): the packets table's time origin."},
     {NULL, NULL, 0, NULL}};
 
 static PyTypeObject EngineType = {
@@ -3168,6 +3808,18 @@ PyMODINIT_FUNC PyInit__engine(void) {
                                             "One direction's classic tcptrace tcb (classic.ClassicDir), by name.",
                                             CL_RECORD_FIELDS, CL_N};
     ClassicRecordType = PyStructSequence_NewType(&cl_desc);
+    static PyStructSequence_Desc chunk_desc = {"tcptrace._engine.LineChunk",
+                                               "Consecutive packets rendered as lines by the engine, by name.",
+                                               CHUNK_RECORD_FIELDS, CHUNK_N};
+    LineChunkType = PyStructSequence_NewType(&chunk_desc);
+    if (!LineChunkType)
+        return NULL;
+    for (int i = 0; i < SEG_N; i++)
+        INTERN(S_seg_fields[i], SEG_FIELD_NAMES[i]);
+    for (int i = 0; i < N_PHASES; i++)
+        INTERN(S_phase_names[i], PHASE_NAMES[i]);
+    for (int i = 0; i < N_STATES; i++)
+        INTERN(S_state_names[i], STATE_NAMES[i]);
     DirRecordType = PyStructSequence_NewType(&dir_desc);
     FlowRecordType = PyStructSequence_NewType(&flow_desc);
     LifecycleRecordType = PyStructSequence_NewType(&life_desc);
@@ -3180,7 +3832,8 @@ PyMODINIT_FUNC PyInit__engine(void) {
         PyModule_AddObjectRef(m, "DirRecord", (PyObject *)DirRecordType) < 0 ||
         PyModule_AddObjectRef(m, "FlowRecord", (PyObject *)FlowRecordType) < 0 ||
         PyModule_AddObjectRef(m, "LifecycleRecord", (PyObject *)LifecycleRecordType) < 0 ||
-        PyModule_AddObjectRef(m, "ClassicRecord", (PyObject *)ClassicRecordType) < 0) {
+        PyModule_AddObjectRef(m, "ClassicRecord", (PyObject *)ClassicRecordType) < 0 ||
+        PyModule_AddObjectRef(m, "LineChunk", (PyObject *)LineChunkType) < 0) {
         Py_DECREF(m);
         return NULL;
     }

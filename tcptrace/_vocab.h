@@ -284,6 +284,45 @@ static PyStructSequence_Field CL_RECORD_FIELDS[] = {
     {NULL, NULL},
 };
 
+/* LineChunk: its fields by name; CHUNK_<field> is a field's index */
+enum { CHUNK_text, CHUNK_packets, CHUNK_max_ts, CHUNK_N };
+static PyStructSequence_Field CHUNK_RECORD_FIELDS[] = {
+    {"text", NULL},
+    {"packets", NULL},
+    {"max_ts", NULL},
+    {NULL, NULL},
+};
+
+/* model.Segment attributes the packets pass sets, by name (vocab.ENGINE_SEGMENT_FIELDS) */
+enum { SEG_stream, SEG_direction, SEG_seq, SEG_ack, SEG_win, SEG_win_scale, SEG_analysis, SEG_evidence, SEG_acks_frame,
+       SEG_ack_rtt_ns, SEG_rto_ns, SEG_rto_frame, SEG_bytes_in_flight, SEG_duplicate_of, SEG_phase, SEG_client_state,
+       SEG_server_state, SEG_settles, SEG_N };
+static const char *const SEG_FIELD_NAMES[SEG_N] = { "stream", "direction", "seq", "ack", "win", "win_scale", "analysis",
+    "evidence", "acks_frame", "ack_rtt_ns", "rto_ns", "rto_frame", "bytes_in_flight", "duplicate_of", "phase",
+    "client_state", "server_state", "settles" };
+/* Segment.phase (vocab.PHASES) */
+enum { PHASE_HANDSHAKE, PHASE_DATA, PHASE_TEARDOWN, PHASE_RESET, N_PHASES };
+static const char *const PHASE_NAMES[N_PHASES] = { "handshake", "data", "teardown", "reset" };
+/* state.TcpState values, by code */
+static const char *const STATE_NAMES[N_STATES] = { "CLOSED", "LISTEN", "SYN_SENT", "SYN_RECEIVED", "ESTABLISHED",
+    "FIN_WAIT_1", "FIN_WAIT_2", "CLOSE_WAIT", "CLOSING", "LAST_ACK", "TIME_WAIT", "UNKNOWN" };
+/* the analysis flags' output names (vocab.FLAGS): the keys of Segment.evidence */
+#define NAME_A_RETRANSMISSION "retransmission"
+#define NAME_A_FAST_RETRANSMISSION "fast_retransmission"
+#define NAME_A_SPURIOUS_RETRANSMISSION "spurious_retransmission"
+#define NAME_A_OUT_OF_ORDER "out_of_order"
+#define NAME_A_LOST_PACKET "lost_segment"
+#define NAME_A_ACK_LOST_PACKET "ack_lost_segment"
+#define NAME_A_DUPLICATE_ACK "duplicate_ack"
+#define NAME_A_WINDOW_UPDATE "window_update"
+#define NAME_A_WINDOW_FULL "window_full"
+#define NAME_A_ZERO_WINDOW "zero_window"
+#define NAME_A_ZERO_WINDOW_PROBE "zero_window_probe"
+#define NAME_A_ZERO_WINDOW_PROBE_ACK "zero_window_probe_ack"
+#define NAME_A_KEEP_ALIVE "keep_alive"
+#define NAME_A_KEEP_ALIVE_ACK "keep_alive_ack"
+#define NAME_A_REUSED_PORTS "reused_ports"
+
 /* Segment.header_error: TCP headers Wireshark dissects only in part (vocab.HDR_*) */
 #define HDR_BOGUS_LENGTH 1
 #define HDR_SHORT_SEGMENT 2

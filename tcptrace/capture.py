@@ -493,6 +493,8 @@ class CaptureReader:
                 if first_ts is not None:
                     stats.first_ts_ns = first_ts
                 yield
+                if status == 2:  # the engine paused after a record (Engine.packets): go on with the same buffer
+                    continue
                 avail = len(buf) - pos
                 caplen = -1
                 if avail >= rec_hdr_len:
@@ -756,6 +758,10 @@ class CaptureReader:
                 stats.truncated_segments += truncated
                 if first_ts is not None and stats.first_ts_ns is None:
                     stats.first_ts_ns = first_ts
+                if status == 2:  # the engine paused after a block (Engine.packets): hand out, then go on
+                    walked = 0
+                    yield
+                    continue
                 if status == 0:  # the block at pos is incomplete: read on
                     if prompt or walked >= CHUNK_SIZE:
                         walked = 0

@@ -369,7 +369,7 @@ def packets(
     from .engine import PacketStream
 
     # capture order, each segment's endpoint states settled with hindsight as explain tells them (at most 1 s late)
-    stream = PacketStream(capture, selection)
+    stream = PacketStream(capture, selection, fmt=fmt)
     segs = iter(stream)
     if fmt == "jsonl":
         _echo_lines(jsonl_lines(segs))
@@ -378,10 +378,10 @@ def packets(
     else:
         use_color = _use_color(color)
         _echo_lines(table_lines(segs, origin_ns=lambda: stream.stats.first_ts_ns, color=use_color))
-        click.echo(accounting(stream.stats, stream.run.streams_total))
+        click.echo(accounting(stream.stats, stream.streams_total))
     _warn(stream.stats.warnings)
     if not selection.everything and not stream.selected:
-        total = stream.run.streams_total
+        total = stream.streams_total
         _nothing_selected(capture, selection.missing(total), total)
 
 

@@ -110,14 +110,21 @@ def packet_record(seg: Segment) -> dict[str, Any]:
     return rec
 
 
-def jsonl_lines(segments: Iterable[Segment]) -> Iterator[str]:
+def jsonl_lines(segments: Iterable[Any]) -> Iterator[str]:
+    """One JSON object per segment. Items that are not Segments are the C engine's ``LineChunk``s (see
+    tcptrace.engine.PacketStream): packets it rendered in this format already; their text passes through."""
     import json  # here, not at the top: `tcptrace flows` and the table need neither json nor csv
 
+    dumps = json.dumps
     for seg in segments:
-        yield json.dumps(packet_record(seg), separators=(",", ":"))
+        if type(seg) is Segment:
+            yield dumps(packet_record(seg), separators=(",", ":"))
+        else:
+            yield seg.text
 
 
-def csv_lines(segments: Iterable[Segment]) -> Iterator[str]:
+def csv_lines(segments: Iterable[Any]) -> Iterator[str]:
+    """A header and one row per segment; the C engine's ``LineChunk`` items pass through (see jsonl_lines)."""
     import csv
     import json
 
@@ -126,6 +133,9 @@ def csv_lines(segments: Iterable[Segment]) -> Iterator[str]:
     w.writerow(PACKET_FIELDS)
     yield buf.getvalue()
     for seg in segments:
+        if type(seg) is not Segment:
+            yield seg.text
+            continue
         buf.seek(0)
         buf.truncate()
         rec = packet_record(seg)
@@ -137,10 +147,11 @@ def csv_lines(segments: Iterable[Segment]) -> Iterator[str]:
 
 
 def table_lines(
-    segments: Iterable[Segment], origin_ns: int | Callable[[], int | None] | None = None, color: bool = False
+    segments: Iterable[Any], origin_ns: int | Callable[[], int | None] | None = None, color: bool = False
 ) -> Iterator[str]:
     """An aligned packet list: frame, time since ``origin_ns``, stream, endpoints, flags, relative seq/ack,
-    length and scaled window, then Wireshark's analysis tags (in red with ``color``).
+    length and scaled window, then Wireshark's analysis tags (in red with ``color``; the engine renders only lines
+    without tags itself).
 
     ``origin_ns`` may be a callable asked at the first segment (the reader knows frame 1's time only once it
     has read it); by default the first segment's own time is the origin.
@@ -151,6 +162,9 @@ def table_lines(
     )
     origin: int | None = None
     for seg in segments:
+        if type(seg) is not Segment:  # the C engine's rows (a LineChunk), with the same origin (engine.PacketStream)
+            yield seg.text
+            continue
         if origin is None:
             origin = origin_ns() if callable(origin_ns) else origin_ns
             if origin is None:

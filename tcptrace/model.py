@@ -269,6 +269,7 @@ class Segment:
         "seq",
         "seq_raw",
         "server_state",
+        "settles",  # set by the C engine's packets pass only (vocab.ENGINE_SEGMENT_FIELDS; engine.PacketStream)
         "sport",
         "src",
         "stream",
@@ -295,6 +296,7 @@ class Segment:
     client_state: str  # RFC 9293 state of the client after this segment
     server_state: str
     phase: str  # handshake, data, teardown, reset
+    settles: bool  # (the C engine's packets pass only) its stream's online view lets it settle the states
 
     def __init__(
         self,

@@ -253,12 +253,24 @@ ENGINE_CLASSIC_FIELDS: tuple[str, ...] = (
 # At most this many byte ranges in one direction's classic segment database (classic.py; docs/limits.md): holes
 # the capture never filled keep acknowledged ranges apart. A range past it is not recorded (segs_dropped).
 MAX_CLASSIC_SEGMENTS = 1 << 16
+# The phase of a segment in its stream (stats.FlowSummary._lifecycle; Segment.phase); the C engine's PHASE_* codes.
+PHASES: tuple[str, ...] = ("handshake", "data", "teardown", "reset")
+# What the engine's packets pass (Engine.packets; engine.PacketStream) sets on the Segment of a packet it hands
+# Python: model.Segment's stream and analysis attributes by name ("settles": the stream's online view lets this
+# segment settle the stream's states: no FIN or RST yet, handshake done, both endpoints ESTABLISHED).
+ENGINE_SEGMENT_FIELDS: tuple[str, ...] = (
+    *("stream", "direction", "seq", "ack", "win", "win_scale", "analysis", "evidence", "acks_frame", "ack_rtt_ns"),
+    *("rto_ns", "rto_frame", "bytes_in_flight", "duplicate_of", "phase", "client_state", "server_state", "settles"),
+)
 # (C type name, enum prefix, fields) of each record the engine hands Python: scripts/gen_vocab_h.py writes them.
 ENGINE_RECORDS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("DirRecord", "DIR", ENGINE_DIR_RECORD),
     ("FlowRecord", "FLOW", ENGINE_FLOW_RECORD),
     ("LifecycleRecord", "LIFE", ENGINE_LIFECYCLE_RECORD),
     ("ClassicRecord", "CL", ENGINE_CLASSIC_FIELDS),
+    # Engine.take_kept() in the packets pass: consecutive packets rendered as lines by the engine (text, the lines
+    # joined by newlines), how many, and the latest capture time among them (engine.PacketStream's horizon)
+    ("LineChunk", "CHUNK", ("text", "packets", "max_ts")),
 )
 
 __all__ = [
@@ -269,6 +281,7 @@ __all__ = [
     "ENGINE_FLOW_RECORD",
     "ENGINE_LIFECYCLE_RECORD",
     "ENGINE_RECORDS",
+    "ENGINE_SEGMENT_FIELDS",
     "FLAGS",
     "FLAG_BY_CONST",
     "FLAG_BY_NAME",
@@ -281,6 +294,7 @@ __all__ = [
     "MAX_CLASSIC_SEGMENTS",
     "MAX_RESETS",
     "MAX_STATE_CHANGES",
+    "PHASES",
     "RETRANSMISSION_FAMILY",
     "RST_CAUSES",
     "TS_NS_MAX",
