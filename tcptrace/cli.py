@@ -367,35 +367,18 @@ def explain(
     zero windows and keep-alives with the frames that prove them) and the teardown (FIN_WAIT_1, CLOSE_WAIT,
     LAST_ACK, TIME_WAIT ..., or the reset and its likely cause). Every step names its frame numbers.
     """
-    import json
+    from .narrate import ExplainDocument
 
-    from . import narrate
-
-    narrative = narrate.explain(
-        capture,
-        list(streams) or None,
-        lang,
-        verbose=verbose,
-        absolute=absolute,
-        max_steps=max_steps,
-        hosts=list(hosts) or None,
-        ports=list(ports) or None,
-    )
-    if narrative.missing or (not narrative.flows and (hosts or ports or streams)):
-        _nothing_selected(capture, narrative.missing, narrative.streams_total, lang)
-    if fmt == "json":
-        click.echo(json.dumps(narrative.to_dict(), indent=2, ensure_ascii=False))
-    elif fmt == "markdown":
-        click.echo(narrate.render_markdown(narrative))
-    elif fmt == "html":
-        click.echo(narrate.render_html(narrative), nl=False)
-    else:
-        use_color = sys.stdout.isatty() if color is None else color
-        click.echo(narrate.render_text_all(narrative, color=use_color), color=use_color)
-        stats = narrative.stats
-        footer = LANGUAGES[lang]["footer"].format(frames=f"{stats['frames']:,}", segments=f"{stats['tcp_segments']:,}")
-        click.echo("\n" + footer)
-    _warn(narrative.stats.get("warnings", []))
+    use_color = sys.stdout.isatty() if color is None else color
+    # each stream is narrated when it ends and its text kept in a temporary file (memory: the open streams)
+    with ExplainDocument(capture, list(streams) or None, lang, fmt=fmt, color=use_color, verbose=verbose,
+                         absolute=absolute, max_steps=max_steps, hosts=list(hosts) or None,
+                         ports=list(ports) or None) as doc:  # fmt: skip
+        if doc.missing or (not len(doc) and (hosts or ports or streams)):
+            _nothing_selected(capture, doc.missing, doc.streams_total, lang)
+        for piece in doc.pieces():
+            click.echo(piece, nl=False, color=use_color if fmt == "text" else None)
+    _warn(doc.stats.get("warnings", []))
 
 
 explain.help = inspect.cleandoc(explain.help or "") + "\n\n" + CAPTURE_HELP
