@@ -446,12 +446,13 @@ class FlowStream:
         segments packed (:func:`_pack`, about a fifth of their size) in case a late copy arrives: that reopens the
         stream (its segments unpacked, the early telling dropped) and it is told again when the horizon passes,
         as :meth:`__iter__` would. On a busy capture the ended streams' segments are most of what the horizon
-        holds (200,000 of the 203,000 held at the peak of benchmarks/record_bench_capture.sh's capture)."""
+        holds (200,000 of the 203,000 held at the peak of benchmarks/record_bench_capture.sh's capture).
+        ``tell`` must not keep the flow's segment list: it is emptied (packed) once ``tell`` returns."""
         run = self.run
         horizon = self.horizon_ns
         open_segs: dict[int, list[Segment]] = {}  # selected streams not told yet (or reopened)
         ended_at: dict[int, int] = {}
-        early: dict[int, tuple[T, bytes]] = {}  # told at their end: the telling, and the packed segments
+        early: dict[int, tuple[T, list[bytes]]] = {}  # told at their end: the telling, and the packed segments
         done: set[int] = set()
         late = self.late
         deadline = _NEVER
@@ -495,24 +496,36 @@ _SEG_FIELDS = tuple(name for name in Segment.__slots__ if name != "rst_info")  #
 _seg_fields = operator.attrgetter(*_SEG_FIELDS)
 
 
-def _pack(segs: list[Segment]) -> bytes:
-    """Segments as one pickle of their fields (a tuple each, read by one C call), for :func:`_unpack`."""
-    rows = [_seg_fields(seg) for seg in segs]
-    rst = [(i, seg.rst_info) for i, seg in enumerate(segs) if seg.flags & RST and hasattr(seg, "rst_info")]
-    return pickle.dumps((rows, rst), protocol=pickle.HIGHEST_PROTOCOL)
+_PACK_CHUNK = 4096  # segments per pickle: the tuples being pickled stay small next to the segments
 
 
-def _unpack(data: bytes) -> list[Segment]:
-    rows, rst = pickle.loads(data)  # our own bytes, made by _pack in this process
-    segs = []
+def _pack(segs: list[Segment]) -> list[bytes]:
+    """Segments as pickles of their fields (a tuple each, read by one C call), for :func:`_unpack`. Empties
+    ``segs`` as it goes, so a long stream's segments are let go while its packed copy grows."""
+    out = []
+    for lo in range(0, len(segs), _PACK_CHUNK):
+        chunk = segs[lo : lo + _PACK_CHUNK]
+        rows = [_seg_fields(seg) for seg in chunk]
+        rst = [(i, seg.rst_info) for i, seg in enumerate(chunk) if seg.flags & RST and hasattr(seg, "rst_info")]
+        out.append(pickle.dumps((rows, rst), protocol=pickle.HIGHEST_PROTOCOL))
+        segs[lo : lo + _PACK_CHUNK] = [None] * len(chunk)  # type: ignore[list-item]
+    segs.clear()
+    return out
+
+
+def _unpack(packed: list[bytes]) -> list[Segment]:
+    segs: list[Segment] = []
     new = Segment.__new__
-    for row in rows:
-        seg = new(Segment)
-        for name, value in zip(_SEG_FIELDS, row, strict=True):
-            setattr(seg, name, value)
-        segs.append(seg)
-    for i, info in rst:
-        segs[i].rst_info = info
+    for data in packed:
+        rows, rst = pickle.loads(data)  # our own bytes, made by _pack in this process
+        first = len(segs)
+        for row in rows:
+            seg = new(Segment)
+            for name, value in zip(_SEG_FIELDS, row, strict=True):
+                setattr(seg, name, value)
+            segs.append(seg)
+        for i, info in rst:
+            segs[first + i].rst_info = info
     return segs
 
 
