@@ -424,35 +424,28 @@ def explain(
     zero windows and keep-alives with the frames that prove them) and the teardown (FIN_WAIT_1, CLOSE_WAIT,
     LAST_ACK, TIME_WAIT ..., or the reset and its likely cause). Every step names its frame numbers.
     """
-    import json
+    import gc
 
-    from . import narrate
+    from .narrate import ExplainDocument
 
-    narrative = narrate.explain(
-        capture,
-        list(streams) or None,
-        lang,
-        verbose=verbose,
-        absolute=absolute,
-        max_steps=max_steps,
-        hosts=list(hosts) or None,
-        ports=list(ports) or None,
-    )
-    if narrative.missing or (not narrative.flows and (hosts or ports or streams)):
-        _nothing_selected(capture, narrative.missing, narrative.streams_total, lang)
-    if fmt == "json":
-        click.echo(json.dumps(narrative.to_dict(), indent=2, ensure_ascii=False))
-    elif fmt == "markdown":
-        click.echo(narrate.render_markdown(narrative))
-    elif fmt == "html":
-        click.echo(narrate.render_html(narrative), nl=False)
-    else:
+    # Every packet makes a few objects that live until its stream is told: at the default thresholds the collector
+    # walks them some 3,400 times on the benchmark capture (12 % of explain's CPU). Reference counting frees them;
+    # the collector is for cycles, and a collection every 20,000 allocations (a full one rarely) finds those.
+    thresholds = gc.get_threshold()
+    gc.set_threshold(20_000, 50, 1000)
+    try:
         use_color = _use_color(color)
-        click.echo(narrate.render_text_all(narrative, color=use_color), color=use_color)
-        stats = narrative.stats
-        footer = LANGUAGES[lang]["footer"].format(frames=f"{stats['frames']:,}", segments=f"{stats['tcp_segments']:,}")
-        click.echo("\n" + footer)
-    _warn(narrative.stats.get("warnings", []))
+        # each stream is narrated when it ends and its text kept in a temporary file (memory: the open streams)
+        with ExplainDocument(capture, list(streams) or None, lang, fmt=fmt, color=use_color, verbose=verbose,
+                             absolute=absolute, max_steps=max_steps, hosts=list(hosts) or None,
+                             ports=list(ports) or None) as doc:  # fmt: skip
+            if doc.missing or (not len(doc) and (hosts or ports or streams)):
+                _nothing_selected(capture, doc.missing, doc.streams_total, lang)
+            for piece in doc.pieces():
+                click.echo(piece, nl=False, color=use_color if fmt == "text" else None)
+    finally:
+        gc.set_threshold(*thresholds)
+    _warn(doc.stats.get("warnings", []))
 
 
 explain.help = inspect.cleandoc(explain.help or "") + "\n\n" + CAPTURE_HELP

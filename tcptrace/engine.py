@@ -18,10 +18,12 @@ segment of a stream that was already yielded is counted in :attr:`FlowStream.lat
 from __future__ import annotations
 
 import functools
+import operator
 import os
-from collections.abc import Iterator, Sequence
+import pickle
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, BinaryIO, overload
+from typing import Any, BinaryIO, TypeVar, overload
 
 from .flow import Flow
 from .model import ACK, FIN, RST, SYN, Role, Segment
@@ -358,6 +360,7 @@ def engine_summary(eng: Any, stream: int) -> FlowSummary:
     return s
 
 
+T = TypeVar("T")
 HORIZON_NS = 2_000_000_000  # an ended stream is handed out when the capture is this far past its end
 _NEVER = 1 << 80
 
@@ -444,6 +447,97 @@ class FlowStream:
         self.streams_total = run.streams_total
         for n in sorted(open_segs):
             yield finish(n)
+
+    def told(self, tell: Callable[[FinishedFlow], T]) -> Iterator[tuple[int, T]]:
+        """Iterate to get ``(stream, tell(finished flow))`` for each selected stream, handed out when
+        :meth:`__iter__` would hand it out (same streams, same order, same segments), with less held meanwhile.
+
+        A stream is told as soon as it ends, and through the horizon only what ``tell`` returned is kept, with its
+        segments packed (:func:`_pack`, about a fifth of their size) in case a late copy arrives: that reopens the
+        stream (its segments unpacked, the early telling dropped) and it is told again when the horizon passes,
+        as :meth:`__iter__` would. On a busy capture the ended streams' segments are most of what the horizon
+        holds (200,000 of the 203,000 held at the peak of benchmarks/record_bench_capture.sh's capture).
+        ``tell`` must not keep the flow's segment list: it is emptied (packed) once ``tell`` returns."""
+        run = self.run
+        horizon = self.horizon_ns
+        open_segs: dict[int, list[Segment]] = {}  # selected streams not told yet (or reopened)
+        ended_at: dict[int, int] = {}
+        early: dict[int, tuple[T, list[bytes]]] = {}  # told at their end: the telling, and the packed segments
+        done: set[int] = set()
+        late = self.late
+        deadline = _NEVER
+
+        def finish(n: int) -> T:
+            ended_at.pop(n, None)
+            done.add(n)
+            if n in early:
+                return early.pop(n)[0]
+            summary = run.flow(n).summary
+            assert summary is not None
+            return tell(FinishedFlow(summary, open_segs.pop(n), run.previous(n)))
+
+        for seg in run:  # the selected streams' segments only
+            n = seg.stream
+            if n in done:
+                late[n] = late.get(n, 0) + 1
+                continue
+            segs = open_segs.get(n)
+            if segs is None:
+                told_early = early.pop(n, None)
+                segs = open_segs[n] = [] if told_early is None else _unpack(told_early[1])
+            segs.append(seg)
+            summary = run.flow(n).summary
+            if n not in ended_at and ended(summary):
+                assert summary is not None
+                ended_at[n] = seg.ts_ns
+                deadline = min(deadline, seg.ts_ns + horizon)
+                segs = open_segs.pop(n)
+                early[n] = (tell(FinishedFlow(summary, segs, run.previous(n))), _pack(segs))
+            if seg.ts_ns >= deadline:
+                for m in sorted(m for m, ts in ended_at.items() if seg.ts_ns - ts >= horizon):
+                    yield m, finish(m)
+                deadline = min(ended_at.values(), default=_NEVER - horizon) + horizon
+        self.streams_total = run.streams_total
+        for n in sorted(open_segs.keys() | early.keys()):
+            yield n, finish(n)
+
+
+# rst_info: on an RST only (packed apart); settles: set by the C engine's packets pass only, never read after it
+_SEG_FIELDS = tuple(name for name in Segment.__slots__ if name not in ("rst_info", "settles"))
+_seg_fields = operator.attrgetter(*_SEG_FIELDS)
+
+
+_PACK_CHUNK = 4096  # segments per pickle: the tuples being pickled stay small next to the segments
+
+
+def _pack(segs: list[Segment]) -> list[bytes]:
+    """Segments as pickles of their fields (a tuple each, read by one C call), for :func:`_unpack`. Empties
+    ``segs`` as it goes, so a long stream's segments are let go while its packed copy grows."""
+    out = []
+    for lo in range(0, len(segs), _PACK_CHUNK):
+        chunk = segs[lo : lo + _PACK_CHUNK]
+        rows = [_seg_fields(seg) for seg in chunk]
+        rst = [(i, seg.rst_info) for i, seg in enumerate(chunk) if seg.flags & RST and hasattr(seg, "rst_info")]
+        out.append(pickle.dumps((rows, rst), protocol=pickle.HIGHEST_PROTOCOL))
+        segs[lo : lo + _PACK_CHUNK] = [None] * len(chunk)  # type: ignore[list-item]
+    segs.clear()
+    return out
+
+
+def _unpack(packed: list[bytes]) -> list[Segment]:
+    segs: list[Segment] = []
+    new = Segment.__new__
+    for data in packed:
+        rows, rst = pickle.loads(data)  # our own bytes, made by _pack in this process
+        first = len(segs)
+        for row in rows:
+            seg = new(Segment)
+            for name, value in zip(_SEG_FIELDS, row, strict=True):
+                setattr(seg, name, value)
+            segs.append(seg)
+        for i, info in rst:
+            segs[first + i].rst_info = info
+    return segs
 
 
 def one_stream(source: str | os.PathLike[str] | BinaryIO, stream: int) -> FinishedFlow:

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -288,6 +289,19 @@ class _Classifier:
 
     # --- helpers ---
 
+    def _before(self, seg: Segment) -> Iterator[Segment]:
+        """The stream's segments before ``seg``, latest first. The scans stop after a few, so no copy of the list
+        (a slice per segment made a long stream's classification quadratic)."""
+        segs = self.segs
+        for j in range(self._index[seg.frame] - 1, -1, -1):
+            yield segs[j]
+
+    def _after(self, seg: Segment) -> Iterator[Segment]:
+        """The stream's segments after ``seg``, in capture order (see :meth:`_before`)."""
+        segs = self.segs
+        for j in range(self._index[seg.frame] + 1, len(segs)):
+            yield segs[j]
+
     def _retrans_notes(self, seg: Segment, names: list[str], notes: list[Note]) -> list[str]:
         """Notes for a segment that carries bytes sent before (or flagged so); returns the flag names left."""
         d = seg.direction
@@ -343,7 +357,7 @@ class _Classifier:
         """(frame, with SACK) of the receiver's latest ACK asking for this segment's seq (a duplicate ACK or
         a SACK reporting the hole), if the receiver asked for it since this seq was first sent."""
         d = seg.direction
-        for prev in reversed(self.segs[: self._index[seg.frame]]):
+        for prev in self._before(seg):
             if prev.direction == d and prev.seq == seg.seq and prev.len:
                 break  # its previous copy: nothing asked since
             asks = prev.direction != d and prev.flags & ACK and prev.ack == seg.seq and not prev.len
@@ -563,7 +577,7 @@ class _Classifier:
         if not full or seg.len >= full or seg.analysis:
             return
         ack_seg = prev = None
-        for earlier in reversed(self.segs[: self._index[seg.frame]]):
+        for earlier in self._before(seg):
             if earlier.direction == d:
                 if earlier.len:
                     prev = earlier
@@ -609,7 +623,7 @@ class _Classifier:
             return
         full = mss - (TIMESTAMP_OPTION_BYTES if self.ts_on else 0)
         run = 0
-        for prev in reversed(self.segs[: self._index[seg.frame]]):
+        for prev in self._before(seg):
             if prev.direction != seg.direction or not prev.len:
                 continue
             if prev.len == full and not prev.flags & PSH:
@@ -639,7 +653,7 @@ class _Classifier:
             return False
         body = lengths[0]
         got, frames = 0, []
-        for later in self.segs[self._index[seg.frame] + 1 :]:
+        for later in self._after(seg):
             if later.direction == seg.direction and later.len and seqnum.ge(later.seq, (seg.seq + 4) & M32):
                 got += later.len
                 frames.append(later.frame)
@@ -655,7 +669,7 @@ class _Classifier:
         """After its FIN, does the peer acknowledge this data ("reads": shutdown(SHUT_WR)), reset ("reset":
         close()), or does the capture not tell ("")?"""
         end = (seg.seq + seg.len) & M32
-        for later in self.segs[self._index[seg.frame] + 1 :]:
+        for later in self._after(seg):
             if later.direction == seg.direction:
                 continue
             if later.flags & RST:
@@ -666,7 +680,7 @@ class _Classifier:
 
     def _filled_later(self, seg: Segment, expected: int) -> int:
         """The frame that later carried the bytes a gap says were not captured (so they were reordered)."""
-        for later in self.segs[self._index[seg.frame] + 1 :]:
+        for later in self._after(seg):
             if (
                 later.direction == seg.direction
                 and later.len
@@ -752,7 +766,7 @@ class _Classifier:
         """The frame of the ACK this one repeats: what Wireshark's duplicate-ACK evidence names, else the earliest
         pure ACK of the same ack number in the run before it."""
         origin = seg.frame
-        for prev in reversed(self.segs[: self._index[seg.frame]]):
+        for prev in self._before(seg):
             if prev.direction != seg.direction:
                 continue
             if prev.flags & ACK and prev.ack != seg.ack:

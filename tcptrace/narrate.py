@@ -15,14 +15,16 @@ from __future__ import annotations
 
 import dataclasses
 import html
+import json
 import os
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 import click
 
-from .engine import HORIZON_NS, FlowStream
+from .engine import HORIZON_NS, FinishedFlow, FlowStream
 from .events import Event, Note, classify
 from .messages import LANGUAGES
 from .model import Segment, TcpOptions
@@ -142,16 +144,7 @@ class Narrative:
     def overview(self) -> dict[str, Any]:
         """How the selected connections ended, and which need attention (resets, retransmissions, anomalies,
         refused or unanswered), as counts and stream numbers."""
-        ends: dict[str, int] = {}
-        attention: list[int] = []
-        for f in self.flows:
-            s = f.summary
-            key = s["opened"] if s["opened"] in ("refused", "unanswered_syn") else s["closed"].split("_by_")[0]
-            ends[key] = ends.get(key, 0) + 1
-            retrans = s["c2s"]["rexmt_packets"] + s["s2c"]["rexmt_packets"]
-            if s["resets"] or retrans or s["anomalies"] or key in ("refused", "unanswered_syn"):
-                attention.append(f.stream)
-        return {"connections": len(self.flows), "ended": ends, "attention": attention}
+        return _overview((f.stream, *_ending(f.summary)) for f in self.flows)
 
     def groups(self) -> list[list[FlowNarrative]]:
         """Short connections that went alike (the same steps in the same order, the same analysis flags and
@@ -190,6 +183,26 @@ class Narrative:
             "overview": self.overview(),
             "flows": [f.to_dict() for f in self.flows],
         }
+
+
+def _ending(s: dict[str, Any]) -> tuple[str, bool]:
+    """How a connection ended (the overview's key) and whether it needs attention, from its summary dict."""
+    key = s["opened"] if s["opened"] in ("refused", "unanswered_syn") else s["closed"].split("_by_")[0]
+    retrans = s["c2s"]["rexmt_packets"] + s["s2c"]["rexmt_packets"]
+    return key, bool(s["resets"] or retrans or s["anomalies"] or key in ("refused", "unanswered_syn"))
+
+
+def _overview(endings: Iterable[tuple[int, str, bool]]) -> dict[str, Any]:
+    """:meth:`Narrative.overview` from (stream, ending, attention) in stream order."""
+    ends: dict[str, int] = {}
+    attention: list[int] = []
+    connections = 0
+    for stream, key, attend in endings:
+        connections += 1
+        ends[key] = ends.get(key, 0) + 1
+        if attend:
+            attention.append(stream)
+    return {"connections": connections, "ended": ends, "attention": attention}
 
 
 # --- building ------------------------------------------------------------------------------------------
@@ -713,10 +726,12 @@ def explain(
     # Streaming (tcptrace.engine): each stream is told once it has ended and its packets are dropped, so memory
     # grows with the streams still open, not with the capture; the document lists them by stream number.
     fs = FlowStream(path, selection)
-    told: dict[int, FlowNarrative] = {}
-    for ff in fs:
-        told[ff.stream] = narrate_flow(ff.summary, ff.segments, lang, verbose=verbose, absolute=absolute,
-                                       max_steps=max_steps, previous=ff.previous)  # fmt: skip
+
+    def tell(ff: FinishedFlow) -> FlowNarrative:
+        return narrate_flow(ff.summary, ff.segments, lang, verbose=verbose, absolute=absolute,
+                            max_steps=max_steps, previous=ff.previous)  # fmt: skip
+
+    told = dict(fs.told(tell))
     for n, count in fs.late.items():
         told[n].late_segments = count
     streams_total = fs.streams_total
@@ -737,8 +752,11 @@ def _shape(f: FlowNarrative) -> tuple[Any, ...]:
 
 def render_overview(nar: Narrative) -> str:
     """One paragraph before the flows: how many connections, how they ended, which need attention."""
-    t = LANGUAGES[nar.lang]
-    o = nar.overview()
+    return _render_overview(nar.overview(), nar.lang)
+
+
+def _render_overview(o: dict[str, Any], lang: str) -> str:
+    t = LANGUAGES[lang]
     ends = t["sep.items"].join(t["overview.end"].format(n=n, how=t["overview." + k]) for k, n in o["ended"].items())
     text = t["overview"].format(n=o["connections"], ends=ends)
     if o["attention"]:
@@ -835,16 +853,20 @@ def _md(text: str) -> str:
 
 def render_markdown(nar: Narrative) -> str:
     out = [_md(render_overview(nar)) + "\n"] if len(nar.flows) > 1 else []
-    for n in nar.flows:
-        t = LANGUAGES[n.lang]
-        verdict = _md(t["verdict"].format(verdict=n.verdict))
-        out.append(f"## {_md(n.header)}\n\n{_md(n.subheader + t['sep.sentence'])}**{verdict}**\n")
-        shown: set[str] = set()
-        for step in n.steps:
-            if _new_section(step, shown):
-                out.append(f"\n### {_md(t[_SECTION[step.phase]])}\n")
-            out.append(f"{step.number}. **{_md(step.frame_label(n.lang))}** — {_md(step.text)}")
-        out.append("")
+    out.extend(render_markdown_flow(n) for n in nar.flows)
+    return "\n".join(out)
+
+
+def render_markdown_flow(n: FlowNarrative) -> str:
+    t = LANGUAGES[n.lang]
+    verdict = _md(t["verdict"].format(verdict=n.verdict))
+    out = [f"## {_md(n.header)}\n\n{_md(n.subheader + t['sep.sentence'])}**{verdict}**\n"]
+    shown: set[str] = set()
+    for step in n.steps:
+        if _new_section(step, shown):
+            out.append(f"\n### {_md(t[_SECTION[step.phase]])}\n")
+        out.append(f"{step.number}. **{_md(step.frame_label(n.lang))}** — {_md(step.text)}")
+    out.append("")
     return "\n".join(out)
 
 
@@ -889,13 +911,201 @@ def render_html(nar: Narrative) -> str:
     body = "".join(render_html_flow(f) for f in nar.flows)
     if len(nar.flows) > 1:
         body = f'<p class="overview">{html.escape(render_overview(nar))}</p>' + body
-    title = html.escape(f"tcptrace explain {printable(path_text(os.path.basename(nar.capture)))}")
-    lang = LANGUAGES[nar.lang]["meta.html_lang"]
-    return (
-        f'<!DOCTYPE html>\n<html lang="{lang}"><head><meta charset="utf-8"><title>{title}</title>'
-        f"<style>{_CSS}</style></head><body><h1>{title}</h1>{body}</body></html>\n"
-    )
+    head, tail = _html_frame(nar.capture, nar.lang)
+    return head + body + tail
 
 
-__all__ = ["FlowNarrative", "Narrative", "Step", "explain", "narrate_flow", "preview", "render_html",
+def _html_frame(capture: str, lang: str) -> tuple[str, str]:
+    """The page around the flows of :func:`render_html`."""
+    title = html.escape(f"tcptrace explain {printable(path_text(os.path.basename(capture)))}")
+    html_lang = LANGUAGES[lang]["meta.html_lang"]
+    head = (f'<!DOCTYPE html>\n<html lang="{html_lang}"><head><meta charset="utf-8"><title>{title}</title>'
+            f"<style>{_CSS}</style></head><body><h1>{title}</h1>")  # fmt: skip
+    return head, "</body></html>\n"
+
+
+# --- the whole document, told as the capture is read ------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Told:
+    """What the document keeps of one told stream: its place in the spool and what the overview and the grouping
+    read (a few dozen bytes instead of the narrative's tens of kilobytes)."""
+
+    stream: int
+    ending: str
+    attention: bool
+    shape: int  # index of its shape among the distinct ones (-1: too long to group, or not grouped)
+    offset: int
+    size: int
+
+
+class ExplainDocument:
+    """``explain``'s output for every selected stream of a capture, built while the capture is read: each stream
+    is narrated and rendered when it has ended (:meth:`tcptrace.engine.FlowStream.told`), its text goes to a
+    temporary file, and only a :class:`_Told` stays in memory, so memory grows with the streams open at once,
+    not with the capture. :meth:`pieces` then gives the document (the overview first, which needs every stream)
+    byte for byte as :func:`render_text_all`, :func:`render_markdown`, :func:`render_html` or ``json.dumps`` of
+    :meth:`Narrative.to_dict` give it for :func:`explain`'s :class:`Narrative`.
+
+    >>> with ExplainDocument("sample_pcaps/port_reuse.pcap", fmt="markdown") as doc:
+    ...     "".join(doc.pieces()) == render_markdown(explain("sample_pcaps/port_reuse.pcap")) + "\\n"
+    True
+    """
+
+    FORMATS = ("text", "markdown", "json", "html")
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | BinaryIO,
+        stream: list[int] | None = None,
+        lang: str = "en",
+        *,
+        fmt: str = "text",
+        color: bool = False,
+        verbose: bool = False,
+        absolute: bool = False,
+        max_steps: int | None = None,
+        hosts: list[str] | None = None,
+        ports: list[int] | None = None,
+    ) -> None:
+        if lang not in LANGUAGES:
+            raise ValueError(f"unknown language {lang!r}; available: {', '.join(LANGUAGES)}")
+        if fmt not in self.FORMATS:
+            raise ValueError(f"unknown format {fmt!r}; available: {', '.join(self.FORMATS)}")
+        self.lang, self.fmt = lang, fmt
+        selection = Selection.of(streams=stream or (), hosts=hosts or (), ports=ports or ())
+        fs = FlowStream(path, selection)
+        render: Callable[[FlowNarrative], str] = {
+            "text": lambda n: render_text(n, color=color),
+            "markdown": render_markdown_flow,
+            "html": render_html_flow,
+            "json": lambda n: json.dumps(n.to_dict(), indent=2, ensure_ascii=False).replace("\n", "\n    "),
+        }[fmt]
+
+        def tell(ff: FinishedFlow) -> tuple[str, bool, Any, str]:
+            n = narrate_flow(ff.summary, ff.segments, lang, verbose=verbose, absolute=absolute,
+                             max_steps=max_steps, previous=ff.previous)  # fmt: skip
+            shape = _shape(n) if fmt == "text" and len(n.steps) <= GROUP_MAX_STEPS else None
+            return (*_ending(n.summary), shape, render(n))
+
+        self._spool = tempfile.TemporaryFile()  # noqa: SIM115 (read back by pieces(), closed with the document)
+        self._told: list[_Told] = []
+        shapes: dict[Any, int] = {}
+        offset = 0
+        try:
+            for n, (ending, attention, shape, text) in fs.told(tell):
+                data = text.encode("utf-8", "surrogatepass")
+                self._spool.write(data)
+                shape_id = -1 if shape is None else shapes.setdefault(shape, len(shapes))
+                self._told.append(_Told(n, ending, attention, shape_id, offset, len(data)))
+                offset += len(data)
+        except BaseException:
+            self._spool.close()
+            raise
+        self._told.sort(key=lambda x: x.stream)
+        self.late = dict(fs.late)
+        self.streams_total = fs.streams_total
+        self.missing = selection.missing(self.streams_total)
+        self.stats = fs.stats.as_dict()
+        self.capture = (
+            os.fspath(path) if isinstance(path, (str, os.PathLike)) else str(getattr(path, "name", "<stream>"))
+        )
+
+    def __len__(self) -> int:
+        return len(self._told)
+
+    def close(self) -> None:
+        self._spool.close()
+
+    def __enter__(self) -> ExplainDocument:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _text(self, f: _Told) -> str:
+        self._spool.seek(f.offset)
+        return self._spool.read(f.size).decode("utf-8", "surrogatepass")
+
+    def overview(self) -> dict[str, Any]:
+        return _overview((f.stream, f.ending, f.attention) for f in self._told)
+
+    def pieces(self) -> Iterator[str]:
+        """The document in pieces, each stream's read back from the spool in stream order (what the command
+        prints, final newline included)."""
+        t = LANGUAGES[self.lang]
+        several = len(self._told) > 1
+        if self.fmt == "text":
+            yield from self._text_pieces(t, several)
+        elif self.fmt == "markdown":
+            sep = ""
+            if several:
+                yield _md(_render_overview(self.overview(), self.lang)) + "\n"
+                sep = "\n"
+            for f in self._told:
+                yield sep + self._text(f)
+                sep = "\n"
+            yield "\n"
+        elif self.fmt == "html":
+            head, tail = _html_frame(self.capture, self.lang)
+            yield head
+            if several:
+                yield f'<p class="overview">{html.escape(_render_overview(self.overview(), self.lang))}</p>'
+            for f in self._told:
+                yield self._text(f)
+            yield tail
+        else:
+            yield from self._json_pieces()
+
+    def _text_pieces(self, t: dict[str, str], several: bool) -> Iterator[str]:
+        members: dict[int, list[int]] = {}  # the first stream of each shape -> the streams like it
+        first_of: dict[int, int] = {}
+        heads: list[_Told] = []
+        for f in self._told:
+            if f.shape >= 0 and f.shape in first_of:
+                members[first_of[f.shape]].append(f.stream)
+                continue
+            heads.append(f)
+            if f.shape >= 0:
+                first_of[f.shape] = f.stream
+                members[f.stream] = []
+        sep = ""
+        if several:
+            yield _render_overview(self.overview(), self.lang)
+            sep = "\n\n"
+        for f in heads:
+            text = self._text(f)
+            late = self.late.get(f.stream)
+            if late:  # told before the capture ended: its late segments are known only now
+                text += "\n  " + t["late"].format(n=late, horizon=_dur(HORIZON_NS))
+            others = members.get(f.stream)
+            if others:
+                key = "group.like" if len(others) > 1 else "group.like.one"
+                text += "\n\n" + t[key].format(streams=_ranges(others), n=len(others), stream=f.stream)
+            yield sep + text
+            sep = "\n\n"
+        footer = t["footer"].format(frames=f"{self.stats['frames']:,}", segments=f"{self.stats['tcp_segments']:,}")
+        yield "\n\n" + footer + "\n"
+
+    def _json_pieces(self) -> Iterator[str]:
+        head = {"capture": path_text(self.capture), "lang": self.lang, "stats": self.stats,
+                "overview": self.overview(), "flows": []}  # fmt: skip
+        text = json.dumps(head, indent=2, ensure_ascii=False)
+        if not self._told:
+            yield text + "\n"
+            return
+        yield text[: -len("[]\n}")] + "[\n"
+        sep = ""
+        for f in self._told:
+            flow = self._text(f)
+            late = self.late.get(f.stream)
+            if late:  # json.dumps wrote 0: the stream was told before its late segments came
+                flow = flow.replace('\n      "late_segments": 0,\n', f'\n      "late_segments": {late},\n', 1)
+            yield sep + "    " + flow
+            sep = ",\n"
+        yield "\n  ]\n}\n"
+
+
+__all__ = ["ExplainDocument", "FlowNarrative", "Narrative", "Step", "explain", "narrate_flow", "preview", "render_html",
            "render_markdown", "render_text"]  # fmt: skip

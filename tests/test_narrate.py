@@ -294,3 +294,84 @@ def test_threaded_dialogue_three_streams_and_vlan() -> None:
 def test_delayed_ack_is_named() -> None:
     s = steps("finish_client_closes.pcap", verbose=True)
     assert any("delayed ACK" in x.text for x in s)
+
+
+def _told_capture(path: Path) -> Path:
+    """Four connections alike (one group) closed 0.1 s apart; the server of the second re-sends its FIN 0.2 s after
+    the close (inside the 2 s horizon: the stream reopens), the client of the first re-sends its last ACK 3 s
+    after the close (past the horizon: a late segment), and a fifth connection keeps the capture going."""
+    c, s = ("10.0.0.1", "10.0.0.2")
+    recs: list = []
+    start = 1_700_000_000_000_000_000
+    for k in range(4):
+        sport = 40000 + k
+        close = [
+            g.ipv4(g.tcp(sport, 80, 1006, 5001, g.FIN | g.ACK, 502), c, s),
+            g.ipv4(g.tcp(80, sport, 5001, 1007, g.FIN | g.ACK, 255), s, c),
+            g.ipv4(g.tcp(sport, 80, 1007, 5002, g.ACK, 502), c, s),
+        ]
+        conn = g.records([g.ether(p) for p in g.handshake_and_data(sport=sport) + close], start + k * 100_000_000)
+        recs += conn
+        if k == 0:
+            recs += g.records([g.ether(close[2])], conn[-1].ts_ns + 3_000_000_000)
+        if k == 1:
+            recs += g.records([g.ether(close[1]), g.ether(close[2])], conn[-1].ts_ns + 200_000_000)
+    recs += g.records([g.ether(p) for p in g.handshake_and_data(sport=41000)], start + 2_600_000_000)
+    path.write_bytes(g.pcap(sorted(recs, key=lambda r: r.ts_ns)))
+    return path
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "markdown", "html"])
+def test_explain_streams_the_same_document(tmp_path: Path, fmt: str) -> None:
+    """`tcptrace explain` tells each stream when it ends and spools its text (narrate.ExplainDocument); the
+    document is byte for byte the one rendered from every narrative at once, told from FlowStream's whole
+    streams: groups, the overview, a stream reopened by a copy inside the horizon, a late segment past it."""
+    from tcptrace.engine import FlowStream
+    from tcptrace.narrate import Narrative, narrate_flow, render_text_all
+
+    path = _told_capture(tmp_path / "told.pcap")
+    fs = FlowStream(path)
+    flows = {ff.stream: narrate_flow(ff.summary, ff.segments, previous=ff.previous) for ff in fs}
+    for n, count in fs.late.items():
+        flows[n].late_segments = count
+    nar = Narrative(str(path), "en", [flows[n] for n in sorted(flows)], fs.stats.as_dict(), fs.streams_total)
+    assert [f.late_segments for f in nar.flows] == [1, 0, 0, 0, 0]
+    # stream 0 heads 2 and 3 (a late segment is not part of a shape: its line comes before the group's line)
+    assert [[f.stream for f in group] for group in nar.groups()] == [[0, 2, 3], [1], [4]]
+    stats = nar.stats
+    footer = LANGUAGES["en"]["footer"].format(frames=f"{stats['frames']:,}", segments=f"{stats['tcp_segments']:,}")
+    want = {
+        "text": render_text_all(nar) + "\n\n" + footer + "\n",
+        "json": json.dumps(nar.to_dict(), indent=2, ensure_ascii=False) + "\n",
+        "markdown": render_markdown(nar) + "\n",
+        "html": render_html(nar),
+    }[fmt]
+    result = CliRunner().invoke(main, ["explain", str(path), "--format", fmt])
+    assert result.exit_code == 0, result.output
+    assert result.output == want
+
+
+def test_flow_stream_told_reopens_a_stream_a_copy_comes_back_to(tmp_path: Path) -> None:
+    """FlowStream.told tells a stream when it ends; a copy inside the horizon reopens it (told again, with the
+    copy), and what comes out is what FlowStream's iteration hands out: the same streams in the same order, the
+    same segments with the same fields."""
+    from tcptrace.engine import FlowStream
+    from tcptrace.model import Segment
+
+    path = _told_capture(tmp_path / "told.pcap")
+    fields = [name for name in Segment.__slots__ if name != "_options"]
+
+    def row(seg: Segment) -> tuple:
+        return tuple(getattr(seg, name, None) for name in fields)
+
+    want = [(ff.stream, [row(x) for x in ff.segments]) for ff in FlowStream(path)]
+    tellings: list[int] = []
+
+    def tell(ff: object) -> list[tuple]:
+        tellings.append(ff.stream)  # type: ignore[attr-defined]
+        return [row(x) for x in ff.segments]  # type: ignore[attr-defined]
+
+    fs = FlowStream(path)
+    assert list(fs.told(tell)) == want
+    assert sorted(tellings) == [0, 1, 1, 2, 3, 4]  # stream 1 told at its close, and again with the FIN's copy
+    assert fs.late == {0: 1}
