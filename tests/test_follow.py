@@ -306,3 +306,35 @@ def test_gap_and_chunk_are_frozen() -> None:
     gap = Gap("c2s", 0, 1, "lost", ())
     with pytest.raises(AttributeError):
         gap.length = 2  # type: ignore[misc]
+
+
+def test_data_below_an_acknowledgement_sent_before_it_was_read_already(tmp_path: Path) -> None:
+    """Mid-stream: the server acknowledged up to 2000 before any data was captured, so a re-sent copy of older
+    bytes (1990..2000) is not part of what the capture shows the server reading."""
+    cap = write(tmp_path, [
+        s2c(9000, flags=g.ACK, ack=2000),        # 1: the server has read up to 2000
+        c2s(2000, b"new", ack=9000),             # 2: offset 0
+        c2s(1990, b"old bytes.", ack=9000),      # 3: before the stream's first byte
+    ])  # fmt: skip
+    half = follow(cap, 0).c2s
+    assert half.data == b"new"
+    assert [(i.frame, i.length) for i in half.ignored] == [(3, 10)]
+
+
+def test_a_second_syn_ack_with_a_new_isn_is_followed_by_the_data(tmp_path: Path) -> None:
+    cap = write(tmp_path, [
+        c2s(1000, flags=g.SYN, ack=0),                       # 1
+        s2c(5000, flags=g.SYN | g.ACK, ack=1001),            # 2: ISN 5000
+        s2c(7000, flags=g.SYN | g.ACK, ack=1001),            # 3: another SYN/ACK, ISN 7000
+        c2s(1001, flags=g.ACK, ack=7001),                    # 4: the client takes the second
+        s2c(7001, b"hello", ack=1001),                       # 5: the data follows ISN 7000
+    ])  # fmt: skip
+    half = follow(cap, 0).s2c
+    assert half.payload() == (b"hello", ())
+    assert half.ignored == ()
+
+
+def test_a_syn_far_past_the_data_is_not_its_start(tmp_path: Path) -> None:
+    """A damaged or rewritten capture: the only SYN's sequence number lies past all the data."""
+    cap = write(tmp_path, [c2s(3000, b"abc"), c2s(3003, b"def"), c2s(900_000, flags=g.SYN, ack=0)])
+    assert follow(cap, 0).payload("c2s") == (b"abcdef", ())
