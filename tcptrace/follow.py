@@ -16,8 +16,9 @@ Where the stream starts: offset 0 is the byte after the SYN when the SYN was cap
 acknowledgement the receiver sent before any data was captured says it had read to (data below it had been read
 before the capture began); else the lowest sequence number a captured segment carries (within 2**30 of the
 first one: a wilder number is a damaged segment, not data). Where it ends: the furthest of the last byte
-carried, the FIN, and what the receiver acknowledged (data acknowledged but never captured is a ``lost`` gap at the tail, as Wireshark's
-"[n bytes missing in capture file]"). How this differs from Wireshark's Follow TCP Stream: docs/follow.md.
+carried, the FIN, and what the receiver acknowledged (data acknowledged but never captured is a ``lost`` gap
+at the tail, as Wireshark's "[n bytes missing in capture file]"). How this differs from Wireshark's Follow TCP
+Stream: docs/follow.md.
 
 Rendering (text, hex, raw, json) is below the reassembly and reads only the facts; the CLI and the notebook API
 (:meth:`tcptrace.api.Flow.payload`, :meth:`tcptrace.api.Flow.follow`) call :func:`follow` or
