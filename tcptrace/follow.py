@@ -202,6 +202,16 @@ class FollowedStream:
     def conflicts(self) -> tuple[Conflict, ...]:
         return self.c2s.conflicts + self.s2c.conflicts
 
+    def text(self, direction: DirectionName | Literal["both"] = "both") -> str:
+        """The text view (:func:`render_text`) as one string."""
+        return "\n".join(render_text(self, direction))
+
+    def __str__(self) -> str:
+        return self.text()
+
+    def _repr_html_(self) -> str:
+        return render_html(self)
+
     @property
     def ignored(self) -> tuple[Ignored, ...]:
         return self.c2s.ignored + self.s2c.ignored
@@ -589,6 +599,27 @@ def render_hex(fs: FollowedStream, direction: DirectionName | Literal["both"] = 
             yield f"{indent}{item.offset:08X}  [{_plural(item.length)} {item.words}]"
 
 
+def render_html(fs: FollowedStream, direction: DirectionName | Literal["both"] = "both") -> str:
+    """The followed stream as an HTML fragment (for reports and notebooks): the summary, then each chunk as a
+    ``<pre>`` under its description (class ``c2s``/``s2c``, with ``data-frames``), each gap as a paragraph (class
+    ``gap``). Everything from the capture is HTML-escaped, after the same escaping as :func:`render_text`."""
+    import html
+
+    e = html.escape
+    out = ['<div class="tcptrace-follow">', "<p>" + "<br>".join(e(line.strip()) for line in summary_lines(fs)) + "</p>"]
+    for item in fs.items(direction):
+        if isinstance(item, Chunk):
+            frames = " ".join(map(str, item.frames))
+            out.append(f'<p class="chunk-head {item.direction}">{e(describe(item))}</p>')
+            out.append(
+                f'<pre class="{item.direction}" data-frames="{frames}">{e(chr(10).join(text_of(item.data)))}</pre>'
+            )
+        else:
+            out.append(f'<p class="gap {item.direction} {item.kind}">[{e(describe(item))}]</p>')
+    out.append("</div>")
+    return "\n".join(out)
+
+
 def raw_bytes(fs: FollowedStream, direction: DirectionName | Literal["both"] = "both") -> Iterator[bytes]:
     """The captured bytes exactly, gaps left out; with ``both``, the two directions interleaved."""
     for item in fs.items(direction):
@@ -648,6 +679,7 @@ __all__ = [
     "raw_bytes",
     "reassemble",
     "render_hex",
+    "render_html",
     "render_text",
     "summary_lines",
     "text_of",

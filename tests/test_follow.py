@@ -338,3 +338,14 @@ def test_a_syn_far_past_the_data_is_not_its_start(tmp_path: Path) -> None:
     """A damaged or rewritten capture: the only SYN's sequence number lies past all the data."""
     cap = write(tmp_path, [c2s(3000, b"abc"), c2s(3003, b"def"), c2s(900_000, flags=g.SYN, ack=0)])
     assert follow(cap, 0).payload("c2s") == (b"abcdef", ())
+
+
+def test_html_escapes_everything_from_the_capture(tmp_path: Path) -> None:
+    from tcptrace.follow import render_html
+
+    cap = write(tmp_path, [*handshake(), c2s(1001, b"<script>alert('x')</script>&\x1b[2J")])
+    page = render_html(follow(cap, 0))
+    assert "<script>" not in page
+    assert "\x1b" not in page
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;&amp;\\x1b[2J" in page
+    assert follow(cap, 0)._repr_html_() == page
