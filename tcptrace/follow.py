@@ -267,8 +267,9 @@ class _Half:
                 self.syns.append(nxt)
         n = seg.len
         if n > 0 and flags & RST and not self.rst_payload:
-            # RFC 9293 §3.10.7.4 / Linux tcp_reset: an RST's payload (diagnostic text) is not given to the
-            # application (Wireshark's Follow shows it; docs/follow.md)
+            # RFC 9293 §3.10.7.4 checks the RST bit before the text and stops; Linux discards the segment
+            # (tcp_validate_incoming -> tcp_reset): an RST's payload never reaches the application (Wireshark's
+            # Follow shows it; docs/follow.md)
             self.ignored.append(Ignored(self.direction, seg.frame, n, "payload of an RST is not delivered"))
             return
         if n > 0:

@@ -349,3 +349,19 @@ def test_html_escapes_everything_from_the_capture(tmp_path: Path) -> None:
     assert "\x1b" not in page
     assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;&amp;\\x1b[2J" in page
     assert follow(cap, 0)._repr_html_() == page
+
+
+def test_cli_raw_is_refused_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Raw bytes could act on a terminal (escape sequences): usage error, exit 2, nothing written."""
+    import io
+
+    from tcptrace import cli
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setattr(cli.sys, "stdout", Tty())
+    code = cli.run_cli(["follow", str(SAMPLES / "echo_ipv4.pcap"), "--format", "raw"])
+    assert code == 2
+    assert cli.sys.stdout.getvalue() == ""
