@@ -503,6 +503,7 @@ def follow_with_stats(source: str | os.PathLike[str] | BinaryIO, stream: int) ->
 # --- rendering -------------------------------------------------------------------------------------------------
 
 _ARROW = {"c2s": "client → server", "s2c": "server → client"}
+NOTES_SHOWN = 5  # differing copies and left-out payload listed in the summary; the JSON has them all
 
 
 def _frames_text(frames: tuple[int, ...]) -> str:
@@ -554,14 +555,19 @@ def summary_lines(fs: FollowedStream) -> list[str]:
         if snap:
             line += f", {_plural(snap)} not captured (snap length)"
         out.append(line)
-    for c in fs.conflicts:
+    conflicts, ignored = fs.conflicts, fs.ignored
+    for c in conflicts[:NOTES_SHOWN]:
         out.append(
             f"  note: {_ARROW[c.direction]}, offset {c.offset}: frames {c.kept_frame} and {c.other_frame} carry "
             f"different bytes ({_plural(c.length)}); the first copy (frame {c.kept_frame}) is shown, as a receiver "
             "keeps it"
         )
-    for ig in fs.ignored:
+    if len(conflicts) > NOTES_SHOWN:
+        out.append(f"  note: and {len(conflicts) - NOTES_SHOWN:,} more places where copies differ (--format json)")
+    for ig in ignored[:NOTES_SHOWN]:
         out.append(f"  note: {_ARROW[ig.direction]}, frame {ig.frame}: {_plural(ig.length)} left out: {ig.reason}")
+    if len(ignored) > NOTES_SHOWN:
+        out.append(f"  note: and {len(ignored) - NOTES_SHOWN:,} more segments' payload left out (--format json)")
     return out
 
 

@@ -365,3 +365,16 @@ def test_cli_raw_is_refused_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> No
     code = cli.run_cli(["follow", str(SAMPLES / "echo_ipv4.pcap"), "--format", "raw"])
     assert code == 2
     assert cli.sys.stdout.getvalue() == ""
+
+
+def test_summary_lists_a_few_notes_and_counts_the_rest(tmp_path: Path) -> None:
+    """Keep-alives that carry one garbage byte at snd_una - 1 (Windows sends a zero) are copies of an old byte that
+    differ from it: each is reported, but the summary does not grow a line for every one."""
+    keepalives = [c2s(1004, b"\x00", flags=g.ACK) for _ in range(8)]  # frames 6..13
+    cap = write(tmp_path, [*handshake(), c2s(1001, b"data"), s2c(5001, flags=g.ACK, ack=1005), *keepalives])
+    fs = follow(cap, 0)
+    assert fs.payload("c2s") == (b"data", ())  # the first copy of byte 3 is frame 4's "a"
+    assert [(c.offset, c.kept_frame, c.other_frame) for c in fs.conflicts] == [(3, 4, f) for f in range(6, 14)]
+    notes = [line for line in render_text(fs) if "note:" in line]
+    assert len(notes) == 6
+    assert notes[-1] == "  note: and 3 more places where copies differ (--format json)"
