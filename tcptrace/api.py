@@ -1,10 +1,11 @@
 """The notebook-friendly API: ``tcptrace.load(path)`` -> :class:`Capture` of :class:`Flow` objects.
 
 Theory of operation. :func:`load` runs the whole pipeline once and keeps, per stream, its analysed segments
-and its summary, so a notebook can ask for any stream's packets, narrative, ladder diagram or graphs without
-re-reading the file. For files too big to keep, iterate :func:`iter_packets` (streaming, constant memory) or
-use :func:`tcptrace.summarize`. Display in Jupyter goes through ``_repr_html_``/``_repr_svg_``; everything
-taken from the capture is HTML-escaped. DataFrames need the optional pandas extra (``tcptrace[notebook]``).
+and its summary, so a notebook can ask for any stream's packets, narrative, ladder diagram, graphs or followed
+byte stream (``flow.follow()``, ``flow.payload("c2s")``: tcptrace.follow) without re-reading the file. For files
+too big to keep, iterate :func:`iter_packets` (streaming, constant memory) or use :func:`tcptrace.summarize`.
+Display in Jupyter goes through ``_repr_html_``/``_repr_svg_``; everything taken from the capture is HTML-escaped.
+DataFrames need the optional pandas extra (``tcptrace[notebook]``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from .model import Segment
 from .stats import FlowSummary
 
 if TYPE_CHECKING:  # the narrator is imported when a narrative is asked for, not with the API
+    from .follow import FollowedStream, Payload
     from .narrate import FlowNarrative
 
 _VERDICT_COLOURS = {"graceful": "#e6f4ea", "reset": "#fde7e9", "refused": "#fde7e9", "open": "#fff8e1",
@@ -53,6 +55,7 @@ class Flow:
         resolve_states(packets)  # the whole stream is here: states with hindsight, as explain tells them
         self.stream = summary.flow.stream
         self._dict: dict[str, Any] | None = None
+        self._followed: FollowedStream | None = None
 
     @property
     def summary(self) -> dict[str, Any]:
@@ -78,6 +81,28 @@ class Flow:
         from .narrate import narrate_flow
 
         return narrate_flow(self._summary_obj, self.packets, lang, verbose=verbose, absolute=absolute)
+
+    def follow(self) -> FollowedStream:
+        """The byte stream each side's application read (tcptrace.follow): chunks with their frames, gaps, and
+        copies that differ.
+
+        >>> [(c.direction, c.data, c.frames) for c in load("sample_pcaps/echo_ipv4.pcap").flow(0).follow().items()]
+        [('c2s', b'AB', (6,)), ('s2c', b'AB', (8,))]
+        """
+        if self._followed is None:
+            from .follow import reassemble
+
+            self._followed = reassemble(self.packets)
+        return self._followed
+
+    def payload(self, direction: str = "c2s") -> Payload:
+        """The bytes the receiver of ``direction`` (``"c2s"`` or ``"s2c"``) read, gaps left out, and the gaps:
+        ``data, gaps = flow.payload("c2s")``.
+
+        >>> load("sample_pcaps/dialogue.pcap").flow(0).payload("c2s")
+        Payload(data=b'Alice\\nexit\\n', gaps=())
+        """
+        return self.follow().payload(direction)  # type: ignore[arg-type]
 
     def ladder(self, lang: str = "en", **kw: Any) -> Any:
         """The ladder layout (:class:`tcptrace.ladder.Ladder`); its text forms are in :mod:`tcptrace.ladder`."""
