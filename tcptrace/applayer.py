@@ -495,5 +495,39 @@ def analyse(segments: Iterable[Any], server_port: int = 0, client_port: int = 0)
     return recognise(c2s, s2c, server_port, client_port, sent=sent)
 
 
-__all__ = ["MAX_BYTES", "MAX_MESSAGES", "AppLayer", "AppMessage", "Chunk", "Payload", "analyse", "payloads",
-           "reassemble", "recognise"]  # fmt: skip
+class Collector:
+    """Each stream's payload as segments go by (capture order), kept per direction only up to twice
+    :data:`MAX_BYTES` (room for retransmitted and out-of-order copies), so a capture of big transfers costs at most
+    that per stream; :meth:`app` reassembles and recognises one stream."""
+
+    def __init__(self, limit: int = MAX_BYTES) -> None:
+        self.limit = limit
+        self._segs: dict[int, tuple[list[tuple[int, bytes, int]], list[tuple[int, bytes, int]]]] = {}
+        self._kept: dict[int, list[int]] = {}
+        self._sent: set[int] = set()
+
+    def add(self, seg: Any) -> None:
+        if not seg.len or seg.header_error:
+            return
+        n = seg.stream
+        self._sent.add(n)
+        if not seg.payload:
+            return
+        sides = self._segs.get(n)
+        if sides is None:
+            sides = self._segs[n] = ([], [])
+            self._kept[n] = [0, 0]
+        d = int(seg.direction)
+        kept = self._kept[n]
+        if kept[d] < 2 * self.limit:
+            sides[d].append((seg.seq, seg.payload, seg.frame))
+            kept[d] += len(seg.payload)
+
+    def app(self, stream: int, server_port: int = 0, client_port: int = 0) -> AppLayer:
+        sides = self._segs.pop(stream, ([], []))
+        c2s, s2c = reassemble(sides[0], self.limit), reassemble(sides[1], self.limit)
+        return recognise(c2s, s2c, server_port, client_port, sent=stream in self._sent)
+
+
+__all__ = ["MAX_BYTES", "MAX_MESSAGES", "AppLayer", "AppMessage", "Chunk", "Collector", "Payload", "analyse",
+           "payloads", "reassemble", "recognise"]  # fmt: skip
