@@ -13,8 +13,8 @@
 # optional but recommended (apt-get install -y ethtool); iptables for
 # lossy_bulk, syn_timeout, fin_lost, data_backoff and sack_dsack only (the
 # last also needs NFQUEUE, CONFIG_NETFILTER_NETLINK_QUEUE); TUN/TAP
-# (/dev/net/tun) for vlan only; tshark to check the result and write the
-# tshark/*.tsv golden files.
+# (/dev/net/tun) for vlan only; openssl for tls_hello only; tshark to check
+# the result and write the tshark/*.tsv golden files.
 #
 # Why network namespaces and not the loopback: traffic on `lo` is captured with
 # a fake Ethernet header and MTU 65536, so segments are nothing like real ones.
