@@ -489,6 +489,27 @@ def recognise(
     return AppLayer(protocol, tuple(messages[:MAX_MESSAGES]), more, gaps, capped, details)
 
 
+def may_be_http_tls_or_dns(segments: Sequence[Any], server_port: int = 0, client_port: int = 0) -> bool:
+    """A cheap look at each side's first captured payload: could :func:`recognise` find HTTP, TLS or DNS here?
+    (explain tells only those; it skips the reassembly of the rest, the bulk of most captures.)"""
+    if 53 in (server_port, client_port):
+        return True
+    seen = [False, False]
+    for s in segments:
+        d = int(s.direction)
+        if seen[d] or not s.payload or s.header_error:
+            continue
+        seen[d] = True
+        p = s.payload
+        if p.startswith((b"HTTP/", *_HTTP_METHODS)) or (len(p) >= 3 and p[0] == 22 and p[1] == 3):
+            return True
+        if d == 0 and len(p) >= 8 and (p[0] << 8 | p[1]) >= 12 and not p[4] & 0x80 and p[6:8] == b"\x00\x01":
+            return True  # a 2-byte length, then a DNS query header: QR 0, QDCOUNT 1
+        if seen[0] and seen[1]:
+            break
+    return False
+
+
 def analyse(segments: Iterable[Any], server_port: int = 0, client_port: int = 0) -> AppLayer:
     """:func:`recognise` on one stream's analysed segments (what ``explain`` and ``Flow.app()`` call)."""
     c2s, s2c, sent = payloads(segments)
@@ -530,4 +551,4 @@ class Collector:
 
 
 __all__ = ["MAX_BYTES", "MAX_MESSAGES", "AppLayer", "AppMessage", "Chunk", "Collector", "Payload", "analyse",
-           "payloads", "reassemble", "recognise"]  # fmt: skip
+           "may_be_http_tls_or_dns", "payloads", "reassemble", "recognise"]  # fmt: skip

@@ -848,12 +848,13 @@ _TLS_KIND = {
 def _with_app_steps(steps: list[Step], summary: FlowSummary, segs: list[Segment], lang: str) -> list[Step]:
     """The data phase names what the application said (HTTP, TLS, DNS): each application step goes right after
     the step that carries the message's last frame."""
-    if not any(s.len for s in segs):
-        return steps
-    from .applayer import analyse
+    from .applayer import analyse, may_be_http_tls_or_dns
 
     flow = summary.flow
-    app = analyse(segs, flow.halves[1].port, flow.halves[0].port)
+    ports = (flow.halves[1].port, flow.halves[0].port)
+    if not may_be_http_tls_or_dns(segs, *ports):
+        return steps
+    app = analyse(segs, *ports)
     if app.protocol not in APP_TOLD or not app.messages:
         return steps
     t = LANGUAGES[lang]

@@ -255,3 +255,18 @@ def test_flows_without_app_has_no_app_column_and_app_with_zeek_is_a_usage_error(
     assert " app " not in r.output.splitlines()[0]
     r = CliRunner().invoke(main, ["flows", str(SAMPLES / "http_keepalive.pcap"), "--app", "--zeek"])
     assert r.exit_code == 2
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in SAMPLES.glob("*.pcap*")))
+def test_the_pre_check_never_skips_what_explain_tells(name: str) -> None:
+    """explain parses a stream only when the first payload of a side could be HTTP, TLS or DNS: on every sample,
+    each stream recognised as one of those passes the pre-check."""
+    from tcptrace.api import load
+
+    for f in load(SAMPLES / name):
+        flow = f._summary_obj.flow
+        ports = (flow.halves[1].port, flow.halves[0].port)
+        told = f.app().protocol in ("http", "tls", "dns")
+        assert applayer.may_be_http_tls_or_dns(f.packets, *ports) or not told
+        if name in ("http_keepalive.pcap", "tls_hello.pcap", "dns_tcp.pcap"):
+            assert told
