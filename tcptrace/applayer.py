@@ -106,10 +106,39 @@ def payloads(segments: Iterable[Any], limit: int = MAX_BYTES) -> tuple[Payload, 
     whether any segment carried data (captured or not)."""
     from .follow import reassemble
 
-    segs = list(segments)
-    followed = reassemble(segs)
-    sent = any(s.len and not s.header_error for s in segs)
-    return _payload(followed.c2s, limit), _payload(followed.s2c, limit), sent
+    kept = _Kept(limit)
+    for seg in segments:
+        kept.add(seg)
+    followed = reassemble(kept.segs)
+    return _payload(followed.c2s, limit), _payload(followed.s2c, limit), kept.sent
+
+
+class _Kept:
+    """What one stream's reassembly needs, bounded: every SYN, FIN and RST (where each direction starts and
+    ends), and a direction's data segments while it has kept less than twice ``limit`` bytes of payload (room for
+    retransmitted and out-of-order copies) and until its first segment the snap length cut (the parsers stop at
+    the first gap anyway, and a capture cut on every segment would give follow a gap per segment)."""
+
+    __slots__ = ("cut", "kept", "limit", "segs", "sent")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.segs: list[Any] = []
+        self.kept = [0, 0]
+        self.cut = [False, False]
+        self.sent = False
+
+    def add(self, seg: Any) -> None:
+        if seg.len and not seg.header_error:
+            self.sent = True
+            d = int(seg.direction)
+            if self.kept[d] < 2 * self.limit and not self.cut[d]:
+                self.kept[d] += len(seg.payload)
+                self.cut[d] = len(seg.payload) < seg.len
+                self.segs.append(seg)
+                return
+        if seg.flags & _ENDS:
+            self.segs.append(seg)
 
 
 # --- messages -------------------------------------------------------------------------------------------
@@ -492,36 +521,22 @@ def analyse(segments: Iterable[Any], server_port: int = 0, client_port: int = 0)
 
 
 class Collector:
-    """Each stream's segments as they go by (capture order), for ``flows --app``: every SYN, FIN and RST (where
-    the streams start and end) and data segments while a direction has kept less than twice :data:`MAX_BYTES` of
-    payload (room for retransmitted and out-of-order copies), so a big transfer costs at most that;
-    :meth:`app` reassembles (tcptrace.follow) and recognises one stream, then lets it go."""
+    """Each stream's segments as they go by (capture order), for ``flows --app``, bounded per stream as
+    :class:`_Kept` says; :meth:`app` reassembles (tcptrace.follow) and recognises one stream, then lets it go."""
 
     def __init__(self, limit: int = MAX_BYTES) -> None:
         self.limit = limit
-        self._segs: dict[int, list[Any]] = {}
-        self._kept: dict[int, list[int]] = {}
+        self._streams: dict[int, _Kept] = {}
 
     def add(self, seg: Any) -> None:
-        n = seg.stream
-        segs = self._segs.get(n)
-        if segs is None:
-            segs = self._segs[n] = []
-            self._kept[n] = [0, 0]
-        if seg.len and not seg.header_error:
-            kept = self._kept[n]
-            d = int(seg.direction)
-            if kept[d] < 2 * self.limit:
-                kept[d] += len(seg.payload)
-                segs.append(seg)
-                return
-        if seg.flags & _ENDS:
-            segs.append(seg)
+        kept = self._streams.get(seg.stream)
+        if kept is None:
+            kept = self._streams[seg.stream] = _Kept(self.limit)
+        kept.add(seg)
 
     def app(self, stream: int, server_port: int = 0, client_port: int = 0) -> AppLayer:
-        segs = self._segs.pop(stream, [])
-        c2s, s2c, sent = payloads(segs, self.limit)
-        sent = sent or bool(self._kept.pop(stream, [0, 0]) != [0, 0])
+        kept = self._streams.pop(stream, None)
+        c2s, s2c, sent = payloads(kept.segs if kept else (), self.limit)
         return recognise(c2s, s2c, server_port, client_port, sent=sent)
 
 
