@@ -209,6 +209,7 @@ def test_explain_names_the_http_messages_in_both_languages() -> None:
     assert "The client sends an HTTP request: GET /0 (68 bytes, 1 segment)." in en
     assert "split into 3 segments of 202, 1,448 and 52 bytes" in en
     assert "3 requests and responses share this connection (HTTP keep-alive)" in en
+    assert "newline-terminated" not in en  # an HTTP message's header lines are not messages of their own
     zh = "\n".join(s.text for s in explain(SAMPLES / "http_keepalive.pcap", lang="zh")[0].steps)
     assert "客户端发送 HTTP 请求：GET /0（68 字节，1 个报文段）。" in zh  # noqa: RUF001
     assert "3 组请求和响应共用这一个连接（HTTP keep-alive）" in zh  # noqa: RUF001
