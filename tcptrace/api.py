@@ -21,6 +21,7 @@ from .model import Segment
 from .stats import FlowSummary
 
 if TYPE_CHECKING:  # the narrator is imported when a narrative is asked for, not with the API
+    from .applayer import AppLayer
     from .follow import FollowedStream, Payload
     from .narrate import FlowNarrative
 
@@ -81,6 +82,19 @@ class Flow:
         from .narrate import narrate_flow
 
         return narrate_flow(self._summary_obj, self.packets, lang, verbose=verbose, absolute=absolute)
+
+    def app(self) -> AppLayer:
+        """What the application said on this stream (tcptrace.applayer): the protocol recognised (http, tls, dns,
+        length-prefixed, lines, unknown, none) and its messages, from the first 64 KiB each way.
+
+        >>> app = load("sample_pcaps/http_keepalive.pcap").flow(0).app()
+        >>> app.protocol, [(m.kind, m.fields.get("path")) for m in app.messages][:2]
+        ('http', [('request', '/0'), ('response', None)])
+        """
+        from .applayer import analyse
+
+        flow = self._summary_obj.flow
+        return analyse(self.packets, flow.halves[1].port, flow.halves[0].port)
 
     def follow(self) -> FollowedStream:
         """The byte stream each side's application read (tcptrace.follow): chunks with their frames, gaps, and

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import base64
 import bisect
+import itertools
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -381,11 +382,15 @@ class _Half:
         latest = 0
         prev_frame: int | None = None
 
+        ends = [e for _, e, _ in merged]  # increasing: the merged ranges are sorted and apart
+
         def gap(lo: int, hi: int, next_frame: int | None) -> None:
             pos = lo
-            for s, e, frames in merged:
-                if e <= pos or s >= hi:
-                    continue
+            # from the first cut range that ends past lo (a bisection: a capture whose every segment the snap length
+            # cut has as many ranges as segments, and a gap before each)
+            for s, e, frames in itertools.islice(merged, bisect.bisect_right(ends, pos), None):
+                if s >= hi:
+                    break
                 if s > pos:
                     lost(pos, s, next_frame)
                 s, e = max(s, pos), min(e, hi)
