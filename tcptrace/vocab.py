@@ -145,6 +145,10 @@ MAX_RESETS = 10  # RSTs listed with frame, state and cause; resets_total counts 
 MAX_ANOMALIES = 100  # state-machine anomalies kept (the flow document shows the first 20)
 MAX_STATE_CHANGES = 64  # an endpoint's state changes listed (state.EndpointMachine.history); all are counted
 
+# How long after a stream's end (reset, or both FINs acknowledged) nothing but a late copy is expected: then
+# engine.FlowStream hands the stream out, and the C engine packs its state (a late packet unpacks it again).
+FINISHED_HORIZON_NS = 2_000_000_000
+
 # TCP headers Wireshark dissects only in part (packet-tcp.c dissect_tcp), as Segment.header_error: the
 # segment keeps its tcp.stream and counts as a packet of its stream, but nothing in it is trusted further.
 HDR_BOGUS_LENGTH = 1  # data offset below 5 words ("Bogus TCP header length"): analysed, flags not shown
@@ -202,11 +206,21 @@ ENGINE_LIFECYCLE_RECORD: tuple[str, ...] = (
     "data_after_fin",
     *("anomalies", "client_state", "server_state", "options", "history", "orig_dir", "sent"),
 )
+# Engine.row(i): what the flows table and CSV show of a stream, and nothing more (RowRecord; stats.RowFacts is
+# the same record built from a FlowSummary, and stats.flow_row turns either into a stats.FlowRow). Pairs are
+# (client, server); app_bytes is DirStats.app_bytes; fin_frames are (direction, frame); first_reset is
+# (direction, RST_CAUSES index) or None; flag_counts are both directions' analysis-flag counts in FLAGS order.
+ENGINE_ROW_RECORD: tuple[str, ...] = (
+    *("stream", "client_addr", "client_port", "server_addr", "server_port", "roles_guessed", "first_ts", "last_ts"),
+    *("packets", "dir_packets", "data_bytes", "app_bytes", "completeness", "history", "syn_frame", "synack_frame"),
+    *("handshake_ack_frame", "fin_frames", "fin_acked", "first_reset", "resets_total", "flag_counts"),
+)
 # (C type name, enum prefix, fields) of each record the engine hands Python: scripts/gen_vocab_h.py writes them.
 ENGINE_RECORDS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("DirRecord", "DIR", ENGINE_DIR_RECORD),
     ("FlowRecord", "FLOW", ENGINE_FLOW_RECORD),
     ("LifecycleRecord", "LIFE", ENGINE_LIFECYCLE_RECORD),
+    ("RowRecord", "ROW", ENGINE_ROW_RECORD),
 )
 
 __all__ = [
@@ -216,6 +230,8 @@ __all__ = [
     "ENGINE_FLOW_RECORD",
     "ENGINE_LIFECYCLE_RECORD",
     "ENGINE_RECORDS",
+    "ENGINE_ROW_RECORD",
+    "FINISHED_HORIZON_NS",
     "FLAGS",
     "FLAG_BY_CONST",
     "FLAG_BY_NAME",

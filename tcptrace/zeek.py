@@ -4,6 +4,7 @@ tcptrace tracks per stream (tcptrace.stats.FlowSummary feeds :class:`ZeekHistory
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import TYPE_CHECKING
 
@@ -141,4 +142,14 @@ def conn_state(orig: str, resp: str, hist: ZeekHistory) -> str:
     return "OTH"
 
 
-__all__ = ["ZeekHistory", "conn_state"]
+@functools.lru_cache(maxsize=4096)
+def conn_state_of(history: str) -> str:
+    """:func:`conn_state` of a stream whose history string is ``history``: each side's letters are in it (upper
+    case the originator's), so the history alone decides; cached (a scan has a handful of distinct histories)."""
+    hist = ZeekHistory()
+    hist.history = history
+    hist.sent = [{ch.lower() for ch in history if ch.isupper()}, {ch for ch in history if ch.islower()}]
+    return conn_state(*hist.endpoint_states(), hist)
+
+
+__all__ = ["ZeekHistory", "conn_state", "conn_state_of"]
