@@ -128,7 +128,8 @@ typedef struct {
     uint32_t nbytes; /* of data[] */
     uint16_t port[2];
     uint8_t alen;
-    uint8_t data[]; /* client address, server address (alen bytes each), then the packed FlowC */
+    uint8_t data[] __attribute__((aligned(8))); /* client address, server address (alen bytes each), the packed
+                                                   FlowC, zeros up to a multiple of 8, then its arrays */
 } Packed;
 
 #define IS_PACKED(ptr) (((uintptr_t)(ptr)) & 1u)
@@ -521,6 +522,9 @@ static int64_t new_flow(Engine *e, const Pkt *p, int *dir_out) {
  * flow at once, pack_after_ns=0, and compares). */
 
 #define FLOW_WORDS (sizeof(FlowC) / 8)
+_Static_assert(sizeof(FlowC) % 8 == 0, "a FlowC is packed as 64-bit words");
+_Static_assert(sizeof(Unacked) % 8 == 0 && sizeof(Rst) % 8 == 0 && sizeof(Anomaly) % 8 == 0,
+               "packed arrays stay aligned one after the other");
 #define PRESENCE_BYTES ((FLOW_WORDS + 7) / 8)
 #define FIRST_TS_WORD (offsetof(FlowC, first_ts) / 8)
 static FlowC FLOW_TEMPLATE;
@@ -611,7 +615,10 @@ static int pack_flow(Engine *e, int64_t i) {
     n += (npresent + 7) / 8;
     memcpy(words + n, ints, (size_t)nints);
     n += nints;
-    size_t total = 2 * (size_t)f->alen + (size_t)n + arrays;
+    size_t head = 2 * (size_t)f->alen + (size_t)n, pad = (8 - head % 8) % 8; /* the arrays start aligned */
+    size_t total = head + pad + arrays;
+    if (total > UINT32_MAX)
+        return 0; /* (a history of billions of letters) stays live */
     Packed *pk = PyMem_Malloc(sizeof(Packed) + total);
     if (!pk) {
         PyErr_NoMemory();
@@ -627,6 +634,8 @@ static int pack_flow(Engine *e, int64_t i) {
     out += 2 * f->alen;
     memcpy(out, words, (size_t)n);
     out += n;
+    memset(out, 0, pad);
+    out += pad;
     for (int d = 0; d < 2; d++)
         out = put_bytes(out, f->ad[d].segs + f->ad[d].head, (size_t)c.ad[d].n * sizeof(Unacked));
     out = put_bytes(out, f->rst, (size_t)f->nrst * sizeof(Rst));
@@ -644,9 +653,8 @@ static int pack_flow(Engine *e, int64_t i) {
     return 0;
 }
 
-/* The FlowC of a packed blob into *c; its array pointers point into the blob (read only); returns the end of
- * the varints (where the arrays begin) */
-static const uint8_t *unpack_into(const Packed *pk, FlowC *c) {
+/* The FlowC of a packed blob into *c; its array pointers point into the blob (read only) */
+static void unpack_into(const Packed *pk, FlowC *c) {
     memcpy(c, &FLOW_TEMPLATE, sizeof *c);
     const uint8_t *bits = pk->data + 2 * pk->alen, *modes = bits + PRESENCE_BYTES;
     Py_ssize_t npresent = 0;
@@ -678,7 +686,7 @@ static const uint8_t *unpack_into(const Packed *pk, FlowC *c) {
     memcpy(c->addr[1], pk->data + pk->alen, pk->alen);
     c->port[0] = pk->port[0];
     c->port[1] = pk->port[1];
-    const uint8_t *arr = in;
+    const uint8_t *arr = in + (8 - (size_t)(in - pk->data) % 8) % 8; /* the arrays start aligned (pack_flow) */
     for (int d = 0; d < 2; d++) {
         c->ad[d].segs = (Unacked *)arr;
         arr += (size_t)c->ad[d].n * sizeof(Unacked);
@@ -688,7 +696,6 @@ static const uint8_t *unpack_into(const Packed *pk, FlowC *c) {
     c->anomalies = (Anomaly *)arr;
     arr += (size_t)c->nanomalies * sizeof(Anomaly);
     c->history = (char *)arr;
-    return in;
 }
 
 /* Flow i as it is now, for reading: the live FlowC, or a packed one unpacked into *tmp (valid while the flow
