@@ -5,17 +5,18 @@
  * + IPv4 + TCP decode of capture.py, the FlowTracker of flow.py, the Analyzer of analysis.py (Wireshark 4.0's
  * tcp_analyze_sequence_number, without the evidence texts and bytes in flight, which the flow summary does not
  * use) and stats.FlowSummary: the per-direction counters (classic tcptrace -l), completeness, and for every
- * packet that is not "steady" the lifecycle (handshake, FINs, RSTs and their causes), the RFC 9293 endpoint
- * machine and Zeek's history. The machine is not copied: state.py's table arrives as byte arrays when the
- * Engine is made (engine._engine_tables), so the table stays data in one place.
+ * packet that is not "steady" the lifecycle (handshake, FINs, RSTs and their causes) and the RFC 9293 endpoint
+ * machine; for every segment Zeek's view of the stream (zeek.py ZeekConnection: zeek_packet). The machine is not
+ * copied: state.py's table arrives as byte arrays when the Engine is made (engine._engine_tables), so the table
+ * stays data in one place.
  *
  * A frame the fused decode does not take (IPv6, IPv4 options, tunnels, VLANs, other link types, anything odd)
  * goes to capture.py's layered decoder, which returns a Segment (fed back through Engine.add) or counts a skip
  * reason. In pcapng files the engine walks the enhanced packet blocks of the interfaces Python described to it;
  * every other block (section headers, interface descriptions, simple packet blocks, damage) goes back to
- * capture.py's block walk. Memory is per flow: the table entry, the counters, Wireshark's unacked-segment list
- * and the history string; nothing per packet. A flow that has ended is packed a while later (a few hundred
- * bytes instead of ~1.7 KB) and unpacked if a late packet comes (see "packing finished flows").
+ * capture.py's block walk. Memory is per flow: the table entry, the counters, Wireshark's unacked-segment list,
+ * Zeek's history string and its blocks above holes; nothing per packet. A flow that has ended is packed a while
+ * later (a few hundred bytes instead of ~2 KB) and unpacked if a late packet comes (see "packing finished flows").
  *
  * The equivalence of the two paths is a test (tests/test_engine.py): `flows --format json` is byte-identical
  * with and without this module on every sample and corpus capture. Sequence numbers are uint32_t and all
@@ -86,6 +87,31 @@ typedef struct { /* stats.DirStats counters */
     int64_t flags[N_FLAGS];
 } SDir;
 
+/* Zeek's view of a stream (tcptrace/zeek.py ZeekConnection; zeek_packet below) */
+typedef struct {
+    int64_t lo, hi; /* relative sequence numbers [lo, hi) received above a hole */
+} ZBlock;
+
+typedef struct { /* TCP_Endpoint with its reassembler's gap bookkeeping */
+    uint32_t start, last, ack;
+    int64_t seq_wraps, ack_wraps;
+    int state, prev_state, fin_cnt, did_close;
+    int64_t pkts, fin_seq, hist_last_syn, hist_last_fin, hist_last_rst;
+    int64_t cnt[3], thresh[3]; /* logarithmic letters: [0] T, [1] W, [2] G */
+    int64_t last_reassem, trim;
+    ZBlock *blocks;
+    Py_ssize_t nblocks, capblocks;
+} ZEnd;
+
+typedef struct {
+    ZEnd ep[2]; /* by stream direction: [0] the client's side */
+    int started, orig_dir, is_partial, first_packet_seen;
+    uint32_t hist_seen;
+    char *hist;
+    Py_ssize_t hlen, hcap;
+    int64_t start_ns, last_ns, missed;
+} ZeekC;
+
 typedef struct {
     int64_t stream;
     uint8_t addr[2][16]; /* [0] client, [1] server */
@@ -112,11 +138,7 @@ typedef struct {
     Py_ssize_t nanomalies, capanomalies;
     /* SYN options per direction (mss -1 = none) */
     int mss[2], wscale_opt[2], sack_permitted[2], timestamps[2];
-    /* Zeek history (stats._ZeekHistory) */
-    char *history;
-    Py_ssize_t hlen, hcap;
-    int orig_dir, once, sent[2], last_has[8], counts[6];
-    uint32_t last_seq[8];
+    ZeekC zk; /* Zeek's view of the stream (zeek_packet) */
     int keep; /* Engine.keep's predicate said yes: this stream's Segments go to Engine.take_kept() */
     int queued; /* ended (reset, or both FINs acknowledged) and in the engine's queue of flows to pack */
 } FlowC;
@@ -514,7 +536,8 @@ static int64_t new_flow(Engine *e, const Pkt *p, int *dir_out) {
  * of its four-tuple comes. Once the capture is pack_after_ns (vocab.FINISHED_HORIZON_NS) past its last packet,
  * its FlowC (~1.7 KB, mostly the counters and analysis state of two directions) is packed into a Packed blob of
  * typically 100-200 bytes: a bitmap of the 64-bit words that differ from a new flow's (FLOW_TEMPLATE), each such
- * word XOR the template's as a LEB128 varint, then its live unacked segments, RSTs, anomalies and history.
+ * word XOR the template's as a LEB128 varint, then its live unacked segments, RSTs, anomalies, Zeek's blocks
+ * above holes and Zeek's history.
  * Nothing is lost: a packed flow is unpacked, byte for byte, when a packet of its four-tuple comes (Wireshark
  * attaches packets to a conversation however late they come, and a SYN on its ports is judged against its base,
  * packet-tcp.c), and read through a temporary copy when Python asks for its records. So stream numbers, port
@@ -523,7 +546,7 @@ static int64_t new_flow(Engine *e, const Pkt *p, int *dir_out) {
 
 #define FLOW_WORDS (sizeof(FlowC) / 8)
 _Static_assert(sizeof(FlowC) % 8 == 0, "a FlowC is packed as 64-bit words");
-_Static_assert(sizeof(Unacked) % 8 == 0 && sizeof(Rst) % 8 == 0 && sizeof(Anomaly) % 8 == 0,
+_Static_assert(sizeof(Unacked) % 8 == 0 && sizeof(Rst) % 8 == 0 && sizeof(Anomaly) % 8 == 0 && sizeof(ZBlock) % 8 == 0,
                "packed arrays stay aligned one after the other");
 #define PRESENCE_BYTES ((FLOW_WORDS + 7) / 8)
 #define FIRST_TS_WORD (offsetof(FlowC, first_ts) / 8)
@@ -581,11 +604,16 @@ static int pack_flow(Engine *e, int64_t i) {
     }
     c.rst = NULL;
     c.anomalies = NULL;
-    c.history = NULL;
-    c.caprst = c.capanomalies = c.hcap = 0;
+    c.zk.hist = NULL;
+    c.caprst = c.capanomalies = c.zk.hcap = 0;
+    for (int d = 0; d < 2; d++) {
+        c.zk.ep[d].blocks = NULL;
+        c.zk.ep[d].capblocks = 0;
+    }
     c.queued = 0;
     size_t arrays = (size_t)(c.ad[0].n + c.ad[1].n) * sizeof(Unacked) + (size_t)f->nrst * sizeof(Rst) +
-                    (size_t)f->nanomalies * sizeof(Anomaly) + (size_t)f->hlen;
+                    (size_t)f->nanomalies * sizeof(Anomaly) +
+                    (size_t)(f->zk.ep[0].nblocks + f->zk.ep[1].nblocks) * sizeof(ZBlock) + (size_t)f->zk.hlen;
     /* presence bitmap (a bit per word that differs from the template), then a mode bit per present word (0: the
      * varint is the word XOR the template's; 1: its zigzag difference from first_ts, for the timestamps), then
      * the varints */
@@ -640,12 +668,16 @@ static int pack_flow(Engine *e, int64_t i) {
         out = put_bytes(out, f->ad[d].segs + f->ad[d].head, (size_t)c.ad[d].n * sizeof(Unacked));
     out = put_bytes(out, f->rst, (size_t)f->nrst * sizeof(Rst));
     out = put_bytes(out, f->anomalies, (size_t)f->nanomalies * sizeof(Anomaly));
-    put_bytes(out, f->history, (size_t)f->hlen);
+    for (int d = 0; d < 2; d++)
+        out = put_bytes(out, f->zk.ep[d].blocks, (size_t)f->zk.ep[d].nblocks * sizeof(ZBlock));
+    put_bytes(out, f->zk.hist, (size_t)f->zk.hlen);
     PyMem_Free(f->ad[0].segs);
     PyMem_Free(f->ad[1].segs);
     PyMem_Free(f->rst);
     PyMem_Free(f->anomalies);
-    PyMem_Free(f->history);
+    PyMem_Free(f->zk.ep[0].blocks);
+    PyMem_Free(f->zk.ep[1].blocks);
+    PyMem_Free(f->zk.hist);
     PyMem_Free(f);
     e->flows[i] = (FlowC *)((uintptr_t)pk | 1u);
     e->npacked++;
@@ -695,7 +727,11 @@ static void unpack_into(const Packed *pk, FlowC *c) {
     arr += (size_t)c->nrst * sizeof(Rst);
     c->anomalies = (Anomaly *)arr;
     arr += (size_t)c->nanomalies * sizeof(Anomaly);
-    c->history = (char *)arr;
+    for (int d = 0; d < 2; d++) {
+        c->zk.ep[d].blocks = (ZBlock *)arr;
+        arr += (size_t)c->zk.ep[d].nblocks * sizeof(ZBlock);
+    }
+    c->zk.hist = (char *)arr;
 }
 
 /* Flow i as it is now, for reading: the live FlowC, or a packed one unpacked into *tmp (valid while the flow
@@ -740,14 +776,20 @@ static FlowC *flow_live(Engine *e, int64_t i) {
     c->caprst = c->nrst;
     c->anomalies = copy_out(c->anomalies, (size_t)c->nanomalies * sizeof(Anomaly), &failed);
     c->capanomalies = c->nanomalies;
-    c->history = copy_out(c->history, (size_t)c->hlen, &failed);
-    c->hcap = c->hlen;
+    for (int d = 0; d < 2; d++) {
+        c->zk.ep[d].blocks = copy_out(c->zk.ep[d].blocks, (size_t)c->zk.ep[d].nblocks * sizeof(ZBlock), &failed);
+        c->zk.ep[d].capblocks = c->zk.ep[d].nblocks;
+    }
+    c->zk.hist = copy_out(c->zk.hist, (size_t)c->zk.hlen, &failed);
+    c->zk.hcap = c->zk.hlen;
     if (failed) {
         PyMem_Free(c->ad[0].segs);
         PyMem_Free(c->ad[1].segs);
         PyMem_Free(c->rst);
         PyMem_Free(c->anomalies);
-        PyMem_Free(c->history);
+        PyMem_Free(c->zk.ep[0].blocks);
+        PyMem_Free(c->zk.ep[1].blocks);
+        PyMem_Free(c->zk.hist);
         PyMem_Free(c);
         PyErr_NoMemory();
         return NULL;
@@ -1264,86 +1306,482 @@ static void count(FlowC *f, int dir, const Pkt *p, int ta, int64_t win, int64_t 
 /* ------------------------------------------------------------------------------------------------ */
 /* lifecycle (stats.FlowSummary.on_event: _lifecycle, state.ConnectionMachine, _ZeekHistory)         */
 
-/* Zeek's letters, as bits of the per-side "sent" masks */
-static const char LETTERS[] = ZEEK_SENT_LETTERS;
-static int letter_bit(char ch) { return 1 << (int)(strchr(LETTERS, ch) - LETTERS); }
+/* ------------------------------------------------------------------------------------------------ */
+/* Zeek's view of the stream (tcptrace/zeek.py ZeekConnection, transcribed; that file cites Zeek's source for each
+ * rule): endpoint states, history, sizes, content gaps. Fed every segment Zeek would analyse, in process(),
+ * before the steady shortcut. Endpoints are indexed by stream direction (ep[0]: the client's side) and never
+ * move; a flip changes orig_dir. */
 
-static int history_append(FlowC *f, char ch) {
-    if (grow((void **)&f->history, &f->hcap, f->hlen + 1, 1, 16) < 0)
+static int zk_likely_server_port(int port) {
+    int lo = 0, hi = N_ZEEK_SERVER_PORTS - 1;
+    while (lo <= hi) {
+        int mid = (lo + hi) / 2;
+        if (ZEEK_SERVER_PORTS[mid] == port)
+            return 1;
+        if (ZEEK_SERVER_PORTS[mid] < port)
+            lo = mid + 1;
+        else
+            hi = mid - 1;
+    }
+    return 0;
+}
+
+/* zeek.wants_flip: TCPAnalyzer::WantConnection */
+static int zk_wants_flip(int flags, int sport, int dport) {
+    if ((flags & F_SYN) && !(flags & F_ACK))
+        return 0;
+    if (!zk_likely_server_port(sport))
+        return 0;
+    if (zk_likely_server_port(dport))
+        return !(flags & F_SYN) && sport < dport;
+    return 1;
+}
+
+static inline int32_t zk_sd(uint32_t a, uint32_t b) { return (int32_t)(a - b); }
+
+static int zk_add(ZeekC *z, int is_orig, char code) {
+    if (grow((void **)&z->hist, &z->hcap, z->hlen + 1, 1, 16) < 0)
         return -1;
-    f->history[f->hlen++] = ch;
+    z->hist[z->hlen++] = is_orig ? code : (char)(code - 'A' + 'a');
     return 0;
 }
 
-static int zeek_letter(FlowC *f, char ch, int dir) {
-    int orig = dir == f->orig_dir;
-    f->sent[orig ? 0 : 1] |= letter_bit(ch);
-    return history_append(f, orig ? (char)(ch - 'a' + 'A') : ch);
+static int zk_flip(ZeekC *z) {
+    z->orig_dir ^= 1;
+    int fps = z->first_packet_seen;
+    z->first_packet_seen = ((fps & 1) ? 2 : 0) | ((fps & 2) ? 1 : 0);
+    z->is_partial = 0;
+    return zk_add(z, 1, '^');
 }
 
-/* once-per-side letters a, d, i, q: bit (letter index * 2 + side) */
-static int zeek_once(FlowC *f, int which, char ch, int dir) {
-    int bit = 1 << (which * 2 + (dir == f->orig_dir ? 0 : 1));
-    if (f->once & bit)
-        return 0;
-    f->once |= bit;
-    return zeek_letter(f, ch, dir);
+/* TCP_Endpoint::CheckHistory: 1 when seen before from this side, else writes it (0); -1 on error */
+static int zk_check(ZeekC *z, int d, uint32_t mask, char code) {
+    if ((code == 'A' || code == 'D') && z->hlen == 1 && z->hist[0] == 'H') {
+        if (zk_flip(z) < 0)
+            return -1;
+        z->hist[0] = '^';
+        z->hist[1] = 'h';
+        z->hlen = 2;
+        z->first_packet_seen |= 1;
+    }
+    int is_orig = d == z->orig_dir;
+    if (!is_orig)
+        mask <<= 16;
+    if (!(z->hist_seen & mask)) {
+        z->hist_seen |= mask;
+        return zk_add(z, is_orig, code) < 0 ? -1 : 0;
+    }
+    return 1;
 }
 
-/* f, h, r, s again only when the sequence number changes: slot (letter index * 2 + side) */
-static int zeek_repeatable(FlowC *f, int which, char ch, int dir, uint32_t seq) {
-    int k = which * 2 + (dir == f->orig_dir ? 0 : 1);
-    if (f->last_has[k] && f->last_seq[k] == seq)
-        return 0;
-    f->last_has[k] = 1;
-    f->last_seq[k] = seq;
-    return zeek_letter(f, ch, dir);
-}
-
-/* t, w, g logarithmically: the 1st, 10th, 100th ... (math.log10(n).is_integer(), as in Python) */
-static int zeek_scaled(FlowC *f, int which, char ch, int dir) {
-    int k = which * 2 + (dir == f->orig_dir ? 0 : 1);
-    int n = ++f->counts[k];
-    if (n == 1 || (n >= 10 && floor(log10((double)n)) == log10((double)n)))
-        return zeek_letter(f, ch, dir);
+/* ScaledHistoryEntry (which: 0 rxmt 'T', 1 win0 'W', 2 gap 'G') */
+static int zk_scaled(ZeekC *z, int d, int which, char code) {
+    ZEnd *ep = &z->ep[d];
+    int64_t cnt = ep->cnt[which] + 1;
+    int64_t thresh = ep->thresh[which];
+    if (cnt == thresh) {
+        if (zk_add(z, d == z->orig_dir, code) < 0)
+            return -1;
+        int64_t nw = thresh * 10;
+        if (nw <= thresh || nw > 0xFFFFFFFFLL)
+            cnt = 0;
+        else
+            ep->thresh[which] = nw;
+    }
+    ep->cnt[which] = cnt;
     return 0;
 }
 
-static int zeek_add(FlowC *f, const Pkt *p, int dir, int ta, int first) {
-    int flags = p->flags;
-    if (first) {
-        f->orig_dir = dir;
-        if ((flags & (F_SYN | F_ACK)) == (F_SYN | F_ACK)) {
-            f->orig_dir = 1 - dir; /* Zeek flips the originator when the first packet is a SYN/ACK */
-            if (history_append(f, '^') < 0)
-                return -1;
+static void zk_init_seqs(ZEnd *ep, uint32_t start, uint32_t last) {
+    ep->start = start;
+    ep->ack = start;
+    ep->last = last;
+}
+
+static void zk_set_state(ZEnd *ep, int st) {
+    if (st != ep->state) {
+        ep->prev_state = ep->state;
+        ep->state = st;
+    }
+}
+
+/* get_relative_seq */
+static int64_t zk_relative(uint32_t cur, uint32_t last, int64_t wraps, uint32_t start, int *underflow) {
+    int32_t delta = zk_sd(cur, last);
+    if (delta < 0) {
+        if (wraps && cur > last)
+            wraps--;
+    } else if (delta > 0 && cur < last) {
+        wraps++;
+    }
+    if (wraps == 0) {
+        int32_t dd = zk_sd(cur, start);
+        *underflow = dd < 0;
+        return dd;
+    }
+    *underflow = 0;
+    return (wraps << 32) + (int64_t)cur - (int64_t)start;
+}
+
+static int64_t zk_size(const ZEnd *ep, const ZEnd *peer) {
+    int64_t ack64 = (ep->ack_wraps << 32) + ep->ack;
+    if (ep->prev_state == ZK_SYN_SENT && ep->state == ZK_RESET && peer->state == ZK_INACTIVE &&
+        !(ack64 == ep->start || ack64 == (int64_t)ep->start + 1))
+        return 0;
+    int64_t last64 = (ep->seq_wraps << 32) + ep->last;
+    int64_t size = (last64 > ack64 ? last64 : ack64) - ep->start;
+    if (size != 0)
+        size--;
+    if (ep->fin_cnt > 0 && size != 0)
+        size--;
+    return size < 0 ? 0 : size;
+}
+
+static int zk_clean(const ZEnd *ep) {
+    return ep->state == ZK_ESTABLISHED || (ep->state == ZK_CLOSED && ep->prev_state == ZK_ESTABLISHED);
+}
+
+static int zk_gap(ZeekC *z, int d, int64_t len) {
+    if (zk_clean(&z->ep[d]) && zk_clean(&z->ep[1 - d])) {
+        if (zk_scaled(z, d, 2, 'G') < 0)
+            return -1;
+        z->missed += len;
+    }
+    return 0;
+}
+
+/* TCP_Reassembler::DataSent + Reassembler::NewBlock/BlockInserted: blocks above last_reassem, sorted, disjoint */
+static int zk_data_sent(ZEnd *ep, int64_t seq, int64_t len) {
+    int64_t ack = (ep->ack_wraps << 32) + ep->ack - ep->start;
+    int64_t upper = seq + len;
+    if (seq < ack) {
+        if (upper <= ack)
+            return 0;
+        seq = ack;
+    }
+    int64_t lo = seq;
+    if (ep->trim > lo)
+        lo = ep->trim;
+    if (ep->last_reassem > lo)
+        lo = ep->last_reassem;
+    if (upper <= lo)
+        return 0;
+    if (ep->nblocks == 0 && lo == ep->last_reassem) { /* in order: delivered at once */
+        ep->last_reassem = upper;
+        return 0;
+    }
+    /* merge [lo, upper) with the blocks it touches (b.hi >= lo and b.lo <= upper), keep the rest in order */
+    int64_t mlo = lo, mhi = upper;
+    Py_ssize_t w = 0, at = -1;
+    for (Py_ssize_t i = 0; i < ep->nblocks; i++) {
+        int64_t blo = ep->blocks[i].lo, bhi = ep->blocks[i].hi;
+        if (bhi < mlo || blo > mhi) {
+            if (blo > mhi && at < 0)
+                at = w;
+            ep->blocks[w++] = ep->blocks[i];
+        } else {
+            if (blo < mlo)
+                mlo = blo;
+            if (bhi > mhi)
+                mhi = bhi;
         }
     }
-    int syn = flags & F_SYN, fin = flags & F_FIN, rst = flags & F_RST, r = 0;
-    if (syn && (fin || rst))
-        r = zeek_once(f, 3, 'q', dir);
-    else if (fin && rst)
-        r = zeek_once(f, 2, 'i', dir);
-    else if (syn)
-        r = (flags & F_ACK) ? zeek_repeatable(f, 1, 'h', dir, p->seq) : zeek_repeatable(f, 3, 's', dir, p->seq);
-    else if (fin)
-        r = zeek_repeatable(f, 0, 'f', dir, p->seq + (uint32_t)p->len);
-    else if (rst)
-        r = zeek_repeatable(f, 2, 'r', dir, p->seq);
-    else if (p->len)
-        r = zeek_once(f, 1, 'd', dir);
-    else if (flags & F_ACK)
-        r = zeek_once(f, 0, 'a', dir);
-    if (r < 0)
+    if (at < 0)
+        at = w;
+    if (grow((void **)&ep->blocks, &ep->capblocks, w + 1, sizeof(ZBlock), 4) < 0)
         return -1;
-    if ((ta & A_RETRANS_FAMILY) && p->len && zeek_scaled(f, 0, 't', dir) < 0)
-        return -1;
-    if ((ta & A_ZERO_WINDOW) && zeek_scaled(f, 1, 'w', dir) < 0)
-        return -1;
-    if ((ta & A_LOST_PACKET) && zeek_scaled(f, 2, 'g', dir) < 0)
-        return -1;
+    memmove(&ep->blocks[at + 1], &ep->blocks[at], (size_t)(w - at) * sizeof(ZBlock));
+    ep->blocks[at].lo = mlo;
+    ep->blocks[at].hi = mhi;
+    ep->nblocks = w + 1;
+    /* deliver what is now contiguous with last_reassem */
+    Py_ssize_t k = 0;
+    while (k < ep->nblocks && ep->blocks[k].lo <= ep->last_reassem) {
+        if (ep->blocks[k].hi > ep->last_reassem)
+            ep->last_reassem = ep->blocks[k].hi;
+        k++;
+    }
+    if (k) {
+        memmove(ep->blocks, ep->blocks + k, (size_t)(ep->nblocks - k) * sizeof(ZBlock));
+        ep->nblocks -= k;
+    }
     return 0;
 }
+
+/* TCP_Reassembler::AckReceived -> DataBlockList::Trim -> Undelivered -> Gap */
+static int zk_ack_received(ZeekC *z, int d, int64_t seq) {
+    ZEnd *ep = &z->ep[d];
+    if (ep->fin_cnt > 0 && seq >= ep->fin_seq)
+        seq = ep->fin_seq - 1;
+    if (seq <= ep->trim)
+        return 0;
+    if (seq > ep->last_reassem && !(seq <= 2 && z->is_partial)) {
+        Py_ssize_t k = 0;
+        while (k < ep->nblocks && ep->blocks[k].lo < seq) {
+            if (ep->blocks[k].lo > ep->last_reassem && zk_gap(z, d, ep->blocks[k].lo - ep->last_reassem) < 0)
+                return -1;
+            if (ep->blocks[k].hi > ep->last_reassem)
+                ep->last_reassem = ep->blocks[k].hi;
+            k++;
+        }
+        if (k) {
+            memmove(ep->blocks, ep->blocks + k, (size_t)(ep->nblocks - k) * sizeof(ZBlock));
+            ep->nblocks -= k;
+        }
+        if (seq > ep->last_reassem) {
+            if (zk_gap(z, d, seq - ep->last_reassem) < 0)
+                return -1;
+            ep->last_reassem = seq;
+        }
+    }
+    Py_ssize_t w = 0;
+    for (Py_ssize_t i = 0; i < ep->nblocks; i++)
+        if (ep->blocks[i].hi > seq)
+            ep->blocks[w++] = ep->blocks[i];
+    ep->nblocks = w;
+    ep->trim = seq;
+    return 0;
+}
+
+static int zk_update_history(ZeekC *z, int d, int flags, int64_t rel_seq, int64_t len) {
+    ZEnd *ep = &z->ep[d];
+    int syn = flags & F_SYN, fin = flags & F_FIN, rst = flags & F_RST;
+    int bits = (syn ? 1 : 0) + (fin ? 1 : 0) + (rst ? 1 : 0), r;
+    if (bits > 1)
+        return (fin && rst) ? (zk_check(z, d, ZK_HIST_FIN_RST, 'I') < 0 ? -1 : 0)
+                            : (zk_check(z, d, ZK_HIST_MULTI, 'Q') < 0 ? -1 : 0);
+    if (bits == 1) {
+        if (syn) {
+            char code = (flags & F_ACK) ? 'H' : 'S';
+            if ((r = zk_check(z, d, ZK_HIST_SYN, code)) < 0)
+                return -1;
+            if (r && rel_seq != ep->hist_last_syn && zk_add(z, d == z->orig_dir, code) < 0)
+                return -1;
+            ep->hist_last_syn = rel_seq;
+        }
+        if (fin) {
+            if ((r = zk_check(z, d, ZK_HIST_FIN, 'F')) < 0)
+                return -1;
+            if (r && rel_seq + len != ep->hist_last_fin && zk_add(z, d == z->orig_dir, 'F') < 0)
+                return -1;
+            ep->hist_last_fin = rel_seq + len;
+        }
+        if (rst) {
+            if ((r = zk_check(z, d, ZK_HIST_RST, 'R')) < 0)
+                return -1;
+            if (r && rel_seq != ep->hist_last_rst && zk_add(z, d == z->orig_dir, 'R') < 0)
+                return -1;
+            ep->hist_last_rst = rel_seq;
+        }
+        return 0;
+    }
+    if (len)
+        return zk_check(z, d, ZK_HIST_DATA, 'D') < 0 ? -1 : 0;
+    if (flags & F_ACK)
+        return zk_check(z, d, ZK_HIST_ACK, 'A') < 0 ? -1 : 0;
+    return 0;
+}
+
+/* update_last_seq; *delta gets delta_last */
+static int zk_update_last_seq(ZeekC *z, int d, uint32_t last, int flags, int64_t len) {
+    ZEnd *ep = &z->ep[d];
+    int32_t delta_last = zk_sd(last, ep->last);
+    if ((flags & (F_SYN | F_RST)) && (delta_last > ZK_TOO_LARGE_SEQ_DELTA || delta_last < -ZK_TOO_LARGE_SEQ_DELTA)) {
+        /* not trusted */
+    } else if ((flags & F_FIN) && ep->last == ep->start + 1) {
+        if (last < ep->last)
+            ep->seq_wraps++;
+        ep->last = last;
+    } else if (ep->state == ZK_RESET) {
+        /* nothing after a RST is trusted */
+    } else if (delta_last > 0) {
+        if (last < ep->last)
+            ep->seq_wraps++;
+        ep->last = last;
+    } else if (len > 0) {
+        return zk_scaled(z, d, 0, 'T');
+    }
+    return 0;
+}
+
+/* UpdateInactiveState; returns do_close or -1 */
+static int zk_inactive(ZeekC *z, int d, uint32_t seq, int64_t len, int is_orig, int flags) {
+    ZEnd *ep = &z->ep[d], *peer = &z->ep[1 - d];
+    int do_close = 0;
+    if (flags & F_SYN) {
+        if (is_orig) {
+            zk_set_state(ep, (flags & F_ACK) ? ZK_SYN_ACK_SENT : ZK_SYN_SENT);
+        } else {
+            if (!(flags & F_ACK) && peer->state == ZK_SYN_ACK_SENT && seq == ep->start) {
+                z->is_partial = 0;
+                if (zk_flip(z) < 0)
+                    return -1;
+                zk_set_state(peer, ZK_ESTABLISHED);
+                z->first_packet_seen |= 1;
+            }
+            if (peer->state == ZK_SYN_SENT)
+                zk_set_state(peer, ZK_ESTABLISHED);
+            zk_set_state(ep, ZK_ESTABLISHED);
+        }
+    }
+    if (flags & F_FIN) {
+        zk_set_state(ep, ZK_CLOSED);
+        do_close = 1;
+    }
+    if (flags & F_RST) {
+        zk_set_state(ep, ZK_RESET);
+        do_close = 1;
+    }
+    if (ep->state == ZK_INACTIVE) {
+        if (!is_orig && len == 0 && z->ep[z->orig_dir].state == ZK_SYN_SENT) {
+            /* an ACK of the SYN before the SYN/ACK */
+        } else if ((flags & F_ACK) && peer->state == ZK_ESTABLISHED) {
+            zk_set_state(ep, ZK_ESTABLISHED);
+            z->is_partial = 0;
+        } else {
+            zk_set_state(ep, ZK_PARTIAL);
+        }
+    }
+    return do_close;
+}
+
+static int zk_state_machine(ZeekC *z, int d, uint32_t seq, int64_t len, int is_orig, int flags) {
+    ZEnd *ep = &z->ep[d], *peer = &z->ep[1 - d];
+    int st = ep->state, do_close = 0;
+    if (st == ZK_INACTIVE) {
+        do_close = zk_inactive(z, d, seq, len, is_orig, flags);
+    } else if (st == ZK_SYN_SENT || st == ZK_SYN_ACK_SENT) {
+        if (flags & F_FIN) {
+            zk_set_state(ep, ZK_CLOSED);
+            do_close = 1;
+        }
+        if (flags & F_RST) {
+            zk_set_state(ep, ZK_RESET);
+            do_close = 1;
+        }
+    } else if (st == ZK_ESTABLISHED || st == ZK_PARTIAL) {
+        if ((flags & F_SYN) && st == ZK_PARTIAL && peer->state == ZK_INACTIVE && !(flags & F_ACK))
+            zk_set_state(ep, ZK_SYN_SENT);
+        if ((flags & F_FIN) && !(flags & F_RST)) {
+            zk_set_state(ep, ZK_CLOSED);
+            if (peer->state == ZK_RESET && peer->prev_state == ZK_CLOSED)
+                zk_set_state(peer, ZK_CLOSED);
+            do_close = 1;
+        }
+        if (flags & F_RST) {
+            zk_set_state(ep, ZK_RESET);
+            do_close = 1;
+        }
+    } else if (st == ZK_CLOSED && (flags & F_RST) && peer->state != ZK_CLOSED) {
+        zk_set_state(ep, ZK_RESET);
+        if (!ep->did_close)
+            do_close = 1;
+    }
+    return do_close;
+}
+
+/* ZeekConnection.__init__: the stream's first segment makes the connection (even one Zeek cannot analyse) */
+static int zeek_start(FlowC *f, const Pkt *p, int d) {
+    ZeekC *z = &f->zk;
+    z->started = 1;
+    z->orig_dir = zk_wants_flip(p->flags, p->sport, p->dport) ? 1 - d : d;
+    if (z->orig_dir != d && zk_add(z, 1, '^') < 0)
+        return -1;
+    z->ep[0].thresh[0] = z->ep[0].thresh[1] = z->ep[0].thresh[2] = 1;
+    z->ep[1].thresh[0] = z->ep[1].thresh[1] = z->ep[1].thresh[2] = 1;
+    z->ep[0].last_reassem = z->ep[0].trim = z->ep[1].last_reassem = z->ep[1].trim = 1;
+    z->start_ns = z->last_ns = p->ts;
+    return 0;
+}
+
+/* ZeekConnection.packet: one segment from stream direction d (zeek.analysable: header whole and valid) */
+static int zeek_packet(FlowC *f, const Pkt *p, int d) {
+    ZeekC *z = &f->zk;
+    int flags = p->flags;
+    ZEnd *ep = &z->ep[d], *peer = &z->ep[1 - d];
+    int is_orig = d == z->orig_dir;
+    int64_t len = p->len;
+    uint32_t seq = p->seq, ack = p->ack;
+    ep->pkts++;
+    /* SetPartialStatus */
+    if (is_orig) {
+        if (!(z->first_packet_seen & 1))
+            z->is_partial = !(flags & F_SYN) || (flags & F_ACK);
+    } else if (!(z->first_packet_seen & 2) && !z->is_partial) {
+        z->is_partial = !(flags & F_SYN);
+    }
+    z->first_packet_seen |= is_orig ? 1 : 2;
+    int64_t seg_len = len + ((flags & F_SYN) ? 1 : 0) + ((flags & F_FIN) ? 1 : 0);
+    if (flags & F_RST)
+        seg_len -= len;
+    uint32_t seq_one_past = seq + (uint32_t)seg_len;
+    /* init_endpoint */
+    int st = ep->state;
+    if (st == ZK_INACTIVE) {
+        if (flags & F_SYN)
+            zk_init_seqs(ep, seq, seq_one_past);
+        else
+            zk_init_seqs(ep, seq - 1, seq);
+    } else if (st == ZK_SYN_SENT || st == ZK_SYN_ACK_SENT) {
+        if ((flags & F_SYN) && seq != ep->start)
+            zk_init_seqs(ep, seq, seq_one_past);
+    } else if (st == ZK_ESTABLISHED || st == ZK_PARTIAL) {
+        if (flags & F_SYN)
+            zk_init_seqs(ep, seq, seq_one_past);
+    } else if (st == ZK_RESET && (flags & F_SYN) && ep->prev_state == ZK_INACTIVE) {
+        zk_init_seqs(ep, seq, seq_one_past);
+    }
+    int underflow;
+    int64_t rel_seq = zk_relative(seq, ep->last, ep->seq_wraps, ep->start, &underflow);
+    if (zk_update_history(z, d, flags, rel_seq, len) < 0)
+        return -1;
+    if (p->win_raw == 0 && !(flags & F_RST) && peer->state != ZK_CLOSED && ep->state != ZK_RESET &&
+        zk_scaled(z, d, 1, 'W') < 0)
+        return -1;
+    if (!(z->ep[0].did_close && z->ep[1].did_close))
+        z->last_ns = p->ts;
+    if (flags & F_FIN) {
+        ep->fin_cnt++;
+        ep->fin_seq = rel_seq + seg_len;
+    }
+    int64_t rel_ack = 0;
+    if (flags & F_ACK) {
+        if (peer->state == ZK_INACTIVE) {
+            rel_ack = 1;
+            zk_init_seqs(peer, ack - 1, ack - 1);
+        } else {
+            int ack_underflow;
+            rel_ack = zk_relative(ack, peer->ack, peer->ack_wraps, peer->start, &ack_underflow);
+            if (ack_underflow) {
+                rel_ack = 0;
+            } else if (!(flags & F_RST)) {
+                int32_t delta_ack = zk_sd(ack, peer->ack);
+                if (!(ack == 0 && delta_ack > ZK_TOO_LARGE_SEQ_DELTA) && delta_ack > 0) {
+                    if (ack < peer->ack)
+                        peer->ack_wraps++;
+                    peer->ack = ack;
+                }
+            }
+        }
+    }
+    if (zk_update_last_seq(z, d, seq_one_past, flags, len) < 0)
+        return -1;
+    int do_close = zk_state_machine(z, d, seq, len, is_orig, flags);
+    if (do_close < 0)
+        return -1;
+    if ((flags & F_ACK) && zk_ack_received(z, 1 - d, rel_ack) < 0)
+        return -1;
+    int64_t rel_data_seq = (flags & F_SYN) ? rel_seq + 1 : rel_seq;
+    if (len > 0 && !(flags & F_RST) && !underflow && p->payload_captured >= len &&
+        zk_data_sent(ep, rel_data_seq, len) < 0)
+        return -1;
+    if (do_close && !ep->did_close)
+        ep->did_close = 1; /* ConnectionClosed (its timers only decide Zeek's boundaries: tcptrace.zeek) */
+    return 0;
+}
+
+/* ------------------------------------------------------------------------------------------------ */
+/* lifecycle state machine                                                                          */
 
 static int machine_step(Engine *e, FlowC *f, int who, int input, int64_t frame) {
     int st = f->state[who];
@@ -1448,20 +1886,11 @@ static int lifecycle(Engine *e, FlowC *f, const Pkt *p, const Opts *o, int dir, 
             r->len = seglen;
         }
     }
-    if (zeek_add(f, p, dir, ta, first) < 0)
-        return -1;
-    /* the steady mask (FlowSummary.on_event) */
+    /* the steady mask (FlowSummary.on_event): Zeek's view has seen the packet already (process) */
     int mask = 0;
     if (f->state[0] == S_ESTABLISHED && f->state[1] == S_ESTABLISHED && !f->has_fin_next[0] &&
-        !f->has_fin_next[1] && (f->handshake_done || !f->synack_frame)) {
-        for (int d = 0; d < 2; d++) {
-            int side = d == f->orig_dir ? 0 : 1;
-            if (f->once & (1 << (0 * 2 + side)))
-                mask |= 1 << (2 * d);
-            if (f->once & (1 << (1 * 2 + side)))
-                mask |= 2 << (2 * d);
-        }
-    }
+        !f->has_fin_next[1] && (f->handshake_done || !f->synack_frame))
+        mask = 0xf;
     f->steady_mask = mask;
     return 0;
 }
@@ -1526,6 +1955,10 @@ static int process_packet(Engine *e, const Pkt *p, FlowC **flow) {
     *flow = f;
     e->last_kept = f->keep;
     e->last_stream = f->stream;
+    if (!f->zk.started && zeek_start(f, p, dir) < 0)
+        return -1;
+    if (!p->header_error && !p->header_truncated && zeek_packet(f, p, dir) < 0) /* zeek.analysable */
+        return -1;
     if (p->header_error)
         return malformed(e, f, dir, p);
     int ta = analyze(e, f, dir, p, &rtt, &gap);
@@ -2195,7 +2628,11 @@ static PyObject *Engine_row(Engine *e, PyObject *arg) {
     SET(data_bytes, pair(c->data_bytes, s->data_bytes));
     SET(app_bytes, pair(app_c, app_s));
     SET(completeness, PyLong_FromLong(f->completeness));
-    SET(history, PyUnicode_DecodeASCII(f->history ? f->history : "", f->hlen, NULL));
+    const ZeekC *z = &f->zk;
+    const ZEnd *zo = &z->ep[z->orig_dir], *zr = &z->ep[1 - z->orig_dir];
+    SET(zeek_history, PyUnicode_DecodeASCII(z->hist ? z->hist : "", z->hlen, NULL));
+    SET(zeek_states, pair(zo->state, zr->state));
+    SET(zeek_sizes, pair(zk_size(zo, zr), zk_size(zr, zo)));
     SET(syn_frame, PyLong_FromLongLong(f->syn_frame));
     SET(synack_frame, PyLong_FromLongLong(f->synack_frame));
     SET(handshake_ack_frame, PyLong_FromLongLong(f->handshake_ack_frame));
@@ -2217,7 +2654,8 @@ static PyObject *Engine_memory(Engine *e, PyObject *Py_UNUSED(ignored)) {
             continue;
         live_bytes += (long long)(sizeof(FlowC) + (size_t)(f->ad[0].cap + f->ad[1].cap) * sizeof(Unacked) +
                                   (size_t)f->caprst * sizeof(Rst) + (size_t)f->capanomalies * sizeof(Anomaly) +
-                                  (size_t)f->hcap);
+                                  (size_t)(f->zk.ep[0].capblocks + f->zk.ep[1].capblocks) * sizeof(ZBlock) +
+                                  (size_t)f->zk.hcap);
     }
     return Py_BuildValue("{sLsLsLsLsLsL}", "flows", (long long)e->nflows, "packed", (long long)e->npacked,
                          "unpacked", (long long)e->nunpacked,
@@ -2368,9 +2806,16 @@ static PyObject *Engine_lifecycle(Engine *e, PyObject *arg) {
     SET(server_state, PyLong_FromLong(f->state[1]));
     SET(options, Py_BuildValue("((iiii)(iiii))", f->mss[0], f->wscale_opt[0], f->sack_permitted[0], f->timestamps[0],
                                f->mss[1], f->wscale_opt[1], f->sack_permitted[1], f->timestamps[1]));
-    SET(history, PyBytes_FromStringAndSize(f->history ? f->history : "", f->hlen));
-    SET(orig_dir, PyLong_FromLong(f->orig_dir));
-    SET(sent, Py_BuildValue("(ii)", f->sent[0], f->sent[1]));
+    const ZeekC *z = &f->zk;
+    const ZEnd *zo = &z->ep[z->orig_dir], *zr = &z->ep[1 - z->orig_dir];
+    SET(zeek_orig_dir, PyLong_FromLong(z->orig_dir));
+    SET(zeek_history, PyBytes_FromStringAndSize(z->hist ? z->hist : "", z->hlen));
+    SET(zeek_states, Py_BuildValue("(ii)", zo->state, zr->state));
+    SET(zeek_pkts, Py_BuildValue("(LL)", (long long)zo->pkts, (long long)zr->pkts));
+    SET(zeek_sizes, Py_BuildValue("(LL)", (long long)zk_size(zo, zr), (long long)zk_size(zr, zo)));
+    SET(zeek_missed, PyLong_FromLongLong(z->missed));
+    SET(zeek_ts, Py_BuildValue("(LL)", (long long)(z->started ? z->start_ns : f->first_ts),
+                               (long long)(z->started ? z->last_ns : f->first_ts)));
 #undef SET
     return record_done(rec, LIFE_N, LIFE_RECORD_FIELDS); /* the record owns fins, rsts and anoms now */
 fail:
@@ -2390,7 +2835,9 @@ static void Engine_dealloc(Engine *e) {
         PyMem_Free(e->flows[i]->ad[1].segs);
         PyMem_Free(e->flows[i]->rst);
         PyMem_Free(e->flows[i]->anomalies);
-        PyMem_Free(e->flows[i]->history);
+        PyMem_Free(e->flows[i]->zk.hist);
+        PyMem_Free(e->flows[i]->zk.ep[0].blocks);
+        PyMem_Free(e->flows[i]->zk.ep[1].blocks);
         PyMem_Free(e->flows[i]);
     }
     PyMem_Free(e->flows);

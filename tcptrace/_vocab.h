@@ -60,8 +60,27 @@ enum { CAUSE_REFUSED, CAUSE_CLOSED_SOCKET, CAUSE_ABORTIVE, CAUSE_MID_STREAM, CAU
 #define C_FIN 16
 #define C_RST 32
 
-/* Zeek's history letters; letter i is bit i of a side's "sent" mask (vocab.ZEEK_SENT_LETTERS) */
-#define ZEEK_SENT_LETTERS "adfhiqrstwg"
+/* Zeek's endpoint states (vocab.ZEEK_ENDPOINT_STATES), history masks, TOO_LARGE_SEQ_DELTA */
+#define ZK_INACTIVE 0
+#define ZK_SYN_SENT 1
+#define ZK_SYN_ACK_SENT 2
+#define ZK_PARTIAL 3
+#define ZK_ESTABLISHED 4
+#define ZK_CLOSED 5
+#define ZK_RESET 6
+#define ZK_HIST_SYN 0x01u
+#define ZK_HIST_FIN 0x02u
+#define ZK_HIST_RST 0x04u
+#define ZK_HIST_FIN_RST 0x08u
+#define ZK_HIST_DATA 0x10u
+#define ZK_HIST_ACK 0x20u
+#define ZK_HIST_MULTI 0x40u
+#define ZK_TOO_LARGE_SEQ_DELTA 1048576
+/* Zeek's likely_server_ports (vocab.ZEEK_LIKELY_SERVER_PORTS), sorted */
+#define N_ZEEK_SERVER_PORTS 49
+static const int ZEEK_SERVER_PORTS[N_ZEEK_SERVER_PORTS] = { 21, 22, 25, 53, 79, 80, 81, 88, 135, 139, 143, 389, 443,
+    445, 465, 502, 514, 563, 585, 587, 614, 631, 636, 989, 990, 992, 993, 995, 1080, 1434, 1883, 2811, 3128, 3268, 3306,
+    3389, 5222, 5223, 5269, 5432, 6379, 6666, 6667, 6668, 6669, 8000, 8080, 8888, 20000 };
 
 /* DirRecord: its fields by name; DIR_<field> is a field's index */
 enum { DIR_packets, DIR_ack_packets, DIR_pure_acks, DIR_pushed_packets, DIR_sack_packets, DIR_data_packets,
@@ -138,7 +157,8 @@ static PyStructSequence_Field FLOW_RECORD_FIELDS[] = {
 enum { LIFE_client_addr, LIFE_client_port, LIFE_server_addr, LIFE_server_port, LIFE_roles_guessed, LIFE_syn_frame,
        LIFE_synack_frame, LIFE_handshake_ack_frame, LIFE_handshake_done, LIFE_fin_frames, LIFE_fin_next, LIFE_fin_acked,
        LIFE_resets, LIFE_resets_total, LIFE_data_after_fin, LIFE_anomalies, LIFE_client_state, LIFE_server_state,
-       LIFE_options, LIFE_history, LIFE_orig_dir, LIFE_sent, LIFE_N };
+       LIFE_options, LIFE_zeek_orig_dir, LIFE_zeek_history, LIFE_zeek_states, LIFE_zeek_pkts, LIFE_zeek_sizes,
+       LIFE_zeek_missed, LIFE_zeek_ts, LIFE_N };
 static PyStructSequence_Field LIFE_RECORD_FIELDS[] = {
     {"client_addr", NULL},
     {"client_port", NULL},
@@ -159,17 +179,21 @@ static PyStructSequence_Field LIFE_RECORD_FIELDS[] = {
     {"client_state", NULL},
     {"server_state", NULL},
     {"options", NULL},
-    {"history", NULL},
-    {"orig_dir", NULL},
-    {"sent", NULL},
+    {"zeek_orig_dir", NULL},
+    {"zeek_history", NULL},
+    {"zeek_states", NULL},
+    {"zeek_pkts", NULL},
+    {"zeek_sizes", NULL},
+    {"zeek_missed", NULL},
+    {"zeek_ts", NULL},
     {NULL, NULL},
 };
 
 /* RowRecord: its fields by name; ROW_<field> is a field's index */
 enum { ROW_stream, ROW_client_addr, ROW_client_port, ROW_server_addr, ROW_server_port, ROW_roles_guessed, ROW_first_ts,
-       ROW_last_ts, ROW_packets, ROW_dir_packets, ROW_data_bytes, ROW_app_bytes, ROW_completeness, ROW_history,
-       ROW_syn_frame, ROW_synack_frame, ROW_handshake_ack_frame, ROW_fin_frames, ROW_fin_acked, ROW_first_reset,
-       ROW_resets_total, ROW_flag_counts, ROW_N };
+       ROW_last_ts, ROW_packets, ROW_dir_packets, ROW_data_bytes, ROW_app_bytes, ROW_completeness, ROW_zeek_history,
+       ROW_zeek_states, ROW_zeek_sizes, ROW_syn_frame, ROW_synack_frame, ROW_handshake_ack_frame, ROW_fin_frames,
+       ROW_fin_acked, ROW_first_reset, ROW_resets_total, ROW_flag_counts, ROW_N };
 static PyStructSequence_Field ROW_RECORD_FIELDS[] = {
     {"stream", NULL},
     {"client_addr", NULL},
@@ -184,7 +208,9 @@ static PyStructSequence_Field ROW_RECORD_FIELDS[] = {
     {"data_bytes", NULL},
     {"app_bytes", NULL},
     {"completeness", NULL},
-    {"history", NULL},
+    {"zeek_history", NULL},
+    {"zeek_states", NULL},
+    {"zeek_sizes", NULL},
     {"syn_frame", NULL},
     {"synack_frame", NULL},
     {"handshake_ack_frame", NULL},

@@ -1,4 +1,5 @@
-"""Reading captures: pcap / pcapng (optionally gzip-compressed, from a file or a pipe) into TCP segments.
+"""Reading captures: pcap / pcapng (optionally gzip, xz, bzip2, zstd or lz4-compressed; from a file or a pipe)
+into TCP segments.
 
 Theory of operation. The container is read in large chunks and each record is decoded in place with
 ``struct.unpack_from`` at known offsets: no per-packet object tree, no copy of the frame. Only the TCP payload
@@ -50,7 +51,7 @@ CHUNK_SIZE = 1 << 20
 # pcapng interfaces kept per capture (all sections together): later descriptions are ignored, with a warning, and
 # their frames skipped. Each costs a few hundred bytes (a tuple, its link type in stats, the engine's entry).
 MAX_INTERFACES = 1 << 16
-INFLATE_STEP = 4 << 20  # gzip: the most one zlib call inflates (docs/limits.md)
+INFLATE_STEP = 4 << 20  # compressed input: the most one decompressor call inflates (docs/limits.md)
 
 # pcap magics (as read little-endian from the first four bytes) -> (byte order, nanosecond?, record header size)
 _PCAP_MAGICS: dict[bytes, tuple[str, bool, int]] = {
@@ -64,7 +65,6 @@ _PCAP_MAGICS: dict[bytes, tuple[str, bool, int]] = {
 }
 _PCAPNG_SHB = b"\x0a\x0d\x0d\x0a"
 _IDB_OPTIONS = {9: "if_tsresol", 14: "if_tsoffset"}  # the interface description options the reader uses, by code
-_GZIP_MAGIC = b"\x1f\x8b"
 
 # Link types (tcpdump.org/linktypes.html). RAW is 101 in files; 12 and 14 are the historical DLT values.
 LT_NULL, LT_ETHERNET, LT_FDDI, LT_PPP, LT_RAW_12, LT_RAW_14 = 0, 1, 10, 9, 12, 14
@@ -106,7 +106,7 @@ class WarningKind(enum.Enum):
     PCAP_DAMAGED_CAPLEN = "record headers claiming too many captured bytes"
     PCAP_CUT_HEADER = "captures cut inside a record header"
     PCAP_CUT_FRAME = "captures cut inside a frame"
-    GZIP_DAMAGED = "damaged compressed data"
+    COMPRESSED_DAMAGED = "damaged compressed data"
     PCAPNG_CUT_BLOCK_HEADER = "captures cut inside a pcapng block header"
     PCAPNG_CUT_SECTION_HEADER = "captures cut inside a section header"
     PCAPNG_DAMAGED_SECTION_HEADER = "damaged section headers"
@@ -148,39 +148,148 @@ class CaptureStats:
         }
 
 
-class _GzipStream:
-    """Incremental gzip decompression that, unlike ``gzip.GzipFile``, hands out everything it could
-    decompress before a truncated or damaged tail (then sets ``damaged``). Concatenated members are read.
+class _Decompressor(Protocol):
+    """The incremental API that :mod:`lzma`, :mod:`bz2`, zstd (``compression.zstd`` / ``backports.zstd``) and
+    ``lz4.frame`` share: at most ``max_length`` bytes out per call, input kept until asked for."""
 
-    Memory stays bounded whatever the compressed data holds: zlib inflates at most what was asked for, and at most
-    :data:`INFLATE_STEP` bytes per call (``max_length``), keeping the compressed input it has not reached; a
-    4 MB file that inflates to gigabytes of zeros costs what the reader asks for, not gigabytes."""
+    @property
+    def eof(self) -> bool: ...
+    @property
+    def needs_input(self) -> bool: ...
+    @property
+    def unused_data(self) -> bytes: ...
+    def decompress(self, data: bytes, max_length: int = -1) -> bytes: ...
 
-    def __init__(self, raw: BinaryIO, head: bytes) -> None:
-        self._raw = raw
+
+class _Zlib:
+    """gzip through :func:`zlib.decompressobj`, behind the lzma-style API of :class:`_Decompressor`."""
+
+    def __init__(self) -> None:
         self._z = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        self._in = head  # compressed bytes zlib has not taken yet
-        self._full = False  # the last inflate filled its max_length: zlib may have more output without more input
-        self._out = b""  # inflated bytes, handed out from _pos on
+        self.needs_input = True
+
+    @property
+    def eof(self) -> bool:
+        return self._z.eof
+
+    @property
+    def unused_data(self) -> bytes:
+        return self._z.unused_data
+
+    def decompress(self, data: bytes, max_length: int = -1) -> bytes:
+        z = self._z
+        out = z.decompress(z.unconsumed_tail + data if z.unconsumed_tail else data, max(max_length, 0))
+        # more may come without new input while the input's tail waits or the output filled max_length
+        self.needs_input = not z.unconsumed_tail and (max_length <= 0 or len(out) < max_length)
+        return out
+
+
+# What a codec's loader returns: a factory of fresh decompressors (one per member) and the errors they raise on
+# damaged data.
+_Loaded = tuple[Callable[[], _Decompressor], tuple[type[BaseException], ...]]
+
+
+def _gzip() -> _Loaded:
+    return _Zlib, (zlib.error,)
+
+
+def _xz() -> _Loaded:
+    import lzma
+
+    return lzma.LZMADecompressor, (lzma.LZMAError,)
+
+
+def _bzip2() -> _Loaded:
+    import bz2
+
+    return bz2.BZ2Decompressor, (OSError, ValueError)  # "Invalid data stream" is an OSError
+
+
+def _zstd() -> _Loaded:
+    try:
+        from compression import zstd  # type: ignore[import-not-found,unused-ignore]  # Python 3.14
+    except ImportError:
+        from backports import zstd  # type: ignore[import-not-found,no-redef,unused-ignore]
+    return zstd.ZstdDecompressor, (zstd.ZstdError,)  # type: ignore[no-any-return,unused-ignore]
+
+
+def _lz4() -> _Loaded:
+    import lz4.frame  # type: ignore[import-not-found,import-untyped,unused-ignore]
+
+    return lz4.frame.LZ4FrameDecompressor, (RuntimeError,)  # type: ignore[no-any-return,unused-ignore]
+
+
+class _Codec(NamedTuple):
+    """A compression tshark reads too, recognised by its magic bytes (never by the file name)."""
+
+    name: str
+    magic: bytes  # the first bytes of its data
+    load: Callable[[], _Loaded]  # imports the module (ImportError when an optional one is absent)
+    extra: str | None  # the optional dependency that reads it (pip install 'tcptrace[NAME]'); None: standard library
+
+
+CODECS = (
+    _Codec("gzip", b"\x1f\x8b", _gzip, None),
+    _Codec("xz", b"\xfd7zXZ\x00", _xz, None),
+    _Codec("bzip2", b"BZh", _bzip2, None),
+    _Codec("zstd", b"\x28\xb5\x2f\xfd", _zstd, "zstd"),
+    _Codec("lz4", b"\x04\x22\x4d\x18", _lz4, "lz4"),
+)
+
+
+def _open_compressed(name: str, stream: BinaryIO, head: bytes, codec: _Codec) -> _Decompressed:
+    try:
+        return _Decompressed(stream, head, codec)
+    except ImportError:
+        raise CaptureError(
+            f"{name}: {codec.name}-compressed; reading it needs the optional '{codec.extra}' extra: "
+            f"pip install 'tcptrace[{codec.extra}]' (or decompress it first)"
+        ) from None
+
+
+def _codec_of(head: bytes) -> _Codec | None:
+    """The compression whose magic starts ``head`` (the first 4 bytes of the input), if any."""
+    for codec in CODECS:
+        n = min(len(codec.magic), len(head))
+        if n >= 2 and head[:n] == codec.magic[:n]:
+            return codec
+    return None
+
+
+class _Decompressed:
+    """Incremental decompression (gzip, xz, bzip2, zstd, lz4) that, unlike ``gzip.GzipFile``, hands out everything
+    it could decompress before a truncated or damaged tail (then sets ``damaged``). Concatenated members (gzip
+    members, xz streams, zstd and lz4 frames, bzip2 streams) are read as one.
+
+    Memory stays bounded whatever the compressed data holds: the decompressor inflates at most what was asked for,
+    and at most :data:`INFLATE_STEP` bytes per call (``max_length``), keeping the compressed input it has not
+    reached; a 4 MB file that inflates to gigabytes of zeros costs what the reader asks for, not gigabytes."""
+
+    def __init__(self, raw: BinaryIO, head: bytes, codec: _Codec) -> None:
+        self._raw = raw
+        self.codec = codec
+        self._new, self._errors = codec.load()
+        self._d = self._new()
+        self._in = head  # compressed bytes not yet given to the decompressor
+        self._out = b""  # decompressed bytes, handed out from _pos on
         self._pos = 0
         self._eof = False
         self.damaged: str | None = None
 
     def _fill(self, at_least: int, limit: int) -> None:
-        """Inflate until ``at_least`` bytes are ready (or the data ends), never beyond ``limit`` ready bytes."""
+        """Decompress until ``at_least`` bytes are ready (or the data ends), never beyond ``limit`` ready bytes."""
         ready = len(self._out) - self._pos
         parts = []
         while ready < at_least and not self._eof:
-            z = self._z
-            if z.eof:  # the end of a gzip member: a clean end of file unless more bytes follow (another member)
-                rest = z.unused_data or self._in or _read_some(self._raw, CHUNK_SIZE // 4, 1)
+            d = self._d
+            if d.eof:  # the end of a member: a clean end of file unless more bytes follow (another member)
+                rest = (d.unused_data or b"") + self._in or _read_some(self._raw, CHUNK_SIZE // 4, 1)
                 if not rest:
                     self._eof = True
                     break
-                self._z = zlib.decompressobj(16 + zlib.MAX_WBITS)
-                self._in, self._full = rest, False
+                self._d, self._in = self._new(), rest
                 continue
-            if not self._in and not self._full:
+            if not self._in and d.needs_input:
                 self._in = _read_some(self._raw, CHUNK_SIZE // 4, 1)
                 if not self._in:
                     self.damaged = "the compressed data ends early"
@@ -188,13 +297,12 @@ class _GzipStream:
                     break
             want = min(limit - ready, INFLATE_STEP)
             try:
-                chunk = z.decompress(self._in, want)
-            except zlib.error as exc:
+                chunk = d.decompress(self._in, want)
+            except self._errors as exc:
                 self.damaged = f"damaged compressed data ({exc})"
                 self._eof = True
                 break
-            self._in = z.unconsumed_tail
-            self._full = len(chunk) == want
+            self._in = b""
             if chunk:
                 parts.append(chunk)
                 ready += len(chunk)
@@ -290,15 +398,16 @@ class CaptureReader:
             self.stats.skipped_frames = []
         head = _read_exact(stream, 4)
         self._stream: BinaryIO = stream
-        self._gzip: _GzipStream | None = None
-        self._gzip_warned = False
-        if head[:2] == _GZIP_MAGIC:
+        self._unpack: _Decompressed | None = None
+        self._unpack_warned = False
+        codec = _codec_of(head)
+        if codec is not None:
             self.stats.compressed = True
-            self._gzip = _GzipStream(stream, head)
-            self._stream = self._gzip  # type: ignore[assignment]
+            self._unpack = _open_compressed(name, stream, head, codec)
+            self._stream = self._unpack  # type: ignore[assignment]
             head = _read_exact(self._stream, 4)
-            if len(head) < 4 and self._gzip.damaged:
-                raise NotACapture(f"{name}: gzip-compressed, but {self._gzip.damaged}")
+            if len(head) < 4 and self._unpack.damaged:
+                raise NotACapture(f"{name}: {codec.name}-compressed, but {self._unpack.damaged}")
         if not head:
             raise TruncatedCapture(f"{name}: the file is empty")
         if len(head) < 4 and any(m.startswith(head) for m in (*_PCAP_MAGICS, _PCAPNG_SHB)):
@@ -310,7 +419,7 @@ class CaptureReader:
         else:
             raise NotACapture(
                 f"{name}: not a pcap or pcapng capture (starts with {head.hex()}); "
-                "tcptrace reads pcap, pcapng and gzip-compressed copies of them"
+                "tcptrace reads pcap, pcapng and gzip/xz/bzip2/zstd/lz4-compressed copies of them"
             )
         self._head = head
         self._iterated = False
@@ -459,20 +568,20 @@ class CaptureReader:
 
     def _read(self, n: int, at_least: int | None = None) -> bytes:
         """Read up to ``n`` bytes from the (possibly decompressed) stream, returning once ``at_least`` (default:
-        all ``n``) have arrived; a damaged gzip tail ends the data with a warning."""
+        all ``n``) have arrived; a damaged compressed tail ends the data with a warning."""
         try:
             data = _read_exact(self._stream, n) if at_least is None else _read_some(self._stream, n, at_least)
         except OSError as exc:
             raise CaptureError(f"{self.name}: read error: {exc}") from exc
-        gz = self._gzip
+        unpack = self._unpack
         if (
-            gz is not None
-            and gz.damaged
+            unpack is not None
+            and unpack.damaged
             and len(data) < (n if at_least is None else at_least)
-            and not self._gzip_warned
+            and not self._unpack_warned
         ):
-            self._gzip_warned = True
-            self._warn(WarningKind.GZIP_DAMAGED, f"gzip: {gz.damaged}; read what came before")
+            self._unpack_warned = True
+            self._warn(WarningKind.COMPRESSED_DAMAGED, f"{unpack.codec.name}: {unpack.damaged}; read what came before")
         if self._progress is not None:
             self._report(len(data), not data)
         return data
@@ -978,7 +1087,8 @@ def open_capture(source: str | os.PathLike[str] | BinaryIO, *, keep_skipped: boo
     """Open a capture for reading.
 
     ``source`` is a path, ``"-"`` for standard input (a pipe works: nothing is seeked), or a binary file
-    object. gzip compression is recognised by its magic bytes, not by the file name.
+    object. Compression (gzip, xz, bzip2; zstd and lz4 with their optional extras) is recognised by its magic
+    bytes, not by the file name.
 
     Raises :class:`~tcptrace.errors.CaptureError` (one-line message) when the input cannot be opened or is not
     a capture, and :class:`~tcptrace.errors.UnsupportedLinkType` for a pcap of a link type we cannot decode.
@@ -1163,6 +1273,7 @@ def _decode_ip(
 
 # UDP ports of the tunnels Wireshark decodes by default, and how to reach the inner packet.
 _UDP_VXLAN, _UDP_GTPU, _UDP_GENEVE, _UDP_L2TP = 4789, 2152, 6081, 1701
+_UDP_GRE = 4754  # GRE-in-UDP, RFC 8086 (packet-gre.c registers it on udp.port; Zeek decodes it too)
 _IP_AH, _IP_IPCOMP = 51, 108
 
 
@@ -1170,7 +1281,7 @@ def _inner(
     proto: int, buf: bytes, off: int, end: int, rend: int, frame: int, skip: _Skip, layers: int, vlans: int
 ) -> _At | None:
     """A non-TCP IP payload: the IP packet inside the tunnels Wireshark follows (IP-in-IP, GRE, VXLAN, GTP-U,
-    Geneve, L2TPv2), or None after counting why the frame has no TCP segment.
+    Geneve, L2TPv2, GRE-in-UDP), or None after counting why the frame has no TCP segment.
 
     ICMP errors quote the start of the offending TCP segment; Wireshark shows that quote as TCP, but it is not
     a segment of the connection, so it is counted as "not TCP" here (docs/wireshark-differences.md).
@@ -1213,6 +1324,8 @@ def _inner(
                 return _ethertype_to_ip(ptype, buf, pos2, end, rend, frame, skip, layers, vlans)
             if port == _UDP_L2TP and pos + 2 <= end and (buf[pos + 1] & 0x0F) == 2:
                 return _l2tp2(buf, pos, end, rend, frame, skip, layers, vlans)
+            if port == _UDP_GRE and pos + 4 <= end:
+                return _gre(buf, pos, end, rend, frame, skip, layers, vlans)
     if proto == _IP_IPCOMP:
         # packet-ipsec.c shows an IPComp payload as data: it would have to be decompressed first.
         skip(frame, SkipReason.COMPRESSED)

@@ -48,10 +48,15 @@ class Finding:
     message: str
     frames: tuple[int, ...] = ()
 
-    def line(self) -> str:
+    def line(self, color: bool = False) -> str:
         where = f"stream {self.stream} ({self.flow})" if self.stream >= 0 else "capture"
         frames = f" [frames {', '.join(map(str, self.frames))}]" if self.frames else ""
-        return printable(f"{'PASS' if self.ok else 'FAIL'}  {where}: {self.assertion}: {self.message}{frames}")
+        verdict = "PASS" if self.ok else "FAIL"
+        if color:
+            import click
+
+            verdict = click.style(verdict, fg="green" if self.ok else "red", bold=not self.ok)
+        return verdict + printable(f"  {where}: {self.assertion}: {self.message}{frames}")
 
 
 @dataclass
@@ -69,8 +74,8 @@ class CheckResult:
     def failures(self) -> list[Finding]:
         return [f for f in self.findings if not f.ok]
 
-    def report(self, verbose: bool = False) -> str:
-        lines = [f.line() for f in self.findings if verbose or not f.ok]
+    def report(self, verbose: bool = False, color: bool = False) -> str:
+        lines = [f.line(color) for f in self.findings if verbose or not f.ok]
         n_fail = len(self.failures)
         lines.append(
             f"{len(self.findings) - n_fail} passed, {n_fail} failed "

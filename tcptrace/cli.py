@@ -35,7 +35,16 @@ from .check import (
     validate_baseline,
 )
 from .errors import OutputError, TcptraceError
-from .export import csv_lines, dumps_indented_chunks, flows_csv_lines, flows_table_lines, jsonl_lines, table_lines
+from .export import (
+    csv_lines,
+    dumps_indented_chunks,
+    flows_csv_lines,
+    flows_table_lines,
+    jsonl_lines,
+    table_lines,
+    zeek_csv_lines,
+    zeek_table_lines,
+)
 from .messages import LANGUAGES
 from .output import display_path, path_text, printable, replacing
 from .selection import Selection, SelectionError, missing_streams_message, parse_host
@@ -51,7 +60,9 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-CAPTURE_HELP = "CAPTURE is a pcap or pcapng file (gzip-compressed is fine), or - for standard input."
+CAPTURE_HELP = (
+    "CAPTURE is a pcap or pcapng file (gzip, xz, bzip2, zstd or lz4-compressed is fine), or - for standard input."
+)
 
 # Option bounds, checked by click when the command line is parsed (docs/limits.md, "Output and options").
 DPI_MAX = 1200  # a print-quality raster; beyond it a PNG of the default size is already 12,000 pixels across
@@ -92,6 +103,21 @@ def _host_port_options(f: F) -> F:
                         "10.0.0.0/8, fd00::/8; host names are not resolved).")(f)  # fmt: skip
 
 
+def _color_option(f: F) -> F:
+    return click.option("--color/--no-color", default=None,
+                        help="Colour the output (default: on a terminal, unless NO_COLOR is set).")(f)  # fmt: skip
+
+
+def _use_color(color: bool | None) -> bool:
+    """--color or --no-color when given; else no colour when NO_COLOR is set to anything (no-color.org), else colour
+    only on a terminal."""
+    if color is not None:
+        return color
+    if os.environ.get("NO_COLOR"):
+        return False
+    return sys.stdout.isatty()
+
+
 def _check_hosts(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> tuple[str, ...]:
     for text in value:
         try:
@@ -108,7 +134,19 @@ def _nothing_selected(capture: str, missing: tuple[int, ...], streams_total: int
     if missing:
         raise InputError(missing_streams_message(capture, missing, streams_total, lang))
     click.echo(f"tcptrace: {t['select.none'].format(capture=display_path(capture))}", err=True)
-    raise SystemExit(1)
+    raise SystemExit(EXIT_NO)
+
+
+def _engine_missing() -> bool:
+    """The C engine should be there but is not: not built, and the pure-Python path was not asked for."""
+    if os.environ.get("TCPTRACE_ENGINE", "").lower() == "python":
+        return False
+    from .engine import engine_module
+
+    try:
+        return engine_module() is None
+    except ImportError:
+        return True
 
 
 def _version_message() -> str:
@@ -196,10 +234,16 @@ def _write_file(path: str, text: str) -> None:
         f.write(text.encode("utf-8"))
 
 
+# Exit status of every command (README, "Exit status"): 0 done; 1 the answer is "no" (a check failed, a --host/--port
+# selection matched no stream); 2 usage error or input/output that cannot be used (not a capture, a stream the
+# capture lacks, an output that cannot be written); 130 interrupted (Ctrl-C).
+EXIT_OK, EXIT_NO, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
 class InputError(click.ClickException):
     """A :class:`TcptraceError` on its way out of the CLI: one line on stderr, exit status 2."""
 
-    exit_code = 2
+    exit_code = EXIT_ERROR
 
     def show(self, file: Any = None) -> None:
         click.echo(f"tcptrace: error: {printable(self.format_message())}", err=True)
@@ -247,6 +291,10 @@ class _Group(click.Group):
             # `tcptrace packets big.pcap | head`: the reader went away; not an error of ours (click would exit 1)
             _stdout_to_devnull()
             raise click.exceptions.Exit(0) from None
+        except KeyboardInterrupt:
+            # Ctrl-C: the shells' convention, 128 + SIGINT (click would print "Aborted!" and exit 1)
+            click.echo("\ntcptrace: interrupted", err=True)
+            raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
         except click.ClickException as exc:
             # click quotes values with repr, but a message may hold a file name (or more) from the command line
             exc.message = "\n".join(printable(line) for line in exc.message.split("\n"))  # type: ignore[misc]
@@ -289,6 +337,10 @@ class _TerminalProgress:
 @click.pass_context
 def main(ctx: click.Context, quiet: bool) -> None:
     """Explain TCP from Wireshark captures: streams, relative seq/ack, windows, and what happened."""
+    if not quiet and sys.stderr.isatty() and _engine_missing():
+        # pip shows nothing of a successful build, so a missing C engine is said here, on a terminal only
+        click.echo("note: the C engine is not built (no C compiler at install time): the pure-Python path is 5-8x "
+                   "slower; results are the same (-q hides this note)", err=True)  # fmt: skip
     if not quiet and sys.stderr.isatty():
         from .capture import PROGRESS
 
@@ -309,7 +361,10 @@ def main(ctx: click.Context, quiet: bool) -> None:
     help="table: aligned packet list; jsonl: one JSON object per TCP segment; csv: the same as columns.",
 )
 @_host_port_options
-def packets(capture: str, streams: tuple[int, ...], fmt: str, hosts: tuple[str, ...], ports: tuple[int, ...]) -> None:
+@_color_option
+def packets(
+    capture: str, streams: tuple[int, ...], fmt: str, hosts: tuple[str, ...], ports: tuple[int, ...], color: bool | None
+) -> None:
     """List every TCP segment of CAPTURE with Wireshark's numbers.
 
     stream is tcp.stream, seq/ack are relative (tcp.seq/tcp.ack), win is the scaled window (tcp.window_size).
@@ -329,7 +384,8 @@ def packets(capture: str, streams: tuple[int, ...], fmt: str, hosts: tuple[str, 
     elif fmt == "csv":
         _echo_lines(csv_lines(segs))
     else:
-        _echo_lines(table_lines(segs, origin_ns=lambda: stream.stats.first_ts_ns))
+        use_color = _use_color(color)
+        _echo_lines(table_lines(segs, origin_ns=lambda: stream.stats.first_ts_ns, color=use_color))
         click.echo(accounting(stream.stats, stream.run.streams_total))
     _warn(stream.stats.warnings)
     if not selection.everything and not stream.selected:
@@ -352,7 +408,7 @@ packets.help = inspect.cleandoc(packets.help or "") + "\n\n" + CAPTURE_HELP
     show_default=True,
     help="text for the terminal, markdown for notes, json (docs/explain-json.md), html (a standalone page).",
 )
-@click.option("--color/--no-color", default=None, help="Colour the text output (default: only on a terminal).")
+@_color_option
 @click.option("-v", "--verbose", is_flag=True, help="One step per packet: do not collapse ordinary data and ACKs.")
 @click.option("--absolute", is_flag=True, help="Show raw (absolute) sequence numbers instead of relative ones.")
 @click.option("--max-steps", type=click.IntRange(min=1), default=None, help="At most N steps per stream.")
@@ -399,7 +455,7 @@ def explain(
     elif fmt == "html":
         click.echo(narrate.render_html(narrative), nl=False)
     else:
-        use_color = sys.stdout.isatty() if color is None else color
+        use_color = _use_color(color)
         click.echo(narrate.render_text_all(narrative, color=use_color), color=use_color)
         stats = narrative.stats
         footer = LANGUAGES[lang]["footer"].format(frames=f"{stats['frames']:,}", segments=f"{stats['tcp_segments']:,}")
@@ -423,16 +479,30 @@ explain.help = inspect.cleandoc(explain.help or "") + "\n\n" + CAPTURE_HELP
     "`tcptrace check --baseline`); csv: the table's columns.",
 )
 @_host_port_options
-def flows(capture: str, streams: tuple[int, ...], fmt: str, hosts: tuple[str, ...], ports: tuple[int, ...]) -> None:
+@click.option(
+    "--zeek",
+    "zeek",
+    is_flag=True,
+    help="One row per Zeek connection instead (Zeek splits a 4-tuple where its timers and SYN reuse rules end "
+    "a connection): conn.log's conn_state, history, packets, bytes, missed_bytes, duration and community_id. "
+    "See docs/vocabulary-zeek.md.",
+)
+def flows(
+    capture: str, streams: tuple[int, ...], fmt: str, hosts: tuple[str, ...], ports: tuple[int, ...], zeek: bool
+) -> None:
     """One row per TCP stream of CAPTURE: endpoints, packets and bytes each way, how it opened and ended.
 
     The verdict is given in plain words and in Wireshark's tcp.completeness, Zeek's conn_state and history,
     and classic tcptrace's complete/reset/unidirectional; the json format adds per-direction statistics
-    after classic tcptrace -l (segment sizes, windows, retransmissions, RTT ...).
+    after classic tcptrace -l (segment sizes, windows, retransmissions, RTT ...). With --zeek, one row per
+    connection as Zeek's conn.log has it (its `stream` is the tcp.stream of the connection's first packet).
     """
     from .engine import flow_rows, selected_summaries, summarize_lazily
 
     selection = Selection.of(streams, hosts, ports)
+    if zeek:
+        _zeek_flows(capture, selection, fmt)
+        return
     # each stream's summary is built, written and let go (a million-connection capture holds none of them)
     summaries, stats = summarize_lazily(capture)
     total = len(summaries)
@@ -453,6 +523,36 @@ def flows(capture: str, streams: tuple[int, ...], fmt: str, hosts: tuple[str, ..
 
 
 flows.help = inspect.cleandoc(flows.help or "") + "\n\n" + CAPTURE_HELP
+
+
+def _zeek_flows(capture: str, selection: Selection, fmt: str) -> None:
+    """``flows --zeek``: Zeek's connections (tcptrace.zeek), selected by the stream of their first packet
+    and by their endpoints."""
+    from .flow import HalfFlow
+    from .zeek import capture_zeek_rows
+
+    rows, stats = capture_zeek_rows(capture)
+    total = max((r.stream for r in rows), default=-1) + 1
+    chosen = [
+        r
+        for r in rows
+        if selection.everything
+        or selection.matches_endpoints(r.stream, HalfFlow(r.orig_h, r.orig_p), HalfFlow(r.resp_h, r.resp_p))
+    ]
+    if not chosen:
+        _nothing_selected(capture, selection.missing(total), total)
+    docs = [r.to_dict() for r in chosen]
+    if fmt == "json":
+        head = {"capture": path_text(capture), "tcptrace_version": __version__, "stats": stats.as_dict()}
+        for chunk in dumps_indented_chunks(head, "connections", iter(docs)):
+            sys.stdout.write(chunk)
+        sys.stdout.write("\n")
+    elif fmt == "csv":
+        _echo_lines(zeek_csv_lines(docs))
+    else:
+        _echo_lines(zeek_table_lines(docs))
+        click.echo(f"{len(rows):,} Zeek connection(s) in {total:,} TCP stream(s)")
+    _warn(stats.warnings)
 
 
 @main.command()
@@ -479,6 +579,7 @@ flows.help = inspect.cleandoc(flows.help or "") + "\n\n" + CAPTURE_HELP
     help="Also fail when the capture reader warned (a damaged or cut record, an unsupported interface).",
 )
 @click.option("-v", "--verbose", is_flag=True, help="List passing assertions too.")
+@_color_option
 def check(
     capture: str,
     streams: tuple[int, ...],
@@ -494,6 +595,7 @@ def check(
     ports: tuple[int, ...],
     strict: bool,
     verbose: bool,
+    color: bool | None,
 ) -> None:
     """Assert that CAPTURE's TCP traffic connects, transfers and closes as it should (for CI).
 
@@ -522,9 +624,10 @@ def check(
         result.findings.extend(findings)
     if junit:
         _write_file(junit, junit_xml(result))
-    click.echo(result.report(verbose=verbose))
+    use_color = _use_color(color)
+    click.echo(result.report(verbose=verbose, color=use_color), color=use_color)
     if not result.ok:
-        raise SystemExit(1)
+        raise SystemExit(EXIT_NO)
 
 
 def _load_baseline(path: str) -> dict[str, Any]:
@@ -612,7 +715,8 @@ def graph(capture: str, stream: int, kind: str, direction: str | None, output: s
 @click.option("--format", "fmt", type=click.Choice(["image", "ascii", "mermaid", "plantuml"]), default=None,
               help="ascii, mermaid or plantuml print a text ladder to stdout; image (the default with -o) "
               "draws with matplotlib.")  # fmt: skip
-@click.option("--lang", type=click.Choice(sorted(LANGUAGES)), default="en", show_default=True)
+@click.option("--lang", type=click.Choice(sorted(LANGUAGES)), default="en", show_default=True,
+              help="Language of the labels, states and notes.")  # fmt: skip
 @click.option("--spacing", type=click.Choice(["time", "even"]), default="time", show_default=True,
               help="time: vertical position follows time (long pauses compressed and labelled); even: one row "
               "per item.")  # fmt: skip
@@ -650,6 +754,43 @@ def diagram(capture: str, stream: int, output: str | None, fmt: str | None, lang
             click.echo(f"wrote {display_path(output)}")
         else:
             click.echo(text)
+
+
+# Two or three real examples at the end of each command's --help (shipped sample captures, run from the checkout or
+# an unpacked sdist; tests/test_cli.py runs every one). `\b` keeps click from re-wrapping them.
+EXAMPLES: dict[str, tuple[str, ...]] = {
+    "packets": (
+        "tcptrace packets sample_pcaps/echo_ipv4.pcap",
+        "tcptrace packets sample_pcaps/lossy_bulk.pcap --format jsonl --port 20000",
+        "tcptrace packets sample_pcaps/port_reuse.pcap -s 1 --format csv",
+    ),
+    "explain": (
+        "tcptrace explain sample_pcaps/echo_ipv4.pcap",
+        "tcptrace explain sample_pcaps/lossy_bulk.pcap --lang zh",
+        "tcptrace explain sample_pcaps/abort_rst.pcap --format markdown -v",
+    ),
+    "flows": (
+        "tcptrace flows sample_pcaps/port_reuse.pcap",
+        "tcptrace flows sample_pcaps/lossy_bulk.pcap --format json",
+        "tcptrace flows sample_pcaps/dialogue_threaded.pcap --host 10.99.0.0/24 --format csv",
+    ),
+    "check": (
+        "tcptrace check sample_pcaps/echo_ipv4.pcap --require handshake --require graceful-close",
+        "tcptrace check sample_pcaps/lossy_bulk.pcap --max-retransmissions 100 --junit report.xml",
+        "tcptrace check sample_pcaps/abort_rst.pcap --forbid rst      # exits 1: the RST is reported",
+    ),
+    "graph": (
+        "tcptrace graph sample_pcaps/lossy_bulk.pcap -o tsg.png",
+        "tcptrace graph sample_pcaps/lossy_bulk.pcap --kind rtt -o rtt.svg",
+    ),
+    "diagram": (
+        "tcptrace diagram sample_pcaps/echo_ipv4.pcap",
+        "tcptrace diagram sample_pcaps/half_close.pcap -o ladder.svg",
+        "tcptrace diagram sample_pcaps/echo_ipv4.pcap --lang zh --format mermaid",
+    ),
+}
+for _name, _lines in EXAMPLES.items():
+    main.commands[_name].epilog = "Examples:\n\n\b\n" + "\n".join("  " + line for line in _lines)
 
 
 def run_cli(argv: list[str] | None = None) -> int:

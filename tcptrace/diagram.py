@@ -517,7 +517,7 @@ def _write(ladder: Ladder, out: BinaryIO, fmt: str, dpi: float, width: float | N
     if fmt == "png":
         _check_png_size(ladder, dpi, width)
     ax, geo = _draw(ladder, None, width)
-    fig = ax.get_figure(root=True)
+    fig = ax.figure  # (get_figure(root=True) needs matplotlib 3.10; _draw makes no subfigures)
     assert isinstance(fig, Figure)
     if fmt == "png":
         _write_png(fig, geo, out, dpi)

@@ -28,7 +28,8 @@ from .model import ACK, FIN, RST, SYN, Role, Segment
 from .selection import NoSuchStream, Selection, missing_streams_message
 from .state import TcpState
 from .stats import FlowRow, FlowSummary, flow_row
-from .vocab import ENGINE_DIR_FIELDS, FINISHED_HORIZON_NS, RST_CAUSES, ZEEK_SENT_LETTERS
+from .vocab import ENGINE_DIR_FIELDS, FINISHED_HORIZON_NS, RST_CAUSES
+from .zeek import ZeekFinal
 
 
 class Pipeline:
@@ -305,14 +306,12 @@ def _engine_glue() -> tuple[Any, ...]:
     from .flow import HalfFlow
     from .state import _MESSAGES, EndpointMachine
 
-    letters = ZEEK_SENT_LETTERS
-    sent = [frozenset(ch for i, ch in enumerate(letters) if mask >> i & 1) for mask in range(1 << len(letters))]
-    return ANALYSIS_FLAGS, FlowAnalysis, HalfFlow, _MESSAGES, EndpointMachine, list(TcpState), sent
+    return ANALYSIS_FLAGS, FlowAnalysis, HalfFlow, _MESSAGES, EndpointMachine, list(TcpState)
 
 
 def engine_summary(eng: Any, stream: int) -> FlowSummary:
     """Stream ``stream`` of a ``tcptrace._engine.Engine`` as a :class:`FlowSummary` (as the engine has it now)."""
-    ANALYSIS_FLAGS, FlowAnalysis, HalfFlow, _MESSAGES, EndpointMachine, states, sent_sets = _engine_glue()
+    ANALYSIS_FLAGS, FlowAnalysis, HalfFlow, _MESSAGES, EndpointMachine, states = _engine_glue()
     life = eng.lifecycle(stream)  # a LifecycleRecord and a FlowRecord: fields by name (vocab.ENGINE_RECORDS)
     rec = eng.flow(stream)
     flow = Flow.__new__(Flow)
@@ -331,7 +330,6 @@ def engine_summary(eng: Any, stream: int) -> FlowSummary:
         life.handshake_done, life.fin_frames, life.fin_next, life.fin_acked)  # fmt: skip
     resets, data_after_fin, anomalies = life.resets, life.data_after_fin, life.anomalies
     client_state, server_state, options = life.client_state, life.server_state, life.options
-    history, orig_dir, sent = life.history, life.orig_dir, life.sent
     flow.first_ts_ns = first_ts
     flow.last_ts_ns = last_ts
     flow.packets = packets
@@ -354,11 +352,12 @@ def engine_summary(eng: Any, stream: int) -> FlowSummary:
     # The engine keeps the final states, not their history (which only narratives and diagrams read).
     s.machine.client = EndpointMachine(states[client_state], Role.CLIENT)
     s.machine.server = EndpointMachine(states[server_state], Role.SERVER)
-    zeek = s.zeek
-    zeek.history = history.decode("ascii")
-    zeek.orig_dir = orig_dir
-    zeek.flipped = history.startswith(b"^")
-    zeek.sent = [set(sent_sets[mask]) for mask in sent]
+    (o_state, r_state), (o_pkts, r_pkts), (o_size, r_size), (z_first, z_last) = (
+        life.zeek_states, life.zeek_pkts, life.zeek_sizes, life.zeek_ts)  # fmt: skip
+    s.zeek_final = ZeekFinal(
+        life.zeek_orig_dir, life.zeek_history.decode("ascii"), o_state, r_state, o_pkts, r_pkts, o_size, r_size,
+        life.zeek_missed, z_first, z_last,
+    )  # fmt: skip
     for d, drec, (mss, wscale, sack_permitted, timestamps) in zip(s.dirs, dirs, options, strict=True):
         # a DirRecord: vocab.ENGINE_DIR_RECORD, DirStats's names in ENGINE_DIR_FIELDS order, then flag_counts
         for name, value in zip(ENGINE_DIR_FIELDS, drec, strict=False):

@@ -16,7 +16,7 @@ class CaptureError(TcptraceError):
 
 
 class NotACapture(CaptureError):
-    """The file is neither pcap nor pcapng (nor a gzip of one)."""
+    """The file is neither pcap nor pcapng (nor a compressed copy of one)."""
 
 
 class UnsupportedLinkType(CaptureError):

@@ -11,6 +11,8 @@ import io
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+import click
+
 from .analysis import analysis_names, info_names
 from .model import Segment, format_addr, format_endpoint
 from .stats import FlowRow
@@ -135,9 +137,11 @@ def csv_lines(segments: Iterable[Segment]) -> Iterator[str]:
         yield buf.getvalue()
 
 
-def table_lines(segments: Iterable[Segment], origin_ns: int | Callable[[], int | None] | None = None) -> Iterator[str]:
+def table_lines(
+    segments: Iterable[Segment], origin_ns: int | Callable[[], int | None] | None = None, color: bool = False
+) -> Iterator[str]:
     """An aligned packet list: frame, time since ``origin_ns``, stream, endpoints, flags, relative seq/ack,
-    length and scaled window.
+    length and scaled window, then Wireshark's analysis tags (in red with ``color``).
 
     ``origin_ns`` may be a callable asked at the first segment (the reader knows frame 1's time only once it
     has read it); by default the first segment's own time is the origin.
@@ -154,10 +158,13 @@ def table_lines(segments: Iterable[Segment], origin_ns: int | Callable[[], int |
                 origin = seg.ts_ns
         rel = (seg.ts_ns - origin) / 1e9
         flags = "[" + ", ".join(seg.flag_names) + "]"
+        info = _info(seg)
+        if color and info:
+            info = click.style(info, fg="red")
         yield (
             f"{seg.frame:>6} {rel:>11.6f} {seg.stream:>6}  {format_endpoint(seg.src, seg.sport):>22} →   "
             f"{format_endpoint(seg.dst, seg.dport):<22} {flags:<16} {seg.seq:>10} {seg.ack:>10} "
-            f"{seg.len:>6} {seg.win:>8}  {_info(seg)}"
+            f"{seg.len:>6} {seg.win:>8}  {info}"
         ).rstrip()
 
 
@@ -231,6 +238,43 @@ def flows_table_lines(rows: Iterable[FlowRow]) -> Iterator[str]:
                 parts[key] = part
         guess = "?" if roles_guessed else ""
         yield f"{stream:>6}  {client + guess:>22} →  {server:<22} {part[0]} {duration_s:>8.3f}s  {part[1]}"
+
+
+ZEEK_CSV_FIELDS = (
+    *("uid", "stream", "ts", "orig", "resp", "proto", "conn_state", "history", "orig_pkts", "resp_pkts"),
+    *("orig_bytes", "resp_bytes", "missed_bytes", "duration_s", "community_id"),
+)
+
+
+def zeek_table_lines(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
+    """``flows --zeek``: one line per Zeek connection, conn.log's columns (``-`` where Zeek logs none)."""
+    yield (
+        f"{'uid':>5} {'stream':>6}  {'orig':>22}    {'resp':<22} {'state':<6} {'history':<16} {'pkts >':>7} "
+        f"{'< pkts':>7} {'bytes >':>9} {'< bytes':>9} {'missed':>7} {'duration':>9}  community_id"
+    )
+    for d in rows:
+        ob = "-" if d["orig_bytes"] is None else d["orig_bytes"]
+        rb = "-" if d["resp_bytes"] is None else d["resp_bytes"]
+        dur = "-" if d["duration_s"] is None else f"{d['duration_s']:.3f}s"
+        yield (
+            f"{d['uid']:>5} {d['stream']:>6}  {d['orig']:>22} →  {d['resp']:<22} {d['conn_state']:<6} "
+            f"{d['history']:<16} {d['orig_pkts']:>7} {d['resp_pkts']:>7} {ob:>9} {rb:>9} {d['missed_bytes']:>7} "
+            f"{dur:>9}  {d['community_id']}"
+        )
+
+
+def zeek_csv_lines(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
+    import csv
+
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="")
+    w.writerow(ZEEK_CSV_FIELDS)
+    yield buf.getvalue()
+    for d in rows:
+        buf.seek(0)
+        buf.truncate()
+        w.writerow(["" if d[k] is None else d[k] for k in ZEEK_CSV_FIELDS])
+        yield buf.getvalue()
 
 
 def flows_csv_lines(rows: Iterable[FlowRow]) -> Iterator[str]:

@@ -20,6 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
+import click
+
 from .engine import HORIZON_NS, FlowStream
 from .events import Event, Note, classify
 from .messages import LANGUAGES
@@ -788,14 +790,21 @@ def _new_section(step: Step, shown: set[str]) -> bool:
     return True
 
 
-_ANSI = {"section": "\x1b[1;36m", "header": "\x1b[1m", "flag": "\x1b[31m", "reset": "\x1b[0m", "dim": "\x1b[2m"}
+# Terminal styles per kind of text (click.style; shown only when colour is on: --color, or a terminal without
+# NO_COLOR).
+_STYLE: dict[str, dict[str, Any]] = {
+    "section": {"fg": "cyan", "bold": True},
+    "header": {"bold": True},
+    "flag": {"fg": "red"},
+    "dim": {"dim": True},
+}
 
 
 def render_text(n: FlowNarrative, color: bool = False) -> str:
     t = LANGUAGES[n.lang]
 
     def c(kind: str, s: str) -> str:
-        return f"{_ANSI[kind]}{s}{_ANSI['reset']}" if color else s
+        return click.style(s, **_STYLE[kind]) if color else s
 
     lines = [c("header", n.header), f"  {n.subheader}{t['sep.sentence']}{t['verdict'].format(verdict=n.verdict)}"]
     shown: set[str] = set()

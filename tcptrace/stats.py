@@ -34,7 +34,7 @@ from .messages import LANGUAGES
 from .model import ACK, FIN, RST, SYN, Segment, format_endpoint
 from .state import ConnectionMachine, TcpState
 from .vocab import FLAGS, HDR_SHORT_SEGMENT, MAX_ANOMALIES, MAX_RESETS, RST_CAUSES
-from .zeek import ZeekHistory, conn_state_of
+from .zeek import ZeekConnection, ZeekFinal, conn_state_cached, zeek_block
 
 M32 = 0xFFFFFFFF
 _RETRANS = A_RETRANSMISSION | A_FAST_RETRANSMISSION | A_SPURIOUS_RETRANSMISSION
@@ -228,7 +228,10 @@ class FlowSummary:
         self.packets = 0
         self.anomalies: list[dict[str, Any]] = []
         self.machine = ConnectionMachine()
-        self.zeek = ZeekHistory()
+        # Zeek's view of the stream as one connection (tcptrace.zeek), fed every segment Zeek would analyse; the
+        # C engine hands its end as zeek_final instead (engine.engine_summary)
+        self.zeek: ZeekConnection | None = None
+        self.zeek_final: ZeekFinal | None = None
         # see on_event(): bit 2 * direction + has_data is set when such segments change nothing but counters
         self.steady_mask = 0
 
@@ -236,6 +239,15 @@ class FlowSummary:
 
     def add(self, seg: Segment) -> None:
         flags = seg.flags
+        # Zeek's view: the first segment makes the connection; one whose header Zeek cannot read does no more
+        zeek = self.zeek
+        if zeek is None:
+            zeek = self.zeek = ZeekConnection(seg.src, seg.sport, seg.dst, seg.dport, flags, seg.ts_ns)
+        if not (seg.header_error or seg.header_truncated):  # tcptrace.zeek.analysable
+            zeek.packet(
+                (seg.src, seg.sport) == zeek.orig_key, flags, seg.seq_raw, seg.ack_raw, seg.len, len(seg.payload),
+                seg.win_raw, seg.ts_ns,
+            )  # fmt: skip
         if seg.header_error:
             self._add_malformed(seg, flags)
             return
@@ -305,8 +317,8 @@ class FlowSummary:
         self.on_event(seg, first)
 
     def on_event(self, seg: Segment, first: bool) -> int:
-        """The part of :meth:`add` beyond the counters: SYN options, lifecycle (states, phase, FINs, RSTs) and
-        Zeek history. Returns the new :attr:`steady_mask`. (tcptrace/_engine.c ``lifecycle`` is its C twin.)"""
+        """The part of :meth:`add` beyond the counters: SYN options and lifecycle (states, phase, FINs, RSTs).
+        Returns the new :attr:`steady_mask`. (tcptrace/_engine.c ``lifecycle`` is its C twin.)"""
         if seg.flags & SYN:
             d = self.dirs[seg.direction]
             opts = seg.options
@@ -315,12 +327,9 @@ class FlowSummary:
             d.sack_permitted = d.sack_permitted or opts.sack_permitted
             d.timestamps = d.timestamps or opts.tsval is not None
         self._lifecycle(seg, first)
-        zeek = self.zeek
-        zeek.add(seg, first)
         m = self.machine
         # Steady: both ESTABLISHED, handshake settled, no FIN yet. Then an ACK-bearing segment without SYN/FIN/RST
-        # and without analysis flags changes nothing but counters, once Zeek's one-time letter for its kind
-        # (d: data, a: pure ACK) from its side is written.
+        # and without analysis flags changes nothing but counters (Zeek's model sees every segment before this).
         mask = 0
         if (
             m.client.state is TcpState.ESTABLISHED
@@ -329,13 +338,7 @@ class FlowSummary:
             and self.fin_next[1] is None
             and (self.handshake_done or not self.synack_frame)
         ):
-            once = zeek.once
-            for direction in (0, 1):
-                side = "O" if direction == zeek.orig_dir else "R"
-                if ("a", side) in once:
-                    mask |= 1 << (2 * direction)
-                if ("d", side) in once:
-                    mask |= 2 << (2 * direction)
+            mask = 0b1111
         self.steady_mask = mask
         return mask
 
@@ -544,21 +547,33 @@ class FlowSummary:
 
     def row_facts(self) -> RowFacts:
         """What the flows table and CSV show of this stream, as the C engine's Engine.row gives it."""
-        flow, c, s = self.flow, self.dirs[0], self.dirs[1]
+        flow, c, s, z = self.flow, self.dirs[0], self.dirs[1], self.zeek_end()
         counts = tuple(c.flag_counts.get(name, 0) + s.flag_counts.get(name, 0) for name in _FLAG_ORDER)
         return RowFacts(
             flow.stream, flow.client.addr, flow.client.port, flow.server.addr, flow.server.port,
             flow.roles_guessed, self.first_ts, self.last_ts, self.packets, (c.packets, s.packets),
-            (c.data_bytes, s.data_bytes), (c.app_bytes, s.app_bytes), self.completeness, self.zeek.history,
-            self.syn_frame, self.synack_frame, self.handshake_ack_frame, tuple(self.fin_frames),
-            (self.fin_acked[0], self.fin_acked[1]), self._first_reset(), self.rst_total, counts,
+            (c.data_bytes, s.data_bytes), (c.app_bytes, s.app_bytes), self.completeness, z.history,
+            (z.orig_state, z.resp_state), (z.orig_size, z.resp_size), self.syn_frame, self.synack_frame,
+            self.handshake_ack_frame, tuple(self.fin_frames), (self.fin_acked[0], self.fin_acked[1]),
+            self._first_reset(), self.rst_total, counts,
         )  # fmt: skip
+
+    def zeek_end(self) -> ZeekFinal:
+        """The stream as one Zeek connection, at its end: from the C engine (zeek_final), from the Python
+        tracker, or empty when no segment was one Zeek analyses."""
+        if self.zeek_final is not None:
+            return self.zeek_final
+        if self.zeek is not None:
+            c = self.flow.client
+            return self.zeek.final((c.addr, c.port))
+        return ZeekFinal(0, "", 0, 0, 0, 0, 0, 0, 0, self.first_ts, self.first_ts)
 
     def to_dict(self) -> dict[str, Any]:
         flow = self.flow
         duration_s = flow_duration_s(self.first_ts, self.last_ts, self.packets)
         c, s = flow.client, flow.server
         bits = self.completeness
+        zeek = self.zeek_end()
         fa = flow.analysis
         irtt = fa.ts_first_rtt / 1e9 if fa is not None and fa.ts_first_rtt else None
         return {
@@ -595,10 +610,7 @@ class FlowSummary:
             "server_state": self.machine.server_state.value,
             "anomalies": self.anomalies[:20],
             "wireshark": {"completeness": bits, "completeness_label": completeness_label(bits)},
-            "zeek": {
-                "conn_state": conn_state_of(self.zeek.history),
-                "history": self.zeek.history,
-            },
+            "zeek": zeek_block(zeek, (c.addr, c.port), (s.addr, s.port)),
             "tcptrace": {
                 "complete": self.dirs[0].syn_packets > 0
                 and self.dirs[1].syn_packets > 0
@@ -711,7 +723,9 @@ class RowFacts(NamedTuple):
     data_bytes: tuple[int, int]
     app_bytes: tuple[int, int]
     completeness: int
-    history: str
+    zeek_history: str
+    zeek_states: tuple[int, int]
+    zeek_sizes: tuple[int, int]
     syn_frame: int
     synack_frame: int
     handshake_ack_frame: int
@@ -762,13 +776,14 @@ def flow_row(rec: RowFacts | Any) -> FlowRow:
     opened = opened_how(rec.syn_frame, rec.synack_frame, rec.handshake_ack_frame, first_reset, rec.dir_packets[1])
     closed = closed_how(fin_frames, fin_acked, first_reset)
     app = rec.app_bytes
-    packets, data, counts, history = rec.dir_packets, rec.data_bytes, rec.flag_counts, rec.history
+    packets, data, counts, history = rec.dir_packets, rec.data_bytes, rec.flag_counts, rec.zeek_history
+    (orig_state, resp_state), (orig_size, resp_size) = rec.zeek_states, rec.zeek_sizes
     return _new_row(FlowRow, (
         rec.stream, format_endpoint(rec.client_addr, rec.client_port),
         format_endpoint(rec.server_addr, rec.server_port), packets[0], packets[1], data[0], data[1],
         round(flow_duration_s(rec.first_ts, rec.last_ts, rec.packets), 6), opened, closed, rec.completeness,
-        conn_state_of(history), history, counts[_RETRANSMISSION], counts[_DUP_ACK], counts[_LOST],
-        counts[_ZERO_WINDOW], rec.resets_total,
+        conn_state_cached(orig_state, resp_state, orig_size, resp_size, history), history,
+        counts[_RETRANSMISSION], counts[_DUP_ACK], counts[_LOST], counts[_ZERO_WINDOW], rec.resets_total,
         verdict_sentence(opened, closed, close_shape(fin_frames, fin_acked), first_reset, app[0], app[1], "en"),
         rec.roles_guessed,
     ))  # fmt: skip

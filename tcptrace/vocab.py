@@ -176,8 +176,35 @@ COMPLETENESS: tuple[tuple[str, int], ...] = (
     ("RST", 0x20),
 )
 
-# Zeek's history letters (lower case) as the C engine's per-side "sent" bitmask numbers them: letter i is bit i.
-ZEEK_SENT_LETTERS = "adfhiqrstwg"
+
+# Zeek's TCP timers (scripts/base/init-bare.zeek defaults), in nanoseconds: they decide where Zeek ends one
+# connection of a 4-tuple and starts the next (tcptrace.zeek.ZeekTracker).
+ZEEK_ATTEMPT_DELAY_NS = 5_000_000_000  # tcp_attempt_delay: an unanswered SYN is dropped after it
+ZEEK_CLOSE_DELAY_NS = 5_000_000_000  # tcp_close_delay: a closed connection lingers this long after its last packet
+ZEEK_RESET_DELAY_NS = 5_000_000_000  # tcp_reset_delay: a RST after a one-sided close
+ZEEK_SYN_TIMEOUT_NS = 5_000_000_000  # tcp_SYN_timeout: the first expire check
+ZEEK_SESSION_TIMER_NS = 6_000_000_000  # tcp_session_timer: the expire check repeats this often
+ZEEK_CONNECTION_LINGER_NS = 5_000_000_000  # tcp_connection_linger
+ZEEK_HANDSHAKE_INACTIVITY_NS = 60_000_000_000  # udp_inactivity_timeout, a TCP session's until its handshake ends
+ZEEK_INACTIVITY_NS = 300_000_000_000  # tcp_inactivity_timeout
+# Zeek's TCP endpoint states (TCP_Endpoint.h EndpointState, in its order; conn.log's states drop TCP_ENDPOINT_), the
+# history masks of TCP_Endpoint.h (a responder's are shifted 16 bits left) and TCPSessionAdapter.cc's
+# TOO_LARGE_SEQ_DELTA: tcptrace.zeek and the C engine's twin (ZK_*) both read them from here.
+ZEEK_ENDPOINT_STATES: tuple[str, ...] = (
+    "INACTIVE", "SYN_SENT", "SYN_ACK_SENT", "PARTIAL", "ESTABLISHED", "CLOSED", "RESET",
+)  # fmt: skip
+ZEEK_HIST_MASKS: tuple[tuple[str, int], ...] = (
+    ("SYN", 0x1), ("FIN", 0x2), ("RST", 0x4), ("FIN_RST", 0x8), ("DATA", 0x10), ("ACK", 0x20), ("MULTI", 0x40),
+)  # fmt: skip
+ZEEK_TOO_LARGE_SEQ_DELTA = 1048576
+# likely_server_ports as Zeek's base scripts fill it (every TCP port an analyzer registers in
+# scripts/base/protocols/*/main.zeek, Zeek 8): WantConnection makes the side with one of them the responder when
+# a connection starts without a SYN. Bare mode (zeek -b) loads fewer analyzers, so fewer ports.
+ZEEK_LIKELY_SERVER_PORTS: frozenset[int] = frozenset(
+    {21, 22, 25, 53, 79, 80, 81, 88, 135, 139, 143, 389, 443, 445, 465, 502, 514, 563, 585, 587, 614, 631, 636}
+    | {989, 990, 992, 993, 995, 1080, 1434, 1883, 2811, 3128, 3268, 3306, 3389, 5222, 5223, 5269, 5432, 6379}
+    | {6666, 6667, 6668, 6669, 8000, 8080, 8888, 20000}
+)
 
 
 # The engine's per-direction record (tcptrace._engine DirRecord, a named struct sequence): stats.DirStats's counters
@@ -197,23 +224,29 @@ ENGINE_FLOW_RECORD: tuple[str, ...] = (
     *("ts_first_rtt", "reused_ports_frame", "base_client", "base_server", "win_scale_client", "win_scale_server"),
     *("client", "server"),
 )
-# Engine.lifecycle(i): handshake, FINs, RSTs, states, options and Zeek history (LifecycleRecord). Values that are
+# Engine.lifecycle(i): handshake, FINs, RSTs, states, options and Zeek's view (LifecycleRecord). Values that are
 # pairs are (client, server); fin_frames are (direction, frame), resets (direction, frame, state, cause, len),
 # anomalies (frame, state, input), options per side (mss, wscale, sack_permitted, timestamps), -1 for absent.
 ENGINE_LIFECYCLE_RECORD: tuple[str, ...] = (
     *("client_addr", "client_port", "server_addr", "server_port", "roles_guessed", "syn_frame", "synack_frame"),
     *("handshake_ack_frame", "handshake_done", "fin_frames", "fin_next", "fin_acked", "resets", "resets_total"),
     "data_after_fin",
-    *("anomalies", "client_state", "server_state", "options", "history", "orig_dir", "sent"),
+    *("anomalies", "client_state", "server_state", "options"),
+    # the stream as one Zeek connection (tcptrace.zeek.ZeekFinal's fields): the stream direction of Zeek's
+    # originator, the history, (orig, resp) endpoint states, packets and TCP_Endpoint::Size(), missed bytes,
+    # (first, last) network time
+    *("zeek_orig_dir", "zeek_history", "zeek_states", "zeek_pkts", "zeek_sizes", "zeek_missed", "zeek_ts"),
 )
 # Engine.row(i): what the flows table and CSV show of a stream, and nothing more (RowRecord; stats.RowFacts is
 # the same record built from a FlowSummary, and stats.flow_row turns either into a stats.FlowRow). Pairs are
-# (client, server); app_bytes is DirStats.app_bytes; fin_frames are (direction, frame); first_reset is
-# (direction, RST_CAUSES index) or None; flag_counts are both directions' analysis-flag counts in FLAGS order.
+# (client, server); app_bytes is DirStats.app_bytes; the zeek_* fields are LifecycleRecord's (what zeek.conn_state
+# reads: (orig, resp) endpoint states and sizes); fin_frames are (direction, frame); first_reset is (direction,
+# RST_CAUSES index) or None; flag_counts are both directions' analysis-flag counts in FLAGS order.
 ENGINE_ROW_RECORD: tuple[str, ...] = (
     *("stream", "client_addr", "client_port", "server_addr", "server_port", "roles_guessed", "first_ts", "last_ts"),
-    *("packets", "dir_packets", "data_bytes", "app_bytes", "completeness", "history", "syn_frame", "synack_frame"),
-    *("handshake_ack_frame", "fin_frames", "fin_acked", "first_reset", "resets_total", "flag_counts"),
+    *("packets", "dir_packets", "data_bytes", "app_bytes", "completeness", "zeek_history", "zeek_states"),
+    *("zeek_sizes", "syn_frame", "synack_frame", "handshake_ack_frame", "fin_frames", "fin_acked", "first_reset"),
+    *("resets_total", "flag_counts"),
 )
 # (C type name, enum prefix, fields) of each record the engine hands Python: scripts/gen_vocab_h.py writes them.
 ENGINE_RECORDS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
@@ -246,7 +279,18 @@ __all__ = [
     "RETRANSMISSION_FAMILY",
     "RST_CAUSES",
     "TS_NS_MAX",
-    "ZEEK_SENT_LETTERS",
+    "ZEEK_ATTEMPT_DELAY_NS",
+    "ZEEK_CLOSE_DELAY_NS",
+    "ZEEK_CONNECTION_LINGER_NS",
+    "ZEEK_ENDPOINT_STATES",
+    "ZEEK_HANDSHAKE_INACTIVITY_NS",
+    "ZEEK_HIST_MASKS",
+    "ZEEK_INACTIVITY_NS",
+    "ZEEK_LIKELY_SERVER_PORTS",
+    "ZEEK_RESET_DELAY_NS",
+    "ZEEK_SESSION_TIMER_NS",
+    "ZEEK_SYN_TIMEOUT_NS",
+    "ZEEK_TOO_LARGE_SEQ_DELTA",
     "AnalysisFlag",
     "LadderCategory",
 ]

@@ -24,6 +24,34 @@ def pytest_configure(config: pytest.Config) -> None:
             f"{sys.executable} lacks {', '.join(missing)}: install the test extras into it first "
             "(pip install -e '.[test]', the README's Quick start), or run the venv's python -m pytest"
         )
+    stale = _stale_install()
+    if stale:
+        raise pytest.UsageError(stale)
+
+
+def _stale_install() -> str | None:
+    """After `pip install .`, pytest tests the installed copy, not this checkout's sources: a developer who edits
+    and re-runs would see stale results. Stop when the imported package's modules differ from the sources beside
+    these tests (an sdist's tests and its installed wheel have the same sources, so they pass this check). The
+    compiled engine cannot be compared; `TCPTRACE_REQUIRE_ENGINE=1` catches a missing one."""
+    spec = importlib.util.find_spec("tcptrace")
+    sources = ROOT / "tcptrace"
+    if spec is None or spec.origin is None or not (sources / "__init__.py").is_file():
+        return None
+    installed = Path(spec.origin).resolve().parent
+    if installed == sources.resolve():
+        return None  # an editable install or the checkout itself
+    differ = sorted(
+        f.name for f in sources.glob("*.py") if not (installed / f.name).is_file() or
+        (installed / f.name).read_bytes() != f.read_bytes()
+    )  # fmt: skip
+    if not differ:
+        return None
+    return (
+        f"the tcptrace under test ({installed}) is not this checkout's ({', '.join(differ[:3])}"
+        f"{' ...' if len(differ) > 3 else ''} differ): pip install . again, or develop with an editable install "
+        "(pip install -e '.[test]' 'setuptools>=77' && python setup.py build_ext --inplace; README, Development)"
+    )
 
 
 def engines() -> list[str]:

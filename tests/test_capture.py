@@ -5,12 +5,13 @@ from __future__ import annotations
 import io
 import struct
 from pathlib import Path
+from typing import Any
 
 import pcapgen as g
 import pytest
 
 from tcptrace.capture import open_capture
-from tcptrace.errors import NotACapture, TruncatedCapture, UnsupportedLinkType
+from tcptrace.errors import CaptureError, NotACapture, TruncatedCapture, UnsupportedLinkType
 from tcptrace.model import SkipReason
 
 
@@ -124,12 +125,72 @@ def test_pcapng_unsupported_interface_is_skipped_with_a_warning() -> None:
     assert any("147" in w for w in stats.warnings)
 
 
+def _compress(codec: str, data: bytes) -> bytes:
+    """``data`` compressed as the command-line tools write it (built by code; zstd and lz4 need their extras)."""
+    import bz2
+    import lzma
+
+    if codec == "gzip":
+        return g.gz(data)
+    if codec == "xz":
+        return lzma.compress(data)
+    if codec == "bzip2":
+        return bz2.compress(data)
+    if codec == "zstd":
+        return pytest.importorskip("backports.zstd", reason="the zstd extra is not installed").compress(data)  # type: ignore[no-any-return]
+    return pytest.importorskip("lz4.frame", reason="the lz4 extra is not installed").compress(data)  # type: ignore[no-any-return]
+
+
+CODEC_NAMES = ["gzip", "xz", "bzip2", "zstd", "lz4"]
+
+
+@pytest.mark.parametrize("codec", CODEC_NAMES)
 @pytest.mark.parametrize("container", ["pcap", "pcapng"])
-def test_gzip_detected_by_magic(container: str) -> None:
+def test_compression_detected_by_magic(container: str, codec: str) -> None:
     raw = g.pcap(g.records([g.ether(ONE)])) if container == "pcap" else g.pcapng(g.records([g.ether(ONE)]), [(1, None)])
-    segs, stats = read(g.gz(raw))
+    segs, stats = read(_compress(codec, raw))
     assert len(segs) == 1
     assert stats.compressed
+    assert not stats.warnings
+
+
+@pytest.mark.parametrize("codec", CODEC_NAMES)
+def test_concatenated_members_read_as_one(codec: str) -> None:
+    """gzip members, xz and bzip2 streams, zstd and lz4 frames one after another (as `cat a.gz b.gz` makes)."""
+    data = g.pcap(g.records([g.ether(ONE)] * 30))
+    segs, stats = read(_compress(codec, data[:700]) + _compress(codec, data[700:]))
+    assert len(segs) == 30
+    assert not stats.warnings
+
+
+@pytest.mark.parametrize("codec", CODEC_NAMES)
+def test_compressed_pipe_read_in_small_pieces(codec: str) -> None:
+    cap = open_capture(Pipe(_compress(codec, g.pcap(g.records([g.ether(ONE)] * 5)))))  # type: ignore[arg-type]
+    assert len(list(cap)) == 5
+
+
+@pytest.mark.parametrize("codec", CODEC_NAMES)
+def test_garbage_after_compressed_data_warns_and_keeps_the_packets(codec: str) -> None:
+    segs, stats = read(_compress(codec, g.pcap(g.records([g.ether(ONE)] * 5))) + b"\x00garbage tail\xff" * 3)
+    assert len(segs) == 5
+    assert [w.split(":")[0] for w in stats.warnings] == [codec]
+    assert "damaged compressed data" in stats.warnings[0]
+
+
+def test_missing_optional_decompressor_is_one_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A zstd capture without the zstd extra: a CaptureError naming the extra, not an ImportError."""
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_zstd(name: str, *args: Any, **kwargs: Any) -> Any:
+        if name in ("compression", "backports", "backports.zstd", "compression.zstd"):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_zstd)
+    with pytest.raises(CaptureError, match=r"zstd-compressed; reading it needs the optional 'zstd' extra"):
+        open_capture(io.BytesIO(b"\x28\xb5\x2f\xfd" + bytes(20)))
 
 
 class Pipe(io.RawIOBase):

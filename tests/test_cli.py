@@ -215,3 +215,113 @@ def test_version_names_the_active_engine() -> None:
     out = subprocess.run([sys.executable, "-m", "tcptrace", "--version"], cwd=OUTSIDE, capture_output=True,
                          text=True, check=True, env=env)  # fmt: skip
     assert "pure-Python engine (TCPTRACE_ENGINE=python)" in out.stdout
+
+
+# --- conventions (issue #15): examples in --help, help on every option, colour, exit status ----------------------
+
+
+def _help_examples(command: str) -> list[str]:
+    """The example command lines at the end of ``tcptrace COMMAND --help``, as printed."""
+    code, out, _ = invoke(command, "--help")
+    assert code == 0
+    assert "Examples:" in out, f"{command} --help has no examples"
+    block = out.split("Examples:", 1)[1]
+    return [ln.strip() for ln in block.splitlines() if ln.strip().startswith("tcptrace ")]
+
+
+COMMANDS = sorted(main.commands)
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_help_example_runs(command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each example printed by --help runs as printed (in a scratch directory beside the sample captures): exit 0,
+    or the exit status its own comment announces."""
+    import shlex
+
+    examples = _help_examples(command)
+    assert 2 <= len(examples) <= 3
+    (tmp_path / "sample_pcaps").symlink_to(SAMPLES)
+    monkeypatch.chdir(tmp_path)
+    for example in examples:
+        line, _, comment = example.partition("#")
+        argv = shlex.split(line)
+        assert argv[:2] == ["tcptrace", command]
+        expected = int(comment.split("exits ", 1)[1].split(":")[0]) if "exits " in comment else 0
+        r = CliRunner().invoke(main, argv[1:])
+        assert r.exception is None or isinstance(r.exception, SystemExit), (example, r.exception)
+        assert r.exit_code == expected, (example, r.stderr)
+        assert r.stdout, example
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_option_has_help_text(command: str) -> None:
+    import click
+
+    bare = [p.opts[0] for p in main.commands[command].params if isinstance(p, click.Option) and not p.help]
+    assert bare == []
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "coloured"),
+    [
+        ((), {}, False),  # not a terminal: no colour
+        (("--color",), {}, True),
+        (("--color",), {"NO_COLOR": "1"}, True),  # the flag beats the variable
+        (("--no-color",), {}, False),
+    ],
+)
+@pytest.mark.parametrize("command", ["explain", "packets", "check"])
+def test_color_flag_and_no_color(command: str, args: tuple[str, ...], env: dict[str, str], coloured: bool) -> None:
+    extra = ("--forbid", "retransmission") if command == "check" else ()
+    r = CliRunner(env=env).invoke(main, [command, str(SAMPLES / "lossy_bulk.pcap"), *extra, *args], color=True)
+    assert ("\x1b[" in r.stdout) is coloured, r.stdout[:300]
+
+
+def test_no_color_is_honoured_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """NO_COLOR (any non-empty value, no-color.org) turns the terminal default off; without it a terminal gets
+    colour."""
+    from tcptrace import cli
+
+    monkeypatch.setattr(cli.sys.stdout, "isatty", lambda: True, raising=False)
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    assert cli._use_color(None) is True
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert cli._use_color(None) is False
+    monkeypatch.setenv("NO_COLOR", "")
+    assert cli._use_color(None) is True
+
+
+def test_exit_status_table_in_the_readme_matches_the_code() -> None:
+    from tcptrace import cli
+
+    readme = (SAMPLES.parent / "README.md").read_text()
+    table = readme.split("## Exit status", 1)[1].split("\n## ", 1)[0]
+    codes = {int(row.split("|")[1].strip(" `")) for row in table.splitlines() if row.startswith("| `")}
+    assert codes == {cli.EXIT_OK, cli.EXIT_NO, cli.EXIT_ERROR, cli.EXIT_INTERRUPTED}
+
+
+def test_ctrl_c_exits_130_with_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    import tcptrace.engine
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(tcptrace.engine, "summarize_lazily", interrupted)
+    r = CliRunner().invoke(main, ["flows", str(ECHO)])
+    assert r.exit_code == 130
+    assert r.stderr.strip() == "tcptrace: interrupted"
+
+
+def test_a_missing_engine_is_noticed_unless_python_was_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without a C compiler pip installs the pure-Python path silently; the CLI says so (on a terminal) and
+    --version names the engine."""
+    import tcptrace.engine
+    from tcptrace import cli
+
+    monkeypatch.delenv("TCPTRACE_ENGINE", raising=False)
+    monkeypatch.setattr(tcptrace.engine, "engine_module", lambda: None)
+    assert cli._engine_missing() is True
+    assert "the C engine is not built" in cli._version_message()
+    monkeypatch.setenv("TCPTRACE_ENGINE", "python")
+    assert cli._engine_missing() is False
+    assert "TCPTRACE_ENGINE=python" in cli._version_message()

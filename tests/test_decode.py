@@ -158,6 +158,25 @@ def test_tunnels_wireshark_follows(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         assert tshark_streams(path) == streams
 
 
+def test_gre_in_udp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """GRE-in-UDP (RFC 8086, UDP port 4754, as packet-gre.c registers it and Zeek decodes it): the inner TCP is a
+    stream, found whichever side has the port; a port pair without it stays "not TCP"."""
+    syn, synack = g._conn(1)
+    frames = [
+        g._outer(g.udp(g.gre(syn), 50343, 4754), 17),
+        g._outer(g.udp(g.gre(synack), 4754, 50343), 17),
+        g._outer(g.udp(g.gre(syn), 50343, 4755), 17),
+    ]
+    path = _write(tmp_path, frames)
+    streams, skipped = our_streams(path)
+    assert streams == {1: 0, 2: 0}
+    assert skipped == [(3, SkipReason.NOT_TCP)]
+    doc = both_engines(path, monkeypatch)
+    assert [f["packets"] for f in doc["flows"]] == [{"c2s": 1, "s2c": 1}]  # type: ignore[index]
+    if TSHARK is not None:
+        assert tshark_streams(path) == streams
+
+
 # --- TCP headers Wireshark dissects only in part --------------------------------------------------------------
 
 _ANALYSIS = ("retransmission", "fast_retransmission", "spurious_retransmission", "out_of_order", "lost_segment",

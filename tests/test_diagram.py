@@ -276,7 +276,7 @@ def test_importing_does_not_import_matplotlib() -> None:
 def test_drawn_figure_structure(name: str) -> None:
     ladder = lad(name)
     ax = draw_ladder(ladder)
-    assert isinstance(ax.get_figure(root=True), Figure)
+    assert isinstance(ax.figure, Figure)
     assert len(arrow_patches(ax)) == len(ladder.arrows)
     texts = texts_of(ax)
     assert any(t.startswith("SYN") for t in texts)

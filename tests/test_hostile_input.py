@@ -213,31 +213,53 @@ def _peak_bytes(fn: Any) -> int:
         tracemalloc.stop()
 
 
-def test_gzip_inflates_what_is_asked_not_all_it_could() -> None:
-    """Built by code: 64 MiB of zeros in a 64 KB gzip stream. Asking for 10 bytes inflates a bounded step
-    (capture.INFLATE_STEP, zlib's max_length), not everything the compressed chunk read holds."""
+def _zeros_compressed(codec: str, n_zeros: int) -> bytes:
+    """``n_zeros`` zero bytes compressed with ``codec`` (built by code), a chunk at a time."""
+    if codec == "gzip":
+        return _zeros_gz(b"", n_zeros)
+    chunk = bytes(1 << 20)
+    if codec in ("xz", "bzip2"):
+        import bz2
+        import lzma
+
+        c: Any = lzma.LZMACompressor(preset=0) if codec == "xz" else bz2.BZ2Compressor(1)
+        return b"".join([*(c.compress(chunk) for _ in range(n_zeros >> 20)), c.flush()])
+    if codec == "zstd":
+        zstd = pytest.importorskip("backports.zstd", reason="the zstd extra (backports.zstd) is not installed")
+        c = zstd.ZstdCompressor()
+        return b"".join([*(c.compress(chunk) for _ in range(n_zeros >> 20)), c.flush()])
+    lz4_frame = pytest.importorskip("lz4.frame", reason="the lz4 extra is not installed")
+    c = lz4_frame.LZ4FrameCompressor()
+    return b"".join([c.begin(), *(c.compress(chunk) for _ in range(n_zeros >> 20)), c.flush()])
+
+
+@pytest.mark.parametrize("codec", ["gzip", "xz", "bzip2", "zstd", "lz4"])
+def test_decompression_inflates_what_is_asked_not_all_it_could(codec: str) -> None:
+    """Built by code: 64 MiB of zeros in a stream of at most a few hundred KB. Asking for 10 bytes inflates a bounded
+    step (capture.INFLATE_STEP, the decompressor's max_length), not everything the compressed chunk read holds."""
     import io
 
-    from tcptrace.capture import INFLATE_STEP, _GzipStream
+    from tcptrace.capture import CODECS, INFLATE_STEP, _Decompressed
 
-    data = _zeros_gz(b"", 64 << 20)
-    assert len(data) < 100_000
+    data = _zeros_compressed(codec, 64 << 20)
+    assert len(data) < 400_000
+    (spec,) = [c for c in CODECS if c.name == codec]
     got: list[bytes] = []
 
     def first_bytes() -> None:
-        gz = _GzipStream(io.BytesIO(data[4:]), data[:4])
-        got.append(gz.read1(10))
-        got.append(gz.read(10))
+        d = _Decompressed(io.BytesIO(data[4:]), data[:4], spec)
+        got.append(d.read1(10))
+        got.append(d.read(10))
 
     assert _peak_bytes(first_bytes) < 3 * INFLATE_STEP
     assert got == [bytes(10), bytes(10)]
-    gz = _GzipStream(io.BytesIO(data[4:]), data[:4])
+    d = _Decompressed(io.BytesIO(data[4:]), data[:4], spec)
     total = 0
-    while chunk := gz.read1(1 << 20):
+    while chunk := d.read1(1 << 20):
         assert len(chunk) <= 1 << 20
         total += len(chunk)
     assert total == 64 << 20
-    assert gz.damaged is None
+    assert d.damaged is None
 
 
 def test_section_header_claiming_4_gib(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
