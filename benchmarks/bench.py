@@ -1,6 +1,6 @@
 """Benchmark tcptrace (this package) against tshark, classic C tcptrace and a bare Python loop.
 
-    python benchmarks/bench.py [CAPTURE] [--repeat 3] [--json]
+    python benchmarks/bench.py [CAPTURE] [--repeat 3] [--json] [--packets]
 
 Without CAPTURE, /tmp/tcptrace-bench.pcap is used and, if missing, recorded first with
 benchmarks/record_bench_capture.sh (which needs root).
@@ -12,6 +12,9 @@ exit, launcher start-up excluded), CPU time and peak RSS are per run, not accumu
 and not inflated by bench.py's own memory (see measure_child.py).  Standard output of
 each run goes to a temporary file (parsed for the capture facts); the best wall time and
 the largest peak RSS over the runs are reported.
+
+``--packets`` adds `tcptrace packets` over the whole capture (jsonl, csv, table) and its reference, tshark's
+per-packet fields with the analysis flags (issue #12's target: jsonl at least 5x faster than that).
 """
 
 from __future__ import annotations
@@ -43,6 +46,13 @@ CLASSIC_NAME = "classic tcptrace -l"
 BARE_NAME = "bare unpack_from loop"
 FLOWS_TABLE_NAME = "tcptrace flows (table)"
 FLOWS_JSON_NAME = "tcptrace flows --format json"
+TSHARK_FIELDS_NAME = "tshark -T fields analysis"
+PACKETS_JSONL_NAME = "tcptrace packets jsonl"
+# tshark's per-packet reference for `tcptrace packets`: frame, stream, relative seq/ack, length, window, flags
+TSHARK_FIELDS = ["frame.number", "tcp.stream", "tcp.seq", "tcp.ack", "tcp.len", "tcp.window_size"]
+TSHARK_FIELDS += ["tcp.analysis.flags"]
+# Issue #12's target for `tcptrace packets --format jsonl` over the whole capture: 5x faster than tshark's fields.
+TARGET_PACKETS_VS_TSHARK_FIELDS = 1 / 5
 # Issue #3's target for `tcptrace flows`: at least 5x faster than tshark, within 2x of classic tcptrace.
 TARGET_VS_TSHARK = 1 / 5
 TARGET_VS_CLASSIC = 2.0
@@ -131,7 +141,7 @@ def package_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def build_tools(capture: Path, include_module: bool) -> list[Tool]:
+def build_tools(capture: Path, include_module: bool, packets: bool = False) -> list[Tool]:
     tshark = shutil.which("tshark")
     py_env = package_env()
     cap = str(capture)
@@ -160,6 +170,26 @@ def build_tools(capture: Path, include_module: bool) -> list[Tool]:
                 env=ref_env,
             ),
         ]
+    if packets:
+        fields = [arg for name in TSHARK_FIELDS for arg in ("-e", name)]
+        tools.append(
+            Tool(
+                TSHARK_FIELDS_NAME,
+                [tshark or "tshark", "-r", cap, "-T", "fields", *fields],
+                missing=None if tshark else "tshark not found on PATH",
+            )
+        )
+        if include_module:
+            for fmt_name in ("jsonl", "csv", "table"):
+                argv = [sys.executable, "-m", "tcptrace", "packets", cap, "--format", fmt_name]
+                tools.append(Tool(f"tcptrace packets {fmt_name}", argv, env=py_env))
+            tools.append(
+                Tool(
+                    "packets jsonl, Python engine",
+                    [sys.executable, "-m", "tcptrace", "packets", cap, "--format", "jsonl"],
+                    env=ref_env,
+                )
+            )
     return tools
 
 
@@ -326,6 +356,14 @@ def print_table(capture: dict[str, Any], results: list[ToolResult], env: dict[st
             f"target       {res.name}: {1 / vs_t:.1f}x faster than tshark (target 5x), {vs_c:.2f}x classic "
             f"tcptrace's time (target <= 2x), {res.peak_rss_mib:.0f} MiB (target < 200): {'MET' if ok else 'NOT MET'}"
         )
+    by_name = {r.name: r for r in results if r.status == "ok"}
+    fields, jsonl = by_name.get(TSHARK_FIELDS_NAME), by_name.get(PACKETS_JSONL_NAME)
+    if fields and jsonl and fields.median_seconds and jsonl.median_seconds:
+        vs = jsonl.median_seconds / fields.median_seconds
+        print(
+            f"target       {PACKETS_JSONL_NAME}: {1 / vs:.1f}x faster than {TSHARK_FIELDS_NAME} (medians; target 5x), "
+            f"{jsonl.peak_rss_mib:.0f} MiB: {'MET' if vs <= TARGET_PACKETS_VS_TSHARK_FIELDS else 'NOT MET'}"
+        )
 
 
 def ensure_bytecode() -> str:
@@ -350,6 +388,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds before a run is killed (900)")
     parser.add_argument("--json", action="store_true", help="print JSON results instead of a table")
     parser.add_argument("--no-tcptrace", action="store_true", help="only the reference tools")
+    parser.add_argument("--packets", action="store_true", help="also `packets` and tshark's per-packet fields")
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
@@ -372,7 +411,7 @@ def main(argv: list[str] | None = None) -> int:
         while fh.read(16 * 1024 * 1024):
             pass
 
-    tools = build_tools(capture_path, include_module=not args.no_tcptrace)
+    tools = build_tools(capture_path, include_module=not args.no_tcptrace, packets=args.packets)
     results = benchmark(tools, args.repeat, args.timeout, capture)
     summarise(results, capture.get("packets"))
 

@@ -1,14 +1,14 @@
-/* tcptrace._engine: the per-packet hot loop of `tcptrace flows` in C (optional accelerator).
+/* tcptrace._engine: the per-packet hot loop of `tcptrace flows` and `tcptrace packets` in C (optional accelerator).
  *
  * Theory of operation. This is a transcription, statement by statement, of Python code that stays the
  * reference: the pcap record walk, the pcapng walk over enhanced packet blocks and the fused Ethernet/SLL/raw
  * + IPv4 + TCP decode of capture.py, the FlowTracker of flow.py, the Analyzer of analysis.py (Wireshark 4.0's
- * tcp_analyze_sequence_number, without the evidence texts and bytes in flight, which the flow summary does not
- * use) and stats.FlowSummary: the per-direction counters (classic tcptrace -l), completeness, and for every
+ * tcp_analyze_sequence_number; its evidence as numbers, the sentences stay in Python; bytes in flight only in the
+ * packets pass) and stats.FlowSummary: the per-direction counters (classic tcptrace -l), completeness, and for every
  * packet that is not "steady" the lifecycle (handshake, FINs, RSTs and their causes) and the RFC 9293 endpoint
- * machine; for every segment Zeek's view of the stream (zeek.py ZeekConnection: zeek_packet). The machine is not
- * copied: state.py's table arrives as byte arrays when the Engine is made (engine._engine_tables), so the table
- * stays data in one place.
+ * machine; for every segment Zeek's view of the stream (zeek.py ZeekConnection: zeek_packet) and classic
+ * tcptrace's tcb (classic.py: classic_add). The machine is not copied: state.py's table arrives as byte arrays
+ * when the Engine is made (engine._engine_tables), so the table stays data in one place.
  *
  * A frame the fused decode does not take (IPv6, IPv4 options, tunnels, VLANs, other link types, anything odd)
  * goes to capture.py's layered decoder, which returns a Segment (fed back through Engine.add) or counts a skip
@@ -17,6 +17,9 @@
  * capture.py's block walk. Memory is per flow: the table entry, the counters, Wireshark's unacked-segment list,
  * Zeek's history string and its blocks above holes; nothing per packet. A flow that has ended is packed a while
  * later (a few hundred bytes instead of ~2 KB) and unpacked if a late packet comes (see "packing finished flows").
+ *
+ * The packets pass (Engine.packets, docs/engine.md) hands out every kept packet as a Segment with its analysis or,
+ * when nothing in it needs Python, as a jsonl/csv/table line rendered here (tests/test_engine_packets.py).
  *
  * The equivalence of the two paths is a test (tests/test_engine.py): `flows --format json` is byte-identical
  * with and without this module on every sample and corpus capture. Sequence numbers are uint32_t and all
@@ -69,8 +72,12 @@ typedef struct { /* analysis.DirState */
     int lastsegmentflags, monotonic, is_first_ack;
     Unacked *segs;
     Py_ssize_t head, n, cap; /* live segments are segs[head .. n) */
-    int64_t recent_ipid[2], recent_len[2], recent_ts[2];
+    int64_t recent_ipid[2], recent_len[2], recent_ts[2], recent_frame[2];
     uint32_t recent_seq[2];
+    /* for the packets pass (Analyzer's bytes in flight and evidence) */
+    int valid_bif;
+    uint32_t sack_sum;  /* the SACK blocks this side sent last, their lengths summed (DirState.sack_blocks) */
+    int64_t zero_window_frame;
 } ADir;
 
 typedef struct { /* stats.DirStats counters */
@@ -86,6 +93,44 @@ typedef struct { /* stats.DirStats counters */
     int64_t seq_lo, seq_hi; /* relative sequence span of the data: application bytes = seq_hi - seq_lo */
     int64_t flags[N_FLAGS];
 } SDir;
+
+/* classic tcptrace -l: the tcb per direction (classic.ClassicDir), kept in FlowC.cl; functions below (classic_*) */
+
+typedef struct { /* one recorded byte range (rexmit.c segment) */
+    uint32_t first, last;
+    int64_t time;
+    int32_t retrans, acked;
+} ClSeg;
+
+typedef struct ClQuad { /* rexmit.c quadrant: 2^30 sequence numbers, its ranges in order */
+    ClSeg *segs;
+    Py_ssize_t n, cap;
+    struct ClQuad *next, *prev;
+} ClQuad;
+
+typedef struct { /* classic.ClassicDir: the fields of vocab.ENGINE_CLASSIC_FIELDS, then the internal state */
+    int64_t packets, resets, ack_pkts, pureack_pkts, num_sacks, num_dsacks, max_sack_blocks, unique_bytes;
+    int64_t data_pkts, data_bytes, rexmit_pkts, rexmit_bytes, zwnd_probes, zwnd_probe_bytes, out_order_pkts;
+    int64_t data_pkts_push, syn_count, fin_count, f1323_ws, f1323_ts, window_scale, fsack_req, sacks_sent;
+    int64_t urg_data_pkts, urg_data_bytes, mss, max_seg_size, min_seg_size, win_max, win_min, win_zero_ct;
+    int64_t win_tot, win_scaled_pkts, win_scaling_used, initialwin_bytes, initialwin_segs, syn, fin, latest_seq;
+    int64_t seq_wrap_count, trunc_bytes, trunc_segs, data_pkts_timed, first_data_time, last_data_time, has_time;
+    int64_t last_time, idle_max, rtt_count, rtt_min, rtt_max, rtt_3whs, rtt_full_size, rtt_full_count;
+    int64_t rtt_full_min, rtt_full_max, rtt_nosample, rtt_amback, rtt_min_last, rtt_max_last, rtt_count_last;
+    int64_t rtt_cumack, rtt_dupack, rtt_triple_dupack, retr_max, retr_min_tm, retr_max_tm, retr_tm_count;
+    int64_t segs_dropped;
+    double rtt_sum, rtt_sum2, rtt_full_sum, rtt_full_sum2, rtt_sum_last, rtt_sum2_last, retr_tm_sum, retr_tm_sum2;
+    /* internal */
+    uint32_t ack;
+    int64_t nsegs, rtt_last, win_last;
+    int data_acked, owin_any, quads_seen;
+    ClQuad *quads[4];
+} ClDir;
+
+typedef struct { /* the options classic reads, as model.parse_options decodes them */
+    int mss, wscale, ts, sack_perm, nsack;
+    uint32_t sack[2][2]; /* the first two SACK blocks (left, right) */
+} ClOpts;
 
 /* Zeek's view of a stream (tcptrace/zeek.py ZeekConnection; zeek_packet below) */
 typedef struct {
@@ -141,6 +186,11 @@ typedef struct {
     ZeekC zk; /* Zeek's view of the stream (zeek_packet) */
     int keep; /* Engine.keep's predicate said yes: this stream's Segments go to Engine.take_kept() */
     int queued; /* ended (reset, or both FINs acknowledged) and in the engine's queue of flows to pack */
+    ClDir cl[2]; /* classic tcptrace's tcb per direction ([0] client), classic_add */
+    /* the packets pass: PacketStream says the stream's states are settled (Engine.quiet), so its segments without
+     * SYN, FIN or RST are rendered as lines here; last_sfr_frame: its last SYN, FIN or RST */
+    int quiet, pk_settles; /* pk_settles: the last Segment's "settles" */
+    int64_t last_sfr_frame;
 } FlowC;
 
 /* A finished flow, packed (see "packing finished flows" below): e->flows[i] points here with its low bit set.
@@ -153,6 +203,12 @@ typedef struct {
     uint8_t data[] __attribute__((aligned(8))); /* client address, server address (alen bytes each), the packed
                                                    FlowC, zeros up to a multiple of 8, then its arrays */
 } Packed;
+
+/* A packed flow read in place (flow_view): its FlowC, and classic's quadrants, which the FlowC points to */
+typedef struct {
+    FlowC f;
+    ClQuad quads[2][4];
+} FlowTmp;
 
 #define IS_PACKED(ptr) (((uintptr_t)(ptr)) & 1u)
 #define PACKED(ptr) ((Packed *)((uintptr_t)(ptr) & ~(uintptr_t)1u))
@@ -176,7 +232,28 @@ typedef struct { /* one decoded TCP segment */
     int alen, sport, dport, flags, hdr_len, header_truncated;
     int header_error; /* Segment.header_error: 0, HDR_BOGUS_LENGTH or HDR_SHORT_SEGMENT */
     uint32_t seq, ack, win_raw;
+    int urg_ptr; /* the urgent pointer when URG is set (classic's urgent data bytes), else 0 */
 } Pkt;
+
+/* What the analysis found on the packet just processed, beyond its flags: what Analyzer.analyze writes on a
+ * Segment (acks_frame, ack_rtt_ns, rto_ns/rto_frame, bytes_in_flight, duplicate_of) and the numbers of every
+ * flag's evidence (Analyzer's _ev calls; ev has a bit per evidence entry, EV_*), the phase and the relative
+ * numbers (FlowTracker.feed). The packets pass turns it into a Segment's attributes or a rendered line. */
+enum {
+    EV_REUSED = 1 << 0, EV_ZWP = 1 << 1, EV_ZW = 1 << 2, EV_LOST = 1 << 3, EV_KA = 1 << 4, EV_WU = 1 << 5,
+    EV_WF = 1 << 6, EV_KAA = 1 << 7, EV_ZWPA = 1 << 8, EV_DA = 1 << 9, EV_AL = 1 << 10, EV_SPUR = 1 << 11,
+    EV_RT = 1 << 12 /* fast retransmission, out-of-order or retransmission: rt_kind */
+};
+typedef struct {
+    int ta, dir, phase, ev, rt_kind, flags;
+    int64_t win, acks_frame, ack_rtt, rto_ns, rto_frame, bif, dup_of, dup_ip_id, dup_dt;
+    uint32_t seq_rel, ack_rel;
+    /* evidence numbers, named after the _ev fields */
+    int64_t zwp_frame, lost_frame, ka_frame, ka_len, wf_frame, da_frame, da_number, spur_frame, rt_frame, rt_dups;
+    int64_t rt_dt, rt_thres;
+    uint32_t zwp_seq, lost_seq, lost_expected, lost_gap, ka_seq, ka_expected, wu_old, wu_new, wf_end, wf_ack,
+        wf_window, da_ack, al_ack, al_seen, spur_end, spur_acked, rt_seq, rt_expected;
+} PktOut;
 
 struct NgIface; /* one pcapng interface as feed_pcapng walks it (below) */
 struct Due {
@@ -196,6 +273,9 @@ typedef struct {
     Py_ssize_t due_head, due_n, due_cap;
     int64_t pack_after_ns; /* < 0: never pack */
     int64_t npacked, packed_bytes, nunpacked;
+    /* the packets pass reads and writes the flow of the packet just processed after process() (segment_fields,
+     * line_ok, render_line): its packing waits for the next packet. 1 + its stream (0: none), and that time */
+    int64_t pack_defer, pack_defer_ts;
     int detect_hw_dups;
     /* state.py's table, compiled by engine._engine_tables: rows[state][input] -> state or NO_STATE (anomaly);
      * classes[flags & (FIN|SYN|RST|ACK) | 0x20 if the ACK covers the receiver's FIN] -> send, recv1, recv2;
@@ -216,30 +296,58 @@ typedef struct {
     struct NgIface *ng_ifs;
     Py_ssize_t ng_n, ng_cap;
     int ng_busy;
+    int64_t trace_end; /* the time of the last frame read (classic's idle time runs to it): feed_frame, add, saw_frame */
+    /* the packets pass (Engine.packets): pk_mode 1 hands out every kept packet, as a Segment with the analysis
+     * on it, or (pk_fmt > 0, a quiet stream, nothing to explain) as a line rendered here into lines; out: the
+     * analysis of the packet just processed */
+    int pk_mode, pk_fmt, pk_has_origin;
+    int64_t pk_origin; /* the table's time origin (Engine.origin: the capture's first frame), once known */
+    int pk_pause; /* a Segment that may settle its stream was handed out: the walk pauses (status 2) so that
+                   * PacketStream can say Engine.quiet before the stream's next packets */
+    PyObject *pk_flag_text; /* tuple of 512 bytes: the TCP flags (& 0x1FF) as the format writes them */
+    char *lines;
+    Py_ssize_t lines_len, lines_cap, lines_count;
+    int64_t lines_max_ts;
+    PktOut out;
 } Engine;
 
 static PyObject *S_frame, *S_ts_ns, *S_src, *S_dst, *S_sport, *S_dport, *S_seq_raw, *S_ack_raw, *S_flags,
     *S_win_raw, *S_hdr_len, *S_len, *S_ip_id, *S_opt_bytes, *S_payload, *S_header_truncated, *S_stream,
-    *S_header_error;
+    *S_header_error, *S_urg_ptr;
 /* capture._EngineIface's fields */
 static PyObject *S_number, *S_link_len, *S_etype_off, *S_ts_mult, *S_ts_div, *S_ts_off_ns, *S_decode;
+
+static inline uint32_t rd32(const uint8_t *b, int big) {
+    return big ? ((uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3])
+               : ((uint32_t)b[3] << 24 | (uint32_t)b[2] << 16 | (uint32_t)b[1] << 8 | b[0]);
+}
 
 /* ------------------------------------------------------------------------------------------------ */
 /* options (model.parse_options, reduced to what the engine needs)                                   */
 
+#define MAX_LINE_SACK 8 /* SACK blocks a packets line renders in C; a segment with more goes to Python */
+
 typedef struct {
     int wscale, mss; /* -1: none */
     int nsack, truncated, sack_perm, ts;
+    /* for the packets pass: model.parse_options would report `other` or `malformed` (the line is Python's) */
+    int odd;
+    uint32_t tsval, tsecr;
+    uint32_t sack_sum; /* the SACK blocks' lengths, summed mod 2^32 (Analyzer._bytes_in_flight subtracts them) */
+    uint32_t sack[MAX_LINE_SACK][2];
 } Opts;
 
 static void parse_opts(const uint8_t *d, Py_ssize_t n, Py_ssize_t declared, Opts *o) {
     o->wscale = o->mss = -1;
-    o->nsack = o->truncated = o->sack_perm = o->ts = 0;
+    o->nsack = o->truncated = o->sack_perm = o->ts = o->odd = 0;
+    o->sack_sum = 0;
     if (declared <= 0)
         return; /* EMPTY_OPTIONS */
     int truncated = n < declared;
     if (n == 12 && d[0] == 1 && d[1] == 1 && d[2] == 8 && d[3] == 10) {
         o->ts = 1; /* NOP NOP TS: the shortcut in parse_options (truncated stays False there too) */
+        o->tsval = rd32(d + 4, 1);
+        o->tsecr = rd32(d + 8, 1);
         return;
     }
     Py_ssize_t i = 0;
@@ -253,27 +361,46 @@ static void parse_opts(const uint8_t *d, Py_ssize_t n, Py_ssize_t declared, Opts
         }
         if (i + 1 >= n) {
             truncated = truncated || n < declared;
+            o->odd |= n >= declared; /* malformed */
             break;
         }
         int olen = d[i + 1];
-        if (olen < 2)
+        if (olen < 2) {
+            o->odd = 1;
             break;
+        }
         if (i + olen > n) {
             if (n < declared)
                 truncated = 1;
+            else
+                o->odd = 1;
             break;
         }
         int blen = olen - 2;
-        if (kind == 2 && blen == 2)
-            o->mss = d[i + 2] << 8 | d[i + 3];
-        else if (kind == 3 && blen == 1)
-            o->wscale = d[i + 2];
-        else if (kind == 4 && blen == 0)
+        const uint8_t *body = d + i + 2;
+        if (kind == 2 && blen == 2) {
+            o->mss = body[0] << 8 | body[1];
+        } else if (kind == 3 && blen == 1) {
+            o->wscale = body[0];
+        } else if (kind == 4 && blen == 0) {
             o->sack_perm = 1;
-        else if (kind == 5 && blen > 0 && blen % 8 == 0)
-            o->nsack += blen / 8;
-        else if (kind == 8 && blen == 8)
+        } else if (kind == 5 && blen > 0 && blen % 8 == 0) {
+            for (int k = 0; k < blen / 8; k++) {
+                uint32_t left = rd32(body + 8 * k, 1), right = rd32(body + 8 * k + 4, 1);
+                o->sack_sum += right - left;
+                if (o->nsack < MAX_LINE_SACK) {
+                    o->sack[o->nsack][0] = left;
+                    o->sack[o->nsack][1] = right;
+                }
+                o->nsack++;
+            }
+        } else if (kind == 8 && blen == 8) {
             o->ts = 1;
+            o->tsval = rd32(body, 1);
+            o->tsecr = rd32(body + 4, 1);
+        } else {
+            o->odd = 1; /* a kind parse_options keeps in `other` (a known kind of the wrong size: also malformed) */
+        }
         i += olen;
     }
     o->truncated = truncated;
@@ -456,6 +583,7 @@ static void init_adir(ADir *a) {
     a->window = 0xFFFFFFFFu;
     a->monotonic = 1;
     a->is_first_ack = 1;
+    a->valid_bif = 1;
     a->recent_ipid[0] = a->recent_ipid[1] = -1;
 }
 
@@ -537,7 +665,7 @@ static int64_t new_flow(Engine *e, const Pkt *p, int *dir_out) {
  * its FlowC (~1.7 KB, mostly the counters and analysis state of two directions) is packed into a Packed blob of
  * typically 100-200 bytes: a bitmap of the 64-bit words that differ from a new flow's (FLOW_TEMPLATE), each such
  * word XOR the template's as a LEB128 varint, then its live unacked segments, RSTs, anomalies, Zeek's blocks
- * above holes and Zeek's history.
+ * above holes, classic tcptrace's segment ranges (cl_pack_code) and Zeek's history.
  * Nothing is lost: a packed flow is unpacked, byte for byte, when a packet of its four-tuple comes (Wireshark
  * attaches packets to a conversation however late they come, and a SYN on its ports is judged against its base,
  * packet-tcp.c), and read through a temporary copy when Python asks for its records. So stream numbers, port
@@ -546,11 +674,25 @@ static int64_t new_flow(Engine *e, const Pkt *p, int *dir_out) {
 
 #define FLOW_WORDS (sizeof(FlowC) / 8)
 _Static_assert(sizeof(FlowC) % 8 == 0, "a FlowC is packed as 64-bit words");
-_Static_assert(sizeof(Unacked) % 8 == 0 && sizeof(Rst) % 8 == 0 && sizeof(Anomaly) % 8 == 0 && sizeof(ZBlock) % 8 == 0,
+_Static_assert(sizeof(Unacked) % 8 == 0 && sizeof(Rst) % 8 == 0 && sizeof(Anomaly) % 8 == 0 && sizeof(ZBlock) % 8 == 0 &&
+                   sizeof(ClSeg) % 8 == 0,
                "packed arrays stay aligned one after the other");
 #define PRESENCE_BYTES ((FLOW_WORDS + 7) / 8)
 #define FIRST_TS_WORD (offsetof(FlowC, first_ts) / 8)
 static FlowC FLOW_TEMPLATE;
+/* the words that are classic's sums of samples (doubles, ClDir.rtt_sum .. retr_tm_sum2): packed byte-swapped,
+ * since a double's low mantissa bytes are mostly zero and its exponent is in the top ones (4 bytes, not 9) */
+static uint8_t DOUBLE_WORD[FLOW_WORDS];
+_Static_assert(sizeof(ClDir) % 8 == 0 && offsetof(FlowC, cl) % 8 == 0 && offsetof(ClDir, rtt_sum) % 8 == 0 &&
+                   offsetof(ClDir, retr_tm_sum2) == offsetof(ClDir, rtt_sum) + 7 * sizeof(double),
+               "classic's eight sums are whole words, one after the other");
+
+static void packing_init(void) {
+    flow_defaults(&FLOW_TEMPLATE);
+    for (int d = 0; d < 2; d++)
+        for (size_t j = 0; j < 8; j++)
+            DOUBLE_WORD[(offsetof(FlowC, cl) + d * sizeof(ClDir) + offsetof(ClDir, rtt_sum)) / 8 + j] = 1;
+}
 
 static int varint_len(uint64_t v) { return v ? (64 - __builtin_clzll(v) + 6) / 7 : 1; }
 
@@ -588,6 +730,60 @@ static uint8_t *put_bytes(uint8_t *out, const void *src, size_t bytes) {
     return out + bytes;
 }
 
+/* Classic's quadrants (rexmit.c's, ClDir.quads) in a packed flow: each present quadrant's pointer word becomes
+ * n << 3 | 4 (a prev link) | 2 (a next link) | 1, and its n ranges follow Zeek's blocks in the blob (quadrant 0 to 3,
+ * client side first). A link always joins neighbouring quadrants: cl_whichquad sets q->next to quads[q+1] and
+ * q->prev to quads[q-1] (mod 4), and clears both neighbours' links to the quadrant it frees, so the two bits
+ * rebuild them exactly. cl_packable checks that (a flow that broke it would stay live). */
+#define CL_NEXT(k) (((k) + 1) % 4)
+#define CL_PREV(k) (((k) + 3) % 4)
+
+static int cl_packable(const ClDir *c) {
+    for (int k = 0; k < 4; k++) {
+        const ClQuad *q = c->quads[k];
+        if (q && ((q->next && q->next != c->quads[CL_NEXT(k)]) || (q->prev && q->prev != c->quads[CL_PREV(k)])))
+            return 0;
+    }
+    return 1;
+}
+
+static ClQuad *cl_pack_code(const ClQuad *q) {
+    if (!q)
+        return NULL;
+    return (ClQuad *)(((uintptr_t)q->n << 3) | (q->prev ? 4u : 0u) | (q->next ? 2u : 0u) | 1u);
+}
+
+/* A packed flow's quadrants, read in place: c->cl[d].quads hold cl_pack_code's words; rebuild them as qs[d][k]
+ * (ranges in the blob from *arr on, read only) and point the FlowC at them; *arr moves past the ranges */
+static void cl_unpack_view(FlowC *c, ClQuad qs[2][4], const uint8_t **arr) {
+    for (int d = 0; d < 2; d++) {
+        uintptr_t code[4];
+        for (int k = 0; k < 4; k++) {
+            code[k] = (uintptr_t)c->cl[d].quads[k];
+            if (!code[k])
+                continue;
+            Py_ssize_t n = (Py_ssize_t)(code[k] >> 3);
+            qs[d][k] = (ClQuad){(ClSeg *)*arr, n, 0, NULL, NULL};
+            *arr += (size_t)n * sizeof(ClSeg);
+            c->cl[d].quads[k] = &qs[d][k];
+        }
+        for (int k = 0; k < 4; k++) {
+            if (code[k] & 2)
+                qs[d][k].next = &qs[d][CL_NEXT(k)];
+            if (code[k] & 4)
+                qs[d][k].prev = &qs[d][CL_PREV(k)];
+        }
+    }
+}
+
+static size_t cl_bytes(const ClDir *c) { /* the ranges of c, as packed */
+    size_t n = 0;
+    for (int k = 0; k < 4; k++)
+        if (c->quads[k])
+            n += (size_t)c->quads[k]->n * sizeof(ClSeg);
+    return n;
+}
+
 /* Pack flow i (live) in place; -1 with an exception when out of memory (the flow then stays live) */
 static int pack_flow(Engine *e, int64_t i) {
     FlowC *f = e->flows[i];
@@ -611,12 +807,18 @@ static int pack_flow(Engine *e, int64_t i) {
         c.zk.ep[d].capblocks = 0;
     }
     c.queued = 0;
+    if (!cl_packable(&f->cl[0]) || !cl_packable(&f->cl[1]))
+        return 0; /* (cannot happen: see cl_packable) stays live */
+    for (int d = 0; d < 2; d++)
+        for (int k = 0; k < 4; k++)
+            c.cl[d].quads[k] = cl_pack_code(f->cl[d].quads[k]);
     size_t arrays = (size_t)(c.ad[0].n + c.ad[1].n) * sizeof(Unacked) + (size_t)f->nrst * sizeof(Rst) +
                     (size_t)f->nanomalies * sizeof(Anomaly) +
-                    (size_t)(f->zk.ep[0].nblocks + f->zk.ep[1].nblocks) * sizeof(ZBlock) + (size_t)f->zk.hlen;
+                    (size_t)(f->zk.ep[0].nblocks + f->zk.ep[1].nblocks) * sizeof(ZBlock) + cl_bytes(&f->cl[0]) +
+                    cl_bytes(&f->cl[1]) + (size_t)f->zk.hlen;
     /* presence bitmap (a bit per word that differs from the template), then a mode bit per present word (0: the
-     * varint is the word XOR the template's; 1: its zigzag difference from first_ts, for the timestamps), then
-     * the varints */
+     * varint is the word XOR the template's, byte-swapped for classic's sums (DOUBLE_WORD); 1: its zigzag difference
+     * from first_ts, for the timestamps), then the varints */
     uint8_t words[PRESENCE_BYTES + (FLOW_WORDS + 7) / 8 + FLOW_WORDS * 10], modes[(FLOW_WORDS + 7) / 8],
         ints[FLOW_WORDS * 10];
     memset(words, 0, PRESENCE_BYTES);
@@ -629,6 +831,11 @@ static int pack_flow(Engine *e, int64_t i) {
         if (!x)
             continue;
         words[k / 8] |= (uint8_t)(1u << (k % 8));
+        if (DOUBLE_WORD[k]) {
+            npresent++;
+            nints += varint_put(ints + nints, __builtin_bswap64(x));
+            continue;
+        }
         int64_t delta = (int64_t)(w[k] - base);
         uint64_t zz = ((uint64_t)delta << 1) ^ (uint64_t)(delta >> 63);
         if (k != FIRST_TS_WORD && varint_len(zz) < varint_len(x)) {
@@ -670,6 +877,10 @@ static int pack_flow(Engine *e, int64_t i) {
     out = put_bytes(out, f->anomalies, (size_t)f->nanomalies * sizeof(Anomaly));
     for (int d = 0; d < 2; d++)
         out = put_bytes(out, f->zk.ep[d].blocks, (size_t)f->zk.ep[d].nblocks * sizeof(ZBlock));
+    for (int d = 0; d < 2; d++)
+        for (int k = 0; k < 4; k++)
+            if (f->cl[d].quads[k])
+                out = put_bytes(out, f->cl[d].quads[k]->segs, (size_t)f->cl[d].quads[k]->n * sizeof(ClSeg));
     put_bytes(out, f->zk.hist, (size_t)f->zk.hlen);
     PyMem_Free(f->ad[0].segs);
     PyMem_Free(f->ad[1].segs);
@@ -678,6 +889,13 @@ static int pack_flow(Engine *e, int64_t i) {
     PyMem_Free(f->zk.ep[0].blocks);
     PyMem_Free(f->zk.ep[1].blocks);
     PyMem_Free(f->zk.hist);
+    for (int k = 0; k < 4; k++) { /* (not cl_free_quad: nsegs is packed as it is) */
+        for (int d = 0; d < 2; d++)
+            if (f->cl[d].quads[k]) {
+                PyMem_Free(f->cl[d].quads[k]->segs);
+                PyMem_Free(f->cl[d].quads[k]);
+            }
+    }
     PyMem_Free(f);
     e->flows[i] = (FlowC *)((uintptr_t)pk | 1u);
     e->npacked++;
@@ -685,8 +903,9 @@ static int pack_flow(Engine *e, int64_t i) {
     return 0;
 }
 
-/* The FlowC of a packed blob into *c; its array pointers point into the blob (read only) */
-static void unpack_into(const Packed *pk, FlowC *c) {
+/* The FlowC of a packed blob into *c; its array pointers point into the blob (read only), classic's quadrants
+ * to qs (cl_unpack_view) */
+static void unpack_into(const Packed *pk, FlowC *c, ClQuad qs[2][4]) {
     memcpy(c, &FLOW_TEMPLATE, sizeof *c);
     const uint8_t *bits = pk->data + 2 * pk->alen, *modes = bits + PRESENCE_BYTES;
     Py_ssize_t npresent = 0;
@@ -700,7 +919,7 @@ static void unpack_into(const Packed *pk, FlowC *c) {
         if (bits[k / 8] >> (k % 8) & 1) {
             values[j] = varint_get(&in);
             if (!(modes[j / 8] >> (j % 8) & 1))
-                w[k] ^= values[j];
+                w[k] ^= DOUBLE_WORD[k] ? __builtin_bswap64(values[j]) : values[j];
             j++;
         }
     uint64_t base = (uint64_t)c->first_ts;
@@ -731,17 +950,18 @@ static void unpack_into(const Packed *pk, FlowC *c) {
         c->zk.ep[d].blocks = (ZBlock *)arr;
         arr += (size_t)c->zk.ep[d].nblocks * sizeof(ZBlock);
     }
+    cl_unpack_view(c, qs, &arr);
     c->zk.hist = (char *)arr;
 }
 
 /* Flow i as it is now, for reading: the live FlowC, or a packed one unpacked into *tmp (valid while the flow
- * stays packed) */
-static const FlowC *flow_view(const Engine *e, int64_t i, FlowC *tmp) {
+ * stays packed and tmp lives: its classic quadrants are tmp's) */
+static const FlowC *flow_view(const Engine *e, int64_t i, FlowTmp *tmp) {
     FlowC *f = e->flows[i];
     if (!IS_PACKED(f))
         return f;
-    unpack_into(PACKED(f), tmp);
-    return tmp;
+    unpack_into(PACKED(f), &tmp->f, tmp->quads);
+    return &tmp->f;
 }
 
 static void *copy_out(const void *src, size_t bytes, int *failed) {
@@ -766,8 +986,29 @@ static FlowC *flow_live(Engine *e, int64_t i) {
         PyErr_NoMemory();
         return NULL;
     }
-    unpack_into(pk, c);
+    ClQuad qs[2][4];
+    unpack_into(pk, c, qs);
     int failed = 0;
+    ClQuad *nq[2][4] = {{NULL}}; /* classic's quadrants, live: the ranges copied, the links rebuilt between them */
+    for (int d = 0; d < 2; d++) {
+        for (int k = 0; k < 4; k++)
+            if (c->cl[d].quads[k]) {
+                nq[d][k] = PyMem_Calloc(1, sizeof(ClQuad));
+                if (!nq[d][k]) {
+                    failed = 1;
+                    continue;
+                }
+                nq[d][k]->segs = copy_out(qs[d][k].segs, (size_t)qs[d][k].n * sizeof(ClSeg), &failed);
+                nq[d][k]->n = nq[d][k]->cap = qs[d][k].n;
+            }
+        for (int k = 0; k < 4; k++)
+            if (nq[d][k]) {
+                nq[d][k]->next = qs[d][k].next ? nq[d][CL_NEXT(k)] : NULL;
+                nq[d][k]->prev = qs[d][k].prev ? nq[d][CL_PREV(k)] : NULL;
+            }
+        for (int k = 0; k < 4; k++)
+            c->cl[d].quads[k] = nq[d][k];
+    }
     for (int d = 0; d < 2; d++) {
         c->ad[d].segs = copy_out(c->ad[d].segs, (size_t)c->ad[d].n * sizeof(Unacked), &failed);
         c->ad[d].cap = c->ad[d].n;
@@ -790,6 +1031,12 @@ static FlowC *flow_live(Engine *e, int64_t i) {
         PyMem_Free(c->zk.ep[0].blocks);
         PyMem_Free(c->zk.ep[1].blocks);
         PyMem_Free(c->zk.hist);
+        for (int d = 0; d < 2; d++)
+            for (int k = 0; k < 4; k++)
+                if (nq[d][k]) {
+                    PyMem_Free(nq[d][k]->segs);
+                    PyMem_Free(nq[d][k]);
+                }
         PyMem_Free(c);
         PyErr_NoMemory();
         return NULL;
@@ -874,7 +1121,7 @@ static FlowC *track(Engine *e, const Pkt *p, const Opts *o, int *dir_out, int *i
             return NULL;
         *is_new = 1;
     } else if (flags & F_SYN) {
-        FlowC tmp; /* a packed flow is read here, and unpacked below only if this packet belongs to it */
+        FlowTmp tmp; /* a packed flow is read here, and unpacked below only if this packet belongs to it */
         const FlowC *v = flow_view(e, idx, &tmp);
         int syn_ack = flags & (F_SYN | F_ACK);
         if (v->has_base[dir] && p->seq != v->base[dir]) {
@@ -958,8 +1205,8 @@ static int unacked_push(ADir *a, int64_t frame, uint32_t seq, uint32_t nextseq, 
     return 0;
 }
 
-/* Analyzer._match_acks: returns the RTT sample in ns, or -1. */
-static int64_t match_acks(ADir *rev, uint32_t ack, int64_t now) {
+/* Analyzer._match_acks: returns the RTT sample in ns, or -1; *frame: the frame it acknowledges. */
+static int64_t match_acks(ADir *rev, uint32_t ack, int64_t now, int64_t *frame) {
     int64_t rtt = -1;
     if (rev->monotonic) {
         Py_ssize_t i = rev->head;
@@ -967,6 +1214,7 @@ static int64_t match_acks(ADir *rev, uint32_t ack, int64_t now) {
             Unacked *u = &rev->segs[i];
             if (u->nextseq == ack) {
                 rtt = now - u->ts;
+                *frame = u->frame;
                 i++;
                 break;
             }
@@ -988,6 +1236,7 @@ static int64_t match_acks(ADir *rev, uint32_t ack, int64_t now) {
                 if (!matched) {
                     matched = 1;
                     rtt = now - u.ts;
+                    *frame = u.frame;
                 }
                 continue;
             }
@@ -1013,23 +1262,39 @@ static int64_t match_acks(ADir *rev, uint32_t ack, int64_t now) {
     return rtt;
 }
 
-static int retransmission_kind(const Pkt *p, ADir *fwd, ADir *rev, FlowC *f, int seq_not_advanced) {
+/* Analyzer._retransmission_kind and the numbers of _retransmission_evidence (into o) */
+static int retransmission_kind(const Pkt *p, ADir *fwd, ADir *rev, FlowC *f, int seq_not_advanced, PktOut *o) {
     if (!seq_not_advanced)
         return 0;
     int64_t now = p->ts;
     int64_t dt = now - rev->lastacktime;
     int64_t dups = rev->dupacknum;
-    if ((dups >= 2 || dups == -1) && rev->lastack == p->seq && dt >= 0 && dt < FAST_RETRANSMISSION_WINDOW_NS)
+    if ((dups >= 2 || dups == -1) && rev->lastack == p->seq && dt >= 0 && dt < FAST_RETRANSMISSION_WINDOW_NS) {
+        o->rt_frame = rev->lastackframe;
+        o->rt_dups = dups >= 0 ? dups : 2;
+        o->rt_dt = dt;
         return A_FAST_RETRANSMISSION;
+    }
     dt = now - fwd->nextseqtime;
     int64_t thres = f->ts_first_rtt ? f->ts_first_rtt : DEFAULT_OOO_THRESHOLD_NS;
     uint32_t extra = (p->flags & F_SF) ? 1 : 0;
-    if (dt >= 0 && dt < thres && fwd->nextseq != (uint32_t)(p->seq + (uint32_t)p->len + extra))
+    if (dt >= 0 && dt < thres && fwd->nextseq != (uint32_t)(p->seq + (uint32_t)p->len + extra)) {
+        o->rt_frame = fwd->nextseqframe;
+        o->rt_dt = dt;
+        o->rt_thres = thres;
         return A_OUT_OF_ORDER;
+    }
+    /* generic retransmission: RTO from the oldest unacked segment, else from the segment that set nextseq */
+    int64_t rto_frame = fwd->nextseqframe, rto_ts = fwd->nextseqtime;
+    if (fwd->n > fwd->head) {
+        rto_frame = fwd->segs[fwd->head].frame;
+        rto_ts = fwd->segs[fwd->head].ts;
+    }
+    o->rt_frame = o->rto_frame = rto_frame;
+    o->rt_dt = o->rto_ns = now - rto_ts;
     return A_RETRANSMISSION;
 }
 
-/* Returns the analysis bits (0 after a hardware duplicate), or -1 with an exception set. */
 /* Analyzer._after_analysis: most recent SYN time, iRTT on the first pure ACK, first-ACK flag */
 static void after_analysis(FlowC *f, ADir *fwd, int flags, int64_t now) {
     int syn_ack = flags & (F_SYN | F_ACK);
@@ -1044,9 +1309,33 @@ static void after_analysis(FlowC *f, ADir *fwd, int flags, int64_t now) {
     }
 }
 
-static int analyze(Engine *e, FlowC *f, int dir, const Pkt *p, int64_t *rtt_out, int64_t *gap_out) {
+/* Analyzer._bytes_in_flight: the span of this side's unacked segments, minus what the other side SACKed */
+static uint32_t bytes_in_flight(const FlowC *f, int dir) {
+    const ADir *fwd = &f->ad[dir];
+    uint32_t in_flight;
+    if (fwd->monotonic) {
+        in_flight = fwd->segs[fwd->n - 1].nextseq - fwd->segs[fwd->head].seq;
+    } else {
+        uint32_t base = f->has_base[dir] ? f->base[dir] : 0, first = UINT32_MAX, last = 0;
+        for (Py_ssize_t i = fwd->head; i < fwd->n; i++) {
+            uint32_t a = fwd->segs[i].seq - base, b = fwd->segs[i].nextseq - base;
+            if (a < first)
+                first = a;
+            if (b > last)
+                last = b;
+        }
+        in_flight = last - first;
+    }
+    return in_flight - f->ad[1 - dir].sack_sum;
+}
+
+/* Analyzer.analyze: returns the analysis bits (0 after a hardware duplicate), or -1 with an exception set; the
+ * rest of what it finds goes into e->out (PktOut). */
+static int analyze(Engine *e, FlowC *f, int dir, const Pkt *p, const Opts *opts, int64_t *rtt_out,
+                   int64_t *gap_out) {
     ADir *fwd = &f->ad[dir], *rev = &f->ad[1 - dir];
-    uint32_t fwd_base = f->has_base[dir] ? f->base[dir] : 0;
+    PktOut *o = &e->out;
+    uint32_t fwd_base = f->has_base[dir] ? f->base[dir] : 0, rev_base = f->has_base[1 - dir] ? f->base[1 - dir] : 0;
     int rev_win_scale = f->win_scale[1 - dir];
     int reused = f->reused_ports_frame == p->frame;
     uint32_t seq = p->seq, ack = p->ack, window = p->win_raw;
@@ -1054,11 +1343,14 @@ static int analyze(Engine *e, FlowC *f, int dir, const Pkt *p, int64_t *rtt_out,
     int64_t seglen = p->len, now = p->ts, frame = p->frame;
     int flags = p->flags;
     int ta = reused ? A_REUSED_PORTS : 0;
+    int ev = reused ? EV_REUSED : 0;
     int64_t gap = 0;
     *rtt_out = -1;
 
     if ((flags & (F_SYN | F_ACK)) == F_SYN && seq == fwd_base && fwd->maxseqtobeacked)
         fwd->nextseq = fwd->maxseqtobeacked; /* packet-tcp.c issue 17616 */
+    if (flags & F_ACK)
+        rev->valid_bif = 1;
     uint32_t fnext = fwd->nextseq;
     int fast = !ta && seq == fnext && fnext && window && rev->window && !(flags & F_SFR) &&
                (seglen || ack != fwd->lastack);
@@ -1086,35 +1378,69 @@ static int analyze(Engine *e, FlowC *f, int dir, const Pkt *p, int64_t *rtt_out,
         int goto_finished_fwd = 0;
         if (seglen == 1 && seq == fnext && rev->window == 0) {
             ta |= A_ZERO_WINDOW_PROBE;
+            ev |= EV_ZWP;
+            o->zwp_frame = rev->zero_window_frame;
+            o->zwp_seq = seq - fwd_base;
             goto_finished_fwd = 1;
         }
         if (!goto_finished_fwd) {
-            if (window == 0 && !(flags & F_SFR))
+            if (window == 0 && !(flags & F_SFR)) {
                 ta |= A_ZERO_WINDOW;
+                fwd->zero_window_frame = frame;
+                ev |= EV_ZW;
+            }
             if (fnext && seq != fnext && (uint32_t)(seq - fnext) < HALF && !(flags & F_RST)) {
                 ta |= A_LOST_PACKET;
+                fwd->valid_bif = 0;
                 gap = (uint32_t)(seq - fnext);
+                ev |= EV_LOST;
+                o->lost_frame = fwd->nextseqframe;
+                o->lost_seq = seq - fwd_base;
+                o->lost_expected = fnext - fwd_base;
+                o->lost_gap = seq - fnext;
             }
-            if (seglen <= 1 && seq == (uint32_t)(fnext - 1) && !(flags & F_SFR))
+            if (seglen <= 1 && seq == (uint32_t)(fnext - 1) && !(flags & F_SFR)) {
                 ta |= A_KEEP_ALIVE;
+                ev |= EV_KA;
+                o->ka_frame = fwd->nextseqframe;
+                o->ka_len = seglen;
+                o->ka_seq = seq - fwd_base;
+                o->ka_expected = fnext - fwd_base;
+            }
             int same_position = seq == fnext && ack == fwd->lastack && !(flags & F_SFR);
-            if (seglen == 0 && window && window != fwd->window && same_position)
+            if (seglen == 0 && window && window != fwd->window && same_position) {
                 ta |= A_WINDOW_UPDATE;
+                ev |= EV_WU;
+                o->wu_old = fwd->window; /* 0xFFFFFFFF: "unknown" */
+                o->wu_new = window;
+            }
             if (seglen > 0 && rev_win_scale != -1 && !(flags & F_SFR)) {
                 int shift = (rev->is_first_ack || rev_win_scale == -2) ? 0 : rev_win_scale;
                 uint32_t edge = rev->lastack + (uint32_t)((uint64_t)rev->window << shift);
-                if ((uint32_t)(seq + seglen32) == edge)
+                if ((uint32_t)(seq + seglen32) == edge) {
                     ta |= A_WINDOW_FULL;
+                    ev |= EV_WF;
+                    o->wf_frame = rev->lastackframe;
+                    o->wf_end = seq + seglen32 - fwd_base;
+                    o->wf_ack = rev->lastack - fwd_base;
+                    o->wf_window = (uint32_t)((uint64_t)rev->window << shift);
+                }
             }
             if (seglen == 0 && same_position && (rev->lastsegmentflags & A_KEEP_ALIVE) && window &&
                 window == fwd->window) {
                 ta |= A_KEEP_ALIVE_ACK;
+                ev |= EV_KAA;
             } else if (seglen == 0 && same_position && (rev->lastsegmentflags & A_ZERO_WINDOW_PROBE) &&
                        window == 0 && fwd->window == 0) {
                 ta |= A_ZERO_WINDOW_PROBE_ACK;
+                ev |= EV_ZWPA;
             } else if (seglen == 0 && window && window == fwd->window && same_position) {
                 fwd->dupacknum = fwd->dupacknum == -1 ? 1 : fwd->dupacknum + 1;
                 ta |= A_DUPLICATE_ACK;
+                ev |= EV_DA;
+                o->da_frame = fwd->lastnondupack;
+                o->da_number = fwd->dupacknum;
+                o->da_ack = ack - rev_base;
             }
         }
         if (ack != fwd->lastack) {
@@ -1131,6 +1457,11 @@ static int analyze(Engine *e, FlowC *f, int dir, const Pkt *p, int64_t *rtt_out,
                     ta |= A_ACK_LOST_PACKET;
                 rev->dupacknum = -1;
             }
+            if (ta & A_ACK_LOST_PACKET) {
+                ev |= EV_AL;
+                o->al_ack = ack - rev_base;
+                o->al_seen = rmax - rev_base;
+            }
         }
         if (seglen > 0 || (flags & F_SF)) {
             int seq_not_advanced = fnext != 0 && (uint32_t)(seq - fnext) >= HALF;
@@ -1140,8 +1471,19 @@ static int analyze(Engine *e, FlowC *f, int dir, const Pkt *p, int64_t *rtt_out,
                 uint32_t end = seq + seglen32;
                 if (seglen > 0 && rev->lastack && seq_le(end, rev->lastack)) {
                     ta |= A_SPURIOUS_RETRANSMISSION;
+                    ev |= EV_SPUR;
+                    o->spur_frame = rev->lastackframe;
+                    o->spur_end = end - fwd_base;
+                    o->spur_acked = rev->lastack - fwd_base;
                 } else {
-                    ta |= retransmission_kind(p, fwd, rev, f, seq_not_advanced);
+                    int kind = retransmission_kind(p, fwd, rev, f, seq_not_advanced, o);
+                    if (kind) {
+                        ta |= kind;
+                        ev |= EV_RT;
+                        o->rt_kind = kind;
+                        o->rt_seq = seq - fwd_base;
+                        o->rt_expected = fwd->nextseq - fwd_base;
+                    }
                 }
             }
         }
@@ -1171,7 +1513,13 @@ static int analyze(Engine *e, FlowC *f, int dir, const Pkt *p, int64_t *rtt_out,
     fwd->lastackframe = frame;
     fwd->lastsegmentflags = ta;
     if (rev->n > rev->head)
-        *rtt_out = match_acks(rev, ack, now);
+        *rtt_out = match_acks(rev, ack, now, &o->acks_frame);
+    /* bytes in flight (only the packets pass reports it) */
+    if (e->pk_mode && seglen && fwd->n > fwd->head && fwd->valid_bif) {
+        uint32_t in_flight = bytes_in_flight(f, dir);
+        if (in_flight > 0 && in_flight < 2000000000u)
+            o->bif = (flags & F_SF) ? (int64_t)in_flight - 1 : (int64_t)in_flight;
+    }
     /* hardware duplicate: one of the last two segments of this direction, same IP ID, seq and length */
     int64_t ip_id = p->ip_id;
     if (ta && ip_id > 0 && e->detect_hw_dups) {
@@ -1179,6 +1527,9 @@ static int analyze(Engine *e, FlowC *f, int dir, const Pkt *p, int64_t *rtt_out,
             if (fwd->recent_ipid[i] == ip_id && fwd->recent_seq[i] == seq && fwd->recent_len[i] == seglen &&
                 now - fwd->recent_ts[i] <= HW_DUP_WINDOW_NS) {
                 ta = 0;
+                o->dup_of = fwd->recent_frame[i];
+                o->dup_ip_id = ip_id;
+                o->dup_dt = now - fwd->recent_ts[i];
                 break;
             }
         }
@@ -1187,12 +1538,20 @@ static int analyze(Engine *e, FlowC *f, int dir, const Pkt *p, int64_t *rtt_out,
     fwd->recent_seq[0] = fwd->recent_seq[1];
     fwd->recent_len[0] = fwd->recent_len[1];
     fwd->recent_ts[0] = fwd->recent_ts[1];
+    fwd->recent_frame[0] = fwd->recent_frame[1];
     fwd->recent_ipid[1] = ip_id;
     fwd->recent_seq[1] = seq;
     fwd->recent_len[1] = seglen;
     fwd->recent_ts[1] = now;
-    if (!p->header_error) /* Analyzer.analyze: a bogus data offset ends packet-tcp.c's dissection before this */
+    fwd->recent_frame[1] = frame;
+    o->ta = ta;
+    o->ev = ev;
+    if (!p->header_error) { /* Analyzer.analyze: a bogus data offset ends packet-tcp.c's dissection before this */
         after_analysis(f, fwd, flags, now);
+        fwd->sack_sum = opts->sack_sum;
+    } else {
+        fwd->sack_sum = 0;
+    }
     *gap_out = (ta & A_LOST_PACKET) ? gap : 0;
     return ta;
 }
@@ -1846,9 +2205,11 @@ static int lifecycle(Engine *e, FlowC *f, const Pkt *p, const Opts *o, int dir, 
         if (cls[i] != NO_STATE && machine_step(e, f, other, cls[i], frame) < 0)
             return -1;
     int64_t seglen = p->len;
+    int phase = PHASE_DATA;
     if (flags & F_RST) {
-        /* phase reset */
+        phase = PHASE_RESET;
     } else if (flags & F_SYN) {
+        phase = PHASE_HANDSHAKE;
         if (flags & F_ACK) {
             if (!f->synack_frame)
                 f->synack_frame = frame;
@@ -1856,14 +2217,18 @@ static int lifecycle(Engine *e, FlowC *f, const Pkt *p, const Opts *o, int dir, 
             f->syn_frame = frame;
         }
     } else if (!f->handshake_done && f->synack_frame && dir == 0 && !seglen && (flags & F_ACK)) {
+        phase = PHASE_HANDSHAKE;
         f->handshake_done = 1;
         f->handshake_ack_frame = frame;
     } else if (flags & F_FIN) {
-        /* teardown */
+        phase = PHASE_TEARDOWN;
     } else if (seglen) {
         if (f->has_fin_next[other] && !f->has_fin_next[dir])
             f->data_after_fin[dir] += seglen;
+    } else if (f->has_fin_next[0] || f->has_fin_next[1]) {
+        phase = PHASE_TEARDOWN;
     }
+    e->out.phase = phase;
     if (seglen || (flags & (F_SYN | F_ACK)) == F_ACK)
         f->handshake_done = f->handshake_done || f->synack_frame != 0;
     if ((flags & F_FIN) && !f->has_fin_next[dir]) {
@@ -1906,9 +2271,10 @@ static int malformed(Engine *e, FlowC *f, int dir, const Pkt *p) {
     ADir *fwd = &f->ad[dir];
     if (p->header_error == HDR_BOGUS_LENGTH) {
         int64_t rtt, gap;
-        if (analyze(e, f, dir, p, &rtt, &gap) < 0)
+        if (analyze(e, f, dir, p, NULL, &rtt, &gap) < 0)
             return -1;
     } else {
+        fwd->sack_sum = 0; /* Analyzer.analyze: a short segment keeps no SACK blocks */
         uint32_t fwd_base = f->has_base[dir] ? f->base[dir] : 0;
         if ((flags & (F_SYN | F_ACK)) == F_SYN && p->seq == fwd_base && fwd->maxseqtobeacked)
             fwd->nextseq = fwd->maxseqtobeacked; /* packet-tcp.c issue 17616 */
@@ -1933,43 +2299,909 @@ static int malformed(Engine *e, FlowC *f, int dir, const Pkt *p) {
     return 0;
 }
 
+/* ------------------------------------------------------------------------------------------------ */
+/* classic tcptrace -l (tcptrace/classic.py, its C twin): one tcb per direction and its segment database */
+
+static inline uint32_t cl_be32(const uint8_t *b) {
+    return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+}
+
+static void classic_opts(const uint8_t *d, Py_ssize_t n, Py_ssize_t declared, ClOpts *o) {
+    o->mss = o->wscale = -1;
+    o->ts = o->sack_perm = o->nsack = 0;
+    if (declared <= 0)
+        return;
+    if (n == 12 && d[0] == 1 && d[1] == 1 && d[2] == 8 && d[3] == 10) {
+        o->ts = 1;
+        return;
+    }
+    Py_ssize_t i = 0;
+    while (i < n) {
+        int kind = d[i];
+        if (kind == 0)
+            break;
+        if (kind == 1) {
+            i += 1;
+            continue;
+        }
+        if (i + 1 >= n)
+            break;
+        int olen = d[i + 1];
+        if (olen < 2 || i + olen > n)
+            break;
+        int blen = olen - 2;
+        if (kind == 2 && blen == 2)
+            o->mss = d[i + 2] << 8 | d[i + 3];
+        else if (kind == 3 && blen == 1)
+            o->wscale = d[i + 2];
+        else if (kind == 4 && blen == 0)
+            o->sack_perm = 1;
+        else if (kind == 5 && blen > 0 && blen % 8 == 0) {
+            for (int k = 0; k < blen / 8; k++, o->nsack++)
+                if (o->nsack < 2) {
+                    o->sack[o->nsack][0] = cl_be32(d + i + 2 + 8 * k);
+                    o->sack[o->nsack][1] = cl_be32(d + i + 6 + 8 * k);
+                }
+        } else if (kind == 8 && blen == 8)
+            o->ts = 1;
+        i += olen;
+    }
+}
+
+static void cl_free_quad(ClDir *c, int i) {
+    if (c->quads[i]) {
+        c->nsegs -= c->quads[i]->n;
+        PyMem_Free(c->quads[i]->segs);
+        PyMem_Free(c->quads[i]);
+        c->quads[i] = NULL;
+    }
+}
+
+static void classic_free(ClDir *c) {
+    for (int i = 0; i < 4; i++)
+        cl_free_quad(c, i);
+}
+
+/* rexmit.c whichquad */
+static ClQuad *cl_whichquad(ClDir *c, uint32_t seq) {
+    int qix = (int)(seq >> 30);
+    ClQuad *q = c->quads[qix];
+    if (q && q->next && q->prev)
+        return q;
+    int nxt = (qix + 1) % 4, opp = (qix + 2) % 4, prv = (qix + 3) % 4;
+    int need[3] = {qix, nxt, prv};
+    for (int k = 0; k < 3; k++)
+        if (!c->quads[need[k]]) {
+            c->quads[need[k]] = PyMem_Calloc(1, sizeof(ClQuad));
+            if (!c->quads[need[k]]) {
+                PyErr_NoMemory();
+                return NULL;
+            }
+        }
+    cl_free_quad(c, opp);
+    q = c->quads[qix];
+    ClQuad *qn = c->quads[nxt], *qp = c->quads[prv];
+    q->prev = qp;
+    q->next = qn;
+    qn->prev = q;
+    qp->next = q;
+    qn->next = NULL;
+    qp->prev = NULL;
+    return q;
+}
+
+/* insert a range at position i of q (or count it as not recorded past MAX_CLASSIC_SEGMENTS): its index or -1 */
+static Py_ssize_t cl_insert(ClDir *c, ClQuad *q, Py_ssize_t i, uint32_t first, uint32_t len, int64_t now,
+                            int *err) {
+    if (c->nsegs >= MAX_CLASSIC_SEGMENTS) {
+        c->segs_dropped++;
+        return -1;
+    }
+    if (grow((void **)&q->segs, &q->cap, q->n + 1, sizeof(ClSeg), 8) < 0) {
+        *err = 1;
+        return -1;
+    }
+    memmove(q->segs + i + 1, q->segs + i, (size_t)(q->n - i) * sizeof(ClSeg));
+    q->segs[i] = (ClSeg){first, first + len - 1, now, 0, 0};
+    q->n++;
+    c->nsegs++;
+    return i;
+}
+
+/* rexmit.c rtt_retrans */
+static void cl_rtt_retrans(ClDir *c, ClSeg *s, int64_t now) {
+    if (!s->acked) {
+        int64_t etime = now - s->time > 0 ? now - s->time : 0;
+        if (s->retrans > c->retr_max)
+            c->retr_max = s->retrans;
+        if (etime > c->retr_max_tm)
+            c->retr_max_tm = etime;
+        if (c->retr_min_tm == 0 || etime < c->retr_min_tm)
+            c->retr_min_tm = etime;
+        double x = (double)etime;
+        c->retr_tm_sum += x;
+        c->retr_tm_sum2 += x * x;
+        c->retr_tm_count++;
+    }
+    s->time = now;
+}
+
+/* rexmit.c addseg: bytes already recorded; *ooo set when the segment fills a hole; -1 on error */
+static int64_t cl_addseg(ClDir *c, ClQuad *q, uint32_t first, uint32_t len, int64_t now, int *ooo) {
+    uint32_t last = first + len - 1;
+    int64_t rexlen = 0;
+    int split = 0, err = 0;
+    Py_ssize_t i = (q->n && first > q->segs[q->n - 1].last) ? q->n : 0;
+    while (i < q->n) {
+        ClSeg *s = &q->segs[i];
+        if (first > s->last) {
+            i++;
+            continue;
+        }
+        if (first < s->first) {
+            if (last < s->last)
+                *ooo = 1;
+            uint32_t sfirst = s->first;
+            Py_ssize_t k = cl_insert(c, q, i, first, len, now, &err);
+            if (err)
+                return -1;
+            if (k >= 0)
+                i++;
+            s = &q->segs[i]; /* (the array may have moved) */
+            if (last < sfirst)
+                return rexlen;
+            if (k >= 0)
+                q->segs[k].last = sfirst - 1;
+            first = sfirst;
+            len = last - first + 1;
+        }
+        s->retrans++;
+        if (!split)
+            cl_rtt_retrans(c, s, now);
+        if (last <= s->last)
+            return rexlen + len;
+        split = 1;
+        rexlen += (int64_t)s->last - first + 1;
+        first = s->last + 1;
+        len = last - first + 1;
+        i++;
+    }
+    cl_insert(c, q, q->n, first, len, now, &err);
+    return err ? -1 : rexlen;
+}
+
+/* rexmit.c rexmit */
+static int64_t cl_rexmit(ClDir *c, uint32_t seq, uint32_t len, int64_t now, int *ooo) {
+    uint32_t last = seq + len - 1;
+    *ooo = 0;
+    ClQuad *q = cl_whichquad(c, seq);
+    if (!q)
+        return -1;
+    if (seq >> 30 != last >> 30) {
+        uint32_t len1 = (uint32_t)(0x40000000u * ((seq >> 30) + 1) - 1) - seq + 1;
+        int64_t r1 = cl_addseg(c, q, seq, len1, now, ooo);
+        if (r1 < 0)
+            return -1;
+        int64_t r2 = cl_addseg(c, q->next, (last >> 30) * 0x40000000u, len - len1, now, ooo);
+        return r2 < 0 ? -1 : r1 + r2;
+    }
+    return cl_addseg(c, q, seq, len, now, ooo);
+}
+
+/* rexmit.c collapse_quad */
+static void cl_collapse(ClDir *c, ClQuad *q) {
+    Py_ssize_t i = 0;
+    while (i + 1 < q->n) {
+        ClSeg *s = &q->segs[i], *n = &q->segs[i + 1];
+        if (!s->acked)
+            break;
+        if (n->acked && s->last + 1 == n->first) {
+            s->last = n->last;
+            s->acked = n->acked;
+            if (n->time > s->time)
+                s->time = n->time;
+            memmove(q->segs + i + 1, q->segs + i + 2, (size_t)(q->n - i - 2) * sizeof(ClSeg));
+            q->n--;
+            c->nsegs--;
+        } else {
+            i++;
+        }
+    }
+}
+
+/* rexmit.c rtt_ackin */
+static void cl_rtt_ackin(ClDir *c, const ClSeg *s, int rexmit_prev, int64_t now) {
+    int64_t etime = now - s->time > 0 ? now - s->time : 0;
+    double x = (double)etime;
+    if (rexmit_prev) {
+        c->rtt_last = 0;
+        c->rtt_nosample++;
+    } else if (s->retrans == 0) {
+        c->rtt_last = etime;
+        if (c->rtt_min == 0 || c->rtt_min > etime)
+            c->rtt_min = etime;
+        if (c->rtt_max < etime)
+            c->rtt_max = etime;
+        c->rtt_sum += x;
+        c->rtt_sum2 += x * x;
+        c->rtt_count++;
+        int64_t size = s->last > s->first ? (int64_t)s->last - s->first + 1
+                                          : ((int64_t)1 << 32) - s->first + s->last; /* classic's 1-byte size */
+        if (!c->rtt_full_size || c->rtt_full_size < size) {
+            c->rtt_full_size = size;
+            c->rtt_full_min = c->rtt_full_max = etime;
+            c->rtt_full_sum = x;
+            c->rtt_full_sum2 = x * x;
+            c->rtt_full_count = 1;
+        } else if (c->rtt_full_size == size) {
+            c->rtt_full_count++;
+            if (c->rtt_full_min == 0 || c->rtt_full_min > etime)
+                c->rtt_full_min = etime;
+            if (c->rtt_full_max < etime)
+                c->rtt_full_max = etime;
+            c->rtt_full_sum += x;
+            c->rtt_full_sum2 += x * x;
+        }
+    } else {
+        if (c->rtt_min_last == 0 || c->rtt_min_last > etime)
+            c->rtt_min_last = etime;
+        if (c->rtt_max_last < etime)
+            c->rtt_max_last = etime;
+        c->rtt_sum_last += x;
+        c->rtt_sum2_last += x * x;
+        c->rtt_count_last++;
+        c->rtt_amback++;
+        c->rtt_last = 0;
+    }
+}
+
+/* rexmit.c ack_in (BSD duplicate-ACK rules): `acker` acknowledged `ack` of c's data */
+static int cl_ack_in(ClDir *c, uint32_t ack, int64_t data_len, int64_t eff_win, const ClDir *acker, int64_t now) {
+    ClQuad *q = cl_whichquad(c, ack);
+    if (!q)
+        return -1;
+    ClQuad *qp = q->prev;
+    int64_t last_xmit = 0;
+    int changed = 0;
+    for (Py_ssize_t i = 0; i < qp->n; i++) {
+        ClSeg *s = &qp->segs[i];
+        if (!s->acked) {
+            s->acked++;
+            changed = 1;
+            c->rtt_cumack++;
+            if (s->time > last_xmit)
+                last_xmit = s->time;
+        }
+    }
+    if (changed)
+        cl_collapse(c, qp);
+    changed = 0;
+    for (Py_ssize_t i = 0; i < q->n; i++) {
+        ClSeg *s = &q->segs[i];
+        if (ack <= s->first)
+            break;
+        if (s->time > last_xmit)
+            last_xmit = s->time;
+        if (s->acked) {
+            if (ack == (uint32_t)(s->last + 1) && ack == acker->ack && data_len == 0 && eff_win == acker->win_last &&
+                c->owin_any) {
+                c->rtt_dupack++;
+                if (++s->acked == 4)
+                    c->rtt_triple_dupack++;
+            } else {
+                s->acked = 1;
+            }
+            continue;
+        }
+        s->acked++;
+        changed = 1;
+        if (ack == (uint32_t)(s->last + 1))
+            cl_rtt_ackin(c, s, last_xmit > s->time, now);
+        else
+            c->rtt_cumack++;
+    }
+    if (changed)
+        cl_collapse(c, q);
+    return 0;
+}
+
+static int cl_is_dsack(const ClOpts *o, uint32_t ack) {
+    uint32_t l0 = o->sack[0][0], r0 = o->sack[0][1];
+    if (r0 <= ack)
+        return 1;
+    if (o->nsack > 1) {
+        uint32_t l1 = o->sack[1][0], r1 = o->sack[1][1];
+        if (r0 <= r1 && l0 >= l1)
+            return 1;
+        if ((l0 <= l1 && l1 < r0) || (r0 >= r1 && r1 > l0))
+            return 1;
+    }
+    return 0;
+}
+
+/* trace.c dotrace for one segment (classic.classic_add; a header_error segment has no options) */
+static int classic_add(FlowC *f, int dir, const Pkt *p) {
+    ClDir *this = &f->cl[dir], *other = &f->cl[1 - dir];
+    int flags = p->flags;
+    int64_t now = p->ts, data_len = p->len;
+    ClOpts o;
+    classic_opts(p->opt, p->opt_len, p->hdr_len - 20, &o);
+    if (flags & F_SYN)
+        this->syn_count++;
+    if (flags & F_RST)
+        this->resets++;
+    if (flags & F_FIN)
+        this->fin_count++;
+    int64_t eff_win = 0;
+    if (flags & (F_ACK | F_SYN)) {
+        eff_win = p->win_raw;
+        if (this->f1323_ws && other->f1323_ws && !(flags & F_SYN))
+            eff_win <<= this->window_scale < 14 ? this->window_scale : 14; /* RFC 7323 2.3 */
+    }
+    if (this->has_time && now - this->last_time > this->idle_max)
+        this->idle_max = now - this->last_time;
+    this->last_time = now;
+    this->has_time = 1;
+    uint32_t start = p->seq;
+    uint64_t end = (uint64_t)start + (uint64_t)data_len; /* not reduced modulo 2^32, as classic's u_long */
+    /* trace.c's sequence-space wrap count */
+    if (this->quads_seen == 15 && (uint64_t)(this->syn >> 30) == (end >> 30) && end >= (uint64_t)this->syn) {
+        this->seq_wrap_count++;
+        this->quads_seen = 0;
+    }
+    this->quads_seen |= 1 << (start >> 30);
+    if ((end >> 30) < 4)
+        this->quads_seen |= 1 << (end >> 30);
+    if (flags & F_SYN) {
+        this->syn = start;
+        other->ack = start;
+    }
+    if (flags & F_FIN)
+        this->fin = (uint32_t)end;
+    if (o.mss >= 0)
+        this->mss = o.mss;
+    if (o.wscale >= 0) {
+        this->window_scale = o.wscale;
+        this->f1323_ws = 1;
+    }
+    if (o.ts)
+        this->f1323_ts = 1;
+    if (!(flags & F_SYN) && !(this->f1323_ws && other->f1323_ws))
+        this->window_scale = other->window_scale = 0;
+    if (o.sack_perm)
+        this->fsack_req = 1;
+    if (o.nsack)
+        this->sacks_sent++;
+    if (data_len > 0) {
+        this->data_pkts++;
+        if (flags & F_PSH)
+            this->data_pkts_push++;
+        this->data_bytes += data_len;
+        if (flags & F_URG) {
+            this->urg_data_pkts++;
+            this->urg_data_bytes += p->urg_ptr;
+        }
+        if (data_len > this->max_seg_size)
+            this->max_seg_size = data_len;
+        if (this->min_seg_size == 0 || data_len < this->min_seg_size)
+            this->min_seg_size = data_len;
+        if (!this->data_pkts_timed) {
+            this->first_data_time = now;
+            this->data_pkts_timed = 1;
+        }
+        this->last_data_time = now;
+    }
+    this->packets++;
+    if (this->win_scaling_used)
+        this->win_scaled_pkts++;
+    this->latest_seq = (uint32_t)end;
+    if (data_len > 0 && data_len > p->payload_captured) {
+        this->trunc_bytes += data_len - p->payload_captured;
+        this->trunc_segs++;
+    }
+    int64_t retrans_bytes = 0;
+    int out_order = 0;
+    if ((flags & (F_SYN | F_FIN)) || data_len > 0) {
+        int64_t length = data_len + ((flags & F_SYN) ? 1 : 0) + ((flags & F_FIN) ? 1 : 0), retrans_cnt = 0;
+        int probe = other->win_last == 0 && other->packets > 0 && !(flags & F_SYN);
+        if (probe) {
+            this->zwnd_probes++;
+            this->zwnd_probe_bytes += data_len;
+        } else {
+            retrans_cnt = cl_rexmit(this, start, (uint32_t)length, now, &out_order);
+            if (retrans_cnt < 0)
+                return -1;
+            retrans_bytes = retrans_cnt;
+        }
+        if (out_order)
+            this->out_order_pkts++;
+        if (flags & F_SYN) {
+            length--;
+            if (this->syn_count > 1)
+                retrans_cnt--;
+        }
+        if (flags & F_FIN) {
+            length--;
+            if (this->fin_count > 1)
+                retrans_cnt--;
+        }
+        if (!probe && retrans_cnt < length)
+            this->unique_bytes += length - retrans_cnt;
+    }
+    uint32_t ack = p->ack;
+    if (flags & F_ACK) {
+        if (cl_ack_in(other, ack, data_len, eff_win, this, now) < 0)
+            return -1;
+        if (ack == (uint32_t)(other->syn + 1) && other->syn_count == 1)
+            other->rtt_3whs = other->rtt_last;
+    }
+    if (retrans_bytes > 0) {
+        this->rexmit_pkts++;
+        this->rexmit_bytes += retrans_bytes;
+    }
+    if (flags & F_RST) {
+        if (flags & F_ACK)
+            this->ack_pkts++;
+        return 0;
+    }
+    this->win_last = eff_win;
+    if (flags & (F_ACK | F_SYN)) {
+        if (eff_win > this->win_max)
+            this->win_max = eff_win;
+        if (eff_win > 0 && this->f1323_ws && other->f1323_ws && !(flags & F_SYN) && !this->win_scaling_used) {
+            this->win_scaling_used = 1;
+            this->win_min = this->win_max = eff_win;
+            this->win_tot = 0;
+            this->win_scaled_pkts = 1;
+        } else if (eff_win > 0 && (this->win_min == 0 || eff_win < this->win_min)) {
+            this->win_min = eff_win;
+        }
+        this->win_tot += eff_win;
+    }
+    if (flags & F_ACK) {
+        if (eff_win == 0)
+            this->win_zero_ct++;
+        this->ack_pkts++;
+        if (data_len == 0 && !(flags & (F_SYN | F_FIN)))
+            this->pureack_pkts++;
+        if (o.nsack) {
+            this->num_sacks++;
+            if (o.nsack > this->max_sack_blocks)
+                this->max_sack_blocks = o.nsack;
+            if (cl_is_dsack(&o, ack))
+                this->num_dsacks++;
+        }
+        this->ack = ack;
+    }
+    if (!other->data_acked && (flags & F_ACK) && (uint32_t)(other->syn + 1) != ack)
+        other->data_acked = 1;
+    if (data_len > 0 && !this->data_acked && !retrans_bytes) {
+        this->initialwin_bytes += data_len;
+        this->initialwin_segs++;
+    }
+    if (!(flags & F_SYN) && !out_order && !retrans_bytes) {
+        uint64_t owin = other->ack == 0 ? end - start : end - (uint32_t)(other->ack - 1);
+        if (owin)
+            this->owin_any = 1;
+    }
+    return 0;
+}
+
 /* Track, analyse and count one segment; run the lifecycle unless it is steady (changes nothing but counters). */
-static int process_packet(Engine *e, const Pkt *p, FlowC **flow);
+static int process_packet(Engine *e, const Pkt *p, Opts *o, FlowC **flow);
 
 /* One packet, then the packing of finished flows (the flow may be packed again at once when pack_after_ns is 0) */
-static int process(Engine *e, const Pkt *p) {
+static int process(Engine *e, const Pkt *p, Opts *o) {
+    if (e->pack_defer) {
+        FlowC *g = e->flows[e->pack_defer - 1];
+        e->pack_defer = 0;
+        if (!IS_PACKED(g) && pack_finished(e, g, e->pack_defer_ts) < 0)
+            return -1;
+    }
     FlowC *f = NULL;
-    if (process_packet(e, p, &f) < 0)
+    if (process_packet(e, p, o, &f) < 0)
         return -1;
+    if (f && e->pk_mode) {
+        e->pack_defer = f->stream + 1;
+        e->pack_defer_ts = p->ts;
+        return 0;
+    }
     return f ? pack_finished(e, f, p->ts) : 0;
 }
 
-static int process_packet(Engine *e, const Pkt *p, FlowC **flow) {
+static int process_packet(Engine *e, const Pkt *p, Opts *o, FlowC **flow) {
     int dir, is_new;
     int64_t win, rtt, gap;
-    Opts o; /* NOP NOP TS (most segments) takes parse_options' shortcut; no options, no loop */
-    parse_opts(p->opt, p->opt_len, p->hdr_len - 20, &o);
-    FlowC *f = track(e, p, &o, &dir, &is_new, &win);
+    /* NOP NOP TS (most segments) takes parse_options' shortcut; no options, no loop */
+    parse_opts(p->opt, p->opt_len, p->hdr_len - 20, o);
+    FlowC *f = track(e, p, o, &dir, &is_new, &win);
     if (!f)
         return -1;
     *flow = f;
     e->last_kept = f->keep;
     e->last_stream = f->stream;
+    e->trace_end = p->ts;
     if (!f->zk.started && zeek_start(f, p, dir) < 0)
         return -1;
     if (!p->header_error && !p->header_truncated && zeek_packet(f, p, dir) < 0) /* zeek.analysable */
         return -1;
-    if (p->header_error)
+    PktOut *out = &e->out;
+    out->ta = out->ev = 0;
+    out->acks_frame = out->rto_frame = out->dup_of = 0;
+    out->ack_rtt = out->rto_ns = out->bif = -1;
+    out->phase = PHASE_DATA;
+    out->dir = dir;
+    out->flags = p->flags;
+    out->win = win;
+    if (p->header_error != HDR_SHORT_SEGMENT) { /* FlowTracker.feed: relative numbers once the length is known */
+        out->seq_rel = p->seq - f->base[dir];
+        out->ack_rel = (p->flags & F_ACK) ? p->ack - f->base[1 - dir] : p->ack;
+    } else {
+        out->seq_rel = p->seq;
+        out->ack_rel = p->ack;
+    }
+    if (p->flags & F_SFR) { /* PacketStream un-quiets the stream at this segment too */
+        f->last_sfr_frame = p->frame;
+        f->quiet = 0;
+    }
+    if (p->header_error) { /* classic tcptrace reads it as any other segment (stats.FlowSummary._add_malformed) */
+        if (classic_add(f, dir, p) < 0)
+            return -1;
         return malformed(e, f, dir, p);
-    int ta = analyze(e, f, dir, p, &rtt, &gap);
+    }
+    int ta = analyze(e, f, dir, p, o, &rtt, &gap);
     if (ta < 0)
         return -1;
+    out->ack_rtt = rtt;
     /* analysis keeps the SACK blocks this side sent last; stats counts a segment whose options carry any */
-    count(f, dir, p, ta, win, rtt, gap, o.nsack > 0);
+    count(f, dir, p, ta, win, rtt, gap, o->nsack > 0);
+    if (classic_add(f, dir, p) < 0)
+        return -1;
     int flags = p->flags;
     if (!(flags & 0x07) && (flags & F_ACK) && !ta && ((f->steady_mask >> (dir * 2 + (p->len > 0))) & 1))
         return 0;
-    return lifecycle(e, f, p, &o, dir, ta, is_new);
+    return lifecycle(e, f, p, o, dir, ta, is_new);
+}
+
+static PyObject *record_done(PyObject *rec, Py_ssize_t n, const PyStructSequence_Field *fields);
+/* ------------------------------------------------------------------------------------------------ */
+/* the packets pass (Engine.packets; engine.PacketStream): each kept packet as a Segment or a line   */
+
+static PyObject *S_seg_fields[SEG_N];         /* model.Segment's attribute names (vocab.ENGINE_SEGMENT_FIELDS) */
+static PyObject *S_phase_names[N_PHASES];     /* vocab.PHASES as str */
+static PyObject *S_state_names[N_STATES];     /* TcpState values as str */
+static PyTypeObject *LineChunkType;           /* tcptrace._engine.LineChunk: vocab.ENGINE_RECORDS */
+
+/* round(x, ndigits) as Python computes it (a float), or round(x) (an int) when ndigits < 0 */
+static PyObject *py_round(double x, int ndigits) {
+    PyObject *v = PyFloat_FromDouble(x);
+    if (!v)
+        return NULL;
+    PyObject *r = ndigits < 0 ? PyObject_CallMethod(v, "__round__", NULL)
+                              : PyObject_CallMethod(v, "__round__", "i", ndigits);
+    Py_DECREF(v);
+    return r;
+}
+
+/* Add name: fields (a new dict, or NULL with an exception) to ev; 0, or -1 with an exception set */
+static int ev_put(PyObject *ev, const char *name, PyObject *fields) {
+    if (!fields)
+        return -1;
+    int r = PyDict_SetItemString(ev, name, fields);
+    Py_DECREF(fields);
+    return r;
+}
+
+/* Segment.evidence of the packet just processed (Analyzer's _ev calls, in their order, without the "why" text,
+ * which PacketStream adds from the message catalogue): a dict, or None */
+static PyObject *evidence(const PktOut *o) {
+    if (!o->ev && !o->dup_of)
+        Py_RETURN_NONE;
+    PyObject *ev = PyDict_New();
+    if (!ev)
+        return NULL;
+    int r = 0;
+    if (o->dup_of) { /* a hardware duplicate: its evidence replaces the flags' */
+        r = ev_put(ev, "duplicate",
+                   Py_BuildValue("{s:L,s:L,s:N}", "frame", (long long)o->dup_of, "ip_id", (long long)o->dup_ip_id, "us",
+                                 py_round((double)o->dup_dt / 1e3, -1)));
+        goto done;
+    }
+    int b = o->ev;
+    if (!r && (b & EV_REUSED))
+        r = ev_put(ev, NAME_A_REUSED_PORTS, PyDict_New());
+    if (!r && (b & EV_ZWP))
+        r = ev_put(ev, NAME_A_ZERO_WINDOW_PROBE,
+                   Py_BuildValue("{s:L,s:I}", "frame", (long long)o->zwp_frame, "seq", o->zwp_seq));
+    if (!r && (b & EV_ZW))
+        r = ev_put(ev, NAME_A_ZERO_WINDOW, PyDict_New());
+    if (!r && (b & EV_LOST))
+        r = ev_put(ev, NAME_A_LOST_PACKET,
+                   Py_BuildValue("{s:L,s:I,s:I,s:I}", "frame", (long long)o->lost_frame, "seq", o->lost_seq,
+                                 "expected", o->lost_expected, "gap", o->lost_gap));
+    if (!r && (b & EV_KA))
+        r = ev_put(ev, NAME_A_KEEP_ALIVE,
+                   Py_BuildValue("{s:L,s:L,s:I,s:I}", "frame", (long long)o->ka_frame, "len", (long long)o->ka_len,
+                                 "seq", o->ka_seq, "expected", o->ka_expected));
+    if (!r && (b & EV_WU)) {
+        PyObject *old = o->wu_old == 0xFFFFFFFFu ? PyUnicode_FromString("unknown")
+                                                 : PyUnicode_FromFormat("%u", (unsigned)o->wu_old);
+        r = ev_put(ev, NAME_A_WINDOW_UPDATE, old ? Py_BuildValue("{s:N,s:I}", "old", old, "new", o->wu_new) : NULL);
+    }
+    if (!r && (b & EV_WF))
+        r = ev_put(ev, NAME_A_WINDOW_FULL,
+                   Py_BuildValue("{s:L,s:I,s:I,s:I}", "frame", (long long)o->wf_frame, "end", o->wf_end, "ack",
+                                 o->wf_ack, "window", o->wf_window));
+    if (!r && (b & EV_KAA))
+        r = ev_put(ev, NAME_A_KEEP_ALIVE_ACK, PyDict_New());
+    if (!r && (b & EV_ZWPA))
+        r = ev_put(ev, NAME_A_ZERO_WINDOW_PROBE_ACK, PyDict_New());
+    if (!r && (b & EV_DA))
+        r = ev_put(ev, NAME_A_DUPLICATE_ACK,
+                   Py_BuildValue("{s:L,s:L,s:I}", "frame", (long long)o->da_frame, "number", (long long)o->da_number,
+                                 "ack", o->da_ack));
+    if (!r && (b & EV_AL))
+        r = ev_put(ev, NAME_A_ACK_LOST_PACKET, Py_BuildValue("{s:I,s:I}", "ack", o->al_ack, "seen", o->al_seen));
+    if (!r && (b & EV_SPUR))
+        r = ev_put(ev, NAME_A_SPURIOUS_RETRANSMISSION,
+                   Py_BuildValue("{s:L,s:I,s:I}", "frame", (long long)o->spur_frame, "end", o->spur_end, "acked",
+                                 o->spur_acked));
+    if (!r && (b & EV_RT)) {
+        double ms = (double)o->rt_dt / 1e6;
+        if (o->rt_kind == A_FAST_RETRANSMISSION)
+            r = ev_put(ev, NAME_A_FAST_RETRANSMISSION,
+                       Py_BuildValue("{s:L,s:L,s:I,s:I,s:N}", "frame", (long long)o->rt_frame, "dup_acks",
+                                     (long long)o->rt_dups, "seq", o->rt_seq, "expected", o->rt_expected, "ms",
+                                     py_round(ms, 3)));
+        else if (o->rt_kind == A_OUT_OF_ORDER)
+            r = ev_put(ev, NAME_A_OUT_OF_ORDER,
+                       Py_BuildValue("{s:L,s:I,s:I,s:N,s:N}", "frame", (long long)o->rt_frame, "seq", o->rt_seq,
+                                     "expected", o->rt_expected, "ms", py_round(ms, 3), "threshold_ms",
+                                     py_round((double)o->rt_thres / 1e6, 3)));
+        else
+            r = ev_put(ev, NAME_A_RETRANSMISSION,
+                       Py_BuildValue("{s:L,s:I,s:I,s:d,s:N}", "frame", (long long)o->rt_frame, "seq", o->rt_seq,
+                                     "expected", o->rt_expected, "rto_s", (double)o->rto_ns / 1e9, "ms",
+                                     py_round((double)o->rto_ns / 1e6, 3)));
+    }
+done:
+    if (r < 0) {
+        Py_DECREF(ev);
+        return NULL;
+    }
+    return ev;
+}
+
+static int set_seg(PyObject *seg, int field, PyObject *value) {
+    if (!value || PyErr_Occurred()) {
+        Py_XDECREF(value);
+        return -1;
+    }
+    int r = PyObject_SetAttr(seg, S_seg_fields[field], value);
+    Py_DECREF(value);
+    return r;
+}
+
+/* Put the analysis of the packet just processed on its Segment (what FlowTracker.feed, Analyzer.analyze and
+ * FlowSummary.add write there); a header Wireshark dissects only in part shows no analysis. */
+static int segment_fields(Engine *e, PyObject *seg, int header_error) {
+    const PktOut *o = &e->out;
+    FlowC *f = e->flows[e->last_stream];
+    int shown = !header_error;
+    int settles = f->pk_settles = !f->nfin && !f->rst_total && f->handshake_done && f->state[0] == S_ESTABLISHED &&
+                                  f->state[1] == S_ESTABLISHED;
+    PyObject *values[SEG_N];
+    values[SEG_stream] = PyLong_FromLongLong(f->stream);
+    values[SEG_direction] = PyLong_FromLong(o->dir);
+    values[SEG_seq] = PyLong_FromUnsignedLong(o->seq_rel);
+    values[SEG_ack] = PyLong_FromUnsignedLong(o->ack_rel);
+    values[SEG_win] = PyLong_FromLongLong(o->win);
+    values[SEG_win_scale] = PyLong_FromLong(f->win_scale[o->dir]);
+    values[SEG_analysis] = PyLong_FromLong(shown ? o->ta : 0);
+    values[SEG_evidence] = shown ? evidence(o) : Py_NewRef(Py_None);
+    values[SEG_acks_frame] = PyLong_FromLongLong(shown ? o->acks_frame : 0);
+    values[SEG_ack_rtt_ns] = PyLong_FromLongLong(shown ? o->ack_rtt : -1);
+    values[SEG_rto_ns] = PyLong_FromLongLong(shown ? o->rto_ns : -1);
+    values[SEG_rto_frame] = PyLong_FromLongLong(shown ? o->rto_frame : 0);
+    values[SEG_bytes_in_flight] = PyLong_FromLongLong(shown ? o->bif : -1);
+    values[SEG_duplicate_of] = PyLong_FromLongLong(shown ? o->dup_of : 0);
+    values[SEG_phase] = Py_NewRef(S_phase_names[o->phase]);
+    values[SEG_client_state] = Py_NewRef(S_state_names[f->state[0]]);
+    values[SEG_server_state] = Py_NewRef(S_state_names[f->state[1]]);
+    values[SEG_settles] = PyBool_FromLong(settles);
+    int r = 0;
+    for (int k = 0; k < SEG_N; k++) /* set_seg takes each reference, also after a failure */
+        r = set_seg(seg, k, values[k]) < 0 || r ? -1 : 0;
+    if (r < 0 && !PyErr_Occurred())
+        PyErr_NoMemory();
+    return r;
+}
+
+/* The lines rendered since the last item, as one LineChunk in kept (none when there are none) */
+static int flush_lines(Engine *e) {
+    if (!e->lines_count)
+        return 0;
+    PyObject *rec = PyStructSequence_New(LineChunkType);
+    if (!rec)
+        return -1;
+    PyStructSequence_SET_ITEM(rec, CHUNK_text, PyUnicode_DecodeUTF8(e->lines, e->lines_len - 1, NULL));
+    PyStructSequence_SET_ITEM(rec, CHUNK_packets, PyLong_FromSsize_t(e->lines_count));
+    PyStructSequence_SET_ITEM(rec, CHUNK_max_ts, PyLong_FromLongLong(e->lines_max_ts));
+    e->lines_len = e->lines_count = 0;
+    rec = record_done(rec, CHUNK_N, CHUNK_RECORD_FIELDS);
+    if (!rec)
+        return -1;
+    int r = PyList_Append(e->kept, rec);
+    Py_DECREF(rec);
+    return r;
+}
+
+static int put(Engine *e, const char *s, Py_ssize_t n) {
+    if (e->lines_len + n > e->lines_cap &&
+        grow((void **)&e->lines, &e->lines_cap, e->lines_len + n, 1, 1 << 16) < 0)
+        return -1;
+    memcpy(e->lines + e->lines_len, s, (size_t)n);
+    e->lines_len += n;
+    return 0;
+}
+#define PUTS(s) put(e, s, (Py_ssize_t)(sizeof(s) - 1))
+
+/* the decimal digits of v at the end of b[24] (no snprintf: it was a third of the rendering time) */
+static int put_i64(Engine *e, int64_t v) {
+    char b[24], *q = b + sizeof b;
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do {
+        *--q = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--q = '-';
+    return put(e, q, b + sizeof b - q);
+}
+
+/* repr(x), as json.dumps and the csv module write a float */
+static int put_float(Engine *e, double x) {
+    char *s = PyOS_double_to_string(x, 'r', 0, Py_DTSF_ADD_DOT_0, NULL);
+    if (!s)
+        return -1;
+    int r = put(e, s, (Py_ssize_t)strlen(s));
+    PyMem_Free(s);
+    return r;
+}
+
+static int put_ipv4(Engine *e, const uint8_t *a) {
+    return put_i64(e, a[0]) || PUTS(".") || put_i64(e, a[1]) || PUTS(".") || put_i64(e, a[2]) || PUTS(".") ||
+           put_i64(e, a[3]);
+}
+
+/* export.packet_record's "options" as json.dumps writes it (compact), for options without oddities */
+static int put_options(Engine *e, const Opts *o, int csv) {
+    const char *q = csv ? "\"\"" : "\""; /* a quote, doubled inside a csv field */
+    Py_ssize_t ql = csv ? 2 : 1;
+    int first = 1;
+#define KEY(name)                                                                                                \
+    (put(e, first ? "{" : ",", 1) || put(e, q, ql) || PUTS(name) || put(e, q, ql) || put(e, ":", 1) ||       \
+     ((first = 0), 0))
+    if (o->mss >= 0 && (KEY("mss") || put_i64(e, o->mss)))
+        return -1;
+    if (o->wscale >= 0 && (KEY("wscale") || put_i64(e, o->wscale)))
+        return -1;
+    if (o->sack_perm && (KEY("sack_permitted") || PUTS("true")))
+        return -1;
+    if (o->nsack) {
+        if (KEY("sack") || PUTS("["))
+            return -1;
+        for (int k = 0; k < o->nsack; k++)
+            if ((k && PUTS(",")) || PUTS("[") || put_i64(e, o->sack[k][0]) || PUTS(",") ||
+                put_i64(e, o->sack[k][1]) || PUTS("]"))
+                return -1;
+        if (PUTS("]"))
+            return -1;
+    }
+    if (o->ts && (KEY("tsval") || put_i64(e, o->tsval) || PUTS(",") || put(e, q, ql) || PUTS("tsecr") ||
+                  put(e, q, ql) || PUTS(":") || put_i64(e, o->tsecr)))
+        return -1;
+#undef KEY
+    return first ? 0 : PUTS("}");
+}
+
+/* pad with spaces to width: before text[0:n] (right-aligned) or after it */
+static int put_padded(Engine *e, const char *text, Py_ssize_t n, Py_ssize_t width, int right) {
+    static const char spaces[] = "                                ";
+    Py_ssize_t pad = width > n ? width - n : 0;
+    if (pad > (Py_ssize_t)sizeof spaces - 1)
+        pad = (Py_ssize_t)sizeof spaces - 1;
+    if (right && pad && put(e, spaces, pad))
+        return -1;
+    if (put(e, text, n))
+        return -1;
+    return !right && pad ? put(e, spaces, pad) : 0;
+}
+
+static int put_i64_padded(Engine *e, int64_t v, Py_ssize_t width) {
+    char b[24];
+    int n = snprintf(b, sizeof b, "%lld", (long long)v); /* (the table: not the hot format) */
+    return put_padded(e, b, n, width, 1);
+}
+
+/* export.table_lines' row of a packet with no analysis to show (the Info column empty, so nothing after win) */
+static int render_table_row(Engine *e, const Pkt *p, PyObject *ft) {
+    const PktOut *out = &e->out;
+    FlowC *f = e->flows[e->last_stream];
+    char *rel = PyOS_double_to_string((double)(p->ts - e->pk_origin) / 1e9, 'f', 6, 0, NULL);
+    if (!rel)
+        return -1;
+    char src[32], dst[32];
+    int ns = snprintf(src, sizeof src, "%u.%u.%u.%u:%d", p->src[0], p->src[1], p->src[2], p->src[3], p->sport);
+    int nd = snprintf(dst, sizeof dst, "%u.%u.%u.%u:%d", p->dst[0], p->dst[1], p->dst[2], p->dst[3], p->dport);
+    int r = put_i64_padded(e, p->frame, 6) || PUTS(" ") || put_padded(e, rel, (Py_ssize_t)strlen(rel), 11, 1) ||
+            PUTS(" ") || put_i64_padded(e, f->stream, 6) || PUTS("  ") || put_padded(e, src, ns, 22, 1) ||
+            PUTS(" \xe2\x86\x92   ") || put_padded(e, dst, nd, 22, 0) || PUTS(" ") ||
+            put(e, PyBytes_AS_STRING(ft), PyBytes_GET_SIZE(ft)) || PUTS(" ") || put_i64_padded(e, out->seq_rel, 10) ||
+            PUTS(" ") || put_i64_padded(e, out->ack_rel, 10) || PUTS(" ") || put_i64_padded(e, p->len, 6) ||
+            PUTS(" ") || put_i64_padded(e, out->win, 8) || PUTS("\n");
+    PyMem_Free(rel);
+    return r;
+}
+
+/* One packet as export.jsonl_lines / csv_lines / table_lines writes it (pk_fmt 1 / 2 / 3), when nothing in it needs Python: a
+ * quiet stream (endpoint states ESTABLISHED with hindsight), no SYN, FIN or RST, no analysis flag, no evidence,
+ * IPv4, options without oddities. tests/test_engine.py compares these lines with the Python renderer's. */
+static int render_line(Engine *e, const Pkt *p, const Opts *o, int iface) {
+    const PktOut *out = &e->out;
+    FlowC *f = e->flows[e->last_stream];
+    PyObject *ft = PyTuple_GET_ITEM(e->pk_flag_text, p->flags & 0x1FF);
+    int has_opts = o->mss >= 0 || o->wscale >= 0 || o->sack_perm || o->nsack || o->ts;
+    const char *phase = PHASE_NAMES[out->phase];
+    int r;
+    if (e->pk_fmt == 3) {
+        r = render_table_row(e, p, ft);
+    } else if (e->pk_fmt == 1) {
+        r = PUTS("{\"frame\":") || put_i64(e, p->frame) || PUTS(",\"time\":") || put_float(e, (double)p->ts / 1e9) ||
+            PUTS(",\"stream\":") || put_i64(e, f->stream) || PUTS(",\"src\":\"") || put_ipv4(e, p->src) ||
+            PUTS("\",\"sport\":") || put_i64(e, p->sport) || PUTS(",\"dst\":\"") || put_ipv4(e, p->dst) ||
+            PUTS("\",\"dport\":") || put_i64(e, p->dport) || PUTS(",\"flags\":") ||
+            put(e, PyBytes_AS_STRING(ft), PyBytes_GET_SIZE(ft)) || PUTS(",\"seq\":") || put_i64(e, out->seq_rel) ||
+            PUTS(",\"ack\":") || put_i64(e, out->ack_rel) || PUTS(",\"seq_raw\":") || put_i64(e, p->seq) ||
+            PUTS(",\"ack_raw\":") || put_i64(e, p->ack) || PUTS(",\"len\":") || put_i64(e, p->len) ||
+            PUTS(",\"win\":") || put_i64(e, out->win) || PUTS(",\"win_raw\":") || put_i64(e, p->win_raw) ||
+            PUTS(",\"win_scale\":") || put_i64(e, f->win_scale[out->dir]) || PUTS(",\"hdr_len\":") ||
+            put_i64(e, p->hdr_len) || PUTS(",\"options\":") || (has_opts ? put_options(e, o, 0) : PUTS("{}")) ||
+            PUTS(",\"captured_len\":") || put_i64(e, p->payload_captured) || PUTS(",\"interface\":") ||
+            put_i64(e, iface) || PUTS(",\"analysis\":[],\"phase\":\"") || put(e, phase, (Py_ssize_t)strlen(phase)) ||
+            PUTS("\",\"client_state\":\"ESTABLISHED\",\"server_state\":\"ESTABLISHED\"");
+        if (!r && out->acks_frame)
+            r = PUTS(",\"acks_frame\":") || put_i64(e, out->acks_frame) || PUTS(",\"ack_rtt\":") ||
+                put_float(e, (double)out->ack_rtt / 1e9);
+        if (!r && out->bif >= 0)
+            r = PUTS(",\"bytes_in_flight\":") || put_i64(e, out->bif);
+        r = r || PUTS("}\n");
+    } else {
+        r = put_i64(e, p->frame) || PUTS(",") || put_float(e, (double)p->ts / 1e9) || PUTS(",") ||
+            put_i64(e, f->stream) || PUTS(",") || put_ipv4(e, p->src) || PUTS(",") || put_i64(e, p->sport) ||
+            PUTS(",") || put_ipv4(e, p->dst) || PUTS(",") || put_i64(e, p->dport) || PUTS(",") ||
+            put(e, PyBytes_AS_STRING(ft), PyBytes_GET_SIZE(ft)) || PUTS(",") || put_i64(e, out->seq_rel) ||
+            PUTS(",") || put_i64(e, out->ack_rel) || PUTS(",") || put_i64(e, p->seq) || PUTS(",") ||
+            put_i64(e, p->ack) || PUTS(",") || put_i64(e, p->len) || PUTS(",") || put_i64(e, out->win) ||
+            PUTS(",") || put_i64(e, p->win_raw) || PUTS(",") || put_i64(e, f->win_scale[out->dir]) || PUTS(",") ||
+            put_i64(e, p->hdr_len) || PUTS(",") || (has_opts && (PUTS("\"") || put_options(e, o, 1) || PUTS("\""))) ||
+            PUTS(",") || put_i64(e, p->payload_captured) || PUTS(",") || put_i64(e, iface) || PUTS(",,") ||
+            put(e, phase, (Py_ssize_t)strlen(phase)) || PUTS(",ESTABLISHED,ESTABLISHED\n");
+    }
+    if (r)
+        return -1;
+    if (!e->lines_count || p->ts > e->lines_max_ts)
+        e->lines_max_ts = p->ts;
+    e->lines_count++;
+    return 0;
+}
+
+/* Whether the packet just processed (fused decode: IPv4, no header error) can be a line rendered here */
+static int line_ok(Engine *e, const Pkt *p, const Opts *o) {
+    const PktOut *out = &e->out;
+    return e->pk_fmt && (e->pk_fmt != 3 || e->pk_has_origin) && e->flows[e->last_stream]->quiet && !(p->flags & F_SFR) && !out->ta && !out->dup_of &&
+           !o->odd && !o->truncated && o->nsack <= MAX_LINE_SACK && p->alen == 4 && !p->header_truncated &&
+           !p->header_error;
 }
 
 /* ------------------------------------------------------------------------------------------------ */
@@ -1987,6 +3219,17 @@ static int get_ll(PyObject *o, PyObject *name, long long *out) {
 /* A Segment decoded in Python; *truncated (if given) says whether the snap length cut it, as the reader counts. */
 /* a Segment of a kept stream: numbered as the engine numbered it, into Engine.take_kept()'s list */
 static int keep_segment(Engine *e, PyObject *seg) {
+    if (e->pk_mode) { /* the packets pass: the Segment with its analysis, after the lines before it */
+        long long header_error;
+        if (flush_lines(e) < 0 || get_ll(seg, S_header_error, &header_error) < 0 ||
+            segment_fields(e, seg, (int)header_error) < 0)
+            return -1;
+        FlowC *f = e->flows[e->last_stream];
+        int flags = e->out.flags;
+        if (!f->quiet && (flags & F_ACK) && !(flags & F_SFR) && f->pk_settles)
+            e->pk_pause = 1; /* PacketStream may settle the stream here (PacketStream.__iter__) */
+        return PyList_Append(e->kept, seg);
+    }
     PyObject *n = PyLong_FromLongLong(e->last_stream);
     if (!n)
         return -1;
@@ -2042,7 +3285,15 @@ static int add_segment(Engine *e, PyObject *seg, int *truncated) {
     p.seq = (uint32_t)seq;
     p.ack = (uint32_t)ack;
     p.win_raw = (uint32_t)win;
-    res = process(e, &p);
+    p.urg_ptr = 0;
+    if (flags & F_URG) {
+        long long urg;
+        if (get_ll(seg, S_urg_ptr, &urg))
+            goto done;
+        p.urg_ptr = (int)urg;
+    }
+    Opts o;
+    res = process(e, &p, &o);
 done:
     Py_XDECREF(src);
     Py_XDECREF(dst);
@@ -2059,10 +3310,6 @@ static PyObject *Engine_add(Engine *e, PyObject *seg) {
     Py_RETURN_NONE;
 }
 
-static inline uint32_t rd32(const uint8_t *b, int big) {
-    return big ? ((uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3])
-               : ((uint32_t)b[3] << 24 | (uint32_t)b[2] << 16 | (uint32_t)b[1] << 8 | b[0]);
-}
 static inline uint32_t be16(const uint8_t *b) { return (uint32_t)b[0] << 8 | b[1]; }
 static inline uint32_t be32(const uint8_t *b) { return rd32(b, 1); }
 
@@ -2084,6 +3331,7 @@ static int feed_frame(Engine *e, PyObject *bufobj, Py_ssize_t start, Py_ssize_t 
                       int64_t frame, int64_t ts, const Link *ln, long long *segments, long long *truncated) {
     const uint8_t *buf = (const uint8_t *)PyBytes_AS_STRING(bufobj);
     int link_len = ln->link_len;
+    e->trace_end = ts; /* every frame read, TCP or not: the end of the trace (classic's idle time) */
     /* the fused decode (capture._link_decoder): link header, IPv4 without options, TCP */
     if (link_len >= 0 && end - start >= link_len + 36) {
         const uint8_t *b = buf + start;
@@ -2122,11 +3370,15 @@ static int feed_frame(Engine *e, PyObject *bufobj, Py_ssize_t start, Py_ssize_t 
                 p.seq = be32(tcp + 4);
                 p.ack = be32(tcp + 8);
                 p.win_raw = be16(tcp + 14);
+                p.urg_ptr = (offflags & F_URG) ? (int)be16(tcp + 18) : 0;
                 (*segments)++;
                 if (p.payload_captured < seglen)
                     (*truncated)++;
-                if (process(e, &p) < 0)
+                Opts o;
+                if (process(e, &p, &o) < 0)
                     return -1;
+                if (e->last_kept && e->pk_mode && line_ok(e, &p, &o)) /* the packets pass, nothing for Python */
+                    return render_line(e, &p, &o, ln->iface);
                 if (e->last_kept) { /* a selected stream: its Segment from the reference decoder */
                     PyObject *seg = PyObject_CallFunction(ln->decode, "OnnnLLiO", bufobj, start, end, rend,
                                                           (long long)frame, (long long)ts, ln->iface, ln->skip);
@@ -2223,6 +3475,11 @@ static PyObject *Engine_feed_pcap(Engine *e, PyObject *args) {
         }
         if (feed_frame(e, bufobj, start, end, rend, frame, ts, &ln, &segments, &truncated) < 0)
             return NULL;
+        if (e->pk_pause) { /* status 2: paused after a complete record (Engine.packets) */
+            e->pk_pause = 0;
+            status = 2;
+            break;
+        }
     }
     return walk_result(pos, frame, status, segments, truncated, have_first, first_ts);
 }
@@ -2322,7 +3579,8 @@ static int sync_ifaces(Engine *e, PyObject *seq) {
  * anything else, leaving it to _PcapngWalk.step: status 0, the block at pos is incomplete (read more); 1, the block
  * at pos is not an EPB (section header, interface description, simple or obsolete packet block, any other type), has
  * a bad length, is too short for its fields or its caplen, names an interface that is not in the table, or has a
- * timestamp outside [-TS_NS_MAX, TS_NS_MAX]. first_ts: the timestamp of the first frame this call read. */
+ * timestamp outside [-TS_NS_MAX, TS_NS_MAX]; 2, paused after a complete block (Engine.packets): call again from
+ * pos. first_ts: the timestamp of the first frame this call read. */
 static PyObject *Engine_feed_pcapng(Engine *e, PyObject *args, PyObject *kwds) {
     static char *kwlist[] = {"buf", "pos", "frame", "big_endian", "interfaces", "skip", NULL};
     Py_ssize_t pos;
@@ -2411,6 +3669,11 @@ static PyObject *Engine_feed_pcapng(Engine *e, PyObject *args, PyObject *kwds) {
             e->ng_busy = 0;
             return NULL;
         }
+        if (e->pk_pause) { /* status 2: paused after a complete block (Engine.packets) */
+            e->pk_pause = 0;
+            status = 2;
+            break;
+        }
     }
     e->ng_busy = 0;
     return walk_result(pos, frame, status, segments, truncated, have_first, first_ts);
@@ -2454,6 +3717,7 @@ static PyTypeObject *DirRecordType;       /* tcptrace._engine.DirRecord: fields 
 static PyTypeObject *FlowRecordType;      /* ... FlowRecord: vocab.ENGINE_FLOW_RECORD */
 static PyTypeObject *LifecycleRecordType; /* ... LifecycleRecord: vocab.ENGINE_LIFECYCLE_RECORD */
 static PyTypeObject *RowRecordType;       /* ... RowRecord: vocab.ENGINE_ROW_RECORD */
+static PyTypeObject *ClassicRecordType;   /* ... ClassicRecord: vocab.ENGINE_CLASSIC_FIELDS */
 
 /* A record whose every field was set (a NULL is a failed allocation, or a field this file forgot): the record,
  * else NULL with an exception. Takes the reference to rec. */
@@ -2468,8 +3732,34 @@ static PyObject *record_done(PyObject *rec, Py_ssize_t n, const PyStructSequence
     return rec;
 }
 
+static PyObject *classic_record(const ClDir *c) {
+    PyObject *rec = PyStructSequence_New(ClassicRecordType);
+    if (!rec)
+        return NULL;
+#define CL_L(field) PyStructSequence_SET_ITEM(rec, CL_##field, PyLong_FromLongLong(c->field))
+#define CL_F(field) PyStructSequence_SET_ITEM(rec, CL_##field, PyFloat_FromDouble(c->field))
+    CL_L(packets); CL_L(resets); CL_L(ack_pkts); CL_L(pureack_pkts); CL_L(num_sacks); CL_L(num_dsacks);
+    CL_L(max_sack_blocks); CL_L(unique_bytes); CL_L(data_pkts); CL_L(data_bytes); CL_L(rexmit_pkts);
+    CL_L(rexmit_bytes); CL_L(zwnd_probes); CL_L(zwnd_probe_bytes); CL_L(out_order_pkts); CL_L(data_pkts_push);
+    CL_L(syn_count); CL_L(fin_count); CL_L(f1323_ws); CL_L(f1323_ts); CL_L(window_scale); CL_L(fsack_req);
+    CL_L(sacks_sent); CL_L(urg_data_pkts); CL_L(urg_data_bytes); CL_L(mss); CL_L(max_seg_size);
+    CL_L(min_seg_size); CL_L(win_max); CL_L(win_min); CL_L(win_zero_ct); CL_L(win_tot); CL_L(win_scaled_pkts);
+    CL_L(win_scaling_used); CL_L(initialwin_bytes); CL_L(initialwin_segs); CL_L(syn); CL_L(fin);
+    CL_L(latest_seq); CL_L(seq_wrap_count); CL_L(trunc_bytes); CL_L(trunc_segs); CL_L(data_pkts_timed);
+    CL_L(first_data_time); CL_L(last_data_time); CL_L(has_time); CL_L(last_time); CL_L(idle_max);
+    CL_L(rtt_count); CL_L(rtt_min); CL_L(rtt_max); CL_F(rtt_sum); CL_F(rtt_sum2); CL_L(rtt_3whs);
+    CL_L(rtt_full_size); CL_L(rtt_full_count); CL_L(rtt_full_min); CL_L(rtt_full_max); CL_F(rtt_full_sum);
+    CL_F(rtt_full_sum2); CL_L(rtt_nosample); CL_L(rtt_amback); CL_L(rtt_min_last); CL_L(rtt_max_last);
+    CL_F(rtt_sum_last); CL_F(rtt_sum2_last); CL_L(rtt_count_last); CL_L(rtt_cumack); CL_L(rtt_dupack);
+    CL_L(rtt_triple_dupack); CL_L(retr_max); CL_L(retr_min_tm); CL_L(retr_max_tm); CL_F(retr_tm_sum);
+    CL_F(retr_tm_sum2); CL_L(retr_tm_count); CL_L(segs_dropped);
+#undef CL_L
+#undef CL_F
+    return record_done(rec, CL_N, CL_RECORD_FIELDS);
+}
+
 /* One direction's counters as a DirRecord (named fields, stats.DirStats's names; _vocab.h's DIR_* indexes). */
-static PyObject *sdir_record(const SDir *d) {
+static PyObject *sdir_record(const SDir *d, const ClDir *cl) {
     PyObject *rec = PyStructSequence_New(DirRecordType);
     if (!rec)
         return NULL;
@@ -2516,6 +3806,7 @@ static PyObject *sdir_record(const SDir *d) {
         for (int i = 0; i < N_FLAGS; i++)
             PyTuple_SET_ITEM(flags, i, PyLong_FromLongLong(d->flags[i]));
     PyStructSequence_SET_ITEM(rec, DIR_flag_counts, flags);
+    PyStructSequence_SET_ITEM(rec, DIR_classic, classic_record(cl));
     /* every field set, every allocation succeeded: a field missing here would be NULL (and fail loudly) */
     for (Py_ssize_t k = 0; k < DIR_N; k++) {
         PyObject *v = PyStructSequence_GET_ITEM(rec, k);
@@ -2545,7 +3836,7 @@ static PyObject *Engine_flow(Engine *e, PyObject *arg) {
         PyErr_SetString(PyExc_IndexError, "no such stream");
         return NULL;
     }
-    FlowC tmp;
+    FlowTmp tmp;
     const FlowC *f = flow_view(e, i, &tmp);
     PyObject *rec = PyStructSequence_New(FlowRecordType);
     if (!rec)
@@ -2564,8 +3855,8 @@ static PyObject *Engine_flow(Engine *e, PyObject *arg) {
     SET(base_server, f->has_base[1] ? PyLong_FromUnsignedLong(f->base[1]) : Py_NewRef(Py_None));
     SET(win_scale_client, PyLong_FromLong(f->win_scale[0]));
     SET(win_scale_server, PyLong_FromLong(f->win_scale[1]));
-    SET(client, sdir_record(&f->sd[0]));
-    SET(server, sdir_record(&f->sd[1]));
+    SET(client, sdir_record(&f->sd[0], &f->cl[0]));
+    SET(server, sdir_record(&f->sd[1], &f->cl[1]));
 #undef SET
     return record_done(rec, FLOW_N, FLOW_RECORD_FIELDS);
 }
@@ -2597,7 +3888,7 @@ static PyObject *Engine_row(Engine *e, PyObject *arg) {
         PyErr_SetString(PyExc_IndexError, "no such stream");
         return NULL;
     }
-    FlowC tmp;
+    FlowTmp tmp;
     const FlowC *f = flow_view(e, i, &tmp);
     const SDir *c = &f->sd[0], *s = &f->sd[1];
     PyObject *rec = PyStructSequence_New(RowRecordType);
@@ -2656,6 +3947,10 @@ static PyObject *Engine_memory(Engine *e, PyObject *Py_UNUSED(ignored)) {
                                   (size_t)f->caprst * sizeof(Rst) + (size_t)f->capanomalies * sizeof(Anomaly) +
                                   (size_t)(f->zk.ep[0].capblocks + f->zk.ep[1].capblocks) * sizeof(ZBlock) +
                                   (size_t)f->zk.hcap);
+        for (int d = 0; d < 2; d++)
+            for (int k = 0; k < 4; k++)
+                if (f->cl[d].quads[k])
+                    live_bytes += (long long)(sizeof(ClQuad) + (size_t)f->cl[d].quads[k]->cap * sizeof(ClSeg));
     }
     return Py_BuildValue("{sLsLsLsLsLsL}", "flows", (long long)e->nflows, "packed", (long long)e->npacked,
                          "unpacked", (long long)e->nunpacked,
@@ -2665,6 +3960,18 @@ static PyObject *Engine_memory(Engine *e, PyObject *Py_UNUSED(ignored)) {
 }
 
 static PyObject *Engine_len(Engine *e, PyObject *Py_UNUSED(ignored)) { return PyLong_FromSsize_t(e->nflows); }
+static PyObject *Engine_trace_end(Engine *e, PyObject *Py_UNUSED(ignored)) {
+    return PyLong_FromLongLong(e->trace_end);
+}
+
+/* Engine.saw_frame(ts_ns): a frame Python read and may not hand over (not TCP) still ends the trace so far */
+static PyObject *Engine_saw_frame(Engine *e, PyObject *arg) {
+    long long ts = PyLong_AsLongLong(arg);
+    if (ts == -1 && PyErr_Occurred())
+        return NULL;
+    e->trace_end = ts;
+    Py_RETURN_NONE;
+}
 
 /* Engine.keep(predicate): select streams inside the pass (see Engine.keep in the struct) */
 static PyObject *Engine_keep(Engine *e, PyObject *pred) {
@@ -2684,10 +3991,77 @@ static PyObject *Engine_keep(Engine *e, PyObject *pred) {
     Py_RETURN_NONE;
 }
 
-/* Engine.take_kept() -> the kept Segments since the last call, in capture order */
+/* Engine.packets(fmt, flag_text): the packets pass (see the struct); before the first packet, after keep() */
+static PyObject *Engine_packets(Engine *e, PyObject *args) {
+    int fmt;
+    PyObject *flag_text;
+    if (!PyArg_ParseTuple(args, "iO!", &fmt, &PyTuple_Type, &flag_text))
+        return NULL;
+    if (fmt < 0 || fmt > 3 || PyTuple_GET_SIZE(flag_text) != 512) {
+        PyErr_SetString(PyExc_ValueError,
+                        "Engine.packets: fmt 0 (Segments only), 1 (jsonl), 2 (csv) or 3 (table), 512 flag texts");
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < 512; i++)
+        if (!PyBytes_Check(PyTuple_GET_ITEM(flag_text, i))) {
+            PyErr_SetString(PyExc_TypeError, "Engine.packets: the flag texts must be bytes");
+            return NULL;
+        }
+    if (e->nflows || !e->keep) {
+        PyErr_SetString(PyExc_RuntimeError, "Engine.packets: call keep() first, before the first packet");
+        return NULL;
+    }
+    e->pk_mode = 1;
+    e->pk_fmt = fmt;
+    Py_XSETREF(e->pk_flag_text, Py_NewRef(flag_text));
+    Py_RETURN_NONE;
+}
+
+/* Engine.origin(ts_ns): the table's time origin (CaptureStats.first_ts_ns); until it is given, no table rows */
+static PyObject *Engine_origin(Engine *e, PyObject *arg) {
+    long long ts = PyLong_AsLongLong(arg);
+    if (ts == -1 && PyErr_Occurred())
+        return NULL;
+    e->pk_origin = ts;
+    e->pk_has_origin = 1;
+    Py_RETURN_NONE;
+}
+
+/* Engine.quiet(stream, frame): PacketStream settled the stream's states at frame; unless a SYN, FIN or RST of it
+ * came after that frame, its next segments without them are rendered as lines (until one comes) */
+static PyObject *Engine_quiet(Engine *e, PyObject *args) {
+    long long stream, frame;
+    if (!PyArg_ParseTuple(args, "LL", &stream, &frame))
+        return NULL;
+    if (stream < 0 || stream >= e->nflows) {
+        PyErr_SetString(PyExc_IndexError, "no such stream");
+        return NULL;
+    }
+    FlowC *f = e->flows[stream];
+    if (IS_PACKED(f)) { /* an ended stream, packed: unpacked, changed and packed again only if it changes */
+        FlowTmp tmp;
+        const FlowC *v = flow_view(e, stream, &tmp);
+        if (v->quiet == (v->last_sfr_frame <= frame))
+            Py_RETURN_NONE;
+        f = flow_live(e, stream);
+        if (!f)
+            return NULL;
+        f->quiet = f->last_sfr_frame <= frame;
+        if (pack_flow(e, stream) < 0)
+            return NULL;
+        Py_RETURN_NONE;
+    }
+    f->quiet = f->last_sfr_frame <= frame;
+    Py_RETURN_NONE;
+}
+
+/* Engine.take_kept() -> the kept Segments since the last call, in capture order (the packets pass: and the
+ * LineChunks between them) */
 static PyObject *Engine_take_kept(Engine *e, PyObject *Py_UNUSED(ignored)) {
     if (!e->kept)
         return PyList_New(0);
+    if (flush_lines(e) < 0)
+        return NULL;
     PyObject *fresh = PyList_New(0);
     if (!fresh)
         return NULL;
@@ -2749,7 +4123,7 @@ static PyObject *Engine_lifecycle(Engine *e, PyObject *arg) {
         PyErr_SetString(PyExc_IndexError, "no such stream");
         return NULL;
     }
-    FlowC tmp;
+    FlowTmp tmp;
     const FlowC *f = flow_view(e, i, &tmp);
     PyObject *fins = PyList_New(0), *rsts = PyList_New(0), *anoms = PyList_New(0);
     if (!fins || !rsts || !anoms)
@@ -2835,6 +4209,8 @@ static void Engine_dealloc(Engine *e) {
         PyMem_Free(e->flows[i]->ad[1].segs);
         PyMem_Free(e->flows[i]->rst);
         PyMem_Free(e->flows[i]->anomalies);
+        classic_free(&e->flows[i]->cl[0]);
+        classic_free(&e->flows[i]->cl[1]);
         PyMem_Free(e->flows[i]->zk.hist);
         PyMem_Free(e->flows[i]->zk.ep[0].blocks);
         PyMem_Free(e->flows[i]->zk.ep[1].blocks);
@@ -2845,6 +4221,8 @@ static void Engine_dealloc(Engine *e) {
     PyMem_Free(e->due);
     Py_XDECREF(e->keep);
     Py_XDECREF(e->kept);
+    Py_XDECREF(e->pk_flag_text);
+    PyMem_Free(e->lines);
     clear_ifaces(e);
     PyMem_Free(e->ng_ifs);
     Py_TYPE(e)->tp_free((PyObject *)e);
@@ -3005,9 +4383,15 @@ static PyMethodDef Engine_methods[] = {
      "unpacked: how often a late packet unpacked one)."},
     {"row", (PyCFunction)Engine_row, METH_O, "What the flows table shows of stream i (a RowRecord)."},
     {"flow_count", (PyCFunction)Engine_len, METH_NOARGS, "Number of streams so far."},
+    {"trace_end", (PyCFunction)Engine_trace_end, METH_NOARGS, "The time (ns) of the last frame read."},
+    {"saw_frame", (PyCFunction)Engine_saw_frame, METH_O, "Python read a frame at this time (ns)."},
     {"keep", (PyCFunction)Engine_keep, METH_O, "Select streams in the pass: keep(stream, previous, caddr, cport, "
                                                "saddr, sport) -> bool, asked once per stream."},
     {"take_kept", (PyCFunction)Engine_take_kept, METH_NOARGS, "The selected streams' Segments since the last call."},
+    {"packets", (PyCFunction)Engine_packets, METH_VARARGS,
+     "packets(fmt, flag_text): hand out every kept packet, analysed, as a Segment or a rendered line."},
+    {"quiet", (PyCFunction)Engine_quiet, METH_VARARGS, "quiet(stream, frame): the stream's states are settled."},
+    {"origin", (PyCFunction)Engine_origin, METH_O, "origin(ts_ns): the packets table's time origin."},
     {NULL, NULL, 0, NULL}};
 
 static PyTypeObject EngineType = {
@@ -3032,7 +4416,7 @@ static struct PyModuleDef engine_module = {PyModuleDef_HEAD_INIT, "tcptrace._eng
     } while (0)
 
 PyMODINIT_FUNC PyInit__engine(void) {
-    flow_defaults(&FLOW_TEMPLATE);
+    packing_init();
     INTERN(S_frame, "frame");
     INTERN(S_ts_ns, "ts_ns");
     INTERN(S_src, "src");
@@ -3050,6 +4434,7 @@ PyMODINIT_FUNC PyInit__engine(void) {
     INTERN(S_payload, "payload");
     INTERN(S_header_truncated, "header_truncated");
     INTERN(S_header_error, "header_error");
+    INTERN(S_urg_ptr, "urg_ptr");
     INTERN(S_stream, "stream");
     INTERN(S_number, "number");
     INTERN(S_link_len, "link_len");
@@ -3071,11 +4456,27 @@ PyMODINIT_FUNC PyInit__engine(void) {
     static PyStructSequence_Desc row_desc = {"tcptrace._engine.RowRecord",
                                              "What the flows table and CSV show of a stream, by name.",
                                              ROW_RECORD_FIELDS, ROW_N};
+    static PyStructSequence_Desc cl_desc = {"tcptrace._engine.ClassicRecord",
+                                            "One direction's classic tcptrace tcb (classic.ClassicDir), by name.",
+                                            CL_RECORD_FIELDS, CL_N};
+    ClassicRecordType = PyStructSequence_NewType(&cl_desc);
+    static PyStructSequence_Desc chunk_desc = {"tcptrace._engine.LineChunk",
+                                               "Consecutive packets rendered as lines by the engine, by name.",
+                                               CHUNK_RECORD_FIELDS, CHUNK_N};
+    LineChunkType = PyStructSequence_NewType(&chunk_desc);
+    if (!LineChunkType)
+        return NULL;
+    for (int i = 0; i < SEG_N; i++)
+        INTERN(S_seg_fields[i], SEG_FIELD_NAMES[i]);
+    for (int i = 0; i < N_PHASES; i++)
+        INTERN(S_phase_names[i], PHASE_NAMES[i]);
+    for (int i = 0; i < N_STATES; i++)
+        INTERN(S_state_names[i], STATE_NAMES[i]);
     DirRecordType = PyStructSequence_NewType(&dir_desc);
     FlowRecordType = PyStructSequence_NewType(&flow_desc);
     LifecycleRecordType = PyStructSequence_NewType(&life_desc);
     RowRecordType = PyStructSequence_NewType(&row_desc);
-    if (!DirRecordType || !FlowRecordType || !LifecycleRecordType || !RowRecordType)
+    if (!DirRecordType || !FlowRecordType || !LifecycleRecordType || !RowRecordType || !ClassicRecordType)
         return NULL;
     PyObject *m = PyModule_Create(&engine_module);
     if (!m)
@@ -3084,7 +4485,9 @@ PyMODINIT_FUNC PyInit__engine(void) {
         PyModule_AddObjectRef(m, "DirRecord", (PyObject *)DirRecordType) < 0 ||
         PyModule_AddObjectRef(m, "FlowRecord", (PyObject *)FlowRecordType) < 0 ||
         PyModule_AddObjectRef(m, "LifecycleRecord", (PyObject *)LifecycleRecordType) < 0 ||
-        PyModule_AddObjectRef(m, "RowRecord", (PyObject *)RowRecordType) < 0) {
+        PyModule_AddObjectRef(m, "RowRecord", (PyObject *)RowRecordType) < 0 ||
+        PyModule_AddObjectRef(m, "ClassicRecord", (PyObject *)ClassicRecordType) < 0 ||
+        PyModule_AddObjectRef(m, "LineChunk", (PyObject *)LineChunkType) < 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -88,7 +88,7 @@ enum { DIR_packets, DIR_ack_packets, DIR_pure_acks, DIR_pushed_packets, DIR_sack
        DIR_win_max, DIR_win_min, DIR_rtt_n, DIR_rtt_sum, DIR_rtt_max, DIR_rtt_min, DIR_rtt_sumsq, DIR_syn_packets,
        DIR_fin_packets, DIR_rst_packets, DIR_rexmt_packets, DIR_rexmt_bytes, DIR_ooo_packets, DIR_zwp_packets,
        DIR_zwp_bytes, DIR_zero_win_adv, DIR_dup_acks, DIR_missed_bytes, DIR_first_ts, DIR_last_ts, DIR_max_idle_ns,
-       DIR_seq_lo, DIR_seq_hi, DIR_flag_counts, DIR_N };
+       DIR_seq_lo, DIR_seq_hi, DIR_flag_counts, DIR_classic, DIR_N };
 static PyStructSequence_Field DIR_RECORD_FIELDS[] = {
     {"packets", NULL},
     {"ack_packets", NULL},
@@ -127,6 +127,7 @@ static PyStructSequence_Field DIR_RECORD_FIELDS[] = {
     {"seq_lo", NULL},
     {"seq_hi", NULL},
     {"flag_counts", NULL},
+    {"classic", NULL},
     {NULL, NULL},
 };
 
@@ -222,6 +223,139 @@ static PyStructSequence_Field ROW_RECORD_FIELDS[] = {
     {NULL, NULL},
 };
 
+/* ClassicRecord: its fields by name; CL_<field> is a field's index */
+enum { CL_packets, CL_resets, CL_ack_pkts, CL_pureack_pkts, CL_num_sacks, CL_num_dsacks, CL_max_sack_blocks,
+       CL_unique_bytes, CL_data_pkts, CL_data_bytes, CL_rexmit_pkts, CL_rexmit_bytes, CL_zwnd_probes,
+       CL_zwnd_probe_bytes, CL_out_order_pkts, CL_data_pkts_push, CL_syn_count, CL_fin_count, CL_f1323_ws, CL_f1323_ts,
+       CL_window_scale, CL_fsack_req, CL_sacks_sent, CL_urg_data_pkts, CL_urg_data_bytes, CL_mss, CL_max_seg_size,
+       CL_min_seg_size, CL_win_max, CL_win_min, CL_win_zero_ct, CL_win_tot, CL_win_scaled_pkts, CL_win_scaling_used,
+       CL_initialwin_bytes, CL_initialwin_segs, CL_syn, CL_fin, CL_latest_seq, CL_seq_wrap_count, CL_trunc_bytes,
+       CL_trunc_segs, CL_data_pkts_timed, CL_first_data_time, CL_last_data_time, CL_has_time, CL_last_time, CL_idle_max,
+       CL_rtt_count, CL_rtt_min, CL_rtt_max, CL_rtt_sum, CL_rtt_sum2, CL_rtt_3whs, CL_rtt_full_size, CL_rtt_full_count,
+       CL_rtt_full_min, CL_rtt_full_max, CL_rtt_full_sum, CL_rtt_full_sum2, CL_rtt_nosample, CL_rtt_amback,
+       CL_rtt_min_last, CL_rtt_max_last, CL_rtt_sum_last, CL_rtt_sum2_last, CL_rtt_count_last, CL_rtt_cumack,
+       CL_rtt_dupack, CL_rtt_triple_dupack, CL_retr_max, CL_retr_min_tm, CL_retr_max_tm, CL_retr_tm_sum,
+       CL_retr_tm_sum2, CL_retr_tm_count, CL_segs_dropped, CL_N };
+static PyStructSequence_Field CL_RECORD_FIELDS[] = {
+    {"packets", NULL},
+    {"resets", NULL},
+    {"ack_pkts", NULL},
+    {"pureack_pkts", NULL},
+    {"num_sacks", NULL},
+    {"num_dsacks", NULL},
+    {"max_sack_blocks", NULL},
+    {"unique_bytes", NULL},
+    {"data_pkts", NULL},
+    {"data_bytes", NULL},
+    {"rexmit_pkts", NULL},
+    {"rexmit_bytes", NULL},
+    {"zwnd_probes", NULL},
+    {"zwnd_probe_bytes", NULL},
+    {"out_order_pkts", NULL},
+    {"data_pkts_push", NULL},
+    {"syn_count", NULL},
+    {"fin_count", NULL},
+    {"f1323_ws", NULL},
+    {"f1323_ts", NULL},
+    {"window_scale", NULL},
+    {"fsack_req", NULL},
+    {"sacks_sent", NULL},
+    {"urg_data_pkts", NULL},
+    {"urg_data_bytes", NULL},
+    {"mss", NULL},
+    {"max_seg_size", NULL},
+    {"min_seg_size", NULL},
+    {"win_max", NULL},
+    {"win_min", NULL},
+    {"win_zero_ct", NULL},
+    {"win_tot", NULL},
+    {"win_scaled_pkts", NULL},
+    {"win_scaling_used", NULL},
+    {"initialwin_bytes", NULL},
+    {"initialwin_segs", NULL},
+    {"syn", NULL},
+    {"fin", NULL},
+    {"latest_seq", NULL},
+    {"seq_wrap_count", NULL},
+    {"trunc_bytes", NULL},
+    {"trunc_segs", NULL},
+    {"data_pkts_timed", NULL},
+    {"first_data_time", NULL},
+    {"last_data_time", NULL},
+    {"has_time", NULL},
+    {"last_time", NULL},
+    {"idle_max", NULL},
+    {"rtt_count", NULL},
+    {"rtt_min", NULL},
+    {"rtt_max", NULL},
+    {"rtt_sum", NULL},
+    {"rtt_sum2", NULL},
+    {"rtt_3whs", NULL},
+    {"rtt_full_size", NULL},
+    {"rtt_full_count", NULL},
+    {"rtt_full_min", NULL},
+    {"rtt_full_max", NULL},
+    {"rtt_full_sum", NULL},
+    {"rtt_full_sum2", NULL},
+    {"rtt_nosample", NULL},
+    {"rtt_amback", NULL},
+    {"rtt_min_last", NULL},
+    {"rtt_max_last", NULL},
+    {"rtt_sum_last", NULL},
+    {"rtt_sum2_last", NULL},
+    {"rtt_count_last", NULL},
+    {"rtt_cumack", NULL},
+    {"rtt_dupack", NULL},
+    {"rtt_triple_dupack", NULL},
+    {"retr_max", NULL},
+    {"retr_min_tm", NULL},
+    {"retr_max_tm", NULL},
+    {"retr_tm_sum", NULL},
+    {"retr_tm_sum2", NULL},
+    {"retr_tm_count", NULL},
+    {"segs_dropped", NULL},
+    {NULL, NULL},
+};
+
+/* LineChunk: its fields by name; CHUNK_<field> is a field's index */
+enum { CHUNK_text, CHUNK_packets, CHUNK_max_ts, CHUNK_N };
+static PyStructSequence_Field CHUNK_RECORD_FIELDS[] = {
+    {"text", NULL},
+    {"packets", NULL},
+    {"max_ts", NULL},
+    {NULL, NULL},
+};
+
+/* model.Segment attributes the packets pass sets, by name (vocab.ENGINE_SEGMENT_FIELDS) */
+enum { SEG_stream, SEG_direction, SEG_seq, SEG_ack, SEG_win, SEG_win_scale, SEG_analysis, SEG_evidence, SEG_acks_frame,
+       SEG_ack_rtt_ns, SEG_rto_ns, SEG_rto_frame, SEG_bytes_in_flight, SEG_duplicate_of, SEG_phase, SEG_client_state,
+       SEG_server_state, SEG_settles, SEG_N };
+static const char *const SEG_FIELD_NAMES[SEG_N] = { "stream", "direction", "seq", "ack", "win", "win_scale", "analysis",
+    "evidence", "acks_frame", "ack_rtt_ns", "rto_ns", "rto_frame", "bytes_in_flight", "duplicate_of", "phase",
+    "client_state", "server_state", "settles" };
+/* Segment.phase (vocab.PHASES) */
+enum { PHASE_HANDSHAKE, PHASE_DATA, PHASE_TEARDOWN, PHASE_RESET, N_PHASES };
+static const char *const PHASE_NAMES[N_PHASES] = { "handshake", "data", "teardown", "reset" };
+/* state.TcpState values, by code */
+static const char *const STATE_NAMES[N_STATES] = { "CLOSED", "LISTEN", "SYN_SENT", "SYN_RECEIVED", "ESTABLISHED",
+    "FIN_WAIT_1", "FIN_WAIT_2", "CLOSE_WAIT", "CLOSING", "LAST_ACK", "TIME_WAIT", "UNKNOWN" };
+/* the analysis flags' output names (vocab.FLAGS): the keys of Segment.evidence */
+#define NAME_A_RETRANSMISSION "retransmission"
+#define NAME_A_FAST_RETRANSMISSION "fast_retransmission"
+#define NAME_A_SPURIOUS_RETRANSMISSION "spurious_retransmission"
+#define NAME_A_OUT_OF_ORDER "out_of_order"
+#define NAME_A_LOST_PACKET "lost_segment"
+#define NAME_A_ACK_LOST_PACKET "ack_lost_segment"
+#define NAME_A_DUPLICATE_ACK "duplicate_ack"
+#define NAME_A_WINDOW_UPDATE "window_update"
+#define NAME_A_WINDOW_FULL "window_full"
+#define NAME_A_ZERO_WINDOW "zero_window"
+#define NAME_A_ZERO_WINDOW_PROBE "zero_window_probe"
+#define NAME_A_ZERO_WINDOW_PROBE_ACK "zero_window_probe_ack"
+#define NAME_A_KEEP_ALIVE "keep_alive"
+#define NAME_A_KEEP_ALIVE_ACK "keep_alive_ack"
+#define NAME_A_REUSED_PORTS "reused_ports"
+
 /* Segment.header_error: TCP headers Wireshark dissects only in part (vocab.HDR_*) */
 #define HDR_BOGUS_LENGTH 1
 #define HDR_SHORT_SEGMENT 2
@@ -229,6 +363,7 @@ static PyStructSequence_Field ROW_RECORD_FIELDS[] = {
 /* what a flow summary keeps per stream, at most (vocab.MAX_*; docs/limits.md) */
 #define MAX_RESETS 10
 #define MAX_ANOMALIES 100
+#define MAX_CLASSIC_SEGMENTS 65536
 /* a stream this long past its end is packed (vocab.FINISHED_HORIZON_NS) */
 #define FINISHED_HORIZON_NS 2000000000LL
 

@@ -128,6 +128,9 @@ class CaptureStats:
     compressed: bool = False
     frames: int = 0
     first_ts_ns: int | None = None  # time of frame 1, the origin of Wireshark's relative time column
+    # time of the last frame read (any frame with a timestamp): the end of the trace, where classic tcptrace's idle
+    # time of a connection not closed runs to (FlowSummary.trace_clock); the engine keeps it as Engine.trace_end()
+    last_ts_ns: int | None = None
     tcp_segments: int = 0
     skipped: Counter[SkipReason] = field(default_factory=Counter)
     truncated_segments: int = 0  # TCP segments whose payload (or options) the snap length cut
@@ -479,14 +482,19 @@ class CaptureReader:
         frame = 0
         try:
             while True:
+                before = frame
                 pos, frame, status, segments, truncated, first_ts = feed(
                     buf, pos, frame, big, nano, rec_hdr_len, swapped, fcs_len, link_len, etype, slow, self._skip
                 )
+                if frame != before:  # the C walk read frames: the end of the trace is the last one's time
+                    stats.last_ts_ns = engine.trace_end()
                 stats.tcp_segments += segments
                 stats.truncated_segments += truncated
                 if first_ts is not None:
                     stats.first_ts_ns = first_ts
                 yield
+                if status == 2:  # the engine paused after a record (Engine.packets): go on with the same buffer
+                    continue
                 avail = len(buf) - pos
                 caplen = -1
                 if avail >= rec_hdr_len:
@@ -635,6 +643,7 @@ class CaptureReader:
         pos = 0
         frame = 0
         segments = 0
+        ts_ns = None
         try:
             while True:
                 if buflen - pos < rec_hdr_len:
@@ -681,6 +690,8 @@ class CaptureReader:
         finally:  # counted locally on the hot path; settled here, also when the consumer stops early
             stats.frames = frame
             stats.tcp_segments = segments
+            if ts_ns is not None:
+                stats.last_ts_ns = ts_ns
 
     # --- pcapng ----------------------------------------------------------------------------------------
 
@@ -740,11 +751,17 @@ class CaptureReader:
                 )
                 walked += pos - walk.at
                 walk.at = pos
+                if frame != walk.frame:  # the C walk read frames: the end of the trace is the last one's time
+                    stats.last_ts_ns = engine.trace_end()
                 walk.frame = stats.frames = frame
                 stats.tcp_segments += segments
                 stats.truncated_segments += truncated
                 if first_ts is not None and stats.first_ts_ns is None:
                     stats.first_ts_ns = first_ts
+                if status == 2:  # the engine paused after a block (Engine.packets): hand out, then go on
+                    walked = 0
+                    yield
+                    continue
                 if status == 0:  # the block at pos is incomplete: read on
                     if prompt or walked >= CHUNK_SIZE:
                         walked = 0
@@ -758,6 +775,7 @@ class CaptureReader:
                         break
                     continue
                 frame, iface, _lt, decode, body, start, end, rend, ts_ns = packet
+                engine.saw_frame(ts_ns)  # the end of the trace (classic's idle time), TCP or not
                 seg = decode(body, start, end, rend, frame, ts_ns, iface, skip)
                 if seg is not None:
                     stats.tcp_segments += 1
@@ -1052,6 +1070,7 @@ class _PcapngWalk:
             )
         if stats.first_ts_ns is None:
             stats.first_ts_ns = ts_ns
+        stats.last_ts_ns = ts_ns
         lt = stats.linktypes[iface_base + iface]
         return frame, iface_base + iface, lt, decode, body, data_off, end, data_off + max(origlen, caplen), ts_ns
 
@@ -1538,7 +1557,7 @@ def _decode_tcp(
         payload = b""
         header_truncated = True
     # Flags: the nine named bits plus the three reserved ones, as Wireshark's 12-bit tcp.flags.
-    return Segment(
+    seg = Segment(
         frame,
         ts_ns,
         iface,
@@ -1559,6 +1578,9 @@ def _decode_tcp(
         payload,
         header_truncated,
     )
+    if offflags & 0x20 and off + 20 <= end:  # URG: the urgent pointer (classic tcptrace's urgent data bytes)
+        seg.urg_ptr = (buf[off + 18] << 8) | buf[off + 19]
+    return seg
 
 
 def _ethertype_to_ip(
@@ -1919,7 +1941,7 @@ def _link_decoder(linktype: int) -> _LinkDecoder | None:
                 tcp_off = ip_start + 20
                 data_off = tcp_off + hdr_len
                 if hdr_len >= 20 and seglen >= 0 and data_off <= end:
-                    return Segment(
+                    seg = Segment(
                         frame,
                         ts_ns,
                         iface,
@@ -1939,6 +1961,9 @@ def _link_decoder(linktype: int) -> _LinkDecoder | None:
                         buf[tcp_off + 20 : data_off] if hdr_len > 20 else b"",
                         buf[data_off : min(end, data_off + seglen)] if seglen else b"",
                     )
+                    if offflags & 0x20:  # URG (rare): the urgent pointer, as _decode_tcp reads it
+                        seg.urg_ptr = (buf[tcp_off + 18] << 8) | buf[tcp_off + 19]
+                    return seg
         return slow(buf, off, end, rend, frame, ts_ns, iface, skip, layers)
 
     return decode

@@ -39,6 +39,7 @@ from .export import (
     csv_lines,
     dumps_indented_chunks,
     flows_csv_lines,
+    flows_long_lines,
     flows_table_lines,
     jsonl_lines,
     table_lines,
@@ -377,7 +378,7 @@ def packets(
     from .engine import PacketStream
 
     # capture order, each segment's endpoint states settled with hindsight as explain tells them (at most 1 s late)
-    stream = PacketStream(capture, selection)
+    stream = PacketStream(capture, selection, fmt=fmt)
     segs = iter(stream)
     if fmt == "jsonl":
         _echo_lines(jsonl_lines(segs))
@@ -386,10 +387,10 @@ def packets(
     else:
         use_color = _use_color(color)
         _echo_lines(table_lines(segs, origin_ns=lambda: stream.stats.first_ts_ns, color=use_color))
-        click.echo(accounting(stream.stats, stream.run.streams_total))
+        click.echo(accounting(stream.stats, stream.streams_total))
     _warn(stream.stats.warnings)
     if not selection.everything and not stream.selected:
-        total = stream.run.streams_total
+        total = stream.streams_total
         _nothing_selected(capture, selection.missing(total), total)
 
 
@@ -478,6 +479,13 @@ explain.help = inspect.cleandoc(explain.help or "") + "\n\n" + CAPTURE_HELP
     help="table: one row per stream; json: a document with every statistic (the baseline format of "
     "`tcptrace check --baseline`); csv: the table's columns.",
 )
+@click.option(
+    "--long",
+    "long_",
+    is_flag=True,
+    help="Instead of the table, each stream's per-direction statistics laid out like classic `tcptrace -l` "
+    "(a->b and b->a columns, classic's labels and definitions; the json format's \"tcptrace\" block).",
+)
 @_host_port_options
 @click.option(
     "--zeek",
@@ -488,14 +496,22 @@ explain.help = inspect.cleandoc(explain.help or "") + "\n\n" + CAPTURE_HELP
     "See docs/vocabulary-zeek.md.",
 )
 def flows(
-    capture: str, streams: tuple[int, ...], fmt: str, hosts: tuple[str, ...], ports: tuple[int, ...], zeek: bool
+    capture: str,
+    streams: tuple[int, ...],
+    fmt: str,
+    long_: bool,
+    hosts: tuple[str, ...],
+    ports: tuple[int, ...],
+    zeek: bool,
 ) -> None:
     """One row per TCP stream of CAPTURE: endpoints, packets and bytes each way, how it opened and ended.
 
     The verdict is given in plain words and in Wireshark's tcp.completeness, Zeek's conn_state and history,
     and classic tcptrace's complete/reset/unidirectional; the json format adds per-direction statistics
-    after classic tcptrace -l (segment sizes, windows, retransmissions, RTT ...). With --zeek, one row per
-    connection as Zeek's conn.log has it (its `stream` is the tcp.stream of the connection's first packet).
+    (segment sizes, windows, retransmissions, RTT ...): Wireshark-labelled ones in "c2s"/"s2c", and classic
+    tcptrace -l's, with its definitions, in "tcptrace" ("a2b"/"b2a"; --long prints them as tcptrace -l does).
+    With --zeek, one row per connection as Zeek's conn.log has it (its `stream` is the tcp.stream of the
+    connection's first packet).
     """
     from .engine import flow_rows, selected_summaries, summarize_lazily
 
@@ -509,13 +525,17 @@ def flows(
     chosen = summaries if selection.everything else selected_summaries(summaries, selection)
     if not chosen:
         _nothing_selected(capture, selection.missing(total), total)
+    docs = (s.to_dict() for s in chosen)  # json and --long; the table and CSV read lean rows (stats.flow_rows)
     if fmt == "json":
         head = {"capture": path_text(capture), "tcptrace_version": __version__, "stats": stats.as_dict()}
-        for chunk in dumps_indented_chunks(head, "flows", (s.to_dict() for s in chosen)):
+        for chunk in dumps_indented_chunks(head, "flows", docs):
             sys.stdout.write(chunk)
         sys.stdout.write("\n")
     elif fmt == "csv":
         _echo_lines(flows_csv_lines(flow_rows(chosen)), batch=1024)
+    elif long_:
+        _echo_lines(flows_long_lines(docs))
+        click.echo(accounting(stats, total))
     else:
         _echo_lines(flows_table_lines(flow_rows(chosen)), batch=1024)
         click.echo(accounting(stats, total))

@@ -66,6 +66,7 @@ class Pipeline:
         self._summaries: list[FlowSummary] = []
         self._by_stream: dict[int, Flow] = {}  # the streams seen (with the engine: the selected) -> their flows
         self._engine: Any = None if engine is None else new_engine(engine)
+        self._clock = [0]  # the time of the last segment read: the end of the trace (FlowSummary.trace_clock)
 
     def __iter__(self) -> Iterator[Segment]:
         if self._engine is None:
@@ -77,7 +78,9 @@ class Pipeline:
         feed = self.tracker.feed
         analyze = self.analyzer.analyze
         selection = self.selection
+        clock = self._clock
         for seg in self.capture:
+            clock[0] = seg.ts_ns
             flow = feed(seg)
             analyze(seg, flow)
             summary = flow.summary
@@ -86,9 +89,13 @@ class Pipeline:
             summary.add(seg)
             if selection is None or selection.matches(flow):
                 yield seg
+        end = self.capture.stats.last_ts_ns  # the last frame's time, TCP or not
+        if end is not None:
+            clock[0] = end
 
     def _new_summary(self, flow: Flow) -> FlowSummary:
         summary = FlowSummary(flow)
+        summary.trace_clock = self._clock
         self._summaries.append(summary)
         self._by_stream[flow.stream] = flow
         return summary
@@ -113,7 +120,9 @@ class Pipeline:
         feed = tracker.feed
         analyze = self.analyzer.analyze
         by_stream = self._by_stream
+        clock = self._clock
         for _ in self.capture.feed_steps(eng):
+            clock[0] = eng.trace_end()
             for seg in eng.take_kept():
                 n = seg.stream  # the engine's tcp.stream: it saw every stream, the tracker only the selected
                 flow = by_stream.get(n)
@@ -337,7 +346,8 @@ def engine_summary(eng: Any, stream: int) -> FlowSummary:
     flow.previous_stream = None  # (not in the engine's records; Pipeline.previous asks the engine's pass)
     fa = flow.analysis = FlowAnalysis()
     fa.ts_first_rtt = ts_first_rtt
-    s = flow.summary = FlowSummary(flow)
+    # each DirRecord's ClassicRecord has classic.ClassicDir's fields by name (vocab.ENGINE_CLASSIC_FIELDS): read as is
+    s = flow.summary = FlowSummary(flow, classic=(dirs[0].classic, dirs[1].classic))
     s.first_ts, s.last_ts, s.packets = first_ts, last_ts, packets
     s.first_direction, s.completeness = first_direction, completeness
     s.syn_frame, s.synack_frame, s.handshake_ack_frame = syn_frame, synack_frame, handshake_ack_frame
@@ -352,6 +362,7 @@ def engine_summary(eng: Any, stream: int) -> FlowSummary:
     # The engine keeps the final states, not their history (which only narratives and diagrams read).
     s.machine.client = EndpointMachine(states[client_state], Role.CLIENT)
     s.machine.server = EndpointMachine(states[server_state], Role.SERVER)
+    s.trace_clock = [eng.trace_end()]
     (o_state, r_state), (o_pkts, r_pkts), (o_size, r_size), (z_first, z_last) = (
         life.zeek_states, life.zeek_pkts, life.zeek_sizes, life.zeek_ts)  # fmt: skip
     s.zeek_final = ZeekFinal(
@@ -493,38 +504,126 @@ class PacketStream:
     segments behind them wait too, to keep capture order. Memory: the streams' unsettled segments and whatever
     arrived within the horizon.
 
+    With the C engine, one pass of the engine does the tracking and analysis (Engine.packets) and hands out each
+    selected packet as a Segment carrying its analysis (vocab.ENGINE_SEGMENT_FIELDS); with ``fmt`` ``"jsonl"`` or
+    ``"csv"`` the packets of settled streams that have nothing to explain (no SYN, FIN or RST, no analysis flag)
+    come out already rendered, as ``LineChunk`` items (``.text``: their lines, as :mod:`tcptrace.export` writes
+    them), between the Segments; the writers of :mod:`tcptrace.export` pass them through. Without the engine (or
+    ``TCPTRACE_ENGINE=python``) the :class:`Pipeline` is the reference; both give the same output
+    (tests/test_engine.py).
+
     >>> [(s.frame, s.server_state) for s in PacketStream("sample_pcaps/refused.pcap")]
     [(3, 'CLOSED'), (4, 'CLOSED')]
     """
 
     def __init__(
         self, source: str | os.PathLike[str] | BinaryIO, selection: Selection | None = None, *,
-        horizon_ns: int = PACKET_HORIZON_NS,
+        horizon_ns: int = PACKET_HORIZON_NS, fmt: str | None = None,
     ) -> None:  # fmt: skip
         self.selection = selection or Selection()
         self.horizon_ns = horizon_ns
-        self.run = Pipeline(source, selection=self.selection)
         self.selected = 0
+        engine = engine_module()
+        self._engine: Any = None
+        self._origin_needed = False
+        if engine is None:
+            self.run: Pipeline | None = Pipeline(source, selection=self.selection)
+            self._capture: Any = self.run.capture
+            return
+        from .capture import open_capture
+        from .flow import HalfFlow
+
+        self.run = None
+        self._capture = open_capture(source)
+        eng = self._engine = new_engine(engine)
+        sel = self.selection
+        if sel.everything:
+            eng.keep(lambda *_: True)
+        else:
+            eng.keep(lambda n, _prev, ca, cp, sa, sp: sel.matches_endpoints(n, HalfFlow(ca, cp), HalfFlow(sa, sp)))
+        code = _LINE_FORMATS.get(fmt or "", 0)
+        eng.packets(code, _flag_texts(code))
+        self._origin_needed = code == _LINE_FORMATS["table"]
 
     @property
     def stats(self) -> Any:
-        return self.run.stats
+        return self._capture.stats
 
-    def __iter__(self) -> Iterator[Segment]:
+    @property
+    def streams_total(self) -> int:
+        """How many streams the capture has so far, selected or not."""
+        if self._engine is not None:
+            return int(self._engine.flow_count())
+        assert self.run is not None
+        return self.run.streams_total
+
+    def _items(self) -> Iterator[tuple[Any, bool]]:
+        """The selected packets in capture order, each with whether the stream's online view lets it settle the
+        stream's states (no FIN or RST yet, handshake done, both endpoints ESTABLISHED); the engine's LineChunks
+        with False."""
+        eng = self._engine
+        if eng is None:
+            assert self.run is not None
+            flow_of = self.run.flow
+            established = (TcpState.ESTABLISHED, TcpState.ESTABLISHED)
+            for seg in self.run:
+                summary = flow_of(seg.stream).summary
+                yield (
+                    seg,
+                    not (summary is None or summary.fin_frames or summary.rst or not summary.handshake_done)
+                    and (seg.client_state, seg.server_state) == established,
+                )
+            return
+        from .messages import EN
+        from .model import Segment
+
+        take = eng.take_kept
+        stats = self._capture.stats
+        origin = self._origin_needed
+        for _ in self._capture.feed_steps(eng):
+            if origin and stats.first_ts_ns is not None:  # the table's time origin, as export.table_lines reads it
+                eng.origin(stats.first_ts_ns)
+                origin = False
+            for item in take():
+                if type(item) is not Segment:  # a LineChunk
+                    yield item, False
+                    continue
+                ev = item.evidence
+                if ev:  # the engine gives the numbers; the sentence comes from the message catalogue (analysis._ev)
+                    for name, fields in ev.items():
+                        fields["why"] = EN["why." + name].format(**fields)
+                yield item, item.settles
+
+    def __iter__(self) -> Iterator[Any]:
         from collections import deque
 
         from .events import resolve_states
-        from .state import TcpState
+        from .model import Segment
 
         established = (TcpState.ESTABLISHED, TcpState.ESTABLISHED)
-        flow_of = self.run.flow
+        eng = self._engine
         horizon = self.horizon_ns
-        waiting: deque[Segment] = deque()  # capture order, not yet handed out
-        settled: set[int] = set()  # id() of waiting segments whose states are final
+        waiting: deque[Any] = deque()  # capture order, not yet handed out (Segments, the engine's LineChunks)
+        # id() of each waiting item -> whether its states are final. Only waiting items are here: a segment handed
+        # out at the horizon may be settled later as part of its stream, and its id() may by then belong to a new
+        # object (a set of ids that outlived their objects once marked a later FIN as settled, unresolved).
+        settled: dict[int, bool] = {}
         open_part: dict[int, list[Segment]] = {}  # stream -> its segments since its last settled point
         start: dict[int, tuple[TcpState, TcpState]] = {}  # stream -> the states before open_part[stream][0]
         quiet: set[int] = set()  # streams at a settled point: their data and ACKs are final as they come
         resolved_len: dict[int, int] = {}  # stream -> len(open_part) when it was last resolved
+        # stream -> how many of open_part[stream]'s first segments were handed out (at the horizon) and replaced by
+        # a _Past: what hindsight still reads of them, without their payload and options (memory stays flat when
+        # a stream's close is never settled)
+        handed_out: dict[int, int] = {}
+
+        def forget_payload(head: Segment) -> None:
+            n = head.stream
+            part = open_part.get(n)
+            i = handed_out.get(n, 0)
+            if part is not None and i < len(part) and part[i] is head:
+                part[i] = _Past(head)  # type: ignore[call-overload]
+                handed_out[n] = i + 1
 
         def resolve(n: int) -> None:
             part = open_part[n]
@@ -532,51 +631,98 @@ class PacketStream:
                 resolve_states(part, start.get(n))
                 resolved_len[n] = len(part)
 
-        def settle_if_quiet(n: int, seg: Segment) -> None:
-            # the online machine says both ESTABLISHED, the handshake is over and no FIN, RST or SYN is open
-            summary = flow_of(n).summary
-            if summary is None or summary.fin_frames or summary.rst or not summary.handshake_done:
-                return
-            if (seg.client_state, seg.server_state) != established:
-                return
+        def settle(n: int, seg: Segment) -> None:
+            # the online view lets seg settle the stream: do the states with hindsight agree?
             part = open_part.pop(n)
             resolve_states(part, start.pop(n, None))
             resolved_len.pop(n, None)
+            handed_out.pop(n, None)
             if (part[-1].client_state, part[-1].server_state) == established:
-                settled.update(id(x) for x in part)
+                for x in part:
+                    if id(x) in settled:
+                        settled[id(x)] = True
                 quiet.add(n)
+                if eng is not None:  # its next segments without SYN, FIN or RST: rendered by the engine
+                    eng.quiet(n, seg.frame)
             else:  # hindsight disagrees: keep waiting
                 open_part[n] = part
 
-        for seg in self.run:  # the selected streams' segments only
-            n = seg.stream
-            self.selected += 1
-            if n in quiet and not seg.flags & _SETTLING:
-                seg.client_state = seg.server_state = "ESTABLISHED"
-                settled.add(id(seg))
+        for seg, settles in self._items():
+            if type(seg) is not Segment:  # a LineChunk: packets of quiet streams, settled, in capture order
+                self.selected += seg.packets
+                settled[id(seg)] = True
+                waiting.append(seg)
+                now = seg.max_ts
             else:
-                if n in quiet:
-                    quiet.discard(n)
-                    start[n] = established
-                    open_part[n] = []
-                open_part.setdefault(n, []).append(seg)
-                if seg.flags & ACK and not seg.flags & _SETTLING:
-                    settle_if_quiet(n, seg)
-            waiting.append(seg)
-            now = seg.ts_ns
-            while waiting and (id(waiting[0]) in settled or now - waiting[0].ts_ns >= horizon):
-                head = waiting.popleft()
-                if id(head) in settled:
-                    settled.discard(id(head))
+                n = seg.stream
+                self.selected += 1
+                if n in quiet and not seg.flags & _SETTLING:
+                    seg.client_state = seg.server_state = "ESTABLISHED"
+                    settled[id(seg)] = True
                 else:
+                    settled[id(seg)] = False
+                    if n in quiet:
+                        quiet.discard(n)
+                        start[n] = established
+                        open_part[n] = []
+                        handed_out.pop(n, None)
+                    open_part.setdefault(n, []).append(seg)
+                    if settles and seg.flags & ACK and not seg.flags & _SETTLING:
+                        settle(n, seg)
+                waiting.append(seg)
+                now = seg.ts_ns
+            while waiting and (settled[id(waiting[0])] or now - waiting[0].ts_ns >= horizon):
+                head = waiting.popleft()
+                if not settled.pop(id(head)):
                     resolve(head.stream)
-                yield head
+                    yield head
+                    forget_payload(head)
+                else:
+                    yield head
         while waiting:
             head = waiting.popleft()
-            if id(head) not in settled and head.stream in open_part:
+            if not settled.pop(id(head)) and head.stream in open_part:
                 resolve(head.stream)
-            settled.discard(id(head))
             yield head
+
+
+class _Past:
+    """A segment of a stream's unsettled part that was already handed out: what events.resolve_states reads."""
+
+    __slots__ = ("ack_raw", "client_state", "direction", "flags", "frame", "len", "seq_raw", "server_state")
+
+    def __init__(self, seg: Segment) -> None:
+        self.ack_raw, self.direction, self.flags, self.frame = seg.ack_raw, seg.direction, seg.flags, seg.frame
+        self.len, self.seq_raw = seg.len, seg.seq_raw
+        self.client_state, self.server_state = seg.client_state, seg.server_state
+
+
+# the packets formats the engine renders itself (Engine.packets' fmt); any other gets Segments only
+_LINE_FORMATS = {"jsonl": 1, "csv": 2, "table": 3}
+
+
+@functools.cache
+def _flag_texts(code: int) -> tuple[bytes, ...]:
+    """The TCP flags (the 512 values of the nine flag bits) as the format ``code`` writes them (export.py)."""
+    import json
+
+    from .model import flag_names
+
+    if code == 1:
+        return tuple(json.dumps(list(flag_names(i)), separators=(",", ":")).encode() for i in range(512))
+    if code == 2:
+        import csv
+        import io
+
+        out = []
+        for i in range(512):
+            buf = io.StringIO()
+            csv.writer(buf, lineterminator="").writerow([",".join(flag_names(i)), ""])
+            out.append(buf.getvalue()[:-1].encode())  # the field, without the separator of the empty one after it
+        return tuple(out)
+    if code == 3:
+        return tuple(f"{'[' + ', '.join(flag_names(i)) + ']':<16}".encode() for i in range(512))
+    return (b"",) * 512
 
 
 __all__ = [

@@ -111,14 +111,21 @@ def packet_record(seg: Segment) -> dict[str, Any]:
     return rec
 
 
-def jsonl_lines(segments: Iterable[Segment]) -> Iterator[str]:
+def jsonl_lines(segments: Iterable[Any]) -> Iterator[str]:
+    """One JSON object per segment. Items that are not Segments are the C engine's ``LineChunk``s (see
+    tcptrace.engine.PacketStream): packets it rendered in this format already; their text passes through."""
     import json  # here, not at the top: `tcptrace flows` and the table need neither json nor csv
 
+    dumps = json.dumps
     for seg in segments:
-        yield json.dumps(packet_record(seg), separators=(",", ":"))
+        if type(seg) is Segment:
+            yield dumps(packet_record(seg), separators=(",", ":"))
+        else:
+            yield seg.text
 
 
-def csv_lines(segments: Iterable[Segment]) -> Iterator[str]:
+def csv_lines(segments: Iterable[Any]) -> Iterator[str]:
+    """A header and one row per segment; the C engine's ``LineChunk`` items pass through (see jsonl_lines)."""
     import csv
     import json
 
@@ -127,6 +134,9 @@ def csv_lines(segments: Iterable[Segment]) -> Iterator[str]:
     w.writerow(PACKET_FIELDS)
     yield buf.getvalue()
     for seg in segments:
+        if type(seg) is not Segment:
+            yield seg.text
+            continue
         buf.seek(0)
         buf.truncate()
         rec = packet_record(seg)
@@ -138,10 +148,11 @@ def csv_lines(segments: Iterable[Segment]) -> Iterator[str]:
 
 
 def table_lines(
-    segments: Iterable[Segment], origin_ns: int | Callable[[], int | None] | None = None, color: bool = False
+    segments: Iterable[Any], origin_ns: int | Callable[[], int | None] | None = None, color: bool = False
 ) -> Iterator[str]:
     """An aligned packet list: frame, time since ``origin_ns``, stream, endpoints, flags, relative seq/ack,
-    length and scaled window, then Wireshark's analysis tags (in red with ``color``).
+    length and scaled window, then Wireshark's analysis tags (in red with ``color``; the engine renders only lines
+    without tags itself).
 
     ``origin_ns`` may be a callable asked at the first segment (the reader knows frame 1's time only once it
     has read it); by default the first segment's own time is the origin.
@@ -152,6 +163,9 @@ def table_lines(
     )
     origin: int | None = None
     for seg in segments:
+        if type(seg) is not Segment:  # the C engine's rows (a LineChunk), with the same origin (engine.PacketStream)
+            yield seg.text
+            continue
         if origin is None:
             origin = origin_ns() if callable(origin_ns) else origin_ns
             if origin is None:
@@ -398,3 +412,126 @@ def _dumps_indented_py(obj: Any) -> str:
 
     enc(obj, "")
     return "".join(parts)
+
+
+# `flows --long`: classic tcptrace -l's per-direction layout (output.c PrintTrace, StatLineOne): label, value,
+# unit, a -> b on the left and b -> a on the right, from the flow document's "tcptrace" block.
+_LONG_ROWS: tuple[tuple[str, str, str, str], ...] = (
+    # (label, key, unit, how: i integer, f1 one decimal, f3 three decimals, f0 no decimals, yn, na)
+    ("total packets", "total_packets", "", "i"),
+    ("resets sent", "resets_sent", "", "i"),
+    ("ack pkts sent", "ack_pkts_sent", "", "i"),
+    ("pure acks sent", "pure_acks_sent", "", "i"),
+    ("sack pkts sent", "sack_pkts_sent", "", "i"),
+    ("dsack pkts sent", "dsack_pkts_sent", "", "i"),
+    ("max sack blks/ack", "max_sack_blks_per_ack", "", "i"),
+    ("unique bytes sent", "unique_bytes_sent", "", "i"),
+    ("actual data pkts", "actual_data_pkts", "", "i"),
+    ("actual data bytes", "actual_data_bytes", "", "i"),
+    ("rexmt data pkts", "rexmt_data_pkts", "", "i"),
+    ("rexmt data bytes", "rexmt_data_bytes", "", "i"),
+    ("zwnd probe pkts", "zwnd_probe_pkts", "", "i"),
+    ("zwnd probe bytes", "zwnd_probe_bytes", "", "i"),
+    ("outoforder pkts", "outoforder_pkts", "", "i"),
+    ("pushed data pkts", "pushed_data_pkts", "", "i"),
+    ("SYN/FIN pkts sent", "syn_fin", "", "s"),
+    ("req 1323 ws/ts", "ws_ts", "", "s"),
+    ("adv wind scale", "adv_wind_scale", "", "i"),
+    ("req sack", "req_sack", "", "yn"),
+    ("sacks sent", "sacks_sent", "", "i"),
+    ("urgent data pkts", "urgent_data_pkts", "pkts", "i"),
+    ("urgent data bytes", "urgent_data_bytes", "bytes", "i"),
+    ("mss requested", "mss_requested", "bytes", "i"),
+    ("max segm size", "max_segm_size", "bytes", "i"),
+    ("min segm size", "min_segm_size", "bytes", "i"),
+    ("avg segm size", "avg_segm_size", "bytes", "f0"),
+    ("max win adv", "max_win_adv", "bytes", "i"),
+    ("min win adv", "min_win_adv", "bytes", "i"),
+    ("zero win adv", "zero_win_adv", "times", "i"),
+    ("avg win adv", "avg_win_adv", "bytes", "f0"),
+    ("initial window", "initial_window_bytes", "bytes", "i"),
+    ("initial window", "initial_window_pkts", "pkts", "i"),
+    ("ttl stream length", "ttl_stream_length", "bytes", "na"),
+    ("missed data", "missed_data", "bytes", "na"),
+    ("truncated data", "truncated_data", "bytes", "i"),
+    ("truncated packets", "truncated_packets", "pkts", "i"),
+    ("data xmit time", "data_xmit_time_s", "secs", "f3"),
+    ("idletime max", "idletime_max_ms", "ms", "f1"),
+    ("throughput", "throughput_Bps", "Bps", "f0"),
+    ("", "", "", ""),
+    ("RTT samples", "rtt_samples", "", "i"),
+    ("RTT min", "rtt_min_ms", "ms", "f1"),
+    ("RTT max", "rtt_max_ms", "ms", "f1"),
+    ("RTT avg", "rtt_avg_ms", "ms", "f1"),
+    ("RTT stdev", "rtt_stdev_ms", "ms", "f1"),
+    ("", "", "", ""),
+    ("RTT from 3WHS", "rtt_from_3whs_ms", "ms", "f1"),
+    ("", "", "", ""),
+    ("RTT full_sz smpls", "rtt_full_sz_smpls", "", "i"),
+    ("RTT full_sz min", "rtt_full_sz_min_ms", "ms", "f1"),
+    ("RTT full_sz max", "rtt_full_sz_max_ms", "ms", "f1"),
+    ("RTT full_sz avg", "rtt_full_sz_avg_ms", "ms", "f1"),
+    ("RTT full_sz stdev", "rtt_full_sz_stdev_ms", "ms", "f1"),
+    ("", "", "", ""),
+    ("post-loss acks", "post_loss_acks", "", "i"),
+    ("ambiguous acks", "ambiguous_acks", "", "i"),
+    ("RTT min (last)", "rtt_min_last_ms", "ms", "f1"),
+    ("RTT max (last)", "rtt_max_last_ms", "ms", "f1"),
+    ("RTT avg (last)", "rtt_avg_last_ms", "ms", "f1"),
+    ("RTT sdv (last)", "rtt_sdv_last_ms", "ms", "f1"),
+    ("segs cum acked", "segs_cum_acked", "", "i"),
+    ("duplicate acks", "duplicate_acks", "", "i"),
+    ("triple dupacks", "triple_dupacks", "", "i"),
+    ("max # retrans", "max_retrans", "", "i"),
+    ("min retr time", "min_retr_time_ms", "ms", "f1"),
+    ("max retr time", "max_retr_time_ms", "ms", "f1"),
+    ("avg retr time", "avg_retr_time_ms", "ms", "f1"),
+    ("sdv retr time", "sdv_retr_time_ms", "ms", "f1"),
+)
+
+
+def _long_value(d: dict[str, Any], key: str, how: str) -> str:
+    if key == "syn_fin":
+        return f"{d['syn_pkts_sent']}/{d['fin_pkts_sent']}"
+    if key == "ws_ts":
+        return f"{'Y' if d['req_1323_ws'] else 'N'}/{'Y' if d['req_1323_ts'] else 'N'}"
+    if key == "idletime_max_ms":
+        v = d["idletime_max_s"]
+        return "NA" if v is None else f"{v * 1000:8.1f}"
+    v = d[key]
+    if how == "yn":
+        return "Y" if v else "N"
+    if v is None:
+        return "NA"
+    if how in ("i", "na"):
+        return f"{v:8d}"
+    digits = int(how[1])
+    return f"{v:8.{digits}f}" if digits else f"{v:8.0f}"
+
+
+def flows_long_lines(flows: Iterable[dict[str, Any]]) -> Iterator[str]:
+    """Each stream's classic tcptrace ``-l`` statistics, laid out as ``tcptrace -l`` prints them (exact values
+    where classic rounds: average segment size and window are not rounded down; docs/vocabulary-tcptrace.md)."""
+    for n, doc in enumerate(flows, 1):
+        t = doc["tcptrace"]
+        a2b, b2a = t["a2b"], t["b2a"]
+        syns = (a2b["syn_pkts_sent"] > 0) + (b2a["syn_pkts_sent"] > 0)
+        fins = (a2b["fin_pkts_sent"] > 0) + (b2a["fin_pkts_sent"] > 0)
+        state = "RESET" if t["reset"] else "yes" if t["complete"] else "no"
+        extra = "" if t["complete"] and not t["reset"] else f"\t(SYNs: {syns})  (FINs: {fins})"
+        if n > 1:
+            yield "=" * 64
+        yield f"TCP connection {n}: (stream {doc['stream']})"
+        yield f"\thost a:        {t['host_a']}"
+        yield f"\thost b:        {t['host_b']}"
+        yield f"\tcomplete conn: {state}{extra}"
+        yield f"\telapsed time:  {doc['duration_s']:.6f} s"
+        yield f"\ttotal packets: {a2b['total_packets'] + b2a['total_packets']}"
+        yield "   a->b:\t\t\t      b->a:"
+        for label, key, unit, how in _LONG_ROWS:
+            if not label:
+                yield ""
+                continue
+            left, right = (_long_value(d, key, how) for d in (a2b, b2a))
+            cells = [f"     {label + ':':<18} {v:>9} {'' if v.strip() == 'NA' else unit:<5}" for v in (left, right)]
+            yield (cells[0] + cells[1]).rstrip()

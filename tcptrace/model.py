@@ -269,11 +269,13 @@ class Segment:
         "seq",
         "seq_raw",
         "server_state",
+        "settles",  # set by the C engine's packets pass only (vocab.ENGINE_SEGMENT_FIELDS; engine.PacketStream)
         "sport",
         "src",
         "stream",
         "ts_ns",
         "ttl",
+        "urg_ptr",
         "win",
         "win_raw",
         "win_scale",
@@ -294,6 +296,7 @@ class Segment:
     client_state: str  # RFC 9293 state of the client after this segment
     server_state: str
     phase: str  # handshake, data, teardown, reset
+    settles: bool  # (the C engine's packets pass only) its stream's online view lets it settle the states
 
     def __init__(
         self,
@@ -339,6 +342,7 @@ class Segment:
         self.header_truncated = header_truncated
         self.header_error = header_error
         self._options: TcpOptions | None = None
+        self.urg_ptr = 0  # the urgent pointer, read by the decoder only when URG is set
         self.stream = -1
         self.direction = Direction.C2S
         self.seq = seq_raw

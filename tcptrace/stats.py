@@ -1,8 +1,8 @@
 """Per-flow statistics and verdicts: how each connection opened and ended, in words and in the three
 vocabularies users know (Wireshark ``tcp.completeness``, Zeek ``conn_state``/``history`` from
-:mod:`tcptrace.zeek`, classic tcptrace's complete/reset/unidirectional), and per-direction statistics after
-classic tcptrace ``-l`` (:class:`DirStats`). The driver that feeds them (Pipeline, summarize, the C engine's
-glue) is :mod:`tcptrace.engine`.
+:mod:`tcptrace.zeek`, classic tcptrace's complete/reset/unidirectional), per-direction statistics of our own
+(:class:`DirStats`) and classic tcptrace ``-l``'s, with its definitions (:mod:`tcptrace.classic`). The driver
+that feeds them (Pipeline, summarize, the C engine's glue) is :mod:`tcptrace.engine`.
 
 Theory of operation. A :class:`FlowSummary` per stream is fed every analysed segment in capture order
 (:meth:`FlowSummary.add`); it keeps counters only, so memory grows with flows, not packets. It also assigns
@@ -29,6 +29,7 @@ from .analysis import (
     A_ZERO_WINDOW_PROBE,
     analysis_names,
 )
+from .classic import ClassicDir, classic_add, classic_block
 from .flow import Flow
 from .messages import LANGUAGES
 from .model import ACK, FIN, RST, SYN, Segment, format_endpoint
@@ -52,7 +53,10 @@ def completeness_label(bits: int) -> str:
 
 
 class DirStats:
-    """One direction's counters, after classic tcptrace ``-l`` (../shared/reference/tcp-analysis.md §2.2)."""
+    """One direction's counters (the flow document's ``c2s``/``s2c``), in classic tcptrace ``-l``'s spirit but with
+    our definitions: retransmissions, out-of-order segments and probes as Wireshark labels them, hardware duplicates
+    excluded, missed bytes from Wireshark's gaps. Classic's own definitions are :mod:`tcptrace.classic`'s (the
+    ``tcptrace`` block); docs/vocabulary-tcptrace.md says where the two differ."""
 
     __slots__ = (
         "ack_packets",
@@ -207,7 +211,7 @@ class DirStats:
 class FlowSummary:
     """Everything tcptrace says about one stream, accumulated packet by packet."""
 
-    def __init__(self, flow: Flow) -> None:
+    def __init__(self, flow: Flow, classic: tuple[Any, Any] | None = None) -> None:
         self.flow = flow
         self.dirs = (DirStats(), DirStats())
         self.completeness = 0
@@ -232,6 +236,12 @@ class FlowSummary:
         # C engine hands its end as zeek_final instead (engine.engine_summary)
         self.zeek: ZeekConnection | None = None
         self.zeek_final: ZeekFinal | None = None
+        # classic tcptrace's per-direction tcb (tcptrace.classic), by our direction (0: client); from the C engine,
+        # its ClassicRecords (the same fields by name, read only)
+        self.classic: tuple[Any, Any] = (ClassicDir(), ClassicDir()) if classic is None else classic
+        # [time of the last packet of the trace so far], shared by the driver's summaries (classic's idle time
+        # runs to the end of the trace for connections not closed); None: this summary's own last packet
+        self.trace_clock: list[int] | None = None
         # see on_event(): bit 2 * direction + has_data is set when such segments change nothing but counters
         self.steady_mask = 0
 
@@ -288,6 +298,7 @@ class FlowSummary:
             if flags & RST:
                 self.completeness |= C_RST
         self._count(seg, d, flags, seglen, ts)
+        classic_add(self.classic, seg)
         if flags & FIN:
             d.fin_packets += 1
         if flags & RST:
@@ -355,6 +366,8 @@ class FlowSummary:
             self.first_direction = direction
         self.last_ts = ts
         self.dirs[direction].packets += 1
+        # classic tcptrace reads it as any other segment (with no options, and no payload for a short segment)
+        classic_add(self.classic, seg)
         if first:
             # packet-tcp.c: a pure SYN reopening a 4-tuple sets SYN-sent on its new conversation before the
             # header-length checks; a short segment opening one records its pure SYN after them.
@@ -384,6 +397,7 @@ class FlowSummary:
         self.last_ts = ts
         self.completeness |= C_DATA if seglen else C_ACK
         self._count(seg, self.dirs[seg.direction], seg.flags, seglen, ts)
+        classic_add(self.classic, seg)
         seg.phase = "data"
         seg.client_state = seg.server_state = TcpState.ESTABLISHED
 
@@ -568,7 +582,9 @@ class FlowSummary:
             return self.zeek.final((c.addr, c.port))
         return ZeekFinal(0, "", 0, 0, 0, 0, 0, 0, 0, self.first_ts, self.first_ts)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, classic: bool = True) -> dict[str, Any]:
+        """The flow document (``flows --format json``); ``classic=False`` leaves out the per-direction statistics
+        of the ``tcptrace`` block (``a2b``/``b2a``), which the flows table and CSV do not show."""
         flow = self.flow
         duration_s = flow_duration_s(self.first_ts, self.last_ts, self.packets)
         c, s = flow.client, flow.server
@@ -618,6 +634,19 @@ class FlowSummary:
                 and self.dirs[1].fin_packets > 0,
                 "reset": bool(self.rst),
                 "unidirectional": not (self.dirs[0].packets and self.dirs[1].packets),
+                # classic's host a sent the connection's first packet; per direction, tcptrace -l's statistics
+                "host_a": format_endpoint(*((c.addr, c.port) if self.first_direction == 0 else (s.addr, s.port))),
+                "host_b": format_endpoint(*((s.addr, s.port) if self.first_direction == 0 else (c.addr, c.port))),
+                **(
+                    classic_block(
+                        self.classic,
+                        self.first_direction,
+                        self.last_ts - self.first_ts if self.packets else 0,
+                        self.trace_clock[0] if self.trace_clock else self.last_ts,
+                    )
+                    if classic
+                    else {}
+                ),
             },
             "c2s": self.dirs[0].to_dict(duration_s),
             "s2c": self.dirs[1].to_dict(duration_s),

@@ -217,7 +217,7 @@ ENGINE_DIR_FIELDS: tuple[str, ...] = (
     *("rexmt_packets", "rexmt_bytes", "ooo_packets", "zwp_packets", "zwp_bytes", "zero_win_adv", "dup_acks"),
     *("missed_bytes", "first_ts", "last_ts", "max_idle_ns", "seq_lo", "seq_hi"),
 )
-ENGINE_DIR_RECORD: tuple[str, ...] = (*ENGINE_DIR_FIELDS, "flag_counts")
+ENGINE_DIR_RECORD: tuple[str, ...] = (*ENGINE_DIR_FIELDS, "flag_counts", "classic")
 # Engine.flow(i): a stream's tracking and counters (FlowRecord); "client"/"server" are its two DirRecords.
 ENGINE_FLOW_RECORD: tuple[str, ...] = (
     *("first_frame", "last_frame", "first_ts", "last_ts", "packets", "first_direction", "completeness"),
@@ -248,22 +248,57 @@ ENGINE_ROW_RECORD: tuple[str, ...] = (
     *("zeek_sizes", "syn_frame", "synack_frame", "handshake_ack_frame", "fin_frames", "fin_acked", "first_reset"),
     *("resets_total", "flag_counts"),
 )
+# Classic tcptrace's per-direction tcb (classic.ClassicDir, the C engine's ClDir): what `tcptrace -l` prints is
+# computed from these (classic.classic_dict). Engine.flow(i)'s DirRecords carry them as a ClassicRecord ("classic").
+# Times are ns; the *_sum fields are floats (sums of samples, added in the same order in both engines).
+ENGINE_CLASSIC_FIELDS: tuple[str, ...] = (
+    *("packets", "resets", "ack_pkts", "pureack_pkts", "num_sacks", "num_dsacks", "max_sack_blocks"),
+    *("unique_bytes", "data_pkts", "data_bytes", "rexmit_pkts", "rexmit_bytes", "zwnd_probes", "zwnd_probe_bytes"),
+    *("out_order_pkts", "data_pkts_push", "syn_count", "fin_count", "f1323_ws", "f1323_ts", "window_scale"),
+    *("fsack_req", "sacks_sent", "urg_data_pkts", "urg_data_bytes", "mss", "max_seg_size", "min_seg_size"),
+    *("win_max", "win_min", "win_zero_ct", "win_tot", "win_scaled_pkts", "win_scaling_used", "initialwin_bytes"),
+    *("initialwin_segs", "syn", "fin", "latest_seq", "seq_wrap_count", "trunc_bytes", "trunc_segs"),
+    *("data_pkts_timed", "first_data_time", "last_data_time", "has_time", "last_time", "idle_max"),
+    *("rtt_count", "rtt_min", "rtt_max", "rtt_sum", "rtt_sum2", "rtt_3whs", "rtt_full_size", "rtt_full_count"),
+    *("rtt_full_min", "rtt_full_max", "rtt_full_sum", "rtt_full_sum2", "rtt_nosample", "rtt_amback"),
+    *("rtt_min_last", "rtt_max_last", "rtt_sum_last", "rtt_sum2_last", "rtt_count_last", "rtt_cumack"),
+    *("rtt_dupack", "rtt_triple_dupack", "retr_max", "retr_min_tm", "retr_max_tm", "retr_tm_sum", "retr_tm_sum2"),
+    *("retr_tm_count", "segs_dropped"),
+)
+# At most this many byte ranges in one direction's classic segment database (classic.py; docs/limits.md): holes
+# the capture never filled keep acknowledged ranges apart. A range past it is not recorded (segs_dropped).
+MAX_CLASSIC_SEGMENTS = 1 << 16
+# The phase of a segment in its stream (stats.FlowSummary._lifecycle; Segment.phase); the C engine's PHASE_* codes.
+PHASES: tuple[str, ...] = ("handshake", "data", "teardown", "reset")
+# What the engine's packets pass (Engine.packets; engine.PacketStream) sets on the Segment of a packet it hands
+# Python: model.Segment's stream and analysis attributes by name ("settles": the stream's online view lets this
+# segment settle the stream's states: no FIN or RST yet, handshake done, both endpoints ESTABLISHED).
+ENGINE_SEGMENT_FIELDS: tuple[str, ...] = (
+    *("stream", "direction", "seq", "ack", "win", "win_scale", "analysis", "evidence", "acks_frame", "ack_rtt_ns"),
+    *("rto_ns", "rto_frame", "bytes_in_flight", "duplicate_of", "phase", "client_state", "server_state", "settles"),
+)
 # (C type name, enum prefix, fields) of each record the engine hands Python: scripts/gen_vocab_h.py writes them.
 ENGINE_RECORDS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("DirRecord", "DIR", ENGINE_DIR_RECORD),
     ("FlowRecord", "FLOW", ENGINE_FLOW_RECORD),
     ("LifecycleRecord", "LIFE", ENGINE_LIFECYCLE_RECORD),
     ("RowRecord", "ROW", ENGINE_ROW_RECORD),
+    ("ClassicRecord", "CL", ENGINE_CLASSIC_FIELDS),
+    # Engine.take_kept() in the packets pass: consecutive packets rendered as lines by the engine (text, the lines
+    # joined by newlines), how many, and the latest capture time among them (engine.PacketStream's horizon)
+    ("LineChunk", "CHUNK", ("text", "packets", "max_ts")),
 )
 
 __all__ = [
     "COMPLETENESS",
+    "ENGINE_CLASSIC_FIELDS",
     "ENGINE_DIR_FIELDS",
     "ENGINE_DIR_RECORD",
     "ENGINE_FLOW_RECORD",
     "ENGINE_LIFECYCLE_RECORD",
     "ENGINE_RECORDS",
     "ENGINE_ROW_RECORD",
+    "ENGINE_SEGMENT_FIELDS",
     "FINISHED_HORIZON_NS",
     "FLAGS",
     "FLAG_BY_CONST",
@@ -274,8 +309,10 @@ __all__ = [
     "LADDER_PRECEDENCE",
     "MAX_ANOMALIES",
     "MAX_BLOCK_BYTES",
+    "MAX_CLASSIC_SEGMENTS",
     "MAX_RESETS",
     "MAX_STATE_CHANGES",
+    "PHASES",
     "RETRANSMISSION_FAMILY",
     "RST_CAUSES",
     "TS_NS_MAX",
