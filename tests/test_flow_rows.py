@@ -344,3 +344,27 @@ def test_packets_identical_with_every_flow_packed(fmt: str, monkeypatch: pytest.
     for path in [*CAPTURES, *_corpus_files()[:60]]:
         args = ["packets", str(path), "--format", fmt]
         assert _cli(args, 0, monkeypatch) == _cli(args, -1, monkeypatch), path
+
+
+@needs_engine
+def test_quiet_on_a_packed_stream(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Engine.quiet (the packets pass settling a stream) may name a stream already packed: it is unpacked, marked
+    and packed again, and reads the same afterwards; a call that changes nothing leaves it packed."""
+    from tcptrace import _engine
+    from tcptrace.capture import open_capture
+
+    path = tmp_path / "late.pcap"
+    path.write_bytes(_late_and_reused())
+    monkeypatch.setattr(engine, "PACK_AFTER_NS", 0)
+    eng = engine.new_engine(_engine)
+    open_capture(path).feed(eng)
+    before = eng.memory()
+    assert before["packed"] == 3
+    streams = range(4)
+    records = [(tuple(eng.flow(i)), tuple(eng.lifecycle(i)), tuple(eng.row(i))) for i in streams]
+    eng.quiet(0, 10**9)  # stream 0 (packed): quiet changes
+    after = eng.memory()
+    assert (after["packed"], after["unpacked"]) == (3, before["unpacked"] + 1)
+    eng.quiet(0, 10**9)  # no change: not unpacked
+    assert eng.memory()["unpacked"] == after["unpacked"]
+    assert [(tuple(eng.flow(i)), tuple(eng.lifecycle(i)), tuple(eng.row(i))) for i in streams] == records
