@@ -127,6 +127,8 @@ def render() -> str:
         f"#define MAX_RESETS {vocab.MAX_RESETS}",
         f"#define MAX_ANOMALIES {vocab.MAX_ANOMALIES}",
         f"#define MAX_CLASSIC_SEGMENTS {vocab.MAX_CLASSIC_SEGMENTS}",
+        "/* a stream this long past its end is packed (vocab.FINISHED_HORIZON_NS) */",
+        f"#define FINISHED_HORIZON_NS {vocab.FINISHED_HORIZON_NS}LL",
         "",
         "/* what the capture reader takes from a file, at most (vocab.MAX_BLOCK_BYTES, TS_NS_MAX; docs/limits.md) */",
         f"#define MAX_BLOCK_BYTES {vocab.MAX_BLOCK_BYTES}",

@@ -15,7 +15,8 @@
  * reason. In pcapng files the engine walks the enhanced packet blocks of the interfaces Python described to it;
  * every other block (section headers, interface descriptions, simple packet blocks, damage) goes back to
  * capture.py's block walk. Memory is per flow: the table entry, the counters, Wireshark's unacked-segment list,
- * Zeek's history string and its blocks above holes; nothing per packet.
+ * Zeek's history string and its blocks above holes; nothing per packet. A flow that has ended is packed a while
+ * later (a few hundred bytes instead of ~2 KB) and unpacked if a late packet comes (see "packing finished flows").
  *
  * The packets pass (Engine.packets, docs/engine.md) hands out every kept packet as a Segment with its analysis or,
  * when nothing in it needs Python, as a jsonl/csv/table line rendered here (tests/test_engine_packets.py).
@@ -26,6 +27,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 #include <stdlib.h>
@@ -183,12 +185,33 @@ typedef struct {
     int mss[2], wscale_opt[2], sack_permitted[2], timestamps[2];
     ZeekC zk; /* Zeek's view of the stream (zeek_packet) */
     int keep; /* Engine.keep's predicate said yes: this stream's Segments go to Engine.take_kept() */
+    int queued; /* ended (reset, or both FINs acknowledged) and in the engine's queue of flows to pack */
     ClDir cl[2]; /* classic tcptrace's tcb per direction ([0] client), classic_add */
     /* the packets pass: PacketStream says the stream's states are settled (Engine.quiet), so its segments without
      * SYN, FIN or RST are rendered as lines here; last_sfr_frame: its last SYN, FIN or RST */
     int quiet, pk_settles; /* pk_settles: the last Segment's "settles" */
     int64_t last_sfr_frame;
 } FlowC;
+
+/* A finished flow, packed (see "packing finished flows" below): e->flows[i] points here with its low bit set.
+ * The four-tuple stays readable for the flow table; the rest is the FlowC's words that differ from a new flow's,
+ * then its arrays, byte for byte. */
+typedef struct {
+    uint32_t nbytes; /* of data[] */
+    uint16_t port[2];
+    uint8_t alen;
+    uint8_t data[] __attribute__((aligned(8))); /* client address, server address (alen bytes each), the packed
+                                                   FlowC, zeros up to a multiple of 8, then its arrays */
+} Packed;
+
+/* A packed flow read in place (flow_view): its FlowC, and classic's quadrants, which the FlowC points to */
+typedef struct {
+    FlowC f;
+    ClQuad quads[2][4];
+} FlowTmp;
+
+#define IS_PACKED(ptr) (((uintptr_t)(ptr)) & 1u)
+#define PACKED(ptr) ((Packed *)((uintptr_t)(ptr) & ~(uintptr_t)1u))
 
 typedef struct {
     uint8_t src[16], dst[16];
@@ -233,6 +256,9 @@ typedef struct {
 } PktOut;
 
 struct NgIface; /* one pcapng interface as feed_pcapng walks it (below) */
+struct Due {
+    int64_t flow, ts;
+};
 
 typedef struct {
     PyObject_HEAD
@@ -241,6 +267,15 @@ typedef struct {
     Slot *slots;
     Py_ssize_t nslots, used;
     uint64_t hash_key[2]; /* SipHash key, random per Engine: crafted addresses cannot pile flows on one slot */
+    /* flows that ended, in the order they ended, with the capture time of their last packet then: each is
+     * packed once the capture is pack_after_ns past its last packet (see "packing finished flows") */
+    struct Due *due;
+    Py_ssize_t due_head, due_n, due_cap;
+    int64_t pack_after_ns; /* < 0: never pack */
+    int64_t npacked, packed_bytes, nunpacked;
+    /* the packets pass reads and writes the flow of the packet just processed after process() (segment_fields,
+     * line_ok, render_line): its packing waits for the next packet. 1 + its stream (0: none), and that time */
+    int64_t pack_defer, pack_defer_ts;
     int detect_hw_dups;
     /* state.py's table, compiled by engine._engine_tables: rows[state][input] -> state or NO_STATE (anomaly);
      * classes[flags & (FIN|SYN|RST|ACK) | 0x20 if the ACK covers the receiver's FIN] -> send, recv1, recv2;
@@ -446,11 +481,37 @@ static void make_key(Key *k, const uint8_t *src, const uint8_t *dst, int alen, i
 }
 
 /* Whether slot s (a flow and a direction) holds key k: the flow keeps the four-tuple (addr/port [0] client) */
+/* A flow's four-tuple, live or packed: [0] client, [1] server */
+typedef struct {
+    const uint8_t *addr[2];
+    int port[2], alen;
+} Tuple;
+
+static Tuple flow_tuple(const Engine *e, int64_t i) {
+    Tuple t;
+    const FlowC *f = e->flows[i];
+    if (IS_PACKED(f)) {
+        const Packed *pk = PACKED(f);
+        t.alen = pk->alen;
+        t.addr[0] = pk->data;
+        t.addr[1] = pk->data + pk->alen;
+        t.port[0] = pk->port[0];
+        t.port[1] = pk->port[1];
+    } else {
+        t.alen = f->alen;
+        t.addr[0] = f->addr[0];
+        t.addr[1] = f->addr[1];
+        t.port[0] = f->port[0];
+        t.port[1] = f->port[1];
+    }
+    return t;
+}
+
 static int slot_is(const Engine *e, const Slot *s, const Key *k) {
-    const FlowC *f = e->flows[s->flow];
+    Tuple f = flow_tuple(e, s->flow);
     int d = s->dir;
-    return (int)k->alen == f->alen && k->sport == f->port[d] && k->dport == f->port[1 - d] &&
-           memcmp(k->src, f->addr[d], (size_t)f->alen) == 0 && memcmp(k->dst, f->addr[1 - d], (size_t)f->alen) == 0;
+    return (int)k->alen == f.alen && k->sport == f.port[d] && k->dport == f.port[1 - d] &&
+           memcmp(k->src, f.addr[d], (size_t)f.alen) == 0 && memcmp(k->dst, f.addr[1 - d], (size_t)f.alen) == 0;
 }
 
 static Slot *table_find(Engine *e, const Key *k, uint64_t h) {
@@ -467,8 +528,8 @@ static Slot *table_find(Engine *e, const Key *k, uint64_t h) {
 
 /* the key of an occupied slot, rebuilt from its flow (when the table grows) */
 static void slot_key(const Engine *e, const Slot *s, Key *k) {
-    const FlowC *f = e->flows[s->flow];
-    make_key(k, f->addr[s->dir], f->addr[1 - s->dir], f->alen, f->port[s->dir], f->port[1 - s->dir]);
+    Tuple f = flow_tuple(e, s->flow);
+    make_key(k, f.addr[s->dir], f.addr[1 - s->dir], f.alen, f.port[s->dir], f.port[1 - s->dir]);
 }
 
 static int table_grow(Engine *e) {
@@ -532,6 +593,17 @@ static void init_sdir(SDir *s) {
     s->first_ts = -1;
 }
 
+/* What every new flow starts with, besides its four-tuple and first packet (a zeroed FlowC otherwise) */
+static void flow_defaults(FlowC *f) {
+    f->win_scale[0] = f->win_scale[1] = -1;
+    init_adir(&f->ad[0]);
+    init_adir(&f->ad[1]);
+    init_sdir(&f->sd[0]);
+    init_sdir(&f->sd[1]);
+    f->state[0] = f->state[1] = S_UNKNOWN;
+    f->mss[0] = f->mss[1] = f->wscale_opt[0] = f->wscale_opt[1] = -1;
+}
+
 static int server_is_dst(const Pkt *p) {
     int s = p->sport, d = p->dport;
     if ((d < 1024) != (s < 1024))
@@ -568,16 +640,10 @@ static int64_t new_flow(Engine *e, const Pkt *p, int *dir_out) {
     memcpy(f->addr[1], s, (size_t)p->alen);
     f->port[0] = client_is_src ? p->sport : p->dport;
     f->port[1] = client_is_src ? p->dport : p->sport;
-    f->win_scale[0] = f->win_scale[1] = -1;
+    flow_defaults(f);
     f->roles_guessed = guessed;
     f->first_frame = f->last_frame = p->frame;
     f->first_ts = f->last_ts = p->ts;
-    init_adir(&f->ad[0]);
-    init_adir(&f->ad[1]);
-    init_sdir(&f->sd[0]);
-    init_sdir(&f->sd[1]);
-    f->state[0] = f->state[1] = S_UNKNOWN;
-    f->mss[0] = f->mss[1] = f->wscale_opt[0] = f->wscale_opt[1] = -1;
     e->flows[e->nflows++] = f;
     int fwd = client_is_src ? 0 : 1;
     Key k;
@@ -589,6 +655,435 @@ static int64_t new_flow(Engine *e, const Pkt *p, int *dir_out) {
         return -1;
     *dir_out = fwd;
     return idx;
+}
+
+/* ------------------------------------------------------------------------------------------------ */
+/* packing finished flows                                                                           */
+
+/* A flow that has ended (reset, or both FINs sent and acknowledged: engine.ended) changes only if a late packet
+ * of its four-tuple comes. Once the capture is pack_after_ns (vocab.FINISHED_HORIZON_NS) past its last packet,
+ * its FlowC (~1.7 KB, mostly the counters and analysis state of two directions) is packed into a Packed blob of
+ * typically 100-200 bytes: a bitmap of the 64-bit words that differ from a new flow's (FLOW_TEMPLATE), each such
+ * word XOR the template's as a LEB128 varint, then its live unacked segments, RSTs, anomalies, Zeek's blocks
+ * above holes, classic tcptrace's segment ranges (cl_pack_code) and Zeek's history.
+ * Nothing is lost: a packed flow is unpacked, byte for byte, when a packet of its four-tuple comes (Wireshark
+ * attaches packets to a conversation however late they come, and a SYN on its ports is judged against its base,
+ * packet-tcp.c), and read through a temporary copy when Python asks for its records. So stream numbers, port
+ * reuse and every count stay exactly as without packing; only memory changes (tests/test_engine.py packs every
+ * flow at once, pack_after_ns=0, and compares). */
+
+#define FLOW_WORDS (sizeof(FlowC) / 8)
+_Static_assert(sizeof(FlowC) % 8 == 0, "a FlowC is packed as 64-bit words");
+_Static_assert(sizeof(Unacked) % 8 == 0 && sizeof(Rst) % 8 == 0 && sizeof(Anomaly) % 8 == 0 && sizeof(ZBlock) % 8 == 0 &&
+                   sizeof(ClSeg) % 8 == 0,
+               "packed arrays stay aligned one after the other");
+#define PRESENCE_BYTES ((FLOW_WORDS + 7) / 8)
+#define FIRST_TS_WORD (offsetof(FlowC, first_ts) / 8)
+static FlowC FLOW_TEMPLATE;
+/* the words that are classic's sums of samples (doubles, ClDir.rtt_sum .. retr_tm_sum2): packed byte-swapped,
+ * since a double's low mantissa bytes are mostly zero and its exponent is in the top ones (4 bytes, not 9) */
+static uint8_t DOUBLE_WORD[FLOW_WORDS];
+_Static_assert(sizeof(ClDir) % 8 == 0 && offsetof(FlowC, cl) % 8 == 0 && offsetof(ClDir, rtt_sum) % 8 == 0 &&
+                   offsetof(ClDir, retr_tm_sum2) == offsetof(ClDir, rtt_sum) + 7 * sizeof(double),
+               "classic's eight sums are whole words, one after the other");
+
+static void packing_init(void) {
+    flow_defaults(&FLOW_TEMPLATE);
+    for (int d = 0; d < 2; d++)
+        for (size_t j = 0; j < 8; j++)
+            DOUBLE_WORD[(offsetof(FlowC, cl) + d * sizeof(ClDir) + offsetof(ClDir, rtt_sum)) / 8 + j] = 1;
+}
+
+static int varint_len(uint64_t v) { return v ? (64 - __builtin_clzll(v) + 6) / 7 : 1; }
+
+static Py_ssize_t varint_put(uint8_t *out, uint64_t v) {
+    Py_ssize_t n = 0;
+    while (v >= 0x80) {
+        out[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    out[n++] = (uint8_t)v;
+    return n;
+}
+
+static uint64_t varint_get(const uint8_t **in) {
+    uint64_t v = 0;
+    int shift = 0;
+    const uint8_t *p = *in;
+    for (;;) {
+        uint8_t b = *p++;
+        v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80))
+            break;
+        shift += 7;
+    }
+    *in = p;
+    return v;
+}
+
+/* the unacked segments Wireshark's list still holds: segs[head .. n) */
+static Py_ssize_t live_segs(const ADir *a) { return a->n - a->head; }
+
+static uint8_t *put_bytes(uint8_t *out, const void *src, size_t bytes) {
+    if (bytes)
+        memcpy(out, src, bytes);
+    return out + bytes;
+}
+
+/* Classic's quadrants (rexmit.c's, ClDir.quads) in a packed flow: each present quadrant's pointer word becomes
+ * n << 3 | 4 (a prev link) | 2 (a next link) | 1, and its n ranges follow Zeek's blocks in the blob (quadrant 0 to 3,
+ * client side first). A link always joins neighbouring quadrants: cl_whichquad sets q->next to quads[q+1] and
+ * q->prev to quads[q-1] (mod 4), and clears both neighbours' links to the quadrant it frees, so the two bits
+ * rebuild them exactly. cl_packable checks that (a flow that broke it would stay live). */
+#define CL_NEXT(k) (((k) + 1) % 4)
+#define CL_PREV(k) (((k) + 3) % 4)
+
+static int cl_packable(const ClDir *c) {
+    for (int k = 0; k < 4; k++) {
+        const ClQuad *q = c->quads[k];
+        if (q && ((q->next && q->next != c->quads[CL_NEXT(k)]) || (q->prev && q->prev != c->quads[CL_PREV(k)])))
+            return 0;
+    }
+    return 1;
+}
+
+static ClQuad *cl_pack_code(const ClQuad *q) {
+    if (!q)
+        return NULL;
+    return (ClQuad *)(((uintptr_t)q->n << 3) | (q->prev ? 4u : 0u) | (q->next ? 2u : 0u) | 1u);
+}
+
+/* A packed flow's quadrants, read in place: c->cl[d].quads hold cl_pack_code's words; rebuild them as qs[d][k]
+ * (ranges in the blob from *arr on, read only) and point the FlowC at them; *arr moves past the ranges */
+static void cl_unpack_view(FlowC *c, ClQuad qs[2][4], const uint8_t **arr) {
+    for (int d = 0; d < 2; d++) {
+        uintptr_t code[4];
+        for (int k = 0; k < 4; k++) {
+            code[k] = (uintptr_t)c->cl[d].quads[k];
+            if (!code[k])
+                continue;
+            Py_ssize_t n = (Py_ssize_t)(code[k] >> 3);
+            qs[d][k] = (ClQuad){(ClSeg *)*arr, n, 0, NULL, NULL};
+            *arr += (size_t)n * sizeof(ClSeg);
+            c->cl[d].quads[k] = &qs[d][k];
+        }
+        for (int k = 0; k < 4; k++) {
+            if (code[k] & 2)
+                qs[d][k].next = &qs[d][CL_NEXT(k)];
+            if (code[k] & 4)
+                qs[d][k].prev = &qs[d][CL_PREV(k)];
+        }
+    }
+}
+
+static size_t cl_bytes(const ClDir *c) { /* the ranges of c, as packed */
+    size_t n = 0;
+    for (int k = 0; k < 4; k++)
+        if (c->quads[k])
+            n += (size_t)c->quads[k]->n * sizeof(ClSeg);
+    return n;
+}
+
+/* Pack flow i (live) in place; -1 with an exception when out of memory (the flow then stays live) */
+static int pack_flow(Engine *e, int64_t i) {
+    FlowC *f = e->flows[i];
+    FlowC c;
+    memcpy(&c, f, sizeof c);
+    /* what the blob keeps elsewhere, or rebuilds: the four-tuple (in the header), pointers and capacities */
+    memset(c.addr, 0, sizeof c.addr);
+    c.port[0] = c.port[1] = 0;
+    c.alen = 0;
+    for (int d = 0; d < 2; d++) {
+        c.ad[d].segs = NULL;
+        c.ad[d].n = live_segs(&f->ad[d]);
+        c.ad[d].head = c.ad[d].cap = 0;
+    }
+    c.rst = NULL;
+    c.anomalies = NULL;
+    c.zk.hist = NULL;
+    c.caprst = c.capanomalies = c.zk.hcap = 0;
+    for (int d = 0; d < 2; d++) {
+        c.zk.ep[d].blocks = NULL;
+        c.zk.ep[d].capblocks = 0;
+    }
+    c.queued = 0;
+    if (!cl_packable(&f->cl[0]) || !cl_packable(&f->cl[1]))
+        return 0; /* (cannot happen: see cl_packable) stays live */
+    for (int d = 0; d < 2; d++)
+        for (int k = 0; k < 4; k++)
+            c.cl[d].quads[k] = cl_pack_code(f->cl[d].quads[k]);
+    size_t arrays = (size_t)(c.ad[0].n + c.ad[1].n) * sizeof(Unacked) + (size_t)f->nrst * sizeof(Rst) +
+                    (size_t)f->nanomalies * sizeof(Anomaly) +
+                    (size_t)(f->zk.ep[0].nblocks + f->zk.ep[1].nblocks) * sizeof(ZBlock) + cl_bytes(&f->cl[0]) +
+                    cl_bytes(&f->cl[1]) + (size_t)f->zk.hlen;
+    /* presence bitmap (a bit per word that differs from the template), then a mode bit per present word (0: the
+     * varint is the word XOR the template's, byte-swapped for classic's sums (DOUBLE_WORD); 1: its zigzag difference
+     * from first_ts, for the timestamps), then the varints */
+    uint8_t words[PRESENCE_BYTES + (FLOW_WORDS + 7) / 8 + FLOW_WORDS * 10], modes[(FLOW_WORDS + 7) / 8],
+        ints[FLOW_WORDS * 10];
+    memset(words, 0, PRESENCE_BYTES);
+    memset(modes, 0, sizeof modes);
+    Py_ssize_t nints = 0, npresent = 0;
+    const uint64_t *w = (const uint64_t *)&c, *t = (const uint64_t *)&FLOW_TEMPLATE;
+    uint64_t base = (uint64_t)c.first_ts;
+    for (size_t k = 0; k < FLOW_WORDS; k++) {
+        uint64_t x = w[k] ^ t[k];
+        if (!x)
+            continue;
+        words[k / 8] |= (uint8_t)(1u << (k % 8));
+        if (DOUBLE_WORD[k]) {
+            npresent++;
+            nints += varint_put(ints + nints, __builtin_bswap64(x));
+            continue;
+        }
+        int64_t delta = (int64_t)(w[k] - base);
+        uint64_t zz = ((uint64_t)delta << 1) ^ (uint64_t)(delta >> 63);
+        if (k != FIRST_TS_WORD && varint_len(zz) < varint_len(x)) {
+            modes[npresent / 8] |= (uint8_t)(1u << (npresent % 8));
+            x = zz;
+        }
+        npresent++;
+        nints += varint_put(ints + nints, x);
+    }
+    Py_ssize_t n = PRESENCE_BYTES;
+    memcpy(words + n, modes, (size_t)(npresent + 7) / 8);
+    n += (npresent + 7) / 8;
+    memcpy(words + n, ints, (size_t)nints);
+    n += nints;
+    size_t head = 2 * (size_t)f->alen + (size_t)n, pad = (8 - head % 8) % 8; /* the arrays start aligned */
+    size_t total = head + pad + arrays;
+    if (total > UINT32_MAX)
+        return 0; /* (a history of billions of letters) stays live */
+    Packed *pk = PyMem_Malloc(sizeof(Packed) + total);
+    if (!pk) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    pk->nbytes = (uint32_t)total;
+    pk->port[0] = (uint16_t)f->port[0];
+    pk->port[1] = (uint16_t)f->port[1];
+    pk->alen = (uint8_t)f->alen;
+    uint8_t *out = pk->data;
+    memcpy(out, f->addr[0], (size_t)f->alen);
+    memcpy(out + f->alen, f->addr[1], (size_t)f->alen);
+    out += 2 * f->alen;
+    memcpy(out, words, (size_t)n);
+    out += n;
+    memset(out, 0, pad);
+    out += pad;
+    for (int d = 0; d < 2; d++)
+        out = put_bytes(out, f->ad[d].segs + f->ad[d].head, (size_t)c.ad[d].n * sizeof(Unacked));
+    out = put_bytes(out, f->rst, (size_t)f->nrst * sizeof(Rst));
+    out = put_bytes(out, f->anomalies, (size_t)f->nanomalies * sizeof(Anomaly));
+    for (int d = 0; d < 2; d++)
+        out = put_bytes(out, f->zk.ep[d].blocks, (size_t)f->zk.ep[d].nblocks * sizeof(ZBlock));
+    for (int d = 0; d < 2; d++)
+        for (int k = 0; k < 4; k++)
+            if (f->cl[d].quads[k])
+                out = put_bytes(out, f->cl[d].quads[k]->segs, (size_t)f->cl[d].quads[k]->n * sizeof(ClSeg));
+    put_bytes(out, f->zk.hist, (size_t)f->zk.hlen);
+    PyMem_Free(f->ad[0].segs);
+    PyMem_Free(f->ad[1].segs);
+    PyMem_Free(f->rst);
+    PyMem_Free(f->anomalies);
+    PyMem_Free(f->zk.ep[0].blocks);
+    PyMem_Free(f->zk.ep[1].blocks);
+    PyMem_Free(f->zk.hist);
+    for (int k = 0; k < 4; k++) { /* (not cl_free_quad: nsegs is packed as it is) */
+        for (int d = 0; d < 2; d++)
+            if (f->cl[d].quads[k]) {
+                PyMem_Free(f->cl[d].quads[k]->segs);
+                PyMem_Free(f->cl[d].quads[k]);
+            }
+    }
+    PyMem_Free(f);
+    e->flows[i] = (FlowC *)((uintptr_t)pk | 1u);
+    e->npacked++;
+    e->packed_bytes += (int64_t)(sizeof(Packed) + total);
+    return 0;
+}
+
+/* The FlowC of a packed blob into *c; its array pointers point into the blob (read only), classic's quadrants
+ * to qs (cl_unpack_view) */
+static void unpack_into(const Packed *pk, FlowC *c, ClQuad qs[2][4]) {
+    memcpy(c, &FLOW_TEMPLATE, sizeof *c);
+    const uint8_t *bits = pk->data + 2 * pk->alen, *modes = bits + PRESENCE_BYTES;
+    Py_ssize_t npresent = 0;
+    for (size_t k = 0; k < FLOW_WORDS; k++)
+        npresent += bits[k / 8] >> (k % 8) & 1;
+    const uint8_t *in = modes + (npresent + 7) / 8;
+    uint64_t *w = (uint64_t *)c;
+    uint64_t values[FLOW_WORDS];
+    Py_ssize_t j = 0;
+    for (size_t k = 0; k < FLOW_WORDS; k++) /* first the XOR words (first_ts is one), then the differences */
+        if (bits[k / 8] >> (k % 8) & 1) {
+            values[j] = varint_get(&in);
+            if (!(modes[j / 8] >> (j % 8) & 1))
+                w[k] ^= DOUBLE_WORD[k] ? __builtin_bswap64(values[j]) : values[j];
+            j++;
+        }
+    uint64_t base = (uint64_t)c->first_ts;
+    j = 0;
+    for (size_t k = 0; k < FLOW_WORDS; k++)
+        if (bits[k / 8] >> (k % 8) & 1) {
+            if (modes[j / 8] >> (j % 8) & 1) {
+                uint64_t zz = values[j];
+                w[k] = base + (uint64_t)((int64_t)(zz >> 1) ^ -(int64_t)(zz & 1));
+            }
+            j++;
+        }
+    c->alen = pk->alen;
+    memcpy(c->addr[0], pk->data, pk->alen);
+    memcpy(c->addr[1], pk->data + pk->alen, pk->alen);
+    c->port[0] = pk->port[0];
+    c->port[1] = pk->port[1];
+    const uint8_t *arr = in + (8 - (size_t)(in - pk->data) % 8) % 8; /* the arrays start aligned (pack_flow) */
+    for (int d = 0; d < 2; d++) {
+        c->ad[d].segs = (Unacked *)arr;
+        arr += (size_t)c->ad[d].n * sizeof(Unacked);
+    }
+    c->rst = (Rst *)arr;
+    arr += (size_t)c->nrst * sizeof(Rst);
+    c->anomalies = (Anomaly *)arr;
+    arr += (size_t)c->nanomalies * sizeof(Anomaly);
+    for (int d = 0; d < 2; d++) {
+        c->zk.ep[d].blocks = (ZBlock *)arr;
+        arr += (size_t)c->zk.ep[d].nblocks * sizeof(ZBlock);
+    }
+    cl_unpack_view(c, qs, &arr);
+    c->zk.hist = (char *)arr;
+}
+
+/* Flow i as it is now, for reading: the live FlowC, or a packed one unpacked into *tmp (valid while the flow
+ * stays packed and tmp lives: its classic quadrants are tmp's) */
+static const FlowC *flow_view(const Engine *e, int64_t i, FlowTmp *tmp) {
+    FlowC *f = e->flows[i];
+    if (!IS_PACKED(f))
+        return f;
+    unpack_into(PACKED(f), &tmp->f, tmp->quads);
+    return &tmp->f;
+}
+
+static void *copy_out(const void *src, size_t bytes, int *failed) {
+    if (!bytes)
+        return NULL;
+    void *p = PyMem_Malloc(bytes);
+    if (!p)
+        *failed = 1;
+    else
+        memcpy(p, src, bytes);
+    return p;
+}
+
+/* Flow i, live (unpacked if it was packed: a late packet came); NULL with an exception when out of memory */
+static FlowC *flow_live(Engine *e, int64_t i) {
+    FlowC *f = e->flows[i];
+    if (!IS_PACKED(f))
+        return f;
+    Packed *pk = PACKED(f);
+    FlowC *c = PyMem_Malloc(sizeof *c);
+    if (!c) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    ClQuad qs[2][4];
+    unpack_into(pk, c, qs);
+    int failed = 0;
+    ClQuad *nq[2][4] = {{NULL}}; /* classic's quadrants, live: the ranges copied, the links rebuilt between them */
+    for (int d = 0; d < 2; d++) {
+        for (int k = 0; k < 4; k++)
+            if (c->cl[d].quads[k]) {
+                nq[d][k] = PyMem_Calloc(1, sizeof(ClQuad));
+                if (!nq[d][k]) {
+                    failed = 1;
+                    continue;
+                }
+                nq[d][k]->segs = copy_out(qs[d][k].segs, (size_t)qs[d][k].n * sizeof(ClSeg), &failed);
+                nq[d][k]->n = nq[d][k]->cap = qs[d][k].n;
+            }
+        for (int k = 0; k < 4; k++)
+            if (nq[d][k]) {
+                nq[d][k]->next = qs[d][k].next ? nq[d][CL_NEXT(k)] : NULL;
+                nq[d][k]->prev = qs[d][k].prev ? nq[d][CL_PREV(k)] : NULL;
+            }
+        for (int k = 0; k < 4; k++)
+            c->cl[d].quads[k] = nq[d][k];
+    }
+    for (int d = 0; d < 2; d++) {
+        c->ad[d].segs = copy_out(c->ad[d].segs, (size_t)c->ad[d].n * sizeof(Unacked), &failed);
+        c->ad[d].cap = c->ad[d].n;
+    }
+    c->rst = copy_out(c->rst, (size_t)c->nrst * sizeof(Rst), &failed);
+    c->caprst = c->nrst;
+    c->anomalies = copy_out(c->anomalies, (size_t)c->nanomalies * sizeof(Anomaly), &failed);
+    c->capanomalies = c->nanomalies;
+    for (int d = 0; d < 2; d++) {
+        c->zk.ep[d].blocks = copy_out(c->zk.ep[d].blocks, (size_t)c->zk.ep[d].nblocks * sizeof(ZBlock), &failed);
+        c->zk.ep[d].capblocks = c->zk.ep[d].nblocks;
+    }
+    c->zk.hist = copy_out(c->zk.hist, (size_t)c->zk.hlen, &failed);
+    c->zk.hcap = c->zk.hlen;
+    if (failed) {
+        PyMem_Free(c->ad[0].segs);
+        PyMem_Free(c->ad[1].segs);
+        PyMem_Free(c->rst);
+        PyMem_Free(c->anomalies);
+        PyMem_Free(c->zk.ep[0].blocks);
+        PyMem_Free(c->zk.ep[1].blocks);
+        PyMem_Free(c->zk.hist);
+        for (int d = 0; d < 2; d++)
+            for (int k = 0; k < 4; k++)
+                if (nq[d][k]) {
+                    PyMem_Free(nq[d][k]->segs);
+                    PyMem_Free(nq[d][k]);
+                }
+        PyMem_Free(c);
+        PyErr_NoMemory();
+        return NULL;
+    }
+    e->npacked--;
+    e->nunpacked++;
+    e->packed_bytes -= (int64_t)(sizeof(Packed) + pk->nbytes);
+    PyMem_Free(pk);
+    e->flows[i] = c;
+    return c; /* c->queued is 0: if it has ended it is queued again after this packet */
+}
+
+/* After a packet of flow f at capture time now: queue f once it has ended, and pack the queued flows whose last
+ * packet is pack_after_ns behind now (one that got a packet since it was queued goes to the back). */
+static int flow_ended(const FlowC *f) {
+    return f->rst_total > 0 || (f->nfin == 2 && f->fin_acked[0] && f->fin_acked[1]);
+}
+
+static int pack_finished(Engine *e, FlowC *f, int64_t now) {
+    if (e->pack_after_ns < 0)
+        return 0;
+    if (!f->queued && flow_ended(f)) {
+        if (grow((void **)&e->due, &e->due_cap, e->due_n + 1, sizeof(struct Due), 64) < 0)
+            return -1;
+        e->due[e->due_n++] = (struct Due){f->stream, f->last_ts};
+        f->queued = 1;
+    }
+    while (e->due_head < e->due_n && now - e->due[e->due_head].ts >= e->pack_after_ns) {
+        struct Due d = e->due[e->due_head++];
+        FlowC *g = e->flows[d.flow];
+        if (IS_PACKED(g) || !g->queued)
+            continue; /* (cannot happen: a flow is queued once until it is packed) */
+        if (now - g->last_ts < e->pack_after_ns) { /* a late packet: wait from that one */
+            if (grow((void **)&e->due, &e->due_cap, e->due_n + 1, sizeof(struct Due), 64) < 0)
+                return -1;
+            e->due[e->due_n++] = (struct Due){d.flow, g->last_ts};
+            continue;
+        }
+        if (pack_flow(e, d.flow) < 0)
+            return -1;
+    }
+    if (e->due_head > 4096 && e->due_head * 2 > e->due_n) { /* drop the consumed front */
+        memmove(e->due, e->due + e->due_head, (size_t)(e->due_n - e->due_head) * sizeof(struct Due));
+        e->due_n -= e->due_head;
+        e->due_head = 0;
+    }
+    return 0;
 }
 
 /* Engine.keep's predicate, asked once when stream idx begins (prev: the stream that used its ports before, or -1) */
@@ -626,9 +1121,10 @@ static FlowC *track(Engine *e, const Pkt *p, const Opts *o, int *dir_out, int *i
             return NULL;
         *is_new = 1;
     } else if (flags & F_SYN) {
-        FlowC *f = e->flows[idx];
+        FlowTmp tmp; /* a packed flow is read here, and unpacked below only if this packet belongs to it */
+        const FlowC *v = flow_view(e, idx, &tmp);
         int syn_ack = flags & (F_SYN | F_ACK);
-        if (f->has_base[dir] && p->seq != f->base[dir]) {
+        if (v->has_base[dir] && p->seq != v->base[dir]) {
             if (syn_ack == F_SYN) {
                 int64_t prev = idx;
                 idx = new_flow(e, p, &dir);
@@ -637,12 +1133,17 @@ static FlowC *track(Engine *e, const Pkt *p, const Opts *o, int *dir_out, int *i
                 *is_new = 1;
                 e->flows[idx]->reused_ports_frame = p->frame;
             } else if (syn_ack == (F_SYN | F_ACK)) {
+                FlowC *f = flow_live(e, idx);
+                if (!f)
+                    return NULL;
                 f->base[dir] = p->seq;
                 f->reused_ports_frame = p->frame;
             }
         }
     }
-    FlowC *f = e->flows[idx];
+    FlowC *f = flow_live(e, idx);
+    if (!f)
+        return NULL;
     int rev = 1 - dir;
     f->packets++;
     f->last_frame = p->frame;
@@ -2287,7 +2788,28 @@ static int classic_add(FlowC *f, int dir, const Pkt *p) {
 }
 
 /* Track, analyse and count one segment; run the lifecycle unless it is steady (changes nothing but counters). */
+static int process_packet(Engine *e, const Pkt *p, Opts *o, FlowC **flow);
+
+/* One packet, then the packing of finished flows (the flow may be packed again at once when pack_after_ns is 0) */
 static int process(Engine *e, const Pkt *p, Opts *o) {
+    if (e->pack_defer) {
+        FlowC *g = e->flows[e->pack_defer - 1];
+        e->pack_defer = 0;
+        if (!IS_PACKED(g) && pack_finished(e, g, e->pack_defer_ts) < 0)
+            return -1;
+    }
+    FlowC *f = NULL;
+    if (process_packet(e, p, o, &f) < 0)
+        return -1;
+    if (f && e->pk_mode) {
+        e->pack_defer = f->stream + 1;
+        e->pack_defer_ts = p->ts;
+        return 0;
+    }
+    return f ? pack_finished(e, f, p->ts) : 0;
+}
+
+static int process_packet(Engine *e, const Pkt *p, Opts *o, FlowC **flow) {
     int dir, is_new;
     int64_t win, rtt, gap;
     /* NOP NOP TS (most segments) takes parse_options' shortcut; no options, no loop */
@@ -2295,6 +2817,7 @@ static int process(Engine *e, const Pkt *p, Opts *o) {
     FlowC *f = track(e, p, o, &dir, &is_new, &win);
     if (!f)
         return -1;
+    *flow = f;
     e->last_kept = f->keep;
     e->last_stream = f->stream;
     e->trace_end = p->ts;
@@ -3193,6 +3716,7 @@ static PyObject *u192(uint64_t hi, unsigned __int128 lo) {
 static PyTypeObject *DirRecordType;       /* tcptrace._engine.DirRecord: fields named by vocab.ENGINE_DIR_RECORD */
 static PyTypeObject *FlowRecordType;      /* ... FlowRecord: vocab.ENGINE_FLOW_RECORD */
 static PyTypeObject *LifecycleRecordType; /* ... LifecycleRecord: vocab.ENGINE_LIFECYCLE_RECORD */
+static PyTypeObject *RowRecordType;       /* ... RowRecord: vocab.ENGINE_ROW_RECORD */
 static PyTypeObject *ClassicRecordType;   /* ... ClassicRecord: vocab.ENGINE_CLASSIC_FIELDS */
 
 /* A record whose every field was set (a NULL is a failed allocation, or a field this file forgot): the record,
@@ -3312,7 +3836,8 @@ static PyObject *Engine_flow(Engine *e, PyObject *arg) {
         PyErr_SetString(PyExc_IndexError, "no such stream");
         return NULL;
     }
-    FlowC *f = e->flows[i];
+    FlowTmp tmp;
+    const FlowC *f = flow_view(e, i, &tmp);
     PyObject *rec = PyStructSequence_New(FlowRecordType);
     if (!rec)
         return NULL;
@@ -3334,6 +3859,104 @@ static PyObject *Engine_flow(Engine *e, PyObject *arg) {
     SET(server, sdir_record(&f->sd[1], &f->cl[1]));
 #undef SET
     return record_done(rec, FLOW_N, FLOW_RECORD_FIELDS);
+}
+
+/* (a, b) as a tuple of ints (without Py_BuildValue's format parsing: Engine.row runs once per stream), or NULL */
+static PyObject *pair(int64_t a, int64_t b) {
+    PyObject *x = PyLong_FromLongLong(a), *y = PyLong_FromLongLong(b), *t = NULL;
+    if (x && y)
+        t = PyTuple_Pack(2, x, y);
+    Py_XDECREF(x);
+    Py_XDECREF(y);
+    return t;
+}
+
+/* A tuple with a NULL item (a failed allocation) is dropped, so that record_done fails on its field. */
+static void tuple_or_null(PyObject **t) {
+    for (Py_ssize_t k = 0; *t && k < PyTuple_GET_SIZE(*t); k++)
+        if (!PyTuple_GET_ITEM(*t, k))
+            Py_CLEAR(*t);
+}
+
+/* Engine.row(i) -> RowRecord: what the flows table and CSV show of stream i (vocab.ENGINE_ROW_RECORD), a few
+ * dozen small objects instead of the FlowRecord and LifecycleRecord a whole FlowSummary needs */
+static PyObject *Engine_row(Engine *e, PyObject *arg) {
+    Py_ssize_t i = PyLong_AsSsize_t(arg);
+    if (i == -1 && PyErr_Occurred())
+        return NULL;
+    if (i < 0 || i >= e->nflows) {
+        PyErr_SetString(PyExc_IndexError, "no such stream");
+        return NULL;
+    }
+    FlowTmp tmp;
+    const FlowC *f = flow_view(e, i, &tmp);
+    const SDir *c = &f->sd[0], *s = &f->sd[1];
+    PyObject *rec = PyStructSequence_New(RowRecordType);
+    if (!rec)
+        return NULL;
+    PyObject *fins = PyTuple_New(f->nfin);
+    if (fins)
+        for (int k = 0; k < f->nfin; k++)
+            PyTuple_SET_ITEM(fins, k, pair(f->fin_dir[k], f->fin_frame[k]));
+    PyObject *counts = PyTuple_New(N_FLAGS);
+    if (counts)
+        for (int k = 0; k < N_FLAGS; k++)
+            PyTuple_SET_ITEM(counts, k, PyLong_FromLongLong(c->flags[k] + s->flags[k]));
+    tuple_or_null(&fins);
+    tuple_or_null(&counts);
+    int64_t app_c = c->data_packets ? c->seq_hi - c->seq_lo : 0, app_s = s->data_packets ? s->seq_hi - s->seq_lo : 0;
+#define SET(field, value) PyStructSequence_SET_ITEM(rec, ROW_##field, (value))
+    SET(stream, PyLong_FromLongLong(f->stream));
+    SET(client_addr, PyBytes_FromStringAndSize((const char *)f->addr[0], f->alen));
+    SET(client_port, PyLong_FromLong(f->port[0]));
+    SET(server_addr, PyBytes_FromStringAndSize((const char *)f->addr[1], f->alen));
+    SET(server_port, PyLong_FromLong(f->port[1]));
+    SET(roles_guessed, PyBool_FromLong(f->roles_guessed));
+    SET(first_ts, PyLong_FromLongLong(f->first_ts));
+    SET(last_ts, PyLong_FromLongLong(f->last_ts));
+    SET(packets, PyLong_FromLongLong(f->packets));
+    SET(dir_packets, pair(c->packets, s->packets));
+    SET(data_bytes, pair(c->data_bytes, s->data_bytes));
+    SET(app_bytes, pair(app_c, app_s));
+    SET(completeness, PyLong_FromLong(f->completeness));
+    const ZeekC *z = &f->zk;
+    const ZEnd *zo = &z->ep[z->orig_dir], *zr = &z->ep[1 - z->orig_dir];
+    SET(zeek_history, PyUnicode_DecodeASCII(z->hist ? z->hist : "", z->hlen, NULL));
+    SET(zeek_states, pair(zo->state, zr->state));
+    SET(zeek_sizes, pair(zk_size(zo, zr), zk_size(zr, zo)));
+    SET(syn_frame, PyLong_FromLongLong(f->syn_frame));
+    SET(synack_frame, PyLong_FromLongLong(f->synack_frame));
+    SET(handshake_ack_frame, PyLong_FromLongLong(f->handshake_ack_frame));
+    SET(fin_frames, fins);
+    SET(fin_acked, pair(f->fin_acked[0], f->fin_acked[1]));
+    SET(first_reset, f->nrst ? pair(f->rst[0].dir, f->rst[0].cause) : Py_NewRef(Py_None));
+    SET(resets_total, PyLong_FromLongLong(f->rst_total));
+    SET(flag_counts, counts);
+#undef SET
+    return record_done(rec, ROW_N, ROW_RECORD_FIELDS);
+}
+
+/* Engine.memory() -> what the engine holds, in bytes: finished flows packed, the others live */
+static PyObject *Engine_memory(Engine *e, PyObject *Py_UNUSED(ignored)) {
+    long long live_bytes = 0;
+    for (Py_ssize_t i = 0; i < e->nflows; i++) {
+        const FlowC *f = e->flows[i];
+        if (IS_PACKED(f))
+            continue;
+        live_bytes += (long long)(sizeof(FlowC) + (size_t)(f->ad[0].cap + f->ad[1].cap) * sizeof(Unacked) +
+                                  (size_t)f->caprst * sizeof(Rst) + (size_t)f->capanomalies * sizeof(Anomaly) +
+                                  (size_t)(f->zk.ep[0].capblocks + f->zk.ep[1].capblocks) * sizeof(ZBlock) +
+                                  (size_t)f->zk.hcap);
+        for (int d = 0; d < 2; d++)
+            for (int k = 0; k < 4; k++)
+                if (f->cl[d].quads[k])
+                    live_bytes += (long long)(sizeof(ClQuad) + (size_t)f->cl[d].quads[k]->cap * sizeof(ClSeg));
+    }
+    return Py_BuildValue("{sLsLsLsLsLsL}", "flows", (long long)e->nflows, "packed", (long long)e->npacked,
+                         "unpacked", (long long)e->nunpacked,
+                         "packed_bytes", (long long)e->packed_bytes, "live_bytes", live_bytes, "index_bytes",
+                         (long long)(e->nslots * (Py_ssize_t)sizeof(Slot) + e->capflows * (Py_ssize_t)sizeof(FlowC *) +
+                                     e->due_cap * (Py_ssize_t)sizeof(struct Due)));
 }
 
 static PyObject *Engine_len(Engine *e, PyObject *Py_UNUSED(ignored)) { return PyLong_FromSsize_t(e->nflows); }
@@ -3415,6 +4038,19 @@ static PyObject *Engine_quiet(Engine *e, PyObject *args) {
         return NULL;
     }
     FlowC *f = e->flows[stream];
+    if (IS_PACKED(f)) { /* an ended stream, packed: unpacked, changed and packed again only if it changes */
+        FlowTmp tmp;
+        const FlowC *v = flow_view(e, stream, &tmp);
+        if (v->quiet == (v->last_sfr_frame <= frame))
+            Py_RETURN_NONE;
+        f = flow_live(e, stream);
+        if (!f)
+            return NULL;
+        f->quiet = f->last_sfr_frame <= frame;
+        if (pack_flow(e, stream) < 0)
+            return NULL;
+        Py_RETURN_NONE;
+    }
     f->quiet = f->last_sfr_frame <= frame;
     Py_RETURN_NONE;
 }
@@ -3435,11 +4071,13 @@ static PyObject *Engine_take_kept(Engine *e, PyObject *Py_UNUSED(ignored)) {
 }
 
 static int Engine_init(Engine *e, PyObject *args, PyObject *kwds) {
-    static char *kwlist[] = {"rows", "classes", "initial", "detect_hardware_duplicates", NULL};
+    static char *kwlist[] = {"rows", "classes", "initial", "detect_hardware_duplicates", "pack_after_ns", NULL};
     Py_buffer rows, classes, initial;
     int hw = 1;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "y*y*y*|p", kwlist, &rows, &classes, &initial, &hw))
+    long long pack_after = FINISHED_HORIZON_NS;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "y*y*y*|pL", kwlist, &rows, &classes, &initial, &hw, &pack_after))
         return -1;
+    e->pack_after_ns = pack_after;
     int ok = rows.len == (Py_ssize_t)sizeof e->rows && classes.len == (Py_ssize_t)sizeof e->classes &&
              initial.len == (Py_ssize_t)sizeof e->initial;
     if (ok) {
@@ -3485,7 +4123,8 @@ static PyObject *Engine_lifecycle(Engine *e, PyObject *arg) {
         PyErr_SetString(PyExc_IndexError, "no such stream");
         return NULL;
     }
-    FlowC *f = e->flows[i];
+    FlowTmp tmp;
+    const FlowC *f = flow_view(e, i, &tmp);
     PyObject *fins = PyList_New(0), *rsts = PyList_New(0), *anoms = PyList_New(0);
     if (!fins || !rsts || !anoms)
         goto fail;
@@ -3562,6 +4201,10 @@ fail:
 
 static void Engine_dealloc(Engine *e) {
     for (Py_ssize_t i = 0; i < e->nflows; i++) {
+        if (IS_PACKED(e->flows[i])) {
+            PyMem_Free(PACKED(e->flows[i]));
+            continue;
+        }
         PyMem_Free(e->flows[i]->ad[0].segs);
         PyMem_Free(e->flows[i]->ad[1].segs);
         PyMem_Free(e->flows[i]->rst);
@@ -3575,6 +4218,7 @@ static void Engine_dealloc(Engine *e) {
     }
     PyMem_Free(e->flows);
     PyMem_Free(e->slots);
+    PyMem_Free(e->due);
     Py_XDECREF(e->keep);
     Py_XDECREF(e->kept);
     Py_XDECREF(e->pk_flag_text);
@@ -3734,6 +4378,10 @@ static PyMethodDef Engine_methods[] = {
      "Consume the complete Enhanced Packet Blocks of a buffer, up to the first block Python reads."},
     {"flow", (PyCFunction)Engine_flow, METH_O, "The counters of stream i."},
     {"lifecycle", (PyCFunction)Engine_lifecycle, METH_O, "Endpoints, handshake, FINs, RSTs, states, history."},
+    {"memory", (PyCFunction)Engine_memory, METH_NOARGS,
+     "Bytes held: {flows, packed, unpacked, packed_bytes, live_bytes, index_bytes} (finished flows are packed; "
+     "unpacked: how often a late packet unpacked one)."},
+    {"row", (PyCFunction)Engine_row, METH_O, "What the flows table shows of stream i (a RowRecord)."},
     {"flow_count", (PyCFunction)Engine_len, METH_NOARGS, "Number of streams so far."},
     {"trace_end", (PyCFunction)Engine_trace_end, METH_NOARGS, "The time (ns) of the last frame read."},
     {"saw_frame", (PyCFunction)Engine_saw_frame, METH_O, "Python read a frame at this time (ns)."},
@@ -3768,6 +4416,7 @@ static struct PyModuleDef engine_module = {PyModuleDef_HEAD_INIT, "tcptrace._eng
     } while (0)
 
 PyMODINIT_FUNC PyInit__engine(void) {
+    packing_init();
     INTERN(S_frame, "frame");
     INTERN(S_ts_ns, "ts_ns");
     INTERN(S_src, "src");
@@ -3804,6 +4453,9 @@ PyMODINIT_FUNC PyInit__engine(void) {
     static PyStructSequence_Desc life_desc = {"tcptrace._engine.LifecycleRecord",
                                               "A stream's handshake, close, resets, states and history, by name.",
                                               LIFE_RECORD_FIELDS, LIFE_N};
+    static PyStructSequence_Desc row_desc = {"tcptrace._engine.RowRecord",
+                                             "What the flows table and CSV show of a stream, by name.",
+                                             ROW_RECORD_FIELDS, ROW_N};
     static PyStructSequence_Desc cl_desc = {"tcptrace._engine.ClassicRecord",
                                             "One direction's classic tcptrace tcb (classic.ClassicDir), by name.",
                                             CL_RECORD_FIELDS, CL_N};
@@ -3823,7 +4475,8 @@ PyMODINIT_FUNC PyInit__engine(void) {
     DirRecordType = PyStructSequence_NewType(&dir_desc);
     FlowRecordType = PyStructSequence_NewType(&flow_desc);
     LifecycleRecordType = PyStructSequence_NewType(&life_desc);
-    if (!DirRecordType || !FlowRecordType || !LifecycleRecordType || !ClassicRecordType)
+    RowRecordType = PyStructSequence_NewType(&row_desc);
+    if (!DirRecordType || !FlowRecordType || !LifecycleRecordType || !RowRecordType || !ClassicRecordType)
         return NULL;
     PyObject *m = PyModule_Create(&engine_module);
     if (!m)
@@ -3832,6 +4485,7 @@ PyMODINIT_FUNC PyInit__engine(void) {
         PyModule_AddObjectRef(m, "DirRecord", (PyObject *)DirRecordType) < 0 ||
         PyModule_AddObjectRef(m, "FlowRecord", (PyObject *)FlowRecordType) < 0 ||
         PyModule_AddObjectRef(m, "LifecycleRecord", (PyObject *)LifecycleRecordType) < 0 ||
+        PyModule_AddObjectRef(m, "RowRecord", (PyObject *)RowRecordType) < 0 ||
         PyModule_AddObjectRef(m, "ClassicRecord", (PyObject *)ClassicRecordType) < 0 ||
         PyModule_AddObjectRef(m, "LineChunk", (PyObject *)LineChunkType) < 0) {
         Py_DECREF(m);

@@ -190,6 +190,39 @@ static PyStructSequence_Field LIFE_RECORD_FIELDS[] = {
     {NULL, NULL},
 };
 
+/* RowRecord: its fields by name; ROW_<field> is a field's index */
+enum { ROW_stream, ROW_client_addr, ROW_client_port, ROW_server_addr, ROW_server_port, ROW_roles_guessed, ROW_first_ts,
+       ROW_last_ts, ROW_packets, ROW_dir_packets, ROW_data_bytes, ROW_app_bytes, ROW_completeness, ROW_zeek_history,
+       ROW_zeek_states, ROW_zeek_sizes, ROW_syn_frame, ROW_synack_frame, ROW_handshake_ack_frame, ROW_fin_frames,
+       ROW_fin_acked, ROW_first_reset, ROW_resets_total, ROW_flag_counts, ROW_N };
+static PyStructSequence_Field ROW_RECORD_FIELDS[] = {
+    {"stream", NULL},
+    {"client_addr", NULL},
+    {"client_port", NULL},
+    {"server_addr", NULL},
+    {"server_port", NULL},
+    {"roles_guessed", NULL},
+    {"first_ts", NULL},
+    {"last_ts", NULL},
+    {"packets", NULL},
+    {"dir_packets", NULL},
+    {"data_bytes", NULL},
+    {"app_bytes", NULL},
+    {"completeness", NULL},
+    {"zeek_history", NULL},
+    {"zeek_states", NULL},
+    {"zeek_sizes", NULL},
+    {"syn_frame", NULL},
+    {"synack_frame", NULL},
+    {"handshake_ack_frame", NULL},
+    {"fin_frames", NULL},
+    {"fin_acked", NULL},
+    {"first_reset", NULL},
+    {"resets_total", NULL},
+    {"flag_counts", NULL},
+    {NULL, NULL},
+};
+
 /* ClassicRecord: its fields by name; CL_<field> is a field's index */
 enum { CL_packets, CL_resets, CL_ack_pkts, CL_pureack_pkts, CL_num_sacks, CL_num_dsacks, CL_max_sack_blocks,
        CL_unique_bytes, CL_data_pkts, CL_data_bytes, CL_rexmit_pkts, CL_rexmit_bytes, CL_zwnd_probes,
@@ -331,6 +364,8 @@ static const char *const STATE_NAMES[N_STATES] = { "CLOSED", "LISTEN", "SYN_SENT
 #define MAX_RESETS 10
 #define MAX_ANOMALIES 100
 #define MAX_CLASSIC_SEGMENTS 65536
+/* a stream this long past its end is packed (vocab.FINISHED_HORIZON_NS) */
+#define FINISHED_HORIZON_NS 2000000000LL
 
 /* what the capture reader takes from a file, at most (vocab.MAX_BLOCK_BYTES, TS_NS_MAX; docs/limits.md) */
 #define MAX_BLOCK_BYTES 67108864

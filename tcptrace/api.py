@@ -16,9 +16,9 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from .engine import Pipeline
-from .export import flow_row, packet_record
+from .export import flow_row_dict, packet_record
 from .model import Segment
-from .stats import FlowSummary
+from .stats import FlowSummary, flow_row
 
 if TYPE_CHECKING:  # the narrator is imported when a narrative is asked for, not with the API
     from .applayer import AppLayer
@@ -194,7 +194,7 @@ class Capture:
     def to_dataframe(self) -> Any:
         """One row per flow: the ``tcptrace flows`` table columns (needs pandas)."""
         pd = _pandas()
-        return pd.DataFrame([flow_row(f.summary) for f in self.flows])
+        return pd.DataFrame([flow_row_dict(flow_row(f._summary_obj.row_facts())) for f in self.flows])
 
     def packets_dataframe(self) -> Any:
         """One row per packet of every flow (needs pandas)."""
@@ -207,7 +207,7 @@ class Capture:
         e = html.escape
         rows = []
         for f in self.flows:
-            r = flow_row(f.summary)
+            r = flow_row_dict(flow_row(f._summary_obj.row_facts()))
             colour = next((c for k, c in _VERDICT_COLOURS.items() if str(r["closed"]).startswith(k) or
                            str(r["opened"]).startswith(k)), "#ffffff")  # fmt: skip
             rows.append(

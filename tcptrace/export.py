@@ -15,6 +15,7 @@ import click
 
 from .analysis import analysis_names, info_names
 from .model import Segment, format_addr, format_endpoint
+from .stats import FlowRow
 from .vocab import FLAGS, HEADER_ERRORS
 
 PACKET_FIELDS = (
@@ -224,56 +225,39 @@ FLOW_CSV_FIELDS = (
     "resets",
     "verdict",
 )
+_CSV_COLUMNS = len(FLOW_CSV_FIELDS)  # FlowRow's first fields are these, in this order (tests/test_flow_rows.py)
 
 
-def flow_row(d: dict[str, Any]) -> dict[str, Any]:
-    """The flat row of one ``FlowSummary.to_dict()`` (table and CSV)."""
-    c2s, s2c = d["c2s"], d["s2c"]
-
-    def both(key: str) -> int:
-        return int(c2s["analysis"].get(key, 0)) + int(s2c["analysis"].get(key, 0))
-
-    return {
-        "stream": d["stream"],
-        "client": d["client"],
-        "server": d["server"],
-        "packets_c2s": d["packets"]["c2s"],
-        "packets_s2c": d["packets"]["s2c"],
-        "bytes_c2s": d["bytes"]["c2s"],
-        "bytes_s2c": d["bytes"]["s2c"],
-        "duration_s": round(d["duration_s"], 6),
-        "opened": d["opened"],
-        "closed": d["closed"],
-        "completeness": d["wireshark"]["completeness"],
-        "conn_state": d["zeek"]["conn_state"],
-        "history": d["zeek"]["history"],
-        "retransmissions": both("retransmission"),
-        "dup_acks": both("duplicate_ack"),
-        "lost_segments": both("lost_segment"),
-        "zero_windows": both("zero_window"),
-        "resets": d["resets_total"],
-        "verdict": d["verdict"],
-    }
-
-
-def flows_table_lines(flows: Iterable[dict[str, Any]], app: bool = False) -> Iterator[str]:
-    """The ``flows`` table; with ``app`` (``flows --app``) an ``app`` column before the verdict (the protocol of
-    each document's ``app`` entry, tcptrace.applayer)."""
+def flows_table_lines(rows: Iterable[FlowRow], app: Callable[[int], str] | None = None) -> Iterator[str]:
+    """The ``flows`` table: a header, then one line per :class:`~tcptrace.stats.FlowRow`; with ``app`` (``flows
+    --app``: a stream's application protocol, tcptrace.applayer) an ``app`` column before the verdict."""
     app_head = f"{'app':<15} " if app else ""
     yield (
         f"{'stream':>6}  {'client':>22}    {'server':<22} {'pkts >':>7} {'< pkts':>7} {'bytes >':>9} "
         f"{'< bytes':>9} {'duration':>9}  {'compl':>5} {'zeek':<6} {'retr':>5} {'dupack':>6} {'lost':>5}  "
         f"{app_head}verdict"
     )
-    for d in flows:
-        r = flow_row(d)
-        guess = "?" if d["roles_guessed"] else ""
-        app_cell = f"{d['app']['protocol']:<15} " if app else ""
+    # A capture of a million connections has a few thousand distinct rows once the stream, the endpoints and the
+    # duration are left out (a scan: one): their text is kept, so most lines format five fields instead of fifteen.
+    parts: dict[tuple[Any, ...], tuple[str, str]] = {}
+    for row in rows:
+        (stream, client, server, packets_c2s, packets_s2c, bytes_c2s, bytes_s2c, duration_s, _opened, _closed,
+         completeness, conn_state, _history, retransmissions, dup_acks, lost_segments, _zero_windows, _resets,
+         verdict, roles_guessed) = row  # fmt: skip
+        key = row[3:7] + row[10:19]
+        part = parts.get(key)
+        if part is None:
+            part = (
+                f"{packets_c2s:>7} {packets_s2c:>7} {bytes_c2s:>9} {bytes_s2c:>9}",
+                f"{completeness:>5} {conn_state:<6} {retransmissions:>5} {dup_acks:>6} {lost_segments:>5}  ",
+            )
+            if len(parts) < 4096:
+                parts[key] = part
+        guess = "?" if roles_guessed else ""
+        app_cell = f"{app(stream):<15} " if app else ""
         yield (
-            f"{r['stream']:>6}  {r['client'] + guess:>22} →  {r['server']:<22} {r['packets_c2s']:>7} "
-            f"{r['packets_s2c']:>7} {r['bytes_c2s']:>9} {r['bytes_s2c']:>9} {r['duration_s']:>8.3f}s  "
-            f"{r['completeness']:>5} {r['conn_state']:<6} {r['retransmissions']:>5} {r['dup_acks']:>6} "
-            f"{r['lost_segments']:>5}  {app_cell}{r['verdict']}"
+            f"{stream:>6}  {client + guess:>22} →  {server:<22} {part[0]} {duration_s:>8.3f}s  {part[1]}{app_cell}"
+            f"{verdict}"
         )
 
 
@@ -314,20 +298,25 @@ def zeek_csv_lines(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
         yield buf.getvalue()
 
 
-def flows_csv_lines(flows: Iterable[dict[str, Any]], app: bool = False) -> Iterator[str]:
-    """The ``flows`` CSV; with ``app`` (``flows --app``) an ``app`` column last."""
+def flows_csv_lines(rows: Iterable[FlowRow], app: Callable[[int], str] | None = None) -> Iterator[str]:
+    """The ``flows`` CSV: FLOW_CSV_FIELDS, then one line per :class:`~tcptrace.stats.FlowRow`; with ``app``
+    (``flows --app``) an ``app`` column last."""
     import csv
 
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="")
     w.writerow([*FLOW_CSV_FIELDS, "app"] if app else FLOW_CSV_FIELDS)
     yield buf.getvalue()
-    for d in flows:
+    for row in rows:
         buf.seek(0)
         buf.truncate()
-        row = flow_row(d)
-        w.writerow([row[k] for k in FLOW_CSV_FIELDS] + ([d["app"]["protocol"]] if app else []))
+        w.writerow([*row[:_CSV_COLUMNS], app(row[0])] if app else row[:_CSV_COLUMNS])
         yield buf.getvalue()
+
+
+def flow_row_dict(row: FlowRow) -> dict[str, Any]:
+    """A row's CSV columns as a dict (a DataFrame row)."""
+    return dict(zip(FLOW_CSV_FIELDS, row, strict=False))
 
 
 def dumps_indented(obj: Any) -> str:

@@ -12,8 +12,10 @@ RFC 9293 state. :meth:`FlowSummary.to_dict` computes the verdict from the counte
 
 from __future__ import annotations
 
+import functools
 import math
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 from . import seqnum
 from .analysis import (
@@ -32,8 +34,8 @@ from .flow import Flow
 from .messages import LANGUAGES
 from .model import ACK, FIN, RST, SYN, Segment, format_endpoint
 from .state import ConnectionMachine, TcpState
-from .vocab import HDR_SHORT_SEGMENT, MAX_ANOMALIES, MAX_RESETS
-from .zeek import ZeekConnection, ZeekFinal, zeek_block
+from .vocab import FLAGS, HDR_SHORT_SEGMENT, MAX_ANOMALIES, MAX_RESETS, RST_CAUSES
+from .zeek import ZeekConnection, ZeekFinal, conn_state_cached, zeek_block
 
 M32 = 0xFFFFFFFF
 _RETRANS = A_RETRANSMISSION | A_FAST_RETRANSMISSION | A_SPURIOUS_RETRANSMISSION
@@ -535,85 +537,59 @@ class FlowSummary:
     # --- verdict ------------------------------------------------------------------------------------
 
     def opened(self) -> str:
-        if self.syn_frame and self.synack_frame and self.handshake_ack_frame:
-            return "handshake"
-        if self.syn_frame and self.rst and self.rst[0][3] == "refused":
-            return "refused"
-        if self.syn_frame and not self.synack_frame:
-            return "unanswered_syn" if not self.dirs[1].packets else "no_syn_ack"
-        if self.syn_frame or self.synack_frame:
-            return "handshake_incomplete"
-        return "mid_stream"
+        return opened_how(self.syn_frame, self.synack_frame, self.handshake_ack_frame, self._first_reset(),
+                          self.dirs[1].packets)  # fmt: skip
 
     def closed(self) -> str:
-        if self.rst:
-            return "reset_by_client" if self.rst[0][0] == 0 else "reset_by_server"
-        if len(self.fin_frames) == 2:
-            first = "client" if self.fin_frames[0][0] == 0 else "server"
-            if self.fin_acked[0] and self.fin_acked[1]:
-                return f"graceful_close_by_{first}"
-            return f"closing_by_{first}"
-        if len(self.fin_frames) == 1:
-            return f"half_closed_by_{'client' if self.fin_frames[0][0] == 0 else 'server'}"
-        return "open_at_capture_end"
+        return closed_how(self.fin_frames, self.fin_acked, self._first_reset())
 
     def sentence(self, lang: str = "en") -> str:
         """The one-line verdict in ``lang`` (wording in tcptrace.messages, ``verdict.*`` keys)."""
-        t = LANGUAGES[lang]
-        opened = self.opened()
-        first = t["verdict.opened." + opened]
-        if opened in ("refused", "unanswered_syn"):
-            return first
-        closed = self.closed()
-        who = t[closed.rsplit("_", 1)[1]] if "_by_" in closed else ""
-        if closed.startswith("graceful_close_by_"):
-            if self.simultaneous_close():
-                end = t["verdict.end.simultaneous"]
-            else:
-                end = t["verdict.end.three_way" if self._three_way_close() else "verdict.end.four_way"].format(who=who)
-        elif closed.startswith("closing_by_"):
-            end = t["verdict.end.closing"].format(who=who)
-        elif closed.startswith("half_closed_by_"):
-            end = t["verdict.end.half_closed"].format(who=who)
-        elif closed.startswith("reset_by_"):
-            end = t["verdict.end.reset"].format(who=who, cause=t["cause.short." + self.rst[0][3]])
-        else:
-            end = t["verdict.end.open"]
-        # application bytes (the sequence span each side covered), not captured payload: a re-sent segment counts
-        # once and a segment the capture missed still counts
-        c2s, s2c = self.dirs[0].app_bytes, self.dirs[1].app_bytes
-        return t["verdict.sentence"].format(opened=first, c2s=_bytes(c2s, t), s2c=_bytes(s2c, t), end=end)
+        return verdict_sentence(self.opened(), self.closed(), close_shape(self.fin_frames, self.fin_acked),
+                                self._first_reset(), self.dirs[0].app_bytes, self.dirs[1].app_bytes, lang)  # fmt: skip
 
     def simultaneous_close(self) -> bool:
         """Both FINs were sent before either was acknowledged: they crossed on the wire."""
-        if len(self.fin_frames) < 2:
-            return False
-        first_dir, _ = self.fin_frames[0]
-        second_frame = self.fin_frames[1][1]
-        acked = self.fin_acked[first_dir]
-        return not acked or acked > second_frame
+        return close_shape(self.fin_frames, self.fin_acked) == "simultaneous"
 
-    def _three_way_close(self) -> bool:
-        """True when the second FIN also acknowledged the first (FIN+ACK combined: three segments)."""
-        if len(self.fin_frames) < 2:
-            return False
-        first_dir, _ = self.fin_frames[0]
-        return self.fin_acked[first_dir] == self.fin_frames[1][1]
+    def _first_reset(self) -> tuple[int, int] | None:
+        """The first RST's (direction, RST_CAUSES index), as RowRecord.first_reset has it."""
+        if not self.rst:
+            return None
+        d, _, _, cause, _ = self.rst[0]
+        return d, RST_CAUSES.index(cause)
+
+    def row_facts(self) -> RowFacts:
+        """What the flows table and CSV show of this stream, as the C engine's Engine.row gives it."""
+        flow, c, s, z = self.flow, self.dirs[0], self.dirs[1], self.zeek_end()
+        counts = tuple(c.flag_counts.get(name, 0) + s.flag_counts.get(name, 0) for name in _FLAG_ORDER)
+        return RowFacts(
+            flow.stream, flow.client.addr, flow.client.port, flow.server.addr, flow.server.port,
+            flow.roles_guessed, self.first_ts, self.last_ts, self.packets, (c.packets, s.packets),
+            (c.data_bytes, s.data_bytes), (c.app_bytes, s.app_bytes), self.completeness, z.history,
+            (z.orig_state, z.resp_state), (z.orig_size, z.resp_size), self.syn_frame, self.synack_frame,
+            self.handshake_ack_frame, tuple(self.fin_frames), (self.fin_acked[0], self.fin_acked[1]),
+            self._first_reset(), self.rst_total, counts,
+        )  # fmt: skip
+
+    def zeek_end(self) -> ZeekFinal:
+        """The stream as one Zeek connection, at its end: from the C engine (zeek_final), from the Python
+        tracker, or empty when no segment was one Zeek analyses."""
+        if self.zeek_final is not None:
+            return self.zeek_final
+        if self.zeek is not None:
+            c = self.flow.client
+            return self.zeek.final((c.addr, c.port))
+        return ZeekFinal(0, "", 0, 0, 0, 0, 0, 0, 0, self.first_ts, self.first_ts)
 
     def to_dict(self, classic: bool = True) -> dict[str, Any]:
         """The flow document (``flows --format json``); ``classic=False`` leaves out the per-direction statistics
         of the ``tcptrace`` block (``a2b``/``b2a``), which the flows table and CSV do not show."""
         flow = self.flow
-        duration_s = (self.last_ts - self.first_ts) / 1e9 if self.packets else 0.0
+        duration_s = flow_duration_s(self.first_ts, self.last_ts, self.packets)
         c, s = flow.client, flow.server
         bits = self.completeness
-        zeek = self.zeek_final
-        if zeek is None:
-            zeek = (
-                self.zeek.final((c.addr, c.port))
-                if self.zeek is not None
-                else ZeekFinal(0, "", 0, 0, 0, 0, 0, 0, 0, self.first_ts, self.first_ts)
-            )
+        zeek = self.zeek_end()
         fa = flow.analysis
         irtt = fa.ts_first_rtt / 1e9 if fa is not None and fa.ts_first_rtt else None
         return {
@@ -677,6 +653,171 @@ class FlowSummary:
         }
 
 
+# --- what the flows table shows: one definition for FlowSummary.to_dict and the lean rows ----------------------------
+
+
+def flow_duration_s(first_ts: int, last_ts: int, packets: int) -> float:
+    """A stream's duration: its first packet to its last."""
+    return (last_ts - first_ts) / 1e9 if packets else 0.0
+
+
+def opened_how(
+    syn_frame: int, synack_frame: int, handshake_ack_frame: int, first_reset: tuple[int, int] | None, s2c_packets: int
+) -> str:
+    """How the stream opened: handshake, refused, unanswered_syn, no_syn_ack, handshake_incomplete, mid_stream."""
+    if syn_frame and synack_frame and handshake_ack_frame:
+        return "handshake"
+    if syn_frame and first_reset is not None and RST_CAUSES[first_reset[1]] == "refused":
+        return "refused"
+    if syn_frame and not synack_frame:
+        return "unanswered_syn" if not s2c_packets else "no_syn_ack"
+    if syn_frame or synack_frame:
+        return "handshake_incomplete"
+    return "mid_stream"
+
+
+def closed_how(
+    fin_frames: Sequence[tuple[int, int]], fin_acked: Sequence[int], first_reset: tuple[int, int] | None
+) -> str:
+    """How the stream ended: reset_by_*, graceful_close_by_*, closing_by_*, half_closed_by_*, open_at_capture_end."""
+    if first_reset is not None:
+        return "reset_by_client" if first_reset[0] == 0 else "reset_by_server"
+    if len(fin_frames) == 2:
+        first = "client" if fin_frames[0][0] == 0 else "server"
+        if fin_acked[0] and fin_acked[1]:
+            return f"graceful_close_by_{first}"
+        return f"closing_by_{first}"
+    if len(fin_frames) == 1:
+        return f"half_closed_by_{'client' if fin_frames[0][0] == 0 else 'server'}"
+    return "open_at_capture_end"
+
+
+def close_shape(fin_frames: Sequence[tuple[int, int]], fin_acked: Sequence[int]) -> str:
+    """With both FINs sent: "simultaneous" (sent before either was acknowledged: they crossed on the wire),
+    "three_way" (the second FIN also acknowledged the first: FIN+ACK combined) or "four_way"; else ""."""
+    if len(fin_frames) < 2:
+        return ""
+    first_dir, _ = fin_frames[0]
+    second_frame = fin_frames[1][1]
+    acked = fin_acked[first_dir]
+    if not acked or acked > second_frame:
+        return "simultaneous"
+    return "three_way" if acked == second_frame else "four_way"
+
+
+@functools.lru_cache(maxsize=4096)
+def verdict_sentence(
+    opened: str, closed: str, shape: str, first_reset: tuple[int, int] | None, c2s_app: int, s2c_app: int, lang: str
+) -> str:
+    """The one-line verdict in ``lang`` (wording in tcptrace.messages, ``verdict.*`` keys); cached, since a
+    capture of a million connections has a handful of distinct verdicts. ``c2s_app``/``s2c_app``: application
+    bytes (the sequence span each side covered), not captured payload: a re-sent segment counts once and a
+    segment the capture missed still counts."""
+    t = LANGUAGES[lang]
+    first = t["verdict.opened." + opened]
+    if opened in ("refused", "unanswered_syn"):
+        return first
+    who = t[closed.rsplit("_", 1)[1]] if "_by_" in closed else ""
+    if closed.startswith("graceful_close_by_"):
+        if shape == "simultaneous":
+            end = t["verdict.end.simultaneous"]
+        else:
+            end = t["verdict.end.three_way" if shape == "three_way" else "verdict.end.four_way"].format(who=who)
+    elif closed.startswith("closing_by_"):
+        end = t["verdict.end.closing"].format(who=who)
+    elif closed.startswith("half_closed_by_"):
+        end = t["verdict.end.half_closed"].format(who=who)
+    elif closed.startswith("reset_by_"):
+        assert first_reset is not None
+        end = t["verdict.end.reset"].format(who=who, cause=t["cause.short." + RST_CAUSES[first_reset[1]]])
+    else:
+        end = t["verdict.end.open"]
+    return t["verdict.sentence"].format(opened=first, c2s=_bytes(c2s_app, t), s2c=_bytes(s2c_app, t), end=end)
+
+
+class RowFacts(NamedTuple):
+    """What the flows table and CSV show of a stream, unrendered: the C engine's RowRecord
+    (vocab.ENGINE_ROW_RECORD, same names and order), or :meth:`FlowSummary.row_facts` for the Python path."""
+
+    stream: int
+    client_addr: bytes
+    client_port: int
+    server_addr: bytes
+    server_port: int
+    roles_guessed: bool
+    first_ts: int
+    last_ts: int
+    packets: int
+    dir_packets: tuple[int, int]
+    data_bytes: tuple[int, int]
+    app_bytes: tuple[int, int]
+    completeness: int
+    zeek_history: str
+    zeek_states: tuple[int, int]
+    zeek_sizes: tuple[int, int]
+    syn_frame: int
+    synack_frame: int
+    handshake_ack_frame: int
+    fin_frames: tuple[tuple[int, int], ...]
+    fin_acked: tuple[int, int]
+    first_reset: tuple[int, int] | None
+    resets_total: int
+    flag_counts: tuple[int, ...]
+
+
+class FlowRow(NamedTuple):
+    """One row of the flows table and CSV (export.FLOW_CSV_FIELDS, plus roles_guessed), from :func:`flow_row`."""
+
+    stream: int
+    client: str
+    server: str
+    packets_c2s: int
+    packets_s2c: int
+    bytes_c2s: int
+    bytes_s2c: int
+    duration_s: float
+    opened: str
+    closed: str
+    completeness: int
+    conn_state: str
+    history: str
+    retransmissions: int
+    dup_acks: int
+    lost_segments: int
+    zero_windows: int
+    resets: int
+    verdict: str
+    roles_guessed: bool
+
+
+_FLAG_ORDER = tuple(f.name for f in FLAGS)  # RowFacts.flag_counts (and the engine's counts) are in this order
+_RETRANSMISSION, _DUP_ACK, _LOST, _ZERO_WINDOW = (
+    _FLAG_ORDER.index(name) for name in ("retransmission", "duplicate_ack", "lost_segment", "zero_window"))  # fmt: skip
+
+
+_new_row = tuple.__new__  # FlowRow(*values) without NamedTuple's Python-level __new__: a million rows, 1 s less
+
+
+def flow_row(rec: RowFacts | Any) -> FlowRow:
+    """The flows-table row of a :class:`RowFacts` or an engine RowRecord (the same fields by name): the same
+    verdict, duration and Zeek state functions :meth:`FlowSummary.to_dict` uses."""
+    first_reset, fin_frames, fin_acked = rec.first_reset, rec.fin_frames, rec.fin_acked
+    opened = opened_how(rec.syn_frame, rec.synack_frame, rec.handshake_ack_frame, first_reset, rec.dir_packets[1])
+    closed = closed_how(fin_frames, fin_acked, first_reset)
+    app = rec.app_bytes
+    packets, data, counts, history = rec.dir_packets, rec.data_bytes, rec.flag_counts, rec.zeek_history
+    (orig_state, resp_state), (orig_size, resp_size) = rec.zeek_states, rec.zeek_sizes
+    return _new_row(FlowRow, (
+        rec.stream, format_endpoint(rec.client_addr, rec.client_port),
+        format_endpoint(rec.server_addr, rec.server_port), packets[0], packets[1], data[0], data[1],
+        round(flow_duration_s(rec.first_ts, rec.last_ts, rec.packets), 6), opened, closed, rec.completeness,
+        conn_state_cached(orig_state, resp_state, orig_size, resp_size, history), history,
+        counts[_RETRANSMISSION], counts[_DUP_ACK], counts[_LOST], counts[_ZERO_WINDOW], rec.resets_total,
+        verdict_sentence(opened, closed, close_shape(fin_frames, fin_acked), first_reset, app[0], app[1], "en"),
+        rec.roles_guessed,
+    ))  # fmt: skip
+
+
 def _bytes(n: int, t: dict[str, str]) -> str:
     if n < 1024:
         return f"{n} {t['byte'] if n == 1 else t['bytes']}"
@@ -708,4 +849,16 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["DirStats", "FlowSummary", "completeness_label"]
+__all__ = [
+    "DirStats",
+    "FlowRow",
+    "FlowSummary",
+    "RowFacts",
+    "close_shape",
+    "closed_how",
+    "completeness_label",
+    "flow_duration_s",
+    "flow_row",
+    "opened_how",
+    "verdict_sentence",
+]

@@ -145,6 +145,10 @@ MAX_RESETS = 10  # RSTs listed with frame, state and cause; resets_total counts 
 MAX_ANOMALIES = 100  # state-machine anomalies kept (the flow document shows the first 20)
 MAX_STATE_CHANGES = 64  # an endpoint's state changes listed (state.EndpointMachine.history); all are counted
 
+# How long after a stream's end (reset, or both FINs acknowledged) nothing but a late copy is expected: then
+# engine.FlowStream hands the stream out, and the C engine packs its state (a late packet unpacks it again).
+FINISHED_HORIZON_NS = 2_000_000_000
+
 # TCP headers Wireshark dissects only in part (packet-tcp.c dissect_tcp), as Segment.header_error: the
 # segment keeps its tcp.stream and counts as a packet of its stream, but nothing in it is trusted further.
 HDR_BOGUS_LENGTH = 1  # data offset below 5 words ("Bogus TCP header length"): analysed, flags not shown
@@ -233,6 +237,17 @@ ENGINE_LIFECYCLE_RECORD: tuple[str, ...] = (
     # (first, last) network time
     *("zeek_orig_dir", "zeek_history", "zeek_states", "zeek_pkts", "zeek_sizes", "zeek_missed", "zeek_ts"),
 )
+# Engine.row(i): what the flows table and CSV show of a stream, and nothing more (RowRecord; stats.RowFacts is
+# the same record built from a FlowSummary, and stats.flow_row turns either into a stats.FlowRow). Pairs are
+# (client, server); app_bytes is DirStats.app_bytes; the zeek_* fields are LifecycleRecord's (what zeek.conn_state
+# reads: (orig, resp) endpoint states and sizes); fin_frames are (direction, frame); first_reset is (direction,
+# RST_CAUSES index) or None; flag_counts are both directions' analysis-flag counts in FLAGS order.
+ENGINE_ROW_RECORD: tuple[str, ...] = (
+    *("stream", "client_addr", "client_port", "server_addr", "server_port", "roles_guessed", "first_ts", "last_ts"),
+    *("packets", "dir_packets", "data_bytes", "app_bytes", "completeness", "zeek_history", "zeek_states"),
+    *("zeek_sizes", "syn_frame", "synack_frame", "handshake_ack_frame", "fin_frames", "fin_acked", "first_reset"),
+    *("resets_total", "flag_counts"),
+)
 # Classic tcptrace's per-direction tcb (classic.ClassicDir, the C engine's ClDir): what `tcptrace -l` prints is
 # computed from these (classic.classic_dict). Engine.flow(i)'s DirRecords carry them as a ClassicRecord ("classic").
 # Times are ns; the *_sum fields are floats (sums of samples, added in the same order in both engines).
@@ -267,6 +282,7 @@ ENGINE_RECORDS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("DirRecord", "DIR", ENGINE_DIR_RECORD),
     ("FlowRecord", "FLOW", ENGINE_FLOW_RECORD),
     ("LifecycleRecord", "LIFE", ENGINE_LIFECYCLE_RECORD),
+    ("RowRecord", "ROW", ENGINE_ROW_RECORD),
     ("ClassicRecord", "CL", ENGINE_CLASSIC_FIELDS),
     # Engine.take_kept() in the packets pass: consecutive packets rendered as lines by the engine (text, the lines
     # joined by newlines), how many, and the latest capture time among them (engine.PacketStream's horizon)
@@ -281,7 +297,9 @@ __all__ = [
     "ENGINE_FLOW_RECORD",
     "ENGINE_LIFECYCLE_RECORD",
     "ENGINE_RECORDS",
+    "ENGINE_ROW_RECORD",
     "ENGINE_SEGMENT_FIELDS",
+    "FINISHED_HORIZON_NS",
     "FLAGS",
     "FLAG_BY_CONST",
     "FLAG_BY_NAME",

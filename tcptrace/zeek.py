@@ -27,6 +27,7 @@ This module imports nothing but the standard library and model/vocab, so the C e
 from __future__ import annotations
 
 import binascii
+import functools
 import struct
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -779,6 +780,11 @@ def conn_state(orig_state: int, resp_state: int, orig_size: int, resp_size: int,
     return "OTH"
 
 
+# conn_state cached: the flows table asks it once per stream, and a million-connection capture has a handful of
+# distinct (states, sizes, history) combinations
+conn_state_cached = functools.lru_cache(maxsize=4096)(conn_state)
+
+
 def zeek_block(final: ZeekFinal, client: tuple[bytes, int], server: tuple[bytes, int]) -> dict[str, Any]:
     """A stream's ``zeek`` block in ``flows --format json``: the stream as one Zeek connection (Wireshark's
     boundaries; ``flows --zeek`` has Zeek's), every field with conn.log's definition."""
@@ -885,6 +891,7 @@ __all__ = [
     "capture_zeek_rows",
     "community_id",
     "conn_state",
+    "conn_state_cached",
     "wants_flip",
     "zeek_block",
     "zeek_rows",

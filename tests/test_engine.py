@@ -20,6 +20,7 @@ from conftest import CORPUS, SAMPLES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tcptrace import engine as engine_glue
 from tcptrace import stats
 
 if os.environ.get("TCPTRACE_REQUIRE_ENGINE") == "1":  # .ci/run: the engine must have been built
@@ -211,6 +212,23 @@ def _build(spec: list[dict[str, Any]], isn: int, link: str) -> bytes:
 def test_random_sequences_identical(
     spec: list[dict[str, Any]], isn: int, link: str, tmp_path_factory: pytest.TempPathFactory, monkeypatch: Any
 ) -> None:
+    path = tmp_path_factory.mktemp("rand") / "r.pcap"
+    path.write_bytes(_build(spec, isn, link))
+    _assert_same(path, monkeypatch)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    spec=st.lists(_packet, min_size=1, max_size=60),
+    isn=st.sampled_from([1, 0x7FFFFFF0, 0xFFFFFF00, 0xFFFFFFFF]),
+    link=st.sampled_from(["ether", "ipv6"]),
+)
+def test_random_sequences_identical_with_every_flow_packed(
+    spec: list[dict[str, Any]], isn: int, link: str, tmp_path_factory: pytest.TempPathFactory, monkeypatch: Any
+) -> None:
+    """The engine packs each stream the moment it ends (reset, or both FINs acknowledged) and unpacks it for
+    every later packet: late copies, RSTs after RSTs and SYNs on reused ports must come out as without packing."""
+    monkeypatch.setattr(engine_glue, "PACK_AFTER_NS", 0)
     path = tmp_path_factory.mktemp("rand") / "r.pcap"
     path.write_bytes(_build(spec, isn, link))
     _assert_same(path, monkeypatch)
