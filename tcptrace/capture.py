@@ -80,6 +80,11 @@ _ETH_8021AD = 0x88A8  # packet-ieee8021ah.c, "ieee8021ad" (no nesting bound)
 _ETH_VNTAG = 0x8926  # packet-vntag.c
 _ETH_MPLS = frozenset((0x8847, 0x8848))
 _ETH_PPPOE_SESSION = 0x8864
+# packet-ieee8021ah.c: 802.1ah (PBB) I-TAG, customer destination and source addresses, then an EtherType (18 bytes)
+_ETH_PBB, _PBB_LEN = 0x88E7, 18
+# packet-cisco-fp-mim.c: Cisco FabricPath, a heuristic of every Ethernet header ("fp_eth", enabled by default)
+_ETH_FABRICPATH = 0x8903
+_FP_TAGS = frozenset((0x8100, _ETH_8021AD))  # the tags dissect_fp_heur looks behind (not 0x9100)
 
 # IPv6 extension headers we can walk: hop-by-hop, routing, destination options, mobility, HIP, shim6.
 _IP6_EXT = frozenset((0, 43, 60, 135, 139, 140))
@@ -1293,6 +1298,7 @@ def _decode_ip(
 # UDP ports of the tunnels Wireshark decodes by default, and how to reach the inner packet.
 _UDP_VXLAN, _UDP_GTPU, _UDP_GENEVE, _UDP_L2TP = 4789, 2152, 6081, 1701
 _UDP_GRE = 4754  # GRE-in-UDP, RFC 8086 (packet-gre.c registers it on udp.port; Zeek decodes it too)
+_UDP_AYIYA = 5072  # packet-ayiya.c UDP_PORT_AYIYA (Zeek's AYIYA analyzer uses the same port)
 _IP_AH, _IP_IPCOMP = 51, 108
 
 
@@ -1345,6 +1351,8 @@ def _inner(
                 return _l2tp2(buf, pos, end, rend, frame, skip, layers, vlans)
             if port == _UDP_GRE and pos + 4 <= end:
                 return _gre(buf, pos, end, rend, frame, skip, layers, vlans)
+            if port == _UDP_AYIYA and pos + 4 <= end:
+                return _ayiya(buf, pos, end, rend, frame, skip, layers, vlans)
     if proto == _IP_IPCOMP:
         # packet-ipsec.c shows an IPComp payload as data: it would have to be decompressed first.
         skip(frame, SkipReason.COMPRESSED)
@@ -1361,6 +1369,34 @@ def _inner(
             return None
     skip(frame, SkipReason.NOT_TCP)
     return None
+
+
+def _ayiya(buf: bytes, off: int, end: int, rend: int, frame: int, skip: _Skip, layers: int, vlans: int) -> _At | None:
+    """AYIYA, "Anything In Anything" (draft-massar-v6ops-ayiya), as packet-ayiya.c reads it: identity length
+    ``1 << high nibble`` of byte 0, signature length ``4 * high nibble`` of byte 1, the opcode in the low nibble of
+    byte 2, the next header (an IP protocol number) in byte 3, a 4-byte epoch; only a Forward (opcode 1) has a
+    payload, dissected through the ip.proto table. ``layers`` already counts udp and ayiya."""
+    hlen = 8 + (1 << (buf[off] >> 4)) + (buf[off + 1] >> 4) * 4
+    opcode, nxt = buf[off + 2] & 0x0F, buf[off + 3]
+    pos = off + hlen
+    if opcode != 1:
+        skip(frame, SkipReason.NOT_TCP)
+        return None
+    if pos > end:
+        skip(frame, SkipReason.TRUNCATED)
+        return None
+    if nxt == 4 or nxt == 41:
+        # the "ip" / "ipv6" dissector: a packet of the other IP version is not dissected
+        if pos >= end or buf[pos] >> 4 != (4 if nxt == 4 else 6):
+            skip(frame, SkipReason.NOT_IP)
+            return None
+        return pos, rend, layers, vlans
+    if nxt == 17:
+        # UDP straight inside AYIYA (no IP header around it) is not followed: it would be the only way for the
+        # tunnel walk to recurse (AYIYA in UDP in AYIYA ...), and nobody sends it.
+        skip(frame, SkipReason.NOT_TCP)
+        return None
+    return _inner(nxt, buf, pos, end, rend, frame, skip, layers, vlans)
 
 
 _ICMP4_ERRORS = frozenset((3, 4, 5, 11, 12))  # unreachable, source quench, redirect, time exceeded, parameter
@@ -1601,16 +1637,32 @@ def _ethertype_to_ip(
                 skip(frame, SkipReason.TRUNCATED)
                 return None
             tag_len = 4
-            if etype == _ETH_8021AD and _u16be(buf, off + 2)[0] == _ETH_8021AD:
+            if etype == _ETH_8021AD and _u16be(buf, off + 2)[0] in (_ETH_8021AD, _ETH_PBB):
                 # packet-ieee8021ah.c dissect_ieee8021ad: an S-tag followed by another S-tag is read as a pair
-                # (Q-in-Q), one layer for both.
-                if off + 8 > end:
+                # (Q-in-Q), a B-tag followed by an 802.1ah I-TAG as one PBB header: one layer for both.
+                pbb = _u16be(buf, off + 2)[0] == _ETH_PBB
+                tag_len = 4 + _PBB_LEN if pbb else 8
+                if off + tag_len > end:
                     skip(frame, SkipReason.TRUNCATED)
                     return None
-                tag_len = 8
+                if pbb and _u16be(buf, off + tag_len - 2)[0] <= 1500:
+                    skip(frame, SkipReason.NOT_IP)  # the I-TAG's type goes to the EtherType table: a length is data
+                    return None
             etype = _u16be(buf, off + tag_len - 2)[0]
             off += tag_len
             layers += 2  # vlan (or ieee8021ad), ethertype
+        elif etype == _ETH_PBB:
+            # Provider backbone bridging (IEEE 802.1ah): the I-TAG's EtherType goes to the EtherType table, where a
+            # length value (802.3) is data, not LLC ("ieee8021ah:ethertype:data").
+            if off + _PBB_LEN > end:
+                skip(frame, SkipReason.TRUNCATED)
+                return None
+            etype = _u16be(buf, off + _PBB_LEN - 2)[0]
+            if etype <= 1500:
+                skip(frame, SkipReason.NOT_IP)
+                return None
+            off += _PBB_LEN
+            layers += 2  # ieee8021ah, ethertype
         elif etype == _ETH_VNTAG:
             # packet-vntag.c: a 4-byte tag (direction, pointer, destination and source VIFs), then the EtherType
             if off + 6 > end:
@@ -1660,6 +1712,22 @@ def _eth_to_ip(
         skip(frame, SkipReason.TRUNCATED)
         return None
     etype = _u16be(buf, off + 12)[0]
+    while etype == _ETH_FABRICPATH or (
+        etype in _FP_TAGS and end - off >= 18 and _u16be(buf, off + 16)[0] == _ETH_FABRICPATH
+    ):
+        # packet-cisco-fp-mim.c dissect_fp_heur, tried before the EtherType: outer hierarchical MACs, the FP tag
+        # (behind an 802.1Q or 802.1ad tag: 20 bytes, else 16), then an Ethernet frame without the last 4 bytes
+        # (the FabricPath FCS): "eth:cfp:eth:ethertype".
+        off += 16 if etype == _ETH_FABRICPATH else 20
+        rend -= 4
+        layers += 2  # eth, cfp
+        if layers >= MAX_LAYERS:
+            skip(frame, SkipReason.TOO_DEEP)
+            return None
+        if end - off < 14 or rend - off < 14:
+            skip(frame, SkipReason.TRUNCATED if end - off < 14 else SkipReason.MALFORMED)
+            return None
+        etype = _u16be(buf, off + 12)[0]
     # "eth:ethertype:ip", but an 802.3 length field goes to LLC without the ethertype layer ("eth:llc:ip")
     return _ethertype_to_ip(etype, buf, off + 14, end, rend, frame, skip, layers + (1 if etype <= 1500 else 2), vlans)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import struct
 import subprocess
 from pathlib import Path
 
@@ -90,6 +91,9 @@ DEEPEST = {
     "ieee8021ad": 494,  # pairs of S-tags are one layer pair (packet-ieee8021ah.c)
     "ieee8021q": MAX_VLAN_TAGS,
     "vntag": 247,
+    "pbb": 247,  # ieee8021ah, ethertype
+    "fabricpath": 247,  # eth, cfp
+    "ayiya": 165,  # ip, udp, ayiya
 }
 
 
@@ -250,3 +254,74 @@ def test_bogus_headers_get_their_streams(tmp_path: Path, monkeypatch: pytest.Mon
         if seg.stream in previous:
             assert str(completeness_after[previous[seg.stream]]) == theirs[frame]["completeness"], frame
         previous[seg.stream] = frame
+
+
+# --- PBB, Cisco FabricPath, AYIYA (Zeek decodes them too) -----------------------------------------------------
+
+
+def encap_frames() -> list[bytes]:
+    """Built by code: connections through 802.1ah (alone, behind an 802.1Q tag, after an 802.1ad B-tag),
+    FabricPath (alone, behind 802.1Q, inside VXLAN and GRE), AYIYA (IPv6 and IPv4 inside, GRE inside, either
+    port), and frames Wireshark leaves without TCP: a PBB payload with an 802.3 length, an AYIYA echo request, an
+    AYIYA whose next header names the other IP version, FabricPath with a 0x9100 tag."""
+    c_pbb, c_fp, c_ay4, c_ay6, c_aygre, lost = (g._conn(n, v6=n == 4) for n in range(1, 7))
+
+    def ay(packet: bytes, nxt: int, sport: int = 40001, dport: int = 5072, opcode: int = 1) -> bytes:
+        return g._outer(g.udp(g.ayiya(packet, nxt, opcode), sport, dport), 17)
+
+    return [
+        g.pbb(g.ether(c_pbb[0])),
+        g.fabricpath(g.ether(c_fp[0])),
+        ay(c_ay4[0], 4),
+        ay(c_ay6[0], 41, 5072, 40001),
+        ay(g.gre(c_aygre[0]), 47),
+        g.ether(b"\x00\x05\x88\xe7" + g.pbb(g.ether(c_pbb[1]))[14:], 0x8100),  # 802.1Q tag, then PBB
+        g.ether(b"\x00\x05\x88\xe7" + g.pbb(g.ether(c_pbb[0]))[14:], 0x88A8),  # B-tag and I-TAG: one header
+        g.fabricpath(g.ether(c_fp[1]), tag=0x8100),
+        g._outer(
+            g.udp(b"\x08\x00\x00\x00\x00\x00\x05\x00" + g.fabricpath(g.ether(c_fp[0])), 5555, 4789), 17
+        ),  # in VXLAN
+        g._outer(g.gre(g.fabricpath(g.ether(c_fp[1])), 0x6558), 47),  # ... and inside GRE
+        ay(c_ay4[1], 4, 5072, 5072),
+        ay(c_ay6[1], 41),
+        ay(g.gre(c_aygre[1]), 47, 5072, 40001),
+        # no TCP for Wireshark:
+        g.pbb(
+            g.ether(lost[0])[:12] + struct.pack("!H", len(lost[0]) + 8) + b"\xaa\xaa\x03\x00\x00\x00\x08\x00" + lost[0]
+        ),
+        ay(lost[0], 4, opcode=2),  # echo request: no payload dissected
+        ay(lost[0], 41),  # an IPv4 packet where AYIYA says IPv6
+        g.fabricpath(g.ether(lost[1]), tag=0x9100),  # not a tag dissect_fp_heur looks behind
+    ]
+
+
+def test_pbb_fabricpath_ayiya(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Built by code: the encapsulations of issue 14 that Zeek decodes and Wireshark decodes by default are TCP
+    with tshark's tcp.stream and tcp.len (FabricPath's trailing FCS is not payload); the frames tshark does not
+    decode as TCP are counted under a reason; both engines agree."""
+    frames = encap_frames()
+    path = _write(tmp_path, frames)
+    streams, skipped = our_streams(path)
+    assert streams == {1: 0, 2: 1, 3: 2, 4: 3, 5: 4, 6: 0, 7: 0, 8: 1, 9: 1, 10: 1, 11: 2, 12: 3, 13: 4}
+    assert skipped == [
+        (14, SkipReason.NOT_IP),
+        (15, SkipReason.NOT_TCP),
+        (16, SkipReason.NOT_IP),
+        (17, SkipReason.NOT_IP),
+    ]
+    doc = both_engines(path, monkeypatch)
+    assert [f["packets"] for f in doc["flows"]] == [{"c2s": 2, "s2c": 1}, {"c2s": 2, "s2c": 2}] + [  # type: ignore[index]
+        {"c2s": 1, "s2c": 1}
+    ] * 3
+    if TSHARK is not None:
+        assert tshark_streams(path) == streams
+        assert {f: r["len"] for f, r in _tshark_rows(path).items()} == dict.fromkeys(streams, "0")
+
+
+def test_fabricpath_fcs_bounds_the_inner_frame(tmp_path: Path) -> None:
+    """Built by code: the FabricPath FCS is cut from the inner frame, so an inner IP length that claims those 4
+    bytes is trimmed like any IP length beyond its frame, and the TCP payload excludes them."""
+    data = g.ipv4(g.tcp(40000, 80, 1000, 1, g.ACK, payload=b"hello"), "10.9.0.1", "10.9.0.2")
+    path = _write(tmp_path, [g.fabricpath(g.ether(data)), g.fabricpath(g.ether(data[:-5] + b"hel"))])
+    cap = open_capture(path, keep_skipped=True)
+    assert [(s.frame, s.len, s.payload) for s in cap] == [(1, 5, b"hello"), (2, 3, b"hel")]
