@@ -390,6 +390,8 @@ class CaptureReader:
         self._close = close
         self._raw = stream
         self.stats = CaptureStats()
+        # the decoders' ``skip``: counts skip reasons, and carries the state kept across frames (outer-IP fragments)
+        self._skip = _Accounting(self._count_skip)
         self._warned: dict[WarningKind, int] = {}  # warnings of each kind so far (stats.warnings keeps the first few)
         self._warnings_settled = False
         self._progress = PROGRESS.get()
@@ -611,7 +613,7 @@ class CaptureReader:
             assert self._progress is not None
             self._progress(pos, self._size, at_end)
 
-    def _skip(self, frame: int, reason: SkipReason) -> None:
+    def _count_skip(self, frame: int, reason: SkipReason) -> None:
         self.stats.skipped[reason] += 1
         if self.stats.skipped_frames is not None:
             self.stats.skipped_frames.append((frame, reason))
@@ -1148,6 +1150,106 @@ def open_capture(source: str | os.PathLike[str] | BinaryIO, *, keep_skipped: boo
 _Skip = Callable[[int, SkipReason], None]
 
 
+# Outer-IP fragments of tunnels are reassembled (Wireshark's ip.defragment / ipv6.defragment, on by default: the
+# datagram is dissected in the frame that completes it). Memory is bounded: at most MAX_PENDING_DATAGRAMS datagrams
+# waiting for fragments, holding at most MAX_PENDING_FRAGMENT_BYTES together, and MAX_FRAGMENTS_PER_DATAGRAM
+# fragments each; beyond that the oldest pending datagram is dropped (its frames stay counted as fragments).
+MAX_PENDING_DATAGRAMS = 1024
+MAX_PENDING_FRAGMENT_BYTES = 8 << 20
+MAX_FRAGMENTS_PER_DATAGRAM = 256
+
+
+class _Datagram:
+    """One IP datagram being reassembled: its fragments by offset, its length once the last fragment is seen."""
+
+    __slots__ = ("held", "pieces", "total")
+
+    def __init__(self) -> None:
+        self.pieces: dict[int, bytes] = {}
+        self.total: int | None = None
+        self.held = 0
+
+
+class _Fragments:
+    """Pending outer-IP fragments of one capture, keyed as packet-ip.c / packet-ipv6.c key them (addresses,
+    identification, and for IPv4 the protocol)."""
+
+    def __init__(self) -> None:
+        self._pending: dict[tuple[object, ...], _Datagram] = {}
+        self._held = 0
+        self.dropped = 0  # datagrams given up (the bounds above, a fragment cut by the snap length)
+
+    def add(self, key: tuple[object, ...], offset: int, more: bool, data: bytes | None) -> bytes | None:
+        """Add one fragment (``data`` None: cut by the snap length, the datagram cannot be completed); the
+        reassembled payload when this fragment completes its datagram, else None."""
+        dgram = self._pending.get(key)
+        if data is None:
+            if dgram is not None:
+                self._drop(key, dgram)
+            return None
+        if dgram is None:
+            while len(self._pending) >= MAX_PENDING_DATAGRAMS:
+                self._drop_oldest()
+            dgram = self._pending[key] = _Datagram()
+        if offset in dgram.pieces or len(dgram.pieces) >= MAX_FRAGMENTS_PER_DATAGRAM:
+            if offset not in dgram.pieces:
+                self._drop(key, dgram)
+            return None  # a duplicate fragment: the first copy is kept
+        dgram.pieces[offset] = data
+        dgram.held += len(data)
+        self._held += len(data)
+        if not more:
+            dgram.total = offset + len(data)
+        while self._held > MAX_PENDING_FRAGMENT_BYTES and self._pending:
+            self._drop_oldest()
+        if key not in self._pending or dgram.total is None or dgram.held < dgram.total:
+            return None
+        parts, pos = [], 0
+        for at in sorted(dgram.pieces):
+            if at > pos:
+                return None  # a hole (the bytes held are overlaps): wait for the missing fragment
+            piece = dgram.pieces[at]
+            if at + len(piece) > pos:
+                parts.append(piece[pos - at :])
+                pos = at + len(piece)
+        if pos < dgram.total:
+            return None
+        del self._pending[key]
+        self._held -= dgram.held
+        return b"".join(parts)[: dgram.total]
+
+    def _drop(self, key: tuple[object, ...], dgram: _Datagram) -> None:
+        del self._pending[key]
+        self._held -= dgram.held
+        self.dropped += 1
+
+    def _drop_oldest(self) -> None:
+        key = next(iter(self._pending))
+        self._drop(key, self._pending[key])
+
+
+class _Accounting:
+    """The ``skip`` a reader hands its decoders: counts a frame under a skip reason when called, and carries the
+    state the layered decoder keeps across the frames of one capture (:class:`_Fragments`)."""
+
+    __slots__ = ("count", "fragments")
+
+    def __init__(self, count: _Skip) -> None:
+        self.count = count
+        self.fragments = _Fragments()
+
+    def __call__(self, frame: int, reason: SkipReason) -> None:
+        self.count(frame, reason)
+
+
+def _reassemble(skip: _Skip, key: tuple[object, ...], offset: int, more: bool, data: bytes | None) -> bytes | None:
+    """Hand a fragment to the capture's fragment table (none when the decoder was called without one)."""
+    fragments: _Fragments | None = getattr(skip, "fragments", None)
+    if fragments is None:
+        return None
+    return fragments.add(key, offset, more, data)
+
+
 class _LinkDecoder(Protocol):
     """A link type's decoder: (buffer, offset, captured end, wire end, frame, time, interface, skip[, layers
     before the link header]) -> the TCP Segment, or None after counting a skip reason. The C engine calls it
@@ -1226,11 +1328,23 @@ def _decode_ip(
                 return None
             elif total_len > rend - off:  # "IPv4 total length exceeds packet length": Wireshark trusts the frame
                 total_len = rend - off
-            if frag & 0x1FFF:
-                skip(frame, SkipReason.FRAGMENT)
-                return None
             pos = off + ihl
             rend = off + total_len
+            if frag & 0x3FFF and proto != _PROTO_TCP and proto != _IP_AH and pos <= rend:
+                # A fragment of a tunnel (or of anything but TCP): reassembled, then dissected in the frame that
+                # completes it, as packet-ip.c does (ip.defragment). TCP itself keeps the first-fragment rule
+                # (docs/wireshark-differences.md #3).
+                key: tuple[object, ...] = (4, buf[off + 12 : off + 20], ip_id, proto)
+                whole = _reassemble(
+                    skip, key, (frag & 0x1FFF) * 8, bool(frag & 0x2000), buf[pos:rend] if rend <= end else None
+                )
+                if whole is None:
+                    skip(frame, SkipReason.FRAGMENT)
+                    return None
+                buf, pos, end, rend = whole, 0, len(whole), len(whole)
+            elif frag & 0x1FFF:
+                skip(frame, SkipReason.FRAGMENT)
+                return None
             while proto == _IP_AH:
                 # packet-ipsec.c dissect_ah: (length + 2) 32-bit words, then the next header from ip.proto.
                 if pos + 2 > end:
@@ -1268,7 +1382,20 @@ def _decode_ip(
                     if pos + 8 > end:
                         skip(frame, SkipReason.TRUNCATED)
                         return None
-                    if _u16be(buf, pos + 2)[0] & 0xFFF8:
+                    fo, nxt = _u16be(buf, pos + 2)[0], buf[pos]
+                    if fo & 0xFFF9 and nxt != _PROTO_TCP and nxt != _IP_AH and nxt not in _IP6_EXT:
+                        # a fragment of a tunnel: reassembled as packet-ipv6.c does (ipv6.defragment)
+                        key = (6, buf[off + 8 : off + 40], _u32be(buf, pos + 4)[0])
+                        whole = _reassemble(
+                            skip, key, fo & 0xFFF8, bool(fo & 1), buf[pos + 8 : rend] if rend <= end else None
+                        )
+                        if whole is None:
+                            skip(frame, SkipReason.FRAGMENT)
+                            return None
+                        layers += 1  # ipv6.fraghdr
+                        buf, pos, end, rend, proto = whole, 0, len(whole), len(whole), nxt
+                        break
+                    if fo & 0xFFF8:
                         skip(frame, SkipReason.FRAGMENT)
                         return None
                     hlen = 8

@@ -305,6 +305,34 @@ def ayiya(packet: bytes, nxt: int = 41, opcode: int = 1, identity: bytes = b"\x0
     return hdr + identity + b"\x5a" * 20 + packet
 
 
+def fragments4(
+    payload: bytes, proto: int, sizes: list[int], ip_id: int, src: str = "172.16.0.1", dst: str = "172.16.0.2"
+) -> list[bytes]:
+    """The IPv4 fragments of a datagram carrying ``payload`` (protocol ``proto``): pieces of ``sizes`` bytes
+    (multiples of 8 but the last; what is left goes into a last fragment), in order, all with ``ip_id``."""
+    out, at = [], 0
+    for size in [*sizes, len(payload) - sum(sizes)]:
+        piece = payload[at : at + size]
+        more = 0x2000 if at + size < len(payload) else 0
+        out.append(ipv4(piece, src, dst, proto=proto, frag=more | (at // 8), ip_id=ip_id))
+        at += size
+    return out
+
+
+def fragments6(
+    payload: bytes, nxt: int, sizes: list[int], ident: int, src: str = "fd00:f::1", dst: str = "fd00:f::2"
+) -> list[bytes]:
+    """The IPv6 fragments (fragment header, RFC 8200 §4.5) of a datagram whose fragmentable part is ``payload``
+    starting with header ``nxt``, cut as :func:`fragments4` cuts."""
+    out, at = [], 0
+    for size in [*sizes, len(payload) - sum(sizes)]:
+        more = 1 if at + size < len(payload) else 0
+        fraghdr = struct.pack("!BBHI", nxt, 0, at | more, ident)
+        out.append(ipv6(payload[at : at + size], src, dst, nxt=44, ext=fraghdr))
+        at += size
+    return out
+
+
 # One level of each encapsulation, wrapped around an IP packet (or, for the tags, inserted into an Ethernet frame):
 # the decoder's nesting bound is tested by stacking them (nested()).
 _MPLS_BOTTOM = struct.pack("!I", (16 << 12) | (1 << 8) | 64)

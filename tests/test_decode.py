@@ -325,3 +325,80 @@ def test_fabricpath_fcs_bounds_the_inner_frame(tmp_path: Path) -> None:
     path = _write(tmp_path, [g.fabricpath(g.ether(data)), g.fabricpath(g.ether(data[:-5] + b"hel"))])
     cap = open_capture(path, keep_skipped=True)
     assert [(s.frame, s.len, s.payload) for s in cap] == [(1, 5, b"hello"), (2, 3, b"hel")]
+
+
+# --- outer-IP fragments of tunnels ------------------------------------------------------------------------------
+
+
+def _vxlan(packet: bytes) -> bytes:
+    return g.udp(b"\x08\x00\x00\x00\x00\x00\x05\x00" + g.ether(packet), 5555, 4789)
+
+
+def fragment_frames() -> list[bytes]:
+    """Built by code: tunnels carrying TCP whose outer IPv4/IPv6 datagram was fragmented: VXLAN in order, GRE
+    out of order (last fragment first), IPv6 GRE, a duplicate fragment, a datagram that never completes, plain
+    fragmented UDP (reassembled: not TCP), and a fragmented TCP segment without a tunnel (the first-fragment rule)."""
+    data = b"x" * 1200
+    c1, c2, c3, c4, c5 = (
+        [g.ipv4(g.tcp(40000 + n, 80, 1000, 1, g.ACK | g.PSH, payload=data), f"10.{n}.0.1", f"10.{n}.0.2")]
+        for n in range(1, 6)
+    )
+    vx = g.fragments4(_vxlan(c1[0]), 17, [600, 400], ip_id=0x1111)
+    gre = g.fragments4(g.gre(c2[0]), 47, [480, 480], ip_id=0x2222)
+    gre6 = g.fragments6(g.gre(c3[0]), 47, [640], ident=0x33333333)
+    lost = g.fragments4(g.gre(c4[0]), 47, [600], ip_id=0x4444)
+    udp = g.fragments4(g.udp(b"u" * 1000, 53, 53), 17, [504], ip_id=0x5555)
+    plain = g.fragments4(c5[0][20:], 6, [600], ip_id=0x6666, src="10.5.0.1", dst="10.5.0.2")
+    e, e6 = g.ether, (lambda p: g.ether(p, 0x86DD))
+    return [
+        e(vx[0]), e(vx[1]), e(vx[2]),  # 1-3: VXLAN, the segment in frame 3
+        e(gre[2]), e(gre[0]), e(gre[0]), e(gre[1]),  # 4-7: last fragment first, a duplicate: segment in frame 7
+        e6(gre6[0]), e6(gre6[1]),  # 8-9: IPv6
+        e(lost[0]),  # 10: its last fragment never comes
+        e(udp[0]), e(udp[1]),  # 11-12: reassembled UDP, not TCP
+        e(plain[0]), e(plain[1]),  # 13-14: TCP fragmented directly: the first fragment is the segment
+    ]  # fmt: skip
+
+
+def test_outer_fragments_of_tunnels_are_reassembled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Built by code: the TCP segment inside a fragmented tunnel datagram appears in the frame that completes the
+    datagram, with its whole length, as in tshark (ip.defragment); every other fragment is counted as one."""
+    path = _write(tmp_path, fragment_frames())
+    cap = open_capture(path, keep_skipped=True)
+    segs = {s.frame: s for s in cap}
+    assert {f: s.len for f, s in segs.items()} == {3: 1200, 7: 1200, 9: 1200, 13: 580}
+    assert segs[7].payload == b"x" * 1200
+    assert cap.stats.skipped_frames == [
+        *((f, SkipReason.FRAGMENT) for f in (1, 2, 4, 5, 6, 8, 10, 11)),
+        (12, SkipReason.NOT_TCP),
+        (14, SkipReason.FRAGMENT),
+    ]
+    doc = both_engines(path, monkeypatch)
+    assert doc["stats"]["skipped"] == {"fragment": 9, "not_tcp": 1}  # type: ignore[index]
+    if TSHARK is not None:
+        theirs = {f: (int(r["stream"]), int(r["len"])) for f, r in _tshark_rows(path).items()}
+        # tshark reassembles the plain TCP datagram too and shows the segment in frame 14 with 1200 bytes; we keep
+        # the first-fragment rule for TCP itself (docs/wireshark-differences.md #3): the tunnels agree exactly
+        assert theirs.pop(14) == (3, 1200)
+        streams, _ = our_streams(path)
+        assert theirs == {f: (streams[f], s.len) for f, s in segs.items() if f != 13}
+
+
+def test_fragment_table_is_bounded() -> None:
+    """Pending datagrams, their bytes and their fragments are capped; the oldest pending datagram goes first."""
+    from tcptrace import capture
+
+    table = capture._Fragments()
+    for ident in range(capture.MAX_PENDING_DATAGRAMS + 10):
+        assert table.add((4, b"k", ident, 17), 0, True, b"a" * 8) is None
+    assert len(table._pending) == capture.MAX_PENDING_DATAGRAMS
+    assert table.dropped == 10
+    assert (4, b"k", 0, 17) not in table._pending  # the oldest went first
+    # a datagram of too many fragments is given up, and one cut by the snap length cannot complete
+    for i in range(capture.MAX_FRAGMENTS_PER_DATAGRAM + 1):
+        table.add((4, b"many", 1, 17), i * 8, True, b"b" * 8)
+    assert (4, b"many", 1, 17) not in table._pending
+    table.add((4, b"cut", 1, 17), 0, True, b"c" * 8)
+    table.add((4, b"cut", 1, 17), 8, True, None)
+    assert table.add((4, b"cut", 1, 17), 16, False, b"c" * 8) is None
+    assert table._held <= capture.MAX_PENDING_FRAGMENT_BYTES
