@@ -1840,7 +1840,7 @@ def _eth_to_ip(
         return None
     etype = _u16be(buf, off + 12)[0]
     while etype == _ETH_FABRICPATH or (
-        etype in _FP_TAGS and end - off >= 18 and _u16be(buf, off + 16)[0] == _ETH_FABRICPATH
+        etype in _FP_TAGS and end - off >= 18 and buf[off + 16] == 0x89 and buf[off + 17] == 0x03  # 0x8903
     ):
         # packet-cisco-fp-mim.c dissect_fp_heur, tried before the EtherType: outer hierarchical MACs, the FP tag
         # (behind an 802.1Q or 802.1ad tag: 20 bytes, else 16), then an Ethernet frame without the last 4 bytes
