@@ -402,3 +402,21 @@ def test_fragment_table_is_bounded() -> None:
     table.add((4, b"cut", 1, 17), 8, True, None)
     assert table.add((4, b"cut", 1, 17), 16, False, b"c" * 8) is None
     assert table._held <= capture.MAX_PENDING_FRAGMENT_BYTES
+
+
+def test_cut_encapsulation_headers_are_counted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Built by code: frames cut inside a PBB I-TAG, a FabricPath header, an AYIYA header or the Ethernet header
+    after FabricPath are counted as truncated (AYIYA: its header runs past the frame), never an exception."""
+    syn = g._conn(1)[0]
+    ay = g._outer(g.udp(g.ayiya(syn, 4), 40001, 5072), 17)
+    frames = [
+        g.pbb(g.ether(syn))[:24],  # inside the 18 bytes after the backbone EtherType
+        g.fabricpath(g.ether(syn))[:26],  # the inner Ethernet header is cut
+        ay[: 14 + 20 + 8 + 20],  # AYIYA identity and signature cut (the header claims 44 bytes)
+        g.ether(b"\x00\x05\x88\xe7" + g.pbb(g.ether(syn))[14:30], 0x88A8),  # B-tag + I-TAG cut
+    ]
+    path = _write(tmp_path, frames)
+    streams, skipped = our_streams(path)
+    assert streams == {}
+    assert skipped == [(n, SkipReason.TRUNCATED) for n in range(1, 5)]
+    assert both_engines(path, monkeypatch)["stats"]["skipped"] == {"truncated": 4}  # type: ignore[index]
