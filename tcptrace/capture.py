@@ -80,6 +80,11 @@ _ETH_8021AD = 0x88A8  # packet-ieee8021ah.c, "ieee8021ad" (no nesting bound)
 _ETH_VNTAG = 0x8926  # packet-vntag.c
 _ETH_MPLS = frozenset((0x8847, 0x8848))
 _ETH_PPPOE_SESSION = 0x8864
+# packet-ieee8021ah.c: 802.1ah (PBB) I-TAG, customer destination and source addresses, then an EtherType (18 bytes)
+_ETH_PBB, _PBB_LEN = 0x88E7, 18
+# packet-cisco-fp-mim.c: Cisco FabricPath, a heuristic of every Ethernet header ("fp_eth", enabled by default)
+_ETH_FABRICPATH = 0x8903
+_FP_TAGS = frozenset((0x8100, _ETH_8021AD))  # the tags dissect_fp_heur looks behind (not 0x9100)
 
 # IPv6 extension headers we can walk: hop-by-hop, routing, destination options, mobility, HIP, shim6.
 _IP6_EXT = frozenset((0, 43, 60, 135, 139, 140))
@@ -385,6 +390,8 @@ class CaptureReader:
         self._close = close
         self._raw = stream
         self.stats = CaptureStats()
+        # the decoders' ``skip``: counts skip reasons, and carries the state kept across frames (outer-IP fragments)
+        self._skip = _Accounting(self._count_skip)
         self._warned: dict[WarningKind, int] = {}  # warnings of each kind so far (stats.warnings keeps the first few)
         self._warnings_settled = False
         self._progress = PROGRESS.get()
@@ -606,7 +613,7 @@ class CaptureReader:
             assert self._progress is not None
             self._progress(pos, self._size, at_end)
 
-    def _skip(self, frame: int, reason: SkipReason) -> None:
+    def _count_skip(self, frame: int, reason: SkipReason) -> None:
         self.stats.skipped[reason] += 1
         if self.stats.skipped_frames is not None:
             self.stats.skipped_frames.append((frame, reason))
@@ -1143,6 +1150,106 @@ def open_capture(source: str | os.PathLike[str] | BinaryIO, *, keep_skipped: boo
 _Skip = Callable[[int, SkipReason], None]
 
 
+# Outer-IP fragments of tunnels are reassembled (Wireshark's ip.defragment / ipv6.defragment, on by default: the
+# datagram is dissected in the frame that completes it). Memory is bounded: at most MAX_PENDING_DATAGRAMS datagrams
+# waiting for fragments, holding at most MAX_PENDING_FRAGMENT_BYTES together, and MAX_FRAGMENTS_PER_DATAGRAM
+# fragments each; beyond that the oldest pending datagram is dropped (its frames stay counted as fragments).
+MAX_PENDING_DATAGRAMS = 1024
+MAX_PENDING_FRAGMENT_BYTES = 8 << 20
+MAX_FRAGMENTS_PER_DATAGRAM = 256
+
+
+class _Datagram:
+    """One IP datagram being reassembled: its fragments by offset, its length once the last fragment is seen."""
+
+    __slots__ = ("held", "pieces", "total")
+
+    def __init__(self) -> None:
+        self.pieces: dict[int, bytes] = {}
+        self.total: int | None = None
+        self.held = 0
+
+
+class _Fragments:
+    """Pending outer-IP fragments of one capture, keyed as packet-ip.c / packet-ipv6.c key them (addresses,
+    identification, and for IPv4 the protocol)."""
+
+    def __init__(self) -> None:
+        self._pending: dict[tuple[object, ...], _Datagram] = {}
+        self._held = 0
+        self.dropped = 0  # datagrams given up (the bounds above, a fragment cut by the snap length)
+
+    def add(self, key: tuple[object, ...], offset: int, more: bool, data: bytes | None) -> bytes | None:
+        """Add one fragment (``data`` None: cut by the snap length, the datagram cannot be completed); the
+        reassembled payload when this fragment completes its datagram, else None."""
+        dgram = self._pending.get(key)
+        if data is None:
+            if dgram is not None:
+                self._drop(key, dgram)
+            return None
+        if dgram is None:
+            while len(self._pending) >= MAX_PENDING_DATAGRAMS:
+                self._drop_oldest()
+            dgram = self._pending[key] = _Datagram()
+        if offset in dgram.pieces or len(dgram.pieces) >= MAX_FRAGMENTS_PER_DATAGRAM:
+            if offset not in dgram.pieces:
+                self._drop(key, dgram)
+            return None  # a duplicate fragment: the first copy is kept
+        dgram.pieces[offset] = data
+        dgram.held += len(data)
+        self._held += len(data)
+        if not more:
+            dgram.total = offset + len(data)
+        while self._held > MAX_PENDING_FRAGMENT_BYTES and self._pending:
+            self._drop_oldest()
+        if key not in self._pending or dgram.total is None or dgram.held < dgram.total:
+            return None
+        parts, pos = [], 0
+        for at in sorted(dgram.pieces):
+            if at > pos:
+                return None  # a hole (the bytes held are overlaps): wait for the missing fragment
+            piece = dgram.pieces[at]
+            if at + len(piece) > pos:
+                parts.append(piece[pos - at :])
+                pos = at + len(piece)
+        if pos < dgram.total:
+            return None
+        del self._pending[key]
+        self._held -= dgram.held
+        return b"".join(parts)[: dgram.total]
+
+    def _drop(self, key: tuple[object, ...], dgram: _Datagram) -> None:
+        del self._pending[key]
+        self._held -= dgram.held
+        self.dropped += 1
+
+    def _drop_oldest(self) -> None:
+        key = next(iter(self._pending))
+        self._drop(key, self._pending[key])
+
+
+class _Accounting:
+    """The ``skip`` a reader hands its decoders: counts a frame under a skip reason when called, and carries the
+    state the layered decoder keeps across the frames of one capture (:class:`_Fragments`)."""
+
+    __slots__ = ("count", "fragments")
+
+    def __init__(self, count: _Skip) -> None:
+        self.count = count
+        self.fragments = _Fragments()
+
+    def __call__(self, frame: int, reason: SkipReason) -> None:
+        self.count(frame, reason)
+
+
+def _reassemble(skip: _Skip, key: tuple[object, ...], offset: int, more: bool, data: bytes | None) -> bytes | None:
+    """Hand a fragment to the capture's fragment table (none when the decoder was called without one)."""
+    fragments: _Fragments | None = getattr(skip, "fragments", None)
+    if fragments is None:
+        return None
+    return fragments.add(key, offset, more, data)
+
+
 class _LinkDecoder(Protocol):
     """A link type's decoder: (buffer, offset, captured end, wire end, frame, time, interface, skip[, layers
     before the link header]) -> the TCP Segment, or None after counting a skip reason. The C engine calls it
@@ -1221,11 +1328,23 @@ def _decode_ip(
                 return None
             elif total_len > rend - off:  # "IPv4 total length exceeds packet length": Wireshark trusts the frame
                 total_len = rend - off
-            if frag & 0x1FFF:
-                skip(frame, SkipReason.FRAGMENT)
-                return None
             pos = off + ihl
             rend = off + total_len
+            if frag & 0x3FFF and proto != _PROTO_TCP and proto != _IP_AH and pos <= rend:
+                # A fragment of a tunnel (or of anything but TCP): reassembled, then dissected in the frame that
+                # completes it, as packet-ip.c does (ip.defragment). TCP itself keeps the first-fragment rule
+                # (docs/wireshark-differences.md #3).
+                key: tuple[object, ...] = (4, buf[off + 12 : off + 20], ip_id, proto)
+                whole = _reassemble(
+                    skip, key, (frag & 0x1FFF) * 8, bool(frag & 0x2000), buf[pos:rend] if rend <= end else None
+                )
+                if whole is None:
+                    skip(frame, SkipReason.FRAGMENT)
+                    return None
+                buf, pos, end, rend = whole, 0, len(whole), len(whole)
+            elif frag & 0x1FFF:
+                skip(frame, SkipReason.FRAGMENT)
+                return None
             while proto == _IP_AH:
                 # packet-ipsec.c dissect_ah: (length + 2) 32-bit words, then the next header from ip.proto.
                 if pos + 2 > end:
@@ -1263,7 +1382,20 @@ def _decode_ip(
                     if pos + 8 > end:
                         skip(frame, SkipReason.TRUNCATED)
                         return None
-                    if _u16be(buf, pos + 2)[0] & 0xFFF8:
+                    fo, nxt = _u16be(buf, pos + 2)[0], buf[pos]
+                    if fo & 0xFFF9 and nxt != _PROTO_TCP and nxt != _IP_AH and nxt not in _IP6_EXT:
+                        # a fragment of a tunnel: reassembled as packet-ipv6.c does (ipv6.defragment)
+                        key = (6, buf[off + 8 : off + 40], _u32be(buf, pos + 4)[0])
+                        whole = _reassemble(
+                            skip, key, fo & 0xFFF8, bool(fo & 1), buf[pos + 8 : rend] if rend <= end else None
+                        )
+                        if whole is None:
+                            skip(frame, SkipReason.FRAGMENT)
+                            return None
+                        layers += 1  # ipv6.fraghdr
+                        buf, pos, end, rend, proto = whole, 0, len(whole), len(whole), nxt
+                        break
+                    if fo & 0xFFF8:
                         skip(frame, SkipReason.FRAGMENT)
                         return None
                     hlen = 8
@@ -1293,6 +1425,7 @@ def _decode_ip(
 # UDP ports of the tunnels Wireshark decodes by default, and how to reach the inner packet.
 _UDP_VXLAN, _UDP_GTPU, _UDP_GENEVE, _UDP_L2TP = 4789, 2152, 6081, 1701
 _UDP_GRE = 4754  # GRE-in-UDP, RFC 8086 (packet-gre.c registers it on udp.port; Zeek decodes it too)
+_UDP_AYIYA = 5072  # packet-ayiya.c UDP_PORT_AYIYA (Zeek's AYIYA analyzer uses the same port)
 _IP_AH, _IP_IPCOMP = 51, 108
 
 
@@ -1345,6 +1478,8 @@ def _inner(
                 return _l2tp2(buf, pos, end, rend, frame, skip, layers, vlans)
             if port == _UDP_GRE and pos + 4 <= end:
                 return _gre(buf, pos, end, rend, frame, skip, layers, vlans)
+            if port == _UDP_AYIYA and pos + 4 <= end:
+                return _ayiya(buf, pos, end, rend, frame, skip, layers, vlans)
     if proto == _IP_IPCOMP:
         # packet-ipsec.c shows an IPComp payload as data: it would have to be decompressed first.
         skip(frame, SkipReason.COMPRESSED)
@@ -1361,6 +1496,34 @@ def _inner(
             return None
     skip(frame, SkipReason.NOT_TCP)
     return None
+
+
+def _ayiya(buf: bytes, off: int, end: int, rend: int, frame: int, skip: _Skip, layers: int, vlans: int) -> _At | None:
+    """AYIYA, "Anything In Anything" (draft-massar-v6ops-ayiya), as packet-ayiya.c reads it: identity length
+    ``1 << high nibble`` of byte 0, signature length ``4 * high nibble`` of byte 1, the opcode in the low nibble of
+    byte 2, the next header (an IP protocol number) in byte 3, a 4-byte epoch; only a Forward (opcode 1) has a
+    payload, dissected through the ip.proto table. ``layers`` already counts udp and ayiya."""
+    hlen = 8 + (1 << (buf[off] >> 4)) + (buf[off + 1] >> 4) * 4
+    opcode, nxt = buf[off + 2] & 0x0F, buf[off + 3]
+    pos = off + hlen
+    if opcode != 1:
+        skip(frame, SkipReason.NOT_TCP)
+        return None
+    if pos > end:
+        skip(frame, SkipReason.TRUNCATED)
+        return None
+    if nxt == 4 or nxt == 41:
+        # the "ip" / "ipv6" dissector: a packet of the other IP version is not dissected
+        if pos >= end or buf[pos] >> 4 != (4 if nxt == 4 else 6):
+            skip(frame, SkipReason.NOT_IP)
+            return None
+        return pos, rend, layers, vlans
+    if nxt == 17:
+        # UDP straight inside AYIYA (no IP header around it) is not followed: it would be the only way for the
+        # tunnel walk to recurse (AYIYA in UDP in AYIYA ...), and nobody sends it.
+        skip(frame, SkipReason.NOT_TCP)
+        return None
+    return _inner(nxt, buf, pos, end, rend, frame, skip, layers, vlans)
 
 
 _ICMP4_ERRORS = frozenset((3, 4, 5, 11, 12))  # unreachable, source quench, redirect, time exceeded, parameter
@@ -1601,16 +1764,32 @@ def _ethertype_to_ip(
                 skip(frame, SkipReason.TRUNCATED)
                 return None
             tag_len = 4
-            if etype == _ETH_8021AD and _u16be(buf, off + 2)[0] == _ETH_8021AD:
+            if etype == _ETH_8021AD and _u16be(buf, off + 2)[0] in (_ETH_8021AD, _ETH_PBB):
                 # packet-ieee8021ah.c dissect_ieee8021ad: an S-tag followed by another S-tag is read as a pair
-                # (Q-in-Q), one layer for both.
-                if off + 8 > end:
+                # (Q-in-Q), a B-tag followed by an 802.1ah I-TAG as one PBB header: one layer for both.
+                pbb = _u16be(buf, off + 2)[0] == _ETH_PBB
+                tag_len = 4 + _PBB_LEN if pbb else 8
+                if off + tag_len > end:
                     skip(frame, SkipReason.TRUNCATED)
                     return None
-                tag_len = 8
+                if pbb and _u16be(buf, off + tag_len - 2)[0] <= 1500:
+                    skip(frame, SkipReason.NOT_IP)  # the I-TAG's type goes to the EtherType table: a length is data
+                    return None
             etype = _u16be(buf, off + tag_len - 2)[0]
             off += tag_len
             layers += 2  # vlan (or ieee8021ad), ethertype
+        elif etype == _ETH_PBB:
+            # Provider backbone bridging (IEEE 802.1ah): the I-TAG's EtherType goes to the EtherType table, where a
+            # length value (802.3) is data, not LLC ("ieee8021ah:ethertype:data").
+            if off + _PBB_LEN > end:
+                skip(frame, SkipReason.TRUNCATED)
+                return None
+            etype = _u16be(buf, off + _PBB_LEN - 2)[0]
+            if etype <= 1500:
+                skip(frame, SkipReason.NOT_IP)
+                return None
+            off += _PBB_LEN
+            layers += 2  # ieee8021ah, ethertype
         elif etype == _ETH_VNTAG:
             # packet-vntag.c: a 4-byte tag (direction, pointer, destination and source VIFs), then the EtherType
             if off + 6 > end:
@@ -1660,6 +1839,22 @@ def _eth_to_ip(
         skip(frame, SkipReason.TRUNCATED)
         return None
     etype = _u16be(buf, off + 12)[0]
+    while etype == _ETH_FABRICPATH or (
+        etype in _FP_TAGS and end - off >= 18 and buf[off + 16] == 0x89 and buf[off + 17] == 0x03  # 0x8903
+    ):
+        # packet-cisco-fp-mim.c dissect_fp_heur, tried before the EtherType: outer hierarchical MACs, the FP tag
+        # (behind an 802.1Q or 802.1ad tag: 20 bytes, else 16), then an Ethernet frame without the last 4 bytes
+        # (the FabricPath FCS): "eth:cfp:eth:ethertype".
+        off += 16 if etype == _ETH_FABRICPATH else 20
+        rend -= 4
+        layers += 2  # eth, cfp
+        if layers >= MAX_LAYERS:
+            skip(frame, SkipReason.TOO_DEEP)
+            return None
+        if end - off < 14 or rend - off < 14:
+            skip(frame, SkipReason.TRUNCATED if end - off < 14 else SkipReason.MALFORMED)
+            return None
+        etype = _u16be(buf, off + 12)[0]
     # "eth:ethertype:ip", but an 802.3 length field goes to LLC without the ethertype layer ("eth:llc:ip")
     return _ethertype_to_ip(etype, buf, off + 14, end, rend, frame, skip, layers + (1 if etype <= 1500 else 2), vlans)
 

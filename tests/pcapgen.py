@@ -282,6 +282,57 @@ def vntag(payload: bytes, ethertype: int = 0x0800) -> bytes:
     return struct.pack("!IH", 0x00010002, ethertype) + payload
 
 
+def pbb(frame: bytes, isid: int = 0x123) -> bytes:
+    """An IEEE 802.1ah (PBB) frame around an Ethernet ``frame``: backbone addresses, EtherType 0x88E7, the I-TAG
+    (priority, flags and a 24-bit service ID), then the customer frame's addresses, EtherType and payload."""
+    return b"\x02\x00\x00\x00\x0b\x02" + b"\x02\x00\x00\x00\x0b\x01" + struct.pack("!HI", 0x88E7, isid) + frame
+
+
+def fabricpath(frame: bytes, tag: int | None = None) -> bytes:
+    """A Cisco FabricPath frame around an Ethernet ``frame``: outer hierarchical destination and source MACs,
+    the FP tag (EtherType 0x8903, FTag and TTL), optionally behind an 802.1Q/802.1ad ``tag`` (TPID), then the
+    frame and a 4-byte FabricPath FCS (left 0: nobody checks it by default)."""
+    vlan = struct.pack("!HH", tag, 7) if tag is not None else b""
+    hdr = b"\x02\x00\x00\x0f\x00\x02" + b"\x02\x00\x00\x0e\x00\x01" + vlan + struct.pack("!HH", 0x8903, (1 << 6) | 32)
+    return hdr + frame + b"\x00\x00\x00\x00"
+
+
+def ayiya(packet: bytes, nxt: int = 41, opcode: int = 1, identity: bytes = b"\x00" * 16) -> bytes:
+    """An AYIYA header (draft-massar-v6ops-ayiya): identity length as a power of two, an integer identity, a
+    20-byte SHA1 signature, ``opcode`` (1: forward), the next header, an epoch; then ``packet``."""
+    idlen = {1: 0, 2: 1, 4: 2, 8: 3, 16: 4}[len(identity)]
+    hdr = bytes([(idlen << 4) | 1, (5 << 4) | 2, (1 << 4) | opcode, nxt]) + struct.pack("!I", 1_700_000_000)
+    return hdr + identity + b"\x5a" * 20 + packet
+
+
+def fragments4(
+    payload: bytes, proto: int, sizes: list[int], ip_id: int, src: str = "172.16.0.1", dst: str = "172.16.0.2"
+) -> list[bytes]:
+    """The IPv4 fragments of a datagram carrying ``payload`` (protocol ``proto``): pieces of ``sizes`` bytes
+    (multiples of 8 but the last; what is left goes into a last fragment), in order, all with ``ip_id``."""
+    out, at = [], 0
+    for size in [*sizes, len(payload) - sum(sizes)]:
+        piece = payload[at : at + size]
+        more = 0x2000 if at + size < len(payload) else 0
+        out.append(ipv4(piece, src, dst, proto=proto, frag=more | (at // 8), ip_id=ip_id))
+        at += size
+    return out
+
+
+def fragments6(
+    payload: bytes, nxt: int, sizes: list[int], ident: int, src: str = "fd00:f::1", dst: str = "fd00:f::2"
+) -> list[bytes]:
+    """The IPv6 fragments (fragment header, RFC 8200 §4.5) of a datagram whose fragmentable part is ``payload``
+    starting with header ``nxt``, cut as :func:`fragments4` cuts."""
+    out, at = [], 0
+    for size in [*sizes, len(payload) - sum(sizes)]:
+        more = 1 if at + size < len(payload) else 0
+        fraghdr = struct.pack("!BBHI", nxt, 0, at | more, ident)
+        out.append(ipv6(payload[at : at + size], src, dst, nxt=44, ext=fraghdr))
+        at += size
+    return out
+
+
 # One level of each encapsulation, wrapped around an IP packet (or, for the tags, inserted into an Ethernet frame):
 # the decoder's nesting bound is tested by stacking them (nested()).
 _MPLS_BOTTOM = struct.pack("!I", (16 << 12) | (1 << 8) | 64)
@@ -303,8 +354,11 @@ ENCAPSULATIONS = {
     "ieee8021ad": lambda f: f[:12] + b"\x88\xa8\x00\x05" + f[12:],
     "ieee8021q": lambda f: f[:12] + b"\x81\x00\x00\x05" + f[12:],
     "vntag": lambda f: f[:12] + b"\x89\x26\x00\x01\x00\x02" + f[12:],
+    "pbb": pbb,
+    "fabricpath": fabricpath,
+    "ayiya": lambda p: ipv4(udp(ayiya(p, 4), 40000, 5072), proto=17),
 }
-_TAGS = ("ieee8021ad", "ieee8021q", "vntag")
+_TAGS = ("ieee8021ad", "ieee8021q", "vntag", "pbb", "fabricpath")
 
 
 def nested(kind: str, levels: int, inner: bytes | None = None) -> bytes:
