@@ -11,6 +11,7 @@ pyplot, so nothing global (the pyplot figure registry, interactive backends) is 
 
 Chinese labels need a CJK font: :func:`find_cjk_font` looks for one among matplotlib's fonts. Without one,
 drawing ``lang="zh"`` warns :class:`CjkFontWarning` and draws the English labels instead of boxes ("tofu").
+The ``zh`` extra (``pip install 'tcptrace[zh]'``) brings one as a Python package (:data:`CJK_FONT_PACKAGES`).
 """
 
 from __future__ import annotations
@@ -97,6 +98,8 @@ def find_cjk_font() -> str | None:
     from matplotlib import font_manager
 
     found = _known_cjk_family(font_manager.fontManager.ttflist)
+    if found is None and _register_packaged_cjk_font(font_manager):
+        found = _known_cjk_family(font_manager.fontManager.ttflist)
     if found is None:
         # matplotlib caches its font list, so a font installed after the cache was built is missing from it:
         # look on disk for the usual CJK font files and register them.
@@ -109,6 +112,44 @@ def find_cjk_font() -> str | None:
                     continue
         found = _known_cjk_family(font_manager.fontManager.ttflist)
     return found
+
+
+# The optional extra ``tcptrace[zh]`` installs a Python package that ships Noto Sans CJK (a static Regular face,
+# SIL Open Font License): Chinese diagrams out of the box, with no system font package. The variable-weight CJK
+# fonts on the registry draw at their default instance, Thin, since matplotlib cannot choose a weight axis.
+CJK_FONT_PACKAGES = ("cvttf_NotoSansCJK_Regular",)
+
+
+def packaged_cjk_font() -> str | None:
+    """The path of the CJK font file the ``zh`` extra installed, or None (its package is not imported: only
+    found, so nothing of it runs)."""
+    import importlib.util
+
+    for name in CJK_FONT_PACKAGES:
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            continue
+        for folder in (spec.submodule_search_locations or []) if spec is not None else []:
+            try:
+                files = sorted(os.listdir(folder))
+            except OSError:
+                continue
+            for f in files:
+                if f.lower().endswith((".otf", ".ttf")):
+                    return os.path.join(folder, f)
+    return None
+
+
+def _register_packaged_cjk_font(font_manager: Any) -> bool:
+    path = packaged_cjk_font()
+    if path is None:
+        return False
+    try:
+        font_manager.fontManager.addfont(path)
+    except (OSError, RuntimeError, ValueError):  # unreadable or unsupported font file
+        return False
+    return True
 
 
 _CJK_FILE_HINTS = ("notosanscjk", "notoserifcjk", "notosanssc", "sourcehansans", "wqy", "droidsansfallback",
@@ -406,7 +447,8 @@ def _usable(ladder: Ladder) -> tuple[Ladder, _Fonts]:
         warnings.warn(
             CjkFontWarning(
                 f"no CJK font found for lang={ladder.lang!r} (looked for {', '.join(CJK_FAMILIES[:5])} ...); "
-                "drawing English labels instead. Install one, e.g. `apt install fonts-noto-cjk`."
+                "drawing English labels instead. Install one: pip install 'tcptrace[zh]' (or a system font, e.g. "
+                "`apt install fonts-noto-cjk`)."
             ),
             stacklevel=3,
         )
@@ -591,6 +633,7 @@ __all__ = [
     "draw_ladder",
     "find_cjk_font",
     "layout",
+    "packaged_cjk_font",
     "render_png",
     "render_svg",
     "save_ladder",

@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import html
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
@@ -142,16 +142,7 @@ class Narrative:
     def overview(self) -> dict[str, Any]:
         """How the selected connections ended, and which need attention (resets, retransmissions, anomalies,
         refused or unanswered), as counts and stream numbers."""
-        ends: dict[str, int] = {}
-        attention: list[int] = []
-        for f in self.flows:
-            s = f.summary
-            key = s["opened"] if s["opened"] in ("refused", "unanswered_syn") else s["closed"].split("_by_")[0]
-            ends[key] = ends.get(key, 0) + 1
-            retrans = s["c2s"]["rexmt_packets"] + s["s2c"]["rexmt_packets"]
-            if s["resets"] or retrans or s["anomalies"] or key in ("refused", "unanswered_syn"):
-                attention.append(f.stream)
-        return {"connections": len(self.flows), "ended": ends, "attention": attention}
+        return overview_of(f.summary for f in self.flows)
 
     def groups(self) -> list[list[FlowNarrative]]:
         """Short connections that went alike (the same steps in the same order, the same analysis flags and
@@ -190,6 +181,33 @@ class Narrative:
             "overview": self.overview(),
             "flows": [f.to_dict() for f in self.flows],
         }
+
+
+def ending(summary: dict[str, Any]) -> str:
+    """How a connection ended, as the overview counts it: refused, unanswered_syn, graceful_close, reset ..."""
+    s = summary
+    return str(s["opened"] if s["opened"] in ("refused", "unanswered_syn") else s["closed"].split("_by_")[0])
+
+
+def needs_attention(summary: dict[str, Any]) -> bool:
+    """Resets, retransmissions, state-machine anomalies, a refusal or an unanswered SYN."""
+    s = summary
+    retrans = s["c2s"]["rexmt_packets"] + s["s2c"]["rexmt_packets"]
+    return bool(s["resets"] or retrans or s["anomalies"] or ending(s) in ("refused", "unanswered_syn"))
+
+
+def overview_of(summaries: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """:meth:`Narrative.overview` from flow summaries (``FlowSummary.to_dict()``) alone."""
+    ends: dict[str, int] = {}
+    attention: list[int] = []
+    n = 0
+    for s in summaries:
+        n += 1
+        key = ending(s)
+        ends[key] = ends.get(key, 0) + 1
+        if needs_attention(s):
+            attention.append(int(s["stream"]))
+    return {"connections": n, "ended": ends, "attention": attention}
 
 
 # --- building ------------------------------------------------------------------------------------------
@@ -737,8 +755,12 @@ def _shape(f: FlowNarrative) -> tuple[Any, ...]:
 
 def render_overview(nar: Narrative) -> str:
     """One paragraph before the flows: how many connections, how they ended, which need attention."""
-    t = LANGUAGES[nar.lang]
-    o = nar.overview()
+    return render_overview_of(nar.overview(), nar.lang)
+
+
+def render_overview_of(o: dict[str, Any], lang: str) -> str:
+    """:func:`render_overview` of an :func:`overview_of` dict."""
+    t = LANGUAGES[lang]
     ends = t["sep.items"].join(t["overview.end"].format(n=n, how=t["overview." + k]) for k, n in o["ended"].items())
     text = t["overview"].format(n=o["connections"], ends=ends)
     if o["attention"]:
@@ -856,7 +878,9 @@ _CSS = """body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto
 .tcpflow .st{font-family:monospace;font-size:.85em;color:#070}"""
 
 
-def render_html_flow(n: FlowNarrative) -> str:
+def render_html_flow(n: FlowNarrative, frame_href: Callable[[int], str | None] | None = None) -> str:
+    """One flow's narrative as an HTML fragment. ``frame_href(frame)`` gives the link of a frame number (the
+    report's packet rows), or None where there is nothing to link to."""
     t = LANGUAGES[n.lang]
     e = html.escape
     parts = [f'<div class="tcpflow"><h2>{e(n.header)}</h2>',
@@ -871,8 +895,12 @@ def render_html_flow(n: FlowNarrative) -> str:
             parts.append(f'<h3>{e(t[_SECTION[phase]])}</h3><ol start="{step.number}">')
             open_list = True
         cls = ' class="flag"' if step.flags else ""
+        label = e(step.frame_label(n.lang))
+        href = frame_href(step.frames[0]) if frame_href is not None and step.frames else None
+        if href is not None:
+            label = f'<a href="{e(href)}">{label}</a>'
         parts.append(
-            f'<li><span class="fr">[{e(step.frame_label(n.lang))}]</span> <span{cls}>{e(step.text)}</span> '
+            f'<li><span class="fr">[{label}]</span> <span{cls}>{e(step.text)}</span> '
             f'<span class="st">{e(step.client_state)} / {e(step.server_state)}</span></li>'
         )
     if open_list:
