@@ -94,12 +94,14 @@ class CjkFontWarning(UserWarning):
 
 
 def find_cjk_font() -> str | None:
-    """The family name of an installed font that has Chinese glyphs, or None."""
+    """The family name of an installed font that has Chinese glyphs, or None: the zh extra's font when it is
+    installed, else the best of matplotlib's fonts (:data:`CJK_FAMILIES`)."""
     from matplotlib import font_manager
 
+    packaged = _register_packaged_cjk_font(font_manager)
+    if packaged is not None:  # installed on purpose (the zh extra): the same drawing on every machine
+        return packaged
     found = _known_cjk_family(font_manager.fontManager.ttflist)
-    if found is None and _register_packaged_cjk_font(font_manager):
-        found = _known_cjk_family(font_manager.fontManager.ttflist)
     if found is None:
         # matplotlib caches its font list, so a font installed after the cache was built is missing from it:
         # look on disk for the usual CJK font files and register them.
@@ -141,15 +143,21 @@ def packaged_cjk_font() -> str | None:
     return None
 
 
-def _register_packaged_cjk_font(font_manager: Any) -> bool:
+_PACKAGED: dict[str, str | None] = {}  # font file -> its family once registered (None: it could not be)
+
+
+def _register_packaged_cjk_font(font_manager: Any) -> str | None:
+    """Register the zh extra's font with matplotlib (once per process) and return its family name."""
     path = packaged_cjk_font()
     if path is None:
-        return False
-    try:
-        font_manager.fontManager.addfont(path)
-    except (OSError, RuntimeError, ValueError):  # unreadable or unsupported font file
-        return False
-    return True
+        return None
+    if path not in _PACKAGED:
+        try:
+            font_manager.fontManager.addfont(path)
+            _PACKAGED[path] = font_manager.FontProperties(fname=path).get_name()
+        except (OSError, RuntimeError, ValueError):  # unreadable or unsupported font file
+            _PACKAGED[path] = None
+    return _PACKAGED[path]
 
 
 _CJK_FILE_HINTS = ("notosanscjk", "notoserifcjk", "notosanssc", "sourcehansans", "wqy", "droidsansfallback",

@@ -108,7 +108,7 @@ class FlowNarrative:
         return render_text(self)
 
     def _repr_html_(self) -> str:
-        return render_html_flow(self)
+        return f"<style>{_FLOW_CSS}</style>{render_html_flow(self)}"  # only .tcpflow rules: the notebook keeps its own
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -171,7 +171,7 @@ class Narrative:
         return self.flows[i]
 
     def _repr_html_(self) -> str:
-        return "".join(render_html_flow(f) for f in self.flows)
+        return f"<style>{_FLOW_CSS}</style>" + "".join(render_html_flow(f) for f in self.flows)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -870,12 +870,14 @@ def render_markdown(nar: Narrative) -> str:
     return "\n".join(out)
 
 
-_CSS = """body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;line-height:1.45;color:#222}
-.tcpflow{border:1px solid #ddd;border-radius:8px;padding:1rem 1.2rem;margin:1rem 0}
+_FLOW_CSS = """.tcpflow{border:1px solid #ddd;border-radius:8px;padding:1rem 1.2rem;margin:1rem 0}
 .tcpflow h2{font-size:1.1rem;margin:0 0 .3rem}.tcpflow .sub{color:#555;margin:0 0 .6rem}
 .tcpflow h3{font-size:1rem;margin:.9rem 0 .3rem;color:#036}.tcpflow ol{margin:0;padding-left:2.2rem}
 .tcpflow li{margin:.25rem 0}.tcpflow .fr{font-family:monospace;color:#666}.tcpflow .flag{color:#b00}
 .tcpflow .st{font-family:monospace;font-size:.85em;color:#070}"""
+_CSS = (
+    "body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;line-height:1.45;color:#222}\n" + _FLOW_CSS
+)
 
 
 def render_html_flow(n: FlowNarrative, frame_href: Callable[[int], str | None] | None = None) -> str:

@@ -414,7 +414,7 @@ def test_png_keeps_every_category_colour_exact(tmp_path: Path) -> None:
             assert rgb in colours, category
 
 
-def test_the_zh_extra_draws_chinese_without_missing_glyphs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_zh_extra_draws_chinese_without_missing_glyphs(tmp_path: Path) -> None:
     """With ``pip install 'tcptrace[zh]'`` the packaged Noto Sans CJK is registered and every label of a Chinese
     ladder has its glyphs in it: no warning of any kind while drawing and saving (matplotlib warns per missing
     glyph), and the font file's character map covers each character drawn."""
@@ -427,11 +427,9 @@ def test_the_zh_extra_draws_chinese_without_missing_glyphs(tmp_path: Path, monke
         pytest.skip("the zh extra is not installed (pip install 'tcptrace[zh]')")
     from matplotlib import font_manager
 
-    assert diagram._register_packaged_cjk_font(font_manager)
     family = FT2Font(path).family_name
+    assert diagram.find_cjk_font() == family  # installed on purpose: chosen before any system font
     assert family in {f.name for f in font_manager.fontManager.ttflist}
-    assert family in diagram.CJK_FAMILIES  # find_cjk_font would choose it when no system font comes first
-    monkeypatch.setattr(diagram, "find_cjk_font", lambda: family)  # this font, even where a system one exists
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         ladder = lad("lossy_bulk", "zh")
