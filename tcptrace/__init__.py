@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # the real imports, for type checkers and IDEs; at run time t
         UnsupportedLinkType,
     )
     from .flow import FlowTracker, HalfFlow, iter_segments, track_capture
+    from .follow import Chunk, FollowedStream, Gap, Payload
     from .model import Direction, Role, Segment, SkipReason, TcpFlags, TcpOptions
     from .narrate import FlowNarrative, Narrative, Step, explain
     from .stats import FlowSummary
@@ -53,6 +54,10 @@ _LAZY: dict[str, str] = {
     "TcptraceError": "errors",
     "TruncatedCapture": "errors",
     "UnsupportedLinkType": "errors",
+    "Chunk": "follow",
+    "FollowedStream": "follow",
+    "Gap": "follow",
+    "Payload": "follow",
     "FlowTracker": "flow",
     "HalfFlow": "flow",
     "iter_segments": "flow",
@@ -79,6 +84,7 @@ _SUBMODULES = frozenset(
         "errors",
         "export",
         "flow",
+        "follow",
         "messages",
         "model",
         "narrate",
@@ -113,16 +119,20 @@ __all__ = [
     "CaptureError",
     "CaptureReader",
     "CaptureStats",
+    "Chunk",
     "Direction",
     "Flow",
     "FlowNarrative",
     "FlowSummary",
     "FlowTracker",
+    "FollowedStream",
+    "Gap",
     "HalfFlow",
     "ImageTooLarge",
     "Narrative",
     "NotACapture",
     "OutputError",
+    "Payload",
     "Pipeline",
     "Role",
     "Segment",

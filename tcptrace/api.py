@@ -20,6 +20,7 @@ from .model import Segment
 from .stats import FlowSummary
 
 if TYPE_CHECKING:  # the narrator is imported when a narrative is asked for, not with the API
+    from .follow import FollowedStream, Payload
     from .narrate import FlowNarrative
 
 _VERDICT_COLOURS = {"graceful": "#e6f4ea", "reset": "#fde7e9", "refused": "#fde7e9", "open": "#fff8e1",
@@ -53,6 +54,7 @@ class Flow:
         resolve_states(packets)  # the whole stream is here: states with hindsight, as explain tells them
         self.stream = summary.flow.stream
         self._dict: dict[str, Any] | None = None
+        self._followed: FollowedStream | None = None
 
     @property
     def summary(self) -> dict[str, Any]:
@@ -82,6 +84,28 @@ class Flow:
 
         return narrate_flow(self._summary_obj, self.packets, lang, verbose=verbose, absolute=absolute,
                             max_steps=max_steps)  # fmt: skip
+
+    def follow(self) -> FollowedStream:
+        """The byte stream each side's application read (tcptrace.follow): chunks with their frames, gaps, and
+        copies that differ.
+
+        >>> [(c.direction, c.data, c.frames) for c in load("sample_pcaps/echo_ipv4.pcap").flow(0).follow().items()]
+        [('c2s', b'AB', (6,)), ('s2c', b'AB', (8,))]
+        """
+        if self._followed is None:
+            from .follow import reassemble
+
+            self._followed = reassemble(self.packets)
+        return self._followed
+
+    def payload(self, direction: str = "c2s") -> Payload:
+        """The bytes the receiver of ``direction`` (``"c2s"`` or ``"s2c"``) read, gaps left out, and the gaps:
+        ``data, gaps = flow.payload("c2s")``.
+
+        >>> load("sample_pcaps/dialogue.pcap").flow(0).payload("c2s")
+        Payload(data=b'Alice\\nexit\\n', gaps=())
+        """
+        return self.follow().payload(direction)  # type: ignore[arg-type]
 
     def ladder(self, lang: str = "en", **kw: Any) -> Any:
         """The ladder layout (:class:`tcptrace.ladder.Ladder`); its text forms are in :mod:`tcptrace.ladder`."""

@@ -780,6 +780,71 @@ def report(capture: str, output: str, lang: str, streams: tuple[int, ...], hosts
 report.help = inspect.cleandoc(report.help or "") + "\n\n" + CAPTURE_HELP
 
 
+@main.command()
+@_capture_argument
+@click.option("-s", "--stream", "stream", type=click.IntRange(min=0), default=0, show_default=True,
+              help="The tcp.stream to follow.")  # fmt: skip
+@click.option("--format", "fmt", type=click.Choice(["text", "hex", "raw", "json"]), default="text",
+              show_default=True,
+              help="text: the bytes as text, control and undecodable bytes escaped, each chunk under a line naming "
+              "its frames; hex: like `tshark -z follow,tcp,hex`; raw: the bytes exactly, to a file or pipe; json: "
+              "chunks (base64) and gaps with their offsets and frames.")  # fmt: skip
+@click.option("-d", "--direction", type=click.Choice(["c2s", "s2c", "both"]), default="both", show_default=True,
+              help="c2s: what the server read; s2c: what the client read; both: the two interleaved in capture "
+              "order.")  # fmt: skip
+def follow(capture: str, stream: int, fmt: str, direction: str) -> None:
+    """Follow one TCP stream of CAPTURE: the bytes each application read, in order (Wireshark's Follow TCP Stream).
+
+    Retransmitted copies are shown once (the first captured copy wins, as a receiver keeps it; copies whose bytes
+    differ are named with their frames), out-of-order data is put in its place, and what the capture lacks is
+    marked with its size and frames: bytes never captured (lost before the capture point) and bytes the snap
+    length cut. `--format raw -d c2s > body.bin` writes exactly the bytes the server read (gaps left out, and
+    said on stderr). See docs/follow.md.
+    """
+    import json
+
+    from .follow import follow_with_stats, raw_bytes, render_hex, render_text, to_dict
+    from .selection import NoSuchStream
+
+    if fmt == "raw" and sys.stdout.isatty():
+        raise click.UsageError("--format raw writes bytes as they are, which a terminal would act on: redirect it to "
+                               "a file or a pipe, or use --format text or hex")  # fmt: skip
+    try:
+        fs, stats = follow_with_stats(capture, stream)
+    except NoSuchStream as exc:
+        _warn(getattr(exc.stats, "warnings", []))
+        raise
+    if fmt == "json":
+        click.echo(json.dumps(to_dict(fs, direction), indent=2, ensure_ascii=False))  # type: ignore[arg-type]
+    elif fmt == "raw":
+        sys.stdout.flush()
+        out = sys.stdout.buffer
+        for data in raw_bytes(fs, direction):  # type: ignore[arg-type]
+            out.write(data)
+        out.flush()
+        halves = [fs.c2s, fs.s2c] if direction == "both" else [fs.half(direction)]  # type: ignore[arg-type]
+        for h in halves:
+            gaps = h.gaps
+            for gap in gaps[:3]:
+                click.echo(f"warning: left out of the raw bytes: {printable(_describe(gap))}", err=True)
+            if len(gaps) > 3:
+                click.echo(f"warning: and {len(gaps) - 3:,} more gaps ({h.bytes_in('lost'):,} bytes lost, "
+                           f"{h.bytes_in('snap'):,} cut by the snap length in all)", err=True)  # fmt: skip
+    else:
+        render = render_hex if fmt == "hex" else render_text
+        _echo_lines(render(fs, direction))  # type: ignore[arg-type]
+    _warn(stats.warnings)
+
+
+def _describe(item: Any) -> str:
+    from .follow import describe
+
+    return describe(item)
+
+
+follow.help = inspect.cleandoc(follow.help or "") + "\n\n" + CAPTURE_HELP
+
+
 # Two or three real examples at the end of each command's --help (shipped sample captures, run from the checkout or
 # an unpacked sdist; tests/test_cli.py runs every one). `\b` keeps click from re-wrapping them.
 EXAMPLES: dict[str, tuple[str, ...]] = {
@@ -806,6 +871,11 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "graph": (
         "tcptrace graph sample_pcaps/lossy_bulk.pcap -o tsg.png",
         "tcptrace graph sample_pcaps/lossy_bulk.pcap --kind rtt -o rtt.svg",
+    ),
+    "follow": (
+        "tcptrace follow sample_pcaps/dialogue.pcap",
+        "tcptrace follow sample_pcaps/framing.pcap --format hex -d c2s",
+        "tcptrace follow sample_pcaps/echo_snaplen.pcap --format json",
     ),
     "diagram": (
         "tcptrace diagram sample_pcaps/echo_ipv4.pcap",

@@ -1123,10 +1123,11 @@ def _show_difference(a: object, b: object, at: str) -> str:
 
 def judge_renderers(path: str, max_streams: int = 4) -> Verdict:
     """Every renderer on the Python engine's results: explain as text, markdown, JSON and HTML; the ladder of the
-    first streams as ASCII, Mermaid and PlantUML; the packets as JSON lines. TcptraceError is a clean refusal."""
+    first streams as ASCII, Mermaid and PlantUML, and their followed byte streams as text, hex, raw and JSON; the
+    packets as JSON lines. TcptraceError is a clean refusal."""
     import json
 
-    from tcptrace import ladder, narrate
+    from tcptrace import follow, ladder, narrate
     from tcptrace.engine import FlowStream, PacketStream
     from tcptrace.errors import TcptraceError
     from tcptrace.export import jsonl_lines
@@ -1155,6 +1156,16 @@ def judge_renderers(path: str, max_streams: int = 4) -> Verdict:
                 ladder.render_mermaid(lad)
                 stage = "ladder plantuml"
                 ladder.render_plantuml(lad)
+                stage = "follow"
+                fs = follow.reassemble(ff.segments)
+                stage = "follow text"
+                list(follow.render_text(fs))
+                stage = "follow hex"
+                list(follow.render_hex(fs))
+                stage = "follow raw"
+                b"".join(follow.raw_bytes(fs))
+                stage = "follow json"
+                json.dumps(follow.to_dict(fs))
             stage = "packets jsonl"
             for _ in jsonl_lines(PacketStream(path)):
                 pass
