@@ -8,7 +8,8 @@ are then dropped, so memory grows with the fragments kept, not with the capture.
 * a flows table, sortable by a small inline script (no CDN; without scripts it is a plain table in stream order),
 * per flow (at most :data:`MAX_DETAILED_FLOWS`, the ones needing attention first): the verdict, the narrative
   with every frame number linked to its packet row, the ladder diagram and, where data flowed, a time-sequence
-  and a throughput graph as inline SVG, the followed byte stream, and a packets table with one anchor per frame.
+  and a throughput graph as inline SVG, the followed byte stream (tcptrace.follow: chunks and gaps, their frames
+  linked), and a packets table with one anchor per frame.
 
 Everything taken from the capture (file name, addresses, payload previews) is HTML-escaped; a
 Content-Security-Policy allows only the page's own script (by its hash), so markup that got through anyway could
@@ -24,6 +25,7 @@ import html
 import io
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -44,6 +46,8 @@ if TYPE_CHECKING:
 MAX_DETAILED_FLOWS = 30  # flows with narrative, ladder, graphs and packets; the table lists every flow
 MAX_TABLE_ROWS = 10_000  # flows table rows (a million-connection capture would otherwise be a 400 MB table)
 MAX_PACKET_ROWS = 500  # packet rows per flow (its first ones; later frames are not linked)
+MAX_FOLLOW_BYTES = 64 * 1024  # of the followed byte stream per flow (tcptrace follow -s N shows it all)
+MAX_FOLLOW_ITEMS = 200  # chunks and gaps of it per flow
 MAX_SVG_GRAPH_SEGMENTS = 5_000  # above this, a graph is an inline PNG (an SVG grows with the points drawn)
 GRAPH_KINDS = ("tsg", "throughput")  # drawn where data flowed
 GRAPH_WIDTH_IN = 9.0
@@ -72,7 +76,8 @@ _TEXT: dict[str, dict[str, str]] = {
         "graphs": "Graphs",
         "packets": "Packets",
         "follow": "Byte stream",
-        "follow.missing": "The followed byte stream is not available in this version.",
+        "cap.follow": "{n:,} more bytes in {items:,} more chunks and gaps are not shown here "
+        "(tcptrace follow -s {stream} shows them all).",
         "cap.flows": "Details are shown for {shown} of {total} flows (at most {cap}; the ones needing attention "
         "first). Select others with -s N, --host or --port.",
         "cap.table": "The table lists the first {cap:,} of {total:,} flows.",
@@ -109,7 +114,8 @@ _TEXT: dict[str, dict[str, str]] = {
         "graphs": "图表",
         "packets": "报文",
         "follow": "字节流",
-        "follow.missing": "此版本尚不能显示重组后的字节流。",
+        "cap.follow": "还有 {items:,} 个数据块和缺口（共 {n:,} 字节）没有在这里显示"
+        "（tcptrace follow -s {stream} 可显示全部）。",
         "cap.flows": "共 {total} 条流，这里详细展示其中 {shown} 条（最多 {cap} 条，需要关注的优先）。"
         "其余的可用 -s N、--host 或 --port 选择。",
         "cap.table": "表中只列出 {total:,} 条流中的前 {cap:,} 条。",
@@ -153,7 +159,10 @@ section.flow.attn{border-left:6px solid var(--badfg)}
 figure{margin:.5rem 0}figure svg,figure img{max-width:100%;height:auto}
 .graphs{display:grid;grid-template-columns:repeat(auto-fit,minmax(24rem,1fr));gap:.5rem}
 tr:target td{background:#fff3bf}td.an{color:var(--badfg)}
-pre.stream{white-space:pre-wrap;word-break:break-all;background:#f7f7f9;padding:.6rem;border-radius:6px}
+pre.stream{white-space:pre-wrap;word-break:break-all;margin:.1rem 0 .5rem;padding:.4rem .6rem;border-radius:6px}
+.chunk.c2s pre{background:#fbeaea;color:#7a1010}.chunk.s2c pre{background:#e8eefb;color:#0d2f73}
+.gap{color:var(--badfg);font-family:ui-monospace,monospace;font-size:.85rem;margin:.3rem 0}
+.follow{padding:.3rem .6rem}pre.note{white-space:pre-wrap;margin:.2rem 0}
 """
 
 # Sorting the flows table: numbers by data-v, text by its content; a marker on <html> says the script ran.
@@ -340,18 +349,50 @@ def _flow_section(ff: FinishedFlow, part: _FlowPart, lang: str, max_rows: int) -
     if part.summary["bytes"]["c2s"] or part.summary["bytes"]["s2c"]:
         graphs = [_graph(ff.summary, segs, kind, f"s{n}-{kind}-", t) for kind in GRAPH_KINDS]
         out.append(f'<h3>{e(t["graphs"])}</h3><div class="graphs">{"".join(graphs)}</div>')
-    out.append(_follow_section(ff, t))
+    out.append(_follow_section(ff, t, frame_href))
     out.append(f"<h3>{e(t['packets'])}</h3>")
     out.append(_packets_table(ff.summary, segs, max_rows, t))
     out.append("</section>")
     return "\n".join(out)
 
 
-def _follow_section(ff: FinishedFlow, t: dict[str, str]) -> str:
-    """FOLLOW: the reassembled byte stream of each direction (tcptrace.follow, issue #16 "Follow") goes here,
-    every byte HTML-escaped, chunks labelled with their frames (linked: #fN) and gaps marked. Until that module
-    lands the report says the stream is not available."""
-    return f'<h3>{html.escape(t["follow"])}</h3><p class="note">{html.escape(t["follow.missing"])}</p>'
+def _follow_section(ff: FinishedFlow, t: dict[str, str], frame_href: Callable[[int], str | None]) -> str:
+    """The reassembled byte stream (tcptrace.follow), both directions in the order a conversation reads: each
+    chunk under a line naming its direction, offset and frames (linked to their rows), each gap as one line.
+    Control and undecodable bytes are escaped (follow.text_of), then everything is HTML-escaped. At most
+    :data:`MAX_FOLLOW_BYTES` bytes and :data:`MAX_FOLLOW_ITEMS` chunks and gaps are shown."""
+    from .follow import Chunk, describe, reassemble, summary_lines, text_of
+
+    e = html.escape
+    fs = reassemble(ff.segments)
+    items = fs.items("both")
+    if not items:
+        return ""
+    out = [f"<h3>{e(t['follow'])}</h3>", f'<pre class="note">{e(chr(10).join(summary_lines(fs)))}</pre>']
+    shown = 0
+    body: list[str] = []
+    for i, item in enumerate(items):
+        if i >= MAX_FOLLOW_ITEMS or shown >= MAX_FOLLOW_BYTES:
+            left = sum(x.length for x in items[i:] if isinstance(x, Chunk))
+            cap = t["cap.follow"].format(n=left, items=len(items) - i, stream=fs.stream)
+            body.append(f'<p class="note">{e(cap)}</p>')
+            break
+        first = item.frames[0] if item.frames else None
+        href = frame_href(first) if first is not None else None
+        line = e(describe(item))
+        if href is not None:
+            line = f'<a href="{e(href)}">{line}</a>'
+        if isinstance(item, Chunk):
+            data = item.data[: MAX_FOLLOW_BYTES - shown]
+            shown += len(data)
+            cut = " …" if len(data) < item.length else ""
+            text = e("\n".join(text_of(data)) + cut)
+            body.append(f'<div class="chunk {item.direction}"><div class="note">{line}</div>'
+                        f'<pre class="stream">{text}</pre></div>')  # fmt: skip
+        else:
+            body.append(f'<div class="gap {item.direction}">[{line}]</div>')
+    out.append(f'<div class="scroll follow">{"".join(body)}</div>')
+    return "\n".join(out)
 
 
 def _ladder_svg(ff: FinishedFlow, lang: str) -> str:

@@ -200,3 +200,30 @@ def test_cli_writes_the_page_and_follows_the_selection(tmp_path: Path) -> None:
     r = CliRunner().invoke(main, ["report", str(SAMPLES / "port_reuse.pcap"), "--port", "9", "-o", str(out)])
     assert r.exit_code == 1
     assert "matches the selection" in r.stderr
+
+
+def test_the_followed_stream_is_there_escaped_linked_and_bounded() -> None:
+    p, text = page(SAMPLES / "dialogue_threaded.pcap", max_detailed=1)
+    assert "Byte stream" in p.visible
+    assert "What's your name?" in p.visible  # the server's question, as the client read it
+    assert re.search(r'<a href="#f24">client → server, offset 0, 6 bytes, frame 24</a>', text)
+    assert "Alice" in p.visible
+    p, text = page(SAMPLES / "lossy_bulk.pcap")
+    assert re.search(r"[\d,]+ more bytes in [\d,]+ more chunks and gaps are not shown here", p.visible)
+    shown = sum(len(s) for s in re.findall(r'<pre class="stream">(.*?)</pre>', text, re.DOTALL))
+    assert shown < 2 * 64 * 1024  # 64 KiB of payload, some bytes escaped as \xNN
+
+
+def test_control_bytes_in_the_stream_reach_the_page_escaped(tmp_path: Path) -> None:
+    payload = b"\x1b[2J</pre><b>x</b>\x00"
+    pkts = g.handshake_and_data()
+    pkts[3] = g.ipv4(g.tcp(40000, 80, 1001, 5001, g.PSH | g.ACK, 502, payload=payload))
+    pkts[4] = g.ipv4(g.tcp(80, 40000, 5001, 1001 + len(payload), g.ACK, 255), "10.0.0.2", "10.0.0.1")
+    cap = tmp_path / "c.pcap"
+    cap.write_bytes(g.pcap(g.records([g.ether(p) for p in pkts])))
+    _, text = page(cap)
+    assert "\x1b" not in text
+    assert "\x00" not in text
+    assert "<b>x</b>" not in text
+    assert "</pre><b>" not in text
+    assert r"\x1b[2J&lt;/pre&gt;&lt;b&gt;x&lt;/b&gt;\x00" in text
