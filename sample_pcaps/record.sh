@@ -13,8 +13,8 @@
 # optional but recommended (apt-get install -y ethtool); iptables for
 # lossy_bulk, syn_timeout, fin_lost, data_backoff and sack_dsack only (the
 # last also needs NFQUEUE, CONFIG_NETFILTER_NETLINK_QUEUE); TUN/TAP
-# (/dev/net/tun) for vlan only; tshark to check the result and write the
-# tshark/*.tsv golden files.
+# (/dev/net/tun) for vlan only; openssl for tls_hello only; tshark to check
+# the result and write the tshark/*.tsv golden files.
 #
 # Why network namespaces and not the loopback: traffic on `lo` is captured with
 # a fake Ethernet header and MTU 65536, so segments are nothing like real ones.
@@ -45,7 +45,8 @@ ALL_CAPTURES=(echo_ipv4 echo_ipv6 refused echo_sll2 echo_snaplen port_reuse
               zero_window keepalive lossy_bulk abort_rst rst_after_close half_close
               syn_timeout coalesced dialogue dialogue_threaded finish_client_closes
               finish_server_closes finish_both_close framing vlan midstream
-              fin_lost data_backoff sack_dsack nagle nagle_nodelay reuse_after_rst)
+              fin_lost data_backoff sack_dsack nagle nagle_nodelay reuse_after_rst
+              http_keepalive tls_hello dns_tcp)
 
 # No arguments: everything. Otherwise only the captures named.
 SELECTED=()
@@ -95,6 +96,9 @@ REUSED_SPORT=40000  # fixed client port for port_reuse.pcap
 RST_REUSED_SPORT=40001  # fixed client port for reuse_after_rst.pcap
 DROPPED_PORT=20002  # the server's host drops SYNs to this port (syn_timeout.pcap)
 DIALOGUE_PORT=6000  # the dialogue server's port (dialogue.pcap)
+HTTP_PORT=8080      # http_keepalive.pcap (Wireshark dissects 8080 as HTTP)
+TLS_PORT=8443       # tls_hello.pcap (Wireshark dissects 8443 as TLS)
+DNS_PORT=53         # dns_tcp.pcap
 VLAN_ID=100         # 802.1Q VLAN on top of the veth pair (vlan.pcap)
 SRV4_VLAN="10.99.100.1"
 CLI4_VLAN="10.99.100.2"
@@ -789,6 +793,50 @@ record_reuse_after_rst() {
     start_server_program reuse_after_rst.py server --host "$SRV4" --port "$PORT"
     start_capture "$LOG" tcpdump -i "$CLI_IF" -s 0 -U --immediate-mode -Z root -w "$HERE/reuse_after_rst.pcap"
     client reuse_after_rst.py client --host "$SRV4" --port "$PORT" --source-port "$RST_REUSED_SPORT" --pause 0.2
+    wait_server
+    stop_capture "$LOG"
+    teardown_netns
+}
+
+# --- http_keepalive.pcap: three HTTP/1.1 requests on one connection ---------
+# http.server's SimpleHTTPRequestHandler with HTTP/1.1 (as `python3 -m
+# http.server --protocol HTTP/1.1`) serves files 0, 1 and 2 (16, 600 and
+# 1500 bytes); http.client asks for /0, /1, /2 on one connection and closes.
+record_http_keepalive() {
+    setup_netns
+    LISTEN_PORT=$HTTP_PORT start_server_program http_keepalive.py server --host "$SRV4" --port "$HTTP_PORT"
+    start_capture "$LOG" tcpdump -i "$CLI_IF" -s 0 -U --immediate-mode -Z root -w "$HERE/http_keepalive.pcap"
+    client http_keepalive.py client --host "$SRV4" --port "$HTTP_PORT" --count 3
+    wait_server
+    stop_capture "$LOG"
+    teardown_netns
+}
+
+# --- tls_hello.pcap: a TLS handshake with SNI, one line each way -----------
+# A self-signed certificate made here with openssl; Python's ssl module on
+# both ends (TLS 1.3); the client names tcptrace.test in its ClientHello.
+record_tls_hello() {
+    local keys
+    keys=$(mktemp -d)
+    openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=tcptrace.test" \
+        -keyout "$keys/key.pem" -out "$keys/cert.pem" >/dev/null 2>&1
+    setup_netns
+    LISTEN_PORT=$TLS_PORT start_server_program tls_hello.py server --host "$SRV4" --port "$TLS_PORT" \
+        --cert "$keys/cert.pem" --key "$keys/key.pem"
+    start_capture "$LOG" tcpdump -i "$CLI_IF" -s 0 -U --immediate-mode -Z root -w "$HERE/tls_hello.pcap"
+    client tls_hello.py client --host "$SRV4" --port "$TLS_PORT" --sni tcptrace.test
+    wait_server
+    stop_capture "$LOG"
+    teardown_netns
+    rm -rf "$keys"
+}
+
+# --- dns_tcp.pcap: DNS over TCP, two queries pipelined in one segment ------
+record_dns_tcp() {
+    setup_netns
+    LISTEN_PORT=$DNS_PORT start_server_program dns_tcp.py server --host "$SRV4" --port "$DNS_PORT"
+    start_capture "$LOG" tcpdump -i "$CLI_IF" -s 0 -U --immediate-mode -Z root -w "$HERE/dns_tcp.pcap"
+    client dns_tcp.py client --host "$SRV4" --port "$DNS_PORT" --name www.example.test
     wait_server
     stop_capture "$LOG"
     teardown_netns

@@ -20,6 +20,7 @@ from .model import Segment
 from .stats import FlowSummary
 
 if TYPE_CHECKING:  # the narrator is imported when a narrative is asked for, not with the API
+    from .applayer import AppLayer
     from .follow import FollowedStream, Payload
     from .narrate import FlowNarrative
 
@@ -106,6 +107,19 @@ class Flow:
         Payload(data=b'Alice\\nexit\\n', gaps=())
         """
         return self.follow().payload(direction)  # type: ignore[arg-type]
+
+    def app(self) -> AppLayer:
+        """What the application said on this stream (tcptrace.applayer): the protocol recognised (http, tls, dns,
+        length-prefixed, lines, unknown, none) and its messages, from the first 64 KiB each way.
+
+        >>> app = load("sample_pcaps/http_keepalive.pcap").flow(0).app()
+        >>> app.protocol, [(m.kind, m.fields.get("path")) for m in app.messages][:2]
+        ('http', [('request', '/0'), ('response', None)])
+        """
+        from .applayer import analyse
+
+        flow = self._summary_obj.flow
+        return analyse(self.packets, flow.halves[1].port, flow.halves[0].port)
 
     def ladder(self, lang: str = "en", **kw: Any) -> Any:
         """The ladder layout (:class:`tcptrace.ladder.Ladder`); its text forms are in :mod:`tcptrace.ladder`."""

@@ -18,7 +18,7 @@ import io
 import os
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
@@ -478,8 +478,23 @@ explain.help = inspect.cleandoc(explain.help or "") + "\n\n" + CAPTURE_HELP
     "a connection): conn.log's conn_state, history, packets, bytes, missed_bytes, duration and community_id. "
     "See docs/vocabulary-zeek.md.",
 )
+@click.option(
+    "--app",
+    "app",
+    is_flag=True,
+    help="Also say what the application said: an `app` column (http, tls, dns, length-prefixed, lines, unknown; "
+    "none without data) and, in json, each stream's messages (HTTP requests and responses, TLS hellos with the "
+    "server name, DNS queries ...), from the first 64 KiB each way. Slower: the capture is read by the Python "
+    "path, which keeps payloads.",
+)
 def flows(
-    capture: str, streams: tuple[int, ...], fmt: str, hosts: tuple[str, ...], ports: tuple[int, ...], zeek: bool
+    capture: str,
+    streams: tuple[int, ...],
+    fmt: str,
+    hosts: tuple[str, ...],
+    ports: tuple[int, ...],
+    zeek: bool,
+    app: bool,
 ) -> None:
     """One row per TCP stream of CAPTURE: endpoints, packets and bytes each way, how it opened and ended.
 
@@ -491,27 +506,56 @@ def flows(
     from .engine import selected_summaries, summarize_lazily
 
     selection = Selection.of(streams, hosts, ports)
+    if zeek and app:
+        raise click.UsageError("--app and --zeek cannot be combined")
     if zeek:
         _zeek_flows(capture, selection, fmt)
         return
-    # each stream's summary is built, written and let go (a million-connection capture holds none of them)
-    summaries, stats = summarize_lazily(capture)
+    if app:
+        summaries, stats, apps = _summaries_with_app(capture)
+    else:
+        # each stream's summary is built, written and let go (a million-connection capture holds none of them)
+        summaries, stats = summarize_lazily(capture)
+        apps = None
     total = len(summaries)
     chosen = summaries if selection.everything else selected_summaries(summaries, selection)
     if not chosen:
         _nothing_selected(capture, selection.missing(total), total)
     docs = (s.to_dict() for s in chosen)
+    if apps is not None:
+        docs = ({**d, "app": apps(d)} for d in docs)
     if fmt == "json":
         head = {"capture": path_text(capture), "tcptrace_version": __version__, "stats": stats.as_dict()}
         for chunk in dumps_indented_chunks(head, "flows", docs):
             sys.stdout.write(chunk)
         sys.stdout.write("\n")
     elif fmt == "csv":
-        _echo_lines(flows_csv_lines(docs))
+        _echo_lines(flows_csv_lines(docs, app=app))
     else:
-        _echo_lines(flows_table_lines(docs))
+        _echo_lines(flows_table_lines(docs, app=app))
         click.echo(accounting(stats, total))
     _warn(stats.warnings)
+
+
+def _summaries_with_app(
+    capture: str,
+) -> tuple[Sequence[FlowSummary], CaptureStats, Callable[[dict[str, Any]], Any]]:
+    """``flows --app``: one pass of the Python pipeline (the C engine keeps no payload), each stream's payload
+    collected up to the bound (tcptrace.applayer.Collector) and recognised when its row is written."""
+    from .applayer import Collector
+    from .engine import Pipeline
+
+    run = Pipeline(capture, track_bytes_in_flight=False)
+    collector = Collector()
+    add = collector.add
+    for seg in run:
+        add(seg)
+
+    def app_of(d: dict[str, Any]) -> dict[str, Any]:
+        flow = run.flow(d["stream"])
+        return collector.app(d["stream"], flow.halves[1].port, flow.halves[0].port).to_dict()
+
+    return run.summaries, run.stats, app_of
 
 
 flows.help = inspect.cleandoc(flows.help or "") + "\n\n" + CAPTURE_HELP
@@ -860,7 +904,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     ),
     "flows": (
         "tcptrace flows sample_pcaps/port_reuse.pcap",
-        "tcptrace flows sample_pcaps/lossy_bulk.pcap --format json",
+        "tcptrace flows sample_pcaps/http_keepalive.pcap --app --format json",
         "tcptrace flows sample_pcaps/dialogue_threaded.pcap --host 10.99.0.0/24 --format csv",
     ),
     "check": (

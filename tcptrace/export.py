@@ -242,19 +242,24 @@ def flow_row(d: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def flows_table_lines(flows: Iterable[dict[str, Any]]) -> Iterator[str]:
+def flows_table_lines(flows: Iterable[dict[str, Any]], app: bool = False) -> Iterator[str]:
+    """The ``flows`` table; with ``app`` (``flows --app``) an ``app`` column before the verdict (the protocol of
+    each document's ``app`` entry, tcptrace.applayer)."""
+    app_head = f"{'app':<15} " if app else ""
     yield (
         f"{'stream':>6}  {'client':>22}    {'server':<22} {'pkts >':>7} {'< pkts':>7} {'bytes >':>9} "
-        f"{'< bytes':>9} {'duration':>9}  {'compl':>5} {'zeek':<6} {'retr':>5} {'dupack':>6} {'lost':>5}  verdict"
+        f"{'< bytes':>9} {'duration':>9}  {'compl':>5} {'zeek':<6} {'retr':>5} {'dupack':>6} {'lost':>5}  "
+        f"{app_head}verdict"
     )
     for d in flows:
         r = flow_row(d)
         guess = "?" if d["roles_guessed"] else ""
+        app_cell = f"{d['app']['protocol']:<15} " if app else ""
         yield (
             f"{r['stream']:>6}  {r['client'] + guess:>22} →  {r['server']:<22} {r['packets_c2s']:>7} "
             f"{r['packets_s2c']:>7} {r['bytes_c2s']:>9} {r['bytes_s2c']:>9} {r['duration_s']:>8.3f}s  "
             f"{r['completeness']:>5} {r['conn_state']:<6} {r['retransmissions']:>5} {r['dup_acks']:>6} "
-            f"{r['lost_segments']:>5}  {r['verdict']}"
+            f"{r['lost_segments']:>5}  {app_cell}{r['verdict']}"
         )
 
 
@@ -295,18 +300,19 @@ def zeek_csv_lines(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
         yield buf.getvalue()
 
 
-def flows_csv_lines(flows: Iterable[dict[str, Any]]) -> Iterator[str]:
+def flows_csv_lines(flows: Iterable[dict[str, Any]], app: bool = False) -> Iterator[str]:
+    """The ``flows`` CSV; with ``app`` (``flows --app``) an ``app`` column last."""
     import csv
 
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="")
-    w.writerow(FLOW_CSV_FIELDS)
+    w.writerow([*FLOW_CSV_FIELDS, "app"] if app else FLOW_CSV_FIELDS)
     yield buf.getvalue()
     for d in flows:
         buf.seek(0)
         buf.truncate()
         row = flow_row(d)
-        w.writerow([row[k] for k in FLOW_CSV_FIELDS])
+        w.writerow([row[k] for k in FLOW_CSV_FIELDS] + ([d["app"]["protocol"]] if app else []))
         yield buf.getvalue()
 
 

@@ -369,6 +369,36 @@ EN: dict[str, str] = {
     "ladder.cat.keep_alive": "keep-alive",
     "ladder.cat.duplicate": "duplicate frame",
     "ladder.note.duplicate": "duplicate of frame {frame}",
+    # what the application said (tcptrace.applayer)
+    "sep.and": " and ",
+    "app.http.request": "The {who} sends an HTTP request: {method} {path} ({size}, {segments}).",
+    "app.http.response": "The {who} answers: HTTP {status} {reason}{body} ({size}, {segments}).",
+    "app.http.body.length": ", a {n}-byte body (Content-Length)",
+    "app.http.body.chunked": ", a {n}-byte body in chunks (Transfer-Encoding: chunked)",
+    "app.http.keepalive": "{n} requests and responses share this connection (HTTP keep-alive): each request goes "
+    "out on the open connection instead of a new one, which saves a handshake (and a slow start) each time.",
+    "app.tls.client_hello": "The {who} opens a TLS session with a ClientHello{sni}, offering up to {version} ({size}, "
+    "{segments}).",
+    "app.tls.sni": " for the server name {sni} (the SNI extension, sent in clear)",
+    "app.tls.server_hello": "The {who} answers with a ServerHello: {version}{cipher} ({size}, {segments}).",
+    "app.tls.cipher": ", cipher suite {cipher}",
+    "app.tls.records": "The {who} sends {n} more TLS records ({kinds}; {size}, {segments}): their content is "
+    "encrypted.",
+    "app.tls.record": "The {who} sends one more TLS record ({kinds}; {size}, {segments}): its content is encrypted.",
+    "app.dns.answers": "{n} answer records",
+    "app.dns.answers.one": "1 answer record",
+    "app.dns.query": "The {who} sends a DNS query: {name} {type} (id {id}) ({size}, {segments}).",
+    "app.dns.answer": "The {who} answers the DNS query for {name} {type} (id {id}): {rcode}, {answers} ({size}, "
+    "{segments}).",
+    "app.together": "These {n} messages arrive in one segment (frame {frame}): written one after the other, carried "
+    "together; the {framing} tells the receiver where each one ends.",
+    "app.framing.dns": "2-byte length before each (RFC 1035 §4.2.2)",
+    "app.framing.http": "request line, headers and Content-Length",
+    "app.incomplete": "Its end is not in the capture.",
+    "app.segments.one": "1 segment",
+    "app.segments": "split into {n} segments of {sizes} bytes",
+    "app.segments.many": "split into {n} segments (frames {first}–{last})",
+    "app.more": "{n} more application messages follow (tcptrace flows --app --format json lists them).",
 }
 
 ZH: dict[str, str] = {
@@ -632,6 +662,31 @@ ZH: dict[str, str] = {
     "ladder.note.keep_alive_ack": "TCP 保活确认",
     "ladder.note.reused_ports": "TCP 端口号重用",
     "ladder.note.duplicate": "帧 {frame} 的重复",
+    # 应用层消息 (tcptrace.applayer)
+    "sep.and": " 和 ",
+    "app.http.request": "{who}发送 HTTP 请求：{method} {path}（{size}，{segments}）。",
+    "app.http.response": "{who}返回 HTTP 响应：{status} {reason}{body}（{size}，{segments}）。",
+    "app.http.body.length": "，正文 {n} 字节（Content-Length）",
+    "app.http.body.chunked": "，正文 {n} 字节，分块传输（Transfer-Encoding: chunked）",
+    "app.http.keepalive": "{n} 组请求和响应共用这一个连接（HTTP keep-alive）：每个请求都在已打开的连接上发出，而不是新建连接，每次都省去一次握手（和一次慢启动）。",
+    "app.tls.client_hello": "{who}发送 ClientHello，开始 TLS 会话{sni}，最高支持 {version}（{size}，{segments}）。",
+    "app.tls.sni": "，服务器名称为 {sni}（SNI 扩展，明文发送）",
+    "app.tls.server_hello": "{who}以 ServerHello 应答：{version}{cipher}（{size}，{segments}）。",
+    "app.tls.cipher": "，密码套件 {cipher}",
+    "app.tls.records": "{who}又发送了 {n} 个 TLS 记录（{kinds}；{size}，{segments}）：其内容已加密。",
+    "app.tls.record": "{who}又发送了 1 个 TLS 记录（{kinds}；{size}，{segments}）：其内容已加密。",
+    "app.dns.answers": "{n} 条回答记录",
+    "app.dns.answers.one": "1 条回答记录",
+    "app.dns.query": "{who}发送 DNS 查询：{name} {type}（id {id}）（{size}，{segments}）。",
+    "app.dns.answer": "{who}应答对 {name} {type} 的 DNS 查询（id {id}）：{rcode}，{answers}（{size}，{segments}）。",
+    "app.together": "这 {n} 条消息在同一个报文段（帧 {frame}）中到达：应用程序先后写入，TCP 把它们一起送达；接收方靠{framing}找到每条消息的结尾。",
+    "app.framing.dns": "每条消息前的 2 字节长度（RFC 1035 §4.2.2）",
+    "app.framing.http": "请求行、头部和 Content-Length",
+    "app.incomplete": "其结尾不在捕获中。",
+    "app.segments.one": "1 个报文段",
+    "app.segments": "分成 {n} 个报文段，分别为 {sizes} 字节",
+    "app.segments.many": "分成 {n} 个报文段（帧 {first}–{last}）",
+    "app.more": "后面还有 {n} 条应用层消息（tcptrace flows --app --format json 会列出它们）。",
 }
 
 LANGUAGES: dict[str, dict[str, str]] = {"en": EN, "zh": ZH}

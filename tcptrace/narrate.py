@@ -690,6 +690,7 @@ def narrate_flow(
         steps = _collapse(unworded, lang, {s.frame: s for s in segs})
         steps = [dataclasses.replace(st, text=renderer.render(event_of[id(st)])) if id(st) in event_of else st
                  for st in steps]  # fmt: skip
+    steps = _with_app_steps(steps, summary, segs, lang)
     steps = _monotone_phases(steps)
     hidden = 0
     if max_steps is not None:
@@ -744,12 +745,155 @@ def explain(
     return Narrative(name, lang, flows, fs.stats.as_dict(), streams_total, missing)
 
 
+# --- what the application said (tcptrace.applayer) ------------------------------------------------------
+
+APP_TOLD = ("http", "tls", "dns")  # lines and length prefixes are told per segment by events' sticky notes
+APP_MAX_STEPS = 12  # application steps per stream; the rest in one "more" step
+_HELLOS = ("client_hello", "server_hello")
+
+
+def _app_steps(app: Any, t: dict[str, str]) -> list[tuple[tuple[int, ...], str, dict[str, Any]]]:
+    """(frames, sentence, facts) of each application step: one per HTTP, DNS or TLS hello message; TLS's
+    other records of one side in a row as one step; messages in the same single segment as one more note."""
+    out: list[tuple[tuple[int, ...], str, dict[str, Any]]] = []
+    msgs = list(app.messages)
+    i = 0
+    while i < len(msgs):
+        m = msgs[i]
+        j = i + 1
+        if m.protocol == "tls" and m.kind not in _HELLOS:
+            while j < len(msgs) and msgs[j].direction == m.direction and msgs[j].kind not in _HELLOS:
+                j += 1
+        run = msgs[i:j]
+        if len(out) == APP_MAX_STEPS:
+            rest = len(msgs) - i + app.more
+            last = max(f for x in msgs[i:] for f in x.frames)
+            out.append(((last,), t["app.more"].format(n=rest), {"more": rest}))
+            break
+        text = _app_sentence(run, t)
+        together = [x for x in msgs[j:] if x.direction == m.direction and x.frames == m.frames]
+        if len(m.frames) == 1 and together and m.protocol in ("dns", "http") and not _told_together(msgs, i):
+            framing = t["app.framing." + m.protocol]
+            text += t["sep.join"] + t["app.together"].format(n=len(together) + 1, frame=m.frames[0], framing=framing)
+        facts = {"protocol": m.protocol, "kind": m.kind, **{k: v for k, v in m.to_dict().items()
+                                                             if k not in ("protocol", "kind")}}  # fmt: skip
+        if len(run) > 1:
+            facts["records"] = len(run)
+            facts["bytes"] = sum(x.size for x in run)
+        frames = [f for x in run for f in x.frames]
+        out.append(((min(frames), max(frames)) if len(set(frames)) > 1 else (frames[0],), text, facts))
+        i = j
+    if app.protocol == "http":
+        reqs = sum(1 for x in msgs if x.kind == "request")
+        if reqs >= 2:
+            last = max(f for x in msgs for f in x.frames)
+            out.append(((last,), t["app.http.keepalive"].format(n=reqs), {"protocol": "http", "kind": "keep_alive",
+                                                                        "requests": reqs}))  # fmt: skip
+    return out
+
+
+def _told_together(msgs: list[Any], i: int) -> bool:
+    """An earlier message of the same side came in the same single segment (the note is on the first)."""
+    m = msgs[i]
+    return any(x.direction == m.direction and x.frames == m.frames for x in msgs[:i])
+
+
+def _app_sentence(run: list[Any], t: dict[str, str]) -> str:
+    m = run[0]
+    f = {k: printable(v) if isinstance(v, str) else v for k, v in m.fields.items()}
+    by_frame: dict[int, int] = {}
+    for x in run:
+        for fr, n in x.carried:
+            by_frame[fr] = by_frame.get(fr, 0) + n
+    carried = list(by_frame.items())
+    size = _size(sum(x.size for x in run), t)
+    if len(carried) == 1:
+        segments = t["app.segments.one"]
+    elif len(carried) <= 4:
+        sizes = [f"{n:,}" for _, n in carried]
+        segments = t["app.segments"].format(n=len(carried), sizes=t["sep.items"].join(sizes[:-1]) + t["sep.and"]
+                                            + sizes[-1])  # fmt: skip
+    else:
+        frames = [fr for fr, _ in carried]
+        segments = t["app.segments.many"].format(n=len(carried), first=min(frames), last=max(frames))
+    who = _role(m.direction, t)
+    who = who[:1].upper() + who[1:] if t is LANGUAGES["en"] else who
+    common = {"who": _role(m.direction, t), "size": size, "segments": segments}
+    if m.protocol == "http" and m.kind == "request":
+        text = t["app.http.request"].format(method=f.get("method", "?"), path=f.get("path", "?"), **common)
+    elif m.protocol == "http":
+        body = ""
+        if f.get("chunked"):
+            body = t["app.http.body.chunked"].format(n=f"{f.get('body_bytes', 0):,}")
+        elif f.get("body_bytes"):
+            body = t["app.http.body.length"].format(n=f"{f['body_bytes']:,}")
+        text = t["app.http.response"].format(status=f.get("status", "?"), reason=f.get("reason", ""), body=body,
+                                             **common)  # fmt: skip
+    elif m.kind == "client_hello":
+        sni = t["app.tls.sni"].format(sni=f["sni"]) if f.get("sni") else ""
+        text = t["app.tls.client_hello"].format(sni=sni, version=f.get("version", "?"), **common)
+    elif m.kind == "server_hello":
+        cipher = t["app.tls.cipher"].format(cipher=f["cipher_suite"]) if f.get("cipher_suite") else ""
+        text = t["app.tls.server_hello"].format(version=f.get("version", "?"), cipher=cipher, **common)
+    elif m.protocol == "tls":
+        counts: dict[str, int] = {}
+        for x in run:
+            counts[x.kind] = counts.get(x.kind, 0) + 1
+        kinds = t["sep.items"].join(f"{_TLS_KIND.get(k, k)} ×{n}" for k, n in counts.items())
+        text = t["app.tls.records" if len(run) > 1 else "app.tls.record"].format(n=len(run), kinds=kinds, **common)
+    elif m.kind == "query":
+        text = t["app.dns.query"].format(name=f.get("name", "?"), type=f.get("type", "?"), id=f"{f.get('id', 0):#06x}",
+                                         **common)  # fmt: skip
+    else:
+        n = int(f.get("answers", 0))
+        answers = t["app.dns.answers" if n != 1 else "app.dns.answers.one"].format(n=n)
+        text = t["app.dns.answer"].format(name=f.get("name", "?"), type=f.get("type", "?"), rcode=f.get("rcode", "?"),
+                                          answers=answers, id=f"{f.get('id', 0):#06x}", **common)  # fmt: skip
+    text = text[:1].upper() + text[1:]
+    if not m.complete:
+        text += t["sep.join"] + t["app.incomplete"]
+    return text
+
+
+_TLS_KIND = {
+    "change_cipher_spec": "Change Cipher Spec",
+    "alert": "Alert",
+    "handshake": "Handshake",
+    "application_data": "Application Data",
+}  # fmt: skip (Wireshark's record names)
+
+
+def _with_app_steps(steps: list[Step], summary: FlowSummary, segs: list[Segment], lang: str) -> list[Step]:
+    """The data phase names what the application said (HTTP, TLS, DNS): each application step goes right after
+    the step that carries the message's last frame."""
+    if not any(s.len for s in segs):
+        return steps
+    from .applayer import analyse
+
+    flow = summary.flow
+    app = analyse(segs, flow.halves[1].port, flow.halves[0].port)
+    if app.protocol not in APP_TOLD or not app.messages:
+        return steps
+    t = LANGUAGES[lang]
+    out = list(steps)
+    for frames, text, facts in sorted(_app_steps(app, t), key=lambda a: a[0][-1]):  # stable: ties keep their order
+        k = next((i for i, st in enumerate(out) if st.kind != "app" and st.frames[-1] >= frames[-1]), len(out) - 1)
+        while k + 1 < len(out) and out[k + 1].kind == "app":
+            k += 1
+        ref = out[k]
+        phase = ref.phase if ref.phase in ("data", "teardown") else "data"
+        out.insert(k + 1, Step(0, frames, "app", phase, text, ref.client_state, ref.server_state, (), True, (),
+                               facts))  # fmt: skip
+    return out
+
+
 GROUP_MAX_STEPS = 30  # only short connections are grouped: a long one's details matter on their own
 
 
 def _shape(f: FlowNarrative) -> tuple[Any, ...]:
     s = f.summary
-    steps = tuple((x.kind, x.flags, x.notes, x.client_state, x.server_state, x.facts.get("payload")) for x in f.steps)
+    steps = tuple((x.kind, x.flags, x.notes, x.client_state, x.server_state, x.facts.get("payload"),
+                   x.text if x.kind == "app" else None) for x in f.steps)  # fmt: skip
     return (s["opened"], s["closed"], s["app_bytes"]["c2s"], s["app_bytes"]["s2c"], steps)
 
 
