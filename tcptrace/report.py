@@ -63,6 +63,7 @@ _TEXT: dict[str, dict[str, str]] = {
         "col.stream": "stream",
         "col.client": "client",
         "col.server": "server",
+        "col.app": "app",
         "col.packets": "packets →/←",
         "col.bytes": "bytes →/←",
         "col.duration": "duration s",
@@ -101,6 +102,7 @@ _TEXT: dict[str, dict[str, str]] = {
         "col.stream": "流",
         "col.client": "客户端",
         "col.server": "服务器",
+        "col.app": "应用协议",
         "col.packets": "报文数 →/←",
         "col.bytes": "字节数 →/←",
         "col.duration": "时长（秒）",
@@ -191,6 +193,7 @@ class _FlowPart:
     summary: dict[str, Any]
     verdict: str
     attention: bool
+    app: str = ""  # the protocol the application spoke (tcptrace.applayer): http, tls, dns, lines ... or none
     section: str = ""
 
 
@@ -229,7 +232,7 @@ def build_report(
     for ff in fs:
         d = ff.summary.to_dict()
         attention = needs_attention(d)
-        part = _FlowPart(ff.stream, d, ff.summary.sentence(lang), attention)
+        part = _FlowPart(ff.stream, d, ff.summary.sentence(lang), attention, _app(ff))
         # Keep up to the cap of each kind, then choose (attention first) at the end: bounded either way.
         if kept[attention] < max_detailed:
             part.section = _flow_section(ff, part, lang, max_packet_rows)
@@ -292,13 +295,21 @@ def _page(name: str, lang: str, parts: list[_FlowPart], detailed: set[int], stat
     )
 
 
+def _app(ff: FinishedFlow) -> str:
+    """What the application spoke on this stream, from the first 64 KiB each way (tcptrace.applayer)."""
+    from .applayer import analyse
+
+    halves = ff.summary.flow.halves
+    return analyse(ff.segments, halves[1].port, halves[0].port).protocol
+
+
 def _stream_link(n: int, linked: bool) -> str:
     return f'<a href="#s{n}">{n}</a>' if linked else str(n)
 
 
 def _flows_table(parts: list[_FlowPart], detailed: set[int], t: dict[str, str]) -> str:
     e = html.escape
-    cols = ["stream", "client", "server", "packets", "bytes", "duration", "zeek", "retr", "verdict"]
+    cols = ["stream", "client", "server", "app", "packets", "bytes", "duration", "zeek", "retr", "verdict"]
     head = "".join(f"<th>{e(t['col.' + c])}</th>" for c in cols)
     rows = []
     for p in parts[:MAX_TABLE_ROWS]:
@@ -308,7 +319,7 @@ def _flows_table(parts: list[_FlowPart], detailed: set[int], t: dict[str, str]) 
         by = r["bytes_c2s"] + r["bytes_s2c"]
         rows.append(
             f'<tr{cls}><td class="n" data-v="{p.stream}">{_stream_link(p.stream, p.stream in detailed)}</td>'
-            f"<td>{e(r['client'])}</td><td>{e(r['server'])}</td>"
+            f"<td>{e(r['client'])}</td><td>{e(r['server'])}</td><td>{e(p.app)}</td>"
             f'<td class="n" data-v="{pk}">{r["packets_c2s"]:,}/{r["packets_s2c"]:,}</td>'
             f'<td class="n" data-v="{by}">{r["bytes_c2s"]:,}/{r["bytes_s2c"]:,}</td>'
             f'<td class="n" data-v="{r["duration_s"]}">{r["duration_s"]:.3f}</td>'

@@ -227,3 +227,14 @@ def test_control_bytes_in_the_stream_reach_the_page_escaped(tmp_path: Path) -> N
     assert "<b>x</b>" not in text
     assert "</pre><b>" not in text
     assert r"\x1b[2J&lt;/pre&gt;&lt;b&gt;x&lt;/b&gt;\x00" in text
+
+
+@pytest.mark.parametrize(("capture", "app"), [("http_keepalive.pcap", "http"), ("tls_hello.pcap", "tls"),
+                                              ("dns_tcp.pcap", "dns"), ("lossy_bulk.pcap", "unknown")])  # fmt: skip
+def test_the_flows_table_names_the_application(capture: str, app: str) -> None:
+    """tcptrace.applayer's protocol, checked against tshark's dissectors in tests/test_applayer.py."""
+    _, text = page(SAMPLES / capture)
+    head, body = text.split("<tbody>", 1)
+    columns = re.findall(r"<th>(.*?)</th>", head.rsplit("<thead>", 1)[1])
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", body.split("</tr>", 1)[0])
+    assert dict(zip(columns, cells, strict=True))["app"] == app
