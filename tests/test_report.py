@@ -238,3 +238,17 @@ def test_the_flows_table_names_the_application(capture: str, app: str) -> None:
     columns = re.findall(r"<th>(.*?)</th>", head.rsplit("<thead>", 1)[1])
     cells = re.findall(r"<td[^>]*>(.*?)</td>", body.split("</tr>", 1)[0])
     assert dict(zip(columns, cells, strict=True))["app"] == app
+
+
+def test_the_table_and_the_svg_graphs_are_bounded_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    import tcptrace.report as report
+
+    monkeypatch.setattr(report, "MAX_TABLE_ROWS", 2)
+    p, text = page(SAMPLES / "dialogue_threaded.pcap")
+    assert text.split("<tbody>", 1)[1].split("</tbody>", 1)[0].count("<tr") == 2
+    assert "The table lists the first 2 of 3 flows." in p.visible
+    monkeypatch.setattr(report, "MAX_SVG_GRAPH_SEGMENTS", 100)
+    p, text = page(SAMPLES / "lossy_bulk.pcap")
+    assert p.tags["svg"] == 1  # the ladder; the two graphs of 640 segments are images now
+    assert text.count('src="data:image/png;base64,iVBORw0KGgo') == 2
+    assert "Drawn as an image: 640 segments" in p.visible
