@@ -1,10 +1,11 @@
 """The notebook-friendly API: ``tcptrace.load(path)`` -> :class:`Capture` of :class:`Flow` objects.
 
 Theory of operation. :func:`load` runs the whole pipeline once and keeps, per stream, its analysed segments
-and its summary, so a notebook can ask for any stream's packets, narrative, ladder diagram or graphs without
-re-reading the file. For files too big to keep, iterate :func:`iter_packets` (streaming, constant memory) or
-use :func:`tcptrace.summarize`. Display in Jupyter goes through ``_repr_html_``/``_repr_svg_``; everything
-taken from the capture is HTML-escaped. DataFrames need the optional pandas extra (``tcptrace[notebook]``).
+and its summary, so a notebook can ask for any stream's packets, narrative, ladder diagram, graphs or followed
+byte stream (``flow.follow()``, ``flow.payload("c2s")``: tcptrace.follow) without re-reading the file. For files
+too big to keep, iterate :func:`iter_packets` (streaming, constant memory) or use :func:`tcptrace.summarize`.
+Display in Jupyter goes through ``_repr_html_``/``_repr_svg_``; everything taken from the capture is HTML-escaped.
+DataFrames need the optional pandas extra (``tcptrace[notebook]``).
 """
 
 from __future__ import annotations

@@ -10,12 +10,15 @@ ends, :meth:`Reassembler.finish` walks each direction from offset 0 to its end a
 :class:`FollowedStream`: :class:`Chunk` (bytes, the frame whose copy is shown, every frame that carried them),
 :class:`Gap` (bytes the stream had that the capture lacks: ``lost``, never captured, or ``snap``, cut by the
 snap length; with the frames around it), :class:`Conflict` and :class:`Ignored` (payload a receiver does not
-deliver: on an RST, or before the first byte after the SYN).
+deliver: on an RST, or before the stream's first byte).
 
-Where the stream starts: offset 0 is the byte after the SYN when the SYN was captured, else the lowest sequence
-number any captured segment carries. Where it ends: the furthest of the last byte carried, the FIN, and what
-the receiver acknowledged (data acknowledged but never captured is a ``lost`` gap at the tail, as Wireshark's
-"[n bytes missing in capture file]"). How this differs from Wireshark's Follow TCP Stream: docs/follow.md.
+Where the stream starts: offset 0 is the byte after the SYN when the SYN was captured; else where an
+acknowledgement the receiver sent before any data was captured says it had read to (data below it had been read
+before the capture began); else the lowest sequence number a captured segment carries (within 2**30 of the
+first one: a wilder number is a damaged segment, not data). Where it ends: the furthest of the last byte
+carried, the FIN, and what the receiver acknowledged (data acknowledged but never captured is a ``lost`` gap
+at the tail, as Wireshark's "[n bytes missing in capture file]"). How this differs from Wireshark's Follow TCP
+Stream: docs/follow.md.
 
 Rendering (text, hex, raw, json) is below the reassembly and reads only the facts; the CLI and the notebook API
 (:meth:`tcptrace.api.Flow.payload`, :meth:`tcptrace.api.Flow.follow`) call :func:`follow` or
@@ -39,6 +42,7 @@ DirectionName = Literal["c2s", "s2c"]
 DIRECTIONS: tuple[DirectionName, DirectionName] = ("c2s", "s2c")
 GapKind = Literal["lost", "snap"]
 GAP_WORDS: dict[str, str] = {"lost": "lost (never captured)", "snap": "not captured (snap length)"}
+_BEFORE = "before the stream's first byte (the byte after the SYN, or what the receiver had acknowledged)"
 _PLAUSIBLE = 1 << 30  # an acknowledgement further than this past the data is not taken as data lost at the tail
 
 
@@ -198,6 +202,16 @@ class FollowedStream:
     def conflicts(self) -> tuple[Conflict, ...]:
         return self.c2s.conflicts + self.s2c.conflicts
 
+    def text(self, direction: DirectionName | Literal["both"] = "both") -> str:
+        """The text view (:func:`render_text`) as one string."""
+        return "\n".join(render_text(self, direction))
+
+    def __str__(self) -> str:
+        return self.text()
+
+    def _repr_html_(self) -> str:
+        return render_html(self)
+
     @property
     def ignored(self) -> tuple[Ignored, ...]:
         return self.c2s.ignored + self.s2c.ignored
@@ -224,18 +238,20 @@ class _Half:
     """One direction's pieces, sorted by start; offsets are signed distances from ``anchor`` (the first sequence
     number placed) until :meth:`finish` knows where the stream starts."""
 
-    def __init__(self, direction: DirectionName) -> None:
+    def __init__(self, direction: DirectionName, rst_payload: bool = False) -> None:
         self.direction = direction
+        self.rst_payload = rst_payload  # place an RST's payload in the stream (as Wireshark's Follow does)
         self.anchor: int | None = None  # a raw sequence number: offsets below count from it
-        self.syn_next: int | None = None  # the offset of the first byte after the SYN, when a SYN was seen
+        self.syns: list[int] = []  # the offsets of the byte after each SYN (two when a SYN/ACK came with a new ISN)
         self.pieces: list[_Piece] = []
         self.starts: list[int] = []
         self.snap: list[tuple[int, int, int]] = []  # (start, end, frame): payload the snap length cut
         self.fin: int | None = None  # offset of the FIN
         self.acked: int | None = None  # furthest offset the other side acknowledged
+        self.first_ack: int | None = None  # the other side's acknowledgement before any data: where it had read to
+        self.first_data: int | None = None  # where the first segment with data (in capture order) starts
         self.conflicts: list[Conflict] = []
         self.ignored: list[Ignored] = []
-        self.rst_payload: list[tuple[int, int]] = []  # (frame, length)
 
     def offset(self, raw: int) -> int:
         if self.anchor is None:
@@ -245,16 +261,21 @@ class _Half:
     def add(self, seg: Segment) -> None:
         flags = seg.flags
         first = (seg.seq_raw + 1) & MASK if flags & SYN else seg.seq_raw
-        if flags & SYN and self.syn_next is None:
-            self.syn_next = self.offset(first)
+        if flags & SYN:
+            nxt = self.offset(first)
+            if nxt not in self.syns:
+                self.syns.append(nxt)
         n = seg.len
-        if n > 0 and flags & RST:
-            # RFC 9293 §3.10.7.4 / Linux tcp_reset: an RST's payload (diagnostic text) is not given to the
-            # application (Wireshark's Follow shows it; docs/follow.md)
+        if n > 0 and flags & RST and not self.rst_payload:
+            # RFC 9293 §3.10.7.4 checks the RST bit before the text and stops; Linux discards the segment
+            # (tcp_validate_incoming -> tcp_reset): an RST's payload never reaches the application (Wireshark's
+            # Follow shows it; docs/follow.md)
             self.ignored.append(Ignored(self.direction, seg.frame, n, "payload of an RST is not delivered"))
             return
         if n > 0:
             start = self.offset(first)
+            if self.first_data is None:
+                self.first_data = start
             captured = seg.payload[:n]
             if len(captured) < n:
                 self.snap.append((start + len(captured), start + n, seg.frame))
@@ -266,9 +287,9 @@ class _Half:
                 self.fin = end
 
     def acknowledged(self, ack_raw: int) -> None:
-        if self.anchor is None:
-            return
-        off = diff(ack_raw, self.anchor)
+        off = self.offset(ack_raw)
+        if self.first_ack is None and self.first_data is None:
+            self.first_ack = off
         if self.acked is None or off > self.acked:
             self.acked = off
 
@@ -306,15 +327,33 @@ class _Half:
             starts.insert(k, p.start)
             pieces.insert(k, p)
 
+    def _base(self) -> int:
+        """Where the stream starts (offset 0): the byte after the SYN (of several SYNs with different ISNs, the
+        last one at or before the first data, which the data follows); without the SYN, where an acknowledgement
+        the receiver sent before any data was captured says it had read to (when data follows it), else the lowest
+        start within the largest window (RFC 7323's 2**30) before the first data segment (data sent earlier,
+        captured out of order)."""
+        if self.syns:
+            if self.first_data is None:
+                return self.syns[0]
+            below = [n for n in self.syns if n <= self.first_data]
+            if below:
+                return max(below)
+            # every SYN lies past the data: not this data's SYN (a damaged or rewritten capture); go by the rest
+        ack = self.first_ack
+        if ack is not None and (not self.pieces or self.pieces[-1].end > ack):
+            return ack
+        starts = [p.start for p in self.pieces] + [s for s, _, _ in self.snap]
+        if self.first_data is None or not starts:
+            return ack if ack is not None else 0
+        return min(s for s in starts if s >= self.first_data - _PLAUSIBLE)
+
     def finish(self, sender: str, receiver: str) -> tuple[HalfStream, list[int]]:
         """The direction's facts, and for each item the frame that made it readable (for interleaving)."""
         if self.anchor is None:
-            return HalfStream(self.direction, sender, receiver, syn_seen=self.syn_next is not None), []
-        if self.syn_next is not None:
-            base = self.syn_next
-        else:
-            candidates = [p.start for p in self.pieces[:1]] + [s for s, _, _ in self.snap]
-            base = min(candidates) if candidates else 0
+            return HalfStream(self.direction, sender, receiver, ignored=tuple(self.ignored),
+                              syn_seen=bool(self.syns)), []  # fmt: skip
+        base = self._base()
         d = self.direction
         ignored = list(self.ignored)
         items: list[Chunk | Gap] = []
@@ -364,11 +403,11 @@ class _Half:
         for p in self.pieces:
             start, stop = p.start - base, p.end - base
             if stop <= 0:
-                ignored.append(Ignored(d, p.frame, len(p.data), "before the first byte after the SYN"))
+                ignored.append(Ignored(d, p.frame, len(p.data), _BEFORE))
                 continue
             data = p.data
             if start < 0:
-                ignored.append(Ignored(d, p.frame, -start, "before the first byte after the SYN"))
+                ignored.append(Ignored(d, p.frame, -start, _BEFORE))
                 data, start = data[-start:], 0
             if start > cursor:
                 gap(cursor, start, p.frame)
@@ -385,7 +424,7 @@ class _Half:
             ready[k] = max(ready[k], ready[k - 1])
         conflicts = tuple(Conflict(c.direction, c.offset - base, c.length, c.kept_frame, c.other_frame)
                           for c in self.conflicts)  # fmt: skip
-        half = HalfStream(d, sender, receiver, tuple(items), conflicts, tuple(ignored), self.syn_next is not None,
+        half = HalfStream(d, sender, receiver, tuple(items), conflicts, tuple(ignored), bool(self.syns),
                           fin)  # fmt: skip
         return half, ready
 
@@ -397,11 +436,11 @@ class Reassembler:
     segment that carried new bytes.
     """
 
-    def __init__(self, stream: int = -1, client: str = "", server: str = "") -> None:
+    def __init__(self, stream: int = -1, client: str = "", server: str = "", *, rst_payload: bool = False) -> None:
         self.stream = stream
         self.client = client
         self.server = server
-        self.halves = (_Half("c2s"), _Half("s2c"))
+        self.halves = (_Half("c2s", rst_payload), _Half("s2c", rst_payload))
 
     def add(self, seg: Segment) -> None:
         if seg.header_error:  # packet-tcp.c stops before the follow tap when the header is not whole
@@ -425,9 +464,11 @@ class Reassembler:
         return FollowedStream(self.stream, self.client, self.server, c2s, s2c, tuple(both))
 
 
-def reassemble(segments: Iterable[Segment]) -> FollowedStream:
-    """The followed stream of one stream's analysed segments (capture order), e.g. a loaded Flow's packets."""
-    r = Reassembler()
+def reassemble(segments: Iterable[Segment], *, rst_payload: bool = False) -> FollowedStream:
+    """The followed stream of one stream's analysed segments (capture order), e.g. a loaded Flow's packets.
+    ``rst_payload=True`` puts an RST's payload in the stream, as Wireshark's Follow does (a receiver does not
+    deliver it)."""
+    r = Reassembler(rst_payload=rst_payload)
     for seg in segments:
         r.add(seg)
     return r.finish()
@@ -462,6 +503,7 @@ def follow_with_stats(source: str | os.PathLike[str] | BinaryIO, stream: int) ->
 # --- rendering -------------------------------------------------------------------------------------------------
 
 _ARROW = {"c2s": "client → server", "s2c": "server → client"}
+NOTES_SHOWN = 5  # differing copies and left-out payload listed in the summary; the JSON has them all
 
 
 def _frames_text(frames: tuple[int, ...]) -> str:
@@ -513,14 +555,19 @@ def summary_lines(fs: FollowedStream) -> list[str]:
         if snap:
             line += f", {_plural(snap)} not captured (snap length)"
         out.append(line)
-    for c in fs.conflicts:
+    conflicts, ignored = fs.conflicts, fs.ignored
+    for c in conflicts[:NOTES_SHOWN]:
         out.append(
             f"  note: {_ARROW[c.direction]}, offset {c.offset}: frames {c.kept_frame} and {c.other_frame} carry "
             f"different bytes ({_plural(c.length)}); the first copy (frame {c.kept_frame}) is shown, as a receiver "
             "keeps it"
         )
-    for ig in fs.ignored:
+    if len(conflicts) > NOTES_SHOWN:
+        out.append(f"  note: and {len(conflicts) - NOTES_SHOWN:,} more places where copies differ (--format json)")
+    for ig in ignored[:NOTES_SHOWN]:
         out.append(f"  note: {_ARROW[ig.direction]}, frame {ig.frame}: {_plural(ig.length)} left out: {ig.reason}")
+    if len(ignored) > NOTES_SHOWN:
+        out.append(f"  note: and {len(ignored) - NOTES_SHOWN:,} more segments' payload left out (--format json)")
     return out
 
 
@@ -557,6 +604,27 @@ def render_hex(fs: FollowedStream, direction: DirectionName | Literal["both"] = 
                 yield indent + _hex_line(item.offset + k, item.data[k : k + 16])
         else:
             yield f"{indent}{item.offset:08X}  [{_plural(item.length)} {item.words}]"
+
+
+def render_html(fs: FollowedStream, direction: DirectionName | Literal["both"] = "both") -> str:
+    """The followed stream as an HTML fragment (for reports and notebooks): the summary, then each chunk as a
+    ``<pre>`` under its description (class ``c2s``/``s2c``, with ``data-frames``), each gap as a paragraph (class
+    ``gap``). Everything from the capture is HTML-escaped, after the same escaping as :func:`render_text`."""
+    import html
+
+    e = html.escape
+    out = ['<div class="tcptrace-follow">', "<p>" + "<br>".join(e(line.strip()) for line in summary_lines(fs)) + "</p>"]
+    for item in fs.items(direction):
+        if isinstance(item, Chunk):
+            frames = " ".join(map(str, item.frames))
+            out.append(f'<p class="chunk-head {item.direction}">{e(describe(item))}</p>')
+            out.append(
+                f'<pre class="{item.direction}" data-frames="{frames}">{e(chr(10).join(text_of(item.data)))}</pre>'
+            )
+        else:
+            out.append(f'<p class="gap {item.direction} {item.kind}">[{e(describe(item))}]</p>')
+    out.append("</div>")
+    return "\n".join(out)
 
 
 def raw_bytes(fs: FollowedStream, direction: DirectionName | Literal["both"] = "both") -> Iterator[bytes]:
@@ -618,6 +686,7 @@ __all__ = [
     "raw_bytes",
     "reassemble",
     "render_hex",
+    "render_html",
     "render_text",
     "summary_lines",
     "text_of",

@@ -306,3 +306,75 @@ def test_gap_and_chunk_are_frozen() -> None:
     gap = Gap("c2s", 0, 1, "lost", ())
     with pytest.raises(AttributeError):
         gap.length = 2  # type: ignore[misc]
+
+
+def test_data_below_an_acknowledgement_sent_before_it_was_read_already(tmp_path: Path) -> None:
+    """Mid-stream: the server acknowledged up to 2000 before any data was captured, so a re-sent copy of older
+    bytes (1990..2000) is not part of what the capture shows the server reading."""
+    cap = write(tmp_path, [
+        s2c(9000, flags=g.ACK, ack=2000),        # 1: the server has read up to 2000
+        c2s(2000, b"new", ack=9000),             # 2: offset 0
+        c2s(1990, b"old bytes.", ack=9000),      # 3: before the stream's first byte
+    ])  # fmt: skip
+    half = follow(cap, 0).c2s
+    assert half.data == b"new"
+    assert [(i.frame, i.length) for i in half.ignored] == [(3, 10)]
+
+
+def test_a_second_syn_ack_with_a_new_isn_is_followed_by_the_data(tmp_path: Path) -> None:
+    cap = write(tmp_path, [
+        c2s(1000, flags=g.SYN, ack=0),                       # 1
+        s2c(5000, flags=g.SYN | g.ACK, ack=1001),            # 2: ISN 5000
+        s2c(7000, flags=g.SYN | g.ACK, ack=1001),            # 3: another SYN/ACK, ISN 7000
+        c2s(1001, flags=g.ACK, ack=7001),                    # 4: the client takes the second
+        s2c(7001, b"hello", ack=1001),                       # 5: the data follows ISN 7000
+    ])  # fmt: skip
+    half = follow(cap, 0).s2c
+    assert half.payload() == (b"hello", ())
+    assert half.ignored == ()
+
+
+def test_a_syn_far_past_the_data_is_not_its_start(tmp_path: Path) -> None:
+    """A damaged or rewritten capture: the only SYN's sequence number lies past all the data."""
+    cap = write(tmp_path, [c2s(3000, b"abc"), c2s(3003, b"def"), c2s(900_000, flags=g.SYN, ack=0)])
+    assert follow(cap, 0).payload("c2s") == (b"abcdef", ())
+
+
+def test_html_escapes_everything_from_the_capture(tmp_path: Path) -> None:
+    from tcptrace.follow import render_html
+
+    cap = write(tmp_path, [*handshake(), c2s(1001, b"<script>alert('x')</script>&\x1b[2J")])
+    page = render_html(follow(cap, 0))
+    assert "<script>" not in page
+    assert "\x1b" not in page
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;&amp;\\x1b[2J" in page
+    assert follow(cap, 0)._repr_html_() == page
+
+
+def test_cli_raw_is_refused_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Raw bytes could act on a terminal (escape sequences): usage error, exit 2, nothing written."""
+    import io
+
+    from tcptrace import cli
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setattr(cli.sys, "stdout", Tty())
+    code = cli.run_cli(["follow", str(SAMPLES / "echo_ipv4.pcap"), "--format", "raw"])
+    assert code == 2
+    assert cli.sys.stdout.getvalue() == ""
+
+
+def test_summary_lists_a_few_notes_and_counts_the_rest(tmp_path: Path) -> None:
+    """Keep-alives that carry one garbage byte at snd_una - 1 (Windows sends a zero) are copies of an old byte that
+    differ from it: each is reported, but the summary does not grow a line for every one."""
+    keepalives = [c2s(1004, b"\x00", flags=g.ACK) for _ in range(8)]  # frames 6..13
+    cap = write(tmp_path, [*handshake(), c2s(1001, b"data"), s2c(5001, flags=g.ACK, ack=1005), *keepalives])
+    fs = follow(cap, 0)
+    assert fs.payload("c2s") == (b"data", ())  # the first copy of byte 3 is frame 4's "a"
+    assert [(c.offset, c.kept_frame, c.other_frame) for c in fs.conflicts] == [(3, 4, f) for f in range(6, 14)]
+    notes = [line for line in render_text(fs) if "note:" in line]
+    assert len(notes) == 6
+    assert notes[-1] == "  note: and 3 more places where copies differ (--format json)"
