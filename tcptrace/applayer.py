@@ -1,18 +1,18 @@
 """What the application said: HTTP/1.x, TLS records, DNS over TCP and simple framings, found in a stream's
 reassembled bytes with dpkt's protocol parsers. Off the hot path: only ``explain`` and ``flows --app`` ask.
 
-Theory of operation. :func:`reassemble` turns one direction's segments (relative seq, payload, frame) into a
-:class:`Payload`: the bytes the receiving application read, in order, first copy wins (a retransmission adds only
-bytes not seen before), each byte range labelled with the frame that carried it, holes listed as gaps. It looks at
-most :data:`MAX_BYTES` bytes per direction (docs/limits.md). :func:`recognise` then tries, in order, TLS (records
-``16 03 0x``; dpkt.ssl's ClientHello/ServerHello with the SNI and supported_versions extensions), HTTP/1.x
-(dpkt.http.Request/Response: method, path, status, Content-Length or chunked, several messages on one
-connection), DNS over TCP (port 53 or a 2-byte length prefix whose every message dpkt.dns parses), a 4- or
-2-byte big-endian length prefix whose messages exactly tile each direction, and newline-delimited text. Each
-message is an :class:`AppMessage` (protocol, direction, kind, summary fields, byte range, the frames and the
-bytes each carried): classify here, render in tcptrace.narrate and tcptrace.export. The parsers read only the
-contiguous prefix of a direction (up to its first gap); a message cut by the gap, the snap length or the bound
-is marked incomplete. dpkt is imported here and nowhere else.
+Theory of operation. :func:`payloads` takes one stream's segments, reassembled by tcptrace.follow (the bytes
+each receiving application read, in order, first captured copy wins, gaps named), and keeps of each direction a
+:class:`Payload`: the contiguous bytes from the start up to the first gap, each byte range labelled with the
+frame that carried it, the gaps; at most :data:`MAX_BYTES` bytes per direction (docs/limits.md).
+:func:`recognise` then tries, in order, TLS (records ``16 03 0x``; dpkt.ssl's ClientHello/ServerHello with the
+SNI and supported_versions extensions), HTTP/1.x (dpkt.http.Request/Response: method, path, status,
+Content-Length or chunked, several messages on one connection), DNS over TCP (port 53 or a 2-byte length prefix
+whose every message dpkt.dns parses), a 4- or 2-byte big-endian length prefix whose messages exactly tile each
+direction, and newline-delimited text. Each message is an :class:`AppMessage` (protocol, direction, kind, summary
+fields, byte range, the frames and the bytes each carried): classify here, render in tcptrace.narrate and
+tcptrace.export. The parsers read only the contiguous prefix of a direction (up to its first gap); a message cut
+by the gap or the bound is marked incomplete. dpkt is imported here and nowhere else.
 """
 
 from __future__ import annotations
@@ -22,11 +22,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .seqnum import diff as seq_diff
+from .model import FIN, RST, SYN
 
 MAX_BYTES = 65536  # bytes examined per direction of a stream (docs/limits.md, "Per stream")
 MAX_MESSAGES = 200  # messages kept per stream; later ones are counted in AppLayer.more
 _FRAME_MAX = 16 * 1024 * 1024  # a length prefix above this is not taken for a framing
+_ENDS = SYN | FIN | RST
 
 PROTOCOLS = ("http", "tls", "dns", "length-prefixed", "lines", "unknown", "none")
 
@@ -57,13 +58,17 @@ class Payload:
     """One direction's bytes as its receiver read them: ``data`` is the contiguous prefix (up to the first gap or
     :data:`MAX_BYTES`); ``chunks`` say which frame carried which range (of all bytes placed, in offset order);
     ``gaps`` are (offset, length) holes before the highest byte seen; ``capped``: bytes past the bound were not
-    examined. Offsets count from the direction's first data byte (relative seq 1 on a stream with its SYN)."""
+    examined. Offsets are tcptrace.follow's: 0 is the byte after the SYN (else the lowest sequence number seen)."""
 
     data: bytes = b""
     chunks: tuple[Chunk, ...] = ()
     gaps: tuple[tuple[int, int], ...] = ()
     capped: bool = False
-    first_seq: int = 0  # relative seq of offset 0
+
+    @classmethod
+    def of(cls, data: bytes, frame: int = 1) -> Payload:
+        """A direction whose bytes all came in one segment (for tests and callers with bytes in hand)."""
+        return cls(data, (Chunk(0, len(data), frame),) if data else ())
 
     def carried(self, start: int, end: int) -> list[tuple[int, int]]:
         """(frame, bytes) of each segment that carried part of ``[start, end)``, in stream order."""
@@ -75,66 +80,65 @@ class Payload:
         return list(out.items())
 
 
-def reassemble(segments: Iterable[tuple[int, bytes, int]], limit: int = MAX_BYTES) -> Payload:
-    """One direction's ``(relative seq, captured payload, frame)`` in capture order -> :class:`Payload`.
+def _payload(half: Any, limit: int) -> Payload:
+    """One direction of a :class:`tcptrace.follow.FollowedStream` as this module's bounded :class:`Payload`."""
+    from .follow import Gap
 
-    The stream starts at the lowest sequence number seen (modulo 2**32, from the first data segment); the first
-    copy of a byte wins, as the receiver keeps it. A payload cut by the snap length leaves a gap."""
-    segs = [(seq, data, frame) for seq, data, frame in segments if data]
-    if not segs:
-        return Payload()
-    first = segs[0][0]
-    base = (first + min(0, min(seq_diff(seq, first) for seq, _, _ in segs))) & 0xFFFFFFFF
-    size = min(limit, max(seq_diff(seq, base) + len(data) for seq, data, _ in segs))
-    buf = bytearray(size)
-    have = bytearray(size)
+    parts: list[bytes] = []
     chunks: list[Chunk] = []
-    top = 0
-    capped = False
-    for seq, data, frame in segs:
-        a = seq_diff(seq, base)
-        b = a + len(data)
-        if b > limit:
-            capped = True
-        lo, hi = max(a, 0), min(b, size)
-        i = lo
-        while i < hi:  # the parts of [lo, hi) not placed yet: the first copy wins
-            j = have.find(0, i, hi)
-            if j < 0:
-                break
-            k = have.find(1, j, hi)
-            k = hi if k < 0 else k
-            buf[j:k] = data[j - a : k - a]
-            have[j:k] = b"\x01" * (k - j)
-            chunks.append(Chunk(j, k - j, frame))
-            i = k
-        top = max(top, hi)
     gaps: list[tuple[int, int]] = []
-    i = 0
-    while i < top:
-        j = have.find(0, i, top)
-        if j < 0:
+    for item in half.items:
+        if item.offset >= limit:
             break
-        k = have.find(1, j, top)
-        k = top if k < 0 else k
-        gaps.append((j, k - j))
-        i = k
-    contiguous = gaps[0][0] if gaps else top
-    chunks.sort(key=lambda c: c.offset)
-    return Payload(bytes(buf[:contiguous]), tuple(chunks), tuple(gaps), capped, base)
+        if isinstance(item, Gap):
+            gaps.append((item.offset, min(item.length, limit - item.offset)))
+            continue
+        n = min(item.length, limit - item.offset)
+        chunks.append(Chunk(item.offset, n, item.frame))
+        if not gaps:
+            parts.append(item.data[:n])
+    return Payload(b"".join(parts), tuple(chunks), tuple(gaps), half.length > limit)
 
 
 def payloads(segments: Iterable[Any], limit: int = MAX_BYTES) -> tuple[Payload, Payload, bool]:
-    """Both directions of one stream's analysed segments (tcptrace.model.Segment: ``direction``, relative
-    ``seq``, ``len``, ``payload``, ``frame``), and whether any segment carried data (captured or not)."""
-    sides: tuple[list[tuple[int, bytes, int]], list[tuple[int, bytes, int]]] = ([], [])
-    sent = False
-    for s in segments:
-        if s.len and not s.header_error:
-            sent = True
-            if s.payload:
-                sides[int(s.direction)].append((s.seq, s.payload, s.frame))
-    return reassemble(sides[0], limit), reassemble(sides[1], limit), sent
+    """Both directions of one stream's segments (tcptrace.model.Segment, capture order), reassembled by
+    :func:`tcptrace.follow.reassemble` (first captured copy wins, gaps named), each cut at ``limit`` bytes; and
+    whether any segment carried data (captured or not)."""
+    from .follow import reassemble
+
+    kept = _Kept(limit)
+    for seg in segments:
+        kept.add(seg)
+    followed = reassemble(kept.segs)
+    return _payload(followed.c2s, limit), _payload(followed.s2c, limit), kept.sent
+
+
+class _Kept:
+    """What one stream's reassembly needs, bounded: every SYN, FIN and RST (where each direction starts and
+    ends), and a direction's data segments while it has kept less than twice ``limit`` bytes of payload (room for
+    retransmitted and out-of-order copies) and until its first segment the snap length cut (the parsers stop at
+    the first gap anyway, and a capture cut on every segment would give follow a gap per segment)."""
+
+    __slots__ = ("cut", "kept", "limit", "segs", "sent")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.segs: list[Any] = []
+        self.kept = [0, 0]
+        self.cut = [False, False]
+        self.sent = False
+
+    def add(self, seg: Any) -> None:
+        if seg.len and not seg.header_error:
+            self.sent = True
+            d = int(seg.direction)
+            if self.kept[d] < 2 * self.limit and not self.cut[d]:
+                self.kept[d] += len(seg.payload)
+                self.cut[d] = len(seg.payload) < seg.len
+                self.segs.append(seg)
+                return
+        if seg.flags & _ENDS:
+            self.segs.append(seg)
 
 
 # --- messages -------------------------------------------------------------------------------------------
@@ -489,6 +493,27 @@ def recognise(
     return AppLayer(protocol, tuple(messages[:MAX_MESSAGES]), more, gaps, capped, details)
 
 
+def may_be_http_tls_or_dns(segments: Sequence[Any], server_port: int = 0, client_port: int = 0) -> bool:
+    """A cheap look at each side's first captured payload: could :func:`recognise` find HTTP, TLS or DNS here?
+    (explain tells only those; it skips the reassembly of the rest, the bulk of most captures.)"""
+    if 53 in (server_port, client_port):
+        return True
+    seen = [False, False]
+    for s in segments:
+        d = int(s.direction)
+        if seen[d] or not s.payload or s.header_error:
+            continue
+        seen[d] = True
+        p = s.payload
+        if p.startswith((b"HTTP/", *_HTTP_METHODS)) or (len(p) >= 3 and p[0] == 22 and p[1] == 3):
+            return True
+        if d == 0 and len(p) >= 8 and (p[0] << 8 | p[1]) >= 12 and not p[4] & 0x80 and p[6:8] == b"\x00\x01":
+            return True  # a 2-byte length, then a DNS query header: QR 0, QDCOUNT 1
+        if seen[0] and seen[1]:
+            break
+    return False
+
+
 def analyse(segments: Iterable[Any], server_port: int = 0, client_port: int = 0) -> AppLayer:
     """:func:`recognise` on one stream's analysed segments (what ``explain`` and ``Flow.app()`` call)."""
     c2s, s2c, sent = payloads(segments)
@@ -496,38 +521,24 @@ def analyse(segments: Iterable[Any], server_port: int = 0, client_port: int = 0)
 
 
 class Collector:
-    """Each stream's payload as segments go by (capture order), kept per direction only up to twice
-    :data:`MAX_BYTES` (room for retransmitted and out-of-order copies), so a capture of big transfers costs at most
-    that per stream; :meth:`app` reassembles and recognises one stream."""
+    """Each stream's segments as they go by (capture order), for ``flows --app``, bounded per stream as
+    :class:`_Kept` says; :meth:`app` reassembles (tcptrace.follow) and recognises one stream, then lets it go."""
 
     def __init__(self, limit: int = MAX_BYTES) -> None:
         self.limit = limit
-        self._segs: dict[int, tuple[list[tuple[int, bytes, int]], list[tuple[int, bytes, int]]]] = {}
-        self._kept: dict[int, list[int]] = {}
-        self._sent: set[int] = set()
+        self._streams: dict[int, _Kept] = {}
 
     def add(self, seg: Any) -> None:
-        if not seg.len or seg.header_error:
-            return
-        n = seg.stream
-        self._sent.add(n)
-        if not seg.payload:
-            return
-        sides = self._segs.get(n)
-        if sides is None:
-            sides = self._segs[n] = ([], [])
-            self._kept[n] = [0, 0]
-        d = int(seg.direction)
-        kept = self._kept[n]
-        if kept[d] < 2 * self.limit:
-            sides[d].append((seg.seq, seg.payload, seg.frame))
-            kept[d] += len(seg.payload)
+        kept = self._streams.get(seg.stream)
+        if kept is None:
+            kept = self._streams[seg.stream] = _Kept(self.limit)
+        kept.add(seg)
 
     def app(self, stream: int, server_port: int = 0, client_port: int = 0) -> AppLayer:
-        sides = self._segs.pop(stream, ([], []))
-        c2s, s2c = reassemble(sides[0], self.limit), reassemble(sides[1], self.limit)
-        return recognise(c2s, s2c, server_port, client_port, sent=stream in self._sent)
+        kept = self._streams.pop(stream, None)
+        c2s, s2c, sent = payloads(kept.segs if kept else (), self.limit)
+        return recognise(c2s, s2c, server_port, client_port, sent=sent)
 
 
 __all__ = ["MAX_BYTES", "MAX_MESSAGES", "AppLayer", "AppMessage", "Chunk", "Collector", "Payload", "analyse",
-           "payloads", "reassemble", "recognise"]  # fmt: skip
+           "may_be_http_tls_or_dns", "payloads", "recognise"]  # fmt: skip

@@ -681,6 +681,9 @@ def narrate_flow(
         raise ValueError(f"unknown language {lang!r}; available: {', '.join(LANGUAGES)}")
     t = LANGUAGES[lang]
     events = classify(summary, segs, previous)
+    app = _app_of(summary, segs)
+    if app is not None:
+        events = _without_line_notes(events, app)
     renderer = _Renderer(summary, lang, absolute)
     if verbose:
         steps = [renderer.step(e) for e in events]
@@ -690,7 +693,8 @@ def narrate_flow(
         steps = _collapse(unworded, lang, {s.frame: s for s in segs})
         steps = [dataclasses.replace(st, text=renderer.render(event_of[id(st)])) if id(st) in event_of else st
                  for st in steps]  # fmt: skip
-    steps = _with_app_steps(steps, summary, segs, lang)
+    if app is not None:
+        steps = _with_app_steps(steps, app, lang)
     steps = _monotone_phases(steps)
     hidden = 0
     if max_steps is not None:
@@ -863,17 +867,30 @@ _TLS_KIND = {
 }  # fmt: skip (Wireshark's record names)
 
 
-def _with_app_steps(steps: list[Step], summary: FlowSummary, segs: list[Segment], lang: str) -> list[Step]:
-    """The data phase names what the application said (HTTP, TLS, DNS): each application step goes right after
-    the step that carries the message's last frame."""
-    if not any(s.len for s in segs):
-        return steps
-    from .applayer import analyse
+def _app_of(summary: FlowSummary, segs: list[Segment]) -> Any:
+    """What the application said on this stream, when it is HTTP, TLS or DNS (what explain tells), else None."""
+    from .applayer import analyse, may_be_http_tls_or_dns
 
     flow = summary.flow
-    app = analyse(segs, flow.halves[1].port, flow.halves[0].port)
-    if app.protocol not in APP_TOLD or not app.messages:
-        return steps
+    ports = (flow.halves[1].port, flow.halves[0].port)
+    if not may_be_http_tls_or_dns(segs, *ports):
+        return None
+    app = analyse(segs, *ports)
+    return app if app.protocol in APP_TOLD and app.messages else None
+
+
+def _without_line_notes(events: list[Event], app: Any) -> list[Event]:
+    """An HTTP message's header lines are not messages of their own: no sticky-packet note ("this segment carries
+    4 newline-terminated messages") on a segment that carries HTTP."""
+    frames = {f for m in app.messages for f in m.frames}
+    return [dataclasses.replace(e, notes=tuple(n for n in e.notes if n.key != "sticky.several"))
+            if e.frame in frames and any(n.key == "sticky.several" for n in e.notes) else e
+            for e in events]  # fmt: skip
+
+
+def _with_app_steps(steps: list[Step], app: Any, lang: str) -> list[Step]:
+    """The data phase names what the application said (HTTP, TLS, DNS): each application step goes right after
+    the step that carries the message's last frame."""
     t = LANGUAGES[lang]
     out = list(steps)
     for frames, text, facts in sorted(_app_steps(app, t), key=lambda a: a[0][-1]):  # stable: ties keep their order
