@@ -233,8 +233,9 @@ def build_report(
         d = ff.summary.to_dict()
         attention = needs_attention(d)
         part = _FlowPart(ff.stream, d, ff.summary.sentence(lang), attention, _app(ff))
-        # Keep up to the cap of each kind, then choose (attention first) at the end: bounded either way.
-        if kept[attention] < max_detailed:
+        # Flows needing attention up to the cap; the others only while fewer than the cap are kept in all (enough
+        # to fill what the attention flows leave, however many come later). Chosen at the end, attention first.
+        if kept[attention] < max_detailed and (attention or kept[True] + kept[False] < max_detailed):
             part.section = _flow_section(ff, part, lang, max_packet_rows)
             kept[attention] += 1
         parts.append(part)
