@@ -70,7 +70,7 @@ _TEXT: dict[str, dict[str, str]] = {
         "col.zeek": "Zeek",
         "col.retr": "retr.",
         "col.verdict": "verdict",
-        "attention": "needs attention",
+        "attention.below": "Needing attention, told in detail below",
         "details": "Connections in detail",
         "narrative": "What happened",
         "ladder": "Ladder diagram",
@@ -109,7 +109,7 @@ _TEXT: dict[str, dict[str, str]] = {
         "col.zeek": "Zeek",
         "col.retr": "重传",
         "col.verdict": "结论",
-        "attention": "需要关注",
+        "attention.below": "需要关注、下面有详细说明的流",
         "details": "连接详情",
         "narrative": "发生了什么",
         "ladder": "时序图",
@@ -269,10 +269,10 @@ def _page(name: str, lang: str, parts: list[_FlowPart], detailed: set[int], stat
     body.append(f'<h2 id="overview">{e(t["overview"])}</h2>')
     if parts:
         body.append(f"<p>{e(render_overview_of(o, lang))}</p>")
-    if o["attention"]:
-        links = ", ".join(_stream_link(n, n in detailed) for n in o["attention"][:200])
-        more = " …" if len(o["attention"]) > 200 else ""
-        body.append(f"<p>{e(t['attention'])}: {links}{more}</p>")
+    shown = [n for n in o["attention"] if n in detailed]  # the overview names them all; link those told below
+    if shown:
+        links = ", ".join(_stream_link(n, True) for n in shown)
+        body.append(f"<p>{e(t['attention.below'])}: {links}</p>")
     if len(parts) > len(detailed):
         cut = t["cap.flows"].format(shown=len(detailed), total=len(parts), cap=max_detailed)
         body.append(f'<p class="note">{e(cut)}</p>')

@@ -68,7 +68,8 @@ def page(path: str | Path, **kw: object) -> tuple[Page, str]:
 def test_a_lossy_transfer_has_overview_table_story_ladder_graphs_and_packets() -> None:
     p, text = page(SAMPLES / "lossy_bulk.pcap")
     assert "1 TCP connections: 1 closed normally." in p.visible.replace("1 TCP connection:", "1 TCP connections:")
-    assert "needs attention" in p.visible  # it has retransmissions
+    assert "Need attention (resets, retransmissions, refusals or anomalies): streams 0." in p.visible
+    assert re.search(r"Needing attention, told in detail below:\s+0\s", p.visible)
     assert p.tags["svg"] == 3  # the ladder, the time-sequence graph and the throughput graph
     assert p.tags["section"] == 1
     assert 'id="s0"' in text
@@ -164,7 +165,7 @@ def test_the_flows_needing_attention_are_detailed_first(tmp_path: Path) -> None:
     rep = build_report(_two_streams(tmp_path / "two.pcap"), max_detailed=1)
     assert rep.detailed == [1]
     p = Page(rep.html)
-    assert re.search(r"needs attention:\s+1\s", p.visible)
+    assert re.search(r"Needing attention, told in detail below:\s+1\s", p.visible)
     assert 'class="attn"' in rep.html
 
 

@@ -38,7 +38,7 @@ def _console_errors(log: str) -> list[str]:
 
 
 @pytest.mark.parametrize(("capture", "lang", "svgs", "texts"), [
-    ("lossy_bulk.pcap", "en", 3, ["Overview", "needs attention", "Time-sequence graph", "retransmission"]),
+    ("lossy_bulk.pcap", "en", 3, ["Overview", "Needing attention", "Time-sequence graph", "retransmission"]),
     ("dialogue_threaded.pcap", "zh", 9, ["概览", "三次握手", "点击列标题即可排序。"]),
 ])  # fmt: skip
 def test_the_page_renders_and_its_script_runs(
