@@ -18,9 +18,10 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 HERE = Path(__file__).resolve().parent
 
 SETUP = """import tcptrace
+import pandas as pd
 %matplotlib inline
-import matplotlib
-matplotlib.rcParams["figure.dpi"] = 72  # small images keep the committed notebooks light"""
+%config InlineBackend.figure_formats = ["svg"]  # figures as SVG: crisp at any zoom
+pd.set_option("display.max_colwidth", None)  # verdicts and analysis lists in full, not cut at 50 characters"""
 
 NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
     "01_handshake_walkthrough.ipynb": [
@@ -33,7 +34,7 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
         ("code", SETUP),
         ("code", 'cap = tcptrace.load("../sample_pcaps/echo_ipv4.pcap")\ncap'),
         ("md", "One stream. Its story, step by step, with the frame numbers to find each packet in Wireshark:"),
-        ("code", "flow = cap.flow(0)\nprint(flow.narrative())"),
+        ("code", "flow = cap.flow(0)\nflow.narrative()"),
         (
             "md",
             "The same as a ladder (sequence) diagram: client on the left, server on the right, each "
@@ -48,7 +49,7 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
         ),
         (
             "code",
-            'df = flow.to_dataframe()\ndf[["frame", "flags", "seq", "seq_raw", "ack", "ack_raw", "len", '
+            'df = flow.to_dataframe()\ndf[["frame", "time", "flags", "seq", "seq_raw", "ack", "ack_raw", "len", '
             '"win", "client_state", "server_state"]]',
         ),
         (
@@ -95,7 +96,19 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
             "The narrative keeps every retransmission and duplicate-ACK burst visible while collapsing the "
             "ordinary segments:",
         ),
-        ("code", 'print("\\n".join(str(flow.narrative()).splitlines()[:30]))'),
+        ("code", "flow.narrative(max_steps=25)"),
+        (
+            "md",
+            "## One page to share\n`cap.report()` (or `tcptrace report CAPTURE -o report.html`) puts it all on one "
+            "self-contained HTML page: overview, flows table, story, ladder, graphs and packets, frame numbers "
+            "linked to their rows.",
+        ),
+        (
+            "code",
+            'page = cap.report()\nopen("lossy_report.html", "w", encoding="utf-8").write(page.html)\n'
+            'print(f"{len(page.html) / 1e6:.1f} MB, streams in detail: {page.detailed}")\n'
+            'import os\nos.remove("lossy_report.html")',
+        ),
     ],
     "03_regression_in_ci.ipynb": [
         (
@@ -144,14 +157,25 @@ NOTEBOOKS: dict[str, list[tuple[str, str]]] = {
         ("code", SETUP),
         (
             "code",
-            'cap = tcptrace.load("../sample_pcaps/echo_ipv4.pcap")\nflow = cap.flow(0)\n'
-            'print(flow.narrative(lang="zh"))',
+            'cap = tcptrace.load("../sample_pcaps/echo_ipv4.pcap")\nflow = cap.flow(0)\nflow.narrative(lang="zh")',
+        ),
+        (
+            "md",
+            "时序图的中文标签需要 CJK 字体。`pip install 'tcptrace[zh]'` 会安装一个 Noto Sans CJK 字体包，"
+            "tcptrace 自动向 matplotlib 注册它；没有 CJK 字体时会给出警告并改用英文标签。",
+        ),
+        (
+            "code",
+            "import os\nfrom tcptrace.diagram import find_cjk_font, packaged_cjk_font\n"
+            "print(find_cjk_font(), '|', os.path.basename(packaged_cjk_font() or 'no zh extra'))\n"
+            'flow.diagram(lang="zh").figure',
         ),
         ("md", "拒绝连接（RST）与异常关闭："),
         (
             "code",
+            "from IPython.display import display\n"
             'for name in ["refused.pcap", "abort_rst.pcap"]:\n'
-            '    print(tcptrace.explain("../sample_pcaps/" + name, lang="zh"))\n    print()',
+            '    display(tcptrace.explain("../sample_pcaps/" + name, lang="zh"))',
         ),
     ],
 }

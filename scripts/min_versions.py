@@ -1,5 +1,5 @@
 """Print a pip constraints file that pins every runtime dependency of tcptrace (the core ones and the optional
-extras users install: notebook, zstd, lz4) at the floor pyproject.toml declares (`>=X` becomes `==X`).
+extras users install: notebook, zstd, lz4, zh) at the floor pyproject.toml declares (`>=X` becomes `==X`).
 `.ci/min-versions` installs the package with it and runs the tests, so a declared floor is one the suite passes
 on, not a guess. Test tools (pytest, ruff, mypy ...) are left to resolve normally: they are not what a user installs."""
 
@@ -14,7 +14,7 @@ try:
 except ImportError:  # Python 3.10
     tomllib = None  # type: ignore[assignment]
 
-RUNTIME_EXTRAS = ("notebook", "zstd", "lz4")
+RUNTIME_EXTRAS = ("notebook", "zstd", "lz4", "zh")
 REQ = re.compile(r"^\s*([A-Za-z0-9_.\-]+)\s*>=\s*([0-9][^,;\s]*)\s*(;.*)?$")
 
 

@@ -77,24 +77,15 @@ class Flow:
     def verdict(self) -> str:
         return str(self.summary["verdict"])
 
-    def narrative(self, lang: str = "en", *, verbose: bool = False, absolute: bool = False) -> FlowNarrative:
-        """The step-by-step story of this stream (``str()`` it, or let Jupyter display it)."""
+    def narrative(
+        self, lang: str = "en", *, verbose: bool = False, absolute: bool = False, max_steps: int | None = None
+    ) -> FlowNarrative:
+        """The step-by-step story of this stream: Jupyter displays it as HTML (``_repr_html_``), ``str()`` is
+        the text. ``max_steps`` keeps the first and last steps and says how many were left out."""
         from .narrate import narrate_flow
 
-        return narrate_flow(self._summary_obj, self.packets, lang, verbose=verbose, absolute=absolute)
-
-    def app(self) -> AppLayer:
-        """What the application said on this stream (tcptrace.applayer): the protocol recognised (http, tls, dns,
-        length-prefixed, lines, unknown, none) and its messages, from the first 64 KiB each way.
-
-        >>> app = load("sample_pcaps/http_keepalive.pcap").flow(0).app()
-        >>> app.protocol, [(m.kind, m.fields.get("path")) for m in app.messages][:2]
-        ('http', [('request', '/0'), ('response', None)])
-        """
-        from .applayer import analyse
-
-        flow = self._summary_obj.flow
-        return analyse(self.packets, flow.halves[1].port, flow.halves[0].port)
+        return narrate_flow(self._summary_obj, self.packets, lang, verbose=verbose, absolute=absolute,
+                            max_steps=max_steps)  # fmt: skip
 
     def follow(self) -> FollowedStream:
         """The byte stream each side's application read (tcptrace.follow): chunks with their frames, gaps, and
@@ -118,6 +109,19 @@ class Flow:
         """
         return self.follow().payload(direction)  # type: ignore[arg-type]
 
+    def app(self) -> AppLayer:
+        """What the application said on this stream (tcptrace.applayer): the protocol recognised (http, tls, dns,
+        length-prefixed, lines, unknown, none) and its messages, from the first 64 KiB each way.
+
+        >>> app = load("sample_pcaps/http_keepalive.pcap").flow(0).app()
+        >>> app.protocol, [(m.kind, m.fields.get("path")) for m in app.messages][:2]
+        ('http', [('request', '/0'), ('response', None)])
+        """
+        from .applayer import analyse
+
+        flow = self._summary_obj.flow
+        return analyse(self.packets, flow.halves[1].port, flow.halves[0].port)
+
     def ladder(self, lang: str = "en", **kw: Any) -> Any:
         """The ladder layout (:class:`tcptrace.ladder.Ladder`); its text forms are in :mod:`tcptrace.ladder`."""
         from .ladder import build_ladder
@@ -137,9 +141,9 @@ class Flow:
         return draw_graph(self._summary_obj, self.packets, kind, ax=ax, **kw)
 
     def to_dataframe(self) -> Any:
-        """One row per packet: the ``tcptrace packets --format jsonl`` fields (needs pandas)."""
-        pd = _pandas()
-        return pd.DataFrame([packet_record(s) for s in self.packets])
+        """One row per packet: the ``tcptrace packets --format jsonl`` fields, ``time`` as a UTC datetime to the
+        nanosecond (needs pandas)."""
+        return _packets_frame(self.packets)
 
     def _repr_svg_(self) -> str | None:
         try:
@@ -198,8 +202,15 @@ class Capture:
 
     def packets_dataframe(self) -> Any:
         """One row per packet of every flow (needs pandas)."""
-        pd = _pandas()
-        return pd.DataFrame([packet_record(s) for f in self.flows for s in f.packets]).sort_values("frame")
+        segs = sorted((s for f in self.flows for s in f.packets), key=lambda s: s.frame)
+        return _packets_frame(segs)
+
+    def report(self, lang: str = "en", **kw: Any) -> Any:
+        """This capture's HTML report (:func:`tcptrace.report.build_report`, reading the file again); Jupyter
+        displays it, ``.html`` is the page."""
+        from .report import build_report
+
+        return build_report(self.path, lang=lang, **kw)
 
     def _repr_html_(self) -> str:
         import html
@@ -230,6 +241,16 @@ class Capture:
             f"<Capture {os.path.basename(self.path)}: {self.stats['frames']} frames, "
             f"{self.stats['tcp_segments']} TCP segments, {len(self.flows)} streams>"
         )
+
+
+def _packets_frame(segs: list[Segment]) -> Any:
+    """Packet records as a DataFrame, ``time`` a datetime64[ns, UTC] column built from the integer ``ts_ns`` (a
+    float of seconds since 1970 keeps only microseconds)."""
+    pd = _pandas()
+    df = pd.DataFrame([packet_record(s) for s in segs])
+    if len(df):
+        df["time"] = pd.to_datetime([s.ts_ns for s in segs], unit="ns", utc=True)
+    return df
 
 
 def load(source: str | os.PathLike[str] | BinaryIO) -> Capture:

@@ -812,6 +812,38 @@ def diagram(capture: str, stream: int, output: str | None, fmt: str | None, lang
 
 @main.command()
 @_capture_argument
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, writable=True),
+              help="The HTML file to write (replaced only once the new one is complete).")  # fmt: skip
+@click.option("--lang", type=click.Choice(sorted(LANGUAGES)), default="en", show_default=True,
+              help="Language of the page, the narratives and the ladder labels.")  # fmt: skip
+@_stream_option
+@_host_port_options
+def report(capture: str, output: str, lang: str, streams: tuple[int, ...], hosts: tuple[str, ...],
+           ports: tuple[int, ...]) -> None:  # fmt: skip
+    """Write one self-contained HTML page about CAPTURE, to share or keep: an overview (connections, how they
+    ended, which need attention), a sortable flows table, and per connection its verdict, step-by-step story,
+    ladder diagram, graphs where data flowed and its packets, every frame number linked to its packet row.
+
+    The page needs no network (no CDN; a small inline script only sorts the table) and escapes everything taken
+    from the capture. Big captures are bounded: details for at most 30 flows (those needing attention first),
+    500 packet rows per flow (docs/limits.md, "Report")."""
+    from .report import build_report, write_report
+
+    with _matplotlib_warnings():
+        rep = build_report(capture, lang=lang, streams=streams, hosts=hosts, ports=ports)
+    _warn(rep.warnings)
+    if rep.missing or (not rep.flows and (hosts or ports or streams)):
+        _nothing_selected(capture, rep.missing, rep.streams_total, lang)
+    with _writing(output):
+        write_report(rep, output)
+    click.echo(f"wrote {display_path(output)}: {_plural(rep.flows, 'flow')}, {len(rep.detailed)} in detail")
+
+
+report.help = inspect.cleandoc(report.help or "") + "\n\n" + CAPTURE_HELP
+
+
+@main.command()
+@_capture_argument
 @click.option("-s", "--stream", "stream", type=click.IntRange(min=0), default=0, show_default=True,
               help="The tcp.stream to follow.")  # fmt: skip
 @click.option("--format", "fmt", type=click.Choice(["text", "hex", "raw", "json"]), default="text",
@@ -911,6 +943,11 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "tcptrace diagram sample_pcaps/echo_ipv4.pcap",
         "tcptrace diagram sample_pcaps/half_close.pcap -o ladder.svg",
         "tcptrace diagram sample_pcaps/echo_ipv4.pcap --lang zh --format mermaid",
+    ),
+    "report": (
+        "tcptrace report sample_pcaps/lossy_bulk.pcap -o report.html",
+        "tcptrace report sample_pcaps/dialogue_threaded.pcap --lang zh -o report-zh.html",
+        "tcptrace report sample_pcaps/port_reuse.pcap -s 1 -o stream1.html",
     ),
 }
 for _name, _lines in EXAMPLES.items():

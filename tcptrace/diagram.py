@@ -11,6 +11,7 @@ pyplot, so nothing global (the pyplot figure registry, interactive backends) is 
 
 Chinese labels need a CJK font: :func:`find_cjk_font` looks for one among matplotlib's fonts. Without one,
 drawing ``lang="zh"`` warns :class:`CjkFontWarning` and draws the English labels instead of boxes ("tofu").
+The ``zh`` extra (``pip install 'tcptrace[zh]'``) brings one as a Python package (:data:`CJK_FONT_PACKAGES`).
 """
 
 from __future__ import annotations
@@ -93,9 +94,13 @@ class CjkFontWarning(UserWarning):
 
 
 def find_cjk_font() -> str | None:
-    """The family name of an installed font that has Chinese glyphs, or None."""
+    """The family name of an installed font that has Chinese glyphs, or None: the zh extra's font when it is
+    installed, else the best of matplotlib's fonts (:data:`CJK_FAMILIES`)."""
     from matplotlib import font_manager
 
+    packaged = _register_packaged_cjk_font(font_manager)
+    if packaged is not None:  # installed on purpose (the zh extra): the same drawing on every machine
+        return packaged
     found = _known_cjk_family(font_manager.fontManager.ttflist)
     if found is None:
         # matplotlib caches its font list, so a font installed after the cache was built is missing from it:
@@ -109,6 +114,50 @@ def find_cjk_font() -> str | None:
                     continue
         found = _known_cjk_family(font_manager.fontManager.ttflist)
     return found
+
+
+# The optional extra ``tcptrace[zh]`` installs a Python package that ships Noto Sans CJK (a static Regular face,
+# SIL Open Font License): Chinese diagrams out of the box, with no system font package. The variable-weight CJK
+# fonts on the registry draw at their default instance, Thin, since matplotlib cannot choose a weight axis.
+CJK_FONT_PACKAGES = ("cvttf_NotoSansCJK_Regular",)
+
+
+def packaged_cjk_font() -> str | None:
+    """The path of the CJK font file the ``zh`` extra installed, or None (its package is not imported: only
+    found, so nothing of it runs)."""
+    import importlib.util
+
+    for name in CJK_FONT_PACKAGES:
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            continue
+        for folder in (spec.submodule_search_locations or []) if spec is not None else []:
+            try:
+                files = sorted(os.listdir(folder))
+            except OSError:
+                continue
+            for f in files:
+                if f.lower().endswith((".otf", ".ttf")):
+                    return os.path.join(folder, f)
+    return None
+
+
+_PACKAGED: dict[str, str | None] = {}  # font file -> its family once registered (None: it could not be)
+
+
+def _register_packaged_cjk_font(font_manager: Any) -> str | None:
+    """Register the zh extra's font with matplotlib (once per process) and return its family name."""
+    path = packaged_cjk_font()
+    if path is None:
+        return None
+    if path not in _PACKAGED:
+        try:
+            font_manager.fontManager.addfont(path)
+            _PACKAGED[path] = font_manager.FontProperties(fname=path).get_name()
+        except (OSError, RuntimeError, ValueError):  # unreadable or unsupported font file
+            _PACKAGED[path] = None
+    return _PACKAGED[path]
 
 
 _CJK_FILE_HINTS = ("notosanscjk", "notoserifcjk", "notosanssc", "sourcehansans", "wqy", "droidsansfallback",
@@ -406,7 +455,8 @@ def _usable(ladder: Ladder) -> tuple[Ladder, _Fonts]:
         warnings.warn(
             CjkFontWarning(
                 f"no CJK font found for lang={ladder.lang!r} (looked for {', '.join(CJK_FAMILIES[:5])} ...); "
-                "drawing English labels instead. Install one, e.g. `apt install fonts-noto-cjk`."
+                "drawing English labels instead. Install one: pip install 'tcptrace[zh]' (or a system font, e.g. "
+                "`apt install fonts-noto-cjk`)."
             ),
             stacklevel=3,
         )
@@ -591,6 +641,7 @@ __all__ = [
     "draw_ladder",
     "find_cjk_font",
     "layout",
+    "packaged_cjk_font",
     "render_png",
     "render_svg",
     "save_ladder",

@@ -110,7 +110,7 @@ class FlowNarrative:
         return render_text(self)
 
     def _repr_html_(self) -> str:
-        return render_html_flow(self)
+        return f"<style>{_FLOW_CSS}</style>{render_html_flow(self)}"  # only .tcpflow rules: the notebook keeps its own
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -144,7 +144,7 @@ class Narrative:
     def overview(self) -> dict[str, Any]:
         """How the selected connections ended, and which need attention (resets, retransmissions, anomalies,
         refused or unanswered), as counts and stream numbers."""
-        return _overview((f.stream, *_ending(f.summary)) for f in self.flows)
+        return overview_of(f.summary for f in self.flows)
 
     def groups(self) -> list[list[FlowNarrative]]:
         """Short connections that went alike (the same steps in the same order, the same analysis flags and
@@ -173,7 +173,7 @@ class Narrative:
         return self.flows[i]
 
     def _repr_html_(self) -> str:
-        return "".join(render_html_flow(f) for f in self.flows)
+        return f"<style>{_FLOW_CSS}</style>" + "".join(render_html_flow(f) for f in self.flows)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -185,11 +185,27 @@ class Narrative:
         }
 
 
-def _ending(s: dict[str, Any]) -> tuple[str, bool]:
-    """How a connection ended (the overview's key) and whether it needs attention, from its summary dict."""
-    key = s["opened"] if s["opened"] in ("refused", "unanswered_syn") else s["closed"].split("_by_")[0]
+def ending(summary: dict[str, Any]) -> str:
+    """How a connection ended, as the overview counts it: refused, unanswered_syn, graceful_close, reset ..."""
+    s = summary
+    return str(s["opened"] if s["opened"] in ("refused", "unanswered_syn") else s["closed"].split("_by_")[0])
+
+
+def needs_attention(summary: dict[str, Any]) -> bool:
+    """Resets, retransmissions, state-machine anomalies, a refusal or an unanswered SYN."""
+    s = summary
     retrans = s["c2s"]["rexmt_packets"] + s["s2c"]["rexmt_packets"]
-    return key, bool(s["resets"] or retrans or s["anomalies"] or key in ("refused", "unanswered_syn"))
+    return bool(s["resets"] or retrans or s["anomalies"] or ending(s) in ("refused", "unanswered_syn"))
+
+
+def _ending(s: dict[str, Any]) -> tuple[str, bool]:
+    """(:func:`ending`, :func:`needs_attention`): what :class:`ExplainDocument` keeps of a told stream."""
+    return ending(s), needs_attention(s)
+
+
+def overview_of(summaries: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """:meth:`Narrative.overview` from flow summaries (``FlowSummary.to_dict()``) alone."""
+    return _overview((int(s["stream"]), *_ending(s)) for s in summaries)
 
 
 def _overview(endings: Iterable[tuple[int, str, bool]]) -> dict[str, Any]:
@@ -913,10 +929,11 @@ def _shape(f: FlowNarrative) -> tuple[Any, ...]:
 
 def render_overview(nar: Narrative) -> str:
     """One paragraph before the flows: how many connections, how they ended, which need attention."""
-    return _render_overview(nar.overview(), nar.lang)
+    return render_overview_of(nar.overview(), nar.lang)
 
 
-def _render_overview(o: dict[str, Any], lang: str) -> str:
+def render_overview_of(o: dict[str, Any], lang: str) -> str:
+    """:func:`render_overview` of an :func:`overview_of` dict."""
     t = LANGUAGES[lang]
     ends = t["sep.items"].join(t["overview.end"].format(n=n, how=t["overview." + k]) for k, n in o["ended"].items())
     text = t["overview"].format(n=o["connections"], ends=ends)
@@ -1031,15 +1048,19 @@ def render_markdown_flow(n: FlowNarrative) -> str:
     return "\n".join(out)
 
 
-_CSS = """body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;line-height:1.45;color:#222}
-.tcpflow{border:1px solid #ddd;border-radius:8px;padding:1rem 1.2rem;margin:1rem 0}
+_FLOW_CSS = """.tcpflow{border:1px solid #ddd;border-radius:8px;padding:1rem 1.2rem;margin:1rem 0}
 .tcpflow h2{font-size:1.1rem;margin:0 0 .3rem}.tcpflow .sub{color:#555;margin:0 0 .6rem}
 .tcpflow h3{font-size:1rem;margin:.9rem 0 .3rem;color:#036}.tcpflow ol{margin:0;padding-left:2.2rem}
 .tcpflow li{margin:.25rem 0}.tcpflow .fr{font-family:monospace;color:#666}.tcpflow .flag{color:#b00}
 .tcpflow .st{font-family:monospace;font-size:.85em;color:#070}"""
+_CSS = (
+    "body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;line-height:1.45;color:#222}\n" + _FLOW_CSS
+)
 
 
-def render_html_flow(n: FlowNarrative) -> str:
+def render_html_flow(n: FlowNarrative, frame_href: Callable[[int], str | None] | None = None) -> str:
+    """One flow's narrative as an HTML fragment. ``frame_href(frame)`` gives the link of a frame number (the
+    report's packet rows), or None where there is nothing to link to."""
     t = LANGUAGES[n.lang]
     e = html.escape
     parts = [f'<div class="tcpflow"><h2>{e(n.header)}</h2>',
@@ -1054,8 +1075,12 @@ def render_html_flow(n: FlowNarrative) -> str:
             parts.append(f'<h3>{e(t[_SECTION[phase]])}</h3><ol start="{step.number}">')
             open_list = True
         cls = ' class="flag"' if step.flags else ""
+        label = e(step.frame_label(n.lang))
+        href = frame_href(step.frames[0]) if frame_href is not None and step.frames else None
+        if href is not None:
+            label = f'<a href="{e(href)}">{label}</a>'
         parts.append(
-            f'<li><span class="fr">[{e(step.frame_label(n.lang))}]</span> <span{cls}>{e(step.text)}</span> '
+            f'<li><span class="fr">[{label}]</span> <span{cls}>{e(step.text)}</span> '
             f'<span class="st">{e(step.client_state)} / {e(step.server_state)}</span></li>'
         )
     if open_list:
@@ -1202,7 +1227,7 @@ class ExplainDocument:
         elif self.fmt == "markdown":
             sep = ""
             if several:
-                yield _md(_render_overview(self.overview(), self.lang)) + "\n"
+                yield _md(render_overview_of(self.overview(), self.lang)) + "\n"
                 sep = "\n"
             for f in self._told:
                 yield sep + self._text(f)
@@ -1212,7 +1237,7 @@ class ExplainDocument:
             head, tail = _html_frame(self.capture, self.lang)
             yield head
             if several:
-                yield f'<p class="overview">{html.escape(_render_overview(self.overview(), self.lang))}</p>'
+                yield f'<p class="overview">{html.escape(render_overview_of(self.overview(), self.lang))}</p>'
             for f in self._told:
                 yield self._text(f)
             yield tail
@@ -1233,7 +1258,7 @@ class ExplainDocument:
                 members[f.stream] = []
         sep = ""
         if several:
-            yield _render_overview(self.overview(), self.lang)
+            yield render_overview_of(self.overview(), self.lang)
             sep = "\n\n"
         for f in heads:
             text = self._text(f)

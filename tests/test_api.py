@@ -48,6 +48,10 @@ def test_dataframes() -> None:
     assert {"frame", "seq", "ack", "analysis", "client_state"} <= set(pk.columns)
     assert pk.analysis.apply(lambda a: "fast_retransmission" in a).sum() == 5
     assert len(cap.packets_dataframe()) == 640
+    # time is a datetime to the nanosecond, from the capture's integer timestamps
+    assert str(pk.time.dtype) == "datetime64[ns, UTC]"
+    assert [t.value for t in pk.time[:3]] == [s.ts_ns for s in cap.flow(0).packets[:3]]
+    assert list(cap.packets_dataframe().frame) == sorted(s.frame for s in cap.flow(0).packets)
 
 
 def test_html_is_escaped() -> None:

@@ -412,3 +412,36 @@ def test_png_keeps_every_category_colour_exact(tmp_path: Path) -> None:
         for category in ladder.categories():
             rgb = tuple(round(v * 255) for v in to_rgba(CATEGORY_COLORS[category])[:3])
             assert rgb in colours, category
+
+
+def test_the_zh_extra_draws_chinese_without_missing_glyphs(tmp_path: Path) -> None:
+    """With ``pip install 'tcptrace[zh]'`` the packaged Noto Sans CJK is registered and every label of a Chinese
+    ladder has its glyphs in it: no warning of any kind while drawing and saving (matplotlib warns per missing
+    glyph), and the font file's character map covers each character drawn."""
+    import warnings
+
+    from matplotlib.ft2font import FT2Font
+
+    path = diagram.packaged_cjk_font()
+    if path is None:
+        pytest.skip("the zh extra is not installed (pip install 'tcptrace[zh]')")
+    from matplotlib import font_manager
+
+    family = FT2Font(path).family_name
+    assert diagram.find_cjk_font() == family  # installed on purpose: chosen before any system font
+    assert family in {f.name for f in font_manager.fontManager.ttflist}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ladder = lad("lossy_bulk", "zh")
+        ax = draw_ladder(ladder)
+        save_ladder(ladder, tmp_path / "zh.svg")
+        save_ladder(ladder, tmp_path / "zh.png", dpi=60)
+    assert [str(w.message) for w in caught] == []
+    texts = texts_of(ax)
+    zh_text = next(t for t in ax.texts if t.get_text() == "三次握手")
+    assert family in zh_text.get_fontfamily()
+    assert "三次握手" in texts
+    drawn = {ch for t in texts for ch in t if re.match(r"[\u3000-\u9fff\uff00-\uffef]", ch)}
+    assert len(drawn) > 20
+    charmap = FT2Font(path).get_charmap()
+    assert sorted(ch for ch in drawn if ord(ch) not in charmap) == []

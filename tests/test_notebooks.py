@@ -27,5 +27,32 @@ def test_notebook_runs(path: Path) -> None:
     client = nbclient.NotebookClient(nb, timeout=180, kernel_name="python3",
                                      resources={"metadata": {"path": str(path.parent)}})  # fmt: skip
     client.execute()
-    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.get("output_type") == "error"]
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+    errors = [o for o in outputs if o.get("output_type") == "error"]
     assert not errors
+    # Figures are SVG (crisp at any zoom); no PNG, no warning (a missing CJK glyph, a font not found) on stderr.
+    kinds = {k for o in outputs for k in o.get("data", {})}
+    assert "image/png" not in kinds
+    stderr = "".join(o.get("text", "") for o in outputs if o.get("name") == "stderr")
+    assert "Warning" not in stderr
+    assert "Glyph" not in stderr
+    source = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    if "narrative(" in source or "explain(" in source:  # narratives display as HTML, not as print()ed text
+        assert "print(flow.narrative" not in source
+        assert any('class="tcpflow"' in o.get("data", {}).get("text/html", "") for o in outputs)
+
+
+def test_the_chinese_notebook_draws_with_the_zh_extra() -> None:
+    from tcptrace.diagram import find_cjk_font, packaged_cjk_font
+
+    if packaged_cjk_font() is None:
+        pytest.skip("the zh extra is not installed (pip install 'tcptrace[zh]')")
+    nb = nbformat.read(ROOT / "notebooks" / "04_handshake_zh.ipynb", as_version=4)
+    client = nbclient.NotebookClient(nb, timeout=180, kernel_name="python3",
+                                     resources={"metadata": {"path": str(ROOT / "notebooks")}})  # fmt: skip
+    client.execute()
+    printed = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    assert f"{find_cjk_font()} | NotoSansCJK" in printed
+    svgs = [o["data"]["image/svg+xml"] for c in nb.cells if c.cell_type == "code" for o in c.outputs
+            if "image/svg+xml" in o.get("data", {})]  # fmt: skip
+    assert len(svgs) == 1
