@@ -35,6 +35,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Literal, NamedTuple
 
+from .messages import LANGUAGES
 from .model import ACK, FIN, RST, SYN, Direction, Segment, format_endpoint
 from .output import printable
 from .seqnum import MASK, diff
@@ -43,6 +44,7 @@ DirectionName = Literal["c2s", "s2c"]
 DIRECTIONS: tuple[DirectionName, DirectionName] = ("c2s", "s2c")
 GapKind = Literal["lost", "snap"]
 GAP_WORDS: dict[str, str] = {"lost": "lost (never captured)", "snap": "not captured (snap length)"}
+_RST_PAYLOAD = "payload of an RST is not delivered"
 _BEFORE = "before the stream's first byte (the byte after the SYN, or what the receiver had acknowledged)"
 _PLAUSIBLE = 1 << 30  # an acknowledgement further than this past the data is not taken as data lost at the tail
 
@@ -271,7 +273,7 @@ class _Half:
             # RFC 9293 §3.10.7.4 checks the RST bit before the text and stops; Linux discards the segment
             # (tcp_validate_incoming -> tcp_reset): an RST's payload never reaches the application (Wireshark's
             # Follow shows it; docs/follow.md)
-            self.ignored.append(Ignored(self.direction, seg.frame, n, "payload of an RST is not delivered"))
+            self.ignored.append(Ignored(self.direction, seg.frame, n, _RST_PAYLOAD))
             return
         if n > 0:
             start = self.offset(first)
@@ -507,33 +509,41 @@ def follow_with_stats(source: str | os.PathLike[str] | BinaryIO, stream: int) ->
 
 # --- rendering -------------------------------------------------------------------------------------------------
 
-_ARROW = {"c2s": "client → server", "s2c": "server → client"}
 NOTES_SHOWN = 5  # differing copies and left-out payload listed in the summary; the JSON has them all
 
 
-def _frames_text(frames: tuple[int, ...]) -> str:
+def _frames_text(frames: tuple[int, ...], t: dict[str, str]) -> str:
     if len(frames) == 1:
-        return f"frame {frames[0]}"
-    return f"frame {frames[0]} (also in {', '.join(map(str, frames[1:]))})"
+        return t["follow.frame"].format(frame=frames[0])
+    return t["follow.frame_also"].format(frame=frames[0], others=", ".join(map(str, frames[1:])))
 
 
-def describe(item: Chunk | Gap) -> str:
-    """One line about a chunk or a gap: direction, offset, size and frames."""
+def _size(n: int, t: dict[str, str]) -> str:
+    return t["follow.byte" if n == 1 else "follow.bytes"].format(n=n)
+
+
+def describe(item: Chunk | Gap, lang: str = "en") -> str:
+    """One line about a chunk or a gap, in ``lang``: direction, offset, size and frames."""
+    t = LANGUAGES[lang]
+    d = t["follow." + item.direction]
     if isinstance(item, Chunk):
-        return f"{_ARROW[item.direction]}, offset {item.offset}, {_plural(item.length)}, {_frames_text(item.frames)}"
+        return t["follow.chunk"].format(dir=d, offset=item.offset, size=_size(item.length, t),
+                                        frames=_frames_text(item.frames, t))  # fmt: skip
     where = ""
     if item.frames:
         if item.kind == "snap":
-            where = f", cut from frame{'s' if len(item.frames) > 1 else ''} {', '.join(map(str, item.frames))}"
+            key = "follow.cut_from_many" if len(item.frames) > 1 else "follow.cut_from"
+            where = t[key].format(frames=", ".join(map(str, item.frames)))
         elif len(item.frames) == 2:
-            where = f", between frames {item.frames[0]} and {item.frames[1]}"
+            where = t["follow.between"].format(a=item.frames[0], b=item.frames[1])
         else:
-            where = f", next to frame {item.frames[0]}"
-    return f"{_ARROW[item.direction]}, offset {item.offset}: {_plural(item.length)} {item.words}{where}"
+            where = t["follow.next_to"].format(frame=item.frames[0])
+    return t["follow.gap"].format(dir=d, offset=item.offset, size=_size(item.length, t),
+                                  words=t["follow.gap." + item.kind], where=where)  # fmt: skip
 
 
 def _plural(n: int) -> str:
-    return f"{n:,} byte" + ("" if n == 1 else "s")
+    return _size(n, LANGUAGES["en"])
 
 
 def text_of(data: bytes) -> list[str]:
@@ -549,30 +559,33 @@ def text_of(data: bytes) -> list[str]:
     return [printable(line.decode("utf-8", "surrogateescape")) for line in lines]
 
 
-def summary_lines(fs: FollowedStream) -> list[str]:
-    """What the stream holds each way and what the capture lacks, one line a direction, then notes."""
-    out = [f"stream {fs.stream}: {fs.client} → {fs.server}"]
+_REASON_KEYS = {_BEFORE: "follow.reason.before", _RST_PAYLOAD: "follow.reason.rst"}
+
+
+def summary_lines(fs: FollowedStream, lang: str = "en") -> list[str]:
+    """What the stream holds each way and what the capture lacks, one line a direction, then notes (in ``lang``)."""
+    t = LANGUAGES[lang]
+    out = [t["follow.head"].format(stream=fs.stream, client=fs.client, server=fs.server)]
     for h in (fs.c2s, fs.s2c):
-        line = f"  {_ARROW[h.direction]}: {_plural(len(h.data))}"
+        line = t["follow.half"].format(dir=t["follow." + h.direction], size=_size(len(h.data), t))
         lost, snap = h.bytes_in("lost"), h.bytes_in("snap")
         if lost:
-            line += f", {_plural(lost)} lost (never captured)"
+            line += t["follow.half_lost"].format(size=_size(lost, t))
         if snap:
-            line += f", {_plural(snap)} not captured (snap length)"
+            line += t["follow.half_snap"].format(size=_size(snap, t))
         out.append(line)
     conflicts, ignored = fs.conflicts, fs.ignored
     for c in conflicts[:NOTES_SHOWN]:
-        out.append(
-            f"  note: {_ARROW[c.direction]}, offset {c.offset}: frames {c.kept_frame} and {c.other_frame} carry "
-            f"different bytes ({_plural(c.length)}); the first copy (frame {c.kept_frame}) is shown, as a receiver "
-            "keeps it"
-        )
+        out.append(t["follow.conflict"].format(dir=t["follow." + c.direction], offset=c.offset, kept=c.kept_frame,
+                                               other=c.other_frame, size=_size(c.length, t)))  # fmt: skip
     if len(conflicts) > NOTES_SHOWN:
-        out.append(f"  note: and {len(conflicts) - NOTES_SHOWN:,} more places where copies differ (--format json)")
+        out.append(t["follow.more_conflicts"].format(n=len(conflicts) - NOTES_SHOWN))
     for ig in ignored[:NOTES_SHOWN]:
-        out.append(f"  note: {_ARROW[ig.direction]}, frame {ig.frame}: {_plural(ig.length)} left out: {ig.reason}")
+        reason = t[_REASON_KEYS[ig.reason]] if ig.reason in _REASON_KEYS else ig.reason
+        out.append(t["follow.ignored"].format(dir=t["follow." + ig.direction], frame=ig.frame,
+                                              size=_size(ig.length, t), reason=reason))  # fmt: skip
     if len(ignored) > NOTES_SHOWN:
-        out.append(f"  note: and {len(ignored) - NOTES_SHOWN:,} more segments' payload left out (--format json)")
+        out.append(t["follow.more_ignored"].format(n=len(ignored) - NOTES_SHOWN))
     return out
 
 

@@ -399,6 +399,33 @@ EN: dict[str, str] = {
     "app.segments": "split into {n} segments of {sizes} bytes",
     "app.segments.many": "split into {n} segments (frames {first}–{last})",
     "app.more": "{n} more application messages follow (tcptrace flows --app --format json lists them).",
+    # tcptrace.follow: the byte stream's labels (follow --format text, the report)
+    "follow.c2s": "client → server",
+    "follow.s2c": "server → client",
+    "follow.byte": "{n:,} byte",
+    "follow.bytes": "{n:,} bytes",
+    "follow.frame": "frame {frame}",
+    "follow.frame_also": "frame {frame} (also in {others})",
+    "follow.chunk": "{dir}, offset {offset}, {size}, {frames}",
+    "follow.gap": "{dir}, offset {offset}: {size} {words}{where}",
+    "follow.gap.lost": "lost (never captured)",
+    "follow.gap.snap": "not captured (snap length)",
+    "follow.cut_from": ", cut from frame {frames}",
+    "follow.cut_from_many": ", cut from frames {frames}",
+    "follow.between": ", between frames {a} and {b}",
+    "follow.next_to": ", next to frame {frame}",
+    "follow.head": "stream {stream}: {client} → {server}",
+    "follow.half": "  {dir}: {size}",
+    "follow.half_lost": ", {size} lost (never captured)",
+    "follow.half_snap": ", {size} not captured (snap length)",
+    "follow.conflict": "  note: {dir}, offset {offset}: frames {kept} and {other} carry different bytes ({size}); the "
+    "first copy (frame {kept}) is shown, as a receiver keeps it",
+    "follow.more_conflicts": "  note: and {n:,} more places where copies differ (--format json)",
+    "follow.ignored": "  note: {dir}, frame {frame}: {size} left out: {reason}",
+    "follow.more_ignored": "  note: and {n:,} more segments' payload left out (--format json)",
+    "follow.reason.before": "before the stream's first byte (the byte after the SYN, or what the receiver had "
+    "acknowledged)",
+    "follow.reason.rst": "payload of an RST is not delivered",
 }
 
 ZH: dict[str, str] = {
@@ -687,6 +714,32 @@ ZH: dict[str, str] = {
     "app.segments": "分成 {n} 个报文段，分别为 {sizes} 字节",
     "app.segments.many": "分成 {n} 个报文段（帧 {first}–{last}）",
     "app.more": "后面还有 {n} 条应用层消息（tcptrace flows --app --format json 会列出它们）。",
+    # tcptrace.follow: the byte stream labels (follow --format text, the report)
+    "follow.c2s": "客户端 → 服务器",
+    "follow.s2c": "服务器 → 客户端",
+    "follow.byte": "{n:,} 字节",
+    "follow.bytes": "{n:,} 字节",
+    "follow.frame": "帧 {frame}",
+    "follow.frame_also": "帧 {frame}（也在帧 {others} 中）",
+    "follow.chunk": "{dir}，偏移 {offset}，{size}，{frames}",
+    "follow.gap": "{dir}，偏移 {offset}：{size}{words}{where}",
+    "follow.gap.lost": "丢失（从未捕获）",
+    "follow.gap.snap": "未捕获（快照长度截断）",
+    "follow.cut_from": "，被截断于帧 {frames}",
+    "follow.cut_from_many": "，被截断于帧 {frames}",
+    "follow.between": "，位于帧 {a} 与帧 {b} 之间",
+    "follow.next_to": "，紧邻帧 {frame}",
+    "follow.head": "流 {stream}：{client} → {server}",
+    "follow.half": "  {dir}：{size}",
+    "follow.half_lost": "，{size}丢失（从未捕获）",
+    "follow.half_snap": "，{size}未捕获（快照长度截断）",
+    "follow.conflict": "  注意：{dir}，偏移 {offset}：帧 {kept} 与帧 {other} 携带的字节不同（{size}）；显示第一份（帧 {kept}），"
+    "与接收方保留的一致",
+    "follow.more_conflicts": "  注意：另有 {n:,} 处副本不一致（见 --format json）",
+    "follow.ignored": "  注意：{dir}，帧 {frame}：{size}未计入：{reason}",
+    "follow.more_ignored": "  注意：另有 {n:,} 个报文段的载荷未计入（见 --format json）",
+    "follow.reason.before": "位于流的第一个字节之前（SYN 之后的字节，或接收方已确认到的位置）",
+    "follow.reason.rst": "RST 的载荷不会交给应用程序",
 }
 
 LANGUAGES: dict[str, dict[str, str]] = {"en": EN, "zh": ZH}

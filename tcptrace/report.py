@@ -377,14 +377,16 @@ def _flow_section(ff: FinishedFlow, part: _FlowPart, lang: str, max_rows: int) -
     if part.summary["bytes"]["c2s"] or part.summary["bytes"]["s2c"]:
         graphs = [_graph(ff.summary, segs, kind, f"s{n}-{kind}-", t) for kind in GRAPH_KINDS]
         out.append(f'<h3>{e(t["graphs"])}</h3><div class="graphs">{"".join(graphs)}</div>')
-    out.append(_follow_section(ff, t, frame_href))
+    out.append(_follow_section(ff, t, frame_href, lang))
     out.append(f"<h3>{e(t['packets'])}</h3>")
     out.append(_packets_table(ff.summary, segs, max_rows, t))
     out.append("</section>")
     return "\n".join(out)
 
 
-def _follow_section(ff: FinishedFlow, t: dict[str, str], frame_href: Callable[[int], str | None]) -> str:
+def _follow_section(
+    ff: FinishedFlow, t: dict[str, str], frame_href: Callable[[int], str | None], lang: str = "en"
+) -> str:
     """The reassembled byte stream (tcptrace.follow), both directions in the order a conversation reads: each
     chunk under a line naming its direction, offset and frames (linked to their rows), each gap as one line.
     Control and undecodable bytes are escaped (follow.text_of), then everything is HTML-escaped. At most
@@ -396,7 +398,7 @@ def _follow_section(ff: FinishedFlow, t: dict[str, str], frame_href: Callable[[i
     items = fs.items("both")
     if not items:
         return ""
-    out = [f"<h3>{e(t['follow'])}</h3>", f'<pre class="note">{e(chr(10).join(summary_lines(fs)))}</pre>']
+    out = [f"<h3>{e(t['follow'])}</h3>", f'<pre class="note">{e(chr(10).join(summary_lines(fs, lang)))}</pre>']
     shown = 0
     body: list[str] = []
     for i, item in enumerate(items):
@@ -407,7 +409,7 @@ def _follow_section(ff: FinishedFlow, t: dict[str, str], frame_href: Callable[[i
             break
         first = item.frames[0] if item.frames else None
         href = frame_href(first) if first is not None else None
-        line = e(describe(item))
+        line = e(describe(item, lang))
         if href is not None:
             line = f'<a href="{e(href)}">{line}</a>'
         if isinstance(item, Chunk):

@@ -274,8 +274,10 @@ def test_classic_block_identical_with_every_flow_packed(monkeypatch: pytest.Monk
         except Exception:  # (a capture the CLI rejects, the same way both times)
             continue
         unpacked += lazy._engine.memory()["unpacked"]  # type: ignore[attr-defined]
-    assert with_classic > 500
-    assert unpacked > 50  # late packets found their stream packed
+    # (without ../shared/corpus, as in a fresh clone's CI, the samples alone: 35 blocks, 2 streams unpacked)
+    corpus = bool(_corpus_files())
+    assert with_classic > (500 if corpus else 30)
+    assert unpacked > (50 if corpus else 1)  # late packets found their stream packed
 
 
 def _quadrant_stream() -> bytes:
