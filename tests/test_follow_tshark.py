@@ -78,6 +78,13 @@ def tshark_follow(capture: Path, streams: list[int], cache: Path | None = None) 
     return result
 
 
+def _cache_dir(request: pytest.FixtureRequest) -> Path | None:
+    """pytest's cache directory for tshark's output, or None when the cache plugin is off (``-p no:cacheprovider``,
+    as .ci/sdist runs the suite): then tshark runs every time."""
+    cache = getattr(request.config, "cache", None)
+    return None if cache is None else cache.mkdir("tshark-follow")
+
+
 @functools.cache
 def _tshark_version() -> str:
     assert TSHARK is not None
@@ -227,7 +234,7 @@ def test_followed_bytes_equal_tsharks(capture: Path, request: pytest.FixtureRequ
         pytest.skip(f"not a capture tcptrace reads: {exc}")
     if not streams:
         pytest.skip("no stream carries payload")
-    theirs = tshark_follow(capture, streams, request.config.cache.mkdir("tshark-follow"))
+    theirs = tshark_follow(capture, streams, _cache_dir(request))
     # one pass for the streams, with the RST payloads that tshark's Follow keeps (a receiver does not deliver them)
     ours: dict[int, Reassembler] = {}
     for seg in Pipeline(capture, selection=Selection.of(streams)):
