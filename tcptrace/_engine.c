@@ -127,11 +127,6 @@ typedef struct { /* classic.ClassicDir: the fields of vocab.ENGINE_CLASSIC_FIELD
     ClQuad *quads[4];
 } ClDir;
 
-typedef struct { /* the options classic reads, as model.parse_options decodes them */
-    int mss, wscale, ts, sack_perm, nsack;
-    uint32_t sack[2][2]; /* the first two SACK blocks (left, right) */
-} ClOpts;
-
 /* Zeek's view of a stream (tcptrace/zeek.py ZeekConnection; zeek_packet below) */
 typedef struct {
     int64_t lo, hi; /* relative sequence numbers [lo, hi) received above a hole */
@@ -2306,48 +2301,6 @@ static inline uint32_t cl_be32(const uint8_t *b) {
     return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
 }
 
-static void classic_opts(const uint8_t *d, Py_ssize_t n, Py_ssize_t declared, ClOpts *o) {
-    o->mss = o->wscale = -1;
-    o->ts = o->sack_perm = o->nsack = 0;
-    if (declared <= 0)
-        return;
-    if (n == 12 && d[0] == 1 && d[1] == 1 && d[2] == 8 && d[3] == 10) {
-        o->ts = 1;
-        return;
-    }
-    Py_ssize_t i = 0;
-    while (i < n) {
-        int kind = d[i];
-        if (kind == 0)
-            break;
-        if (kind == 1) {
-            i += 1;
-            continue;
-        }
-        if (i + 1 >= n)
-            break;
-        int olen = d[i + 1];
-        if (olen < 2 || i + olen > n)
-            break;
-        int blen = olen - 2;
-        if (kind == 2 && blen == 2)
-            o->mss = d[i + 2] << 8 | d[i + 3];
-        else if (kind == 3 && blen == 1)
-            o->wscale = d[i + 2];
-        else if (kind == 4 && blen == 0)
-            o->sack_perm = 1;
-        else if (kind == 5 && blen > 0 && blen % 8 == 0) {
-            for (int k = 0; k < blen / 8; k++, o->nsack++)
-                if (o->nsack < 2) {
-                    o->sack[o->nsack][0] = cl_be32(d + i + 2 + 8 * k);
-                    o->sack[o->nsack][1] = cl_be32(d + i + 6 + 8 * k);
-                }
-        } else if (kind == 8 && blen == 8)
-            o->ts = 1;
-        i += olen;
-    }
-}
-
 static void cl_free_quad(ClDir *c, int i) {
     if (c->quads[i]) {
         c->nsegs -= c->quads[i]->n;
@@ -2605,7 +2558,7 @@ static int cl_ack_in(ClDir *c, uint32_t ack, int64_t data_len, int64_t eff_win, 
     return 0;
 }
 
-static int cl_is_dsack(const ClOpts *o, uint32_t ack) {
+static int cl_is_dsack(const Opts *o, uint32_t ack) {
     uint32_t l0 = o->sack[0][0], r0 = o->sack[0][1];
     if (r0 <= ack)
         return 1;
@@ -2619,13 +2572,12 @@ static int cl_is_dsack(const ClOpts *o, uint32_t ack) {
     return 0;
 }
 
-/* trace.c dotrace for one segment (classic.classic_add; a header_error segment has no options) */
-static int classic_add(FlowC *f, int dir, const Pkt *p) {
+/* trace.c dotrace for one segment (classic.classic_add; a header_error segment has no options). `o`: the options
+ * process() parsed for this segment (classic reads the same ones: mss, wscale, timestamps, SACK) */
+static int classic_add(FlowC *f, int dir, const Pkt *p, const Opts *o) {
     ClDir *this = &f->cl[dir], *other = &f->cl[1 - dir];
     int flags = p->flags;
     int64_t now = p->ts, data_len = p->len;
-    ClOpts o;
-    classic_opts(p->opt, p->opt_len, p->hdr_len - 20, &o);
     if (flags & F_SYN)
         this->syn_count++;
     if (flags & F_RST)
@@ -2658,19 +2610,19 @@ static int classic_add(FlowC *f, int dir, const Pkt *p) {
     }
     if (flags & F_FIN)
         this->fin = (uint32_t)end;
-    if (o.mss >= 0)
-        this->mss = o.mss;
-    if (o.wscale >= 0) {
-        this->window_scale = o.wscale;
+    if (o->mss >= 0)
+        this->mss = o->mss;
+    if (o->wscale >= 0) {
+        this->window_scale = o->wscale;
         this->f1323_ws = 1;
     }
-    if (o.ts)
+    if (o->ts)
         this->f1323_ts = 1;
     if (!(flags & F_SYN) && !(this->f1323_ws && other->f1323_ws))
         this->window_scale = other->window_scale = 0;
-    if (o.sack_perm)
+    if (o->sack_perm)
         this->fsack_req = 1;
-    if (o.nsack)
+    if (o->nsack)
         this->sacks_sent++;
     if (data_len > 0) {
         this->data_pkts++;
@@ -2764,11 +2716,11 @@ static int classic_add(FlowC *f, int dir, const Pkt *p) {
         this->ack_pkts++;
         if (data_len == 0 && !(flags & (F_SYN | F_FIN)))
             this->pureack_pkts++;
-        if (o.nsack) {
+        if (o->nsack) {
             this->num_sacks++;
-            if (o.nsack > this->max_sack_blocks)
-                this->max_sack_blocks = o.nsack;
-            if (cl_is_dsack(&o, ack))
+            if (o->nsack > this->max_sack_blocks)
+                this->max_sack_blocks = o->nsack;
+            if (cl_is_dsack(o, ack))
                 this->num_dsacks++;
         }
         this->ack = ack;
@@ -2845,7 +2797,7 @@ static int process_packet(Engine *e, const Pkt *p, Opts *o, FlowC **flow) {
         f->quiet = 0;
     }
     if (p->header_error) { /* classic tcptrace reads it as any other segment (stats.FlowSummary._add_malformed) */
-        if (classic_add(f, dir, p) < 0)
+        if (classic_add(f, dir, p, o) < 0)
             return -1;
         return malformed(e, f, dir, p);
     }
@@ -2855,7 +2807,7 @@ static int process_packet(Engine *e, const Pkt *p, Opts *o, FlowC **flow) {
     out->ack_rtt = rtt;
     /* analysis keeps the SACK blocks this side sent last; stats counts a segment whose options carry any */
     count(f, dir, p, ta, win, rtt, gap, o->nsack > 0);
-    if (classic_add(f, dir, p) < 0)
+    if (classic_add(f, dir, p, o) < 0)
         return -1;
     int flags = p->flags;
     if (!(flags & 0x07) && (flags & F_ACK) && !ta && ((f->steady_mask >> (dir * 2 + (p->len > 0))) & 1))

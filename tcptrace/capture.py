@@ -1678,6 +1678,7 @@ def _decode_tcp(
         return None
     sport, dport, seq, ack, offflags, win = _tcp_hdr(buf, off)
     hdr_len = (offflags >> 12) * 4
+    data_off = off + hdr_len
     if hdr_len < 20 or hdr_len > ip_payload_len:
         # packet-tcp.c dissect_tcp finds or creates the conversation (the tcp.stream, a SYN's port reuse) before
         # it looks at the data offset. A "Bogus TCP header length" (below 5 words) still gets its sequence
@@ -1686,62 +1687,25 @@ def _decode_tcp(
         # moves tcp.completeness. The segment says which (header_error); its options are not read.
         bogus = hdr_len < 20
         seglen = ip_payload_len - hdr_len if bogus else 0
-        data_off = off + hdr_len
-        return Segment(
-            frame,
-            ts_ns,
-            iface,
-            ip_version,
-            src,
-            dst,
-            sport,
-            dport,
-            seq,
-            ack,
-            offflags & 0xFFF,
-            win,
-            hdr_len,
-            seglen,
-            ip_id,
-            ttl,
-            b"",
-            buf[data_off : min(end, data_off + seglen)] if seglen else b"",
-            False,
-            HDR_BOGUS_LENGTH if bogus else HDR_SHORT_SEGMENT,
-        )
-    seglen = ip_payload_len - hdr_len
-    data_off = off + hdr_len
-    if data_off <= end:
-        opt_bytes = buf[off + 20 : data_off] if hdr_len > 20 else b""
+        opt_bytes, header_truncated = b"", False
         payload = buf[data_off : min(end, data_off + seglen)] if seglen else b""
-        header_truncated = False
+        header_error = HDR_BOGUS_LENGTH if bogus else HDR_SHORT_SEGMENT
     else:
-        opt_bytes = buf[off + 20 : end]
-        payload = b""
-        header_truncated = True
+        seglen = ip_payload_len - hdr_len
+        header_error = 0
+        if data_off <= end:
+            opt_bytes = buf[off + 20 : data_off] if hdr_len > 20 else b""
+            payload = buf[data_off : min(end, data_off + seglen)] if seglen else b""
+            header_truncated = False
+        else:
+            opt_bytes = buf[off + 20 : end]
+            payload = b""
+            header_truncated = True
     # Flags: the nine named bits plus the three reserved ones, as Wireshark's 12-bit tcp.flags.
-    seg = Segment(
-        frame,
-        ts_ns,
-        iface,
-        ip_version,
-        src,
-        dst,
-        sport,
-        dport,
-        seq,
-        ack,
-        offflags & 0xFFF,
-        win,
-        hdr_len,
-        seglen,
-        ip_id,
-        ttl,
-        opt_bytes,
-        payload,
-        header_truncated,
-    )
-    if offflags & 0x20 and off + 20 <= end:  # URG: the urgent pointer (classic tcptrace's urgent data bytes)
+    seg = Segment(frame, ts_ns, iface, ip_version, src, dst, sport, dport, seq, ack, offflags & 0xFFF, win, hdr_len,
+                  seglen, ip_id, ttl, opt_bytes, payload, header_truncated, header_error)  # fmt: skip
+    # URG: the urgent pointer (classic tcptrace's urgent data bytes); a header in error is not read further
+    if not header_error and offflags & 0x20 and off + 20 <= end:
         seg.urg_ptr = (buf[off + 18] << 8) | buf[off + 19]
     return seg
 

@@ -205,10 +205,10 @@ def _ending(s: dict[str, Any]) -> tuple[str, bool]:
 
 def overview_of(summaries: Iterable[dict[str, Any]]) -> dict[str, Any]:
     """:meth:`Narrative.overview` from flow summaries (``FlowSummary.to_dict()``) alone."""
-    return _overview((int(s["stream"]), *_ending(s)) for s in summaries)
+    return overview_of_endings((int(s["stream"]), *_ending(s)) for s in summaries)
 
 
-def _overview(endings: Iterable[tuple[int, str, bool]]) -> dict[str, Any]:
+def overview_of_endings(endings: Iterable[tuple[int, str, bool]]) -> dict[str, Any]:
     """:meth:`Narrative.overview` from (stream, ending, attention) in stream order."""
     ends: dict[str, int] = {}
     attention: list[int] = []
@@ -1215,7 +1215,7 @@ class ExplainDocument:
         return self._spool.read(f.size).decode("utf-8", "surrogatepass")
 
     def overview(self) -> dict[str, Any]:
-        return _overview((f.stream, f.ending, f.attention) for f in self._told)
+        return overview_of_endings((f.stream, f.ending, f.attention) for f in self._told)
 
     def pieces(self) -> Iterator[str]:
         """The document in pieces, each stream's read back from the spool in stream order (what the command

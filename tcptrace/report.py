@@ -4,7 +4,7 @@ Theory of operation. The capture is read once, streaming (:class:`tcptrace.engin
 handed out when it has finished, rendered into an HTML fragment while its packets are in hand, and its packets
 are then dropped, so memory grows with the fragments kept, not with the capture. The page holds
 
-* an overview (connections, how they ended, which need attention: :func:`tcptrace.narrate.overview_of`),
+* an overview (connections, how they ended, which need attention: :func:`tcptrace.narrate.overview_of_endings`),
 * a flows table, sortable by a small inline script (no CDN; without scripts it is a plain table in stream order),
 * per flow (at most :data:`MAX_DETAILED_FLOWS`, the ones needing attention first): the verdict, the narrative
   with every frame number linked to its packet row, the ladder diagram and, where data flowed, a time-sequence
@@ -31,12 +31,13 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from . import __version__
 from .engine import FlowStream
-from .export import _info
+from .export import _info, flow_row_dict
 from .messages import LANGUAGES
 from .model import Direction, Segment, format_endpoint
-from .narrate import needs_attention, overview_of, render_html_flow, render_overview_of
+from .narrate import ending, needs_attention, overview_of_endings, render_html_flow, render_overview_of
 from .output import path_text, printable
 from .selection import Selection
+from .stats import flow_row
 
 if TYPE_CHECKING:
     from .engine import FinishedFlow
@@ -190,7 +191,8 @@ class _FlowPart:
     """What the page keeps of one flow once its packets are gone: the table row and, maybe, its section."""
 
     stream: int
-    summary: dict[str, Any]
+    row: dict[str, Any]  # the flows table's columns (export.flow_row_dict of stats.flow_row: as `tcptrace flows`)
+    ending: str  # narrate.ending: what the overview counts
     verdict: str
     attention: bool
     app: str = ""  # the protocol the application spoke (tcptrace.applayer): http, tls, dns, lines ... or none
@@ -230,9 +232,10 @@ def build_report(
     parts: list[_FlowPart] = []
     kept = {True: 0, False: 0}  # sections rendered so far, of flows needing attention and of the others
     for ff in fs:
-        d = ff.summary.to_dict()
+        d = ff.summary.to_dict(classic=False)
         attention = needs_attention(d)
-        part = _FlowPart(ff.stream, d, ff.summary.sentence(lang), attention, _app(ff))
+        row = flow_row_dict(flow_row(ff.summary.row_facts()))
+        part = _FlowPart(ff.stream, row, ending(d), ff.summary.sentence(lang), attention, _app(ff))
         # Flows needing attention up to the cap; the others only while fewer than the cap are kept in all (enough
         # to fill what the attention flows leave, however many come later). Chosen at the end, attention first.
         if kept[attention] < max_detailed and (attention or kept[True] + kept[False] < max_detailed):
@@ -265,7 +268,7 @@ def _page(name: str, lang: str, parts: list[_FlowPart], detailed: set[int], stat
     if stats.warnings:
         items = "".join(f"<li>{e(printable(w))}</li>" for w in stats.warnings[:50])
         body.append(f'<details class="note"><summary>{e(t["warnings"])}</summary><ul>{items}</ul></details>')
-    o = overview_of(p.summary for p in parts)
+    o = overview_of_endings((p.stream, p.ending, p.attention) for p in parts)
     body.append(f'<h2 id="overview">{e(t["overview"])}</h2>')
     if parts:
         body.append(f"<p>{e(render_overview_of(o, lang))}</p>")
@@ -308,29 +311,13 @@ def _stream_link(n: int, linked: bool) -> str:
     return f'<a href="#s{n}">{n}</a>' if linked else str(n)
 
 
-def _table_row(d: dict[str, Any]) -> dict[str, Any]:
-    """What the report's flows table shows of one flow document (``FlowSummary.to_dict()``)."""
-    retrans = sum(int(d[k]["analysis"].get("retransmission", 0)) for k in ("c2s", "s2c"))
-    return {
-        "client": d["client"],
-        "server": d["server"],
-        "packets_c2s": d["packets"]["c2s"],
-        "packets_s2c": d["packets"]["s2c"],
-        "bytes_c2s": d["bytes"]["c2s"],
-        "bytes_s2c": d["bytes"]["s2c"],
-        "duration_s": round(d["duration_s"], 6),
-        "conn_state": d["zeek"]["conn_state"],
-        "retransmissions": retrans,
-    }
-
-
 def _flows_table(parts: list[_FlowPart], detailed: set[int], t: dict[str, str]) -> str:
     e = html.escape
     cols = ["stream", "client", "server", "app", "packets", "bytes", "duration", "zeek", "retr", "verdict"]
     head = "".join(f"<th>{e(t['col.' + c])}</th>" for c in cols)
     rows = []
     for p in parts[:MAX_TABLE_ROWS]:
-        r = _table_row(p.summary)
+        r = p.row
         cls = ' class="attn"' if p.attention else ""
         pk = r["packets_c2s"] + r["packets_s2c"]
         by = r["bytes_c2s"] + r["bytes_s2c"]
@@ -374,7 +361,7 @@ def _flow_section(ff: FinishedFlow, part: _FlowPart, lang: str, max_rows: int) -
     out = [f'<section class="{cls}" id="s{n}"><h2>{e(story.header)}</h2>',
            f"<h3>{e(t['narrative'])}</h3>", render_html_flow(story, frame_href),
            f"<h3>{e(t['ladder'])}</h3>", _figure(_ladder_svg(ff, lang), f"s{n}-l-")]  # fmt: skip
-    if part.summary["bytes"]["c2s"] or part.summary["bytes"]["s2c"]:
+    if part.row["bytes_c2s"] or part.row["bytes_s2c"]:
         graphs = [_graph(ff.summary, segs, kind, f"s{n}-{kind}-", t) for kind in GRAPH_KINDS]
         out.append(f'<h3>{e(t["graphs"])}</h3><div class="graphs">{"".join(graphs)}</div>')
     out.append(_follow_section(ff, t, frame_href, lang))
