@@ -73,7 +73,7 @@ if [[ $(id -u) -ne 0 ]]; then
 fi
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-PROGRAMS="$HERE/programs"
+PROGRAMS="$HERE/../tcptrace/lab/programs"   # the programs of `tcptrace lab`, shipped in the package
 PYTHON=${PYTHON:-python3}
 
 for tool in ip ss tcpdump dumpcap "$PYTHON"; do

@@ -907,6 +907,10 @@ def _describe(item: Any) -> str:
 follow.help = inspect.cleandoc(follow.help or "") + "\n\n" + CAPTURE_HELP
 
 
+from .lab.cli import lab  # noqa: E402  (the lab command group lives in its package)
+
+main.add_command(lab)
+
 # Two or three real examples at the end of each command's --help (shipped sample captures, run from the checkout or
 # an unpacked sdist; tests/test_cli.py runs every one). `\b` keeps click from re-wrapping them.
 EXAMPLES: dict[str, tuple[str, ...]] = {
@@ -943,6 +947,11 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "tcptrace diagram sample_pcaps/echo_ipv4.pcap",
         "tcptrace diagram sample_pcaps/half_close.pcap -o ladder.svg",
         "tcptrace diagram sample_pcaps/echo_ipv4.pcap --lang zh --format mermaid",
+    ),
+    "lab": (
+        "tcptrace lab list",
+        "tcptrace lab echo --show-code",
+        "sudo tcptrace lab finish_client_closes --lang zh --write finish.pcap   # root: a private network namespace",
     ),
     "report": (
         "tcptrace report sample_pcaps/lossy_bulk.pcap -o report.html",

@@ -57,13 +57,15 @@ def client(args):
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE  # self-signed: the handshake is what is recorded, not trust
-    with socket.create_connection((args.host, args.port), timeout=10) as sock:
-        with ctx.wrap_socket(sock, server_hostname=args.sni) as tls:
-            tls.sendall(b"hello\n")
-            if tls.recv(100) != b"hi\n":
-                raise SystemExit("expected hi")
-            print(f"{tls.version()} {tls.cipher()[0]}", flush=True)
-            tls.unwrap()  # close_notify, and wait for the server's
+    with (
+        socket.create_connection((args.host, args.port), timeout=10) as sock,
+        ctx.wrap_socket(sock, server_hostname=args.sni) as tls,
+    ):
+        tls.sendall(b"hello\n")
+        if tls.recv(100) != b"hi\n":
+            raise SystemExit("expected hi")
+        print(f"{tls.version()} {tls.cipher()[0]}", flush=True)
+        tls.unwrap()  # close_notify, and wait for the server's
     # Closed here, first.
 
 

@@ -1,0 +1,276 @@
+"""Run a lab: make the network, start the capture, run the programs, stop, tell the story, clean up.
+
+The order is fixed so no packet is missed and nothing is left behind: the network (and the lab's rules), then the
+capture (its child says it is listening before anything is sent), then the server (polled with ``ss`` until it
+listens), then each client (the next one once the previous one is connected); when the clients have exited and
+the server too, a short pause lets the last packets reach the capture, the capture child is stopped, and the
+story is told. Every process we started is ended and the namespaces are deleted in ``finally`` blocks, so an
+error or Ctrl-C in any step leaves nothing running.
+
+All narration goes through :func:`narrate`: today it runs ``explain`` on the capture once the stream ends; it is
+the one place to switch to live narration (``tcptrace.live.narrate_live``). The library never prints: every line
+goes to the ``echo`` callback the caller gives (the CLI's ``click.echo``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO, Protocol
+
+from ..output import replacing
+from .child import LiveCaptureError, start_capture
+from .labs import Lab, title
+from .network import HostLoopback, LabError, PrivateNetwork, can_make_namespaces, run_rule
+
+PROGRAMS = Path(__file__).resolve().parent / "programs"
+LISTEN_TIMEOUT_S = 10.0
+PROGRAM_TIMEOUT_S = 60.0
+# After the last program has exited: the peer's last ACK is on its way (the capture is on one side of the pair).
+LINGER_S = 0.5
+
+Echo = Callable[[str], None]
+
+
+class ByteStream(Protocol):
+    """The capture as the child writes it (a pipe): ``read`` returns what is there, b"" at the end."""
+
+    def read(self, n: int = -1, /) -> bytes: ...
+
+
+def narrate(source: str | os.PathLike[str] | ByteStream, *, lang: str, color: bool, verbose: bool, echo: Echo) -> None:
+    """Tell the story of the lab's capture: the one seam between the lab and the narrator.
+
+    ``source`` is the capture as a path or as the live stream from the capture child. For now the stream is read
+    to its end (the capture stopped) and ``explain``'s document is echoed; live narration replaces this body."""
+    from ..narrate import ExplainDocument
+
+    with contextlib.ExitStack() as stack:
+        if isinstance(source, (str, os.PathLike)):
+            path: str | os.PathLike[str] | BinaryIO = os.fspath(source)
+        else:
+            spool = stack.enter_context(tempfile.TemporaryFile(prefix="tcptrace-lab-"))
+            while chunk := source.read(65536):
+                spool.write(chunk)
+            if not spool.tell():
+                echo("nothing was captured\n")
+                return
+            spool.seek(0)
+            path = spool
+        with ExplainDocument(path, None, lang, fmt="text", color=color, verbose=verbose) as doc:
+            if not len(doc):
+                echo("no TCP connection was captured\n")
+            for piece in doc.pieces():
+                echo(piece)
+
+
+@dataclass
+class LabRun:
+    """What happened: each program's exit status and output lines, packets the capture missed."""
+
+    lab: Lab
+    exits: dict[str, int | None] = field(default_factory=dict)
+    dropped: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[str]:
+        return [f"{who} exited with status {code}" for who, code in self.exits.items() if code != 0]
+
+
+class _Programs:
+    """The programs we started, each with a thread echoing its output lines; all ended on close."""
+
+    def __init__(self, echo: Echo) -> None:
+        self.echo = echo
+        self.started: list[tuple[str, subprocess.Popen[bytes], threading.Thread]] = []
+
+    def start(self, who: str, argv: list[str]) -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        thread = threading.Thread(target=self._lines, args=(who, proc), daemon=True)
+        thread.start()
+        self.started.append((who, proc, thread))
+        return proc
+
+    def _lines(self, who: str, proc: subprocess.Popen[bytes]) -> None:
+        assert proc.stdout is not None
+        for raw in proc.stdout:
+            self.echo(f"  {who} | {raw.decode('utf-8', 'replace').rstrip()}\n")
+
+    def wait(self, proc: subprocess.Popen[bytes], timeout: float) -> int | None:
+        try:
+            return proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def close(self) -> None:
+        for _, proc, thread in self.started:
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(2)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+            thread.join(timeout=2)
+
+
+def _fill(words: Sequence[str], host: str, port: int) -> list[str]:
+    return [w.replace("{host}", host).replace("{port}", str(port)) for w in words]
+
+
+def _program_argv(words: Sequence[str], programs: Path, host: str, port: int) -> list[str]:
+    """``python PROGRAM args``: PROGRAM from the lab's programs unless it is a path of its own."""
+    program = Path(words[0]) if os.sep in words[0] or Path(words[0]).is_absolute() else programs / words[0]
+    return [sys.executable, str(program), *_fill(words[1:], host, port)]
+
+
+def _network(lab: Lab) -> PrivateNetwork | HostLoopback:
+    missing = can_make_namespaces()
+    if not missing:
+        return PrivateNetwork()
+    if lab.rules:
+        raise LabError(
+            f"lab {lab.name} changes the network ({', '.join(lab.needs) or 'sysctl'} rules in a private network "
+            f"namespace), which needs {missing}: run it with sudo"
+        )
+    return HostLoopback()
+
+
+@contextlib.contextmanager
+def _written(write: str | os.PathLike[str] | None) -> Iterator[BinaryIO | None]:
+    if write is None:
+        yield None
+        return
+    with replacing(write) as f:
+        yield f
+    # under sudo, the capture belongs to the user who asked for it, not to root
+    uid, gid = os.environ.get("SUDO_UID"), os.environ.get("SUDO_GID")
+    if os.geteuid() == 0 and uid and gid and uid.isdigit() and gid.isdigit():
+        with contextlib.suppress(OSError):
+            os.chown(write, int(uid), int(gid))
+
+
+def run_lab(
+    lab: Lab,
+    *,
+    echo: Echo,
+    lang: str = "en",
+    write: str | os.PathLike[str] | None = None,
+    color: bool = False,
+    verbose: bool = False,
+    programs: Path = PROGRAMS,
+    tool: str | None = None,
+) -> LabRun:
+    """Run ``lab``, echo its programs' output and the story of its capture; keep the capture in ``write``."""
+    import shutil
+
+    for need in lab.needs:
+        if not shutil.which(need):
+            raise LabError(f"lab {lab.name} needs {need}: install it (apt-get install {need})")
+    net = _network(lab)
+    result = LabRun(lab)
+    lock = threading.Lock()
+
+    def said(text: str) -> None:
+        with lock:
+            echo(text)
+
+    with net, _written(write) as copy:
+        if isinstance(net, PrivateNetwork):
+            for rule in lab.rules:
+                run_rule(net, rule.side, _fill(rule.argv, net.server_addr, lab.port), rule.optional)
+        host, port = net.server_addr, lab.port
+        side = lab.capture_on
+        where = f"namespace {net.ns(side)}" if isinstance(net, PrivateNetwork) else "the host (not root)"
+        said(f"lab {lab.name}: {title(lab, lang)}\n")
+        said(f"  server {host} port {port}; capture on {net.iface(side)} in {where}\n")
+        bpf = None if isinstance(net, PrivateNetwork) else f"tcp port {port}"
+        try:
+            child = start_capture(
+                net.iface(side), bpf, write=copy, netns=net.ns(side) or None, tool=tool, snaplen=lab.snaplen
+            )
+        except LiveCaptureError as exc:
+            if isinstance(net, HostLoopback):
+                raise LabError(
+                    f"tcptrace lab needs root (sudo) for its private network, or a capture you may run without "
+                    f"it (dumpcap with the wireshark group, or tcpdump with cap_net_raw): {exc}"
+                ) from exc
+            raise
+        errors: list[BaseException] = []
+
+        def tell() -> None:
+            try:
+                narrate(child.stream, lang=lang, color=color, verbose=verbose, echo=said)
+            except BaseException as exc:  # shown by the main thread
+                errors.append(exc)
+
+        teller = threading.Thread(target=tell, daemon=True)
+        with child:
+            teller.start()
+            progs = _Programs(said)
+            try:
+                _experiment(lab, net, progs, result, programs, host, port)
+            finally:
+                progs.close()
+                time.sleep(LINGER_S)
+                child.stop()
+                teller.join()
+            result.dropped = child.dropped()
+        if errors:
+            raise errors[0]
+    if result.dropped:
+        result.warnings.append(f"the capture missed {result.dropped} packets (dropped by the kernel)")
+    result.warnings.extend(result.failed)
+    return result
+
+
+def _experiment(
+    lab: Lab,
+    net: PrivateNetwork | HostLoopback,
+    progs: _Programs,
+    result: LabRun,
+    programs: Path,
+    host: str,
+    port: int,
+) -> None:
+    server = None
+    if lab.server is not None:
+        server = progs.start("server", [*net.prefix("server"), *_program_argv(lab.server, programs, host, port)])
+        deadline = time.monotonic() + LISTEN_TIMEOUT_S
+        while not net.listening(port):
+            if server.poll() is not None or time.monotonic() > deadline:
+                result.exits["server"] = server.poll()
+                raise LabError(f"the server program did not start listening on port {port}")
+            time.sleep(0.05)
+    clients = []
+    for i, words in enumerate(lab.clients):
+        clients.append(progs.start("client", [*net.prefix("client"), *_program_argv(words, programs, host, port)]))
+        if i + 1 < len(lab.clients):  # the next client once this one is connected (a fixed order on the wire)
+            deadline = time.monotonic() + LISTEN_TIMEOUT_S
+            while net.established(port) < i + 1 and clients[-1].poll() is None and time.monotonic() < deadline:
+                time.sleep(0.01)
+    for i, proc in enumerate(clients):
+        result.exits["client" if len(clients) == 1 else f"client {i + 1}"] = progs.wait(proc, PROGRAM_TIMEOUT_S)
+    if server is not None:
+        result.exits["server"] = progs.wait(server, LISTEN_TIMEOUT_S)
+
+
+def custom_lab(server: str, client: str, port: int, server_args: Sequence[str], client_args: Sequence[str]) -> Lab:
+    """The lab ``tcptrace lab run SERVER CLIENT`` runs: each program gets ``--host H --port P`` and its extra
+    arguments; one file for both sides gets ``server`` or ``client`` first (as the shipped programs do)."""
+    from .labs import HOST_PORT
+
+    same = os.path.realpath(server) == os.path.realpath(client)
+    server_words = (os.path.abspath(server), *(("server",) if same else ()), *HOST_PORT, *server_args)
+    client_words = (os.path.abspath(client), *(("client",) if same else ()), *HOST_PORT, *client_args)
+    names = f"{Path(server).name}, {Path(client).name}"
+    return Lab("run", {"en": names, "zh": names}, port, server_words, (client_words,), ())
