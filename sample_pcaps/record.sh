@@ -9,7 +9,13 @@
 #                            then write their tshark/*.tsv only
 #     record.sh --list       print the capture names
 #
-# Needs: iproute2 (ip, ss), tcpdump, dumpcap (Wireshark), python3; ethtool is
+# The captures that are also labs of `tcptrace lab` (echo_ipv4 is the echo lab,
+# and zero_window, lossy_bulk, refused, ... the labs of the same names) are
+# recorded by running that lab (record_lab below): one recipe for both, in
+# tcptrace/lab/labs.py. The programs are those of tcptrace/lab/programs/.
+#
+# Needs: iproute2 (ip, ss), tcpdump, dumpcap (Wireshark), python3 with
+# tcptrace's dependencies (PYTHON=..., default the checkout's .venv); ethtool is
 # optional but recommended (apt-get install -y ethtool); iptables for
 # lossy_bulk, syn_timeout, fin_lost, data_backoff and sack_dsack only (the
 # last also needs NFQUEUE, CONFIG_NETFILTER_NETLINK_QUEUE); TUN/TAP
@@ -74,6 +80,8 @@ fi
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 PROGRAMS="$HERE/../tcptrace/lab/programs"   # the programs of `tcptrace lab`, shipped in the package
+# A Python with tcptrace's dependencies (click, dpkt, matplotlib): the checkout's virtualenv if there is one.
+if [[ -z ${PYTHON:-} && -x $HERE/../.venv/bin/python ]]; then PYTHON=$HERE/../.venv/bin/python; fi
 PYTHON=${PYTHON:-python3}
 
 for tool in ip ss tcpdump dumpcap "$PYTHON"; do
@@ -251,16 +259,27 @@ client() { cli timeout 30 "$PYTHON" "$PROGRAMS/$1" "${@:2}"; }
 
 LOG=$(mktemp)
 
-# --- echo_ipv4.pcap: the classic echo over IPv4, pcap, microseconds --------
-record_echo_ipv4() {
-    setup_netns
-    start_server --host "$SRV4" --port "$PORT"
-    start_capture "$LOG" tcpdump -i "$CLI_IF" -s 0 -U --immediate-mode -Z root -w "$HERE/echo_ipv4.pcap"
-    client echo_client.py --host "$SRV4" --port "$PORT"
-    wait_server
-    stop_capture "$LOG"
-    teardown_netns
+# record_lab LAB FILE: the captures that are labs are recorded by `tcptrace lab LAB --write FILE`, the
+# checkout's own tcptrace (tcptrace/lab/labs.py holds each recipe: programs, port, capture side and snap
+# length, iptables/sysctl rules; tcptrace/lab/network.py makes the same namespaces and veth pair as
+# setup_netns, with IPv6 off instead of waited out). The lab makes and deletes its own namespaces, and
+# fails (exit 1) when a program fails or the capture missed packets; then its output is shown.
+record_lab() {
+    local lab=$1 file=$2 out
+    out=$(mktemp)
+    if ! PYTHONPATH="$HERE/..${PYTHONPATH:+:$PYTHONPATH}" "$PYTHON" -m tcptrace -q lab "$lab" --no-color \
+            --write "$file" >"$out" 2>&1; then
+        cat "$out" >&2
+        rm -f "$out"
+        echo "tcptrace lab $lab failed" >&2
+        exit 1
+    fi
+    grep -E '^  (server|client) \|' "$out" || true   # what the programs said
+    rm -f "$out"
 }
+
+# --- echo_ipv4.pcap: the classic echo over IPv4, pcap, microseconds --------
+record_echo_ipv4() { record_lab echo "$HERE/echo_ipv4.pcap"; }
 
 # --- echo_ipv6.pcapng: the same over IPv6, recorded as pcapng by dumpcap ----
 record_echo_ipv6() {
@@ -275,13 +294,7 @@ record_echo_ipv6() {
 }
 
 # --- refused.pcap: SYN to a port with no listener, RST/ACK back -------------
-record_refused() {
-    setup_netns
-    start_capture "$LOG" tcpdump -i "$CLI_IF" -s 0 -U --immediate-mode -Z root -w "$HERE/refused.pcap"
-    client refused_client.py --host "$SRV4" --port "$CLOSED_PORT"
-    stop_capture "$LOG"
-    teardown_netns
-}
+record_refused() { record_lab refused "$HERE/refused.pcap"; }
 
 # --- echo_sll2.pcap: the echo captured on the "any" pseudo-interface --------
 # (Linux cooked capture v2, link type 276). Inside the client namespace "any"
@@ -333,15 +346,7 @@ record_port_reuse() {
 # 1.5 s after; Linux's probes carry no data and seq = snd_una - 1, so tshark
 # calls them keep-alives), then the server reads, its window update reopens
 # the window and the rest flows. Full packets: about 75 KB.
-record_zero_window() {
-    setup_netns
-    start_server_program zero_window.py server --host "$SRV4" --port "$PORT" --rcvbuf 4096 --stall 2
-    start_capture "$LOG" tcpdump -i "$CLI_IF" -s 0 -U --immediate-mode -Z root -w "$HERE/zero_window.pcap"
-    client zero_window.py client --host "$SRV4" --port "$PORT" --size 65536
-    wait_server
-    stop_capture "$LOG"
-    teardown_netns
-}
+record_zero_window() { record_lab zero_window "$HERE/zero_window.pcap"; }
 
 # --- keepalive.pcap: an idle connection kept alive ---------------------------
 # The client sets SO_KEEPALIVE, TCP_KEEPIDLE=1, TCP_KEEPINTVL=1, TCP_KEEPCNT=3
@@ -374,59 +379,21 @@ record_keepalive() {
 # net.ipv4.tcp_allowed_congestion_control, so bulk.py sets it on its socket
 # with TCP_CONGESTION). A 128-byte snap length keeps the file small: every
 # header (Ethernet 14 + IPv4 20 + TCP up to 60) is whole, the payload cut.
-LOSS=0.02
-record_lossy_bulk() {
-    command -v iptables >/dev/null || { echo "lossy_bulk needs iptables" >&2; exit 1; }
-    setup_netns
-    cli iptables -A INPUT -p tcp --sport "$PORT" ! --tcp-flags SYN SYN \
-        -m statistic --mode random --probability "$LOSS" -j DROP
-    start_server_program bulk.py server --host "$SRV4" --port "$PORT" --size 600000 --congestion cubic
-    start_capture_in "$SRV_NS" "$LOG" tcpdump -i "$SRV_IF" -s 128 -U --immediate-mode -Z root -w "$HERE/lossy_bulk.pcap"
-    client bulk.py client --host "$SRV4" --port "$PORT" --rcvbuf 131072
-    wait_server
-    stop_capture "$LOG"
-    echo "client dropped $(cli iptables -L INPUT -v -x -n | awk '$3 == "DROP" {print $1}') segments;" \
-        "server: $(srv nstat -asz TcpRetransSegs | awk '$1 == "TcpRetransSegs" {print $2}') retransmitted"
-    teardown_netns
-}
+record_lossy_bulk() { record_lab lossy_bulk "$HERE/lossy_bulk.pcap"; }
 
 # --- abort_rst.pcap: the client aborts with SO_LINGER {1, 0} ----------------
 # hello/hi, then close() with a zero linger time: RST from ESTABLISHED.
-record_abort_rst() {
-    setup_netns
-    start_server_program abort_rst.py server --host "$SRV4" --port "$PORT"
-    start_capture "$LOG" tcpdump -i "$CLI_IF" -s 0 -U --immediate-mode -Z root -w "$HERE/abort_rst.pcap"
-    client abort_rst.py client --host "$SRV4" --port "$PORT"
-    wait_server
-    stop_capture "$LOG"
-    teardown_netns
-}
+record_abort_rst() { record_lab abort_rst "$HERE/abort_rst.pcap"; }
 
 # --- rst_after_close.pcap: data to a closed socket ---------------------------
 # The server reads one message and closes (FIN); 0.3 s later the client sends
 # more and the server's kernel answers with a RST.
-record_rst_after_close() {
-    setup_netns
-    start_server_program rst_after_close.py server --host "$SRV4" --port "$PORT"
-    start_capture "$LOG" tcpdump -i "$CLI_IF" -s 0 -U --immediate-mode -Z root -w "$HERE/rst_after_close.pcap"
-    client rst_after_close.py client --host "$SRV4" --port "$PORT"
-    wait_server
-    stop_capture "$LOG"
-    teardown_netns
-}
+record_rst_after_close() { record_lab rst_after_close "$HERE/rst_after_close.pcap"; }
 
 # --- half_close.pcap: shutdown(SHUT_WR), the other side keeps sending -------
 # Client request + FIN; the server sends three 100-byte chunks 0.1 s apart
 # after that FIN, then its own FIN.
-record_half_close() {
-    setup_netns
-    start_server_program half_close.py server --host "$SRV4" --port "$PORT"
-    start_capture "$LOG" tcpdump -i "$CLI_IF" -s 0 -U --immediate-mode -Z root -w "$HERE/half_close.pcap"
-    client half_close.py client --host "$SRV4" --port "$PORT"
-    wait_server
-    stop_capture "$LOG"
-    teardown_netns
-}
+record_half_close() { record_lab half_close "$HERE/half_close.pcap"; }
 
 # --- syn_timeout.pcap: SYNs to a host that never answers ---------------------
 # An iptables rule in the SERVER namespace drops every TCP segment to port
@@ -441,46 +408,18 @@ record_half_close() {
 # times (default 4) at a fixed 1 s interval (SYNs at 0, 1, 2, 3, 4, 5, 7 s):
 # that sysctl is set to 0 in the client namespace (per namespace; the host's
 # own setting is not touched), where it exists, to get the classic shape.
-record_syn_timeout() {
-    command -v iptables >/dev/null || { echo "syn_timeout needs iptables" >&2; exit 1; }
-    setup_netns
-    if cli sysctl -q net.ipv4.tcp_syn_linear_timeouts >/dev/null 2>&1; then
-        cli sysctl -qw net.ipv4.tcp_syn_linear_timeouts=0
-    fi
-    srv iptables -A INPUT -p tcp --dport "$DROPPED_PORT" -j DROP
-    start_capture "$LOG" tcpdump -i "$CLI_IF" -s 0 -U --immediate-mode -Z root -w "$HERE/syn_timeout.pcap"
-    client syn_timeout_client.py --host "$SRV4" --port "$DROPPED_PORT" --timeout 7.5
-    stop_capture "$LOG"
-    echo "server dropped $(srv iptables -L INPUT -v -x -n | awk '$3 == "DROP" {print $1}') SYNs"
-    teardown_netns
-}
+record_syn_timeout() { record_lab syn_timeout "$HERE/syn_timeout.pcap"; }
 
 # --- coalesced.pcap: two send() calls in one segment (TCP_CORK) -------------
 # The client corks its socket, sends "hello " and "world!", uncorks: one
 # 12-byte segment "hello world!". The server echoes what one recv() returned.
-record_coalesced() {
-    setup_netns
-    start_server_program coalesced.py server --host "$SRV4" --port "$PORT"
-    start_capture "$LOG" tcpdump -i "$CLI_IF" -s 0 -U --immediate-mode -Z root -w "$HERE/coalesced.pcap"
-    client coalesced.py client --host "$SRV4" --port "$PORT"
-    wait_server
-    stop_capture "$LOG"
-    teardown_netns
-}
+record_coalesced() { record_lab coalesced "$HERE/coalesced.pcap"; }
 
 # --- dialogue.pcap: the tutorial line dialogue on port 6000 ----------------
 # Server: "Welcome!", "What's your name?"; client: "Alice"; server:
 # "Hello, Alice!"; client: "exit"; the server closes first. The segmentation
 # is whatever the kernels chose (Nagle, delayed ACKs).
-record_dialogue() {
-    setup_netns
-    LISTEN_PORT=$DIALOGUE_PORT start_server_program dialogue.py server --host "$SRV4" --port "$DIALOGUE_PORT"
-    start_capture "$LOG" tcpdump -i "$CLI_IF" -s 0 -U --immediate-mode -Z root -w "$HERE/dialogue.pcap"
-    client dialogue.py client --host "$SRV4" --port "$DIALOGUE_PORT" --name Alice
-    wait_server
-    stop_capture "$LOG"
-    teardown_netns
-}
+record_dialogue() { record_lab dialogue "$HERE/dialogue.pcap"; }
 
 # --- dialogue_threaded.pcap: the dialogue with three concurrent clients ----
 # The server (--threaded --count 3) serves each connection in its own
@@ -489,62 +428,26 @@ record_dialogue() {
 # time a client takes to start), and pause 1 s before each line they send,
 # so their dialogues overlap in a fixed order: the three handshakes and
 # greetings, the three names and replies, the three exits and closes.
-record_dialogue_threaded() {
-    setup_netns
-    LISTEN_PORT=$DIALOGUE_PORT start_server_program dialogue.py server --host "$SRV4" --port "$DIALOGUE_PORT" \
-        --count 3 --threaded
-    start_capture "$LOG" tcpdump -i "$CLI_IF" -s 0 -U --immediate-mode -Z root -w "$HERE/dialogue_threaded.pcap"
-    local pids=() name
-    for name in Alice Bob Carol; do
-        client dialogue.py client --host "$SRV4" --port "$DIALOGUE_PORT" --name "$name" --pause 1.0 &
-        pids+=($!)
-        for _ in $(seq 500); do
-            if [[ $(cli ss -Htn state established "dport = :$DIALOGUE_PORT" | wc -l) -ge ${#pids[@]} ]]; then break; fi
-            sleep 0.01
-        done
-    done
-    for pid in "${pids[@]}"; do wait "$pid"; done
-    wait_server
-    stop_capture "$LOG"
-    teardown_netns
-}
+record_dialogue_threaded() { record_lab dialogue_threaded "$HERE/dialogue_threaded.pcap"; }
 
 # --- finish_*.pcap: five messages, End/Finish!, then three ways to close ----
-# record_finish CLOSER NAME: finish.py with --closer CLOSER (client, server
-# or both), recorded into NAME.pcap. The client sends "message 1" to
+# finish.py with --closer client, server or both (the labs of the same
+# names). The client sends "message 1" to
 # "message 5" 0.1 s apart (one segment each), then "End"; the server answers
 # "Finish!". With client or server, the other side waits 0.2 s after reading
 # the FIN before closing (four-segment close); with both, both sides wait
 # for the same whole second of the clock and call shutdown(SHUT_WR) at once
 # (spinning the last 50 ms, on separate CPUs, at real-time priority): the
 # two FINs cross on the veth (simultaneous close).
-record_finish() {
-    local closer=$1 name=$2
-    setup_netns
-    start_server_program finish.py server --host "$SRV4" --port "$PORT" --closer "$closer"
-    start_capture "$LOG" tcpdump -i "$CLI_IF" -s 0 -U --immediate-mode -Z root -w "$HERE/$name.pcap"
-    client finish.py client --host "$SRV4" --port "$PORT" --closer "$closer"
-    wait_server
-    stop_capture "$LOG"
-    teardown_netns
-}
-record_finish_client_closes() { record_finish client finish_client_closes; }
-record_finish_server_closes() { record_finish server finish_server_closes; }
-record_finish_both_close() { record_finish both finish_both_close; }
+record_finish_client_closes() { record_lab finish_client_closes "$HERE/finish_client_closes.pcap"; }
+record_finish_server_closes() { record_lab finish_server_closes "$HERE/finish_server_closes.pcap"; }
+record_finish_both_close() { record_lab finish_both_close "$HERE/finish_both_close.pcap"; }
 
 # --- framing.pcap: a length-prefixed reply, header and body sent apart -----
 # The client sends the command "GET 20000" (4-byte length + command, one
 # send()); the server answers with the 4-byte big-endian length in one
 # send() and the 20000-byte body in another.
-record_framing() {
-    setup_netns
-    start_server_program framing.py server --host "$SRV4" --port "$PORT"
-    start_capture "$LOG" tcpdump -i "$CLI_IF" -s 0 -U --immediate-mode -Z root -w "$HERE/framing.pcap"
-    client framing.py client --host "$SRV4" --port "$PORT" --size 20000
-    wait_server
-    stop_capture "$LOG"
-    teardown_netns
-}
+record_framing() { record_lab framing "$HERE/framing.pcap"; }
 
 # --- vlan.pcap: the echo over an 802.1Q VLAN, captured on the parent -------
 # Each end of the veth pair gets a VLAN sub-interface (VLAN id $VLAN_ID,

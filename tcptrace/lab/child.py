@@ -119,6 +119,8 @@ class CaptureChild:
                 self.proc.kill()
                 self.proc.wait()
         self._reader.join(timeout=STOP_TIMEOUT_S)
+        if self.proc.stderr is not None and not self._reader.is_alive():
+            self.proc.stderr.close()
 
     def dropped(self) -> int:
         """Packets the kernel dropped before the child read them (tcpdump's "N packets dropped by kernel")."""

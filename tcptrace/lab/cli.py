@@ -49,7 +49,7 @@ def _run(lab: Lab, lang: str, write: str | None, color: bool | None, verbose: bo
                   color=use_color, verbose=verbose, **kw)  # fmt: skip
     for warning in run.warnings:
         click.echo(f"warning: {warning}", err=True)
-    if run.failed:
+    if run.warnings:  # a program failed or the capture missed packets: the story may not be the lab's
         raise SystemExit(EXIT_NO)
 
 
@@ -72,6 +72,25 @@ def list_labs(lang: str) -> None:
         click.echo(f"{row.name:<{width}}  {row.port:>5}  {title(row, lang)}")
 
 
+def _filled(words: tuple[str, ...], port: int) -> list[str]:
+    return [w.replace("{host}", SERVER_ADDR).replace("{port}", str(port)) for w in words]
+
+
+def _extra_args(words: tuple[str, ...]) -> list[str]:
+    """A program's arguments beyond what `lab run` gives it (the role word, --host and --port)."""
+    rest = list(words[1:])
+    if rest[:1] in (["server"], ["client"]):
+        rest = rest[1:]
+    out = []
+    while rest:
+        word = rest.pop(0)
+        if word in ("--host", "--port") and rest and rest[0] in ("{host}", "{port}"):
+            rest.pop(0)
+            continue
+        out.append(word)
+    return out
+
+
 def program_listing(row: Lab) -> str:
     """The programs ``row`` runs, each with the command that runs it, and the ``lab run`` line to run copies."""
     from .runner import PROGRAMS
@@ -79,8 +98,7 @@ def program_listing(row: Lab) -> str:
     out = []
     sides = ([("server", row.server)] if row.server else []) + [("client", c) for c in row.clients]
     for program in row.programs:
-        uses = [f"python3 {shlex.join(w)}" for _, w in sides if w[0] == program]
-        uses = [u.replace("{host}", SERVER_ADDR).replace("{port}", str(row.port)) for u in dict.fromkeys(uses)]
+        uses = dict.fromkeys(f"python3 {shlex.join(_filled(w, row.port))}" for _, w in sides if w[0] == program)
         out.append(f"# ==== {program} ({PROGRAMS / program})\n")
         out.extend(f"# run as: {u}\n" for u in uses)
         out.append((PROGRAMS / program).read_text(encoding="utf-8"))
@@ -89,16 +107,14 @@ def program_listing(row: Lab) -> str:
         server, client = row.server, row.clients[0]
         cmd = ["sudo", "tcptrace", "lab", "run", server[0], client[0], "--port", str(row.port)]
         for opt, words in (("--server-args", server), ("--client-args", client)):
-            extra = [w for w in words[1:] if w not in ("server", "client", "--host", "--port", "{host}", "{port}")]
+            extra = _extra_args(words)
             if extra:
                 cmd += [opt, shlex.join(extra)]
         out.append(f"# Copy, change and run them (in the same network, without this lab's rules):\n#   "
                    f"{shlex.join(cmd)}\n")  # fmt: skip
     if row.rules:
         out.append("# The lab also sets, before it starts:\n")
-        out.extend(
-            f"#   ({rule.side}) {shlex.join(rule.argv).replace('{port}', str(row.port))}\n" for rule in row.rules
-        )
+        out.extend(f"#   ({rule.side}) {shlex.join(_filled(rule.argv, row.port))}\n" for rule in row.rules)
     return "".join(out)
 
 

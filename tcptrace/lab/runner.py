@@ -121,6 +121,8 @@ class _Programs:
                     proc.kill()
                     proc.wait()
             thread.join(timeout=2)
+            if proc.stdout is not None:
+                proc.stdout.close()
 
 
 def _fill(words: Sequence[str], host: str, port: int) -> list[str]:
