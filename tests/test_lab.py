@@ -291,3 +291,30 @@ def test_ctrl_c_stops_the_programs_and_deletes_the_namespaces(monkeypatch: pytes
     assert len(started) == 2
     assert all(proc.poll() is not None for proc in started)
     assert _our_namespaces() == []
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or not (shutil.which("tcpdump") or shutil.which("dumpcap")),
+    reason="needs a capture on the host's loopback: root and tcpdump or dumpcap",
+)
+def test_without_namespaces_the_lab_runs_on_the_loopback(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The fallback when no namespace can be made (not root): the programs on 127.0.0.1, the capture on lo
+    filtered to the lab's port (a free one here, so nothing else on this machine is in the way)."""
+    import socket
+
+    import tcptrace.lab.runner
+
+    monkeypatch.setattr(tcptrace.lab.runner, "can_make_namespaces", lambda: "root")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server, client = str(PROGRAMS / "echo_server.py"), str(PROGRAMS / "echo_client.py")
+    r = CliRunner().invoke(
+        main, ["lab", "run", server, client, "--port", str(port), "--write", str(tmp_path / "lo.pcap")]
+    )
+    assert r.exit_code == 0, r.stderr
+    assert "Stream 0: client 127.0.0.1:" in r.stdout
+    assert f"server 127.0.0.1:{port}" in r.stdout
+    facts = (Fact("bytes", role="c2s", n=2), Fact("bytes", role="s2c", n=2), Fact("closed", "graceful_close_by_client"))
+    row = BY_NAME["echo"].__class__("run", {"en": "", "zh": ""}, port, None, (), facts)
+    assert check_facts(row, tmp_path / "lo.pcap") == {}

@@ -27,6 +27,7 @@ from ..errors import TcptraceError
 
 START_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 5.0
+START_GRACE_S = 0.2
 
 
 class LiveCaptureError(TcptraceError):
@@ -98,7 +99,11 @@ class CaptureChild:
         self._started.set()  # the child ended: stop waiting
 
     def wait_started(self, timeout: float = START_TIMEOUT_S) -> None:
-        if not self._started.wait(timeout) or self.proc.poll() is not None:
+        started = self._started.wait(timeout)
+        if started and self.proc.poll() is None:
+            # dumpcap says "Capturing on 'lo'" before it finds it may not: a moment for it to fail
+            time.sleep(START_GRACE_S)
+        if not started or self.proc.poll() is not None:
             self.stop()
             said = "; ".join(m for m in self.messages if m) or f"exit status {self.proc.returncode}"
             raise LiveCaptureError(f"{os.path.basename(self.argv[self._tool_index()])} could not capture: {said}")

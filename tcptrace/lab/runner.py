@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -27,7 +28,7 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from ..output import replacing
-from .child import LiveCaptureError, start_capture
+from .child import CaptureChild, LiveCaptureError, start_capture
 from .labs import Lab, title
 from .network import HostLoopback, LabError, PrivateNetwork, can_make_namespaces, run_rule
 
@@ -94,7 +95,10 @@ class _Programs:
         self.started: list[tuple[str, subprocess.Popen[bytes], threading.Thread]] = []
 
     def start(self, who: str, argv: list[str]) -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        try:
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        except OSError as exc:
+            raise LabError(f"cannot start the {who} program ({argv[0]}): {exc.strerror or exc}") from exc
         thread = threading.Thread(target=self._lines, args=(who, proc), daemon=True)
         thread.start()
         self.started.append((who, proc, thread))
@@ -173,8 +177,6 @@ def run_lab(
     tool: str | None = None,
 ) -> LabRun:
     """Run ``lab``, echo its programs' output and the story of its capture; keep the capture in ``write``."""
-    import shutil
-
     for need in lab.needs:
         if not shutil.which(need):
             raise LabError(f"lab {lab.name} needs {need}: install it (apt-get install {need})")
@@ -196,17 +198,7 @@ def run_lab(
         said(f"lab {lab.name}: {title(lab, lang)}\n")
         said(f"  server {host} port {port}; capture on {net.iface(side)} in {where}\n")
         bpf = None if isinstance(net, PrivateNetwork) else f"tcp port {port}"
-        try:
-            child = start_capture(
-                net.iface(side), bpf, write=copy, netns=net.ns(side) or None, tool=tool, snaplen=lab.snaplen
-            )
-        except LiveCaptureError as exc:
-            if isinstance(net, HostLoopback):
-                raise LabError(
-                    f"tcptrace lab needs root (sudo) for its private network, or a capture you may run without "
-                    f"it (dumpcap with the wireshark group, or tcpdump with cap_net_raw): {exc}"
-                ) from exc
-            raise
+        child = _capture(net, side, bpf, copy, tool, lab.snaplen)
         errors: list[BaseException] = []
 
         def tell() -> None:
@@ -233,6 +225,31 @@ def run_lab(
         result.warnings.append(f"the capture missed {result.dropped} packets (dropped by the kernel)")
     result.warnings.extend(result.failed)
     return result
+
+
+def _capture(
+    net: PrivateNetwork | HostLoopback,
+    side: str,
+    bpf: str | None,
+    copy: BinaryIO | None,
+    tool: str | None,
+    snaplen: int,
+) -> CaptureChild:
+    """The capture child on ``side``. Without root, each capture program in turn: the one this user may run may
+    be dumpcap (the wireshark group) while tcpdump is installed too."""
+    if isinstance(net, PrivateNetwork):
+        return start_capture(net.iface(side), bpf, write=copy, netns=net.ns(side), tool=tool, snaplen=snaplen)
+    tools = [tool] if tool else [t for t in ("tcpdump", "dumpcap") if shutil.which(t)] or ["tcpdump"]
+    said = []
+    for name in tools:
+        try:
+            return start_capture(net.iface(side), bpf, write=copy, tool=name, snaplen=snaplen)
+        except LiveCaptureError as exc:
+            said.append(str(exc))
+    raise LabError(
+        "tcptrace lab needs root (sudo) for its private network, or a capture you may run without it (dumpcap "
+        f"with the wireshark group, or tcpdump with cap_net_raw): {'; '.join(said)}"
+    )
 
 
 def _experiment(
