@@ -81,7 +81,11 @@ class CaptureChild:
 
     def __init__(self, argv: list[str], write: BinaryIO | None) -> None:
         self.argv = argv
-        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        # A session of its own: the terminal's Ctrl-C reaches only us, and we stop the child in our own time
+        # (after the programs, so the last packets are in).
+        self.proc = subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, start_new_session=True
+        )
         assert self.proc.stdout is not None
         assert self.proc.stderr is not None
         self.stream: _Tee = _Tee(self.proc.stdout, write)
@@ -157,5 +161,10 @@ def start_capture(
     if netns:
         argv = ["ip", "netns", "exec", netns, *argv]
     child = CaptureChild(argv, write)
-    child.wait_started()
+    try:
+        child.wait_started()
+    except BaseException:  # Ctrl-C while waiting, too: never leave the child running
+        child.stop()
+        child.stream.close()
+        raise
     return child

@@ -96,7 +96,11 @@ class _Programs:
 
     def start(self, who: str, argv: list[str]) -> subprocess.Popen[bytes]:
         try:
-            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            # a session of its own: Ctrl-C at the terminal reaches us only, and we end the programs (no traceback
+            # of theirs among the story's lines)
+            proc = subprocess.Popen(
+                argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+            )
         except OSError as exc:
             raise LabError(f"cannot start the {who} program ({argv[0]}): {exc.strerror or exc}") from exc
         thread = threading.Thread(target=self._lines, args=(who, proc), daemon=True)
