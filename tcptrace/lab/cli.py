@@ -35,7 +35,7 @@ def _common(f: Any) -> Any:
     f = click.option("--color/--no-color", default=None,
                      help="Colour the output (default: on a terminal, unless NO_COLOR is set).")(f)  # fmt: skip
     f = click.option("--write", "write", type=click.Path(dir_okay=False, writable=True), default=None,
-                     help="Keep the capture in FILE (pcap; open it in Wireshark or with tcptrace).")(f)  # fmt: skip
+                     help="Keep the capture in FILE (pcap; dumpcap: pcapng), for Wireshark.")(f)  # fmt: skip
     return click.option("--lang", type=click.Choice(sorted(LANGUAGES)), default="en", show_default=True,
                         help="Language of the story.")(f)  # fmt: skip
 

@@ -333,6 +333,20 @@ LABS: tuple[Lab, ...] = (
 
 BY_NAME: dict[str, Lab] = {lab.name: lab for lab in LABS}
 
+# The lines the runner prints before the programs start, per language.
+HEADER = {
+    "en": {
+        "header": "lab {name}: {title}\n  server {host} port {port}; capture on {iface} in {where}\n",
+        "namespace": "namespace {ns}",
+        "host": "the host (not root)",
+    },
+    "zh": {
+        "header": "实验 {name}：{title}\n  服务器 {host} 端口 {port}；在{where}的 {iface} 上抓包\n",
+        "namespace": "网络命名空间 {ns} ",
+        "host": "本机（非 root）",
+    },
+}
+
 
 def title(lab: Lab, lang: str) -> str:
     return lab.title.get(lang, lab.title["en"])

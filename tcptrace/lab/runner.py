@@ -29,7 +29,7 @@ from typing import BinaryIO, Protocol
 
 from ..output import replacing
 from .child import CaptureChild, LiveCaptureError, start_capture
-from .labs import Lab, title
+from .labs import HEADER, Lab, title
 from .network import HostLoopback, LabError, PrivateNetwork, can_make_namespaces, run_rule
 
 PROGRAMS = Path(__file__).resolve().parent / "programs"
@@ -198,9 +198,10 @@ def run_lab(
                 run_rule(net, rule.side, _fill(rule.argv, net.server_addr, lab.port), rule.optional)
         host, port = net.server_addr, lab.port
         side = lab.capture_on
-        where = f"namespace {net.ns(side)}" if isinstance(net, PrivateNetwork) else "the host (not root)"
-        said(f"lab {lab.name}: {title(lab, lang)}\n")
-        said(f"  server {host} port {port}; capture on {net.iface(side)} in {where}\n")
+        words = HEADER.get(lang, HEADER["en"])
+        where = words["namespace"].format(ns=net.ns(side)) if isinstance(net, PrivateNetwork) else words["host"]
+        said(words["header"].format(name=lab.name, title=title(lab, lang), host=host, port=port,
+                                    iface=net.iface(side), where=where))  # fmt: skip
         bpf = None if isinstance(net, PrivateNetwork) else f"tcp port {port}"
         child = _capture(net, side, bpf, copy, tool, lab.snaplen)
         errors: list[BaseException] = []
