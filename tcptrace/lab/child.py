@@ -46,11 +46,13 @@ def capture_tool(tool: str | None = None) -> str:
 def capture_argv(tool: str, iface: str, bpf: str | None, snaplen: int = 0) -> list[str]:
     """The command line: the capture as pcap (tcpdump) or pcapng (dumpcap) on standard output."""
     if os.path.basename(tool) == "dumpcap":
-        argv = [tool, "-i", iface, "-s", str(snaplen or 262144), "-q", "-w", "-"]
+        argv = [tool, "-i", iface, "-s", str(snaplen or 262144), "-B", "16", "-q", "-w", "-"]
         return [*argv, "-f", bpf] if bpf else argv
     # -Z root: as root, tcpdump would otherwise switch to its own user after opening the interface, which some
     # systems do not have; with -w - the file is our pipe, so nothing is written with root's rights.
-    argv = [tool, "-i", iface, "-s", str(snaplen), "-U", "--immediate-mode", "-n", "-w", "-"]
+    # -B: a 16 MiB kernel buffer (tcpdump counts KiB, dumpcap MiB), not the default 2: with offloads on (no
+    # ethtool) a burst of 64 KB super-segments overflows 2 MiB before tcpdump has read it (zero_window did)
+    argv = [tool, "-i", iface, "-s", str(snaplen), "-B", "16384", "-U", "--immediate-mode", "-n", "-w", "-"]
     if os.geteuid() == 0:
         argv[1:1] = ["-Z", "root"]
     return [*argv, bpf] if bpf else argv

@@ -2,8 +2,10 @@
 
 ``tcptrace lab list`` prints the table, ``tcptrace lab NAME`` runs one lab (one subcommand per row of
 :data:`tcptrace.lab.labs.LABS`), ``tcptrace lab run SERVER CLIENT`` runs a pair of the learner's own programs
-the same way. Exit status: 0 when the experiment went as its programs expect, 1 when a program failed (the story
-of what was captured is still told), 2 when the lab cannot run here (one line saying what is needed).
+the same way. Exit status: 0 when the experiment went as its programs expect, 1 when a program failed or the
+capture missed packets (the story of what was captured is still told), 2 when the lab cannot run here (one line
+saying what is needed), 130 on Ctrl-C (the programs and the capture are ended, the namespaces deleted, and the
+story of what was captured so far is told).
 """
 
 from __future__ import annotations
