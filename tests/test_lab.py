@@ -153,6 +153,14 @@ def test_a_lab_that_changes_the_network_says_it_needs_root(monkeypatch: pytest.M
     assert "needs root: run it with sudo" in r.stderr
 
 
+def test_a_capture_file_that_cannot_be_written_is_one_line(tmp_path: Path) -> None:
+    r = CliRunner().invoke(main, ["lab", "echo", "--write", str(tmp_path / "missing" / "echo.pcap")])
+    assert r.exit_code == 2
+    assert r.stderr.startswith("tcptrace: error: cannot write ")
+    assert r.stderr.count("\n") == 1
+    assert r.stdout == ""  # nothing ran
+
+
 NOBODY = shutil.which("setpriv") and subprocess.run(["id", "-u", "nobody"], capture_output=True).returncode == 0
 
 

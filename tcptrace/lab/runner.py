@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
-from ..output import replacing
+from ..errors import OutputError
+from ..output import display_path, replacing
 from .child import CaptureChild, LiveCaptureError, start_capture
 from .labs import HEADER, Lab, title
 from .network import HostLoopback, LabError, PrivateNetwork, can_make_namespaces, run_rule
@@ -160,7 +161,12 @@ def _written(write: str | os.PathLike[str] | None) -> Iterator[BinaryIO | None]:
     if write is None:
         yield None
         return
-    with replacing(write) as f:
+    stack = contextlib.ExitStack()
+    try:
+        f = stack.enter_context(replacing(write))
+    except OSError as exc:  # no such directory, not writable: one line, before anything runs
+        raise OutputError(f"cannot write {display_path(write)}: {exc.strerror or exc}") from exc
+    with stack:
         yield f
     # under sudo, the capture belongs to the user who asked for it, not to root
     uid, gid = os.environ.get("SUDO_UID"), os.environ.get("SUDO_GID")
@@ -192,7 +198,7 @@ def run_lab(
         with lock:
             echo(text)
 
-    with net, _written(write) as copy:
+    with _written(write) as copy, net:  # a --write that cannot be written fails before anything is made
         if isinstance(net, PrivateNetwork):
             for rule in lab.rules:
                 run_rule(net, rule.side, _fill(rule.argv, net.server_addr, lab.port), rule.optional)
