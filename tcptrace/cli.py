@@ -77,6 +77,94 @@ def _capture_argument(f: F) -> F:
     return click.argument("capture", type=click.Path(allow_dash=True, dir_okay=False), callback=_check_stdin)(f)
 
 
+def _live_capture_argument(f: F) -> F:
+    """CAPTURE, or none with -i IFACE or --follow FILE (tcptrace.live)."""
+    return click.argument("capture", type=click.Path(allow_dash=True, dir_okay=False), required=False,
+                          callback=_check_stdin)(f)  # fmt: skip
+
+
+def _live_options(follow: bool) -> Callable[[F], F]:
+    """-i IFACE and its companions (-f, --write, --duration, --capture-tool), and --follow FILE / --idle where
+    ``follow``: the live sources of docs/live.md."""
+
+    def decorate(f: F) -> F:
+        if follow:
+            f = click.option("--idle", type=click.FloatRange(min=0, min_open=True), default=None, metavar="SECONDS",
+                             help="With --follow: stop once the file has not grown for SECONDS (it also stops "
+                             "when no process has the file open for writing any more).")(f)  # fmt: skip
+            f = click.option("--follow", "follow_path", type=click.Path(exists=True, dir_okay=False), default=None,
+                             metavar="FILE", help="Read a capture file another program is still writing (tcpdump "
+                             "-w FILE), like tail -f: wait for more at its end; Ctrl-C stops.")(f)  # fmt: skip
+        f = click.option("--capture-tool", type=click.Choice(["tcpdump", "dumpcap"]), default=None,
+                         help="With -i: the capture program to run (default: tcpdump, else dumpcap).")(f)  # fmt: skip
+        f = click.option("--duration", type=click.FloatRange(min=0, min_open=True), default=None,
+                         metavar="SECONDS", help="With -i: stop capturing after SECONDS (the exit status is then "
+                         "as for a file; Ctrl-C gives 130).")(f)  # fmt: skip
+        f = click.option("--write", "write_path", type=click.Path(dir_okay=False, writable=True), default=None,
+                         metavar="FILE", help="With -i: also keep the raw capture in FILE (pcap; pcapng with "
+                         "dumpcap), to open in Wireshark afterwards.")(f)  # fmt: skip
+        f = click.option("-f", "--filter", "bpf", default=None, metavar="BPF",
+                         help="With -i: capture filter in tcpdump syntax (default: tcp, or tcp on the --port "
+                         "ports).")(f)  # fmt: skip
+        return click.option("-i", "--interface", "interface", default=None, metavar="IFACE",
+                            help="Capture live on IFACE (runs tcpdump or dumpcap; needs root or capture "
+                            "permission) instead of reading CAPTURE; Ctrl-C stops. See docs/live.md.")(f)  # fmt: skip
+
+    return decorate
+
+
+@contextlib.contextmanager
+def _live_source(capture: str | None, opts: dict[str, Any], ports: tuple[int, ...]) -> Iterator[Any]:
+    """The live input of -i / --follow (a tcptrace.live.LiveInput, Ctrl-C and SIGTERM turned into a clean stop),
+    or None when CAPTURE is read as usual. Checks that exactly one source is given."""
+    iface, follow_path = opts.get("interface"), opts.get("follow_path")
+    given = [x for x in (capture is not None, iface is not None, follow_path is not None) if x]
+    if len(given) != 1:
+        raise click.UsageError("give one of CAPTURE, -i IFACE" + (" or --follow FILE" if "follow_path" in opts
+                                                                   else ""))  # fmt: skip
+    if iface is None:
+        for name, flag in (("bpf", "-f"), ("write_path", "--write"), ("duration", "--duration"),
+                           ("capture_tool", "--capture-tool")):  # fmt: skip
+            if opts.get(name) is not None:
+                raise click.UsageError(f"{flag} goes with -i IFACE")
+    if follow_path is None and opts.get("idle") is not None:
+        raise click.UsageError("--idle goes with --follow FILE")
+    if capture is not None:
+        yield None
+        return
+    from .capture import PROGRESS
+    from .live import LiveInput, capture_filter, start_capture, stop_on_signals
+
+    PROGRESS.set(None)  # no "reading: N MB" line between the live output
+    if follow_path is not None:
+        with open(follow_path, "rb") as f:
+            live = LiveInput(f, name=follow_path, follow=True, path=follow_path, idle_s=opts.get("idle"))
+            with stop_on_signals(live):
+                yield live
+        return
+    assert iface is not None
+    bpf = capture_filter(opts.get("bpf"), ports)
+    with start_capture(iface, bpf, write=opts.get("write_path"), tool=opts.get("capture_tool"),
+                       duration_s=opts.get("duration")) as child:  # fmt: skip
+        click.echo(f"tcptrace: capturing on {printable(iface)} with {child.tool} (filter: {printable(bpf)}); "
+                   "Ctrl-C stops", err=True)  # fmt: skip
+        with stop_on_signals(child.stream):
+            yield child.stream
+        problem = child.problem()
+    if problem:
+        _warn([problem])
+
+
+def _after_live(live: Any) -> None:
+    """A live source stopped by Ctrl-C or SIGTERM: exit 130 (143), once the output is complete."""
+    if live is not None and live.reason in ("interrupt", "terminate"):
+        raise SystemExit(EXIT_INTERRUPTED if live.reason == "interrupt" else 143)
+
+
+def _live_name(live: Any) -> str:
+    return str(live.name)
+
+
 def _check_stdin(ctx: click.Context, param: click.Parameter, value: str) -> str:
     """``-`` reads standard input: say so in one line when there is none (``tcptrace packets - <&-``)."""
     if value == "-" and sys.stdin is None:
@@ -185,11 +273,16 @@ def accounting(stats: CaptureStats, streams: int) -> str:
     return line
 
 
-def _echo_lines(lines: Iterable[str], batch: int = 1) -> None:
+def _echo_lines(lines: Iterable[str], batch: int = 1, *, flush: bool = False) -> None:
     """Write ``lines`` to stdout, each as soon as it comes, or ``batch`` lines a write (``flows``: a million
-    lines, two million write calls less; not for output a live capture feeds)."""
+    lines, two million write calls less; not for output a live capture feeds). ``flush``: each line is flushed
+    as it is written (live output reaches a pipe at once)."""
     out = sys.stdout
-    if batch > 1:
+    if flush:
+        for line in lines:
+            out.write(line + "\n")
+            out.flush()
+    elif batch > 1:
         it = iter(lines)
         while chunk := list(itertools.islice(it, batch)):
             chunk.append("")
@@ -351,7 +444,7 @@ def main(ctx: click.Context, quiet: bool) -> None:
 
 
 @main.command()
-@_capture_argument
+@_live_capture_argument
 @_stream_option
 @click.option(
     "--format",
@@ -363,59 +456,81 @@ def main(ctx: click.Context, quiet: bool) -> None:
 )
 @_host_port_options
 @_color_option
+@_live_options(follow=True)
 def packets(
-    capture: str, streams: tuple[int, ...], fmt: str, hosts: tuple[str, ...], ports: tuple[int, ...], color: bool | None
-) -> None:
+    capture: str | None, streams: tuple[int, ...], fmt: str, hosts: tuple[str, ...], ports: tuple[int, ...],
+    color: bool | None, **live_opts: Any,
+) -> None:  # fmt: skip
     """List every TCP segment of CAPTURE with Wireshark's numbers.
 
     stream is tcp.stream, seq/ack are relative (tcp.seq/tcp.ack), win is the scaled window (tcp.window_size).
+    Live (-i, --follow, or a pipe on standard input) each packet is printed as it arrives (docs/live.md).
     """
     selection = Selection.of(streams, hosts, ports)
     if sys.stdout.isatty():  # the packets themselves scroll by: no progress line between them
         from .capture import PROGRESS
 
         PROGRESS.set(None)
-    from .engine import PacketStream
+    from .engine import PACKET_HORIZON_NS, PacketStream
 
-    # capture order, each segment's endpoint states settled with hindsight as explain tells them (at most 1 s late)
-    stream = PacketStream(capture, selection, fmt=fmt)
-    segs = iter(stream)
-    if fmt == "jsonl":
-        _echo_lines(jsonl_lines(segs))
-    elif fmt == "csv":
-        _echo_lines(csv_lines(segs))
-    else:
-        use_color = _use_color(color)
-        _echo_lines(table_lines(segs, origin_ns=lambda: stream.stats.first_ts_ns, color=use_color))
-        click.echo(accounting(stream.stats, stream.streams_total))
+    with _live_source(capture, live_opts, ports) as live:
+        source: Any = capture
+        horizon = PACKET_HORIZON_NS
+        flush = live is not None
+        if live is not None:
+            # live, a packet is printed as it arrives: its states are those known then (docs/live.md)
+            source, horizon = live, 0
+        elif capture == "-" and sys.stdin is not None:
+            from .live import stdin_source
+
+            piped = stdin_source()
+            if piped is not None:  # a pipe: polled; if what it carries is being captured now, told as it comes
+                source, flush = piped
+                horizon = 0 if flush else horizon
+        # capture order, each segment's endpoint states settled with hindsight as explain tells them (at most 1 s
+        # late; live, at once)
+        stream = PacketStream(source, selection, fmt=fmt, horizon_ns=horizon)
+        segs = iter(stream)
+        if fmt == "jsonl":
+            _echo_lines(jsonl_lines(segs), flush=flush)
+        elif fmt == "csv":
+            _echo_lines(csv_lines(segs), flush=flush)
+        else:
+            use_color = _use_color(color)
+            _echo_lines(table_lines(segs, origin_ns=lambda: stream.stats.first_ts_ns, color=use_color), flush=flush)
+            click.echo(accounting(stream.stats, stream.streams_total))
     _warn(stream.stats.warnings)
+    name = capture if live is None and capture is not None else _live_name(live)
     if not selection.everything and not stream.selected:
         total = stream.streams_total
-        _nothing_selected(capture, selection.missing(total), total)
+        _nothing_selected(name, selection.missing(total), total)
+    _after_live(live)
 
 
 packets.help = inspect.cleandoc(packets.help or "") + "\n\n" + CAPTURE_HELP
 
 
 @main.command()
-@_capture_argument
+@_live_capture_argument
 @_stream_option
 @click.option("--lang", type=click.Choice(sorted(LANGUAGES)), default="en", show_default=True, help="Language.")
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["text", "markdown", "json", "html"]),
+    type=click.Choice(["text", "markdown", "json", "html", "jsonl"]),
     default="text",
     show_default=True,
-    help="text for the terminal, markdown for notes, json (docs/explain-json.md), html (a standalone page).",
+    help="text for the terminal, markdown for notes, json (docs/explain-json.md), html (a standalone page); live "
+    "(-i, --follow): text, or jsonl (one JSON object per step, docs/live.md).",
 )
 @_color_option
 @click.option("-v", "--verbose", is_flag=True, help="One step per packet: do not collapse ordinary data and ACKs.")
 @click.option("--absolute", is_flag=True, help="Show raw (absolute) sequence numbers instead of relative ones.")
 @click.option("--max-steps", type=click.IntRange(min=1), default=None, help="At most N steps per stream.")
 @_host_port_options
+@_live_options(follow=True)
 def explain(
-    capture: str,
+    capture: str | None,
     streams: tuple[int, ...],
     lang: str,
     fmt: str,
@@ -425,6 +540,7 @@ def explain(
     max_steps: int | None,
     hosts: tuple[str, ...],
     ports: tuple[int, ...],
+    **live_opts: Any,
 ) -> None:
     """Tell the story of each TCP connection in CAPTURE, step by step.
 
@@ -432,7 +548,21 @@ def explain(
     state), the data transfer (who sends how much, what each ACK acknowledges, retransmissions, duplicate ACKs,
     zero windows and keep-alives with the frames that prove them) and the teardown (FIN_WAIT_1, CLOSE_WAIT,
     LAST_ACK, TIME_WAIT ..., or the reset and its likely cause). Every step names its frame numbers.
+
+    Live (-i IFACE, or --follow FILE) each step is printed as soon as it is known, each connection's verdict
+    when it has ended, and the overview when the capture stops (docs/live.md).
     """
+    live_wanted = live_opts.get("interface") is not None or live_opts.get("follow_path") is not None
+    if live_wanted and fmt not in ("text", "jsonl"):
+        raise click.UsageError("live (-i, --follow), --format is text or jsonl")
+    if not live_wanted and fmt == "jsonl":
+        raise click.UsageError("--format jsonl is for live narration (-i IFACE or --follow FILE)")
+    if live_wanted and max_steps is not None:
+        raise click.UsageError("--max-steps needs the whole story: not with -i or --follow")
+    if live_wanted:
+        _explain_live(capture, streams, lang, fmt, color, verbose, absolute, hosts, ports, live_opts)
+        return
+    assert capture is not None
     import gc
 
     from .narrate import ExplainDocument
@@ -458,6 +588,31 @@ def explain(
 
 
 explain.help = inspect.cleandoc(explain.help or "") + "\n\n" + CAPTURE_HELP
+
+
+def _explain_live(capture: str | None, streams: tuple[int, ...], lang: str, fmt: str, color: bool | None,
+                  verbose: bool, absolute: bool, hosts: tuple[str, ...], ports: tuple[int, ...],
+                  live_opts: dict[str, Any]) -> None:  # fmt: skip
+    """``explain -i IFACE`` / ``explain --follow FILE``: tcptrace.live.narrate_live on the live input."""
+    from .live import narrate_live
+
+    selection = Selection.of(streams, hosts, ports)
+    use_color = _use_color(color) if fmt == "text" else False
+    status = _terminal_status if fmt == "text" and sys.stdout.isatty() else None
+    with _live_source(capture, live_opts, ports) as live:
+        summary = narrate_live(live, lang=lang, fmt=fmt, color=use_color, verbose=verbose, absolute=absolute,
+                               selection=selection, status=status)  # fmt: skip
+    _warn(summary.stats.warnings)
+    _after_live(live)
+
+
+def _terminal_status(text: str) -> None:
+    """The running line of a live narration, rewritten in place on the terminal ("" clears it)."""
+    import shutil
+
+    width = shutil.get_terminal_size((80, 24)).columns - 1
+    sys.stdout.write("\r\x1b[K" + (printable(text)[:width] if text else ""))
+    sys.stdout.flush()
 
 
 @main.command()
