@@ -113,10 +113,8 @@ def _live_options(follow: bool) -> Callable[[F], F]:
     return decorate
 
 
-@contextlib.contextmanager
-def _live_source(capture: str | None, opts: dict[str, Any], ports: tuple[int, ...]) -> Iterator[Any]:
-    """The live input of -i / --follow (a tcptrace.live.LiveInput, Ctrl-C and SIGTERM turned into a clean stop),
-    or None when CAPTURE is read as usual. Checks that exactly one source is given."""
+def _check_sources(capture: str | None, opts: dict[str, Any]) -> None:
+    """Exactly one of CAPTURE, -i IFACE, --follow FILE; -i's and --follow's companions only with them."""
     iface, follow_path = opts.get("interface"), opts.get("follow_path")
     given = [x for x in (capture is not None, iface is not None, follow_path is not None) if x]
     if len(given) != 1:
@@ -129,6 +127,14 @@ def _live_source(capture: str | None, opts: dict[str, Any], ports: tuple[int, ..
                 raise click.UsageError(f"{flag} goes with -i IFACE")
     if follow_path is None and opts.get("idle") is not None:
         raise click.UsageError("--idle goes with --follow FILE")
+
+
+@contextlib.contextmanager
+def _live_source(capture: str | None, opts: dict[str, Any], ports: tuple[int, ...]) -> Iterator[Any]:
+    """The live input of -i / --follow (a tcptrace.live.LiveInput, Ctrl-C and SIGTERM turned into a clean stop),
+    or None when CAPTURE is read as usual. Checks that exactly one source is given."""
+    _check_sources(capture, opts)
+    iface, follow_path = opts.get("interface"), opts.get("follow_path")
     if capture is not None:
         yield None
         return
@@ -559,10 +565,10 @@ def explain(
         raise click.UsageError("--format jsonl is for live narration (-i IFACE or --follow FILE)")
     if live_wanted and max_steps is not None:
         raise click.UsageError("--max-steps needs the whole story: not with -i or --follow")
-    if live_wanted:
+    _check_sources(capture, live_opts)
+    if live_wanted or capture is None:
         _explain_live(capture, streams, lang, fmt, color, verbose, absolute, hosts, ports, live_opts)
         return
-    assert capture is not None
     import gc
 
     from .narrate import ExplainDocument
@@ -616,7 +622,7 @@ def _terminal_status(text: str) -> None:
 
 
 @main.command()
-@_capture_argument
+@_live_capture_argument
 @_stream_option
 @click.option(
     "--format",
@@ -652,8 +658,9 @@ def _terminal_status(text: str) -> None:
     "server name, DNS queries ...), from the first 64 KiB each way. Slower: the capture is read by the Python "
     "path, which keeps payloads.",
 )
+@_live_options(follow=False)
 def flows(
-    capture: str,
+    capture: str | None,
     streams: tuple[int, ...],
     fmt: str,
     long_: bool,
@@ -661,6 +668,7 @@ def flows(
     ports: tuple[int, ...],
     zeek: bool,
     app: bool,
+    **live_opts: Any,
 ) -> None:
     """One row per TCP stream of CAPTURE: endpoints, packets and bytes each way, how it opened and ended.
 
@@ -669,22 +677,28 @@ def flows(
     (segment sizes, windows, retransmissions, RTT ...): Wireshark-labelled ones in "c2s"/"s2c", and classic
     tcptrace -l's, with its definitions, in "tcptrace" ("a2b"/"b2a"; --long prints them as tcptrace -l does).
     With --zeek, one row per connection as Zeek's conn.log has it (its `stream` is the tcp.stream of the
-    connection's first packet).
+    connection's first packet). With -i IFACE the table is written when the capture stops (Ctrl-C, --duration).
     """
     from .engine import flow_rows, selected_summaries, summarize_lazily
 
     selection = Selection.of(streams, hosts, ports)
     if zeek and app:
         raise click.UsageError("--app and --zeek cannot be combined")
-    if zeek:
-        _zeek_flows(capture, selection, fmt)
-        return
-    if app:
-        summaries, stats, apps = _summaries_with_app(capture)
-    else:
-        # each stream's summary is built, written and let go (a million-connection capture holds none of them)
-        summaries, stats = summarize_lazily(capture)
-        apps = None
+    with _live_source(capture, live_opts, ports) as live:
+        source: Any = capture if live is None else live
+        if live is not None:
+            capture = _live_name(live)
+        assert capture is not None
+        if zeek:
+            _zeek_flows(source, selection, fmt, capture)
+            _after_live(live)
+            return
+        if app:
+            summaries, stats, apps = _summaries_with_app(source)
+        else:
+            # each stream's summary is built, written and let go (a million-connection capture holds none of them)
+            summaries, stats = summarize_lazily(source)
+            apps = None
     total = len(summaries)
     chosen = summaries if selection.everything else selected_summaries(summaries, selection)
     if not chosen:
@@ -708,10 +722,11 @@ def flows(
         _echo_lines(flows_table_lines(flow_rows(chosen), app=protocol), batch=1024)
         click.echo(accounting(stats, total))
     _warn(stats.warnings)
+    _after_live(live)
 
 
 def _summaries_with_app(
-    capture: str,
+    capture: Any,
 ) -> tuple[Sequence[FlowSummary], CaptureStats, Callable[[int], dict[str, Any]]]:
     """``flows --app``: one pass of the Python pipeline (the C engine keeps no payload), each stream's payload
     collected up to the bound (tcptrace.applayer.Collector) and recognised when its row is written."""
@@ -734,13 +749,13 @@ def _summaries_with_app(
 flows.help = inspect.cleandoc(flows.help or "") + "\n\n" + CAPTURE_HELP
 
 
-def _zeek_flows(capture: str, selection: Selection, fmt: str) -> None:
+def _zeek_flows(source: Any, selection: Selection, fmt: str, capture: str) -> None:
     """``flows --zeek``: Zeek's connections (tcptrace.zeek), selected by the stream of their first packet
     and by their endpoints."""
     from .flow import HalfFlow
     from .zeek import capture_zeek_rows
 
-    rows, stats = capture_zeek_rows(capture)
+    rows, stats = capture_zeek_rows(source)
     total = max((r.stream for r in rows), default=-1) + 1
     chosen = [
         r
@@ -765,7 +780,7 @@ def _zeek_flows(capture: str, selection: Selection, fmt: str) -> None:
 
 
 @main.command()
-@_capture_argument
+@_live_capture_argument
 @_stream_option
 @click.option("--require", "require", multiple=True, type=click.Choice(list(REQUIREMENTS)),
               help="Every selected flow must show this (repeatable).")  # fmt: skip
@@ -789,8 +804,9 @@ def _zeek_flows(capture: str, selection: Selection, fmt: str) -> None:
 )
 @click.option("-v", "--verbose", is_flag=True, help="List passing assertions too.")
 @_color_option
+@_live_options(follow=False)
 def check(
-    capture: str,
+    capture: str | None,
     streams: tuple[int, ...],
     require: tuple[str, ...],
     forbid: tuple[str, ...],
@@ -805,28 +821,32 @@ def check(
     strict: bool,
     verbose: bool,
     color: bool | None,
+    **live_opts: Any,
 ) -> None:
     """Assert that CAPTURE's TCP traffic connects, transfers and closes as it should (for CI).
 
     Exit status 0 when every assertion holds, 1 when any fails (the report says which flow, which frame and
     why), 2 for usage errors, unreadable input or a JUnit file that cannot be written. The capture reader's
-    warnings are printed on stderr; with --strict each is also a failed assertion.
+    warnings are printed on stderr; with --strict each is also a failed assertion. With -i IFACE the traffic is
+    captured until --duration SECONDS have passed (then the exit status is as above) or Ctrl-C (130).
     """
     if not (require or forbid or max_retransmissions is not None or max_rtt is not None or baseline or strict):
         raise click.UsageError("nothing to check: give --require, --forbid, --max-retransmissions, --max-rtt, "
                                "--baseline or --strict")  # fmt: skip
     doc = _load_baseline(baseline) if baseline else None  # a bad baseline fails before the capture is read
-    result = run_checks(
-        capture,
-        streams=list(streams) or None,
-        require=require,
-        forbid=forbid,
-        max_retransmissions=max_retransmissions,
-        max_rtt_ms=max_rtt,
-        hosts=hosts,
-        ports=ports,
-        strict=strict,
-    )
+    with _live_source(capture, live_opts, ports) as live:
+        source: Any = capture if live is None else live
+        result = run_checks(
+            source,
+            streams=list(streams) or None,
+            require=require,
+            forbid=forbid,
+            max_retransmissions=max_retransmissions,
+            max_rtt_ms=max_rtt,
+            hosts=hosts,
+            ports=ports,
+            strict=strict,
+        )
     _warn(result.warnings)
     if doc is not None:
         findings = compare_baseline(result.flows, doc, tolerance=tolerance, ignore=ignore or DEFAULT_IGNORE)
@@ -835,6 +855,7 @@ def check(
         _write_file(junit, junit_xml(result))
     use_color = _use_color(color)
     click.echo(result.report(verbose=verbose, color=use_color), color=use_color)
+    _after_live(live)
     if not result.ok:
         raise SystemExit(EXIT_NO)
 

@@ -364,7 +364,7 @@ def _explain_failure(tool: str, iface: str, netns: str | None, text: str) -> str
     """The one line saying why the tool could not capture, from what it printed."""
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     said = next((ln for ln in lines if "warning" not in ln.lower()), lines[-1] if lines else "")
-    said = said[:200]
+    said = said.removeprefix(f"{tool}: ")[:200]
     low = text.lower()
     where = f" in network namespace {netns}" if netns else ""
     if "cannot open network namespace" in low or ("no such file or directory" in low and netns and "netns" in low):
