@@ -1084,27 +1084,33 @@ follow.help = inspect.cleandoc(follow.help or "") + "\n\n" + CAPTURE_HELP
 
 
 # Two or three real examples at the end of each command's --help (shipped sample captures, run from the checkout or
-# an unpacked sdist; tests/test_cli.py runs every one). `\b` keeps click from re-wrapping them.
+# an unpacked sdist; tests/test_cli.py runs every one), and up to two live ones (marked "# live": they capture from
+# an interface or wait for a writer, so the test only parses them). `\b` keeps click from re-wrapping them.
 EXAMPLES: dict[str, tuple[str, ...]] = {
     "packets": (
         "tcptrace packets sample_pcaps/echo_ipv4.pcap",
         "tcptrace packets sample_pcaps/lossy_bulk.pcap --format jsonl --port 20000",
         "tcptrace packets sample_pcaps/port_reuse.pcap -s 1 --format csv",
+        "tcptrace packets -i lo --port 20000                # live (root): each packet as it comes; Ctrl-C stops",
     ),
     "explain": (
         "tcptrace explain sample_pcaps/echo_ipv4.pcap",
         "tcptrace explain sample_pcaps/lossy_bulk.pcap --lang zh",
         "tcptrace explain sample_pcaps/abort_rst.pcap --format markdown -v",
+        "tcptrace explain -i lo --port 20000 --write echo.pcap   # live (root): the story as it happens",
+        "tcptrace explain --follow cap.pcap --idle 5   # live: while `tcpdump -i lo -w cap.pcap` writes it",
     ),
     "flows": (
         "tcptrace flows sample_pcaps/port_reuse.pcap",
         "tcptrace flows sample_pcaps/http_keepalive.pcap --app --format json",
         "tcptrace flows sample_pcaps/dialogue_threaded.pcap --host 10.99.0.0/24 --format csv",
+        "tcptrace flows -i eth0 -f 'tcp port 443' --duration 10   # live (root): the table after 10 s",
     ),
     "check": (
         "tcptrace check sample_pcaps/echo_ipv4.pcap --require handshake --require graceful-close",
         "tcptrace check sample_pcaps/lossy_bulk.pcap --max-retransmissions 100 --junit report.xml",
         "tcptrace check sample_pcaps/abort_rst.pcap --forbid rst      # exits 1: the RST is reported",
+        "tcptrace check -i lo --duration 30 --require graceful-close   # live (root): status 1 if a flow fails",
     ),
     "graph": (
         "tcptrace graph sample_pcaps/lossy_bulk.pcap -o tsg.png",
