@@ -1,7 +1,8 @@
 """The ``tcptrace`` command line. Thin: parse options, call the library, echo its lines.
 
 Exit codes: 0 success; 2 usage errors, input that cannot be read as a capture and output that cannot be
-written (one line on stderr, never a traceback). Problems inside a readable capture (a truncated last record,
+written (one line on stderr, never a traceback); 130 after Ctrl-C (a live capture, -i or --follow, stops cleanly
+and prints its results first; SIGTERM: 143; docs/live.md). Problems inside a readable capture (a truncated last record,
 unsupported interfaces) are printed as ``warning:`` lines on stderr and the results for what could be read are
 still written. A reader that goes away (``tcptrace packets big.pcap | head``) ends the command quietly, exit 0.
 
