@@ -172,6 +172,11 @@ class LiveInput(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
+    def read(self, n: int | None = -1) -> bytes:
+        """What has come, up to ``n`` bytes (at least one unless the input has ended): no buffer of ``n`` bytes is
+        made for a read that returns a packet."""
+        return self._next(n if n is not None and n > 0 else 1 << 20)
+
     def readinto(self, b: Any) -> int:
         data = self._next(len(b))
         n = len(data)
@@ -179,7 +184,7 @@ class LiveInput(io.RawIOBase):
         return n
 
     def read1(self, n: int = -1) -> bytes:
-        return self.read(n if n > 0 else 1 << 20)
+        return self.read(n)
 
     def _idle(self) -> bool:
         """Run the idle callbacks; False when one failed (its error is kept and the input ends)."""
@@ -393,21 +398,26 @@ class CaptureChild:
         self._tee = tee
         self._stderr = stderr_lines
         self._stopping = False
-        stream.on_stop(self.stop)
+        stream.on_stop(self._terminate)
 
     @property
     def pid(self) -> int:
         return self.proc.pid
 
     def stop(self) -> None:
-        """Ask the tool to finish (SIGTERM to its process group: tcpdump and dumpcap flush and exit)."""
+        """Ask the tool to finish: its last packets still come, then the stream ends (its ``reason``: "stop")."""
+        self.stream.request_stop("stop")
+        self._terminate()
+
+    def _terminate(self) -> None:
+        """SIGTERM to the tool's process group: tcpdump and dumpcap flush and exit."""
         self._stopping = True
         if self.proc.poll() is None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.proc.pid, signal.SIGTERM)
 
     def close(self, timeout: float = DRAIN_S) -> None:
-        self.stop()
+        self._terminate()
         try:
             self.proc.wait(timeout)
         except subprocess.TimeoutExpired:

@@ -266,7 +266,9 @@ def test_a_pipe_on_stdin_is_listed_as_it_comes() -> None:
     reader.start()
     proc.stdin.write(head + b"".join(recs[:4]))  # the handshake (frames 3-4 of 1-4; 1-2 are not TCP)
     proc.stdin.flush()
-    time.sleep(0.8)
+    deadline = time.monotonic() + 15  # the rest is held back until the first packets are listed (or this passes)
+    while time.monotonic() < deadline and len(got) < 2:
+        time.sleep(0.02)
     wrote_rest = time.monotonic()
     proc.stdin.write(b"".join(recs[4:]))
     proc.stdin.close()
@@ -491,3 +493,34 @@ def test_live_check_with_duration_exits_as_for_a_file(netns: str) -> None:
     out, err = proc.communicate(timeout=20)
     assert proc.returncode == 0, out + err
     assert "1 stream" in out
+
+
+def test_the_capture_seam_runs_in_a_namespace(netns: str, tmp_path: Path) -> None:
+    """What `tcptrace lab` calls: start_capture(..., netns=NS) from outside the namespace, narrate_live on its
+    stream in a thread, child.stop() when the experiment is over; the story and the --write file are complete."""
+    kept = tmp_path / "lab.pcap"
+    lines: list[str] = []
+    with L.start_capture("lo", "tcp port 20000", write=str(kept), netns=netns) as child:
+        teller = threading.Thread(target=lambda: lines.append(str(L.narrate_live(child.stream, echo=lambda line,
+                                  color=None: lines.append(line)))), daemon=True)  # fmt: skip
+        teller.start()
+        time.sleep(0.3)
+        _client_server(netns)
+        time.sleep(0.3)
+        child.stop()
+        teller.join(10)
+    assert not teller.is_alive()
+    assert child.proc.returncode is not None
+    assert any("The client acknowledges the SYN+ACK" in line for line in lines)
+    assert any("Verdict: opened normally" in line for line in lines)
+    r = CliRunner().invoke(main, ["explain", str(kept)])
+    assert r.exit_code == 0
+    assert "closed by the client" in r.stdout
+
+
+def test_a_missing_namespace_is_one_line() -> None:
+    reason = _netns_skip_reason()
+    if reason:
+        pytest.skip(reason)
+    with pytest.raises(L.LiveCaptureError, match="no network namespace named 'tcptrace-nosuch'"):
+        L.start_capture("lo", netns="tcptrace-nosuch")
