@@ -169,6 +169,7 @@ def _after_live(live: Any) -> None:
 
 
 def _live_name(live: Any) -> str:
+    """What a live source is called where a capture's file name goes (the flows json's "capture" ...)."""
     return str(live.name)
 
 
@@ -507,10 +508,10 @@ def packets(
             _echo_lines(table_lines(segs, origin_ns=lambda: stream.stats.first_ts_ns, color=use_color), flush=flush)
             click.echo(accounting(stream.stats, stream.streams_total))
     _warn(stream.stats.warnings)
-    name = capture if live is None and capture is not None else _live_name(live)
-    if not selection.everything and not stream.selected:
+    # live, a selection that matched nothing is what was captured, not a question answered "no"
+    if live is None and capture is not None and not selection.everything and not stream.selected:
         total = stream.streams_total
-        _nothing_selected(name, selection.missing(total), total)
+        _nothing_selected(capture, selection.missing(total), total)
     _after_live(live)
 
 
@@ -702,7 +703,7 @@ def flows(
             apps = None
     total = len(summaries)
     chosen = summaries if selection.everything else selected_summaries(summaries, selection)
-    if not chosen:
+    if not chosen and live is None:
         _nothing_selected(capture, selection.missing(total), total)
     full = fmt == "json" or long_  # the table and CSV read lean rows (stats.flow_rows): no per-direction statistics
     docs = (s.to_dict(classic=full) for s in chosen)
@@ -764,7 +765,7 @@ def _zeek_flows(source: Any, selection: Selection, fmt: str, capture: str) -> No
         if selection.everything
         or selection.matches_endpoints(r.stream, HalfFlow(r.orig_h, r.orig_p), HalfFlow(r.resp_h, r.resp_p))
     ]
-    if not chosen:
+    if not chosen and source is capture:
         _nothing_selected(capture, selection.missing(total), total)
     docs = [r.to_dict() for r in chosen]
     if fmt == "json":
