@@ -666,6 +666,7 @@ class _Narrator:
         self.open: dict[int, _Open] = {}
         self.told: dict[int, tuple[int, str, bool]] = {}
         self.late: dict[int, int] = {}
+        self.header_text: dict[int, str] = {}
         self.steps = 0
         self.last_stream: int | None = None
         self.status_shown = False
@@ -689,6 +690,7 @@ class _Narrator:
         d = st.summary.to_dict(classic=False)
         guess = self.t["header.guess"] if st.summary.flow.roles_guessed else ""
         header = self.t["header"].format(stream=st.stream, client=d["client"], server=d["server"], guess=guess)
+        self.header_text[st.stream] = header
         if self.fmt == "jsonl":
             self._line(json.dumps({"type": "flow", "stream": st.stream, "client": d["client"], "server": d["server"],
                                    "header": header}, ensure_ascii=False))  # fmt: skip
@@ -880,6 +882,15 @@ class _Narrator:
     def finish(self, stats: Any, stopped: str | None) -> LiveSummary:
         for n in sorted(self.open):
             self._end(self.open[n])
+        for n, count in sorted(self.late.items()):  # after a stream's verdict: said once, as batch explain says it
+            late = self.t["late"].format(n=count, horizon=_dur(int(END_WAIT_S * 1e9)))
+            if self.fmt == "jsonl":
+                self._line(json.dumps({"type": "late", "stream": n, "segments": count, "text": late},
+                                      ensure_ascii=False))  # fmt: skip
+            else:
+                self._line("")
+                self._line(self._style("header", self.header_text[n]))
+                self._line(f"  {late}")
         endings = [self.told[n] for n in sorted(self.told)]
         overview = overview_of_endings(endings)
         footer = self.t["footer"].format(frames=f"{stats.frames:,}", segments=f"{stats.tcp_segments:,}")

@@ -138,6 +138,22 @@ def test_steps_are_printed_before_the_later_packets_come() -> None:
     assert summary.stats.frames == 12
 
 
+def test_segments_after_the_verdict_are_counted_as_late() -> None:
+    """A copy of the last ACK captured after the stream's verdict was printed (END_WAIT_S after its end) is not
+    told as a step; the end says how many came late, in the batch story's words."""
+    head, recs = _records(ECHO)
+    feeder = _Feeder([head, *recs, recs[-1]], {len(recs) + 1: L.END_WAIT_S + 0.4})
+    lines, summary = _narrate(feeder)
+    kinds = [o["type"] for _, o in lines]
+    assert kinds.index("end") < kinds.index("late")
+    late = next(o for _, o in lines if o["type"] == "late")
+    assert late["stream"] == 0
+    assert late["segments"] == 1
+    assert str(late["text"]).startswith("(1 more segments of this stream came more than 1.000 s after it ended")
+    assert summary.late == {0: 1}
+    assert _steps(lines) == _batch_steps(ECHO)
+
+
 def test_byte_by_byte_tells_the_batch_story() -> None:
     """A stream that arrives one byte at a time is read as it comes and told in batch explain's words."""
     data = ECHO.read_bytes()
