@@ -148,6 +148,8 @@ class LiveInput(io.RawIOBase):
         self.bytes_read = 0
         self._pushback = b""
 
+    live = True  # the capture reader hands out what it has decoded after every read (capture._from_pipe)
+
     # --- hooks ---
 
     def on_idle(self, callback: Callable[[], None]) -> None:

@@ -154,6 +154,35 @@ def test_segments_after_the_verdict_are_counted_as_late() -> None:
     assert _steps(lines) == _batch_steps(ECHO)
 
 
+@pytest.mark.parametrize("engine", ["c", "python"])
+def test_packets_of_a_live_pcapng_stream_come_as_they_arrive(engine: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """dumpcap writes pcapng: the packet listing (PacketStream, the C engine's pcapng walk or the Python one) hands
+    out each packet of a live input before the next block is written."""
+    from tcptrace.engine import PacketStream, engine_module
+
+    if engine == "python":
+        monkeypatch.setenv("TCPTRACE_ENGINE", "python")
+    elif engine_module() is None:
+        pytest.skip("the C engine is not built")
+    data = (SAMPLES / "echo_ipv6.pcapng").read_bytes()
+    assert data[8:12] == b"\x4d\x3c\x2b\x1a", "fixture: a little-endian pcapng"
+    blocks, pos = [], 0
+    while pos < len(data):
+        n = struct.unpack_from("<I", data, pos + 4)[0]
+        blocks.append(data[pos : pos + n])
+        pos += n
+    feeder = _Feeder(blocks, each=0.15)
+    got: list[tuple[float, int]] = []
+    with feeder:
+        live = L.LiveInput(os.fdopen(feeder.r, "rb", buffering=0, closefd=False))
+        for seg in PacketStream(live, horizon_ns=0):
+            got.append((time.monotonic(), seg.frame))
+    assert [f for _, f in got] == list(range(3, 13))  # frames 1 and 2 are not TCP
+    # block k (0: the section header, 1: the interface) carries frame k - 1
+    for t, frame in got[:-1]:
+        assert t < feeder.written[frame + 2], f"frame {frame} came out only after the next block was written"
+
+
 def test_byte_by_byte_tells_the_batch_story() -> None:
     """A stream that arrives one byte at a time is read as it comes and told in batch explain's words."""
     data = ECHO.read_bytes()
