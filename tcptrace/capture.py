@@ -796,7 +796,10 @@ class CaptureReader:
             stats.frames = walk.frame
 
     def _from_pipe(self) -> bool:
-        """Whether the input is a pipe, socket or terminal (which cannot be read twice)."""
+        """Whether the input is a pipe, socket or terminal (which cannot be read twice), or a live input
+        (tcptrace.live.LiveInput: a capture child's pipe, a file still being written): read as it comes."""
+        if getattr(self._raw, "live", False):
+            return True
         try:
             return _is_pipe(os.fstat(self._raw.fileno()).st_mode)
         except (OSError, ValueError, AttributeError):

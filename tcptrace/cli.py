@@ -1,7 +1,8 @@
 """The ``tcptrace`` command line. Thin: parse options, call the library, echo its lines.
 
 Exit codes: 0 success; 2 usage errors, input that cannot be read as a capture and output that cannot be
-written (one line on stderr, never a traceback). Problems inside a readable capture (a truncated last record,
+written (one line on stderr, never a traceback); 130 after Ctrl-C (a live capture, -i or --follow, stops cleanly
+and prints its results first; SIGTERM: 143; docs/live.md). Problems inside a readable capture (a truncated last record,
 unsupported interfaces) are printed as ``warning:`` lines on stderr and the results for what could be read are
 still written. A reader that goes away (``tcptrace packets big.pcap | head``) ends the command quietly, exit 0.
 
@@ -75,6 +76,101 @@ LADDER_WIDTH_MIN_IN = 4.0
 
 def _capture_argument(f: F) -> F:
     return click.argument("capture", type=click.Path(allow_dash=True, dir_okay=False), callback=_check_stdin)(f)
+
+
+def _live_capture_argument(f: F) -> F:
+    """CAPTURE, or none with -i IFACE or --follow FILE (tcptrace.live)."""
+    return click.argument("capture", type=click.Path(allow_dash=True, dir_okay=False), required=False,
+                          callback=_check_stdin)(f)  # fmt: skip
+
+
+def _live_options(follow: bool) -> Callable[[F], F]:
+    """-i IFACE and its companions (-f, --write, --duration, --capture-tool), and --follow FILE / --idle where
+    ``follow``: the live sources of docs/live.md."""
+
+    def decorate(f: F) -> F:
+        if follow:
+            f = click.option("--idle", type=click.FloatRange(min=0, min_open=True), default=None, metavar="SECONDS",
+                             help="With --follow: stop once the file has not grown for SECONDS (it also stops "
+                             "when no process has the file open for writing any more).")(f)  # fmt: skip
+            f = click.option("--follow", "follow_path", type=click.Path(exists=True, dir_okay=False), default=None,
+                             metavar="FILE", help="Read a capture file another program is still writing (tcpdump "
+                             "-w FILE), like tail -f: wait for more at its end; Ctrl-C stops.")(f)  # fmt: skip
+        f = click.option("--capture-tool", type=click.Choice(["tcpdump", "dumpcap"]), default=None,
+                         help="With -i: the capture program to run (default: tcpdump, else dumpcap).")(f)  # fmt: skip
+        f = click.option("--duration", type=click.FloatRange(min=0, min_open=True), default=None,
+                         metavar="SECONDS", help="With -i: stop capturing after SECONDS (the exit status is then "
+                         "as for a file; Ctrl-C gives 130).")(f)  # fmt: skip
+        f = click.option("--write", "write_path", type=click.Path(dir_okay=False, writable=True), default=None,
+                         metavar="FILE", help="With -i: also keep the raw capture in FILE (pcap; pcapng with "
+                         "dumpcap), to open in Wireshark afterwards.")(f)  # fmt: skip
+        f = click.option("-f", "--filter", "bpf", default=None, metavar="BPF",
+                         help="With -i: capture filter in tcpdump syntax (default: tcp, or tcp on the --port "
+                         "ports).")(f)  # fmt: skip
+        return click.option("-i", "--interface", "interface", default=None, metavar="IFACE",
+                            help="Capture live on IFACE (runs tcpdump or dumpcap; needs root or capture "
+                            "permission) instead of reading CAPTURE; Ctrl-C stops. See docs/live.md.")(f)  # fmt: skip
+
+    return decorate
+
+
+def _check_sources(capture: str | None, opts: dict[str, Any]) -> None:
+    """Exactly one of CAPTURE, -i IFACE, --follow FILE; -i's and --follow's companions only with them."""
+    iface, follow_path = opts.get("interface"), opts.get("follow_path")
+    given = [x for x in (capture is not None, iface is not None, follow_path is not None) if x]
+    if len(given) != 1:
+        raise click.UsageError("give one of CAPTURE, -i IFACE" + (" or --follow FILE" if "follow_path" in opts
+                                                                   else ""))  # fmt: skip
+    if iface is None:
+        for name, flag in (("bpf", "-f"), ("write_path", "--write"), ("duration", "--duration"),
+                           ("capture_tool", "--capture-tool")):  # fmt: skip
+            if opts.get(name) is not None:
+                raise click.UsageError(f"{flag} goes with -i IFACE")
+    if follow_path is None and opts.get("idle") is not None:
+        raise click.UsageError("--idle goes with --follow FILE")
+
+
+@contextlib.contextmanager
+def _live_source(capture: str | None, opts: dict[str, Any], ports: tuple[int, ...]) -> Iterator[Any]:
+    """The live input of -i / --follow (a tcptrace.live.LiveInput, Ctrl-C and SIGTERM turned into a clean stop),
+    or None when CAPTURE is read as usual. Checks that exactly one source is given."""
+    _check_sources(capture, opts)
+    iface, follow_path = opts.get("interface"), opts.get("follow_path")
+    if capture is not None:
+        yield None
+        return
+    from .capture import PROGRESS
+    from .live import LiveInput, capture_filter, start_capture, stop_on_signals
+
+    PROGRESS.set(None)  # no "reading: N MB" line between the live output
+    if follow_path is not None:
+        with open(follow_path, "rb") as f:
+            live = LiveInput(f, name=follow_path, follow=True, path=follow_path, idle_s=opts.get("idle"))
+            with stop_on_signals(live):
+                yield live
+        return
+    assert iface is not None
+    bpf = capture_filter(opts.get("bpf"), ports)
+    with start_capture(iface, bpf, write=opts.get("write_path"), tool=opts.get("capture_tool"),
+                       duration_s=opts.get("duration")) as child:  # fmt: skip
+        click.echo(f"tcptrace: capturing on {printable(iface)} with {child.tool} (filter: {printable(bpf)}); "
+                   "Ctrl-C stops", err=True)  # fmt: skip
+        with stop_on_signals(child.stream):
+            yield child.stream
+        problem = child.problem()
+    if problem:
+        _warn([problem])
+
+
+def _after_live(live: Any) -> None:
+    """A live source stopped by Ctrl-C or SIGTERM: exit 130 (143), once the output is complete."""
+    if live is not None and live.reason in ("interrupt", "terminate"):
+        raise SystemExit(EXIT_INTERRUPTED if live.reason == "interrupt" else 143)
+
+
+def _live_name(live: Any) -> str:
+    """What a live source is called where a capture's file name goes (the flows json's "capture" ...)."""
+    return str(live.name)
 
 
 def _check_stdin(ctx: click.Context, param: click.Parameter, value: str) -> str:
@@ -185,11 +281,16 @@ def accounting(stats: CaptureStats, streams: int) -> str:
     return line
 
 
-def _echo_lines(lines: Iterable[str], batch: int = 1) -> None:
+def _echo_lines(lines: Iterable[str], batch: int = 1, *, flush: bool = False) -> None:
     """Write ``lines`` to stdout, each as soon as it comes, or ``batch`` lines a write (``flows``: a million
-    lines, two million write calls less; not for output a live capture feeds)."""
+    lines, two million write calls less; not for output a live capture feeds). ``flush``: each line is flushed
+    as it is written (live output reaches a pipe at once)."""
     out = sys.stdout
-    if batch > 1:
+    if flush:
+        for line in lines:
+            out.write(line + "\n")
+            out.flush()
+    elif batch > 1:
         it = iter(lines)
         while chunk := list(itertools.islice(it, batch)):
             chunk.append("")
@@ -351,7 +452,7 @@ def main(ctx: click.Context, quiet: bool) -> None:
 
 
 @main.command()
-@_capture_argument
+@_live_capture_argument
 @_stream_option
 @click.option(
     "--format",
@@ -363,59 +464,81 @@ def main(ctx: click.Context, quiet: bool) -> None:
 )
 @_host_port_options
 @_color_option
+@_live_options(follow=True)
 def packets(
-    capture: str, streams: tuple[int, ...], fmt: str, hosts: tuple[str, ...], ports: tuple[int, ...], color: bool | None
-) -> None:
+    capture: str | None, streams: tuple[int, ...], fmt: str, hosts: tuple[str, ...], ports: tuple[int, ...],
+    color: bool | None, **live_opts: Any,
+) -> None:  # fmt: skip
     """List every TCP segment of CAPTURE with Wireshark's numbers.
 
     stream is tcp.stream, seq/ack are relative (tcp.seq/tcp.ack), win is the scaled window (tcp.window_size).
+    Live (-i, --follow, or a pipe on standard input) each packet is printed as it arrives (docs/live.md).
     """
     selection = Selection.of(streams, hosts, ports)
     if sys.stdout.isatty():  # the packets themselves scroll by: no progress line between them
         from .capture import PROGRESS
 
         PROGRESS.set(None)
-    from .engine import PacketStream
+    from .engine import PACKET_HORIZON_NS, PacketStream
 
-    # capture order, each segment's endpoint states settled with hindsight as explain tells them (at most 1 s late)
-    stream = PacketStream(capture, selection, fmt=fmt)
-    segs = iter(stream)
-    if fmt == "jsonl":
-        _echo_lines(jsonl_lines(segs))
-    elif fmt == "csv":
-        _echo_lines(csv_lines(segs))
-    else:
-        use_color = _use_color(color)
-        _echo_lines(table_lines(segs, origin_ns=lambda: stream.stats.first_ts_ns, color=use_color))
-        click.echo(accounting(stream.stats, stream.streams_total))
+    with _live_source(capture, live_opts, ports) as live:
+        source: Any = capture
+        horizon = PACKET_HORIZON_NS
+        flush = live is not None
+        if live is not None:
+            # live, a packet is printed as it arrives: its states are those known then (docs/live.md)
+            source, horizon = live, 0
+        elif capture == "-" and sys.stdin is not None:
+            from .live import stdin_source
+
+            piped = stdin_source()
+            if piped is not None:  # a pipe: polled; if what it carries is being captured now, told as it comes
+                source, flush = piped
+                horizon = 0 if flush else horizon
+        # capture order, each segment's endpoint states settled with hindsight as explain tells them (at most 1 s
+        # late; live, at once)
+        stream = PacketStream(source, selection, fmt=fmt, horizon_ns=horizon)
+        segs = iter(stream)
+        if fmt == "jsonl":
+            _echo_lines(jsonl_lines(segs), flush=flush)
+        elif fmt == "csv":
+            _echo_lines(csv_lines(segs), flush=flush)
+        else:
+            use_color = _use_color(color)
+            _echo_lines(table_lines(segs, origin_ns=lambda: stream.stats.first_ts_ns, color=use_color), flush=flush)
+            click.echo(accounting(stream.stats, stream.streams_total))
     _warn(stream.stats.warnings)
-    if not selection.everything and not stream.selected:
+    # live, a selection that matched nothing is what was captured, not a question answered "no"
+    if live is None and capture is not None and not selection.everything and not stream.selected:
         total = stream.streams_total
         _nothing_selected(capture, selection.missing(total), total)
+    _after_live(live)
 
 
 packets.help = inspect.cleandoc(packets.help or "") + "\n\n" + CAPTURE_HELP
 
 
 @main.command()
-@_capture_argument
+@_live_capture_argument
 @_stream_option
 @click.option("--lang", type=click.Choice(sorted(LANGUAGES)), default="en", show_default=True, help="Language.")
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["text", "markdown", "json", "html"]),
+    type=click.Choice(["text", "markdown", "json", "html", "jsonl"]),
     default="text",
     show_default=True,
-    help="text for the terminal, markdown for notes, json (docs/explain-json.md), html (a standalone page).",
+    help="text for the terminal, markdown for notes, json (docs/explain-json.md), html (a standalone page); live "
+    "(-i, --follow): text, or jsonl (one JSON object per step, docs/live.md).",
 )
 @_color_option
 @click.option("-v", "--verbose", is_flag=True, help="One step per packet: do not collapse ordinary data and ACKs.")
 @click.option("--absolute", is_flag=True, help="Show raw (absolute) sequence numbers instead of relative ones.")
 @click.option("--max-steps", type=click.IntRange(min=1), default=None, help="At most N steps per stream.")
 @_host_port_options
+@_live_options(follow=True)
 def explain(
-    capture: str,
+    capture: str | None,
     streams: tuple[int, ...],
     lang: str,
     fmt: str,
@@ -425,6 +548,7 @@ def explain(
     max_steps: int | None,
     hosts: tuple[str, ...],
     ports: tuple[int, ...],
+    **live_opts: Any,
 ) -> None:
     """Tell the story of each TCP connection in CAPTURE, step by step.
 
@@ -432,7 +556,21 @@ def explain(
     state), the data transfer (who sends how much, what each ACK acknowledges, retransmissions, duplicate ACKs,
     zero windows and keep-alives with the frames that prove them) and the teardown (FIN_WAIT_1, CLOSE_WAIT,
     LAST_ACK, TIME_WAIT ..., or the reset and its likely cause). Every step names its frame numbers.
+
+    Live (-i IFACE, or --follow FILE) each step is printed as soon as it is known, each connection's verdict
+    when it has ended, and the overview when the capture stops (docs/live.md).
     """
+    live_wanted = live_opts.get("interface") is not None or live_opts.get("follow_path") is not None
+    if live_wanted and fmt not in ("text", "jsonl"):
+        raise click.UsageError("live (-i, --follow), --format is text or jsonl")
+    if not live_wanted and fmt == "jsonl":
+        raise click.UsageError("--format jsonl is for live narration (-i IFACE or --follow FILE)")
+    if live_wanted and max_steps is not None:
+        raise click.UsageError("--max-steps needs the whole story: not with -i or --follow")
+    _check_sources(capture, live_opts)
+    if live_wanted or capture is None:
+        _explain_live(capture, streams, lang, fmt, color, verbose, absolute, hosts, ports, live_opts)
+        return
     import gc
 
     from .narrate import ExplainDocument
@@ -460,8 +598,33 @@ def explain(
 explain.help = inspect.cleandoc(explain.help or "") + "\n\n" + CAPTURE_HELP
 
 
+def _explain_live(capture: str | None, streams: tuple[int, ...], lang: str, fmt: str, color: bool | None,
+                  verbose: bool, absolute: bool, hosts: tuple[str, ...], ports: tuple[int, ...],
+                  live_opts: dict[str, Any]) -> None:  # fmt: skip
+    """``explain -i IFACE`` / ``explain --follow FILE``: tcptrace.live.narrate_live on the live input."""
+    from .live import narrate_live
+
+    selection = Selection.of(streams, hosts, ports)
+    use_color = _use_color(color) if fmt == "text" else False
+    status = _terminal_status if fmt == "text" and sys.stdout.isatty() else None
+    with _live_source(capture, live_opts, ports) as live:
+        summary = narrate_live(live, lang=lang, fmt=fmt, color=use_color, verbose=verbose, absolute=absolute,
+                               selection=selection, status=status)  # fmt: skip
+    _warn(summary.stats.warnings)
+    _after_live(live)
+
+
+def _terminal_status(text: str) -> None:
+    """The running line of a live narration, rewritten in place on the terminal ("" clears it)."""
+    import shutil
+
+    width = shutil.get_terminal_size((80, 24)).columns - 1
+    sys.stdout.write("\r\x1b[K" + (printable(text)[:width] if text else ""))
+    sys.stdout.flush()
+
+
 @main.command()
-@_capture_argument
+@_live_capture_argument
 @_stream_option
 @click.option(
     "--format",
@@ -497,8 +660,9 @@ explain.help = inspect.cleandoc(explain.help or "") + "\n\n" + CAPTURE_HELP
     "server name, DNS queries ...), from the first 64 KiB each way. Slower: the capture is read by the Python "
     "path, which keeps payloads.",
 )
+@_live_options(follow=False)
 def flows(
-    capture: str,
+    capture: str | None,
     streams: tuple[int, ...],
     fmt: str,
     long_: bool,
@@ -506,6 +670,7 @@ def flows(
     ports: tuple[int, ...],
     zeek: bool,
     app: bool,
+    **live_opts: Any,
 ) -> None:
     """One row per TCP stream of CAPTURE: endpoints, packets and bytes each way, how it opened and ended.
 
@@ -514,25 +679,31 @@ def flows(
     (segment sizes, windows, retransmissions, RTT ...): Wireshark-labelled ones in "c2s"/"s2c", and classic
     tcptrace -l's, with its definitions, in "tcptrace" ("a2b"/"b2a"; --long prints them as tcptrace -l does).
     With --zeek, one row per connection as Zeek's conn.log has it (its `stream` is the tcp.stream of the
-    connection's first packet).
+    connection's first packet). With -i IFACE the table is written when the capture stops (Ctrl-C, --duration).
     """
     from .engine import flow_rows, selected_summaries, summarize_lazily
 
     selection = Selection.of(streams, hosts, ports)
     if zeek and app:
         raise click.UsageError("--app and --zeek cannot be combined")
-    if zeek:
-        _zeek_flows(capture, selection, fmt)
-        return
-    if app:
-        summaries, stats, apps = _summaries_with_app(capture)
-    else:
-        # each stream's summary is built, written and let go (a million-connection capture holds none of them)
-        summaries, stats = summarize_lazily(capture)
-        apps = None
+    with _live_source(capture, live_opts, ports) as live:
+        source: Any = capture if live is None else live
+        if live is not None:
+            capture = _live_name(live)
+        assert capture is not None
+        if zeek:
+            _zeek_flows(source, selection, fmt, capture)
+            _after_live(live)
+            return
+        if app:
+            summaries, stats, apps = _summaries_with_app(source)
+        else:
+            # each stream's summary is built, written and let go (a million-connection capture holds none of them)
+            summaries, stats = summarize_lazily(source)
+            apps = None
     total = len(summaries)
     chosen = summaries if selection.everything else selected_summaries(summaries, selection)
-    if not chosen:
+    if not chosen and live is None:
         _nothing_selected(capture, selection.missing(total), total)
     full = fmt == "json" or long_  # the table and CSV read lean rows (stats.flow_rows): no per-direction statistics
     docs = (s.to_dict(classic=full) for s in chosen)
@@ -553,10 +724,11 @@ def flows(
         _echo_lines(flows_table_lines(flow_rows(chosen), app=protocol), batch=1024)
         click.echo(accounting(stats, total))
     _warn(stats.warnings)
+    _after_live(live)
 
 
 def _summaries_with_app(
-    capture: str,
+    capture: Any,
 ) -> tuple[Sequence[FlowSummary], CaptureStats, Callable[[int], dict[str, Any]]]:
     """``flows --app``: one pass of the Python pipeline (the C engine keeps no payload), each stream's payload
     collected up to the bound (tcptrace.applayer.Collector) and recognised when its row is written."""
@@ -579,13 +751,13 @@ def _summaries_with_app(
 flows.help = inspect.cleandoc(flows.help or "") + "\n\n" + CAPTURE_HELP
 
 
-def _zeek_flows(capture: str, selection: Selection, fmt: str) -> None:
+def _zeek_flows(source: Any, selection: Selection, fmt: str, capture: str) -> None:
     """``flows --zeek``: Zeek's connections (tcptrace.zeek), selected by the stream of their first packet
     and by their endpoints."""
     from .flow import HalfFlow
     from .zeek import capture_zeek_rows
 
-    rows, stats = capture_zeek_rows(capture)
+    rows, stats = capture_zeek_rows(source)
     total = max((r.stream for r in rows), default=-1) + 1
     chosen = [
         r
@@ -593,7 +765,7 @@ def _zeek_flows(capture: str, selection: Selection, fmt: str) -> None:
         if selection.everything
         or selection.matches_endpoints(r.stream, HalfFlow(r.orig_h, r.orig_p), HalfFlow(r.resp_h, r.resp_p))
     ]
-    if not chosen:
+    if not chosen and source is capture:
         _nothing_selected(capture, selection.missing(total), total)
     docs = [r.to_dict() for r in chosen]
     if fmt == "json":
@@ -610,7 +782,7 @@ def _zeek_flows(capture: str, selection: Selection, fmt: str) -> None:
 
 
 @main.command()
-@_capture_argument
+@_live_capture_argument
 @_stream_option
 @click.option("--require", "require", multiple=True, type=click.Choice(list(REQUIREMENTS)),
               help="Every selected flow must show this (repeatable).")  # fmt: skip
@@ -634,8 +806,9 @@ def _zeek_flows(capture: str, selection: Selection, fmt: str) -> None:
 )
 @click.option("-v", "--verbose", is_flag=True, help="List passing assertions too.")
 @_color_option
+@_live_options(follow=False)
 def check(
-    capture: str,
+    capture: str | None,
     streams: tuple[int, ...],
     require: tuple[str, ...],
     forbid: tuple[str, ...],
@@ -650,28 +823,32 @@ def check(
     strict: bool,
     verbose: bool,
     color: bool | None,
+    **live_opts: Any,
 ) -> None:
     """Assert that CAPTURE's TCP traffic connects, transfers and closes as it should (for CI).
 
     Exit status 0 when every assertion holds, 1 when any fails (the report says which flow, which frame and
     why), 2 for usage errors, unreadable input or a JUnit file that cannot be written. The capture reader's
-    warnings are printed on stderr; with --strict each is also a failed assertion.
+    warnings are printed on stderr; with --strict each is also a failed assertion. With -i IFACE the traffic is
+    captured until --duration SECONDS have passed (then the exit status is as above) or Ctrl-C (130).
     """
     if not (require or forbid or max_retransmissions is not None or max_rtt is not None or baseline or strict):
         raise click.UsageError("nothing to check: give --require, --forbid, --max-retransmissions, --max-rtt, "
                                "--baseline or --strict")  # fmt: skip
     doc = _load_baseline(baseline) if baseline else None  # a bad baseline fails before the capture is read
-    result = run_checks(
-        capture,
-        streams=list(streams) or None,
-        require=require,
-        forbid=forbid,
-        max_retransmissions=max_retransmissions,
-        max_rtt_ms=max_rtt,
-        hosts=hosts,
-        ports=ports,
-        strict=strict,
-    )
+    with _live_source(capture, live_opts, ports) as live:
+        source: Any = capture if live is None else live
+        result = run_checks(
+            source,
+            streams=list(streams) or None,
+            require=require,
+            forbid=forbid,
+            max_retransmissions=max_retransmissions,
+            max_rtt_ms=max_rtt,
+            hosts=hosts,
+            ports=ports,
+            strict=strict,
+        )
     _warn(result.warnings)
     if doc is not None:
         findings = compare_baseline(result.flows, doc, tolerance=tolerance, ignore=ignore or DEFAULT_IGNORE)
@@ -680,6 +857,7 @@ def check(
         _write_file(junit, junit_xml(result))
     use_color = _use_color(color)
     click.echo(result.report(verbose=verbose, color=use_color), color=use_color)
+    _after_live(live)
     if not result.ok:
         raise SystemExit(EXIT_NO)
 
@@ -912,27 +1090,33 @@ from .lab.cli import lab  # noqa: E402  (the lab command group lives in its pack
 main.add_command(lab)
 
 # Two or three real examples at the end of each command's --help (shipped sample captures, run from the checkout or
-# an unpacked sdist; tests/test_cli.py runs every one). `\b` keeps click from re-wrapping them.
+# an unpacked sdist; tests/test_cli.py runs every one), and up to two live ones (marked "# live": they capture from
+# an interface or wait for a writer, so the test only parses them). `\b` keeps click from re-wrapping them.
 EXAMPLES: dict[str, tuple[str, ...]] = {
     "packets": (
         "tcptrace packets sample_pcaps/echo_ipv4.pcap",
         "tcptrace packets sample_pcaps/lossy_bulk.pcap --format jsonl --port 20000",
         "tcptrace packets sample_pcaps/port_reuse.pcap -s 1 --format csv",
+        "tcptrace packets -i lo --port 20000                # live (root): each packet as it comes; Ctrl-C stops",
     ),
     "explain": (
         "tcptrace explain sample_pcaps/echo_ipv4.pcap",
         "tcptrace explain sample_pcaps/lossy_bulk.pcap --lang zh",
         "tcptrace explain sample_pcaps/abort_rst.pcap --format markdown -v",
+        "tcptrace explain -i lo --port 20000 --write echo.pcap   # live (root): the story as it happens",
+        "tcptrace explain --follow cap.pcap --idle 5   # live: while `tcpdump -i lo -w cap.pcap` writes it",
     ),
     "flows": (
         "tcptrace flows sample_pcaps/port_reuse.pcap",
         "tcptrace flows sample_pcaps/http_keepalive.pcap --app --format json",
         "tcptrace flows sample_pcaps/dialogue_threaded.pcap --host 10.99.0.0/24 --format csv",
+        "tcptrace flows -i eth0 -f 'tcp port 443' --duration 10   # live (root): the table after 10 s",
     ),
     "check": (
         "tcptrace check sample_pcaps/echo_ipv4.pcap --require handshake --require graceful-close",
         "tcptrace check sample_pcaps/lossy_bulk.pcap --max-retransmissions 100 --junit report.xml",
         "tcptrace check sample_pcaps/abort_rst.pcap --forbid rst      # exits 1: the RST is reported",
+        "tcptrace check -i lo --duration 30 --require graceful-close   # live (root): status 1 if a flow fails",
     ),
     "graph": (
         "tcptrace graph sample_pcaps/lossy_bulk.pcap -o tsg.png",

@@ -214,6 +214,7 @@ EN: dict[str, str] = {
     "them yet.",
     "summary.both": "{a} {b}",
     "summary.ack_only": "The {who} sends {n} ACKs without data over {duration}.",
+    "live.so_far": "… stream {stream}, {frames} so far: {text}",
     "coalesced": "TCP is a byte stream: the receiver gets bytes, not messages. If the application wrote these {n} "
     'bytes with several send() calls, they were coalesced into one segment (the "sticky packet" effect), and one '
     "large send() can arrive in several segments: the application must mark where its messages end.",
@@ -557,6 +558,7 @@ ZH: dict[str, str] = {
     "summary.unacked": "{who}在 {duration} 内用 {n} 个报文段发送了 {size}；{other}还没有确认它们。",
     "summary.both": "{a}{b}",
     "summary.ack_only": "{who}在 {duration} 内发送了 {n} 个不带数据的 ACK。",
+    "live.so_far": "……流 {stream}，到{frames}为止：{text}",
     "coalesced": "TCP 是字节流：接收方收到的是字节而不是消息。如果应用程序用多次 send() 写出这 {n} 个字节，它们被合并到了一个报文段中（即“粘包”现象）；一次大的 send() 也可能分成多个报文段到达：应用程序必须自己标记消息的边界。",
     "dupacks": "对帧 {frame} 的第 {a}–{b} 个重复确认：{who}连续发送了 {n} 个 ACK，确认号都是 ack = {ack}：它一直在请求同一个字节，说明空洞之后的数据正在陆续到达——这是丢包的迹象（三个重复确认就会触发快速重传）。",
     "flag.retransmission": "重传：{why}。",
