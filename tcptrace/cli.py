@@ -56,6 +56,7 @@ if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
 
     from .capture import CaptureStats
+    from .engine import StreamSegments
     from .model import Segment
     from .stats import FlowSummary
 
@@ -731,6 +732,27 @@ def _stream_data(capture: str, stream: int) -> tuple[FlowSummary, list[Segment]]
     return ff.summary, ff.segments
 
 
+def _stream_source(capture: str, stream: int) -> StreamSegments:
+    """One stream of the capture, read as it comes (engine.StreamSegments: the selection inside the engine's pass
+    when it is built); with :func:`_reporting` around reading it."""
+    from .engine import StreamSegments
+
+    return StreamSegments(capture, stream)
+
+
+@contextlib.contextmanager
+def _reporting(source: StreamSegments) -> Iterator[None]:
+    """The capture reader's warnings printed once ``source`` is read; a clean error when there is no such stream."""
+    from .selection import NoSuchStream
+
+    try:
+        yield
+    except NoSuchStream as exc:
+        _warn(getattr(exc.stats, "warnings", []))
+        raise
+    _warn(source.stats.warnings)
+
+
 @main.command()
 @_capture_argument
 @click.option("-s", "--stream", "stream", type=click.IntRange(min=0), default=0, show_default=True,
@@ -783,7 +805,7 @@ def diagram(capture: str, stream: int, output: str | None, fmt: str | None, lang
     """Draw one stream of CAPTURE as a ladder (sequence) diagram: client and server lifelines, one arrow per
     segment with its flags and relative seq/ack/len, endpoint states, handshake/data/teardown bands, anomalies
     in colour. To an image (-o OUT.png|svg|pdf) or as ASCII, Mermaid or PlantUML text."""
-    from .ladder import build_ladder, render_ascii, render_mermaid, render_plantuml
+    from .ladder import ladder_from, render_ascii, render_mermaid, render_plantuml
 
     fmt = fmt or ("image" if output else "ascii")
     if fmt == "image":
@@ -791,8 +813,9 @@ def diagram(capture: str, stream: int, output: str | None, fmt: str | None, lang
             raise click.UsageError("an image needs -o OUT.png|svg|pdf (or use --format ascii|mermaid|plantuml)")
         if not output.lower().endswith((".png", ".svg", ".pdf")):
             raise click.BadParameter("the output must end in .png, .svg or .pdf", param_hint="--output")
-    summary, segs = _stream_data(capture, stream)
-    ladder = build_ladder(summary, segs, lang=lang, collapse=not verbose, spacing=spacing)
+    source = _stream_source(capture, stream)
+    with _reporting(source):
+        ladder = ladder_from(source, lambda: source.summary, lang=lang, collapse=not verbose, spacing=spacing)
     if fmt == "image":
         from .diagram import save_ladder
 
