@@ -771,13 +771,14 @@ def graph(capture: str, stream: int, kind: str, direction: str | None, output: s
           width: float | None) -> None:  # fmt: skip
     """Draw a TCP graph of one stream of CAPTURE: time-sequence (classic tcptrace style), throughput, RTT or
     window, to a PNG, SVG or PDF file."""
-    from .graph import save_graph
+    from .graph import save_graph_from
 
     if not output.lower().endswith((".png", ".svg", ".pdf")):
         raise click.BadParameter("the output must end in .png, .svg or .pdf", param_hint="--output")
-    summary, segs = _stream_data(capture, stream)
-    with _matplotlib_warnings(), _writing(output):
-        save_graph(summary, segs, kind, output, direction=direction, dpi=dpi, width=width)  # type: ignore[arg-type]
+    source = _stream_source(capture, stream)
+    with _reporting(source), _matplotlib_warnings(), _writing(output):
+        save_graph_from(source, lambda: source.summary, kind, output, direction=direction,  # type: ignore[arg-type]
+                        dpi=dpi, width=width)  # fmt: skip
     click.echo(f"wrote {display_path(output)}")
 
 

@@ -786,9 +786,17 @@ def ladder_from(segments: Iterable[Segment], summary: Callable[[], FlowSummary],
     never held whole; ``summary`` gives the stream's summary once they are read. Keywords as
     :func:`build_ladder`."""
     builder = LadderBuilder(**kw)
-    for seg in settled_states(segments):
+    for seg in settled_states(_without_payload(segments)):
         builder.add(seg)
     return builder.build(summary())
+
+
+def _without_payload(segments: Iterable[Segment]) -> Iterator[Segment]:
+    """The segments, their payload let go (a ladder shows lengths, never bytes): what settled_states holds from a
+    FIN to the end of a half-closed stream is then headers, not data."""
+    for seg in segments:
+        seg.payload = b""
+        yield seg
 
 
 def ladder_for(

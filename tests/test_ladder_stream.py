@@ -110,12 +110,14 @@ def test_builder_holds_what_is_drawn_not_the_stream(tmp_path: Path) -> None:
     """A 20,000-segment stream: once read, the builder holds its arrows' segments and a few recent ones only."""
     path = tmp_path / "long.pcap"
     path.write_bytes(_conversation(5000))
+    gc.collect()
+    before = sum(1 for o in gc.get_objects() if type(o) is Segment)  # (other tests' caches)
     source = StreamSegments(path, 0)
     builder = LadderBuilder()
     for seg in settled_states(source):
         builder.add(seg)
     gc.collect()
-    alive = sum(1 for o in gc.get_objects() if type(o) is Segment)
+    alive = sum(1 for o in gc.get_objects() if type(o) is Segment) - before
     lad = builder.build(source.summary)
     assert lad.segments == 20_006
     assert alive <= len(lad.arrows) + 10
