@@ -57,7 +57,6 @@ if TYPE_CHECKING:
 
     from .capture import CaptureStats
     from .engine import StreamSegments
-    from .model import Segment
     from .stats import FlowSummary
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -715,21 +714,6 @@ def _load_baseline(path: str) -> dict[str, Any]:
 def _json_kind(value: Any) -> str:
     kinds = {list: "an array", str: "a string", bool: "a boolean", int: "a number", float: "a number"}
     return "null" if value is None else kinds.get(type(value), type(value).__name__)
-
-
-def _stream_data(capture: str, stream: int) -> tuple[FlowSummary, list[Segment]]:
-    """The summary and the analysed segments of one stream (engine.one_stream: the selection inside the engine's
-    pass when it is built), the capture reader's warnings printed; a clean error when there is no such stream."""
-    from .engine import one_stream
-    from .selection import NoSuchStream
-
-    try:
-        ff = one_stream(capture, stream)
-    except NoSuchStream as exc:
-        _warn(getattr(exc.stats, "warnings", []))
-        raise
-    _warn(ff.stats.warnings)
-    return ff.summary, ff.segments
 
 
 def _stream_source(capture: str, stream: int) -> StreamSegments:
