@@ -4,6 +4,8 @@ the same ladder as from the whole stream held in memory, in memory that grows wi
 from __future__ import annotations
 
 import gc
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -122,3 +124,16 @@ def test_builder_holds_what_is_drawn_not_the_stream(tmp_path: Path) -> None:
     assert lad.segments == 20_006
     assert alive <= len(lad.arrows) + 10
     assert [c.segments for c in lad.collapsed] == [20_006 - len(lad.arrows)]
+
+
+@pytest.mark.parametrize("fmt", ["ascii", "mermaid", "plantuml"])
+def test_text_formats_never_import_matplotlib(fmt: str) -> None:
+    """`diagram --format ascii|mermaid|plantuml` draws nothing: neither matplotlib nor numpy is imported."""
+    code = (
+        "import sys\nfrom tcptrace.cli import main\n"
+        f"try:\n    main(['diagram', '--format', '{fmt}', {str(SAMPLES / 'lossy_bulk.pcap')!r}])\n"
+        "except SystemExit as e:\n    assert not e.code, e.code\n"
+        "print(sorted(m for m in ('matplotlib', 'numpy', 'PIL') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]"
