@@ -57,7 +57,7 @@ if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
 
     from .capture import CaptureStats
-    from .model import Segment
+    from .engine import StreamSegments
     from .stats import FlowSummary
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -894,19 +894,25 @@ def _json_kind(value: Any) -> str:
     return "null" if value is None else kinds.get(type(value), type(value).__name__)
 
 
-def _stream_data(capture: str, stream: int) -> tuple[FlowSummary, list[Segment]]:
-    """The summary and the analysed segments of one stream (engine.one_stream: the selection inside the engine's
-    pass when it is built), the capture reader's warnings printed; a clean error when there is no such stream."""
-    from .engine import one_stream
+def _stream_source(capture: str, stream: int) -> StreamSegments:
+    """One stream of the capture, read as it comes (engine.StreamSegments: the selection inside the engine's pass
+    when it is built); with :func:`_reporting` around reading it."""
+    from .engine import StreamSegments
+
+    return StreamSegments(capture, stream)
+
+
+@contextlib.contextmanager
+def _reporting(source: StreamSegments) -> Iterator[None]:
+    """The capture reader's warnings printed once ``source`` is read; a clean error when there is no such stream."""
     from .selection import NoSuchStream
 
     try:
-        ff = one_stream(capture, stream)
+        yield
     except NoSuchStream as exc:
         _warn(getattr(exc.stats, "warnings", []))
         raise
-    _warn(ff.stats.warnings)
-    return ff.summary, ff.segments
+    _warn(source.stats.warnings)
 
 
 @main.command()
@@ -927,13 +933,14 @@ def graph(capture: str, stream: int, kind: str, direction: str | None, output: s
           width: float | None) -> None:  # fmt: skip
     """Draw a TCP graph of one stream of CAPTURE: time-sequence (classic tcptrace style), throughput, RTT or
     window, to a PNG, SVG or PDF file."""
-    from .graph import save_graph
+    from .graph import save_graph_from
 
     if not output.lower().endswith((".png", ".svg", ".pdf")):
         raise click.BadParameter("the output must end in .png, .svg or .pdf", param_hint="--output")
-    summary, segs = _stream_data(capture, stream)
-    with _matplotlib_warnings(), _writing(output):
-        save_graph(summary, segs, kind, output, direction=direction, dpi=dpi, width=width)  # type: ignore[arg-type]
+    source = _stream_source(capture, stream)
+    with _reporting(source), _matplotlib_warnings(), _writing(output):
+        save_graph_from(source, lambda: source.summary, kind, output, direction=direction,  # type: ignore[arg-type]
+                        dpi=dpi, width=width)  # fmt: skip
     click.echo(f"wrote {display_path(output)}")
 
 
@@ -961,7 +968,7 @@ def diagram(capture: str, stream: int, output: str | None, fmt: str | None, lang
     """Draw one stream of CAPTURE as a ladder (sequence) diagram: client and server lifelines, one arrow per
     segment with its flags and relative seq/ack/len, endpoint states, handshake/data/teardown bands, anomalies
     in colour. To an image (-o OUT.png|svg|pdf) or as ASCII, Mermaid or PlantUML text."""
-    from .ladder import build_ladder, render_ascii, render_mermaid, render_plantuml
+    from .ladder import ladder_from, render_ascii, render_mermaid, render_plantuml
 
     fmt = fmt or ("image" if output else "ascii")
     if fmt == "image":
@@ -969,8 +976,9 @@ def diagram(capture: str, stream: int, output: str | None, fmt: str | None, lang
             raise click.UsageError("an image needs -o OUT.png|svg|pdf (or use --format ascii|mermaid|plantuml)")
         if not output.lower().endswith((".png", ".svg", ".pdf")):
             raise click.BadParameter("the output must end in .png, .svg or .pdf", param_hint="--output")
-    summary, segs = _stream_data(capture, stream)
-    ladder = build_ladder(summary, segs, lang=lang, collapse=not verbose, spacing=spacing)
+    source = _stream_source(capture, stream)
+    with _reporting(source):
+        ladder = ladder_from(source, lambda: source.summary, lang=lang, collapse=not verbose, spacing=spacing)
     if fmt == "image":
         from .diagram import save_ladder
 

@@ -586,6 +586,77 @@ def one_stream(source: str | os.PathLike[str] | BinaryIO, stream: int) -> Finish
     return FinishedFlow(summary, segs, run.previous(stream), run.stats)
 
 
+class StreamSegments:
+    """One stream's analysed segments in capture order, handed out as they are read and not kept, then its
+    summary: what ``diagram`` and ``graph`` draw in memory that grows with the picture, not with the stream. The
+    endpoint states on them are the online ones (tcptrace.ladder.settled_states gives the hindsight ones).
+
+    With the C engine, its packets pass (Engine.packets, as :class:`PacketStream`) analyses the stream, the
+    selection inside the pass; else the :class:`Pipeline`. Iterate once; :attr:`summary` is set when the
+    iteration ends, or :class:`~tcptrace.selection.NoSuchStream` is raised there when the capture has no such
+    stream.
+
+    >>> src = StreamSegments("sample_pcaps/refused.pcap", 0)
+    >>> [s.frame for s in src], src.summary.closed()
+    ([3, 4], 'reset_by_server')
+    """
+
+    def __init__(self, source: str | os.PathLike[str] | BinaryIO, stream: int) -> None:
+        self.source = source
+        self.stream = stream
+        self._summary: FlowSummary | None = None
+        self.stats: Any = None
+
+    @property
+    def summary(self) -> FlowSummary:
+        """The stream's summary (once the iteration has ended)."""
+        if self._summary is None:
+            raise RuntimeError("StreamSegments.summary is known once its segments have all been read")
+        return self._summary
+
+    def __iter__(self) -> Iterator[Segment]:
+        stream, selection = self.stream, Selection.of([self.stream])
+        engine = engine_module()
+        n = 0
+        if engine is None:
+            run = Pipeline(self.source, selection=selection)
+            self.stats = run.stats
+            for seg in run:
+                n += 1
+                yield seg
+            total = run.streams_total
+            if n:
+                self._summary = run.flow(stream).summary
+        else:
+            from .capture import open_capture
+            from .flow import HalfFlow
+            from .messages import EN
+
+            cap = open_capture(self.source)
+            self.stats = cap.stats
+            eng = new_engine(engine)
+            eng.keep(
+                lambda k, _prev, ca, cp, sa, sp: selection.matches_endpoints(k, HalfFlow(ca, cp), HalfFlow(sa, sp))
+            )
+            eng.packets(0, _flag_texts(0))
+            take = eng.take_kept
+            for _ in cap.feed_steps(eng):
+                for seg in take():
+                    ev = seg.evidence
+                    if ev:  # the engine gives the numbers; the sentence comes from the catalogue (analysis._ev)
+                        for name, fields in ev.items():
+                            fields["why"] = EN["why." + name].format(**fields)
+                    n += 1
+                    yield seg
+            total = eng.flow_count()
+            if n:
+                self._summary = engine_summary(eng, stream)
+        if not n:
+            exc = NoSuchStream(missing_streams_message(getattr(self.source, "name", self.source), [stream], total))
+            exc.stats = self.stats
+            raise exc
+
+
 PACKET_HORIZON_NS = 1_000_000_000  # how long packets wait, at most, for the packets that settle their states
 _SETTLING = FIN | RST | SYN  # after a settled (quiet) point, only these can need hindsight again
 
@@ -828,6 +899,7 @@ __all__ = [
     "FinishedFlow",
     "FlowStream",
     "PacketStream",
+    "StreamSegments",
     "ended",
     "flow_rows",
     "one_stream",

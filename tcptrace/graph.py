@@ -18,8 +18,11 @@ longer than 4 GiB keeps rising instead of folding back to 0, and a keep-alive on
 from __future__ import annotations
 
 import math
+import operator
 import os
-from collections.abc import Iterable, Sequence
+from array import array
+from bisect import bisect_left
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -136,6 +139,107 @@ def _byte_unit(peak: float, per: str = "") -> tuple[float, str]:
 
 # --- pure series: no matplotlib below this line until the drawing section ---------------------------------
 
+# A long stream has more points than the figure has pixel columns: past DECIMATE_ABOVE points a series is kept
+# per time bucket, and each bucket keeps only the points that bound what it draws (for a line, its first and
+# last point and those with the smallest and largest values; for dots, the smallest and largest; for data bars,
+# one bar from the lowest to the highest sequence number). There are DECIMATE_BUCKETS / 2 to DECIMATE_BUCKETS
+# buckets over the stream (twice the figure's width in pixels when save_graph_from draws a wider one), so at least
+# one per pixel column: each column shows the same extremes as the full series would (the line between them is
+# drawn through fewer points, inside the same column). What marks an event (retransmissions and their R letters,
+# zero windows, SACK blocks, SYN/FIN/RST, RTT samples of retransmitted data) is never reduced. A bucket is time,
+# not sequence: data bars of one bucket with a hole in their sequence numbers become one bar over the hole (the
+# hole's retransmission is drawn in red, exactly). The stream's time span is not known until its end, so the
+# buckets start narrow and are merged in pairs whenever the stream outgrows them.
+DECIMATE_ABOVE = 20_000
+DECIMATE_BUCKETS = 8192
+
+
+class _Series:
+    """The points of one series in time order (``p[0]`` is the time), reduced per time bucket once there are
+    more than :data:`DECIMATE_ABOVE` (the comment above). ``mode``: ``"line"``, ``"dots"`` or ``"bars"``
+    (``(t, lo, hi, ...)``); ``values``: the positions of the values whose extremes a bucket keeps; ``exact``:
+    which points are never reduced. Points of the current bucket wait in a list and are reduced when the next
+    bucket begins (capture order is time order, nearly)."""
+
+    __slots__ = ("buckets", "current", "exact", "kept", "mode", "most", "pending", "points", "values", "width")
+
+    def __init__(self, mode: str, values: tuple[int, ...] = (1,), exact: Callable[[Any], bool] | None = None,
+                 most: int | None = None) -> None:  # fmt: skip
+        self.most = most or DECIMATE_BUCKETS  # buckets at most (half as many at least)
+        self.mode = mode
+        self.values = values
+        self.exact = exact
+        self.points: list[Any] = []  # all of them, until reduced
+        self.kept: list[Any] = []  # once reduced: the exact ones
+        self.buckets: dict[int, list[Any]] = {}
+        self.current = -1  # the bucket the pending points are in
+        self.pending: list[Any] = []
+        self.width = 0.0  # bucket width in seconds (0: not reduced)
+
+    def add(self, p: Any) -> None:
+        if not self.width:
+            self.points.append(p)
+            if len(self.points) > DECIMATE_ABOVE:
+                self._start()
+            return
+        if self.exact is not None and self.exact(p):
+            self.kept.append(p)
+            return
+        i = int(p[0] / self.width)
+        if i == self.current:
+            self.pending.append(p)
+            return
+        self._settle()
+        while i >= self.most:
+            self._coarser()
+            i = int(p[0] / self.width)
+        self.current = max(0, i)
+        self.pending.append(p)
+
+    def _start(self) -> None:
+        points, self.points = self.points, []
+        self.width = max(max(p[0] for p in points) / (self.most / 2), 1e-9)
+        for p in points:
+            self.add(p)
+
+    def _settle(self) -> None:
+        if self.pending:
+            b = self.buckets.get(self.current)
+            self.buckets[self.current] = self._bounds(self.pending if b is None else b + self.pending)
+            self.pending = []
+
+    def _coarser(self) -> None:
+        self.width *= 2
+        merged: dict[int, list[Any]] = {}
+        for i in sorted(self.buckets):
+            b, j = self.buckets[i], i // 2
+            merged[j] = b if j not in merged else self._bounds(merged[j] + b)
+        self.buckets = merged
+
+    def _bounds(self, points: list[Any]) -> list[Any]:
+        """The points that bound what ``points`` (one bucket's, in time order) draw."""
+        if self.mode == "bars":
+            first = points[0]
+            return [(first[0], min(p[1] for p in points), max(p[2] for p in points), *first[3:])]
+        keep: dict[int, Any] = {}
+        for k in self.values:
+            value = operator.itemgetter(k)
+            for x in (min(points, key=value), max(points, key=value)):
+                keep[id(x)] = x
+        if self.mode == "line":
+            keep[id(points[0])] = points[0]
+            keep[id(points[-1])] = points[-1]
+        return [x for x in points if id(x) in keep]
+
+    def finish(self) -> list[Any]:
+        if not self.width:
+            return self.points
+        self._settle()
+        out = [p for i in sorted(self.buckets) for p in self.buckets[i]]
+        if self.kept:
+            out = sorted(out + self.kept, key=lambda p: p[0])
+        return out
+
 
 @dataclass
 class TsgSeries:
@@ -148,67 +252,66 @@ class TsgSeries:
     sack: list[tuple[float, int, int]] = field(default_factory=list)  # (t, left, right), relative
     zero_window: list[tuple[float, int]] = field(default_factory=list)  # (t, ack) where the receiver's window is 0
     marks: dict[str, list[tuple[float, int]]] = field(default_factory=dict)  # kind -> points
+    reduced: bool = False  # some series were reduced to the pixel grid (DECIMATE_ABOVE)
 
 
-def tsg_series(summary: FlowSummary, segs: Sequence[Segment], direction: Direction) -> TsgSeries:
-    """The time-sequence graph's series for ``direction`` (classic tcptrace ``-S``, trace.c)."""
-    out = TsgSeries()
-    marks: dict[str, list[tuple[float, int]]] = {
-        k: []
-        for k in (
-            "retransmission",
-            "out_of_order",
-            "zero_window_probe",
-            "hw_duplicate",
-            "syn",
-            "fin",
-            "rst",
-            "peer_rst",
-        )
-    }
-    out.marks = marks
-    t0 = summary.first_ts
-    base = summary.flow.halves[direction].base
-    top = 0  # highest unwrapped sequence number seen, the reference for unwrapping the next one
-    last_ack = 0
-    peer_win = -1  # the receiver's last advertised window (scaled), -1 before it has sent anything
-    for s in segs:
-        t = _seconds(s.ts_ns, t0)
+_MARKS = ("retransmission", "out_of_order", "zero_window_probe", "hw_duplicate", "syn", "fin", "rst", "peer_rst")
+
+
+class _Tsg:
+    """:func:`tsg_series`, one segment at a time."""
+
+    def __init__(self, direction: int, t0: int | None, most: int | None = None) -> None:
+        self.direction = direction
+        self.t0 = t0
+        self.bars = _Series("bars", exact=operator.itemgetter(3), most=most)  # (t, seq, end, retransmitted)
+        self.ack = _Series("line", most=most)
+        self.window = _Series("line", most=most)
+        self.sack: list[tuple[float, int, int, int]] = []  # (t, raw left, raw right, last_ack): base known at the end
+        self.zero_window: list[tuple[float, int]] = []
+        self.marks: dict[str, list[tuple[float, int]]] = {k: [] for k in _MARKS}
+        self.top = 0  # highest unwrapped sequence number seen, the reference for unwrapping the next one
+        self.last_ack = 0
+        self.peer_win = -1  # the receiver's last advertised window (scaled), -1 before it has sent anything
+
+    def add(self, s: Segment) -> None:
+        if self.t0 is None:
+            self.t0 = s.ts_ns
+        t = _seconds(s.ts_ns, self.t0)
         flags = s.flags
-        if s.direction != direction:
+        marks = self.marks
+        if s.direction != self.direction:
             if flags & ACK:
-                last_ack = _unwrap(s.ack, last_ack)
-                out.ack.append((t, last_ack))
+                self.last_ack = _unwrap(s.ack, self.last_ack)
+                self.ack.add((t, self.last_ack))
             if flags & RST:
                 # The receiver's reset ends this direction too (a refused SYN is answered by nothing else);
                 # its window field means nothing (RFC 9293 §3.10.7), so it moves neither window line.
-                marks["peer_rst"].append((t, last_ack))
-                continue
+                marks["peer_rst"].append((t, self.last_ack))
+                return
             if not flags & ACK:
-                continue
-            peer_win = s.win
-            out.window.append((t, last_ack + s.win))
+                return
+            self.peer_win = s.win
+            self.window.add((t, self.last_ack + s.win))
             if s.win == 0:
-                out.zero_window.append((t, last_ack))
-            if base is not None:
+                self.zero_window.append((t, self.last_ack))
+            if b"\x05" in s.opt_bytes:  # (no SACK option without its kind byte: no parsing)
                 for left, right in s.options.sack:
-                    lo = _unwrap((left - base) & 0xFFFFFFFF, last_ack)
-                    out.sack.append((t, lo, lo + ((right - left) & 0xFFFFFFFF)))
-            continue
-        seq = _unwrap(s.seq, top)
+                    self.sack.append((t, left, right, self.last_ack))
+            return
+        seq = _unwrap(s.seq, self.top)
         end = seq + s.len
-        top = max(top, end)
+        self.top = max(self.top, end)
         ta = s.analysis
         if s.len:
-            out.bars.append((t, seq, end))
-            out.bar_retransmitted.append(bool(ta & _RETRANS))
+            self.bars.add((t, seq, end, bool(ta & _RETRANS)))
         if ta & _RETRANS:
             marks["retransmission"].append((t, end))
         if ta & A_OUT_OF_ORDER:
             marks["out_of_order"].append((t, end))
         # Linux probes a zero window with a zero-length segment at snd_una - 1, which Wireshark calls a
         # keep-alive (sample_pcaps/README.md, zero_window.pcap); while the peer's window is 0 it is a probe.
-        if ta & A_ZERO_WINDOW_PROBE or (ta & A_KEEP_ALIVE and peer_win == 0):
+        if ta & A_ZERO_WINDOW_PROBE or (ta & A_KEEP_ALIVE and self.peer_win == 0):
             marks["zero_window_probe"].append((t, end))
         if s.duplicate_of:
             marks["hw_duplicate"].append((t, end))
@@ -218,7 +321,28 @@ def tsg_series(summary: FlowSummary, segs: Sequence[Segment], direction: Directi
             marks["fin"].append((t, end))
         if flags & RST:
             marks["rst"].append((t, seq))
-    return out
+
+    def finish(self, base: int | None) -> TsgSeries:
+        out = TsgSeries(marks=self.marks, zero_window=self.zero_window)
+        bars = self.bars.finish()
+        out.bars = [(t, lo, hi) for t, lo, hi, _ in bars]
+        out.bar_retransmitted = [r for *_, r in bars]
+        out.ack = self.ack.finish()
+        out.window = self.window.finish()
+        out.reduced = bool(self.bars.width or self.ack.width or self.window.width)
+        if base is not None:
+            for t, left, right, last_ack in self.sack:
+                lo = _unwrap((left - base) & 0xFFFFFFFF, last_ack)
+                out.sack.append((t, lo, lo + ((right - left) & 0xFFFFFFFF)))
+        return out
+
+
+def tsg_series(summary: FlowSummary, segs: Iterable[Segment], direction: Direction) -> TsgSeries:
+    """The time-sequence graph's series for ``direction`` (classic tcptrace ``-S``, trace.c)."""
+    b = _Tsg(direction, summary.first_ts)
+    for s in segs:
+        b.add(s)
+    return b.finish(summary.flow.halves[direction].base)
 
 
 @dataclass
@@ -232,15 +356,88 @@ class ThroughputSeries:
     mean_goodput: float = 0.0  # non-retransmitted bytes over the stream's duration (first to last packet)
 
 
-def default_ma_window(segs: Sequence[Segment], direction: Direction) -> float:
+class _Sent:
+    """One direction's data segments, compactly (time, length, retransmitted or not): what the throughput
+    graph computes from once the moving-average window is known."""
+
+    def __init__(self, direction: int, most: int | None = None) -> None:
+        self.direction = direction
+        self.most = most
+        self.ts = array("q")
+        self.len = array("q")
+        self.good = array("q")
+
+    def add(self, s: Segment) -> None:
+        if s.direction == self.direction and s.len:
+            self.ts.append(s.ts_ns)
+            self.len.append(s.len)
+            self.good.append(0 if s.analysis & _RETRANS else s.len)
+
+    def ma_window(self) -> float:
+        span = (max(self.ts) - min(self.ts)) / 1e9 if self.ts else 0.0
+        return min(MA_MAX_S, max(MA_MIN_S, span / MA_FRACTION))
+
+    def finish(self, t0: int, duration_ns: int, ma_window_s: float | None) -> ThroughputSeries:
+        w = ma_window_s if ma_window_s is not None else self.ma_window()
+        if not w > 0:
+            raise ValueError(f"ma_window_s must be positive, not {w!r}")
+        out = ThroughputSeries(window_s=w)
+        w_ns = max(1, round(w * 1e9))
+        n = len(self.ts)
+        if n * 2 <= DECIMATE_ABOVE:
+            events: dict[int, list[int]] = {}  # ts_ns -> [bytes delta, good bytes delta]
+            for ts, size, good in zip(self.ts, self.len, self.good, strict=True):
+                for at, sign in ((ts, 1), (ts + w_ns, -1)):
+                    ev = events.setdefault(at, [0, 0])
+                    ev[0] += sign * size
+                    ev[1] += sign * good
+            total = good_total = 0
+            for ts in sorted(events):
+                dt, dg = events[ts]
+                total += dt
+                good_total += dg
+                out.t.append(_seconds(ts, t0))
+                out.throughput.append(total * 1e9 / w_ns)
+                out.goodput.append(good_total * 1e9 / w_ns)
+        elif n:  # the same sums with numpy, then reduced to the pixel grid
+            import numpy as np
+
+            times = np.frombuffer(self.ts, dtype=np.int64)
+            order = np.argsort(np.concatenate((times, times + w_ns)), kind="stable")
+            when = np.concatenate((times, times + w_ns))[order]
+            sizes = np.frombuffer(self.len, dtype=np.int64)
+            sums = np.cumsum(np.concatenate((sizes, -sizes))[order])
+            goods = np.frombuffer(self.good, dtype=np.int64)
+            good_sums = np.cumsum(np.concatenate((goods, -goods))[order])
+            del order
+            last = np.flatnonzero(np.append(when[1:] != when[:-1], True))  # each time's last event: its value
+            line = _Series("line", values=(1, 2), most=self.most)
+            for i in range(0, len(last), 65536):  # (in slices: a list of every point would cost 100 B a point)
+                part = last[i : i + 65536]
+                for t, v, g in zip(((when[part] - t0) / 1e9).tolist(), (sums[part] * 1e9 / w_ns).tolist(),
+                                   (good_sums[part] * 1e9 / w_ns).tolist(), strict=True):  # fmt: skip
+                    line.add((t, v, g))
+            points = line.finish()
+            out.t = [p[0] for p in points]
+            out.throughput = [p[1] for p in points]
+            out.goodput = [p[2] for p in points]
+        # Over the whole connection, as classic tcptrace's -l "throughput" and `tcptrace flows` (throughput_Bps),
+        # which also leave out zero-window-probe bytes.
+        if n and duration_ns > 0:
+            out.mean_goodput = sum(self.good) * 1e9 / duration_ns
+        return out
+
+
+def default_ma_window(segs: Iterable[Segment], direction: Direction) -> float:
     """The throughput graph's default moving-average window in seconds (see ``MA_FRACTION``)."""
-    times = [s.ts_ns for s in segs if s.direction == direction and s.len]
-    span = (max(times) - min(times)) / 1e9 if times else 0.0
-    return min(MA_MAX_S, max(MA_MIN_S, span / MA_FRACTION))
+    sent = _Sent(direction)
+    for s in segs:
+        sent.add(s)
+    return sent.ma_window()
 
 
 def throughput_series(
-    summary: FlowSummary, segs: Sequence[Segment], direction: Direction, ma_window_s: float | None = None
+    summary: FlowSummary, segs: Iterable[Segment], direction: Direction, ma_window_s: float | None = None
 ) -> ThroughputSeries:
     """Throughput (every payload byte) and goodput (bytes not flagged as retransmissions) of ``direction``.
 
@@ -250,34 +447,10 @@ def throughput_series(
     being bridged by a straight line, and back-to-back bursts (microseconds apart) do not show as spikes, as a
     per-segment rate (tcptrace's yellow points) or a count-based window (tcptrace ``-A 10``) would.
     """
-    w = ma_window_s if ma_window_s is not None else default_ma_window(segs, direction)
-    if not w > 0:
-        raise ValueError(f"ma_window_s must be positive, not {w!r}")
-    out = ThroughputSeries(window_s=w)
-    t0 = summary.first_ts
-    w_ns = max(1, round(w * 1e9))
-    data = [s for s in segs if s.direction == direction and s.len]
-    events: dict[int, list[int]] = {}  # ts_ns -> [bytes delta, good bytes delta]
-    for s in data:
-        good = 0 if s.analysis & _RETRANS else s.len
-        for ts, sign in ((s.ts_ns, 1), (s.ts_ns + w_ns, -1)):
-            ev = events.setdefault(ts, [0, 0])
-            ev[0] += sign * s.len
-            ev[1] += sign * good
-    total = good_total = 0
-    for ts in sorted(events):
-        dt, dg = events[ts]
-        total += dt
-        good_total += dg
-        out.t.append(_seconds(ts, t0))
-        out.throughput.append(total * 1e9 / w_ns)
-        out.goodput.append(good_total * 1e9 / w_ns)
-    # Over the whole connection, as classic tcptrace's -l "throughput" and `tcptrace flows` (throughput_Bps),
-    # which also leave out zero-window-probe bytes.
-    duration_ns = summary.last_ts - summary.first_ts
-    if data and duration_ns > 0:
-        out.mean_goodput = sum(s.len for s in data if not s.analysis & _RETRANS) * 1e9 / duration_ns
-    return out
+    sent = _Sent(direction)
+    for s in segs:
+        sent.add(s)
+    return sent.finish(summary.first_ts, summary.last_ts - summary.first_ts, ma_window_s)
 
 
 @dataclass
@@ -289,7 +462,61 @@ class RttSeries:
     irtt_ms: float | None = None
 
 
-def rtt_series(summary: FlowSummary, segs: Sequence[Segment], direction: Direction) -> RttSeries:
+class _Rtt:
+    """:func:`rtt_series`, one segment at a time: the direction's data segments kept as three compact columns
+    (frame, seq, len; frames rise in capture order, so an ACK finds its frame by bisection)."""
+
+    def __init__(self, direction: int, t0: int | None, most: int | None = None) -> None:
+        self.direction = direction
+        self.t0 = t0
+        self.frames = array("q")
+        self.seqs = array("q")
+        self.lens = array("q")
+        self.resent: list[tuple[int, int, int]] = []  # this direction's retransmissions with payload: frame, seq, len
+        self.samples = _Series("dots", exact=operator.itemgetter(3), most=most)  # (t, rtt_ms, acked frame, ambiguous)
+
+    def add(self, s: Segment) -> None:
+        if self.t0 is None:
+            self.t0 = s.ts_ns
+        if s.direction == self.direction:
+            if s.len:
+                if not self.frames or s.frame > self.frames[-1]:
+                    self.frames.append(s.frame)
+                    self.seqs.append(s.seq)
+                    self.lens.append(s.len)
+                if s.analysis & _RETRANS:
+                    self.resent.append((s.frame, s.seq, s.len))
+            return
+        if s.ack_rtt_ns < 0:
+            return
+        i = bisect_left(self.frames, s.acks_frame)
+        if i == len(self.frames) or self.frames[i] != s.acks_frame:
+            return
+        frame = s.acks_frame
+        lo, hi = self.seqs[i], self.seqs[i] + self.lens[i]
+        ambiguous = False
+        for r_frame, r_seq, r_len in reversed(self.resent):  # newest first; only those sent after the original matter
+            if r_frame < frame:
+                break
+            if diff(r_seq, hi) < 0 and diff(r_seq + r_len, lo) > 0:  # the byte ranges overlap
+                ambiguous = True
+                break
+        self.samples.add((_seconds(s.ts_ns, self.t0), s.ack_rtt_ns / 1e6, frame, ambiguous))
+
+    def finish(self, summary: FlowSummary) -> RttSeries:
+        out = RttSeries()
+        fa = summary.flow.analysis
+        if fa is not None and fa.ts_first_rtt:
+            out.irtt_ms = fa.ts_first_rtt / 1e6
+        for t, rtt, frame, ambiguous in self.samples.finish():
+            out.t.append(t)
+            out.rtt_ms.append(rtt)
+            out.acked_frames.append(frame)
+            out.ambiguous.append(ambiguous)
+        return out
+
+
+def rtt_series(summary: FlowSummary, segs: Iterable[Segment], direction: Direction) -> RttSeries:
     """RTT samples of ``direction``'s data: ``tcp.analysis.ack_rtt`` of the other side's ACKs whose acknowledged
     frame carried payload. Wireshark's RTT graph likewise times data segments only (tcp_stream_dialog.cpp
     ``fillRoundTripTime`` skips ``th_seglen == 0``); the handshake is shown instead as the iRTT line.
@@ -299,38 +526,10 @@ def rtt_series(summary: FlowSummary, segs: Sequence[Segment], direction: Directi
     instead of the path: Karn's algorithm (RFC 6298 §3) discards such samples. They are kept but flagged
     ``ambiguous``, since they are exactly what a user looking at an RTO wants to see.
     """
-    out = RttSeries()
-    fa = summary.flow.analysis
-    if fa is not None and fa.ts_first_rtt:
-        out.irtt_ms = fa.ts_first_rtt / 1e6
-    t0 = summary.first_ts
-    sent: dict[int, Segment] = {}  # frame -> this direction's data segment
-    resent: list[Segment] = []  # this direction's retransmissions with payload, in capture order
+    b = _Rtt(direction, summary.first_ts)
     for s in segs:
-        if s.direction == direction:
-            if s.len:
-                sent[s.frame] = s
-                if s.analysis & _RETRANS:
-                    resent.append(s)
-            continue
-        if s.ack_rtt_ns < 0:
-            continue
-        orig = sent.get(s.acks_frame)
-        if orig is None:
-            continue
-        lo, hi = orig.seq, orig.seq + orig.len
-        ambiguous = False
-        for r in reversed(resent):  # newest first; only those sent after the original matter
-            if r.frame < orig.frame:
-                break
-            if diff(r.seq, hi) < 0 and diff(r.seq + r.len, lo) > 0:  # the byte ranges overlap
-                ambiguous = True
-                break
-        out.t.append(_seconds(s.ts_ns, t0))
-        out.rtt_ms.append(s.ack_rtt_ns / 1e6)
-        out.acked_frames.append(s.acks_frame)
-        out.ambiguous.append(ambiguous)
-    return out
+        b.add(s)
+    return b.finish(summary)
 
 
 @dataclass
@@ -340,23 +539,41 @@ class WindowSeries:
     zero_window: list[float] = field(default_factory=list)  # times the receiver advertised 0
 
 
-def window_series(summary: FlowSummary, segs: Sequence[Segment], direction: Direction) -> WindowSeries:
+class _Window:
+    """:func:`window_series`, one segment at a time."""
+
+    def __init__(self, direction: int, t0: int | None, most: int | None = None) -> None:
+        self.direction = direction
+        self.t0 = t0
+        self.rwin = _Series("line", most=most)
+        self.in_flight = _Series("dots", most=most)
+        self.zero_window: list[float] = []
+
+    def add(self, s: Segment) -> None:
+        if self.t0 is None:
+            self.t0 = s.ts_ns
+        t = _seconds(s.ts_ns, self.t0)
+        if s.direction != self.direction:
+            if s.flags & RST:
+                return  # a reset's window field means nothing (RFC 9293 §3.10.7.2 ignores it)
+            self.rwin.add((t, s.win))
+            if s.win == 0:
+                self.zero_window.append(t)
+        elif s.bytes_in_flight >= 0:
+            self.in_flight.add((t, s.bytes_in_flight))
+
+    def finish(self) -> WindowSeries:
+        return WindowSeries(self.rwin.finish(), self.in_flight.finish(), self.zero_window)
+
+
+def window_series(summary: FlowSummary, segs: Iterable[Segment], direction: Direction) -> WindowSeries:
     """The receiver's window (``tcp.window_size`` of the other side) and ``direction``'s bytes in flight
     (``tcp.analysis.bytes_in_flight``; needs ``Pipeline(..., track_bytes_in_flight=True)``), as in Wireshark's
     Window Scaling graph ("Rcv Win", "Bytes Out")."""
-    out = WindowSeries()
-    t0 = summary.first_ts
+    b = _Window(direction, summary.first_ts)
     for s in segs:
-        t = _seconds(s.ts_ns, t0)
-        if s.direction != direction:
-            if s.flags & RST:
-                continue  # a reset's window field means nothing (RFC 9293 §3.10.7.2 ignores it)
-            out.rwin.append((t, s.win))
-            if s.win == 0:
-                out.zero_window.append(t)
-        elif s.bytes_in_flight >= 0:
-            out.in_flight.append((t, s.bytes_in_flight))
-    return out
+        b.add(s)
+    return b.finish()
 
 
 # --- drawing ---------------------------------------------------------------------------------------------
@@ -422,11 +639,10 @@ _TSG_MARKS: dict[str, tuple[str, float, str]] = {
 _LETTERS = ("retransmission", "out_of_order", "zero_window_probe", "hw_duplicate")
 
 
-def _draw_tsg(ax: Axes, summary: FlowSummary, segs: Sequence[Segment], direction: Direction) -> None:
+def _draw_tsg(ax: Axes, ser: TsgSeries) -> None:
     from matplotlib.collections import LineCollection
     from matplotlib.transforms import ScaledTranslation
 
-    ser = tsg_series(summary, segs, direction)
     # Artists are made in legend order; zorder sets the drawing order, bottom to top: window, ACK, SACK, data,
     # marks (the data is what the graph is about).
     if ser.bars:
@@ -511,10 +727,7 @@ def _draw_tsg(ax: Axes, summary: FlowSummary, segs: Sequence[Segment], direction
         _legend(ax)
 
 
-def _draw_throughput(
-    ax: Axes, summary: FlowSummary, segs: Sequence[Segment], direction: Direction, ma_window_s: float | None
-) -> None:
-    ser = throughput_series(summary, segs, direction, ma_window_s)
+def _draw_throughput(ax: Axes, ser: ThroughputSeries) -> None:
     div, unit = _byte_unit(max(ser.throughput, default=0.0), "/s")
     if ser.t:
         w = ser.window_s
@@ -551,8 +764,7 @@ def _draw_throughput(
     ax.set_ylabel(f"throughput ({unit})")
 
 
-def _draw_rtt(ax: Axes, summary: FlowSummary, segs: Sequence[Segment], direction: Direction) -> None:
-    ser = rtt_series(summary, segs, direction)
+def _draw_rtt(ax: Axes, ser: RttSeries) -> None:
     clean = [(t, r) for t, r, a in zip(ser.t, ser.rtt_ms, ser.ambiguous, strict=True) if not a]
     karn = [(t, r) for t, r, a in zip(ser.t, ser.rtt_ms, ser.ambiguous, strict=True) if a]
     if clean:
@@ -595,8 +807,7 @@ def _draw_rtt(ax: Axes, summary: FlowSummary, segs: Sequence[Segment], direction
     ax.set_ylabel("RTT (ms)")
 
 
-def _draw_window(ax: Axes, summary: FlowSummary, segs: Sequence[Segment], direction: Direction) -> None:
-    ser = window_series(summary, segs, direction)
+def _draw_window(ax: Axes, ser: WindowSeries) -> None:
     peak = max([v for _, v in ser.rwin] + [v for _, v in ser.in_flight], default=0)
     div, unit = _byte_unit(peak)
     if ser.rwin:
@@ -643,9 +854,40 @@ def _draw_window(ax: Axes, summary: FlowSummary, segs: Sequence[Segment], direct
     ax.set_ylabel(f"bytes ({unit})")
 
 
+class _Collect:
+    """One graph's series for one or both directions, gathered one segment at a time (only what the graph needs:
+    decimated past :data:`DECIMATE_ABOVE` points), so a graph never needs its stream held whole."""
+
+    def __init__(self, kind: str, directions: Iterable[int], t0: int | None = None, most: int | None = None) -> None:
+        make: dict[str, Callable[[int], Any]] = {
+            "tsg": lambda d: _Tsg(d, t0, most),
+            "throughput": lambda d: _Sent(d, most),
+            "rtt": lambda d: _Rtt(d, t0, most),
+            "window": lambda d: _Window(d, t0, most),
+        }
+        self.kind = kind
+        self.per = {d: make[kind](d) for d in directions}
+        self.data_bytes = [0, 0]  # payload bytes each side sent (retransmissions included)
+
+    def add(self, s: Segment) -> None:
+        self.data_bytes[s.direction] += s.len
+        for b in self.per.values():
+            b.add(s)
+
+    def series(self, summary: FlowSummary, d: int, ma_window_s: float | None) -> Any:
+        b = self.per[d]
+        if self.kind == "tsg":
+            return b.finish(summary.flow.halves[d].base)
+        if self.kind == "throughput":
+            return b.finish(summary.first_ts, summary.last_ts - summary.first_ts, ma_window_s)
+        if self.kind == "rtt":
+            return b.finish(summary)
+        return b.finish()
+
+
 def draw_graph(
     summary: FlowSummary,
-    segs: Sequence[Segment],
+    segs: Iterable[Segment],
     kind: GraphKind | str,
     *,
     direction: DirectionName | Direction | None = None,
@@ -659,22 +901,28 @@ def draw_graph(
     ``"rtt"`` or ``"window"``. ``direction``: ``"c2s"``, ``"s2c"``, or None for the one carrying more data.
     ``ma_window_s``: the throughput graph's moving-average window (default: :func:`default_ma_window`).
     A direction without payload draws what it has (SYN/FIN marks, ACKs) and says "no data in this direction".
+    A series of more than :data:`DECIMATE_ABOVE` points is reduced to the pixel grid (see there).
     """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
     d = choose_direction(summary, direction)
-    segs = [s for s in segs if s.stream == summary.flow.stream]
+    n = summary.flow.stream
+    collect = _Collect(kind, (d,), summary.first_ts)
+    for s in segs:
+        if s.stream == n:
+            collect.add(s)
+    return _draw(ax, summary, kind, d, collect, ma_window_s)
+
+
+def _draw(ax: Axes | None, summary: FlowSummary, kind: str, d: Direction, collect: _Collect,
+          ma_window_s: float | None) -> Axes:  # fmt: skip
+    ser = collect.series(summary, d, ma_window_s)
     if ax is None:
         ax = _new_figure()[1]
-    if kind == "tsg":
-        _draw_tsg(ax, summary, segs, d)
-    elif kind == "throughput":
-        _draw_throughput(ax, summary, segs, d, ma_window_s)
-    elif kind == "rtt":
-        _draw_rtt(ax, summary, segs, d)
-    else:
-        _draw_window(ax, summary, segs, d)
-    if not data_bytes(segs, d):
+    drawers: dict[str, Callable[[Axes, Any], None]] = {
+        "tsg": _draw_tsg, "throughput": _draw_throughput, "rtt": _draw_rtt, "window": _draw_window}  # fmt: skip
+    drawers[kind](ax, ser)
+    if not collect.data_bytes[d]:
         _no_data(ax)
     # The same time axis for every kind (0 = the stream's first packet, to its last or beyond), so graphs of one
     # stream line up when stacked; then seconds as seconds, not "1e-5" with an offset.
@@ -689,9 +937,36 @@ def draw_graph(
     return ax
 
 
+def graph_from(
+    segments: Iterable[Segment],
+    summary: Callable[[], FlowSummary],
+    kind: GraphKind | str,
+    *,
+    direction: DirectionName | Direction | None = None,
+    ax: Axes | None = None,
+    ma_window_s: float | None = None,
+    columns: int | None = None,
+) -> Axes:
+    """:func:`draw_graph` of one stream's segments read once as they come (:class:`tcptrace.engine.StreamSegments`)
+    and never held whole; ``summary`` gives the stream's summary once they are read. Without ``direction`` both
+    directions' series are gathered and the one :func:`choose_direction` picks at the end is drawn. ``columns``:
+    the plot's width in pixels, when more than :data:`DECIMATE_BUCKETS` / 2 (a reduced series keeps a bucket per
+    pixel column at least)."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
+    fixed = None if direction is None else choose_direction(None, direction)  # type: ignore[arg-type]
+    most = max(DECIMATE_BUCKETS, 2 * columns) if columns else None  # at least one bucket per pixel column
+    collect = _Collect(kind, (0, 1) if fixed is None else (fixed,), most=most)
+    for s in segments:
+        collect.add(s)
+    whole = summary()
+    d = choose_direction(whole, direction)
+    return _draw(ax, whole, kind, d, collect, ma_window_s)
+
+
 def save_graph(
     summary: FlowSummary,
-    segs: Sequence[Segment],
+    segs: Iterable[Segment],
     kind: GraphKind | str,
     path: str | os.PathLike[str],
     *,
@@ -707,21 +982,43 @@ def save_graph(
     ``path`` is replaced only by a complete image (:func:`tcptrace.output.replacing`): a PNG too large to draw
     raises :class:`~tcptrace.errors.ImageTooLarge` before anything is drawn, an error writing raises ``OSError``,
     and an existing file stays as it was."""
+    _save(path, kind, dpi, width, lambda ax: draw_graph(summary, segs, kind, direction=direction, ax=ax,
+                                                        ma_window_s=ma_window_s))  # fmt: skip
+
+
+def save_graph_from(
+    segments: Iterable[Segment],
+    summary: Callable[[], FlowSummary],
+    kind: GraphKind | str,
+    path: str | os.PathLike[str],
+    *,
+    direction: DirectionName | Direction | None = None,
+    dpi: int = 150,
+    width: float | None = None,
+    ma_window_s: float | None = None,
+) -> None:
+    """:func:`save_graph` of one stream read as it comes (:func:`graph_from`): what ``tcptrace graph`` does."""
+    columns = math.ceil((width if width is not None else DEFAULT_WIDTH_IN) * dpi)
+    _save(path, kind, dpi, width, lambda ax: graph_from(segments, summary, kind, direction=direction, ax=ax,
+                                                        ma_window_s=ma_window_s, columns=columns))  # fmt: skip
+
+
+def _save(path: str | os.PathLike[str], kind: str, dpi: int, width: float | None, draw: Callable[[Axes], Axes]) -> None:
     fmt = _FORMATS.get(os.path.splitext(os.fspath(path))[1].lower())
     if fmt is None:
         raise ValueError(f"cannot tell the graph format from {os.fspath(path)!r}: use .png, .svg or .pdf")
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
-    import matplotlib
-
     if fmt == "png":
         w = width if width is not None else DEFAULT_WIDTH_IN
         check_png_size(w, w * HEIGHT_RATIO, dpi, what="the graph", advice="lower the dpi or the width, or write SVG "
                        "or PDF")  # fmt: skip
     fig, ax = _new_figure(width)
-    draw_graph(summary, segs, kind, direction=direction, ax=ax, ma_window_s=ma_window_s)
+    draw(ax)
     fig.tight_layout()
     metadata: dict[str, Any] = {"pdf": {"CreationDate": None}, "svg": {"Date": None}, "png": {}}[fmt]
+    import matplotlib
+
     with matplotlib.rc_context({"svg.hashsalt": "tcptrace"}), replacing(path) as out:  # stable SVG ids
         fig.savefig(out, format=fmt, dpi=dpi, metadata=metadata)
 
@@ -737,11 +1034,10 @@ def graph_for(path: Any, stream: int, kind: GraphKind | str, **kw: Any) -> Axes:
     >>> [t.get_text() for t in ax.get_legend().get_texts()]
     ['data segments', 'ACK', 'receive window', 'SACK', 'retransmission (R)', 'SYN', 'FIN']
     """
-    from .engine import one_stream
+    from .engine import StreamSegments
 
-    ff = one_stream(path, stream)
-    summary, segs = ff.summary, ff.segments
-    return draw_graph(summary, segs, kind, **kw)
+    source = StreamSegments(path, stream)
+    return graph_from(source, lambda: source.summary, kind, **kw)
 
 
 __all__ = [
@@ -752,8 +1048,10 @@ __all__ = [
     "default_ma_window",
     "draw_graph",
     "graph_for",
+    "graph_from",
     "rtt_series",
     "save_graph",
+    "save_graph_from",
     "throughput_series",
     "tsg_series",
     "window_series",

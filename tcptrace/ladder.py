@@ -37,7 +37,8 @@ import dataclasses
 import math
 import os
 import unicodedata
-from collections.abc import Iterable
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 
@@ -55,8 +56,9 @@ from .analysis import (
 )
 from .events import initial_states, resolve_states
 from .messages import LANGUAGES
-from .model import FIN, RST, SYN, Segment, flag_names, format_endpoint
+from .model import ACK, FIN, RST, SYN, Segment, flag_names, format_endpoint
 from .narrate import _size as narrate_size
+from .state import TcpState
 from .vocab import FLAGS, LADDER_CATEGORIES, LADDER_COLOURS, LADDER_PRECEDENCE
 
 if TYPE_CHECKING:
@@ -362,69 +364,330 @@ _MAJOR = (
 )
 
 
-def _notable_flags(segs: list[Segment]) -> list[bool]:
-    """Which segments must stay arrows (narrate's rule, module docstring), within the arrow budget: first every
-    flagged segment; over budget, only retransmission-class events; still over, only handshake, teardown, resets
-    and state changes, with every flag counted in the collapsed blocks ("inside: 125 retransmission ...")."""
-    out = _notable(segs, level=0)
-    for level in (1, 2):
-        if _arrow_count(out) <= MAX_ARROWS:
-            break
-        out = _notable(segs, level=level)
-    return out
+class _Run:
+    """A collapsed run of ordinary segments: what its block says (counts, first and last frame and time)."""
 
+    __slots__ = ("first", "inside", "last", "n", "nacks", "nbytes", "ndata", "t0", "t1")
 
-def _arrow_count(notable: list[bool]) -> int:
-    """Arrows drawn for this choice: the notable segments plus runs too short to collapse."""
-    arrows = run = 0
-    for keep in notable:
-        if keep:
-            arrows += 1 + (run if run < COLLAPSE_MIN_RUN else 0)
-            run = 0
-        else:
-            run += 1
-    return arrows + (run if run < COLLAPSE_MIN_RUN else 0)
-
-
-def _notable(segs: list[Segment], level: int) -> list[bool]:
-    out = []
-    prev = _initial_states(segs)
-    first_data = [True, True]
-    first_ack = [True, True]
-    for seg in segs:
-        states = (str(seg.client_state), str(seg.server_state))
-        d = seg.direction
-        # A long burst of duplicate ACKs is one event: the first three (the third triggers a fast retransmit)
-        # stay arrows, the rest join the collapsed run around them (the narrative merges them the same way).
-        burst_tail = (
-            seg.analysis == A_DUPLICATE_ACK and (seg.evidence or {}).get("duplicate_ack", {}).get("number", 0) > 3
-        )
-        flagged = (seg.analysis and not burst_tail) if level == 0 else (seg.analysis & _MAJOR if level == 1 else 0)
-        notable = bool(
-            flagged or seg.duplicate_of or states != prev or seg.flags & (SYN | FIN | RST) or seg.phase == "handshake"
-        )
-        if seg.len and first_data[d]:
-            first_data[d] = False
-            notable = True
-        elif not seg.len and first_ack[d]:
-            first_ack[d] = False
-            notable = True
-        prev = states
-        out.append(notable)
-    return out
+    def __init__(self, first: int, last: int, n: int, t0: float, t1: float, counts: list[int],
+                 inside: dict[str, int]) -> None:  # fmt: skip
+        self.first, self.last, self.n, self.t0, self.t1 = first, last, n, t0, t1
+        self.nbytes = (counts[0], counts[1])
+        self.ndata = (counts[2], counts[3])
+        self.nacks = (counts[4], counts[5])
+        self.inside = inside
 
 
 class _Item:
-    """A row-group under construction: a band header, an arrow or a collapsed run."""
+    """A row-group under construction: a band header, an arrow (``seg``) or a collapsed run (``run``)."""
 
-    __slots__ = ("band", "kind", "segs", "t0", "t1")
+    __slots__ = ("band", "kind", "run", "seg", "t0", "t1")
 
-    def __init__(self, kind: str, band: str, segs: list[Segment], t0: float, t1: float) -> None:
+    def __init__(self, kind: str, band: str, t0: float, t1: float, seg: Any = None, run: _Run | None = None) -> None:
         self.kind = kind
         self.band = band
-        self.segs = segs
         self.t0 = t0
         self.t1 = t1
+        self.seg = seg
+        self.run = run
+
+
+class _Track:
+    """The items of the ladder at one collapsing level, built as the segments come, and the arrow count that
+    decides whether the level fits :data:`MAX_ARROWS` (a run between two kept segments counts by its length,
+    whatever phases it crosses). An open run is only where it started: a run is consecutive segments, so its
+    counts are the difference of the builder's running totals, and a short one's segments are the last few."""
+
+    __slots__ = ("arrows", "band", "inside0", "items", "kept", "run_at", "run_counts", "run_frame", "run_t0")
+
+    def __init__(self) -> None:
+        self.items: list[_Item] = []
+        self.band = ""
+        self.arrows = 0  # arrows for certain: the kept segments and the short runs between them
+        self.kept = -1  # index of the last kept segment
+        self.run_at = -1  # index of the open run's first segment (-1: none)
+        self.run_frame = 0
+        self.run_t0 = 0.0
+        self.run_counts: list[int] = []
+        self.inside0: dict[str, int] = {}
+
+    def flush(self, b: LadderBuilder) -> None:
+        """End the open run before the segment being added (index ``b.segments``)."""
+        if self.run_at < 0:
+            return
+        n = b.segments - self.run_at
+        if n >= COLLAPSE_MIN_RUN:
+            counts = [now - then for now, then in zip(b.counts, self.run_counts, strict=True)]
+            inside0 = self.inside0
+            inside = {k: v - inside0.get(k, 0) for k, v in b.inside.items() if v > inside0.get(k, 0)}
+            run = _Run(self.run_frame, b.last_frame, n, self.run_t0, b.last_t, counts, inside)
+            self.items.append(_Item("collapsed", self.band, run.t0, run.t1, run=run))
+        else:
+            recent = list(b.recent)
+            self.items.extend(_Item("arrow", self.band, t, t, seg=s) for s, t in recent[len(recent) - n :])
+        self.run_at = -1
+
+    def open_band(self, b: LadderBuilder, band: str, t: float) -> None:
+        self.flush(b)
+        self.band = band
+        self.items.append(_Item("band", band, t, t))
+
+    def add(self, b: LadderBuilder, seg: Segment, t: float, keep: bool) -> None:
+        i = b.segments
+        if keep:
+            self.flush(b)
+            self.items.append(_Item("arrow", self.band, t, t, seg=seg))
+            gap = i - self.kept - 1
+            self.arrows += 1 + (gap if gap < COLLAPSE_MIN_RUN else 0)
+            self.kept = i
+        elif self.run_at < 0:
+            self.run_at, self.run_frame, self.run_t0 = i, seg.frame, t
+            self.run_counts = list(b.counts)
+            self.inside0 = dict(b.inside)
+
+    def arrow_count(self, total: int) -> int:
+        gap = total - self.kept - 1
+        return self.arrows + (gap if gap < COLLAPSE_MIN_RUN else 0)
+
+
+_NONE_KEPT = (False, False, False)
+
+
+class LadderBuilder:
+    """Build a :class:`Ladder` from one stream's segments, one at a time, keeping only what the ladder will show:
+    the arrows and, per collapsed run, its counts. Memory grows with what is drawn, not with the stream.
+
+    Each segment's endpoint states must be final when it is added (hindsight: :func:`settled_states`). The arrow
+    budget picks the collapsing level only at the end, so the three levels are built side by side, and a level
+    is dropped as soon as it has more than :data:`MAX_ARROWS` arrows for certain (it can never fit again).
+
+    >>> from tcptrace.engine import Pipeline
+    >>> run = Pipeline("sample_pcaps/refused.pcap")
+    >>> builder = LadderBuilder()
+    >>> for seg in settled_states(run):
+    ...     builder.add(seg)
+    >>> [a.label for a in builder.build(run.summaries[0]).arrows]
+    ['SYN  seq=0', 'RST, ACK  raw seq=0 ack=1']
+    """
+
+    def __init__(self, *, lang: str = "en", collapse: bool = True, spacing: str = "time") -> None:
+        self._t = _texts(lang)
+        if spacing not in SPACINGS:
+            raise ValueError(f"unknown spacing {spacing!r}; use one of: {', '.join(SPACINGS)}")
+        self.lang, self.collapse, self.spacing = lang, collapse, spacing
+        # level 0 keeps every flagged segment, 1 the retransmission-class ones, 2 none for its flags alone
+        # (handshake, teardown, resets and state changes only); collapse=False keeps every segment (one track)
+        self._tracks: list[_Track | None] = [_Track(), _Track(), _Track()] if collapse else [_Track()]
+        self.segments = 0  # added so far
+        # running totals over the segments added: payload bytes, data segments and pure ACKs by direction (c, s)
+        self.counts = [0, 0, 0, 0, 0, 0]
+        self.inside: dict[str, int] = {}  # analysis flag -> segments with it so far
+        self.recent: deque[tuple[Segment, float]] = deque(maxlen=COLLAPSE_MIN_RUN - 1)  # the last few, with t
+        self.last_frame = 0
+        self.last_t = 0.0
+        self._start_ns = 0
+        self._last_ns = 0
+        self._first: Segment | None = None  # what the initial states depend on: the first segment, and
+        self._first_server: Segment | None = None  # the server's first (a refused SYN: tcptrace.events.refused)
+        self._prev: tuple[str, str] = ("", "")  # the previous segment's states
+        self._first_data = [True, True]
+        self._first_ack = [True, True]
+        self._phase = "\0"  # the previous segment's phase (none yet)
+        self._band_order = -1
+        self._runs_open = False  # every track has an open run (the last segment was kept by none)
+
+    def add(self, seg: Segment) -> None:
+        """Add the next segment of the stream (capture order, states final)."""
+        if self._first is None:
+            self._first, self._start_ns = seg, seg.ts_ns
+            # a pure SYN (the only first segment whose initial states depend on what follows) is kept anyway
+            self._prev = _initial_states([seg])
+        d = seg.direction
+        if self._first_server is None and d == 1:
+            self._first_server = seg
+        t = (seg.ts_ns - self._start_ns) / 1e9
+        tracks = self._tracks
+        phase = seg.phase
+        if phase != self._phase:
+            self._phase = phase
+            order = max(self._band_order, _PHASE_ORDER.get(phase, 1))
+            if order != self._band_order:  # a phase opens; it never goes back (data after a FIN: teardown)
+                self._band_order = order
+                band = next(p for p, o in _PHASE_ORDER.items() if o == order)
+                for tr in tracks:
+                    if tr is not None:
+                        tr.open_band(self, band, t)
+                self._runs_open = False
+        flags, length, analysis = seg.flags, seg.len, seg.analysis
+        if not self.collapse:
+            tracks[0].add(self, seg, t, True)  # type: ignore[union-attr]
+        else:
+            # Narrate's rule (module docstring): what is notable whatever the level ...
+            states = (seg.client_state, seg.server_state)
+            base = bool(seg.duplicate_of or states != self._prev or flags & (SYN | FIN | RST) or phase == "handshake")
+            if length and self._first_data[d]:
+                self._first_data[d] = False
+                base = True
+            elif not length and self._first_ack[d]:
+                self._first_ack[d] = False
+                base = True
+            self._prev = states
+            # ... and its analysis flags, by level. A long burst of duplicate ACKs is one event: the first three
+            # (the third triggers a fast retransmit) stay arrows, the rest join the collapsed run around them
+            # (the narrative merges them the same way).
+            if base or not analysis:
+                keep = (base, base, base)
+            else:
+                burst_tail = (
+                    analysis == A_DUPLICATE_ACK and (seg.evidence or {}).get("duplicate_ack", {}).get("number", 0) > 3
+                )
+                keep = (not burst_tail, bool(analysis & _MAJOR), False)
+            if keep != _NONE_KEPT or not self._runs_open:  # (else: one more segment in every track's open run)
+                for level, tr in enumerate(tracks):
+                    if tr is not None:
+                        tr.add(self, seg, t, keep[level])
+                        if level < 2 and tr.arrows > MAX_ARROWS:  # over the budget for certain: this level is out
+                            tracks[level] = None
+                self._runs_open = keep == _NONE_KEPT
+        # the running totals, after the tracks (a run ending here ends before this segment)
+        counts = self.counts
+        if length:
+            counts[d] += length
+            counts[2 + d] += 1
+        else:
+            counts[4 + d] += 1
+        if analysis:
+            inside = self.inside
+            for name in analysis_names(analysis):
+                inside[name] = inside.get(name, 0) + 1
+        self.recent.append((seg, t))
+        self.segments += 1
+        self.last_frame, self.last_t, self._last_ns = seg.frame, t, seg.ts_ns
+
+    def _chosen(self) -> _Track:
+        tracks = self._tracks
+        if not self.collapse:
+            chosen = tracks[0]
+        else:  # the first level within the budget; the last one whatever its count
+            chosen = next(
+                tr
+                for level, tr in enumerate(tracks)
+                if tr is not None and (level == 2 or tr.arrow_count(self.segments) <= MAX_ARROWS)
+            )
+        assert chosen is not None
+        chosen.flush(self)
+        return chosen
+
+    def initial_states(self) -> tuple[str, str]:
+        """The endpoints' states before the first segment."""
+        firsts = [s for s in (self._first, self._first_server) if s is not None]
+        return _initial_states(firsts)
+
+    def build(self, summary: FlowSummary) -> Ladder:
+        """The ladder of the segments added (``summary``: the stream's, for its endpoints and iRTT)."""
+        t = self._t
+        lang, spacing = self.lang, self.spacing
+        items = self._chosen().items
+        flow = summary.flow
+        # Vertical positions.
+        ref = _time_ref(summary, items)
+        y = 0.0
+        last_t: float | None = None
+        arrows: list[Arrow] = []
+        collapsed: list[Collapsed] = []
+        gaps: list[Gap] = []
+        band_starts: list[tuple[float, str]] = []
+        states: list[StateMark] = []
+        init = self.initial_states()
+        if self.segments:
+            states.append(StateMark(INITIAL_STATE_Y, "client", init[0], 0))
+            states.append(StateMark(INITIAL_STATE_Y, "server", init[1], 0))
+        prev_states = init
+        for item in items:
+            if spacing == "time" and last_t is not None:
+                gap = max(0.0, item.t0 - last_t)
+                extra = max(0.0, math.log2(gap / ref)) if gap > ref else 0.0
+                broken = extra > MAX_GAP_ROWS
+                extra = min(extra, MAX_GAP_ROWS)
+                if extra >= GAP_NOTE_ROWS:  # say how long the pause was where it takes visible room
+                    gaps.append(Gap(y + extra / 2, gap, extra, t["gap"].format(duration=_dur(gap)), broken))
+                y += extra
+            if item.kind == "band":  # a gap before a phase opens is drawn above its header
+                band_starts.append((y, item.band))
+                y += BAND_HEADER_ROWS
+                if last_t is not None:
+                    last_t = item.t0
+                continue
+            last_t = item.t1
+            if item.kind == "arrow":
+                seg = item.seg
+                ay = y + 0.5 - ARROW_DROP / 2  # centred in its row
+                names = analysis_names(seg.analysis)
+                dup = None
+                if "duplicate_ack" in names and seg.evidence and "duplicate_ack" in seg.evidence:
+                    ev = seg.evidence["duplicate_ack"]
+                    dup = (int(ev.get("frame", 0)), int(ev.get("number", 0)))
+                arrows.append(
+                    Arrow(
+                        frame=seg.frame,
+                        t=item.t0,
+                        y=ay,
+                        from_client=seg.direction == 0,
+                        label=segment_label(seg),
+                        category=segment_category(seg),
+                        flags=flag_names(seg.flags),
+                        analysis=names,
+                        note=_note(names, dup, seg.duplicate_of, t),
+                        dup_ack=dup,
+                        duplicate_of=seg.duplicate_of,
+                    )
+                )
+                now = (str(seg.client_state), str(seg.server_state))
+                sender = seg.direction
+                for side in (0, 1):
+                    if now[side] != prev_states[side]:
+                        sy = ay if side == sender else ay + ARROW_DROP
+                        states.append(StateMark(sy, "client" if side == 0 else "server", now[side], seg.frame))
+                prev_states = now
+                y += ARROW_ROWS
+            else:
+                run = item.run
+                assert run is not None
+                block = Collapsed(y + 0.25, (run.first, run.last), "", run.n, item.t0, item.t1,
+                                  (run.nbytes[0], run.nbytes[1]), (run.ndata[0], run.ndata[1]),
+                                  (run.nacks[0], run.nacks[1]), COLLAPSED_ROWS - 0.6,
+                                  tuple(sorted(run.inside.items())))  # fmt: skip
+                collapsed.append(dataclasses.replace(block, text=_collapsed_text(block, t)))
+                y += COLLAPSED_ROWS
+        y += END_PAD_ROWS
+        bands = tuple(
+            Band(y0, band_starts[i + 1][0] if i + 1 < len(band_starts) else y, phase, _band_label(phase, lang))
+            for i, (y0, phase) in enumerate(band_starts)
+        )
+        client_ep = format_endpoint(flow.client.addr, flow.client.port)
+        server_ep = format_endpoint(flow.server.addr, flow.server.port)
+        duration = (self._last_ns - self._start_ns) / 1e9 if self.segments else 0.0
+        client, server, title, subtitle = _titles(flow.stream, client_ep, server_ep, self.segments, duration,
+                                                  len(arrows), tuple(collapsed), t)  # fmt: skip
+        return Ladder(
+            stream=flow.stream,
+            client=client,
+            server=server,
+            client_endpoint=client_ep,
+            server_endpoint=server_ep,
+            arrows=tuple(arrows),
+            states=tuple(states),
+            bands=bands,
+            collapsed=tuple(collapsed),
+            gaps=tuple(gaps),
+            title=title,
+            subtitle=subtitle,
+            lang=lang,
+            spacing=spacing,
+            height=y,
+            segments=self.segments,
+            duration_s=duration,
+        )
 
 
 def build_ladder(
@@ -446,154 +709,66 @@ def build_ladder(
     >>> [(m.side, m.state) for m in lad.states[:4]]
     [('client', 'CLOSED'), ('server', 'LISTEN'), ('client', 'SYN_SENT'), ('server', 'SYN_RECEIVED')]
     """
-    t = _texts(lang)
-    if spacing not in SPACINGS:
-        raise ValueError(f"unknown spacing {spacing!r}; use one of: {', '.join(SPACINGS)}")
+    builder = LadderBuilder(lang=lang, collapse=collapse, spacing=spacing)
     segs = list(segs)
     resolve_states(segs)  # the endpoints' states with hindsight, as the narrative tells them (tcptrace.events)
-    flow = summary.flow
-    start_ns = segs[0].ts_ns if segs else 0
-    notable = _notable_flags(segs) if collapse else [True] * len(segs)
+    for seg in segs:
+        builder.add(seg)
+    return builder.build(summary)
 
-    # 1. Group into items, in order: band headers, arrows, collapsed runs.
-    items: list[_Item] = []
-    band_order = -1
-    run: list[Segment] = []
 
-    def flush() -> None:
-        if len(run) >= COLLAPSE_MIN_RUN:
-            items.append(_Item("collapsed", band, list(run), _rel(run[0]), _rel(run[-1])))
-        else:
-            items.extend(_Item("arrow", band, [s], _rel(s), _rel(s)) for s in run)
-        run.clear()
+_SETTLE_CHUNK = 64  # segments resolved together while the states can be settled as they come
 
-    def _rel(seg: Segment) -> float:
-        return (seg.ts_ns - start_ns) / 1e9
 
-    band = ""
-    for seg, keep in zip(segs, notable, strict=True):
-        order = max(band_order, _PHASE_ORDER.get(seg.phase, 1))
-        if order != band_order:  # a phase opens; it never goes back (data after a FIN stays under teardown)
-            flush()
-            band_order = order
-            band = next(p for p, o in _PHASE_ORDER.items() if o == order)
-            items.append(_Item("band", band, [], _rel(seg), _rel(seg)))
-        if keep:
-            flush()
-            items.append(_Item("arrow", band, [seg], _rel(seg), _rel(seg)))
-        else:
-            run.append(seg)
-    flush()
+def settled_states(segs: Iterable[Segment]) -> Iterator[Segment]:
+    """One stream's segments (capture order) handed on once their endpoint states are final: the states
+    :func:`tcptrace.events.resolve_states` gives with hindsight over the whole stream, exactly, without holding
+    the stream.
 
-    # 2. Vertical positions.
-    ref = _time_ref(summary, items)
-    y = 0.0
-    last_t: float | None = None
-    arrows: list[Arrow] = []
-    collapsed: list[Collapsed] = []
-    gaps: list[Gap] = []
-    band_starts: list[tuple[float, str]] = []
-    states: list[StateMark] = []
-    init = _initial_states(segs)
-    if segs:
-        states.append(StateMark(INITIAL_STATE_Y, "client", init[0], 0))
-        states.append(StateMark(INITIAL_STATE_Y, "server", init[1], 0))
-    prev_states = init
-    for item in items:
-        if spacing == "time" and last_t is not None:
-            gap = max(0.0, item.t0 - last_t)
-            extra = max(0.0, math.log2(gap / ref)) if gap > ref else 0.0
-            broken = extra > MAX_GAP_ROWS
-            extra = min(extra, MAX_GAP_ROWS)
-            if extra >= GAP_NOTE_ROWS:  # say how long the pause was where it takes visible room
-                gaps.append(Gap(y + extra / 2, gap, extra, t["gap"].format(duration=_dur(gap)), broken))
-            y += extra
-        if item.kind == "band":  # a gap before a phase opens is drawn above its header
-            band_starts.append((y, item.band))
-            y += BAND_HEADER_ROWS
-            if last_t is not None:
-                last_t = item.t0
+    Hindsight reaches back only from a FIN or RST (a FIN's arrival and its ACK are read from what follows; a
+    re-sent FIN re-reads earlier ACKs) and to the start (a SYN refused by the server's first answer). So segments
+    are resolved in small chunks, each from the states the previous one ended in, once the server's first answer
+    is known and while no FIN or RST has been seen (nor a CLOSED endpoint, whose reading of a re-sent ACK depends
+    on the ACKs before); once both sides are ESTABLISHED, a segment without SYN, FIN or RST stays so and goes out
+    at once. From the first FIN or RST to the end the segments are held and resolved together: a stream that
+    sends for long after a FIN (a half close) is held from there (their number, not the drawing, sets the memory).
+    """
+    established = TcpState.ESTABLISHED.value
+    part: list[Segment] = []
+    start: tuple[TcpState, TcpState] | None = None  # the states before part[0]; None: the stream's start
+    answered = False  # the first segment's initial states are known (tcptrace.events.refused)
+    tail = False  # a FIN or RST was seen (or a CLOSED endpoint): hold everything to the end
+    quiet = False  # both ESTABLISHED after the last settled segment
+    first = True
+    for seg in segs:
+        flags = seg.flags
+        if quiet and not flags & (SYN | FIN | RST):
+            seg.client_state = seg.server_state = established
+            yield seg
             continue
-        last_t = item.t1
-        if item.kind == "arrow":
-            seg = item.segs[0]
-            ay = y + 0.5 - ARROW_DROP / 2  # centred in its row
-            names = analysis_names(seg.analysis)
-            dup = None
-            if "duplicate_ack" in names and seg.evidence and "duplicate_ack" in seg.evidence:
-                ev = seg.evidence["duplicate_ack"]
-                dup = (int(ev.get("frame", 0)), int(ev.get("number", 0)))
-            arrows.append(
-                Arrow(
-                    frame=seg.frame,
-                    t=item.t0,
-                    y=ay,
-                    from_client=seg.direction == 0,
-                    label=segment_label(seg),
-                    category=segment_category(seg),
-                    flags=flag_names(seg.flags),
-                    analysis=names,
-                    note=_note(names, dup, seg.duplicate_of, t),
-                    dup_ack=dup,
-                    duplicate_of=seg.duplicate_of,
-                )
-            )
-            now = (str(seg.client_state), str(seg.server_state))
-            sender = seg.direction
-            for side in (0, 1):
-                if now[side] != prev_states[side]:
-                    sy = ay if side == sender else ay + ARROW_DROP
-                    states.append(StateMark(sy, "client" if side == 0 else "server", now[side], seg.frame))
-            prev_states = now
-            y += ARROW_ROWS
-        else:
-            run_segs = item.segs
-            nbytes = [0, 0]
-            ndata = [0, 0]
-            nacks = [0, 0]
-            inside: dict[str, int] = {}
-            for s in run_segs:
-                if s.len:
-                    nbytes[s.direction] += s.len
-                    ndata[s.direction] += 1
-                else:
-                    nacks[s.direction] += 1
-                for name in analysis_names(s.analysis):
-                    inside[name] = inside.get(name, 0) + 1
-            block = Collapsed(y + 0.25, (run_segs[0].frame, run_segs[-1].frame), "", len(run_segs), item.t0, item.t1,
-                              (nbytes[0], nbytes[1]), (ndata[0], ndata[1]), (nacks[0], nacks[1]),
-                              COLLAPSED_ROWS - 0.6, tuple(sorted(inside.items())))  # fmt: skip
-            collapsed.append(dataclasses.replace(block, text=_collapsed_text(block, t)))
-            y += COLLAPSED_ROWS
-    y += END_PAD_ROWS
-    bands = tuple(
-        Band(y0, band_starts[i + 1][0] if i + 1 < len(band_starts) else y, phase, _band_label(phase, lang))
-        for i, (y0, phase) in enumerate(band_starts)
-    )
-    client_ep = format_endpoint(flow.client.addr, flow.client.port)
-    server_ep = format_endpoint(flow.server.addr, flow.server.port)
-    duration = (segs[-1].ts_ns - start_ns) / 1e9 if segs else 0.0
-    client, server, title, subtitle = _titles(flow.stream, client_ep, server_ep, len(segs), duration, len(arrows),
-                                              tuple(collapsed), t)  # fmt: skip
-    return Ladder(
-        stream=flow.stream,
-        client=client,
-        server=server,
-        client_endpoint=client_ep,
-        server_endpoint=server_ep,
-        arrows=tuple(arrows),
-        states=tuple(states),
-        bands=bands,
-        collapsed=tuple(collapsed),
-        gaps=tuple(gaps),
-        title=title,
-        subtitle=subtitle,
-        lang=lang,
-        spacing=spacing,
-        height=y,
-        segments=len(segs),
-        duration_s=duration,
-    )
+        quiet = False
+        part.append(seg)
+        if first:
+            first = False
+            answered = not (flags & (SYN | ACK | RST) == SYN and seg.direction == 0)
+        elif seg.direction == 1:
+            answered = True
+        if flags & (FIN | RST):
+            tail = True
+        if tail or not answered or (len(part) < _SETTLE_CHUNK and not (flags & ACK and not flags & SYN)):
+            continue
+        resolve_states(part, start)
+        if any(s.client_state == "CLOSED" or s.server_state == "CLOSED" for s in part):
+            tail = True
+            continue
+        last = (part[-1].client_state, part[-1].server_state)
+        yield from part
+        part = []
+        start = (TcpState(last[0]), TcpState(last[1]))
+        quiet = last == (established, established)
+    if part:
+        resolve_states(part, start)
+        yield from part
 
 
 def _time_ref(summary: FlowSummary, items: list[_Item]) -> float:
@@ -606,22 +781,40 @@ def _time_ref(summary: FlowSummary, items: list[_Item]) -> float:
     return max(irtt, pace, 1e-6)
 
 
+def ladder_from(segments: Iterable[Segment], summary: Callable[[], FlowSummary], **kw: Any) -> Ladder:
+    """The ladder of one stream's segments read once as they come (:class:`tcptrace.engine.StreamSegments`),
+    never held whole; ``summary`` gives the stream's summary once they are read. Keywords as
+    :func:`build_ladder`."""
+    builder = LadderBuilder(**kw)
+    for seg in settled_states(_without_payload(segments)):
+        builder.add(seg)
+    return builder.build(summary())
+
+
+def _without_payload(segments: Iterable[Segment]) -> Iterator[Segment]:
+    """The segments, their payload let go (a ladder shows lengths, never bytes): what settled_states holds from a
+    FIN to the end of a half-closed stream is then headers, not data."""
+    for seg in segments:
+        seg.payload = b""
+        yield seg
+
+
 def ladder_for(
     path: str | os.PathLike[str] | BinaryIO,
     stream: int = 0,
     **kw: Any,
 ) -> Ladder:
-    """Read a capture and build the ladder of one stream; keywords as :func:`build_ladder`.
+    """Read a capture and build the ladder of one stream; keywords as :func:`build_ladder`. The stream is read
+    as it comes and not held (:func:`ladder_from`).
 
     >>> lad = ladder_for("sample_pcaps/refused.pcap", 0)
     >>> [(a.frame, a.label, a.category) for a in lad.arrows]
     [(3, 'SYN  seq=0', 'handshake'), (4, 'RST, ACK  raw seq=0 ack=1', 'rst')]
     """
-    from .engine import one_stream
+    from .engine import StreamSegments
 
-    ff = one_stream(path, stream)
-    summary, segs = ff.summary, ff.segments
-    return build_ladder(summary, segs, **kw)
+    source = StreamSegments(path, stream)
+    return ladder_from(source, lambda: source.summary, **kw)
 
 
 # --- text renderers -------------------------------------------------------------------------------------
