@@ -13,6 +13,7 @@ escape sequences. Option bounds and what happens on output errors: docs/limits.m
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 import io
 import itertools
@@ -62,7 +63,11 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 
 CAPTURE_HELP = (
-    "CAPTURE is a pcap or pcapng file (gzip, xz, bzip2, zstd or lz4-compressed is fine), or - for standard input."
+    "CAPTURE is a pcap or pcapng file (gzip, xz, bzip2, zstd or lz4-compressed is fine), or - for standard input. "
+    "Several files, glob patterns and directories (their capture files, recursively) are read as one capture, "
+    "merged by time as mergecap merges them (ring-buffer files in any order; frames numbered over the merge). "
+    "--start/--end keep the frames from/until a time: +10s, +1.5m, +250ms (from the first frame), seconds since "
+    "1970 or ISO 8601 (UTC unless an offset is given), both ends included."
 )
 
 # Option bounds, checked by click when the command line is parsed (docs/limits.md, "Output and options").
@@ -74,13 +79,39 @@ LADDER_WIDTH_MIN_IN = 4.0
 
 
 def _capture_argument(f: F) -> F:
-    return click.argument("capture", type=click.Path(allow_dash=True, dir_okay=False), callback=_check_stdin)(f)
+    """CAPTURE... (files, globs, directories, -) and --start/--end, handed to the command as one ``capture``: the
+    word itself for one file without a time range, else a tcptrace.sources.CaptureSet (the library reads both)."""
+
+    @functools.wraps(f)
+    def command(*args: Any, capture: tuple[str, ...], start: str | None, end: str | None, **kwargs: Any) -> Any:
+        from .sources import source_of
+
+        return f(*args, capture=source_of(capture, start, end), **kwargs)
+
+    from .sources import TIME_HELP
+
+    command = click.option("--end", metavar="TIME", callback=_check_time,
+                           help=f"Only frames at or before TIME: {TIME_HELP}.")(command)  # fmt: skip
+    command = click.option("--start", metavar="TIME", callback=_check_time,
+                           help="Only frames at or after TIME (same forms as --end).")(command)  # fmt: skip
+    return click.argument("capture", nargs=-1, required=True, callback=_check_stdin)(command)  # type: ignore[return-value]
 
 
-def _check_stdin(ctx: click.Context, param: click.Parameter, value: str) -> str:
+def _check_stdin(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> tuple[str, ...]:
     """``-`` reads standard input: say so in one line when there is none (``tcptrace packets - <&-``)."""
-    if value == "-" and sys.stdin is None:
+    if "-" in value and sys.stdin is None:
         raise InputError("standard input is closed: there is no capture to read from -")
+    return value
+
+
+def _check_time(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    from .sources import TimeRangeError, parse_time
+
+    if value is not None:
+        try:
+            parse_time(value)
+        except TimeRangeError as exc:
+            raise click.BadParameter(str(exc), ctx, param) from None
     return value
 
 
@@ -381,9 +412,9 @@ def packets(
     stream = PacketStream(capture, selection, fmt=fmt)
     segs = iter(stream)
     if fmt == "jsonl":
-        _echo_lines(jsonl_lines(segs))
+        _echo_lines(jsonl_lines(segs, stream.locate))
     elif fmt == "csv":
-        _echo_lines(csv_lines(segs))
+        _echo_lines(csv_lines(segs, stream.locate))
     else:
         use_color = _use_color(color)
         _echo_lines(table_lines(segs, origin_ns=lambda: stream.stats.first_ts_ns, color=use_color))

@@ -638,13 +638,19 @@ class PacketStream:
             eng.keep(lambda *_: True)
         else:
             eng.keep(lambda n, _prev, ca, cp, sa, sp: sel.matches_endpoints(n, HalfFlow(ca, cp), HalfFlow(sa, sp)))
-        code = _LINE_FORMATS.get(fmt or "", 0)
+        # several files: each record also names its file (export.packet_record), which the engine does not write
+        code = 0 if self.locate is not None else _LINE_FORMATS.get(fmt or "", 0)
         eng.packets(code, _flag_texts(code))
         self._origin_needed = code == _LINE_FORMATS["table"]
 
     @property
     def stats(self) -> Any:
         return self._capture.stats
+
+    @property
+    def locate(self) -> Callable[[int], tuple[str, int]] | None:
+        """For a capture of several files (capture.MergedReader): a frame's file and its number there."""
+        return getattr(self._capture, "locate", None)
 
     @property
     def streams_total(self) -> int:

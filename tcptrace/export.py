@@ -15,6 +15,7 @@ import click
 
 from .analysis import analysis_names, info_names
 from .model import Segment, format_addr, format_endpoint
+from .output import path_text
 from .stats import FlowRow
 from .vocab import FLAGS, HEADER_ERRORS
 
@@ -46,8 +47,13 @@ PACKET_FIELDS = (
 )
 
 
-def packet_record(seg: Segment) -> dict[str, Any]:
-    """The JSON-ready dict of one segment (the ``jsonl`` format)."""
+# A frame's file and its number there, for a capture merged from several files (capture.MergedReader.locate)
+Locate = Callable[[int], tuple[str, int]]
+
+
+def packet_record(seg: Segment, locate: Locate | None = None) -> dict[str, Any]:
+    """The JSON-ready dict of one segment (the ``jsonl`` format). With ``locate`` (several files read as one),
+    ``file`` and ``file_frame`` follow ``frame``: the file the frame came from, as named, and its number there."""
     opts = seg.options
     options: dict[str, Any] = {}
     if opts.mss is not None:
@@ -67,8 +73,11 @@ def packet_record(seg: Segment) -> dict[str, Any]:
         options["malformed"] = True
     if opts.truncated or seg.header_truncated:
         options["truncated"] = True
-    rec: dict[str, Any] = {
-        "frame": seg.frame,
+    rec: dict[str, Any] = {"frame": seg.frame}
+    if locate is not None:
+        rec["file"], rec["file_frame"] = locate(seg.frame)
+        rec["file"] = path_text(rec["file"])
+    rec |= {
         "time": seg.ts_ns / 1e9,
         "stream": seg.stream,
         "src": format_addr(seg.src),
@@ -111,27 +120,30 @@ def packet_record(seg: Segment) -> dict[str, Any]:
     return rec
 
 
-def jsonl_lines(segments: Iterable[Any]) -> Iterator[str]:
+def jsonl_lines(segments: Iterable[Any], locate: Locate | None = None) -> Iterator[str]:
     """One JSON object per segment. Items that are not Segments are the C engine's ``LineChunk``s (see
-    tcptrace.engine.PacketStream): packets it rendered in this format already; their text passes through."""
+    tcptrace.engine.PacketStream): packets it rendered in this format already; their text passes through.
+    ``locate``: see :func:`packet_record` (the engine renders no lines then)."""
     import json  # here, not at the top: `tcptrace flows` and the table need neither json nor csv
 
     dumps = json.dumps
     for seg in segments:
         if type(seg) is Segment:
-            yield dumps(packet_record(seg), separators=(",", ":"))
+            yield dumps(packet_record(seg, locate), separators=(",", ":"))
         else:
             yield seg.text
 
 
-def csv_lines(segments: Iterable[Any]) -> Iterator[str]:
-    """A header and one row per segment; the C engine's ``LineChunk`` items pass through (see jsonl_lines)."""
+def csv_lines(segments: Iterable[Any], locate: Locate | None = None) -> Iterator[str]:
+    """A header and one row per segment; the C engine's ``LineChunk`` items pass through (see jsonl_lines). With
+    ``locate``, ``file`` and ``file_frame`` columns after ``frame``."""
     import csv
     import json
 
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="")
-    w.writerow(PACKET_FIELDS)
+    fields = PACKET_FIELDS if locate is None else (PACKET_FIELDS[0], "file", "file_frame", *PACKET_FIELDS[1:])
+    w.writerow(fields)
     yield buf.getvalue()
     for seg in segments:
         if type(seg) is not Segment:
@@ -139,11 +151,11 @@ def csv_lines(segments: Iterable[Any]) -> Iterator[str]:
             continue
         buf.seek(0)
         buf.truncate()
-        rec = packet_record(seg)
+        rec = packet_record(seg, locate)
         rec["flags"] = ",".join(rec["flags"])
         rec["analysis"] = ",".join(rec.get("analysis", []))
         rec["options"] = json.dumps(rec["options"], separators=(",", ":")) if rec["options"] else ""
-        w.writerow([rec.get(k, "") for k in PACKET_FIELDS])
+        w.writerow([rec.get(k, "") for k in fields])
         yield buf.getvalue()
 
 
