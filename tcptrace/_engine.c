@@ -306,6 +306,10 @@ typedef struct {
     int pk_pause; /* a Segment that may settle its stream was handed out: the walk pauses (status 2) so that
                    * PacketStream can say Engine.quiet before the stream's next packets */
     PyObject *pk_flag_text; /* tuple of 512 bytes: the TCP flags (& 0x1FF) as the format writes them */
+    /* per stream (the packets pass): the str Engine.keep's predicate returned for it, the stream's Community ID,
+     * written in its rendered lines (NULL: the predicate returned another true value; nothing written) */
+    PyObject **pk_cid;
+    Py_ssize_t pk_cid_n, pk_cid_cap;
     char *lines;
     Py_ssize_t lines_len, lines_cap, lines_count;
     int64_t lines_max_ts;
@@ -1098,12 +1102,22 @@ static int decide_keep(Engine *e, int64_t idx, int64_t prev) {
     if (!r)
         return -1;
     int yes = PyObject_IsTrue(r);
+    if (yes > 0 && e->pk_mode && PyUnicode_Check(r)) {
+        if (grow((void **)&e->pk_cid, &e->pk_cid_cap, idx + 1, sizeof(PyObject *), 64) < 0) {
+            Py_DECREF(r);
+            return -1;
+        }
+        while (e->pk_cid_n <= idx)
+            e->pk_cid[e->pk_cid_n++] = NULL;
+        Py_XSETREF(e->pk_cid[idx], Py_NewRef(r));
+    }
     Py_DECREF(r);
     if (yes < 0)
         return -1;
     f->keep = yes;
     return 0;
 }
+
 
 /* FlowTracker.feed: stream, direction, bases, window scale. Returns the flow or NULL with an exception. */
 static FlowC *track(Engine *e, const Pkt *p, const Opts *o, int *dir_out, int *is_new, int64_t *win_out) {
@@ -3105,6 +3119,22 @@ static int render_table_row(Engine *e, const Pkt *p, PyObject *ft) {
 /* One packet as export.jsonl_lines / csv_lines / table_lines writes it (pk_fmt 1 / 2 / 3), when nothing in it needs Python: a
  * quiet stream (endpoint states ESTABLISHED with hindsight), no SYN, FIN or RST, no analysis flag, no evidence,
  * IPv4, options without oddities. tests/test_engine.py compares these lines with the Python renderer's. */
+/* The Community ID of stream n as the packets pass writes it (see Engine.pk_cid), or NULL */
+static PyObject *stream_cid(Engine *e, int64_t n) { return n < e->pk_cid_n ? e->pk_cid[n] : NULL; }
+
+/* ,"community_id":"..." (json) or ,... (csv) of stream n: nothing when it has none. 0, or -1 with an exception */
+static int put_cid(Engine *e, int64_t n, int json) {
+    PyObject *cid = stream_cid(e, n);
+    if (!cid)
+        return 0;
+    Py_ssize_t len;
+    const char *text = PyUnicode_AsUTF8AndSize(cid, &len);
+    if (!text)
+        return -1;
+    return json ? (put(e, ",\"community_id\":\"", 17) || put(e, text, len) || put(e, "\"", 1))
+                : (put(e, ",", 1) || put(e, text, len));
+}
+
 static int render_line(Engine *e, const Pkt *p, const Opts *o, int iface) {
     const PktOut *out = &e->out;
     FlowC *f = e->flows[e->last_stream];
@@ -3116,7 +3146,8 @@ static int render_line(Engine *e, const Pkt *p, const Opts *o, int iface) {
         r = render_table_row(e, p, ft);
     } else if (e->pk_fmt == 1) {
         r = PUTS("{\"frame\":") || put_i64(e, p->frame) || PUTS(",\"time\":") || put_float(e, (double)p->ts / 1e9) ||
-            PUTS(",\"stream\":") || put_i64(e, f->stream) || PUTS(",\"src\":\"") || put_ipv4(e, p->src) ||
+            PUTS(",\"stream\":") || put_i64(e, f->stream) || put_cid(e, f->stream, 1) || PUTS(",\"src\":\"") ||
+            put_ipv4(e, p->src) ||
             PUTS("\",\"sport\":") || put_i64(e, p->sport) || PUTS(",\"dst\":\"") || put_ipv4(e, p->dst) ||
             PUTS("\",\"dport\":") || put_i64(e, p->dport) || PUTS(",\"flags\":") ||
             put(e, PyBytes_AS_STRING(ft), PyBytes_GET_SIZE(ft)) || PUTS(",\"seq\":") || put_i64(e, out->seq_rel) ||
@@ -3136,7 +3167,8 @@ static int render_line(Engine *e, const Pkt *p, const Opts *o, int iface) {
         r = r || PUTS("}\n");
     } else {
         r = put_i64(e, p->frame) || PUTS(",") || put_float(e, (double)p->ts / 1e9) || PUTS(",") ||
-            put_i64(e, f->stream) || PUTS(",") || put_ipv4(e, p->src) || PUTS(",") || put_i64(e, p->sport) ||
+            put_i64(e, f->stream) || put_cid(e, f->stream, 0) || PUTS(",") || put_ipv4(e, p->src) || PUTS(",") ||
+            put_i64(e, p->sport) ||
             PUTS(",") || put_ipv4(e, p->dst) || PUTS(",") || put_i64(e, p->dport) || PUTS(",") ||
             put(e, PyBytes_AS_STRING(ft), PyBytes_GET_SIZE(ft)) || PUTS(",") || put_i64(e, out->seq_rel) ||
             PUTS(",") || put_i64(e, out->ack_rel) || PUTS(",") || put_i64(e, p->seq) || PUTS(",") ||
@@ -4234,6 +4266,9 @@ static void Engine_dealloc(Engine *e) {
     PyMem_Free(e->due);
     Py_XDECREF(e->keep);
     Py_XDECREF(e->win_reason);
+    for (Py_ssize_t i = 0; i < e->pk_cid_n; i++)
+        Py_XDECREF(e->pk_cid[i]);
+    PyMem_Free(e->pk_cid);
     Py_XDECREF(e->kept);
     Py_XDECREF(e->pk_flag_text);
     PyMem_Free(e->lines);

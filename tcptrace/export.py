@@ -23,6 +23,7 @@ PACKET_FIELDS = (
     "frame",
     "time",
     "stream",
+    "community_id",
     "src",
     "sport",
     "dst",
@@ -45,6 +46,23 @@ PACKET_FIELDS = (
     "client_state",
     "server_state",
 )
+
+
+def segment_community_id(seg: Segment) -> str:
+    """The Community ID v1 of a segment's flow (tcptrace.zeek.community_id), kept per 4-tuple: the engine's packets
+    pass writes the one its keep predicate computed per stream (engine.PacketStream), the same value."""
+    key = (seg.src, seg.dst, seg.sport, seg.dport)
+    cid = _CIDS.get(key)
+    if cid is None:
+        from .zeek import community_id
+
+        if len(_CIDS) > 65536:
+            _CIDS.clear()
+        cid = _CIDS[key] = community_id(seg.src, seg.dst, seg.sport, seg.dport)
+    return cid
+
+
+_CIDS: dict[tuple[bytes, bytes, int, int], str] = {}
 
 
 # A frame's file and its number there, for a capture merged from several files (capture.MergedReader.locate)
@@ -80,6 +98,7 @@ def packet_record(seg: Segment, locate: Locate | None = None) -> dict[str, Any]:
     rec |= {
         "time": seg.ts_ns / 1e9,
         "stream": seg.stream,
+        "community_id": segment_community_id(seg),
         "src": format_addr(seg.src),
         "sport": seg.sport,
         "dst": format_addr(seg.dst),
@@ -311,19 +330,38 @@ def zeek_csv_lines(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
 
 
 def flows_csv_lines(rows: Iterable[FlowRow], app: Callable[[int], str] | None = None) -> Iterator[str]:
-    """The ``flows`` CSV: FLOW_CSV_FIELDS, then one line per :class:`~tcptrace.stats.FlowRow`; with ``app``
-    (``flows --app``) an ``app`` column last."""
+    """The ``flows`` CSV: FLOW_CSV_FIELDS and ``community_id``, then one line per
+    :class:`~tcptrace.stats.FlowRow`; with ``app`` (``flows --app``) an ``app`` column last."""
     import csv
 
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="")
-    w.writerow([*FLOW_CSV_FIELDS, "app"] if app else FLOW_CSV_FIELDS)
+    w.writerow([*FLOW_CSV_FIELDS, "community_id", "app"] if app else [*FLOW_CSV_FIELDS, "community_id"])
     yield buf.getvalue()
     for row in rows:
         buf.seek(0)
         buf.truncate()
-        w.writerow([*row[:_CSV_COLUMNS], app(row[0])] if app else row[:_CSV_COLUMNS])
+        cid = endpoints_community_id(row[1], row[2])
+        w.writerow([*row[:_CSV_COLUMNS], cid, app(row[0])] if app else [*row[:_CSV_COLUMNS], cid])
         yield buf.getvalue()
+
+
+def _endpoint_bytes(text: str) -> tuple[bytes, int]:
+    """``10.0.0.1:80`` or ``[fd00::1]:80`` (model.format_endpoint) as packed address and port."""
+    import socket
+
+    host, _, port = text.rpartition(":")
+    if host.startswith("["):
+        return socket.inet_pton(socket.AF_INET6, host[1:-1]), int(port)
+    return socket.inet_pton(socket.AF_INET, host), int(port)
+
+
+def endpoints_community_id(client: str, server: str) -> str:
+    """The Community ID v1 of a flow-table row's endpoints (tcptrace.zeek.community_id)."""
+    from .zeek import community_id
+
+    (caddr, cport), (saddr, sport) = _endpoint_bytes(client), _endpoint_bytes(server)
+    return community_id(caddr, saddr, cport, sport)
 
 
 def flow_row_dict(row: FlowRow) -> dict[str, Any]:

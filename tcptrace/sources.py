@@ -80,8 +80,8 @@ def expand_captures(words: Iterable[str | os.PathLike[str]]) -> list[str]:
     module docstring). Raises :class:`~tcptrace.errors.CaptureError` (one line) for a word naming nothing: a
     missing file, a pattern without a match, a directory without a capture file.
 
-    >>> expand_captures(["sample_pcaps/echo_ipv4.pcap", "sample_pcaps/echo_ipv*.pcap"])
-    ['sample_pcaps/echo_ipv4.pcap', 'sample_pcaps/echo_ipv6.pcap']
+    >>> expand_captures(["sample_pcaps/echo_ipv6.pcapng", "sample_pcaps/echo_ipv*"])
+    ['sample_pcaps/echo_ipv6.pcapng', 'sample_pcaps/echo_ipv4.pcap']
     """
     out: list[str] = []
     seen: set[str] = set()

@@ -362,3 +362,41 @@ def test_time_range_in_the_api() -> None:
     frames = [s.frame for s in cap]
     assert frames == [3, 4, 5]
     assert cap.stats.skipped[SkipReason.OUT_OF_TIME_RANGE] == 7
+
+
+# --- Community ID in the outputs ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("engine", engines())
+@pytest.mark.parametrize("capture", ["dialogue_threaded.pcap", "echo_ipv6.pcapng", "port_reuse.pcap"])
+def test_community_id_per_flow_and_packet(capture: str, engine: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same Community ID per stream in flows JSON and CSV, and on each of its packets (jsonl, csv): the value
+    Zeek's conn.log gives the connection (checked against the spec's vectors in test_zeek_model)."""
+    from tcptrace.zeek import community_id
+
+    path = str(SAMPLES / capture)
+    doc = json.loads(run(["flows", "--format", "json", path], engine, monkeypatch))
+    by_stream = {f["stream"]: f["community_id"] for f in doc["flows"]}
+    for f in doc["flows"]:
+        assert f["community_id"] == f["zeek"]["community_id"]
+    rows = run(["flows", "--format", "csv", path], engine, monkeypatch).splitlines()
+    head = rows[0].split(",")
+    assert head[-1] == "community_id"
+    assert [r.rsplit(",", 1)[1] for r in rows[1:]] == [by_stream[n] for n in sorted(by_stream)]
+    for line in run(["packets", "--format", "jsonl", path], engine, monkeypatch).splitlines():
+        rec = json.loads(line)
+        assert rec["community_id"] == by_stream[rec["stream"]]
+    csv_rows = run(["packets", "--format", "csv", path], engine, monkeypatch).splitlines()
+    col = csv_rows[0].split(",").index("community_id")
+    assert {r.split(",")[col] for r in csv_rows[1:]} == set(by_stream.values())
+    # and it is the 4-tuple's: the same either way round
+    some = doc["flows"][0]
+    (ca, cp), (sa, sp) = (_split_endpoint(some["client"]), _split_endpoint(some["server"]))
+    assert community_id(ca, sa, cp, sp) == community_id(sa, ca, sp, cp) == some["community_id"]
+
+
+def _split_endpoint(text: str) -> tuple[bytes, int]:
+    import ipaddress
+
+    host, _, port = text.rpartition(":")
+    return ipaddress.ip_address(host.strip("[]")).packed, int(port)
