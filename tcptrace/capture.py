@@ -32,7 +32,7 @@ import struct
 import sys
 import zlib
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, NamedTuple, Protocol
 
@@ -1205,14 +1205,17 @@ def _engine_interfaces(walk: _PcapngWalk, linktypes: dict[int, int], table: list
 
 
 def open_capture(
-    source: str | os.PathLike[str] | BinaryIO | CaptureSet, *, keep_skipped: bool = False
+    source: str | os.PathLike[str] | BinaryIO | CaptureSet | Sequence[str | os.PathLike[str]],
+    *,
+    keep_skipped: bool = False,
 ) -> CaptureReader | MergedReader:
     """Open a capture for reading.
 
     ``source`` is a path, ``"-"`` for standard input (a pipe works: nothing is seeked), a binary file object, or
-    a :class:`~tcptrace.sources.CaptureSet`: several files read as one capture merged by time
-    (:class:`MergedReader`), and a time range. Compression (gzip, xz, bzip2; zstd and lz4 with their optional
-    extras) is recognised by its magic bytes, not by the file name.
+    a :class:`~tcptrace.sources.CaptureSet` or a list of paths (globs and directories too): several files read
+    as one capture merged by time (:class:`MergedReader`), and with a CaptureSet a time range. Compression
+    (gzip, xz, bzip2; zstd and lz4 with their optional extras) is recognised by its magic bytes, not by the file
+    name.
 
     Raises :class:`~tcptrace.errors.CaptureError` (one-line message) when the input cannot be opened or is not
     a capture, and :class:`~tcptrace.errors.UnsupportedLinkType` for a pcap of a link type we cannot decode.
@@ -1223,6 +1226,8 @@ def open_capture(
     >>> cap.stats.format, first.flag_names, first.dport
     ('pcap', ('SYN',), 20000)
     """
+    if isinstance(source, (list, tuple)):  # several files (or globs, directories): one capture merged by time
+        source = CaptureSet.of(source)
     if isinstance(source, CaptureSet):
         window = None if source.time_range is None else Window(source.time_range)
         if len(source.paths) == 1:
@@ -1244,8 +1249,9 @@ def open_capture(
         except BaseException:
             f.close()
             raise
+    assert not isinstance(source, (list, tuple))  # made a CaptureSet above
     name = getattr(source, "name", "<stream>")
-    return CaptureReader(source, str(name), close=False, keep_skipped=keep_skipped)
+    return CaptureReader(source, str(name), close=False, keep_skipped=keep_skipped)  # type: ignore[arg-type]
 
 
 def _open_path(path: str, keep_skipped: bool, window: Window | None) -> CaptureReader:
