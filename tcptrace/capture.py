@@ -1301,6 +1301,7 @@ class MergedReader:
         self.name = ", ".join(paths)
         self._window = window
         self.readers: list[CaptureReader] = []
+        self._closed = False
         try:
             for path in paths:
                 if path == "-":
@@ -1321,7 +1322,6 @@ class MergedReader:
         self._run_files: list[int] = []
         self._run_bases: list[int] = []
         self._iterated = False
-        self._closed = False
         self._engine: Any = None  # the engine fed (its trace_end: the merged capture's last frame)
 
     def locate(self, frame: int) -> tuple[str, int]:
@@ -1413,6 +1413,11 @@ class MergedReader:
                 heapq.heappush(heap, (r.next_ts or 0, k))
         finally:
             self._settle(done)
+            for g in gens:  # a consumer that stopped early: each walk's own finally closes its file
+                close = getattr(g, "close", None)
+                if close is not None:
+                    close()
+            self.close()  # the files whose walk never started too
 
     def _begin(self, i: int, done: int) -> None:
         """File ``i`` runs next: its frames from ``done + 1`` on (for :meth:`locate`, as they are handed out)."""

@@ -400,3 +400,67 @@ def _split_endpoint(text: str) -> tuple[bytes, int]:
 
     host, _, port = text.rpartition(":")
     return ipaddress.ip_address(host.strip("[]")).packed, int(port)
+
+
+# --- damaged pieces ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("engine", engines())
+@pytest.mark.parametrize("cut", [24 + 10, 500, 970])
+@pytest.mark.parametrize("fmt", ["pcap", "pcapng"])
+def test_a_cut_piece_warns_with_its_name(
+    cut: int, fmt: str, engine: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A piece cut short (a ring buffer's file being written) is read up to the cut with a warning naming it; the
+    other pieces are read whole; no traceback, in both engines."""
+    src = SAMPLES / ("echo_ipv6.pcapng" if fmt == "pcapng" else "port_reuse.pcap")
+    good = tmp_path / f"a.{fmt}"
+    good.write_bytes(src.read_bytes())
+    cut_file = tmp_path / f"b.{fmt}"
+    cut_file.write_bytes((SAMPLES / "echo_ipv4.pcap").read_bytes()[:cut])
+    monkeypatch.setenv("TCPTRACE_ENGINE", engine)
+    result = CliRunner().invoke(main, ["flows", "--format", "json", str(good), str(cut_file)])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert any(w.startswith(f"{cut_file}: ") for w in doc["stats"]["warnings"])
+    assert f"warning: {cut_file}: " in result.stderr
+    alone = json.loads(CliRunner().invoke(main, ["flows", "--format", "json", str(good)]).stdout)
+    assert doc["stats"]["tcp_segments"] >= alone["stats"]["tcp_segments"]
+
+
+def test_a_file_that_is_not_a_capture_among_captures(tmp_path: Path) -> None:
+    bad = tmp_path / "notes.pcap"
+    bad.write_text("not a capture at all\n")
+    result = CliRunner().invoke(main, ["packets", str(SAMPLES / "echo_ipv4.pcap"), str(bad)])
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"tcptrace: error: {bad}: not a pcap or pcapng capture")
+    assert len(result.stderr.splitlines()) == 1
+
+
+@pytest.mark.parametrize("engine", engines())
+def test_damaged_pieces_never_traceback(engine: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Random bytes changed in pieces of a pcap and a pcapng read together: results or one clean CaptureError, the
+    same in both engines (the fuzz test's promise, for merged reading)."""
+    from tcptrace.engine import summarize
+
+    monkeypatch.setenv("TCPTRACE_ENGINE", engine)
+    sources = [(SAMPLES / "port_reuse.pcap").read_bytes(), (SAMPLES / "echo_ipv6.pcapng").read_bytes(),
+               (SAMPLES / "lossy_bulk.pcap").read_bytes()[:5000]]  # fmt: skip
+    rng = random.Random(18)
+    for trial in range(60):
+        paths = []
+        for k, data in enumerate(sources):
+            buf = bytearray(data)
+            for _ in range(rng.randint(0, 6)):
+                buf[rng.randrange(len(buf))] = rng.randrange(256)
+            if rng.random() < 0.3:
+                del buf[rng.randrange(len(buf)) :]
+            path = tmp_path / f"{trial}-{k}.cap"
+            path.write_bytes(bytes(buf))
+            paths.append(str(path))
+        try:
+            summaries, stats = summarize(CaptureSet(paths, TimeRange.parse(start="+0.0001") if trial % 2 else None))
+        except CaptureError:
+            continue
+        assert stats.frames >= stats.tcp_segments
+        assert sum(s.packets for s in summaries) == stats.tcp_segments
