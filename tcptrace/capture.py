@@ -515,7 +515,7 @@ class CaptureReader:
                     stats.last_ts_ns = engine.trace_end()
                 stats.tcp_segments += segments
                 stats.truncated_segments += truncated
-                if first_ts is not None and before == 0:
+                if first_ts is not None:
                     stats.first_ts_ns = first_ts
                 if status == 3:  # the next record is later than _until (MergedReader): another file's come first
                     sec, frac = rec_hdr(buf, pos)[:2]

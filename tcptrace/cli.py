@@ -91,9 +91,9 @@ def _capture_argument(f: F) -> F:
     from .sources import TIME_HELP
 
     command = click.option("--end", metavar="TIME", callback=_check_time,
-                           help=f"Only frames at or before TIME: {TIME_HELP}.")(command)  # fmt: skip
+                           help="Only frames at or before TIME (same forms as --start).")(command)  # fmt: skip
     command = click.option("--start", metavar="TIME", callback=_check_time,
-                           help="Only frames at or after TIME (same forms as --end).")(command)  # fmt: skip
+                           help=f"Only frames at or after TIME: {TIME_HELP}.")(command)  # fmt: skip
     return click.argument("capture", nargs=-1, required=True, callback=_check_stdin)(command)  # type: ignore[return-value]
 
 
