@@ -472,3 +472,22 @@ def test_damaged_pieces_never_traceback(engine: str, tmp_path: Path, monkeypatch
             continue
         assert stats.frames >= stats.tcp_segments
         assert sum(s.packets for s in summaries) == stats.tcp_segments
+
+
+@pytest.mark.skipif(len(engines()) < 2, reason="the C engine is not built: nothing to compare the reference with")
+@pytest.mark.parametrize(
+    "words",
+    [["lossy_bulk.pcap"], ["echo_ipv6.pcapng"], ["port_reuse.pcap", "echo_ipv6.pcapng", "dialogue_threaded.pcap"]],
+    ids=lambda w: "+".join(w),
+)
+@pytest.mark.parametrize(("start", "end"), [("+0.002", "+0.004"), ("+0.001", None), (None, "+0.0005")])
+def test_time_range_engines_agree(
+    words: list[str], start: str | None, end: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both engines give the same documents for a time range: every statistic, classic's idle time to the last
+    frame within the range included, and the packets with their analysis."""
+    args = [str(SAMPLES / w) for w in words]
+    args += [*(["--start", start] if start else []), *(["--end", end] if end else [])]
+    for command in (["flows", "--format", "json"], ["packets", "--format", "jsonl"], ["explain", "--format", "json"]):
+        docs = [run([*command, *args], engine, monkeypatch) for engine in ("python", "c")]
+        assert docs[0] == docs[1]
