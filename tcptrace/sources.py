@@ -172,6 +172,12 @@ _UNITS_NS = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": 1_000_000
              "h": 3_600_000_000_000}  # fmt: skip
 _RELATIVE = re.compile(r"\+(\d+(?:\.\d*)?|\.\d+)\s*(ns|us|µs|ms|s|m|h)?")
 _EPOCH = re.compile(r"(\d+)(?:\.(\d*))?")
+# ISO 8601 as people write it: a date, optionally a time (T or a space; seconds and a fraction optional, to the
+# nanosecond: datetime.fromisoformat stops at microseconds), optionally Z or an offset +HH[:MM]
+_ISO = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?)?"
+    r"\s*([Zz]|([+-]\d{2}):?(\d{2})?)?"
+)
 TIME_HELP = (
     "+10s, +1.5m, +250ms (from the capture's first frame; units ns, us, ms, s, m, h), seconds since 1970 "
     "(1714564800.5) or ISO 8601 (2024-05-01T12:00:00Z; UTC when no offset is given)"
@@ -220,15 +226,24 @@ def parse_time(text: str) -> Bound:
     m = _EPOCH.fullmatch(t)
     if m and len(m.group(1)) != 8:  # 20240501 is a date (ISO 8601 basic format), not 1970 + 231 days
         return Bound(_decimal_ns(m.group(1), m.group(2) or "", 1_000_000_000))
-    iso = t[:-1] + "+00:00" if t.endswith(("Z", "z")) else t
+    m = _ISO.fullmatch(t)
+    if not m:
+        raise TimeRangeError(f"cannot read the time {text!r}: give {TIME_HELP}")
+    year, month, day, hour, minute, second, frac, zone, zh, zm = m.groups()
     try:
-        when = _dt.datetime.fromisoformat(iso)
+        when = _dt.datetime(int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0),
+                            tzinfo=_dt.timezone.utc)  # fmt: skip
+        # local time = UTC + offset: +02:00 is two hours ahead of UTC
+        offset = 0 if zone in (None, "Z", "z") else int(zh[1:]) * 3600 + int(zm or 0) * 60
+        if offset >= 86_400 or int(zm or 0) >= 60:
+            raise ValueError("offset")
+        if zh and zh[0] == "-":
+            offset = -offset
     except ValueError:
-        raise TimeRangeError(f"cannot read the time {text!r}: give {TIME_HELP}") from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=_dt.timezone.utc)
+        raise TimeRangeError(f"cannot read the time {text!r}: not a date and time of the calendar") from None
     delta = when - _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
-    return Bound((delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1_000)
+    seconds = delta.days * 86_400 + delta.seconds - offset
+    return Bound(seconds * 1_000_000_000 + _decimal_ns("0", frac or "", 1_000_000_000))
 
 
 _NS_MIN, _NS_MAX = -(1 << 63), (1 << 63) - 1

@@ -306,6 +306,9 @@ def test_stdin_still_reads() -> None:
         ("2024-05-01 14:00:00+02:00", 1_714_564_800_000_000_000, False),
         ("2024-05-01T12:00:00.5", 1_714_564_800_500_000_000, False),
         ("2024-05-01", 1_714_521_600_000_000_000, False),
+        ("2024-05-01T07:30:00-04:30", 1_714_564_800_000_000_000, False),
+        ("2024-05-01T12:00:00.123456789Z", 1_714_564_800_123_456_789, False),  # pcapng's nanoseconds
+        ("2024-05-01T12:00", 1_714_564_800_000_000_000, False),
     ],
 )
 def test_time_grammar(text: str, ns: int, relative: bool) -> None:
@@ -313,7 +316,9 @@ def test_time_grammar(text: str, ns: int, relative: bool) -> None:
     assert (b.ns, b.relative) == (ns, relative)
 
 
-@pytest.mark.parametrize("text", ["", "yesterday", "+", "+5x", "-5s", "2024-13-01"])
+@pytest.mark.parametrize(
+    "text", ["", "yesterday", "+", "+5x", "-5s", "2024-13-01", "2024-05-01T25:00", "2024-05-01+25:00"]
+)
 def test_bad_times_are_usage_errors(text: str) -> None:
     with pytest.raises(TimeRangeError):
         parse_time(text)
