@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from .engine import Pipeline
 from .export import flow_row_dict, packet_record
 from .model import Segment
+from .output import short_name
 from .sources import CaptureSet
 from .stats import FlowSummary, flow_row
 
@@ -232,23 +233,16 @@ class Capture:
         head = ("<tr><th>stream</th><th>client</th><th>server</th><th>packets →/←</th><th>bytes →/←</th>"
                 "<th>duration s</th><th>completeness</th><th>Zeek</th><th>retr.</th><th>verdict</th></tr>")  # fmt: skip
         return (
-            f"<p><b>{e(os.path.basename(self.path))}</b>: {self.stats['frames']} frames, "
+            f"<p><b>{e(short_name(self.path))}</b>: {self.stats['frames']} frames, "
             f"{self.stats['tcp_segments']} TCP segments, {len(self.flows)} streams</p>"
             f'<table class="tcptrace">{head}{"".join(rows)}</table>'
         )
 
     def __repr__(self) -> str:
         return (
-            f"<Capture {_short_name(self.path)}: {self.stats['frames']} frames, "
+            f"<Capture {short_name(self.path)}: {self.stats['frames']} frames, "
             f"{self.stats['tcp_segments']} TCP segments, {len(self.flows)} streams>"
         )
-
-
-def _short_name(path: str) -> str:
-    """A capture's file name, or for several files (joined by ", ": sources.CaptureSet) the first and how many."""
-    names = path.split(", ")
-    first = os.path.basename(names[0])
-    return first if len(names) == 1 else f"{first} and {len(names) - 1} more"
 
 
 def _packets_frame(segs: list[Segment]) -> Any:

@@ -28,7 +28,7 @@ from .engine import HORIZON_NS, FinishedFlow, FlowStream
 from .events import Event, Note, classify
 from .messages import LANGUAGES
 from .model import Segment, TcpOptions
-from .output import path_text, printable
+from .output import path_text, printable, short_name
 from .selection import Selection
 from .stats import FlowSummary
 from .vocab import HDR_BOGUS_LENGTH
@@ -1103,7 +1103,7 @@ def render_html(nar: Narrative) -> str:
 
 def _html_frame(capture: str, lang: str) -> tuple[str, str]:
     """The page around the flows of :func:`render_html`."""
-    title = html.escape(f"tcptrace explain {printable(path_text(os.path.basename(capture)))}")
+    title = html.escape(f"tcptrace explain {printable(path_text(short_name(capture)))}")
     html_lang = LANGUAGES[lang]["meta.html_lang"]
     head = (f'<!DOCTYPE html>\n<html lang="{html_lang}"><head><meta charset="utf-8"><title>{title}</title>'
             f"<style>{_CSS}</style></head><body><h1>{title}</h1>")  # fmt: skip
