@@ -17,7 +17,7 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:  # the real imports, for type checkers and IDEs; at run time they are resolved lazily
     from .api import Capture, Flow, iter_flows, iter_packets, load
-    from .capture import CaptureReader, CaptureStats, open_capture
+    from .capture import CaptureReader, CaptureStats, MergedReader, open_capture
     from .engine import Pipeline, summarize
     from .errors import (
         CaptureError,
@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # the real imports, for type checkers and IDEs; at run time t
     from .follow import Chunk, FollowedStream, Gap, Payload
     from .model import Direction, Role, Segment, SkipReason, TcpFlags, TcpOptions
     from .narrate import FlowNarrative, Narrative, Step, explain
+    from .sources import CaptureSet, TimeRange
     from .stats import FlowSummary
 
 # Public name -> the submodule defining it. Importing ``tcptrace`` (and so ``python -m tcptrace``, whose
@@ -46,7 +47,10 @@ _LAZY: dict[str, str] = {
     "load": "api",
     "CaptureReader": "capture",
     "CaptureStats": "capture",
+    "MergedReader": "capture",
     "open_capture": "capture",
+    "CaptureSet": "sources",
+    "TimeRange": "sources",
     "CaptureError": "errors",
     "ImageTooLarge": "errors",
     "NotACapture": "errors",
@@ -89,6 +93,7 @@ _SUBMODULES = frozenset(
         "model",
         "narrate",
         "seqnum",
+        "sources",
         "state",
         "stats",
     }
@@ -118,6 +123,7 @@ __all__ = [
     "Capture",
     "CaptureError",
     "CaptureReader",
+    "CaptureSet",
     "CaptureStats",
     "Chunk",
     "Direction",
@@ -129,6 +135,7 @@ __all__ = [
     "Gap",
     "HalfFlow",
     "ImageTooLarge",
+    "MergedReader",
     "Narrative",
     "NotACapture",
     "OutputError",
@@ -141,6 +148,7 @@ __all__ = [
     "TcpFlags",
     "TcpOptions",
     "TcptraceError",
+    "TimeRange",
     "TruncatedCapture",
     "UnsupportedLinkType",
     "__version__",

@@ -292,6 +292,12 @@ typedef struct {
     Py_ssize_t ng_n, ng_cap;
     int ng_busy;
     int64_t trace_end; /* the time of the last frame read (classic's idle time runs to it): feed_frame, add, saw_frame */
+    /* --start/--end (Engine.time_range, capture.TimeRange): frames outside [win_lo, win_hi] are counted through the
+     * walk's skip callable under win_reason and go no further. A bound relative to the capture's first frame
+     * (win_lo_rel, win_hi_rel) is an offset until the first frame read (win_pending) makes it a time. */
+    int64_t win_lo, win_hi;
+    int win_pending, win_lo_rel, win_hi_rel;
+    PyObject *win_reason;
     /* the packets pass (Engine.packets): pk_mode 1 hands out every kept packet, as a Segment with the analysis
      * on it, or (pk_fmt > 0, a quiet stream, nothing to explain) as a line rendered here into lines; out: the
      * analysis of the packet just processed */
@@ -300,6 +306,10 @@ typedef struct {
     int pk_pause; /* a Segment that may settle its stream was handed out: the walk pauses (status 2) so that
                    * PacketStream can say Engine.quiet before the stream's next packets */
     PyObject *pk_flag_text; /* tuple of 512 bytes: the TCP flags (& 0x1FF) as the format writes them */
+    /* per stream (the packets pass): the str Engine.keep's predicate returned for it, the stream's Community ID,
+     * written in its rendered lines (NULL: the predicate returned another true value; nothing written) */
+    PyObject **pk_cid;
+    Py_ssize_t pk_cid_n, pk_cid_cap;
     char *lines;
     Py_ssize_t lines_len, lines_cap, lines_count;
     int64_t lines_max_ts;
@@ -1092,12 +1102,22 @@ static int decide_keep(Engine *e, int64_t idx, int64_t prev) {
     if (!r)
         return -1;
     int yes = PyObject_IsTrue(r);
+    if (yes > 0 && e->pk_mode && PyUnicode_Check(r)) {
+        if (grow((void **)&e->pk_cid, &e->pk_cid_cap, idx + 1, sizeof(PyObject *), 64) < 0) {
+            Py_DECREF(r);
+            return -1;
+        }
+        while (e->pk_cid_n <= idx)
+            e->pk_cid[e->pk_cid_n++] = NULL;
+        Py_XSETREF(e->pk_cid[idx], Py_NewRef(r));
+    }
     Py_DECREF(r);
     if (yes < 0)
         return -1;
     f->keep = yes;
     return 0;
 }
+
 
 /* FlowTracker.feed: stream, direction, bases, window scale. Returns the flow or NULL with an exception. */
 static FlowC *track(Engine *e, const Pkt *p, const Opts *o, int *dir_out, int *is_new, int64_t *win_out) {
@@ -3099,6 +3119,22 @@ static int render_table_row(Engine *e, const Pkt *p, PyObject *ft) {
 /* One packet as export.jsonl_lines / csv_lines / table_lines writes it (pk_fmt 1 / 2 / 3), when nothing in it needs Python: a
  * quiet stream (endpoint states ESTABLISHED with hindsight), no SYN, FIN or RST, no analysis flag, no evidence,
  * IPv4, options without oddities. tests/test_engine.py compares these lines with the Python renderer's. */
+/* The Community ID of stream n as the packets pass writes it (see Engine.pk_cid), or NULL */
+static PyObject *stream_cid(Engine *e, int64_t n) { return n < e->pk_cid_n ? e->pk_cid[n] : NULL; }
+
+/* ,"community_id":"..." (json) or ,... (csv) of stream n: nothing when it has none. 0, or -1 with an exception */
+static int put_cid(Engine *e, int64_t n, int json) {
+    PyObject *cid = stream_cid(e, n);
+    if (!cid)
+        return 0;
+    Py_ssize_t len;
+    const char *text = PyUnicode_AsUTF8AndSize(cid, &len);
+    if (!text)
+        return -1;
+    return json ? (put(e, ",\"community_id\":\"", 17) || put(e, text, len) || put(e, "\"", 1))
+                : (put(e, ",", 1) || put(e, text, len));
+}
+
 static int render_line(Engine *e, const Pkt *p, const Opts *o, int iface) {
     const PktOut *out = &e->out;
     FlowC *f = e->flows[e->last_stream];
@@ -3110,7 +3146,8 @@ static int render_line(Engine *e, const Pkt *p, const Opts *o, int iface) {
         r = render_table_row(e, p, ft);
     } else if (e->pk_fmt == 1) {
         r = PUTS("{\"frame\":") || put_i64(e, p->frame) || PUTS(",\"time\":") || put_float(e, (double)p->ts / 1e9) ||
-            PUTS(",\"stream\":") || put_i64(e, f->stream) || PUTS(",\"src\":\"") || put_ipv4(e, p->src) ||
+            PUTS(",\"stream\":") || put_i64(e, f->stream) || put_cid(e, f->stream, 1) || PUTS(",\"src\":\"") ||
+            put_ipv4(e, p->src) ||
             PUTS("\",\"sport\":") || put_i64(e, p->sport) || PUTS(",\"dst\":\"") || put_ipv4(e, p->dst) ||
             PUTS("\",\"dport\":") || put_i64(e, p->dport) || PUTS(",\"flags\":") ||
             put(e, PyBytes_AS_STRING(ft), PyBytes_GET_SIZE(ft)) || PUTS(",\"seq\":") || put_i64(e, out->seq_rel) ||
@@ -3130,7 +3167,8 @@ static int render_line(Engine *e, const Pkt *p, const Opts *o, int iface) {
         r = r || PUTS("}\n");
     } else {
         r = put_i64(e, p->frame) || PUTS(",") || put_float(e, (double)p->ts / 1e9) || PUTS(",") ||
-            put_i64(e, f->stream) || PUTS(",") || put_ipv4(e, p->src) || PUTS(",") || put_i64(e, p->sport) ||
+            put_i64(e, f->stream) || put_cid(e, f->stream, 0) || PUTS(",") || put_ipv4(e, p->src) || PUTS(",") ||
+            put_i64(e, p->sport) ||
             PUTS(",") || put_ipv4(e, p->dst) || PUTS(",") || put_i64(e, p->dport) || PUTS(",") ||
             put(e, PyBytes_AS_STRING(ft), PyBytes_GET_SIZE(ft)) || PUTS(",") || put_i64(e, out->seq_rel) ||
             PUTS(",") || put_i64(e, out->ack_rel) || PUTS(",") || put_i64(e, p->seq) || PUTS(",") ||
@@ -3263,6 +3301,20 @@ static PyObject *Engine_add(Engine *e, PyObject *seg) {
 }
 
 static inline uint32_t be16(const uint8_t *b) { return (uint32_t)b[0] << 8 | b[1]; }
+
+/* Whether a frame at ts lies within --start/--end (capture.TimeRange.contains); the first frame read settles the
+ * bounds relative to it. */
+static inline int in_window(Engine *e, int64_t ts) {
+    if (e->win_pending) {
+        e->win_pending = 0;
+        /* no overflow: |ts| <= TS_NS_MAX, and sources.parse_time keeps a bound within TS_NS_MAX + 1 */
+        if (e->win_lo_rel)
+            e->win_lo += ts;
+        if (e->win_hi_rel)
+            e->win_hi += ts;
+    }
+    return ts >= e->win_lo && ts <= e->win_hi;
+}
 static inline uint32_t be32(const uint8_t *b) { return rd32(b, 1); }
 
 /* How the frames of one link (a pcap file, a pcapng interface) are decoded. */
@@ -3283,6 +3335,11 @@ static int feed_frame(Engine *e, PyObject *bufobj, Py_ssize_t start, Py_ssize_t 
                       int64_t frame, int64_t ts, const Link *ln, long long *segments, long long *truncated) {
     const uint8_t *buf = (const uint8_t *)PyBytes_AS_STRING(bufobj);
     int link_len = ln->link_len;
+    if (!in_window(e, ts)) { /* outside --start/--end: counted, as the Python walk counts it */
+        PyObject *r = PyObject_CallFunction(ln->skip, "LO", (long long)frame, e->win_reason);
+        Py_XDECREF(r);
+        return r ? 0 : -1;
+    }
     e->trace_end = ts; /* every frame read, TCP or not: the end of the trace (classic's idle time) */
     /* the fused decode (capture._link_decoder): link header, IPv4 without options, TCP */
     if (link_len >= 0 && end - start >= link_len + 36) {
@@ -3370,9 +3427,10 @@ static PyObject *walk_result(Py_ssize_t pos, long long frame, int status, long l
 _Static_assert(PCAP_TS_MAX <= TS_NS_MAX, "pcap timestamps must lie within TS_NS_MAX");
 
 /* Engine.feed_pcap(buf, pos, frame, big_endian, nano, rec_hdr_len, swapped, fcs_len, link_len, etype_off,
- *                  decode, skip) -> (pos, frame, status, segments, truncated, first_ts or None)
+ *                  decode, skip[, until]) -> (pos, frame, status, segments, truncated, first_ts or None)
  * Walks the complete pcap records of buf from pos (CaptureReader._pcap_records). status 0: the record at pos
- * is incomplete (read more); 1: its header claims more than MAX_BLOCK_BYTES (damaged file). link_len, etype_off,
+ * is incomplete (read more); 1: its header claims more than MAX_BLOCK_BYTES (damaged file); 3: the record at pos
+ * is later than until (ns; capture.MergedReader: another file's records come first). link_len, etype_off,
  * decode: see Link. */
 static PyObject *Engine_feed_pcap(Engine *e, PyObject *args) {
     Py_ssize_t pos;
@@ -3380,8 +3438,9 @@ static PyObject *Engine_feed_pcap(Engine *e, PyObject *args) {
     int big, nano, rec_hdr_len, swapped, fcs_len;
     PyObject *bufobj;
     Link ln = {.iface = 0};
-    if (!PyArg_ParseTuple(args, "OnLppipiiiOO", &bufobj, &pos, &frame, &big, &nano, &rec_hdr_len, &swapped,
-                          &fcs_len, &ln.link_len, &ln.etype_off, &ln.decode, &ln.skip))
+    long long until = INT64_MAX;
+    if (!PyArg_ParseTuple(args, "OnLppipiiiOO|L", &bufobj, &pos, &frame, &big, &nano, &rec_hdr_len, &swapped,
+                          &fcs_len, &ln.link_len, &ln.etype_off, &ln.decode, &ln.skip, &until))
         return NULL;
     if (!PyBytes_Check(bufobj)) {
         PyErr_SetString(PyExc_TypeError, "feed_pcap: buf must be bytes");
@@ -3413,9 +3472,13 @@ static PyObject *Engine_feed_pcap(Engine *e, PyObject *args) {
             status = 0;
             break;
         }
+        int64_t ts = (int64_t)sec * 1000000000LL + (int64_t)frac * mult; /* within TS_NS_MAX: see PCAP_TS_MAX */
+        if (ts > until) {
+            status = 3;
+            break;
+        }
         frame++;
         pos = end;
-        int64_t ts = (int64_t)sec * 1000000000LL + (int64_t)frac * mult; /* within TS_NS_MAX: see PCAP_TS_MAX */
         if (frame == 1) {
             first_ts = ts;
             have_first = 1;
@@ -3522,7 +3585,7 @@ static int sync_ifaces(Engine *e, PyObject *seq) {
     return 0;
 }
 
-/* Engine.feed_pcapng(buf, pos, frame, big_endian, interfaces, skip)
+/* Engine.feed_pcapng(buf, pos, frame, big_endian, interfaces, skip, until=None)
  *     -> (pos, frame, status, segments, truncated, first_ts or None)
  * Walks the complete Enhanced Packet Blocks of buf from pos, as capture._PcapngWalk.step reads them, and decodes and
  * processes their frames as feed_pcap does. big_endian: the section's byte order. interfaces: a list, the section's
@@ -3532,14 +3595,16 @@ static int sync_ifaces(Engine *e, PyObject *seq) {
  * at pos is not an EPB (section header, interface description, simple or obsolete packet block, any other type), has
  * a bad length, is too short for its fields or its caplen, names an interface that is not in the table, or has a
  * timestamp outside [-TS_NS_MAX, TS_NS_MAX]; 2, paused after a complete block (Engine.packets): call again from
- * pos. first_ts: the timestamp of the first frame this call read. */
+ * pos; 3, the block at pos is an EPB later than until (see feed_pcap). first_ts: the timestamp of the first frame
+ * this call read. */
 static PyObject *Engine_feed_pcapng(Engine *e, PyObject *args, PyObject *kwds) {
-    static char *kwlist[] = {"buf", "pos", "frame", "big_endian", "interfaces", "skip", NULL};
+    static char *kwlist[] = {"buf", "pos", "frame", "big_endian", "interfaces", "skip", "until", NULL};
     Py_ssize_t pos;
-    long long frame;
+    long long frame, until = INT64_MAX;
     int big;
     PyObject *bufobj, *iface_seq, *skip;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "SnLpOO", kwlist, &bufobj, &pos, &frame, &big, &iface_seq, &skip))
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "SnLpOO|L", kwlist, &bufobj, &pos, &frame, &big, &iface_seq, &skip,
+                                     &until))
         return NULL;
     const uint8_t *buf = (const uint8_t *)PyBytes_AS_STRING(bufobj);
     Py_ssize_t buflen = PyBytes_GET_SIZE(bufobj);
@@ -3607,6 +3672,10 @@ static PyObject *Engine_feed_pcapng(Engine *e, PyObject *args, PyObject *kwds) {
             break;
         }
         int64_t ts = (int64_t)t;
+        if (ts > until) {
+            status = 3;
+            break;
+        }
         frame++;
         pos += blen;
         if (!have_first) {
@@ -3921,7 +3990,29 @@ static PyObject *Engine_saw_frame(Engine *e, PyObject *arg) {
     long long ts = PyLong_AsLongLong(arg);
     if (ts == -1 && PyErr_Occurred())
         return NULL;
+    if (!in_window(e, ts))
+        Py_RETURN_FALSE;
     e->trace_end = ts;
+    Py_RETURN_TRUE;
+}
+
+/* Engine.time_range(lo, lo_relative, hi, hi_relative, reason): --start/--end (capture.TimeRange), see win_lo */
+static PyObject *Engine_time_range(Engine *e, PyObject *args) {
+    long long lo, hi;
+    int lo_rel, hi_rel;
+    PyObject *reason;
+    if (!PyArg_ParseTuple(args, "LpLpO", &lo, &lo_rel, &hi, &hi_rel, &reason))
+        return NULL;
+    if ((lo_rel && (lo < 0 || lo > TS_NS_MAX + 1)) || (hi_rel && (hi < 0 || hi > TS_NS_MAX + 1))) {
+        PyErr_SetString(PyExc_ValueError, "Engine.time_range: a relative bound outside [0, TS_NS_MAX + 1]");
+        return NULL;
+    }
+    e->win_lo = lo;
+    e->win_hi = hi;
+    e->win_lo_rel = lo_rel;
+    e->win_hi_rel = hi_rel;
+    e->win_pending = lo_rel || hi_rel;
+    Py_XSETREF(e->win_reason, Py_NewRef(reason));
     Py_RETURN_NONE;
 }
 
@@ -4030,6 +4121,8 @@ static int Engine_init(Engine *e, PyObject *args, PyObject *kwds) {
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "y*y*y*|pL", kwlist, &rows, &classes, &initial, &hw, &pack_after))
         return -1;
     e->pack_after_ns = pack_after;
+    e->win_lo = INT64_MIN;
+    e->win_hi = INT64_MAX;
     int ok = rows.len == (Py_ssize_t)sizeof e->rows && classes.len == (Py_ssize_t)sizeof e->classes &&
              initial.len == (Py_ssize_t)sizeof e->initial;
     if (ok) {
@@ -4172,6 +4265,10 @@ static void Engine_dealloc(Engine *e) {
     PyMem_Free(e->slots);
     PyMem_Free(e->due);
     Py_XDECREF(e->keep);
+    Py_XDECREF(e->win_reason);
+    for (Py_ssize_t i = 0; i < e->pk_cid_n; i++)
+        Py_XDECREF(e->pk_cid[i]);
+    PyMem_Free(e->pk_cid);
     Py_XDECREF(e->kept);
     Py_XDECREF(e->pk_flag_text);
     PyMem_Free(e->lines);
@@ -4336,7 +4433,10 @@ static PyMethodDef Engine_methods[] = {
     {"row", (PyCFunction)Engine_row, METH_O, "What the flows table shows of stream i (a RowRecord)."},
     {"flow_count", (PyCFunction)Engine_len, METH_NOARGS, "Number of streams so far."},
     {"trace_end", (PyCFunction)Engine_trace_end, METH_NOARGS, "The time (ns) of the last frame read."},
-    {"saw_frame", (PyCFunction)Engine_saw_frame, METH_O, "Python read a frame at this time (ns)."},
+    {"saw_frame", (PyCFunction)Engine_saw_frame, METH_O,
+     "Python read a frame at this time (ns): whether it lies within the time range."},
+    {"time_range", (PyCFunction)Engine_time_range, METH_VARARGS,
+     "time_range(lo, lo_relative, hi, hi_relative, reason): frames outside are skipped under reason."},
     {"keep", (PyCFunction)Engine_keep, METH_O, "Select streams in the pass: keep(stream, previous, caddr, cport, "
                                                "saddr, sport) -> bool, asked once per stream."},
     {"take_kept", (PyCFunction)Engine_take_kept, METH_NOARGS, "The selected streams' Segments since the last call."},

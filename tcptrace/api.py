@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from .engine import Pipeline
 from .export import flow_row_dict, packet_record
 from .model import Segment
+from .output import short_name
+from .sources import CaptureSet
 from .stats import FlowSummary, flow_row
 
 if TYPE_CHECKING:  # the narrator is imported when a narrative is asked for, not with the API
@@ -231,14 +233,14 @@ class Capture:
         head = ("<tr><th>stream</th><th>client</th><th>server</th><th>packets →/←</th><th>bytes →/←</th>"
                 "<th>duration s</th><th>completeness</th><th>Zeek</th><th>retr.</th><th>verdict</th></tr>")  # fmt: skip
         return (
-            f"<p><b>{e(os.path.basename(self.path))}</b>: {self.stats['frames']} frames, "
+            f"<p><b>{e(short_name(self.path))}</b>: {self.stats['frames']} frames, "
             f"{self.stats['tcp_segments']} TCP segments, {len(self.flows)} streams</p>"
             f'<table class="tcptrace">{head}{"".join(rows)}</table>'
         )
 
     def __repr__(self) -> str:
         return (
-            f"<Capture {os.path.basename(self.path)}: {self.stats['frames']} frames, "
+            f"<Capture {short_name(self.path)}: {self.stats['frames']} frames, "
             f"{self.stats['tcp_segments']} TCP segments, {len(self.flows)} streams>"
         )
 
@@ -253,8 +255,17 @@ def _packets_frame(segs: list[Segment]) -> Any:
     return df
 
 
-def load(source: str | os.PathLike[str] | BinaryIO) -> Capture:
-    """Read and analyse a whole capture, keeping every stream's packets (for notebooks and scripts)."""
+def load(source: str | os.PathLike[str] | BinaryIO | Sequence[str | os.PathLike[str]] | CaptureSet) -> Capture:
+    """Read and analyse a whole capture, keeping every stream's packets (for notebooks and scripts). ``source``:
+    a path, a file object, a list of paths, globs and directories read as one capture merged by time, or a
+    :class:`~tcptrace.sources.CaptureSet` (also with a time range).
+
+    >>> cap = load(["sample_pcaps/echo_ipv4.pcap", "sample_pcaps/port_reuse.pcap"])
+    >>> [f.stream for f in cap.flows], cap.stats["frames"]
+    ([0, 1, 2], 34)
+    """
+    if isinstance(source, (list, tuple)):
+        source = CaptureSet.of(source)
     run = Pipeline(source)
     packets: dict[int, list[Segment]] = {}
     for seg in run:

@@ -32,12 +32,13 @@ import struct
 import sys
 import zlib
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, NamedTuple, Protocol
 
 from .errors import CaptureError, NotACapture, TruncatedCapture, UnsupportedLinkType
 from .model import Segment, SkipReason
+from .sources import CaptureSet, Window
 from .vocab import HDR_BOGUS_LENGTH, HDR_SHORT_SEGMENT, MAX_BLOCK_BYTES, TS_NS_MAX
 
 # Progress reporting, for a caller that wants it (the CLI, on a terminal): called with (bytes of the input read so
@@ -385,8 +386,20 @@ class CaptureReader:
     Use :func:`open_capture` to make one. Iterating streams the file; memory does not grow with its size.
     """
 
-    def __init__(self, stream: BinaryIO, name: str, *, close: bool, keep_skipped: bool = False) -> None:
+    def __init__(
+        self, stream: BinaryIO, name: str, *, close: bool, keep_skipped: bool = False, window: Window | None = None
+    ) -> None:
         self.name = name
+        # --start/--end (tcptrace.sources.Window, shared by the files of a merged capture); None: every frame
+        self._window = window
+        # Merged reading (MergedReader): the walk stops before a record later than _until (ns), setting blocked and
+        # next_ts, and resumes when iterated again; frame numbers handed on are the file's own plus _frame_base.
+        self._until = NO_BOUND
+        self._frame_base = 0
+        self.blocked = False
+        self.next_ts: int | None = None
+        self._held: _Packet | None = None  # a pcapng packet read past the bound, handed on when resumed
+        self._configure_engine = True  # feed_steps gives the engine the time range (not a merge's files: it does)
         self._close = close
         self._raw = stream
         self.stats = CaptureStats()
@@ -465,6 +478,8 @@ class CaptureReader:
         if self._iterated:
             raise CaptureError(f"{self.name}: a capture can be iterated only once; open it again")
         self._iterated = True
+        if self._window is not None and self._configure_engine:
+            engine.time_range(*self._window.range.engine_args(), SkipReason.OUT_OF_TIME_RANGE)
         try:
             if self.stats.format == "pcap":
                 yield from self._feed_pcap(engine)
@@ -490,15 +505,24 @@ class CaptureReader:
         try:
             while True:
                 before = frame
+                base = self._frame_base
                 pos, frame, status, segments, truncated, first_ts = feed(
-                    buf, pos, frame, big, nano, rec_hdr_len, swapped, fcs_len, link_len, etype, slow, self._skip
-                )
+                    buf, pos, frame + base, big, nano, rec_hdr_len, swapped, fcs_len, link_len, etype, slow,
+                    self._skip, self._until,
+                )  # fmt: skip
+                frame -= base
                 if frame != before:  # the C walk read frames: the end of the trace is the last one's time
                     stats.last_ts_ns = engine.trace_end()
                 stats.tcp_segments += segments
                 stats.truncated_segments += truncated
                 if first_ts is not None:
                     stats.first_ts_ns = first_ts
+                if status == 3:  # the next record is later than _until (MergedReader): another file's come first
+                    sec, frac = rec_hdr(buf, pos)[:2]
+                    self.blocked, self.next_ts = True, sec * 1_000_000_000 + frac * (1 if nano else 1000)
+                    stats.frames = frame
+                    yield
+                    continue
                 yield
                 if status == 2:  # the engine paused after a record (Engine.packets): go on with the same buffer
                     continue
@@ -651,6 +675,9 @@ class CaptureReader:
         frame = 0
         segments = 0
         ts_ns = None
+        window = self._window
+        lo, hi = (-NO_BOUND - 1, NO_BOUND) if window is None else (window.lo, window.hi)
+        until, base = self._until, self._frame_base
         try:
             while True:
                 if buflen - pos < rec_hdr_len:
@@ -678,17 +705,31 @@ class CaptureReader:
                     if end > buflen:
                         self._warn_cut_frame(frame, buflen - start, caplen)
                         return
+                t = sec * 1_000_000_000 + frac * frac_mult  # 32-bit seconds: always within vocab.TS_NS_MAX
+                if t > until:  # merged reading: another file's records come first (MergedReader)
+                    self.blocked, self.next_ts = True, t
+                    stats.frames, stats.tcp_segments = frame, segments
+                    if ts_ns is not None:
+                        stats.last_ts_ns = ts_ns
+                    yield None  # type: ignore[misc]
+                    until, base = self._until, self._frame_base
+                    continue
                 frame += 1
                 pos = end
-                ts_ns = sec * 1_000_000_000 + frac * frac_mult  # 32-bit seconds: always within vocab.TS_NS_MAX
                 if frame == 1:
-                    stats.first_ts_ns = ts_ns
+                    stats.first_ts_ns = t
+                    if window is not None:
+                        lo, hi = window.settle(t)
+                if not lo <= t <= hi:
+                    skip(frame + base, SkipReason.OUT_OF_TIME_RANGE)
+                    continue
+                ts_ns = t
                 # reported end: what was on the wire, captured or not
                 rend = start + origlen if origlen > caplen else end
                 if fcs_len:
                     end = max(start, end - fcs_len)
                     rend -= fcs_len
-                seg = decode(buf, start, end, rend, frame, ts_ns, 0, skip)
+                seg = decode(buf, start, end, rend, frame + base, ts_ns, 0, skip)
                 if seg is not None:
                     segments += 1
                     if seg.header_truncated or len(seg.payload) < seg.len:
@@ -718,13 +759,40 @@ class CaptureReader:
     def _pcapng_blocks(self) -> Iterator[Segment]:
         stats = self.stats
         skip = self._skip
-        for frame, iface, _lt, decode, body, start, end, rend, ts_ns in self._pcapng_packets():
-            seg = decode(body, start, end, rend, frame, ts_ns, iface, skip)
-            if seg is not None:
-                stats.tcp_segments += 1
-                if seg.header_truncated or len(seg.payload) < seg.len:
-                    stats.truncated_segments += 1
-                yield seg
+        window = self._window
+        last = None  # the time of the last frame within the time range
+        try:
+            for packet in self._pcapng_packets():
+                while packet[8] > self._until:  # merged reading: another file's records come first (MergedReader)
+                    self._hold(packet)
+                    yield None  # type: ignore[misc]
+                self._held = None
+                frame, iface, _lt, decode, body, start, end, rend, ts_ns = packet
+                if window is not None:
+                    lo, hi = window.settle(ts_ns)
+                    if not lo <= ts_ns <= hi:
+                        skip(frame + self._frame_base, SkipReason.OUT_OF_TIME_RANGE)
+                        continue
+                    last = ts_ns
+                seg = decode(body, start, end, rend, frame + self._frame_base, ts_ns, iface, skip)
+                if seg is not None:
+                    stats.tcp_segments += 1
+                    if seg.header_truncated or len(seg.payload) < seg.len:
+                        stats.truncated_segments += 1
+                    yield seg
+        finally:
+            if window is not None:
+                stats.last_ts_ns = last
+
+    def _hold(self, packet: _Packet) -> None:
+        """Keep ``packet``, read past the merge's bound, until the walk is resumed (MergedReader)."""
+        self._held = packet
+        self.blocked, self.next_ts = True, packet[8]
+
+    @property
+    def frames_done(self) -> int:
+        """Frames of this file handed on so far (a packet held at the merge's bound is not yet)."""
+        return self.stats.frames - (self._held is not None)
 
     def _feed_pcapng(self, engine: Any) -> Iterator[None]:
         """:meth:`_pcapng_packets` with the common case in C: ``Engine.feed_pcapng`` walks the Enhanced Packet
@@ -753,9 +821,12 @@ class CaptureReader:
                     table = []
                 if len(table) < len(walk.interfaces):
                     _engine_interfaces(walk, stats.linktypes, table)
+                base = self._frame_base
                 pos, frame, status, segments, truncated, first_ts = feed(
-                    walk.buf, walk.at, walk.frame, big_endian=walk.order == ">", interfaces=table, skip=skip
-                )
+                    walk.buf, walk.at, walk.frame + base, big_endian=walk.order == ">", interfaces=table, skip=skip,
+                    until=self._until,
+                )  # fmt: skip
+                frame -= base
                 walked += pos - walk.at
                 walk.at = pos
                 if frame != walk.frame:  # the C walk read frames: the end of the trace is the last one's time
@@ -775,14 +846,27 @@ class CaptureReader:
                         yield
                     if walk.refill():
                         continue
+                if status == 3:  # the next block is later than _until (MergedReader): another file's come first
+                    self.blocked, self.next_ts = True, _epb_ts(walk, table)
+                    yield
+                    continue
                 # the block at pos (or the end of the input) is Python's
                 packet = step()
                 if packet is None:
                     if walk.done:
                         break
                     continue
+                while packet[8] > self._until:
+                    self._hold(packet)
+                    yield
+                self._held = None
                 frame, iface, _lt, decode, body, start, end, rend, ts_ns = packet
-                engine.saw_frame(ts_ns)  # the end of the trace (classic's idle time), TCP or not
+                frame += self._frame_base
+                if not engine.saw_frame(ts_ns):  # the end of the trace (classic's idle time), TCP or not
+                    skip(frame, SkipReason.OUT_OF_TIME_RANGE)
+                    walked = 0
+                    yield
+                    continue
                 seg = decode(body, start, end, rend, frame, ts_ns, iface, skip)
                 if seg is not None:
                     stats.tcp_segments += 1
@@ -794,6 +878,8 @@ class CaptureReader:
             yield
         finally:
             stats.frames = walk.frame
+            if self._window is not None:
+                stats.last_ts_ns = engine.trace_end()
 
     def _from_pipe(self) -> bool:
         """Whether the input is a pipe, socket or terminal (which cannot be read twice), or a live input
@@ -1085,6 +1171,15 @@ class _PcapngWalk:
         return frame, iface_base + iface, lt, decode, body, data_off, end, data_off + max(origlen, caplen), ts_ns
 
 
+def _epb_ts(walk: _PcapngWalk, table: list[_EngineIface | None]) -> int:
+    """The time of the Enhanced Packet Block at ``walk.at`` that ``Engine.feed_pcapng`` stopped before (status 3:
+    an interface in ``table``), as the engine computes it."""
+    iface, ts_hi, ts_lo = struct.unpack_from(walk.order + "III", walk.buf, walk.at + 8)
+    f = table[iface]
+    assert f is not None
+    return int((((ts_hi << 32) | ts_lo) * f.ts_mult) // f.ts_div + f.ts_off_ns)
+
+
 class _EngineIface(NamedTuple):
     """One interface of the current pcapng section as ``Engine.feed_pcapng`` reads it (by field name)."""
 
@@ -1112,12 +1207,18 @@ def _engine_interfaces(walk: _PcapngWalk, linktypes: dict[int, int], table: list
         table.append(_EngineIface(number, link_len, -1 if etype_off is None else etype_off, mult, div, off_ns, slow))
 
 
-def open_capture(source: str | os.PathLike[str] | BinaryIO, *, keep_skipped: bool = False) -> CaptureReader:
+def open_capture(
+    source: str | os.PathLike[str] | BinaryIO | CaptureSet | Sequence[str | os.PathLike[str]],
+    *,
+    keep_skipped: bool = False,
+) -> CaptureReader | MergedReader:
     """Open a capture for reading.
 
-    ``source`` is a path, ``"-"`` for standard input (a pipe works: nothing is seeked), or a binary file
-    object. Compression (gzip, xz, bzip2; zstd and lz4 with their optional extras) is recognised by its magic
-    bytes, not by the file name.
+    ``source`` is a path, ``"-"`` for standard input (a pipe works: nothing is seeked), a binary file object, or
+    a :class:`~tcptrace.sources.CaptureSet` or a list of paths (globs and directories too): several files read
+    as one capture merged by time (:class:`MergedReader`), and with a CaptureSet a time range. Compression
+    (gzip, xz, bzip2; zstd and lz4 with their optional extras) is recognised by its magic bytes, not by the file
+    name.
 
     Raises :class:`~tcptrace.errors.CaptureError` (one-line message) when the input cannot be opened or is not
     a capture, and :class:`~tcptrace.errors.UnsupportedLinkType` for a pcap of a link type we cannot decode.
@@ -1128,6 +1229,13 @@ def open_capture(source: str | os.PathLike[str] | BinaryIO, *, keep_skipped: boo
     >>> cap.stats.format, first.flag_names, first.dport
     ('pcap', ('SYN',), 20000)
     """
+    if isinstance(source, (list, tuple)):  # several files (or globs, directories): one capture merged by time
+        source = CaptureSet.of(source)
+    if isinstance(source, CaptureSet):
+        window = None if source.time_range is None else Window(source.time_range)
+        if len(source.paths) == 1:
+            return _open_path(source.paths[0], keep_skipped, window)
+        return MergedReader(source.paths, keep_skipped=keep_skipped, window=window)
     if isinstance(source, (str, os.PathLike)):
         path = os.fspath(source)
         if path == "-":
@@ -1144,8 +1252,233 @@ def open_capture(source: str | os.PathLike[str] | BinaryIO, *, keep_skipped: boo
         except BaseException:
             f.close()
             raise
+    assert not isinstance(source, (list, tuple))  # made a CaptureSet above
     name = getattr(source, "name", "<stream>")
-    return CaptureReader(source, str(name), close=False, keep_skipped=keep_skipped)
+    return CaptureReader(source, str(name), close=False, keep_skipped=keep_skipped)  # type: ignore[arg-type]
+
+
+def _open_path(path: str, keep_skipped: bool, window: Window | None) -> CaptureReader:
+    if path == "-":
+        stdin = getattr(sys.stdin, "buffer", None)
+        if stdin is None:
+            raise CaptureError("<stdin>: standard input is closed")
+        return CaptureReader(stdin, "<stdin>", close=False, keep_skipped=keep_skipped, window=window)
+    try:
+        f = open(path, "rb")  # noqa: SIM115 - closed by CaptureReader
+    except OSError as exc:
+        raise CaptureError(f"cannot open {path}: {exc.strerror or exc}") from exc
+    try:
+        return CaptureReader(f, path, close=True, keep_skipped=keep_skipped, window=window)
+    except BaseException:
+        f.close()
+        raise
+
+
+# The bound of a reader not being merged: no record is later (int64's largest, as Engine.feed_pcap's default)
+NO_BOUND = (1 << 63) - 1
+
+
+class MergedReader:
+    """Several capture files read as one, merged by time as ``mergecap`` merges them by default: the next frame
+    is always the earliest of the files' next frames; each file's frames keep their order. Frames are numbered
+    over the merged capture (:meth:`locate` gives a frame's file and its number there). The same interface as
+    :class:`CaptureReader`: iterate it for Segments, or :meth:`feed` an engine.
+
+    Ties. Frames of the same time in several files go in the order of the files' first frames (files whose first
+    frames tie: in the order named). So the files of a ring buffer read as the capture they were cut from, in
+    whatever order they are named, also where the frames either side of a cut share a timestamp. mergecap 4.0
+    breaks such a tie the other way (merge.c's is_earlier is true on equality: the file named *last* wins),
+    which reorders those frames; given the files in the reverse of our order, it writes the frames in ours.
+
+    Theory of operation. Each file has its own :class:`CaptureReader`, its walk made resumable: given a bound
+    (``_until``, ns) it stops before the first record later than it (``blocked``, ``next_ts``), and its frames
+    are numbered from ``_frame_base``. The files wait in a heap by (next frame's time, position); the earliest
+    runs, bounded by the next one's time (inclusive when it was named first), then goes back to the heap. Files
+    that do not overlap in time (a ring buffer) therefore run each in one go, through the C engine's walk when it
+    is built; overlapping files alternate record by record where they overlap. Memory: each file's read buffer
+    (all files are open at once).
+    """
+
+    def __init__(self, paths: list[str], *, keep_skipped: bool = False, window: Window | None = None) -> None:
+        self.paths = paths
+        self.name = ", ".join(paths)
+        self._window = window
+        self.readers: list[CaptureReader] = []
+        self._closed = False
+        try:
+            for path in paths:
+                if path == "-":
+                    raise CaptureError("standard input (-) cannot be read together with other captures")
+                r = _open_path(path, keep_skipped, window)
+                r._configure_engine = False
+                self.readers.append(r)
+        except BaseException:
+            self.close()
+            raise
+        self.stats = CaptureStats(skipped_frames=[] if keep_skipped else None)
+        formats = sorted({r.stats.format for r in self.readers})
+        self.stats.format = "+".join(formats)
+        self.stats.compressed = any(r.stats.compressed for r in self.readers)
+        # runs of frames from one file: frame numbers from _run_starts[i] on are file _run_files[i]'s, each its own
+        # number plus _run_bases[i]
+        self._run_starts: list[int] = []
+        self._run_files: list[int] = []
+        self._run_bases: list[int] = []
+        self._iterated = False
+        self._engine: Any = None  # the engine fed (its trace_end: the merged capture's last frame)
+
+    def locate(self, frame: int) -> tuple[str, int]:
+        """The file frame ``frame`` of the merged capture comes from, and its number in that file."""
+        import bisect
+
+        i = bisect.bisect_right(self._run_starts, frame) - 1
+        if i < 0:
+            raise ValueError(f"frame {frame} was not read")
+        return self.paths[self._run_files[i]], frame - self._run_bases[i]
+
+    def __iter__(self) -> Iterator[Segment]:
+        gens = [iter(r) for r in self._start()]
+        for step in self._merge(gens):
+            if step is not None:
+                yield step
+
+    def feed(self, engine: Any) -> None:
+        for _ in self.feed_steps(engine):
+            pass
+
+    def feed_steps(self, engine: Any) -> Iterator[None]:
+        """:meth:`CaptureReader.feed_steps` over the merged files, pausing when one of them pauses."""
+        readers = self._start()
+        if self._window is not None:
+            engine.time_range(*self._window.range.engine_args(), SkipReason.OUT_OF_TIME_RANGE)
+        self._engine = engine
+        for _ in self._merge([r.feed_steps(engine) for r in readers]):
+            yield None
+
+    def _start(self) -> list[CaptureReader]:
+        if self._iterated:
+            raise CaptureError(f"{self.name}: a capture can be iterated only once; open it again")
+        self._iterated = True
+        self._engine = None
+        return self.readers
+
+    def _merge(self, gens: list[Iterator[Any]]) -> Iterator[Any]:
+        """Run the files' walks in time order (see the class docstring), passing on what they yield."""
+        import heapq
+
+        readers = self.readers
+        stats = self.stats
+        heap: list[tuple[int, int]] = []
+        done = 0  # frames of the merged capture so far
+        try:
+            # prime: each walk reads up to its first frame (a bound below every time) and says its time
+            for i, (r, g) in enumerate(zip(readers, gens, strict=True)):
+                r._until = -NO_BOUND - 1
+                r._frame_base = done
+                self._begin(i, done)
+                for item in g:
+                    if r.blocked:
+                        break
+                    yield item
+                else:
+                    done = self._ran(i, done)
+                    continue
+                done = self._ran(i, done)
+                heap.append((r.next_ts or 0, i))
+            # rank: the files in the order of their first frames' times (a tie: the one named first); a tie between
+            # frames goes to the file ranked first
+            heap.sort()
+            rank = {i: k for k, (_ts, i) in enumerate(heap)}
+            order = [i for _ts, i in heap]
+            heap = [(ts, rank[i]) for ts, i in heap]
+            if heap:
+                stats.first_ts_ns = heap[0][0]
+            while heap:
+                _ts, k = heapq.heappop(heap)
+                i = order[k]
+                r, g = readers[i], gens[i]
+                if heap:
+                    other_ts, other = heap[0]
+                    r._until = other_ts if k < other else other_ts - 1
+                else:
+                    r._until = NO_BOUND
+                r._frame_base = done - r.frames_done
+                r.blocked = False
+                self._begin(i, done)
+                for item in g:
+                    if r.blocked:
+                        break
+                    yield item
+                else:
+                    done = self._ran(i, done)
+                    continue
+                done = self._ran(i, done)
+                heapq.heappush(heap, (r.next_ts or 0, k))
+        finally:
+            self._settle(done)
+            for g in gens:  # a consumer that stopped early: each walk's own finally closes its file
+                close = getattr(g, "close", None)
+                if close is not None:
+                    close()
+            self.close()  # the files whose walk never started too
+
+    def _begin(self, i: int, done: int) -> None:
+        """File ``i`` runs next: its frames from ``done + 1`` on (for :meth:`locate`, as they are handed out)."""
+        base = self.readers[i]._frame_base
+        starts, files, bases = self._run_starts, self._run_files, self._run_bases
+        if files and files[-1] == i and bases[-1] == base:
+            return  # the same run goes on
+        if starts and starts[-1] == done + 1:  # the run before read no frame
+            files[-1], bases[-1] = i, base
+            return
+        starts.append(done + 1)
+        files.append(i)
+        bases.append(base)
+
+    def _ran(self, i: int, done: int) -> int:
+        """After file ``i`` ran: the frames of the merged capture so far."""
+        r = self.readers[i]
+        now = r._frame_base + r.frames_done
+        if now > done:
+            if r.stats.last_ts_ns is not None:
+                self.stats.last_ts_ns = r.stats.last_ts_ns
+            done = now
+        self.stats.frames = done
+        return done
+
+    def _settle(self, done: int) -> None:
+        """The merged capture's stats: the files' summed, their warnings each named with its file."""
+        stats = self.stats
+        stats.frames = done
+        stats.tcp_segments = sum(r.stats.tcp_segments for r in self.readers)
+        stats.truncated_segments = sum(r.stats.truncated_segments for r in self.readers)
+        skipped: Counter[SkipReason] = Counter()
+        warnings: list[str] = []
+        for r in self.readers:
+            skipped.update(r.stats.skipped)
+            for lt_iface, lt in r.stats.linktypes.items():
+                stats.linktypes.setdefault(lt_iface, lt)
+            r._settle_warnings()
+            warnings.extend(f"{r.name}: {w}" for w in r.stats.warnings)
+        stats.skipped = skipped
+        stats.warnings = warnings
+        if stats.skipped_frames is not None:
+            stats.skipped_frames = sorted(f for r in self.readers for f in r.stats.skipped_frames or [])
+        if self._engine is not None and done:
+            stats.last_ts_ns = self._engine.trace_end()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for r in self.readers:
+            r.close()
+
+    def __enter__(self) -> MergedReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 # --- decoding ------------------------------------------------------------------------------------------

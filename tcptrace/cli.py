@@ -14,6 +14,7 @@ escape sequences. Option bounds and what happens on output errors: docs/limits.m
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 import io
 import itertools
@@ -63,7 +64,11 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 
 CAPTURE_HELP = (
-    "CAPTURE is a pcap or pcapng file (gzip, xz, bzip2, zstd or lz4-compressed is fine), or - for standard input."
+    "CAPTURE is a pcap or pcapng file (gzip, xz, bzip2, zstd or lz4-compressed is fine), or - for standard input. "
+    "Several files, glob patterns and directories (their capture files, recursively) are read as one capture, "
+    "merged by time as mergecap merges them (ring-buffer files in any order; frames numbered over the merge). "
+    "--start/--end keep the frames from/until a time: +10s, +1.5m, +250ms (from the first frame), seconds since "
+    "1970 or ISO 8601 (UTC unless an offset is given), both ends included."
 )
 
 # Option bounds, checked by click when the command line is parsed (docs/limits.md, "Output and options").
@@ -74,14 +79,33 @@ GRAPH_WIDTH_MIN_IN = 4.0  # narrower, matplotlib cannot fit an RTT graph's label
 LADDER_WIDTH_MIN_IN = 4.0
 
 
-def _capture_argument(f: F) -> F:
-    return click.argument("capture", type=click.Path(allow_dash=True, dir_okay=False), callback=_check_stdin)(f)
+def _capture_arguments(required: bool) -> Callable[[F], F]:
+    """CAPTURE... (files, globs, directories, -) and --start/--end, handed to the command as one ``capture``: the
+    word itself for one file without a time range, else a tcptrace.sources.CaptureSet (the library reads both);
+    None when CAPTURE may be left out (``required=False``: -i IFACE or --follow FILE instead, tcptrace.live)."""
+
+    def decorate(f: F) -> F:
+        @functools.wraps(f)
+        def command(*args: Any, capture: tuple[str, ...], start: str | None, end: str | None, **kwargs: Any) -> Any:
+            from .sources import source_of
+
+            return f(*args, capture=source_of(capture, start, end) if capture else None, **kwargs)
+
+        from .sources import TIME_HELP
+
+        command = click.option("--end", metavar="TIME", callback=_check_time,
+                               help="Only frames at or before TIME (same forms as --start).")(command)  # fmt: skip
+        command = click.option("--start", metavar="TIME", callback=_check_time,
+                               help=f"Only frames at or after TIME: {TIME_HELP}.")(command)  # fmt: skip
+        argument = click.argument("capture", nargs=-1, required=required, callback=_check_stdin)
+        return argument(command)  # type: ignore[return-value]
+
+    return decorate
 
 
-def _live_capture_argument(f: F) -> F:
-    """CAPTURE, or none with -i IFACE or --follow FILE (tcptrace.live)."""
-    return click.argument("capture", type=click.Path(allow_dash=True, dir_okay=False), required=False,
-                          callback=_check_stdin)(f)  # fmt: skip
+_capture_argument = _capture_arguments(required=True)
+# CAPTURE..., or none with -i IFACE or --follow FILE (tcptrace.live)
+_live_capture_argument = _capture_arguments(required=False)
 
 
 def _live_options(follow: bool) -> Callable[[F], F]:
@@ -173,10 +197,21 @@ def _live_name(live: Any) -> str:
     return str(live.name)
 
 
-def _check_stdin(ctx: click.Context, param: click.Parameter, value: str) -> str:
+def _check_stdin(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> tuple[str, ...]:
     """``-`` reads standard input: say so in one line when there is none (``tcptrace packets - <&-``)."""
-    if value == "-" and sys.stdin is None:
+    if "-" in value and sys.stdin is None:
         raise InputError("standard input is closed: there is no capture to read from -")
+    return value
+
+
+def _check_time(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    from .sources import TimeRangeError, parse_time
+
+    if value is not None:
+        try:
+            parse_time(value)
+        except TimeRangeError as exc:
+            raise click.BadParameter(str(exc), ctx, param) from None
     return value
 
 
@@ -500,9 +535,9 @@ def packets(
         stream = PacketStream(source, selection, fmt=fmt, horizon_ns=horizon)
         segs = iter(stream)
         if fmt == "jsonl":
-            _echo_lines(jsonl_lines(segs), flush=flush)
+            _echo_lines(jsonl_lines(segs, stream.locate), flush=flush)
         elif fmt == "csv":
-            _echo_lines(csv_lines(segs), flush=flush)
+            _echo_lines(csv_lines(segs, stream.locate), flush=flush)
         else:
             use_color = _use_color(color)
             _echo_lines(table_lines(segs, origin_ns=lambda: stream.stats.first_ts_ns, color=use_color), flush=flush)

@@ -705,17 +705,30 @@ class PacketStream:
         self._capture = open_capture(source)
         eng = self._engine = new_engine(engine)
         sel = self.selection
+        from .zeek import community_id
+
+        # a kept stream's Community ID: the engine writes it in the lines it renders (export.packet_record's value)
         if sel.everything:
-            eng.keep(lambda *_: True)
+            eng.keep(lambda n, _prev, ca, cp, sa, sp: community_id(ca, sa, cp, sp))
         else:
-            eng.keep(lambda n, _prev, ca, cp, sa, sp: sel.matches_endpoints(n, HalfFlow(ca, cp), HalfFlow(sa, sp)))
-        code = _LINE_FORMATS.get(fmt or "", 0)
+            eng.keep(
+                lambda n, _prev, ca, cp, sa, sp: (
+                    sel.matches_endpoints(n, HalfFlow(ca, cp), HalfFlow(sa, sp)) and community_id(ca, sa, cp, sp)
+                )
+            )
+        # several files: each record also names its file (export.packet_record), which the engine does not write
+        code = 0 if self.locate is not None else _LINE_FORMATS.get(fmt or "", 0)
         eng.packets(code, _flag_texts(code))
         self._origin_needed = code == _LINE_FORMATS["table"]
 
     @property
     def stats(self) -> Any:
         return self._capture.stats
+
+    @property
+    def locate(self) -> Callable[[int], tuple[str, int]] | None:
+        """For a capture of several files (capture.MergedReader): a frame's file and its number there."""
+        return getattr(self._capture, "locate", None)
 
     @property
     def streams_total(self) -> int:

@@ -15,6 +15,7 @@ import click
 
 from .analysis import analysis_names, info_names
 from .model import Segment, format_addr, format_endpoint
+from .output import path_text
 from .stats import FlowRow
 from .vocab import FLAGS, HEADER_ERRORS
 
@@ -22,6 +23,7 @@ PACKET_FIELDS = (
     "frame",
     "time",
     "stream",
+    "community_id",
     "src",
     "sport",
     "dst",
@@ -46,8 +48,30 @@ PACKET_FIELDS = (
 )
 
 
-def packet_record(seg: Segment) -> dict[str, Any]:
-    """The JSON-ready dict of one segment (the ``jsonl`` format)."""
+def segment_community_id(seg: Segment) -> str:
+    """The Community ID v1 of a segment's flow (tcptrace.zeek.community_id), kept per 4-tuple: the engine's packets
+    pass writes the one its keep predicate computed per stream (engine.PacketStream), the same value."""
+    key = (seg.src, seg.dst, seg.sport, seg.dport)
+    cid = _CIDS.get(key)
+    if cid is None:
+        from .zeek import community_id
+
+        if len(_CIDS) > 65536:
+            _CIDS.clear()
+        cid = _CIDS[key] = community_id(seg.src, seg.dst, seg.sport, seg.dport)
+    return cid
+
+
+_CIDS: dict[tuple[bytes, bytes, int, int], str] = {}
+
+
+# A frame's file and its number there, for a capture merged from several files (capture.MergedReader.locate)
+Locate = Callable[[int], tuple[str, int]]
+
+
+def packet_record(seg: Segment, locate: Locate | None = None) -> dict[str, Any]:
+    """The JSON-ready dict of one segment (the ``jsonl`` format). With ``locate`` (several files read as one),
+    ``file`` and ``file_frame`` follow ``frame``: the file the frame came from, as named, and its number there."""
     opts = seg.options
     options: dict[str, Any] = {}
     if opts.mss is not None:
@@ -67,10 +91,14 @@ def packet_record(seg: Segment) -> dict[str, Any]:
         options["malformed"] = True
     if opts.truncated or seg.header_truncated:
         options["truncated"] = True
-    rec: dict[str, Any] = {
-        "frame": seg.frame,
+    rec: dict[str, Any] = {"frame": seg.frame}
+    if locate is not None:
+        rec["file"], rec["file_frame"] = locate(seg.frame)
+        rec["file"] = path_text(rec["file"])
+    rec |= {
         "time": seg.ts_ns / 1e9,
         "stream": seg.stream,
+        "community_id": segment_community_id(seg),
         "src": format_addr(seg.src),
         "sport": seg.sport,
         "dst": format_addr(seg.dst),
@@ -111,27 +139,30 @@ def packet_record(seg: Segment) -> dict[str, Any]:
     return rec
 
 
-def jsonl_lines(segments: Iterable[Any]) -> Iterator[str]:
+def jsonl_lines(segments: Iterable[Any], locate: Locate | None = None) -> Iterator[str]:
     """One JSON object per segment. Items that are not Segments are the C engine's ``LineChunk``s (see
-    tcptrace.engine.PacketStream): packets it rendered in this format already; their text passes through."""
+    tcptrace.engine.PacketStream): packets it rendered in this format already; their text passes through.
+    ``locate``: see :func:`packet_record` (the engine renders no lines then)."""
     import json  # here, not at the top: `tcptrace flows` and the table need neither json nor csv
 
     dumps = json.dumps
     for seg in segments:
         if type(seg) is Segment:
-            yield dumps(packet_record(seg), separators=(",", ":"))
+            yield dumps(packet_record(seg, locate), separators=(",", ":"))
         else:
             yield seg.text
 
 
-def csv_lines(segments: Iterable[Any]) -> Iterator[str]:
-    """A header and one row per segment; the C engine's ``LineChunk`` items pass through (see jsonl_lines)."""
+def csv_lines(segments: Iterable[Any], locate: Locate | None = None) -> Iterator[str]:
+    """A header and one row per segment; the C engine's ``LineChunk`` items pass through (see jsonl_lines). With
+    ``locate``, ``file`` and ``file_frame`` columns after ``frame``."""
     import csv
     import json
 
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="")
-    w.writerow(PACKET_FIELDS)
+    fields = PACKET_FIELDS if locate is None else (PACKET_FIELDS[0], "file", "file_frame", *PACKET_FIELDS[1:])
+    w.writerow(fields)
     yield buf.getvalue()
     for seg in segments:
         if type(seg) is not Segment:
@@ -139,11 +170,11 @@ def csv_lines(segments: Iterable[Any]) -> Iterator[str]:
             continue
         buf.seek(0)
         buf.truncate()
-        rec = packet_record(seg)
+        rec = packet_record(seg, locate)
         rec["flags"] = ",".join(rec["flags"])
         rec["analysis"] = ",".join(rec.get("analysis", []))
         rec["options"] = json.dumps(rec["options"], separators=(",", ":")) if rec["options"] else ""
-        w.writerow([rec.get(k, "") for k in PACKET_FIELDS])
+        w.writerow([rec.get(k, "") for k in fields])
         yield buf.getvalue()
 
 
@@ -299,19 +330,38 @@ def zeek_csv_lines(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
 
 
 def flows_csv_lines(rows: Iterable[FlowRow], app: Callable[[int], str] | None = None) -> Iterator[str]:
-    """The ``flows`` CSV: FLOW_CSV_FIELDS, then one line per :class:`~tcptrace.stats.FlowRow`; with ``app``
-    (``flows --app``) an ``app`` column last."""
+    """The ``flows`` CSV: FLOW_CSV_FIELDS and ``community_id``, then one line per
+    :class:`~tcptrace.stats.FlowRow`; with ``app`` (``flows --app``) an ``app`` column last."""
     import csv
 
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="")
-    w.writerow([*FLOW_CSV_FIELDS, "app"] if app else FLOW_CSV_FIELDS)
+    w.writerow([*FLOW_CSV_FIELDS, "community_id", "app"] if app else [*FLOW_CSV_FIELDS, "community_id"])
     yield buf.getvalue()
     for row in rows:
         buf.seek(0)
         buf.truncate()
-        w.writerow([*row[:_CSV_COLUMNS], app(row[0])] if app else row[:_CSV_COLUMNS])
+        cid = endpoints_community_id(row[1], row[2])
+        w.writerow([*row[:_CSV_COLUMNS], cid, app(row[0])] if app else [*row[:_CSV_COLUMNS], cid])
         yield buf.getvalue()
+
+
+def _endpoint_bytes(text: str) -> tuple[bytes, int]:
+    """``10.0.0.1:80`` or ``[fd00::1]:80`` (model.format_endpoint) as packed address and port."""
+    import socket
+
+    host, _, port = text.rpartition(":")
+    if host.startswith("["):
+        return socket.inet_pton(socket.AF_INET6, host[1:-1]), int(port)
+    return socket.inet_pton(socket.AF_INET, host), int(port)
+
+
+def endpoints_community_id(client: str, server: str) -> str:
+    """The Community ID v1 of a flow-table row's endpoints (tcptrace.zeek.community_id)."""
+    from .zeek import community_id
+
+    (caddr, cport), (saddr, sport) = _endpoint_bytes(client), _endpoint_bytes(server)
+    return community_id(caddr, saddr, cport, sport)
 
 
 def flow_row_dict(row: FlowRow) -> dict[str, Any]:

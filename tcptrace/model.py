@@ -78,6 +78,7 @@ class SkipReason(str, enum.Enum):
     UNSUPPORTED_LINK = "unsupported link type"
     TOO_DEEP = "nested deeper than Wireshark decodes"  # capture.MAX_LAYERS protocol layers, MAX_VLAN_TAGS tags
     COMPRESSED = "IP payload compressed (IPComp)"
+    OUT_OF_TIME_RANGE = "outside the time range (--start/--end)"  # tcptrace.sources.TimeRange
 
 
 # TCP option kinds (IANA "TCP Option Kind Numbers").

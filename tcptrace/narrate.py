@@ -28,7 +28,7 @@ from .engine import HORIZON_NS, FinishedFlow, FlowStream
 from .events import Event, Note, classify
 from .messages import LANGUAGES
 from .model import Segment, TcpOptions
-from .output import path_text, printable
+from .output import path_text, printable, short_name
 from .selection import Selection
 from .stats import FlowSummary
 from .vocab import HDR_BOGUS_LENGTH
@@ -1103,7 +1103,7 @@ def render_html(nar: Narrative) -> str:
 
 def _html_frame(capture: str, lang: str) -> tuple[str, str]:
     """The page around the flows of :func:`render_html`."""
-    title = html.escape(f"tcptrace explain {printable(path_text(os.path.basename(capture)))}")
+    title = html.escape(f"tcptrace explain {printable(path_text(short_name(capture)))}")
     html_lang = LANGUAGES[lang]["meta.html_lang"]
     head = (f'<!DOCTYPE html>\n<html lang="{html_lang}"><head><meta charset="utf-8"><title>{title}</title>'
             f"<style>{_CSS}</style></head><body><h1>{title}</h1>")  # fmt: skip
@@ -1162,17 +1162,30 @@ class ExplainDocument:
         self.lang, self.fmt = lang, fmt
         selection = Selection.of(streams=stream or (), hosts=hosts or (), ports=ports or ())
         fs = FlowStream(path, selection)
+        # several files read as one (capture.MergedReader): each flow's JSON names the files its packets came from
+        locate = getattr(fs.run.capture, "locate", None) if fmt == "json" else None
+        paths: list[str] = getattr(fs.run.capture, "paths", [])
+        files: list[str] | None = None
+
+        def to_json(n: FlowNarrative) -> str:
+            doc = n.to_dict() if files is None else {**n.to_dict(), "files": files}
+            return json.dumps(doc, indent=2, ensure_ascii=False).replace("\n", "\n    ")
+
         render: Callable[[FlowNarrative], str] = {
             "text": lambda n: render_text(n, color=color),
             "markdown": render_markdown_flow,
             "html": render_html_flow,
-            "json": lambda n: json.dumps(n.to_dict(), indent=2, ensure_ascii=False).replace("\n", "\n    "),
+            "json": to_json,
         }[fmt]
 
         def tell(ff: FinishedFlow) -> tuple[str, bool, Any, str]:
+            nonlocal files
             n = narrate_flow(ff.summary, ff.segments, lang, verbose=verbose, absolute=absolute,
                              max_steps=max_steps, previous=ff.previous)  # fmt: skip
             shape = _shape(n) if fmt == "text" and len(n.steps) <= GROUP_MAX_STEPS else None
+            if locate is not None:
+                names = {locate(seg.frame)[0] for seg in ff.segments}
+                files = [path_text(p) for p in paths if p in names]
             return (*_ending(n.summary), shape, render(n))
 
         self._spool = tempfile.TemporaryFile()  # noqa: SIM115 (read back by pieces(), closed with the document)

@@ -74,6 +74,20 @@ def display_path(name: str | os.PathLike[str]) -> str:
     return printable(os.fspath(name))
 
 
+def short_name(name: str | os.PathLike[str]) -> str:
+    """A capture's file name without its directory, for a title; several files read as one (their names joined by
+    ``, ``: tcptrace.sources.CaptureSet) as the first's and how many more.
+
+    >>> short_name("sample_pcaps/echo_ipv4.pcap, sample_pcaps/port_reuse.pcap")
+    'echo_ipv4.pcap and 1 more'
+    """
+    text = os.fspath(name)
+    parts = text.split(", ")
+    if len(parts) > 1 and all(os.path.exists(p) for p in parts):  # not one file with ", " in its name
+        return f"{os.path.basename(parts[0])} and {len(parts) - 1} more"
+    return os.path.basename(text)
+
+
 def check_png_size(width_in: float, height_in: float, dpi: float, *, what: str, advice: str) -> None:
     """Raise :class:`~tcptrace.errors.ImageTooLarge` unless a ``width_in`` by ``height_in`` inch figure at ``dpi``
     fits a PNG (:data:`PNG_MAX_SIDE` pixels a side, :data:`PNG_MAX_AREA` in all). ``what`` names the image

@@ -35,7 +35,7 @@ from .export import _info, flow_row_dict
 from .messages import LANGUAGES
 from .model import Direction, Segment, format_endpoint
 from .narrate import ending, needs_attention, overview_of_endings, render_html_flow, render_overview_of
-from .output import path_text, printable
+from .output import path_text, printable, short_name
 from .selection import Selection
 from .stats import flow_row
 
@@ -260,7 +260,7 @@ def _page(name: str, lang: str, parts: list[_FlowPart], detailed: set[int], stat
           max_detailed: int) -> str:  # fmt: skip
     t = _TEXT[lang]
     e = html.escape
-    shown_name = printable(path_text(os.path.basename(name)))
+    shown_name = printable(path_text(short_name(name)))
     title = t["title"].format(name=shown_name)
     made = t["made"].format(version=__version__, frames=f"{stats.frames:,}", segments=f"{stats.tcp_segments:,}",
                             streams=f"{streams_total:,}")  # fmt: skip

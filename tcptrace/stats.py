@@ -35,7 +35,7 @@ from .messages import LANGUAGES
 from .model import _ADDR_CACHE, ACK, FIN, RST, SYN, Segment, format_addr, format_endpoint
 from .state import ConnectionMachine, TcpState
 from .vocab import FLAGS, HDR_SHORT_SEGMENT, MAX_ANOMALIES, MAX_RESETS, RST_CAUSES
-from .zeek import ZeekConnection, ZeekFinal, conn_state_cached, zeek_block
+from .zeek import ZeekConnection, ZeekFinal, community_id, conn_state_cached, zeek_block
 
 M32 = 0xFFFFFFFF
 _RETRANS = A_RETRANSMISSION | A_FAST_RETRANSMISSION | A_SPURIOUS_RETRANSMISSION
@@ -596,6 +596,8 @@ class FlowSummary:
             "stream": flow.stream,
             "client": format_endpoint(c.addr, c.port),
             "server": format_endpoint(s.addr, s.port),
+            # Community ID v1, as Zeek's conn.log, Suricata's EVE and Arkime write it: our flows join their logs
+            "community_id": community_id(c.addr, s.addr, c.port, s.port),
             "roles_guessed": flow.roles_guessed,
             "first_frame": flow.first_frame,
             "last_frame": flow.last_frame,
