@@ -292,6 +292,10 @@ typedef struct {
     Py_ssize_t ng_n, ng_cap;
     int ng_busy;
     int64_t trace_end; /* the time of the last frame read (classic's idle time runs to it): feed_frame, add, saw_frame */
+    /* Engine.partition(k, n): only the segments whose four-tuple falls in part k of n (partition_of) are tracked
+     * and analysed; the others are read and counted, nothing more (tcptrace.parallel: n such passes together
+     * analyse every stream once; the frame numbers stay the capture's). nparts 0: every segment. */
+    uint32_t part, nparts;
     /* the packets pass (Engine.packets): pk_mode 1 hands out every kept packet, as a Segment with the analysis
      * on it, or (pk_fmt > 0, a quiet stream, nothing to explain) as a line rendered here into lines; out: the
      * analysis of the packet just processed */
@@ -2742,8 +2746,50 @@ static int classic_add(FlowC *f, int dir, const Pkt *p, const Opts *o) {
 /* Track, analyse and count one segment; run the lifecycle unless it is steady (changes nothing but counters). */
 static int process_packet(Engine *e, const Pkt *p, Opts *o, FlowC **flow);
 
+/* Which of n parts a segment's connection falls in: FNV-1a over the address length and the two endpoints
+ * (address bytes, then the port big-endian), the lower endpoint first so both directions agree, then
+ * splitmix64's finaliser. Fixed, unkeyed and independent of byte order: every process, on every machine, splits
+ * alike (tcptrace.parallel.partition_of is the same function in Python; tests/test_parallel.py compares them).
+ * A crafted capture can unbalance the parts, never change the results. */
+static uint32_t partition_of(const Pkt *p, uint32_t n) {
+    const uint8_t *a = p->src, *b = p->dst;
+    int pa = p->sport, pb = p->dport;
+    int c = memcmp(a, b, (size_t)p->alen);
+    if (c > 0 || (c == 0 && pa > pb)) {
+        const uint8_t *t = a;
+        a = b;
+        b = t;
+        int tp = pa;
+        pa = pb;
+        pb = tp;
+    }
+    uint64_t h = 0xcbf29ce484222325ULL;
+#define FNV(byte) (h = (h ^ (uint8_t)(byte)) * 0x100000001b3ULL)
+    FNV(p->alen);
+    for (int i = 0; i < p->alen; i++)
+        FNV(a[i]);
+    FNV(pa >> 8);
+    FNV(pa);
+    for (int i = 0; i < p->alen; i++)
+        FNV(b[i]);
+    FNV(pb >> 8);
+    FNV(pb);
+#undef FNV
+    h ^= h >> 30;
+    h *= 0xbf58476d1ce4e5b9ULL;
+    h ^= h >> 27;
+    h *= 0x94d049bb133111ebULL;
+    h ^= h >> 31;
+    return (uint32_t)(h % n);
+}
+
 /* One packet, then the packing of finished flows (the flow may be packed again at once when pack_after_ns is 0) */
 static int process(Engine *e, const Pkt *p, Opts *o) {
+    if (e->nparts > 1 && partition_of(p, e->nparts) != e->part) { /* another pass's connection: read, not tracked */
+        e->last_kept = 0;
+        e->trace_end = p->ts;
+        return 0;
+    }
     if (e->pack_defer) {
         FlowC *g = e->flows[e->pack_defer - 1];
         e->pack_defer = 0;
@@ -3916,6 +3962,24 @@ static PyObject *Engine_trace_end(Engine *e, PyObject *Py_UNUSED(ignored)) {
     return PyLong_FromLongLong(e->trace_end);
 }
 
+/* Engine.partition(k, n): from now on track only the connections in part k of n (partition_of) */
+static PyObject *Engine_partition(Engine *e, PyObject *args) {
+    unsigned int k, n;
+    if (!PyArg_ParseTuple(args, "II", &k, &n))
+        return NULL;
+    if (n == 0 || k >= n) {
+        PyErr_SetString(PyExc_ValueError, "Engine.partition(k, n) needs 0 <= k < n");
+        return NULL;
+    }
+    if (e->nflows) {
+        PyErr_SetString(PyExc_ValueError, "Engine.partition: the engine has already tracked streams");
+        return NULL;
+    }
+    e->part = k;
+    e->nparts = n;
+    Py_RETURN_NONE;
+}
+
 /* Engine.saw_frame(ts_ns): a frame Python read and may not hand over (not TCP) still ends the trace so far */
 static PyObject *Engine_saw_frame(Engine *e, PyObject *arg) {
     long long ts = PyLong_AsLongLong(arg);
@@ -4336,6 +4400,8 @@ static PyMethodDef Engine_methods[] = {
     {"row", (PyCFunction)Engine_row, METH_O, "What the flows table shows of stream i (a RowRecord)."},
     {"flow_count", (PyCFunction)Engine_len, METH_NOARGS, "Number of streams so far."},
     {"trace_end", (PyCFunction)Engine_trace_end, METH_NOARGS, "The time (ns) of the last frame read."},
+    {"partition", (PyCFunction)Engine_partition, METH_VARARGS,
+     "partition(k, n): track only the connections whose four-tuple falls in part k of n."},
     {"saw_frame", (PyCFunction)Engine_saw_frame, METH_O, "Python read a frame at this time (ns)."},
     {"keep", (PyCFunction)Engine_keep, METH_O, "Select streams in the pass: keep(stream, previous, caddr, cport, "
                                                "saddr, sport) -> bool, asked once per stream."},

@@ -104,6 +104,33 @@ def _host_port_options(f: F) -> F:
                         "10.0.0.0/8, fd00::/8; host names are not resolved).")(f)  # fmt: skip
 
 
+def _parallel_options(f: F) -> F:
+    """--jobs N and --dask ADDRESS: the analysis split by connection over processes or a Dask cluster
+    (tcptrace.parallel), the results the same as one pass."""
+    f = click.option("--dask", "dask", metavar="ADDRESS", default=None,
+                     help="Run the analysis on a Dask cluster (a scheduler address, or `local` for a LocalCluster "
+                     "on this machine; needs tcptrace[dask] and the capture on a file system the workers "
+                     "share). See docs/scale.md.")(f)  # fmt: skip
+    return click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
+                        help="Analyse in N processes, split by connection; the results are the same as with 1 "
+                        "(default: the number of cores for captures of 128 MB or more, else 1; always 1 for "
+                        "standard input).")(f)  # fmt: skip
+
+
+@contextlib.contextmanager
+def _parallel(capture: str, jobs: int | None, dask: str | None) -> Iterator[tuple[int, Any]]:
+    """How many parts to analyse in, and the Dask client (closed after) when --dask was given."""
+    from .parallel import dask_client, jobs_for
+
+    if dask is None:
+        yield jobs_for([capture], jobs), None
+        return
+    if capture == "-":
+        raise click.UsageError("--dask reads the capture from a file the workers can open, not standard input")
+    with dask_client(dask) as client:
+        yield jobs or 0, client
+
+
 def _color_option(f: F) -> F:
     return click.option("--color/--no-color", default=None,
                         help="Colour the output (default: on a terminal, unless NO_COLOR is set).")(f)  # fmt: skip
@@ -497,6 +524,7 @@ explain.help = inspect.cleandoc(explain.help or "") + "\n\n" + CAPTURE_HELP
     "server name, DNS queries ...), from the first 64 KiB each way. Slower: the capture is read by the Python "
     "path, which keeps payloads.",
 )
+@_parallel_options
 def flows(
     capture: str,
     streams: tuple[int, ...],
@@ -506,6 +534,8 @@ def flows(
     ports: tuple[int, ...],
     zeek: bool,
     app: bool,
+    jobs: int | None,
+    dask: str | None,
 ) -> None:
     """One row per TCP stream of CAPTURE: endpoints, packets and bytes each way, how it opened and ended.
 
@@ -524,18 +554,24 @@ def flows(
     if zeek:
         _zeek_flows(capture, selection, fmt)
         return
-    if app:
-        summaries, stats, apps = _summaries_with_app(capture)
-    else:
-        # each stream's summary is built, written and let go (a million-connection capture holds none of them)
-        summaries, stats = summarize_lazily(capture)
-        apps = None
-    total = len(summaries)
-    chosen = summaries if selection.everything else selected_summaries(summaries, selection)
-    if not chosen:
-        _nothing_selected(capture, selection.missing(total), total)
     full = fmt == "json" or long_  # the table and CSV read lean rows (stats.flow_rows): no per-direction statistics
-    docs = (s.to_dict(classic=full) for s in chosen)
+    with _parallel(capture, None if app else jobs, None if app else dask) as (parts, client):
+        if parts > 1 or client is not None:  # split by connection (tcptrace.parallel): the same rows and documents
+            rows, docs, stats, total = _flows_parallel(capture, selection, full, parts, client)
+            apps = None
+        else:
+            if app:
+                summaries, stats, apps = _summaries_with_app(capture)
+            else:
+                # each stream's summary is built, written and let go (a million-connection capture holds none)
+                summaries, stats = summarize_lazily(capture)
+                apps = None
+            total = len(summaries)
+            chosen = summaries if selection.everything else selected_summaries(summaries, selection)
+            if not chosen:
+                _nothing_selected(capture, selection.missing(total), total)
+            docs = (s.to_dict(classic=full) for s in chosen)
+            rows = flow_rows(chosen)
     if apps is not None:
         docs = ({**d, "app": apps(d["stream"])} for d in docs)
     protocol = None if apps is None else (lambda n: str(apps(n)["protocol"]))
@@ -545,14 +581,33 @@ def flows(
             sys.stdout.write(chunk)
         sys.stdout.write("\n")
     elif fmt == "csv":
-        _echo_lines(flows_csv_lines(flow_rows(chosen), app=protocol), batch=1024)
+        _echo_lines(flows_csv_lines(rows, app=protocol), batch=1024)
     elif long_:
         _echo_lines(flows_long_lines(docs))
         click.echo(accounting(stats, total))
     else:
-        _echo_lines(flows_table_lines(flow_rows(chosen), app=protocol), batch=1024)
+        _echo_lines(flows_table_lines(rows, app=protocol), batch=1024)
         click.echo(accounting(stats, total))
     _warn(stats.warnings)
+
+
+def _flows_parallel(
+    capture: str, selection: Selection, full: bool, parts: int, client: Any
+) -> tuple[Iterable[Any], Iterable[dict[str, Any]], CaptureStats, int]:
+    """``flows --jobs``/``--dask``: the selected streams' rows (or documents, ``full``) from ``parts`` passes."""
+    from .parallel import Docs, Rows, renumbered_doc, renumbered_row, run_parts
+
+    if full:
+        items, stats, total = run_parts([capture], parts, Docs(selection, True), dask=client)
+    else:
+        items, stats, total = run_parts([capture], parts, Rows(selection), dask=client)
+    wanted = selection.streams
+    chosen = [(n, r) for n, r in items if not wanted or n in wanted]
+    if not chosen:
+        _nothing_selected(capture, selection.missing(total), total)
+    if full:
+        return [], (renumbered_doc(d, n) for n, d in chosen), stats, total
+    return (renumbered_row(r, n) for n, r in chosen), [], stats, total
 
 
 def _summaries_with_app(
@@ -634,6 +689,7 @@ def _zeek_flows(capture: str, selection: Selection, fmt: str) -> None:
 )
 @click.option("-v", "--verbose", is_flag=True, help="List passing assertions too.")
 @_color_option
+@_parallel_options
 def check(
     capture: str,
     streams: tuple[int, ...],
@@ -650,6 +706,8 @@ def check(
     strict: bool,
     verbose: bool,
     color: bool | None,
+    jobs: int | None,
+    dask: str | None,
 ) -> None:
     """Assert that CAPTURE's TCP traffic connects, transfers and closes as it should (for CI).
 
@@ -661,17 +719,20 @@ def check(
         raise click.UsageError("nothing to check: give --require, --forbid, --max-retransmissions, --max-rtt, "
                                "--baseline or --strict")  # fmt: skip
     doc = _load_baseline(baseline) if baseline else None  # a bad baseline fails before the capture is read
-    result = run_checks(
-        capture,
-        streams=list(streams) or None,
-        require=require,
-        forbid=forbid,
-        max_retransmissions=max_retransmissions,
-        max_rtt_ms=max_rtt,
-        hosts=hosts,
-        ports=ports,
-        strict=strict,
-    )
+    with _parallel(capture, jobs, dask) as (parts, client):
+        result = run_checks(
+            capture,
+            streams=list(streams) or None,
+            require=require,
+            forbid=forbid,
+            max_retransmissions=max_retransmissions,
+            max_rtt_ms=max_rtt,
+            hosts=hosts,
+            ports=ports,
+            strict=strict,
+            jobs=parts,
+            dask=client,
+        )
     _warn(result.warnings)
     if doc is not None:
         findings = compare_baseline(result.flows, doc, tolerance=tolerance, ignore=ignore or DEFAULT_IGNORE)
