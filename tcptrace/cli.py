@@ -131,6 +131,25 @@ def _parallel(capture: str, jobs: int | None, dask: str | None) -> Iterator[tupl
         yield jobs or 0, client
 
 
+def _output_option(f: F) -> F:
+    return click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None,
+                        help="The file --format parquet writes (replaced only once it is complete).")(f)  # fmt: skip
+
+
+def _check_output(fmt: str, output: str | None) -> None:
+    if fmt == "parquet" and not output:
+        raise click.UsageError("--format parquet writes a file: give -o FILE.parquet")
+    if output and fmt != "parquet":
+        raise click.UsageError("-o is for --format parquet; the other formats write to standard output")
+
+
+def _write_parquet(what: str, rows: Iterable[tuple[Any, ...]], output: str) -> int:
+    from .table import write_parquet
+
+    with _writing(output), replacing(output) as f:
+        return write_parquet(what, rows, f)
+
+
 def _color_option(f: F) -> F:
     return click.option("--color/--no-color", default=None,
                         help="Colour the output (default: on a terminal, unless NO_COLOR is set).")(f)  # fmt: skip
@@ -383,16 +402,19 @@ def main(ctx: click.Context, quiet: bool) -> None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["table", "jsonl", "csv"]),
+    type=click.Choice(["table", "jsonl", "csv", "parquet"]),
     default="table",
     show_default=True,
-    help="table: aligned packet list; jsonl: one JSON object per TCP segment; csv: the same as columns.",
+    help="table: aligned packet list; jsonl: one JSON object per TCP segment; csv: the same as columns; parquet: "
+    "typed columns to the -o file (needs tcptrace[parquet]; docs/scale.md).",
 )
+@_output_option
 @_host_port_options
 @_color_option
 def packets(
-    capture: str, streams: tuple[int, ...], fmt: str, hosts: tuple[str, ...], ports: tuple[int, ...], color: bool | None
-) -> None:
+    capture: str, streams: tuple[int, ...], fmt: str, output: str | None, hosts: tuple[str, ...],
+    ports: tuple[int, ...], color: bool | None,
+) -> None:  # fmt: skip
     """List every TCP segment of CAPTURE with Wireshark's numbers.
 
     stream is tcp.stream, seq/ack are relative (tcp.seq/tcp.ack), win is the scaled window (tcp.window_size).
@@ -404,10 +426,17 @@ def packets(
         PROGRESS.set(None)
     from .engine import PacketStream
 
+    _check_output(fmt, output)
     # capture order, each segment's endpoint states settled with hindsight as explain tells them (at most 1 s late)
-    stream = PacketStream(capture, selection, fmt=fmt)
+    stream = PacketStream(capture, selection, fmt=None if fmt == "parquet" else fmt)
     segs = iter(stream)
-    if fmt == "jsonl":
+    if fmt == "parquet":
+        from .table import packet_values
+
+        assert output is not None
+        n = _write_parquet("packets", map(packet_values, segs), output)
+        click.echo(f"wrote {display_path(output)}: {_plural(n, 'packet')}")
+    elif fmt == "jsonl":
         _echo_lines(jsonl_lines(segs))
     elif fmt == "csv":
         _echo_lines(csv_lines(segs))
@@ -493,12 +522,14 @@ explain.help = inspect.cleandoc(explain.help or "") + "\n\n" + CAPTURE_HELP
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["table", "json", "csv"]),
+    type=click.Choice(["table", "json", "csv", "parquet"]),
     default="table",
     show_default=True,
     help="table: one row per stream; json: a document with every statistic (the baseline format of "
-    "`tcptrace check --baseline`); csv: the table's columns.",
+    "`tcptrace check --baseline`); csv: the table's columns; parquet: the same, typed, and start_time, to the -o "
+    "file (needs tcptrace[parquet]).",
 )
+@_output_option
 @click.option(
     "--long",
     "long_",
@@ -529,6 +560,7 @@ def flows(
     capture: str,
     streams: tuple[int, ...],
     fmt: str,
+    output: str | None,
     long_: bool,
     hosts: tuple[str, ...],
     ports: tuple[int, ...],
@@ -551,6 +583,9 @@ def flows(
     selection = Selection.of(streams, hosts, ports)
     if zeek and app:
         raise click.UsageError("--app and --zeek cannot be combined")
+    _check_output(fmt, output)
+    if fmt == "parquet" and (zeek or app or long_):
+        raise click.UsageError("--format parquet writes the flows table's columns: not with --zeek, --app or --long")
     if zeek:
         _zeek_flows(capture, selection, fmt)
         return
@@ -580,6 +615,12 @@ def flows(
         for chunk in dumps_indented_chunks(head, "flows", docs):
             sys.stdout.write(chunk)
         sys.stdout.write("\n")
+    elif fmt == "parquet":
+        from .table import flow_values
+
+        assert output is not None
+        n = _write_parquet("flows", map(flow_values, rows), output)
+        click.echo(f"wrote {display_path(output)}: {_plural(n, 'flow')}")
     elif fmt == "csv":
         _echo_lines(flows_csv_lines(rows, app=protocol), batch=1024)
     elif long_:
