@@ -296,6 +296,12 @@ typedef struct {
      * and analysed; the others are read and counted, nothing more (tcptrace.parallel: n such passes together
      * analyse every stream once; the frame numbers stay the capture's). nparts 0: every segment. */
     uint32_t part, nparts;
+    /* with parts: the latest time among the other parts' segments since the last kept segment (INT64_MIN: none),
+     * and per kept segment that time as it was before it (Engine.take_foreign): a part's FlowStream hands out a
+     * stream when one pass would, at the other parts' segments too (tcptrace.parallel) */
+    int64_t foreign_ts;
+    int64_t *fts;
+    Py_ssize_t fts_n, fts_cap;
     /* the packets pass (Engine.packets): pk_mode 1 hands out every kept packet, as a Segment with the analysis
      * on it, or (pk_fmt > 0, a quiet stream, nothing to explain) as a line rendered here into lines; out: the
      * analysis of the packet just processed */
@@ -2788,6 +2794,8 @@ static int process(Engine *e, const Pkt *p, Opts *o) {
     if (e->nparts > 1 && partition_of(p, e->nparts) != e->part) { /* another pass's connection: read, not tracked */
         e->last_kept = 0;
         e->trace_end = p->ts;
+        if (p->ts > e->foreign_ts)
+            e->foreign_ts = p->ts;
         return 0;
     }
     if (e->pack_defer) {
@@ -3227,6 +3235,20 @@ static int keep_segment(Engine *e, PyObject *seg) {
         if (!f->quiet && (flags & F_ACK) && !(flags & F_SFR) && f->pk_settles)
             e->pk_pause = 1; /* PacketStream may settle the stream here (PacketStream.__iter__) */
         return PyList_Append(e->kept, seg);
+    }
+    if (e->nparts > 1) { /* the other parts' latest time before this segment (Engine.take_foreign) */
+        if (e->fts_n == e->fts_cap) {
+            Py_ssize_t cap = e->fts_cap ? 2 * e->fts_cap : 1024;
+            int64_t *grown = PyMem_Realloc(e->fts, (size_t)cap * sizeof *grown);
+            if (!grown) {
+                PyErr_NoMemory();
+                return -1;
+            }
+            e->fts = grown;
+            e->fts_cap = cap;
+        }
+        e->fts[e->fts_n++] = e->foreign_ts;
+        e->foreign_ts = INT64_MIN;
     }
     PyObject *n = PyLong_FromLongLong(e->last_stream);
     if (!n)
@@ -4086,6 +4108,24 @@ static PyObject *Engine_take_kept(Engine *e, PyObject *Py_UNUSED(ignored)) {
     return out;
 }
 
+/* Engine.take_foreign() -> for each Segment take_kept() gave since the last call (with parts: Engine.partition),
+ * the latest capture time among the other parts' segments between it and the kept segment before it, or None */
+static PyObject *Engine_take_foreign(Engine *e, PyObject *Py_UNUSED(ignored)) {
+    PyObject *out = PyList_New(e->fts_n);
+    if (!out)
+        return NULL;
+    for (Py_ssize_t i = 0; i < e->fts_n; i++) {
+        PyObject *v = e->fts[i] == INT64_MIN ? Py_NewRef(Py_None) : PyLong_FromLongLong(e->fts[i]);
+        if (!v) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        PyList_SET_ITEM(out, i, v);
+    }
+    e->fts_n = 0;
+    return out;
+}
+
 static int Engine_init(Engine *e, PyObject *args, PyObject *kwds) {
     static char *kwlist[] = {"rows", "classes", "initial", "detect_hardware_duplicates", "pack_after_ns", NULL};
     Py_buffer rows, classes, initial;
@@ -4094,6 +4134,7 @@ static int Engine_init(Engine *e, PyObject *args, PyObject *kwds) {
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "y*y*y*|pL", kwlist, &rows, &classes, &initial, &hw, &pack_after))
         return -1;
     e->pack_after_ns = pack_after;
+    e->foreign_ts = INT64_MIN;
     int ok = rows.len == (Py_ssize_t)sizeof e->rows && classes.len == (Py_ssize_t)sizeof e->classes &&
              initial.len == (Py_ssize_t)sizeof e->initial;
     if (ok) {
@@ -4237,6 +4278,7 @@ static void Engine_dealloc(Engine *e) {
     PyMem_Free(e->due);
     Py_XDECREF(e->keep);
     Py_XDECREF(e->kept);
+    PyMem_Free(e->fts);
     Py_XDECREF(e->pk_flag_text);
     PyMem_Free(e->lines);
     clear_ifaces(e);
@@ -4400,6 +4442,8 @@ static PyMethodDef Engine_methods[] = {
     {"row", (PyCFunction)Engine_row, METH_O, "What the flows table shows of stream i (a RowRecord)."},
     {"flow_count", (PyCFunction)Engine_len, METH_NOARGS, "Number of streams so far."},
     {"trace_end", (PyCFunction)Engine_trace_end, METH_NOARGS, "The time (ns) of the last frame read."},
+    {"take_foreign", (PyCFunction)Engine_take_foreign, METH_NOARGS,
+     "With parts: per Segment take_kept() gave, the other parts' latest time since the kept one before (or None)."},
     {"partition", (PyCFunction)Engine_partition, METH_VARARGS,
      "partition(k, n): track only the connections whose four-tuple falls in part k of n."},
     {"saw_frame", (PyCFunction)Engine_saw_frame, METH_O, "Python read a frame at this time (ns)."},

@@ -470,6 +470,7 @@ packets.help = inspect.cleandoc(packets.help or "") + "\n\n" + CAPTURE_HELP
 @click.option("--absolute", is_flag=True, help="Show raw (absolute) sequence numbers instead of relative ones.")
 @click.option("--max-steps", type=click.IntRange(min=1), default=None, help="At most N steps per stream.")
 @_host_port_options
+@_parallel_options
 def explain(
     capture: str,
     streams: tuple[int, ...],
@@ -481,6 +482,8 @@ def explain(
     max_steps: int | None,
     hosts: tuple[str, ...],
     ports: tuple[int, ...],
+    jobs: int | None,
+    dask: str | None,
 ) -> None:
     """Tell the story of each TCP connection in CAPTURE, step by step.
 
@@ -500,10 +503,20 @@ def explain(
     gc.set_threshold(20_000, 50, 1000)
     try:
         use_color = _use_color(color)
-        # each stream is narrated when it ends and its text kept in a temporary file (memory: the open streams)
-        with ExplainDocument(capture, list(streams) or None, lang, fmt=fmt, color=use_color, verbose=verbose,
-                             absolute=absolute, max_steps=max_steps, hosts=list(hosts) or None,
-                             ports=list(ports) or None) as doc:  # fmt: skip
+        options: dict[str, Any] = {"lang": lang, "fmt": fmt, "color": use_color, "verbose": verbose,
+                                   "absolute": absolute, "max_steps": max_steps}  # fmt: skip
+        selected = bool(streams or hosts or ports)  # a selection is told in one process (docs/scale.md)
+        with _parallel(capture, None if selected else jobs, None if selected else dask) as (parts, client):
+            if parts > 1 or client is not None:
+                from .parallel import explain_document
+
+                doc = explain_document([capture], parts, options, dask=client)
+            else:
+                # each stream is narrated when it ends and its text kept in a temporary file (memory: the open
+                # streams)
+                doc = ExplainDocument(capture, list(streams) or None, hosts=list(hosts) or None,
+                                      ports=list(ports) or None, **options)  # fmt: skip
+        with doc:
             if doc.missing or (not len(doc) and (hosts or ports or streams)):
                 _nothing_selected(capture, doc.missing, doc.streams_total, lang)
             for piece in doc.pieces():

@@ -141,15 +141,19 @@ def analyse_part(paths: Sequence[str], k: int, n: int, per_stream: Callable[[Any
 
 
 def _run_local(paths: Sequence[str], n: int, per_stream: Callable[[Any, int], Any]) -> list[Part]:
-    import multiprocessing
-
     if n == 1:
         return [analyse_part(paths, 0, 1, per_stream)]
+    return _pool_starmap(n, analyse_part, [(list(paths), k, n, per_stream) for k in range(n)])
+
+
+def _pool_starmap(n: int, fn: Callable[..., Any], args: list[tuple[Any, ...]]) -> list[Any]:
+    import multiprocessing
+
     # fork starts a worker in milliseconds; only where it is safe (no other thread), else spawn
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1 else "spawn"
     ctx = multiprocessing.get_context(method)
     with ctx.Pool(n) as pool:
-        return pool.starmap(analyse_part, [(list(paths), k, n, per_stream) for k in range(n)])
+        return pool.starmap(fn, args)
 
 
 @contextlib.contextmanager
@@ -200,8 +204,9 @@ def run_parts(
     return merge_parts(parts)
 
 
-def merge_parts(parts: Sequence[Part]) -> tuple[Iterator[tuple[int, Any]], Any, int]:
-    """Renumber the parts' streams by first appearance among all and merge them (see the module docstring)."""
+def numbering(parts: Sequence[Part]) -> list[Any]:
+    """Each part's streams' capture numbers (tcp.stream): the rank of their first frames among all parts' (see
+    the module docstring), as one NumPy array a part, increasing."""
     import numpy as np
 
     firsts = [np.frombuffer(p.first_frames, dtype=np.int64) for p in parts]
@@ -209,8 +214,13 @@ def merge_parts(parts: Sequence[Part]) -> tuple[Iterator[tuple[int, Any]], Any, 
     ranks = np.empty(len(joined), dtype=np.int64)
     ranks[np.argsort(joined, kind="stable")] = np.arange(len(joined), dtype=np.int64)
     bounds = np.cumsum([0, *(len(f) for f in firsts)])
-    number = [ranks[bounds[k] : bounds[k + 1]] for k in range(len(parts))]  # part k's stream i -> tcp.stream
-    total = len(joined)
+    return [ranks[bounds[k] : bounds[k + 1]] for k in range(len(parts))]  # part k's stream i -> tcp.stream
+
+
+def merge_parts(parts: Sequence[Part]) -> tuple[Iterator[tuple[int, Any]], Any, int]:
+    """Renumber the parts' streams by first appearance among all and merge them (see the module docstring)."""
+    number = numbering(parts)
+    total = sum(len(n) for n in number)
 
     def numbered(part: Part, numbers: Any) -> Iterator[tuple[int, Any]]:
         for i, r in part.results:
@@ -222,6 +232,60 @@ def merge_parts(parts: Sequence[Part]) -> tuple[Iterator[tuple[int, Any]], Any, 
         yield from heapq.merge(*map(numbered, parts, number), key=lambda item: item[0])
 
     return merged(), parts[0].stats, total
+
+
+# --- explain: numbered first, then told by parts ----------------------------------------------------------------
+
+
+def _nothing(eng: Any, i: int) -> None:
+    return None
+
+
+@dataclass
+class ToldPart:
+    """What one part of ``explain`` returns: its streams told (ExplainDocument.told), late segments, reader stats."""
+
+    told: list[tuple[int, str, bool, Any, str]]
+    late: dict[int, int]
+    stats: dict[str, Any]
+
+
+def explain_part(paths: Sequence[str], k: int, n: int, numbers: list[int], options: dict[str, Any]) -> ToldPart:
+    """Part ``k`` of ``n`` of ``explain`` (runs in a worker): its streams, numbered as the capture numbers them,
+    told as one pass tells them (a FlowStream of the part, its clock moved by the other parts' segments too)."""
+    from .narrate import ExplainDocument
+
+    if len(paths) != 1:
+        raise ValueError("one capture file at a time")
+    with ExplainDocument(paths[0], part=(k, n, numbers), **options) as doc:
+        return ToldPart(doc.told(), dict(doc.late), doc.stats)
+
+
+def explain_document(paths: Sequence[str], jobs: int, options: dict[str, Any], *, dask: Any = None) -> Any:
+    """``explain`` of the whole input in ``jobs`` parts (local processes, or Dask tasks with ``dask``): first
+    every part's streams are numbered (one pass of the C engine each, nothing told), then every part tells its
+    streams; the result is the :class:`~tcptrace.narrate.ExplainDocument` one pass gives."""
+    import heapq
+
+    from .narrate import ExplainDocument
+
+    if dask is not None:
+        n = jobs or max(1, sum(dask.nthreads().values()))
+        parts = _run_dask(dask, paths, n, _nothing)
+        numbers = [x.tolist() for x in numbering(parts)]
+        futures = [dask.submit(explain_part, list(paths), k, n, numbers[k], options, pure=False) for k in range(n)]
+        told: list[ToldPart] = dask.gather(futures)
+    else:
+        n = jobs
+        parts = _run_local(paths, n, _nothing)
+        numbers = [x.tolist() for x in numbering(parts)]
+        told = _pool_starmap(n, explain_part, [(list(paths), k, n, numbers[k], options) for k in range(n)])
+    late: dict[int, int] = {}
+    for t in told:
+        late.update(t.late)
+    merged = heapq.merge(*(t.told for t in told), key=lambda item: item[0])
+    return ExplainDocument.merged(paths[0], options.get("lang", "en"), options.get("fmt", "text"), merged, late,
+                                  told[0].stats, sum(len(x) for x in numbers))  # fmt: skip
 
 
 # --- what each stream gives (run in the workers) ---------------------------------------------------------------

@@ -202,3 +202,67 @@ def test_dask_missing_is_one_line(mixed: str, monkeypatch: pytest.MonkeyPatch) -
     assert code == 2
     assert "tcptrace[dask]" in err
     assert "Traceback" not in err
+
+
+def _late_copy_capture(path: Path) -> str:
+    """Stream A closes (FINs acknowledged) at 0.1 s and a copy of its last ACK comes at 4 s; stream B, in the other
+    part of two, sends a packet every 0.4 s in between. One pass tells A when B's packets pass A's end by 2 s, so
+    A's copy is late (counted, not narrated); a part alone sees nothing between A's end and the copy, and must
+    move its clock by B's packets all the same."""
+    import tests.pcapgen as g
+
+    a_port = 41000
+    b_port = next(p for p in range(42000, 43000)
+                  if partition_of(bytes([10, 0, 0, 1]), p, bytes([10, 0, 0, 2]), 80, 2)
+                  != partition_of(bytes([10, 0, 0, 1]), a_port, bytes([10, 0, 0, 2]), 80, 2))  # fmt: skip
+    c, s = "10.0.0.1", "10.0.0.2"
+
+    def pkt(sport: int, dport: int, seq: int, ack: int, flags: int, src: str, dst: str, payload: bytes = b"") -> bytes:
+        return g.ether(g.ipv4(g.tcp(sport, dport, seq, ack, flags, 502, payload=payload), src, dst))
+
+    t0 = 1_700_000_000_000_000_000
+    recs: list[g.Rec] = []
+    a = [pkt(a_port, 80, 100, 0, g.SYN, c, s), pkt(80, a_port, 500, 101, g.SYN | g.ACK, s, c),
+         pkt(a_port, 80, 101, 501, g.ACK, c, s), pkt(a_port, 80, 101, 501, g.FIN | g.ACK, c, s),
+         pkt(80, a_port, 501, 102, g.FIN | g.ACK, s, c), pkt(a_port, 80, 102, 502, g.ACK, c, s)]  # fmt: skip
+    recs += [g.Rec(p, t0 + i * 20_000_000) for i, p in enumerate(a)]
+    b = [pkt(b_port, 80, 7000, 0, g.SYN, c, s), pkt(80, b_port, 9000, 7001, g.SYN | g.ACK, s, c)]
+    b += [pkt(b_port, 80, 7001 + i, 9001, g.ACK | g.PSH, c, s, b"x") for i in range(10)]
+    recs += [g.Rec(p, t0 + 50_000_000 + i * 400_000_000) for i, p in enumerate(b)]
+    recs.append(g.Rec(a[-1], t0 + 4_000_000_000))  # A's last ACK again, 3.9 s after A ended
+    recs.sort(key=lambda r: r.ts_ns)
+    path.write_bytes(g.pcap(recs))
+    return str(path)
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_explain_parts_move_their_clock_by_the_others(tmp_path: Path, fmt: str) -> None:
+    _engine()
+    capture = _late_copy_capture(tmp_path / "late.pcap")
+    one = _run(["explain", capture, "--format", fmt, "-j", "1"])
+    assert one[0] == 0
+    assert ('late_segments": 1' if fmt == "json" else "after it ended") in one[1]  # the copy is late in one pass
+    assert _run(["explain", capture, "--format", fmt, "-j", "2"]) == one
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "markdown", "html"])
+def test_explain_jobs_equal_one_pass(mixed: str, fmt: str) -> None:
+    _engine()
+    one = _run(["explain", mixed, "--format", fmt, "-j", "1"])
+    assert one[0] == 0
+    for jobs in ("2", "3"):
+        assert _run(["explain", mixed, "--format", fmt, "-j", jobs]) == one
+
+
+def test_explain_dask_local_cluster(mixed: str) -> None:
+    _engine()
+    distributed = pytest.importorskip("dask.distributed", reason="tcptrace[dask] is not installed")
+    from tcptrace.parallel import explain_document
+
+    one = _run(["explain", mixed, "--format", "json"])[1]
+    with (
+        distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as c,
+        distributed.Client(c) as client,
+        explain_document([mixed], 0, {"fmt": "json"}, dask=client) as doc,
+    ):
+        assert "".join(doc.pieces()) == one
