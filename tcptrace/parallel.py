@@ -34,9 +34,11 @@ from typing import Any
 
 from .selection import Selection
 
-# Below this much input, one process: the processes' start (some 50 ms) and the result's pickling cost more than
-# they save (the benchmark capture, 64 MB, is analysed in about 0.25 s).
-PARALLEL_MIN_BYTES = 128 << 20
+# When --jobs is not given, a command splits its input over the cores only where that pays (measured on the
+# benchmark captures, benchmarks/scale_bench.py and docs/scale.md): for `explain`, whose telling is Python (some 60 µs
+# a packet against 0.1-0.2 µs to read and decode it), from this much input on; `flows` and `check` spend a half to
+# two thirds of a pass reading and decoding, which every part repeats, so they stay in one process unless asked.
+PARALLEL_MIN_BYTES = 16 << 20
 
 _FNV_OFFSET, _FNV_PRIME, _MASK = 0xCBF29CE484222325, 0x100000001B3, (1 << 64) - 1
 
@@ -90,10 +92,11 @@ def input_size(paths: Sequence[str]) -> int | None:
     return total
 
 
-def jobs_for(paths: Sequence[str], jobs: int | None) -> int:
-    """How many processes to use: ``jobs`` when given (1 for input that cannot be re-read), else the number of
-    cores for input of at least :data:`PARALLEL_MIN_BYTES`, else 1. Always 1 without the C engine (the pure-Python
-    path is the reference, not the fast one)."""
+def jobs_for(paths: Sequence[str], jobs: int | None, *, auto: bool = False) -> int:
+    """How many processes to use: ``jobs`` when given (1 for input that cannot be re-read); else, for a command
+    where splitting pays (``auto``: explain), the number of cores for input of at least
+    :data:`PARALLEL_MIN_BYTES`; else 1. Always 1 without the C engine (the pure-Python path is the reference, not
+    the fast one)."""
     from .engine import engine_module
 
     size = input_size(paths)
@@ -101,7 +104,7 @@ def jobs_for(paths: Sequence[str], jobs: int | None) -> int:
         return 1
     if jobs is not None:
         return max(1, jobs)
-    if size < PARALLEL_MIN_BYTES:
+    if not auto or size < PARALLEL_MIN_BYTES:
         return 1
     return max(1, os.cpu_count() or 1)
 

@@ -168,7 +168,8 @@ def test_standard_input_runs_in_one_process() -> None:
     from tcptrace.parallel import jobs_for
 
     assert jobs_for(["-"], 4) == 1
-    assert jobs_for([str(SAMPLES / "echo_ipv4.pcap")], None) == 1  # small: not worth the processes
+    assert jobs_for([str(SAMPLES / "echo_ipv4.pcap")], None, auto=True) == 1  # small: not worth the processes
+    assert jobs_for([str(SAMPLES / "echo_ipv4.pcap")], 3) == 3
 
 
 def test_dask_local_cluster_of_two(mixed: str) -> None:
@@ -209,7 +210,7 @@ def _late_copy_capture(path: Path) -> str:
     part of two, sends a packet every 0.4 s in between. One pass tells A when B's packets pass A's end by 2 s, so
     A's copy is late (counted, not narrated); a part alone sees nothing between A's end and the copy, and must
     move its clock by B's packets all the same."""
-    import tests.pcapgen as g
+    import pcapgen as g
 
     a_port = 41000
     b_port = next(p for p in range(42000, 43000)
