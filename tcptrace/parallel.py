@@ -14,9 +14,15 @@ frame among every part's first frames (each part hands them in its own order, wh
 parts' results are renumbered and merged in that order. A part's results never name another stream: a flow row or
 document names its own stream only (the stream whose ports it reused is not in them), so renumbering is exact.
 
-What is split is the analysis, not the reading: each pass still reads and decodes every frame (about a third of
-a one-pass ``flows`` on the benchmark capture), so the scaling stops near three times one core's speed
-(benchmarks/scale_bench.py measures it). docs/scale.md has the design that splits the reading too.
+``explain`` names streams in its text, so its parts are numbered first (:func:`explain_document`: a C pass per
+part lists the first frames, then each part tells its streams with the capture's numbers), and a part's
+FlowStream moves its clock by the other parts' segments too (``Engine.take_foreign``), so that a stream is told,
+and a late copy of its segments dropped, exactly when one pass would.
+
+What is split is the analysis, not the reading: each pass still reads and decodes every frame. For ``flows`` that
+is a third to two thirds of a pass (benchmarks/scale_bench.py), so it gains at most 1.2x on 2 cores and 1.5x on
+any number; for ``explain`` (Python telling, ~60 µs a packet) the reading is negligible and the parts scale with the
+cores. docs/scale.md has the numbers and the design that splits the reading too.
 
 :func:`run_parts` runs the parts in local processes or as Dask tasks; ``per_stream`` is a module-level function
 (it is pickled to the workers) returning one stream's result, ``None`` to leave it out.
