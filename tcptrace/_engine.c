@@ -298,6 +298,16 @@ typedef struct {
     int64_t win_lo, win_hi;
     int win_pending, win_lo_rel, win_hi_rel;
     PyObject *win_reason;
+    /* Engine.partition(k, n): only the segments whose four-tuple falls in part k of n (partition_of) are tracked
+     * and analysed; the others are read and counted, nothing more (tcptrace.parallel: n such passes together
+     * analyse every stream once; the frame numbers stay the capture's). nparts 0: every segment. */
+    uint32_t part, nparts;
+    /* with parts: the latest time among the other parts' segments since the last kept segment (INT64_MIN: none),
+     * and per kept segment that time as it was before it (Engine.take_foreign): a part's FlowStream hands out a
+     * stream when one pass would, at the other parts' segments too (tcptrace.parallel) */
+    int64_t foreign_ts;
+    int64_t *fts;
+    Py_ssize_t fts_n, fts_cap;
     /* the packets pass (Engine.packets): pk_mode 1 hands out every kept packet, as a Segment with the analysis
      * on it, or (pk_fmt > 0, a quiet stream, nothing to explain) as a line rendered here into lines; out: the
      * analysis of the packet just processed */
@@ -2762,8 +2772,52 @@ static int classic_add(FlowC *f, int dir, const Pkt *p, const Opts *o) {
 /* Track, analyse and count one segment; run the lifecycle unless it is steady (changes nothing but counters). */
 static int process_packet(Engine *e, const Pkt *p, Opts *o, FlowC **flow);
 
+/* Which of n parts a segment's connection falls in: FNV-1a over the address length and the two endpoints
+ * (address bytes, then the port big-endian), the lower endpoint first so both directions agree, then
+ * splitmix64's finaliser. Fixed, unkeyed and independent of byte order: every process, on every machine, splits
+ * alike (tcptrace.parallel.partition_of is the same function in Python; tests/test_parallel.py compares them).
+ * A crafted capture can unbalance the parts, never change the results. */
+static uint32_t partition_of(const Pkt *p, uint32_t n) {
+    const uint8_t *a = p->src, *b = p->dst;
+    int pa = p->sport, pb = p->dport;
+    int c = memcmp(a, b, (size_t)p->alen);
+    if (c > 0 || (c == 0 && pa > pb)) {
+        const uint8_t *t = a;
+        a = b;
+        b = t;
+        int tp = pa;
+        pa = pb;
+        pb = tp;
+    }
+    uint64_t h = 0xcbf29ce484222325ULL;
+#define FNV(byte) (h = (h ^ (uint8_t)(byte)) * 0x100000001b3ULL)
+    FNV(p->alen);
+    for (int i = 0; i < p->alen; i++)
+        FNV(a[i]);
+    FNV(pa >> 8);
+    FNV(pa);
+    for (int i = 0; i < p->alen; i++)
+        FNV(b[i]);
+    FNV(pb >> 8);
+    FNV(pb);
+#undef FNV
+    h ^= h >> 30;
+    h *= 0xbf58476d1ce4e5b9ULL;
+    h ^= h >> 27;
+    h *= 0x94d049bb133111ebULL;
+    h ^= h >> 31;
+    return (uint32_t)(h % n);
+}
+
 /* One packet, then the packing of finished flows (the flow may be packed again at once when pack_after_ns is 0) */
 static int process(Engine *e, const Pkt *p, Opts *o) {
+    if (e->nparts > 1 && partition_of(p, e->nparts) != e->part) { /* another pass's connection: read, not tracked */
+        e->last_kept = 0;
+        e->trace_end = p->ts;
+        if (p->ts > e->foreign_ts)
+            e->foreign_ts = p->ts;
+        return 0;
+    }
     if (e->pack_defer) {
         FlowC *g = e->flows[e->pack_defer - 1];
         e->pack_defer = 0;
@@ -3219,6 +3273,20 @@ static int keep_segment(Engine *e, PyObject *seg) {
         if (!f->quiet && (flags & F_ACK) && !(flags & F_SFR) && f->pk_settles)
             e->pk_pause = 1; /* PacketStream may settle the stream here (PacketStream.__iter__) */
         return PyList_Append(e->kept, seg);
+    }
+    if (e->nparts > 1) { /* the other parts' latest time before this segment (Engine.take_foreign) */
+        if (e->fts_n == e->fts_cap) {
+            Py_ssize_t cap = e->fts_cap ? 2 * e->fts_cap : 1024;
+            int64_t *grown = PyMem_Realloc(e->fts, (size_t)cap * sizeof *grown);
+            if (!grown) {
+                PyErr_NoMemory();
+                return -1;
+            }
+            e->fts = grown;
+            e->fts_cap = cap;
+        }
+        e->fts[e->fts_n++] = e->foreign_ts;
+        e->foreign_ts = INT64_MIN;
     }
     PyObject *n = PyLong_FromLongLong(e->last_stream);
     if (!n)
@@ -3985,6 +4053,24 @@ static PyObject *Engine_trace_end(Engine *e, PyObject *Py_UNUSED(ignored)) {
     return PyLong_FromLongLong(e->trace_end);
 }
 
+/* Engine.partition(k, n): from now on track only the connections in part k of n (partition_of) */
+static PyObject *Engine_partition(Engine *e, PyObject *args) {
+    unsigned int k, n;
+    if (!PyArg_ParseTuple(args, "II", &k, &n))
+        return NULL;
+    if (n == 0 || k >= n) {
+        PyErr_SetString(PyExc_ValueError, "Engine.partition(k, n) needs 0 <= k < n");
+        return NULL;
+    }
+    if (e->nflows) {
+        PyErr_SetString(PyExc_ValueError, "Engine.partition: the engine has already tracked streams");
+        return NULL;
+    }
+    e->part = k;
+    e->nparts = n;
+    Py_RETURN_NONE;
+}
+
 /* Engine.saw_frame(ts_ns): a frame Python read and may not hand over (not TCP) still ends the trace so far */
 static PyObject *Engine_saw_frame(Engine *e, PyObject *arg) {
     long long ts = PyLong_AsLongLong(arg);
@@ -4113,6 +4199,24 @@ static PyObject *Engine_take_kept(Engine *e, PyObject *Py_UNUSED(ignored)) {
     return out;
 }
 
+/* Engine.take_foreign() -> for each Segment take_kept() gave since the last call (with parts: Engine.partition),
+ * the latest capture time among the other parts' segments between it and the kept segment before it, or None */
+static PyObject *Engine_take_foreign(Engine *e, PyObject *Py_UNUSED(ignored)) {
+    PyObject *out = PyList_New(e->fts_n);
+    if (!out)
+        return NULL;
+    for (Py_ssize_t i = 0; i < e->fts_n; i++) {
+        PyObject *v = e->fts[i] == INT64_MIN ? Py_NewRef(Py_None) : PyLong_FromLongLong(e->fts[i]);
+        if (!v) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        PyList_SET_ITEM(out, i, v);
+    }
+    e->fts_n = 0;
+    return out;
+}
+
 static int Engine_init(Engine *e, PyObject *args, PyObject *kwds) {
     static char *kwlist[] = {"rows", "classes", "initial", "detect_hardware_duplicates", "pack_after_ns", NULL};
     Py_buffer rows, classes, initial;
@@ -4123,6 +4227,7 @@ static int Engine_init(Engine *e, PyObject *args, PyObject *kwds) {
     e->pack_after_ns = pack_after;
     e->win_lo = INT64_MIN;
     e->win_hi = INT64_MAX;
+    e->foreign_ts = INT64_MIN;
     int ok = rows.len == (Py_ssize_t)sizeof e->rows && classes.len == (Py_ssize_t)sizeof e->classes &&
              initial.len == (Py_ssize_t)sizeof e->initial;
     if (ok) {
@@ -4270,6 +4375,7 @@ static void Engine_dealloc(Engine *e) {
         Py_XDECREF(e->pk_cid[i]);
     PyMem_Free(e->pk_cid);
     Py_XDECREF(e->kept);
+    PyMem_Free(e->fts);
     Py_XDECREF(e->pk_flag_text);
     PyMem_Free(e->lines);
     clear_ifaces(e);
@@ -4437,6 +4543,10 @@ static PyMethodDef Engine_methods[] = {
      "Python read a frame at this time (ns): whether it lies within the time range."},
     {"time_range", (PyCFunction)Engine_time_range, METH_VARARGS,
      "time_range(lo, lo_relative, hi, hi_relative, reason): frames outside are skipped under reason."},
+    {"take_foreign", (PyCFunction)Engine_take_foreign, METH_NOARGS,
+     "With parts: per Segment take_kept() gave, the other parts' latest time since the kept one before (or None)."},
+    {"partition", (PyCFunction)Engine_partition, METH_VARARGS,
+     "partition(k, n): track only the connections whose four-tuple falls in part k of n."},
     {"keep", (PyCFunction)Engine_keep, METH_O, "Select streams in the pass: keep(stream, previous, caddr, cport, "
                                                "saddr, sport) -> bool, asked once per stream."},
     {"take_kept", (PyCFunction)Engine_take_kept, METH_NOARGS, "The selected streams' Segments since the last call."},

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from .engine import Pipeline
-from .export import flow_row_dict, packet_record
+from .export import flow_row_dict
 from .model import Segment
 from .output import short_name
 from .sources import CaptureSet
@@ -143,8 +143,8 @@ class Flow:
         return draw_graph(self._summary_obj, self.packets, kind, ax=ax, **kw)
 
     def to_dataframe(self) -> Any:
-        """One row per packet: the ``tcptrace packets --format jsonl`` fields, ``time`` as a UTC datetime to the
-        nanosecond (needs pandas)."""
+        """One row per packet: the ``tcptrace packets --format jsonl`` fields, typed as tcptrace.table's
+        PACKET_COLUMNS say (``time`` a datetime64[ns, UTC], integers Int64; needs pandas)."""
         return _packets_frame(self.packets)
 
     def _repr_svg_(self) -> str | None:
@@ -198,14 +198,34 @@ class Capture:
         return len(self.flows)
 
     def to_dataframe(self) -> Any:
-        """One row per flow: the ``tcptrace flows`` table columns (needs pandas)."""
-        pd = _pandas()
-        return pd.DataFrame([flow_row_dict(flow_row(f._summary_obj.row_facts())) for f in self.flows])
+        """One row per flow: the ``tcptrace flows`` table columns and ``start_time``, typed as tcptrace.table's
+        FLOW_COLUMNS say (needs pandas)."""
+        _pandas()
+        from .table import dataframe, flow_values
+
+        return dataframe("flows", (flow_values(flow_row(f._summary_obj.row_facts())) for f in self.flows))
 
     def packets_dataframe(self) -> Any:
         """One row per packet of every flow (needs pandas)."""
-        segs = sorted((s for f in self.flows for s in f.packets), key=lambda s: s.frame)
-        return _packets_frame(segs)
+        return _packets_frame(self._packets_in_order())
+
+    def _packets_in_order(self) -> list[Segment]:
+        return sorted((s for f in self.flows for s in f.packets), key=lambda s: s.frame)
+
+    def to_arrow(self, what: str = "flows") -> Any:
+        """A ``pyarrow.Table`` of the flows (``what="flows"``) or of every packet (``"packets"``), with the columns
+        and types of ``tcptrace flows|packets --format parquet`` (tcptrace.table; needs tcptrace[parquet]).
+
+        >>> load("sample_pcaps/port_reuse.pcap").to_arrow().column("stream").to_pylist()  # doctest: +SKIP
+        [0, 1]
+        """
+        from .table import arrow_table, flow_values, packet_values
+
+        if what == "flows":
+            return arrow_table("flows", (flow_values(flow_row(f._summary_obj.row_facts())) for f in self.flows))
+        if what == "packets":
+            return arrow_table("packets", map(packet_values, self._packets_in_order()))
+        raise ValueError(f"to_arrow: what is 'flows' or 'packets', not {what!r}")
 
     def report(self, lang: str = "en", **kw: Any) -> Any:
         """This capture's HTML report (:func:`tcptrace.report.build_report`, reading the file again); Jupyter
@@ -246,13 +266,12 @@ class Capture:
 
 
 def _packets_frame(segs: list[Segment]) -> Any:
-    """Packet records as a DataFrame, ``time`` a datetime64[ns, UTC] column built from the integer ``ts_ns`` (a
-    float of seconds since 1970 keeps only microseconds)."""
-    pd = _pandas()
-    df = pd.DataFrame([packet_record(s) for s in segs])
-    if len(df):
-        df["time"] = pd.to_datetime([s.ts_ns for s in segs], unit="ns", utc=True)
-    return df
+    """Packet records as a typed DataFrame (tcptrace.table), ``time`` a datetime64[ns, UTC] column built from the
+    integer ``ts_ns`` (a float of seconds since 1970 keeps only microseconds)."""
+    _pandas()
+    from .table import dataframe, packet_values
+
+    return dataframe("packets", map(packet_values, segs))
 
 
 def load(source: str | os.PathLike[str] | BinaryIO | Sequence[str | os.PathLike[str]] | CaptureSet) -> Capture:

@@ -95,9 +95,13 @@ def run_checks(
     hosts: Iterable[str] = (),
     ports: Iterable[int] = (),
     strict: bool = False,
+    jobs: int = 1,
+    dask: Any = None,
 ) -> CheckResult:
     """Evaluate the assertions on every selected stream of a capture (by number, or by host / port). With
-    ``strict``, every warning of the capture reader is a failed finding too (one passes when there is none)."""
+    ``strict``, every warning of the capture reader is a failed finding too (one passes when there is none).
+    With ``jobs`` > 1 (or ``dask``, a dask.distributed Client) the flow documents come from that many passes in
+    parallel (tcptrace.parallel), the same documents and findings."""
     require = list(require)
     forbid = list(forbid)
     for r in require:
@@ -111,34 +115,49 @@ def run_checks(
     events: dict[int, dict[str, list[int]]] = {}
     engine = engine_module()
     rereadable = isinstance(source, (str, os.PathLike)) and os.fspath(source) != "-"
+    checked: list[tuple[int, dict[str, Any], bool]] = []  # the selected streams: number, document, a forbidden hit
+    names = {n for f in forbid for n in FORBIDDABLE[f]} | ({"retransmission"} if max_retransmissions else set())
     if forbid and (engine is None or not rereadable):
         # only --forbid names the frames of events: the per-packet pass, the selection inside it
         run = Pipeline(source, track_bytes_in_flight=False, selection=Selection.of(wanted or (), hosts, ports))
         _collect_events(run, events)
-        all_summaries = run.summaries
+        checked = [
+            (s.flow.stream, s.to_dict(), False)
+            for s in run.summaries
+            if (wanted is None or s.flow.stream in wanted) and selection.matches(s.flow)
+        ]
         warnings = list(run.stats.warnings)
+    elif jobs > 1 or dask is not None:
+        from .parallel import run_parts
+
+        assert isinstance(source, (str, os.PathLike))
+        items, stats, _total = run_parts([os.fspath(source)], jobs, _Checked(selection, frozenset(names)), dask=dask)
+        checked = [(n, {**d, "stream": n}, hit) for n, (d, hit) in items if wanted is None or n in wanted]
+        warnings = list(stats.warnings)
     else:
         # flow-level assertions and --baseline read the flow documents: the same pass (the C engine when built)
         # that `tcptrace flows --format json`, and so the baseline, comes from
         all_summaries, stats = summarize(source)
         warnings = list(stats.warnings)
-        if forbid:  # frames for the streams that have a forbidden event: a second pass, selecting only them
-            names = {n for f in forbid for n in FORBIDDABLE[f]} | ({"retransmission"} if max_retransmissions else set())
-            hit = [s.flow.stream for s in all_summaries if _has_any(s, names)]
-            if hit:
-                _collect_events(Pipeline(source, track_bytes_in_flight=False, selection=Selection.of(hit)), events)
+        checked = [
+            (s.flow.stream, s.to_dict(), _has_any(s, names))
+            for s in all_summaries
+            if (wanted is None or s.flow.stream in wanted) and selection.matches(s.flow)
+        ]
+    if forbid and engine is not None and rereadable:  # frames for the streams with a forbidden event: a second
+        hit = [n for n, _d, h in checked if h]  # pass, selecting only them
+        if hit:
+            _collect_events(Pipeline(source, track_bytes_in_flight=False, selection=Selection.of(hit)), events)
     name = os.fspath(source) if isinstance(source, (str, os.PathLike)) else str(getattr(source, "name", "<stream>"))
     result = CheckResult(name, warnings=warnings)
-    summaries = [s for s in all_summaries if (wanted is None or s.flow.stream in wanted) and selection.matches(s.flow)]
-    if wanted is not None and not summaries:
+    if wanted is not None and not checked:
         result.findings.append(Finding(-1, "", "streams", False, f"no stream {sorted(wanted)} in the capture"))
-    elif not summaries and not selection.everything:
+    elif not checked and not selection.everything:
         result.findings.append(Finding(-1, "", "streams", False, "no stream matches the selection (--host/--port)"))
-    for s in summaries:
-        d = s.to_dict()
+    for n, d, _hit in checked:
         result.flows.append(d)
-        result.findings.extend(_flow_findings(s, d, events.get(s.flow.stream, {}), require, forbid,
-                                              max_retransmissions, max_rtt_ms))  # fmt: skip
+        result.findings.extend(_flow_findings(n, d, events.get(n, {}), require, forbid, max_retransmissions,
+                                              max_rtt_ms))  # fmt: skip
     if strict:
         for w in warnings:
             result.findings.append(Finding(-1, "", "strict", False, f"the capture reader warned: {w}"))
@@ -167,8 +186,29 @@ def _has_any(s: FlowSummary, names: set[str]) -> bool:
     )
 
 
+@dataclass(frozen=True)
+class _Checked:
+    """A stream's flow document and whether it counted one of ``names`` (tcptrace.parallel runs it per stream of
+    a part; hosts and ports are selected there, stream numbers after renumbering)."""
+
+    selection: Selection
+    names: frozenset[str]
+
+    def __call__(self, eng: Any, i: int) -> tuple[dict[str, Any], bool] | None:
+        from .engine import engine_summary
+        from .flow import HalfFlow
+
+        if self.selection.networks or self.selection.ports:
+            life = eng.lifecycle(i)
+            ends = HalfFlow(life.client_addr, life.client_port), HalfFlow(life.server_addr, life.server_port)
+            if not Selection(networks=self.selection.networks, ports=self.selection.ports).matches_endpoints(i, *ends):
+                return None
+        s = engine_summary(eng, i)
+        return s.to_dict(), _has_any(s, set(self.names))
+
+
 def _flow_findings(
-    s: FlowSummary,
+    stream: int,
     d: dict[str, Any],
     events: dict[str, list[int]],
     require: list[str],
@@ -176,7 +216,6 @@ def _flow_findings(
     max_retransmissions: int | None,
     max_rtt_ms: float | None,
 ) -> list[Finding]:
-    stream = s.flow.stream
     label = f"{d['client']} → {d['server']}"
     out: list[Finding] = []
 

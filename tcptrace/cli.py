@@ -235,6 +235,53 @@ def _host_port_options(f: F) -> F:
                         "10.0.0.0/8, fd00::/8; host names are not resolved).")(f)  # fmt: skip
 
 
+def _parallel_options(f: F) -> F:
+    """--jobs N and --dask ADDRESS: the analysis split by connection over processes or a Dask cluster
+    (tcptrace.parallel), the results the same as one pass."""
+    f = click.option("--dask", "dask", metavar="ADDRESS", default=None,
+                     help="Run the analysis on a Dask cluster (a scheduler address, or `local` for a LocalCluster "
+                     "on this machine; needs tcptrace[dask] and the capture on a file system the workers "
+                     "share). See docs/scale.md.")(f)  # fmt: skip
+    return click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
+                        help="Analyse in N processes, split by connection; the results are the same as with 1 "
+                        "(default: explain uses every core for captures of 16 MB or more; flows and check, whose "
+                        "analysis is as fast as reading, use 1; always 1 for standard input).")(f)  # fmt: skip
+
+
+@contextlib.contextmanager
+def _parallel(capture: str, jobs: int | None, dask: str | None, auto: bool = False) -> Iterator[tuple[int, Any]]:
+    """How many parts to analyse in (``auto``: every core by default, where that pays), and the Dask client (closed
+    after) when --dask was given."""
+    from .parallel import dask_client, jobs_for
+
+    if dask is None:
+        yield jobs_for([capture], jobs, auto=auto), None
+        return
+    if capture == "-":
+        raise click.UsageError("--dask reads the capture from a file the workers can open, not standard input")
+    with dask_client(dask) as client:
+        yield jobs or 0, client
+
+
+def _output_option(f: F) -> F:
+    return click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None,
+                        help="The file --format parquet writes (replaced only once it is complete).")(f)  # fmt: skip
+
+
+def _check_output(fmt: str, output: str | None) -> None:
+    if fmt == "parquet" and not output:
+        raise click.UsageError("--format parquet writes a file: give -o FILE.parquet")
+    if output and fmt != "parquet":
+        raise click.UsageError("-o is for --format parquet; the other formats write to standard output")
+
+
+def _write_parquet(what: str, rows: Iterable[tuple[Any, ...]], output: str) -> int:
+    from .table import write_parquet
+
+    with _writing(output), replacing(output) as f:
+        return write_parquet(what, rows, f)
+
+
 def _color_option(f: F) -> F:
     return click.option("--color/--no-color", default=None,
                         help="Colour the output (default: on a terminal, unless NO_COLOR is set).")(f)  # fmt: skip
@@ -492,17 +539,19 @@ def main(ctx: click.Context, quiet: bool) -> None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["table", "jsonl", "csv"]),
+    type=click.Choice(["table", "jsonl", "csv", "parquet"]),
     default="table",
     show_default=True,
-    help="table: aligned packet list; jsonl: one JSON object per TCP segment; csv: the same as columns.",
+    help="table: aligned packet list; jsonl: one JSON object per TCP segment; csv: the same as columns; parquet: "
+    "typed columns to the -o file (needs tcptrace[parquet]; docs/scale.md).",
 )
+@_output_option
 @_host_port_options
 @_color_option
 @_live_options(follow=True)
 def packets(
-    capture: str | None, streams: tuple[int, ...], fmt: str, hosts: tuple[str, ...], ports: tuple[int, ...],
-    color: bool | None, **live_opts: Any,
+    capture: str | None, streams: tuple[int, ...], fmt: str, output: str | None, hosts: tuple[str, ...],
+    ports: tuple[int, ...], color: bool | None, **live_opts: Any,
 ) -> None:  # fmt: skip
     """List every TCP segment of CAPTURE with Wireshark's numbers.
 
@@ -516,6 +565,7 @@ def packets(
         PROGRESS.set(None)
     from .engine import PACKET_HORIZON_NS, PacketStream
 
+    _check_output(fmt, output)
     with _live_source(capture, live_opts, ports) as live:
         source: Any = capture
         horizon = PACKET_HORIZON_NS
@@ -532,9 +582,15 @@ def packets(
                 horizon = 0 if flush else horizon
         # capture order, each segment's endpoint states settled with hindsight as explain tells them (at most 1 s
         # late; live, at once)
-        stream = PacketStream(source, selection, fmt=fmt, horizon_ns=horizon)
+        stream = PacketStream(source, selection, fmt=None if fmt == "parquet" else fmt, horizon_ns=horizon)
         segs = iter(stream)
-        if fmt == "jsonl":
+        if fmt == "parquet":
+            from .table import packet_values
+
+            assert output is not None
+            n = _write_parquet("packets", (packet_values(seg, stream.locate) for seg in segs), output)
+            click.echo(f"wrote {display_path(output)}: {_plural(n, 'packet')}")
+        elif fmt == "jsonl":
             _echo_lines(jsonl_lines(segs, stream.locate), flush=flush)
         elif fmt == "csv":
             _echo_lines(csv_lines(segs, stream.locate), flush=flush)
@@ -572,6 +628,7 @@ packets.help = inspect.cleandoc(packets.help or "") + "\n\n" + CAPTURE_HELP
 @click.option("--max-steps", type=click.IntRange(min=1), default=None, help="At most N steps per stream.")
 @_host_port_options
 @_live_options(follow=True)
+@_parallel_options
 def explain(
     capture: str | None,
     streams: tuple[int, ...],
@@ -583,6 +640,8 @@ def explain(
     max_steps: int | None,
     hosts: tuple[str, ...],
     ports: tuple[int, ...],
+    jobs: int | None,
+    dask: str | None,
     **live_opts: Any,
 ) -> None:
     """Tell the story of each TCP connection in CAPTURE, step by step.
@@ -617,10 +676,21 @@ def explain(
     gc.set_threshold(20_000, 50, 1000)
     try:
         use_color = _use_color(color)
-        # each stream is narrated when it ends and its text kept in a temporary file (memory: the open streams)
-        with ExplainDocument(capture, list(streams) or None, lang, fmt=fmt, color=use_color, verbose=verbose,
-                             absolute=absolute, max_steps=max_steps, hosts=list(hosts) or None,
-                             ports=list(ports) or None) as doc:  # fmt: skip
+        options: dict[str, Any] = {"lang": lang, "fmt": fmt, "color": use_color, "verbose": verbose,
+                                   "absolute": absolute, "max_steps": max_steps}  # fmt: skip
+        selected = bool(streams or hosts or ports)  # a selection is told in one process (docs/scale.md)
+        parallel = _parallel(capture, None if selected else jobs, None if selected else dask, auto=not selected)
+        with parallel as (parts, client):
+            if parts > 1 or client is not None:
+                from .parallel import explain_document
+
+                doc = explain_document([capture], parts, options, dask=client)
+            else:
+                # each stream is narrated when it ends and its text kept in a temporary file (memory: the open
+                # streams)
+                doc = ExplainDocument(capture, list(streams) or None, hosts=list(hosts) or None,
+                                      ports=list(ports) or None, **options)  # fmt: skip
+        with doc:
             if doc.missing or (not len(doc) and (hosts or ports or streams)):
                 _nothing_selected(capture, doc.missing, doc.streams_total, lang)
             for piece in doc.pieces():
@@ -664,12 +734,14 @@ def _terminal_status(text: str) -> None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["table", "json", "csv"]),
+    type=click.Choice(["table", "json", "csv", "parquet"]),
     default="table",
     show_default=True,
     help="table: one row per stream; json: a document with every statistic (the baseline format of "
-    "`tcptrace check --baseline`); csv: the table's columns.",
+    "`tcptrace check --baseline`); csv: the table's columns; parquet: the same, typed, and start_time, to the -o "
+    "file (needs tcptrace[parquet]).",
 )
+@_output_option
 @click.option(
     "--long",
     "long_",
@@ -696,15 +768,19 @@ def _terminal_status(text: str) -> None:
     "path, which keeps payloads.",
 )
 @_live_options(follow=False)
+@_parallel_options
 def flows(
     capture: str | None,
     streams: tuple[int, ...],
     fmt: str,
+    output: str | None,
     long_: bool,
     hosts: tuple[str, ...],
     ports: tuple[int, ...],
     zeek: bool,
     app: bool,
+    jobs: int | None,
+    dask: str | None,
     **live_opts: Any,
 ) -> None:
     """One row per TCP stream of CAPTURE: endpoints, packets and bytes each way, how it opened and ended.
@@ -721,27 +797,37 @@ def flows(
     selection = Selection.of(streams, hosts, ports)
     if zeek and app:
         raise click.UsageError("--app and --zeek cannot be combined")
+    _check_output(fmt, output)
+    if fmt == "parquet" and (zeek or app or long_):
+        raise click.UsageError("--format parquet writes the flows table's columns: not with --zeek, --app or --long")
+    full = fmt == "json" or long_  # the table and CSV read lean rows (stats.flow_rows): no per-direction statistics
     with _live_source(capture, live_opts, ports) as live:
         source: Any = capture if live is None else live
         if live is not None:
             capture = _live_name(live)
+            jobs, dask = 1, None  # a live capture is read once
         assert capture is not None
         if zeek:
             _zeek_flows(source, selection, fmt, capture)
             _after_live(live)
             return
-        if app:
-            summaries, stats, apps = _summaries_with_app(source)
-        else:
-            # each stream's summary is built, written and let go (a million-connection capture holds none of them)
-            summaries, stats = summarize_lazily(source)
-            apps = None
-    total = len(summaries)
-    chosen = summaries if selection.everything else selected_summaries(summaries, selection)
-    if not chosen and live is None:
-        _nothing_selected(capture, selection.missing(total), total)
-    full = fmt == "json" or long_  # the table and CSV read lean rows (stats.flow_rows): no per-direction statistics
-    docs = (s.to_dict(classic=full) for s in chosen)
+        with _parallel(source, None if app else jobs, None if app else dask) as (parts, client):
+            if parts > 1 or client is not None:  # split by connection (tcptrace.parallel): the same rows and documents
+                rows, docs, stats, total = _flows_parallel(source, selection, full, parts, client)
+                apps = None
+            else:
+                if app:
+                    summaries, stats, apps = _summaries_with_app(source)
+                else:
+                    # each stream's summary is built, written and let go (a million-connection capture holds none)
+                    summaries, stats = summarize_lazily(source)
+                    apps = None
+                total = len(summaries)
+                chosen = summaries if selection.everything else selected_summaries(summaries, selection)
+                if not chosen and live is None:
+                    _nothing_selected(capture, selection.missing(total), total)
+                docs = (s.to_dict(classic=full) for s in chosen)
+                rows = flow_rows(chosen)
     if apps is not None:
         docs = ({**d, "app": apps(d["stream"])} for d in docs)
     protocol = None if apps is None else (lambda n: str(apps(n)["protocol"]))
@@ -750,16 +836,41 @@ def flows(
         for chunk in dumps_indented_chunks(head, "flows", docs):
             sys.stdout.write(chunk)
         sys.stdout.write("\n")
+    elif fmt == "parquet":
+        from .table import flow_values
+
+        assert output is not None
+        n = _write_parquet("flows", map(flow_values, rows), output)
+        click.echo(f"wrote {display_path(output)}: {_plural(n, 'flow')}")
     elif fmt == "csv":
-        _echo_lines(flows_csv_lines(flow_rows(chosen), app=protocol), batch=1024)
+        _echo_lines(flows_csv_lines(rows, app=protocol), batch=1024)
     elif long_:
         _echo_lines(flows_long_lines(docs))
         click.echo(accounting(stats, total))
     else:
-        _echo_lines(flows_table_lines(flow_rows(chosen), app=protocol), batch=1024)
+        _echo_lines(flows_table_lines(rows, app=protocol), batch=1024)
         click.echo(accounting(stats, total))
     _warn(stats.warnings)
     _after_live(live)
+
+
+def _flows_parallel(
+    capture: Any, selection: Selection, full: bool, parts: int, client: Any
+) -> tuple[Iterable[Any], Iterable[dict[str, Any]], CaptureStats, int]:
+    """``flows --jobs``/``--dask``: the selected streams' rows (or documents, ``full``) from ``parts`` passes."""
+    from .parallel import Docs, Rows, renumbered_doc, renumbered_row, run_parts
+
+    if full:
+        items, stats, total = run_parts([capture], parts, Docs(selection, True), dask=client)
+    else:
+        items, stats, total = run_parts([capture], parts, Rows(selection), dask=client)
+    wanted = selection.streams
+    chosen = [(n, r) for n, r in items if not wanted or n in wanted]
+    if not chosen:
+        _nothing_selected(capture, selection.missing(total), total)
+    if full:
+        return [], (renumbered_doc(d, n) for n, d in chosen), stats, total
+    return (renumbered_row(r, n) for n, r in chosen), [], stats, total
 
 
 def _summaries_with_app(
@@ -842,6 +953,7 @@ def _zeek_flows(source: Any, selection: Selection, fmt: str, capture: str) -> No
 @click.option("-v", "--verbose", is_flag=True, help="List passing assertions too.")
 @_color_option
 @_live_options(follow=False)
+@_parallel_options
 def check(
     capture: str | None,
     streams: tuple[int, ...],
@@ -858,6 +970,8 @@ def check(
     strict: bool,
     verbose: bool,
     color: bool | None,
+    jobs: int | None,
+    dask: str | None,
     **live_opts: Any,
 ) -> None:
     """Assert that CAPTURE's TCP traffic connects, transfers and closes as it should (for CI).
@@ -873,17 +987,21 @@ def check(
     doc = _load_baseline(baseline) if baseline else None  # a bad baseline fails before the capture is read
     with _live_source(capture, live_opts, ports) as live:
         source: Any = capture if live is None else live
-        result = run_checks(
-            source,
-            streams=list(streams) or None,
-            require=require,
-            forbid=forbid,
-            max_retransmissions=max_retransmissions,
-            max_rtt_ms=max_rtt,
-            hosts=hosts,
-            ports=ports,
-            strict=strict,
-        )
+        live_jobs = (jobs, dask) if live is None else (1, None)  # a live capture is read once
+        with _parallel(source, *live_jobs) as (parts, client):
+            result = run_checks(
+                source,
+                streams=list(streams) or None,
+                require=require,
+                forbid=forbid,
+                max_retransmissions=max_retransmissions,
+                max_rtt_ms=max_rtt,
+                hosts=hosts,
+                ports=ports,
+                strict=strict,
+                jobs=parts,
+                dask=client,
+            )
     _warn(result.warnings)
     if doc is not None:
         findings = compare_baseline(result.flows, doc, tolerance=tolerance, ignore=ignore or DEFAULT_IGNORE)

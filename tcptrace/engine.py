@@ -55,8 +55,13 @@ class Pipeline:
     ([(13, 1), (14, 1)], 2)
     """
 
-    def __init__(self, source: Any, *, track_bytes_in_flight: bool = True, selection: Any = None) -> None:
+    def __init__(
+        self, source: Any, *, track_bytes_in_flight: bool = True, selection: Any = None,
+        part: tuple[int, int, Sequence[int]] | None = None,
+    ) -> None:  # fmt: skip
         self.selection = selection if selection is not None and not selection.everything else None
+        if part is not None and self.selection is None:
+            self.selection = Selection()  # the engine's pass, every stream of the part kept
         engine = engine_module() if self.selection is not None else None
         from .analysis import Analyzer
         from .capture import open_capture
@@ -69,6 +74,18 @@ class Pipeline:
         self._by_stream: dict[int, Flow] = {}  # the streams seen (with the engine: the selected) -> their flows
         self._engine: Any = None if engine is None else new_engine(engine)
         self._clock = [0]  # the time of the last segment read: the end of the trace (FlowSummary.trace_clock)
+        # Part k of n (tcptrace.parallel), and the capture's stream number of each of the part's streams: the
+        # engine tracks only that part's connections; streams, segments and flows carry the capture's numbers.
+        # foreign_ts: before each segment handed out, the latest time among the other parts' segments since the
+        # previous one (None: none), which FlowStream reads as one pass would read those segments' times.
+        self._numbers: Sequence[int] | None = None
+        self.foreign_ts: int | None = None
+        if part is not None:
+            if self._engine is None:
+                raise RuntimeError("a part of a capture needs the C engine")
+            k, n, numbers = part
+            self._engine.partition(k, n)
+            self._numbers = numbers
 
     def __iter__(self) -> Iterator[Segment]:
         if self._engine is None:
@@ -109,12 +126,15 @@ class Pipeline:
         eng, selection = self._engine, self.selection
         assert selection is not None
         previous: dict[int, int] = {}  # a selected stream -> the stream whose ports its SYN reopened
+        numbers = self._numbers
+        number: Callable[[int], int] = (lambda i: i) if numbers is None else numbers.__getitem__
 
         def keep(stream: int, prev: int, caddr: bytes, cport: int, saddr: bytes, sport: int) -> bool:
+            stream = number(stream)
             if not selection.matches_endpoints(stream, HalfFlow(caddr, cport), HalfFlow(saddr, sport)):
                 return False
             if prev >= 0:
-                previous[stream] = prev
+                previous[stream] = number(prev)
             return True
 
         eng.keep(keep)
@@ -125,8 +145,14 @@ class Pipeline:
         clock = self._clock
         for _ in self.capture.feed_steps(eng):
             clock[0] = eng.trace_end()
-            for seg in eng.take_kept():
+            kept = eng.take_kept()
+            foreign = eng.take_foreign() if numbers is not None else None
+            for i, seg in enumerate(kept):
                 n = seg.stream  # the engine's tcp.stream: it saw every stream, the tracker only the selected
+                if numbers is not None:
+                    n = seg.stream = numbers[n]
+                    assert foreign is not None
+                    self.foreign_ts = foreign[i]
                 flow = by_stream.get(n)
                 if flow is None:  # the engine began stream n with this segment: so does the tracker
                     tracker.forget(seg)
@@ -173,7 +199,13 @@ class Pipeline:
         if flow is not None and flow.summary is not None:
             summary: FlowSummary = flow.summary
             return summary
-        return engine_summary(self._engine, prev)
+        if self._numbers is None:
+            return engine_summary(self._engine, prev)
+        import bisect
+
+        local = engine_summary(self._engine, bisect.bisect_left(self._numbers, prev))  # a part's numbers increase
+        local.flow.stream = prev
+        return local
 
     @property
     def stats(self) -> Any:
@@ -425,11 +457,11 @@ class FlowStream:
 
     def __init__(
         self, source: str | os.PathLike[str] | BinaryIO, selection: Selection | None = None, *,
-        horizon_ns: int = HORIZON_NS,
+        horizon_ns: int = HORIZON_NS, part: tuple[int, int, Sequence[int]] | None = None,
     ) -> None:  # fmt: skip
         self.selection = selection or Selection()
         self.horizon_ns = horizon_ns
-        self.run = Pipeline(source, selection=self.selection)
+        self.run = Pipeline(source, selection=self.selection, part=part)
         self.late: dict[int, int] = {}  # stream -> segments that came after it was handed out
         self.streams_total = 0
 
@@ -454,6 +486,11 @@ class FlowStream:
             return FinishedFlow(summary, open_segs.pop(n), run.previous(n))
 
         for seg in run:  # the selected streams' segments only
+            other = run.foreign_ts  # a part of the capture: the other parts' segments' latest time, as if read
+            if other is not None and other >= deadline:
+                for m in sorted(m for m, ts in ended_at.items() if other - ts >= horizon):
+                    yield finish(m)
+                deadline = min(ended_at.values(), default=_NEVER - horizon) + horizon
             n = seg.stream
             if n in done:
                 late[n] = late.get(n, 0) + 1
@@ -503,6 +540,11 @@ class FlowStream:
             return tell(FinishedFlow(summary, open_segs.pop(n), run.previous(n)))
 
         for seg in run:  # the selected streams' segments only
+            other = run.foreign_ts  # a part of the capture: the other parts' segments' latest time, as if read
+            if other is not None and other >= deadline:
+                for m in sorted(m for m, ts in ended_at.items() if other - ts >= horizon):
+                    yield m, finish(m)
+                deadline = min(ended_at.values(), default=_NEVER - horizon) + horizon
             n = seg.stream
             if n in done:
                 late[n] = late.get(n, 0) + 1

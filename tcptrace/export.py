@@ -274,7 +274,7 @@ def flows_table_lines(rows: Iterable[FlowRow], app: Callable[[int], str] | None 
     for row in rows:
         (stream, client, server, packets_c2s, packets_s2c, bytes_c2s, bytes_s2c, duration_s, _opened, _closed,
          completeness, conn_state, _history, retransmissions, dup_acks, lost_segments, _zero_windows, _resets,
-         verdict, roles_guessed) = row  # fmt: skip
+         verdict, roles_guessed, _start_ns) = row  # fmt: skip
         key = row[3:7] + row[10:19]
         part = parts.get(key)
         if part is None:

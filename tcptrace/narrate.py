@@ -1154,6 +1154,7 @@ class ExplainDocument:
         max_steps: int | None = None,
         hosts: list[str] | None = None,
         ports: list[int] | None = None,
+        part: tuple[int, int, list[int]] | None = None,
     ) -> None:
         if lang not in LANGUAGES:
             raise ValueError(f"unknown language {lang!r}; available: {', '.join(LANGUAGES)}")
@@ -1161,7 +1162,7 @@ class ExplainDocument:
             raise ValueError(f"unknown format {fmt!r}; available: {', '.join(self.FORMATS)}")
         self.lang, self.fmt = lang, fmt
         selection = Selection.of(streams=stream or (), hosts=hosts or (), ports=ports or ())
-        fs = FlowStream(path, selection)
+        fs = FlowStream(path, selection, part=part)  # part: one part of the capture (tcptrace.parallel)
         # several files read as one (capture.MergedReader): each flow's JSON names the files its packets came from
         locate = getattr(fs.run.capture, "locate", None) if fmt == "json" else None
         paths: list[str] = getattr(fs.run.capture, "paths", [])
@@ -1191,12 +1192,15 @@ class ExplainDocument:
         self._spool = tempfile.TemporaryFile()  # noqa: SIM115 (read back by pieces(), closed with the document)
         self._told: list[_Told] = []
         shapes: dict[Any, int] = {}
+        self._shapes: list[Any] = []  # shape id -> shape (for merging the documents of parts)
         offset = 0
         try:
             for n, (ending, attention, shape, text) in fs.told(tell):
                 data = text.encode("utf-8", "surrogatepass")
                 self._spool.write(data)
                 shape_id = -1 if shape is None else shapes.setdefault(shape, len(shapes))
+                if shape_id == len(self._shapes):
+                    self._shapes.append(shape)
                 self._told.append(_Told(n, ending, attention, shape_id, offset, len(data)))
                 offset += len(data)
         except BaseException:
@@ -1213,6 +1217,38 @@ class ExplainDocument:
 
     def __len__(self) -> int:
         return len(self._told)
+
+    def told(self) -> list[tuple[int, str, bool, Any, str]]:
+        """Each told stream, in stream order: its number, ending, whether it needs attention, its shape (None: not
+        grouped) and its text (what :meth:`merged` takes from the documents of a capture's parts)."""
+        return [(f.stream, f.ending, f.attention, self._shapes[f.shape] if f.shape >= 0 else None, self._text(f))
+                for f in self._told]  # fmt: skip
+
+    @classmethod
+    def merged(
+        cls, capture: str, lang: str, fmt: str, told: Iterable[tuple[int, str, bool, Any, str]], late: dict[int, int],
+        stats: dict[str, Any], streams_total: int,
+    ) -> ExplainDocument:  # fmt: skip
+        """The document of a whole capture from its parts' :meth:`told` (merged in stream order), late segments and
+        reader statistics (tcptrace.parallel): what reading the capture in one pass gives."""
+        doc = cls.__new__(cls)
+        doc.lang, doc.fmt = lang, fmt
+        doc._spool = tempfile.TemporaryFile()  # noqa: SIM115 (read back by pieces(), closed with the document)
+        doc._told, doc._shapes = [], []
+        shapes: dict[Any, int] = {}
+        offset = 0
+        for n, ending, attention, shape, text in told:
+            data = text.encode("utf-8", "surrogatepass")
+            doc._spool.write(data)
+            shape_id = -1 if shape is None else shapes.setdefault(shape, len(shapes))
+            doc._told.append(_Told(n, ending, attention, shape_id, offset, len(data)))
+            offset += len(data)
+        doc.late = dict(late)
+        doc.streams_total = streams_total
+        doc.missing = ()
+        doc.stats = stats
+        doc.capture = capture
+        return doc
 
     def close(self) -> None:
         self._spool.close()

@@ -790,6 +790,7 @@ class FlowRow(NamedTuple):
     resets: int
     verdict: str
     roles_guessed: bool
+    start_ns: int  # the first packet's capture time (the typed tables' start_time; not in the table or CSV)
 
 
 _FLAG_ORDER = tuple(f.name for f in FLAGS)  # RowFacts.flag_counts (and the engine's counts) are in this order
@@ -821,7 +822,7 @@ def flow_row(rec: RowFacts | Any) -> FlowRow:
         conn_state_cached(orig_state, resp_state, orig_size, resp_size, history), history,
         counts[_RETRANSMISSION], counts[_DUP_ACK], counts[_LOST], counts[_ZERO_WINDOW], rec.resets_total,
         verdict_sentence(opened, closed, close_shape(fin_frames, fin_acked), first_reset, app[0], app[1], "en"),
-        rec.roles_guessed,
+        rec.roles_guessed, rec.first_ts,
     ))  # fmt: skip
 
 

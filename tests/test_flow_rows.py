@@ -47,6 +47,13 @@ def test_flow_row_starts_with_the_csv_columns() -> None:
     assert stats.FlowRow._fields[: len(FLOW_CSV_FIELDS)] == FLOW_CSV_FIELDS
 
 
+def _shown(row: stats.FlowRow) -> dict[str, Any]:
+    """A row's fields but start_ns (compared apart: to_dict has the start as float seconds)."""
+    d = row._asdict()
+    del d["start_ns"]
+    return d
+
+
 def _expected_row(d: dict[str, Any]) -> dict[str, Any]:
     """The table's columns as FlowSummary.to_dict() words them (what the table showed before the lean path)."""
     c2s, s2c = d["c2s"]["analysis"], d["s2c"]["analysis"]
@@ -81,12 +88,15 @@ def test_rows_say_what_to_dict_says(path: Path, monkeypatch: pytest.MonkeyPatch)
     summaries, _ = stats.summarize(path)
     expected = [_expected_row(s.to_dict()) for s in summaries]
     assert expected
-    assert [r._asdict() for r in engine.flow_rows(summaries)] == expected
+    starts = [s.first_ts for s in summaries]  # the typed tables' start_time (to_dict has it as float seconds)
+    assert [_shown(r) for r in engine.flow_rows(summaries)] == expected
+    assert [r.start_ns for r in engine.flow_rows(summaries)] == starts
     if _engine_built():
         monkeypatch.setenv("TCPTRACE_ENGINE", "c")
         lazy, _ = engine.summarize_lazily(path)
         assert isinstance(lazy, engine.EngineSummaries)
-        assert [r._asdict() for r in engine.flow_rows(lazy)] == expected
+        assert [_shown(r) for r in engine.flow_rows(lazy)] == expected
+        assert [r.start_ns for r in engine.flow_rows(lazy)] == starts
         # the engine's record and the one a FlowSummary built from the engine's records gives agree field by field
         eng = lazy._engine
         for n in range(len(lazy)):

@@ -1,0 +1,354 @@
+"""Analysis in several processes (``--jobs N``) or on a Dask cluster (``--dask ADDRESS``), with results identical
+to one pass (docs/scale.md).
+
+Theory of operation. A stream's analysis reads only its own segments, the capture's frame numbers and the time of
+the capture's last frame (classic tcptrace's idle time runs to it). So ``n`` passes over the same input, pass ``k``
+tracking only the connections whose canonical four-tuple falls in part ``k`` (``Engine.partition``, the hash
+:func:`partition_of`), together analyse every stream exactly once and exactly as one pass does: every segment of
+a four-tuple, and so the port-reuse split of it (packet-tcp.c: a SYN with a new sequence number begins a new
+stream), falls in one part; every pass reads every frame, so frame numbers and the trace's end are the capture's.
+
+Only the stream numbers differ. A pass numbers its streams 0, 1, ... by first appearance among its own; Wireshark
+numbers them by first appearance among all (tcp.stream). A stream's number is therefore the rank of its first
+frame among every part's first frames (each part hands them in its own order, which is already increasing): the
+parts' results are renumbered and merged in that order. A part's results never name another stream: a flow row or
+document names its own stream only (the stream whose ports it reused is not in them), so renumbering is exact.
+
+``explain`` names streams in its text, so its parts are numbered first (:func:`explain_document`: a C pass per
+part lists the first frames, then each part tells its streams with the capture's numbers), and a part's
+FlowStream moves its clock by the other parts' segments too (``Engine.take_foreign``), so that a stream is told,
+and a late copy of its segments dropped, exactly when one pass would.
+
+What is split is the analysis, not the reading: each pass still reads and decodes every frame. For ``flows`` that
+is a third to two thirds of a pass (benchmarks/scale_bench.py), so it gains at most 1.2x on 2 cores and 1.5x on
+any number; for ``explain`` (Python telling, ~60 µs a packet) the reading is negligible and the parts scale with the
+cores. docs/scale.md has the numbers and the design that splits the reading too.
+
+:func:`run_parts` runs the parts in local processes or as Dask tasks; ``per_stream`` is a module-level function
+(it is pickled to the workers) returning one stream's result, ``None`` to leave it out.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from array import array
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .selection import Selection
+
+# When --jobs is not given, a command splits its input over the cores only where that pays (measured on the
+# benchmark captures, benchmarks/scale_bench.py and docs/scale.md): for `explain`, whose telling is Python (some 60 µs
+# a packet against 0.1-0.2 µs to read and decode it), from this much input on; `flows` and `check` spend a half to
+# two thirds of a pass reading and decoding, which every part repeats, so they stay in one process unless asked.
+PARALLEL_MIN_BYTES = 16 << 20
+
+_FNV_OFFSET, _FNV_PRIME, _MASK = 0xCBF29CE484222325, 0x100000001B3, (1 << 64) - 1
+
+
+def partition_of(src: bytes, sport: int, dst: bytes, dport: int, n: int) -> int:
+    """Which of ``n`` parts a connection falls in, the same for both directions: the C engine's partition_of
+    (FNV-1a over the address length and the lower endpoint then the higher, addresses as bytes and ports
+    big-endian, then splitmix64's finaliser). Fixed and unkeyed, so every process on every machine agrees.
+
+    >>> a, b = bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2])
+    >>> partition_of(a, 80, b, 5000, 7) == partition_of(b, 5000, a, 80, 7)
+    True
+    """
+    a, pa, b, pb = src, sport, dst, dport
+    if (b, pb) < (a, pa):
+        a, pa, b, pb = b, pb, a, pa
+    h = _FNV_OFFSET
+    for byte in (len(a), *a, pa >> 8, pa & 0xFF, *b, pb >> 8, pb & 0xFF):
+        h = ((h ^ byte) * _FNV_PRIME) & _MASK
+    h ^= h >> 30
+    h = (h * 0xBF58476D1CE4E5B9) & _MASK
+    h ^= h >> 27
+    h = (h * 0x94D049BB133111EB) & _MASK
+    h ^= h >> 31
+    return h % n
+
+
+def open_input(paths: Sequence[str]) -> Any:
+    """The one way a command's input is opened here: a list of one path or one tcptrace.sources.CaptureSet
+    (several files read as one capture, a time range)."""
+    from .capture import open_capture
+
+    if len(paths) != 1:
+        raise ValueError("one capture file at a time")
+    return open_capture(paths[0])
+
+
+def input_size(paths: Sequence[Any]) -> int | None:
+    """The input's total size in bytes, or None when it cannot be read twice (standard input, a pipe, a live
+    capture). A tcptrace.sources.CaptureSet counts its files."""
+    total = 0
+    for p in paths:
+        for f in getattr(p, "paths", [p]):
+            if not isinstance(f, (str, os.PathLike)) or os.fspath(f) == "-" or not os.path.isfile(f):
+                return None
+            try:
+                total += os.stat(f).st_size
+            except OSError:
+                return None
+    return total
+
+
+def jobs_for(paths: Sequence[str], jobs: int | None, *, auto: bool = False) -> int:
+    """How many processes to use: ``jobs`` when given (1 for input that cannot be re-read); else, for a command
+    where splitting pays (``auto``: explain), the number of cores for input of at least
+    :data:`PARALLEL_MIN_BYTES`; else 1. Always 1 without the C engine (the pure-Python path is the reference, not
+    the fast one)."""
+    from .engine import engine_module
+
+    size = input_size(paths)
+    if size is None or engine_module() is None:
+        return 1
+    if jobs is not None:
+        return max(1, jobs)
+    if not auto or size < PARALLEL_MIN_BYTES:
+        return 1
+    return max(1, os.cpu_count() or 1)
+
+
+@dataclass
+class Part:
+    """What one pass returns: its streams' first frames in its own order, the reader's statistics (the same in
+    every part), how many streams it tracked, and ``(its stream number, result)`` for the streams kept."""
+
+    first_frames: bytes  # array("q")
+    stats: Any
+    streams: int
+    results: list[tuple[int, Any]]
+
+
+def analyse_part(paths: Sequence[str], k: int, n: int, per_stream: Callable[[Any, int], Any]) -> Part:
+    """Pass ``k`` of ``n`` (runs in a worker): the C engine over the whole input tracking part ``k``'s
+    connections; ``per_stream(engine, stream)`` for each of them (its ``None`` leaves the stream out)."""
+    from .engine import engine_module, new_engine
+
+    module = engine_module()
+    if module is None:  # pragma: no cover - jobs_for and the Dask path check first
+        raise RuntimeError("parallel analysis needs the C engine")
+    eng = new_engine(module)
+    if n > 1:
+        eng.partition(k, n)
+    cap = open_input(paths)
+    cap.feed(eng)
+    count = eng.flow_count()
+    firsts = array("q", (eng.flow(i).first_frame for i in range(count)))
+    results = []
+    for i in range(count):
+        r = per_stream(eng, i)
+        if r is not None:
+            results.append((i, r))
+    return Part(firsts.tobytes(), cap.stats, count, results)
+
+
+def _run_local(paths: Sequence[str], n: int, per_stream: Callable[[Any, int], Any]) -> list[Part]:
+    if n == 1:
+        return [analyse_part(paths, 0, 1, per_stream)]
+    return _pool_starmap(n, analyse_part, [(list(paths), k, n, per_stream) for k in range(n)])
+
+
+def _pool_starmap(n: int, fn: Callable[..., Any], args: list[tuple[Any, ...]]) -> list[Any]:
+    import multiprocessing
+
+    # fork starts a worker in milliseconds; only where it is safe (no other thread), else spawn
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1 else "spawn"
+    ctx = multiprocessing.get_context(method)
+    with ctx.Pool(n) as pool:
+        return pool.starmap(fn, args)
+
+
+@contextlib.contextmanager
+def dask_client(address: str) -> Iterator[Any]:
+    """A dask.distributed Client, closed on exit: ``local`` starts a LocalCluster on this machine (one worker
+    process per core, its logging silenced below CRITICAL: a worker stopping with the cluster logs its lost
+    heartbeat as an error) and stops it after."""
+    import importlib
+    import logging
+
+    try:
+        distributed: Any = importlib.import_module("dask.distributed")  # optional extra: typed as Any
+    except ImportError as exc:
+        from .errors import TcptraceError
+
+        raise TcptraceError("--dask needs dask.distributed: pip install 'tcptrace[dask]'") from exc
+    if address != "local":
+        with distributed.Client(address) as client:
+            yield client
+        return
+    quiet = logging.CRITICAL
+    with (
+        distributed.LocalCluster(processes=True, threads_per_worker=1, dashboard_address=None, silence_logs=quiet) as c,
+        distributed.Client(c) as client,
+    ):
+        yield client
+
+
+def _run_dask(client: Any, paths: Sequence[str], n: int | None, per_stream: Callable[[Any, int], Any]) -> list[Part]:
+    """One task per part, as many parts as the cluster has threads (or ``n``). The workers read ``paths`` (a
+    file system they share with this machine) and need tcptrace with its C engine installed."""
+    if n is None:
+        n = max(1, sum(client.nthreads().values()))
+    futures = [client.submit(analyse_part, list(paths), k, n, per_stream, pure=False) for k in range(n)]
+    parts: list[Part] = client.gather(futures)
+    return parts
+
+
+def run_parts(
+    paths: Sequence[str], jobs: int, per_stream: Callable[[Any, int], Any], *, dask: Any = None
+) -> tuple[Iterator[tuple[int, Any]], Any, int]:
+    """Analyse the input in ``jobs`` parts (local processes, or Dask tasks with ``dask``, a Client); return the
+    kept ``(stream, result)`` in stream order (tcp.stream numbers, as one pass gives them), the reader's
+    statistics and the number of streams."""
+    parts = (
+        _run_dask(dask, paths, jobs or None, per_stream) if dask is not None else _run_local(paths, jobs, per_stream)
+    )
+    return merge_parts(parts)
+
+
+def numbering(parts: Sequence[Part]) -> list[Any]:
+    """Each part's streams' capture numbers (tcp.stream): the rank of their first frames among all parts' (see
+    the module docstring), as one NumPy array a part, increasing."""
+    import numpy as np
+
+    firsts = [np.frombuffer(p.first_frames, dtype=np.int64) for p in parts]
+    joined = np.concatenate(firsts) if firsts else np.empty(0, dtype=np.int64)
+    ranks = np.empty(len(joined), dtype=np.int64)
+    ranks[np.argsort(joined, kind="stable")] = np.arange(len(joined), dtype=np.int64)
+    bounds = np.cumsum([0, *(len(f) for f in firsts)])
+    return [ranks[bounds[k] : bounds[k + 1]] for k in range(len(parts))]  # part k's stream i -> tcp.stream
+
+
+def merge_parts(parts: Sequence[Part]) -> tuple[Iterator[tuple[int, Any]], Any, int]:
+    """Renumber the parts' streams by first appearance among all and merge them (see the module docstring)."""
+    number = numbering(parts)
+    total = sum(len(n) for n in number)
+
+    def numbered(part: Part, numbers: Any) -> Iterator[tuple[int, Any]]:
+        for i, r in part.results:
+            yield int(numbers[i]), r
+
+    def merged() -> Iterator[tuple[int, Any]]:
+        import heapq
+
+        yield from heapq.merge(*map(numbered, parts, number), key=lambda item: item[0])
+
+    return merged(), parts[0].stats, total
+
+
+# --- explain: numbered first, then told by parts ----------------------------------------------------------------
+
+
+def _nothing(eng: Any, i: int) -> None:
+    return None
+
+
+@dataclass
+class ToldPart:
+    """What one part of ``explain`` returns: its streams told (ExplainDocument.told), late segments, reader stats."""
+
+    told: list[tuple[int, str, bool, Any, str]]
+    late: dict[int, int]
+    stats: dict[str, Any]
+
+
+def explain_part(paths: Sequence[str], k: int, n: int, numbers: list[int], options: dict[str, Any]) -> ToldPart:
+    """Part ``k`` of ``n`` of ``explain`` (runs in a worker): its streams, numbered as the capture numbers them,
+    told as one pass tells them (a FlowStream of the part, its clock moved by the other parts' segments too)."""
+    from .narrate import ExplainDocument
+
+    if len(paths) != 1:
+        raise ValueError("one capture file at a time")
+    with ExplainDocument(paths[0], part=(k, n, numbers), **options) as doc:
+        return ToldPart(doc.told(), dict(doc.late), doc.stats)
+
+
+def explain_document(paths: Sequence[str], jobs: int, options: dict[str, Any], *, dask: Any = None) -> Any:
+    """``explain`` of the whole input in ``jobs`` parts (local processes, or Dask tasks with ``dask``): first
+    every part's streams are numbered (one pass of the C engine each, nothing told), then every part tells its
+    streams; the result is the :class:`~tcptrace.narrate.ExplainDocument` one pass gives."""
+    import heapq
+
+    from .narrate import ExplainDocument
+
+    if dask is not None:
+        n = jobs or max(1, sum(dask.nthreads().values()))
+        parts = _run_dask(dask, paths, n, _nothing)
+        numbers = [x.tolist() for x in numbering(parts)]
+        futures = [dask.submit(explain_part, list(paths), k, n, numbers[k], options, pure=False) for k in range(n)]
+        told: list[ToldPart] = dask.gather(futures)
+    else:
+        n = jobs
+        parts = _run_local(paths, n, _nothing)
+        numbers = [x.tolist() for x in numbering(parts)]
+        told = _pool_starmap(n, explain_part, [(list(paths), k, n, numbers[k], options) for k in range(n)])
+    late: dict[int, int] = {}
+    for t in told:
+        late.update(t.late)
+    merged = heapq.merge(*(t.told for t in told), key=lambda item: item[0])
+    return ExplainDocument.merged(paths[0], options.get("lang", "en"), options.get("fmt", "text"), merged, late,
+                                  told[0].stats, sum(len(x) for x in numbers))  # fmt: skip
+
+
+# --- what each stream gives (run in the workers) ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rows:
+    """The flows table's and CSV's lean row (stats.FlowRow) of each stream that ``selection`` (hosts and ports;
+    stream numbers are chosen after renumbering) keeps."""
+
+    selection: Selection
+
+    def __call__(self, eng: Any, i: int) -> Any:
+        from .stats import flow_row
+
+        if not _kept(self.selection, eng, i):
+            return None
+        return flow_row(eng.row(i))
+
+
+@dataclass(frozen=True)
+class Docs:
+    """Each kept stream's flow document (``flows --format json``; ``classic``: with the per-direction block)."""
+
+    selection: Selection
+    classic: bool
+
+    def __call__(self, eng: Any, i: int) -> Any:
+        from .engine import engine_summary
+
+        if not _kept(self.selection, eng, i):
+            return None
+        return engine_summary(eng, i).to_dict(classic=self.classic)
+
+
+def _kept(selection: Selection, eng: Any, i: int) -> bool:
+    if not (selection.networks or selection.ports):
+        return True
+    from .flow import HalfFlow
+
+    life = eng.lifecycle(i)
+    client, server = HalfFlow(life.client_addr, life.client_port), HalfFlow(life.server_addr, life.server_port)
+    return Selection(networks=selection.networks, ports=selection.ports).matches_endpoints(i, client, server)
+
+
+def renumbered_row(row: Any, stream: int) -> Any:
+    """A FlowRow of a part with its stream number made the capture's."""
+    return row._replace(stream=stream)
+
+
+def renumbered_doc(doc: dict[str, Any], stream: int) -> dict[str, Any]:
+    """A flow document of a part with its stream number made the capture's (``stream`` is its first key)."""
+    doc["stream"] = stream
+    return doc
+
+
+__all__ = ["PARALLEL_MIN_BYTES", "Docs", "Part", "Rows", "analyse_part", "jobs_for", "merge_parts",
+           "partition_of", "run_parts"]  # fmt: skip

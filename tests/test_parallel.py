@@ -1,0 +1,269 @@
+"""``--jobs`` and ``--dask`` (tcptrace.parallel): the analysis split by connection gives what one pass gives, byte
+for byte, and the split itself is the same function in C and Python."""
+
+from __future__ import annotations
+
+import heapq
+import struct
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from tcptrace.cli import main
+from tcptrace.parallel import Docs, Rows, analyse_part, merge_parts, partition_of, renumbered_row, run_parts
+from tcptrace.selection import Selection
+
+SAMPLES = Path(__file__).resolve().parent.parent / "sample_pcaps"
+ALL_SAMPLES = sorted(p.name for p in SAMPLES.glob("*.pcap*"))
+
+
+def _engine() -> object:
+    from tcptrace.engine import engine_module
+
+    eng = engine_module()
+    if eng is None:
+        pytest.skip("the C engine is not built (tcptrace.parallel needs it; without it --jobs runs one process)")
+    return eng
+
+
+def _pcap_records(path: Path) -> tuple[bytes, list[tuple[int, bytes]]]:
+    data = path.read_bytes()
+    assert struct.unpack_from("<I", data)[0] == 0xA1B2C3D4
+    assert struct.unpack_from("<I", data, 20)[0] == 1
+    out, pos = [], 24
+    while pos + 16 <= len(data):
+        sec, usec, caplen, _origlen = struct.unpack_from("<IIII", data, pos)
+        out.append((sec * 1_000_000 + usec, data[pos : pos + 16 + caplen]))
+        pos += 16 + caplen
+    return data[:24], out
+
+
+def _moved(rec: bytes, copy: int) -> bytes:
+    """A pcap record (header included) with copy added to the third byte of both IPv4 addresses: another
+    connection with the same packets (checksums are not verified)."""
+    frame = bytearray(rec)
+    ip = 16 + 14
+    if copy and frame[28:30] == b"\x08\x00" and frame[ip] >> 4 == 4:
+        frame[ip + 14] = (frame[ip + 14] + copy) % 256
+        frame[ip + 18] = (frame[ip + 18] + copy) % 256
+    return bytes(frame)
+
+
+@pytest.fixture(scope="module")
+def mixed(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The Ethernet sample captures (real loopback traffic), three copies of each on other addresses, merged by
+    time as mergecap does: interleaved connections, port reuse, resets, refusals, losses; some 80 streams."""
+    header = b""
+    lists = []
+    for i, name in enumerate(["echo_ipv4.pcap", "port_reuse.pcap", "lossy_bulk.pcap", "abort_rst.pcap",
+                              "refused.pcap", "reuse_after_rst.pcap", "http_keepalive.pcap",
+                              "dialogue_threaded.pcap", "fin_lost.pcap", "half_close.pcap", "syn_timeout.pcap",
+                              "zero_window.pcap", "keepalive.pcap", "rst_after_close.pcap"]):  # fmt: skip
+        header, recs = _pcap_records(SAMPLES / name)
+        base = recs[0][0]
+        for copy in range(3):
+            shift = i * 1_777 + copy * 50_111  # the captures overlap in time
+            lists.append([(ts - base + shift, _moved(rec, copy)) for ts, rec in recs])
+    out = tmp_path_factory.mktemp("parallel") / "mixed.pcap"
+    body = []
+    for ts, rec in heapq.merge(*lists, key=lambda r: r[0]):
+        body.append(struct.pack("<II", 1_700_000_000 + ts // 1_000_000, ts % 1_000_000) + rec[8:])
+    out.write_bytes(header + b"".join(body))
+    return str(out)
+
+
+def _run(args: list[str]) -> tuple[int, str, str]:
+    r = CliRunner().invoke(main, args)
+    return r.exit_code, r.stdout, r.stderr
+
+
+def test_partition_is_the_same_in_c_and_python(mixed: str) -> None:
+    """Engine.partition(k, n) tracks exactly the connections partition_of puts in part k, and the n parts
+    together track every connection once."""
+    from tcptrace.capture import open_capture
+    from tcptrace.engine import new_engine
+
+    module = _engine()
+    whole = new_engine(module)
+    open_capture(mixed).feed(whole)
+    ends = [whole.lifecycle(i) for i in range(whole.flow_count())]
+    assert len(ends) > 20
+    for n in (2, 3, 5):
+        seen = 0
+        for k in range(n):
+            eng = new_engine(module)
+            eng.partition(k, n)
+            open_capture(mixed).feed(eng)
+            mine = [eng.lifecycle(i) for i in range(eng.flow_count())]
+            assert mine, "a part with no connection tests nothing: pick other n"
+            for life in mine:
+                assert partition_of(life.client_addr, life.client_port, life.server_addr, life.server_port, n) == k
+            seen += len(mine)
+        assert seen == len(ends)
+
+
+def test_partition_of_both_directions_and_spread() -> None:
+    a, b = bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2])
+    parts = {partition_of(a, 80, b, port, 4) for port in range(40000, 40064)}
+    assert parts == {0, 1, 2, 3}
+    v6a, v6b = bytes(15) + b"\1", bytes(15) + b"\2"
+    for port in range(1000, 1010):
+        assert partition_of(v6a, port, v6b, 443, 3) == partition_of(v6b, 443, v6a, port, 3)
+
+
+def test_partition_argument_errors() -> None:
+    from tcptrace.engine import new_engine
+
+    eng = new_engine(_engine())
+    for k, n in ((0, 0), (3, 3)):
+        with pytest.raises(ValueError, match="0 <= k < n"):
+            eng.partition(k, n)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("args", [[], ["--format", "csv"], ["--format", "json"], ["--long"], ["--port", "20000"],
+                                  ["-s", "2", "-s", "9", "--format", "json"], ["--host", "10.99.0.0/16"],
+                                  ["-s", "999"], ["--port", "1"]])  # fmt: skip
+def test_flows_jobs_equal_one_pass(mixed: str, args: list[str]) -> None:
+    _engine()
+    one = _run(["flows", mixed, *args, "--jobs", "1"])
+    assert one[0] in (0, 1, 2)
+    for jobs in ("2", "3"):
+        assert _run(["flows", mixed, *args, "--jobs", jobs]) == one
+
+
+@pytest.mark.parametrize("name", ALL_SAMPLES)
+def test_flows_json_jobs_equal_one_pass_on_every_sample(name: str) -> None:
+    _engine()
+    path = str(SAMPLES / name)
+    assert _run(["flows", path, "--format", "json", "-j", "3"]) == _run(["flows", path, "--format", "json", "-j", "1"])
+
+
+@pytest.mark.parametrize("args", [["--require", "handshake", "--require", "graceful-close"],
+                                  ["--forbid", "rst", "--max-retransmissions", "2", "-v"],
+                                  ["--max-rtt", "1", "--port", "20000"], ["--strict", "-s", "3"]])  # fmt: skip
+def test_check_jobs_equal_one_pass(mixed: str, args: list[str]) -> None:
+    _engine()
+    one = _run(["check", mixed, *args, "-j", "1"])
+    assert _run(["check", mixed, *args, "-j", "2"]) == one
+
+
+def test_stream_numbers_are_by_first_appearance(mixed: str) -> None:
+    """The merged parts number streams as one pass does even when every part is alone: parts with interleaved
+    first frames (each part's own numbers start at 0)."""
+    _engine()
+    parts = [analyse_part([mixed], k, 4, Rows(Selection())) for k in range(4)]
+    assert all(p.results and p.results[0][0] == 0 for p in parts)
+    items, stats, total = merge_parts(parts)
+    rows = [renumbered_row(r, n) for n, r in items]
+    from tcptrace.engine import flow_rows, summarize_lazily
+
+    summaries, one_stats = summarize_lazily(mixed)
+    assert rows == list(flow_rows(summaries))
+    assert total == len(summaries)
+    assert stats == one_stats
+
+
+def test_standard_input_runs_in_one_process() -> None:
+    from tcptrace.parallel import jobs_for
+
+    assert jobs_for(["-"], 4) == 1
+    assert jobs_for([str(SAMPLES / "echo_ipv4.pcap")], None, auto=True) == 1  # small: not worth the processes
+    assert jobs_for([str(SAMPLES / "echo_ipv4.pcap")], 3) == 3
+
+
+def test_dask_local_cluster_of_two(mixed: str) -> None:
+    """A LocalCluster of 2 workers gives the one-pass documents."""
+    _engine()
+    distributed = pytest.importorskip("dask.distributed", reason="tcptrace[dask] is not installed")
+    from tcptrace.engine import summarize
+
+    with (
+        distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as c,
+        distributed.Client(c) as client,
+    ):
+        items, _stats, total = run_parts([mixed], 0, Docs(Selection(), True), dask=client)
+        docs = [{**d, "stream": n} for n, d in items]
+    summaries, _ = summarize(mixed)
+    assert total == len(summaries)
+    assert docs == [s.to_dict() for s in summaries]
+
+
+def test_dask_cli_local(mixed: str) -> None:
+    _engine()
+    pytest.importorskip("dask.distributed", reason="tcptrace[dask] is not installed")
+    assert _run(["flows", mixed, "--format", "csv", "--dask", "local"]) == _run(["flows", mixed, "--format", "csv"])
+
+
+def test_dask_missing_is_one_line(mixed: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "dask.distributed", None)
+    code, _out, err = _run(["flows", mixed, "--dask", "local"])
+    assert code == 2
+    assert "tcptrace[dask]" in err
+    assert "Traceback" not in err
+
+
+def _late_copy_capture(path: Path) -> str:
+    """Stream A closes (FINs acknowledged) at 0.1 s and a copy of its last ACK comes at 4 s; stream B, in the other
+    part of two, sends a packet every 0.4 s in between. One pass tells A when B's packets pass A's end by 2 s, so
+    A's copy is late (counted, not narrated); a part alone sees nothing between A's end and the copy, and must
+    move its clock by B's packets all the same."""
+    import pcapgen as g
+
+    a_port = 41000
+    b_port = next(p for p in range(42000, 43000)
+                  if partition_of(bytes([10, 0, 0, 1]), p, bytes([10, 0, 0, 2]), 80, 2)
+                  != partition_of(bytes([10, 0, 0, 1]), a_port, bytes([10, 0, 0, 2]), 80, 2))  # fmt: skip
+    c, s = "10.0.0.1", "10.0.0.2"
+
+    def pkt(sport: int, dport: int, seq: int, ack: int, flags: int, src: str, dst: str, payload: bytes = b"") -> bytes:
+        return g.ether(g.ipv4(g.tcp(sport, dport, seq, ack, flags, 502, payload=payload), src, dst))
+
+    t0 = 1_700_000_000_000_000_000
+    recs: list[g.Rec] = []
+    a = [pkt(a_port, 80, 100, 0, g.SYN, c, s), pkt(80, a_port, 500, 101, g.SYN | g.ACK, s, c),
+         pkt(a_port, 80, 101, 501, g.ACK, c, s), pkt(a_port, 80, 101, 501, g.FIN | g.ACK, c, s),
+         pkt(80, a_port, 501, 102, g.FIN | g.ACK, s, c), pkt(a_port, 80, 102, 502, g.ACK, c, s)]  # fmt: skip
+    recs += [g.Rec(p, t0 + i * 20_000_000) for i, p in enumerate(a)]
+    b = [pkt(b_port, 80, 7000, 0, g.SYN, c, s), pkt(80, b_port, 9000, 7001, g.SYN | g.ACK, s, c)]
+    b += [pkt(b_port, 80, 7001 + i, 9001, g.ACK | g.PSH, c, s, b"x") for i in range(10)]
+    recs += [g.Rec(p, t0 + 50_000_000 + i * 400_000_000) for i, p in enumerate(b)]
+    recs.append(g.Rec(a[-1], t0 + 4_000_000_000))  # A's last ACK again, 3.9 s after A ended
+    recs.sort(key=lambda r: r.ts_ns)
+    path.write_bytes(g.pcap(recs))
+    return str(path)
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_explain_parts_move_their_clock_by_the_others(tmp_path: Path, fmt: str) -> None:
+    _engine()
+    capture = _late_copy_capture(tmp_path / "late.pcap")
+    one = _run(["explain", capture, "--format", fmt, "-j", "1"])
+    assert one[0] == 0
+    assert ('late_segments": 1' if fmt == "json" else "after it ended") in one[1]  # the copy is late in one pass
+    assert _run(["explain", capture, "--format", fmt, "-j", "2"]) == one
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "markdown", "html"])
+def test_explain_jobs_equal_one_pass(mixed: str, fmt: str) -> None:
+    _engine()
+    one = _run(["explain", mixed, "--format", fmt, "-j", "1"])
+    assert one[0] == 0
+    for jobs in ("2", "3"):
+        assert _run(["explain", mixed, "--format", fmt, "-j", jobs]) == one
+
+
+def test_explain_dask_local_cluster(mixed: str) -> None:
+    _engine()
+    distributed = pytest.importorskip("dask.distributed", reason="tcptrace[dask] is not installed")
+    from tcptrace.parallel import explain_document
+
+    one = _run(["explain", mixed, "--format", "json"])[1]
+    with (
+        distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as c,
+        distributed.Client(c) as client,
+        explain_document([mixed], 0, {"fmt": "json"}, dask=client) as doc,
+    ):
+        assert "".join(doc.pieces()) == one
