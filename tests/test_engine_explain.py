@@ -17,7 +17,7 @@ import pytest
 from conftest import SAMPLES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_engine import CORPUS_FILES, _build, _packet
+from test_engine import CORPUS_FILES, _build, _decode_cases, _packet, _pcapng_cases
 from test_narrate import _told_capture
 
 from tcptrace.engine import FinishedFlow, FlowStream
@@ -83,6 +83,22 @@ def test_corpus_identical(monkeypatch: pytest.MonkeyPatch) -> None:
         pytest.skip("the public corpus (../shared/corpus) is not here")
     for path in files:
         _assert_same(path, monkeypatch, fmt="json")
+
+
+@pytest.mark.parametrize("name", sorted(_pcapng_cases()))
+def test_built_pcapng_identical(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """pcapng walked in C, or block by block in Python (link types the C walk leaves to Python): either way the
+    engine has paused after each segment that may end a stream when FlowStream.told asks about it."""
+    path = tmp_path / (name + ".pcapng")
+    path.write_bytes(_pcapng_cases()[name])
+    _assert_same(path, monkeypatch, fmt="json")
+
+
+@pytest.mark.parametrize("name", sorted(_decode_cases()))
+def test_decode_cases_identical(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / (name + ".pcap")
+    path.write_bytes(_decode_cases()[name])
+    _assert_same(path, monkeypatch, fmt="json")
 
 
 def _told(path: Path, engine: str, monkeypatch: pytest.MonkeyPatch, horizon_ns: int) -> list[Any]:
