@@ -241,6 +241,7 @@ enum {
 };
 typedef struct {
     int ta, dir, phase, ev, rt_kind, flags;
+    int rst_state, rst_cause; /* an RST's sender state before it and cause (Segment.rst_info); rst_state -1: none */
     int64_t win, acks_frame, ack_rtt, rto_ns, rto_frame, bif, dup_of, dup_ip_id, dup_dt;
     uint32_t seq_rel, ack_rel;
     /* evidence numbers, named after the _ev fields */
@@ -315,6 +316,11 @@ typedef struct {
     int64_t pk_origin; /* the table's time origin (Engine.origin: the capture's first frame), once known */
     int pk_pause; /* a Segment that may settle its stream was handed out: the walk pauses (status 2) so that
                    * PacketStream can say Engine.quiet before the stream's next packets */
+    /* Engine.pause_after(ts_ns): the walk also pauses after each kept Segment of a stream that has sent a FIN or
+     * an RST and after each at or after pk_pause_ts, so that what the engine says of a stream then (lifecycle,
+     * flow) is as of that Segment (engine.FlowStream.told asks whether it ended, and tells it) */
+    int pk_pause_teardown;
+    int64_t pk_pause_ts;
     PyObject *pk_flag_text; /* tuple of 512 bytes: the TCP flags (& 0x1FF) as the format writes them */
     /* per stream (the packets pass): the str Engine.keep's predicate returned for it, the stream's Community ID,
      * written in its rendered lines (NULL: the predicate returned another true value; nothing written) */
@@ -328,7 +334,7 @@ typedef struct {
 
 static PyObject *S_frame, *S_ts_ns, *S_src, *S_dst, *S_sport, *S_dport, *S_seq_raw, *S_ack_raw, *S_flags,
     *S_win_raw, *S_hdr_len, *S_len, *S_ip_id, *S_opt_bytes, *S_payload, *S_header_truncated, *S_stream,
-    *S_header_error, *S_urg_ptr;
+    *S_header_error, *S_urg_ptr, *S_rst_info;
 /* capture._EngineIface's fields */
 static PyObject *S_number, *S_link_len, *S_etype_off, *S_ts_mult, *S_ts_div, *S_ts_off_ns, *S_decode;
 
@@ -2264,6 +2270,9 @@ static int lifecycle(Engine *e, FlowC *f, const Pkt *p, const Opts *o, int dir, 
         f->nfin++;
     }
     if (flags & F_RST) {
+        /* every RST carries its own state and cause (FlowSummary._lifecycle's seg.rst_info); the first few listed */
+        e->out.rst_state = before_sender;
+        e->out.rst_cause = rst_cause(f, dir, before_sender);
         f->rst_total++;
         if (f->nrst < MAX_RESETS) {
             if (grow((void **)&f->rst, &f->caprst, f->nrst + 1, sizeof(Rst), 2) < 0)
@@ -2272,7 +2281,7 @@ static int lifecycle(Engine *e, FlowC *f, const Pkt *p, const Opts *o, int dir, 
             r->dir = dir;
             r->frame = frame;
             r->state = before_sender;
-            r->cause = rst_cause(f, dir, before_sender);
+            r->cause = e->out.rst_cause;
             r->len = seglen;
         }
     }
@@ -2853,6 +2862,7 @@ static int process_packet(Engine *e, const Pkt *p, Opts *o, FlowC **flow) {
         return -1;
     PktOut *out = &e->out;
     out->ta = out->ev = 0;
+    out->rst_state = -1;
     out->acks_frame = out->rto_frame = out->dup_of = 0;
     out->ack_rtt = out->rto_ns = out->bif = -1;
     out->phase = PHASE_DATA;
@@ -2896,6 +2906,7 @@ static PyObject *record_done(PyObject *rec, Py_ssize_t n, const PyStructSequence
 static PyObject *S_seg_fields[SEG_N];         /* model.Segment's attribute names (vocab.ENGINE_SEGMENT_FIELDS) */
 static PyObject *S_phase_names[N_PHASES];     /* vocab.PHASES as str */
 static PyObject *S_state_names[N_STATES];     /* TcpState values as str */
+static PyObject *S_cause_names[N_CAUSES];     /* vocab.RST_CAUSES as str */
 static PyTypeObject *LineChunkType;           /* tcptrace._engine.LineChunk: vocab.ENGINE_RECORDS */
 
 /* round(x, ndigits) as Python computes it (a float), or round(x) (an int) when ndigits < 0 */
@@ -3038,6 +3049,11 @@ static int segment_fields(Engine *e, PyObject *seg, int header_error) {
     int r = 0;
     for (int k = 0; k < SEG_N; k++) /* set_seg takes each reference, also after a failure */
         r = set_seg(seg, k, values[k]) < 0 || r ? -1 : 0;
+    if (!r && o->rst_state >= 0) { /* an RST: (sender state before it, cause), as FlowSummary sets it */
+        PyObject *info = PyTuple_Pack(2, S_state_names[o->rst_state], S_cause_names[o->rst_cause]);
+        r = !info || PyObject_SetAttr(seg, S_rst_info, info) < 0 ? -1 : 0;
+        Py_XDECREF(info);
+    }
     if (r < 0 && !PyErr_Occurred())
         PyErr_NoMemory();
     return r;
@@ -3270,8 +3286,17 @@ static int keep_segment(Engine *e, PyObject *seg) {
             return -1;
         FlowC *f = e->flows[e->last_stream];
         int flags = e->out.flags;
-        if (!f->quiet && (flags & F_ACK) && !(flags & F_SFR) && f->pk_settles)
-            e->pk_pause = 1; /* PacketStream may settle the stream here (PacketStream.__iter__) */
+        /* PacketStream may settle the stream here (PacketStream.__iter__); with no lines to render (fmt 0: explain's
+         * FlowStream, PacketStream's other formats) Engine.quiet changes nothing, so the walk need not pause */
+        if (e->pk_fmt && !f->quiet && (flags & F_ACK) && !(flags & F_SFR) && f->pk_settles)
+            e->pk_pause = 1;
+        if (e->pk_pause_teardown) {
+            long long ts;
+            if (get_ll(seg, S_ts_ns, &ts) < 0)
+                return -1;
+            if (f->nfin || f->rst_total || ts >= e->pk_pause_ts)
+                e->pk_pause = 1;
+        }
         return PyList_Append(e->kept, seg);
     }
     if (e->nparts > 1) { /* the other parts' latest time before this segment (Engine.take_foreign) */
@@ -4156,6 +4181,16 @@ static PyObject *Engine_origin(Engine *e, PyObject *arg) {
     Py_RETURN_NONE;
 }
 
+/* Engine.pause_after(ts_ns): see pk_pause_teardown */
+static PyObject *Engine_pause_after(Engine *e, PyObject *arg) {
+    long long ts = PyLong_AsLongLong(arg);
+    if (ts == -1 && PyErr_Occurred())
+        return NULL;
+    e->pk_pause_ts = ts;
+    e->pk_pause_teardown = 1;
+    Py_RETURN_NONE;
+}
+
 /* Engine.quiet(stream, frame): PacketStream settled the stream's states at frame; unless a SYN, FIN or RST of it
  * came after that frame, its next segments without them are rendered as lines (until one comes) */
 static PyObject *Engine_quiet(Engine *e, PyObject *args) {
@@ -4554,6 +4589,8 @@ static PyMethodDef Engine_methods[] = {
      "packets(fmt, flag_text): hand out every kept packet, analysed, as a Segment or a rendered line."},
     {"quiet", (PyCFunction)Engine_quiet, METH_VARARGS, "quiet(stream, frame): the stream's states are settled."},
     {"origin", (PyCFunction)Engine_origin, METH_O, "origin(ts_ns): the packets table's time origin."},
+    {"pause_after", (PyCFunction)Engine_pause_after, METH_O,
+     "pause_after(ts_ns): also pause after each kept Segment of a stream with a FIN or RST, and at or after ts_ns."},
     {NULL, NULL, 0, NULL}};
 
 static PyTypeObject EngineType = {
@@ -4596,6 +4633,9 @@ PyMODINIT_FUNC PyInit__engine(void) {
     INTERN(S_payload, "payload");
     INTERN(S_header_truncated, "header_truncated");
     INTERN(S_header_error, "header_error");
+    INTERN(S_rst_info, "rst_info");
+    for (int i = 0; i < N_CAUSES; i++)
+        INTERN(S_cause_names[i], CAUSE_NAMES[i]);
     INTERN(S_urg_ptr, "urg_ptr");
     INTERN(S_stream, "stream");
     INTERN(S_number, "number");

@@ -50,7 +50,9 @@ enum { S_CLOSED, S_LISTEN, S_SYN_SENT, S_SYN_RECEIVED, S_ESTABLISHED, S_FIN_WAIT
 #define N_INPUTS 13
 
 /* stats.FlowSummary.rst_cause codes (vocab.RST_CAUSES): Python reads the name at this index */
-enum { CAUSE_REFUSED, CAUSE_CLOSED_SOCKET, CAUSE_ABORTIVE, CAUSE_MID_STREAM, CAUSE_STRAY };
+enum { CAUSE_REFUSED, CAUSE_CLOSED_SOCKET, CAUSE_ABORTIVE, CAUSE_MID_STREAM, CAUSE_STRAY, N_CAUSES };
+/* their names: an RST Segment's rst_info in the packets pass */
+static const char *const CAUSE_NAMES[N_CAUSES] = { "refused", "closed_socket", "abortive", "mid_stream", "stray" };
 
 /* Wireshark's tcp.completeness bits, packet-tcp.c TCP_COMPLETENESS_* (vocab.COMPLETENESS) */
 #define C_SYNSENT 1

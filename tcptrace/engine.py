@@ -169,6 +169,19 @@ class Pipeline:
                 flow.summary.add(seg)
                 yield seg
 
+    def summary_of(self, stream: int) -> FlowSummary:
+        """The summary of a stream seen so far (as it is now: it goes on being fed)."""
+        summary: FlowSummary | None = self._by_stream[stream].summary
+        assert summary is not None
+        return summary
+
+    def deadline(self, ts_ns: int) -> None:
+        """(:class:`_EngineRun`'s pause; nothing to do here: the summaries are fed one segment at a time)"""
+
+    def ended(self, seg: Segment) -> bool:
+        """Whether ``seg``'s stream has ended (:func:`ended`), ``seg`` the last segment handed out."""
+        return ended(self._by_stream[seg.stream].summary)
+
     def run(self) -> Pipeline:
         """Consume the whole capture (when only the summaries are wanted)."""
         for _ in self:
@@ -421,6 +434,7 @@ def engine_summary(eng: Any, stream: int) -> FlowSummary:
 T = TypeVar("T")
 HORIZON_NS = FINISHED_HORIZON_NS  # an ended stream is handed out when the capture is this far past its end
 _NEVER = 1 << 80
+_INT64_MAX = (1 << 63) - 1
 
 
 @dataclass
@@ -445,6 +459,100 @@ def ended(summary: FlowSummary | None) -> bool:
     return bool(summary.rst) or (len(summary.fin_frames) == 2 and bool(summary.fin_acked[0] and summary.fin_acked[1]))
 
 
+class _EngineRun:
+    """The selected streams' segments in capture order from one pass of the C engine (Engine.packets: each kept
+    packet decoded by the reference decoder and given the engine's tracking and analysis, vocab.ENGINE_SEGMENT_FIELDS),
+    with the summaries :meth:`FlowStream.told` asks for built from the engine's records (:func:`engine_summary`).
+    What :class:`Pipeline` gives :meth:`FlowStream.told`, without the per-packet Python tracking, analysis and
+    summaries (classic tcptrace's and Zeek's models run in C)."""
+
+    def __init__(self, engine: Any, source: Any, selection: Selection) -> None:
+        from .capture import open_capture
+        from .flow import HalfFlow
+
+        self.capture = open_capture(source)
+        eng = self._eng = new_engine(engine)
+        self._previous: dict[int, int] = {}  # a selected stream -> the stream whose ports its SYN reopened
+        previous = self._previous
+        everything = selection.everything
+
+        def keep(stream: int, prev: int, caddr: bytes, cport: int, saddr: bytes, sport: int) -> bool:
+            if not everything and not selection.matches_endpoints(
+                stream, HalfFlow(caddr, cport), HalfFlow(saddr, sport)
+            ):
+                return False
+            if prev >= 0:
+                previous[stream] = prev
+            return True
+
+        eng.keep(keep)
+        eng.packets(0, _flag_texts(0))
+        # The engine runs ahead of the Segments it hands out (a batch at a time), except that it pauses after each
+        # Segment of a stream that sent a FIN or RST and after the first at or after the deadline: then what it
+        # says of a stream is as of that Segment, the last of its batch, as FlowStream.told needs it.
+        eng.pause_after(_INT64_MAX)
+        self._teardown: set[int] = set()  # streams that sent a FIN or RST: ended() asks the engine
+        self._last = False  # whether the Segment last handed out ended its batch (the engine paused after it)
+        self._clock = 0  # the capture time the summaries are told at (FlowSummary.trace_clock)
+        self.foreign_ts: int | None = None  # never a part of a capture: FlowStream.told reads parts by the Pipeline
+
+    @property
+    def stats(self) -> Any:
+        return self.capture.stats
+
+    @property
+    def streams_total(self) -> int:
+        return int(self._eng.flow_count())
+
+    def __iter__(self) -> Iterator[Segment]:
+        from .messages import EN
+
+        eng = self._eng
+        take = eng.take_kept
+        for _ in self.capture.feed_steps(eng):
+            batch = take()
+            last = batch[-1] if batch else None
+            for seg in batch:
+                ev = seg.evidence
+                if ev:  # the engine gives the numbers; the sentence comes from the message catalogue (analysis._ev)
+                    for name, fields in ev.items():
+                        fields["why"] = EN["why." + name].format(**fields)
+                self._clock = seg.ts_ns  # as Pipeline's clock: the time of the segment last handed out
+                self._last = seg is last
+                yield seg
+        self._last = True
+        end = self.capture.stats.last_ts_ns  # the last frame's time, TCP or not
+        self._clock = eng.trace_end() if end is None else end
+
+    def deadline(self, ts_ns: int) -> None:
+        """FlowStream.told's next deadline: the engine pauses at the first Segment at or after it."""
+        self._eng.pause_after(min(ts_ns, _INT64_MAX))
+
+    def ended(self, seg: Segment) -> bool:
+        """:func:`ended` of ``seg``'s stream, asked of the engine only once the stream has sent a FIN or RST."""
+        n = seg.stream
+        teardown = self._teardown
+        if n not in teardown:
+            if not seg.flags & (FIN | RST):
+                return False
+            teardown.add(n)
+        if not self._last:  # the engine did not pause: the stream has not sent a FIN or RST it counts
+            return False
+        life = self._eng.lifecycle(n)
+        fin_acked = life.fin_acked
+        return bool(life.resets) or (len(life.fin_frames) == 2 and bool(fin_acked[0] and fin_acked[1]))
+
+    def summary_of(self, stream: int) -> FlowSummary:
+        assert self._last, "the engine has run past the Segment last handed out"
+        s = engine_summary(self._eng, stream)
+        s.trace_clock = [self._clock]
+        return s
+
+    def previous(self, stream: int) -> FlowSummary | None:
+        prev = self._previous.get(stream)
+        return None if prev is None else engine_summary(self._eng, prev)
+
+
 class FlowStream:
     """Iterate to get each selected stream once it is finished (see the module docstring).
 
@@ -461,12 +569,31 @@ class FlowStream:
     ) -> None:  # fmt: skip
         self.selection = selection or Selection()
         self.horizon_ns = horizon_ns
-        self.run = Pipeline(source, selection=self.selection, part=part)
+        self._source = source
+        self._run: Pipeline | None = None
+        self._engine_run: _EngineRun | None = None
+        self._part = part  # one part of the capture (tcptrace.parallel): read by the Pipeline
         self.late: dict[int, int] = {}  # stream -> segments that came after it was handed out
         self.streams_total = 0
 
     @property
+    def run(self) -> Pipeline:
+        """The Python :class:`Pipeline` that :meth:`__iter__` reads (made when first asked for)."""
+        if self._run is None:
+            self._run = Pipeline(self._source, selection=self.selection, part=self._part)
+        return self._run
+
+    @property
+    def capture(self) -> Any:
+        """The capture being read: the engine pass's (:meth:`told` with the engine) or the Pipeline's."""
+        if self._engine_run is not None:
+            return self._engine_run.capture
+        return self.run.capture
+
+    @property
     def stats(self) -> Any:
+        if self._engine_run is not None:
+            return self._engine_run.stats
         return self.run.stats
 
     def __iter__(self) -> Iterator[FinishedFlow]:
@@ -520,8 +647,18 @@ class FlowStream:
         stream (its segments unpacked, the early telling dropped) and it is told again when the horizon passes,
         as :meth:`__iter__` would. On a busy capture the ended streams' segments are most of what the horizon
         holds (200,000 of the 203,000 held at the peak of benchmarks/record_bench_capture.sh's capture).
-        ``tell`` must not keep the flow's segment list: it is emptied (packed) once ``tell`` returns."""
-        run = self.run
+        ``tell`` must not keep the flow's segment list: it is emptied (packed) once ``tell`` returns.
+
+        With the C engine built, the segments come from the engine's packets pass (:class:`_EngineRun`: one pass
+        tracks, analyses and summarises in C, Python decodes only the segments handed out) and each summary is the
+        engine's (:func:`engine_summary`), built when the stream is told; the Python :class:`Pipeline` otherwise.
+        Both tell the same (tests/test_engine.py)."""
+        engine = engine_module()
+        # a part of the capture (tcptrace.parallel) is read by the Pipeline, which numbers its streams as the capture
+        use_engine = engine is not None and self._part is None
+        run: Any = _EngineRun(engine, self._source, self.selection) if use_engine else self.run
+        if use_engine:
+            self._engine_run = run
         horizon = self.horizon_ns
         open_segs: dict[int, list[Segment]] = {}  # selected streams not told yet (or reopened)
         ended_at: dict[int, int] = {}
@@ -535,9 +672,7 @@ class FlowStream:
             done.add(n)
             if n in early:
                 return early.pop(n)[0]
-            summary = run.flow(n).summary
-            assert summary is not None
-            return tell(FinishedFlow(summary, open_segs.pop(n), run.previous(n)))
+            return tell(FinishedFlow(run.summary_of(n), open_segs.pop(n), run.previous(n)))
 
         for seg in run:  # the selected streams' segments only
             other = run.foreign_ts  # a part of the capture: the other parts' segments' latest time, as if read
@@ -554,17 +689,17 @@ class FlowStream:
                 told_early = early.pop(n, None)
                 segs = open_segs[n] = [] if told_early is None else _unpack(told_early[1])
             segs.append(seg)
-            summary = run.flow(n).summary
-            if n not in ended_at and ended(summary):
-                assert summary is not None
+            if n not in ended_at and run.ended(seg):
                 ended_at[n] = seg.ts_ns
                 deadline = min(deadline, seg.ts_ns + horizon)
                 segs = open_segs.pop(n)
-                early[n] = (tell(FinishedFlow(summary, segs, run.previous(n))), _pack(segs))
+                early[n] = (tell(FinishedFlow(run.summary_of(n), segs, run.previous(n))), _pack(segs))
+                run.deadline(deadline)
             if seg.ts_ns >= deadline:
                 for m in sorted(m for m, ts in ended_at.items() if seg.ts_ns - ts >= horizon):
                     yield m, finish(m)
                 deadline = min(ended_at.values(), default=_NEVER - horizon) + horizon
+                run.deadline(deadline)
         self.streams_total = run.streams_total
         for n in sorted(open_segs.keys() | early.keys()):
             yield n, finish(n)

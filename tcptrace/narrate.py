@@ -14,6 +14,7 @@ Renderers return strings (text, Markdown, HTML) or a JSON-ready dict; nothing he
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import html
 import json
 import os
@@ -927,6 +928,17 @@ def _shape(f: FlowNarrative) -> tuple[Any, ...]:
     return (s["opened"], s["closed"], s["app_bytes"]["c2s"], s["app_bytes"]["s2c"], steps)
 
 
+def _shape_key(f: FlowNarrative) -> bytes:
+    """:func:`_shape` as a 16-byte digest, what :class:`ExplainDocument` keeps per stream to group them (the shape
+    itself, every step's kind, flags, notes and states, cost ~1.3 KB a stream: on a capture 4x as long, 4x that).
+    Its parts are strings, ints, bytes, None and tuples of them, whose repr is equal exactly when they are (the
+    states as plain strings: a malformed segment's are TcpState members, equal to their values)."""
+    opened, closed, c2s, s2c, steps = _shape(f)
+    plain = tuple((*x[:3], str(x[3]), str(x[4]), *x[5:]) for x in steps)
+    text = repr((opened, closed, c2s, s2c, plain))
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+
 def render_overview(nar: Narrative) -> str:
     """One paragraph before the flows: how many connections, how they ended, which need attention."""
     return render_overview_of(nar.overview(), nar.lang)
@@ -1164,8 +1176,8 @@ class ExplainDocument:
         selection = Selection.of(streams=stream or (), hosts=hosts or (), ports=ports or ())
         fs = FlowStream(path, selection, part=part)  # part: one part of the capture (tcptrace.parallel)
         # several files read as one (capture.MergedReader): each flow's JSON names the files its packets came from
-        locate = getattr(fs.run.capture, "locate", None) if fmt == "json" else None
-        paths: list[str] = getattr(fs.run.capture, "paths", [])
+        locate: Any = None  # fs.capture's, once it is read
+        paths: list[str] = []
         files: list[str] | None = None
 
         def to_json(n: FlowNarrative) -> str:
@@ -1180,11 +1192,14 @@ class ExplainDocument:
         }[fmt]
 
         def tell(ff: FinishedFlow) -> tuple[str, bool, Any, str]:
-            nonlocal files
+            nonlocal files, locate, paths
+            if fmt == "json" and not paths:
+                locate = getattr(fs.capture, "locate", None)
+                paths = getattr(fs.capture, "paths", [""])
             n = narrate_flow(ff.summary, ff.segments, lang, verbose=verbose, absolute=absolute,
                              max_steps=max_steps, previous=ff.previous)  # fmt: skip
-            shape = _shape(n) if fmt == "text" and len(n.steps) <= GROUP_MAX_STEPS else None
-            if locate is not None:
+            shape = _shape_key(n) if fmt == "text" and len(n.steps) <= GROUP_MAX_STEPS else None
+            if fmt == "json" and locate is not None:
                 names = {locate(seg.frame)[0] for seg in ff.segments}
                 files = [path_text(p) for p in paths if p in names]
             return (*_ending(n.summary), shape, render(n))
