@@ -384,7 +384,9 @@ _READY = re.compile(r"listening on|Capturing on", re.IGNORECASE)
 def _explain_failure(tool: str, iface: str, netns: str | None, text: str) -> str:
     """The one line saying why the tool could not capture, from what it printed."""
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    said = next((ln for ln in lines if "warning" not in ln.lower()), lines[-1] if lines else "")
+    # the first line that says something: not a warning, nor the tool's "Capturing on" before it found it may not
+    said = next((ln for ln in lines if "warning" not in ln.lower() and not _READY.search(ln)),
+                lines[-1] if lines else "")  # fmt: skip
     said = said.removeprefix(f"{tool}: ")[:200]
     low = text.lower()
     where = f" in network namespace {netns}" if netns else ""
@@ -443,13 +445,8 @@ class CaptureChild:
                 os.killpg(self.proc.pid, signal.SIGTERM)
 
     def close(self, timeout: float = DRAIN_S) -> None:
-        self._terminate()
-        try:
-            self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
+        self._stopping = True
+        end_process_group(self.proc, timeout)
         self._drain.join(timeout)  # the tool's last words (its packet counts) are read before stderr is closed
         for f in (self.proc.stdout, self.proc.stderr):
             if f is not None:
@@ -481,6 +478,21 @@ class CaptureChild:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def end_process_group(proc: subprocess.Popen[bytes], timeout: float) -> None:
+    """End a child started in a session of its own (``start_new_session``, so a terminal's Ctrl-C reaches only us):
+    SIGTERM to its process group (``ip netns exec`` and what it runs, a tool's helpers), SIGKILL if it has not
+    exited after ``timeout`` seconds; returns once it has been reaped."""
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
 
 
 _DROPPED = re.compile(r"^(\d+) packets? dropped by kernel|received/dropped on interface .*: \d+/(\d+)")
@@ -560,9 +572,7 @@ def start_capture(
         try:
             said = _wait_ready(proc, name)
         except BaseException:  # Ctrl-C while waiting: never leave the child running
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+            end_process_group(proc, 0)
             proc.stdout.close()
             proc.stderr.close()
             if owned is not None:

@@ -365,10 +365,13 @@ def test_capture_failures_are_one_line_messages(monkeypatch: pytest.MonkeyPatch)
         ("tcpdump: nosuch0: No such device exists\n(No such device exists)", "no network interface named 'nosuch0'"),
         ('Cannot open network namespace "x": No such file or directory', "no network namespace named 'x'"),
         ("dumpcap: There is no device named \"eth9\".", "no network interface named 'eth9'"),
+        # dumpcap says it captures before it finds it may not: the reason quoted is the line after
+        ("Capturing on 'Loopback: lo'\ndumpcap: You do not have permission to capture on device \"lo\".\n(socket: "
+         "Operation not permitted)", 'wireshark group (You do not have permission to capture on device "lo".)'),
     ],
 )  # fmt: skip
 def test_failure_messages_name_the_fix(said: str, expected: str) -> None:
-    tool = "dumpcap" if said.startswith("dumpcap") else "tcpdump"
+    tool = "dumpcap" if "dumpcap" in said else "tcpdump"
     iface = "nosuch0" if "nosuch0" in said else "eth9" if "eth9" in said else "lo"
     msg = L._explain_failure(tool, iface, "x" if "namespace" in said else None, said)
     assert expected in msg

@@ -28,7 +28,16 @@ from pathlib import Path
 from typing import BinaryIO
 
 from ..errors import OutputError
-from ..live import CaptureChild, LiveCaptureError, LiveInput, LiveSummary, narrate_live, start_capture
+from ..live import (
+    CaptureChild,
+    LiveCaptureError,
+    LiveInput,
+    LiveSummary,
+    capture_filter,
+    end_process_group,
+    narrate_live,
+    start_capture,
+)
 from ..output import display_path, give_to_sudo_user, replacing
 from .labs import HEADER, Lab, title
 from .network import HostLoopback, LabError, PrivateNetwork, can_make_namespaces, run_rule
@@ -105,13 +114,7 @@ class _Programs:
 
     def close(self) -> None:
         for _, proc, thread in self.started:
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(2)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+            end_process_group(proc, 2)
             thread.join(timeout=2)
             if proc.stdout is not None:
                 proc.stdout.close()
@@ -201,7 +204,7 @@ def run_lab(
         where = words["namespace"].format(ns=net.ns(side)) if isinstance(net, PrivateNetwork) else words["host"]
         said(words["header"].format(name=lab.name, title=title(lab, lang), host=host, port=port,
                                     iface=net.iface(side), where=where))  # fmt: skip
-        bpf = None if isinstance(net, PrivateNetwork) else f"tcp port {port}"
+        bpf = None if isinstance(net, PrivateNetwork) else capture_filter(None, (port,))  # the host has other traffic
         child = _capture(net, side, bpf, copy, tool, lab.snaplen)
         errors: list[BaseException] = []
 
@@ -252,9 +255,9 @@ def _capture(
     try:
         return start_capture(net.iface(side), bpf, write=copy, tool=tool, snaplen=snaplen)
     except LiveCaptureError as exc:
+        # live's message says what would let this user capture (setcap, the wireshark group)
         raise LabError(
-            "tcptrace lab needs root (sudo) for its private network, or a capture you may run without it (dumpcap "
-            f"with the wireshark group, or tcpdump with cap_net_raw): {exc}"
+            f"tcptrace lab needs root (sudo) for its private network; on the host's loopback: {exc}"
         ) from exc
 
 
