@@ -68,6 +68,7 @@ from .narrate import (
     overview_of_endings,
     render_overview_of,
 )
+from .output import display_path, give_to_sudo_user
 from .selection import Selection
 from .state import TcpState
 from .stats import FlowSummary
@@ -78,7 +79,8 @@ PAUSE_S = 0.5  # a stream quiet this long has its held data and ACKs told
 END_WAIT_S = 1.0  # a stream that has ended gets its verdict this long after (late copies and re-ACKs first)
 STATUS_EVERY_S = 0.2  # the running line is rewritten at most this often
 DRAIN_S = 2.0  # after a stop request, how long the child may take to flush and exit before the input ends
-READY_S = 5.0  # how long start_capture waits for the tool to say it is capturing (or to fail)
+READY_S = 10.0  # how long start_capture waits for the tool to say it is capturing (or to fail)
+READY_GRACE_S = {"tcpdump": 0.02, "dumpcap": 0.2}  # after it says so: a moment to fail (_wait_ready)
 WRITER_CHECK_S = 0.5  # --follow: how often, at the end of the file, we look whether a writer still has it open
 
 
@@ -353,15 +355,27 @@ def first_timestamp(live: LiveInput, limit: int = 1 << 16) -> float | None:
 TOOLS = ("tcpdump", "dumpcap")
 
 
-def _tool_command(tool: str, path: str, iface: str, bpf: str | None) -> list[str]:
+def _tool_command(tool: str, path: str, iface: str, bpf: str | None, snaplen: int = 0) -> list[str]:
+    """The tool's command line: the capture on standard output, each packet as it comes. ``snaplen``: bytes kept
+    of each packet (0: the tool's default, whole packets)."""
     if tool == "tcpdump":
         # -U: write each packet as it comes; --immediate-mode: libpcap hands packets over at once (without it,
-        # TPACKET_V3 delivers a block at a time, up to tcpdump's 1 s timeout late)
-        cmd = [path, "-i", iface, "-U", "--immediate-mode", "-w", "-"]
-        return [*cmd, bpf] if bpf else cmd
-    # dumpcap writes pcapng; -q: no packet counts on stderr
-    cmd = [path, "-i", iface, "-q", "-w", "-"]
-    return [*cmd, "-f", bpf] if bpf else cmd
+        # TPACKET_V3 delivers a block at a time, up to tcpdump's 1 s timeout late).
+        # -B: a 16 MiB kernel buffer (tcpdump counts KiB), not the default 2: with offloads on (no ethtool) a burst
+        # of 64 KB super-segments overflows 2 MiB before tcpdump has read it (the zero_window lab did).
+        cmd = [path, "-i", iface, "-B", "16384", "-U", "--immediate-mode", "-n", "-w", "-"]
+        if os.geteuid() == 0:
+            # as root tcpdump switches to its own user after opening the interface, a user some systems do not
+            # have; with -w - the file is our pipe, so nothing is written with root's rights
+            cmd[1:1] = ["-Z", "root"]
+    else:
+        # dumpcap writes pcapng; -B counts MiB; -q: no packet counts on stderr while it runs
+        cmd = [path, "-i", iface, "-B", "16", "-q", "-w", "-"]
+    if snaplen:
+        cmd[1:1] = ["-s", str(snaplen)]
+    if not bpf:
+        return cmd
+    return [*cmd, bpf] if tool == "tcpdump" else [*cmd, "-f", bpf]
 
 
 _READY = re.compile(r"listening on|Capturing on", re.IGNORECASE)
@@ -370,7 +384,9 @@ _READY = re.compile(r"listening on|Capturing on", re.IGNORECASE)
 def _explain_failure(tool: str, iface: str, netns: str | None, text: str) -> str:
     """The one line saying why the tool could not capture, from what it printed."""
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    said = next((ln for ln in lines if "warning" not in ln.lower()), lines[-1] if lines else "")
+    # the first line that says something: not a warning, nor the tool's "Capturing on" before it found it may not
+    said = next((ln for ln in lines if "warning" not in ln.lower() and not _READY.search(ln)),
+                lines[-1] if lines else "")  # fmt: skip
     said = said.removeprefix(f"{tool}: ")[:200]
     low = text.lower()
     where = f" in network namespace {netns}" if netns else ""
@@ -392,19 +408,29 @@ class CaptureChild:
     packets are still read); leaving the ``with`` block stops it and waits for it (killed if it hangs)."""
 
     def __init__(self, proc: subprocess.Popen[bytes], tool: str, iface: str, stream: LiveInput,
-                 tee: BinaryIO | None, stderr_lines: collections.deque[str]) -> None:  # fmt: skip
+                 tee: BinaryIO | None, said: str) -> None:  # fmt: skip
         self.proc = proc
         self.tool = tool
         self.iface = iface
         self.stream = stream
-        self._tee = tee
-        self._stderr = stderr_lines
+        self._tee = tee  # ours to close (a --write path we opened); None when the caller owns the file
+        self._stderr: collections.deque[str] = collections.deque(said.splitlines(), maxlen=20)
+        self._drain = threading.Thread(target=self._read_stderr, daemon=True)
+        self._drain.start()
         self._stopping = False
         stream.on_stop(self._terminate)
 
     @property
     def pid(self) -> int:
         return self.proc.pid
+
+    def _read_stderr(self) -> None:
+        """Keep the tool's stderr flowing (a full pipe would stop it), its last lines kept for :meth:`problem`
+        and :meth:`dropped`."""
+        assert self.proc.stderr is not None
+        with contextlib.suppress(OSError, ValueError):
+            for line in self.proc.stderr:
+                self._stderr.append(line.decode("utf-8", "replace").rstrip())
 
     def stop(self) -> None:
         """Ask the tool to finish: its last packets still come, then the stream ends (its ``reason``: "stop")."""
@@ -419,19 +445,16 @@ class CaptureChild:
                 os.killpg(self.proc.pid, signal.SIGTERM)
 
     def close(self, timeout: float = DRAIN_S) -> None:
-        self._terminate()
-        try:
-            self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
+        self._stopping = True
+        end_process_group(self.proc, timeout)
+        self._drain.join(timeout)  # the tool's last words (its packet counts) are read before stderr is closed
         for f in (self.proc.stdout, self.proc.stderr):
             if f is not None:
                 with contextlib.suppress(OSError):
                     f.close()
         if self._tee is not None:
             self._tee.close()
+            give_to_sudo_user(self._tee.name)
             self._tee = None
 
     def problem(self) -> str | None:
@@ -442,6 +465,14 @@ class CaptureChild:
         said = [ln for ln in self._stderr if ln.strip()]
         return f"{self.tool} exited with status {code}" + (f": {said[-1].strip()}" if said else "")
 
+    def dropped(self) -> int:
+        """Packets the kernel dropped before the tool read them, as the tool said when it ended (0 until then):
+        tcpdump's "N packets dropped by kernel", dumpcap's "Packets received/dropped on interface 'lo': R/D"."""
+        for line in self._stderr:
+            if m := _DROPPED.search(line):
+                return int(m.group(1) or m.group(2))
+        return 0
+
     def __enter__(self) -> CaptureChild:
         return self
 
@@ -449,75 +480,120 @@ class CaptureChild:
         self.close()
 
 
-def find_tool(tool: str | None = None) -> tuple[str, str]:
-    """(name, path) of the capture tool to run: ``tool`` if given, else tcpdump, else dumpcap."""
+def end_process_group(proc: subprocess.Popen[bytes], timeout: float) -> None:
+    """End a child started in a session of its own (``start_new_session``, so a terminal's Ctrl-C reaches only us):
+    SIGTERM to its process group (``ip netns exec`` and what it runs, a tool's helpers), SIGKILL if it has not
+    exited after ``timeout`` seconds; returns once it has been reaped."""
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+_DROPPED = re.compile(r"^(\d+) packets? dropped by kernel|received/dropped on interface .*: \d+/(\d+)")
+
+
+def _installed_tools(tool: str | None = None) -> list[tuple[str, str]]:
+    """(name, path) of each capture tool installed, in the order tried: ``tool`` only if given, else tcpdump,
+    dumpcap. :class:`LiveCaptureError` when there is none."""
     names = (tool,) if tool else TOOLS
+    found = []
     for name in names:
         path = shutil.which(name) or next(
             (p for p in (f"/usr/sbin/{name}", f"/usr/bin/{name}", f"/sbin/{name}") if os.access(p, os.X_OK)), None
         )
         if path:
-            return name, path
+            found.append((name, path))
+    if found:
+        return found
     if tool:
         raise LiveCaptureError(f"{tool} is not installed (live capture runs it as a child process)")
     raise LiveCaptureError("neither tcpdump nor dumpcap is installed: live capture runs one of them as a child "
                            "process (e.g. `sudo apt-get install tcpdump`)")  # fmt: skip
 
 
+def find_tool(tool: str | None = None) -> tuple[str, str]:
+    """(name, path) of the capture tool to run: ``tool`` if given, else tcpdump, else dumpcap."""
+    return _installed_tools(tool)[0]
+
+
 def start_capture(
     iface: str,
     bpf: str | None = None,
     *,
-    write: str | None = None,
+    write: str | os.PathLike[str] | BinaryIO | None = None,
     netns: str | None = None,
     tool: str | None = None,
     duration_s: float | None = None,
+    snaplen: int = 0,
 ) -> CaptureChild:
     """Start capturing on ``iface`` (``bpf``: a capture filter, tcpdump syntax) and return the child whose
-    ``.stream`` gives the capture's bytes as they come. ``write``: also keep every byte in this file (open it in
-    Wireshark afterwards). ``netns``: capture inside that network namespace (``ip netns exec``). ``duration_s``:
-    the stream ends (the child is stopped) after this many seconds.
+    ``.stream`` gives the capture's bytes as they come, once the tool has said it is capturing (no packet sent
+    from then on is missed). ``write``: also keep every byte in this file (a path, opened and closed here, or a
+    binary file the caller closes), to open in Wireshark afterwards. ``netns``: capture inside that network
+    namespace (``ip netns exec``). ``duration_s``: the stream ends (the child is stopped) after this many seconds.
+    ``snaplen``: bytes kept of each packet (0: whole packets). ``tool``: tcpdump or dumpcap; by default tcpdump,
+    and dumpcap when tcpdump is not installed or may not capture here (dumpcap may, through the wireshark group).
 
     Raises :class:`LiveCaptureError` with one line when no tool is installed, when it may not capture (no
     permission), or when there is no such interface or namespace."""
-    name, path = find_tool(tool)
-    cmd = _tool_command(name, path, iface, bpf)
+    tools = _installed_tools(tool)
+    prefix: list[str] = []
     if netns:
         ip = shutil.which("ip") or "/usr/sbin/ip"
         if not os.access(ip, os.X_OK):
             raise LiveCaptureError("capturing in a network namespace needs the `ip` command (iproute2)")
-        cmd = [ip, "netns", "exec", netns, *cmd]
-    tee: BinaryIO | None = None
-    if write is not None:
+        prefix = [ip, "netns", "exec", netns]
+    owned: BinaryIO | None = None  # a --write path: opened here, closed by CaptureChild.close
+    sink: BinaryIO | None
+    if isinstance(write, (str, os.PathLike)):
         try:
-            tee = open(write, "wb")  # noqa: SIM115 (closed by CaptureChild.close)
+            owned = sink = open(write, "wb")  # noqa: SIM115
         except OSError as exc:
-            raise LiveCaptureError(f"cannot write {write}: {exc.strerror or exc}") from exc
-    try:
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                bufsize=0, start_new_session=True)  # fmt: skip
-    except OSError as exc:
-        if tee is not None:
-            tee.close()
-        raise LiveCaptureError(f"cannot run {name}: {exc.strerror or exc}") from exc
-    assert proc.stdout is not None
-    assert proc.stderr is not None
-    said = _wait_ready(proc)
-    if proc.poll() is not None:
+            raise LiveCaptureError(f"cannot write {display_path(write)}: {exc.strerror or exc}") from exc
+    else:
+        sink = write
+    failures = []
+    for name, path in tools:
+        try:
+            proc = subprocess.Popen([*prefix, *_tool_command(name, path, iface, bpf, snaplen)],
+                                    stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    bufsize=0, start_new_session=True)  # fmt: skip
+        except OSError as exc:
+            failures.append(f"cannot run {name}: {exc.strerror or exc}")
+            continue
+        assert proc.stdout is not None
+        assert proc.stderr is not None
+        try:
+            said = _wait_ready(proc, name)
+        except BaseException:  # Ctrl-C while waiting: never leave the child running
+            end_process_group(proc, 0)
+            proc.stdout.close()
+            proc.stderr.close()
+            if owned is not None:
+                owned.close()
+            raise
+        if proc.poll() is None:
+            where = f"{name} -i {iface}" + (f" (netns {netns})" if netns else "")
+            stream = LiveInput(proc.stdout.fileno(), name=where, tee=sink, duration_s=duration_s)
+            return CaptureChild(proc, name, iface, stream, owned, said)
         rest = proc.stderr.read().decode("utf-8", "replace")
         proc.stdout.close()
         proc.stderr.close()
-        if tee is not None:
-            tee.close()
-        raise LiveCaptureError(_explain_failure(name, iface, netns, said + rest))
-    lines: collections.deque[str] = collections.deque(said.splitlines(), maxlen=20)
-    threading.Thread(target=_drain, args=(proc.stderr, lines), daemon=True).start()
-    where = f"{name} -i {iface}" + (f" (netns {netns})" if netns else "")
-    stream = LiveInput(proc.stdout.fileno(), name=where, tee=tee, duration_s=duration_s)
-    return CaptureChild(proc, name, iface, stream, tee, lines)
+        failures.append(_explain_failure(name, iface, netns, said + rest))
+        if "no permission" not in failures[-1]:  # only a permission another tool may have is worth a second try
+            break
+    if owned is not None:
+        owned.close()
+    raise LiveCaptureError("; ".join(failures))
 
 
-def _wait_ready(proc: subprocess.Popen[bytes]) -> str:
+def _wait_ready(proc: subprocess.Popen[bytes], tool: str) -> str:
     """What the tool wrote on stderr until it said it is capturing, exited, or :data:`READY_S` passed."""
     assert proc.stderr is not None
     fd = proc.stderr.fileno()
@@ -535,15 +611,10 @@ def _wait_ready(proc: subprocess.Popen[bytes]) -> str:
         elif proc.poll() is not None:
             break
     if proc.poll() is None:
-        time.sleep(0.02)  # a tool that says "listening" and then fails on the filter exits at once
+        # a moment for a tool that says it is capturing and then fails: tcpdump on a bad filter exits at once;
+        # dumpcap says "Capturing on 'lo'" before it finds it may not
+        time.sleep(READY_GRACE_S.get(tool, 0.2))
     return got.decode("utf-8", "replace")
-
-
-def _drain(f: BinaryIO, lines: collections.deque[str]) -> None:
-    """Keep the tool's stderr flowing (a full pipe would stop it), its last lines kept for :meth:`problem`."""
-    with contextlib.suppress(OSError, ValueError):
-        for line in f:
-            lines.append(line.decode("utf-8", "replace"))
 
 
 def capture_filter(bpf: str | None, ports: tuple[int, ...] = ()) -> str:
@@ -909,7 +980,7 @@ class _Narrator:
 
 
 def narrate_live(
-    stream: BinaryIO,
+    stream: BinaryIO | LiveInput,
     *,
     lang: str = "en",
     fmt: str = "text",

@@ -171,12 +171,22 @@ def replacing(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
         raise
 
 
+def give_to_sudo_user(path: str | os.PathLike[str]) -> None:
+    """Under sudo, make ``path`` (a file we wrote as root: a live or lab capture's ``--write``) belong to the user
+    who asked for it, so they can move or delete it without sudo. Nothing otherwise; a failure is ignored."""
+    uid, gid = os.environ.get("SUDO_UID"), os.environ.get("SUDO_GID")
+    if os.geteuid() == 0 and uid and gid and uid.isdigit() and gid.isdigit():
+        with contextlib.suppress(OSError):
+            os.chown(path, int(uid), int(gid))
+
+
 __all__ = [
     "PNG_MAX_AREA",
     "PNG_MAX_SIDE",
     "CannotCreate",
     "check_png_size",
     "display_path",
+    "give_to_sudo_user",
     "path_text",
     "printable",
     "replacing",

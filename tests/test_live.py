@@ -365,10 +365,13 @@ def test_capture_failures_are_one_line_messages(monkeypatch: pytest.MonkeyPatch)
         ("tcpdump: nosuch0: No such device exists\n(No such device exists)", "no network interface named 'nosuch0'"),
         ('Cannot open network namespace "x": No such file or directory', "no network namespace named 'x'"),
         ("dumpcap: There is no device named \"eth9\".", "no network interface named 'eth9'"),
+        # dumpcap says it captures before it finds it may not: the reason quoted is the line after
+        ("Capturing on 'Loopback: lo'\ndumpcap: You do not have permission to capture on device \"lo\".\n(socket: "
+         "Operation not permitted)", 'wireshark group (You do not have permission to capture on device "lo".)'),
     ],
 )  # fmt: skip
 def test_failure_messages_name_the_fix(said: str, expected: str) -> None:
-    tool = "dumpcap" if said.startswith("dumpcap") else "tcpdump"
+    tool = "dumpcap" if "dumpcap" in said else "tcpdump"
     iface = "nosuch0" if "nosuch0" in said else "eth9" if "eth9" in said else "lo"
     msg = L._explain_failure(tool, iface, "x" if "namespace" in said else None, said)
     assert expected in msg
@@ -569,3 +572,72 @@ def test_a_missing_namespace_is_one_line() -> None:
         pytest.skip(reason)
     with pytest.raises(L.LiveCaptureError, match="no network namespace named 'tcptrace-nosuch'"):
         L.start_capture("lo", netns="tcptrace-nosuch")
+
+
+# --- the capture child's command line and last words (what `tcptrace lab` relies on), with stand-in tools --------
+
+
+def _stand_in(bin_dir: Path, name: str, script: str) -> None:
+    tool = bin_dir / name
+    tool.write_text("#!/bin/sh\n" + script)
+    tool.chmod(0o755)
+
+
+def test_capture_tool_command_lines(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    tcpdump = L._tool_command("tcpdump", "/usr/bin/tcpdump", "lo", "tcp port 1", 128)
+    assert tcpdump == ["/usr/bin/tcpdump", "-s", "128", "-Z", "root", "-i", "lo", "-B", "16384", "-U",
+                       "--immediate-mode", "-n", "-w", "-", "tcp port 1"]  # fmt: skip
+    assert L._tool_command("dumpcap", "/usr/bin/dumpcap", "lo", "tcp", 0) == [
+        "/usr/bin/dumpcap", "-i", "lo", "-B", "16", "-q", "-w", "-", "-f", "tcp"]  # fmt: skip
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    assert "-Z" not in L._tool_command("tcpdump", "tcpdump", "lo", None)  # only root's tcpdump changes user
+
+
+NO_PERMISSION = 'echo "tcpdump: lo: You don\'t have permission to perform this capture on that device" >&2; exit 1\n'
+DUMPCAP = """echo "$@" > "$(dirname "$0")/args"
+echo "Capturing on 'lo'" >&2
+trap 'echo "Packets captured: 10" >&2; echo "Packets received/dropped on interface '"'lo'"': 10/3" >&2; exit 0' TERM
+printf 'pcap' ; while :; do sleep 0.05; done
+"""
+
+
+def test_dumpcap_when_tcpdump_may_not_capture(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """tcpdump without permission, dumpcap with it (the wireshark group): start_capture runs dumpcap, once it has
+    said it captures; its stream ends after stop(); the packets it dropped are read from its last words; a file
+    object given as `write` gets every byte and is left open for its owner."""
+    _stand_in(tmp_path, "tcpdump", NO_PERMISSION)
+    _stand_in(tmp_path, "dumpcap", DUMPCAP)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    kept = (tmp_path / "kept").open("wb")
+    with L.start_capture("lo", "tcp", write=kept, snaplen=128) as child:
+        assert child.tool == "dumpcap"
+        assert child.dropped() == 0  # not said yet
+        child.stop()
+        assert child.stream.read() == b"pcap"
+        assert child.stream.read() == b""
+    assert child.dropped() == 3
+    assert child.problem() is None
+    assert not kept.closed
+    kept.close()
+    assert (tmp_path / "kept").read_bytes() == b"pcap"
+    assert (tmp_path / "args").read_text().split() == ["-s", "128", "-i", "lo", "-B", "16", "-q", "-w", "-", "-f",
+                                                       "tcp"]  # fmt: skip
+
+
+def test_when_no_tool_may_capture_one_line_says_each_ones_reason(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    _stand_in(tmp_path, "tcpdump", NO_PERMISSION)
+    _stand_in(tmp_path, "dumpcap", NO_PERMISSION.replace("tcpdump: lo: You don't", "dumpcap: You don't"))
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    with pytest.raises(L.LiveCaptureError) as err:
+        L.start_capture("lo")
+    msg = str(err.value)
+    assert "tcpdump has no permission to capture on lo" in msg
+    assert "; dumpcap has no permission to capture on lo" in msg
+    assert "\n" not in msg
+    # a reason another tool cannot help with (no such interface) is not tried again with it
+    _stand_in(tmp_path, "tcpdump", "echo 'tcpdump: nosuch0: No such device exists' >&2; exit 1\n")
+    with pytest.raises(L.LiveCaptureError, match=r"^no network interface named 'nosuch0' \(tcpdump: [^;]*$"):
+        L.start_capture("nosuch0")

@@ -11,6 +11,7 @@ story of what was captured so far is told).
 from __future__ import annotations
 
 import shlex
+import sys
 from typing import Any
 
 import click
@@ -43,12 +44,13 @@ def _common(f: Any) -> Any:
 
 
 def _run(lab: Lab, lang: str, write: str | None, color: bool | None, verbose: bool, **kw: Any) -> None:
-    from ..cli import EXIT_NO, _use_color
+    from ..cli import EXIT_NO, _terminal_status, _use_color
     from .runner import run_lab
 
     use_color = _use_color(color)
+    status = _terminal_status if sys.stdout.isatty() else None  # a long transfer's running line, as explain -i
     run = run_lab(lab, echo=lambda text: click.echo(text, nl=False, color=use_color), lang=lang, write=write,
-                  color=use_color, verbose=verbose, **kw)  # fmt: skip
+                  color=use_color, verbose=verbose, status=status, **kw)  # fmt: skip
     for warning in run.warnings:
         click.echo(f"warning: {warning}", err=True)
     if run.warnings:  # a program failed or the capture missed packets: the story may not be the lab's

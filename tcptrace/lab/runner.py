@@ -3,13 +3,14 @@
 The order is fixed so no packet is missed and nothing is left behind: the network (and the lab's rules), then the
 capture (its child says it is listening before anything is sent), then the server (polled with ``ss`` until it
 listens), then each client (the next one once the previous one is connected); when the clients have exited and
-the server too, a short pause lets the last packets reach the capture, the capture child is stopped, and the
-story is told. Every process we started is ended and the namespaces are deleted in ``finally`` blocks, so an
-error or Ctrl-C in any step leaves nothing running.
+the server too, a short pause lets the last packets reach the capture, and the capture child is stopped.
+Every process we started is ended and the namespaces are deleted in ``finally`` blocks, so an error or Ctrl-C in
+any step leaves nothing running.
 
-All narration goes through :func:`narrate`: today it runs ``explain`` on the capture once the stream ends; it is
-the one place to switch to live narration (``tcptrace.live.narrate_live``). The library never prints: every line
-goes to the ``echo`` callback the caller gives (the CLI's ``click.echo``).
+The capture child is live capture's (:func:`tcptrace.live.start_capture`, run in the lab's namespace), and the
+story is told while the experiment runs: :func:`narrate` reads the child's stream in a thread of its own through
+:func:`tcptrace.live.narrate_live`, so each step appears among the programs' output lines as it happens. The
+library never prints: every line goes to the ``echo`` callback the caller gives (the CLI's ``click.echo``).
 """
 
 from __future__ import annotations
@@ -19,17 +20,25 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import BinaryIO
 
 from ..errors import OutputError
-from ..output import display_path, replacing
-from .child import CaptureChild, LiveCaptureError, start_capture
+from ..live import (
+    CaptureChild,
+    LiveCaptureError,
+    LiveInput,
+    LiveSummary,
+    capture_filter,
+    end_process_group,
+    narrate_live,
+    start_capture,
+)
+from ..output import display_path, give_to_sudo_user, replacing
 from .labs import HEADER, Lab, title
 from .network import HostLoopback, LabError, PrivateNetwork, can_make_namespaces, run_rule
 
@@ -42,36 +51,19 @@ LINGER_S = 0.5
 Echo = Callable[[str], None]
 
 
-class ByteStream(Protocol):
-    """The capture as the child writes it (a pipe): ``read`` returns what is there, b"" at the end."""
-
-    def read(self, n: int = -1, /) -> bytes: ...
-
-
-def narrate(source: str | os.PathLike[str] | ByteStream, *, lang: str, color: bool, verbose: bool, echo: Echo) -> None:
-    """Tell the story of the lab's capture: the one seam between the lab and the narrator.
-
-    ``source`` is the capture as a path or as the live stream from the capture child. For now the stream is read
-    to its end (the capture stopped) and ``explain``'s document is echoed; live narration replaces this body."""
-    from ..narrate import ExplainDocument
-
-    with contextlib.ExitStack() as stack:
-        if isinstance(source, (str, os.PathLike)):
-            path: str | os.PathLike[str] | BinaryIO = os.fspath(source)
-        else:
-            spool = stack.enter_context(tempfile.TemporaryFile(prefix="tcptrace-lab-"))
-            while chunk := source.read(65536):
-                spool.write(chunk)
-            if not spool.tell():
-                echo("nothing was captured\n")
-                return
-            spool.seek(0)
-            path = spool
-        with ExplainDocument(path, None, lang, fmt="text", color=color, verbose=verbose) as doc:
-            if not len(doc):
-                echo("no TCP connection was captured\n")
-            for piece in doc.pieces():
-                echo(piece)
+def narrate(
+    stream: LiveInput,
+    *,
+    lang: str,
+    color: bool,
+    verbose: bool,
+    echo: Echo,
+    status: Callable[[str], None] | None = None,
+) -> LiveSummary:
+    """Tell the story of the lab's capture as it comes (:func:`tcptrace.live.narrate_live`), each line to
+    ``echo`` with its newline; ``status`` (a terminal) gets the running line of a long transfer."""
+    return narrate_live(stream, lang=lang, color=color, verbose=verbose,
+                        echo=lambda line, color=None: echo(line + "\n"), status=status)  # fmt: skip
 
 
 @dataclass
@@ -122,13 +114,7 @@ class _Programs:
 
     def close(self) -> None:
         for _, proc, thread in self.started:
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(2)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+            end_process_group(proc, 2)
             thread.join(timeout=2)
             if proc.stdout is not None:
                 proc.stdout.close()
@@ -168,11 +154,7 @@ def _written(write: str | os.PathLike[str] | None) -> Iterator[BinaryIO | None]:
         raise OutputError(f"cannot write {display_path(write)}: {exc.strerror or exc}") from exc
     with stack:
         yield f
-    # under sudo, the capture belongs to the user who asked for it, not to root
-    uid, gid = os.environ.get("SUDO_UID"), os.environ.get("SUDO_GID")
-    if os.geteuid() == 0 and uid and gid and uid.isdigit() and gid.isdigit():
-        with contextlib.suppress(OSError):
-            os.chown(write, int(uid), int(gid))
+    give_to_sudo_user(write)
 
 
 def run_lab(
@@ -185,18 +167,32 @@ def run_lab(
     verbose: bool = False,
     programs: Path = PROGRAMS,
     tool: str | None = None,
+    status: Callable[[str], None] | None = None,
 ) -> LabRun:
-    """Run ``lab``, echo its programs' output and the story of its capture; keep the capture in ``write``."""
+    """Run ``lab``, echo its programs' output and the story of its capture as it happens; keep the capture in
+    ``write``. ``status`` (a terminal): the running line of a long transfer, rewritten in place ("" clears it)."""
     for need in lab.needs:
         if not shutil.which(need):
             raise LabError(f"lab {lab.name} needs {need}: install it (apt-get install {need})")
     net = _network(lab)
     result = LabRun(lab)
     lock = threading.Lock()
+    shown = False  # the running line is on the terminal: cleared before any other line
 
     def said(text: str) -> None:
+        nonlocal shown
         with lock:
+            if shown and status is not None:
+                status("")
+                shown = False
             echo(text)
+
+    def running(text: str) -> None:
+        nonlocal shown
+        with lock:
+            assert status is not None
+            status(text)
+            shown = bool(text)
 
     with _written(write) as copy, net:  # a --write that cannot be written fails before anything is made
         if isinstance(net, PrivateNetwork):
@@ -208,16 +204,19 @@ def run_lab(
         where = words["namespace"].format(ns=net.ns(side)) if isinstance(net, PrivateNetwork) else words["host"]
         said(words["header"].format(name=lab.name, title=title(lab, lang), host=host, port=port,
                                     iface=net.iface(side), where=where))  # fmt: skip
-        bpf = None if isinstance(net, PrivateNetwork) else f"tcp port {port}"
+        bpf = None if isinstance(net, PrivateNetwork) else capture_filter(None, (port,))  # the host has other traffic
         child = _capture(net, side, bpf, copy, tool, lab.snaplen)
         errors: list[BaseException] = []
 
         def tell() -> None:
             try:
-                narrate(child.stream, lang=lang, color=color, verbose=verbose, echo=said)
+                narrate(child.stream, lang=lang, color=color, verbose=verbose, echo=said,
+                        status=running if status is not None else None)  # fmt: skip
             except BaseException as exc:  # shown by the main thread
                 errors.append(exc)
 
+        # the story is told while the programs run (a thread of its own), so Ctrl-C reaches the main thread here:
+        # the programs are ended first, their last packets captured, then the child stopped and the story finished
         teller = threading.Thread(target=tell, daemon=True)
         with child:
             teller.start()
@@ -227,11 +226,14 @@ def run_lab(
             finally:
                 progs.close()
                 time.sleep(LINGER_S)
+                problem = child.problem()  # the capture program ended on its own (before we stop it)
                 child.stop()
                 teller.join()
-            result.dropped = child.dropped()
+        result.dropped = child.dropped()  # said by the capture program as it ended
         if errors:
             raise errors[0]
+    if problem:
+        result.warnings.append(problem)
     if result.dropped:
         result.warnings.append(f"the capture missed {result.dropped} packets (dropped by the kernel)")
     result.warnings.extend(result.failed)
@@ -246,21 +248,17 @@ def _capture(
     tool: str | None,
     snaplen: int,
 ) -> CaptureChild:
-    """The capture child on ``side``. Without root, each capture program in turn: the one this user may run may
-    be dumpcap (the wireshark group) while tcpdump is installed too."""
+    """The capture child on ``side``: in the side's namespace, or on the host's loopback, where this user may not
+    be allowed to capture (start_capture tries dumpcap when tcpdump may not)."""
     if isinstance(net, PrivateNetwork):
         return start_capture(net.iface(side), bpf, write=copy, netns=net.ns(side), tool=tool, snaplen=snaplen)
-    tools = [tool] if tool else [t for t in ("tcpdump", "dumpcap") if shutil.which(t)] or ["tcpdump"]
-    said = []
-    for name in tools:
-        try:
-            return start_capture(net.iface(side), bpf, write=copy, tool=name, snaplen=snaplen)
-        except LiveCaptureError as exc:
-            said.append(str(exc))
-    raise LabError(
-        "tcptrace lab needs root (sudo) for its private network, or a capture you may run without it (dumpcap "
-        f"with the wireshark group, or tcpdump with cap_net_raw): {'; '.join(said)}"
-    )
+    try:
+        return start_capture(net.iface(side), bpf, write=copy, tool=tool, snaplen=snaplen)
+    except LiveCaptureError as exc:
+        # live's message says what would let this user capture (setcap, the wireshark group)
+        raise LabError(
+            f"tcptrace lab needs root (sudo) for its private network; on the host's loopback: {exc}"
+        ) from exc
 
 
 def _experiment(
