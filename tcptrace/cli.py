@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import inspect
 import io
-import itertools
 import os
 import sys
 import time
@@ -38,9 +37,7 @@ from .errors import OutputError, TcptraceError
 from .export import (
     csv_lines,
     dumps_indented_chunks,
-    flows_csv_lines,
     flows_long_lines,
-    flows_table_lines,
     jsonl_lines,
     table_lines,
     zeek_csv_lines,
@@ -185,19 +182,12 @@ def accounting(stats: CaptureStats, streams: int) -> str:
     return line
 
 
-def _echo_lines(lines: Iterable[str], batch: int = 1) -> None:
-    """Write ``lines`` to stdout, each as soon as it comes, or ``batch`` lines a write (``flows``: a million
-    lines, two million write calls less; not for output a live capture feeds)."""
+def _echo_lines(lines: Iterable[str]) -> None:
+    """Write ``lines`` to stdout, each as soon as it comes (``flows`` hands a batch of rows as one "line")."""
     out = sys.stdout
-    if batch > 1:
-        it = iter(lines)
-        while chunk := list(itertools.islice(it, batch)):
-            chunk.append("")
-            out.write("\n".join(chunk))
-    else:
-        for line in lines:
-            out.write(line)
-            out.write("\n")
+    for line in lines:
+        out.write(line)
+        out.write("\n")
     out.flush()  # before anything click.echo writes next (click may write through a wrapper of its own)
 
 
@@ -516,7 +506,7 @@ def flows(
     With --zeek, one row per connection as Zeek's conn.log has it (its `stream` is the tcp.stream of the
     connection's first packet).
     """
-    from .engine import flow_rows, selected_summaries, summarize_lazily
+    from .engine import flow_lines, selected_summaries, summarize_lazily
 
     selection = Selection.of(streams, hosts, ports)
     if zeek and app:
@@ -545,12 +535,12 @@ def flows(
             sys.stdout.write(chunk)
         sys.stdout.write("\n")
     elif fmt == "csv":
-        _echo_lines(flows_csv_lines(flow_rows(chosen), app=protocol), batch=1024)
+        _echo_lines(flow_lines(chosen, "csv", app=protocol))
     elif long_:
         _echo_lines(flows_long_lines(docs))
         click.echo(accounting(stats, total))
     else:
-        _echo_lines(flows_table_lines(flow_rows(chosen), app=protocol), batch=1024)
+        _echo_lines(flow_lines(chosen, "table", app=protocol))
         click.echo(accounting(stats, total))
     _warn(stats.warnings)
 

@@ -228,15 +228,20 @@ FLOW_CSV_FIELDS = (
 _CSV_COLUMNS = len(FLOW_CSV_FIELDS)  # FlowRow's first fields are these, in this order (tests/test_flow_rows.py)
 
 
-def flows_table_lines(rows: Iterable[FlowRow], app: Callable[[int], str] | None = None) -> Iterator[str]:
-    """The ``flows`` table: a header, then one line per :class:`~tcptrace.stats.FlowRow`; with ``app`` (``flows
-    --app``: a stream's application protocol, tcptrace.applayer) an ``app`` column before the verdict."""
+def flows_table_head(app: bool = False) -> str:
+    """The ``flows`` table's header line (with ``app``: its ``app`` column)."""
     app_head = f"{'app':<15} " if app else ""
-    yield (
+    return (
         f"{'stream':>6}  {'client':>22}    {'server':<22} {'pkts >':>7} {'< pkts':>7} {'bytes >':>9} "
         f"{'< bytes':>9} {'duration':>9}  {'compl':>5} {'zeek':<6} {'retr':>5} {'dupack':>6} {'lost':>5}  "
         f"{app_head}verdict"
     )
+
+
+def flows_table_lines(rows: Iterable[FlowRow], app: Callable[[int], str] | None = None) -> Iterator[str]:
+    """The ``flows`` table: a header, then one line per :class:`~tcptrace.stats.FlowRow`; with ``app`` (``flows
+    --app``: a stream's application protocol, tcptrace.applayer) an ``app`` column before the verdict."""
+    yield flows_table_head(app is not None)
     # A capture of a million connections has a few thousand distinct rows once the stream, the endpoints and the
     # duration are left out (a scan: one): their text is kept, so most lines format five fields instead of fifteen.
     parts: dict[tuple[Any, ...], tuple[str, str]] = {}
@@ -305,13 +310,58 @@ def flows_csv_lines(rows: Iterable[FlowRow], app: Callable[[int], str] | None = 
 
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="")
-    w.writerow([*FLOW_CSV_FIELDS, "app"] if app else FLOW_CSV_FIELDS)
-    yield buf.getvalue()
+    yield flows_csv_head(app is not None)
     for row in rows:
         buf.seek(0)
         buf.truncate()
         w.writerow([*row[:_CSV_COLUMNS], app(row[0])] if app else row[:_CSV_COLUMNS])
         yield buf.getvalue()
+
+
+def flows_csv_head(app: bool = False) -> str:
+    """The ``flows`` CSV's header line (with ``app``: its ``app`` column last)."""
+    return _csv_line([*FLOW_CSV_FIELDS, "app"] if app else list(FLOW_CSV_FIELDS))
+
+
+def _csv_line(fields: list[str]) -> str:
+    """One row as flows_csv_lines' writer writes it."""
+    import csv
+
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="").writerow(fields)
+    return buf.getvalue()
+
+
+def engine_row_texts(eng: Any, fmt: str, stream: int) -> tuple[bytes | int, ...]:
+    """The words of stream ``stream``'s row in the flows ``fmt`` ("table" or "csv"), for the C engine's renderer
+    (``Engine.row_lines``), which asks once per kind of row and writes the numbers itself: the words for "byte"
+    and "bytes", the text cells (table: conn_state padded; csv: "opened,closed" and "conn_state,history"), then
+    the verdict cut where the byte counts go (bytes, and 0 / 1 for the client's / the server's application
+    bytes). The words come from :func:`tcptrace.stats.flow_row` of the engine's RowRecord, as the Python
+    renderer's do, so the two write the same lines (tests/test_flow_rows.py)."""
+    import re
+
+    from .messages import LANGUAGES
+    from .stats import VERDICT_C2S, VERDICT_S2C, close_shape, flow_row, verdict_template
+
+    rec = eng.row(stream)
+    row = flow_row(rec)
+    t = LANGUAGES["en"]  # flow_row's language
+    template = verdict_template(row.opened, row.closed, close_shape(rec.fin_frames, rec.fin_acked), rec.first_reset,
+                                "en")  # fmt: skip
+    if fmt == "table":
+        cells = (f"{row.conn_state:<6}", "")
+    else:
+        # the byte counts have no character the csv module quotes: the verdict's quoting is its template's
+        cells = (_csv_line([row.opened, row.closed]), _csv_line([row.conn_state, row.history]))
+        template = _csv_line([template])
+    parts: list[bytes | int] = []
+    for piece in re.split(f"({VERDICT_C2S}|{VERDICT_S2C})", template):
+        if piece in (VERDICT_C2S, VERDICT_S2C):
+            parts.append(0 if piece == VERDICT_C2S else 1)
+        elif piece:
+            parts.append(piece.encode())
+    return (t["byte"].encode(), t["bytes"].encode(), cells[0].encode(), cells[1].encode(), *parts)
 
 
 def flow_row_dict(row: FlowRow) -> dict[str, Any]:
