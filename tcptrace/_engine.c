@@ -4237,6 +4237,8 @@ static PyObject *Engine_row_lines(Engine *e, PyObject *args) {
                 Py_DECREF(key);
                 goto fail;
             }
+            if (PyDict_GET_SIZE(cache) >= 65536) /* (crafted histories: the cache stays bounded) */
+                PyDict_Clear(cache);
             PyObject *fresh = PyObject_CallFunction(texts, "n", i);
             if (fresh && !row_texts_ok(fresh)) {
                 PyErr_SetString(PyExc_TypeError, "Engine.row_lines: texts() must give (bytes x4, bytes or 0/1 ...)");
