@@ -925,17 +925,14 @@ static int pack_flow(Engine *e, int64_t i) {
 static void unpack_into(const Packed *pk, FlowC *c, ClQuad qs[2][4]) {
     memcpy(c, &FLOW_TEMPLATE, sizeof *c);
     const uint8_t *bits = pk->data + 2 * pk->alen, *modes = bits + PRESENCE_BYTES;
-    Py_ssize_t npresent = 0;
-    for (size_t b = 0; b < PRESENCE_BYTES; b++)
-        npresent += __builtin_popcount(bits[b]);
-    const uint8_t *in = modes + (npresent + 7) / 8;
     uint64_t *w = (uint64_t *)c;
     uint64_t values[FLOW_WORDS];
     size_t where[FLOW_WORDS];
-    Py_ssize_t j = 0;
+    Py_ssize_t npresent = 0, j;
     for (size_t b = 0; b < PRESENCE_BYTES; b++) /* the present words, in order: bit k % 8 of byte k / 8 */
         for (unsigned m = bits[b]; m; m &= m - 1)
-            where[j++] = b * 8 + (size_t)__builtin_ctz(m);
+            where[npresent++] = b * 8 + (size_t)__builtin_ctz(m);
+    const uint8_t *in = modes + (npresent + 7) / 8;
     for (j = 0; j < npresent; j++) { /* first the XOR words (first_ts is one), then the differences */
         size_t k = where[j];
         values[j] = varint_get(&in);
