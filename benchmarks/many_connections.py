@@ -85,8 +85,9 @@ def main() -> int:
         f"tcptrace flows (table), median of {len(runs)}: {wall:.2f} s wall, {cpu:.2f} s CPU; "
         f"peak RSS {rss / 2**20:,.0f} MiB"
     )
-    print(f"  target for 1,000,000 connections: <= {TARGET_S:.0f} s and <= {TARGET_BYTES / 1e9:.0f} GB: "
-          f"{'met' if wall <= TARGET_S and rss <= TARGET_BYTES else 'NOT met'}")  # fmt: skip
+    # the process is single-threaded: its CPU time is its wall time on an idle machine (a shared one stretches wall)
+    print(f"  target for 1,000,000 connections, <= {TARGET_S:.0f} s: wall {_met(wall <= TARGET_S)}, CPU "
+          f"{_met(cpu <= TARGET_S)}; <= {TARGET_BYTES / 1e9:.0f} GB: {_met(rss <= TARGET_BYTES)}")  # fmt: skip
     print(f"  peak RSS per stream: {each(int(rss), flows)} bytes (everything: interpreter, engine, output buffers)")
     print(f"engine pass alone (this process): {pass_s:.2f} s; Engine.memory() at the end of the capture:")
     print(f"  finished streams (packed): {packed:,}, {each(mem['packed_bytes'], packed)} bytes each")
@@ -94,6 +95,10 @@ def main() -> int:
     print(f"  flow table and index:      {each(mem['index_bytes'], flows)} bytes per stream")
     print(f"  (packing waits engine.PACK_AFTER_NS = {engine.PACK_AFTER_NS / 1e9:g} s of capture time after an end)")
     return 0
+
+
+def _met(ok: bool) -> str:
+    return "met" if ok else "NOT met"
 
 
 if __name__ == "__main__":
