@@ -4700,18 +4700,25 @@ static int dump(Out *o, PyObject *v, int depth, PyObject *enc, PyObject *fallbac
 
 static PyObject *engine_dumps_indented(PyObject *Py_UNUSED(module), PyObject *args) {
     PyObject *obj, *enc, *fallback;
-    if (!PyArg_ParseTuple(args, "OOO", &obj, &enc, &fallback))
+    int depth = 0; /* the nesting the text sits at: its lines after the first are indented 2 * depth more */
+    if (!PyArg_ParseTuple(args, "OOO|i", &obj, &enc, &fallback, &depth))
         return NULL;
+    if (depth < 0 || depth > 64) {
+        PyErr_SetString(PyExc_ValueError, "dumps_indented: depth 0 to 64");
+        return NULL;
+    }
     Out o = {NULL, 0, 0};
     PyObject *res = NULL;
-    if (dump(&o, obj, 0, enc, fallback) == 0)
+    if (dump(&o, obj, depth, enc, fallback) == 0)
         res = PyUnicode_DecodeASCII(o.buf ? o.buf : "", o.len, "strict");
     PyMem_Free(o.buf);
     return res;
 }
 
 static PyMethodDef module_methods[] = {
-    {"dumps_indented", engine_dumps_indented, METH_VARARGS, "json.dumps(obj, indent=2), byte for byte, in C."},
+    {"dumps_indented", engine_dumps_indented, METH_VARARGS,
+     "json.dumps(obj, indent=2), byte for byte, in C (depth: nested that deep, each line after the first indented "
+     "2 * depth more)."},
     {NULL, NULL, 0, NULL}};
 
 static PyMethodDef Engine_methods[] = {
