@@ -32,6 +32,9 @@
 #include <string.h>
 #include <stdlib.h>
 #include <math.h>
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 /* The constants shared with Python (TCP and analysis flag bits, the flags' output order, state and RST-cause codes,
  * completeness bits, Zeek's letters, packet-tcp.c thresholds): generated from the Python tables by
@@ -215,10 +218,13 @@ typedef struct {
 } Key;
 
 typedef struct { /* 16 bytes: the four-tuple itself lives in the flow (addr, port), not in the table */
-    int64_t flow;  /* index into flows, -1 = empty slot */
-    uint32_t tag;  /* the key's hash, high half: most mismatches end here without touching the flow */
-    int32_t dir;   /* which way the key points: 0 when its source is the flow's client */
+    int64_t flow; /* index into flows, -1 = empty slot */
+    uint64_t hash; /* the key's hash, whole: a mismatch ends here without touching the flow, and the table grows
+                    * without reading a flow or hashing again (a million-connection scan spent a fifth of its
+                    * pass rebuilding keys from flows scattered in memory) */
 } Slot;
+#define SLOT_FLOW(s) ((s)->flow >> 1) /* the flow is index << 1 | dir, dir: which way the key points (0 when */
+#define SLOT_DIR(s) ((int)((s)->flow & 1)) /* its source is the flow's client) */
 
 typedef struct { /* one decoded TCP segment */
     int64_t frame, ts, len, payload_captured, ip_id;
@@ -529,8 +535,8 @@ static Tuple flow_tuple(const Engine *e, int64_t i) {
 }
 
 static int slot_is(const Engine *e, const Slot *s, const Key *k) {
-    Tuple f = flow_tuple(e, s->flow);
-    int d = s->dir;
+    Tuple f = flow_tuple(e, SLOT_FLOW(s));
+    int d = SLOT_DIR(s);
     return (int)k->alen == f.alen && k->sport == f.port[d] && k->dport == f.port[1 - d] &&
            memcmp(k->src, f.addr[d], (size_t)f.alen) == 0 && memcmp(k->dst, f.addr[1 - d], (size_t)f.alen) == 0;
 }
@@ -538,26 +544,35 @@ static int slot_is(const Engine *e, const Slot *s, const Key *k) {
 static Slot *table_find(Engine *e, const Key *k, uint64_t h) {
     Py_ssize_t mask = e->nslots - 1;
     Py_ssize_t i = (Py_ssize_t)(h & (uint64_t)mask);
-    uint32_t tag = (uint32_t)(h >> 32);
     for (;;) {
         Slot *s = &e->slots[i];
-        if (s->flow < 0 || (s->tag == tag && slot_is(e, s, k)))
+        if (s->flow < 0 || (s->hash == h && slot_is(e, s, k)))
             return s;
         i = (i + 1) & mask;
     }
 }
 
-/* the key of an occupied slot, rebuilt from its flow (when the table grows) */
-static void slot_key(const Engine *e, const Slot *s, Key *k) {
-    Tuple f = flow_tuple(e, s->flow);
-    make_key(k, f.addr[s->dir], f.addr[1 - s->dir], f.alen, f.port[s->dir], f.port[1 - s->dir]);
+/* The slots, from malloc (freed with free): a big table in 2 MiB pages where Linux gives them on request (a lookup
+ * is a cache miss in a table of tens of MB; with 4 KiB pages it was a TLB miss too) */
+static Slot *slots_alloc(Py_ssize_t n) {
+    size_t bytes = (size_t)n * sizeof(Slot);
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    if (bytes >= ((size_t)2 << 20)) {
+        void *p = NULL;
+        if (posix_memalign(&p, (size_t)2 << 20, bytes) != 0)
+            return NULL;
+        madvise(p, bytes, MADV_HUGEPAGE); /* (a hint: without it, 4 KiB pages) */
+        return p;
+    }
+#endif
+    return malloc(bytes);
 }
 
 static int table_grow(Engine *e) {
     Py_ssize_t old_n = e->nslots;
     Slot *old = e->slots;
     Py_ssize_t n = old_n ? old_n * 2 : 1024;
-    Slot *slots = PyMem_Calloc((size_t)n, sizeof(Slot));
+    Slot *slots = (size_t)n <= PY_SSIZE_T_MAX / sizeof(Slot) ? slots_alloc(n) : NULL;
     if (!slots) {
         PyErr_NoMemory();
         return -1;
@@ -571,14 +586,12 @@ static int table_grow(Engine *e) {
         if (old[i].flow < 0)
             continue;
         /* keys are distinct: the first free slot of the probe sequence is the place */
-        Key k;
-        slot_key(e, &old[i], &k);
-        Py_ssize_t j = (Py_ssize_t)(key_hash(e, &k) & (uint64_t)mask);
+        Py_ssize_t j = (Py_ssize_t)(old[i].hash & (uint64_t)mask);
         while (slots[j].flow >= 0)
             j = (j + 1) & mask;
         slots[j] = old[i];
     }
-    PyMem_Free(old);
+    free(old);
     return 0;
 }
 
@@ -590,9 +603,8 @@ static int table_put(Engine *e, const Key *k, int64_t flow, int dir) {
     Slot *s = table_find(e, k, h);
     if (s->flow < 0)
         e->used++;
-    s->flow = flow;
-    s->tag = (uint32_t)(h >> 32);
-    s->dir = dir;
+    s->flow = flow << 1 | dir;
+    s->hash = h;
     return 0;
 }
 
@@ -848,6 +860,16 @@ static int pack_flow(Engine *e, int64_t i) {
     const uint64_t *w = (const uint64_t *)&c, *t = (const uint64_t *)&FLOW_TEMPLATE;
     uint64_t base = (uint64_t)c.first_ts;
     for (size_t k = 0; k < FLOW_WORDS; k++) {
+        if (k % 8 == 0) { /* most of a flow is as new (a scan's: 40 of ~490 words differ): skip 8 equal words at once */
+            size_t end = k + 8 < FLOW_WORDS ? k + 8 : FLOW_WORDS;
+            uint64_t any = 0;
+            for (size_t q = k; q < end; q++)
+                any |= w[q] ^ t[q];
+            if (!any) {
+                k = end - 1;
+                continue;
+            }
+        }
         uint64_t x = w[k] ^ t[k];
         if (!x)
             continue;
@@ -929,29 +951,25 @@ static int pack_flow(Engine *e, int64_t i) {
 static void unpack_into(const Packed *pk, FlowC *c, ClQuad qs[2][4]) {
     memcpy(c, &FLOW_TEMPLATE, sizeof *c);
     const uint8_t *bits = pk->data + 2 * pk->alen, *modes = bits + PRESENCE_BYTES;
-    Py_ssize_t npresent = 0;
-    for (size_t k = 0; k < FLOW_WORDS; k++)
-        npresent += bits[k / 8] >> (k % 8) & 1;
-    const uint8_t *in = modes + (npresent + 7) / 8;
     uint64_t *w = (uint64_t *)c;
     uint64_t values[FLOW_WORDS];
-    Py_ssize_t j = 0;
-    for (size_t k = 0; k < FLOW_WORDS; k++) /* first the XOR words (first_ts is one), then the differences */
-        if (bits[k / 8] >> (k % 8) & 1) {
-            values[j] = varint_get(&in);
-            if (!(modes[j / 8] >> (j % 8) & 1))
-                w[k] ^= DOUBLE_WORD[k] ? __builtin_bswap64(values[j]) : values[j];
-            j++;
-        }
+    size_t where[FLOW_WORDS];
+    Py_ssize_t npresent = 0, j;
+    for (size_t b = 0; b < PRESENCE_BYTES; b++) /* the present words, in order: bit k % 8 of byte k / 8 */
+        for (unsigned m = bits[b]; m; m &= m - 1)
+            where[npresent++] = b * 8 + (size_t)__builtin_ctz(m);
+    const uint8_t *in = modes + (npresent + 7) / 8;
+    for (j = 0; j < npresent; j++) { /* first the XOR words (first_ts is one), then the differences */
+        size_t k = where[j];
+        values[j] = varint_get(&in);
+        if (!(modes[j / 8] >> (j % 8) & 1))
+            w[k] ^= DOUBLE_WORD[k] ? __builtin_bswap64(values[j]) : values[j];
+    }
     uint64_t base = (uint64_t)c->first_ts;
-    j = 0;
-    for (size_t k = 0; k < FLOW_WORDS; k++)
-        if (bits[k / 8] >> (k % 8) & 1) {
-            if (modes[j / 8] >> (j % 8) & 1) {
-                uint64_t zz = values[j];
-                w[k] = base + (uint64_t)((int64_t)(zz >> 1) ^ -(int64_t)(zz & 1));
-            }
-            j++;
+    for (j = 0; j < npresent; j++)
+        if (modes[j / 8] >> (j % 8) & 1) {
+            uint64_t zz = values[j];
+            w[where[j]] = base + (uint64_t)((int64_t)(zz >> 1) ^ -(int64_t)(zz & 1));
         }
     c->alen = pk->alen;
     memcpy(c->addr[0], pk->data, pk->alen);
@@ -1143,8 +1161,8 @@ static FlowC *track(Engine *e, const Pkt *p, const Opts *o, int *dir_out, int *i
         return NULL;
     Slot *s = table_find(e, &k, key_hash(e, &k));
     int flags = p->flags;
-    int64_t idx = s->flow;
-    int dir = s->dir;
+    int64_t idx = s->flow < 0 ? -1 : SLOT_FLOW(s);
+    int dir = SLOT_DIR(s);
     *is_new = 0;
     if (idx < 0) {
         idx = new_flow(e, p, &dir);
@@ -4073,6 +4091,379 @@ static PyObject *Engine_memory(Engine *e, PyObject *Py_UNUSED(ignored)) {
                                      e->due_cap * (Py_ssize_t)sizeof(struct Due)));
 }
 
+/* ------------------------------------------------------------------------------------------------ */
+/* flows rows rendered here (Engine.row_lines)                                                      */
+
+/* The flows table and CSV (export.flows_table_lines / flows_csv_lines of stats.flow_row) written here, a batch of
+ * streams a call, so a million-connection capture costs no Python object per row. What is words, not numbers
+ * (opened, closed, conn_state, history and the verdict sentence, cut where its two byte counts go) comes from
+ * Python (export._engine_row_texts) once per *kind* of row: the row key below holds every fact that flow_row's
+ * word functions read (opened_how, closed_how, close_shape, verdict_template, zeek.conn_state), so rows with the
+ * same key have the same words. tests/test_flow_rows.py compares every format with the Python renderer's. */
+
+/* the decimal digits of v, right-aligned to width */
+static int put_i64_w(Engine *e, int64_t v, Py_ssize_t width) {
+    char b[24], *q = b + sizeof b;
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do {
+        *--q = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--q = '-';
+    return put_padded(e, q, b + sizeof b - q, width, 1);
+}
+
+/* str(ipaddress.IPv6Address(a)) (the longest run of two or more zero hextets, the first of equal ones, as "::"),
+ * into out[40]; -1 for ::/96 and ::ffff:0:0/96, which Python versions write differently (model.format_addr) */
+static int ipv6_text(char *out, const uint8_t *a) {
+    static const char hex[] = "0123456789abcdef";
+    unsigned h[8];
+    for (int k = 0; k < 8; k++)
+        h[k] = (unsigned)a[2 * k] << 8 | a[2 * k + 1];
+    if (!h[0] && !h[1] && !h[2] && !h[3] && !h[4] && (h[5] == 0 || h[5] == 0xffff))
+        return -1;
+    int best = -1, best_len = 0, run = -1, run_len = 0;
+    for (int k = 0; k < 8; k++) {
+        if (h[k]) {
+            run = -1;
+            run_len = 0;
+            continue;
+        }
+        if (run < 0)
+            run = k;
+        if (++run_len > best_len) {
+            best = run;
+            best_len = run_len;
+        }
+    }
+    if (best_len < 2)
+        best = -1;
+    int n = 0;
+    for (int k = 0; k < 8; k++) {
+        if (k == best) {
+            out[n++] = ':';
+            if (k == 0)
+                out[n++] = ':';
+            k += best_len - 1;
+            continue;
+        }
+        int started = 0;
+        for (int s = 12; s >= 0; s -= 4) {
+            unsigned d = h[k] >> s & 0xf;
+            if (d || started || s == 0) {
+                out[n++] = hex[d];
+                started = 1;
+            }
+        }
+        if (k < 7)
+            out[n++] = ':';
+    }
+    return n;
+}
+
+/* the decimal digits of v at out; how many (no snprintf: a million rows spent a tenth of their time in it) */
+static int digits_at(char *out, uint64_t v) {
+    char b[20];
+    int n = 0;
+    do {
+        b[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (int k = 0; k < n; k++)
+        out[k] = b[n - 1 - k];
+    return n;
+}
+
+/* model.format_endpoint(addr, port) (+ "?" when guess) into out[64]; its length, or -1 with an exception */
+static Py_ssize_t endpoint_text(char *out, const uint8_t *a, int alen, int port, int guess, PyObject *format_addr) {
+    Py_ssize_t n = 0;
+    if (alen == 4) {
+        for (int k = 0; k < 4; k++) {
+            n += digits_at(out + n, a[k]);
+            out[n++] = k < 3 ? '.' : ':';
+        }
+        n += digits_at(out + n, (uint64_t)port);
+    } else {
+        char text[48];
+        int t = alen == 16 ? ipv6_text(text, a) : -1;
+        if (t < 0) { /* Python's own text (and any other length: format_addr says what it says) */
+            PyObject *s = PyObject_CallFunction(format_addr, "y#", (const char *)a, (Py_ssize_t)alen);
+            if (!s)
+                return -1;
+            Py_ssize_t len;
+            const char *u = PyUnicode_Check(s) ? PyUnicode_AsUTF8AndSize(s, &len) : NULL;
+            if (!u || len > 46) {
+                if (u || !PyErr_Occurred())
+                    PyErr_SetString(PyExc_ValueError, "Engine.row_lines: format_addr gave no address text");
+                Py_DECREF(s);
+                return -1;
+            }
+            memcpy(text, u, (size_t)len);
+            t = (int)len;
+            Py_DECREF(s);
+        }
+        n = alen == 16 ? snprintf(out, 64, "[%.*s]:%d", t, text, port) : snprintf(out, 64, "%.*s:%d", t, text, port);
+    }
+    if (guess)
+        out[n++] = '?';
+    return n;
+}
+
+/* round(flow_duration_s(...), 6) written as the table ("{:>8.3f}", right-aligned) or the csv module (repr) writes
+ * it. d = last - first in ns. Exactly, without floats, when no tie is near: x = d / 1e9 is within 2^-32 s of
+ * d / 1e9 for d < 2^50, so round(x, 6) is the double nearest m / 1e6, m = d / 1000 rounded (unless d ends in 500),
+ * and that double is within 2^-32 of m / 1e6, so its 3 decimals are m / 1000 rounded (unless m ends in 500) and its
+ * repr is m / 1e6's shortest decimal. Otherwise Python's own round and float formatting, through the C API. */
+static int put_duration(Engine *e, int64_t d, int csv) {
+    char b[48];
+    int n = -1;
+    if (d >= 0 && d < ((int64_t)1 << 50) && d % 1000 != 500) {
+        int64_t m = d / 1000 + (d % 1000 > 500);
+        if (!csv) {
+            if (m % 1000 != 500) {
+                int64_t ms = m / 1000 + (m % 1000 > 500);
+                n = digits_at(b, (uint64_t)(ms / 1000));
+                b[n++] = '.';
+                b[n++] = (char)('0' + ms % 1000 / 100);
+                b[n++] = (char)('0' + ms % 100 / 10);
+                b[n++] = (char)('0' + ms % 10);
+                return put_padded(e, b, n, 8, 1);
+            }
+        } else if (m == 0) {
+            return PUTS("0.0");
+        } else if (m >= 100) {
+            int64_t frac = m % 1000000;
+            int digits = 6;
+            while (frac && frac % 10 == 0) {
+                frac /= 10;
+                digits--;
+            }
+            n = frac ? snprintf(b, sizeof b, "%lld.%0*lld", (long long)(m / 1000000), digits, (long long)frac)
+                     : snprintf(b, sizeof b, "%lld.0", (long long)(m / 1000000));
+            return put(e, b, n);
+        } else { /* below 1e-4: repr's exponent form, 5e-05, 1.2e-05 */
+            if (m >= 10)
+                n = m % 10 ? snprintf(b, sizeof b, "%lld.%llde-05", (long long)(m / 10), (long long)(m % 10))
+                           : snprintf(b, sizeof b, "%llde-05", (long long)(m / 10));
+            else
+                n = snprintf(b, sizeof b, "%llde-06", (long long)m);
+            return put(e, b, n);
+        }
+    }
+    PyObject *r = py_round((double)d / 1e9, 6);
+    if (!r)
+        return -1;
+    double x = PyFloat_AsDouble(r);
+    Py_DECREF(r);
+    if (x == -1.0 && PyErr_Occurred())
+        return -1;
+    char *s = csv ? PyOS_double_to_string(x, 'r', 0, Py_DTSF_ADD_DOT_0, NULL) : PyOS_double_to_string(x, 'f', 3, 0, NULL);
+    if (!s)
+        return -1;
+    int rc = csv ? put(e, s, (Py_ssize_t)strlen(s)) : put_padded(e, s, (Py_ssize_t)strlen(s), 8, 1);
+    PyMem_Free(s);
+    return rc;
+}
+
+/* stats._bytes: "5 bytes", "1 byte", "1.5 KiB", "2.0 MiB" (the words from Python) */
+static int put_app_bytes(Engine *e, int64_t n, PyObject *byte_word, PyObject *bytes_word) {
+    if (n < 1024) {
+        PyObject *w = n == 1 ? byte_word : bytes_word;
+        return put_i64(e, n) || PUTS(" ") || put(e, PyBytes_AS_STRING(w), PyBytes_GET_SIZE(w));
+    }
+    int mib = n >= 1024 * 1024;
+    char *s = PyOS_double_to_string(mib ? (double)n / 1024 / 1024 : (double)n / 1024, 'f', 1, 0, NULL);
+    if (!s)
+        return -1;
+    int r = put(e, s, (Py_ssize_t)strlen(s)) || (mib ? PUTS(" MiB") : PUTS(" KiB"));
+    PyMem_Free(s);
+    return r;
+}
+
+/* the facts flow_row's words are a function of (see above), then the Zeek history: the key of a row's words */
+typedef struct {
+    uint8_t syn, synack, handshake_ack, s2c_packets, nrst, rst_dir, rst_cause, nfin, fin_dir, both_fins_acked,
+        shape, zeek_orig_state, zeek_resp_state, zeek_sizes_zero, pad[2];
+} RowKey;
+
+static PyObject *row_key(const FlowC *f) {
+    RowKey k;
+    memset(&k, 0, sizeof k);
+    k.syn = f->syn_frame != 0;
+    k.synack = f->synack_frame != 0;
+    k.handshake_ack = f->handshake_ack_frame != 0;
+    k.s2c_packets = f->sd[1].packets != 0;
+    k.nrst = f->nrst != 0;
+    if (f->nrst) {
+        k.rst_dir = (uint8_t)f->rst[0].dir;
+        k.rst_cause = (uint8_t)f->rst[0].cause;
+    }
+    k.nfin = (uint8_t)f->nfin;
+    if (f->nfin) {
+        k.fin_dir = (uint8_t)f->fin_dir[0];
+        k.both_fins_acked = f->fin_acked[0] && f->fin_acked[1];
+    }
+    if (f->nfin >= 2) { /* close_shape: the first FIN's ACK against the second FIN */
+        int64_t acked = f->fin_acked[f->fin_dir[0]], second = f->fin_frame[1];
+        k.shape = !acked ? 1 : acked > second ? 2 : acked == second ? 3 : 4;
+    }
+    const ZeekC *z = &f->zk;
+    const ZEnd *zo = &z->ep[z->orig_dir], *zr = &z->ep[1 - z->orig_dir];
+    k.zeek_orig_state = (uint8_t)zo->state;
+    k.zeek_resp_state = (uint8_t)zr->state;
+    k.zeek_sizes_zero = zk_size(zo, zr) == 0 && zk_size(zr, zo) == 0;
+    Py_ssize_t h = z->hist ? z->hlen : 0;
+    PyObject *key = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)sizeof k + h);
+    if (!key)
+        return NULL;
+    memcpy(PyBytes_AS_STRING(key), &k, sizeof k);
+    if (h)
+        memcpy(PyBytes_AS_STRING(key) + sizeof k, z->hist, (size_t)h);
+    return key;
+}
+
+/* texts(stream) -> (byte word, bytes word, cells a, cells b, *verdict parts): bytes, the parts bytes or 0 / 1 (the
+ * client's / the server's application bytes go here); checked once, when it comes */
+static int row_texts_ok(PyObject *t) {
+    if (!PyTuple_Check(t) || PyTuple_GET_SIZE(t) < 4)
+        return 0;
+    for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(t); k++) {
+        PyObject *x = PyTuple_GET_ITEM(t, k);
+        if (PyBytes_Check(x))
+            continue;
+        if (k < 4 || !PyLong_CheckExact(x))
+            return 0;
+        long v = PyLong_AsLong(x);
+        if (v != 0 && v != 1) {
+            PyErr_Clear();
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Engine.row_lines(fmt, streams, texts, cache, format_addr) -> str: the rows of streams (a sequence of stream
+ * numbers), each ending in a newline; fmt 1 the table, 2 the CSV. cache: a dict the caller keeps across calls
+ * (row key -> texts(stream)'s tuple); format_addr: model.format_addr, for the addresses written here not */
+static PyObject *Engine_row_lines(Engine *e, PyObject *args) {
+    int fmt;
+    PyObject *streams, *texts, *cache, *format_addr;
+    if (!PyArg_ParseTuple(args, "iOOO!O", &fmt, &streams, &texts, &PyDict_Type, &cache, &format_addr))
+        return NULL;
+    if (fmt != 1 && fmt != 2) {
+        PyErr_SetString(PyExc_ValueError, "Engine.row_lines: fmt 1 (table) or 2 (csv)");
+        return NULL;
+    }
+    if (e->lines_len || e->pk_mode) {
+        PyErr_SetString(PyExc_RuntimeError, "Engine.row_lines: not during the packets pass");
+        return NULL;
+    }
+    PyObject *seq = PySequence_Fast(streams, "Engine.row_lines: streams must be a sequence");
+    if (!seq)
+        return NULL;
+    static int ix_retr = -1, ix_dup, ix_lost, ix_zw;
+    if (ix_retr < 0)
+        for (int k = 0; k < N_FLAGS; k++) {
+            if (FLAG_ORDER[k] == A_RETRANSMISSION)
+                ix_retr = k;
+            if (FLAG_ORDER[k] == A_DUPLICATE_ACK)
+                ix_dup = k;
+            if (FLAG_ORDER[k] == A_LOST_PACKET)
+                ix_lost = k;
+            if (FLAG_ORDER[k] == A_ZERO_WINDOW)
+                ix_zw = k;
+        }
+    int csv = fmt == 2;
+    Py_ssize_t count = PySequence_Fast_GET_SIZE(seq);
+    PyObject **items = PySequence_Fast_ITEMS(seq);
+    for (Py_ssize_t j = 0; j < count; j++) {
+        Py_ssize_t i = PyLong_AsSsize_t(items[j]);
+        if (i == -1 && PyErr_Occurred())
+            goto fail;
+        if (i < 0 || i >= e->nflows) {
+            PyErr_SetString(PyExc_IndexError, "no such stream");
+            goto fail;
+        }
+        FlowTmp tmp;
+        const FlowC *f = flow_view(e, i, &tmp);
+        PyObject *key = row_key(f);
+        if (!key)
+            goto fail;
+        PyObject *t = PyDict_GetItemWithError(cache, key); /* borrowed: the cache keeps it */
+        if (!t) {
+            if (PyErr_Occurred()) {
+                Py_DECREF(key);
+                goto fail;
+            }
+            if (PyDict_GET_SIZE(cache) >= 65536) /* (crafted histories: the cache stays bounded) */
+                PyDict_Clear(cache);
+            PyObject *fresh = PyObject_CallFunction(texts, "n", i);
+            if (fresh && !row_texts_ok(fresh)) {
+                PyErr_SetString(PyExc_TypeError, "Engine.row_lines: texts() must give (bytes x4, bytes or 0/1 ...)");
+                Py_CLEAR(fresh);
+            }
+            if (!fresh || PyDict_SetItem(cache, key, fresh) < 0) {
+                Py_XDECREF(fresh);
+                Py_DECREF(key);
+                goto fail;
+            }
+            t = fresh;
+            Py_DECREF(fresh); /* the cache holds it */
+            /* (texts() may have unpacked and packed flows: f is a view of flow i, read again) */
+            f = flow_view(e, i, &tmp);
+        }
+        Py_DECREF(key);
+        const SDir *c = &f->sd[0], *s = &f->sd[1];
+        char client[64], server[64];
+        Py_ssize_t nc = endpoint_text(client, f->addr[0], f->alen, f->port[0], !csv && f->roles_guessed, format_addr);
+        Py_ssize_t ns = nc < 0 ? -1 : endpoint_text(server, f->addr[1], f->alen, f->port[1], 0, format_addr);
+        if (ns < 0)
+            goto fail;
+        int64_t d = f->packets ? f->last_ts - f->first_ts : 0;
+        PyObject *cells_a = PyTuple_GET_ITEM(t, 2), *cells_b = PyTuple_GET_ITEM(t, 3);
+#define CELLS(x) put(e, PyBytes_AS_STRING(x), PyBytes_GET_SIZE(x))
+        int r;
+        if (!csv) /* export.flows_table_lines */
+            r = put_i64_w(e, f->stream, 6) || PUTS("  ") || put_padded(e, client, nc, 22, 1) ||
+                PUTS(" \xe2\x86\x92  ") || put_padded(e, server, ns, 22, 0) || PUTS(" ") ||
+                put_i64_w(e, c->packets, 7) || PUTS(" ") || put_i64_w(e, s->packets, 7) || PUTS(" ") ||
+                put_i64_w(e, c->data_bytes, 9) || PUTS(" ") || put_i64_w(e, s->data_bytes, 9) || PUTS(" ") ||
+                put_duration(e, d, 0) || PUTS("s  ") || put_i64_w(e, f->completeness, 5) || PUTS(" ") ||
+                CELLS(cells_a) || PUTS(" ") || put_i64_w(e, c->flags[ix_retr] + s->flags[ix_retr], 5) || PUTS(" ") ||
+                put_i64_w(e, c->flags[ix_dup] + s->flags[ix_dup], 6) || PUTS(" ") ||
+                put_i64_w(e, c->flags[ix_lost] + s->flags[ix_lost], 5) || PUTS("  ");
+        else /* export.flows_csv_lines */
+            r = put_i64(e, f->stream) || PUTS(",") || put(e, client, nc) || PUTS(",") || put(e, server, ns) ||
+                PUTS(",") || put_i64(e, c->packets) || PUTS(",") || put_i64(e, s->packets) || PUTS(",") ||
+                put_i64(e, c->data_bytes) || PUTS(",") || put_i64(e, s->data_bytes) || PUTS(",") ||
+                put_duration(e, d, 1) || PUTS(",") || CELLS(cells_a) || PUTS(",") || put_i64(e, f->completeness) ||
+                PUTS(",") || CELLS(cells_b) || PUTS(",") || put_i64(e, c->flags[ix_retr] + s->flags[ix_retr]) ||
+                PUTS(",") || put_i64(e, c->flags[ix_dup] + s->flags[ix_dup]) || PUTS(",") ||
+                put_i64(e, c->flags[ix_lost] + s->flags[ix_lost]) || PUTS(",") ||
+                put_i64(e, c->flags[ix_zw] + s->flags[ix_zw]) || PUTS(",") || put_i64(e, f->rst_total) || PUTS(",");
+        int64_t app[2] = {c->data_packets ? c->seq_hi - c->seq_lo : 0, s->data_packets ? s->seq_hi - s->seq_lo : 0};
+        for (Py_ssize_t k = 4; !r && k < PyTuple_GET_SIZE(t); k++) {
+            PyObject *part = PyTuple_GET_ITEM(t, k);
+            r = PyBytes_Check(part)
+                    ? CELLS(part)
+                    : put_app_bytes(e, app[PyLong_AsLong(part) == 1],
+                                    PyTuple_GET_ITEM(t, 0), PyTuple_GET_ITEM(t, 1));
+        }
+#undef CELLS
+        if (r || PUTS("\n"))
+            goto fail;
+    }
+    Py_DECREF(seq);
+    PyObject *out = PyUnicode_DecodeUTF8(e->lines, e->lines_len, NULL);
+    e->lines_len = 0;
+    return out;
+fail:
+    Py_DECREF(seq);
+    e->lines_len = 0;
+    return NULL;
+}
+
 static PyObject *Engine_len(Engine *e, PyObject *Py_UNUSED(ignored)) { return PyLong_FromSsize_t(e->nflows); }
 static PyObject *Engine_trace_end(Engine *e, PyObject *Py_UNUSED(ignored)) {
     return PyLong_FromLongLong(e->trace_end);
@@ -4402,7 +4793,7 @@ static void Engine_dealloc(Engine *e) {
         PyMem_Free(e->flows[i]);
     }
     PyMem_Free(e->flows);
-    PyMem_Free(e->slots);
+    free(e->slots);
     PyMem_Free(e->due);
     Py_XDECREF(e->keep);
     Py_XDECREF(e->win_reason);
@@ -4547,18 +4938,25 @@ static int dump(Out *o, PyObject *v, int depth, PyObject *enc, PyObject *fallbac
 
 static PyObject *engine_dumps_indented(PyObject *Py_UNUSED(module), PyObject *args) {
     PyObject *obj, *enc, *fallback;
-    if (!PyArg_ParseTuple(args, "OOO", &obj, &enc, &fallback))
+    int depth = 0; /* the nesting the text sits at: its lines after the first are indented 2 * depth more */
+    if (!PyArg_ParseTuple(args, "OOO|i", &obj, &enc, &fallback, &depth))
         return NULL;
+    if (depth < 0 || depth > 64) {
+        PyErr_SetString(PyExc_ValueError, "dumps_indented: depth 0 to 64");
+        return NULL;
+    }
     Out o = {NULL, 0, 0};
     PyObject *res = NULL;
-    if (dump(&o, obj, 0, enc, fallback) == 0)
+    if (dump(&o, obj, depth, enc, fallback) == 0)
         res = PyUnicode_DecodeASCII(o.buf ? o.buf : "", o.len, "strict");
     PyMem_Free(o.buf);
     return res;
 }
 
 static PyMethodDef module_methods[] = {
-    {"dumps_indented", engine_dumps_indented, METH_VARARGS, "json.dumps(obj, indent=2), byte for byte, in C."},
+    {"dumps_indented", engine_dumps_indented, METH_VARARGS,
+     "json.dumps(obj, indent=2), byte for byte, in C (depth: nested that deep, each line after the first indented "
+     "2 * depth more)."},
     {NULL, NULL, 0, NULL}};
 
 static PyMethodDef Engine_methods[] = {
@@ -4572,6 +4970,8 @@ static PyMethodDef Engine_methods[] = {
      "Bytes held: {flows, packed, unpacked, packed_bytes, live_bytes, index_bytes} (finished flows are packed; "
      "unpacked: how often a late packet unpacked one)."},
     {"row", (PyCFunction)Engine_row, METH_O, "What the flows table shows of stream i (a RowRecord)."},
+    {"row_lines", (PyCFunction)Engine_row_lines, METH_VARARGS,
+     "row_lines(fmt, streams, texts, cache, format_addr): the flows table (1) or CSV (2) rows of streams."},
     {"flow_count", (PyCFunction)Engine_len, METH_NOARGS, "Number of streams so far."},
     {"trace_end", (PyCFunction)Engine_trace_end, METH_NOARGS, "The time (ns) of the last frame read."},
     {"saw_frame", (PyCFunction)Engine_saw_frame, METH_O,

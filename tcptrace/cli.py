@@ -792,7 +792,7 @@ def flows(
     With --zeek, one row per connection as Zeek's conn.log has it (its `stream` is the tcp.stream of the
     connection's first packet). With -i IFACE the table is written when the capture stops (Ctrl-C, --duration).
     """
-    from .engine import flow_rows, selected_summaries, summarize_lazily
+    from .engine import flow_lines, flow_rows, selected_summaries, summarize_lazily
 
     selection = Selection.of(streams, hosts, ports)
     if zeek and app:
@@ -814,7 +814,7 @@ def flows(
         with _parallel(source, None if app else jobs, None if app else dask) as (parts, client):
             if parts > 1 or client is not None:  # split by connection (tcptrace.parallel): the same rows and documents
                 rows, docs, stats, total = _flows_parallel(source, selection, full, parts, client)
-                apps = None
+                apps, chosen = None, None
             else:
                 if app:
                     summaries, stats, apps = _summaries_with_app(source)
@@ -848,7 +848,9 @@ def flows(
         _echo_lines(flows_long_lines(docs))
         click.echo(accounting(stats, total))
     else:
-        _echo_lines(flows_table_lines(rows, app=protocol), batch=1024)
+        # the C engine writes a single pass's table rows itself (engine.flow_lines); parts' rows come renumbered
+        table = flows_table_lines(rows, app=protocol) if chosen is None else flow_lines(chosen, "table", app=protocol)
+        _echo_lines(table, batch=1 if chosen is not None else 1024)
         click.echo(accounting(stats, total))
     _warn(stats.warnings)
     _after_live(live)

@@ -274,6 +274,37 @@ def flow_rows(summaries: Sequence[FlowSummary]) -> Iterator[FlowRow]:
             yield flow_row(s.row_facts())
 
 
+_ROW_BATCH = 1024  # flows rows a write (and a call of Engine.row_lines)
+
+
+def flow_lines(summaries: Sequence[FlowSummary], fmt: str, app: Callable[[int], str] | None = None) -> Iterator[str]:
+    """The ``flows`` table (``fmt`` "table") or CSV ("csv") of ``summaries``, its header first, then each item
+    a batch of rows joined by newlines. For :class:`EngineSummaries` (and no ``app`` column) the C engine writes
+    the rows itself (Engine.row_lines: no Python object per row; the words of each kind of row from
+    export.engine_row_texts); otherwise export.flows_table_lines / flows_csv_lines of :func:`flow_rows`. Both
+    give the same text (tests/test_flow_rows.py)."""
+    import itertools
+
+    from .export import engine_row_texts, flows_csv_lines, flows_table_lines
+
+    # the CSV's community_id (a SHA-1 of the endpoints, tcptrace.zeek.community_id) is written in Python
+    if isinstance(summaries, EngineSummaries) and app is None and fmt == "table":
+        from .export import flows_csv_head, flows_table_head
+        from .model import format_addr
+
+        eng, streams = summaries._engine, summaries._streams
+        yield flows_table_head() if fmt == "table" else flows_csv_head()
+        texts = functools.partial(engine_row_texts, eng, fmt)
+        cache: dict[bytes, tuple[bytes | int, ...]] = {}
+        code = 1 if fmt == "table" else 2
+        for lo in range(0, len(streams), _ROW_BATCH):
+            yield eng.row_lines(code, streams[lo : lo + _ROW_BATCH], texts, cache, format_addr)[:-1]
+        return
+    lines = (flows_table_lines if fmt == "table" else flows_csv_lines)(flow_rows(summaries), app=app)
+    while batch := list(itertools.islice(lines, _ROW_BATCH)):
+        yield "\n".join(batch)
+
+
 def selected_summaries(summaries: Sequence[FlowSummary], selection: Any) -> Sequence[FlowSummary]:
     """The summaries a :class:`~tcptrace.selection.Selection` selects (from :class:`EngineSummaries` built only
     when read)."""
@@ -1091,6 +1122,7 @@ __all__ = [
     "PacketStream",
     "StreamSegments",
     "ended",
+    "flow_lines",
     "flow_rows",
     "one_stream",
 ]

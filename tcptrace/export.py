@@ -259,15 +259,20 @@ FLOW_CSV_FIELDS = (
 _CSV_COLUMNS = len(FLOW_CSV_FIELDS)  # FlowRow's first fields are these, in this order (tests/test_flow_rows.py)
 
 
-def flows_table_lines(rows: Iterable[FlowRow], app: Callable[[int], str] | None = None) -> Iterator[str]:
-    """The ``flows`` table: a header, then one line per :class:`~tcptrace.stats.FlowRow`; with ``app`` (``flows
-    --app``: a stream's application protocol, tcptrace.applayer) an ``app`` column before the verdict."""
+def flows_table_head(app: bool = False) -> str:
+    """The ``flows`` table's header line (with ``app``: its ``app`` column)."""
     app_head = f"{'app':<15} " if app else ""
-    yield (
+    return (
         f"{'stream':>6}  {'client':>22}    {'server':<22} {'pkts >':>7} {'< pkts':>7} {'bytes >':>9} "
         f"{'< bytes':>9} {'duration':>9}  {'compl':>5} {'zeek':<6} {'retr':>5} {'dupack':>6} {'lost':>5}  "
         f"{app_head}verdict"
     )
+
+
+def flows_table_lines(rows: Iterable[FlowRow], app: Callable[[int], str] | None = None) -> Iterator[str]:
+    """The ``flows`` table: a header, then one line per :class:`~tcptrace.stats.FlowRow`; with ``app`` (``flows
+    --app``: a stream's application protocol, tcptrace.applayer) an ``app`` column before the verdict."""
+    yield flows_table_head(app is not None)
     # A capture of a million connections has a few thousand distinct rows once the stream, the endpoints and the
     # duration are left out (a scan: one): their text is kept, so most lines format five fields instead of fifteen.
     parts: dict[tuple[Any, ...], tuple[str, str]] = {}
@@ -336,8 +341,7 @@ def flows_csv_lines(rows: Iterable[FlowRow], app: Callable[[int], str] | None = 
 
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="")
-    w.writerow([*FLOW_CSV_FIELDS, "community_id", "app"] if app else [*FLOW_CSV_FIELDS, "community_id"])
-    yield buf.getvalue()
+    yield flows_csv_head(app is not None)
     for row in rows:
         buf.seek(0)
         buf.truncate()
@@ -364,13 +368,60 @@ def endpoints_community_id(client: str, server: str) -> str:
     return community_id(caddr, saddr, cport, sport)
 
 
+def flows_csv_head(app: bool = False) -> str:
+    """The ``flows`` CSV's header line: FLOW_CSV_FIELDS, ``community_id`` (with ``app``: its ``app`` column last)."""
+    return _csv_line([*FLOW_CSV_FIELDS, "community_id", "app"] if app else [*FLOW_CSV_FIELDS, "community_id"])
+
+
+def _csv_line(fields: list[str]) -> str:
+    """One row as flows_csv_lines' writer writes it."""
+    import csv
+
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="").writerow(fields)
+    return buf.getvalue()
+
+
+def engine_row_texts(eng: Any, fmt: str, stream: int) -> tuple[bytes | int, ...]:
+    """The words of stream ``stream``'s row in the flows ``fmt`` ("table" or "csv"), for the C engine's renderer
+    (``Engine.row_lines``), which asks once per kind of row and writes the numbers itself: the words for "byte"
+    and "bytes", the text cells (table: conn_state padded; csv: "opened,closed" and "conn_state,history"), then
+    the verdict cut where the byte counts go (bytes, and 0 / 1 for the client's / the server's application
+    bytes). The words come from :func:`tcptrace.stats.flow_row` of the engine's RowRecord, as the Python
+    renderer's do, so the two write the same lines (tests/test_flow_rows.py)."""
+    import re
+
+    from .messages import LANGUAGES
+    from .stats import VERDICT_C2S, VERDICT_S2C, close_shape, flow_row, verdict_template
+
+    rec = eng.row(stream)
+    row = flow_row(rec)
+    t = LANGUAGES["en"]  # flow_row's language
+    template = verdict_template(row.opened, row.closed, close_shape(rec.fin_frames, rec.fin_acked), rec.first_reset,
+                                "en")  # fmt: skip
+    if fmt == "table":
+        cells = (f"{row.conn_state:<6}", "")
+    else:
+        # the byte counts have no character the csv module quotes: the verdict's quoting is its template's
+        cells = (_csv_line([row.opened, row.closed]), _csv_line([row.conn_state, row.history]))
+        template = _csv_line([template])
+    parts: list[bytes | int] = []
+    for piece in re.split(f"({VERDICT_C2S}|{VERDICT_S2C})", template):
+        if piece in (VERDICT_C2S, VERDICT_S2C):
+            parts.append(0 if piece == VERDICT_C2S else 1)
+        elif piece:
+            parts.append(piece.encode())
+    return (t["byte"].encode(), t["bytes"].encode(), cells[0].encode(), cells[1].encode(), *parts)
+
+
 def flow_row_dict(row: FlowRow) -> dict[str, Any]:
     """A row's CSV columns as a dict (a DataFrame row)."""
     return dict(zip(FLOW_CSV_FIELDS, row, strict=False))
 
 
-def dumps_indented(obj: Any) -> str:
-    """``json.dumps(obj, indent=2)``, byte for byte, faster.
+def dumps_indented(obj: Any, depth: int = 0) -> str:
+    """``json.dumps(obj, indent=2)``, byte for byte, faster; with ``depth``, as it reads nested ``depth`` levels
+    deep in a bigger document (every line after the first indented ``2 * depth`` spaces more).
 
     The standard library falls back to its pure-Python encoder whenever ``indent`` is set; ``tcptrace flows
     --format json`` on a 500k-packet capture spent more time there than in the whole analysis. The C engine,
@@ -384,8 +435,8 @@ def dumps_indented(obj: Any) -> str:
 
     engine = engine_module()
     if engine is not None:
-        return engine.dumps_indented(obj, enc_str, _fallback_json)  # type: ignore[no-any-return]
-    return _dumps_indented_py(obj)
+        return engine.dumps_indented(obj, enc_str, _fallback_json, depth)  # type: ignore[no-any-return]
+    return _dumps_indented_py(obj, depth)
 
 
 def dumps_indented_chunks(head: dict[str, Any], key: str, items: Iterable[Any]) -> Iterator[str]:
@@ -399,7 +450,7 @@ def dumps_indented_chunks(head: dict[str, Any], key: str, items: Iterable[Any]) 
             first = False
         else:
             yield ","
-        yield "\n" + "\n".join("    " + line for line in dumps_indented(item).split("\n"))
+        yield "\n    " + dumps_indented(item, 2)  # (a flow's ~300 lines indented as they are written)
     if first:
         yield dumps_indented({**head, key: []})
     else:
@@ -412,7 +463,7 @@ def _fallback_json(o: Any, depth: int) -> str:
     return json.dumps(o, indent=2).replace("\n", "\n" + "  " * depth)
 
 
-def _dumps_indented_py(obj: Any) -> str:
+def _dumps_indented_py(obj: Any, depth: int = 0) -> str:
     from json.encoder import encode_basestring_ascii as enc_str
 
     parts: list[str] = []
@@ -468,7 +519,7 @@ def _dumps_indented_py(obj: Any) -> str:
         else:  # subclasses of int/str/dict, non-str keys ...: the standard encoder, re-indented to this depth
             append(_fallback_json(o, len(ind) // 2))
 
-    enc(obj, "")
+    enc(obj, "  " * depth)
     return "".join(parts)
 
 

@@ -716,6 +716,21 @@ def verdict_sentence(
     bytes (the sequence span each side covered), not captured payload: a re-sent segment counts once and a
     segment the capture missed still counts."""
     t = LANGUAGES[lang]
+    text = verdict_template(opened, closed, shape, first_reset, lang)
+    return text.replace(VERDICT_C2S, _bytes(c2s_app, t)).replace(VERDICT_S2C, _bytes(s2c_app, t))
+
+
+# where verdict_template leaves the client's and the server's application bytes (private-use characters: no
+# message has them, and the csv module quotes neither)
+VERDICT_C2S, VERDICT_S2C = "\ue000", "\ue001"
+
+
+@functools.lru_cache(maxsize=1024)
+def verdict_template(opened: str, closed: str, shape: str, first_reset: tuple[int, int] | None, lang: str) -> str:
+    """:func:`verdict_sentence` with :data:`VERDICT_C2S` and :data:`VERDICT_S2C` where the byte counts go (the C
+    engine's flows rows fill them in: Engine.row_lines). A function of the opening, the close, its shape and the
+    first reset only: the engine's row key holds exactly the facts these come from (_engine.c RowKey)."""
+    t = LANGUAGES[lang]
     first = t["verdict.opened." + opened]
     if opened in ("refused", "unanswered_syn"):
         return first
@@ -734,7 +749,7 @@ def verdict_sentence(
         end = t["verdict.end.reset"].format(who=who, cause=t["cause.short." + RST_CAUSES[first_reset[1]]])
     else:
         end = t["verdict.end.open"]
-    return t["verdict.sentence"].format(opened=first, c2s=_bytes(c2s_app, t), s2c=_bytes(s2c_app, t), end=end)
+    return t["verdict.sentence"].format(opened=first, c2s=VERDICT_C2S, s2c=VERDICT_S2C, end=end)
 
 
 class RowFacts(NamedTuple):
@@ -869,4 +884,5 @@ __all__ = [
     "flow_row",
     "opened_how",
     "verdict_sentence",
+    "verdict_template",
 ]

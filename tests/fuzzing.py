@@ -1066,15 +1066,18 @@ def _first_difference(a: object, b: object, path: str = "") -> str:
 
 
 def summaries(path: str, engine: str) -> tuple[str, object]:
-    """``("doc", {"flows", "stats"})`` from :func:`tcptrace.engine.summarize` with TCPTRACE_ENGINE=``engine``,
-    ``("error", "Type: message")`` for a TcptraceError, ``("exception", Verdict)`` for anything else."""
-    from tcptrace.engine import summarize
+    """``("doc", {"flows", "stats", "rows"})`` from :func:`tcptrace.engine.summarize_lazily` with
+    TCPTRACE_ENGINE=``engine`` (``rows``: the flows table and CSV as ``tcptrace flows`` writes them, by the C engine
+    itself on its side), ``("error", "Type: message")`` for a TcptraceError, ``("exception", Verdict)`` for
+    anything else."""
+    from tcptrace.engine import flow_lines, summarize_lazily
     from tcptrace.errors import TcptraceError
 
     with _Engine(engine):
         try:
-            flows, stats = summarize(path)
-            return "doc", {"flows": [s.to_dict() for s in flows], "stats": stats.as_dict()}
+            flows, stats = summarize_lazily(path)
+            rows = "\n".join([*flow_lines(flows, "table"), *flow_lines(flows, "csv")])
+            return "doc", {"flows": [s.to_dict() for s in flows], "stats": stats.as_dict(), "rows": rows}
         except TcptraceError as exc:
             return "error", f"{type(exc).__name__}: {exc}"
         except Exception as exc:

@@ -77,3 +77,17 @@ def test_chunks_equal_stdlib(head: dict[str, Any], items: list[Any]) -> None:
     head.pop("flows", None)
     text = "".join(dumps_indented_chunks(head, "flows", iter(items)))
     assert text == json.dumps({**head, "flows": items}, indent=2)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_values, st.integers(0, 4))
+def test_depth_indents_every_line_after_the_first(value: Any, depth: int) -> None:
+    """dumps_indented(value, depth): what json.dumps(indent=2) writes of value nested depth levels deep (what
+    dumps_indented_chunks writes each flow with), by the Python version and by the C one."""
+    expected = json.dumps(value, indent=2).replace("\n", "\n" + "  " * depth)
+    assert export._dumps_indented_py(value, depth) == expected
+    engine = engine_module()
+    if engine is not None:
+        from json.encoder import encode_basestring_ascii
+
+        assert engine.dumps_indented(value, encode_basestring_ascii, export._fallback_json, depth) == expected

@@ -380,3 +380,117 @@ def test_quiet_on_a_packed_stream(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     eng.quiet(0, 10**9)  # no change: not unpacked
     assert eng.memory()["unpacked"] == after["unpacked"]
     assert [(tuple(eng.flow(i)), tuple(eng.lifecycle(i)), tuple(eng.row(i))) for i in streams] == records
+
+
+# --- the flows table and CSV written by the engine (Engine.row_lines) -------------------------------------------
+
+FLOWS_ARGS = (
+    [],
+    ["--format", "csv"],
+    ["--format", "json"],
+    ["--long"],
+    ["--zeek"],
+    ["--zeek", "--format", "csv"],
+    ["--app"],
+    ["--app", "--format", "csv"],
+    ["-s", "0"],
+    ["-s", "1", "--format", "csv"],
+    ["--port", "80"],
+)
+
+
+def _flows_cli(path: Path, args: list[str], engine_name: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("TCPTRACE_ENGINE", engine_name)
+    result = CliRunner().invoke(main, ["flows", str(path), *args])
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        return repr(result.exception)  # the same error either way is agreement too
+    return f"{result.exit_code}\n{result.stdout}\n{result.stderr}"
+
+
+@needs_engine
+@pytest.mark.parametrize("path", CAPTURES, ids=lambda p: p.name)
+def test_flows_output_identical(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`tcptrace flows` in every format, byte for byte, with the Python path (the reference) and the C engine
+    (which writes the table's and the CSV's rows itself)."""
+    for args in FLOWS_ARGS:
+        reference = _flows_cli(path, args, "python", monkeypatch)
+        assert _flows_cli(path, args, "c", monkeypatch) == reference, args
+    assert "\n     0  " in _flows_cli(path, [], "c", monkeypatch)  # (the table really has a stream 0)
+
+
+@needs_engine
+@pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpus is not beside the repository")
+def test_flows_output_identical_on_the_corpus(monkeypatch: pytest.MonkeyPatch) -> None:
+    rows = 0
+    for path in _corpus_files():
+        for args in (["--format", "csv"], []):
+            reference = _flows_cli(path, args, "python", monkeypatch)
+            assert _flows_cli(path, args, "c", monkeypatch) == reference, (path, args)
+            if args and reference.startswith("0\n"):
+                rows += reference.count("\n") - 4
+    assert rows > 1000  # the corpus really was read
+
+
+def _v6(payload: bytes, src: str, dst: str) -> bytes:
+    return pg.ether(pg.ipv6(payload, src, dst), ethertype=0x86DD)
+
+
+# durations (ns) where rounding to 6 then to 3 decimals meets ties, repr's exponent form below 1e-4 s, and more
+_DURATIONS = (
+    0, 1, 499, 500, 501, 999, 1_000, 1_499, 1_500, 1_501, 9_999, 10_000, 12_345, 50_000, 99_499, 99_500, 99_999,
+    100_000, 100_500, 123_456, 499_500, 500_000, 500_499, 500_500, 1_000_000, 1_234_567, 1_499_500, 1_500_000,
+    1_500_500, 999_999_500, 1_000_000_000, 86_400_123_456_789, (1 << 50) - 1, 1 << 50, (1 << 50) + 500,
+    3_000_000_000_000_500, -1, -500, -1_000_000, -1_500_000,
+)  # fmt: skip
+
+_V6 = (
+    "fd00::1", "::2", "1::", "1:0:0:2::", "1::2:0:0:3", "1:0:0:2:0:0:0:3", "1:0:2:0:3:0:4:0", "0:1:0:0:0:0:1:0",
+    "abcd:ef01:2345:6789:abcd:ef01:2345:6789", "::ffff:10.1.2.3", "::10.1.2.3", "::", "fe80::1:0:0:0",
+    "1:2:3:4:5:6:7::", "::1:2:3:4:5:6:7", "0:0:1::", "1:0::", "64:ff9b::a01:203",
+)  # fmt: skip
+
+
+def _row_cases() -> bytes:
+    """Refused SYNs (a SYN, the server's RST+ACK) apart by each of _DURATIONS (a negative one: the RST stamped
+    before the SYN), then streams between IPv6 addresses of every zero-run shape; streams begun mid-stream (roles
+    guessed), one with data to make the verdict count bytes in KiB, and one never answered."""
+    recs: list[pg.Rec] = []
+    t = T0 + 10 * S
+    for i, d in enumerate(_DURATIONS):
+        recs.append(pg.Rec(_pkt(20000 + i, 9, 1000 + 7919 * i, 0, pg.SYN), t))
+        recs.append(pg.Rec(_pkt(9, 20000 + i, 0, 1001 + 7919 * i, pg.RST | pg.ACK, rev=True), t + d))
+        t += 10_000_000
+    for i, a in enumerate(_V6):
+        b = _V6[(i + 1) % len(_V6)]
+        recs.append(pg.Rec(_v6(pg.tcp(30000 + i, 80, 50, 0, pg.SYN), a, b), t))
+        recs.append(pg.Rec(_v6(pg.tcp(80, 30000 + i, 70, 51, pg.RST | pg.ACK), b, a), t + 1234))
+        t += 10_000_000
+    recs.append(pg.Rec(_pkt(41000, 80, 5, 9, pg.ACK | pg.PSH, b"x" * 1500), t))  # mid-stream: roles guessed
+    recs.append(pg.Rec(_pkt(80, 41000, 9, 1505, pg.ACK, rev=True), t + 1000))
+    recs.append(pg.Rec(_pkt(41001, 80, 5, 0, pg.SYN), t + 2000))  # never answered
+    recs.sort(key=lambda r: r.ts_ns)  # (capture order is time order; the negative durations' RSTs come first)
+    return pg.pcap(recs, nano=True)
+
+
+@needs_engine
+@pytest.mark.parametrize("pack_after_ns", [0, -1])
+def test_engine_rows_durations_and_addresses(
+    pack_after_ns: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The engine's own number and address formatting (durations rounded twice, as round(x, 6) then the table's
+    .3f or the CSV's repr; IPv6 compressed as ipaddress writes it, ::ffff:0:0/96 and ::/96 left to Python), from
+    live and from packed streams, against the Python renderer's text."""
+    path = tmp_path / "rows.pcap"
+    path.write_bytes(_row_cases())
+    monkeypatch.setattr(engine, "PACK_AFTER_NS", pack_after_ns)
+    for args in ([], ["--format", "csv"]):
+        reference = _flows_cli(path, args, "python", monkeypatch)
+        assert reference.startswith("0\n")
+        assert _flows_cli(path, args, "c", monkeypatch) == reference, args
+    csv_lines = _flows_cli(path, ["--format", "csv"], "c", monkeypatch).splitlines()[2:]
+    durations = [line.split(",")[7] for line in csv_lines[: len(_DURATIONS)]]
+    assert durations[:5] == ["0.0", "0.0", "0.0", "0.0", "1e-06"]  # 500 ns: round(5e-07, 6) is 0 (x is below 5e-07)
+    assert "[::ffff:a01:203]:80" in reference or "[::ffff:10.1.2.3]:80" in reference  # (Python's text, by version)
+    assert "[1:0:0:2::]:80" in reference
+    assert "[1::2:0:0:3]:" in reference
+    assert "1.5 KiB" in reference
