@@ -44,7 +44,6 @@ from .selection import Selection
 # benchmark captures, benchmarks/scale_bench.py and docs/scale.md): for `explain`, whose telling is Python (some 60 µs
 # a packet against 0.1-0.2 µs to read and decode it), from this much input on; `flows` and `check` spend a half to
 # two thirds of a pass reading and decoding, which every part repeats, so they stay in one process unless asked.
-PARALLEL_MIN_BYTES = 16 << 20
 
 _FNV_OFFSET, _FNV_PRIME, _MASK = 0xCBF29CE484222325, 0x100000001B3, (1 << 64) - 1
 
@@ -97,21 +96,17 @@ def input_size(paths: Sequence[Any]) -> int | None:
     return total
 
 
-def jobs_for(paths: Sequence[str], jobs: int | None, *, auto: bool = False) -> int:
-    """How many processes to use: ``jobs`` when given (1 for input that cannot be re-read); else, for a command
-    where splitting pays (``auto``: explain), the number of cores for input of at least
-    :data:`PARALLEL_MIN_BYTES`; else 1. Always 1 without the C engine (the pure-Python path is the reference, not
-    the fast one)."""
+def jobs_for(paths: Sequence[Any], jobs: int | None) -> int:
+    """How many processes to use: ``jobs`` when given, else 1; always 1 for input that cannot be read twice and
+    without the C engine (the pure-Python path is the reference, not the fast one). One process is the default
+    for every command: ``explain``'s single pass reads its segments from the C engine's packets pass, which parts
+    (numbered as the capture by the Pipeline) do not, and on the benchmark capture two parts on two cores took
+    longer than that one pass (docs/scale.md)."""
     from .engine import engine_module
 
-    size = input_size(paths)
-    if size is None or engine_module() is None:
+    if jobs is None or input_size(paths) is None or engine_module() is None:
         return 1
-    if jobs is not None:
-        return max(1, jobs)
-    if not auto or size < PARALLEL_MIN_BYTES:
-        return 1
-    return max(1, os.cpu_count() or 1)
+    return max(1, jobs)
 
 
 @dataclass
@@ -350,5 +345,5 @@ def renumbered_doc(doc: dict[str, Any], stream: int) -> dict[str, Any]:
     return doc
 
 
-__all__ = ["PARALLEL_MIN_BYTES", "Docs", "Part", "Rows", "analyse_part", "jobs_for", "merge_parts",
+__all__ = ["Docs", "Part", "Rows", "analyse_part", "jobs_for", "merge_parts",
            "partition_of", "run_parts"]  # fmt: skip

@@ -496,3 +496,26 @@ def test_time_range_engines_agree(
     for command in (["flows", "--format", "json"], ["packets", "--format", "jsonl"], ["explain", "--format", "json"]):
         docs = [run([*command, *args], engine, monkeypatch) for engine in ("python", "c")]
         assert docs[0] == docs[1]
+
+
+@needs_editcap
+@pytest.mark.parametrize("how", [["--jobs", "2"], ["--dask", "local"]], ids=["jobs2", "dask"])
+@pytest.mark.parametrize("capture", [SAMPLES / "dialogue_threaded.pcap", CORPUS / "ntop+nDPI" / "1kxun.pcap"],
+                         ids=lambda p: p.name)  # fmt: skip
+def test_pieces_split_by_connection_read_as_the_whole(
+    capture: Path, how: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue #18's proof for the parallel runs: the pieces analysed in parts (tcptrace.parallel: each part reads
+    every piece, merged by time, and keeps its share of the connections) give the whole file's flows and explain
+    documents, as one process does."""
+    if not capture.exists():
+        pytest.skip(f"{capture} is not here (the shared corpus is not part of the repository)")
+    if engines() == ["python"]:
+        pytest.skip("parts of a capture need the C engine (without it --jobs runs one process)")
+    if how[0] == "--dask":
+        pytest.importorskip("dask.distributed", reason="tcptrace[dask] is not installed")
+    files = [str(f) for f in split(capture, tmp_path / "pieces", 7)]
+    whole = str(capture)
+    for command in (["flows", "--format", "json"], ["explain", "--format", "json"]):
+        want = without_capture(run([*command, whole], "auto", monkeypatch))
+        assert without_capture(run([*command, *how, *files], "auto", monkeypatch)) == want

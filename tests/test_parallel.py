@@ -168,7 +168,7 @@ def test_standard_input_runs_in_one_process() -> None:
     from tcptrace.parallel import jobs_for
 
     assert jobs_for(["-"], 4) == 1
-    assert jobs_for([str(SAMPLES / "echo_ipv4.pcap")], None, auto=True) == 1  # small: not worth the processes
+    assert jobs_for([str(SAMPLES / "echo_ipv4.pcap")], None) == 1  # one process unless --jobs asks for more
     assert jobs_for([str(SAMPLES / "echo_ipv4.pcap")], 3) == 3
 
 
