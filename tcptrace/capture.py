@@ -32,7 +32,7 @@ import struct
 import sys
 import zlib
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, NamedTuple, Protocol
 
@@ -1376,15 +1376,10 @@ class MergedReader:
                 r._until = -NO_BOUND - 1
                 r._frame_base = done
                 self._begin(i, done)
-                for item in g:
-                    if r.blocked:
-                        break
-                    yield item
-                else:
-                    done = self._ran(i, done)
-                    continue
+                ended = yield from self._until_blocked(r, g)
                 done = self._ran(i, done)
-                heap.append((r.next_ts or 0, i))
+                if not ended:
+                    heap.append((r.next_ts or 0, i))
             # rank: the files in the order of their first frames' times (a tie: the one named first); a tie between
             # frames goes to the file ranked first
             heap.sort()
@@ -1405,15 +1400,10 @@ class MergedReader:
                 r._frame_base = done - r.frames_done
                 r.blocked = False
                 self._begin(i, done)
-                for item in g:
-                    if r.blocked:
-                        break
-                    yield item
-                else:
-                    done = self._ran(i, done)
-                    continue
+                ended = yield from self._until_blocked(r, g)
                 done = self._ran(i, done)
-                heapq.heappush(heap, (r.next_ts or 0, k))
+                if not ended:
+                    heapq.heappush(heap, (r.next_ts or 0, k))
         finally:
             self._settle(done)
             for g in gens:  # a consumer that stopped early: each walk's own finally closes its file
@@ -1434,6 +1424,15 @@ class MergedReader:
         starts.append(done + 1)
         files.append(i)
         bases.append(base)
+
+    @staticmethod
+    def _until_blocked(r: CaptureReader, g: Iterator[Any]) -> Generator[Any, None, bool]:
+        """Pass on what walk ``g`` yields until its reader is blocked by its bound (False) or the walk ends (True)."""
+        for item in g:
+            if r.blocked:
+                return False
+            yield item
+        return True
 
     def _ran(self, i: int, done: int) -> int:
         """After file ``i`` ran: the frames of the merged capture so far."""
