@@ -42,17 +42,13 @@ OUT = Path("/tmp/scale-capture")
 
 
 def _records(data: bytes) -> tuple[bytes, str, bool, list[tuple[int, int, bytes]]]:
-    magic = struct.unpack_from("<I", data)[0]
-    order = "<" if magic in (0xA1B2C3D4, 0xA1B23C4D) else ">"
-    nano = struct.unpack_from(order + "I", data)[0] == 0xA1B23C4D
-    out = []
-    pos = 24
-    while pos + 16 <= len(data):
-        sec, frac, caplen, origlen = struct.unpack_from(order + "IIII", data, pos)
-        ts = sec * 1_000_000_000 + frac * (1 if nano else 1000)
-        out.append((ts, origlen, data[pos + 16 : pos + 16 + caplen]))
-        pos += 16 + caplen
-    return data[:24], order, nano, out
+    """stretch_capture.records (the pcap's header, byte order and records, times in ns), and whether it is the
+    nanosecond format."""
+    sys.path.insert(0, str(HERE))
+    from stretch_capture import records
+
+    header, order, recs = records(data)
+    return header, order, struct.unpack_from(order + "I", header)[0] == 0xA1B23C4D, recs
 
 
 def _moved(frame: bytes, k: int) -> bytes:
