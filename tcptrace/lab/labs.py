@@ -341,11 +341,15 @@ HEADER = {
         "header": "lab {name}: {title}\n  server {host} port {port}; capture on {iface} in {where}\n",
         "namespace": "namespace {ns}",
         "host": "the host (not root)",
+        "server": "server",  # labels the programs' own output lines
+        "client": "client",
     },
     "zh": {
         "header": "实验 {name}：{title}\n  服务器 {host} 端口 {port}；在{where}的 {iface} 上抓包\n",
         "namespace": "网络命名空间 {ns} ",
         "host": "本机（非 root）",
+        "server": "服务器",
+        "client": "客户端",
     },
 }
 

@@ -83,8 +83,9 @@ class LabRun:
 class _Programs:
     """The programs we started, each with a thread echoing its output lines; all ended on close."""
 
-    def __init__(self, echo: Echo) -> None:
+    def __init__(self, echo: Echo, labels: dict[str, str] | None = None) -> None:
         self.echo = echo
+        self.labels = labels or {}  # "server", "client" -> the word its output lines are labelled with
         self.started: list[tuple[str, subprocess.Popen[bytes], threading.Thread]] = []
 
     def start(self, who: str, argv: list[str]) -> subprocess.Popen[bytes]:
@@ -104,7 +105,7 @@ class _Programs:
     def _lines(self, who: str, proc: subprocess.Popen[bytes]) -> None:
         assert proc.stdout is not None
         for raw in proc.stdout:
-            self.echo(f"  {who} | {raw.decode('utf-8', 'replace').rstrip()}\n")
+            self.echo(f"  {self.labels.get(who, who)} | {raw.decode('utf-8', 'replace').rstrip()}\n")
 
     def wait(self, proc: subprocess.Popen[bytes], timeout: float) -> int | None:
         try:
@@ -220,7 +221,7 @@ def run_lab(
         teller = threading.Thread(target=tell, daemon=True)
         with child:
             teller.start()
-            progs = _Programs(said)
+            progs = _Programs(said, {"server": words["server"], "client": words["client"]})
             try:
                 _experiment(lab, net, progs, result, programs, host, port)
             finally:
