@@ -3297,6 +3297,20 @@ static int get_ll(PyObject *o, PyObject *name, long long *out) {
 /* A Segment decoded in Python; *truncated (if given) says whether the snap length cut it, as the reader counts. */
 /* a Segment of a kept stream: numbered as the engine numbered it, into Engine.take_kept()'s list */
 static int keep_segment(Engine *e, PyObject *seg) {
+    if (e->nparts > 1) { /* the other parts' latest time before this segment (Engine.take_foreign) */
+        if (e->fts_n == e->fts_cap) {
+            Py_ssize_t cap = e->fts_cap ? 2 * e->fts_cap : 1024;
+            int64_t *grown = PyMem_Realloc(e->fts, (size_t)cap * sizeof *grown);
+            if (!grown) {
+                PyErr_NoMemory();
+                return -1;
+            }
+            e->fts = grown;
+            e->fts_cap = cap;
+        }
+        e->fts[e->fts_n++] = e->foreign_ts;
+        e->foreign_ts = INT64_MIN;
+    }
     if (e->pk_mode) { /* the packets pass: the Segment with its analysis, after the lines before it */
         long long header_error;
         if (flush_lines(e) < 0 || get_ll(seg, S_header_error, &header_error) < 0 ||
@@ -3316,20 +3330,6 @@ static int keep_segment(Engine *e, PyObject *seg) {
                 e->pk_pause = 1;
         }
         return PyList_Append(e->kept, seg);
-    }
-    if (e->nparts > 1) { /* the other parts' latest time before this segment (Engine.take_foreign) */
-        if (e->fts_n == e->fts_cap) {
-            Py_ssize_t cap = e->fts_cap ? 2 * e->fts_cap : 1024;
-            int64_t *grown = PyMem_Realloc(e->fts, (size_t)cap * sizeof *grown);
-            if (!grown) {
-                PyErr_NoMemory();
-                return -1;
-            }
-            e->fts = grown;
-            e->fts_cap = cap;
-        }
-        e->fts[e->fts_n++] = e->foreign_ts;
-        e->foreign_ts = INT64_MIN;
     }
     PyObject *n = PyLong_FromLongLong(e->last_stream);
     if (!n)

@@ -244,17 +244,19 @@ def _parallel_options(f: F) -> F:
                      "share). See docs/scale.md.")(f)  # fmt: skip
     return click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
                         help="Analyse in N processes, split by connection; the results are the same as with 1 "
-                        "(default 1: see docs/scale.md for where splitting pays; always 1 for standard input and "
-                        "a live capture).")(f)  # fmt: skip
+                        "(default: explain uses every core for captures of 16 MB or more; flows and check, whose "
+                        "parts each read the whole capture, use 1; always 1 for standard input and a live "
+                        "capture).")(f)  # fmt: skip
 
 
 @contextlib.contextmanager
-def _parallel(capture: Any, jobs: int | None, dask: str | None) -> Iterator[tuple[int, Any]]:
-    """How many parts to analyse in, and the Dask client (closed after) when --dask was given."""
+def _parallel(capture: Any, jobs: int | None, dask: str | None, auto: bool = False) -> Iterator[tuple[int, Any]]:
+    """How many parts to analyse in (``auto``: every core by default, where that pays), and the Dask client (closed
+    after) when --dask was given."""
     from .parallel import dask_client, jobs_for
 
     if dask is None:
-        yield jobs_for([capture], jobs), None
+        yield jobs_for([capture], jobs, auto=auto), None
         return
     if capture == "-":
         raise click.UsageError("--dask reads the capture from a file the workers can open, not standard input")
@@ -678,7 +680,7 @@ def explain(
         options: dict[str, Any] = {"lang": lang, "fmt": fmt, "color": use_color, "verbose": verbose,
                                    "absolute": absolute, "max_steps": max_steps}  # fmt: skip
         selected = bool(streams or hosts or ports)  # a selection is told in one process (docs/scale.md)
-        parallel = _parallel(capture, None if selected else jobs, None if selected else dask)
+        parallel = _parallel(capture, None if selected else jobs, None if selected else dask, auto=not selected)
         with parallel as (parts, client):
             if parts > 1 or client is not None:
                 from .parallel import explain_document

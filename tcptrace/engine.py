@@ -465,6 +465,7 @@ def engine_summary(eng: Any, stream: int) -> FlowSummary:
 T = TypeVar("T")
 HORIZON_NS = FINISHED_HORIZON_NS  # an ended stream is handed out when the capture is this far past its end
 _NEVER = 1 << 80
+_INT64_MIN = -(1 << 63)
 _INT64_MAX = (1 << 63) - 1
 
 
@@ -497,7 +498,9 @@ class _EngineRun:
     What :class:`Pipeline` gives :meth:`FlowStream.told`, without the per-packet Python tracking, analysis and
     summaries (classic tcptrace's and Zeek's models run in C)."""
 
-    def __init__(self, engine: Any, source: Any, selection: Selection) -> None:
+    def __init__(
+        self, engine: Any, source: Any, selection: Selection, part: tuple[int, int, Sequence[int]] | None = None
+    ) -> None:
         from .capture import open_capture
         from .flow import HalfFlow
 
@@ -506,14 +509,24 @@ class _EngineRun:
         self._previous: dict[int, int] = {}  # a selected stream -> the stream whose ports its SYN reopened
         previous = self._previous
         everything = selection.everything
+        # Part k of n (tcptrace.parallel), as Pipeline(part=...): the engine tracks that part's connections only, and
+        # the Segments and summaries carry the capture's stream numbers (numbers[the part's own]); foreign_ts, before
+        # each Segment, is the other parts' latest time since the previous one (Engine.take_foreign)
+        self._numbers: Sequence[int] | None = None
+        if part is not None:
+            k, n, self._numbers = part
+            eng.partition(k, n)
+        numbers = self._numbers
+        number: Callable[[int], int] = (lambda i: i) if numbers is None else numbers.__getitem__
 
         def keep(stream: int, prev: int, caddr: bytes, cport: int, saddr: bytes, sport: int) -> bool:
+            stream = number(stream)
             if not everything and not selection.matches_endpoints(
                 stream, HalfFlow(caddr, cport), HalfFlow(saddr, sport)
             ):
                 return False
             if prev >= 0:
-                previous[stream] = prev
+                previous[stream] = number(prev)
             return True
 
         eng.keep(keep)
@@ -521,11 +534,14 @@ class _EngineRun:
         # The engine runs ahead of the Segments it hands out (a batch at a time), except that it pauses after each
         # Segment of a stream that sent a FIN or RST and after the first at or after the deadline: then what it
         # says of a stream is as of that Segment, the last of its batch, as FlowStream.told needs it.
-        eng.pause_after(_INT64_MAX)
+        # A part pauses after every Segment: FlowStream.told may tell a stream when the other parts' packets (seen
+        # only with the part's next Segment) pass the deadline, and then the engine must not be past that Segment.
+        self._every = numbers is not None
+        eng.pause_after(_INT64_MIN if self._every else _INT64_MAX)
         self._teardown: set[int] = set()  # streams that sent a FIN or RST: ended() asks the engine
         self._last = False  # whether the Segment last handed out ended its batch (the engine paused after it)
         self._clock = 0  # the capture time the summaries are told at (FlowSummary.trace_clock)
-        self.foreign_ts: int | None = None  # never a part of a capture: FlowStream.told reads parts by the Pipeline
+        self.foreign_ts: int | None = None
 
     @property
     def stats(self) -> Any:
@@ -540,10 +556,16 @@ class _EngineRun:
 
         eng = self._eng
         take = eng.take_kept
+        numbers = self._numbers
         for _ in self.capture.feed_steps(eng):
             batch = take()
             last = batch[-1] if batch else None
-            for seg in batch:
+            foreign = eng.take_foreign() if numbers is not None else None
+            for i, seg in enumerate(batch):
+                if numbers is not None:
+                    assert foreign is not None
+                    seg.stream = numbers[seg.stream]
+                    self.foreign_ts = foreign[i]
                 ev = seg.evidence
                 if ev:  # the engine gives the numbers; the sentence comes from the message catalogue (analysis._ev)
                     for name, fields in ev.items():
@@ -557,7 +579,8 @@ class _EngineRun:
 
     def deadline(self, ts_ns: int) -> None:
         """FlowStream.told's next deadline: the engine pauses at the first Segment at or after it."""
-        self._eng.pause_after(min(ts_ns, _INT64_MAX))
+        if not self._every:
+            self._eng.pause_after(min(ts_ns, _INT64_MAX))
 
     def ended(self, seg: Segment) -> bool:
         """:func:`ended` of ``seg``'s stream, asked of the engine only once the stream has sent a FIN or RST."""
@@ -569,19 +592,32 @@ class _EngineRun:
             teardown.add(n)
         if not self._last:  # the engine did not pause: the stream has not sent a FIN or RST it counts
             return False
-        life = self._eng.lifecycle(n)
+        life = self._eng.lifecycle(self._local(n))
         fin_acked = life.fin_acked
         return bool(life.resets) or (len(life.fin_frames) == 2 and bool(fin_acked[0] and fin_acked[1]))
 
+    def _local(self, stream: int) -> int:
+        """The engine's own number of a stream the capture numbers ``stream`` (a part's numbers increase)."""
+        if self._numbers is None:
+            return stream
+        import bisect
+
+        return bisect.bisect_left(self._numbers, stream)
+
+    def _summary(self, stream: int) -> FlowSummary:
+        s = engine_summary(self._eng, self._local(stream))
+        s.flow.stream = stream
+        return s
+
     def summary_of(self, stream: int) -> FlowSummary:
         assert self._last, "the engine has run past the Segment last handed out"
-        s = engine_summary(self._eng, stream)
+        s = self._summary(stream)
         s.trace_clock = [self._clock]
         return s
 
     def previous(self, stream: int) -> FlowSummary | None:
         prev = self._previous.get(stream)
-        return None if prev is None else engine_summary(self._eng, prev)
+        return None if prev is None else self._summary(prev)
 
 
 class FlowStream:
@@ -685,9 +721,8 @@ class FlowStream:
         engine's (:func:`engine_summary`), built when the stream is told; the Python :class:`Pipeline` otherwise.
         Both tell the same (tests/test_engine.py)."""
         engine = engine_module()
-        # a part of the capture (tcptrace.parallel) is read by the Pipeline, which numbers its streams as the capture
-        use_engine = engine is not None and self._part is None
-        run: Any = _EngineRun(engine, self._source, self.selection) if use_engine else self.run
+        use_engine = engine is not None
+        run: Any = _EngineRun(engine, self._source, self.selection, self._part) if use_engine else self.run
         if use_engine:
             self._engine_run = run
         horizon = self.horizon_ns

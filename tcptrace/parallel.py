@@ -96,17 +96,25 @@ def input_size(paths: Sequence[Any]) -> int | None:
     return total
 
 
-def jobs_for(paths: Sequence[Any], jobs: int | None) -> int:
-    """How many processes to use: ``jobs`` when given, else 1; always 1 for input that cannot be read twice and
-    without the C engine (the pure-Python path is the reference, not the fast one). One process is the default
-    for every command: ``explain``'s single pass reads its segments from the C engine's packets pass, which parts
-    (numbered as the capture by the Pipeline) do not, and on the benchmark capture two parts on two cores took
-    longer than that one pass (docs/scale.md)."""
+PARALLEL_MIN_BYTES = 16 << 20  # smaller input: one process (starting the others costs more than they save)
+
+
+def jobs_for(paths: Sequence[Any], jobs: int | None, *, auto: bool = False) -> int:
+    """How many processes to use: ``jobs`` when given; else, for a command where splitting pays (``auto``:
+    ``explain``, whose parts together cost what one pass does), the number of cores for input of at least
+    :data:`PARALLEL_MIN_BYTES`; else 1 (``flows``, ``check``: every part reads the whole input, so two parts cost
+    1.65x the CPU of one pass for 1.12x its speed, docs/scale.md). Always 1 for input that cannot be read twice and
+    without the C engine (the pure-Python path is the reference, not the fast one)."""
     from .engine import engine_module
 
-    if jobs is None or input_size(paths) is None or engine_module() is None:
+    size = input_size(paths)
+    if size is None or engine_module() is None:
         return 1
-    return max(1, jobs)
+    if jobs is not None:
+        return max(1, jobs)
+    if not auto or size < PARALLEL_MIN_BYTES:
+        return 1
+    return max(1, os.cpu_count() or 1)
 
 
 @dataclass
@@ -179,7 +187,8 @@ def dask_client(address: str) -> Iterator[Any]:
         return
     quiet = logging.CRITICAL
     with (
-        distributed.LocalCluster(processes=True, threads_per_worker=1, dashboard_address=None, silence_logs=quiet) as c,
+        # dashboard on a free port (":0"; None means the default 8787, which another cluster may hold)
+        distributed.LocalCluster(processes=True, threads_per_worker=1, dashboard_address=":0", silence_logs=quiet) as c,
         distributed.Client(c) as client,
     ):
         yield client
@@ -345,5 +354,5 @@ def renumbered_doc(doc: dict[str, Any], stream: int) -> dict[str, Any]:
     return doc
 
 
-__all__ = ["Docs", "Part", "Rows", "analyse_part", "jobs_for", "merge_parts",
+__all__ = ["PARALLEL_MIN_BYTES", "Docs", "Part", "Rows", "analyse_part", "jobs_for", "merge_parts",
            "partition_of", "run_parts"]  # fmt: skip

@@ -168,7 +168,7 @@ def test_standard_input_runs_in_one_process() -> None:
     from tcptrace.parallel import jobs_for
 
     assert jobs_for(["-"], 4) == 1
-    assert jobs_for([str(SAMPLES / "echo_ipv4.pcap")], None) == 1  # one process unless --jobs asks for more
+    assert jobs_for([str(SAMPLES / "echo_ipv4.pcap")], None, auto=True) == 1  # small: not worth the processes
     assert jobs_for([str(SAMPLES / "echo_ipv4.pcap")], 3) == 3
 
 
@@ -179,7 +179,7 @@ def test_dask_local_cluster_of_two(mixed: str) -> None:
     from tcptrace.engine import summarize
 
     with (
-        distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as c,
+        distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0") as c,
         distributed.Client(c) as client,
     ):
         items, _stats, total = run_parts([mixed], 0, Docs(Selection(), True), dask=client)
@@ -262,7 +262,7 @@ def test_explain_dask_local_cluster(mixed: str) -> None:
 
     one = _run(["explain", mixed, "--format", "json"])[1]
     with (
-        distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as c,
+        distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0") as c,
         distributed.Client(c) as client,
         explain_document([mixed], 0, {"fmt": "json"}, dask=client) as doc,
     ):
