@@ -4343,6 +4343,77 @@ static int row_texts_ok(PyObject *t) {
     return 1;
 }
 
+/* SHA-1 (FIPS 180-4) of a message of 55 bytes at most (one block): community_id_text's */
+static void sha1_short(const uint8_t *msg, size_t len, uint8_t digest[20]) {
+    uint32_t h[5] = {0x67452301u, 0xefcdab89u, 0x98badcfeu, 0x10325476u, 0xc3d2e1f0u};
+    uint8_t p[64];
+    memset(p, 0, sizeof p);
+    memcpy(p, msg, len);
+    p[len] = 0x80;
+    p[62] = (uint8_t)(len * 8 >> 8);
+    p[63] = (uint8_t)(len * 8);
+    uint32_t w[80], a = h[0], b = h[1], c = h[2], d = h[3], x = h[4];
+    for (int t = 0; t < 16; t++)
+        w[t] = (uint32_t)p[4 * t] << 24 | (uint32_t)p[4 * t + 1] << 16 | (uint32_t)p[4 * t + 2] << 8 | p[4 * t + 3];
+    for (int t = 16; t < 80; t++) {
+        uint32_t v = w[t - 3] ^ w[t - 8] ^ w[t - 14] ^ w[t - 16];
+        w[t] = v << 1 | v >> 31;
+    }
+    for (int t = 0; t < 80; t++) {
+        uint32_t f = t < 20 ? (b & c) | (~b & d) : t < 40 || t >= 60 ? b ^ c ^ d : (b & c) | (b & d) | (c & d);
+        uint32_t k = t < 20 ? 0x5a827999u : t < 40 ? 0x6ed9eba1u : t < 60 ? 0x8f1bbcdcu : 0xca62c1d6u;
+        uint32_t tmp = (a << 5 | a >> 27) + f + x + k + w[t];
+        x = d;
+        d = c;
+        c = b << 30 | b >> 2;
+        b = a;
+        a = tmp;
+    }
+    h[0] += a;
+    h[1] += b;
+    h[2] += c;
+    h[3] += d;
+    h[4] += x;
+    for (int k = 0; k < 20; k++)
+        digest[k] = (uint8_t)(h[k / 4] >> (24 - 8 * (k % 4)));
+}
+
+/* zeek.community_id of a flow (Community ID v1, "1:" + base64 of a SHA-1 over seed 0, the smaller (address,
+ * port) endpoint's address first, the other's, proto 6, a zero byte, then the two ports; big-endian), into
+ * out[32]; its length (the flows CSV's last column, export.endpoints_community_id). */
+static int community_id_text(char *out, const uint8_t *a0, int p0, const uint8_t *a1, int p1, int alen) {
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    if (alen > 16) /* (addresses are 4 or 16 bytes) */
+        alen = 16;
+    int c = memcmp(a0, a1, (size_t)alen);
+    if (c > 0 || (c == 0 && p0 > p1)) { /* zeek.community_id: (saddr, sport) > (daddr, dport) swaps */
+        const uint8_t *ta = a0;
+        int tp = p0;
+        a0 = a1;
+        p0 = p1;
+        a1 = ta;
+        p1 = tp;
+    }
+    uint8_t data[2 + 2 * 16 + 6], digest[21];
+    size_t n = 0;
+    data[n++] = 0, data[n++] = 0; /* the seed */
+    memcpy(data + n, a0, (size_t)alen), n += (size_t)alen;
+    memcpy(data + n, a1, (size_t)alen), n += (size_t)alen;
+    data[n++] = 6, data[n++] = 0; /* TCP, a pad byte */
+    data[n++] = (uint8_t)(p0 >> 8), data[n++] = (uint8_t)p0;
+    data[n++] = (uint8_t)(p1 >> 8), data[n++] = (uint8_t)p1;
+    sha1_short(data, n, digest);
+    digest[20] = 0; /* (read by the last group) */
+    int m = 0;
+    out[m++] = '1', out[m++] = ':';
+    for (int k = 0; k < 21; k += 3) { /* 20 bytes: six groups of three, then two bytes and a "=" */
+        uint32_t v = (uint32_t)digest[k] << 16 | (uint32_t)digest[k + 1] << 8 | digest[k + 2];
+        out[m++] = b64[v >> 18 & 63], out[m++] = b64[v >> 12 & 63], out[m++] = b64[v >> 6 & 63];
+        out[m++] = k + 2 < 20 ? b64[v & 63] : '=';
+    }
+    return m;
+}
+
 /* Engine.row_lines(fmt, streams, texts, cache, format_addr) -> str: the rows of streams (a sequence of stream
  * numbers), each ending in a newline; fmt 1 the table, 2 the CSV. cache: a dict the caller keeps across calls
  * (row key -> texts(stream)'s tuple); format_addr: model.format_addr, for the addresses written here not */
@@ -4451,6 +4522,11 @@ static PyObject *Engine_row_lines(Engine *e, PyObject *args) {
                                     PyTuple_GET_ITEM(t, 0), PyTuple_GET_ITEM(t, 1));
         }
 #undef CELLS
+        if (csv && !r) { /* export.flows_csv_lines' community_id */
+            char cid[32];
+            int m = community_id_text(cid, f->addr[0], f->port[0], f->addr[1], f->port[1], f->alen);
+            r = PUTS(",") || put(e, cid, m);
+        }
         if (r || PUTS("\n"))
             goto fail;
     }

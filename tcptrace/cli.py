@@ -844,7 +844,9 @@ def flows(
         n = _write_parquet("flows", map(flow_values, rows), output)
         click.echo(f"wrote {display_path(output)}: {_plural(n, 'flow')}")
     elif fmt == "csv":
-        _echo_lines(flows_csv_lines(rows, app=protocol), batch=1024)
+        # as the table: the C engine writes a single pass's CSV rows itself, community_id too
+        csv_lines = flows_csv_lines(rows, app=protocol) if chosen is None else flow_lines(chosen, "csv", app=protocol)
+        _echo_lines(csv_lines, batch=1 if chosen is not None else 1024)
     elif long_:
         _echo_lines(flows_long_lines(docs))
         click.echo(accounting(stats, total))

@@ -287,8 +287,7 @@ def flow_lines(summaries: Sequence[FlowSummary], fmt: str, app: Callable[[int], 
 
     from .export import engine_row_texts, flows_csv_lines, flows_table_lines
 
-    # the CSV's community_id (a SHA-1 of the endpoints, tcptrace.zeek.community_id) is written in Python
-    if isinstance(summaries, EngineSummaries) and app is None and fmt == "table":
+    if isinstance(summaries, EngineSummaries) and app is None:
         from .export import flows_csv_head, flows_table_head
         from .model import format_addr
 

@@ -18,10 +18,13 @@ import pcapgen as pg
 import pytest
 from click.testing import CliRunner
 from conftest import CORPUS, SAMPLES
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from tcptrace import engine, stats, vocab
+from tcptrace import engine, export, stats, vocab
 from tcptrace.cli import main
 from tcptrace.export import FLOW_CSV_FIELDS
+from tcptrace.zeek import community_id
 
 CAPTURES = sorted(p for p in SAMPLES.iterdir() if p.suffix in (".pcap", ".pcapng"))
 
@@ -494,3 +497,43 @@ def test_engine_rows_durations_and_addresses(
     assert "[1:0:0:2::]:80" in reference
     assert "[1::2:0:0:3]:" in reference
     assert "1.5 KiB" in reference
+
+
+def _endpoints(size: int) -> st.SearchStrategy[tuple[bytes, int]]:
+    """(address, port) from a few addresses (equal addresses come often: the ports then order the endpoints)."""
+    return st.tuples(st.sampled_from([bytes(size), b"\xff" * size, *(bytes([k]) * size for k in (1, 10, 127))])
+                     | st.binary(min_size=size, max_size=size), st.integers(1, 65535))  # fmt: skip
+
+
+def _flows(size: int) -> st.SearchStrategy[list[tuple[tuple[bytes, int], tuple[bytes, int]]]]:
+    """Connections (client, server) between endpoints of ``size``-byte addresses, no two between the same two."""
+    pairs = st.tuples(_endpoints(size), _endpoints(size)).filter(lambda ab: ab[0] != ab[1])
+    return st.lists(pairs, min_size=1, max_size=12, unique_by=frozenset)
+
+
+_FLOWS = st.sampled_from([4, 16]).flatmap(_flows)
+
+
+@needs_engine
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(flows=_FLOWS)
+def test_engine_csv_community_id(
+    flows: list[tuple[tuple[bytes, int], tuple[bytes, int]]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The C engine's own SHA-1 and base64 (the CSV's community_id column, no Python renderer behind it) against
+    zeek.community_id (checked on the spec's vectors in tests/test_zeek.py) of random IPv4 and IPv6 endpoints."""
+    import ipaddress
+
+    monkeypatch.setattr(export, "endpoints_community_id", None)  # (the Python renderer's would fail)
+    recs = []
+    for k, ((ca, cp), (sa, sp)) in enumerate(flows):
+        seg = pg.tcp(cp, sp, 1000, 0, pg.SYN)
+        a, b = str(ipaddress.ip_address(ca)), str(ipaddress.ip_address(sa))
+        packet = pg.ether(pg.ipv4(seg, a, b)) if len(ca) == 4 else _v6(seg, a, b)
+        recs.append(pg.Rec(packet, T0 + k * S))
+    path = tmp_path / "cid.pcap"
+    path.write_bytes(pg.pcap(recs, nano=True))
+    out = _flows_cli(path, ["--format", "csv"], "c", monkeypatch)
+    assert out.startswith("0\n"), out
+    rows = out.splitlines()[2 : 2 + len(flows)]
+    assert [row.rsplit(",", 1)[1] for row in rows] == [community_id(ca, sa, cp, sp) for (ca, cp), (sa, sp) in flows]
