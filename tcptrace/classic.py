@@ -664,12 +664,11 @@ def classic_block(
     """Both directions, ``a2b`` from the sender of the connection's first packet (classic's host a). ``dirs``:
     two :class:`ClassicDir`, or the C engine's ClassicRecords (the same fields by name)."""
     closed = (dirs[0].fin_count > 0 and dirs[1].fin_count > 0) or dirs[0].resets + dirs[1].resets > 0
+    both = dirs[0].win_scaling_used and dirs[1].win_scaling_used  # classic averages scaled windows only then
     out = {}
     for name, d in (("a2b", dirs[a]), ("b2a", dirs[1 - a])):
         idle_end = None if closed or trace_end_ns is None or not d.has_time else trace_end_ns - d.last_time
         out[name] = classic_dict(d, elapsed_ns, idle_end)
-    both = dirs[0].win_scaling_used and dirs[1].win_scaling_used
-    for name, d in (("a2b", dirs[a]), ("b2a", dirs[1 - a])):
         n = d.win_scaled_pkts if both else d.packets
         out[name]["avg_win_adv"] = d.win_tot / n if n else 0.0
     return out

@@ -1176,9 +1176,17 @@ class ExplainDocument:
         selection = Selection.of(streams=stream or (), hosts=hosts or (), ports=ports or ())
         fs = FlowStream(path, selection, part=part)  # part: one part of the capture (tcptrace.parallel)
         # several files read as one (capture.MergedReader): each flow's JSON names the files its packets came from
-        locate: Any = None  # fs.capture's, once it is read
-        paths: list[str] = []
-        files: list[str] | None = None
+        files: list[str] | None = None  # the JSON's "files" of the flow being told (several files read as one)
+
+        def files_of(ff: FinishedFlow) -> list[str] | None:
+            """The files ``ff``'s packets came from, in reading order, when several were read (capture.MergedReader);
+            asked of the capture told() reads (fs.capture), once it is reading."""
+            capture = fs.capture
+            locate = getattr(capture, "locate", None)
+            if locate is None:
+                return None
+            names = {locate(seg.frame)[0] for seg in ff.segments}
+            return [path_text(p) for p in capture.paths if p in names]
 
         def to_json(n: FlowNarrative) -> str:
             doc = n.to_dict() if files is None else {**n.to_dict(), "files": files}
@@ -1192,16 +1200,12 @@ class ExplainDocument:
         }[fmt]
 
         def tell(ff: FinishedFlow) -> tuple[str, bool, Any, str]:
-            nonlocal files, locate, paths
-            if fmt == "json" and not paths:
-                locate = getattr(fs.capture, "locate", None)
-                paths = getattr(fs.capture, "paths", [""])
+            nonlocal files
             n = narrate_flow(ff.summary, ff.segments, lang, verbose=verbose, absolute=absolute,
                              max_steps=max_steps, previous=ff.previous)  # fmt: skip
             shape = _shape_key(n) if fmt == "text" and len(n.steps) <= GROUP_MAX_STEPS else None
-            if fmt == "json" and locate is not None:
-                names = {locate(seg.frame)[0] for seg in ff.segments}
-                files = [path_text(p) for p in paths if p in names]
+            if fmt == "json":
+                files = files_of(ff)
             return (*_ending(n.summary), shape, render(n))
 
         self._spool = tempfile.TemporaryFile()  # noqa: SIM115 (read back by pieces(), closed with the document)
