@@ -257,6 +257,34 @@ typedef struct {
         wf_window, da_ack, al_ack, al_seen, spur_end, spur_acked, rt_seq, rt_expected;
 } PktOut;
 
+/* explain's plain runs (Engine.plain_runs; model.PlainRun): a kept stream's segments that the narrative can only
+ * count (a plain data segment or ACK in ESTABLISHED, nothing flagged: runs_plain) are folded into a RunAgg once
+ * `lead` of them in a row were handed out as Segments, and the RunAgg goes to take_kept() when the run ends. */
+typedef struct {
+    int64_t first_frame, last_frame, first_ts, last_ts, packets;
+    int64_t segs[2], data[2], bytes[2], first_ts_d[2], last_ts_d[2], first_data_ts[2], last_data_ts[2];
+    int64_t acked_new[2], max_ack[2], last_ack_raw[2], last_win[2];
+    int64_t ls_frame[2], ls_len[2], ls_flags[2], ls_ack[2], ls_ts[2], ls_acks_frame[2]; /* last segment */
+    int64_t ld_frame[2], ld_len[2], ld_ts[2];                                             /* last data segment */
+    int64_t trail_len[2], trail_count[2]; /* the last data segments without PSH of one length: that length, how many */
+    int64_t ack_trail[2], ack_origin[2], ack_n[2]; /* the last segments with one ack: it, its first pure ACK, how many */
+    int64_t *ranges[2]; /* per data segment: start, end (relative), frame, time */
+    Py_ssize_t nranges[2], capranges[2];
+} RunAgg;
+
+typedef struct { /* per kept stream: what decides whether its next segment is plain (events._Classifier's view) */
+    int plain;                 /* plain segments in a row so far */
+    int never;                 /* HTTP, TLS or DNS may be told (applayer.may_be_http_tls_or_dns): no runs */
+    int app_seen[2];           /* each side's first payload was looked at */
+    int seen_data[2], seen_ack[2], full_told, split_told, prev_est;
+    int have_max_ack[2], have_high[2], have_last[2], last_psh[2];
+    uint32_t max_ack[2];
+    uint64_t high[2];
+    int64_t last_len[2];
+    RunAgg *agg; /* the run being counted, or NULL */
+} RunC;
+#define RUNS_DONE ((RunC *)1) /* the stream sent a FIN or RST: no plain segment any more */
+
 struct NgIface; /* one pcapng interface as feed_pcapng walks it (below) */
 struct Due {
     int64_t flow, ts;
@@ -336,6 +364,14 @@ typedef struct {
     Py_ssize_t lines_len, lines_cap, lines_count;
     int64_t lines_max_ts;
     PktOut out;
+    /* Engine.plain_runs: on, the Segments handed out in a row before a run is counted (lead), the payload
+     * prefixes that may start HTTP or TLS (applayer), per stream its RunC (NULL: none yet), and the time from
+     * which a plain segment is handed out whole (Engine.runs_due: FlowStream.told's next deadline) */
+    int runs_on, runs_lead, runs_strict;
+    PyObject *runs_prefixes;
+    RunC **runs;
+    Py_ssize_t runs_cap;
+    int64_t runs_due;
 } Engine;
 
 static PyObject *S_frame, *S_ts_ns, *S_src, *S_dst, *S_sport, *S_dport, *S_seq_raw, *S_ack_raw, *S_flags,
@@ -2926,6 +2962,7 @@ static PyObject *S_phase_names[N_PHASES];     /* vocab.PHASES as str */
 static PyObject *S_state_names[N_STATES];     /* TcpState values as str */
 static PyObject *S_cause_names[N_CAUSES];     /* vocab.RST_CAUSES as str */
 static PyTypeObject *LineChunkType;           /* tcptrace._engine.LineChunk: vocab.ENGINE_RECORDS */
+static PyTypeObject *PlainRunType;            /* tcptrace._engine.PlainRunRecord: vocab.ENGINE_RECORDS */
 
 /* round(x, ndigits) as Python computes it (a float), or round(x) (an int) when ndigits < 0 */
 static PyObject *py_round(double x, int ndigits) {
@@ -3294,6 +3331,389 @@ static int get_ll(PyObject *o, PyObject *name, long long *out) {
     return (*out == -1 && PyErr_Occurred()) ? -1 : 0;
 }
 
+/* ------------------------------------------------------------------------------------------------ */
+/* explain's plain runs (Engine.plain_runs; events.py and narrate._collapse read them as model.PlainRun)  */
+
+static void run_agg_free(RunAgg *a) {
+    if (!a)
+        return;
+    PyMem_Free(a->ranges[0]);
+    PyMem_Free(a->ranges[1]);
+    PyMem_Free(a);
+}
+
+/* The stream's RunC (made at its first kept segment), or RUNS_DONE; NULL with an exception set on failure */
+static RunC *runs_of(Engine *e, const FlowC *f) {
+    int64_t n = f->stream;
+    if (n >= e->runs_cap) {
+        Py_ssize_t old = e->runs_cap;
+        if (grow((void **)&e->runs, &e->runs_cap, n + 1, sizeof *e->runs, 1024) < 0)
+            return NULL;
+        memset(e->runs + old, 0, (size_t)(e->runs_cap - old) * sizeof *e->runs);
+    }
+    RunC *rs = e->runs[n];
+    if (!rs) {
+        rs = PyMem_Calloc(1, sizeof *rs);
+        if (!rs) {
+            PyErr_NoMemory();
+            return NULL;
+        }
+        rs->never = f->port[0] == 53 || f->port[1] == 53; /* DNS over TCP is told message by message */
+        e->runs[n] = rs;
+    }
+    return rs;
+}
+
+/* applayer.may_be_http_tls_or_dns on one side's first captured payload */
+static int runs_app_payload(Engine *e, const uint8_t *p, Py_ssize_t n, int d) {
+    Py_ssize_t k = PyTuple_GET_SIZE(e->runs_prefixes);
+    for (Py_ssize_t i = 0; i < k; i++) {
+        PyObject *pre = PyTuple_GET_ITEM(e->runs_prefixes, i);
+        Py_ssize_t m = PyBytes_GET_SIZE(pre);
+        if (n >= m && !memcmp(p, PyBytes_AS_STRING(pre), (size_t)m))
+            return 1;
+    }
+    if (n >= 3 && p[0] == 22 && p[1] == 3)
+        return 1; /* a TLS handshake record */
+    /* a 2-byte length, then a DNS query header: QR 0, QDCOUNT 1 */
+    return d == 0 && n >= 8 && (p[0] << 8 | p[1]) >= 12 && !(p[4] & 0x80) && p[6] == 0 && p[7] == 1;
+}
+
+/* events._Classifier._sticky's first test: several newline-terminated messages (payload whole, n bytes) */
+static int runs_lines(const uint8_t *p, int64_t n) {
+    if (!p || n < 2 || p[n - 1] != '\n')
+        return 0;
+    int64_t k = 0;
+    for (const uint8_t *q = p; (q = memchr(q, '\n', (size_t)(p + n - q))) != NULL; q++)
+        if (++k >= 2)
+            return 1;
+    return 0;
+}
+
+/* events._Classifier._framed on a payload that is not a lone 4-byte header: whole length-prefixed messages */
+static int runs_framed(const uint8_t *p, int64_t n) {
+    if (!p)
+        return 0;
+    int64_t pos = 0, count = 0;
+    while (pos + 4 <= n) {
+        uint32_t m = (uint32_t)p[pos] << 24 | (uint32_t)p[pos + 1] << 16 | (uint32_t)p[pos + 2] << 8 | p[pos + 3];
+        if (m == 0 || m > (1u << 24))
+            return 0;
+        count++;
+        pos += 4 + (int64_t)m;
+    }
+    return pos == n && count >= 2;
+}
+
+static PyObject *pair_ll(int64_t a, int64_t b) { return Py_BuildValue("(LL)", (long long)a, (long long)b); }
+
+static PyObject *ranges_bytes(const RunAgg *a, int d, int k) {
+    PyObject *b = PyBytes_FromStringAndSize(NULL, a->nranges[d] * (Py_ssize_t)sizeof(int64_t));
+    if (!b)
+        return NULL;
+    int64_t *out = (int64_t *)PyBytes_AS_STRING(b);
+    for (Py_ssize_t i = 0; i < a->nranges[d]; i++)
+        out[i] = a->ranges[d][4 * i + k];
+    return b;
+}
+
+/* The run being counted, as a PlainRunRecord at the end of take_kept()'s list; the RunAgg is freed */
+static int runs_emit(Engine *e, RunC *rs, int64_t stream) {
+    RunAgg *a = rs->agg;
+    if (!a)
+        return 0;
+    rs->agg = NULL;
+    PyObject *rec = PyStructSequence_New(PlainRunType);
+    if (!rec) {
+        run_agg_free(a);
+        return -1;
+    }
+#define RSET(field, value) PyStructSequence_SET_ITEM(rec, RUN_##field, (value))
+#define RPAIR(field, arr) RSET(field, pair_ll(a->arr[0], a->arr[1]))
+    RSET(stream, PyLong_FromLongLong(stream));
+    RSET(first_frame, PyLong_FromLongLong(a->first_frame));
+    RSET(last_frame, PyLong_FromLongLong(a->last_frame));
+    RSET(first_ts, PyLong_FromLongLong(a->first_ts));
+    RSET(last_ts, PyLong_FromLongLong(a->last_ts));
+    RSET(packets, PyLong_FromLongLong(a->packets));
+    RPAIR(segments, segs);
+    RPAIR(data_segments, data);
+    RPAIR(data_bytes, bytes);
+    RPAIR(first_ts_dir, first_ts_d);
+    RPAIR(last_ts_dir, last_ts_d);
+    RPAIR(first_data_ts, first_data_ts);
+    RPAIR(last_data_ts, last_data_ts);
+    RPAIR(acked_new, acked_new);
+    RPAIR(max_ack, max_ack);
+    RPAIR(last_ack_raw, last_ack_raw);
+    RPAIR(last_win, last_win);
+    PyObject *ls[2], *ld[2];
+    for (int d = 0; d < 2; d++) {
+        ls[d] = a->ls_frame[d] ? Py_BuildValue("(LLLLLL)", (long long)a->ls_frame[d], (long long)a->ls_len[d],
+                                               (long long)a->ls_flags[d], (long long)a->ls_ack[d],
+                                               (long long)a->ls_ts[d], (long long)a->ls_acks_frame[d])
+                               : Py_NewRef(Py_None);
+        ld[d] = a->ld_frame[d] ? Py_BuildValue("(LLL)", (long long)a->ld_frame[d], (long long)a->ld_len[d],
+                                               (long long)a->ld_ts[d])
+                               : Py_NewRef(Py_None);
+    }
+    RSET(last_seg, ls[0] && ls[1] ? PyTuple_Pack(2, ls[0], ls[1]) : NULL);
+    RSET(last_data, ld[0] && ld[1] ? PyTuple_Pack(2, ld[0], ld[1]) : NULL);
+    for (int d = 0; d < 2; d++) {
+        Py_XDECREF(ls[d]);
+        Py_XDECREF(ld[d]);
+    }
+    RPAIR(trail_len, trail_len);
+    RPAIR(trail_count, trail_count);
+    RPAIR(ack_trail, ack_trail);
+    RPAIR(ack_origin, ack_origin);
+    RPAIR(ack_trail_n, ack_n);
+    static const int col[4] = {RUN_starts, RUN_ends, RUN_frames, RUN_times};
+    for (int k = 0; k < 4; k++) {
+        PyObject *b0 = ranges_bytes(a, 0, k), *b1 = ranges_bytes(a, 1, k);
+        PyStructSequence_SET_ITEM(rec, col[k], b0 && b1 ? PyTuple_Pack(2, b0, b1) : NULL);
+        Py_XDECREF(b0);
+        Py_XDECREF(b1);
+    }
+#undef RPAIR
+#undef RSET
+    run_agg_free(a);
+    rec = record_done(rec, RUN_N, RUN_RECORD_FIELDS);
+    if (!rec)
+        return -1;
+    if (e->nparts > 1) { /* take_foreign: nothing of the other parts' time is told with a run */
+        if (grow((void **)&e->fts, &e->fts_cap, e->fts_n + 1, sizeof *e->fts, 1024) < 0) {
+            Py_DECREF(rec);
+            return -1;
+        }
+        e->fts[e->fts_n++] = INT64_MIN;
+    }
+    int r = PyList_Append(e->kept, rec);
+    Py_DECREF(rec);
+    return r;
+}
+
+/* Fold one plain segment into the stream's run */
+static int runs_fold(RunC *rs, const Pkt *p, const PktOut *o, int acked_new) {
+    RunAgg *a = rs->agg;
+    if (!a) {
+        a = rs->agg = PyMem_Calloc(1, sizeof *a);
+        if (!a) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        a->first_frame = p->frame;
+        a->first_ts = p->ts;
+    }
+    int d = o->dir;
+    int64_t len = p->len;
+    a->last_frame = p->frame;
+    a->last_ts = p->ts;
+    a->packets++;
+    if (!a->segs[d])
+        a->first_ts_d[d] = p->ts;
+    a->last_ts_d[d] = p->ts;
+    if (a->segs[d] && (int64_t)o->ack_rel == a->ack_trail[d]) { /* events._Classifier._dupack_origin */
+        a->ack_n[d]++;
+        if (!len && !a->ack_origin[d])
+            a->ack_origin[d] = p->frame;
+    } else {
+        a->ack_trail[d] = o->ack_rel;
+        a->ack_origin[d] = len ? 0 : p->frame;
+        a->ack_n[d] = 1;
+    }
+    a->segs[d]++;
+    a->acked_new[d] += acked_new;
+    for (int x = 0; x < 2; x++) /* the highest ack each side sent, as of this segment (_note_acks) */
+        a->max_ack[x] = rs->have_max_ack[x] ? (int64_t)rs->max_ack[x] : -1;
+    a->last_ack_raw[d] = p->ack;
+    a->last_win[d] = o->win;
+    a->ls_frame[d] = p->frame;
+    a->ls_len[d] = len;
+    a->ls_flags[d] = p->flags;
+    a->ls_ack[d] = o->ack_rel;
+    a->ls_ts[d] = p->ts;
+    a->ls_acks_frame[d] = o->acks_frame;
+    if (!len)
+        return 0;
+    if (!a->data[d])
+        a->first_data_ts[d] = p->ts;
+    a->last_data_ts[d] = p->ts;
+    a->data[d]++;
+    a->bytes[d] += len;
+    a->ld_frame[d] = p->frame;
+    a->ld_len[d] = len;
+    a->ld_ts[d] = p->ts;
+    if (p->flags & F_PSH) { /* events._Classifier._sticky: a run of full segments ends at a PSH */
+        a->trail_len[d] = len;
+        a->trail_count[d] = 0;
+    } else if (a->trail_count[d] && len == a->trail_len[d]) {
+        a->trail_count[d]++;
+    } else {
+        a->trail_len[d] = len;
+        a->trail_count[d] = 1;
+    }
+    if (grow((void **)&a->ranges[d], &a->capranges[d], 4 * (a->nranges[d] + 1), sizeof(int64_t), 256) < 0)
+        return -1;
+    int64_t *r = a->ranges[d] + 4 * a->nranges[d]++;
+    r[0] = o->seq_rel;
+    r[1] = (int64_t)o->seq_rel + len;
+    r[2] = p->frame;
+    r[3] = p->ts;
+    return 0;
+}
+
+/* After process() of a kept segment (the packets pass, Engine.plain_runs on): is it plain, that is would
+ * events._Classifier make of it an ordinary data or ACK event (not notable, no group, nothing it remembers but
+ * what a run carries), and may it be counted rather than handed out? 1: counted (no Segment); 0: hand it out,
+ * after the run it ends if any; -1: error. may_count: the packet's bytes are at hand (the fused decode) and
+ * payload holds its p->payload_captured bytes. */
+static int runs_track(Engine *e, const Pkt *p, const Opts *op, const uint8_t *payload, int may_count) {
+    FlowC *f = e->flows[e->last_stream];
+    RunC *rs = runs_of(e, f);
+    if (!rs)
+        return -1;
+    if (rs == RUNS_DONE)
+        return 0;
+    if (p->header_error) { /* a malformed event (events._with_malformed): it ends any run */
+        rs->plain = 0;
+        return runs_emit(e, rs, f->stream);
+    }
+    const PktOut *o = &e->out;
+    int d = o->dir, flags = p->flags;
+    int64_t len = p->len;
+    /* events._Classifier._event's kind: RST, SYN, handshake, FIN, data, ACK */
+    int ordinary = !(flags & F_SFR) && o->phase != PHASE_HANDSHAKE;
+    int kdata = ordinary && len > 0, kack = ordinary && !len;
+    int mss_o = f->mss[1 - d], ts_on = f->timestamps[0] && f->timestamps[1];
+    int est = f->state[0] == S_ESTABLISHED && f->state[1] == S_ESTABLISHED;
+    if (p->payload_captured > 0 && !rs->app_seen[d]) {
+        rs->app_seen[d] = 1;
+        if (!payload || runs_app_payload(e, payload, (Py_ssize_t)p->payload_captured, d))
+            rs->never = 1;
+    }
+    /* strict: also both sides' first payloads seen (neither HTTP, TLS nor DNS); else a side's first payload
+     * may still make the stream one the narrative tells messages of: FlowStream.whole reads it again then */
+    int plain = !rs->never && (!e->runs_strict || (rs->app_seen[0] && rs->app_seen[1])) && rs->prev_est && est && !f->nfin &&
+                !f->rst_total && (flags & F_ACK) && !(flags & ~(F_ACK | F_PSH)) && o->phase == PHASE_DATA && !o->ta &&
+                !o->ev && !o->dup_of && !p->header_truncated && !op->nsack && !op->odd && !op->truncated &&
+                (kdata ? rs->seen_data[d] : rs->seen_ack[d]);
+    if (plain && kdata) {
+        uint64_t start = o->seq_rel;
+        /* new bytes right after the highest sent (so _Sent appends), never past the 32-bit wrap */
+        plain = rs->have_high[d] && start == rs->high[d] && start + (uint64_t)len <= 0xFFFFFFFFu;
+        /* the first full-size segment (the mss.timestamps note) and a write's last segment after full ones
+         * (_sticky's sticky.split) are remembered by the classifier: handed out */
+        if (plain && !rs->full_told && mss_o > 0 && ts_on && len == mss_o - 12)
+            plain = 0;
+    }
+    /* what the classifier remembers of every segment */
+    if (kdata) {
+        rs->seen_data[d] = 1;
+        if (mss_o > 0 && ts_on && len == mss_o - 12)
+            rs->full_told = 1;
+        if ((flags & F_PSH) && mss_o > 0 && !rs->split_told) { /* _sticky's sticky.split, told once */
+            int64_t full = mss_o - (ts_on ? 12 : 0);
+            if (len < full && rs->have_last[d] && rs->last_len[d] == full && !rs->last_psh[d]) {
+                plain = 0;
+                /* _sticky says sticky.split here unless the payload is newline-terminated messages or
+                 * length-prefixed ones: then this candidate is handed out and the next one decides */
+                if (p->payload_captured != len || (len != 4 && !runs_lines(payload, len) && !runs_framed(payload, len)))
+                    rs->split_told = 1;
+            }
+        }
+    }
+    if (kack)
+        rs->seen_ack[d] = 1;
+    if (len > 0) {
+        rs->last_len[d] = len;
+        rs->last_psh[d] = !!(flags & F_PSH);
+        rs->have_last[d] = 1;
+        uint64_t end = (uint64_t)o->seq_rel + (uint64_t)len;
+        if (!rs->have_high[d] || end > rs->high[d])
+            rs->high[d] = end;
+        rs->have_high[d] = 1;
+    }
+    int acked_new = 0;
+    if (flags & F_ACK) { /* _note_acks */
+        uint32_t ack = o->ack_rel;
+        if (!rs->have_max_ack[d] || seq_gt(ack, rs->max_ack[d])) {
+            acked_new = rs->have_max_ack[d] && ack != rs->max_ack[d];
+            rs->max_ack[d] = ack;
+            rs->have_max_ack[d] = 1;
+        }
+    }
+    rs->prev_est = est;
+    if (!plain) {
+        rs->plain = 0;
+        if (runs_emit(e, rs, f->stream) < 0)
+            return -1;
+        if (f->nfin || f->rst_total) { /* nothing plain any more: let the stream's RunC go */
+            PyMem_Free(rs);
+            e->runs[f->stream] = RUNS_DONE;
+        }
+        return 0;
+    }
+    int due = p->ts >= e->runs_due || (e->nparts > 1 && e->foreign_ts >= e->runs_due);
+    if (may_count && rs->plain >= e->runs_lead && !due) {
+        rs->plain++;
+        return runs_fold(rs, p, o, acked_new) < 0 ? -1 : 1;
+    }
+    rs->plain++;
+    return runs_emit(e, rs, f->stream);
+}
+
+/* Engine.plain_runs(prefixes, lead, strict): count plain segments of kept streams (runs_track) */
+static PyObject *Engine_plain_runs(Engine *e, PyObject *args) {
+    PyObject *prefixes;
+    int lead, strict;
+    if (!PyArg_ParseTuple(args, "O!ip", &PyTuple_Type, &prefixes, &lead, &strict))
+        return NULL;
+    e->runs_strict = strict;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(prefixes); i++)
+        if (!PyBytes_Check(PyTuple_GET_ITEM(prefixes, i))) {
+            PyErr_SetString(PyExc_TypeError, "plain_runs: prefixes must be bytes");
+            return NULL;
+        }
+    Py_XSETREF(e->runs_prefixes, Py_NewRef(prefixes));
+    e->runs_lead = lead < 0 ? 0 : lead;
+    e->runs_on = 1;
+    Py_RETURN_NONE;
+}
+
+/* Engine.runs_due(ts_ns): from this capture time on, plain segments are handed out whole */
+static PyObject *Engine_runs_due(Engine *e, PyObject *arg) {
+    long long ts = PyLong_AsLongLong(arg);
+    if (ts == -1 && PyErr_Occurred())
+        return NULL;
+    e->runs_due = ts;
+    Py_RETURN_NONE;
+}
+
+/* Engine.runs_flush(): the runs still being counted (the end of the capture), into take_kept()'s list */
+static PyObject *Engine_runs_flush(Engine *e, PyObject *Py_UNUSED(ignored)) {
+    for (Py_ssize_t n = 0; n < e->runs_cap; n++) {
+        RunC *rs = e->runs[n];
+        if (rs && rs != RUNS_DONE && rs->agg && runs_emit(e, rs, n) < 0)
+            return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static void runs_free(Engine *e) {
+    for (Py_ssize_t n = 0; n < e->runs_cap; n++) {
+        RunC *rs = e->runs[n];
+        if (rs && rs != RUNS_DONE) {
+            run_agg_free(rs->agg);
+            PyMem_Free(rs);
+        }
+    }
+    PyMem_Free(e->runs);
+    e->runs = NULL;
+    e->runs_cap = 0;
+    Py_CLEAR(e->runs_prefixes);
+}
+
 /* A Segment decoded in Python; *truncated (if given) says whether the snap length cut it, as the reader counts. */
 /* a Segment of a kept stream: numbered as the engine numbered it, into Engine.take_kept()'s list */
 static int keep_segment(Engine *e, PyObject *seg) {
@@ -3395,6 +3815,8 @@ static int add_segment(Engine *e, PyObject *seg, int *truncated) {
     }
     Opts o;
     res = process(e, &p, &o);
+    if (res == 0 && e->last_kept && e->pk_mode && e->runs_on) /* explain: it ends the stream's plain run, if any */
+        res = runs_track(e, &p, &o, (const uint8_t *)PyBytes_AS_STRING(pay), 0) < 0 ? -1 : 0;
 done:
     Py_XDECREF(src);
     Py_XDECREF(dst);
@@ -3497,6 +3919,11 @@ static int feed_frame(Engine *e, PyObject *bufobj, Py_ssize_t start, Py_ssize_t 
                 Opts o;
                 if (process(e, &p, &o) < 0)
                     return -1;
+                if (e->last_kept && e->pk_mode && e->runs_on) { /* explain: counted in a plain run? */
+                    int r = runs_track(e, &p, &o, buf + data_off, 1);
+                    if (r)
+                        return r < 0 ? -1 : 0;
+                }
                 if (e->last_kept && e->pk_mode && line_ok(e, &p, &o)) /* the packets pass, nothing for Python */
                     return render_line(e, &p, &o, ln->iface);
                 if (e->last_kept) { /* a selected stream: its Segment from the reference decoder */
@@ -4730,6 +5157,7 @@ static int Engine_init(Engine *e, PyObject *args, PyObject *kwds) {
     e->win_lo = INT64_MIN;
     e->win_hi = INT64_MAX;
     e->foreign_ts = INT64_MIN;
+    e->runs_due = INT64_MAX;
     int ok = rows.len == (Py_ssize_t)sizeof e->rows && classes.len == (Py_ssize_t)sizeof e->classes &&
              initial.len == (Py_ssize_t)sizeof e->initial;
     if (ok) {
@@ -4877,6 +5305,7 @@ static void Engine_dealloc(Engine *e) {
         Py_XDECREF(e->pk_cid[i]);
     PyMem_Free(e->pk_cid);
     Py_XDECREF(e->kept);
+    runs_free(e);
     PyMem_Free(e->fts);
     Py_XDECREF(e->pk_flag_text);
     PyMem_Free(e->lines);
@@ -5061,6 +5490,10 @@ static PyMethodDef Engine_methods[] = {
     {"keep", (PyCFunction)Engine_keep, METH_O, "Select streams in the pass: keep(stream, previous, caddr, cport, "
                                                "saddr, sport) -> bool, asked once per stream."},
     {"take_kept", (PyCFunction)Engine_take_kept, METH_NOARGS, "The selected streams' Segments since the last call."},
+    {"plain_runs", (PyCFunction)Engine_plain_runs, METH_VARARGS,
+     "plain_runs(prefixes, lead, strict): count kept streams' plain segments in runs (PlainRunRecord)."},
+    {"runs_due", (PyCFunction)Engine_runs_due, METH_O, "runs_due(ts_ns): plain segments at or after it go out whole."},
+    {"runs_flush", (PyCFunction)Engine_runs_flush, METH_NOARGS, "The runs still being counted, into take_kept()."},
     {"packets", (PyCFunction)Engine_packets, METH_VARARGS,
      "packets(fmt, flag_text): hand out every kept packet, analysed, as a Segment or a rendered line."},
     {"quiet", (PyCFunction)Engine_quiet, METH_VARARGS, "quiet(stream, frame): the stream's states are settled."},
@@ -5144,6 +5577,12 @@ PyMODINIT_FUNC PyInit__engine(void) {
     LineChunkType = PyStructSequence_NewType(&chunk_desc);
     if (!LineChunkType)
         return NULL;
+    static PyStructSequence_Desc run_desc = {"tcptrace._engine.PlainRunRecord",
+                                             "A stream's consecutive plain segments, counted (model.PlainRun).",
+                                             RUN_RECORD_FIELDS, RUN_N};
+    PlainRunType = PyStructSequence_NewType(&run_desc);
+    if (!PlainRunType)
+        return NULL;
     for (int i = 0; i < SEG_N; i++)
         INTERN(S_seg_fields[i], SEG_FIELD_NAMES[i]);
     for (int i = 0; i < N_PHASES; i++)
@@ -5165,7 +5604,8 @@ PyMODINIT_FUNC PyInit__engine(void) {
         PyModule_AddObjectRef(m, "LifecycleRecord", (PyObject *)LifecycleRecordType) < 0 ||
         PyModule_AddObjectRef(m, "RowRecord", (PyObject *)RowRecordType) < 0 ||
         PyModule_AddObjectRef(m, "ClassicRecord", (PyObject *)ClassicRecordType) < 0 ||
-        PyModule_AddObjectRef(m, "LineChunk", (PyObject *)LineChunkType) < 0) {
+        PyModule_AddObjectRef(m, "LineChunk", (PyObject *)LineChunkType) < 0 ||
+        PyModule_AddObjectRef(m, "PlainRunRecord", (PyObject *)PlainRunType) < 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -328,6 +328,44 @@ static PyStructSequence_Field CHUNK_RECORD_FIELDS[] = {
     {NULL, NULL},
 };
 
+/* PlainRunRecord: its fields by name; RUN_<field> is a field's index */
+enum { RUN_stream, RUN_first_frame, RUN_last_frame, RUN_first_ts, RUN_last_ts, RUN_packets, RUN_segments,
+       RUN_data_segments, RUN_data_bytes, RUN_first_ts_dir, RUN_last_ts_dir, RUN_first_data_ts, RUN_last_data_ts,
+       RUN_acked_new, RUN_max_ack, RUN_last_ack_raw, RUN_last_win, RUN_last_seg, RUN_last_data, RUN_trail_len,
+       RUN_trail_count, RUN_ack_trail, RUN_ack_origin, RUN_ack_trail_n, RUN_starts, RUN_ends, RUN_frames, RUN_times,
+       RUN_N };
+static PyStructSequence_Field RUN_RECORD_FIELDS[] = {
+    {"stream", NULL},
+    {"first_frame", NULL},
+    {"last_frame", NULL},
+    {"first_ts", NULL},
+    {"last_ts", NULL},
+    {"packets", NULL},
+    {"segments", NULL},
+    {"data_segments", NULL},
+    {"data_bytes", NULL},
+    {"first_ts_dir", NULL},
+    {"last_ts_dir", NULL},
+    {"first_data_ts", NULL},
+    {"last_data_ts", NULL},
+    {"acked_new", NULL},
+    {"max_ack", NULL},
+    {"last_ack_raw", NULL},
+    {"last_win", NULL},
+    {"last_seg", NULL},
+    {"last_data", NULL},
+    {"trail_len", NULL},
+    {"trail_count", NULL},
+    {"ack_trail", NULL},
+    {"ack_origin", NULL},
+    {"ack_trail_n", NULL},
+    {"starts", NULL},
+    {"ends", NULL},
+    {"frames", NULL},
+    {"times", NULL},
+    {NULL, NULL},
+};
+
 /* model.Segment attributes the packets pass sets, by name (vocab.ENGINE_SEGMENT_FIELDS) */
 enum { SEG_stream, SEG_direction, SEG_seq, SEG_ack, SEG_win, SEG_win_scale, SEG_analysis, SEG_evidence, SEG_acks_frame,
        SEG_ack_rtt_ns, SEG_rto_ns, SEG_rto_frame, SEG_bytes_in_flight, SEG_duplicate_of, SEG_phase, SEG_client_state,

@@ -32,6 +32,8 @@ _ENDS = SYN | FIN | RST
 PROTOCOLS = ("http", "tls", "dns", "length-prefixed", "lines", "unknown", "none")
 
 _HTTP_METHODS = (b"GET ", b"POST ", b"HEAD ", b"PUT ", b"DELETE ", b"OPTIONS ", b"PATCH ", b"CONNECT ", b"TRACE ")
+# what a side's first payload starts with when it may be HTTP (may_be_http_tls_or_dns; the C engine's plain runs)
+APP_PREFIXES = (b"HTTP/", *_HTTP_METHODS)
 _TLS_VERSIONS = {0x0300: "SSL 3.0", 0x0301: "TLS 1.0", 0x0302: "TLS 1.1", 0x0303: "TLS 1.2", 0x0304: "TLS 1.3"}
 _TLS_RECORD_KINDS = {20: "change_cipher_spec", 21: "alert", 22: "handshake", 23: "application_data"}
 _TLS_HANDSHAKE_KINDS = {1: "client_hello", 2: "server_hello"}
@@ -505,7 +507,7 @@ def may_be_http_tls_or_dns(segments: Sequence[Any], server_port: int = 0, client
             continue
         seen[d] = True
         p = s.payload
-        if p.startswith((b"HTTP/", *_HTTP_METHODS)) or (len(p) >= 3 and p[0] == 22 and p[1] == 3):
+        if p.startswith(APP_PREFIXES) or (len(p) >= 3 and p[0] == 22 and p[1] == 3):
             return True
         if d == 0 and len(p) >= 8 and (p[0] << 8 | p[1]) >= 12 and not p[4] & 0x80 and p[6:8] == b"\x00\x01":
             return True  # a 2-byte length, then a DNS query header: QR 0, QDCOUNT 1
@@ -540,5 +542,5 @@ class Collector:
         return recognise(c2s, s2c, server_port, client_port, sent=sent)
 
 
-__all__ = ["MAX_BYTES", "MAX_MESSAGES", "AppLayer", "AppMessage", "Chunk", "Collector", "Payload", "analyse",
-           "may_be_http_tls_or_dns", "payloads", "recognise"]  # fmt: skip
+__all__ = ["APP_PREFIXES", "MAX_BYTES", "MAX_MESSAGES", "AppLayer", "AppMessage", "Chunk", "Collector", "Payload",
+           "analyse", "may_be_http_tls_or_dns", "payloads", "recognise"]  # fmt: skip

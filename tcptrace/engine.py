@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO, TypeVar, overload
 
 from .flow import Flow
-from .model import ACK, FIN, RST, SYN, Role, Segment
+from .model import ACK, FIN, RST, SYN, PlainRun, Role, Segment, is_run
 from .selection import NoSuchStream, Selection, missing_streams_message
 from .state import TcpState
 from .stats import FlowRow, FlowSummary, flow_row
@@ -498,8 +498,9 @@ class _EngineRun:
     summaries (classic tcptrace's and Zeek's models run in C)."""
 
     def __init__(
-        self, engine: Any, source: Any, selection: Selection, part: tuple[int, int, Sequence[int]] | None = None
-    ) -> None:
+        self, engine: Any, source: Any, selection: Selection, part: tuple[int, int, Sequence[int]] | None = None,
+        runs: bool = False,
+    ) -> None:  # fmt: skip
         from .capture import open_capture
         from .flow import HalfFlow
 
@@ -530,6 +531,16 @@ class _EngineRun:
 
         eng.keep(keep)
         eng.packets(0, _flag_texts(0))
+        # runs: plain segments are counted in C (model.PlainRun), after COLLAPSE_MIN_RUN - 1 in a row handed out
+        # whole, so that narrate._collapse counts each run into a summary step as it would have its segments
+        self._runs = runs
+        if runs:
+            from .applayer import APP_PREFIXES
+            from .narrate import COLLAPSE_MIN_RUN
+
+            # a capture read again if need be (FlowStream.whole) lets a run start before a side's first payload
+            strict = not isinstance(source, (str, os.PathLike))
+            eng.plain_runs(APP_PREFIXES, COLLAPSE_MIN_RUN - 1, strict)
         # The engine runs ahead of the Segments it hands out (a batch at a time), except that it pauses after each
         # Segment of a stream that sent a FIN or RST and after the first at or after the deadline: then what it
         # says of a stream is as of that Segment, the last of its batch, as FlowStream.told needs it.
@@ -556,11 +567,14 @@ class _EngineRun:
         eng = self._eng
         take = eng.take_kept
         numbers = self._numbers
-        for _ in self.capture.feed_steps(eng):
+        runs = self._runs
+        for _ in self._steps():
             batch = take()
             last = batch[-1] if batch else None
             foreign = eng.take_foreign() if numbers is not None else None
             for i, seg in enumerate(batch):
+                if runs and type(seg) is not Segment:  # a PlainRunRecord
+                    seg = PlainRun(seg)
                 if numbers is not None:
                     assert foreign is not None
                     seg.stream = numbers[seg.stream]
@@ -576,10 +590,20 @@ class _EngineRun:
         end = self.capture.stats.last_ts_ns  # the last frame's time, TCP or not
         self._clock = eng.trace_end() if end is None else end
 
+    def _steps(self) -> Iterator[None]:
+        """The capture's feed steps, then one for the plain runs still counted at its end (Engine.runs_flush)."""
+        yield from self.capture.feed_steps(self._eng)
+        if self._runs:
+            self._eng.runs_flush()
+            yield None
+
     def deadline(self, ts_ns: int) -> None:
-        """FlowStream.told's next deadline: the engine pauses at the first Segment at or after it."""
+        """FlowStream.told's next deadline: the engine pauses at the first Segment at or after it, and hands out
+        every plain segment from then on whole (not counted in a run: told's clock must see it)."""
         if not self._every:
             self._eng.pause_after(min(ts_ns, _INT64_MAX))
+        if self._runs:
+            self._eng.runs_due(min(ts_ns, _INT64_MAX))
 
     def ended(self, seg: Segment) -> bool:
         """:func:`ended` of ``seg``'s stream, asked of the engine only once the stream has sent a FIN or RST."""
@@ -631,9 +655,12 @@ class FlowStream:
 
     def __init__(
         self, source: str | os.PathLike[str] | BinaryIO, selection: Selection | None = None, *,
-        horizon_ns: int = HORIZON_NS, part: tuple[int, int, Sequence[int]] | None = None,
+        horizon_ns: int = HORIZON_NS, part: tuple[int, int, Sequence[int]] | None = None, runs: bool = False,
     ) -> None:  # fmt: skip
         self.selection = selection or Selection()
+        # runs: told() with the C engine may give model.PlainRun items among a stream's segments (explain when it
+        # words no segment on its own: narrate.narrate_flow without verbose); the Python Pipeline never does
+        self.runs = runs
         self.horizon_ns = horizon_ns
         self._source = source
         self._run: Pipeline | None = None
@@ -704,6 +731,23 @@ class FlowStream:
         for n in sorted(open_segs):
             yield finish(n)
 
+    def whole(self, ff: FinishedFlow) -> list[Segment]:
+        """``ff``'s segments with none counted in a plain run (model.PlainRun): the stream read again from the
+        capture (a path: the runs of :meth:`told` on one never wait for a side's first payload), as far as ``ff``
+        goes. For the rare stream whose narrative turns out to need every payload (a side's first payload, after
+        a run, is HTTP, TLS or DNS: narrate._app_of)."""
+        items = ff.segments
+        if not any(is_run(s) for s in items):
+            return items
+        last = items[-1]
+        upto = last.last_frame if is_run(last) else last.frame
+        n = ff.summary.flow.stream
+        again = FlowStream(self._source, Selection.of([n]), horizon_ns=self.horizon_ns)
+        got: list[Segment] = []
+        for _ in again.told(lambda f: got.extend(s for s in f.segments if s.frame <= upto)):
+            pass
+        return got
+
     def told(self, tell: Callable[[FinishedFlow], T]) -> Iterator[tuple[int, T]]:
         """Iterate to get ``(stream, tell(finished flow))`` for each selected stream, handed out when
         :meth:`__iter__` would hand it out (same streams, same order, same segments), with less held meanwhile.
@@ -721,7 +765,7 @@ class FlowStream:
         Both tell the same (tests/test_engine.py)."""
         engine = engine_module()
         use_engine = engine is not None
-        run: Any = _EngineRun(engine, self._source, self.selection, self._part) if use_engine else self.run
+        run: Any = _EngineRun(engine, self._source, self.selection, self._part, self.runs) if use_engine else self.run
         if use_engine:
             self._engine_run = run
         horizon = self.horizon_ns
@@ -784,7 +828,7 @@ def _pack(segs: list[Segment]) -> list[bytes]:
     out = []
     for lo in range(0, len(segs), _PACK_CHUNK):
         chunk = segs[lo : lo + _PACK_CHUNK]
-        rows = [_seg_fields(seg) for seg in chunk]
+        rows = [_seg_fields(seg) if type(seg) is Segment else seg for seg in chunk]  # a PlainRun pickles itself
         rst = [(i, seg.rst_info) for i, seg in enumerate(chunk) if seg.flags & RST and hasattr(seg, "rst_info")]
         out.append(pickle.dumps((rows, rst), protocol=pickle.HIGHEST_PROTOCOL))
         segs[lo : lo + _PACK_CHUNK] = [None] * len(chunk)  # type: ignore[list-item]
@@ -799,6 +843,9 @@ def _unpack(packed: list[bytes]) -> list[Segment]:
         rows, rst = pickle.loads(data)  # our own bytes, made by _pack in this process
         first = len(segs)
         for row in rows:
+            if is_run(row):
+                segs.append(row)  # type: ignore[arg-type]
+                continue
             seg = new(Segment)
             for name, value in zip(_SEG_FIELDS, row, strict=True):
                 setattr(seg, name, value)

@@ -32,13 +32,14 @@ from __future__ import annotations
 
 import bisect
 import itertools
+from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import seqnum
 from .analysis import A_DUPLICATE_ACK, A_OUT_OF_ORDER, analysis_names, info_names
-from .model import ACK, FIN, PSH, RST, SYN, Segment
+from .model import ACK, FIN, PSH, RST, SYN, PlainRun, Segment, is_run
 from .state import _INPUT_INDEX, Anomaly, EndpointMachine, Input, TcpState, _initial_states
 from .state import classify as classify_flags
 from .stats import FlowSummary
@@ -180,6 +181,13 @@ def resolve_states(segs: list[Segment], start: tuple[TcpState, TcpState] | None 
 
     last_ack: list[int | None] = [None, None]
     for i, seg in enumerate(segs):
+        if is_run(seg):  # ACKs in ESTABLISHED before any FIN: no state changes, only the last acks
+            for x in (0, 1):
+                if seg.segments[x]:
+                    last_ack[x] = seg.last_ack_raw[x]
+            seg.client_state = machines[0].state.value
+            seg.server_state = machines[1].state.value
+            continue
         d = seg.direction
         other = 1 - d
         # an ACK of the receiver's FIN counts only if the receiver did not re-send that FIN afterwards
@@ -217,39 +225,81 @@ def _sack_blocks(seg: Segment) -> list[tuple[int, int]]:
 
 
 class _Sent:
-    """The data one side sent: which frame first carried each byte range (for retransmission evidence)."""
+    """The data one side sent: which frame first carried each byte range (for retransmission evidence). Native
+    int64 arrays, sorted by start (a plain run's data segments, model.PlainRun, are appended as they come: new
+    bytes after the highest sent, so after every range here)."""
 
     def __init__(self) -> None:
-        self.starts: list[int] = []
-        self.ranges: list[tuple[int, int, int, int]] = []  # (start, end, frame, ts_ns), sorted by start
-        self.high = 0  # highest relative seq + len seen (the next new byte)
-        self.any = False
+        self.starts = array("q")
+        self.ends = array("q")
+        self.frames = array("q")
+        self.times = array("q")
 
     def first_carrier(self, start: int, end: int) -> tuple[int, int] | None:
         """(frame, ts_ns) of the earliest segment that carried any byte of [start, end)."""
         best: tuple[int, int] | None = None
-        i = bisect.bisect_right(self.starts, start) - 1
-        for k in range(max(i, 0), len(self.ranges)):
-            s, e, frame, ts = self.ranges[k]
-            if s >= end:
+        starts, ends, frames = self.starts, self.ends, self.frames
+        i = bisect.bisect_right(starts, start) - 1
+        for k in range(max(i, 0), len(starts)):
+            if starts[k] >= end:
                 break
-            if e > start and (best is None or frame < best[0]):
-                best = (frame, ts)
+            if ends[k] > start and (best is None or frames[k] < best[0]):
+                best = (frames[k], self.times[k])
         # ranges starting before `start` but reaching into it (a longer earlier segment; looking eight back covers
         # re-sends that coalesce or split segments, which is what TCP stacks do)
         for k in range(max(i - 8, 0), max(i, 0)):
-            s, e, frame, ts = self.ranges[k]
-            if e > start and s < end and (best is None or frame < best[0]):
-                best = (frame, ts)
+            if ends[k] > start and starts[k] < end and (best is None or frames[k] < best[0]):
+                best = (frames[k], self.times[k])
         return best
 
     def add(self, start: int, end: int, frame: int, ts: int) -> None:
         k = bisect.bisect_right(self.starts, start)
         self.starts.insert(k, start)
-        self.ranges.insert(k, (start, end, frame, ts))
-        if not self.any or end > self.high:
-            self.high = end
-        self.any = True
+        self.ends.insert(k, end)
+        self.frames.insert(k, frame)
+        self.times.insert(k, ts)
+
+    def extend(self, run: PlainRun, d: int) -> None:
+        """Side ``d``'s data segments of a plain run, after every range here (see the class docstring)."""
+        self.starts.frombytes(run.starts[d])
+        self.ends.frombytes(run.ends[d])
+        self.frames.frombytes(run.frames[d])
+        self.times.frombytes(run.times[d])
+
+    def starts_at(self, run: PlainRun, d: int, seq: int) -> bool:
+        """Whether one of side ``d``'s data segments in ``run`` starts at ``seq``."""
+        starts = memoryview(run.starts[d]).cast("q")
+        k = bisect.bisect_left(starts, seq)
+        return k < len(starts) and starts[k] == seq
+
+
+@dataclass(frozen=True, slots=True)
+class _Tail:
+    """One segment of a plain run, as far as _Classifier._nagle reads it (_Classifier._before_tails)."""
+
+    direction: int
+    frame: int
+    len: int
+    flags: int
+    ack: int
+    ts_ns: int
+    acks_frame: int
+
+
+def _run_carries(run: PlainRun, d: int, body_from: int, body: int, got: int, frames: list[int]) -> int:
+    """_Classifier._framed's walk forward over a plain run: side ``d``'s data segments from ``body_from`` on add
+    their bytes to ``got`` and their frames to ``frames`` until ``body`` bytes are in; returns ``got``."""
+    if not run.data_segments[d]:
+        return got
+    starts, ends = memoryview(run.starts[d]).cast("q"), memoryview(run.ends[d]).cast("q")
+    numbers = memoryview(run.frames[d]).cast("q")
+    for k in range(len(starts)):
+        if seqnum.ge(starts[k], body_from):
+            got += ends[k] - starts[k]
+            frames.append(numbers[k])
+            if got >= body:
+                break
+    return got
 
 
 class _Classifier:
@@ -301,6 +351,27 @@ class _Classifier:
         segs = self.segs
         for j in range(self._index[seg.frame] + 1, len(segs)):
             yield segs[j]
+
+    def _before_tails(self, seg: Segment) -> Iterator[Any]:
+        """:meth:`_before`, with each plain run replaced by what a walk back that stops at a side's last data
+        segment and reads the other side's last segment sees of it: those segments, latest first (_Tail)."""
+        for prev in self._before(seg):
+            if not is_run(prev):
+                yield prev
+                continue
+            tails: dict[int, _Tail] = {}
+            for d in (0, 1):
+                data = prev.last_data[d]
+                if data is not None:
+                    frame, length, ts = data
+                    tails[frame] = _Tail(d, frame, length, ACK, 0, ts, 0)
+            for d in (0, 1):
+                last = prev.last_seg[d]
+                if last is not None:
+                    frame, length, flags, ack, ts, acks_frame = last
+                    tails[frame] = _Tail(d, frame, length, flags, ack, ts, acks_frame)
+            for frame in sorted(tails, reverse=True):
+                yield tails[frame]
 
     def _retrans_notes(self, seg: Segment, names: list[str], notes: list[Note]) -> list[str]:
         """Notes for a segment that carries bytes sent before (or flagged so); returns the flag names left."""
@@ -358,6 +429,10 @@ class _Classifier:
         a SACK reporting the hole), if the receiver asked for it since this seq was first sent."""
         d = seg.direction
         for prev in self._before(seg):
+            if is_run(prev):  # its ACKs ask for nothing (no duplicate, no SACK); its data may be the copy
+                if prev.data_segments[d] and self.sent[d].starts_at(prev, d, seg.seq):
+                    break
+                continue
             if prev.direction == d and prev.seq == seg.seq and prev.len:
                 break  # its previous copy: nothing asked since
             asks = prev.direction != d and prev.flags & ACK and prev.ack == seg.seq and not prev.len
@@ -378,8 +453,21 @@ class _Classifier:
 
     def run(self) -> list[Event]:
         for seg in self.segs:
-            self.events.append(self._event(seg))
+            self.events.append(self._run_event(seg) if is_run(seg) else self._event(seg))
         return self.events
+
+    def _run_event(self, run: PlainRun) -> Event:
+        """A plain run: what its segments would have left in the classifier's memory, and one ordinary event
+        (narrate._collapse counts it into a summary step, facts["run"])."""
+        for d in (0, 1):
+            if run.segments[d]:
+                self.after_syn[d] = False
+                if run.max_ack[d] >= 0:
+                    self.max_ack[d] = run.max_ack[d]
+                self.last_win[d] = run.last_win[d]
+            if run.data_segments[d]:
+                self.sent[d].extend(run, d)
+        return Event("run", run.frame, -1, "data", run.client_state, run.server_state, {"run": run}, notable=False)
 
     def _event(self, seg: Segment) -> Event:
         d = seg.direction
@@ -577,7 +665,7 @@ class _Classifier:
         if not full or seg.len >= full or seg.analysis:
             return
         ack_seg = prev = None
-        for earlier in self._before(seg):
+        for earlier in self._before_tails(seg):
             if earlier.direction == d:
                 if earlier.len:
                     prev = earlier
@@ -623,8 +711,17 @@ class _Classifier:
             return
         full = mss - (TIMESTAMP_OPTION_BYTES if self.ts_on else 0)
         run = 0
+        d = seg.direction
         for prev in self._before(seg):
-            if prev.direction != seg.direction or not prev.len:
+            if is_run(prev):  # its trailing data segments without PSH of one length, all or some of its
+                if not prev.data_segments[d]:
+                    continue
+                if prev.trail_count[d] and prev.trail_len[d] == full:
+                    run += prev.trail_count[d]
+                    if prev.trail_count[d] == prev.data_segments[d]:
+                        continue
+                break
+            if prev.direction != d or not prev.len:
                 continue
             if prev.len == full and not prev.flags & PSH:
                 run += 1
@@ -652,9 +749,15 @@ class _Classifier:
         if len(payload) != 4 or not lengths:
             return False
         body = lengths[0]
-        got, frames = 0, []
+        got, frames = 0, list[int]()
+        body_from = (seg.seq + 4) & M32
         for later in self._after(seg):
-            if later.direction == seg.direction and later.len and seqnum.ge(later.seq, (seg.seq + 4) & M32):
+            if is_run(later):
+                got = _run_carries(later, seg.direction, body_from, body, got, frames)
+                if got >= body:
+                    break
+                continue
+            if later.direction == seg.direction and later.len and seqnum.ge(later.seq, body_from):
                 got += later.len
                 frames.append(later.frame)
                 if got >= body:
@@ -670,7 +773,7 @@ class _Classifier:
         close()), or does the capture not tell ("")?"""
         end = (seg.seq + seg.len) & M32
         for later in self._after(seg):
-            if later.direction == seg.direction:
+            if later.direction == seg.direction or is_run(later):  # (none after a FIN)
                 continue
             if later.flags & RST:
                 return "reset"
@@ -766,8 +869,19 @@ class _Classifier:
         """The frame of the ACK this one repeats: what Wireshark's duplicate-ACK evidence names, else the earliest
         pure ACK of the same ack number in the run before it."""
         origin = seg.frame
+        d = seg.direction
         for prev in self._before(seg):
-            if prev.direction != seg.direction:
+            if is_run(prev):  # its trailing segments with one ack, and the first pure ACK among them
+                if not prev.segments[d]:
+                    continue
+                if prev.ack_trail[d] != seg.ack:
+                    break
+                if prev.ack_origin[d]:
+                    origin = prev.ack_origin[d]
+                if prev.ack_trail_n[d] != prev.segments[d]:
+                    break
+                continue
+            if prev.direction != d:
                 continue
             if prev.flags & ACK and prev.ack != seg.ack:
                 break

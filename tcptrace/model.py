@@ -14,7 +14,7 @@ import ipaddress
 import socket
 import struct
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 
 class TcpFlags(enum.IntFlag):
@@ -389,3 +389,92 @@ class Segment:
             f"{format_endpoint(self.src, self.sport)} > {format_endpoint(self.dst, self.dport)} "
             f"[{', '.join(self.flag_names)}] seq={self.seq} ack={self.ack} len={self.len} win={self.win}>"
         )
+
+
+class PlainRun:
+    """A stream's consecutive plain segments, counted by the C engine instead of handed out one by one (its
+    packets pass with ``Engine.plain_runs``, what ``explain`` reads when it words no segment on its own).
+
+    Plain: an ordinary data segment or ACK in ESTABLISHED that :mod:`tcptrace.events` would make an ordinary,
+    not notable event of (nothing flagged, no SACK, new bytes right after the highest sent, not a side's first
+    data or ACK, nothing the classifier remembers), after at least ``COLLAPSE_MIN_RUN - 1`` such segments in a
+    row handed out whole: so :func:`tcptrace.narrate._collapse` always counts a run into a summary step, as it
+    would have counted its segments. What the classifier and the summary step read of the segments a run
+    stands for is in it (``vocab.ENGINE_RUN_RECORD``; per-direction fields are ``(client, server)`` pairs):
+
+    * counts, bytes and times per side (the summary step's sentence and facts), the ACKs that acknowledged new
+      data (``acked_new``), each side's highest ack, last ack, last window (the classifier's running state);
+    * each side's last segment ``(frame, len, flags, ack, ts_ns, acks_frame)`` and last data segment
+      ``(frame, len, ts_ns)`` (Nagle's look-back), its trailing data segments without PSH of one length
+      (``trail_len``, ``trail_count``: the "one write split into full segments" look-back), its trailing
+      segments with one ack (``ack_trail``, their first pure ACK ``ack_origin``, ``ack_trail_n``: the duplicate
+      ACKs' origin);
+    * per side, its data segments' first byte, end, frame and time as native int64 arrays (``starts``, ``ends``,
+      ``frames``, ``times``: the bytes a retransmission re-sends were first carried by one of them).
+
+    It answers the attributes a scan over a stream's segments reads (``frame`` is its first frame, ``ts_ns`` its
+    last time, no flags but ACK, no length, no direction) so that those scans pass over it."""
+
+    __slots__ = (
+        "ack_origin", "ack_trail", "ack_trail_n", "acked_new", "client_state", "data_bytes", "data_segments", "ends",
+        "first_data_ts", "first_ts", "first_ts_dir", "frame", "frames", "last_ack_raw", "last_data", "last_data_ts",
+        "last_frame", "last_seg", "last_ts_dir", "last_win", "max_ack", "packets", "segments", "server_state",
+        "starts", "stream", "times", "trail_count", "trail_len", "ts_ns",
+    )  # fmt: skip
+
+    direction = -1
+    flags = ACK
+    len = 0
+    analysis = 0
+    header_error = 0
+    payload = b""
+    evidence = None
+    duplicate_of = 0
+    phase = "data"
+
+    def __init__(self, rec: Any) -> None:
+        self.stream: int = rec.stream
+        self.frame: int = rec.first_frame
+        self.last_frame: int = rec.last_frame
+        self.first_ts: int = rec.first_ts
+        self.ts_ns: int = rec.last_ts
+        self.packets: int = rec.packets
+        pair = tuple[int, int]
+        self.segments: pair = rec.segments
+        self.data_segments: pair = rec.data_segments
+        self.data_bytes: pair = rec.data_bytes
+        self.first_ts_dir: pair = rec.first_ts_dir
+        self.last_ts_dir: pair = rec.last_ts_dir
+        self.first_data_ts: pair = rec.first_data_ts
+        self.last_data_ts: pair = rec.last_data_ts
+        self.acked_new: pair = rec.acked_new
+        self.max_ack: pair = rec.max_ack
+        self.last_ack_raw: pair = rec.last_ack_raw
+        self.last_win: pair = rec.last_win
+        self.last_seg: tuple[tuple[int, int, int, int, int, int] | None, ...] = rec.last_seg
+        self.last_data: tuple[tuple[int, int, int] | None, ...] = rec.last_data
+        self.trail_len: pair = rec.trail_len
+        self.trail_count: pair = rec.trail_count
+        self.ack_trail: pair = rec.ack_trail
+        self.ack_origin: pair = rec.ack_origin
+        self.ack_trail_n: pair = rec.ack_trail_n
+        self.starts: tuple[bytes, bytes] = rec.starts
+        self.ends: tuple[bytes, bytes] = rec.ends
+        self.frames: tuple[bytes, bytes] = rec.frames
+        self.times: tuple[bytes, bytes] = rec.times
+        self.client_state = self.server_state = "ESTABLISHED"  # resolve_states sets them
+
+    def __getstate__(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in PlainRun.__slots__)
+
+    def __setstate__(self, state: tuple[Any, ...]) -> None:
+        for name, value in zip(PlainRun.__slots__, state, strict=True):
+            setattr(self, name, value)
+
+    def __repr__(self) -> str:
+        return f"PlainRun(stream={self.stream}, frames {self.frame}-{self.last_frame}, {self.packets} packets)"
+
+
+def is_run(item: object) -> TypeGuard[PlainRun]:
+    """Whether a stream's item is a plain run (the C engine's count of plain segments) rather than a Segment."""
+    return type(item) is PlainRun

@@ -28,9 +28,10 @@ import click
 from .engine import HORIZON_NS, FinishedFlow, FlowStream
 from .events import Event, Note, classify
 from .messages import LANGUAGES
-from .model import Segment, TcpOptions
+from .model import PlainRun, Segment, TcpOptions, is_run
 from .output import path_text, printable, short_name
 from .selection import Selection
+from .sources import CaptureSet
 from .stats import FlowSummary
 from .vocab import HDR_BOGUS_LENGTH
 
@@ -469,6 +470,10 @@ class _Renderer:
     def step(self, e: Event, text: str | None = None) -> Step:
         """The step of one event; ``text=""`` leaves the wording for later (most steps of a long transfer are
         collapsed into summaries and never worded)."""
+        if e.kind == "run":  # a plain run (model.PlainRun): only ever counted into a summary step (_collapse)
+            run = e.facts["run"]
+            return Step(0, (run.frame, run.last_frame), "run", e.phase, "", e.client_state, e.server_state, (),
+                        False, (), e.facts)  # fmt: skip
         return Step(0, (e.frame,), e.kind, e.phase, self.render(e) if text is None else text, e.client_state,
                     e.server_state, e.flags, e.notable, e.group, e.facts, tuple(n.key for n in e.notes))  # fmt: skip
 
@@ -532,44 +537,91 @@ def _why(name: str, ev: dict[str, Any], lang: str) -> str:
         return str(ev.get("why", ""))
 
 
+class _Side:
+    """What a summary step says of one side's segments in a run: how many, their first and last time; its data
+    segments, bytes, first and last time; its ACKs that acknowledged new data."""
+
+    __slots__ = ("acked", "bytes", "data", "first", "first_data", "last", "last_data", "n")
+
+    def __init__(self) -> None:
+        self.n = self.data = self.bytes = self.acked = 0
+        self.first = self.last = self.first_data = self.last_data = 0
+
+    def add(self, seg: Segment, acked_new: bool) -> None:
+        ts = seg.ts_ns
+        if not self.n:
+            self.first = ts
+        self.n += 1
+        self.last = ts
+        self.acked += acked_new
+        if seg.len:
+            if not self.data:
+                self.first_data = ts
+            self.data += 1
+            self.bytes += seg.len
+            self.last_data = ts
+
+    def add_run(self, run: PlainRun, d: int) -> None:
+        if not run.segments[d]:
+            return
+        if not self.n:
+            self.first = run.first_ts_dir[d]
+        self.n += run.segments[d]
+        self.last = run.last_ts_dir[d]
+        self.acked += run.acked_new[d]
+        if run.data_segments[d]:
+            if not self.data:
+                self.first_data = run.first_data_ts[d]
+            self.data += run.data_segments[d]
+            self.bytes += run.data_bytes[d]
+            self.last_data = run.last_data_ts[d]
+
+
 def _collapse(steps: list[Step], lang: str, segs_by_frame: dict[int, Segment]) -> list[Step]:
-    """Runs of at least COLLAPSE_MIN_RUN ordinary steps become one summary step."""
+    """Runs of at least COLLAPSE_MIN_RUN ordinary steps become one summary step (a plain run's step,
+    model.PlainRun, counts its segments; it always comes after COLLAPSE_MIN_RUN - 1 ordinary ones)."""
     t = LANGUAGES[lang]
     out: list[Step] = []
     run: list[Step] = []
 
     def flush() -> None:
         if len(run) < COLLAPSE_MIN_RUN:
+            assert all(s.kind != "run" for s in run), "a plain run after fewer than COLLAPSE_MIN_RUN - 1 ordinary steps"
             out.extend(run)
         else:
-            segs = [segs_by_frame[s.frames[0]] for s in run]
+            sides = (_Side(), _Side())
+            for s in run:
+                if s.kind == "run":
+                    sides[0].add_run(s.facts["run"], 0)
+                    sides[1].add_run(s.facts["run"], 1)
+                else:
+                    x = segs_by_frame[s.frames[0]]
+                    sides[x.direction].add(x, bool(s.facts.get("acked_new")))
             texts = []
             facts: dict[str, Any] = {}
             for d in (0, 1):
-                data = [x for x in segs if x.direction == d and x.len]
-                # ACKs from the peer that acknowledged new data (their ack moved forward), not every ACK
-                acks = [s for s, x in zip(run, segs, strict=True) if x.direction != d and s.facts.get("acked_new")]
-                if data:
-                    size = sum(x.len for x in data)
-                    key = "summary" if len(acks) > 1 else "summary.one" if acks else "summary.unacked"
-                    texts.append(t[key].format(who=_role(d, t), other=_role(1 - d, t), size=_size(size, t),
-                                                     n=len(data), duration=_dur(data[-1].ts_ns - data[0].ts_ns),
-                                                     acks=len(acks)))  # fmt: skip
+                mine = sides[d]
+                if mine.data:
+                    # ACKs from the peer that acknowledged new data (their ack moved forward), not every ACK
+                    acks = sides[1 - d].acked
+                    key = "summary" if acks > 1 else "summary.one" if acks else "summary.unacked"
+                    texts.append(t[key].format(who=_role(d, t), other=_role(1 - d, t), size=_size(mine.bytes, t),
+                                               n=mine.data, duration=_dur(mine.last_data - mine.first_data),
+                                               acks=acks))  # fmt: skip
                     side = "c2s" if d == 0 else "s2c"
-                    facts.update({f"{side}_bytes": size, f"{side}_segments": len(data), f"{side}_acked_by": len(acks)})
+                    facts.update({f"{side}_bytes": mine.bytes, f"{side}_segments": mine.data, f"{side}_acked_by": acks})
             if not texts:
                 for d in (0, 1):
-                    mine = [x for x in segs if x.direction == d]
-                    if mine:
-                        span = _dur(mine[-1].ts_ns - mine[0].ts_ns)
-                        texts.append(t["summary.ack_only"].format(who=_role(d, t), n=len(mine), duration=span))
+                    if sides[d].n:
+                        span = _dur(sides[d].last - sides[d].first)
+                        texts.append(t["summary.ack_only"].format(who=_role(d, t), n=sides[d].n, duration=span))
             first, last = run[0], run[-1]
-            out.append(Step(0, (first.frames[0], last.frames[0]), "summary", first.phase, t["sep.join"].join(texts),
+            out.append(Step(0, (first.frames[0], last.frames[-1]), "summary", first.phase, t["sep.join"].join(texts),
                             last.client_state, last.server_state, (), False, (), facts))  # fmt: skip
         run.clear()
 
     for step in steps:
-        if step.notable or step.kind not in ("data", "ack"):
+        if step.notable or step.kind not in ("data", "ack", "run"):
             flush()
             out.append(step)
         else:
@@ -686,18 +738,24 @@ def narrate_flow(
     absolute: bool = False,
     max_steps: int | None = None,
     previous: FlowSummary | None = None,
+    whole: Callable[[], list[Segment]] | None = None,
 ) -> FlowNarrative:
     """The narrative of one analysed stream (``segs`` in capture order, ``summary`` fed with them;
-    ``previous``: the stream that used the same ports before, when this one reuses them)."""
+    ``previous``: the stream that used the same ports before, when this one reuses them). ``segs`` may hold
+    plain runs (model.PlainRun, FlowStream(runs=True)); ``whole`` then gives the stream without them, for when
+    the application's messages are told (every payload is read)."""
     if lang not in LANGUAGES:
         raise ValueError(f"unknown language {lang!r}; available: {', '.join(LANGUAGES)}")
     t = LANGUAGES[lang]
+    if whole is not None and _may_tell_app(summary, segs) and any(is_run(s) for s in segs):
+        segs = whole()
     events = classify(summary, segs, previous)
     app = _app_of(summary, segs)
     if app is not None:
         events = _without_line_notes(events, app)
     renderer = _Renderer(summary, lang, absolute)
-    if verbose:
+    if verbose:  # every segment worded: no plain runs (FlowStream(runs=False))
+        assert all(e.kind != "run" for e in events), "plain runs in a verbose narrative"
         steps = [renderer.step(e) for e in events]
     else:
         unworded = [renderer.step(e, "") for e in events]
@@ -717,7 +775,8 @@ def narrate_flow(
     guess = t["header.guess"] if flow.roles_guessed else ""
     header = t["header"].format(stream=flow.stream, client=d["client"], server=d["server"], guess=guess)
     duration = (segs[-1].ts_ns - segs[0].ts_ns) if segs else 0
-    sub = t["header.duration"].format(packets=len(segs), duration=_dur(duration))
+    packets = len(segs) + sum(s.packets - 1 for s in segs if is_run(s))
+    sub = t["header.duration"].format(packets=packets, duration=_dur(duration))
     verdict = summary.sentence(lang)
     return FlowNarrative(flow.stream, d["client"], d["server"], lang, header, sub, verdict, steps, d, hidden)
 
@@ -747,11 +806,11 @@ def explain(
     selection = Selection.of(streams=wanted or (), hosts=hosts or (), ports=ports or ())  # host names fail here
     # Streaming (tcptrace.engine): each stream is told once it has ended and its packets are dropped, so memory
     # grows with the streams still open, not with the capture; the document lists them by stream number.
-    fs = FlowStream(path, selection)
+    fs = FlowStream(path, selection, runs=not verbose)  # plain segments counted in C when no step words them
 
     def tell(ff: FinishedFlow) -> FlowNarrative:
         return narrate_flow(ff.summary, ff.segments, lang, verbose=verbose, absolute=absolute,
-                            max_steps=max_steps, previous=ff.previous)  # fmt: skip
+                            max_steps=max_steps, previous=ff.previous, whole=lambda: fs.whole(ff))  # fmt: skip
 
     told = dict(fs.told(tell))
     for n, count in fs.late.items():
@@ -881,15 +940,22 @@ _TLS_KIND = {
 }  # fmt: skip (Wireshark's record names)
 
 
-def _app_of(summary: FlowSummary, segs: list[Segment]) -> Any:
-    """What the application said on this stream, when it is HTTP, TLS or DNS (what explain tells), else None."""
-    from .applayer import analyse, may_be_http_tls_or_dns
+def _may_tell_app(summary: FlowSummary, segs: list[Segment]) -> bool:
+    """applayer.may_be_http_tls_or_dns on this stream (a side's first payload: never in a plain run)."""
+    from .applayer import may_be_http_tls_or_dns
 
     flow = summary.flow
-    ports = (flow.halves[1].port, flow.halves[0].port)
-    if not may_be_http_tls_or_dns(segs, *ports):
+    return may_be_http_tls_or_dns(segs, flow.halves[1].port, flow.halves[0].port)
+
+
+def _app_of(summary: FlowSummary, segs: list[Segment]) -> Any:
+    """What the application said on this stream, when it is HTTP, TLS or DNS (what explain tells), else None."""
+    from .applayer import analyse
+
+    if not _may_tell_app(summary, segs):
         return None
-    app = analyse(segs, *ports)
+    flow = summary.flow
+    app = analyse(segs, flow.halves[1].port, flow.halves[0].port)
     return app if app.protocol in APP_TOLD and app.messages else None
 
 
@@ -1174,7 +1240,10 @@ class ExplainDocument:
             raise ValueError(f"unknown format {fmt!r}; available: {', '.join(self.FORMATS)}")
         self.lang, self.fmt = lang, fmt
         selection = Selection.of(streams=stream or (), hosts=hosts or (), ports=ports or ())
-        fs = FlowStream(path, selection, part=part)  # part: one part of the capture (tcptrace.parallel)
+        # part: one part of the capture (tcptrace.parallel). runs: plain segments counted in C when no step words
+        # them, except where JSON names each flow's files (a run does not say which files its segments came from)
+        several = isinstance(path, CaptureSet) and len(path.paths) > 1
+        fs = FlowStream(path, selection, part=part, runs=not verbose and not (fmt == "json" and several))
         # several files read as one (capture.MergedReader): each flow's JSON names the files its packets came from
         files: list[str] | None = None  # the JSON's "files" of the flow being told (several files read as one)
 
@@ -1202,7 +1271,7 @@ class ExplainDocument:
         def tell(ff: FinishedFlow) -> tuple[str, bool, Any, str]:
             nonlocal files
             n = narrate_flow(ff.summary, ff.segments, lang, verbose=verbose, absolute=absolute,
-                             max_steps=max_steps, previous=ff.previous)  # fmt: skip
+                             max_steps=max_steps, previous=ff.previous, whole=lambda: fs.whole(ff))  # fmt: skip
             shape = _shape_key(n) if fmt == "text" and len(n.steps) <= GROUP_MAX_STEPS else None
             if fmt == "json":
                 files = files_of(ff)

@@ -277,6 +277,14 @@ ENGINE_SEGMENT_FIELDS: tuple[str, ...] = (
     *("stream", "direction", "seq", "ack", "win", "win_scale", "analysis", "evidence", "acks_frame", "ack_rtt_ns"),
     *("rto_ns", "rto_frame", "bytes_in_flight", "duplicate_of", "phase", "client_state", "server_state", "settles"),
 )
+# Engine.plain_runs: one run of plain segments (model.PlainRun), as the engine hands it over
+ENGINE_RUN_RECORD: tuple[str, ...] = (
+    *("stream", "first_frame", "last_frame", "first_ts", "last_ts", "packets"),
+    # (client, server) pairs from here on
+    *("segments", "data_segments", "data_bytes", "first_ts_dir", "last_ts_dir", "first_data_ts", "last_data_ts"),
+    *("acked_new", "max_ack", "last_ack_raw", "last_win", "last_seg", "last_data", "trail_len", "trail_count"),
+    *("ack_trail", "ack_origin", "ack_trail_n", "starts", "ends", "frames", "times"),
+)
 # (C type name, enum prefix, fields) of each record the engine hands Python: scripts/gen_vocab_h.py writes them.
 ENGINE_RECORDS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("DirRecord", "DIR", ENGINE_DIR_RECORD),
@@ -287,6 +295,9 @@ ENGINE_RECORDS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     # Engine.take_kept() in the packets pass: consecutive packets rendered as lines by the engine (text, the lines
     # joined by newlines), how many, and the latest capture time among them (engine.PacketStream's horizon)
     ("LineChunk", "CHUNK", ("text", "packets", "max_ts")),
+    # Engine.take_kept() with Engine.plain_runs (explain): a stream's consecutive plain segments, counted instead of
+    # handed out (events.PlainRun says what each field is for; the per-direction fields are (client, server) pairs)
+    ("PlainRunRecord", "RUN", ENGINE_RUN_RECORD),
 )
 
 __all__ = [
@@ -298,6 +309,7 @@ __all__ = [
     "ENGINE_LIFECYCLE_RECORD",
     "ENGINE_RECORDS",
     "ENGINE_ROW_RECORD",
+    "ENGINE_RUN_RECORD",
     "ENGINE_SEGMENT_FIELDS",
     "FINISHED_HORIZON_NS",
     "FLAGS",
