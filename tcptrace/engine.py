@@ -18,6 +18,7 @@ segment of a stream that was already yielded is counted in :attr:`FlowStream.lat
 from __future__ import annotations
 
 import functools
+import heapq
 import operator
 import os
 import pickle
@@ -771,6 +772,9 @@ class FlowStream:
         horizon = self.horizon_ns
         open_segs: dict[int, list[Segment]] = {}  # selected streams not told yet (or reopened)
         ended_at: dict[int, int] = {}
+        # (time ended, stream) of the streams in ended_at, a heap: the due ones are at its top (entries of streams
+        # handed out since are dropped as they come up)
+        ends: list[tuple[int, int]] = []
         early: dict[int, tuple[T, list[bytes]]] = {}  # told at their end: the telling, and the packed segments
         done: set[int] = set()
         late = self.late
@@ -783,12 +787,25 @@ class FlowStream:
                 return early.pop(n)[0]
             return tell(FinishedFlow(run.summary_of(n), open_segs.pop(n), run.previous(n)))
 
+        def due(now: int) -> list[int]:
+            """The streams ended at least the horizon before ``now``, by number; the next deadline set."""
+            nonlocal deadline
+            out = []
+            while ends and now - ends[0][0] >= horizon:
+                ts, m = heapq.heappop(ends)
+                if ended_at.get(m) == ts:
+                    out.append(m)
+            while ends and ended_at.get(ends[0][1]) != ends[0][0]:
+                heapq.heappop(ends)
+            deadline = (ends[0][0] if ends else _NEVER - horizon) + horizon
+            return sorted(out)
+
         for seg in run:  # the selected streams' segments only
             other = run.foreign_ts  # a part of the capture: the other parts' segments' latest time, as if read
             if other is not None and other >= deadline:
-                for m in sorted(m for m, ts in ended_at.items() if other - ts >= horizon):
+                for m in due(other):
                     yield m, finish(m)
-                deadline = min(ended_at.values(), default=_NEVER - horizon) + horizon
+                run.deadline(deadline)
             n = seg.stream
             if n in done:
                 late[n] = late.get(n, 0) + 1
@@ -800,14 +817,14 @@ class FlowStream:
             segs.append(seg)
             if n not in ended_at and run.ended(seg):
                 ended_at[n] = seg.ts_ns
+                heapq.heappush(ends, (seg.ts_ns, n))
                 deadline = min(deadline, seg.ts_ns + horizon)
                 segs = open_segs.pop(n)
                 early[n] = (tell(FinishedFlow(run.summary_of(n), segs, run.previous(n))), _pack(segs))
                 run.deadline(deadline)
             if seg.ts_ns >= deadline:
-                for m in sorted(m for m, ts in ended_at.items() if seg.ts_ns - ts >= horizon):
+                for m in due(seg.ts_ns):
                     yield m, finish(m)
-                deadline = min(ended_at.values(), default=_NEVER - horizon) + horizon
                 run.deadline(deadline)
         self.streams_total = run.streams_total
         for n in sorted(open_segs.keys() | early.keys()):

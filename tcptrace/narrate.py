@@ -80,6 +80,16 @@ class Step:
         }
 
 
+def _step_with(step: Step, **changes: Any) -> Step:
+    """``dataclasses.replace(step, **changes)`` without its per-call field walk (a narrative replaces each of its
+    steps twice: the wording, the number; a capture's narratives, tens of thousands of times)."""
+    new = object.__new__(Step)
+    fields = new.__dict__
+    fields.update(step.__dict__)
+    fields.update(changes)
+    return new
+
+
 def _json_facts(facts: dict[str, Any]) -> dict[str, Any]:
     """The JSON-ready facts: numbers, strings, booleans and lists of them (payload and options objects are
     described by the text)."""
@@ -706,7 +716,7 @@ def _monotone_phases(steps: list[Step]) -> list[Step]:
     for s in steps:
         rank = _ORDER[s.phase]
         if rank < top:
-            s = dataclasses.replace(s, phase=next(p for p, r in _ORDER.items() if r == top))
+            s = _step_with(s, phase=next(p for p, r in _ORDER.items() if r == top))
         top = max(top, _ORDER[s.phase])
         out.append(s)
     return out
@@ -761,7 +771,7 @@ def narrate_flow(
         unworded = [renderer.step(e, "") for e in events]
         event_of = {id(step): e for step, e in zip(unworded, events, strict=True)}
         steps = _collapse(unworded, lang, {s.frame: s for s in segs})
-        steps = [dataclasses.replace(st, text=renderer.render(event_of[id(st)])) if id(st) in event_of else st
+        steps = [_step_with(st, text=renderer.render(event_of[id(st)])) if id(st) in event_of else st
                  for st in steps]  # fmt: skip
     if app is not None:
         steps = _with_app_steps(steps, app, lang)
@@ -769,7 +779,7 @@ def narrate_flow(
     hidden = 0
     if max_steps is not None:
         steps, hidden = _limit(steps, max_steps, t)
-    steps = [dataclasses.replace(s, number=i + 1) for i, s in enumerate(steps)]
+    steps = [_step_with(s, number=i + 1) for i, s in enumerate(steps)]
     d = summary.to_dict()
     flow = summary.flow
     guess = t["header.guess"] if flow.roles_guessed else ""
