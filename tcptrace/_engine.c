@@ -372,6 +372,18 @@ typedef struct {
     RunC **runs;
     Py_ssize_t runs_cap;
     int64_t runs_due;
+    /* Engine.split(n) (tcptrace.parallel's read-once path, docs/scale.md): the frame being walked (feed_frame), and
+     * per part a buffer of the TCP frames whose four-tuple falls in it, as records (SPLIT_HDR bytes: frame, time,
+     * captured length, length on the wire, interface; then the captured bytes, padded to 8), instead of tracking
+     * them; split_max: the latest time of any frame walked */
+    uint32_t split_n;
+    char **split_buf;
+    Py_ssize_t *split_len, *split_cap;
+    const uint8_t *cur_buf;
+    Py_ssize_t cur_caplen, cur_wirelen;
+    int cur_iface;
+    int64_t cur_frame, cur_ts, split_max;
+    int split_have;
 } Engine;
 
 static PyObject *S_frame, *S_ts_ns, *S_src, *S_dst, *S_sport, *S_dport, *S_seq_raw, *S_ack_raw, *S_flags,
@@ -2873,7 +2885,11 @@ static uint32_t partition_of(const Pkt *p, uint32_t n) {
 }
 
 /* One packet, then the packing of finished flows (the flow may be packed again at once when pack_after_ns is 0) */
+static int split_frame(Engine *e, const Pkt *p);
+
 static int process(Engine *e, const Pkt *p, Opts *o) {
+    if (e->split_n) /* the read-once path's reading half: the frame goes to its part's records, nothing more */
+        return split_frame(e, p);
     if (e->nparts > 1 && partition_of(p, e->nparts) != e->part) { /* another pass's connection: read, not tracked */
         e->last_kept = 0;
         e->trace_end = p->ts;
@@ -3828,6 +3844,7 @@ done:
 
 /* Engine.add(seg) */
 static PyObject *Engine_add(Engine *e, PyObject *seg) {
+    e->cur_buf = NULL; /* no frame bytes here: Engine.split refuses the segment */
     if (add_segment(e, seg, NULL) < 0 || (e->last_kept && keep_segment(e, seg) < 0))
         return NULL;
     Py_RETURN_NONE;
@@ -3868,6 +3885,17 @@ static int feed_frame(Engine *e, PyObject *bufobj, Py_ssize_t start, Py_ssize_t 
                       int64_t frame, int64_t ts, const Link *ln, long long *segments, long long *truncated) {
     const uint8_t *buf = (const uint8_t *)PyBytes_AS_STRING(bufobj);
     int link_len = ln->link_len;
+    if (e->split_n) { /* Engine.split: every frame's time (a ring buffer's files must not overlap), this one's bytes */
+        if (!e->split_have || ts > e->split_max)
+            e->split_max = ts;
+        e->split_have = 1;
+        e->cur_buf = buf + start;
+        e->cur_caplen = end - start;
+        e->cur_wirelen = rend - start;
+        e->cur_iface = ln->iface;
+        e->cur_frame = frame;
+        e->cur_ts = ts;
+    }
     if (!in_window(e, ts)) { /* outside --start/--end: counted, as the Python walk counts it */
         PyObject *r = PyObject_CallFunction(ln->skip, "LO", (long long)frame, e->win_reason);
         Py_XDECREF(r);
@@ -3950,6 +3978,132 @@ static int feed_frame(Engine *e, PyObject *bufobj, Py_ssize_t start, Py_ssize_t 
     *truncated += cut;
     Py_DECREF(seg);
     return r;
+}
+
+/* ------------------------------------------------------------------------------------------------ */
+/* the read-once path (tcptrace.parallel.run_read_once): split a file's frames by part, feed a part's frames      */
+
+#define SPLIT_HDR 32
+
+static int split_frame(Engine *e, const Pkt *p) {
+    e->last_kept = 0;
+    if (!e->cur_buf) {
+        PyErr_SetString(PyExc_RuntimeError, "Engine.split: a segment without its frame (only the C walks split)");
+        return -1;
+    }
+    uint32_t k = e->split_n > 1 ? partition_of(p, e->split_n) : 0;
+    Py_ssize_t need = SPLIT_HDR + ((e->cur_caplen + 7) & ~(Py_ssize_t)7);
+    if (grow((void **)&e->split_buf[k], &e->split_cap[k], e->split_len[k] + need, 1, 1 << 16) < 0)
+        return -1;
+    char *r = e->split_buf[k] + e->split_len[k];
+    int64_t h[2] = {e->cur_frame, e->cur_ts};
+    int32_t l[4] = {(int32_t)e->cur_caplen, (int32_t)e->cur_wirelen, e->cur_iface, 0};
+    memcpy(r, h, sizeof h);
+    memcpy(r + 16, l, sizeof l);
+    memcpy(r + SPLIT_HDR, e->cur_buf, (size_t)e->cur_caplen);
+    memset(r + SPLIT_HDR + e->cur_caplen, 0, (size_t)(need - SPLIT_HDR - e->cur_caplen));
+    e->split_len[k] += need;
+    return 0;
+}
+
+static void split_free(Engine *e) {
+    for (uint32_t k = 0; k < e->split_n; k++)
+        PyMem_Free(e->split_buf[k]);
+    PyMem_Free(e->split_buf);
+    PyMem_Free(e->split_len);
+    PyMem_Free(e->split_cap);
+    e->split_buf = NULL;
+    e->split_len = e->split_cap = NULL;
+    e->split_n = 0;
+}
+
+/* Engine.split(n): walk without tracking; each TCP frame goes to part partition_of(n)'s records (take_split) */
+static PyObject *Engine_split(Engine *e, PyObject *arg) {
+    long n = PyLong_AsLong(arg);
+    if (n == -1 && PyErr_Occurred())
+        return NULL;
+    if (n < 1 || n > 1 << 20) {
+        PyErr_SetString(PyExc_ValueError, "split: n must be in [1, 2**20]");
+        return NULL;
+    }
+    split_free(e);
+    e->split_buf = PyMem_Calloc((size_t)n, sizeof *e->split_buf);
+    e->split_len = PyMem_Calloc((size_t)n, sizeof *e->split_len);
+    e->split_cap = PyMem_Calloc((size_t)n, sizeof *e->split_cap);
+    if (!e->split_buf || !e->split_len || !e->split_cap) {
+        split_free(e);
+        return PyErr_NoMemory();
+    }
+    e->split_n = (uint32_t)n;
+    e->split_have = 0;
+    Py_RETURN_NONE;
+}
+
+/* Engine.take_split() -> (each part's records as bytes, the latest time of a frame walked or None) */
+static PyObject *Engine_take_split(Engine *e, PyObject *Py_UNUSED(ignored)) {
+    PyObject *parts = PyList_New(e->split_n);
+    if (!parts)
+        return NULL;
+    for (uint32_t k = 0; k < e->split_n; k++) {
+        PyObject *b = PyBytes_FromStringAndSize(e->split_buf[k], e->split_len[k]);
+        if (!b) {
+            Py_DECREF(parts);
+            return NULL;
+        }
+        PyList_SET_ITEM(parts, k, b);
+        e->split_len[k] = 0;
+    }
+    PyObject *max = e->split_have ? PyLong_FromLongLong(e->split_max) : Py_NewRef(Py_None);
+    return max ? Py_BuildValue("(NN)", parts, max) : (Py_DECREF(parts), NULL);
+}
+
+/* Engine.feed_frames(records, frame_offset, links, skip): a part's records from one file (take_split's bytes) in
+ * their order, each frame numbered frame_offset + its number in its file; links[interface]: (link_len,
+ * etype_off, decode) of that interface (capture._FUSED_LAYOUTS, capture._DECODERS), skip: the decoders' skip
+ * callable. -> (segments, truncated) */
+static PyObject *Engine_feed_frames(Engine *e, PyObject *args) {
+    PyObject *bufobj, *links, *skip;
+    long long offset;
+    if (!PyArg_ParseTuple(args, "SLO!O", &bufobj, &offset, &PyList_Type, &links, &skip))
+        return NULL;
+    Py_ssize_t nl = PyList_GET_SIZE(links);
+    Link *lk = PyMem_Calloc((size_t)(nl ? nl : 1), sizeof *lk);
+    if (!lk)
+        return PyErr_NoMemory();
+    for (Py_ssize_t i = 0; i < nl; i++) {
+        PyObject *t = PyList_GET_ITEM(links, i);
+        lk[i].iface = (int)i;
+        lk[i].skip = skip;
+        if (t == Py_None)
+            continue;
+        if (!PyArg_ParseTuple(t, "iiO", &lk[i].link_len, &lk[i].etype_off, &lk[i].decode)) {
+            PyMem_Free(lk);
+            return NULL;
+        }
+    }
+    const char *buf = PyBytes_AS_STRING(bufobj);
+    Py_ssize_t len = PyBytes_GET_SIZE(bufobj), pos = 0;
+    long long segments = 0, truncated = 0;
+    while (pos + SPLIT_HDR <= len) {
+        int64_t h[2];
+        int32_t l[4];
+        memcpy(h, buf + pos, sizeof h);
+        memcpy(l, buf + pos + 16, sizeof l);
+        Py_ssize_t start = pos + SPLIT_HDR, need = SPLIT_HDR + ((l[0] + 7) & ~7);
+        if (l[0] < 0 || l[1] < l[0] || start + l[0] > len || l[2] < 0 || l[2] >= nl || !lk[l[2]].decode) {
+            PyMem_Free(lk);
+            PyErr_SetString(PyExc_ValueError, "feed_frames: not a record Engine.take_split wrote");
+            return NULL;
+        }
+        if (feed_frame(e, bufobj, start, start + l[0], start + l[1], h[0] + offset, h[1], &lk[l[2]], &segments,
+                       &truncated) < 0) {
+            PyMem_Free(lk);
+            return NULL;
+        }
+        pos += need;
+    }
+    PyMem_Free(lk);
+    return Py_BuildValue("(LL)", segments, truncated);
 }
 
 static PyObject *walk_result(Py_ssize_t pos, long long frame, int status, long long segments, long long truncated,
@@ -5301,6 +5455,7 @@ static void Engine_dealloc(Engine *e) {
     PyMem_Free(e->due);
     Py_XDECREF(e->keep);
     Py_XDECREF(e->win_reason);
+    split_free(e);
     for (Py_ssize_t i = 0; i < e->pk_cid_n; i++)
         Py_XDECREF(e->pk_cid[i]);
     PyMem_Free(e->pk_cid);
@@ -5494,6 +5649,11 @@ static PyMethodDef Engine_methods[] = {
      "plain_runs(prefixes, lead, strict): count kept streams' plain segments in runs (PlainRunRecord)."},
     {"runs_due", (PyCFunction)Engine_runs_due, METH_O, "runs_due(ts_ns): plain segments at or after it go out whole."},
     {"runs_flush", (PyCFunction)Engine_runs_flush, METH_NOARGS, "The runs still being counted, into take_kept()."},
+    {"split", (PyCFunction)Engine_split, METH_O, "split(n): walk without tracking; each TCP frame to part k's records."},
+    {"take_split", (PyCFunction)Engine_take_split, METH_NOARGS,
+     "take_split() -> (each part's records, the latest frame time walked or None)."},
+    {"feed_frames", (PyCFunction)Engine_feed_frames, METH_VARARGS,
+     "feed_frames(records, frame_offset, links, skip): a part's records from one file, numbered from frame_offset."},
     {"packets", (PyCFunction)Engine_packets, METH_VARARGS,
      "packets(fmt, flag_text): hand out every kept packet, analysed, as a Segment or a rendered line."},
     {"quiet", (PyCFunction)Engine_quiet, METH_VARARGS, "quiet(stream, frame): the stream's states are settled."},

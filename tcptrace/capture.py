@@ -1449,18 +1449,9 @@ class MergedReader:
         """The merged capture's stats: the files' summed, their warnings each named with its file."""
         stats = self.stats
         stats.frames = done
-        stats.tcp_segments = sum(r.stats.tcp_segments for r in self.readers)
-        stats.truncated_segments = sum(r.stats.truncated_segments for r in self.readers)
-        skipped: Counter[SkipReason] = Counter()
-        warnings: list[str] = []
         for r in self.readers:
-            skipped.update(r.stats.skipped)
-            for lt_iface, lt in r.stats.linktypes.items():
-                stats.linktypes.setdefault(lt_iface, lt)
             r._settle_warnings()
-            warnings.extend(f"{r.name}: {w}" for w in r.stats.warnings)
-        stats.skipped = skipped
-        stats.warnings = warnings
+        sum_file_stats(stats, [(r.name, r.stats) for r in self.readers])
         if stats.skipped_frames is not None:
             stats.skipped_frames = sorted(f for r in self.readers for f in r.stats.skipped_frames or [])
         if self._engine is not None and done:
@@ -1478,6 +1469,39 @@ class MergedReader:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def sum_file_stats(stats: CaptureStats, files: Sequence[tuple[str, CaptureStats]]) -> None:
+    """Into the statistics of several files read as one (in the order named): their segments and skip reasons
+    summed, each interface's link type as the first file that has it says, their warnings each named with its
+    file. (MergedReader; tcptrace.parallel's read-once path, whose files are read by different tasks.)"""
+    stats.tcp_segments = sum(st.tcp_segments for _, st in files)
+    stats.truncated_segments = sum(st.truncated_segments for _, st in files)
+    skipped: Counter[SkipReason] = Counter()
+    warnings: list[str] = []
+    for name, st in files:
+        skipped.update(st.skipped)
+        for lt_iface, lt in st.linktypes.items():
+            stats.linktypes.setdefault(lt_iface, lt)
+        warnings.extend(f"{name}: {w}" for w in st.warnings)
+    stats.skipped = skipped
+    stats.warnings = warnings
+
+
+def merged_stats(files: Sequence[tuple[str, CaptureStats]], order: Sequence[tuple[int, int]]) -> CaptureStats:
+    """The statistics MergedReader gives for ``files`` (name, statistics, in the order named) read one after
+    another in ``order`` ((file index, frames before it) in reading order): one file's own when there is one."""
+    if len(files) == 1:
+        return files[0][1]
+    stats = CaptureStats(format="+".join(sorted({st.format for _, st in files})),
+                         compressed=any(st.compressed for _, st in files))  # fmt: skip
+    stats.frames = sum(st.frames for _, st in files)
+    if order:
+        stats.first_ts_ns = files[order[0][0]][1].first_ts_ns
+    stats.last_ts_ns = next((files[i][1].last_ts_ns for i, _ in reversed(order)
+                             if files[i][1].last_ts_ns is not None), None)  # fmt: skip
+    sum_file_stats(stats, files)
+    return stats
 
 
 # --- decoding ------------------------------------------------------------------------------------------

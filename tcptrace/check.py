@@ -130,8 +130,8 @@ def run_checks(
     elif jobs > 1 or dask is not None:
         from .parallel import run_parts
 
-        assert isinstance(source, (str, os.PathLike))
-        items, stats, _total = run_parts([os.fspath(source)], jobs, _Checked(selection, frozenset(names)), dask=dask)
+        assert isinstance(source, (str, os.PathLike))  # a path or a CaptureSet (several files): read again by parts
+        items, stats, _total = run_parts([source], jobs, _Checked(selection, frozenset(names)), dask=dask)
         checked = [(n, {**d, "stream": n}, hit) for n, (d, hit) in items if wanted is None or n in wanted]
         warnings = list(stats.warnings)
     else:

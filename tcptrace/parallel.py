@@ -31,6 +31,7 @@ cores. docs/scale.md has the numbers and the design that splits the reading too.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import threading
 from array import array
@@ -205,15 +206,177 @@ def _run_dask(client: Any, paths: Sequence[str], n: int | None, per_stream: Call
 
 
 def run_parts(
-    paths: Sequence[str], jobs: int, per_stream: Callable[[Any, int], Any], *, dask: Any = None
+    paths: Sequence[Any], jobs: int, per_stream: Callable[[Any, int], Any], *, dask: Any = None
 ) -> tuple[Iterator[tuple[int, Any]], Any, int]:
     """Analyse the input in ``jobs`` parts (local processes, or Dask tasks with ``dask``, a Client); return the
     kept ``(stream, result)`` in stream order (tcp.stream numbers, as one pass gives them), the reader's
-    statistics and the number of streams."""
+    statistics and the number of streams. With Dask, the files are read once (:func:`run_read_once`) where that
+    is exact; else every task reads the whole input."""
+    if dask is not None:
+        once = run_read_once(dask, paths, jobs or None, per_stream)
+        if once is not None:
+            parts, stats = once
+            return merge_parts(parts, stats)
     parts = (
         _run_dask(dask, paths, jobs or None, per_stream) if dask is not None else _run_local(paths, jobs, per_stream)
     )
     return merge_parts(parts)
+
+
+# --- the read-once path (docs/scale.md): decode per file, shuffle by connection, analyse per part ---------------
+
+
+@dataclass
+class SplitFile:
+    """What reading one file returns (:func:`split_file`, a task per file): its reader's statistics, its frames,
+    the first frame's time and the latest of any frame's, its interfaces' link types, and per part the records of
+    its TCP frames whose four-tuple falls in that part (``Engine.take_split``; left on the worker that read the
+    file: :func:`_meta` drops them, :func:`_piece` takes one part's). ``error``: why the file cannot be split
+    (frames the C walks leave to Python's own pcapng block walk); the read-once path then gives way."""
+
+    stats: Any
+    frames: int
+    first_ts: int | None
+    max_ts: int | None
+    linktypes: dict[int, int]
+    parts: list[bytes]
+    error: str | None = None
+
+
+def split_file(path: str, n: int, time_range: Any) -> SplitFile:
+    """Read one capture file once (a Dask task): the C engine's walk and decode, each TCP frame into the records
+    of its part (``Engine.split``: the partition hash of its canonical four-tuple, as ``Engine.partition``), its
+    frames numbered within the file."""
+    from .capture import _open_path
+    from .engine import engine_module, new_engine
+    from .sources import Window
+
+    module = engine_module()
+    if module is None:  # pragma: no cover - run_read_once checks first
+        raise RuntimeError("the read-once path needs the C engine")
+    reader = _open_path(path, False, None if time_range is None else Window(time_range))
+    eng = new_engine(module)
+    eng.split(n)
+    try:
+        reader.feed(eng)
+    except RuntimeError as exc:
+        reader.close()
+        return SplitFile(None, 0, None, None, {}, [], str(exc))
+    reader._settle_warnings()
+    parts, max_ts = eng.take_split()
+    st = reader.stats
+    return SplitFile(st, st.frames, st.first_ts_ns, max_ts, dict(st.linktypes), parts)
+
+
+def _meta(f: SplitFile) -> SplitFile:
+    return SplitFile(f.stats, f.frames, f.first_ts, f.max_ts, f.linktypes, [], f.error)
+
+
+def _piece(f: SplitFile, k: int) -> bytes:
+    return f.parts[k]
+
+
+def _no_skip(frame: int, reason: Any) -> None:
+    """The decoders' skip counter when a part re-decodes its frames: every one decoded as TCP when it was read."""
+
+
+def _links(linktypes: dict[int, int]) -> list[Any]:
+    """Engine.feed_frames' interface table: (link_len, etype_off, decode) of each interface's link type."""
+    from .capture import _DECODERS, _FUSED_LAYOUTS
+
+    links: list[Any] = [None] * (max(linktypes, default=-1) + 1)
+    for iface, lt in linktypes.items():
+        if lt in _DECODERS:
+            link_len, etype_off = _FUSED_LAYOUTS.get(lt, (-1, None))
+            links[iface] = (link_len, -1 if etype_off is None else etype_off, _DECODERS[lt])
+    return links
+
+
+def analyse_split(
+    pieces: list[tuple[int, dict[int, int], bytes]], last_ts: int | None, per_stream: Callable[[Any, int], Any]
+) -> Part:
+    """One part (a Dask task): its records from every file, in the merged capture's frame order (``pieces``:
+    (frame offset, link types, records) per file in that order), fed to the C engine, which tracks, analyses
+    and summarises them exactly as one pass over the merged capture (frame numbers the capture's, the trace's
+    end its last frame's time); ``per_stream`` for each stream."""
+    from .engine import engine_module, new_engine
+
+    module = engine_module()
+    if module is None:  # pragma: no cover - run_read_once checks first
+        raise RuntimeError("the read-once path needs the C engine")
+    eng = new_engine(module)
+    for offset, linktypes, records in pieces:
+        eng.feed_frames(records, offset, _links(linktypes), _no_skip)
+    if last_ts is not None:
+        eng.saw_frame(last_ts)
+    count = eng.flow_count()
+    firsts = array("q", (eng.flow(i).first_frame for i in range(count)))
+    results = []
+    for i in range(count):
+        r = per_stream(eng, i)
+        if r is not None:
+            results.append((i, r))
+    return Part(firsts.tobytes(), None, count, results)
+
+
+def file_order(metas: Sequence[SplitFile]) -> list[int] | None:
+    """The files in the merged capture's order when they do not overlap in time (a ring buffer, files one after
+    another: capture.MergedReader then reads each in one go): by their first frame's time, a tie going to the one
+    named first, each file's frames all no later than the next file's first. None when they overlap (the merge
+    interleaves their frames: every task then reads the whole input)."""
+    order = sorted((m.first_ts, i) for i, m in enumerate(metas) if m.frames and m.first_ts is not None)
+    for (_, a), (first, _b) in itertools.pairwise(order):
+        latest = metas[a].max_ts
+        if latest is None or latest > first:
+            return None
+    return [i for _, i in order]
+
+
+def run_read_once(
+    client: Any, paths: Sequence[Any], n: int | None, per_stream: Callable[[Any, int], Any]
+) -> tuple[list[Part], Any] | None:
+    """The read-once path on a Dask cluster (docs/scale.md): a task per file reads and decodes it once and splits
+    its TCP frames by the partition hash of their four-tuple (:func:`split_file`); a task per part feeds its
+    records from every file, in the merged capture's frame order, to the C engine (:func:`analyse_split`); the
+    parts' streams are numbered by first frame as :func:`merge_parts` numbers them. Only each part's share of
+    the frames moves between workers (the records stay where they were read until a part asks for them).
+
+    None where this would not be exact (then every task reads the whole input): standard input, a time range
+    relative to the capture's start (it needs the merged capture's first frame before any file is read), files
+    whose times overlap (frames interleaved by the merge), frames the C walks leave to Python."""
+    from .capture import merged_stats
+    from .engine import engine_module
+
+    if len(paths) != 1 or engine_module() is None or input_size(paths) is None:
+        return None
+    source = paths[0]
+    files = [os.fspath(f) for f in getattr(source, "paths", [source])]
+    time_range = getattr(source, "time_range", None)
+    if time_range is not None and any(b is not None and b.relative for b in (time_range.start, time_range.end)):
+        return None
+    if n is None:
+        n = max(1, sum(client.nthreads().values()))
+    splits = [client.submit(split_file, f, n, time_range, pure=False) for f in files]
+    metas: list[SplitFile] = client.gather([client.submit(_meta, s, pure=False) for s in splits])
+    order = file_order(metas) if not any(m.error for m in metas) else None
+    if order is None:
+        return None
+    offsets, done = {}, 0
+    for i in order:
+        offsets[i] = done
+        done += metas[i].frames
+    last_ts = next((metas[i].stats.last_ts_ns for i in reversed(order) if metas[i].stats.last_ts_ns is not None), None)
+    futures = [
+        client.submit(
+            analyse_split,
+            [(offsets[i], metas[i].linktypes, client.submit(_piece, splits[i], k, pure=False)) for i in order],
+            last_ts, per_stream, pure=False,
+        )
+        for k in range(n)
+    ]  # fmt: skip
+    parts: list[Part] = client.gather(futures)
+    stats = merged_stats([(f, m.stats) for f, m in zip(files, metas, strict=True)], [(i, offsets[i]) for i in order])
+    return parts, stats
 
 
 def numbering(parts: Sequence[Part]) -> list[Any]:
@@ -229,8 +392,9 @@ def numbering(parts: Sequence[Part]) -> list[Any]:
     return [ranks[bounds[k] : bounds[k + 1]] for k in range(len(parts))]  # part k's stream i -> tcp.stream
 
 
-def merge_parts(parts: Sequence[Part]) -> tuple[Iterator[tuple[int, Any]], Any, int]:
-    """Renumber the parts' streams by first appearance among all and merge them (see the module docstring)."""
+def merge_parts(parts: Sequence[Part], stats: Any = None) -> tuple[Iterator[tuple[int, Any]], Any, int]:
+    """Renumber the parts' streams by first appearance among all and merge them (see the module docstring);
+    ``stats``: the reader's statistics when the parts did not read (the read-once path)."""
     number = numbering(parts)
     total = sum(len(n) for n in number)
 
@@ -243,7 +407,7 @@ def merge_parts(parts: Sequence[Part]) -> tuple[Iterator[tuple[int, Any]], Any, 
 
         yield from heapq.merge(*map(numbered, parts, number), key=lambda item: item[0])
 
-    return merged(), parts[0].stats, total
+    return merged(), parts[0].stats if stats is None else stats, total
 
 
 # --- explain: numbered first, then told by parts ----------------------------------------------------------------

@@ -23,6 +23,7 @@ from tcptrace.capture import open_capture
 from tcptrace.cli import main
 from tcptrace.errors import CaptureError
 from tcptrace.model import SkipReason
+from tcptrace.selection import Selection
 from tcptrace.sources import CaptureSet, TimeRange, TimeRangeError, expand_captures, parse_time
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -519,3 +520,114 @@ def test_pieces_split_by_connection_read_as_the_whole(
     for command in (["flows", "--format", "json"], ["explain", "--format", "json"]):
         want = without_capture(run([*command, whole], "auto", monkeypatch))
         assert without_capture(run([*command, *how, *files], "auto", monkeypatch)) == want
+
+
+def _read_once_spy(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Whether each --dask run took the read-once path (tcptrace.parallel.run_read_once gave parts)."""
+    from tcptrace import parallel
+
+    taken: list[bool] = []
+    real = parallel.run_read_once
+
+    def spy(*args: object, **kw: object) -> object:
+        got = real(*args, **kw)  # type: ignore[arg-type]
+        taken.append(got is not None)
+        return got
+
+    monkeypatch.setattr(parallel, "run_read_once", spy)
+    return taken
+
+
+@needs_editcap
+@pytest.mark.parametrize(
+    "capture",
+    [SAMPLES / "dialogue_threaded.pcap", SAMPLES / "echo_ipv6.pcapng", CORPUS / "ntop+nDPI" / "1kxun.pcap"],
+    ids=lambda p: p.name,
+)
+@pytest.mark.parametrize("pieces", [2, 9])
+def test_dask_reads_each_piece_once(
+    capture: Path, pieces: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue #18's Dask design: a task per file reads and decodes it once and splits its TCP frames by connection,
+    a task per part analyses its frames from every file in the capture's frame order; the flows and check results
+    are the whole file's, byte for byte (apart from the input's name)."""
+    if not capture.exists():
+        pytest.skip(f"{capture} is not here (the shared corpus is not part of the repository)")
+    if engines() == ["python"]:
+        pytest.skip("the read-once path needs the C engine")
+    pytest.importorskip("dask.distributed", reason="tcptrace[dask] is not installed")
+    files = [str(f) for f in split(capture, tmp_path / "pieces", pieces)]
+    random.Random(pieces).shuffle(files)
+    taken = _read_once_spy(monkeypatch)
+    for command in (["flows", "--format", "json"], ["flows", "--format", "csv"]):
+        want = run([*command, str(capture)], "auto", monkeypatch)
+        got = run([*command, "--dask", "local", *files], "auto", monkeypatch)
+        if "json" in command:
+            assert without_capture(got) == without_capture(want)
+        else:
+            assert got == want
+    check = ["check", "--forbid", "rst", "--max-retransmissions", "3", "-v"]
+    got_check = CliRunner().invoke(main, [*check, "--dask", "local", *files])
+    want_check = CliRunner().invoke(main, [*check, str(capture)])
+    assert got_check.exit_code == want_check.exit_code
+    assert got_check.stdout.splitlines()[:-1] == want_check.stdout.splitlines()[:-1]  # the last names the input
+    assert taken == [True, True, True]
+
+
+@needs_editcap
+def test_dask_read_once_with_a_time_range(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An absolute --start/--end is applied as each file is read; one relative to the capture's start needs the
+    first frame of every file first: every task then reads the whole input. Both give one pass's result."""
+    pytest.importorskip("dask.distributed", reason="tcptrace[dask] is not installed")
+    if engines() == ["python"]:
+        pytest.skip("the read-once path needs the C engine")
+    capture = SAMPLES / "lossy_bulk.pcap"
+    files = [str(f) for f in split(capture, tmp_path / "pieces", 5)]
+    first = open_capture(str(capture))
+    for _ in first:
+        pass
+    assert first.stats.first_ts_ns is not None
+    start = f"{(first.stats.first_ts_ns + 50_000_000) / 1e9:.6f}"
+    taken = _read_once_spy(monkeypatch)
+    for window in (["--start", start], ["--start", "+0.05", "--end", "+0.2"]):
+        want = run(["flows", "--format", "json", *window, str(capture)], "auto", monkeypatch)
+        got = run(["flows", "--format", "json", *window, "--dask", "local", *files], "auto", monkeypatch)
+        assert without_capture(got) == without_capture(want)
+    assert taken == [True, False]
+
+
+@needs_mergecap
+@pytest.mark.skipif(shutil.which("tcpdump") is None, reason="tcpdump is not installed")
+def test_dask_overlapping_files_read_by_every_task(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Files of two vantage points overlap in time: the merge interleaves their frames, which a part cannot number
+    from the files alone; every task reads the whole input and the result is still the merged capture's."""
+    pytest.importorskip("dask.distributed", reason="tcptrace[dask] is not installed")
+    if engines() == ["python"]:
+        pytest.skip("the read-once path needs the C engine")
+    a, b = vantage_points(SAMPLES / "lossy_bulk.pcap", tmp_path)
+    taken = _read_once_spy(monkeypatch)
+    want = run(["flows", "--format", "json", str(a), str(b)], "auto", monkeypatch)
+    assert run(["flows", "--format", "json", "--dask", "local", str(a), str(b)], "auto", monkeypatch) == want
+    assert taken == [False]
+
+
+def test_split_records_feed_back_to_one_pass(tmp_path: Path) -> None:
+    """Engine.split and Engine.feed_frames in one process: every sample's TCP frames split into three parts and fed
+    back part by part give the streams, rows and first frames the parts of one pass give (Engine.partition)."""
+    from tcptrace.engine import engine_module, new_engine
+    from tcptrace.parallel import Rows, analyse_part, analyse_split, split_file
+
+    if engine_module() is None:
+        pytest.skip("the C engine is not built")
+    for path in sorted(SAMPLES.glob("*.pcap*")):
+        split_up = split_file(str(path), 3, None)
+        assert split_up.error is None
+        assert split_up.frames == packets_of(path)
+        for k in range(3):
+            pieces = [(0, split_up.linktypes, split_up.parts[k])]
+            got = analyse_split(pieces, split_up.stats.last_ts_ns, Rows(Selection()))
+            want = analyse_part([str(path)], k, 3, Rows(Selection()))
+            assert (got.first_frames, got.streams, got.results) == (want.first_frames, want.streams, want.results), path
+    eng = new_engine(engine_module())
+    with pytest.raises(ValueError, match="not a record"):
+        eng.feed_frames(b"\x00" * 40, 0, [], lambda *a: None)
