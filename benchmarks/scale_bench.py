@@ -3,6 +3,7 @@
     python benchmarks/scale_bench.py build                 # /tmp/scale-capture/: 33 files of ~64 MB, and all.pcap
     python benchmarks/scale_bench.py run --jobs 1 2 3 4    # flows --jobs N on all.pcap, best of --repeat
     python benchmarks/scale_bench.py dask                  # Dask's overhead per file (a LocalCluster of 2)
+    python benchmarks/scale_bench.py readonce              # flows of the files read once: 1 and 2 workers
 
 ``build`` makes a capture of more than 2 GB from the benchmark capture (/tmp/tcptrace-bench.pcap, recorded by
 record_bench_capture.sh): copy k of its records is shifted in time by k x its duration (+1 s) and its IPv4
@@ -149,6 +150,65 @@ def dask_overhead(files: list[Path]) -> None:
           f"(min {min(over) * 1000:.0f}, max {max(over) * 1000:.0f})")  # fmt: skip
 
 
+def read_once(files: list[Path], workers: list[int], repeat: int) -> None:
+    """``flows`` of the ring buffer's files on LocalClusters of 1, 2 ... worker processes through the read-once path
+    (tcptrace.parallel.run_read_once: a task per file reads and splits it, a task per part analyses its frames),
+    against one process reading the files merged (MergedReader, no Dask): wall time, best of ``repeat``, and
+    how the time splits between the reading tasks and the part tasks (measured in a run of its own)."""
+    from dask.distributed import Client, LocalCluster
+
+    from tcptrace import parallel
+    from tcptrace.parallel import Rows, run_parts
+    from tcptrace.selection import Selection
+    from tcptrace.sources import CaptureSet
+
+    source = CaptureSet([str(f) for f in files])
+    per_stream = Rows(Selection())
+    size = sum(f.stat().st_size for f in files)
+
+    def flows(client: object) -> tuple[float, int]:
+        t = time.perf_counter()
+        items, _stats, total = run_parts([source], 0, per_stream, dask=client)
+        rows = sum(1 for _ in items)
+        assert rows == total
+        return time.perf_counter() - t, total
+
+    one = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        items, _stats, total = run_parts([source], 1, per_stream)
+        for _ in items:
+            pass
+        one.append(time.perf_counter() - t)
+    print(f"{len(files)} files, {size / 1e9:.2f} GB, {total} streams")
+    print(f"  one process (the files merged, no Dask): {min(one):.2f} s")
+    base = None
+    for w in workers:
+        with (
+            LocalCluster(n_workers=w, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster,
+            Client(cluster) as client,
+        ):
+            client.submit(len, [1], pure=False).result()  # the workers are up
+            taken: list[bool] = []
+            real = parallel.run_read_once
+
+            def spy(*a: object, _real: object = real, _taken: list[bool] = taken) -> object:
+                got = _real(*a)  # type: ignore[operator]
+                _taken.append(got is not None)
+                return got
+
+            parallel.run_read_once = spy  # type: ignore[assignment]
+            try:
+                times = [flows(client)[0] for _ in range(repeat)]
+            finally:
+                parallel.run_read_once = real
+            assert all(taken), "the read-once path was not taken"
+            best = min(times)
+            base = base or best
+            print(f"  read once, {w} worker(s): {best:.2f} s ({size / best / 1e6:.0f} MB/s; "
+                  f"{base / best:.2f}x the 1-worker run; {min(one) / best:.2f}x one process)")  # fmt: skip
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -163,11 +223,18 @@ def main() -> int:
     d = sub.add_parser("dask")
     d.add_argument("--files", type=int, default=8)
     d.add_argument("--dir", type=Path, default=OUT)
+    o = sub.add_parser("readonce")
+    o.add_argument("--files", type=int, default=33)
+    o.add_argument("--dir", type=Path, default=OUT)
+    o.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    o.add_argument("--repeat", type=int, default=2)
     args = ap.parse_args()
     if args.cmd == "build":
         build(args.source, args.copies, args.out)
     elif args.cmd == "run":
         run(args.capture, args.jobs, args.repeat)
+    elif args.cmd == "readonce":
+        read_once(sorted(args.dir.glob("part-*.pcap"))[: args.files], args.workers, args.repeat)
     else:
         dask_overhead(sorted(args.dir.glob("part-*.pcap"))[: args.files])
     return 0

@@ -377,8 +377,8 @@ typedef struct {
      * captured length, length on the wire, interface; then the captured bytes, padded to 8), instead of tracking
      * them; split_max: the latest time of any frame walked */
     uint32_t split_n;
-    char **split_buf;
-    Py_ssize_t *split_len, *split_cap;
+    PyObject **split_buf; /* bytes objects grown in place (_PyBytes_Resize): take_split hands them out uncopied */
+    Py_ssize_t *split_len;
     const uint8_t *cur_buf;
     Py_ssize_t cur_caplen, cur_wirelen;
     int cur_iface;
@@ -3992,10 +3992,23 @@ static int split_frame(Engine *e, const Pkt *p) {
         return -1;
     }
     uint32_t k = e->split_n > 1 ? partition_of(p, e->split_n) : 0;
-    Py_ssize_t need = SPLIT_HDR + ((e->cur_caplen + 7) & ~(Py_ssize_t)7);
-    if (grow((void **)&e->split_buf[k], &e->split_cap[k], e->split_len[k] + need, 1, 1 << 16) < 0)
-        return -1;
-    char *r = e->split_buf[k] + e->split_len[k];
+    Py_ssize_t need = SPLIT_HDR + ((e->cur_caplen + 7) & ~(Py_ssize_t)7), len = e->split_len[k];
+    PyObject *b = e->split_buf[k];
+    Py_ssize_t size = b ? PyBytes_GET_SIZE(b) : 0;
+    if (len + need > size) {
+        Py_ssize_t want = size ? 2 * size : 1 << 20;
+        while (want < len + need)
+            want *= 2;
+        if (!b) {
+            b = e->split_buf[k] = PyBytes_FromStringAndSize(NULL, want);
+            if (!b)
+                return -1;
+        } else if (_PyBytes_Resize(&e->split_buf[k], want) < 0) { /* on failure it is freed and NULL */
+            e->split_len[k] = 0;
+            return -1;
+        }
+    }
+    char *r = PyBytes_AS_STRING(e->split_buf[k]) + len;
     int64_t h[2] = {e->cur_frame, e->cur_ts};
     int32_t l[4] = {(int32_t)e->cur_caplen, (int32_t)e->cur_wirelen, e->cur_iface, 0};
     memcpy(r, h, sizeof h);
@@ -4008,12 +4021,11 @@ static int split_frame(Engine *e, const Pkt *p) {
 
 static void split_free(Engine *e) {
     for (uint32_t k = 0; k < e->split_n; k++)
-        PyMem_Free(e->split_buf[k]);
+        Py_XDECREF(e->split_buf[k]);
     PyMem_Free(e->split_buf);
     PyMem_Free(e->split_len);
-    PyMem_Free(e->split_cap);
     e->split_buf = NULL;
-    e->split_len = e->split_cap = NULL;
+    e->split_len = NULL;
     e->split_n = 0;
 }
 
@@ -4029,8 +4041,7 @@ static PyObject *Engine_split(Engine *e, PyObject *arg) {
     split_free(e);
     e->split_buf = PyMem_Calloc((size_t)n, sizeof *e->split_buf);
     e->split_len = PyMem_Calloc((size_t)n, sizeof *e->split_len);
-    e->split_cap = PyMem_Calloc((size_t)n, sizeof *e->split_cap);
-    if (!e->split_buf || !e->split_len || !e->split_cap) {
+    if (!e->split_buf || !e->split_len) {
         split_free(e);
         return PyErr_NoMemory();
     }
@@ -4045,13 +4056,18 @@ static PyObject *Engine_take_split(Engine *e, PyObject *Py_UNUSED(ignored)) {
     if (!parts)
         return NULL;
     for (uint32_t k = 0; k < e->split_n; k++) {
-        PyObject *b = PyBytes_FromStringAndSize(e->split_buf[k], e->split_len[k]);
+        PyObject *b = e->split_buf[k];
+        e->split_buf[k] = NULL;
+        if (!b)
+            b = PyBytes_FromStringAndSize(NULL, 0);
+        else if (_PyBytes_Resize(&b, e->split_len[k]) < 0)
+            b = NULL;
+        e->split_len[k] = 0;
         if (!b) {
             Py_DECREF(parts);
             return NULL;
         }
         PyList_SET_ITEM(parts, k, b);
-        e->split_len[k] = 0;
     }
     PyObject *max = e->split_have ? PyLong_FromLongLong(e->split_max) : Py_NewRef(Py_None);
     return max ? Py_BuildValue("(NN)", parts, max) : (Py_DECREF(parts), NULL);
