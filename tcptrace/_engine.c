@@ -384,6 +384,12 @@ typedef struct {
     int cur_iface;
     int64_t cur_frame, cur_ts, split_max;
     int split_have;
+    /* Engine.split(n, clock=True): per TCP frame split, its part and time, in order (explain's parts move their
+     * clock by the other parts' segments: tcptrace.parallel.foreign_times) */
+    int split_clock;
+    int32_t *clock_part;
+    int64_t *clock_ts;
+    Py_ssize_t clock_n, clock_cap_part, clock_cap_ts;
 } Engine;
 
 static PyObject *S_frame, *S_ts_ns, *S_src, *S_dst, *S_sport, *S_dport, *S_seq_raw, *S_ack_raw, *S_flags,
@@ -4016,6 +4022,13 @@ static int split_frame(Engine *e, const Pkt *p) {
     memcpy(r + SPLIT_HDR, e->cur_buf, (size_t)e->cur_caplen);
     memset(r + SPLIT_HDR + e->cur_caplen, 0, (size_t)(need - SPLIT_HDR - e->cur_caplen));
     e->split_len[k] += need;
+    if (e->split_clock) {
+        if (grow((void **)&e->clock_part, &e->clock_cap_part, e->clock_n + 1, sizeof *e->clock_part, 4096) < 0 ||
+            grow((void **)&e->clock_ts, &e->clock_cap_ts, e->clock_n + 1, sizeof *e->clock_ts, 4096) < 0)
+            return -1;
+        e->clock_part[e->clock_n] = (int32_t)k;
+        e->clock_ts[e->clock_n++] = e->cur_ts;
+    }
     return 0;
 }
 
@@ -4024,15 +4037,23 @@ static void split_free(Engine *e) {
         Py_XDECREF(e->split_buf[k]);
     PyMem_Free(e->split_buf);
     PyMem_Free(e->split_len);
+    PyMem_Free(e->clock_part);
+    PyMem_Free(e->clock_ts);
     e->split_buf = NULL;
     e->split_len = NULL;
+    e->clock_part = NULL;
+    e->clock_ts = NULL;
+    e->clock_n = e->clock_cap_part = e->clock_cap_ts = 0;
     e->split_n = 0;
 }
 
-/* Engine.split(n): walk without tracking; each TCP frame goes to part partition_of(n)'s records (take_split) */
-static PyObject *Engine_split(Engine *e, PyObject *arg) {
-    long n = PyLong_AsLong(arg);
-    if (n == -1 && PyErr_Occurred())
+/* Engine.split(n, clock=False): walk without tracking; each TCP frame goes to part partition_of(n)'s records
+ * (take_split), and with clock its part and time to take_split's clock */
+static PyObject *Engine_split(Engine *e, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"n", "clock", NULL};
+    long n;
+    int clock = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "l|p", kwlist, &n, &clock))
         return NULL;
     if (n < 1 || n > 1 << 20) {
         PyErr_SetString(PyExc_ValueError, "split: n must be in [1, 2**20]");
@@ -4047,10 +4068,12 @@ static PyObject *Engine_split(Engine *e, PyObject *arg) {
     }
     e->split_n = (uint32_t)n;
     e->split_have = 0;
+    e->split_clock = clock;
     Py_RETURN_NONE;
 }
 
-/* Engine.take_split() -> (each part's records as bytes, the latest time of a frame walked or None) */
+/* Engine.take_split() -> (each part's records as bytes, the latest time of a frame walked or None, the clock:
+ * (each TCP frame's part as int32, its time as int64) as bytes, or None without split(clock=True)) */
 static PyObject *Engine_take_split(Engine *e, PyObject *Py_UNUSED(ignored)) {
     PyObject *parts = PyList_New(e->split_n);
     if (!parts)
@@ -4070,18 +4093,43 @@ static PyObject *Engine_take_split(Engine *e, PyObject *Py_UNUSED(ignored)) {
         PyList_SET_ITEM(parts, k, b);
     }
     PyObject *max = e->split_have ? PyLong_FromLongLong(e->split_max) : Py_NewRef(Py_None);
-    return max ? Py_BuildValue("(NN)", parts, max) : (Py_DECREF(parts), NULL);
+    PyObject *clock = !e->split_clock ? Py_NewRef(Py_None)
+                                      : Py_BuildValue("(y#y#)", e->clock_part ? (const char *)e->clock_part : "",
+                                                      e->clock_n * (Py_ssize_t)sizeof(int32_t),
+                                                      e->clock_ts ? (const char *)e->clock_ts : "",
+                                                      e->clock_n * (Py_ssize_t)sizeof(int64_t));
+    e->clock_n = 0;
+    if (!max || !clock) {
+        Py_DECREF(parts);
+        Py_XDECREF(max);
+        Py_XDECREF(clock);
+        return NULL;
+    }
+    return Py_BuildValue("(NNN)", parts, max, clock);
 }
 
 /* Engine.feed_frames(records, frame_offset, links, skip): a part's records from one file (take_split's bytes) in
  * their order, each frame numbered frame_offset + its number in its file; links[interface]: (link_len,
  * etype_off, decode) of that interface (capture._FUSED_LAYOUTS, capture._DECODERS), skip: the decoders' skip
  * callable. -> (segments, truncated) */
-static PyObject *Engine_feed_frames(Engine *e, PyObject *args) {
-    PyObject *bufobj, *links, *skip;
+static PyObject *Engine_feed_frames(Engine *e, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"records", "frame_offset", "links", "skip", "pos", "index", "foreign", NULL};
+    PyObject *bufobj, *links, *skip, *foreign = Py_None;
     long long offset;
-    if (!PyArg_ParseTuple(args, "SLO!O", &bufobj, &offset, &PyList_Type, &links, &skip))
+    Py_ssize_t pos = 0, index = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "SLO!O|nnO", kwlist, &bufobj, &offset, &PyList_Type, &links, &skip,
+                                     &pos, &index, &foreign))
         return NULL;
+    const int64_t *fts = NULL;
+    Py_ssize_t nfts = 0;
+    if (foreign != Py_None) {
+        if (!PyBytes_Check(foreign)) {
+            PyErr_SetString(PyExc_TypeError, "feed_frames: foreign must be bytes (int64 per record) or None");
+            return NULL;
+        }
+        fts = (const int64_t *)PyBytes_AS_STRING(foreign);
+        nfts = PyBytes_GET_SIZE(foreign) / (Py_ssize_t)sizeof(int64_t);
+    }
     Py_ssize_t nl = PyList_GET_SIZE(links);
     Link *lk = PyMem_Calloc((size_t)(nl ? nl : 1), sizeof *lk);
     if (!lk)
@@ -4098,8 +4146,14 @@ static PyObject *Engine_feed_frames(Engine *e, PyObject *args) {
         }
     }
     const char *buf = PyBytes_AS_STRING(bufobj);
-    Py_ssize_t len = PyBytes_GET_SIZE(bufobj), pos = 0;
+    Py_ssize_t len = PyBytes_GET_SIZE(bufobj);
     long long segments = 0, truncated = 0;
+    int paused = 0;
+    if (pos < 0 || pos > len || index < 0) {
+        PyMem_Free(lk);
+        PyErr_SetString(PyExc_ValueError, "feed_frames: pos outside the records");
+        return NULL;
+    }
     while (pos + SPLIT_HDR <= len) {
         int64_t h[2];
         int32_t l[4];
@@ -4111,15 +4165,23 @@ static PyObject *Engine_feed_frames(Engine *e, PyObject *args) {
             PyErr_SetString(PyExc_ValueError, "feed_frames: not a record Engine.take_split wrote");
             return NULL;
         }
+        if (fts && index < nfts && fts[index] > e->foreign_ts) /* the other parts' segments since the last */
+            e->foreign_ts = fts[index];
         if (feed_frame(e, bufobj, start, start + l[0], start + l[1], h[0] + offset, h[1], &lk[l[2]], &segments,
                        &truncated) < 0) {
             PyMem_Free(lk);
             return NULL;
         }
         pos += need;
+        index++;
+        if (e->pk_pause) { /* paused after a record (Engine.packets): called again from pos, index */
+            e->pk_pause = 0;
+            paused = 1;
+            break;
+        }
     }
     PyMem_Free(lk);
-    return Py_BuildValue("(LL)", segments, truncated);
+    return Py_BuildValue("(nnNLL)", pos, index, PyBool_FromLong(paused), segments, truncated);
 }
 
 static PyObject *walk_result(Py_ssize_t pos, long long frame, int status, long long segments, long long truncated,
@@ -5665,11 +5727,13 @@ static PyMethodDef Engine_methods[] = {
      "plain_runs(prefixes, lead, strict): count kept streams' plain segments in runs (PlainRunRecord)."},
     {"runs_due", (PyCFunction)Engine_runs_due, METH_O, "runs_due(ts_ns): plain segments at or after it go out whole."},
     {"runs_flush", (PyCFunction)Engine_runs_flush, METH_NOARGS, "The runs still being counted, into take_kept()."},
-    {"split", (PyCFunction)Engine_split, METH_O, "split(n): walk without tracking; each TCP frame to part k's records."},
+    {"split", (PyCFunction)(void (*)(void))Engine_split, METH_VARARGS | METH_KEYWORDS,
+     "split(n, clock=False): walk without tracking; each TCP frame to its part's records (and the clock)."},
     {"take_split", (PyCFunction)Engine_take_split, METH_NOARGS,
      "take_split() -> (each part's records, the latest frame time walked or None)."},
-    {"feed_frames", (PyCFunction)Engine_feed_frames, METH_VARARGS,
-     "feed_frames(records, frame_offset, links, skip): a part's records from one file, numbered from frame_offset."},
+    {"feed_frames", (PyCFunction)(void (*)(void))Engine_feed_frames, METH_VARARGS | METH_KEYWORDS,
+     "feed_frames(records, frame_offset, links, skip, pos=0, index=0, foreign=None) -> (pos, index, paused, "
+     "segments, truncated): a part's records from one file, numbered from frame_offset."},
     {"packets", (PyCFunction)Engine_packets, METH_VARARGS,
      "packets(fmt, flag_text): hand out every kept packet, analysed, as a Segment or a rendered line."},
     {"quiet", (PyCFunction)Engine_quiet, METH_VARARGS, "quiet(stream, frame): the stream's states are settled."},

@@ -1229,6 +1229,8 @@ def open_capture(
     >>> cap.stats.format, first.flag_names, first.dport
     ('pcap', ('SYN',), 20000)
     """
+    if isinstance(source, PartCapture):  # a part's frames of files read elsewhere (tcptrace.parallel)
+        return source  # type: ignore[return-value]
     if isinstance(source, (list, tuple)):  # several files (or globs, directories): one capture merged by time
         source = CaptureSet.of(source)
     if isinstance(source, CaptureSet):
@@ -1502,6 +1504,74 @@ def merged_stats(files: Sequence[tuple[str, CaptureStats]], order: Sequence[tupl
                              if files[i][1].last_ts_ns is not None), None)  # fmt: skip
     sum_file_stats(stats, files)
     return stats
+
+
+def _no_skip(frame: int, reason: SkipReason) -> None:
+    """The decoders' skip counter when a part decodes its frames again: each was decoded as TCP when read."""
+
+
+def engine_links(linktypes: dict[int, int]) -> list[Any]:
+    """Engine.feed_frames' interface table: (link_len, etype_off, decode) of each interface's link type, as the
+    C walks use them (_FUSED_LAYOUTS, _DECODERS)."""
+    links: list[Any] = [None] * (max(linktypes, default=-1) + 1)
+    for iface, lt in linktypes.items():
+        if lt in _DECODERS:
+            link_len, etype_off = _FUSED_LAYOUTS.get(lt, (-1, None))
+            links[iface] = (link_len, -1 if etype_off is None else etype_off, _DECODERS[lt])
+    return links
+
+
+class PartCapture:
+    """One part's TCP frames of several capture files read elsewhere (tcptrace.parallel's read-once path): per
+    file, in the merged capture's order, the records ``Engine.split`` wrote for this part, the frames before the
+    file's first (so the frames keep the merged capture's numbers), its interfaces' link types, and optionally
+    per record the latest time of the other parts' segments since this part's previous one (``Engine.take_foreign``
+    as a pass over the whole capture would give it). What :class:`tcptrace.engine.FlowStream` reads of a capture:
+    :meth:`feed_steps`, ``stats`` (the merged capture's, given), :meth:`locate` and ``paths``."""
+
+    def __init__(
+        self,
+        paths: list[str],
+        pieces: Sequence[tuple[int, int, dict[int, int], bytes, bytes | None]],
+        stats: CaptureStats,
+    ) -> None:
+        self.paths = paths
+        self.name = ", ".join(paths)
+        self.stats = stats
+        self._pieces = list(pieces)  # (file index, frames before it, link types, records, foreign times)
+        self._starts = [offset + 1 for _i, offset, *_ in pieces]
+
+    def feed_steps(self, engine: Any) -> Iterator[None]:
+        """Feed the records, pausing where the engine pauses (Engine.packets), then the trace's end."""
+        for _i, offset, linktypes, records, foreign in self._pieces:
+            links = engine_links(linktypes)
+            pos = index = 0
+            while True:
+                pos, index, paused, _segments, _truncated = engine.feed_frames(
+                    records, offset, links, _no_skip, pos, index, foreign
+                )
+                yield None
+                if not paused:
+                    break
+        if self.stats.last_ts_ns is not None:
+            engine.saw_frame(self.stats.last_ts_ns)  # the merged capture's last frame, TCP or not
+
+    def feed(self, engine: Any) -> None:
+        for _ in self.feed_steps(engine):
+            pass
+
+    def locate(self, frame: int) -> tuple[str, int]:
+        """The file frame ``frame`` of the merged capture comes from, and its number in that file."""
+        import bisect
+
+        k = bisect.bisect_right(self._starts, frame) - 1
+        if k < 0:
+            raise ValueError(f"frame {frame} was not read")
+        i, offset = self._pieces[k][0], self._pieces[k][1]
+        return self.paths[i], frame - offset
+
+    def close(self) -> None:
+        self._pieces = []
 
 
 # --- decoding ------------------------------------------------------------------------------------------

@@ -31,7 +31,6 @@ from .messages import LANGUAGES
 from .model import PlainRun, Segment, TcpOptions, is_run
 from .output import path_text, printable, short_name
 from .selection import Selection
-from .sources import CaptureSet
 from .stats import FlowSummary
 from .vocab import HDR_BOGUS_LENGTH
 
@@ -1252,7 +1251,7 @@ class ExplainDocument:
         selection = Selection.of(streams=stream or (), hosts=hosts or (), ports=ports or ())
         # part: one part of the capture (tcptrace.parallel). runs: plain segments counted in C when no step words
         # them, except where JSON names each flow's files (a run does not say which files its segments came from)
-        several = isinstance(path, CaptureSet) and len(path.paths) > 1
+        several = len(getattr(path, "paths", ())) > 1  # a CaptureSet, or a part's frames of them (PartCapture)
         fs = FlowStream(path, selection, part=part, runs=not verbose and not (fmt == "json" and several))
         # several files read as one (capture.MergedReader): each flow's JSON names the files its packets came from
         files: list[str] | None = None  # the JSON's "files" of the flow being told (several files read as one)
@@ -1262,7 +1261,7 @@ class ExplainDocument:
             asked of the capture told() reads (fs.capture), once it is reading."""
             capture = fs.capture
             locate = getattr(capture, "locate", None)
-            if locate is None:
+            if locate is None or len(capture.paths) < 2:  # one file (a part's frames of one: PartCapture)
                 return None
             names = {locate(seg.frame)[0] for seg in ff.segments}
             return [path_text(p) for p in capture.paths if p in names]

@@ -241,12 +241,13 @@ class SplitFile:
     linktypes: dict[int, int]
     parts: list[bytes]
     error: str | None = None
+    clock: tuple[bytes, bytes] | None = None  # per TCP frame: its part (int32), its time (int64); explain only
 
 
-def split_file(path: str, n: int, time_range: Any) -> SplitFile:
+def split_file(path: str, n: int, time_range: Any, clock: bool = False) -> SplitFile:
     """Read one capture file once (a Dask task): the C engine's walk and decode, each TCP frame into the records
     of its part (``Engine.split``: the partition hash of its canonical four-tuple, as ``Engine.partition``), its
-    frames numbered within the file."""
+    frames numbered within the file; with ``clock``, each TCP frame's part and time too (explain's parts)."""
     from .capture import _open_path
     from .engine import engine_module, new_engine
     from .sources import Window
@@ -256,16 +257,16 @@ def split_file(path: str, n: int, time_range: Any) -> SplitFile:
         raise RuntimeError("the read-once path needs the C engine")
     reader = _open_path(path, False, None if time_range is None else Window(time_range))
     eng = new_engine(module)
-    eng.split(n)
+    eng.split(n, clock)
     try:
         reader.feed(eng)
     except RuntimeError as exc:
         reader.close()
         return SplitFile(None, 0, None, None, {}, [], str(exc))
     reader._settle_warnings()
-    parts, max_ts = eng.take_split()
+    parts, max_ts, times = eng.take_split()
     st = reader.stats
-    return SplitFile(st, st.frames, st.first_ts_ns, max_ts, dict(st.linktypes), parts)
+    return SplitFile(st, st.frames, st.first_ts_ns, max_ts, dict(st.linktypes), parts, None, times)
 
 
 def _meta(f: SplitFile) -> SplitFile:
@@ -276,20 +277,8 @@ def _piece(f: SplitFile, k: int) -> bytes:
     return f.parts[k]
 
 
-def _no_skip(frame: int, reason: Any) -> None:
-    """The decoders' skip counter when a part re-decodes its frames: every one decoded as TCP when it was read."""
-
-
-def _links(linktypes: dict[int, int]) -> list[Any]:
-    """Engine.feed_frames' interface table: (link_len, etype_off, decode) of each interface's link type."""
-    from .capture import _DECODERS, _FUSED_LAYOUTS
-
-    links: list[Any] = [None] * (max(linktypes, default=-1) + 1)
-    for iface, lt in linktypes.items():
-        if lt in _DECODERS:
-            link_len, etype_off = _FUSED_LAYOUTS.get(lt, (-1, None))
-            links[iface] = (link_len, -1 if etype_off is None else etype_off, _DECODERS[lt])
-    return links
+def _clock(f: SplitFile) -> tuple[bytes, bytes] | None:
+    return f.clock
 
 
 def analyse_split(
@@ -299,6 +288,7 @@ def analyse_split(
     (frame offset, link types, records) per file in that order), fed to the C engine, which tracks, analyses
     and summarises them exactly as one pass over the merged capture (frame numbers the capture's, the trace's
     end its last frame's time); ``per_stream`` for each stream."""
+    from .capture import _no_skip, engine_links
     from .engine import engine_module, new_engine
 
     module = engine_module()
@@ -306,7 +296,7 @@ def analyse_split(
         raise RuntimeError("the read-once path needs the C engine")
     eng = new_engine(module)
     for offset, linktypes, records in pieces:
-        eng.feed_frames(records, offset, _links(linktypes), _no_skip)
+        eng.feed_frames(records, offset, engine_links(linktypes), _no_skip)
     if last_ts is not None:
         eng.saw_frame(last_ts)
     count = eng.flow_count()
@@ -332,6 +322,55 @@ def file_order(metas: Sequence[SplitFile]) -> list[int] | None:
     return [i for _, i in order]
 
 
+@dataclass
+class _Read:
+    """The reading half of the read-once path, done: the files, each one's metadata and its task (its records
+    stay on the worker), the files in reading order with the frames before each, the last frame's time."""
+
+    files: list[str]
+    metas: list[SplitFile]
+    splits: list[Any]
+    order: list[int]
+    offsets: dict[int, int]
+    last_ts: int | None
+
+    def pieces(self, client: Any, k: int) -> list[tuple[int, dict[int, int], Any]]:
+        """Part ``k``'s records of every file, in reading order (futures: Dask moves only them to the part)."""
+        return [(self.offsets[i], self.metas[i].linktypes, client.submit(_piece, self.splits[i], k, pure=False))
+                for i in self.order]  # fmt: skip
+
+    def stats(self) -> Any:
+        from .capture import merged_stats
+
+        return merged_stats([(f, m.stats) for f, m in zip(self.files, self.metas, strict=True)],
+                            [(i, self.offsets[i]) for i in self.order])  # fmt: skip
+
+
+def _read_once(client: Any, paths: Sequence[Any], n: int, clock: bool = False) -> _Read | None:
+    """Read every file once, a task each (:func:`split_file`), or None where that would not be exact (see
+    :func:`run_read_once`)."""
+    from .engine import engine_module
+
+    if len(paths) != 1 or engine_module() is None or input_size(paths) is None:
+        return None
+    source = paths[0]
+    files = [os.fspath(f) for f in getattr(source, "paths", [source])]
+    time_range = getattr(source, "time_range", None)
+    if time_range is not None and any(b is not None and b.relative for b in (time_range.start, time_range.end)):
+        return None
+    splits = [client.submit(split_file, f, n, time_range, clock, pure=False) for f in files]
+    metas: list[SplitFile] = client.gather([client.submit(_meta, s, pure=False) for s in splits])
+    order = file_order(metas) if not any(m.error for m in metas) else None
+    if order is None:
+        return None
+    offsets, done = {}, 0
+    for i in order:
+        offsets[i] = done
+        done += metas[i].frames
+    last_ts = next((metas[i].stats.last_ts_ns for i in reversed(order) if metas[i].stats.last_ts_ns is not None), None)
+    return _Read(files, metas, splits, order, offsets, last_ts)
+
+
 def run_read_once(
     client: Any, paths: Sequence[Any], n: int | None, per_stream: Callable[[Any, int], Any]
 ) -> tuple[list[Part], Any] | None:
@@ -344,39 +383,50 @@ def run_read_once(
     None where this would not be exact (then every task reads the whole input): standard input, a time range
     relative to the capture's start (it needs the merged capture's first frame before any file is read), files
     whose times overlap (frames interleaved by the merge), frames the C walks leave to Python."""
-    from .capture import merged_stats
-    from .engine import engine_module
-
-    if len(paths) != 1 or engine_module() is None or input_size(paths) is None:
-        return None
-    source = paths[0]
-    files = [os.fspath(f) for f in getattr(source, "paths", [source])]
-    time_range = getattr(source, "time_range", None)
-    if time_range is not None and any(b is not None and b.relative for b in (time_range.start, time_range.end)):
-        return None
     if n is None:
         n = max(1, sum(client.nthreads().values()))
-    splits = [client.submit(split_file, f, n, time_range, pure=False) for f in files]
-    metas: list[SplitFile] = client.gather([client.submit(_meta, s, pure=False) for s in splits])
-    order = file_order(metas) if not any(m.error for m in metas) else None
-    if order is None:
+    read = _read_once(client, paths, n)
+    if read is None:
         return None
-    offsets, done = {}, 0
-    for i in order:
-        offsets[i] = done
-        done += metas[i].frames
-    last_ts = next((metas[i].stats.last_ts_ns for i in reversed(order) if metas[i].stats.last_ts_ns is not None), None)
-    futures = [
-        client.submit(
-            analyse_split,
-            [(offsets[i], metas[i].linktypes, client.submit(_piece, splits[i], k, pure=False)) for i in order],
-            last_ts, per_stream, pure=False,
-        )
-        for k in range(n)
-    ]  # fmt: skip
+    futures = [client.submit(analyse_split, read.pieces(client, k), read.last_ts, per_stream, pure=False)
+               for k in range(n)]  # fmt: skip
     parts: list[Part] = client.gather(futures)
-    stats = merged_stats([(f, m.stats) for f, m in zip(files, metas, strict=True)], [(i, offsets[i]) for i in order])
-    return parts, stats
+    return parts, read.stats()
+
+
+def foreign_times(clocks: Sequence[tuple[bytes, bytes]], k: int) -> list[bytes]:
+    """Per file (``clocks``: each TCP frame's part and time, the files in reading order), for each of part ``k``'s
+    records in it, the latest time among the other parts' segments since part ``k``'s record before (INT64_MIN:
+    none): what ``Engine.take_foreign`` says when a pass reads every frame and tracks part ``k`` only."""
+    import numpy as np
+
+    owners = [np.frombuffer(p, dtype=np.int32) for p, _t in clocks]
+    owner = np.concatenate(owners) if owners else np.empty(0, dtype=np.int32)
+    ts = np.concatenate([np.frombuffer(t, dtype=np.int64) for _p, t in clocks]) if clocks else np.empty(0, np.int64)
+    mine = owner == k
+    before = np.cumsum(mine) - mine  # each frame: part k's records before it
+    out = np.full(int(mine.sum()) + 1, np.iinfo(np.int64).min, dtype=np.int64)
+    np.maximum.at(out, before[~mine], ts[~mine])
+    counts = [int((o == k).sum()) for o in owners]
+    bounds = np.cumsum([0, *counts])
+    return [out[bounds[j] : bounds[j + 1]].tobytes() for j in range(len(clocks))]
+
+
+def explain_split(
+    paths: list[str], pieces: list[tuple[int, dict[int, int], bytes]], clocks: list[tuple[bytes, bytes]],
+    order: list[int], stats: Any, k: int, n: int, numbers: list[int], options: dict[str, Any],
+) -> ToldPart:  # fmt: skip
+    """Part ``k`` of ``explain`` on the read-once path (a Dask task): its records of every file (in reading order,
+    ``order`` the files' indexes) told as :func:`explain_part` tells a part, its clock moved by the other parts'
+    segments from the files' clocks (:func:`foreign_times`)."""
+    from .capture import PartCapture
+    from .narrate import ExplainDocument
+
+    foreign = foreign_times(clocks, k)
+    mine = [(i, off, lt, rec, fts) for i, (off, lt, rec), fts in zip(order, pieces, foreign, strict=True)]
+    capture = PartCapture(paths, mine, stats)
+    with ExplainDocument(capture, part=(k, n, numbers), **options) as doc:  # type: ignore[arg-type]
+        return ToldPart(doc.told(), dict(doc.late), doc.stats)
 
 
 def numbering(parts: Sequence[Part]) -> list[Any]:
@@ -440,22 +490,40 @@ def explain_part(paths: Sequence[str], k: int, n: int, numbers: list[int], optio
 def explain_document(paths: Sequence[str], jobs: int, options: dict[str, Any], *, dask: Any = None) -> Any:
     """``explain`` of the whole input in ``jobs`` parts (local processes, or Dask tasks with ``dask``): first
     every part's streams are numbered (one pass of the C engine each, nothing told), then every part tells its
-    streams; the result is the :class:`~tcptrace.narrate.ExplainDocument` one pass gives."""
-    import heapq
-
-    from .narrate import ExplainDocument
-
+    streams; the result is the :class:`~tcptrace.narrate.ExplainDocument` one pass gives. With Dask, every file
+    is read once where that is exact (:func:`run_read_once`), each part's clock moved by the other parts'
+    segments from the files' clocks (:func:`explain_split`)."""
+    told: list[ToldPart]
     if dask is not None:
         n = jobs or max(1, sum(dask.nthreads().values()))
-        parts = _run_dask(dask, paths, n, _nothing)
-        numbers = [x.tolist() for x in numbering(parts)]
-        futures = [dask.submit(explain_part, list(paths), k, n, numbers[k], options, pure=False) for k in range(n)]
-        told: list[ToldPart] = dask.gather(futures)
+        read = _read_once(dask, paths, n, clock=True)
+        if read is not None:  # every file read once; the parts numbered, then told
+            counted = [dask.submit(analyse_split, read.pieces(dask, k), read.last_ts, _nothing, pure=False)
+                       for k in range(n)]  # fmt: skip
+            numbers = [x.tolist() for x in numbering(dask.gather(counted))]
+            clocks = [dask.submit(_clock, read.splits[i], pure=False) for i in read.order]
+            stats = read.stats()
+            futures = [dask.submit(explain_split, read.files, read.pieces(dask, k), clocks, read.order, stats, k, n,
+                                   numbers[k], options, pure=False) for k in range(n)]  # fmt: skip
+        else:
+            numbers = [x.tolist() for x in numbering(_run_dask(dask, paths, n, _nothing))]
+            futures = [dask.submit(explain_part, list(paths), k, n, numbers[k], options, pure=False)
+                       for k in range(n)]  # fmt: skip
+        told = dask.gather(futures)
     else:
         n = jobs
         parts = _run_local(paths, n, _nothing)
         numbers = [x.tolist() for x in numbering(parts)]
         told = _pool_starmap(n, explain_part, [(list(paths), k, n, numbers[k], options) for k in range(n)])
+    return _merged_told(paths, told, options, numbers)
+
+
+def _merged_told(paths: Sequence[Any], told: list[ToldPart], options: dict[str, Any], numbers: list[Any]) -> Any:
+    """The parts' told streams merged in stream order: the document one pass gives."""
+    import heapq
+
+    from .narrate import ExplainDocument
+
     late: dict[int, int] = {}
     for t in told:
         late.update(t.late)

@@ -523,18 +523,18 @@ def test_pieces_split_by_connection_read_as_the_whole(
 
 
 def _read_once_spy(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
-    """Whether each --dask run took the read-once path (tcptrace.parallel.run_read_once gave parts)."""
+    """Whether each --dask run took the read-once path (tcptrace.parallel._read_once read the files)."""
     from tcptrace import parallel
 
     taken: list[bool] = []
-    real = parallel.run_read_once
+    real = parallel._read_once
 
     def spy(*args: object, **kw: object) -> object:
         got = real(*args, **kw)  # type: ignore[arg-type]
         taken.append(got is not None)
         return got
 
-    monkeypatch.setattr(parallel, "run_read_once", spy)
+    monkeypatch.setattr(parallel, "_read_once", spy)
     return taken
 
 
@@ -549,8 +549,8 @@ def test_dask_reads_each_piece_once(
     capture: Path, pieces: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Issue #18's Dask design: a task per file reads and decodes it once and splits its TCP frames by connection,
-    a task per part analyses its frames from every file in the capture's frame order; the flows and check results
-    are the whole file's, byte for byte (apart from the input's name)."""
+    a task per part analyses its frames from every file in the capture's frame order; the flows, check and explain
+    results are the whole file's, byte for byte (apart from the input's name and explain's per-flow files)."""
     if not capture.exists():
         pytest.skip(f"{capture} is not here (the shared corpus is not part of the repository)")
     if engines() == ["python"]:
@@ -571,7 +571,12 @@ def test_dask_reads_each_piece_once(
     want_check = CliRunner().invoke(main, [*check, str(capture)])
     assert got_check.exit_code == want_check.exit_code
     assert got_check.stdout.splitlines()[:-1] == want_check.stdout.splitlines()[:-1]  # the last names the input
-    assert taken == [True, True, True]
+    explain = run(["explain", "--format", "json", "--dask", "local", *files], "auto", monkeypatch)
+    assert without_capture(explain) == without_capture(run(["explain", "--format", "json", str(capture)], "auto",
+                                                           monkeypatch))  # fmt: skip
+    pieces_text = run(["explain", *files], "auto", monkeypatch)
+    assert run(["explain", "--dask", "local", *files], "auto", monkeypatch) == pieces_text
+    assert taken == [True] * 5
 
 
 @needs_editcap

@@ -246,6 +246,50 @@ def test_explain_parts_move_their_clock_by_the_others(tmp_path: Path, fmt: str) 
     assert _run(["explain", capture, "--format", fmt, "-j", "2"]) == one
 
 
+def test_explain_read_once_moves_the_clock_by_the_others(tmp_path: Path) -> None:
+    """The read-once path on a LocalCluster of 2 (a part gets its own frames only): the other part's segments'
+    times come from the file's clock (parallel.foreign_times), so A's copy is late there too."""
+    _engine()
+    distributed = pytest.importorskip("dask.distributed", reason="tcptrace[dask] is not installed")
+    from tcptrace import parallel
+
+    capture = _late_copy_capture(tmp_path / "late.pcap")
+    one = _run(["explain", capture, "--format", "json", "-j", "1"])[1]
+    with (
+        distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0") as c,
+        distributed.Client(c) as client,
+    ):
+        read = parallel._read_once(client, [capture], 2, clock=True)
+        assert read is not None  # one file, read once
+        with parallel.explain_document([capture], 2, {"fmt": "json"}, dask=client) as doc:
+            assert "".join(doc.pieces()) == one
+
+
+def test_foreign_times_are_the_engines() -> None:
+    """parallel.foreign_times from a split's clock equals Engine.take_foreign of a pass that reads every frame
+    and tracks one part (the mixed capture's parts of three)."""
+    _engine()
+    from tcptrace.capture import open_capture
+    from tcptrace.engine import engine_module, new_engine
+    from tcptrace.parallel import foreign_times, split_file
+
+    path = str(SAMPLES / "dialogue_threaded.pcap")
+    clock = split_file(path, 3, None, clock=True).clock
+    assert clock is not None
+    for k in range(3):
+        eng = new_engine(engine_module())
+        eng.partition(k, 3)
+        eng.keep(lambda *a: True)
+        eng.packets(0, tuple(b"" for _ in range(512)))
+        cap = open_capture(path)
+        got: list[int | None] = []
+        for _ in cap.feed_steps(eng):
+            eng.take_kept()
+            got += eng.take_foreign()
+        want = [None if x == -(2**63) else x for x in struct.unpack(f"<{len(got)}q", foreign_times([clock], k)[0])]
+        assert got == want
+
+
 @pytest.mark.parametrize("fmt", ["text", "json", "markdown", "html"])
 def test_explain_jobs_equal_one_pass(mixed: str, fmt: str) -> None:
     _engine()
