@@ -1321,6 +1321,17 @@ class ExplainDocument:
         return [(f.stream, f.ending, f.attention, self._shapes[f.shape] if f.shape >= 0 else None, self._text(f))
                 for f in self._told]  # fmt: skip
 
+    def save_spool(self, path: str) -> list[tuple[int, str, bool, Any, tuple[int, int]]]:
+        """:meth:`told` with each text left in a copy of the spool written to ``path``: (offset, size) there in its
+        place (a part in a local process: tcptrace.parallel)."""
+        import shutil
+
+        self._spool.seek(0)
+        with open(path, "wb") as out:
+            shutil.copyfileobj(self._spool, out)
+        return [(f.stream, f.ending, f.attention, self._shapes[f.shape] if f.shape >= 0 else None, (f.offset, f.size))
+                for f in self._told]  # fmt: skip
+
     @classmethod
     def merged(
         cls, capture: str, lang: str, fmt: str, told: Iterable[tuple[int, str, bool, Any, str]], late: dict[int, int],

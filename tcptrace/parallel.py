@@ -469,22 +469,34 @@ def _nothing(eng: Any, i: int) -> None:
 
 @dataclass
 class ToldPart:
-    """What one part of ``explain`` returns: its streams told (ExplainDocument.told), late segments, reader stats."""
+    """What one part of ``explain`` returns: its streams told (ExplainDocument.told), late segments, reader stats.
+    With ``spool`` (local processes), each stream's text stays in that file and ``told`` has (offset, size) in
+    its place, so the parent never holds the texts of a whole part (it copies them into its document's spool)."""
 
-    told: list[tuple[int, str, bool, Any, str]]
+    told: list[tuple[int, str, bool, Any, Any]]
     late: dict[int, int]
     stats: dict[str, Any]
+    spool: str | None = None
 
 
-def explain_part(paths: Sequence[str], k: int, n: int, numbers: list[int], options: dict[str, Any]) -> ToldPart:
+def _told_part(doc: Any, spool: str | None) -> ToldPart:
+    if spool is None:
+        return ToldPart(doc.told(), dict(doc.late), doc.stats)
+    return ToldPart(doc.save_spool(spool), dict(doc.late), doc.stats, spool)
+
+
+def explain_part(
+    paths: Sequence[str], k: int, n: int, numbers: list[int], options: dict[str, Any], spool: str | None = None
+) -> ToldPart:
     """Part ``k`` of ``n`` of ``explain`` (runs in a worker): its streams, numbered as the capture numbers them,
-    told as one pass tells them (a FlowStream of the part, its clock moved by the other parts' segments too)."""
+    told as one pass tells them (a FlowStream of the part, its clock moved by the other parts' segments too);
+    ``spool``: a file for their texts (a local process), else they come back with the result (a Dask task)."""
     from .narrate import ExplainDocument
 
     if len(paths) != 1:
         raise ValueError("one capture file at a time")
     with ExplainDocument(paths[0], part=(k, n, numbers), **options) as doc:
-        return ToldPart(doc.told(), dict(doc.late), doc.stats)
+        return _told_part(doc, spool)
 
 
 def explain_document(paths: Sequence[str], jobs: int, options: dict[str, Any], *, dask: Any = None) -> Any:
@@ -511,11 +523,28 @@ def explain_document(paths: Sequence[str], jobs: int, options: dict[str, Any], *
                        for k in range(n)]  # fmt: skip
         told = dask.gather(futures)
     else:
+        import tempfile
+
         n = jobs
         parts = _run_local(paths, n, _nothing)
         numbers = [x.tolist() for x in numbering(parts)]
-        told = _pool_starmap(n, explain_part, [(list(paths), k, n, numbers[k], options) for k in range(n)])
+        with tempfile.TemporaryDirectory(prefix="tcptrace-explain-") as tmp:
+            spools = [os.path.join(tmp, f"part-{k}") for k in range(n)]
+            told = _pool_starmap(n, explain_part, [(list(paths), k, n, numbers[k], options, spools[k])
+                                                   for k in range(n)])  # fmt: skip
+            return _merged_told(paths, told, options, numbers)
     return _merged_told(paths, told, options, numbers)
+
+
+def _texts(part: ToldPart) -> Iterator[tuple[int, str, bool, Any, str]]:
+    """A part's told streams with their texts (read back from its spool file, one at a time)."""
+    if part.spool is None:
+        yield from part.told
+        return
+    with open(part.spool, "rb") as f:
+        for n, ending, attention, shape, (offset, size) in part.told:
+            f.seek(offset)
+            yield n, ending, attention, shape, f.read(size).decode("utf-8", "surrogatepass")
 
 
 def _merged_told(paths: Sequence[Any], told: list[ToldPart], options: dict[str, Any], numbers: list[Any]) -> Any:
@@ -527,7 +556,7 @@ def _merged_told(paths: Sequence[Any], told: list[ToldPart], options: dict[str, 
     late: dict[int, int] = {}
     for t in told:
         late.update(t.late)
-    merged = heapq.merge(*(t.told for t in told), key=lambda item: item[0])
+    merged = heapq.merge(*(_texts(t) for t in told), key=lambda item: item[0])
     return ExplainDocument.merged(paths[0], options.get("lang", "en"), options.get("fmt", "text"), merged, late,
                                   told[0].stats, sum(len(x) for x in numbers))  # fmt: skip
 
