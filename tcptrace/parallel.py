@@ -142,6 +142,11 @@ def analyse_part(paths: Sequence[str], k: int, n: int, per_stream: Callable[[Any
         eng.partition(k, n)
     cap = open_input(paths)
     cap.feed(eng)
+    return _part_of(eng, cap.stats, per_stream)
+
+
+def _part_of(eng: Any, stats: Any, per_stream: Callable[[Any, int], Any]) -> Part:
+    """What a part returns once its engine has seen its frames: first frames, and ``per_stream`` of each stream."""
     count = eng.flow_count()
     firsts = array("q", (eng.flow(i).first_frame for i in range(count)))
     results = []
@@ -149,7 +154,7 @@ def analyse_part(paths: Sequence[str], k: int, n: int, per_stream: Callable[[Any
         r = per_stream(eng, i)
         if r is not None:
             results.append((i, r))
-    return Part(firsts.tobytes(), cap.stats, count, results)
+    return Part(firsts.tobytes(), stats, count, results)
 
 
 def _run_local(paths: Sequence[str], n: int, per_stream: Callable[[Any, int], Any]) -> list[Part]:
@@ -299,14 +304,7 @@ def analyse_split(
         eng.feed_frames(records, offset, engine_links(linktypes), _no_skip)
     if last_ts is not None:
         eng.saw_frame(last_ts)
-    count = eng.flow_count()
-    firsts = array("q", (eng.flow(i).first_frame for i in range(count)))
-    results = []
-    for i in range(count):
-        r = per_stream(eng, i)
-        if r is not None:
-            results.append((i, r))
-    return Part(firsts.tobytes(), None, count, results)
+    return _part_of(eng, None, per_stream)
 
 
 def file_order(metas: Sequence[SplitFile]) -> list[int] | None:

@@ -207,20 +207,28 @@ def test_a_perturbed_transfer_told_the_same(
                 assert "".join(doc.pieces()) == want
 
 
-def test_http_after_a_run_is_read_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The server speaks first and long; the client's first payload, after runs, is an HTTP request: the
-    narrative tells the HTTP message (every payload), from the stream read again (FlowStream.whole)."""
+def _server_first(answer: bool) -> _Conn:
+    """The server speaks first and long (30 banner lines, each ACKed), then the client's first payload is an HTTP
+    request (and, with ``answer``, the server's response); then both close."""
     c = _Conn()
     for k in range(30):
         c.data(1, b"banner %02d\r\n" % k)
         c.ack(0)
     c.data(0, b"GET /x HTTP/1.1\r\nHost: a\r\n\r\n")
     c.ack(1)
-    c.data(1, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi")
-    c.ack(0)
+    if answer:
+        c.data(1, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi")
+        c.ack(0)
     c.fin(0)
     c.fin(1)
     c.ack(0)
+    return c
+
+
+def test_http_after_a_run_is_read_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server speaks first and long; the client's first payload, after runs, is an HTTP request: the
+    narrative tells the HTTP message (every payload), from the stream read again (FlowStream.whole)."""
+    c = _server_first(answer=True)
     path = _write(tmp_path / "late_http.pcap", [(c, 0)])
     assert _runs_in(path, monkeypatch)
     calls = []
@@ -242,16 +250,7 @@ def test_http_after_a_run_is_read_again(tmp_path: Path, monkeypatch: pytest.Monk
 def test_a_pipe_waits_for_both_first_payloads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Read from a file object (not read again), a run starts only once both sides' first payloads said the
     stream is not HTTP, TLS or DNS: the server-first HTTP stream above gets no run before the request."""
-    c = _Conn()
-    for k in range(30):
-        c.data(1, b"banner %02d\r\n" % k)
-        c.ack(0)
-    c.data(0, b"GET /x HTTP/1.1\r\nHost: a\r\n\r\n")
-    c.ack(1)
-    c.fin(0)
-    c.fin(1)
-    c.ack(0)
-    data = _write(tmp_path / "p.pcap", [(c, 0)]).read_bytes()
+    data = _write(tmp_path / "p.pcap", [(_server_first(answer=False), 0)]).read_bytes()
     assert not _runs_in(io.BytesIO(data), monkeypatch)
     ref = _told(io.BytesIO(data), "python", monkeypatch, 2_000_000_000, runs=False)
     assert _told(io.BytesIO(data), "c", monkeypatch, 2_000_000_000, runs=True) == ref
