@@ -351,8 +351,9 @@ typedef struct {
     int pk_pause; /* a Segment that may settle its stream was handed out: the walk pauses (status 2) so that
                    * PacketStream can say Engine.quiet before the stream's next packets */
     /* Engine.pause_after(ts_ns): the walk also pauses after each kept Segment of a stream that has sent a FIN or
-     * an RST and after each at or after pk_pause_ts, so that what the engine says of a stream then (lifecycle,
-     * flow) is as of that Segment (engine.FlowStream.told asks whether it ended, and tells it) */
+     * an RST and after each at or after pk_pause_ts (with parts: or with the other parts' time before it at or
+     * after pk_pause_ts), so that what the engine says of a stream then (lifecycle, flow) is as of that Segment
+     * (engine.FlowStream.told asks whether it ended, and tells it) */
     int pk_pause_teardown;
     int64_t pk_pause_ts;
     PyObject *pk_flag_text; /* tuple of 512 bytes: the TCP flags (& 0x1FF) as the format writes them */
@@ -3768,7 +3769,9 @@ static int keep_segment(Engine *e, PyObject *seg) {
             long long ts;
             if (get_ll(seg, S_ts_ns, &ts) < 0)
                 return -1;
-            if (f->nfin || f->rst_total || ts >= e->pk_pause_ts)
+            /* a part: also when the other parts' time before it passes the deadline (FlowStream.told tells there) */
+            if (f->nfin || f->rst_total || ts >= e->pk_pause_ts ||
+                (e->nparts > 1 && e->fts[e->fts_n - 1] >= e->pk_pause_ts))
                 e->pk_pause = 1;
         }
         return PyList_Append(e->kept, seg);

@@ -465,7 +465,6 @@ def engine_summary(eng: Any, stream: int) -> FlowSummary:
 T = TypeVar("T")
 HORIZON_NS = FINISHED_HORIZON_NS  # an ended stream is handed out when the capture is this far past its end
 _NEVER = 1 << 80
-_INT64_MIN = -(1 << 63)
 _INT64_MAX = (1 << 63) - 1
 
 
@@ -544,11 +543,10 @@ class _EngineRun:
             eng.plain_runs(APP_PREFIXES, COLLAPSE_MIN_RUN - 1, strict)
         # The engine runs ahead of the Segments it hands out (a batch at a time), except that it pauses after each
         # Segment of a stream that sent a FIN or RST and after the first at or after the deadline: then what it
-        # says of a stream is as of that Segment, the last of its batch, as FlowStream.told needs it.
-        # A part pauses after every Segment: FlowStream.told may tell a stream when the other parts' packets (seen
-        # only with the part's next Segment) pass the deadline, and then the engine must not be past that Segment.
-        self._every = numbers is not None
-        eng.pause_after(_INT64_MIN if self._every else _INT64_MAX)
+        # says of a stream is as of that Segment, the last of its batch, as FlowStream.told needs it. A part also
+        # pauses after a Segment before which the other parts' time passed the deadline (FlowStream.told may tell
+        # a stream there, when it reads that time with the Segment: the engine must not be past it).
+        eng.pause_after(_INT64_MAX)
         self._teardown: set[int] = set()  # streams that sent a FIN or RST: ended() asks the engine
         self._last = False  # whether the Segment last handed out ended its batch (the engine paused after it)
         self._clock = 0  # the capture time the summaries are told at (FlowSummary.trace_clock)
@@ -601,8 +599,7 @@ class _EngineRun:
     def deadline(self, ts_ns: int) -> None:
         """FlowStream.told's next deadline: the engine pauses at the first Segment at or after it, and hands out
         every plain segment from then on whole (not counted in a run: told's clock must see it)."""
-        if not self._every:
-            self._eng.pause_after(min(ts_ns, _INT64_MAX))
+        self._eng.pause_after(min(ts_ns, _INT64_MAX))
         if self._runs:
             self._eng.runs_due(min(ts_ns, _INT64_MAX))
 
