@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -636,3 +637,41 @@ def test_split_records_feed_back_to_one_pass(tmp_path: Path) -> None:
     eng = new_engine(engine_module())
     with pytest.raises(ValueError, match="not a record"):
         eng.feed_frames(b"\x00" * 40, 0, [], lambda *a: None)
+
+
+def test_damaged_files_split_as_one_pass_reads_them(tmp_path: Path) -> None:
+    """Random bytes changed in captures (and some cut short): a file split by Engine.split and its parts fed back
+    give every part's streams, rows and first frames that Engine.partition's passes give, and the same reader
+    statistics; or both ways raise the same one-line CaptureError. The read-once path on hostile input."""
+    from tcptrace.engine import engine_module
+    from tcptrace.parallel import Rows, analyse_part, analyse_split, split_file
+
+    if engine_module() is None:
+        pytest.skip("the C engine is not built")
+    sources = [(SAMPLES / n).read_bytes() for n in ("lossy_bulk.pcap", "echo_ipv6.pcapng", "dialogue_threaded.pcap",
+                                                    "vlan.pcap", "echo_sll2.pcap")]  # fmt: skip
+    rng = random.Random(1812)
+    for trial in range(80):
+        data = bytearray(sources[trial % len(sources)])
+        for _ in range(rng.randint(1, 12)):
+            data[rng.randrange(24, len(data))] = rng.randrange(256)
+        if rng.random() < 0.3:
+            del data[rng.randrange(24, len(data)) :]
+        path = tmp_path / f"{trial}.cap"
+        path.write_bytes(bytes(data))
+        try:
+            want = [analyse_part([str(path)], k, 2, Rows(Selection())) for k in range(2)]
+        except CaptureError as exc:
+            with pytest.raises(CaptureError, match=re.escape(str(exc))):
+                split_file(str(path), 2, None)
+            continue
+        got = split_file(str(path), 2, None)
+        assert got.error is None
+        assert got.stats.as_dict() == want[0].stats.as_dict()
+        for k in range(2):
+            part = analyse_split([(0, got.linktypes, got.parts[k])], got.stats.last_ts_ns, Rows(Selection()))
+            assert (part.first_frames, part.streams, part.results) == (
+                want[k].first_frames,
+                want[k].streams,
+                want[k].results,
+            ), trial
