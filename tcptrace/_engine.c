@@ -3354,6 +3354,14 @@ static int get_ll(PyObject *o, PyObject *name, long long *out) {
     return (*out == -1 && PyErr_Occurred()) ? -1 : 0;
 }
 
+/* One more entry of Engine.take_foreign's list: the other parts' latest time before a kept item */
+static int push_foreign(Engine *e, int64_t ts) {
+    if (grow((void **)&e->fts, &e->fts_cap, e->fts_n + 1, sizeof *e->fts, 1024) < 0)
+        return -1;
+    e->fts[e->fts_n++] = ts;
+    return 0;
+}
+
 /* ------------------------------------------------------------------------------------------------ */
 /* explain's plain runs (Engine.plain_runs; events.py and narrate._collapse read them as model.PlainRun)  */
 
@@ -3504,12 +3512,9 @@ static int runs_emit(Engine *e, RunC *rs, int64_t stream) {
     rec = record_done(rec, RUN_N, RUN_RECORD_FIELDS);
     if (!rec)
         return -1;
-    if (e->nparts > 1) { /* take_foreign: nothing of the other parts' time is told with a run */
-        if (grow((void **)&e->fts, &e->fts_cap, e->fts_n + 1, sizeof *e->fts, 1024) < 0) {
-            Py_DECREF(rec);
-            return -1;
-        }
-        e->fts[e->fts_n++] = INT64_MIN;
+    if (e->nparts > 1 && push_foreign(e, INT64_MIN) < 0) { /* nothing of the other parts' time goes with a run */
+        Py_DECREF(rec);
+        return -1;
     }
     int r = PyList_Append(e->kept, rec);
     Py_DECREF(rec);
@@ -3741,17 +3746,8 @@ static void runs_free(Engine *e) {
 /* a Segment of a kept stream: numbered as the engine numbered it, into Engine.take_kept()'s list */
 static int keep_segment(Engine *e, PyObject *seg) {
     if (e->nparts > 1) { /* the other parts' latest time before this segment (Engine.take_foreign) */
-        if (e->fts_n == e->fts_cap) {
-            Py_ssize_t cap = e->fts_cap ? 2 * e->fts_cap : 1024;
-            int64_t *grown = PyMem_Realloc(e->fts, (size_t)cap * sizeof *grown);
-            if (!grown) {
-                PyErr_NoMemory();
-                return -1;
-            }
-            e->fts = grown;
-            e->fts_cap = cap;
-        }
-        e->fts[e->fts_n++] = e->foreign_ts;
+        if (push_foreign(e, e->foreign_ts) < 0)
+            return -1;
         e->foreign_ts = INT64_MIN;
     }
     if (e->pk_mode) { /* the packets pass: the Segment with its analysis, after the lines before it */

@@ -491,14 +491,14 @@ class CaptureReader:
     def _feed_pcap(self, engine: Any) -> Iterator[None]:
         """:meth:`_pcap_records` with the per-record loop in C: same frames, stats and warnings."""
         order, nano, rec_hdr_len, linktype, fcs_len, swapped = self._pcap_params
-        slow = _DECODERS[linktype]
-        link_len, etype_off = _FUSED_LAYOUTS.get(linktype, (-1, None))
+        link = _engine_link(linktype)
+        assert link is not None  # a pcap of a link type we cannot decode is refused when it is opened
+        link_len, etype, slow = link
         rec_hdr = struct.Struct(order + "IIII").unpack_from
         stats = self.stats
         feed = engine.feed_pcap
         read = self._read
         big = order == ">"
-        etype = -1 if etype_off is None else etype_off
         buf = b""
         pos = 0
         frame = 0
@@ -1199,12 +1199,12 @@ def _engine_interfaces(walk: _PcapngWalk, linktypes: dict[int, int], table: list
     for i in range(len(table), len(walk.interfaces)):
         decode, mult, div, off_ns, _snap = walk.interfaces[i]
         number = walk.iface_base + i
-        slow = _DECODERS.get(linktypes[number])
-        if decode is None or slow is None or div >= 1 << 64 or mult >= 1 << 64 or not -(1 << 63) <= off_ns < 1 << 63:
+        link = _engine_link(linktypes[number])
+        if decode is None or link is None or div >= 1 << 64 or mult >= 1 << 64 or not -(1 << 63) <= off_ns < 1 << 63:
             table.append(None)
             continue
-        link_len, etype_off = _FUSED_LAYOUTS.get(linktypes[number], (-1, None))
-        table.append(_EngineIface(number, link_len, -1 if etype_off is None else etype_off, mult, div, off_ns, slow))
+        link_len, etype_off, slow = link
+        table.append(_EngineIface(number, link_len, etype_off, mult, div, off_ns, slow))
 
 
 def open_capture(
@@ -1510,14 +1510,22 @@ def _no_skip(frame: int, reason: SkipReason) -> None:
     """The decoders' skip counter when a part decodes its frames again: each was decoded as TCP when read."""
 
 
+def _engine_link(linktype: int) -> tuple[int, int, _LinkDecoder] | None:
+    """What the C walks take of a link type (None: one we cannot decode): the fused decode's link header length
+    (-1: no fused decode) and where its EtherType is (-1: IPv4 right after it), from _FUSED_LAYOUTS, and the
+    layered decoder for the frames the fused decode does not take (_DECODERS)."""
+    slow = _DECODERS.get(linktype)
+    if slow is None:
+        return None
+    link_len, etype_off = _FUSED_LAYOUTS.get(linktype, (-1, None))
+    return link_len, -1 if etype_off is None else etype_off, slow
+
+
 def engine_links(linktypes: dict[int, int]) -> list[Any]:
-    """Engine.feed_frames' interface table: (link_len, etype_off, decode) of each interface's link type, as the
-    C walks use them (_FUSED_LAYOUTS, _DECODERS)."""
+    """Engine.feed_frames' interface table: each interface's :func:`_engine_link`."""
     links: list[Any] = [None] * (max(linktypes, default=-1) + 1)
     for iface, lt in linktypes.items():
-        if lt in _DECODERS:
-            link_len, etype_off = _FUSED_LAYOUTS.get(lt, (-1, None))
-            links[iface] = (link_len, -1 if etype_off is None else etype_off, _DECODERS[lt])
+        links[iface] = _engine_link(lt)
     return links
 
 

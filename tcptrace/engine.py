@@ -641,6 +641,37 @@ class _EngineRun:
         return None if prev is None else self._summary(prev)
 
 
+class _Ended:
+    """The streams that ended and wait out the horizon (FlowStream's loops): ``at``, when each ended, and a heap
+    of those times, so that the due ones come off its top; ``deadline``, the earliest capture time at which one
+    of them is due."""
+
+    def __init__(self, horizon_ns: int) -> None:
+        self.horizon = horizon_ns
+        self.at: dict[int, int] = {}  # stream -> capture time its close or reset was seen
+        self._heap: list[tuple[int, int]] = []  # (that time, stream); entries of streams handed out since are stale
+        self.deadline = _NEVER
+
+    def add(self, n: int, ts_ns: int) -> None:
+        self.at[n] = ts_ns
+        heapq.heappush(self._heap, (ts_ns, n))
+        self.deadline = min(self.deadline, ts_ns + self.horizon)
+
+    def due(self, now: int) -> list[int]:
+        """The streams ended at least the horizon before ``now``, by number (the caller hands them out and drops
+        them from ``at``); the next deadline set, as if they were dropped already."""
+        heap, at = self._heap, self.at
+        out = []
+        while heap and now - heap[0][0] >= self.horizon:
+            ts, m = heapq.heappop(heap)
+            if at.get(m) == ts:
+                out.append(m)
+        while heap and at.get(heap[0][1]) != heap[0][0]:
+            heapq.heappop(heap)
+        self.deadline = (heap[0][0] if heap else _NEVER - self.horizon) + self.horizon
+        return sorted(out)
+
+
 class FlowStream:
     """Iterate to get each selected stream once it is finished (see the module docstring).
 
@@ -691,13 +722,12 @@ class FlowStream:
         run = self.run
         horizon = self.horizon_ns
         open_segs: dict[int, list[Segment]] = {}  # selected streams not handed out yet
-        ended_at: dict[int, int] = {}  # stream -> capture time its close or reset was seen
+        waiting = _Ended(horizon)
         done: set[int] = set()
         late = self.late
-        deadline = _NEVER  # the earliest capture time at which an ended stream is due
 
         def finish(n: int) -> FinishedFlow:
-            ended_at.pop(n, None)
+            waiting.at.pop(n, None)
             done.add(n)
             summary = run.flow(n).summary
             assert summary is not None
@@ -705,10 +735,9 @@ class FlowStream:
 
         for seg in run:  # the selected streams' segments only
             other = run.foreign_ts  # a part of the capture: the other parts' segments' latest time, as if read
-            if other is not None and other >= deadline:
-                for m in sorted(m for m, ts in ended_at.items() if other - ts >= horizon):
+            if other is not None and other >= waiting.deadline:
+                for m in waiting.due(other):
                     yield finish(m)
-                deadline = min(ended_at.values(), default=_NEVER - horizon) + horizon
             n = seg.stream
             if n in done:
                 late[n] = late.get(n, 0) + 1
@@ -718,13 +747,11 @@ class FlowStream:
                 segs = open_segs[n] = []
             segs.append(seg)
             summary = run.flow(n).summary
-            if n not in ended_at and ended(summary):
-                ended_at[n] = seg.ts_ns
-                deadline = min(deadline, seg.ts_ns + horizon)
-            if seg.ts_ns >= deadline:
-                for m in sorted(m for m, ts in ended_at.items() if seg.ts_ns - ts >= horizon):
+            if n not in waiting.at and ended(summary):
+                waiting.add(n, seg.ts_ns)
+            if seg.ts_ns >= waiting.deadline:
+                for m in waiting.due(seg.ts_ns):
                     yield finish(m)
-                deadline = min(ended_at.values(), default=_NEVER - horizon) + horizon
         self.streams_total = run.streams_total
         for n in sorted(open_segs):
             yield finish(n)
@@ -768,41 +795,24 @@ class FlowStream:
             self._engine_run = run
         horizon = self.horizon_ns
         open_segs: dict[int, list[Segment]] = {}  # selected streams not told yet (or reopened)
-        ended_at: dict[int, int] = {}
-        # (time ended, stream) of the streams in ended_at, a heap: the due ones are at its top (entries of streams
-        # handed out since are dropped as they come up)
-        ends: list[tuple[int, int]] = []
+        waiting = _Ended(horizon)
         early: dict[int, tuple[T, list[bytes]]] = {}  # told at their end: the telling, and the packed segments
         done: set[int] = set()
         late = self.late
-        deadline = _NEVER
 
         def finish(n: int) -> T:
-            ended_at.pop(n, None)
+            waiting.at.pop(n, None)
             done.add(n)
             if n in early:
                 return early.pop(n)[0]
             return tell(FinishedFlow(run.summary_of(n), open_segs.pop(n), run.previous(n)))
 
-        def due(now: int) -> list[int]:
-            """The streams ended at least the horizon before ``now``, by number; the next deadline set."""
-            nonlocal deadline
-            out = []
-            while ends and now - ends[0][0] >= horizon:
-                ts, m = heapq.heappop(ends)
-                if ended_at.get(m) == ts:
-                    out.append(m)
-            while ends and ended_at.get(ends[0][1]) != ends[0][0]:
-                heapq.heappop(ends)
-            deadline = (ends[0][0] if ends else _NEVER - horizon) + horizon
-            return sorted(out)
-
         for seg in run:  # the selected streams' segments only
             other = run.foreign_ts  # a part of the capture: the other parts' segments' latest time, as if read
-            if other is not None and other >= deadline:
-                for m in due(other):
+            if other is not None and other >= waiting.deadline:
+                for m in waiting.due(other):
                     yield m, finish(m)
-                run.deadline(deadline)
+                run.deadline(waiting.deadline)
             n = seg.stream
             if n in done:
                 late[n] = late.get(n, 0) + 1
@@ -812,17 +822,15 @@ class FlowStream:
                 told_early = early.pop(n, None)
                 segs = open_segs[n] = [] if told_early is None else _unpack(told_early[1])
             segs.append(seg)
-            if n not in ended_at and run.ended(seg):
-                ended_at[n] = seg.ts_ns
-                heapq.heappush(ends, (seg.ts_ns, n))
-                deadline = min(deadline, seg.ts_ns + horizon)
+            if n not in waiting.at and run.ended(seg):
+                waiting.add(n, seg.ts_ns)
                 segs = open_segs.pop(n)
                 early[n] = (tell(FinishedFlow(run.summary_of(n), segs, run.previous(n))), _pack(segs))
-                run.deadline(deadline)
-            if seg.ts_ns >= deadline:
-                for m in due(seg.ts_ns):
+                run.deadline(waiting.deadline)
+            if seg.ts_ns >= waiting.deadline:
+                for m in waiting.due(seg.ts_ns):
                     yield m, finish(m)
-                run.deadline(deadline)
+                run.deadline(waiting.deadline)
         self.streams_total = run.streams_total
         for n in sorted(open_segs.keys() | early.keys()):
             yield n, finish(n)

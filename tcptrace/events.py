@@ -266,11 +266,12 @@ class _Sent:
         self.frames.frombytes(run.frames[d])
         self.times.frombytes(run.times[d])
 
-    def starts_at(self, run: PlainRun, d: int, seq: int) -> bool:
-        """Whether one of side ``d``'s data segments in ``run`` starts at ``seq``."""
-        starts = memoryview(run.starts[d]).cast("q")
-        k = bisect.bisect_left(starts, seq)
-        return k < len(starts) and starts[k] == seq
+
+def _run_starts_at(run: PlainRun, d: int, seq: int) -> bool:
+    """Whether one of side ``d``'s data segments in ``run`` starts at ``seq`` (its starts increase)."""
+    starts = memoryview(run.starts[d]).cast("q")
+    k = bisect.bisect_left(starts, seq)
+    return k < len(starts) and starts[k] == seq
 
 
 @dataclass(frozen=True, slots=True)
@@ -430,7 +431,7 @@ class _Classifier:
         d = seg.direction
         for prev in self._before(seg):
             if is_run(prev):  # its ACKs ask for nothing (no duplicate, no SACK); its data may be the copy
-                if prev.data_segments[d] and self.sent[d].starts_at(prev, d, seg.seq):
+                if prev.data_segments[d] and _run_starts_at(prev, d, seg.seq):
                     break
                 continue
             if prev.direction == d and prev.seq == seg.seq and prev.len:
@@ -467,7 +468,7 @@ class _Classifier:
                 self.last_win[d] = run.last_win[d]
             if run.data_segments[d]:
                 self.sent[d].extend(run, d)
-        return Event("run", run.frame, -1, "data", run.client_state, run.server_state, {"run": run}, notable=False)
+        return Event("run", run.frame, -1, run.phase, run.client_state, run.server_state, {"run": run}, notable=False)
 
     def _event(self, seg: Segment) -> Event:
         d = seg.direction

@@ -69,6 +69,20 @@ _CIDS: dict[tuple[bytes, bytes, int, int], str] = {}
 Locate = Callable[[int], tuple[str, int]]
 
 
+def options_other(seg: Segment) -> dict[str, Any]:
+    """What a segment's options say besides the known ones: ``other`` ([kind, hex] each), ``malformed``,
+    ``truncated`` (the options, or the snap length cut the header); empty when nothing (jsonl, Parquet)."""
+    opts = seg.options
+    out: dict[str, Any] = {}
+    if opts.other:
+        out["other"] = [[kind, body.hex()] for kind, body in opts.other]
+    if opts.malformed:
+        out["malformed"] = True
+    if opts.truncated or seg.header_truncated:
+        out["truncated"] = True
+    return out
+
+
 def packet_record(seg: Segment, locate: Locate | None = None) -> dict[str, Any]:
     """The JSON-ready dict of one segment (the ``jsonl`` format). With ``locate`` (several files read as one),
     ``file`` and ``file_frame`` follow ``frame``: the file the frame came from, as named, and its number there."""
@@ -85,12 +99,7 @@ def packet_record(seg: Segment, locate: Locate | None = None) -> dict[str, Any]:
     if opts.tsval is not None:
         options["tsval"] = opts.tsval
         options["tsecr"] = opts.tsecr
-    if opts.other:
-        options["other"] = [[kind, body.hex()] for kind, body in opts.other]
-    if opts.malformed:
-        options["malformed"] = True
-    if opts.truncated or seg.header_truncated:
-        options["truncated"] = True
+    options.update(options_other(seg))
     rec: dict[str, Any] = {"frame": seg.frame}
     if locate is not None:
         rec["file"], rec["file_frame"] = locate(seg.frame)

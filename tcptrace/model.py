@@ -413,7 +413,7 @@ class PlainRun:
       ``frames``, ``times``: the bytes a retransmission re-sends were first carried by one of them).
 
     It answers the attributes a scan over a stream's segments reads (``frame`` is its first frame, ``ts_ns`` its
-    last time, no flags but ACK, no length, no direction) so that those scans pass over it."""
+    last time, no flags but ACK, no payload, no direction) so that those scans pass over it."""
 
     __slots__ = (
         "ack_origin", "ack_trail", "ack_trail_n", "acked_new", "client_state", "data_bytes", "data_segments", "ends",
@@ -424,12 +424,10 @@ class PlainRun:
 
     direction = -1
     flags = ACK
-    len = 0
     analysis = 0
     header_error = 0
     payload = b""
     evidence = None
-    duplicate_of = 0
     phase = "data"
 
     def __init__(self, rec: Any) -> None:

@@ -1259,11 +1259,10 @@ class ExplainDocument:
         def files_of(ff: FinishedFlow) -> list[str] | None:
             """The files ``ff``'s packets came from, in reading order, when several were read (capture.MergedReader);
             asked of the capture told() reads (fs.capture), once it is reading."""
-            capture = fs.capture
-            locate = getattr(capture, "locate", None)
-            if locate is None or len(capture.paths) < 2:  # one file (a part's frames of one: PartCapture)
+            if not several:
                 return None
-            names = {locate(seg.frame)[0] for seg in ff.segments}
+            capture = fs.capture  # capture.MergedReader, or a part's frames of the files (PartCapture)
+            names = {capture.locate(seg.frame)[0] for seg in ff.segments}
             return [path_text(p) for p in capture.paths if p in names]
 
         def to_json(n: FlowNarrative) -> str:

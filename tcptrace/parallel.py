@@ -200,11 +200,14 @@ def dask_client(address: str) -> Iterator[Any]:
         yield client
 
 
-def _run_dask(client: Any, paths: Sequence[str], n: int | None, per_stream: Callable[[Any, int], Any]) -> list[Part]:
-    """One task per part, as many parts as the cluster has threads (or ``n``). The workers read ``paths`` (a
-    file system they share with this machine) and need tcptrace with its C engine installed."""
-    if n is None:
-        n = max(1, sum(client.nthreads().values()))
+def _parts_on(client: Any, jobs: int | None) -> int:
+    """How many parts on a Dask cluster: ``jobs`` when given, else as many as the cluster has threads."""
+    return jobs or max(1, sum(client.nthreads().values()))
+
+
+def _run_dask(client: Any, paths: Sequence[str], n: int, per_stream: Callable[[Any, int], Any]) -> list[Part]:
+    """One task per part (``n``: :func:`_parts_on`). The workers read ``paths`` (a file system they share with
+    this machine) and need tcptrace with its C engine installed."""
     futures = [client.submit(analyse_part, list(paths), k, n, per_stream, pure=False) for k in range(n)]
     parts: list[Part] = client.gather(futures)
     return parts
@@ -217,15 +220,14 @@ def run_parts(
     kept ``(stream, result)`` in stream order (tcp.stream numbers, as one pass gives them), the reader's
     statistics and the number of streams. With Dask, the files are read once (:func:`run_read_once`) where that
     is exact; else every task reads the whole input."""
-    if dask is not None:
-        once = run_read_once(dask, paths, jobs or None, per_stream)
-        if once is not None:
-            parts, stats = once
-            return merge_parts(parts, stats)
-    parts = (
-        _run_dask(dask, paths, jobs or None, per_stream) if dask is not None else _run_local(paths, jobs, per_stream)
-    )
-    return merge_parts(parts)
+    if dask is None:
+        return merge_parts(_run_local(paths, jobs, per_stream))
+    n = _parts_on(dask, jobs)
+    once = run_read_once(dask, paths, n, per_stream)
+    if once is not None:
+        parts, stats = once
+        return merge_parts(parts, stats)
+    return merge_parts(_run_dask(dask, paths, n, per_stream))
 
 
 # --- the read-once path (docs/scale.md): decode per file, shuffle by connection, analyse per part ---------------
@@ -370,7 +372,7 @@ def _read_once(client: Any, paths: Sequence[Any], n: int, clock: bool = False) -
 
 
 def run_read_once(
-    client: Any, paths: Sequence[Any], n: int | None, per_stream: Callable[[Any, int], Any]
+    client: Any, paths: Sequence[Any], n: int, per_stream: Callable[[Any, int], Any]
 ) -> tuple[list[Part], Any] | None:
     """The read-once path on a Dask cluster (docs/scale.md): a task per file reads and decodes it once and splits
     its TCP frames by the partition hash of their four-tuple (:func:`split_file`); a task per part feeds its
@@ -380,9 +382,7 @@ def run_read_once(
 
     None where this would not be exact (then every task reads the whole input): standard input, a time range
     relative to the capture's start (it needs the merged capture's first frame before any file is read), files
-    whose times overlap (frames interleaved by the merge), frames the C walks leave to Python."""
-    if n is None:
-        n = max(1, sum(client.nthreads().values()))
+    whose times overlap (frames interleaved by the merge), frames the C walks leave to Python. ``n`` parts."""
     read = _read_once(client, paths, n)
     if read is None:
         return None
@@ -505,7 +505,7 @@ def explain_document(paths: Sequence[str], jobs: int, options: dict[str, Any], *
     segments from the files' clocks (:func:`explain_split`)."""
     told: list[ToldPart]
     if dask is not None:
-        n = jobs or max(1, sum(dask.nthreads().values()))
+        n = _parts_on(dask, jobs)
         read = _read_once(dask, paths, n, clock=True)
         if read is not None:  # every file read once; the parts numbered, then told
             counted = [dask.submit(analyse_split, read.pieces(dask, k), read.last_ts, _nothing, pure=False)

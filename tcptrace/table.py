@@ -23,7 +23,7 @@ from typing import Any, BinaryIO, NamedTuple
 
 from .analysis import FLAG_NAMES, analysis_names
 from .errors import TcptraceError
-from .export import Locate, endpoints_community_id, segment_community_id
+from .export import Locate, endpoints_community_id, options_other, segment_community_id
 from .model import format_addr
 from .stats import FlowRow
 from .vocab import HEADER_ERRORS
@@ -145,13 +145,7 @@ def packet_values(seg: Any, locate: Locate | None = None) -> tuple[Any, ...]:
     """One segment as a row of :data:`PACKET_COLUMNS`: the ``jsonl`` record's values (export.packet_record), typed,
     its options in columns of their own. ``locate``: a frame's file and number there (several files as one)."""
     o = seg.options
-    other: dict[str, Any] = {}
-    if o.other:
-        other["other"] = [[kind, body.hex()] for kind, body in o.other]
-    if o.malformed:
-        other["malformed"] = True
-    if o.truncated or seg.header_truncated:
-        other["truncated"] = True
+    other = options_other(seg)
     bits = getattr(seg, "analysis", None)
     names, shown = _NOT_ANALYSED if bits is None else _analysis(bits)
     evidence = getattr(seg, "evidence", None)
