@@ -335,8 +335,12 @@ typedef struct {
     PyObject *win_reason;
     /* Engine.partition(k, n): only the segments whose four-tuple falls in part k of n (partition_of) are tracked
      * and analysed; the others are read and counted, nothing more (tcptrace.parallel: n such passes together
-     * analyse every stream once; the frame numbers stay the capture's). nparts 0: every segment. */
+     * analyse every stream once; the frame numbers stay the capture's). nparts 0: every segment. part_all
+     * (Engine.partition(k, n, True)): every connection is tracked and numbered as one pass numbers it, and part k's
+     * are the only ones kept (the others move foreign_ts), so that the part needs no numbering pass; cur_foreign:
+     * the frame being processed is another part's (decide_keep keeps none of those) */
     uint32_t part, nparts;
+    int part_all, cur_foreign;
     /* with parts: the latest time among the other parts' segments since the last kept segment (INT64_MIN: none),
      * and per kept segment that time as it was before it (Engine.take_foreign): a part's FlowStream hands out a
      * stream when one pass would, at the other parts' segments too (tcptrace.parallel) */
@@ -1185,6 +1189,10 @@ static int decide_keep(Engine *e, int64_t idx, int64_t prev) {
     if (!e->keep)
         return 0;
     FlowC *f = e->flows[idx];
+    if (e->cur_foreign) { /* Engine.partition(k, n, True): another part's stream, tracked for its number only */
+        f->keep = 0;
+        return 0;
+    }
     PyObject *r = PyObject_CallFunction(e->keep, "LLy#iy#i", (long long)idx, (long long)prev, (const char *)f->addr[0],
                                         (Py_ssize_t)f->alen, f->port[0], (const char *)f->addr[1],
                                         (Py_ssize_t)f->alen, f->port[1]);
@@ -2897,12 +2905,16 @@ static int split_frame(Engine *e, const Pkt *p);
 static int process(Engine *e, const Pkt *p, Opts *o) {
     if (e->split_n) /* the read-once path's reading half: the frame goes to its part's records, nothing more */
         return split_frame(e, p);
-    if (e->nparts > 1 && partition_of(p, e->nparts) != e->part) { /* another pass's connection: read, not tracked */
-        e->last_kept = 0;
-        e->trace_end = p->ts;
+    e->cur_foreign = 0;
+    if (e->nparts > 1 && partition_of(p, e->nparts) != e->part) { /* another pass's connection */
         if (p->ts > e->foreign_ts)
             e->foreign_ts = p->ts;
-        return 0;
+        if (!e->part_all) { /* read, not tracked */
+            e->last_kept = 0;
+            e->trace_end = p->ts;
+            return 0;
+        }
+        e->cur_foreign = 1; /* tracked for its stream number, never kept (decide_keep) */
     }
     if (e->pack_defer) {
         FlowC *g = e->flows[e->pack_defer - 1];
@@ -5203,10 +5215,12 @@ static PyObject *Engine_trace_end(Engine *e, PyObject *Py_UNUSED(ignored)) {
     return PyLong_FromLongLong(e->trace_end);
 }
 
-/* Engine.partition(k, n): from now on track only the connections in part k of n (partition_of) */
+/* Engine.partition(k, n, all=False): from now on track only the connections in part k of n (partition_of); with
+ * all, track every connection (one pass's stream numbers) and keep only part k's */
 static PyObject *Engine_partition(Engine *e, PyObject *args) {
     unsigned int k, n;
-    if (!PyArg_ParseTuple(args, "II", &k, &n))
+    int all = 0;
+    if (!PyArg_ParseTuple(args, "II|p", &k, &n, &all))
         return NULL;
     if (n == 0 || k >= n) {
         PyErr_SetString(PyExc_ValueError, "Engine.partition(k, n) needs 0 <= k < n");
@@ -5218,6 +5232,7 @@ static PyObject *Engine_partition(Engine *e, PyObject *args) {
     }
     e->part = k;
     e->nparts = n;
+    e->part_all = all;
     Py_RETURN_NONE;
 }
 
@@ -5718,7 +5733,8 @@ static PyMethodDef Engine_methods[] = {
     {"take_foreign", (PyCFunction)Engine_take_foreign, METH_NOARGS,
      "With parts: per Segment take_kept() gave, the other parts' latest time since the kept one before (or None)."},
     {"partition", (PyCFunction)Engine_partition, METH_VARARGS,
-     "partition(k, n): track only the connections whose four-tuple falls in part k of n."},
+     "partition(k, n, all=False): track only the connections whose four-tuple falls in part k of n; with all, "
+     "track every connection (one pass's stream numbers) and keep only those."},
     {"keep", (PyCFunction)Engine_keep, METH_O, "Select streams in the pass: keep(stream, previous, caddr, cport, "
                                                "saddr, sport) -> bool, asked once per stream."},
     {"take_kept", (PyCFunction)Engine_take_kept, METH_NOARGS, "The selected streams' Segments since the last call."},

@@ -58,7 +58,7 @@ class Pipeline:
 
     def __init__(
         self, source: Any, *, track_bytes_in_flight: bool = True, selection: Any = None,
-        part: tuple[int, int, Sequence[int]] | None = None,
+        part: tuple[int, int, Sequence[int] | None] | None = None,
     ) -> None:  # fmt: skip
         self.selection = selection if selection is not None and not selection.everything else None
         if part is not None and self.selection is None:
@@ -85,6 +85,8 @@ class Pipeline:
             if self._engine is None:
                 raise RuntimeError("a part of a capture needs the C engine")
             k, n, numbers = part
+            if numbers is None:  # only FlowStream.told's engine pass tracks every connection and keeps a part's
+                raise ValueError("a part read by the Pipeline needs its streams' numbers (parallel.numbering)")
             self._engine.partition(k, n)
             self._numbers = numbers
 
@@ -498,7 +500,7 @@ class _EngineRun:
     summaries (classic tcptrace's and Zeek's models run in C)."""
 
     def __init__(
-        self, engine: Any, source: Any, selection: Selection, part: tuple[int, int, Sequence[int]] | None = None,
+        self, engine: Any, source: Any, selection: Selection, part: tuple[int, int, Sequence[int] | None] | None = None,
         runs: bool = False,
     ) -> None:  # fmt: skip
         from .capture import open_capture
@@ -510,12 +512,15 @@ class _EngineRun:
         previous = self._previous
         everything = selection.everything
         # Part k of n (tcptrace.parallel), as Pipeline(part=...): the engine tracks that part's connections only, and
-        # the Segments and summaries carry the capture's stream numbers (numbers[the part's own]); foreign_ts, before
-        # each Segment, is the other parts' latest time since the previous one (Engine.take_foreign)
+        # the Segments and summaries carry the capture's stream numbers (numbers[the part's own]); numbers None:
+        # the engine tracks every connection, so its numbers are the capture's, and keeps part k's only (a part read
+        # from the capture itself, with no numbering pass before it). foreign_ts, before each Segment, is the other
+        # parts' latest time since the previous one (Engine.take_foreign)
         self._numbers: Sequence[int] | None = None
+        self._parted = part is not None
         if part is not None:
             k, n, self._numbers = part
-            eng.partition(k, n)
+            eng.partition(k, n, self._numbers is None)
         numbers = self._numbers
         number: Callable[[int], int] = (lambda i: i) if numbers is None else numbers.__getitem__
 
@@ -566,17 +571,18 @@ class _EngineRun:
         eng = self._eng
         take = eng.take_kept
         numbers = self._numbers
+        parted = self._parted
         runs = self._runs
         for _ in self._steps():
             batch = take()
             last = batch[-1] if batch else None
-            foreign = eng.take_foreign() if numbers is not None else None
+            foreign = eng.take_foreign() if parted else None
             for i, seg in enumerate(batch):
                 if runs and type(seg) is not Segment:  # a PlainRunRecord
                     seg = PlainRun(seg)
-                if numbers is not None:
-                    assert foreign is not None
-                    seg.stream = numbers[seg.stream]
+                if foreign is not None:
+                    if numbers is not None:
+                        seg.stream = numbers[seg.stream]
                     self.foreign_ts = foreign[i]
                 ev = seg.evidence
                 if ev:  # the engine gives the numbers; the sentence comes from the message catalogue (analysis._ev)
@@ -684,7 +690,7 @@ class FlowStream:
 
     def __init__(
         self, source: str | os.PathLike[str] | BinaryIO, selection: Selection | None = None, *,
-        horizon_ns: int = HORIZON_NS, part: tuple[int, int, Sequence[int]] | None = None, runs: bool = False,
+        horizon_ns: int = HORIZON_NS, part: tuple[int, int, Sequence[int] | None] | None = None, runs: bool = False,
     ) -> None:  # fmt: skip
         self.selection = selection or Selection()
         # runs: told() with the C engine may give model.PlainRun items among a stream's segments (explain when it

@@ -1241,7 +1241,7 @@ class ExplainDocument:
         max_steps: int | None = None,
         hosts: list[str] | None = None,
         ports: list[int] | None = None,
-        part: tuple[int, int, list[int]] | None = None,
+        part: tuple[int, int, list[int] | None] | None = None,
     ) -> None:
         if lang not in LANGUAGES:
             raise ValueError(f"unknown language {lang!r}; available: {', '.join(LANGUAGES)}")

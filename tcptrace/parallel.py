@@ -14,10 +14,12 @@ frame among every part's first frames (each part hands them in its own order, wh
 parts' results are renumbered and merged in that order. A part's results never name another stream: a flow row or
 document names its own stream only (the stream whose ports it reused is not in them), so renumbering is exact.
 
-``explain`` names streams in its text, so its parts are numbered first (:func:`explain_document`: a C pass per
-part lists the first frames, then each part tells its streams with the capture's numbers), and a part's
-FlowStream moves its clock by the other parts' segments too (``Engine.take_foreign``), so that a stream is told,
-and a late copy of its segments dropped, exactly when one pass would.
+``explain`` names streams in its text, so its parts need the capture's numbers as they tell: a part that reads the
+capture tracks every connection in C (``Engine.partition(k, n, True)``: one pass's numbers, the C engine's cost of
+``flows``) and keeps its own for the telling; the read-once path's parts, which see only their own frames, are
+numbered first (a C pass per part lists the first frames). A part's FlowStream moves its clock by the other parts'
+segments too (``Engine.take_foreign``), so that a stream is told, and a late copy of its segments dropped, exactly
+when one pass would.
 
 What is split is the analysis, not the reading: each pass still reads and decodes every frame. For ``flows`` that
 is a third to two thirds of a pass (benchmarks/scale_bench.py), so it gains at most 1.2x on 2 cores and 1.5x on
@@ -37,9 +39,11 @@ import threading
 from array import array
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from .selection import Selection
+
+T = TypeVar("T")
 
 # When --jobs is not given, a command splits its input over the cores only where that pays (measured on the
 # benchmark captures, benchmarks/scale_bench.py and docs/scale.md): for `explain`, whose telling is Python (some 60 µs
@@ -115,7 +119,7 @@ def jobs_for(paths: Sequence[Any], jobs: int | None, *, auto: bool = False) -> i
         return max(1, jobs)
     if not auto or size < PARALLEL_MIN_BYTES:
         return 1
-    return max(1, os.cpu_count() or 1)
+    return _cores()
 
 
 @dataclass
@@ -171,6 +175,14 @@ def _pool_starmap(n: int, fn: Callable[..., Any], args: list[tuple[Any, ...]]) -
     ctx = multiprocessing.get_context(method)
     with ctx.Pool(n) as pool:
         return pool.starmap(fn, args)
+
+
+def _cores() -> int:
+    """The processors this process may run on (its affinity mask where the system has one)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
 
 
 @contextlib.contextmanager
@@ -475,34 +487,34 @@ class ToldPart:
     late: dict[int, int]
     stats: dict[str, Any]
     spool: str | None = None
+    total: int = 0  # the capture's streams (a part that tracked every connection counts them all)
 
 
 def _told_part(doc: Any, spool: str | None) -> ToldPart:
-    if spool is None:
-        return ToldPart(doc.told(), dict(doc.late), doc.stats)
-    return ToldPart(doc.save_spool(spool), dict(doc.late), doc.stats, spool)
+    told = doc.told() if spool is None else doc.save_spool(spool)
+    return ToldPart(told, dict(doc.late), doc.stats, spool, doc.streams_total)
 
 
-def explain_part(
-    paths: Sequence[str], k: int, n: int, numbers: list[int], options: dict[str, Any], spool: str | None = None
-) -> ToldPart:
-    """Part ``k`` of ``n`` of ``explain`` (runs in a worker): its streams, numbered as the capture numbers them,
-    told as one pass tells them (a FlowStream of the part, its clock moved by the other parts' segments too);
-    ``spool``: a file for their texts (a local process), else they come back with the result (a Dask task)."""
+def explain_part(paths: Sequence[str], k: int, n: int, options: dict[str, Any], spool: str | None = None) -> ToldPart:
+    """Part ``k`` of ``n`` of ``explain`` (runs in a worker): its streams, told as one pass tells them (a FlowStream
+    of the part whose engine tracks every connection, so numbers them as the capture does, and keeps the part's;
+    its clock moved by the other parts' segments too); ``spool``: a file for their texts (a local process), else
+    they come back with the result (a Dask task)."""
     from .narrate import ExplainDocument
 
     if len(paths) != 1:
         raise ValueError("one capture file at a time")
-    with ExplainDocument(paths[0], part=(k, n, numbers), **options) as doc:
+    with ExplainDocument(paths[0], part=(k, n, None), **options) as doc:
         return _told_part(doc, spool)
 
 
 def explain_document(paths: Sequence[str], jobs: int, options: dict[str, Any], *, dask: Any = None) -> Any:
-    """``explain`` of the whole input in ``jobs`` parts (local processes, or Dask tasks with ``dask``): first
-    every part's streams are numbered (one pass of the C engine each, nothing told), then every part tells its
-    streams; the result is the :class:`~tcptrace.narrate.ExplainDocument` one pass gives. With Dask, every file
-    is read once where that is exact (:func:`run_read_once`), each part's clock moved by the other parts'
-    segments from the files' clocks (:func:`explain_split`)."""
+    """``explain`` of the whole input in ``jobs`` parts (local processes, or Dask tasks with ``dask``): every part
+    reads the input and tells its streams (:func:`explain_part`); the result is the
+    :class:`~tcptrace.narrate.ExplainDocument` one pass gives. With Dask, every file is read once where that is
+    exact (:func:`run_read_once`): there the parts' streams are numbered first (one pass of the C engine each over
+    its frames, nothing told), and each part's clock is moved by the other parts' segments from the files' clocks
+    (:func:`explain_split`)."""
     told: list[ToldPart]
     if dask is not None:
         n = _parts_on(dask, jobs)
@@ -515,23 +527,20 @@ def explain_document(paths: Sequence[str], jobs: int, options: dict[str, Any], *
             stats = read.stats()
             futures = [dask.submit(explain_split, read.files, read.pieces(dask, k), clocks, read.order, stats, k, n,
                                    numbers[k], options, pure=False) for k in range(n)]  # fmt: skip
+            total = sum(len(x) for x in numbers)
         else:
-            numbers = [x.tolist() for x in numbering(_run_dask(dask, paths, n, _nothing))]
-            futures = [dask.submit(explain_part, list(paths), k, n, numbers[k], options, pure=False)
-                       for k in range(n)]  # fmt: skip
+            futures = [dask.submit(explain_part, list(paths), k, n, options, pure=False) for k in range(n)]
+            total = -1
         told = dask.gather(futures)
     else:
         import tempfile
 
         n = jobs
-        parts = _run_local(paths, n, _nothing)
-        numbers = [x.tolist() for x in numbering(parts)]
         with tempfile.TemporaryDirectory(prefix="tcptrace-explain-") as tmp:
             spools = [os.path.join(tmp, f"part-{k}") for k in range(n)]
-            told = _pool_starmap(n, explain_part, [(list(paths), k, n, numbers[k], options, spools[k])
-                                                   for k in range(n)])  # fmt: skip
-            return _merged_told(paths, told, options, numbers)
-    return _merged_told(paths, told, options, numbers)
+            told = _pool_starmap(n, explain_part, [(list(paths), k, n, options, spools[k]) for k in range(n)])
+            return _merged_told(paths, told, options, told[0].total)
+    return _merged_told(paths, told, options, told[0].total if total < 0 else total)
 
 
 def _texts(part: ToldPart) -> Iterator[tuple[int, str, bool, Any, str]]:
@@ -545,7 +554,7 @@ def _texts(part: ToldPart) -> Iterator[tuple[int, str, bool, Any, str]]:
             yield n, ending, attention, shape, f.read(size).decode("utf-8", "surrogatepass")
 
 
-def _merged_told(paths: Sequence[Any], told: list[ToldPart], options: dict[str, Any], numbers: list[Any]) -> Any:
+def _merged_told(paths: Sequence[Any], told: list[ToldPart], options: dict[str, Any], total: int) -> Any:
     """The parts' told streams merged in stream order: the document one pass gives."""
     import heapq
 
@@ -556,7 +565,7 @@ def _merged_told(paths: Sequence[Any], told: list[ToldPart], options: dict[str, 
         late.update(t.late)
     merged = heapq.merge(*(_texts(t) for t in told), key=lambda item: item[0])
     return ExplainDocument.merged(paths[0], options.get("lang", "en"), options.get("fmt", "text"), merged, late,
-                                  told[0].stats, sum(len(x) for x in numbers))  # fmt: skip
+                                  told[0].stats, total)  # fmt: skip
 
 
 # --- what each stream gives (run in the workers) ---------------------------------------------------------------

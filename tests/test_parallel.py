@@ -311,3 +311,59 @@ def test_explain_dask_local_cluster(mixed: str) -> None:
         explain_document([mixed], 0, {"fmt": "json"}, dask=client) as doc,
     ):
         assert "".join(doc.pieces()) == one
+
+
+def _part_pass(path: str, k: int, n: int, every: bool) -> tuple[list[tuple[int, int]], list[int | None], int]:
+    """One part's pass (Engine.partition(k, n, every)): its segments as (stream, frame), their foreign times, and
+    the streams the engine numbered."""
+    from tcptrace.capture import open_capture
+    from tcptrace.engine import engine_module, new_engine
+
+    eng = new_engine(engine_module())
+    eng.partition(k, n, every)
+    eng.keep(lambda *a: True)
+    eng.packets(0, tuple(b"" for _ in range(512)))
+    segs: list[tuple[int, int]] = []
+    foreign: list[int | None] = []
+    for _ in open_capture(path).feed_steps(eng):
+        segs += [(s.stream, s.frame) for s in eng.take_kept()]
+        foreign += eng.take_foreign()
+    return segs, foreign, eng.flow_count()
+
+
+def test_a_part_tracking_every_connection_numbers_them_as_one_pass(mixed: str) -> None:
+    """Engine.partition(k, n, True), explain's parts: every connection tracked (one pass's numbers, so no numbering
+    pass), part k's kept. Its segments are the tracking-one-part pass's, renumbered as parallel.numbering does, with
+    the same foreign times; the parts together hand out each of one pass's segments once."""
+    _engine()
+    from tcptrace.engine import Pipeline
+
+    one = [(s.stream, s.frame) for s in Pipeline(mixed)]
+    n = 3
+    counted = [analyse_part([mixed], k, n, lambda eng, i: None) for k in range(n)]
+    from tcptrace.parallel import numbering
+
+    numbers = numbering(counted)
+    together = []
+    for k in range(n):
+        own, own_foreign, own_count = _part_pass(mixed, k, n, False)
+        every, every_foreign, count = _part_pass(mixed, k, n, True)
+        assert count == len({s for s, _ in one})
+        assert own_count < count
+        assert every == [(int(numbers[k][s]), f) for s, f in own]
+        assert every_foreign == own_foreign
+        assert any(t is not None for t in every_foreign)
+        together += every
+    assert sorted(together, key=lambda x: x[1]) == one
+
+
+def test_explain_part_counts_every_stream(mixed: str) -> None:
+    _engine()
+    from tcptrace.engine import Pipeline
+    from tcptrace.parallel import explain_part
+
+    total = len({s.stream for s in Pipeline(mixed)})
+    parts = [explain_part([mixed], k, 2, {"fmt": "text"}) for k in range(2)]
+    assert [p.total for p in parts] == [total, total]
+    told = sorted(n for p in parts for n, *_ in p.told)
+    assert told == list(range(total))
