@@ -1091,14 +1091,24 @@ def graph(capture: str, stream: int, kind: str, direction: str | None, output: s
           width: float | None) -> None:  # fmt: skip
     """Draw a TCP graph of one stream of CAPTURE: time-sequence (classic tcptrace style), throughput, RTT or
     window, to a PNG, SVG or PDF file."""
-    from .graph import save_graph_from
+    from .graph import check_graph_output, graph_columns, graph_data_from, save_graph_data
+    from .output import load_matplotlib
+    from .parallel import beside
 
     if not output.lower().endswith((".png", ".svg", ".pdf")):
         raise click.BadParameter("the output must end in .png, .svg or .pdf", param_hint="--output")
     source = _stream_source(capture, stream)
-    with _reporting(source), _matplotlib_warnings(), _writing(output):
-        save_graph_from(source, lambda: source.summary, kind, output, direction=direction,  # type: ignore[arg-type]
-                        dpi=dpi, width=width)  # fmt: skip
+    check_graph_output(output, kind, dpi, width)  # a PNG too large: said before the capture is read
+
+    def read() -> tuple[Any, Any]:
+        data = graph_data_from(source, lambda: source.summary, kind, direction=direction,  # type: ignore[arg-type]
+                               columns=graph_columns(dpi, width))  # fmt: skip
+        return data, source.stats
+
+    with _reporting(source):  # the stream read in a child process while this one imports matplotlib
+        data, source.stats = beside(read, load_matplotlib)
+    with _matplotlib_warnings(), _writing(output):
+        save_graph_data(data, output, dpi=dpi, width=width)
     click.echo(f"wrote {display_path(output)}")
 
 
@@ -1135,8 +1145,19 @@ def diagram(capture: str, stream: int, output: str | None, fmt: str | None, lang
         if not output.lower().endswith((".png", ".svg", ".pdf")):
             raise click.BadParameter("the output must end in .png, .svg or .pdf", param_hint="--output")
     source = _stream_source(capture, stream)
-    with _reporting(source):
+
+    def read() -> tuple[Any, Any]:
         ladder = ladder_from(source, lambda: source.summary, lang=lang, collapse=not verbose, spacing=spacing)
+        return ladder, source.stats
+
+    with _reporting(source):
+        if fmt == "image":  # the stream read in a child process while this one imports matplotlib
+            from .output import load_matplotlib
+            from .parallel import beside
+
+            ladder, source.stats = beside(read, load_matplotlib)
+        else:
+            ladder = read()[0]
     if fmt == "image":
         from .diagram import save_ladder
 

@@ -911,18 +911,35 @@ def draw_graph(
     for s in segs:
         if s.stream == n:
             collect.add(s)
-    return _draw(ax, summary, kind, d, collect, ma_window_s)
+    return _draw(ax, GraphData.of(collect, summary, d, ma_window_s))
 
 
-def _draw(ax: Axes | None, summary: FlowSummary, kind: str, d: Direction, collect: _Collect,
-          ma_window_s: float | None) -> Axes:  # fmt: skip
-    ser = collect.series(summary, d, ma_window_s)
+@dataclass
+class GraphData:
+    """One graph, ready to draw: the stream's summary, the kind, the direction drawn, its series (TsgSeries ...)
+    and whether that direction carried payload. Small however long the stream (series are reduced past
+    :data:`DECIMATE_ABOVE` points), so the CLI gathers it in a child process (:func:`graph_data_from`) while it
+    imports matplotlib."""
+
+    summary: FlowSummary
+    kind: str
+    direction: Direction
+    series: Any
+    has_data: bool
+
+    @classmethod
+    def of(cls, collect: _Collect, summary: FlowSummary, d: Direction, ma_window_s: float | None) -> GraphData:
+        return cls(summary, collect.kind, d, collect.series(summary, d, ma_window_s), bool(collect.data_bytes[d]))
+
+
+def _draw(ax: Axes | None, data: GraphData) -> Axes:
+    summary, kind, d, ser = data.summary, data.kind, data.direction, data.series
     if ax is None:
         ax = _new_figure()[1]
     drawers: dict[str, Callable[[Axes, Any], None]] = {
         "tsg": _draw_tsg, "throughput": _draw_throughput, "rtt": _draw_rtt, "window": _draw_window}  # fmt: skip
     drawers[kind](ax, ser)
-    if not collect.data_bytes[d]:
+    if not data.has_data:
         _no_data(ax)
     # The same time axis for every kind (0 = the stream's first packet, to its last or beyond), so graphs of one
     # stream line up when stacked; then seconds as seconds, not "1e-5" with an offset.
@@ -952,6 +969,20 @@ def graph_from(
     directions' series are gathered and the one :func:`choose_direction` picks at the end is drawn. ``columns``:
     the plot's width in pixels, when more than :data:`DECIMATE_BUCKETS` / 2 (a reduced series keeps a bucket per
     pixel column at least)."""
+    return _draw(ax, graph_data_from(segments, summary, kind, direction=direction, ma_window_s=ma_window_s,
+                                     columns=columns))  # fmt: skip
+
+
+def graph_data_from(
+    segments: Iterable[Segment],
+    summary: Callable[[], FlowSummary],
+    kind: GraphKind | str,
+    *,
+    direction: DirectionName | Direction | None = None,
+    ma_window_s: float | None = None,
+    columns: int | None = None,
+) -> GraphData:
+    """What :func:`graph_from` draws, gathered without matplotlib (see :class:`GraphData`)."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
     fixed = None if direction is None else choose_direction(None, direction)  # type: ignore[arg-type]
@@ -960,8 +991,7 @@ def graph_from(
     for s in segments:
         collect.add(s)
     whole = summary()
-    d = choose_direction(whole, direction)
-    return _draw(ax, whole, kind, d, collect, ma_window_s)
+    return GraphData.of(collect, whole, choose_direction(whole, direction), ma_window_s)
 
 
 def save_graph(
@@ -997,13 +1027,29 @@ def save_graph_from(
     width: float | None = None,
     ma_window_s: float | None = None,
 ) -> None:
-    """:func:`save_graph` of one stream read as it comes (:func:`graph_from`): what ``tcptrace graph`` does."""
-    columns = math.ceil((width if width is not None else DEFAULT_WIDTH_IN) * dpi)
-    _save(path, kind, dpi, width, lambda ax: graph_from(segments, summary, kind, direction=direction, ax=ax,
-                                                        ma_window_s=ma_window_s, columns=columns))  # fmt: skip
+    """:func:`save_graph` of one stream read as it comes (:func:`graph_from`)."""
+    check_graph_output(path, kind, dpi, width)
+    save_graph_data(graph_data_from(segments, summary, kind, direction=direction, ma_window_s=ma_window_s,
+                                    columns=graph_columns(dpi, width)), path, dpi=dpi, width=width)  # fmt: skip
 
 
-def _save(path: str | os.PathLike[str], kind: str, dpi: int, width: float | None, draw: Callable[[Axes], Axes]) -> None:
+def graph_columns(dpi: int, width: float | None) -> int:
+    """The plot's width in pixel columns (graph_data_from's ``columns``) at ``dpi`` and ``width`` inches."""
+    return math.ceil((width if width is not None else DEFAULT_WIDTH_IN) * dpi)
+
+
+def save_graph_data(
+    data: GraphData, path: str | os.PathLike[str], *, dpi: int = 150, width: float | None = None
+) -> None:
+    """Draw ``data`` (:func:`graph_data_from`) and write it to ``path``, as :func:`save_graph` does: what ``tcptrace
+    graph`` does once the stream is read."""
+    _save(path, data.kind, dpi, width, lambda ax: _draw(ax, data))
+
+
+def check_graph_output(path: str | os.PathLike[str], kind: str, dpi: int, width: float | None) -> str:
+    """The format (png, svg, pdf) ``path`` asks for, once the graph is known to be drawable there: raises
+    ``ValueError`` for another extension or kind and :class:`~tcptrace.errors.ImageTooLarge` for a PNG past
+    PNG_MAX_SIDE, before any capture is read."""
     fmt = _FORMATS.get(os.path.splitext(os.fspath(path))[1].lower())
     if fmt is None:
         raise ValueError(f"cannot tell the graph format from {os.fspath(path)!r}: use .png, .svg or .pdf")
@@ -1013,6 +1059,11 @@ def _save(path: str | os.PathLike[str], kind: str, dpi: int, width: float | None
         w = width if width is not None else DEFAULT_WIDTH_IN
         check_png_size(w, w * HEIGHT_RATIO, dpi, what="the graph", advice="lower the dpi or the width, or write SVG "
                        "or PDF")  # fmt: skip
+    return fmt
+
+
+def _save(path: str | os.PathLike[str], kind: str, dpi: int, width: float | None, draw: Callable[[Axes], Axes]) -> None:
+    fmt = check_graph_output(path, kind, dpi, width)
     fig, ax = _new_figure(width)
     draw(ax)
     fig.tight_layout()
@@ -1043,14 +1094,18 @@ def graph_for(path: Any, stream: int, kind: GraphKind | str, **kw: Any) -> Axes:
 __all__ = [
     "KINDS",
     "NO_DATA_TEXT",
+    "GraphData",
     "GraphKind",
+    "check_graph_output",
     "choose_direction",
     "default_ma_window",
     "draw_graph",
+    "graph_data_from",
     "graph_for",
     "graph_from",
     "rtt_series",
     "save_graph",
+    "save_graph_data",
     "save_graph_from",
     "throughput_series",
     "tsg_series",

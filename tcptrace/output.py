@@ -88,6 +88,13 @@ def short_name(name: str | os.PathLike[str]) -> str:
     return os.path.basename(text)
 
 
+def load_matplotlib() -> None:
+    """Import what ``diagram`` and ``graph`` draw with (matplotlib's Figure with its axes and artists, the Agg
+    canvas, the font list): the CLI does it in a process beside the capture's pass (tcptrace.parallel.beside)."""
+    import matplotlib.backends.backend_agg
+    import matplotlib.figure  # noqa: F401
+
+
 def check_png_size(width_in: float, height_in: float, dpi: float, *, what: str, advice: str) -> None:
     """Raise :class:`~tcptrace.errors.ImageTooLarge` unless a ``width_in`` by ``height_in`` inch figure at ``dpi``
     fits a PNG (:data:`PNG_MAX_SIDE` pixels a side, :data:`PNG_MAX_AREA` in all). ``what`` names the image

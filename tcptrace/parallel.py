@@ -185,6 +185,75 @@ def _cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def beside(work: Callable[[], T], meanwhile: Callable[[], object]) -> T:
+    """``work()``, computed in a forked child process while this one runs ``meanwhile()`` on another core: a
+    command whose drawing library takes longer to import (matplotlib's figure and Agg canvas, ~0.5 s) than the
+    capture's pass would otherwise wait for the one after the other (benchmarks/bench_draw.py). The result comes
+    back pickled, so it must be small (a ladder, a graph's series: bounded however long the stream). What
+    ``work`` raises is raised here, with its attributes. In this process, one after the other, where fork is
+    missing or unsafe (another thread running) or there is one core.
+
+    >>> beside(lambda: 6 * 7, lambda: None)
+    42
+    """
+    if not hasattr(os, "fork") or threading.active_count() > 1 or _cores() < 2:
+        result = work()
+        meanwhile()
+        return result
+    import pickle
+    import signal
+    import sys
+
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: work, its outcome down the pipe, and out without running the parent's exit handlers
+        code = 0
+        try:
+            os.close(read_end)
+            try:
+                outcome: tuple[Any, ...] = (True, work())
+            except BaseException as exc:  # raised again in the parent
+                outcome = (False, exc, dict(getattr(exc, "__dict__", {})))
+            try:
+                data = pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL)
+            except Exception as exc:  # an unpicklable outcome: said, not lost
+                data = pickle.dumps((False, RuntimeError(f"the child's result cannot be pickled: {exc}"), {}))
+            with os.fdopen(write_end, "wb") as out:
+                out.write(data)
+        except BaseException:  # the parent sees an empty pipe and says so
+            code = 1
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    finished = False
+    try:
+        with os.fdopen(read_end, "rb") as f:
+            meanwhile()
+            data = f.read()
+        _, status = os.waitpid(pid, 0)
+        finished = True
+    finally:
+        if not finished:  # meanwhile raised (or Ctrl-C): the child is not left running
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+    if not data:
+        from .errors import TcptraceError
+
+        code = os.waitstatus_to_exitcode(status)
+        how = f"signal {-code}" if code < 0 else f"exit status {code}"
+        raise TcptraceError(f"the process reading the capture stopped without a result ({how})")
+    outcome = pickle.loads(data)  # our own bytes, from the child forked above
+    if outcome[0]:
+        return outcome[1]  # type: ignore[no-any-return]
+    raised: BaseException = outcome[1]
+    raised.__dict__.update(outcome[2])
+    raise raised
+
+
 @contextlib.contextmanager
 def dask_client(address: str) -> Iterator[Any]:
     """A dask.distributed Client, closed on exit: ``local`` starts a LocalCluster on this machine (one worker

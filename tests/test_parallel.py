@@ -4,7 +4,10 @@ for byte, and the split itself is the same function in C and Python."""
 from __future__ import annotations
 
 import heapq
+import os
 import struct
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -367,3 +370,112 @@ def test_explain_part_counts_every_stream(mixed: str) -> None:
     assert [p.total for p in parts] == [total, total]
     told = sorted(n for p in parts for n, *_ in p.told)
     assert told == list(range(total))
+
+
+class _Refused(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.stats = None
+
+
+def _refuse() -> None:
+    exc = _Refused("no such stream")
+    exc.stats = {"warnings": ["w"]}  # an attribute, as NoSuchStream carries the reader's statistics
+    raise exc
+
+
+def test_beside_returns_what_the_child_computed() -> None:
+    from tcptrace.parallel import beside
+
+    seen = []
+    assert beside(lambda: (os.getpid(), [1, 2, 3]), lambda: seen.append(os.getpid()))[1] == [1, 2, 3]
+    assert seen == [os.getpid()]
+
+
+def test_beside_raises_the_childs_exception_with_its_attributes() -> None:
+    from tcptrace.parallel import beside
+
+    with pytest.raises(_Refused, match="no such stream") as caught:
+        beside(_refuse, lambda: None)
+    assert caught.value.stats == {"warnings": ["w"]}
+
+
+# beside forks only where no other thread runs; a Dask LocalCluster of an earlier test may leave threads in this
+# process, so these run in a fresh interpreter
+_BESIDE_DIED = """
+import os, signal, sys
+from tcptrace import parallel
+from tcptrace.errors import TcptraceError
+parent = os.getpid()
+def work():
+    assert os.getpid() != parent
+    os.kill(os.getpid(), signal.SIGKILL)
+try:
+    parallel.beside(work, lambda: None)
+except TcptraceError as exc:
+    print(exc)
+"""
+
+_BESIDE_MEANWHILE_FAILS = """
+import os, time
+from pathlib import Path
+from tcptrace import parallel
+def children():
+    return Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").read_text().split()
+def boom():
+    assert len(children()) == 1  # the child is running
+    raise KeyboardInterrupt
+try:
+    parallel.beside(lambda: time.sleep(30), boom)
+except KeyboardInterrupt:
+    print("interrupted; children left:", len(children()))
+"""
+
+
+def _fresh(script: str) -> str:
+    from tcptrace import parallel
+
+    if not hasattr(os, "fork") or parallel._cores() < 2 or not Path("/proc/self/task").is_dir():
+        pytest.skip("beside runs the work in this process here (no fork or one core), or no /proc")
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    return r.stdout.strip()
+
+
+def test_beside_says_when_the_child_died() -> None:
+    assert _fresh(_BESIDE_DIED) == "the process reading the capture stopped without a result (signal 9)"
+
+
+def test_beside_does_not_leave_its_child_when_meanwhile_fails() -> None:
+    assert _fresh(_BESIDE_MEANWHILE_FAILS) == "interrupted; children left: 0"
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """The installed CLI in a fresh interpreter (its own process: where beside forks)."""
+    return subprocess.run([sys.executable, "-m", "tcptrace", *args], capture_output=True, text=True, cwd=cwd,
+                          timeout=120)  # fmt: skip
+
+
+@pytest.mark.parametrize("command", ["diagram", "graph"])
+def test_images_read_beside_matplotlib_are_the_ones_drawn_in_process(tmp_path: Path, command: str) -> None:
+    """diagram/graph -o PNG read the stream in a child process while importing matplotlib (parallel.beside): the
+    image is the one the API draws in one process, and a missing stream is still one line."""
+    pytest.importorskip("matplotlib")
+    capture = str(SAMPLES / "lossy_bulk.pcap")
+    r = _cli(command, capture, "-s", "0", "-o", "cli.png", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    if command == "diagram":
+        from tcptrace.diagram import save_ladder
+        from tcptrace.ladder import ladder_for
+
+        save_ladder(ladder_for(capture, 0), tmp_path / "api.png")
+    else:
+        from tcptrace.engine import StreamSegments
+        from tcptrace.graph import save_graph_from
+
+        source = StreamSegments(capture, 0)
+        save_graph_from(source, lambda: source.summary, "tsg", tmp_path / "api.png")
+    assert (tmp_path / "cli.png").read_bytes() == (tmp_path / "api.png").read_bytes()
+    r = _cli(command, capture, "-s", "9", "-o", "none.png", cwd=tmp_path)
+    assert (r.returncode, r.stderr) == (2, f"tcptrace: error: no TCP stream 9 in {capture} (it has 1 stream: 0)\n")
+    assert not (tmp_path / "none.png").exists()
