@@ -3893,6 +3893,59 @@ typedef struct {
     PyObject *skip;   /* CaptureReader._skip: the decoder counts skip reasons through it */
 } Link;
 
+static PyObject *SegmentCls; /* model.Segment, imported when a kept frame of the fused decode first needs it */
+
+/* A kept frame of the fused decode (IPv4 without options, a whole TCP header) as its Segment: exactly what
+ * capture._link_decoder's fused decode makes of it (the same constructor, the same fields; URG's pointer), built
+ * here from the fields the walk decoded instead of decoding the frame again in Python */
+static PyObject *fused_segment(const Pkt *p, const uint8_t *payload, int ttl, int iface) {
+    if (!SegmentCls) {
+        PyObject *model = PyImport_ImportModule("tcptrace.model");
+        if (!model)
+            return NULL;
+        SegmentCls = PyObject_GetAttrString(model, "Segment");
+        Py_DECREF(model);
+        if (!SegmentCls)
+            return NULL;
+    }
+    enum { N_ARGS = 18 };
+    PyObject *args[N_ARGS] = {
+        PyLong_FromLongLong(p->frame),
+        PyLong_FromLongLong(p->ts),
+        PyLong_FromLong(iface),
+        PyLong_FromLong(4),
+        PyBytes_FromStringAndSize((const char *)p->src, 4),
+        PyBytes_FromStringAndSize((const char *)p->dst, 4),
+        PyLong_FromLong(p->sport),
+        PyLong_FromLong(p->dport),
+        PyLong_FromUnsignedLong(p->seq),
+        PyLong_FromUnsignedLong(p->ack),
+        PyLong_FromLong(p->flags),
+        PyLong_FromUnsignedLong(p->win_raw),
+        PyLong_FromLong(p->hdr_len),
+        PyLong_FromLongLong(p->len),
+        PyLong_FromLongLong(p->ip_id),
+        PyLong_FromLong(ttl),
+        PyBytes_FromStringAndSize((const char *)p->opt, p->opt_len),
+        PyBytes_FromStringAndSize((const char *)payload, (Py_ssize_t)p->payload_captured),
+    };
+    PyObject *seg = NULL;
+    int ok = 1;
+    for (int i = 0; i < N_ARGS; i++)
+        ok &= args[i] != NULL;
+    if (ok)
+        seg = PyObject_Vectorcall(SegmentCls, args, N_ARGS, NULL);
+    for (int i = 0; i < N_ARGS; i++)
+        Py_XDECREF(args[i]);
+    if (seg && (p->flags & F_URG)) { /* URG (rare): the urgent pointer, as _decode_tcp reads it */
+        PyObject *urg = PyLong_FromLong(p->urg_ptr);
+        if (!urg || PyObject_SetAttr(seg, S_urg_ptr, urg) < 0)
+            Py_CLEAR(seg);
+        Py_XDECREF(urg);
+    }
+    return seg;
+}
+
 /* One complete frame, buf[start:end] as captured and ending at rend on the wire: the fused decode
  * (capture._link_decoder) or the Python decoder, then process(); a kept stream's Segment goes to Engine.keep's
  * list (the per-packet part of CaptureReader._pcap_records and _pcapng_blocks, shared by feed_pcap and
@@ -3971,10 +4024,9 @@ static int feed_frame(Engine *e, PyObject *bufobj, Py_ssize_t start, Py_ssize_t 
                 }
                 if (e->last_kept && e->pk_mode && line_ok(e, &p, &o)) /* the packets pass, nothing for Python */
                     return render_line(e, &p, &o, ln->iface);
-                if (e->last_kept) { /* a selected stream: its Segment from the reference decoder */
-                    PyObject *seg = PyObject_CallFunction(ln->decode, "OnnnLLiO", bufobj, start, end, rend,
-                                                          (long long)frame, (long long)ts, ln->iface, ln->skip);
-                    int r = !seg ? -1 : seg == Py_None ? 0 : keep_segment(e, seg);
+                if (e->last_kept) { /* a selected stream: its Segment, as the fused decode makes it */
+                    PyObject *seg = fused_segment(&p, buf + data_off, ip[8], ln->iface);
+                    int r = !seg ? -1 : keep_segment(e, seg);
                     Py_XDECREF(seg);
                     if (r < 0)
                         return -1;

@@ -160,3 +160,53 @@ def test_random_sequences_identical(
     path = tmp_path_factory.mktemp("rand") / "r.pcap"
     path.write_bytes(_build(spec, isn, link))
     _assert_same(path, monkeypatch, fmt)
+
+
+# What the decoder sets on a Segment (model.Segment's constructor, and urg_ptr)
+_DECODED = ("frame", "ts_ns", "interface", "ip_version", "src", "dst", "sport", "dport", "seq_raw", "ack_raw",
+            "flags", "win_raw", "hdr_len", "len", "ip_id", "ttl", "opt_bytes", "payload", "header_truncated",
+            "header_error", "urg_ptr")  # fmt: skip
+
+
+def _fused_cases() -> bytes:
+    """Frames the C walk's fused decode takes (Ethernet, IPv4 without options, a whole TCP header) with what the
+    Segment it builds must carry: options, URG with its pointer, payload cut by the snap length, an Ethernet
+    trailer past the IP length, a header exactly at the snap length; and two it leaves to Python (IP options,
+    a TCP header cut by the snap length)."""
+    import pcapgen as g
+
+    syn = g.tcp(40000, 80, 1000, 0, g.SYN, options=g.opt_mss(1460) + g.opt_ws(7) + g.opt_sack_perm())
+    synack = g.tcp(80, 40000, 5000, 1001, g.SYN | g.ACK, options=g.opt_mss(1400))
+    urg = bytearray(g.tcp(40000, 80, 1001, 5001, g.ACK | g.PSH | 0x20, payload=b"!urgent"))
+    urg[18:20] = (3).to_bytes(2, "big")
+    frames = [
+        (g.ether(g.ipv4(syn, ip_id=7)), None),
+        (g.ether(g.ipv4(synack, src="10.0.0.2", dst="10.0.0.1", ip_id=8)), None),
+        (g.ether(g.ipv4(bytes(urg), ip_id=9)), None),
+        (g.ether(g.ipv4(g.tcp(40000, 80, 1008, 5001, g.ACK, payload=b"y" * 1000))), 14 + 20 + 20 + 100),  # snapped
+        (g.ether(g.ipv4(g.tcp(80, 40000, 5001, 2008, g.ACK), src="10.0.0.2", dst="10.0.0.1")) + b"\0" * 6, None),
+        (g.ether(g.ipv4(g.tcp(40000, 80, 2008, 5001, g.ACK, payload=b"z" * 50))), 14 + 20 + 20),  # header only
+        (g.ether(g.ipv4(g.tcp(40000, 80, 2058, 5001, g.ACK, payload=b"o"), options=b"\x01" * 4)), None),
+        (g.ether(g.ipv4(g.tcp(40000, 80, 2059, 5001, g.ACK, options=g.opt_ts(1, 2)))), 14 + 20 + 24),  # header cut
+    ]
+    recs = []
+    for i, (frame, cut) in enumerate(frames):
+        data = frame if cut is None else frame[:cut]
+        recs.append(g.Rec(data, 1_700_000_000_000_000_000 + i * 1_000_000, len(frame)))
+    return g.pcap(recs)
+
+
+def test_kept_segments_decoded_as_the_python_reader_decodes_them(tmp_path: Path) -> None:
+    """The engine's packets pass builds a kept fused frame's Segment in C (_engine.c fused_segment): every field
+    the decoder sets equals the Python reader's Segment of the same frame, fused or layered."""
+    from tcptrace.capture import open_capture
+    from tcptrace.engine import StreamSegments
+
+    path = tmp_path / "fused.pcap"
+    path.write_bytes(_fused_cases())
+    want = [tuple(getattr(s, f) for f in _DECODED) for s in open_capture(str(path))]
+    got = [tuple(getattr(s, f) for f in _DECODED) for s in StreamSegments(str(path), 0)]
+    assert len(want) == 8
+    assert got == want
+    assert {w[_DECODED.index("urg_ptr")] for w in want} == {0, 3}
+    assert any(w[_DECODED.index("header_truncated")] for w in want)
