@@ -842,8 +842,10 @@ class FlowStream:
             yield n, finish(n)
 
 
-# rst_info: on an RST only (packed apart); settles: set by the C engine's packets pass only, never read after it
-_SEG_FIELDS = tuple(name for name in Segment.__slots__ if name not in ("rst_info", "settles"))
+# rst_info: on an RST only (packed apart); settles: set by the C engine's packets pass only, never read after it;
+# _options: the options parsed from opt_bytes when first asked for (Segment.options), parsed again if asked after
+# _unpack (pickling the TcpOptions cached by the narrative took a third of _pack's time)
+_SEG_FIELDS = tuple(name for name in Segment.__slots__ if name not in ("rst_info", "settles", "_options"))
 _seg_fields = operator.attrgetter(*_SEG_FIELDS)
 
 
@@ -875,6 +877,7 @@ def _unpack(packed: list[bytes]) -> list[Segment]:
                 segs.append(row)  # type: ignore[arg-type]
                 continue
             seg = new(Segment)
+            seg._options = None
             for name, value in zip(_SEG_FIELDS, row, strict=True):
                 setattr(seg, name, value)
             segs.append(seg)
