@@ -215,12 +215,12 @@ def beside(work: Callable[[], T], meanwhile: Callable[[], object]) -> T:
             os.close(read_end)
             try:
                 outcome: tuple[Any, ...] = (True, work())
-            except BaseException as exc:  # raised again in the parent
-                outcome = (False, exc, dict(getattr(exc, "__dict__", {})))
+            except BaseException as exc:  # raised again in the parent, made as it was (not by its __init__)
+                outcome = (False, type(exc), exc.args, dict(getattr(exc, "__dict__", {})))
             try:
                 data = pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL)
             except Exception as exc:  # an unpicklable outcome: said, not lost
-                data = pickle.dumps((False, RuntimeError(f"the child's result cannot be pickled: {exc}"), {}))
+                data = pickle.dumps((False, RuntimeError, (f"the child's result cannot be pickled: {exc}",), {}))
             with os.fdopen(write_end, "wb") as out:
                 out.write(data)
         except BaseException:  # the parent sees an empty pipe and says so
@@ -249,8 +249,10 @@ def beside(work: Callable[[], T], meanwhile: Callable[[], object]) -> T:
     outcome = pickle.loads(data)  # our own bytes, from the child forked above
     if outcome[0]:
         return outcome[1]  # type: ignore[no-any-return]
-    raised: BaseException = outcome[1]
-    raised.__dict__.update(outcome[2])
+    _, kind, args, attrs = outcome
+    # made as it was, without its __init__ (UnsupportedLinkType's takes other arguments than its args)
+    raised: BaseException = kind.__new__(kind, *args)
+    raised.__dict__.update(attrs)
     raise raised
 
 

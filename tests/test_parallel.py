@@ -432,6 +432,18 @@ except KeyboardInterrupt:
 """
 
 
+_BESIDE_RAISES = """
+from tcptrace import parallel
+from tcptrace.errors import UnsupportedLinkType
+def work():
+    raise UnsupportedLinkType(147, 2)
+try:
+    parallel.beside(work, lambda: None)
+except UnsupportedLinkType as exc:
+    print(exc.linktype, exc.interface, exc)
+"""
+
+
 def _fresh(script: str) -> str:
     from tcptrace import parallel
 
@@ -444,6 +456,12 @@ def _fresh(script: str) -> str:
 
 def test_beside_says_when_the_child_died() -> None:
     assert _fresh(_BESIDE_DIED) == "the process reading the capture stopped without a result (signal 9)"
+
+
+def test_beside_raises_an_error_made_by_another_init_as_it_was() -> None:
+    """UnsupportedLinkType's __init__ takes the link type, not its message: raised again as it was raised."""
+    want = "147 2 unsupported link type 147 (USER0) on interface 2; tcptrace reads Ethernet, Linux cooked"
+    assert _fresh(_BESIDE_RAISES).startswith(want)
 
 
 def test_beside_does_not_leave_its_child_when_meanwhile_fails() -> None:
