@@ -335,12 +335,18 @@ typedef struct {
     PyObject *win_reason;
     /* Engine.partition(k, n): only the segments whose four-tuple falls in part k of n (partition_of) are tracked
      * and analysed; the others are read and counted, nothing more (tcptrace.parallel: n such passes together
-     * analyse every stream once; the frame numbers stay the capture's). nparts 0: every segment. part_all
-     * (Engine.partition(k, n, True)): every connection is tracked and numbered as one pass numbers it, and part k's
-     * are the only ones kept (the others move foreign_ts), so that the part needs no numbering pass; cur_foreign:
-     * the frame being processed is another part's (decide_keep keeps none of those) */
+     * analyse every stream once; the frame numbers stay the capture's). nparts 0: every segment. numbered
+     * (Engine.partition(k, n, True)): the other parts' connections are also followed, only as far as numbering
+     * their streams needs (light_track: a table of four-tuples and their base sequence numbers, ~64 bytes each,
+     * nothing analysed), so that each of the part's streams gets the number one pass gives it (gnum, by the part's
+     * own number; streams_seen: every part's streams so far) without a numbering pass before it */
     uint32_t part, nparts;
-    int part_all, cur_foreign;
+    int numbered;
+    struct Light *light;
+    Py_ssize_t light_slots, light_used;
+    int64_t streams_seen;
+    int64_t *gnum;
+    Py_ssize_t gnum_cap;
     /* with parts: the latest time among the other parts' segments since the last kept segment (INT64_MIN: none),
      * and per kept segment that time as it was before it (Engine.take_foreign): a part's FlowStream hands out a
      * stream when one pass would, at the other parts' segments too (tcptrace.parallel) */
@@ -667,6 +673,102 @@ static int table_put(Engine *e, const Key *k, int64_t flow, int dir) {
     return 0;
 }
 
+/* Another part's four-tuple, as far as numbering streams needs (track's port-reuse rule): the endpoints in
+ * canonical order (a: the lower address and port, as partition_of orders them), the base sequence number of each
+ * direction ([0]: a to b) once known. Engine.partition(k, n, True) only. */
+struct Light {
+    uint64_t hash;
+    uint8_t a[16], b[16];
+    uint16_t pa, pb;
+    uint8_t alen, used, has_base[2];
+    uint32_t base[2];
+};
+
+/* The direction of p in its canonical four-tuple (0: from the lower endpoint), and that four-tuple as a Key */
+static int light_key(const Pkt *p, Key *k) {
+    int c = memcmp(p->src, p->dst, (size_t)p->alen);
+    int dir = c > 0 || (c == 0 && p->sport > p->dport);
+    if (dir)
+        make_key(k, p->dst, p->src, p->alen, p->dport, p->sport);
+    else
+        make_key(k, p->src, p->dst, p->alen, p->sport, p->dport);
+    return dir;
+}
+
+static struct Light *light_find(struct Light *tab, Py_ssize_t nslots, const Key *k, uint64_t h) {
+    Py_ssize_t mask = nslots - 1, i = (Py_ssize_t)(h & (uint64_t)mask);
+    for (;;) {
+        struct Light *l = &tab[i];
+        if (!l->used || (l->hash == h && l->alen == k->alen && l->pa == k->sport && l->pb == k->dport &&
+                         memcmp(l->a, k->src, k->alen) == 0 && memcmp(l->b, k->dst, k->alen) == 0))
+            return l;
+        i = (i + 1) & mask;
+    }
+}
+
+static int light_grow(Engine *e) {
+    Py_ssize_t n = e->light_slots ? e->light_slots * 2 : 1024;
+    struct Light *tab = PyMem_Calloc((size_t)n, sizeof(struct Light));
+    if (!tab) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < e->light_slots; i++) {
+        struct Light *old = &e->light[i];
+        if (!old->used)
+            continue;
+        Py_ssize_t j = (Py_ssize_t)(old->hash & (uint64_t)(n - 1));
+        while (tab[j].used)
+            j = (j + 1) & (n - 1);
+        tab[j] = *old;
+    }
+    PyMem_Free(e->light);
+    e->light = tab;
+    e->light_slots = n;
+    return 0;
+}
+
+/* Another part's segment: a new stream of the capture where track would begin one (a new four-tuple, or a SYN
+ * with a new sequence number on one whose base is known), the bases as track sets them. Nothing else is kept. */
+static int light_track(Engine *e, const Pkt *p) {
+    if ((e->light_used + 1) * 2 > e->light_slots && light_grow(e) < 0)
+        return -1;
+    Key k;
+    int dir = light_key(p, &k), rev = 1 - dir;
+    uint64_t h = key_hash(e, &k);
+    struct Light *l = light_find(e->light, e->light_slots, &k, h);
+    int flags = p->flags;
+    if (!l->used) {
+        l->used = 1;
+        l->hash = h;
+        l->alen = (uint8_t)k.alen;
+        memcpy(l->a, k.src, k.alen);
+        memcpy(l->b, k.dst, k.alen);
+        l->pa = k.sport;
+        l->pb = k.dport;
+        e->light_used++;
+        e->streams_seen++;
+    } else if ((flags & F_SYN) && l->has_base[dir] && p->seq != l->base[dir]) {
+        if ((flags & (F_SYN | F_ACK)) == F_SYN) { /* the ports reused: a new stream, no base yet */
+            e->streams_seen++;
+            l->has_base[0] = l->has_base[1] = 0;
+        } else if ((flags & (F_SYN | F_ACK)) == (F_SYN | F_ACK)) {
+            l->base[dir] = p->seq;
+        }
+    }
+    if (p->header_error == HDR_SHORT_SEGMENT)
+        return 0;
+    if (!l->has_base[dir]) {
+        l->base[dir] = (flags & F_SYN) ? p->seq : p->seq - 1;
+        l->has_base[dir] = 1;
+    }
+    if ((flags & F_ACK) && !l->has_base[rev]) {
+        l->base[rev] = p->ack - 1;
+        l->has_base[rev] = 1;
+    }
+    return 0;
+}
+
 /* ------------------------------------------------------------------------------------------------ */
 /* flows (flow.FlowTracker)                                                                         */
 
@@ -725,6 +827,14 @@ static int64_t new_flow(Engine *e, const Pkt *p, int *dir_out) {
         return -1;
     }
     int64_t idx = e->nflows;
+    if (e->numbered) { /* the capture's number of this stream (Engine.partition(k, n, True)) */
+        if (grow((void **)&e->gnum, &e->gnum_cap, idx + 1, sizeof(int64_t), 256) < 0) {
+            PyMem_Free(f);
+            return -1;
+        }
+        e->gnum[idx] = e->streams_seen;
+    }
+    e->streams_seen++;
     f->stream = idx;
     f->alen = p->alen;
     const uint8_t *c = client_is_src ? p->src : p->dst, *s = client_is_src ? p->dst : p->src;
@@ -1189,10 +1299,6 @@ static int decide_keep(Engine *e, int64_t idx, int64_t prev) {
     if (!e->keep)
         return 0;
     FlowC *f = e->flows[idx];
-    if (e->cur_foreign) { /* Engine.partition(k, n, True): another part's stream, tracked for its number only */
-        f->keep = 0;
-        return 0;
-    }
     PyObject *r = PyObject_CallFunction(e->keep, "LLy#iy#i", (long long)idx, (long long)prev, (const char *)f->addr[0],
                                         (Py_ssize_t)f->alen, f->port[0], (const char *)f->addr[1],
                                         (Py_ssize_t)f->alen, f->port[1]);
@@ -2905,16 +3011,12 @@ static int split_frame(Engine *e, const Pkt *p);
 static int process(Engine *e, const Pkt *p, Opts *o) {
     if (e->split_n) /* the read-once path's reading half: the frame goes to its part's records, nothing more */
         return split_frame(e, p);
-    e->cur_foreign = 0;
-    if (e->nparts > 1 && partition_of(p, e->nparts) != e->part) { /* another pass's connection */
+    if (e->nparts > 1 && partition_of(p, e->nparts) != e->part) { /* another pass's connection: read, not tracked */
+        e->last_kept = 0;
+        e->trace_end = p->ts;
         if (p->ts > e->foreign_ts)
             e->foreign_ts = p->ts;
-        if (!e->part_all) { /* read, not tracked */
-            e->last_kept = 0;
-            e->trace_end = p->ts;
-            return 0;
-        }
-        e->cur_foreign = 1; /* tracked for its stream number, never kept (decide_keep) */
+        return e->numbered ? light_track(e, p) : 0; /* (numbered: its streams counted) */
     }
     if (e->pack_defer) {
         FlowC *g = e->flows[e->pack_defer - 1];
@@ -5267,12 +5369,12 @@ static PyObject *Engine_trace_end(Engine *e, PyObject *Py_UNUSED(ignored)) {
     return PyLong_FromLongLong(e->trace_end);
 }
 
-/* Engine.partition(k, n, all=False): from now on track only the connections in part k of n (partition_of); with
- * all, track every connection (one pass's stream numbers) and keep only part k's */
+/* Engine.partition(k, n, numbered=False): from now on track only the connections in part k of n (partition_of);
+ * numbered: count the other parts' streams too (light_track), for Engine.stream_numbers and Engine.streams_seen */
 static PyObject *Engine_partition(Engine *e, PyObject *args) {
     unsigned int k, n;
-    int all = 0;
-    if (!PyArg_ParseTuple(args, "II|p", &k, &n, &all))
+    int numbered = 0;
+    if (!PyArg_ParseTuple(args, "II|p", &k, &n, &numbered))
         return NULL;
     if (n == 0 || k >= n) {
         PyErr_SetString(PyExc_ValueError, "Engine.partition(k, n) needs 0 <= k < n");
@@ -5284,8 +5386,39 @@ static PyObject *Engine_partition(Engine *e, PyObject *args) {
     }
     e->part = k;
     e->nparts = n;
-    e->part_all = all;
+    e->numbered = numbered;
     Py_RETURN_NONE;
+}
+
+/* Engine.stream_numbers(start) -> the capture's numbers (tcp.stream) of the part's streams start, start + 1 ...
+ * (Engine.partition(k, n, True)): increasing */
+static PyObject *Engine_stream_numbers(Engine *e, PyObject *arg) {
+    Py_ssize_t start = PyLong_AsSsize_t(arg);
+    if (start == -1 && PyErr_Occurred())
+        return NULL;
+    if (!e->numbered || start < 0 || start > e->nflows) {
+        PyErr_SetString(PyExc_ValueError, "Engine.stream_numbers: needs Engine.partition(k, n, True), 0 <= start <= "
+                                          "the part's streams");
+        return NULL;
+    }
+    PyObject *out = PyList_New(e->nflows - start);
+    if (!out)
+        return NULL;
+    for (Py_ssize_t i = start; i < e->nflows; i++) {
+        PyObject *v = PyLong_FromLongLong(e->gnum[i]);
+        if (!v) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        PyList_SET_ITEM(out, i - start, v);
+    }
+    return out;
+}
+
+/* Engine.streams_seen() -> the streams begun so far: every part's with Engine.partition(k, n, True), else this
+ * engine's own */
+static PyObject *Engine_streams_seen(Engine *e, PyObject *Py_UNUSED(ignored)) {
+    return PyLong_FromLongLong(e->streams_seen);
 }
 
 /* Engine.saw_frame(ts_ns): a frame Python read and may not hand over (not TCP) still ends the trace so far */
@@ -5596,6 +5729,8 @@ static void Engine_dealloc(Engine *e) {
     }
     PyMem_Free(e->flows);
     free(e->slots);
+    PyMem_Free(e->light);
+    PyMem_Free(e->gnum);
     PyMem_Free(e->due);
     Py_XDECREF(e->keep);
     Py_XDECREF(e->win_reason);
@@ -5785,8 +5920,12 @@ static PyMethodDef Engine_methods[] = {
     {"take_foreign", (PyCFunction)Engine_take_foreign, METH_NOARGS,
      "With parts: per Segment take_kept() gave, the other parts' latest time since the kept one before (or None)."},
     {"partition", (PyCFunction)Engine_partition, METH_VARARGS,
-     "partition(k, n, all=False): track only the connections whose four-tuple falls in part k of n; with all, "
-     "track every connection (one pass's stream numbers) and keep only those."},
+     "partition(k, n, numbered=False): track only the connections whose four-tuple falls in part k of n; "
+     "numbered: count every part's streams too (stream_numbers, streams_seen)."},
+    {"stream_numbers", (PyCFunction)Engine_stream_numbers, METH_O,
+     "stream_numbers(start) -> the capture's numbers of the part's streams from start (partition(k, n, True))."},
+    {"streams_seen", (PyCFunction)Engine_streams_seen, METH_NOARGS,
+     "streams_seen() -> the streams begun so far (every part's with partition(k, n, True))."},
     {"keep", (PyCFunction)Engine_keep, METH_O, "Select streams in the pass: keep(stream, previous, caddr, cport, "
                                                "saddr, sport) -> bool, asked once per stream."},
     {"take_kept", (PyCFunction)Engine_take_kept, METH_NOARGS, "The selected streams' Segments since the last call."},

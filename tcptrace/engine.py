@@ -512,17 +512,19 @@ class _EngineRun:
         previous = self._previous
         everything = selection.everything
         # Part k of n (tcptrace.parallel), as Pipeline(part=...): the engine tracks that part's connections only, and
-        # the Segments and summaries carry the capture's stream numbers (numbers[the part's own]); numbers None:
-        # the engine tracks every connection, so its numbers are the capture's, and keeps part k's only (a part read
-        # from the capture itself, with no numbering pass before it). foreign_ts, before each Segment, is the other
-        # parts' latest time since the previous one (Engine.take_foreign)
-        self._numbers: Sequence[int] | None = None
-        self._parted = part is not None
+        # the Segments and summaries carry the capture's stream numbers (numbers[the part's own]); numbers None: the
+        # engine also counts the other parts' streams as it reads (Engine.partition(k, n, True)) and says each of
+        # the part's numbers when it begins (_number: a part read from the capture itself, with no numbering pass
+        # before it). foreign_ts, before each Segment, is the other parts' latest time since the previous one
+        # (Engine.take_foreign)
+        self._numbers: list[int] | Sequence[int] | None = None
+        self._counting = False
         if part is not None:
-            k, n, self._numbers = part
-            eng.partition(k, n, self._numbers is None)
-        numbers = self._numbers
-        number: Callable[[int], int] = (lambda i: i) if numbers is None else numbers.__getitem__
+            k, n, numbers = part
+            self._counting = numbers is None
+            self._numbers = [] if numbers is None else numbers
+            eng.partition(k, n, self._counting)
+        number: Callable[[int], int] = (lambda i: i) if part is None else self._number
 
         def keep(stream: int, prev: int, caddr: bytes, cport: int, saddr: bytes, sport: int) -> bool:
             stream = number(stream)
@@ -563,7 +565,8 @@ class _EngineRun:
 
     @property
     def streams_total(self) -> int:
-        return int(self._eng.flow_count())
+        """The streams so far: the capture's when counting every part's (a part's own otherwise)."""
+        return int(self._eng.streams_seen() if self._counting else self._eng.flow_count())
 
     def __iter__(self) -> Iterator[Segment]:
         from .messages import EN
@@ -571,18 +574,18 @@ class _EngineRun:
         eng = self._eng
         take = eng.take_kept
         numbers = self._numbers
-        parted = self._parted
         runs = self._runs
         for _ in self._steps():
             batch = take()
             last = batch[-1] if batch else None
-            foreign = eng.take_foreign() if parted else None
+            foreign = eng.take_foreign() if numbers is not None else None
             for i, seg in enumerate(batch):
                 if runs and type(seg) is not Segment:  # a PlainRunRecord
                     seg = PlainRun(seg)
-                if foreign is not None:
-                    if numbers is not None:
-                        seg.stream = numbers[seg.stream]
+                if numbers is not None:
+                    assert foreign is not None
+                    n = seg.stream
+                    seg.stream = numbers[n] if n < len(numbers) else self._number(n)
                     self.foreign_ts = foreign[i]
                 ev = seg.evidence
                 if ev:  # the engine gives the numbers; the sentence comes from the message catalogue (analysis._ev)
@@ -622,6 +625,15 @@ class _EngineRun:
         life = self._eng.lifecycle(self._local(n))
         fin_acked = life.fin_acked
         return bool(life.resets) or (len(life.fin_frames) == 2 and bool(fin_acked[0] and fin_acked[1]))
+
+    def _number(self, local: int) -> int:
+        """The capture's number of the part's stream ``local`` (asked of the engine when counting)."""
+        numbers = self._numbers
+        assert numbers is not None
+        if local >= len(numbers) and self._counting:
+            assert isinstance(numbers, list)
+            numbers.extend(self._eng.stream_numbers(len(numbers)))
+        return numbers[local]
 
     def _local(self, stream: int) -> int:
         """The engine's own number of a stream the capture numbers ``stream`` (a part's numbers increase)."""

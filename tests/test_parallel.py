@@ -9,9 +9,13 @@ import struct
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_engine import _build, _packet
 
 from tcptrace.cli import main
 from tcptrace.parallel import Docs, Rows, analyse_part, merge_parts, partition_of, renumbered_row, run_parts
@@ -316,14 +320,14 @@ def test_explain_dask_local_cluster(mixed: str) -> None:
         assert "".join(doc.pieces()) == one
 
 
-def _part_pass(path: str, k: int, n: int, every: bool) -> tuple[list[tuple[int, int]], list[int | None], int]:
-    """One part's pass (Engine.partition(k, n, every)): its segments as (stream, frame), their foreign times, and
-    the streams the engine numbered."""
+def _part_pass(path: str, k: int, n: int, numbered: bool) -> tuple[list[tuple[int, int]], list[int | None], Any]:
+    """One part's pass (Engine.partition(k, n, numbered)): its segments as (stream, frame), their foreign times, and
+    the engine."""
     from tcptrace.capture import open_capture
     from tcptrace.engine import engine_module, new_engine
 
     eng = new_engine(engine_module())
-    eng.partition(k, n, every)
+    eng.partition(k, n, numbered)
     eng.keep(lambda *a: True)
     eng.packets(0, tuple(b"" for _ in range(512)))
     segs: list[tuple[int, int]] = []
@@ -331,33 +335,62 @@ def _part_pass(path: str, k: int, n: int, every: bool) -> tuple[list[tuple[int, 
     for _ in open_capture(path).feed_steps(eng):
         segs += [(s.stream, s.frame) for s in eng.take_kept()]
         foreign += eng.take_foreign()
-    return segs, foreign, eng.flow_count()
+    return segs, foreign, eng
 
 
-def test_a_part_tracking_every_connection_numbers_them_as_one_pass(mixed: str) -> None:
-    """Engine.partition(k, n, True), explain's parts: every connection tracked (one pass's numbers, so no numbering
-    pass), part k's kept. Its segments are the tracking-one-part pass's, renumbered as parallel.numbering does, with
-    the same foreign times; the parts together hand out each of one pass's segments once."""
+@pytest.mark.parametrize("name", ["mixed", "port_reuse.pcap", "reuse_after_rst.pcap", "echo_ipv6.pcapng", "vlan.pcap"])
+def test_a_part_counting_every_stream_numbers_them_as_one_pass(mixed: str, name: str) -> None:
+    """Engine.partition(k, n, True), explain's parts: the other parts' streams counted as they begin (light_track:
+    new four-tuples, a SYN reusing ports), so each of the part's streams gets one pass's number without a numbering
+    pass; the part's own segments and foreign times are those of the plain partition."""
     _engine()
     from tcptrace.engine import Pipeline
-
-    one = [(s.stream, s.frame) for s in Pipeline(mixed)]
-    n = 3
-    counted = [analyse_part([mixed], k, n, lambda eng, i: None) for k in range(n)]
     from tcptrace.parallel import numbering
 
-    numbers = numbering(counted)
-    together = []
+    path = mixed if name == "mixed" else str(SAMPLES / name)
+    if not Path(path).exists():
+        pytest.skip(f"{name} is not among the samples")
+    total = len({s.stream for s in Pipeline(path)})
+    n = 3
+    numbers = numbering([analyse_part([path], k, n, lambda eng, i: None) for k in range(n)])
     for k in range(n):
-        own, own_foreign, own_count = _part_pass(mixed, k, n, False)
-        every, every_foreign, count = _part_pass(mixed, k, n, True)
-        assert count == len({s for s, _ in one})
-        assert own_count < count
-        assert every == [(int(numbers[k][s]), f) for s, f in own]
-        assert every_foreign == own_foreign
-        assert any(t is not None for t in every_foreign)
-        together += every
-    assert sorted(together, key=lambda x: x[1]) == one
+        own, own_foreign, _ = _part_pass(path, k, n, False)
+        segs, foreign, eng = _part_pass(path, k, n, True)
+        assert (segs, foreign) == (own, own_foreign)
+        assert eng.stream_numbers(0) == numbers[k].tolist()
+        assert eng.stream_numbers(eng.flow_count()) == []
+        assert eng.streams_seen() == total
+    with pytest.raises(ValueError, match="stream_numbers"):
+        _part_pass(path, 0, n, False)[2].stream_numbers(0)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    spec=st.lists(_packet, min_size=1, max_size=50),
+    isn=st.sampled_from([1, 0xFFFFFF00]),
+    link=st.sampled_from(["ether", "ipv6", "vlan"]),
+)
+def test_random_sequences_numbered_as_one_pass(
+    spec: list[dict[str, Any]], isn: int, link: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Port reuse (SYNs with new and repeated ISNs on a reused four-tuple, SYN+ACKs moving a base), short and
+    bogus headers, snapped frames: the counted numbers are numbering()'s, the count one pass's."""
+    _engine()
+    from tcptrace.engine import engine_module, new_engine
+    from tcptrace.parallel import numbering
+
+    path = str(tmp_path_factory.mktemp("num") / "r.pcap")
+    Path(path).write_bytes(_build(spec, isn, link))
+    one = new_engine(engine_module())
+    from tcptrace.capture import open_capture
+
+    open_capture(path).feed(one)
+    for n in (2, 3):
+        numbers = numbering([analyse_part([path], k, n, lambda eng, i: None) for k in range(n)])
+        for k in range(n):
+            eng = _part_pass(path, k, n, True)[2]
+            assert eng.stream_numbers(0) == numbers[k].tolist()
+            assert eng.streams_seen() == one.flow_count()
 
 
 def test_explain_part_counts_every_stream(mixed: str) -> None:
