@@ -85,7 +85,7 @@ class Pipeline:
             if self._engine is None:
                 raise RuntimeError("a part of a capture needs the C engine")
             k, n, numbers = part
-            if numbers is None:  # only FlowStream.told's engine pass tracks every connection and keeps a part's
+            if numbers is None:  # only FlowStream.told's engine pass counts the other parts' streams (_EngineRun)
                 raise ValueError("a part read by the Pipeline needs its streams' numbers (parallel.numbering)")
             self._engine.partition(k, n)
             self._numbers = numbers

@@ -15,11 +15,11 @@ parts' results are renumbered and merged in that order. A part's results never n
 document names its own stream only (the stream whose ports it reused is not in them), so renumbering is exact.
 
 ``explain`` names streams in its text, so its parts need the capture's numbers as they tell: a part that reads the
-capture tracks every connection in C (``Engine.partition(k, n, True)``: one pass's numbers, the C engine's cost of
-``flows``) and keeps its own for the telling; the read-once path's parts, which see only their own frames, are
-numbered first (a C pass per part lists the first frames). A part's FlowStream moves its clock by the other parts'
-segments too (``Engine.take_foreign``), so that a stream is told, and a late copy of its segments dropped, exactly
-when one pass would.
+capture also counts the other parts' streams as they begin (``Engine.partition(k, n, True)``: a table of their
+four-tuples, nothing analysed), which gives each of its streams one pass's number; the read-once path's parts,
+which see only their own frames, are numbered first (a C pass per part lists the first frames). A part's
+FlowStream moves its clock by the other parts' segments too (``Engine.take_foreign``), so that a stream is told,
+and a late copy of its segments dropped, exactly when one pass would.
 
 What is split is the analysis, not the reading: each pass still reads and decodes every frame. For ``flows`` that
 is a third to two thirds of a pass (benchmarks/scale_bench.py), so it gains at most 1.2x on 2 cores and 1.5x on
@@ -568,8 +568,8 @@ def _told_part(doc: Any, spool: str | None) -> ToldPart:
 
 def explain_part(paths: Sequence[str], k: int, n: int, options: dict[str, Any], spool: str | None = None) -> ToldPart:
     """Part ``k`` of ``n`` of ``explain`` (runs in a worker): its streams, told as one pass tells them (a FlowStream
-    of the part whose engine tracks every connection, so numbers them as the capture does, and keeps the part's;
-    its clock moved by the other parts' segments too); ``spool``: a file for their texts (a local process), else
+    of the part whose engine counts the other parts' streams too, so numbers its own as the capture does; its clock
+    moved by the other parts' segments too); ``spool``: a file for their texts (a local process), else
     they come back with the result (a Dask task)."""
     from .narrate import ExplainDocument
 
