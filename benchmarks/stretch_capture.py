@@ -2,9 +2,10 @@
 
     python benchmarks/stretch_capture.py IN.pcap OUT.pcap --times 4
 
-Copy k (0 .. N-1) of every record is shifted in time by k x the capture's duration (+1 s), and the port of the
-side that is not 20000 or 80 (the client of benchmarks/traffic.py) is moved by k x 1000 (mod 64512, + 1024), so
-copies are new connections, not retransmissions of the old ones; IP and TCP checksums are left as they were
+Copy k (0 .. N-1) of every record is shifted in time by k x the capture's duration (+1 s), and each TCP port that
+is not 20000 or 80 (both of benchmarks/traffic.py's, whose servers listen on 5001 and 8001) is moved by k x 1000
+(mod 64512, + 1024), the same way in both directions, so copies are new connections, not retransmissions of the
+old ones; IP and TCP checksums are left as they were
 (tcptrace does not verify them). Reads classic pcap (Ethernet + IPv4, as record_bench_capture.sh writes it).
 The result is a real capture's traffic, repeated: the same flows, the same losses, N times over.
 """
