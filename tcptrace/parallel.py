@@ -587,6 +587,7 @@ def explain_document(paths: Sequence[str], jobs: int, options: dict[str, Any], *
     its frames, nothing told), and each part's clock is moved by the other parts' segments from the files' clocks
     (:func:`explain_split`)."""
     told: list[ToldPart]
+    total: int | None = None  # the capture's streams, where the parts did not count them (numbered first)
     if dask is not None:
         n = _parts_on(dask, jobs)
         read = _read_once(dask, paths, n, clock=True)
@@ -601,7 +602,6 @@ def explain_document(paths: Sequence[str], jobs: int, options: dict[str, Any], *
             total = sum(len(x) for x in numbers)
         else:
             futures = [dask.submit(explain_part, list(paths), k, n, options, pure=False) for k in range(n)]
-            total = -1
         told = dask.gather(futures)
     else:
         import tempfile
@@ -611,7 +611,7 @@ def explain_document(paths: Sequence[str], jobs: int, options: dict[str, Any], *
             spools = [os.path.join(tmp, f"part-{k}") for k in range(n)]
             told = _pool_starmap(n, explain_part, [(list(paths), k, n, options, spools[k]) for k in range(n)])
             return _merged_told(paths, told, options, told[0].total)
-    return _merged_told(paths, told, options, told[0].total if total < 0 else total)
+    return _merged_told(paths, told, options, told[0].total if total is None else total)
 
 
 def _texts(part: ToldPart) -> Iterator[tuple[int, str, bool, Any, str]]:
