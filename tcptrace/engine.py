@@ -517,7 +517,7 @@ class _EngineRun:
         # the part's numbers when it begins (_number: a part read from the capture itself, with no numbering pass
         # before it). foreign_ts, before each Segment, is the other parts' latest time since the previous one
         # (Engine.take_foreign)
-        self._numbers: list[int] | Sequence[int] | None = None
+        self._numbers: Sequence[int] | None = None  # a list, extended by _number, when counting
         self._counting = False
         if part is not None:
             k, n, numbers = part
