@@ -575,3 +575,22 @@ def test_damaged_bytes_identical(name: str, tmp_path: Path, monkeypatch: pytest.
         if i % 5 == 0:
             del buf[rng.randrange(24, len(buf)) :]
         _assert_same(_write(tmp_path, bytes(buf), f"d{i}{Path(name).suffix}"), monkeypatch)
+
+
+@pytest.mark.parametrize("first", ["syn", "syn_ack", "data"])
+def test_a_connection_to_itself_identical(first: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Packets from an address and port to themselves (fuzzing found one: a SYN+ACK+FIN to itself): both endpoints
+    are the same, so Zeek's originator and each packet's side are told apart by stream direction, as the C engine
+    does, not by comparing endpoints (the Python model called every packet the originator's)."""
+    me = "10.0.0.9"
+    flags = {"syn": pg.SYN, "syn_ack": pg.SYN | pg.ACK, "data": pg.ACK | pg.PSH}[first]
+    pkts = [
+        pg.tcp(5000, 5000, 100, 900, flags, payload=b"" if first != "data" else b"hi"),
+        pg.tcp(5000, 5000, 900, 101, pg.SYN | pg.ACK),
+        pg.tcp(5000, 5000, 101, 901, pg.ACK, payload=b"hello"),
+        pg.tcp(5000, 5000, 106, 901, pg.FIN | pg.ACK),
+        pg.tcp(5000, 5000, 901, 107, pg.FIN | pg.ACK),
+    ]
+    path = _write(tmp_path, pg.pcap(pg.records([pg.ether(pg.ipv4(p, me, me)) for p in pkts])))
+    doc = json.loads(_assert_same(path, monkeypatch))
+    assert doc["flows"][0]["zeek"]["orig"] in ("client", "server")
