@@ -337,7 +337,7 @@ typedef struct {
      * and analysed; the others are read and counted, nothing more (tcptrace.parallel: n such passes together
      * analyse every stream once; the frame numbers stay the capture's). nparts 0: every segment. numbered
      * (Engine.partition(k, n, True)): the other parts' connections are also followed, only as far as numbering
-     * their streams needs (light_track: a table of four-tuples and their base sequence numbers, ~64 bytes each,
+     * their streams needs (light_track: a table of four-tuples and their base sequence numbers, 64 bytes each,
      * nothing analysed), so that each of the part's streams gets the number one pass gives it (gnum, by the part's
      * own number; streams_seen: every part's streams so far) without a numbering pass before it */
     uint32_t part, nparts;
@@ -680,9 +680,23 @@ struct Light {
     uint64_t hash;
     uint8_t a[16], b[16];
     uint16_t pa, pb;
-    uint8_t alen, used, has_base[2];
+    uint8_t alen, used;
+    int has_base[2];
     uint32_t base[2];
 };
+
+/* FlowTracker.feed's base sequence numbers (track, light_track): a direction's from its first segment (a SYN's seq,
+ * else seq - 1), the other's from the first ACK (ack - 1). Not for a short segment (its numbers stay raw). */
+static inline void learn_bases(uint32_t base[2], int has_base[2], const Pkt *p, int dir) {
+    if (!has_base[dir]) {
+        base[dir] = (p->flags & F_SYN) ? p->seq : p->seq - 1;
+        has_base[dir] = 1;
+    }
+    if ((p->flags & F_ACK) && !has_base[1 - dir]) {
+        base[1 - dir] = p->ack - 1;
+        has_base[1 - dir] = 1;
+    }
+}
 
 /* The direction of p in its canonical four-tuple (0: from the lower endpoint), and that four-tuple as a Key */
 static int light_key(const Pkt *p, Key *k) {
@@ -734,7 +748,7 @@ static int light_track(Engine *e, const Pkt *p) {
     if ((e->light_used + 1) * 2 > e->light_slots && light_grow(e) < 0)
         return -1;
     Key k;
-    int dir = light_key(p, &k), rev = 1 - dir;
+    int dir = light_key(p, &k);
     uint64_t h = key_hash(e, &k);
     struct Light *l = light_find(e->light, e->light_slots, &k, h);
     int flags = p->flags;
@@ -756,16 +770,8 @@ static int light_track(Engine *e, const Pkt *p) {
             l->base[dir] = p->seq;
         }
     }
-    if (p->header_error == HDR_SHORT_SEGMENT)
-        return 0;
-    if (!l->has_base[dir]) {
-        l->base[dir] = (flags & F_SYN) ? p->seq : p->seq - 1;
-        l->has_base[dir] = 1;
-    }
-    if ((flags & F_ACK) && !l->has_base[rev]) {
-        l->base[rev] = p->ack - 1;
-        l->has_base[rev] = 1;
-    }
+    if (p->header_error != HDR_SHORT_SEGMENT)
+        learn_bases(l->base, l->has_base, p, dir);
     return 0;
 }
 
@@ -1371,14 +1377,7 @@ static FlowC *track(Engine *e, const Pkt *p, const Opts *o, int *dir_out, int *i
         *win_out = p->win_raw;
         return f;
     }
-    if (!f->has_base[dir]) {
-        f->base[dir] = (flags & F_SYN) ? p->seq : p->seq - 1;
-        f->has_base[dir] = 1;
-    }
-    if ((flags & F_ACK) && !f->has_base[rev]) {
-        f->base[rev] = p->ack - 1;
-        f->has_base[rev] = 1;
-    }
+    learn_bases(f->base, f->has_base, p, dir);
     if (flags & F_SYN) {
         /* FlowTracker._syn (packet-tcp.c verify_tcp_window_scaling); not for a bogus data offset */
         int settle = !p->header_error;
@@ -2272,8 +2271,17 @@ static int zeek_start(FlowC *f, const Pkt *p, int d) {
 }
 
 /* ZeekConnection.packet: one segment from stream direction d (zeek.analysable: header whole and valid) */
+/* A connection from an address and port to themselves: Zeek tells a packet's side by comparing its source with the
+ * originator's endpoint (IPBasedAnalyzer: src_addr == OrigAddr && src_port == OrigPort), so here every packet is
+ * the originator's, as zeek.ZeekConnection.is_orig says; its zeek block names the client (ZeekConnection.final) */
+static inline int zk_self(const FlowC *f) {
+    return f->port[0] == f->port[1] && memcmp(f->addr[0], f->addr[1], (size_t)f->alen) == 0;
+}
+
 static int zeek_packet(FlowC *f, const Pkt *p, int d) {
     ZeekC *z = &f->zk;
+    if (zk_self(f))
+        d = z->orig_dir; /* the originator's endpoint, whichever way the stream tracker counted the packet */
     int flags = p->flags;
     ZEnd *ep = &z->ep[d], *peer = &z->ep[1 - d];
     int is_orig = d == z->orig_dir;
@@ -5693,7 +5701,7 @@ static PyObject *Engine_lifecycle(Engine *e, PyObject *arg) {
                                f->mss[1], f->wscale_opt[1], f->sack_permitted[1], f->timestamps[1]));
     const ZeekC *z = &f->zk;
     const ZEnd *zo = &z->ep[z->orig_dir], *zr = &z->ep[1 - z->orig_dir];
-    SET(zeek_orig_dir, PyLong_FromLong(z->orig_dir));
+    SET(zeek_orig_dir, PyLong_FromLong(zk_self(f) ? 0 : z->orig_dir));
     SET(zeek_history, PyBytes_FromStringAndSize(z->hist ? z->hist : "", z->hlen));
     SET(zeek_states, Py_BuildValue("(ii)", zo->state, zr->state));
     SET(zeek_pkts, Py_BuildValue("(LL)", (long long)zo->pkts, (long long)zr->pkts));

@@ -1331,11 +1331,7 @@ class MergedReader:
 
     def locate(self, frame: int) -> tuple[str, int]:
         """The file frame ``frame`` of the merged capture comes from, and its number in that file."""
-        import bisect
-
-        i = bisect.bisect_right(self._run_starts, frame) - 1
-        if i < 0:
-            raise ValueError(f"frame {frame} was not read")
+        i = _run_of(self._run_starts, frame)
         return self.paths[self._run_files[i]], frame - self._run_bases[i]
 
     def __iter__(self) -> Iterator[Segment]:
@@ -1506,6 +1502,17 @@ def merged_stats(files: Sequence[tuple[str, CaptureStats]], order: Sequence[tupl
     return stats
 
 
+def _run_of(starts: Sequence[int], frame: int) -> int:
+    """The run of frames read from one file that ``frame`` of a merged capture falls in (``starts``: each run's
+    first frame, increasing): MergedReader.locate and PartCapture.locate."""
+    import bisect
+
+    i = bisect.bisect_right(starts, frame) - 1
+    if i < 0:
+        raise ValueError(f"frame {frame} was not read")
+    return i
+
+
 def _no_skip(frame: int, reason: SkipReason) -> None:
     """The decoders' skip counter when a part decodes its frames again: each was decoded as TCP when read."""
 
@@ -1570,12 +1577,7 @@ class PartCapture:
 
     def locate(self, frame: int) -> tuple[str, int]:
         """The file frame ``frame`` of the merged capture comes from, and its number in that file."""
-        import bisect
-
-        k = bisect.bisect_right(self._starts, frame) - 1
-        if k < 0:
-            raise ValueError(f"frame {frame} was not read")
-        i, offset = self._pieces[k][0], self._pieces[k][1]
+        i, offset = self._pieces[_run_of(self._starts, frame)][:2]
         return self.paths[i], frame - offset
 
     def close(self) -> None:

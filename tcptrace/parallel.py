@@ -170,11 +170,15 @@ def _run_local(paths: Sequence[str], n: int, per_stream: Callable[[Any, int], An
 def _pool_starmap(n: int, fn: Callable[..., Any], args: list[tuple[Any, ...]]) -> list[Any]:
     import multiprocessing
 
-    # fork starts a worker in milliseconds; only where it is safe (no other thread), else spawn
-    method = "fork" if "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1 else "spawn"
-    ctx = multiprocessing.get_context(method)
+    ctx = multiprocessing.get_context("fork" if _may_fork() else "spawn")  # fork starts a worker in milliseconds
     with ctx.Pool(n) as pool:
         return pool.starmap(fn, args)
+
+
+def _may_fork() -> bool:
+    """Whether this process can fork safely: the system has fork, and no other thread runs (a forked child gets
+    only the forking thread; a lock another thread held stays locked in it)."""
+    return hasattr(os, "fork") and threading.active_count() == 1
 
 
 def _cores() -> int:
@@ -196,7 +200,7 @@ def beside(work: Callable[[], T], meanwhile: Callable[[], object]) -> T:
     >>> beside(lambda: 6 * 7, lambda: None)
     42
     """
-    if not hasattr(os, "fork") or threading.active_count() > 1 or _cores() < 2:
+    if not _may_fork() or _cores() < 2:
         result = work()
         meanwhile()
         return result
@@ -558,7 +562,7 @@ class ToldPart:
     late: dict[int, int]
     stats: dict[str, Any]
     spool: str | None = None
-    total: int = 0  # the capture's streams (a part that tracked every connection counts them all)
+    total: int = 0  # the capture's streams, as a part that counts every part's streams says (explain_part)
 
 
 def _told_part(doc: Any, spool: str | None) -> ToldPart:

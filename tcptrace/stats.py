@@ -252,10 +252,10 @@ class FlowSummary:
         # Zeek's view: the first segment makes the connection; one whose header Zeek cannot read does no more
         zeek = self.zeek
         if zeek is None:
-            zeek = self.zeek = ZeekConnection(seg.src, seg.sport, seg.dst, seg.dport, flags, seg.ts_ns, seg.direction)
+            zeek = self.zeek = ZeekConnection(seg.src, seg.sport, seg.dst, seg.dport, flags, seg.ts_ns)
         if not (seg.header_error or seg.header_truncated):  # tcptrace.zeek.analysable
             zeek.packet(
-                seg.direction == zeek.orig_dir, flags, seg.seq_raw, seg.ack_raw, seg.len, len(seg.payload),
+                (seg.src, seg.sport) == zeek.orig_key, flags, seg.seq_raw, seg.ack_raw, seg.len, len(seg.payload),
                 seg.win_raw, seg.ts_ns,
             )  # fmt: skip
         if seg.header_error:

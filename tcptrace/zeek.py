@@ -253,18 +253,12 @@ class ZeekConnection:
 
     ``orig`` is the (address, port) of Zeek's originator when the connection is made (after WantConnection's
     flip); a later flip (SYN/ACK first, then an ACK or data: TCP_Endpoint::CheckHistory; SYN/SYN-ACK reversal)
-    swaps it. ``direction``: the stream direction of the first packet, when the connection is one stream's
-    (stats.FlowSummary); ``orig_dir`` is then the direction the originator sends in, which tells the two sides
-    apart where their endpoints cannot (a connection from an address and port to themselves), as the C engine
-    does (zeek_start)."""
+    swaps it."""
 
-    def __init__(
-        self, src: bytes, sport: int, dst: bytes, dport: int, flags: int, ts_ns: int, direction: int | None = None
-    ) -> None:
+    def __init__(self, src: bytes, sport: int, dst: bytes, dport: int, flags: int, ts_ns: int) -> None:
         flip = wants_flip(flags, sport, dport)
         self.orig_key = (dst, dport) if flip else (src, sport)
         self.resp_key = (src, sport) if flip else (dst, dport)
-        self.orig_dir = None if direction is None else (1 - direction if flip else direction)
         self.orig = _Endpoint(True)
         self.resp = _Endpoint(False)
         self.orig.peer, self.resp.peer = self.resp, self.orig
@@ -317,8 +311,6 @@ class ZeekConnection:
     def _flip(self) -> None:
         """Connection::FlipRoles + TCPSessionAdapter::FlipRoles: the endpoints swap roles; '^' joins the history."""
         self.orig_key, self.resp_key = self.resp_key, self.orig_key
-        if self.orig_dir is not None:
-            self.orig_dir ^= 1
         self.orig, self.resp = self.resp, self.orig
         self.orig.is_orig = True
         self.resp.is_orig = False
@@ -713,10 +705,9 @@ class ZeekConnection:
     def final(self, client: tuple[bytes, int]) -> ZeekFinal:
         """What a stream's ``zeek`` block needs (the C engine hands the same, engine.engine_summary)."""
         o, r = self.orig, self.resp
-        orig_dir = self.orig_dir if self.orig_dir is not None else (0 if self.orig_key == client else 1)
         return ZeekFinal(
-            orig_dir, self.history, o.state, r.state, o.pkts, r.pkts, o.size(), r.size(), self.missed_bytes,
-            self.start_ns, self.last_ns,
+            0 if self.orig_key == client else 1, self.history, o.state, r.state, o.pkts, r.pkts, o.size(), r.size(),
+            self.missed_bytes, self.start_ns, self.last_ns,
         )  # fmt: skip
 
     def row(self, uid: int = 0, stream: int = -1) -> ZeekRow:

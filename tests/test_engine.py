@@ -579,9 +579,9 @@ def test_damaged_bytes_identical(name: str, tmp_path: Path, monkeypatch: pytest.
 
 @pytest.mark.parametrize("first", ["syn", "syn_ack", "data"])
 def test_a_connection_to_itself_identical(first: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Packets from an address and port to themselves (fuzzing found one: a SYN+ACK+FIN to itself): both endpoints
-    are the same, so Zeek's originator and each packet's side are told apart by stream direction, as the C engine
-    does, not by comparing endpoints (the Python model called every packet the originator's)."""
+    """Packets from an address and port to themselves (fuzzing found one: a SYN+ACK+FIN to itself): Zeek tells a
+    packet's side by comparing its source with the originator's endpoint, so every packet is the originator's, as
+    the Python model says; the C engine told them apart by stream direction and named the server the originator."""
     me = "10.0.0.9"
     flags = {"syn": pg.SYN, "syn_ack": pg.SYN | pg.ACK, "data": pg.ACK | pg.PSH}[first]
     pkts = [
