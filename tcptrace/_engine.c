@@ -342,6 +342,15 @@ typedef struct {
      * own number; streams_seen: every part's streams so far) without a numbering pass before it */
     uint32_t part, nparts;
     int numbered;
+    /* Engine.select(n): only the capture's stream n is tracked and analysed (its number as one pass gives it:
+     * numbered, with gnum), every other connection counted as another part's is (light_track). Once stream n has
+     * begun, only_* is its four-tuple, which later streams on the same four-tuple share (track()'s port reuse):
+     * those packets take the full path, the others light_track. only_reused: the packet beginning stream n
+     * reopened a counted four-tuple (its SYN flagged as track() flags one, A_REUSED_PORTS). only -1: off */
+    int64_t only;
+    int only_alen, only_reused;
+    uint8_t only_a[16], only_b[16];
+    uint16_t only_pa, only_pb;
     struct Light *light;
     Py_ssize_t light_slots, light_used;
     int64_t streams_seen;
@@ -742,8 +751,33 @@ static int light_grow(Engine *e) {
     return 0;
 }
 
+/* Engine.select's stream begins with p (reused: on a counted four-tuple): its four-tuple is tracked in full from
+ * here (only_own). Returns 1: the caller hands p to the full path, whose new_flow numbers it. */
+static int only_begins(Engine *e, const Pkt *p, int reused) {
+    e->only_alen = p->alen;
+    memcpy(e->only_a, p->src, (size_t)p->alen);
+    memcpy(e->only_b, p->dst, (size_t)p->alen);
+    e->only_pa = p->sport;
+    e->only_pb = p->dport;
+    e->only_reused = reused;
+    return 1;
+}
+
+/* Whether p is on the four-tuple of Engine.select's stream (either direction), once that stream has begun */
+static inline int only_own(const Engine *e, const Pkt *p) {
+    if (e->only_alen != p->alen)
+        return 0;
+    size_t n = (size_t)p->alen;
+    if (p->sport == e->only_pa && p->dport == e->only_pb)
+        return memcmp(p->src, e->only_a, n) == 0 && memcmp(p->dst, e->only_b, n) == 0;
+    if (p->sport == e->only_pb && p->dport == e->only_pa)
+        return memcmp(p->src, e->only_b, n) == 0 && memcmp(p->dst, e->only_a, n) == 0;
+    return 0;
+}
+
 /* Another part's segment: a new stream of the capture where track would begin one (a new four-tuple, or a SYN
- * with a new sequence number on one whose base is known), the bases as track sets them. Nothing else is kept. */
+ * with a new sequence number on one whose base is known), the bases as track sets them. Nothing else is kept.
+ * Returns 0, -1 with an exception set, or 1 (only_begins): p begins Engine.select's stream, not counted here. */
 static int light_track(Engine *e, const Pkt *p) {
     if ((e->light_used + 1) * 2 > e->light_slots && light_grow(e) < 0)
         return -1;
@@ -753,6 +787,8 @@ static int light_track(Engine *e, const Pkt *p) {
     struct Light *l = light_find(e->light, e->light_slots, &k, h);
     int flags = p->flags;
     if (!l->used) {
+        if (e->streams_seen == e->only)
+            return only_begins(e, p, 0);
         l->used = 1;
         l->hash = h;
         l->alen = (uint8_t)k.alen;
@@ -764,6 +800,8 @@ static int light_track(Engine *e, const Pkt *p) {
         e->streams_seen++;
     } else if ((flags & F_SYN) && l->has_base[dir] && p->seq != l->base[dir]) {
         if ((flags & (F_SYN | F_ACK)) == F_SYN) { /* the ports reused: a new stream, no base yet */
+            if (e->streams_seen == e->only) /* (the counted record stays, never read again: only_own first) */
+                return only_begins(e, p, 1);
             e->streams_seen++;
             l->has_base[0] = l->has_base[1] = 0;
         } else if ((flags & (F_SYN | F_ACK)) == (F_SYN | F_ACK)) {
@@ -1302,9 +1340,13 @@ static int pack_finished(Engine *e, FlowC *f, int64_t now) {
 
 /* Engine.keep's predicate, asked once when stream idx begins (prev: the stream that used its ports before, or -1) */
 static int decide_keep(Engine *e, int64_t idx, int64_t prev) {
+    FlowC *f = e->flows[idx];
+    if (e->only >= 0) { /* Engine.select: that stream, not the later ones on its four-tuple */
+        f->keep = e->gnum[idx] == e->only;
+        return 0;
+    }
     if (!e->keep)
         return 0;
-    FlowC *f = e->flows[idx];
     PyObject *r = PyObject_CallFunction(e->keep, "LLy#iy#i", (long long)idx, (long long)prev, (const char *)f->addr[0],
                                         (Py_ssize_t)f->alen, f->port[0], (const char *)f->addr[1],
                                         (Py_ssize_t)f->alen, f->port[1]);
@@ -1344,6 +1386,10 @@ static FlowC *track(Engine *e, const Pkt *p, const Opts *o, int *dir_out, int *i
         if (idx < 0 || decide_keep(e, idx, -1) < 0)
             return NULL;
         *is_new = 1;
+        if (e->only_reused) { /* Engine.select's stream, on a four-tuple light_track counted: reused ports */
+            e->flows[idx]->reused_ports_frame = p->frame;
+            e->only_reused = 0;
+        }
     } else if (flags & F_SYN) {
         FlowTmp tmp; /* a packed flow is read here, and unpacked below only if this packet belongs to it */
         const FlowC *v = flow_view(e, idx, &tmp);
@@ -3019,7 +3065,14 @@ static int split_frame(Engine *e, const Pkt *p);
 static int process(Engine *e, const Pkt *p, Opts *o) {
     if (e->split_n) /* the read-once path's reading half: the frame goes to its part's records, nothing more */
         return split_frame(e, p);
-    if (e->nparts > 1 && partition_of(p, e->nparts) != e->part) { /* another pass's connection: read, not tracked */
+    if (e->only >= 0 && !only_own(e, p)) { /* Engine.select: another stream's connection, counted */
+        e->last_kept = 0;
+        e->trace_end = p->ts;
+        int r = light_track(e, p);
+        if (r <= 0)
+            return r;
+    } /* (r 1: p begins the selected stream, tracked in full from here) */
+    else if (e->nparts > 1 && partition_of(p, e->nparts) != e->part) { /* another pass's connection: read only */
         e->last_kept = 0;
         e->trace_end = p->ts;
         if (p->ts > e->foreign_ts)
@@ -5388,13 +5441,37 @@ static PyObject *Engine_partition(Engine *e, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "Engine.partition(k, n) needs 0 <= k < n");
         return NULL;
     }
-    if (e->nflows) {
-        PyErr_SetString(PyExc_ValueError, "Engine.partition: the engine has already tracked streams");
+    if (e->nflows || e->only >= 0) {
+        PyErr_SetString(PyExc_ValueError, "Engine.partition: the engine has already tracked streams, or selects one");
         return NULL;
     }
     e->part = k;
     e->nparts = n;
     e->numbered = numbered;
+    Py_RETURN_NONE;
+}
+
+/* Engine.select(n): from now on track and analyse only the capture's stream n (tcp.stream, as one pass numbers
+ * it), every other connection counted (light_track); what diagram and graph read (engine.StreamSegments) */
+static PyObject *Engine_select(Engine *e, PyObject *arg) {
+    long long n = PyLong_AsLongLong(arg);
+    if (n == -1 && PyErr_Occurred())
+        return NULL;
+    if (n < 0) {
+        PyErr_SetString(PyExc_ValueError, "Engine.select(n) needs n >= 0");
+        return NULL;
+    }
+    if (e->nflows || e->streams_seen || e->nparts || e->split_n || e->keep) {
+        PyErr_SetString(PyExc_ValueError, "Engine.select: the engine has already tracked streams, or has parts or "
+                                          "a keep() predicate");
+        return NULL;
+    }
+    PyObject *kept = PyList_New(0); /* (Engine.take_kept's, as keep() makes it) */
+    if (!kept)
+        return NULL;
+    Py_XSETREF(e->kept, kept);
+    e->only = n;
+    e->numbered = 1;
     Py_RETURN_NONE;
 }
 
@@ -5494,8 +5571,8 @@ static PyObject *Engine_packets(Engine *e, PyObject *args) {
             PyErr_SetString(PyExc_TypeError, "Engine.packets: the flag texts must be bytes");
             return NULL;
         }
-    if (e->nflows || !e->keep) {
-        PyErr_SetString(PyExc_RuntimeError, "Engine.packets: call keep() first, before the first packet");
+    if (e->nflows || (!e->keep && e->only < 0)) {
+        PyErr_SetString(PyExc_RuntimeError, "Engine.packets: call keep() or select() first, before the first packet");
         return NULL;
     }
     e->pk_mode = 1;
@@ -5597,6 +5674,7 @@ static int Engine_init(Engine *e, PyObject *args, PyObject *kwds) {
     e->win_hi = INT64_MAX;
     e->foreign_ts = INT64_MIN;
     e->runs_due = INT64_MAX;
+    e->only = -1;
     int ok = rows.len == (Py_ssize_t)sizeof e->rows && classes.len == (Py_ssize_t)sizeof e->classes &&
              initial.len == (Py_ssize_t)sizeof e->initial;
     if (ok) {
@@ -5927,6 +6005,8 @@ static PyMethodDef Engine_methods[] = {
      "time_range(lo, lo_relative, hi, hi_relative, reason): frames outside are skipped under reason."},
     {"take_foreign", (PyCFunction)Engine_take_foreign, METH_NOARGS,
      "With parts: per Segment take_kept() gave, the other parts' latest time since the kept one before (or None)."},
+    {"select", (PyCFunction)Engine_select, METH_O,
+     "select(n): track and analyse only the capture's stream n; count every other connection's streams."},
     {"partition", (PyCFunction)Engine_partition, METH_VARARGS,
      "partition(k, n, numbered=False): track only the connections whose four-tuple falls in part k of n; "
      "numbered: count every part's streams too (stream_numbers, streams_seen)."},

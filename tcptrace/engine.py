@@ -924,7 +924,8 @@ class StreamSegments:
     endpoint states on them are the online ones (tcptrace.ladder.settled_states gives the hindsight ones).
 
     With the C engine, its packets pass (Engine.packets, as :class:`PacketStream`) analyses the stream, the
-    selection inside the pass; else the :class:`Pipeline`. Iterate once; :attr:`summary` is set when the
+    selection inside the pass (Engine.select: the other connections are only counted, for the stream numbers);
+    else the :class:`Pipeline`. Iterate once; :attr:`summary` is set when the
     iteration ends, or :class:`~tcptrace.selection.NoSuchStream` is raised there when the capture has no such
     stream.
 
@@ -947,11 +948,11 @@ class StreamSegments:
         return self._summary
 
     def __iter__(self) -> Iterator[Segment]:
-        stream, selection = self.stream, Selection.of([self.stream])
+        stream = self.stream
         engine = engine_module()
         n = 0
         if engine is None:
-            run = Pipeline(self.source, selection=selection)
+            run = Pipeline(self.source, selection=Selection.of([stream]))
             self.stats = run.stats
             for seg in run:
                 n += 1
@@ -961,28 +962,29 @@ class StreamSegments:
                 self._summary = run.flow(stream).summary
         else:
             from .capture import open_capture
-            from .flow import HalfFlow
             from .messages import EN
 
             cap = open_capture(self.source)
             self.stats = cap.stats
             eng = new_engine(engine)
-            eng.keep(
-                lambda k, _prev, ca, cp, sa, sp: selection.matches_endpoints(k, HalfFlow(ca, cp), HalfFlow(sa, sp))
-            )
+            # Only this stream tracked and analysed, the others' connections only counted (their numbers): the
+            # engine's stream 0 is the capture's stream ``stream``
+            eng.select(stream)
             eng.packets(0, _flag_texts(0))
             take = eng.take_kept
             for _ in cap.feed_steps(eng):
                 for seg in take():
+                    seg.stream = stream
                     ev = seg.evidence
                     if ev:  # the engine gives the numbers; the sentence comes from the catalogue (analysis._ev)
                         for name, fields in ev.items():
                             fields["why"] = EN["why." + name].format(**fields)
                     n += 1
                     yield seg
-            total = eng.flow_count()
+            total = eng.streams_seen()
             if n:
-                self._summary = engine_summary(eng, stream)
+                self._summary = engine_summary(eng, 0)
+                self._summary.flow.stream = stream
         if not n:
             exc = NoSuchStream(missing_streams_message(getattr(self.source, "name", self.source), [stream], total))
             exc.stats = self.stats

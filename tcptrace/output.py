@@ -90,9 +90,33 @@ def short_name(name: str | os.PathLike[str]) -> str:
 
 def load_matplotlib() -> None:
     """Import what ``diagram`` and ``graph`` draw with (matplotlib's Figure with its axes and artists, the Agg
-    canvas, the font list): the CLI does it in a process beside the capture's pass (tcptrace.parallel.beside)."""
-    import matplotlib.backends.backend_agg
-    import matplotlib.figure  # noqa: F401
+    canvas, the font list): the CLI does it in a process beside the capture's pass (tcptrace.parallel.beside).
+
+    For the CLI's process only: while it imports them, matplotlib's artist classes do not build their ``set()``
+    signature and docstring from every property's documentation (``Artist._update_set_signature_and_docstring``,
+    a quarter of the import: 0.1 s, benchmarks/results-2026-11-27b.txt), which no command reads. ``set()`` takes
+    every property all the same (it calls ``Artist.set``) and the drawing is the same, byte for byte
+    (tests/test_parallel.py). The method is put back after the import, so artists defined later get theirs. Not
+    done when matplotlib's figure module is already imported, nor where the method is not there (another
+    matplotlib): then this is a plain import."""
+    import sys
+
+    if "matplotlib.figure" in sys.modules:
+        import matplotlib.backends.backend_agg
+        return
+    import matplotlib.artist
+
+    artist = matplotlib.artist.Artist
+    name = "_update_set_signature_and_docstring"  # (private: reached by name, so another matplotlib is no error)
+    update = artist.__dict__.get(name)
+    if isinstance(update, classmethod):
+        setattr(artist, name, classmethod(lambda cls: None))
+    try:
+        import matplotlib.backends.backend_agg
+        import matplotlib.figure
+    finally:
+        if isinstance(update, classmethod):
+            setattr(artist, name, update)
 
 
 def check_png_size(width_in: float, height_in: float, dpi: float, *, what: str, advice: str) -> None:

@@ -530,3 +530,28 @@ def test_images_read_beside_matplotlib_are_the_ones_drawn_in_process(tmp_path: P
     r = _cli(command, capture, "-s", "9", "-o", "none.png", cwd=tmp_path)
     assert (r.returncode, r.stderr) == (2, f"tcptrace: error: no TCP stream 9 in {capture} (it has 1 stream: 0)\n")
     assert not (tmp_path / "none.png").exists()
+
+
+_LOAD_MATPLOTLIB = """
+import inspect
+import matplotlib.artist
+from tcptrace.output import load_matplotlib
+load_matplotlib()
+import matplotlib.text
+kept = matplotlib.artist.Artist.__dict__["_update_set_signature_and_docstring"]
+text = matplotlib.text.Text(0, 0, "hi")
+text.set(fontsize=3, color="red")
+class Mine(matplotlib.artist.Artist):
+    pass
+print(text.get_fontsize(), text.get_color(), "alpha" in inspect.signature(Mine.set).parameters,
+      "alpha" in inspect.signature(matplotlib.text.Text.set).parameters, type(kept).__name__)
+"""
+
+
+def test_load_matplotlib_skips_the_set_signatures_and_puts_the_method_back() -> None:
+    """The CLI's matplotlib import leaves out the artists' generated set() signatures (output.load_matplotlib):
+    set() still takes every property, and an artist class defined afterwards gets its signature."""
+    pytest.importorskip("matplotlib")
+    r = subprocess.run([sys.executable, "-c", _LOAD_MATPLOTLIB], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["3.0", "red", "True", "False", "classmethod"]
