@@ -25,9 +25,9 @@ from .model import RST
 from .output import display_path, path_text, printable
 from .selection import Selection
 from .stats import FlowSummary
-from .vocab import FLAGS, FORBID_EVENTS
+from .vocab import BASELINE_IGNORE, CHECK_REQUIREMENTS, FLAGS, FORBID_EVENTS
 
-REQUIREMENTS = ("handshake", "data", "graceful-close")
+REQUIREMENTS = CHECK_REQUIREMENTS
 # --forbid EVENT -> the event names it matches: "rst" is the TCP flag, the rest are the analysis flags carrying
 # EVENT as their `check` alias (tcptrace.vocab.FLAGS). A fast or spurious retransmission is also counted as
 # "retransmission", as tshark does (analysis_names).
@@ -272,7 +272,7 @@ def _event_why(d: dict[str, Any], forbid: str, frame: int) -> str:
 
 # --- baseline --------------------------------------------------------------------------------------------
 
-DEFAULT_IGNORE = ("time", "duration", "client_port", "addresses")
+DEFAULT_IGNORE = BASELINE_IGNORE
 
 
 def _key(flow: dict[str, Any], ignore: set[str]) -> tuple[str, ...]:

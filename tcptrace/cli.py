@@ -27,30 +27,11 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 import click
 
 from . import __version__
-from .check import (
-    DEFAULT_IGNORE,
-    FORBIDDABLE,
-    REQUIREMENTS,
-    compare_baseline,
-    junit_xml,
-    run_checks,
-    validate_baseline,
-)
 from .errors import OutputError, TcptraceError
-from .export import (
-    csv_lines,
-    dumps_indented_chunks,
-    flows_csv_lines,
-    flows_long_lines,
-    flows_table_lines,
-    jsonl_lines,
-    table_lines,
-    zeek_csv_lines,
-    zeek_table_lines,
-)
 from .messages import LANGUAGES
 from .output import display_path, path_text, printable, replacing
 from .selection import Selection, SelectionError, missing_streams_message, parse_host
+from .vocab import BASELINE_IGNORE, CHECK_REQUIREMENTS, FORBID_EVENTS
 
 # Start-up time matters for a command line: what only some commands need (the narrator, json, the ladder and
 # matplotlib) is imported inside those commands; the names below are for annotations only.
@@ -62,6 +43,7 @@ if TYPE_CHECKING:
     from .stats import FlowSummary
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 CAPTURE_HELP = (
     "CAPTURE is a pcap or pcapng file (gzip, xz, bzip2, zstd or lz4-compressed is fine), or - for standard input. "
@@ -346,6 +328,14 @@ def _version_message() -> str:
     return f"%(prog)s, version %(version)s, {which}"
 
 
+def _print_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    """``--version``, asked of the engine only when given (importing it is start-up time for every command)."""
+    if not value or ctx.resilient_parsing:
+        return
+    click.echo(_version_message() % {"prog": "tcptrace", "version": __version__})
+    ctx.exit()
+
+
 def _plural(n: int, word: str) -> str:
     return f"{n:,} {word}" + ("" if n == 1 else "s")
 
@@ -517,7 +507,8 @@ class _TerminalProgress:
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, "-V", "--version", prog_name="tcptrace", message=_version_message())
+@click.option("-V", "--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
+              help="Show the version and which engine runs, and exit.")  # fmt: skip
 @click.option("-q", "--quiet", is_flag=True, help="No progress line on stderr (shown only on a terminal).")
 @click.pass_context
 def main(ctx: click.Context, quiet: bool) -> None:
@@ -565,6 +556,7 @@ def packets(
 
         PROGRESS.set(None)
     from .engine import PACKET_HORIZON_NS, PacketStream
+    from .export import csv_lines, jsonl_lines, table_lines
 
     _check_output(fmt, output)
     with _live_source(capture, live_opts, ports) as live:
@@ -794,6 +786,7 @@ def flows(
     connection's first packet). With -i IFACE the table is written when the capture stops (Ctrl-C, --duration).
     """
     from .engine import flow_lines, flow_rows, selected_summaries, summarize_lazily
+    from .export import dumps_indented_chunks, flows_csv_lines, flows_long_lines, flows_table_lines
 
     selection = Selection.of(streams, hosts, ports)
     if zeek and app:
@@ -905,6 +898,7 @@ flows.help = inspect.cleandoc(flows.help or "") + "\n\n" + CAPTURE_HELP
 def _zeek_flows(source: Any, selection: Selection, fmt: str, capture: str) -> None:
     """``flows --zeek``: Zeek's connections (tcptrace.zeek), selected by the stream of their first packet
     and by their endpoints."""
+    from .export import dumps_indented_chunks, zeek_csv_lines, zeek_table_lines
     from .flow import HalfFlow
     from .zeek import capture_zeek_rows
 
@@ -935,9 +929,9 @@ def _zeek_flows(source: Any, selection: Selection, fmt: str, capture: str) -> No
 @main.command()
 @_live_capture_argument
 @_stream_option
-@click.option("--require", "require", multiple=True, type=click.Choice(list(REQUIREMENTS)),
+@click.option("--require", "require", multiple=True, type=click.Choice(list(CHECK_REQUIREMENTS)),
               help="Every selected flow must show this (repeatable).")  # fmt: skip
-@click.option("--forbid", "forbid", multiple=True, type=click.Choice(list(FORBIDDABLE)),
+@click.option("--forbid", "forbid", multiple=True, type=click.Choice(list(FORBID_EVENTS)),
               help="No selected flow may show this (repeatable).")  # fmt: skip
 @click.option("--max-retransmissions", type=click.IntRange(min=0), default=None, help="Per flow, at most N.")
 @click.option("--max-rtt", "max_rtt", type=click.FloatRange(min=0), default=None, help="Per flow, RTT at most MS.")
@@ -945,7 +939,7 @@ def _zeek_flows(source: Any, selection: Selection, fmt: str, capture: str) -> No
               help="Compare with a saved `tcptrace flows --format json` document.")  # fmt: skip
 @click.option("--tolerance", type=click.FloatRange(0, 1), default=0.1, show_default=True,
               help="Relative slack for packet and byte counts against the baseline.")  # fmt: skip
-@click.option("--ignore", "ignore", multiple=True, type=click.Choice(["time", "duration", "client_port", "addresses"]),
+@click.option("--ignore", "ignore", multiple=True, type=click.Choice(list(BASELINE_IGNORE)),
               help="Also ignore this when comparing with the baseline (default: time, duration, client_port, "
               "addresses).")  # fmt: skip
 @click.option("--junit", type=click.Path(dir_okay=False, writable=True), default=None, help="Write JUnit XML here.")
@@ -986,6 +980,8 @@ def check(
     warnings are printed on stderr; with --strict each is also a failed assertion. With -i IFACE the traffic is
     captured until --duration SECONDS have passed (then the exit status is as above) or Ctrl-C (130).
     """
+    from .check import compare_baseline, junit_xml, run_checks
+
     if not (require or forbid or max_retransmissions is not None or max_rtt is not None or baseline or strict):
         raise click.UsageError("nothing to check: give --require, --forbid, --max-retransmissions, --max-rtt, "
                                "--baseline or --strict")  # fmt: skip
@@ -1009,7 +1005,7 @@ def check(
             )
     _warn(result.warnings)
     if doc is not None:
-        findings = compare_baseline(result.flows, doc, tolerance=tolerance, ignore=ignore or DEFAULT_IGNORE)
+        findings = compare_baseline(result.flows, doc, tolerance=tolerance, ignore=ignore or BASELINE_IGNORE)
         result.findings.extend(findings)
     if junit:
         _write_file(junit, junit_xml(result))
@@ -1024,6 +1020,8 @@ def _load_baseline(path: str) -> dict[str, Any]:
     """A saved ``tcptrace flows --format json`` document, checked for what the comparison reads; anything else
     (not JSON, JSON of another shape, JSON nested deeper than Python's parser recurses) is one line, exit 2."""
     import json
+
+    from .check import validate_baseline
 
     name = display_path(path)
     what = "is not a `tcptrace flows --format json` document"
@@ -1061,16 +1059,29 @@ def _stream_source(capture: str, stream: int) -> StreamSegments:
 
 
 @contextlib.contextmanager
-def _reporting(source: StreamSegments) -> Iterator[None]:
-    """The capture reader's warnings printed once ``source`` is read; a clean error when there is no such stream."""
+def _reporting() -> Iterator[Callable[[list[str]], None]]:
+    """Around reading one stream: the capture reader's warnings printed once the reading has said them
+    (``report(stats.warnings)``); a clean error when there is no such stream (its statistics on the exception)."""
     from .selection import NoSuchStream
 
     try:
-        yield
+        yield _warn
     except NoSuchStream as exc:
         _warn(getattr(exc.stats, "warnings", []))
         raise
-    _warn(source.stats.warnings)
+
+
+def _read_beside(read: Callable[[], tuple[T, list[str]]]) -> T:
+    """``read()`` (what to draw, and the capture reader's warnings) in a forked child process while this one
+    imports matplotlib (tcptrace.parallel.beside), with :func:`_reporting` around it. Nothing that reads captures
+    is imported here, before or after: this process only draws."""
+    from .output import load_matplotlib
+    from .parallel import beside
+
+    with _reporting() as report:
+        drawn, warnings = beside(read, load_matplotlib)
+        report(warnings)
+    return drawn
 
 
 @main.command()
@@ -1092,21 +1103,18 @@ def graph(capture: str, stream: int, kind: str, direction: str | None, output: s
     """Draw a TCP graph of one stream of CAPTURE: time-sequence (classic tcptrace style), throughput, RTT or
     window, to a PNG, SVG or PDF file."""
     from .graph import check_graph_output, graph_columns, graph_data_from, save_graph_data
-    from .output import load_matplotlib
-    from .parallel import beside
 
     if not output.lower().endswith((".png", ".svg", ".pdf")):
         raise click.BadParameter("the output must end in .png, .svg or .pdf", param_hint="--output")
-    source = _stream_source(capture, stream)
     check_graph_output(output, kind, dpi, width)  # a PNG too large: said before the capture is read
 
-    def read() -> tuple[Any, Any]:
+    def read() -> tuple[Any, list[str]]:
+        source = _stream_source(capture, stream)
         data = graph_data_from(source, lambda: source.summary, kind, direction=direction,  # type: ignore[arg-type]
                                columns=graph_columns(dpi, width))  # fmt: skip
-        return data, source.stats
+        return data, source.stats.warnings
 
-    with _reporting(source):  # the stream read in a child process while this one imports matplotlib
-        data, source.stats = beside(read, load_matplotlib)
+    data = _read_beside(read)  # the stream read in a child process while this one imports matplotlib
     with _matplotlib_warnings(), _writing(output):
         save_graph_data(data, output, dpi=dpi, width=width)
     click.echo(f"wrote {display_path(output)}")
@@ -1136,29 +1144,22 @@ def diagram(capture: str, stream: int, output: str | None, fmt: str | None, lang
     """Draw one stream of CAPTURE as a ladder (sequence) diagram: client and server lifelines, one arrow per
     segment with its flags and relative seq/ack/len, endpoint states, handshake/data/teardown bands, anomalies
     in colour. To an image (-o OUT.png|svg|pdf) or as ASCII, Mermaid or PlantUML text."""
-    from .ladder import ladder_from, render_ascii, render_mermaid, render_plantuml
-
     fmt = fmt or ("image" if output else "ascii")
     if fmt == "image":
         if not output:
             raise click.UsageError("an image needs -o OUT.png|svg|pdf (or use --format ascii|mermaid|plantuml)")
         if not output.lower().endswith((".png", ".svg", ".pdf")):
             raise click.BadParameter("the output must end in .png, .svg or .pdf", param_hint="--output")
-    source = _stream_source(capture, stream)
 
-    def read() -> tuple[Any, Any]:
+    def read() -> tuple[Any, list[str]]:
+        from .ladder import ladder_from
+
+        source = _stream_source(capture, stream)
         ladder = ladder_from(source, lambda: source.summary, lang=lang, collapse=not verbose, spacing=spacing)
-        return ladder, source.stats
+        return ladder, source.stats.warnings
 
-    with _reporting(source):
-        if fmt == "image":  # the stream read in a child process while this one imports matplotlib
-            from .output import load_matplotlib
-            from .parallel import beside
-
-            ladder, source.stats = beside(read, load_matplotlib)
-        else:
-            ladder = read()[0]
-    if fmt == "image":
+    if fmt == "image":  # the stream read in a child process while this one imports matplotlib and the drawing
+        ladder = _read_beside(read)
         from .diagram import save_ladder
 
         assert output is not None
@@ -1166,6 +1167,11 @@ def diagram(capture: str, stream: int, output: str | None, fmt: str | None, lang
             save_ladder(ladder, output, dpi=dpi, width=width)
         click.echo(f"wrote {display_path(output)}")
     else:
+        from .ladder import render_ascii, render_mermaid, render_plantuml
+
+        with _reporting() as report:
+            ladder, warnings = read()
+            report(warnings)
         render = {"ascii": render_ascii, "mermaid": render_mermaid, "plantuml": render_plantuml}[fmt]
         text = render(ladder)
         if output:
@@ -1382,4 +1388,20 @@ def entry() -> None:
         _stdout_to_devnull()
         click.echo(f"tcptrace: error: {exc}", err=True)
         code = 2
+    _leave(code)
+
+
+def _leave(code: int) -> NoReturn:
+    """Exit with ``code``, the command done and standard output flushed: without the interpreter's teardown,
+    which frees every module's objects one by one (40-100 ms once matplotlib and NumPy are loaded: a tenth of
+    ``diagram -o IMAGE``), unless a thread other than this one still runs (its work would be cut short). Nothing
+    of tcptrace's waits for the teardown: its files are closed by their context managers and its child processes
+    reaped before the command returns, and the exit handlers then registered (logging's, Pillow's cache,
+    pyplot's figures) have nothing left to do."""
+    import threading
+
+    with contextlib.suppress(Exception):
+        sys.stderr.flush()
+    if threading.active_count() == 1:
+        os._exit(code)
     sys.exit(code)

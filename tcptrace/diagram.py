@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from .ladder import ARROW_DROP, BAND_COLORS, CATEGORY_COLORS, INITIAL_STATE_Y, TEXTS, Ladder
+from .ladder_values import ARROW_DROP, BAND_COLORS, CATEGORY_COLORS, INITIAL_STATE_Y, TEXTS, Ladder
 from .output import PNG_MAX_SIDE, check_png_size, replacing
 
 if TYPE_CHECKING:

@@ -103,6 +103,7 @@ def load_matplotlib() -> None:
 
     if "matplotlib.figure" in sys.modules:
         import matplotlib.backends.backend_agg
+
         return
     import matplotlib.artist
 

@@ -128,6 +128,10 @@ LADDER_PRECEDENCE: tuple[str, ...] = (
 # `tcptrace check --forbid EVENT`, in the order --help and errors list them. "rst" is the TCP flag; every other
 # name is an AnalysisFlag.check alias and matches the flags that carry it.
 FORBID_EVENTS: tuple[str, ...] = ("rst", "retransmission", "zero-window", "lost-segment", "out-of-order", "dup-ack")
+# `tcptrace check --require WHAT`: what every selected flow must show (tcptrace.check)
+CHECK_REQUIREMENTS: tuple[str, ...] = ("handshake", "data", "graceful-close")
+# what `tcptrace check --baseline` leaves out when it pairs and compares flows, unless --ignore says otherwise
+BASELINE_IGNORE: tuple[str, ...] = ("time", "duration", "client_port", "addresses")
 
 # Why an RST was sent, as stats.FlowSummary.rst_cause names it (and messages.py's "cause.<code>" explains it).
 # The position is the C engine's CAUSE_* code, which Python turns back into the name.
@@ -301,6 +305,8 @@ ENGINE_RECORDS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 )
 
 __all__ = [
+    "BASELINE_IGNORE",
+    "CHECK_REQUIREMENTS",
     "COMPLETENESS",
     "ENGINE_CLASSIC_FIELDS",
     "ENGINE_DIR_FIELDS",

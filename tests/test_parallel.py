@@ -555,3 +555,29 @@ def test_load_matplotlib_skips_the_set_signatures_and_puts_the_method_back() -> 
     r = subprocess.run([sys.executable, "-c", _LOAD_MATPLOTLIB], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["3.0", "red", "True", "False", "classmethod"]
+
+
+_PARENT_MODULES = """
+import sys
+import tcptrace.cli as cli
+cli.main(["diagram", "-s", "0", "-o", sys.argv[1], sys.argv[2]], standalone_mode=False)
+print(" ".join(sorted(m for m in sys.modules if m.startswith("tcptrace"))))
+"""
+
+
+def test_the_image_commands_process_imports_only_the_drawing(tmp_path: Path) -> None:
+    """diagram -o IMAGE: the capture is read and the ladder built in the child (parallel.beside), so the command's
+    own process, whose import of matplotlib and drawing are the command's time, imports nothing that reads
+    captures or builds ladders: not the engine, the reader, the analysis nor the builder (tcptrace.ladder)."""
+    pytest.importorskip("matplotlib")
+    from tcptrace import parallel
+
+    if not hasattr(os, "fork") or parallel._cores() < 2:
+        pytest.skip("beside runs the work in this process here (no fork or one core)")
+    args = [str(tmp_path / "d.png"), str(SAMPLES / "lossy_bulk.pcap")]
+    r = subprocess.run([sys.executable, "-c", _PARENT_MODULES, *args], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    modules = set(r.stdout.splitlines()[-1].split())
+    assert {"tcptrace.diagram", "tcptrace.ladder_values", "tcptrace.parallel"} <= modules
+    assert not modules & {"tcptrace.engine", "tcptrace.capture", "tcptrace.analysis", "tcptrace.ladder",
+                          "tcptrace.narrate", "tcptrace.check"}  # fmt: skip

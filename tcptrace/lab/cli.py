@@ -18,7 +18,6 @@ import click
 
 from ..messages import LANGUAGES
 from .labs import LABS, Lab, title
-from .network import SERVER_ADDR
 
 LAB_HELP = """Run one of the socket tutorials' experiments on a private network and tell its story.
 
@@ -77,6 +76,8 @@ def list_labs(lang: str) -> None:
 
 
 def _filled(words: tuple[str, ...], port: int) -> list[str]:
+    from .network import SERVER_ADDR  # (not at import: the network module is start-up time for every command)
+
     return [w.replace("{host}", SERVER_ADDR).replace("{port}", str(port)) for w in words]
 
 
