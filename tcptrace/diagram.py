@@ -24,7 +24,7 @@ import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 
 from .ladder_values import ARROW_DROP, BAND_COLORS, CATEGORY_COLORS, INITIAL_STATE_Y, TEXTS, Ladder
 from .output import PNG_MAX_SIDE, check_png_size, replacing
@@ -232,7 +232,7 @@ class LineSpec:
     ys: tuple[float, ...]
     color: str
     lw: float
-    ls: str = "-"
+    ls: Literal["-", "--", ":", "-."] = "-"
     zorder: float = 1.0
     marker: str | None = None
     gid: str | None = None
@@ -507,20 +507,22 @@ def _draw(ladder: Ladder, ax: Axes | None, width: float | None) -> tuple[Axes, L
     ax.set_ylim(geo.bottom, geo.top)  # rows grow downwards
     ax.set_axis_off()
 
+    # The limits are set above, so the artists go in with add_artist: add_patch and plot would also grow the
+    # data limits, measuring every arrow's path in display space for nothing (a tenth of the drawing).
+    add = ax.add_artist
     for r in geo.rects:
-        ax.add_patch(Rectangle((r.x, r.y), r.w, r.h, facecolor=r.face, edgecolor=r.edge, linewidth=r.lw,
-                               linestyle=r.ls, zorder=r.zorder, gid=r.gid))  # fmt: skip
+        add(Rectangle((r.x, r.y), r.w, r.h, facecolor=r.face, edgecolor=r.edge, linewidth=r.lw, linestyle=r.ls,
+                      zorder=r.zorder, gid=r.gid))  # fmt: skip
     for ln in geo.lines:
         if ln.marker:
-            ax.plot(ln.xs, ln.ys, linestyle="none", marker=ln.marker, markersize=2.6, color=ln.color,
-                    zorder=ln.zorder, gid=ln.gid)  # fmt: skip
+            add(Line2D(ln.xs, ln.ys, linestyle="none", marker=ln.marker, markersize=2.6, color=ln.color,
+                       zorder=ln.zorder, gid=ln.gid))  # fmt: skip
         else:
-            ax.plot(ln.xs, ln.ys, color=ln.color, linewidth=ln.lw, linestyle=ln.ls, zorder=ln.zorder,
-                    solid_capstyle="butt", gid=ln.gid)  # fmt: skip
+            add(Line2D(ln.xs, ln.ys, color=ln.color, linewidth=ln.lw, linestyle=ln.ls, zorder=ln.zorder,
+                       solid_capstyle="butt", gid=ln.gid))  # fmt: skip
     for a in geo.arrows:
-        ax.add_patch(FancyArrowPatch((a.x0, a.y0), (a.x1, a.y1), arrowstyle="-|>", mutation_scale=8,
-                                     color=a.color, linewidth=a.lw, shrinkA=0, shrinkB=0.5, zorder=3,
-                                     gid=a.gid))  # fmt: skip
+        add(FancyArrowPatch((a.x0, a.y0), (a.x1, a.y1), arrowstyle="-|>", mutation_scale=8, color=a.color,
+                            linewidth=a.lw, shrinkA=0, shrinkB=0.5, zorder=3, gid=a.gid))  # fmt: skip
     for s in geo.texts:
         bbox = None
         if s.box is not None:
@@ -574,10 +576,14 @@ def _write(ladder: Ladder, out: BinaryIO, fmt: str, dpi: float, width: float | N
     if fmt == "png":
         _write_png(fig, geo, out, dpi)
         return
-    # Fixed metadata so the same capture gives the same file (no creation date, no software version).
+    # Fixed metadata so the same capture gives the same file (no creation date, no software version), and SVG ids
+    # from a fixed salt (matplotlib salts them with a random UUID per file otherwise), as tcptrace.graph does.
+    import matplotlib
+
     meta: dict[str, Any] = {"svg": {"Date": None, "Creator": None},
                                    "pdf": {"CreationDate": None, "Producer": None, "Creator": None}}[fmt]  # fmt: skip
-    fig.savefig(out, format=fmt, dpi=dpi, facecolor="white", metadata=meta)
+    with matplotlib.rc_context({"svg.hashsalt": "tcptrace"}):
+        fig.savefig(out, format=fmt, dpi=dpi, facecolor="white", metadata=meta)
 
 
 def _write_png(fig: Figure, geo: LadderLayout, out: BinaryIO, dpi: float) -> None:
@@ -608,9 +614,9 @@ def _write_png(fig: Figure, geo: LadderLayout, out: BinaryIO, dpi: float) -> Non
     raw = (shades.getpalette() or [])[: 3 * (PNG_PALETTE - len(fixed))]
     # Shades within a few levels of an exact colour would steal its pixels (Pillow maps colours through a coarse
     # cache, not to the strictly nearest entry): leave those to the exact colour.
-    near = [c for c in zip(raw[0::3], raw[1::3], raw[2::3], strict=True)
-            if min(max(abs(a - b) for a, b in zip(c, f, strict=True)) for f in fixed) > 6]  # fmt: skip
-    flat = [v for c in [*fixed, *near] for v in c]
+    shade = np.array(raw, dtype=np.int16).reshape(-1, 3)
+    apart = np.abs(shade[:, None, :] - np.array(fixed, dtype=np.int16)[None, :, :]).max(axis=2).min(axis=1) > 6
+    flat = [v for c in fixed for v in c] + shade[apart].ravel().tolist()
     palette = Image.new("P", (1, 1))
     palette.putpalette(flat + [255] * (768 - len(flat)))
     rgb.quantize(palette=palette, dither=Image.Dither.NONE).save(out, format="PNG", dpi=(round(dpi), round(dpi)))

@@ -372,6 +372,15 @@ def test_png_is_reproducible() -> None:
     assert render_png(lad("echo_ipv4"), dpi=60) == render_png(lad("echo_ipv4"), dpi=60)
 
 
+def test_svg_and_pdf_are_reproducible(tmp_path: Path) -> None:
+    """The same ladder gives the same file: no dates, and SVG ids from a fixed salt (matplotlib's default salt is a
+    random UUID per file, so its clip-path and marker ids changed from one run to the next)."""
+    for fmt in ("svg", "pdf"):
+        save_ladder(lad("abort_rst"), tmp_path / f"a.{fmt}")
+        save_ladder(lad("abort_rst"), tmp_path / f"b.{fmt}")
+        assert (tmp_path / f"a.{fmt}").read_bytes() == (tmp_path / f"b.{fmt}").read_bytes(), fmt
+
+
 def test_chinese_falls_back_to_english_without_a_cjk_font(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(diagram, "find_cjk_font", lambda: None)
     with pytest.warns(CjkFontWarning, match="no CJK font"):
