@@ -1152,9 +1152,9 @@ def diagram(capture: str, stream: int, output: str | None, fmt: str | None, lang
             raise click.BadParameter("the output must end in .png, .svg or .pdf", param_hint="--output")
 
     def read() -> tuple[Any, list[str]]:
-        from .ladder import ladder_from
+        from .ladder import ladder_from, ladder_source
 
-        source = _stream_source(capture, stream)
+        source = ladder_source(capture, stream, collapse=not verbose)
         ladder = ladder_from(source, lambda: source.summary, lang=lang, collapse=not verbose, spacing=spacing)
         return ladder, source.stats.warnings
 

@@ -934,9 +934,13 @@ class StreamSegments:
     ([3, 4], 'reset_by_server')
     """
 
-    def __init__(self, source: str | os.PathLike[str] | BinaryIO, stream: int) -> None:
+    def __init__(self, source: str | os.PathLike[str] | BinaryIO, stream: int, runs: int = 0) -> None:
         self.source = source
         self.stream = stream
+        # runs > 0 (the C engine only): after ``runs`` plain segments in a row handed out whole, the rest of the
+        # row comes as one model.PlainRun, counted in C (Engine.plain_runs): what a collapsing ladder draws as a
+        # block (ladder.LadderBuilder), the stream's long transfers not made into Segments one by one
+        self.runs = runs
         self._summary: FlowSummary | None = None
         self.stats: Any = None
 
@@ -971,16 +975,20 @@ class StreamSegments:
             # engine's stream 0 is the capture's stream ``stream``
             eng.select(stream)
             eng.packets(0, _flag_texts(0))
+            if self.runs:  # (no protocol prefixes: the ladder tells no application messages)
+                eng.plain_runs((), self.runs, False)
             take = eng.take_kept
-            for _ in cap.feed_steps(eng):
-                for seg in take():
-                    seg.stream = stream
-                    ev = seg.evidence
+            for _ in self._steps(cap, eng):
+                for item in take():
+                    # a PlainRunRecord (runs > 0) comes as a model.PlainRun, where Segments go
+                    got: Any = item if type(item) is Segment else PlainRun(item)
+                    got.stream = stream
+                    ev = got.evidence
                     if ev:  # the engine gives the numbers; the sentence comes from the catalogue (analysis._ev)
                         for name, fields in ev.items():
                             fields["why"] = EN["why." + name].format(**fields)
                     n += 1
-                    yield seg
+                    yield got
             total = eng.streams_seen()
             if n:
                 self._summary = engine_summary(eng, 0)
@@ -989,6 +997,13 @@ class StreamSegments:
             exc = NoSuchStream(missing_streams_message(getattr(self.source, "name", self.source), [stream], total))
             exc.stats = self.stats
             raise exc
+
+    def _steps(self, cap: Any, eng: Any) -> Iterator[None]:
+        """The capture's feed steps, then one for the plain run still counted at its end (Engine.runs_flush)."""
+        yield from cap.feed_steps(eng)
+        if self.runs:
+            eng.runs_flush()
+            yield None
 
 
 PACKET_HORIZON_NS = 1_000_000_000  # how long packets wait, at most, for the packets that settle their states

@@ -70,12 +70,13 @@ from .ladder_values import (
     StateMark,
 )
 from .messages import LANGUAGES
-from .model import ACK, FIN, RST, SYN, Segment, flag_names, format_endpoint
+from .model import ACK, FIN, RST, SYN, PlainRun, Segment, flag_names, format_endpoint, is_run
 from .narrate import _size as narrate_size
 from .state import TcpState
 from .vocab import FLAGS, LADDER_PRECEDENCE
 
 if TYPE_CHECKING:
+    from .engine import StreamSegments
     from .stats import FlowSummary
 
 SPACINGS = ("time", "even")
@@ -369,7 +370,11 @@ class LadderBuilder:
         self._runs_open = False  # every track has an open run (the last segment was kept by none)
 
     def add(self, seg: Segment) -> None:
-        """Add the next segment of the stream (capture order, states final)."""
+        """Add the next segment of the stream (capture order, states final), or a plain run of them (a
+        model.PlainRun goes where Segments go: it answers what a scan over a stream's segments reads)."""
+        if is_run(seg):
+            self._add_run(seg)
+            return
         if self._first is None:
             self._first, self._start_ns = seg, seg.ts_ns
             # a pure SYN (the only first segment whose initial states depend on what follows) is kept anyway
@@ -435,6 +440,22 @@ class LadderBuilder:
         self.recent.append((seg, t))
         self.segments += 1
         self.last_frame, self.last_t, self._last_ns = seg.frame, t, seg.ts_ns
+
+    def _add_run(self, run: PlainRun) -> None:
+        """A plain run: consecutive segments the C engine counted (engine.StreamSegments(runs=COLLAPSE_MIN_RUN - 1)),
+        each one :meth:`add` would have found ordinary at every level (no flag, no state change, neither side's first
+        data or ACK), after at least COLLAPSE_MIN_RUN - 1 such segments added one by one: so every track's run is
+        open, and will be collapsed, and only the running totals move."""
+        assert self.collapse, "a plain run in a ladder that draws every segment"
+        assert self._runs_open, "a plain run after fewer than COLLAPSE_MIN_RUN - 1 ordinary segments"
+        counts = self.counts
+        for d in (0, 1):
+            counts[d] += run.data_bytes[d]
+            counts[2 + d] += run.data_segments[d]
+            counts[4 + d] += run.segments[d] - run.data_segments[d]
+        self.recent.clear()  # (only a short run reads it, and a run with this one in it is not short)
+        self.segments += run.packets
+        self.last_frame, self.last_t, self._last_ns = run.last_frame, (run.ts_ns - self._start_ns) / 1e9, run.ts_ns
 
     def _chosen(self) -> _Track:
         tracks = self._tracks
@@ -667,8 +688,18 @@ def _without_payload(segments: Iterable[Segment]) -> Iterator[Segment]:
     """The segments, their payload let go (a ladder shows lengths, never bytes): what settled_states holds from a
     FIN to the end of a half-closed stream is then headers, not data."""
     for seg in segments:
-        seg.payload = b""
+        if not is_run(seg):
+            seg.payload = b""
         yield seg
+
+
+def ladder_source(path: str | os.PathLike[str] | BinaryIO, stream: int, collapse: bool = True) -> StreamSegments:
+    """One stream of a capture read as :func:`ladder_from` reads it: when the ladder collapses, the long runs of
+    plain segments come counted by the C engine (model.PlainRun), not one Segment each (a 2M-packet transfer is
+    drawn in the time of the engine's pass, not of 2M Segments)."""
+    from .engine import StreamSegments
+
+    return StreamSegments(path, stream, runs=COLLAPSE_MIN_RUN - 1 if collapse else 0)
 
 
 def ladder_for(
@@ -683,9 +714,7 @@ def ladder_for(
     >>> [(a.frame, a.label, a.category) for a in lad.arrows]
     [(3, 'SYN  seq=0', 'handshake'), (4, 'RST, ACK  raw seq=0 ack=1', 'rst')]
     """
-    from .engine import StreamSegments
-
-    source = StreamSegments(path, stream)
+    source = ladder_source(path, stream, kw.get("collapse", True))
     return ladder_from(source, lambda: source.summary, **kw)
 
 

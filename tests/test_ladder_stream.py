@@ -53,6 +53,54 @@ def test_streamed_ladder_is_the_whole_streams(path: Path) -> None:
             assert ladder_for(path, n, **kw) == build_ladder(summary, streams[n], **kw), (n, kw)
 
 
+CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"
+
+
+def _corpus() -> list[Path]:
+    if not CORPUS.is_dir():
+        return []
+    found = sorted(p for p in CORPUS.rglob("*") if p.suffix in (".pcap", ".pcapng", ".cap") and p.is_file())
+    return [p for p in found if 20_000 < p.stat().st_size < 3_000_000][:10]
+
+
+def _runs_in(path: Path, stream: int) -> int:
+    from tcptrace.ladder import ladder_source
+    from tcptrace.model import is_run
+
+    return sum(1 for item in ladder_source(path, stream) if is_run(item))
+
+
+def test_plain_runs_are_drawn_as_their_segments() -> None:
+    """A collapsing ladder reads the long runs of plain segments counted by the C engine (ladder.ladder_source:
+    model.PlainRun, after COLLAPSE_MIN_RUN - 1 of them whole), and draws what the segments one by one give."""
+    from tcptrace.engine import engine_module
+
+    if engine_module() is None:
+        pytest.skip("plain runs are the C engine's")
+    for name, stream in (("lossy_bulk.pcap", 0), ("sack_dsack.pcap", 0), ("framing.pcap", 0)):
+        path = SAMPLES / name
+        assert _runs_in(path, stream) > 0, name  # (else this test would compare nothing new)
+        whole = _streams(path)[stream]
+        summary = Pipeline(path).run().summaries[stream]
+        for spacing in ("time", "even"):
+            want = build_ladder(summary, whole, spacing=spacing)
+            assert ladder_for(path, stream, spacing=spacing) == want, (name, spacing)
+
+
+@pytest.mark.parametrize("path", _corpus() or [None], ids=lambda p: str(p.relative_to(CORPUS)) if p else "no-corpus")
+def test_corpus_ladders_with_plain_runs_are_the_whole_streams(path: Path | None) -> None:
+    """Real captures of the shared corpus: every stream's ladder, read with plain runs, is the whole stream's."""
+    if path is None:
+        pytest.skip(f"the shared corpus is not at {CORPUS}")
+    run = Pipeline(path)
+    streams: dict[int, list[Segment]] = {}
+    for seg in run:
+        streams.setdefault(seg.stream, []).append(seg)
+    for summary in run.summaries[:40]:
+        n = summary.flow.stream
+        assert ladder_for(path, n) == build_ladder(summary, streams[n]), n
+
+
 def _conversation(exchanges: int, *, fin_first: bool = False, handshake: bool = True, rst: bool = False) -> bytes:
     """One connection: handshake, ``exchanges`` request/response pairs with their ACKs, then a close. With
     ``fin_first`` the client closes its side before the exchanges (a half close: the server keeps sending)."""
