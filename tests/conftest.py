@@ -10,6 +10,22 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/pcapgen.py
 CORPUS = ROOT.parent / "shared" / "corpus"
 SAMPLES = ROOT / "sample_pcaps"
+
+
+def corpus_captures(min_bytes: int = 0, max_bytes: int = 2_000_000, most: int = 12) -> list[Path]:
+    """Up to ``most`` capture files of the shared corpus (../shared/corpus) between the sizes, by path; none when
+    the corpus is not there."""
+    if not CORPUS.is_dir():
+        return []
+    found = sorted(p for p in CORPUS.rglob("*") if p.suffix in (".pcap", ".pcapng", ".cap") and p.is_file())
+    return [p for p in found if min_bytes < p.stat().st_size < max_bytes][:most]
+
+
+def corpus_id(path: Path | None) -> str:
+    """A corpus capture's test id: its path in the corpus (many are named input.pcap)."""
+    return str(path.relative_to(CORPUS)) if path else "no-corpus"
+
+
 # A working directory outside the checkout, for tests that start `python -m tcptrace` in a subprocess: from the
 # checkout, `-m` would import the sources instead of the installed package that `pip install .` built.
 OUTSIDE = Path(__file__).resolve().anchor

@@ -149,6 +149,15 @@ _packet = st.fixed_dictionaries(
 )
 
 
+# _build's arguments for a short random capture of three connections (the third reusing the first's four-tuple)
+# on the common links: what the engine's modes are held to one plain pass with (test_parallel, test_engine_select)
+RANDOM_CAPTURE = {
+    "spec": st.lists(_packet, min_size=1, max_size=50),
+    "isn": st.sampled_from([1, 0xFFFFFF00]),
+    "link": st.sampled_from(["ether", "ipv6", "vlan"]),
+}
+
+
 def _build(spec: list[dict[str, Any]], isn: int, link: str) -> bytes:
     ports = [(40000, 80), (40001, 443), (40000, 80)]  # flow 2 reuses flow 0's 4-tuple (port reuse)
     seqs = {(f, r): (isn + 7919 * f + (r * 0x40000000)) & 0xFFFFFFFF for f in range(3) for r in (0, 1)}

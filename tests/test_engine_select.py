@@ -9,15 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import CORPUS, SAMPLES, corpus_captures, corpus_id
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from test_engine import _build, _packet
+from test_engine import RANDOM_CAPTURE, _build
 
 from tcptrace.model import Segment
 
-SAMPLES = Path(__file__).resolve().parent.parent / "sample_pcaps"
 ALL_SAMPLES = sorted(p.name for p in SAMPLES.glob("*.pcap*"))
-CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"
 
 
 def _engine() -> Any:
@@ -111,18 +109,7 @@ def test_every_sample_stream_selected_is_the_full_passes(name: str) -> None:
     _agree(str(SAMPLES / name))
 
 
-def _corpus_captures() -> list[Path]:
-    if not CORPUS.is_dir():
-        return []
-    found = sorted(p for p in CORPUS.rglob("*") if p.suffix in (".pcap", ".pcapng", ".cap") and p.is_file())
-    return [p for p in found if p.stat().st_size < 2_000_000][:12]
-
-
-def _corpus_id(path: Path | None) -> str:
-    return str(path.relative_to(CORPUS)) if path else "no-corpus"
-
-
-@pytest.mark.parametrize("path", _corpus_captures() or [None], ids=_corpus_id)
+@pytest.mark.parametrize("path", corpus_captures() or [None], ids=corpus_id)
 def test_corpus_streams_selected_are_the_full_passes(path: Path | None) -> None:
     if path is None:
         pytest.skip(f"the shared corpus is not at {CORPUS}")
@@ -131,11 +118,7 @@ def test_corpus_streams_selected_are_the_full_passes(path: Path | None) -> None:
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(
-    spec=st.lists(_packet, min_size=1, max_size=50),
-    isn=st.sampled_from([1, 0xFFFFFF00]),
-    link=st.sampled_from(["ether", "ipv6", "vlan"]),
-)
+@given(**RANDOM_CAPTURE)
 def test_random_sequences_selected_are_the_full_passes(
     spec: list[dict[str, Any]], isn: int, link: str, tmp_path_factory: pytest.TempPathFactory
 ) -> None:

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import SAMPLES
+from conftest import CORPUS, SAMPLES, corpus_captures, corpus_id
 from pcapgen import ether, ipv4, pcap, records, tcp
 
 from tcptrace.engine import Pipeline, StreamSegments
@@ -53,16 +53,6 @@ def test_streamed_ladder_is_the_whole_streams(path: Path) -> None:
             assert ladder_for(path, n, **kw) == build_ladder(summary, streams[n], **kw), (n, kw)
 
 
-CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"
-
-
-def _corpus() -> list[Path]:
-    if not CORPUS.is_dir():
-        return []
-    found = sorted(p for p in CORPUS.rglob("*") if p.suffix in (".pcap", ".pcapng", ".cap") and p.is_file())
-    return [p for p in found if 20_000 < p.stat().st_size < 3_000_000][:10]
-
-
 def _runs_in(path: Path, stream: int) -> int:
     from tcptrace.ladder import ladder_source
     from tcptrace.model import is_run
@@ -87,7 +77,7 @@ def test_plain_runs_are_drawn_as_their_segments() -> None:
             assert ladder_for(path, stream, spacing=spacing) == want, (name, spacing)
 
 
-@pytest.mark.parametrize("path", _corpus() or [None], ids=lambda p: str(p.relative_to(CORPUS)) if p else "no-corpus")
+@pytest.mark.parametrize("path", corpus_captures(20_000, 3_000_000, 10) or [None], ids=corpus_id)
 def test_corpus_ladders_with_plain_runs_are_the_whole_streams(path: Path | None) -> None:
     """Real captures of the shared corpus: every stream's ladder, read with plain runs, is the whole stream's."""
     if path is None:

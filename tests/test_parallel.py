@@ -14,8 +14,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from test_engine import _build, _packet
+from test_engine import RANDOM_CAPTURE, _build
 
 from tcptrace.cli import main
 from tcptrace.parallel import Docs, Rows, analyse_part, merge_parts, partition_of, renumbered_row, run_parts
@@ -365,11 +364,7 @@ def test_a_part_counting_every_stream_numbers_them_as_one_pass(mixed: str, name:
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(
-    spec=st.lists(_packet, min_size=1, max_size=50),
-    isn=st.sampled_from([1, 0xFFFFFF00]),
-    link=st.sampled_from(["ether", "ipv6", "vlan"]),
-)
+@given(**RANDOM_CAPTURE)
 def test_random_sequences_numbered_as_one_pass(
     spec: list[dict[str, Any]], isn: int, link: str, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
