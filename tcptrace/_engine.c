@@ -767,12 +767,12 @@ static int only_begins(Engine *e, const Pkt *p, int reused) {
 static inline int only_own(const Engine *e, const Pkt *p) {
     if (e->only_alen != p->alen)
         return 0;
-    size_t n = (size_t)p->alen;
-    if (p->sport == e->only_pa && p->dport == e->only_pb)
-        return memcmp(p->src, e->only_a, n) == 0 && memcmp(p->dst, e->only_b, n) == 0;
-    if (p->sport == e->only_pb && p->dport == e->only_pa)
-        return memcmp(p->src, e->only_b, n) == 0 && memcmp(p->dst, e->only_a, n) == 0;
-    return 0;
+    size_t n = (size_t)p->alen; /* both orders in full: with equal ports (80 to 80) only the addresses tell them */
+    if (p->sport == e->only_pa && p->dport == e->only_pb && memcmp(p->src, e->only_a, n) == 0 &&
+        memcmp(p->dst, e->only_b, n) == 0)
+        return 1;
+    return p->sport == e->only_pb && p->dport == e->only_pa && memcmp(p->src, e->only_b, n) == 0 &&
+           memcmp(p->dst, e->only_a, n) == 0;
 }
 
 /* Another part's segment: a new stream of the capture where track would begin one (a new four-tuple, or a SYN

@@ -1124,6 +1124,48 @@ def _show_difference(a: object, b: object, at: str) -> str:
     return f"python: {str(a)[:400]}\nc:      {str(b)[:400]}"
 
 
+def judge_ladders(path: str, max_streams: int = 4) -> Verdict:
+    """The C engine's one-stream pass as ``diagram`` reads it (``ladder.ladder_for``: Engine.select, the other
+    connections only counted, and the plain runs counted in C) against the Python reference's whole stream
+    (``ladder.build_ladder`` of FlowStream's segments), for the first streams: the same ladder, arrow by arrow
+    (frames, labels, analysis, states, collapsed counts), or the same refusal."""
+    from tcptrace import ladder
+    from tcptrace.engine import FlowStream
+    from tcptrace.errors import TcptraceError
+
+    stage = "ladders (python)"
+    try:
+        with _Engine("python"):
+            want = [(ff.stream, ladder.build_ladder(ff.summary, ff.segments)) for ff in FlowStream(path)][:max_streams]
+    except TcptraceError as exc:
+        return Verdict("error", type(exc).__name__, str(exc))
+    except Exception as exc:
+        return _exception(stage, exc)
+    with _Engine("c"):
+        for n, lad in want:
+            stage = f"ladder_for[c] stream {n}"
+            try:
+                got = ladder.ladder_for(path, n)
+            except Exception as exc:
+                return _exception(stage, exc)
+            if got != lad:
+                a, b = dataclass_dict(lad), dataclass_dict(got)
+                at = _first_difference(a, b)
+                return Verdict("divergence", f"ladder of stream {n} differs at {at}", _show_difference(a, b, at))
+    return Verdict("ok")
+
+
+def dataclass_dict(obj: object) -> object:
+    """A (nested) dataclass as plain dicts and lists, for :func:`_first_difference`."""
+    import dataclasses
+
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: dataclass_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, (list, tuple)):
+        return [dataclass_dict(x) for x in obj]
+    return obj
+
+
 def judge_renderers(path: str, max_streams: int = 4) -> Verdict:
     """Every renderer on the Python engine's results: explain as text, markdown, JSON and HTML; the ladder of the
     first streams as ASCII, Mermaid and PlantUML, and their followed byte streams as text, hex, raw and JSON; the

@@ -145,3 +145,23 @@ def test_select_refuses_a_second_mode() -> None:
     other.partition(0, 2)
     with pytest.raises(ValueError, match="select"):
         other.select(0)
+
+
+def test_a_connection_between_equal_ports_is_selected_whole(tmp_path: Path) -> None:
+    """Both ends on port 80 (a fuzzed capture found it): the selected stream's packets are told from the other
+    connections by their addresses in both orders, not by the ports alone (Engine.select dropped the answers)."""
+    import pcapgen as g
+
+    def pkt(src: str, dst: str, sport: int, dport: int, seq: int, ack: int, flags: int) -> bytes:
+        return g.ether(g.ipv4(g.tcp(sport, dport, seq, ack, flags, 502), src, dst))
+
+    a, b = "192.168.0.1", "192.168.0.2"
+    packets = [pkt(a, "192.168.0.9", 41000, 443, 7, 0, g.SYN)]  # another connection first: the selected one is 1
+    packets += [pkt(b, a, 80, 80, 50, 111, g.SYN | g.ACK), pkt(a, b, 80, 80, 111, 51, g.ACK),
+                pkt(a, b, 80, 80, 111, 51, g.FIN | g.ACK), pkt(b, a, 80, 80, 51, 112, g.FIN | g.ACK),
+                pkt(a, b, 80, 80, 112, 52, g.ACK)]  # fmt: skip
+    path = tmp_path / "equal_ports.pcap"
+    path.write_bytes(g.pcap(g.records(packets)))
+    _engine()
+    assert _agree(str(path)) == 2
+    assert [s["frame"] for s in _selected(str(path), 1)[0]] == [2, 3, 4, 5, 6]
