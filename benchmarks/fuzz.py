@@ -9,7 +9,8 @@ Theory of operation. Mutant ``i`` is mutant number ``base + i // len(seeds)`` of
 on every machine. The parent hands out numbers ``i`` to ``--jobs`` worker processes over a pipe; a worker
 builds the mutant, writes it to a file, reads it with both engines (TCPTRACE_ENGINE=python and =c, in-process,
 tcptrace.engine.summarize) and, every --render-every inputs, through every renderer on the Python results, and
-answers with one JSON line: the verdict (tests/fuzzing.py judge_engines / judge_renderers), the seconds it took
+answers with one JSON line: the verdict (tests/fuzzing.py judge_engines / judge_renderers / judge_ladders, the
+C engine's one-stream ladders against the Python reference's), the seconds it took
 and its peak RSS so far (resource.getrusage). A worker that dies (a crash in the C engine: a signal) or does
 not answer within --timeout is recorded with the input it was given and started again; one whose peak RSS
 passed --big-mb is restarted, so the next input starts measured from a fresh process.
@@ -97,6 +98,8 @@ def worker(args: argparse.Namespace) -> None:
             v = fz.judge_engines(str(path), c_engine=c_engine)
             if not v.failed and args.render_every and i % args.render_every == 0:
                 r = fz.judge_renderers(str(path))
+                if not r.failed and c_engine:
+                    r = fz.judge_ladders(str(path))
                 if r.failed:
                     v = r
             seconds = time.perf_counter() - t0
@@ -373,7 +376,9 @@ def replay(args: argparse.Namespace, seeds: list[fz.Seed]) -> None:
             if args.save:
                 Path(args.save).write_bytes(m.data)
             print(f"{m.name}: {'; '.join(m.ops)} ({len(m.data)} bytes)")
-            for v in (fz.judge_engines(str(path), c_engine=_engine_built()), fz.judge_renderers(str(path))):
+            built = _engine_built()
+            ladders = [fz.judge_ladders(str(path))] if built else []
+            for v in (fz.judge_engines(str(path), c_engine=built), fz.judge_renderers(str(path)), *ladders):
                 print(f"  {v.outcome}: {v.signature}")
                 if v.failed:
                     print("    " + v.detail.replace("\n", "\n    "))

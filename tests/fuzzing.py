@@ -1127,16 +1127,22 @@ def _show_difference(a: object, b: object, at: str) -> str:
 def judge_ladders(path: str, max_streams: int = 4) -> Verdict:
     """The C engine's one-stream pass as ``diagram`` reads it (``ladder.ladder_for``: Engine.select, the other
     connections only counted, and the plain runs counted in C) against the Python reference's whole stream
-    (``ladder.build_ladder`` of FlowStream's segments), for the first streams: the same ladder, arrow by arrow
+    (``ladder.build_ladder`` of every segment the Pipeline gives the stream: a diagram draws a stream's late
+    copies too, which explain counts and does not tell), for the first streams: the same ladder, arrow by arrow
     (frames, labels, analysis, states, collapsed counts), or the same refusal."""
     from tcptrace import ladder
-    from tcptrace.engine import FlowStream
+    from tcptrace.engine import Pipeline
     from tcptrace.errors import TcptraceError
 
     stage = "ladders (python)"
     try:
         with _Engine("python"):
-            want = [(ff.stream, ladder.build_ladder(ff.summary, ff.segments)) for ff in FlowStream(path)][:max_streams]
+            run = Pipeline(path)
+            streams: dict[int, list[object]] = {}
+            for seg in run:
+                if seg.stream < max_streams:
+                    streams.setdefault(seg.stream, []).append(seg)
+            want = [(n, ladder.build_ladder(run.flow(n).summary, segs)) for n, segs in sorted(streams.items())]
     except TcptraceError as exc:
         return Verdict("error", type(exc).__name__, str(exc))
     except Exception as exc:

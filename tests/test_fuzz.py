@@ -73,6 +73,8 @@ def _check(m: fz.Mutant, path: Path, render: bool) -> list[str]:
     verdicts = [fz.judge_engines(str(path), c_engine=C_ENGINE)]
     if render:
         verdicts.append(fz.judge_renderers(str(path)))
+        if C_ENGINE:
+            verdicts.append(fz.judge_ladders(str(path)))
     return [f"{m.name} {list(m.ops)}\n  {v.signature}\n{_short(v.detail)}" for v in verdicts if v.failed]
 
 
