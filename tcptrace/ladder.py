@@ -6,7 +6,8 @@ relative numbers), a :class:`StateMark` wherever an endpoint's RFC 9293 state ch
 (handshake, data, teardown, reset) and a :class:`Collapsed` block for every long run of ordinary segments. No
 matplotlib here: :mod:`tcptrace.diagram` draws a ``Ladder``; :func:`render_ascii`, :func:`render_mermaid` and
 :func:`render_plantuml` write it as text. Everything is a frozen value, so a test can build a ladder and look at
-its numbers.
+its numbers (the values are defined in :mod:`tcptrace.ladder_values`, which is all the drawing imports, and are
+importable from here too).
 
 Collapsing (narrate's rule, :mod:`tcptrace.narrate`): a segment is *notable* when it has a Wireshark analysis
 flag, is a hardware duplicate, changes an endpoint's state, carries SYN, FIN or RST, belongs to the handshake, or

@@ -110,7 +110,8 @@ class Collapsed:
 @dataclass(frozen=True)
 class Gap:
     """A pause worth noting under ``time`` spacing: ``seconds`` of idle drawn as ``rows`` rows centred on ``y``.
-    ``broken`` when the pause was longer than :data:`MAX_GAP_ROWS` could show (the time axis is broken there)."""
+    ``broken`` when the pause was longer than :data:`tcptrace.ladder.MAX_GAP_ROWS` could show (the time axis is
+    broken there)."""
 
     y: float
     seconds: float
