@@ -229,7 +229,10 @@ def _http_requests(data: bytes) -> list[_Found] | None:
         except dpkt.NeedData:
             out.append(("request", _start_line_fields(data[i:], request=True), i, len(data), False))
             break
-        except (dpkt.UnpackError, ValueError, IndexError):
+        # a message dpkt cannot read: a bad length or chunk (UnpackError, ValueError, IndexError), or a repeated
+        # body header, whose values dpkt gathers into a list that int() and str.lower() refuse (TypeError,
+        # AttributeError; benchmarks/README.md, "Fuzzing")
+        except (dpkt.UnpackError, ValueError, IndexError, TypeError, AttributeError):
             break
         end = len(data) - len(req.data)
         out.append(("request", {"method": req.method, "path": req.uri, "version": req.version,
@@ -261,7 +264,7 @@ def _http_responses(data: bytes, methods: Sequence[str]) -> list[_Found] | None:
         except dpkt.NeedData:
             out.append(("response", _start_line_fields(data[i:], request=False), i, len(data), False))
             break
-        except (dpkt.UnpackError, ValueError, IndexError):
+        except (dpkt.UnpackError, ValueError, IndexError, TypeError, AttributeError):  # (as in _http_requests)
             break
         end = len(data) - len(resp.data)
         out.append(("response", {"status": int(resp.status), "reason": resp.reason, "version": resp.version,

@@ -201,6 +201,21 @@ def test_damaged_messages_are_cut_or_unknown(good: bytes, cut: int, junk: bytes)
         assert 0 <= m.start < m.end <= len(data)
 
 
+@pytest.mark.parametrize(
+    "header", [b"Content-Length: 2\r\nContent-Length: 2", b"Transfer-Encoding: x\r\nTransfer-Encoding: y"]
+)
+def test_a_repeated_body_header_is_no_exception(header: bytes) -> None:
+    """dpkt gathers a repeated header into a list, and then its body parser fails on it with TypeError or
+    AttributeError, not UnpackError (a fuzzed capture, http_keepalive.pcap#3690 under benchmarks/fuzz.py --base
+    3000, made explain raise): the message is cut there, as a damaged one is."""
+    request = b"GET / HTTP/1.1\r\nHost: x\r\n" + header + b"\r\n\r\nab"
+    response = b"HTTP/1.1 200 OK\r\n" + header + b"\r\n\r\nab"
+    for c2s, s2c in ((request, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"), (b"GET / HTTP/1.1\r\n\r\n", response)):
+        app = recognise(Payload.of(c2s), Payload.of(s2c, 2), 80)
+        assert app.protocol in applayer.PROTOCOLS
+        json.dumps(app.to_dict())
+
+
 # --- explain and flows --app ----------------------------------------------------------------------------------
 
 
