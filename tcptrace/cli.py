@@ -39,7 +39,6 @@ if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
 
     from .capture import CaptureStats
-    from .engine import StreamSegments
     from .stats import FlowSummary
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -1050,37 +1049,26 @@ def _json_kind(value: Any) -> str:
     return "null" if value is None else kinds.get(type(value), type(value).__name__)
 
 
-def _stream_source(capture: str, stream: int) -> StreamSegments:
-    """One stream of the capture, read as it comes (engine.StreamSegments: the selection inside the engine's pass
-    when it is built); with :func:`_reporting` around reading it."""
-    from .engine import StreamSegments
-
-    return StreamSegments(capture, stream)
-
-
-@contextlib.contextmanager
-def _reporting() -> Iterator[Callable[[list[str]], None]]:
-    """Around reading one stream: the capture reader's warnings printed once the reading has said them
-    (``report(stats.warnings)``); a clean error when there is no such stream (its statistics on the exception)."""
+def _read_stream(read: Callable[[], tuple[T, list[str]]], *, beside_matplotlib: bool) -> T:
+    """What ``read()`` makes of one stream (a ladder, a graph's series), the capture reader's warnings it returns
+    printed, and a clean error when the capture has no such stream (the warnings then on the exception's
+    statistics). ``beside_matplotlib``: ``read()`` runs in a forked child process while this one imports
+    matplotlib (tcptrace.parallel.beside); nothing that reads captures is imported here then, before or after:
+    this process only draws."""
     from .selection import NoSuchStream
 
     try:
-        yield _warn
+        if beside_matplotlib:
+            from .output import load_matplotlib
+            from .parallel import beside
+
+            drawn, warnings = beside(read, load_matplotlib)
+        else:
+            drawn, warnings = read()
     except NoSuchStream as exc:
         _warn(getattr(exc.stats, "warnings", []))
         raise
-
-
-def _read_beside(read: Callable[[], tuple[T, list[str]]]) -> T:
-    """``read()`` (what to draw, and the capture reader's warnings) in a forked child process while this one
-    imports matplotlib (tcptrace.parallel.beside), with :func:`_reporting` around it. Nothing that reads captures
-    is imported here, before or after: this process only draws."""
-    from .output import load_matplotlib
-    from .parallel import beside
-
-    with _reporting() as report:
-        drawn, warnings = beside(read, load_matplotlib)
-        report(warnings)
+    _warn(warnings)
     return drawn
 
 
@@ -1109,12 +1097,14 @@ def graph(capture: str, stream: int, kind: str, direction: str | None, output: s
     check_graph_output(output, kind, dpi, width)  # a PNG too large: said before the capture is read
 
     def read() -> tuple[Any, list[str]]:
-        source = _stream_source(capture, stream)
+        from .engine import StreamSegments
+
+        source = StreamSegments(capture, stream)
         data = graph_data_from(source, lambda: source.summary, kind, direction=direction,  # type: ignore[arg-type]
                                columns=graph_columns(dpi, width))  # fmt: skip
         return data, source.stats.warnings
 
-    data = _read_beside(read)  # the stream read in a child process while this one imports matplotlib
+    data = _read_stream(read, beside_matplotlib=True)
     with _matplotlib_warnings(), _writing(output):
         save_graph_data(data, output, dpi=dpi, width=width)
     click.echo(f"wrote {display_path(output)}")
@@ -1158,8 +1148,8 @@ def diagram(capture: str, stream: int, output: str | None, fmt: str | None, lang
         ladder = ladder_from(source, lambda: source.summary, lang=lang, collapse=not verbose, spacing=spacing)
         return ladder, source.stats.warnings
 
-    if fmt == "image":  # the stream read in a child process while this one imports matplotlib and the drawing
-        ladder = _read_beside(read)
+    ladder = _read_stream(read, beside_matplotlib=fmt == "image")
+    if fmt == "image":
         from .diagram import save_ladder
 
         assert output is not None
@@ -1169,9 +1159,6 @@ def diagram(capture: str, stream: int, output: str | None, fmt: str | None, lang
     else:
         from .ladder import render_ascii, render_mermaid, render_plantuml
 
-        with _reporting() as report:
-            ladder, warnings = read()
-            report(warnings)
         render = {"ascii": render_ascii, "mermaid": render_mermaid, "plantuml": render_plantuml}[fmt]
         text = render(ladder)
         if output:

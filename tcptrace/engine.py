@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO, TypeVar, overload
 
 from .flow import Flow
+from .messages import EN
 from .model import ACK, FIN, RST, SYN, PlainRun, Role, Segment, is_run
 from .selection import NoSuchStream, Selection, missing_streams_message
 from .state import TcpState
@@ -492,6 +493,13 @@ def ended(summary: FlowSummary | None) -> bool:
     return bool(summary.rst) or (len(summary.fin_frames) == 2 and bool(summary.fin_acked[0] and summary.fin_acked[1]))
 
 
+def _word_evidence(ev: dict[str, dict[str, Any]]) -> None:
+    """The C engine gives a flag's evidence as numbers; its English sentence comes from the message catalogue, as
+    analysis._ev words the Python engine's (``why``)."""
+    for name, fields in ev.items():
+        fields["why"] = EN["why." + name].format(**fields)
+
+
 class _EngineRun:
     """The selected streams' segments in capture order from one pass of the C engine (Engine.packets: each kept
     packet decoded by the reference decoder and given the engine's tracking and analysis, vocab.ENGINE_SEGMENT_FIELDS),
@@ -569,7 +577,6 @@ class _EngineRun:
         return int(self._eng.streams_seen() if self._counting else self._eng.flow_count())
 
     def __iter__(self) -> Iterator[Segment]:
-        from .messages import EN
 
         eng = self._eng
         take = eng.take_kept
@@ -587,10 +594,8 @@ class _EngineRun:
                     n = seg.stream
                     seg.stream = numbers[n] if n < len(numbers) else self._number(n)
                     self.foreign_ts = foreign[i]
-                ev = seg.evidence
-                if ev:  # the engine gives the numbers; the sentence comes from the message catalogue (analysis._ev)
-                    for name, fields in ev.items():
-                        fields["why"] = EN["why." + name].format(**fields)
+                if seg.evidence:
+                    _word_evidence(seg.evidence)
                 self._clock = seg.ts_ns  # as Pipeline's clock: the time of the segment last handed out
                 self._last = seg is last
                 yield seg
@@ -966,7 +971,6 @@ class StreamSegments:
                 self._summary = run.flow(stream).summary
         else:
             from .capture import open_capture
-            from .messages import EN
 
             cap = open_capture(self.source)
             self.stats = cap.stats
@@ -983,10 +987,8 @@ class StreamSegments:
                     # a PlainRunRecord (runs > 0) comes as a model.PlainRun, where Segments go
                     got: Any = item if type(item) is Segment else PlainRun(item)
                     got.stream = stream
-                    ev = got.evidence
-                    if ev:  # the engine gives the numbers; the sentence comes from the catalogue (analysis._ev)
-                        for name, fields in ev.items():
-                            fields["why"] = EN["why." + name].format(**fields)
+                    if got.evidence:
+                        _word_evidence(got.evidence)
                     n += 1
                     yield got
             total = eng.streams_seen()
@@ -1104,7 +1106,6 @@ class PacketStream:
                     and (seg.client_state, seg.server_state) == established,
                 )
             return
-        from .messages import EN
         from .model import Segment
 
         take = eng.take_kept
@@ -1118,10 +1119,8 @@ class PacketStream:
                 if type(item) is not Segment:  # a LineChunk
                     yield item, False
                     continue
-                ev = item.evidence
-                if ev:  # the engine gives the numbers; the sentence comes from the message catalogue (analysis._ev)
-                    for name, fields in ev.items():
-                        fields["why"] = EN["why." + name].format(**fields)
+                if item.evidence:
+                    _word_evidence(item.evidence)
                 yield item, item.settles
 
     def __iter__(self) -> Iterator[Any]:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import importlib.util
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -10,6 +11,16 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/pcapgen.py
 CORPUS = ROOT.parent / "shared" / "corpus"
 SAMPLES = ROOT / "sample_pcaps"
+
+
+def c_engine(why: str) -> Any:
+    """The built C engine (tcptrace._engine), or the test skipped, saying ``why`` it needs it."""
+    from tcptrace.engine import engine_module
+
+    engine = engine_module()
+    if engine is None:
+        pytest.skip(f"the C engine is not built ({why})")
+    return engine
 
 
 def corpus_captures(min_bytes: int = 0, max_bytes: int = 2_000_000, most: int = 12) -> list[Path]:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import CORPUS, SAMPLES, corpus_captures, corpus_id
+from conftest import CORPUS, SAMPLES, c_engine, corpus_captures, corpus_id
 from hypothesis import HealthCheck, given, settings
 from test_engine import RANDOM_CAPTURE, _build
 
@@ -19,12 +19,7 @@ ALL_SAMPLES = sorted(p.name for p in SAMPLES.glob("*.pcap*"))
 
 
 def _engine() -> Any:
-    from tcptrace.engine import engine_module
-
-    eng = engine_module()
-    if eng is None:
-        pytest.skip("the C engine is not built (Engine.select is the engine's)")
-    return eng
+    return c_engine("Engine.select is the engine's")
 
 
 def _segment(seg: Segment) -> dict[str, Any]:

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import CORPUS, SAMPLES, corpus_captures, corpus_id
+from conftest import CORPUS, SAMPLES, c_engine, corpus_captures, corpus_id
 from pcapgen import ether, ipv4, pcap, records, tcp
 
 from tcptrace.engine import Pipeline, StreamSegments
@@ -63,15 +63,13 @@ def _runs_in(path: Path, stream: int) -> int:
 def test_plain_runs_are_drawn_as_their_segments() -> None:
     """A collapsing ladder reads the long runs of plain segments counted by the C engine (ladder.ladder_source:
     model.PlainRun, after COLLAPSE_MIN_RUN - 1 of them whole), and draws what the segments one by one give."""
-    from tcptrace.engine import engine_module
-
-    if engine_module() is None:
-        pytest.skip("plain runs are the C engine's")
+    c_engine("plain runs are the C engine's")
     for name, stream in (("lossy_bulk.pcap", 0), ("sack_dsack.pcap", 0), ("framing.pcap", 0)):
         path = SAMPLES / name
         assert _runs_in(path, stream) > 0, name  # (else this test would compare nothing new)
-        whole = _streams(path)[stream]
-        summary = Pipeline(path).run().summaries[stream]
+        run = Pipeline(path)
+        whole = [seg for seg in run if seg.stream == stream]
+        summary = run.summaries[stream]
         for spacing in ("time", "even"):
             want = build_ladder(summary, whole, spacing=spacing)
             assert ladder_for(path, stream, spacing=spacing) == want, (name, spacing)

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from conftest import c_engine
 from hypothesis import HealthCheck, given, settings
 from test_engine import RANDOM_CAPTURE, _build
 
@@ -25,12 +26,7 @@ ALL_SAMPLES = sorted(p.name for p in SAMPLES.glob("*.pcap*"))
 
 
 def _engine() -> object:
-    from tcptrace.engine import engine_module
-
-    eng = engine_module()
-    if eng is None:
-        pytest.skip("the C engine is not built (tcptrace.parallel needs it; without it --jobs runs one process)")
-    return eng
+    return c_engine("tcptrace.parallel needs it; without it --jobs runs one process")
 
 
 def _pcap_records(path: Path) -> tuple[bytes, list[tuple[int, bytes]]]:
